@@ -1,0 +1,207 @@
+"""The agent's wire format: one versioned schema shared by the agent and the server.
+
+Framing: newline-delimited JSON over the agent's stdin (requests) and stdout
+(everything the agent says). Every message is a JSON object whose ``type``
+field names its kind. PROTOCOL.md documents each message; this module is the
+machine-checked form of that document: both sides decode with these types, so
+a field that one side renames fails loudly on the other instead of vanishing.
+
+This module must stay importable without bcc and without privileges: the
+unprivileged server imports it and nothing else from the agent package.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+"""Bumped on any change that an older peer would misread."""
+
+ErrorCode = Literal[
+    "bad-request",
+    "no-such-process",
+    "permission-denied",
+    "no-privileges",
+    "bcc-unavailable",
+    "kernel-headers-missing",
+    "compile-failed",
+    "attach-failed",
+    "busy",
+    "internal",
+]
+
+
+# --- requests: server -> agent -------------------------------------------------
+
+
+class CapabilitiesRequest(msgspec.Struct, tag="capabilities", tag_field="type", frozen=True):
+    id: int
+
+
+class ProfileRequest(msgspec.Struct, tag="profile", tag_field="type", frozen=True):
+    """Sample every thread of one process with a CPU clock perf event."""
+
+    id: int
+    pid: int
+    frequency: int = 99
+    duration_s: float = 5.0
+
+
+class StopRequest(msgspec.Struct, tag="stop", tag_field="type", frozen=True):
+    """End the running request ``id`` early; it still answers with what it collected."""
+
+    id: int
+
+
+class ShutdownRequest(msgspec.Struct, tag="shutdown", tag_field="type", frozen=True):
+    pass
+
+
+Request = CapabilitiesRequest | ProfileRequest | StopRequest | ShutdownRequest
+
+
+# --- payloads ------------------------------------------------------------------
+
+
+class Capability(msgspec.Struct, frozen=True):
+    name: str
+    available: bool
+    detail: str
+
+
+class CapabilityReport(msgspec.Struct, frozen=True):
+    kernel_release: str
+    capabilities: list[Capability]
+    works: list[str]
+    """What lineprobe can do with what is available, in words for the user."""
+    missing: list[str]
+    """What it cannot do, and why."""
+
+
+class Mapping(msgspec.Struct, frozen=True):
+    """One line of /proc/PID/maps, plus the mapped file's GNU build-id when it has one."""
+
+    start: int
+    end: int
+    offset: int
+    perms: str
+    path: str
+    inode: int = 0
+    build_id: str | None = None
+
+
+class StackCount(msgspec.Struct, frozen=True):
+    """How many samples had exactly this pair of stacks.
+
+    ``user`` holds raw instruction addresses, leaf first: the first is the
+    sampled instruction (or, for a sample taken in the kernel, the user
+    instruction that entered it), the others are return addresses.
+    ``kernel`` holds kernel frames already named, leaf first: kernel symbols
+    need privileges to read, so the agent names them.
+    """
+
+    count: int
+    user: list[int]
+    kernel: list[str]
+    user_stack_missing: bool = False
+
+
+class SampleCounters(msgspec.Struct, frozen=True):
+    samples: int
+    """Samples taken in the target."""
+    lost: int
+    """Samples that could not be recorded (aggregation map full)."""
+    user_stack_missing: int
+    """Samples whose user stack could not be read (their leaf address is still kept)."""
+    kernel_stack_missing: int
+    """Samples taken in the kernel whose kernel stack could not be read."""
+    stack_collisions: int
+    """Stacks dropped because their hash collided with another in the stack map."""
+
+
+class PhaseTimings(msgspec.Struct, frozen=True):
+    agent_start_s: float
+    """From the agent process's start to its first request (interpreter, imports)."""
+    compile_s: float
+    """BPF compile and load; zero when this agent already holds the program."""
+    attach_s: float
+    sampling_s: float
+    collect_s: float
+    """Reading the maps, naming kernel frames, clearing for the next run."""
+
+
+class ProfileResult(msgspec.Struct, frozen=True):
+    pid: int
+    exe: str
+    comm: str
+    frequency: int
+    requested_s: float
+    duration_s: float
+    started_at: float
+    """Unix time when sampling started."""
+    stopped_early: bool
+    target_exited: bool
+    exited_after_s: float | None
+    counters: SampleCounters
+    stacks: list[StackCount]
+    maps: list[Mapping]
+    timings: PhaseTimings
+
+
+# --- messages: agent -> server ---------------------------------------------------
+
+
+class Hello(msgspec.Struct, tag="hello", tag_field="type", frozen=True):
+    version: int
+    agent_pid: int
+    euid: int
+
+
+class Progress(msgspec.Struct, tag="progress", tag_field="type", frozen=True):
+    id: int
+    phase: Literal["compiling", "sampling", "collecting"]
+    elapsed_s: float
+    duration_s: float
+    samples: int
+
+
+class CapabilitiesResult(msgspec.Struct, tag="capabilities-result", tag_field="type", frozen=True):
+    id: int
+    report: CapabilityReport
+
+
+class ProfileDone(msgspec.Struct, tag="profile-result", tag_field="type", frozen=True):
+    id: int
+    result: ProfileResult
+
+
+class Failure(msgspec.Struct, tag="error", tag_field="type", frozen=True):
+    id: int | None
+    code: ErrorCode
+    message: str
+    hint: str | None = None
+    """What the user can do about it."""
+
+
+AgentMessage = Hello | Progress | CapabilitiesResult | ProfileDone | Failure
+
+
+_REQUEST_DECODER = msgspec.json.Decoder(Request)
+_MESSAGE_DECODER = msgspec.json.Decoder(AgentMessage)
+_ENCODER = msgspec.json.Encoder()
+
+
+def encode(message: Request | AgentMessage) -> bytes:
+    """One message as one line of JSON, newline included."""
+    return _ENCODER.encode(message) + b"\n"
+
+
+def decode_request(line: bytes) -> Request:
+    """Raises msgspec.ValidationError or msgspec.DecodeError on anything malformed."""
+    return _REQUEST_DECODER.decode(line)
+
+
+def decode_message(line: bytes) -> AgentMessage:
+    return _MESSAGE_DECODER.decode(line)

@@ -1,0 +1,153 @@
+"""The traced process: who may trace it, its memory map, and whether it still lives.
+
+The agent holds privileges that read any memory, so it must itself refuse
+what the caller could not do with ptrace: the caller's uid must own the
+target (real, effective and saved uid) unless the caller is root. The target
+is pinned with a pidfd as soon as it is authorised, so a PID reused by
+another process later can never be mistaken for it.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from lineprobe_agent.protocol import Mapping
+
+
+class NoSuchProcess(LookupError):
+    pass
+
+
+class NotPermitted(PermissionError):
+    pass
+
+
+def _status_uids(pid: int) -> tuple[int, int, int]:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            real, effective, saved, _fs = (int(x) for x in line.split()[1:5])
+            return real, effective, saved
+    raise NoSuchProcess(f"process {pid} has no Uid line")
+
+
+def caller_uid() -> int:
+    """The uid of whoever asked for this agent: sudo records it in SUDO_UID."""
+    sudo_uid = os.environ.get("SUDO_UID")
+    if sudo_uid is not None and os.geteuid() == 0 and sudo_uid.isdigit():
+        return int(sudo_uid)
+    return os.getuid()
+
+
+def read_build_id(path: str) -> str | None:
+    """The GNU build-id note of an ELF file, as hex, or None (not ELF, no note, unreadable)."""
+    try:
+        with open(path, "rb") as stream:
+            elf = ELFFile(stream)
+            for section in elf.iter_segments(type="PT_NOTE"):
+                for note in section.iter_notes():
+                    if note["n_type"] == "NT_GNU_BUILD_ID":
+                        return str(note["n_desc"])
+    except (OSError, ELFError, ValueError, KeyError):
+        return None
+    return None
+
+
+def parse_maps_line(line: str) -> tuple[int, int, str, int, int, str] | None:
+    """(start, end, perms, offset, inode, path) of one /proc/PID/maps line."""
+    parts = line.split(maxsplit=5)
+    if len(parts) < 5:
+        return None
+    start_s, _, end_s = parts[0].partition("-")
+    path = parts[5].strip() if len(parts) == 6 else ""
+    return int(start_s, 16), int(end_s, 16), parts[1], int(parts[2], 16), int(parts[4]), path
+
+
+@dataclass
+class Target:
+    pid: int
+    pidfd: int
+    exe: str
+    comm: str
+    _build_ids: dict[tuple[str, int], str | None] = field(default_factory=dict)
+    _maps: dict[tuple[int, int, str], Mapping] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, pid: int, requester_uid: int) -> Target:
+        if pid <= 0:
+            raise NoSuchProcess(f"invalid PID {pid}")
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            raise NoSuchProcess(f"no process with PID {pid}") from None
+        try:
+            uids = _status_uids(pid)
+            if requester_uid != 0 and any(uid != requester_uid for uid in uids):
+                raise NotPermitted(
+                    f"process {pid} belongs to uid {uids[0]}, not to the caller (uid {requester_uid}); "
+                    "lineprobe traces only processes the caller could ptrace"
+                )
+            exe = os.readlink(f"/proc/{pid}/exe")
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except FileNotFoundError:
+            os.close(pidfd)
+            raise NoSuchProcess(f"process {pid} exited before it could be traced") from None
+        except BaseException:
+            os.close(pidfd)
+            raise
+        return cls(pid=pid, pidfd=pidfd, exe=exe, comm=comm)
+
+    def close(self) -> None:
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
+
+    def wait_exit(self, timeout_s: float) -> bool:
+        """Sleep up to ``timeout_s``; True as soon as the process has exited."""
+        readable, _, _ = select.select([self.pidfd], [], [], max(timeout_s, 0.0))
+        return bool(readable)
+
+    def alive(self) -> bool:
+        return not self.wait_exit(0)
+
+    def snapshot_maps(self) -> None:
+        """Add the current executable mappings to what was seen so far.
+
+        Called repeatedly while sampling, so that libraries loaded (or a
+        binary exec'd) during the run are known even if the process exits
+        before the end. Build-ids are read once per (path, inode).
+        """
+        try:
+            text = Path(f"/proc/{self.pid}/maps").read_text()
+            root = f"/proc/{self.pid}/root"
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        for line in text.splitlines():
+            parsed = parse_maps_line(line)
+            if parsed is None:
+                continue
+            start, end, perms, offset, inode, path = parsed
+            if "x" not in perms:
+                continue
+            key = (start, end, path)
+            if key in self._maps:
+                continue
+            build_id = None
+            if path.startswith("/") and inode:
+                cache_key = (path, inode)
+                if cache_key not in self._build_ids:
+                    self._build_ids[cache_key] = read_build_id(root + path)
+                build_id = self._build_ids[cache_key]
+            # A mapping that overlaps an older one replaced it (exec, dlclose+dlopen):
+            # the newer one is what samples from now on hit.
+            for old in [k for k in self._maps if k[0] < end and start < k[1]]:
+                del self._maps[old]
+            self._maps[key] = Mapping(start, end, offset, perms, path, inode, build_id)
+
+    def mappings(self) -> list[Mapping]:
+        return sorted(self._maps.values(), key=lambda m: m.start)
