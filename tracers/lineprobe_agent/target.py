@@ -125,6 +125,10 @@ class Target:
         try:
             text = Path(f"/proc/{self.pid}/maps").read_text()
             root = f"/proc/{self.pid}/root"
+            # The process may have exec'd since it was opened (a launcher's shell
+            # becoming the program): keep the name of what runs now.
+            self.exe = os.readlink(f"/proc/{self.pid}/exe")
+            self.comm = Path(f"/proc/{self.pid}/comm").read_text().strip()
         except (FileNotFoundError, ProcessLookupError):
             return
         for line in text.splitlines():

@@ -5,6 +5,11 @@
  * dominates the CPU, the lines around it are cheap. The hot line carries the
  * marker comment HOT-LINE so tests find it without hard-coding a number.
  *
+ * Sampling skid: a timer sample lands on the instruction AFTER the one that
+ * was executing, so the cost of a long division shows on whatever follows
+ * it. The hot line ends with an XOR that needs the quotient, so the
+ * instruction after the division belongs to the same line at any -O level.
+ *
  * Usage: hotloop [SECONDS]   (0 or nothing: run until killed)
  */
 #include <stdint.h>
@@ -21,7 +26,7 @@ __attribute__((noinline)) uint64_t checksum(uint64_t seed)
     uint64_t acc = seed | 1;
     for (int i = 0; i < N; ++i) {
         uint64_t v = buffer[i] + (uint64_t)i;
-        acc = (acc * 6364136223846793005ULL + v) / ((v & 0xff) + 3); /* HOT-LINE */
+        acc = ((acc * 6364136223846793005ULL + v) / ((v & 0xff) + 3)) ^ (acc >> 7); /* HOT-LINE */
         buffer[i] = acc;
     }
     return acc;

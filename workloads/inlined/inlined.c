@@ -3,7 +3,8 @@
  *
  * A profiler that only reads symbols blames run(); lineprobe reads DWARF's
  * DW_TAG_inlined_subroutine and puts the samples on mix()'s body, on the line
- * marked HOT-LINE, with mix as the function name.
+ * marked HOT-LINE, with mix as the function name. (The XOR after the division
+ * keeps the division's sampling skid on the same line; see hotloop.c.)
  *
  * Usage: inlined [SECONDS]   (0 or nothing: run until killed)
  */
@@ -15,7 +16,7 @@
 static inline uint64_t mix(uint64_t x, uint64_t k)
 {
     x ^= x >> 31;
-    return (x * 0x9E3779B97F4A7C15ULL) / ((k & 0x3f) + 7); /* HOT-LINE */
+    return ((x * 0x9E3779B97F4A7C15ULL) / ((k & 0x3f) + 7)) ^ (x >> 3); /* HOT-LINE */
 }
 
 __attribute__((noinline)) static uint64_t run(uint64_t seed, int rounds)

@@ -1,0 +1,300 @@
+"""Starting the privileged agent and talking to it over its pipes.
+
+The agent is a child process speaking the newline-delimited JSON protocol of
+``lineprobe_agent.protocol``. When this process already has the privileges
+tracing needs, the agent is started directly; otherwise through a launcher
+(``sudo -n`` by default, or ``LINEPROBE_LAUNCHER``), which must not prompt:
+an editor has no terminal to type a password into.
+
+``AgentConnection`` is blocking and thread-safe: the CLI calls it directly,
+the LSP server from worker threads. This is also the one place where wire
+messages become domain types.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, Timings
+from lineprobe.symbolization.resolver import MappedFile
+from lineprobe_agent import protocol
+
+DEFAULT_LAUNCHER = "sudo -n"
+HELLO_TIMEOUT_S = 20.0
+
+CAP_SYS_ADMIN = 21
+CAP_PERFMON = 38
+CAP_BPF = 39
+
+
+class AgentError(Exception):
+    """A request the agent could not carry out, with a message for the user."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}" + (f" ({self.hint})" if self.hint else "")
+
+
+def has_tracing_privileges() -> bool:
+    """Whether an agent started directly by this process could trace."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return False
+    caps = 0
+    for line in status.splitlines():
+        if line.startswith("CapEff:"):
+            caps = int(line.split()[1], 16)
+    if os.geteuid() == 0 and caps & (1 << CAP_SYS_ADMIN):
+        return True
+    return bool(caps & (1 << CAP_BPF)) and bool(caps & (1 << CAP_PERFMON))
+
+
+def agent_command(launcher: str | None = None, python: str | None = None) -> list[str]:
+    """The argv that starts the agent, through the launcher when privileges are missing."""
+    base = [python or sys.executable, "-m", "lineprobe_agent"]
+    if has_tracing_privileges():
+        return base
+    launcher = launcher if launcher is not None else os.environ.get("LINEPROBE_LAUNCHER", DEFAULT_LAUNCHER)
+    argv = shlex.split(launcher)
+    if not argv:
+        return base
+    if shutil.which(argv[0]) is None:
+        raise AgentError(
+            "no-privileges",
+            f"tracing needs root or CAP_BPF+CAP_PERFMON, and the launcher `{argv[0]}` is not installed",
+            "run lineprobe as root, or set LINEPROBE_LAUNCHER (setting lineprobe.launcher) to a command "
+            "that gains privileges without prompting, e.g. `sudo -n` with a NOPASSWD rule for the agent",
+        )
+    # The agent must find this installation's packages even where the launcher
+    # cleans the environment, so pass the interpreter of this venv explicitly.
+    return [*argv, *base]
+
+
+def to_raw_profile(result: protocol.ProfileResult) -> RawProfile:
+    """The protocol-to-domain boundary for CPU profiles."""
+    c = result.counters
+    t = result.timings
+    return RawProfile(
+        pid=result.pid,
+        exe=result.exe,
+        comm=result.comm,
+        frequency=result.frequency,
+        requested_s=result.requested_s,
+        duration_s=result.duration_s,
+        started_at=result.started_at,
+        stopped_early=result.stopped_early,
+        target_exited=result.target_exited,
+        exited_after_s=result.exited_after_s,
+        counters=LossCounters(c.samples, c.lost, c.user_stack_missing, c.kernel_stack_missing, c.stack_collisions),
+        stacks=tuple(
+            SampledStack(s.count, tuple(s.user), tuple(s.kernel), s.user_stack_missing) for s in result.stacks
+        ),
+        mappings=tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in result.maps),
+        timings=Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s),
+    )
+
+
+ProgressCallback = Callable[[protocol.Progress], None]
+
+
+@dataclass
+class _Pending:
+    progress: ProgressCallback | None
+    answers: queue.Queue[protocol.AgentMessage | None] = field(default_factory=queue.Queue)
+
+
+class AgentConnection:
+    """One running agent. Use as a context manager, or call ``close``."""
+
+    def __init__(self, launcher: str | None = None) -> None:
+        self.spawned_at = time.monotonic()
+        argv = agent_command(launcher)
+        try:
+            self._process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop it cleanly
+            )
+        except OSError as exc:
+            raise AgentError("no-privileges", f"cannot start the agent with `{shlex.join(argv)}`: {exc}") from None
+        self._write_lock = threading.Lock()
+        self._pending: dict[int, _Pending] = {}
+        self._pending_lock = threading.Lock()
+        self._next_id = 1
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
+        self._hello: queue.Queue[protocol.Hello | None] = queue.Queue()
+        self._closed = False
+        threading.Thread(target=self._read_stdout, daemon=True, name="agent-stdout").start()
+        threading.Thread(target=self._read_stderr, daemon=True, name="agent-stderr").start()
+        try:
+            hello = self._hello.get(timeout=HELLO_TIMEOUT_S)
+        except queue.Empty:
+            hello = None
+        if hello is None:
+            self.close()
+            raise AgentError("no-privileges", self._startup_failure(argv))
+        if hello.version != protocol.PROTOCOL_VERSION:
+            self.close()
+            raise AgentError(
+                "internal",
+                f"agent speaks protocol v{hello.version}, this server v{protocol.PROTOCOL_VERSION}: "
+                "reinstall lineprobe so both come from one version",
+            )
+        self.agent_pid = hello.agent_pid
+        self.started_in_s = time.monotonic() - self.spawned_at
+
+    def _startup_failure(self, argv: list[str]) -> str:
+        detail = " ".join(line.strip() for line in self._stderr_tail if line.strip())[-600:]
+        if "password is required" in detail or "a terminal is required" in detail:
+            return (
+                "the launcher asked for a password: tracing needs privileges. Run as root, or allow "
+                f"`{shlex.join(argv)}` without a password (sudoers NOPASSWD), or set LINEPROBE_LAUNCHER"
+            )
+        return f"the agent did not start (`{shlex.join(argv)}`): {detail or 'no output'}"
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _read_stdout(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            try:
+                message = protocol.decode_message(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                self._stderr_tail.append(f"undecodable agent message: {exc}: {line[:200]!r}")
+                continue
+            if isinstance(message, protocol.Hello):
+                self._hello.put(message)
+                continue
+            request_id = getattr(message, "id", None)
+            with self._pending_lock:
+                pending = self._pending.get(request_id) if request_id is not None else None
+            if pending is None:
+                if isinstance(message, protocol.Failure):
+                    self._stderr_tail.append(f"agent: {message.message}")
+                continue
+            if isinstance(message, protocol.Progress):
+                if pending.progress is not None:
+                    pending.progress(message)
+                continue
+            pending.answers.put(message)
+        # EOF: the agent is gone; wake everyone who waits.
+        self._hello.put(None)
+        with self._pending_lock:
+            for pending in self._pending.values():
+                pending.answers.put(None)
+
+    def _read_stderr(self) -> None:
+        assert self._process.stderr is not None
+        for raw in self._process.stderr:
+            self._stderr_tail.append(raw.decode("utf-8", errors="replace").rstrip())
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _send(self, message: protocol.Request) -> None:
+        assert self._process.stdin is not None
+        with self._write_lock:
+            try:
+                self._process.stdin.write(protocol.encode(message))
+                self._process.stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                raise AgentError("internal", self._died_message()) from None
+
+    def _died_message(self) -> str:
+        code = self._process.poll()
+        tail = " ".join(self._stderr_tail)[-600:]
+        return f"the agent exited (status {code}): {tail or 'no output'}"
+
+    def _call(self, build: Callable[[int], protocol.Request], progress: ProgressCallback | None) -> protocol.AgentMessage:
+        with self._pending_lock:
+            request_id = self._next_id
+            self._next_id += 1
+            pending = self._pending[request_id] = _Pending(progress)
+        try:
+            self._send(build(request_id))
+            answer = pending.answers.get()
+        finally:
+            with self._pending_lock:
+                self._pending.pop(request_id, None)
+        if answer is None:
+            raise AgentError("internal", self._died_message())
+        if isinstance(answer, protocol.Failure):
+            raise AgentError(answer.code, answer.message, answer.hint)
+        return answer
+
+    def capabilities(self) -> protocol.CapabilityReport:
+        answer = self._call(lambda i: protocol.CapabilitiesRequest(i), None)
+        assert isinstance(answer, protocol.CapabilitiesResult)
+        return answer.report
+
+    def profile(
+        self,
+        pid: int,
+        duration_s: float,
+        frequency: int = 99,
+        progress: ProgressCallback | None = None,
+    ) -> RawProfile:
+        answer = self._call(lambda i: protocol.ProfileRequest(i, pid, frequency, duration_s), progress)
+        assert isinstance(answer, protocol.ProfileDone)
+        raw = to_raw_profile(answer.result)
+        return raw
+
+    def stop_all(self) -> None:
+        """Ask every running request to end early; each still answers with its data."""
+        with self._pending_lock:
+            ids = list(self._pending)
+        for request_id in ids:
+            self._send(protocol.StopRequest(request_id))
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None and not self._closed
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._send(protocol.ShutdownRequest())
+        except AgentError:
+            pass
+        try:
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self._process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def __enter__(self) -> AgentConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,241 @@
+"""The ``lineprobe`` command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+import msgspec
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from lineprobe.agent_client import AgentConnection, AgentError
+from lineprobe.profiling.model import CpuProfile
+from lineprobe.profiling.runner import ProfileRunner
+from lineprobe.reports.folded import write_folded
+from lineprobe.reports.json_report import profile_to_json
+from lineprobe.reports.speedscope import write_speedscope
+from lineprobe.reports.terminal import render_profile
+from lineprobe_agent import protocol
+
+EXIT_NO_PROFILE = 1
+
+
+def _fail(error: AgentError | str) -> None:
+    console = Console(stderr=True)
+    if isinstance(error, AgentError):
+        console.print(f"[bold red]lineprobe:[/] {error.message}", highlight=False)
+        if error.hint:
+            console.print(f"  hint: {error.hint}", highlight=False)
+    else:
+        console.print(f"[bold red]lineprobe:[/] {error}", highlight=False)
+    sys.exit(EXIT_NO_PROFILE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lineprobe")
+def main() -> None:
+    """See what the kernel saw, on the source line that caused it."""
+
+
+@main.command(context_settings={"ignore_unknown_options": False})
+@click.option("--pid", "-p", type=int, help="Profile this running process (all its threads).")
+@click.option("--duration", "-d", type=float, default=None,
+              help="Seconds to sample [default: 5 for --pid; until the command exits, for a command].")
+@click.option("--frequency", "-F", type=click.IntRange(1, 10000), default=99, show_default=True,
+              help="Samples per second per CPU.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@click.option("--folded", type=click.Path(dir_okay=False, writable=True), help="Write collapsed stacks here.")
+@click.option("--speedscope", type=click.Path(dir_okay=False, writable=True), help="Write a speedscope profile here.")
+@click.option("--launcher", default=None, metavar="CMD",
+              help="How to start the privileged agent when not root [default: $LINEPROBE_LAUNCHER or 'sudo -n'].")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def profile(
+    pid: int | None,
+    duration: float | None,
+    frequency: int,
+    as_json: bool,
+    folded: str | None,
+    speedscope: str | None,
+    launcher: str | None,
+    command: tuple[str, ...],
+) -> None:
+    """Sample a process's CPU use and show its hot functions and source lines.
+
+    \b
+    lineprobe profile --pid 1234 --duration 5
+    lineprobe profile -- ./build/primes 200000
+    """
+    if (pid is None) == (not command):
+        raise click.UsageError("give either --pid PID or a command after --")
+    if duration is not None and duration <= 0:
+        raise click.UsageError("--duration must be positive")
+    duration_s = duration if duration is not None else (5.0 if pid is not None else 3600.0)
+    runner = ProfileRunner(launcher=launcher)
+    err = Console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[samples]} samples"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    task = progress.add_task("starting agent", total=duration_s, samples=0)
+
+    def on_progress(message: protocol.Progress) -> None:
+        if message.phase == "compiling":
+            progress.update(task, description="compiling BPF")
+        elif message.phase == "sampling":
+            progress.update(task, description="sampling", completed=message.elapsed_s, samples=message.samples)
+        else:
+            progress.update(task, description="resolving", completed=duration_s)
+
+    # Ctrl-C ends sampling early; the samples taken so far are still reported.
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=runner.stop, daemon=True).start()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        with progress:
+            if pid is not None:
+                result = runner.profile_pid(pid, duration_s, frequency, on_progress)
+            else:
+                # With --json, stdout carries the JSON alone: the command prints to stderr.
+                result = runner.profile_command(
+                    list(command), duration_s, frequency, progress=on_progress, stdout=2 if as_json else None
+                )
+    except AgentError as exc:
+        _fail(exc)
+        return
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        runner.close()
+    _emit(result, as_json, folded, speedscope)
+
+
+def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str | None) -> None:
+    if folded:
+        write_folded(result, folded)
+    if speedscope:
+        write_speedscope(result, speedscope)
+    if as_json:
+        click.echo(json.dumps(profile_to_json(result), indent=1))
+    else:
+        render_profile(result, Console())
+    if result.samples == 0 and result.raw.target_exited:
+        Console(stderr=True).print("[bold red]lineprobe:[/] the target exited before any sample was taken")
+        sys.exit(EXIT_NO_PROFILE)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root.")
+def capabilities(as_json: bool, launcher: str | None) -> None:
+    """Report what tracing this machine allows, and what still works without it."""
+    try:
+        with AgentConnection(launcher) as agent:
+            report = agent.capabilities()
+    except AgentError as exc:
+        if as_json:
+            click.echo(json.dumps({"error": exc.message, "hint": exc.hint, "works": [
+                "resolving addresses to functions and source lines (no privileges needed)"]}))
+            sys.exit(EXIT_NO_PROFILE)
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(report), indent=1))
+        return
+    console = Console()
+    console.print(f"kernel {report.kernel_release}")
+    table = Table(show_edge=False)
+    table.add_column("capability")
+    table.add_column("")
+    table.add_column("detail")
+    for cap in report.capabilities:
+        table.add_row(cap.name, "[green]yes[/]" if cap.available else "[red]no[/]", cap.detail)
+    console.print(table)
+    for line in report.works:
+        console.print(f"[green]works:[/] {line}")
+    for line in report.missing:
+        console.print(f"[yellow]missing:[/] {line}")
+
+
+@main.command()
+@click.option("--workspace", "-w", multiple=True, type=click.Path(file_okay=False), help="Workspace folder.")
+@click.option("--json", "as_json", is_flag=True)
+def processes(workspace: tuple[str, ...], as_json: bool) -> None:
+    """List processes that can be profiled, those running workspace code first."""
+    from lineprobe.process_list import BinarySourceCache, list_processes
+
+    found = list_processes(list(workspace), BinarySourceCache())
+    if as_json:
+        click.echo(json.dumps([p.__dict__ for p in found], indent=1))
+        return
+    table = Table(show_edge=False)
+    for name in ("pid", "workspace", "exe", "command line"):
+        table.add_column(name)
+    for p in found:
+        table.add_row(str(p.pid), "yes" if p.in_workspace else "", p.exe, " ".join(p.command_line)[:80])
+    Console().print(table)
+
+
+@main.command()
+@click.option("--exe", "-e", "binary", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="ELF executable or shared library.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per address.")
+@click.argument("addresses", nargs=-1)
+def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
+    """Resolve ELF virtual addresses (hex) to function, file and line, inlined frames included.
+
+    Addresses come from the arguments, or one per line on stdin.
+    """
+    from lineprobe.symbolization.elf_image import ElfImage
+
+    image = ElfImage(binary)
+    for problem in image.problems:
+        Console(stderr=True).print(f"[yellow]warning:[/] {problem}", highlight=False)
+    items = list(addresses) or [line.strip() for line in sys.stdin if line.strip()]
+    dwarf = image.dwarf
+    for text in items:
+        try:
+            address = int(text, 16)
+        except ValueError:
+            Console(stderr=True).print(f"[yellow]warning:[/] not a hex address: {text!r}", highlight=False)
+            continue
+        frames = dwarf.frames(address, binary) if dwarf is not None else None
+        if not frames:
+            name = image.symbols.lookup(address)
+            out = [{"function": name, "path": None, "line": None, "column": None, "inlined": False}]
+        else:
+            out = [
+                {"function": f.function, "path": f.path, "line": f.line, "column": f.column, "inlined": f.inlined}
+                for f in frames
+            ]
+        if as_json:
+            click.echo(json.dumps({"address": f"0x{address:x}", "frames": out}))
+        else:
+            for frame in out:
+                where = f"{frame['path']}:{frame['line']}" if frame["path"] else "??:0"
+                suffix = " (inlined)" if frame["inlined"] else ""
+                click.echo(f"{frame['function'] or '??'}{suffix}\n{where}")
+    image.close()
+
+
+@main.command()
+@click.option("--stdio", is_flag=True, default=True, help="Speak LSP over stdin/stdout (the default).")
+def serve(stdio: bool) -> None:
+    """Run the language server over stdio."""
+    from lineprobe.lsp.server import run_stdio
+
+    run_stdio()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""``workspace/executeCommand`` commands: listProcesses, profile, stop, capabilities.
+
+Arguments are validated here with msgspec, so a client sending garbage gets
+an error result saying what was wrong, never a stack trace. Every failure of
+``lineprobe.profile`` is both shown (``window/showMessage``) and returned in
+the command's result as ``{"ok": false, "error": {...}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from lsprotocol import types
+
+from lineprobe.agent_client import AgentConnection, AgentError
+from lineprobe.lsp import documents
+from lineprobe.lsp.profile_view import ProfileView
+from lineprobe.process_list import list_processes
+from lineprobe.profiling.model import CpuProfile
+from lineprobe_agent import protocol
+
+if TYPE_CHECKING:
+    from lineprobe.lsp.server import LineprobeServer
+
+LIST_PROCESSES = "lineprobe.listProcesses"
+PROFILE = "lineprobe.profile"
+STOP = "lineprobe.stop"
+CAPABILITIES = "lineprobe.capabilities"
+
+
+class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
+    durationMs: int | None = None  # noqa: N815 - the wire name
+    pid: int | None = None
+    command: list[str] | None = None
+    cwd: str | None = None
+    frequency: int | None = None
+
+
+def _parse_profile_arguments(arguments: tuple[Any, ...]) -> ProfileArguments:
+    if len(arguments) != 1 or not isinstance(arguments[0], dict):
+        raise AgentError("bad-request", 'lineprobe.profile takes one object: {"pid": N, "durationMs": N}')
+    try:
+        args = msgspec.convert(arguments[0], ProfileArguments)
+    except msgspec.ValidationError as exc:
+        raise AgentError("bad-request", f"lineprobe.profile: {exc}") from None
+    if (args.pid is None) == (args.command is None):
+        raise AgentError("bad-request", "lineprobe.profile needs exactly one of pid and command")
+    if args.command is not None and not args.command:
+        raise AgentError("bad-request", "lineprobe.profile: command is empty")
+    if args.durationMs is not None and not 10 <= args.durationMs <= 3_600_000:
+        raise AgentError("bad-request", "lineprobe.profile: durationMs must be 10..3600000")
+    if args.frequency is not None and not 1 <= args.frequency <= 10000:
+        raise AgentError("bad-request", "lineprobe.profile: frequency must be 1..10000")
+    return args
+
+
+def _error_result(ls: LineprobeServer, error: AgentError) -> dict[str, Any]:
+    text = error.message + (f". {error.hint}" if error.hint else "")
+    ls.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"lineprobe: {text}"))
+    return {"ok": False, "error": {"code": error.code, "message": error.message, "hint": error.hint}}
+
+
+def _summary(profile: CpuProfile, view: ProfileView, elapsed_s: float) -> dict[str, Any]:
+    raw = profile.raw
+    t = profile.timings
+    return {
+        "ok": True,
+        "target": {"pid": raw.pid, "exe": raw.exe},
+        "samples": profile.samples,
+        "lost": raw.counters.lost,
+        "duration_s": raw.duration_s,
+        "target_exited": raw.target_exited,
+        "warnings": profile.warnings,
+        "files": sorted(view.documents),
+        "top_lines": [
+            {
+                "path": s.path,
+                "line": s.line,
+                "function": s.function,
+                "self_percent": round(profile.share(s.self_samples), 2),
+            }
+            for s in profile.lines[:10]
+        ],
+        "timings": {
+            "agent_start_s": t.agent_start_s,
+            "compile_s": t.compile_s,
+            "attach_s": t.attach_s,
+            "sampling_s": t.sampling_s,
+            "collect_s": t.collect_s,
+            "resolution_s": round(t.resolution_s, 4),
+            "total_s": round(elapsed_s, 4),
+        },
+    }
+
+
+class _ProgressReporter:
+    """``$/progress`` for one profile; ``end`` always runs (see ``profile``)."""
+
+    def __init__(self, ls: LineprobeServer, loop: asyncio.AbstractEventLoop) -> None:
+        self.ls = ls
+        self.loop = loop
+        self.token: str | None = None
+
+    async def begin(self, title: str) -> None:
+        if not self.ls.supports_progress():
+            return
+        token = f"lineprobe-{uuid.uuid4()}"
+        try:
+            await self.ls.work_done_progress.create_async(token)
+        except Exception:  # the client refused the token: profile without progress
+            return
+        self.token = token
+        self.ls.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=title, message="starting agent", percentage=0, cancellable=False)
+        )
+
+    def report_from_thread(self, message: protocol.Progress) -> None:
+        if self.token is None:
+            return
+        if message.phase == "compiling":
+            text, pct = "compiling BPF", 0
+        elif message.phase == "sampling":
+            pct = int(100 * message.elapsed_s / message.duration_s) if message.duration_s else 0
+            text = f"sampling: {message.samples} samples"
+        else:
+            text, pct = "resolving to source lines", 100
+        token = self.token
+        self.loop.call_soon_threadsafe(
+            self.ls.work_done_progress.report,
+            token,
+            types.WorkDoneProgressReport(message=text, percentage=min(pct, 100)),
+        )
+
+    def end(self, message: str) -> None:
+        if self.token is not None:
+            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+            self.token = None
+
+
+def register(server: LineprobeServer) -> None:
+    @server.command(LIST_PROCESSES)
+    async def list_processes_command(ls: LineprobeServer, *arguments: Any) -> list[dict[str, Any]]:
+        roots = ls.workspace_roots()
+        found = await asyncio.to_thread(list_processes, roots, ls.state.binaries)
+        return [
+            {"pid": p.pid, "exe": p.exe, "commandLine": p.command_line, "inWorkspace": p.in_workspace}
+            for p in found
+        ]
+
+    @server.command(PROFILE)
+    async def profile_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        started = time.monotonic()
+        try:
+            args = _parse_profile_arguments(arguments)
+        except AgentError as exc:
+            return _error_result(ls, exc)
+        if ls.state.profiling:
+            return _error_result(ls, AgentError("busy", "a profile is already running; stop it first"))
+        settings = ls.state.settings
+        duration_s = (args.durationMs or settings.duration_ms) / 1000.0
+        frequency = args.frequency or settings.frequency
+        reporter = _ProgressReporter(ls, asyncio.get_running_loop())
+        what = f"pid {args.pid}" if args.pid is not None else " ".join(args.command or [])
+        ls.state.profiling = True
+        outcome = "failed"
+        try:
+            await reporter.begin(f"Profiling {what}")
+            runner = ls.state.runner
+            if args.pid is not None:
+                profile = await asyncio.to_thread(
+                    runner.profile_pid, args.pid, duration_s, frequency, reporter.report_from_thread
+                )
+            else:
+                profile = await asyncio.to_thread(
+                    runner.profile_command,
+                    args.command or [],
+                    duration_s,
+                    frequency,
+                    args.cwd,
+                    reporter.report_from_thread,
+                )
+            view = ProfileView.build(profile, settings, ls.workspace_roots())
+            documents.publish(ls, view)
+            outcome = f"{profile.samples} samples"
+            if profile.samples == 0:
+                ls.window_show_message(
+                    types.ShowMessageParams(
+                        types.MessageType.Warning,
+                        "lineprobe: no samples: the process did not run on a CPU while it was sampled"
+                        + ("; " + "; ".join(profile.warnings) if profile.warnings else ""),
+                    )
+                )
+            elif profile.warnings:
+                ls.window_show_message(
+                    types.ShowMessageParams(types.MessageType.Warning, "lineprobe: " + "; ".join(profile.warnings))
+                )
+            return _summary(profile, view, time.monotonic() - started)
+        except AgentError as exc:
+            return _error_result(ls, exc)
+        except asyncio.CancelledError:
+            ls.state.runner.stop()
+            raise
+        finally:
+            ls.state.profiling = False
+            reporter.end(outcome)
+
+    @server.command(STOP)
+    async def stop_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        running = ls.state.profiling
+        await asyncio.to_thread(ls.state.runner.stop)
+        return {"ok": True, "stopped": running}
+
+    @server.command(CAPABILITIES)
+    async def capabilities_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        def ask() -> protocol.CapabilityReport:
+            with AgentConnection(ls.state.settings.launcher) as agent:
+                return agent.capabilities()
+
+        try:
+            report = await asyncio.to_thread(ask)
+        except AgentError as exc:
+            return _error_result(ls, exc)
+        result: dict[str, Any] = msgspec.to_builtins(report)
+        result["ok"] = True
+        return result

@@ -1,0 +1,151 @@
+"""Turning a ProfileView into LSP values: diagnostics, inlay hints, lenses, hovers, heat.
+
+Pure functions of the view (and of the document text where positions need
+it), so they are unit-tested without a client. Positions are 0-based in LSP
+and 1-based in DWARF: the conversion happens here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lsprotocol import types
+from pygls.uris import from_fs_path
+
+from lineprobe.lsp.profile_view import DocumentProfile, ProfileView
+from lineprobe.profiling.model import LineStat
+
+SOURCE = "lineprobe"
+MAX_NEIGHBOURS = 5
+
+
+def _line_range(line: int, length: int = 0) -> types.Range:
+    return types.Range(types.Position(line - 1, 0), types.Position(line - 1, max(length, 0)))
+
+
+def _where(function: str | None, path: str | None, line: int | None) -> str:
+    name = function or "??"
+    if path and line:
+        return f"{name} ({path.rsplit('/', 1)[-1]}:{line})"
+    return name
+
+
+def diagnostics(view: ProfileView, doc: DocumentProfile, threshold: float, lines: list[str]) -> list[types.Diagnostic]:
+    result: list[types.Diagnostic] = []
+    stale_note = " (source is newer than the binary: lines may have moved)" if doc.stale else ""
+    for number, stat in sorted(doc.lines.items()):
+        share = view.percent(stat.self_samples)
+        if share < threshold or stat.self_samples == 0:
+            continue
+        length = len(lines[number - 1]) if 0 < number <= len(lines) else 0
+        related = [
+            types.DiagnosticRelatedInformation(
+                location=types.Location(
+                    uri=_uri(caller_path),
+                    range=_line_range(caller_line),
+                ),
+                message=f"called from {caller_fn or '??'}: {view.percent(count):.1f}% of samples",
+            )
+            for (caller_fn, caller_path, caller_line), count in _top(stat.callers)
+            if caller_path and caller_line
+        ]
+        where = f" in {stat.function}" + (" (inlined)" if stat.inlined else "") if stat.function else ""
+        result.append(
+            types.Diagnostic(
+                range=_line_range(number, length),
+                message=f"{share:.1f}% of CPU samples (self){where}{stale_note}",
+                severity=types.DiagnosticSeverity.Information,
+                source=SOURCE,
+                code="cpu-hot-line",
+                related_information=related or None,
+                data={"self_percent": round(share, 2), "total_percent": round(view.percent(stat.total_samples), 2)},
+            )
+        )
+    return result
+
+
+def _uri(path: str) -> str:
+    return from_fs_path(path) or f"file://{path}"
+
+
+def _top(counts: dict[Any, int]) -> list[tuple[Any, int]]:
+    return sorted(counts.items(), key=lambda item: -item[1])[:MAX_NEIGHBOURS]
+
+
+def inlay_hints(view: ProfileView, doc: DocumentProfile, lines: list[str], visible: types.Range) -> list[types.InlayHint]:
+    hints: list[types.InlayHint] = []
+    for number, stat in sorted(doc.lines.items()):
+        if not visible.start.line <= number - 1 <= visible.end.line:
+            continue
+        self_share = view.percent(stat.self_samples)
+        total_share = view.percent(stat.total_samples)
+        label = f"{self_share:.1f}% self" if stat.self_samples else f"{total_share:.1f}% total"
+        if stat.self_samples and total_share - self_share >= 0.05:
+            label += f", {total_share:.1f}% total"
+        length = len(lines[number - 1]) if 0 < number <= len(lines) else 0
+        hints.append(
+            types.InlayHint(
+                position=types.Position(number - 1, length),
+                label=label,
+                padding_left=True,
+                tooltip=f"{stat.self_samples} of {view.profile.samples} CPU samples ran this line; "
+                f"{stat.total_samples} had it on the stack",
+            )
+        )
+    return hints
+
+
+def function_lenses(view: ProfileView, doc: DocumentProfile) -> list[types.CodeLens]:
+    lenses = []
+    for fstat in doc.functions:
+        if not fstat.line:
+            continue
+        title = (
+            f"CPU {view.percent(fstat.total_samples):.1f}% total, {view.percent(fstat.self_samples):.1f}% self"
+            + (" (inlined)" if fstat.inlined else "")
+        )
+        lenses.append(
+            types.CodeLens(
+                range=_line_range(fstat.line),
+                command=types.Command(title=title, command=""),
+            )
+        )
+    return lenses
+
+
+def hover(view: ProfileView, stat: LineStat) -> types.Hover:
+    p = view.profile
+    raw = p.raw
+    parts = [
+        f"**lineprobe: CPU** ({p.samples} samples of pid {raw.pid} `{raw.comm}` over {raw.duration_s:.1f} s "
+        f"at {raw.frequency} Hz)",
+        "",
+        f"- self: **{view.percent(stat.self_samples):.1f}%** ({stat.self_samples} samples)",
+        f"- total: **{view.percent(stat.total_samples):.1f}%** ({stat.total_samples} samples)",
+        f"- function: `{stat.function or '??'}`" + (" (inlined)" if stat.inlined else ""),
+    ]
+    if stat.callers:
+        parts += ["", "Callers:"]
+        parts += [f"- {_where(*key)}: {view.percent(n):.1f}%" for key, n in _top(stat.callers)]
+    if stat.callees:
+        parts += ["", "Callees:"]
+        parts += [f"- {_where(*key)}: {view.percent(n):.1f}%" for key, n in _top(stat.callees)]
+    if raw.counters.lost:
+        parts += ["", f"{raw.counters.lost} samples were lost."]
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n".join(parts)))
+
+
+def heat(view: ProfileView, doc: DocumentProfile) -> dict[str, Any]:
+    """The ``lineprobe/heat`` notification's params (see PROTOCOL.md)."""
+    return {
+        "uri": doc.uri,
+        "samples": view.profile.samples,
+        "lines": [
+            {
+                "line": number - 1,
+                "self_percent": round(view.percent(stat.self_samples), 2),
+                "total_percent": round(view.percent(stat.total_samples), 2),
+            }
+            for number, stat in sorted(doc.lines.items())
+        ],
+    }

@@ -1,0 +1,88 @@
+"""A finished profile seen from the editor: per document, per line.
+
+The profile speaks of DWARF paths; the editor of document URIs. This module
+maps one to the other once (path remapping, workspace membership, staleness)
+so that every feature (diagnostics, hints, lenses, hovers, heat) reads the
+same answer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pygls.uris import from_fs_path
+
+from lineprobe.lsp.settings import Settings
+from lineprobe.profiling.model import CpuProfile, FunctionStat, LineStat
+
+
+@dataclass
+class DocumentProfile:
+    uri: str
+    path: str
+    lines: dict[int, LineStat]
+    """By 1-based line number, as DWARF numbers them."""
+    functions: list[FunctionStat]
+    stale: bool = False
+
+
+@dataclass
+class ProfileView:
+    profile: CpuProfile
+    documents: dict[str, DocumentProfile] = field(default_factory=dict)
+    """By document URI."""
+    by_path: dict[str, DocumentProfile] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, profile: CpuProfile, settings: Settings, workspace_roots: list[str]) -> ProfileView:
+        view = cls(profile)
+        roots = [str(Path(r).resolve()) for r in workspace_roots]
+        try:
+            binary_mtime: float | None = os.stat(profile.raw.exe).st_mtime
+        except OSError:
+            binary_mtime = None
+        local_of: dict[str, str | None] = {}
+
+        def local(path: str | None) -> str | None:
+            if path is None:
+                return None
+            if path not in local_of:
+                mapped = settings.map_path(path)
+                resolved = str(Path(mapped).resolve()) if os.path.exists(mapped) else None
+                if resolved is not None and roots and not any(
+                    resolved == r or resolved.startswith(r.rstrip("/") + "/") for r in roots
+                ):
+                    resolved = None
+                local_of[path] = resolved
+            return local_of[path]
+
+        for stat in profile.lines:
+            path = local(stat.path)
+            if path is None:
+                continue
+            doc = view._document(path, binary_mtime)
+            doc.lines[stat.line] = stat
+        for fstat in profile.functions:
+            path = local(fstat.path)
+            if path is not None and path in view.by_path:
+                view.by_path[path].functions.append(fstat)
+        return view
+
+    def _document(self, path: str, binary_mtime: float | None) -> DocumentProfile:
+        uri = from_fs_path(path) or f"file://{path}"
+        doc = self.documents.get(uri)
+        if doc is None:
+            stale = False
+            if binary_mtime is not None:
+                try:
+                    stale = os.stat(path).st_mtime > binary_mtime + 1
+                except OSError:
+                    stale = False
+            doc = self.documents[uri] = DocumentProfile(uri, path, {}, [], stale)
+            self.by_path[path] = doc
+        return doc
+
+    def percent(self, count: int) -> float:
+        return self.profile.share(count)

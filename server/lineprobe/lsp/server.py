@@ -1,0 +1,108 @@
+"""The language server: state, start-up, and registration of every feature.
+
+All state lives on the ``LineprobeServer`` instance (no module globals);
+``create_server`` builds one and registers the features of ``commands`` and
+``documents``. Blocking work (agent requests, DWARF) runs in worker threads;
+the event loop only sends and receives messages.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from lineprobe.lsp.profile_view import ProfileView
+from lineprobe.lsp.settings import Settings, update_settings
+from lineprobe.process_list import BinarySourceCache
+from lineprobe.profiling.runner import ProfileRunner
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class ServerState:
+    settings: Settings = field(default_factory=Settings)
+    runner: ProfileRunner = field(default_factory=ProfileRunner)
+    view: ProfileView | None = None
+    published: set[str] = field(default_factory=set)
+    """URIs that currently carry our diagnostics, to clear them on the next profile."""
+    binaries: BinarySourceCache = field(default_factory=BinarySourceCache)
+    profiling: bool = False
+
+
+class LineprobeServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("lineprobe", VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Full)
+        self.state = ServerState()
+
+    def workspace_roots(self) -> list[str]:
+        roots: list[str] = []
+        try:
+            folders = self.workspace.folders
+        except RuntimeError:
+            return roots
+        for folder in folders.values():
+            path = to_fs_path(folder.uri)
+            if path:
+                roots.append(path)
+        if not roots and self.workspace.root_path:
+            roots.append(self.workspace.root_path)
+        return roots
+
+    def apply_settings(self, raw: object) -> None:
+        settings, problems = update_settings(self.state.settings, raw)
+        if settings.launcher != self.state.settings.launcher:
+            self.state.runner.close()
+            self.state.runner = ProfileRunner(launcher=settings.launcher)
+        self.state.settings = settings
+        for problem in problems:
+            self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, f"lineprobe: {problem}"))
+
+    def supports_progress(self) -> bool:
+        window = self.client_capabilities.window
+        return bool(window and window.work_done_progress)
+
+
+def create_server() -> LineprobeServer:
+    from lineprobe.lsp import commands, documents
+
+    server = LineprobeServer()
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: LineprobeServer, params: types.InitializedParams) -> None:
+        pass
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: LineprobeServer, params: types.DidChangeConfigurationParams) -> None:
+        ls.apply_settings(params.settings)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: LineprobeServer, params: None) -> None:
+        ls.state.runner.stop()
+        ls.state.runner.close()
+
+    commands.register(server)
+    documents.register(server)
+    return server
+
+
+def run_stdio() -> None:
+    """Serve LSP on stdin/stdout, keeping stdout for LSP framing alone.
+
+    Anything else that writes to fd 1 (a library, a subprocess that inherits
+    it) would corrupt the framing, so the server writes to a private duplicate
+    and fd 1 is pointed at stderr.
+    """
+    lsp_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    server = create_server()
+    try:
+        server.start_io(sys.stdin.buffer, lsp_out)
+    finally:
+        server.state.runner.close()

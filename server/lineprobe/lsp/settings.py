@@ -1,0 +1,82 @@
+"""Server settings, from ``initializationOptions`` and ``workspace/didChangeConfiguration``.
+
+Unknown keys are ignored and malformed values keep the previous value, with
+a message: a client that sends garbage must not take the server down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PathMapping:
+    """Rewrite DWARF paths that start with ``source`` to start with ``target``."""
+
+    source: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    diagnostic_threshold: float = 1.0
+    """Minimum self share (percent) of a line for an Information diagnostic."""
+    frequency: int = 99
+    duration_ms: int = 5000
+    launcher: str | None = None
+    path_mappings: tuple[PathMapping, ...] = field(default_factory=tuple)
+
+    def map_path(self, path: str) -> str:
+        for mapping in self.path_mappings:
+            if path == mapping.source or path.startswith(mapping.source.rstrip("/") + "/"):
+                return mapping.target.rstrip("/") + path[len(mapping.source.rstrip("/")) :]
+        return path
+
+
+def update_settings(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
+    """Apply a client's settings object; returns the new settings and complaints."""
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        return current, [] if raw is None else [f"settings must be an object, not {type(raw).__name__}"]
+    if isinstance(raw.get("lineprobe"), dict):
+        raw = raw["lineprobe"]
+    updated = current
+
+    def number(key: str, low: float, high: float) -> float | None:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            problems.append(f"setting {key} must be a number in [{low}, {high}], got {value!r}")
+            return None
+        return float(value)
+
+    threshold = number("diagnosticThreshold", 0.0, 100.0)
+    if threshold is not None:
+        updated = replace(updated, diagnostic_threshold=threshold)
+    frequency = number("frequency", 1, 10000)
+    if frequency is not None:
+        updated = replace(updated, frequency=int(frequency))
+    duration = number("durationMs", 10, 3_600_000)
+    if duration is not None:
+        updated = replace(updated, duration_ms=int(duration))
+    if "launcher" in raw:
+        launcher = raw["launcher"]
+        if launcher is None or isinstance(launcher, str):
+            updated = replace(updated, launcher=launcher or None)
+        else:
+            problems.append("setting launcher must be a string")
+    if "pathMappings" in raw:
+        mappings = raw["pathMappings"]
+        parsed: list[PathMapping] = []
+        if isinstance(mappings, list):
+            for item in mappings:
+                if isinstance(item, dict) and isinstance(item.get("from"), str) and isinstance(item.get("to"), str):
+                    parsed.append(PathMapping(item["from"], item["to"]))
+                else:
+                    problems.append(f"ignored path mapping {item!r}: needs string 'from' and 'to'")
+            updated = replace(updated, path_mappings=tuple(parsed))
+        else:
+            problems.append("setting pathMappings must be a list of {from, to}")
+    return updated, problems

@@ -1,0 +1,121 @@
+"""Running processes, and which of them run code built from a workspace.
+
+A process runs workspace code when its executable lives in the workspace, or
+when the executable's DWARF names source files in the workspace (a binary
+installed elsewhere but built from here). Reading DWARF is cached per
+(path, modification time) in the caller-owned ``BinarySourceCache``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    exe: str
+    command_line: list[str]
+    uid: int
+    in_workspace: bool = False
+
+
+@dataclass
+class BinarySourceCache:
+    """Source files and functions of executables, by (path, mtime)."""
+
+    sources: dict[tuple[str, float], set[str]] = field(default_factory=dict)
+    functions: dict[tuple[str, float], dict[str, list[tuple[str, int]]]] = field(default_factory=dict)
+
+    def _key(self, exe: str) -> tuple[str, float] | None:
+        try:
+            return exe, os.stat(exe).st_mtime
+        except OSError:
+            return None
+
+    def source_files(self, exe: str) -> set[str]:
+        key = self._key(exe)
+        if key is None:
+            return set()
+        if key not in self.sources:
+            self.sources[key] = set()
+            image = ElfImage(exe)
+            try:
+                dwarf = image.dwarf
+                if dwarf is not None:
+                    self.sources[key] = dwarf.source_files()
+            except PARSE_ERRORS:
+                pass
+            finally:
+                image.close()
+        return self.sources[key]
+
+    def functions_by_file(self, exe: str) -> dict[str, list[tuple[str, int]]]:
+        key = self._key(exe)
+        if key is None:
+            return {}
+        if key not in self.functions:
+            self.functions[key] = {}
+            image = ElfImage(exe)
+            try:
+                dwarf = image.dwarf
+                if dwarf is not None:
+                    self.functions[key] = dwarf.functions_by_file()
+            except PARSE_ERRORS:
+                pass
+            finally:
+                image.close()
+        return self.functions[key]
+
+
+def _inside(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def list_processes(
+    workspace_roots: list[str] | None = None,
+    cache: BinarySourceCache | None = None,
+) -> list[ProcessInfo]:
+    """Processes whose executable we can read, workspace ones first, then by PID."""
+    roots = [str(Path(r).resolve()) for r in workspace_roots or []]
+    own = os.getpid()
+    result: list[ProcessInfo] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == own:
+            continue
+        pid = int(entry.name)
+        try:
+            exe = os.readlink(entry / "exe")
+            raw = (entry / "cmdline").read_bytes()
+            uid = entry.stat().st_uid
+        except OSError:
+            continue  # kernel threads, other users' processes, or gone
+        argv = [part.decode("utf-8", errors="replace") for part in raw.split(b"\0") if part]
+        exe = exe.removesuffix(" (deleted)")
+        in_workspace = False
+        if roots:
+            in_workspace = _inside(exe, roots)
+            if not in_workspace and cache is not None and not exe.startswith(("/usr/", "/bin/", "/sbin/")):
+                in_workspace = any(_inside(src, roots) for src in cache.source_files(exe))
+        result.append(ProcessInfo(pid, exe, argv, uid, in_workspace))
+    result.sort(key=lambda p: (not p.in_workspace, p.pid))
+    return result
+
+
+def processes_running(exe_paths: set[str]) -> dict[str, list[int]]:
+    """PIDs running each of the given executables right now."""
+    running: dict[str, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            exe = os.readlink(entry / "exe").removesuffix(" (deleted)")
+        except OSError:
+            continue
+        if exe in exe_paths:
+            running.setdefault(exe, []).append(int(entry.name))
+    return running

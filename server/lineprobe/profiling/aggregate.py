@@ -1,0 +1,122 @@
+"""From captured stacks to per-line and per-function self and total counts.
+
+*Self* counts a sample once for the innermost frame (the line or function
+that was executing). *Total* counts it once for every line or function
+anywhere in its stack, however often recursion repeats it, so a total share
+never exceeds 100%.
+"""
+
+from __future__ import annotations
+
+import time
+
+from lineprobe.profiling.model import (
+    CpuProfile,
+    FunctionStat,
+    LineKey,
+    LineStat,
+    RawProfile,
+    ResolvedStack,
+    Timings,
+)
+from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.resolver import AddressSpace, ImageCache, proc_root
+
+
+def _kernel_frames(names: tuple[str, ...]) -> list[SourceFrame]:
+    return [SourceFrame(name, None, None, None, False, "[kernel]", kernel=True) for name in names]
+
+
+def _neighbour_key(frame: SourceFrame) -> tuple[str | None, str | None, int | None]:
+    return frame.function, frame.path, frame.line
+
+
+def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) -> CpuProfile:
+    started = time.monotonic()
+    space = AddressSpace(raw.mappings, cache, proc_root(raw.pid) if not raw.target_exited else "")
+    stacks: list[ResolvedStack] = []
+    for stack in raw.stacks:
+        frames = _kernel_frames(stack.kernel) + space.resolve_stack(stack.user)
+        stacks.append(ResolvedStack(stack.count, frames))
+
+    lines: dict[LineKey, LineStat] = {}
+    functions: dict[tuple[str, str], FunctionStat] = {}
+    total_samples = 0
+    for stack in stacks:
+        total_samples += stack.count
+        seen_lines: set[LineKey] = set()
+        seen_functions: set[tuple[str, str]] = set()
+        for depth, frame in enumerate(stack.frames):
+            is_leaf = depth == 0
+            if frame.path is not None and frame.line:
+                key = LineKey(frame.path, frame.line)
+                stat = lines.get(key)
+                if stat is None:
+                    stat = lines[key] = LineStat(frame.path, frame.line, frame.function, inlined=frame.inlined)
+                if is_leaf:
+                    stat.self_samples += stack.count
+                if key not in seen_lines:
+                    seen_lines.add(key)
+                    stat.total_samples += stack.count
+                    if depth + 1 < len(stack.frames):
+                        caller = _neighbour_key(stack.frames[depth + 1])
+                        stat.callers[caller] = stat.callers.get(caller, 0) + stack.count
+                    if depth > 0:
+                        callee = _neighbour_key(stack.frames[depth - 1])
+                        stat.callees[callee] = stat.callees.get(callee, 0) + stack.count
+            name = frame.function or f"[unknown in {frame.binary.rsplit('/', 1)[-1]}]"
+            fkey = (name, frame.binary)
+            fstat = functions.get(fkey)
+            if fstat is None:
+                fstat = functions[fkey] = FunctionStat(
+                    name,
+                    frame.function_path or frame.path,
+                    frame.function_line or frame.line,
+                    frame.binary,
+                    inlined=frame.inlined,
+                )
+            if is_leaf:
+                fstat.self_samples += stack.count
+            if fkey not in seen_functions:
+                seen_functions.add(fkey)
+                fstat.total_samples += stack.count
+
+    warnings = _warnings(raw, space, launched)
+    resolution_s = time.monotonic() - started
+    t = raw.timings
+    timings = Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s, resolution_s)
+    return CpuProfile(
+        raw=raw,
+        samples=total_samples,
+        stacks=stacks,
+        lines=sorted(lines.values(), key=lambda s: (-s.self_samples, -s.total_samples, s.path, s.line)),
+        functions=sorted(functions.values(), key=lambda f: (-f.self_samples, -f.total_samples, f.function)),
+        warnings=warnings,
+        timings=timings,
+    )
+
+
+def _warnings(raw: RawProfile, space: AddressSpace, launched: bool) -> list[str]:
+    warnings: list[str] = []
+    c = raw.counters
+    if c.lost:
+        warnings.append(f"{c.lost} samples lost: the in-kernel aggregation map was full")
+    if c.user_stack_missing:
+        warnings.append(f"{c.user_stack_missing} samples without a user stack (their sampled line is kept)")
+    if c.kernel_stack_missing:
+        warnings.append(f"{c.kernel_stack_missing} kernel-mode samples without a kernel stack")
+    if c.stack_collisions:
+        warnings.append(f"{c.stack_collisions} stacks dropped by hash collisions in the stack map")
+    if raw.target_exited and launched:
+        warnings.append(f"the command exited after {raw.exited_after_s or 0:.2f} s")
+    elif raw.target_exited:
+        warnings.append(
+            f"target exited after {raw.exited_after_s or 0:.2f} s of {raw.requested_s:.2f} s: partial profile"
+        )
+    if raw.exe in space.binaries_without_debug_info:
+        warnings.append(
+            f"{raw.exe} has no debug information: only function names from its symbol table; "
+            "rebuild with -g (or install its -dbg package) for source lines"
+        )
+    warnings.extend(space.problems())
+    return warnings

@@ -1,0 +1,129 @@
+"""Domain types of a CPU profile: plain dataclasses, no wire or LSP shape.
+
+``RawProfile`` is what the agent captured (addresses); ``CpuProfile`` is the
+same data resolved to source, with per-line and per-function statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.resolver import MappedFile
+
+
+@dataclass(frozen=True)
+class SampledStack:
+    count: int
+    user: tuple[int, ...]
+    """Raw user addresses, leaf first."""
+    kernel: tuple[str, ...]
+    """Kernel function names, leaf first (the agent names them)."""
+    user_stack_missing: bool = False
+
+
+@dataclass(frozen=True)
+class LossCounters:
+    samples: int
+    lost: int
+    user_stack_missing: int
+    kernel_stack_missing: int
+    stack_collisions: int
+
+
+@dataclass(frozen=True)
+class Timings:
+    agent_start_s: float = 0.0
+    compile_s: float = 0.0
+    attach_s: float = 0.0
+    sampling_s: float = 0.0
+    collect_s: float = 0.0
+    resolution_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class RawProfile:
+    pid: int
+    exe: str
+    comm: str
+    frequency: int
+    requested_s: float
+    duration_s: float
+    started_at: float
+    stopped_early: bool
+    target_exited: bool
+    exited_after_s: float | None
+    counters: LossCounters
+    stacks: tuple[SampledStack, ...]
+    mappings: tuple[MappedFile, ...]
+    timings: Timings
+
+
+@dataclass(frozen=True)
+class LineKey:
+    path: str
+    line: int
+
+
+@dataclass
+class Neighbour:
+    """A caller or callee of a line, with the samples they share."""
+
+    function: str | None
+    path: str | None
+    line: int | None
+    samples: int
+
+
+@dataclass
+class LineStat:
+    path: str
+    line: int
+    function: str | None
+    self_samples: int = 0
+    total_samples: int = 0
+    callers: dict[tuple[str | None, str | None, int | None], int] = field(default_factory=dict)
+    callees: dict[tuple[str | None, str | None, int | None], int] = field(default_factory=dict)
+    inlined: bool = False
+
+
+@dataclass
+class FunctionStat:
+    function: str
+    path: str | None
+    line: int | None
+    binary: str
+    self_samples: int = 0
+    total_samples: int = 0
+    inlined: bool = False
+
+
+@dataclass
+class ResolvedStack:
+    count: int
+    frames: list[SourceFrame]
+    """Innermost first: kernel frames, then user frames with inlined frames expanded."""
+
+
+@dataclass
+class CpuProfile:
+    raw: RawProfile
+    samples: int
+    stacks: list[ResolvedStack]
+    lines: list[LineStat]
+    functions: list[FunctionStat]
+    warnings: list[str]
+    timings: Timings
+
+    def share(self, count: int) -> float:
+        return 100.0 * count / self.samples if self.samples else 0.0
+
+    def lines_in(self, path: str) -> list[LineStat]:
+        return [stat for stat in self.lines if stat.path == path]
+
+    def source_paths(self) -> list[str]:
+        """Files with samples, hottest (by self samples) first."""
+        weight: dict[str, int] = {}
+        for stat in self.lines:
+            weight[stat.path] = weight.get(stat.path, 0) + stat.self_samples + stat.total_samples
+        return sorted(weight, key=lambda p: -weight[p])

@@ -1,0 +1,147 @@
+"""Running one CPU profile end to end: agent, optional launch, resolution.
+
+Shared by the CLI and the LSP server, so both behave the same way on every
+failure. A launched command is held at a gate (a shell waiting on a pipe)
+until sampling has begun, so its first instructions are profiled too; it is
+ended, if still running, when the profile ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from lineprobe.agent_client import AgentConnection, AgentError, ProgressCallback
+from lineprobe.profiling.aggregate import resolve_profile
+from lineprobe.profiling.model import CpuProfile
+from lineprobe.symbolization.resolver import ImageCache
+from lineprobe_agent import protocol
+
+# The gate is the shell's stdin: it blocks in `read` until lineprobe writes a
+# line, then becomes the command, whose stdin is /dev/null.
+GATE_SCRIPT = 'read _ || exit 125; exec "$@" </dev/null'
+
+
+@dataclass
+class LaunchedCommand:
+    """A command started by lineprobe, waiting at the gate until released."""
+
+    argv: Sequence[str]
+    cwd: str | None = None
+    stdout: int | None = None
+    """Where the command's output goes (a file descriptor); None: inherited."""
+    process: subprocess.Popen[bytes] = field(init=False)
+    _gate: int = field(init=False, default=-1)
+
+    def __post_init__(self) -> None:
+        read_end, self._gate = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                ["/bin/sh", "-c", GATE_SCRIPT, "lineprobe-launch", *self.argv],
+                stdin=read_end,
+                stdout=self.stdout,
+                cwd=self.cwd,
+            )
+        except OSError:
+            os.close(self._gate)
+            raise
+        finally:
+            os.close(read_end)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def release(self) -> None:
+        if self._gate >= 0:
+            try:
+                os.write(self._gate, b"go\n")
+            except OSError:
+                pass
+            os.close(self._gate)
+            self._gate = -1
+
+    def end(self, grace_s: float = 2.0) -> int | None:
+        """Stop the command if it still runs; returns its exit status."""
+        self.release()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+@dataclass
+class ProfileRunner:
+    """Holds an agent (started on first use) and the image cache across profiles."""
+
+    launcher: str | None = None
+    cache: ImageCache = field(default_factory=ImageCache)
+    agent: AgentConnection | None = None
+
+    def connection(self) -> AgentConnection:
+        if self.agent is None or not self.agent.alive:
+            self.agent = AgentConnection(self.launcher)
+        return self.agent
+
+    def profile_pid(
+        self,
+        pid: int,
+        duration_s: float,
+        frequency: int = 99,
+        progress: ProgressCallback | None = None,
+    ) -> CpuProfile:
+        agent = self.connection()
+        raw = agent.profile(pid, duration_s, frequency, progress)
+        return resolve_profile(raw, self.cache)
+
+    def profile_command(
+        self,
+        argv: Sequence[str],
+        duration_s: float,
+        frequency: int = 99,
+        cwd: str | None = None,
+        progress: ProgressCallback | None = None,
+        on_started: Callable[[int], None] | None = None,
+        stdout: int | None = None,
+    ) -> CpuProfile:
+        if not argv:
+            raise AgentError("bad-request", "no command to launch")
+        agent = self.connection()
+        try:
+            command = LaunchedCommand(argv, cwd, stdout)
+        except OSError as exc:
+            raise AgentError("bad-request", f"cannot start {argv[0]!r}: {exc.strerror}") from None
+        if on_started is not None:
+            on_started(command.pid)
+
+        def on_progress(message: protocol.Progress) -> None:
+            if message.phase == "sampling":
+                command.release()
+            if progress is not None:
+                progress(message)
+
+        try:
+            raw = agent.profile(command.pid, duration_s, frequency, on_progress)
+        finally:
+            status = command.end()
+        profile = resolve_profile(raw, self.cache, launched=True)
+        if status not in (None, 0) and raw.target_exited:
+            profile.warnings.append(f"the command exited with status {status}")
+        return profile
+
+    def stop(self) -> None:
+        if self.agent is not None and self.agent.alive:
+            self.agent.stop_all()
+
+    def close(self) -> None:
+        if self.agent is not None:
+            self.agent.close()
+            self.agent = None
+        self.cache.close()

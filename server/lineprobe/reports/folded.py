@@ -1,0 +1,35 @@
+"""Collapsed stacks, the input format of flamegraph.pl and speedscope.
+
+One line per distinct stack: frames root first, separated by ``;``, then a
+space and the sample count. Kernel frames carry perf's ``_[k]`` suffix,
+inlined frames ``(inlined)``, and a frame with a source line ends in
+``:LINE`` so that flame graphs separate the hot lines of one function.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from lineprobe.profiling.model import CpuProfile
+from lineprobe.symbolization.frame import SourceFrame
+
+
+def frame_label(frame: SourceFrame) -> str:
+    label = frame.label.replace(";", ":").replace(" ", "_").replace("\n", "")
+    if frame.line and not frame.kernel:
+        label += f":{frame.line}"
+    return label
+
+
+def folded_lines(profile: CpuProfile) -> list[str]:
+    counts: Counter[str] = Counter()
+    for stack in profile.stacks:
+        root_first = [frame_label(f) for f in reversed(stack.frames)] or ["[no stack]"]
+        counts[";".join([profile.raw.comm or "target", *root_first])] += stack.count
+    return [f"{stack} {count}" for stack, count in sorted(counts.items())]
+
+
+def write_folded(profile: CpuProfile, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as out:
+        for line in folded_lines(profile):
+            out.write(line + "\n")

@@ -1,0 +1,98 @@
+"""The human report: top functions, then the hottest source files annotated per line.
+
+Like ``perf annotate``, but for source lines: each sampled line shows its
+self and total share of all samples, with a few lines of context around it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from lineprobe.profiling.model import CpuProfile
+
+CONTEXT_LINES = 2
+MAX_FILES = 3
+MAX_FUNCTIONS = 15
+
+
+def _heat_style(percent: float) -> str:
+    if percent >= 20:
+        return "bold red"
+    if percent >= 5:
+        return "yellow"
+    if percent > 0:
+        return "green"
+    return "dim"
+
+
+def render_profile(profile: CpuProfile, console: Console) -> None:
+    raw = profile.raw
+    header = (
+        f"[bold]{raw.comm}[/] (pid {raw.pid}, {raw.exe}): {profile.samples} samples "
+        f"in {raw.duration_s:.2f} s at {raw.frequency} Hz, {raw.counters.lost} lost"
+    )
+    console.print(header)
+    for warning in profile.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    if profile.samples == 0:
+        console.print("No samples: the process did not run on a CPU while it was sampled.")
+        return
+
+    table = Table(title="Top functions", title_justify="left", show_edge=False)
+    table.add_column("self %", justify="right")
+    table.add_column("total %", justify="right")
+    table.add_column("function")
+    table.add_column("where")
+    for stat in profile.functions[:MAX_FUNCTIONS]:
+        self_pct = profile.share(stat.self_samples)
+        where = f"{stat.path}:{stat.line}" if stat.path else stat.binary
+        name = stat.function + (" [inlined]" if stat.inlined else "")
+        table.add_row(
+            Text(f"{self_pct:.1f}", style=_heat_style(self_pct)),
+            f"{profile.share(stat.total_samples):.1f}",
+            name,
+            where,
+        )
+    console.print(table)
+
+    for path in profile.source_paths()[:MAX_FILES]:
+        _render_file(profile, path, console)
+
+
+def _render_file(profile: CpuProfile, path: str, console: Console) -> None:
+    stats = {s.line: s for s in profile.lines_in(path)}
+    console.print()
+    console.rule(f"[bold]{path}", align="left")
+    try:
+        source = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        console.print(f"[yellow]source not readable ({exc.strerror}); per-line counts:[/]")
+        for line, stat in sorted(stats.items()):
+            console.print(f"  line {line}: self {profile.share(stat.self_samples):.1f}%")
+        return
+    shown: set[int] = set()
+    for line in stats:
+        shown.update(range(max(1, line - CONTEXT_LINES), min(len(source), line + CONTEXT_LINES) + 1))
+    previous = 0
+    console.print(Text(f"{'self %':>7} {'total %':>7} {'line':>5}  source", style="bold"))
+    for number in sorted(shown):
+        if previous and number != previous + 1:
+            console.print(Text(f"{'':>7} {'':>7} {'...':>5}", style="dim"))
+        previous = number
+        text = source[number - 1] if number - 1 < len(source) else ""
+        stat = stats.get(number)
+        if stat is None:
+            console.print(Text(f"{'':>7} {'':>7} {number:>5}  {text}", style="dim"))
+            continue
+        self_pct = profile.share(stat.self_samples)
+        total_pct = profile.share(stat.total_samples)
+        row = Text()
+        row.append(f"{self_pct:>7.1f} ", style=_heat_style(self_pct))
+        row.append(f"{total_pct:>7.1f} ")
+        row.append(f"{number:>5}  ")
+        row.append(text, style=_heat_style(self_pct))
+        console.print(row)

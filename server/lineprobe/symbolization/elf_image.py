@@ -1,0 +1,182 @@
+"""One ELF file opened for resolution: load segments, build-id, symbols, DWARF.
+
+Everything that can fail on a hostile or damaged file is caught here and
+turned into a ``problems`` entry: resolution of the rest goes on with what is
+intact (a broken DWARF still leaves the symbol table, and so on).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
+from elftools.elf.elffile import ELFFile
+
+from lineprobe.symbolization.dwarf_index import DwarfIndex
+
+# pyelftools raises these (and, on malformed input, plain built-ins) from deep
+# inside its parsers; every entry point below catches this tuple.
+PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    ELFError,
+    ELFParseError,
+    DWARFError,
+    OSError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    AssertionError,
+    RecursionError,
+    UnicodeDecodeError,
+    OverflowError,
+)
+
+try:  # construct's own error, which pyelftools lets through on truncated data
+    from elftools.construct.core import ConstructError
+
+    PARSE_ERRORS = (*PARSE_ERRORS, ConstructError)
+except ImportError:  # pragma: no cover - depends on the pyelftools version
+    pass
+
+
+@dataclass(frozen=True)
+class LoadSegment:
+    vaddr: int
+    memsz: int
+    offset: int
+    filesz: int
+
+
+@dataclass
+class SymbolTable:
+    """Function symbols sorted by address, for binaries without (usable) DWARF."""
+
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def lookup(self, vaddr: int) -> str | None:
+        i = bisect.bisect_right(self.starts, vaddr) - 1
+        if i >= 0 and vaddr < self.ends[i]:
+            return self.names[i]
+        return None
+
+
+def _read_symbols(elf: Any) -> SymbolTable:
+    entries: dict[int, tuple[int, str]] = {}
+    for section_name in (".dynsym", ".symtab"):  # .symtab wins where both name an address
+        section = elf.get_section_by_name(section_name)
+        if section is None:
+            continue
+        for symbol in section.iter_symbols():
+            if symbol["st_info"]["type"] not in ("STT_FUNC", "STT_GNU_IFUNC"):
+                continue
+            start, size = symbol["st_value"], symbol["st_size"]
+            if start == 0 or not symbol.name:
+                continue
+            entries[start] = (start + max(size, 1), symbol.name)
+    table = SymbolTable()
+    for start in sorted(entries):
+        end, name = entries[start]
+        table.starts.append(start)
+        table.ends.append(end)
+        table.names.append(name)
+    return table
+
+
+class ElfImage:
+    """An ELF executable or shared library, parsed lazily and defensively."""
+
+    def __init__(self, path: str, display_path: str | None = None) -> None:
+        self.path = path
+        self.display_path = display_path or path
+        self.problems: list[str] = []
+        self.build_id: str | None = None
+        self.segments: list[LoadSegment] = []
+        self.symbols = SymbolTable()
+        self._stream: IO[bytes] | None = None
+        self._elf: Any = None
+        self._dwarf: DwarfIndex | None = None
+        self._dwarf_loaded = False
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            self._stream = open(self.path, "rb")  # noqa: SIM115 - kept open for lazy reads
+            self._elf = ELFFile(self._stream)
+            for segment in self._elf.iter_segments(type="PT_LOAD"):
+                self.segments.append(
+                    LoadSegment(
+                        segment["p_vaddr"], segment["p_memsz"], segment["p_offset"], segment["p_filesz"]
+                    )
+                )
+            for note_segment in self._elf.iter_segments(type="PT_NOTE"):
+                for note in note_segment.iter_notes():
+                    if note["n_type"] == "NT_GNU_BUILD_ID":
+                        self.build_id = str(note["n_desc"])
+        except PARSE_ERRORS as exc:
+            self.problems.append(f"{self.display_path}: not a readable ELF file ({_describe(exc)})")
+            self._elf = None
+            return
+        try:
+            self.symbols = _read_symbols(self._elf)
+        except PARSE_ERRORS as exc:
+            self.problems.append(f"{self.display_path}: symbol table unreadable ({_describe(exc)})")
+
+    @property
+    def readable(self) -> bool:
+        return self._elf is not None
+
+    def file_offset_to_vaddr(self, offset: int) -> int | None:
+        """Where a file offset lands in the ELF's virtual addresses (PT_LOAD segments)."""
+        for seg in self.segments:
+            if seg.offset <= offset < seg.offset + max(seg.filesz, 1):
+                return offset - seg.offset + seg.vaddr
+        return None
+
+    @property
+    def dwarf(self) -> DwarfIndex | None:
+        """The DWARF index, built on first use; None when the file has no usable DWARF."""
+        if not self._dwarf_loaded:
+            self._dwarf_loaded = True
+            self._dwarf = self._load_dwarf()
+        return self._dwarf
+
+    def _load_dwarf(self) -> DwarfIndex | None:
+        if self._elf is None:
+            return None
+        try:
+            if not self._elf.has_dwarf_info():
+                return None
+            info = self._elf.get_dwarf_info(relocate_dwarf_sections=False)
+            if not info.has_debug_info:
+                return None
+            return DwarfIndex(info, self.display_path)
+        except PARSE_ERRORS as exc:
+            self.problems.append(f"{self.display_path}: DWARF unreadable ({_describe(exc)})")
+            return None
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def debug_file_for(build_id: str | None, roots: tuple[Path, ...] = (Path("/usr/lib/debug"),)) -> Path | None:
+    """The separate debug file for a build-id, where distributions install them."""
+    if not build_id or len(build_id) < 3:
+        return None
+    for root in roots:
+        candidate = root / ".build-id" / build_id[:2] / f"{build_id[2:]}.debug"
+        if candidate.is_file():
+            return candidate
+    return None

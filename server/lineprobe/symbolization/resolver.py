@@ -1,0 +1,164 @@
+"""Process addresses to source frames, through the memory map the agent captured.
+
+A runtime address belongs to a mapping of a file; the file offset it maps
+(address - mapping start + mapping offset) falls in one PT_LOAD segment, which
+gives the ELF virtual address DWARF and the symbol table speak of. That works
+the same for PIE executables, shared libraries and fixed-address binaries,
+whatever ASLR chose.
+
+Return addresses point after the call instruction, which may already be the
+next line (or outside an inlined call); like perf and llvm-symbolizer we
+resolve ``address - 1`` for every frame but the sampled one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from lineprobe.symbolization.elf_image import ElfImage, debug_file_for
+from lineprobe.symbolization.frame import SourceFrame
+
+
+@dataclass(frozen=True)
+class MappedFile:
+    """One executable mapping of a process (a line of /proc/PID/maps)."""
+
+    start: int
+    end: int
+    offset: int
+    path: str
+    build_id: str | None = None
+
+
+@dataclass
+class ImageCache:
+    """Opened ELF images, shared by every profile a server resolves.
+
+    Keyed by path and build-id, so a binary rebuilt on disk between two
+    profiles is opened afresh, and a build-id mismatch is noticed.
+    """
+
+    images: dict[tuple[str, str | None], ElfImage] = field(default_factory=dict)
+    debug_images: dict[str, ElfImage | None] = field(default_factory=dict)
+
+    def image(self, path: str, build_id: str | None, root: str = "") -> ElfImage:
+        key = (path, build_id)
+        image = self.images.get(key)
+        if image is None:
+            image = ElfImage(root + path, display_path=path)
+            if build_id and image.build_id and image.build_id != build_id:
+                image.problems.append(
+                    f"{path}: the file on disk (build-id {image.build_id[:12]}) is not the one the "
+                    f"process runs (build-id {build_id[:12]}); it was rebuilt or replaced: lines may be wrong"
+                )
+            self.images[key] = image
+        return image
+
+    def debug_image(self, image: ElfImage) -> ElfImage | None:
+        """The separate debug file of ``image`` (by build-id), if one is installed."""
+        if image.build_id is None:
+            return None
+        if image.build_id not in self.debug_images:
+            path = debug_file_for(image.build_id)
+            self.debug_images[image.build_id] = ElfImage(str(path)) if path else None
+        return self.debug_images[image.build_id]
+
+    def close(self) -> None:
+        for image in self.images.values():
+            image.close()
+        for debug in self.debug_images.values():
+            if debug is not None:
+                debug.close()
+        self.images.clear()
+        self.debug_images.clear()
+
+
+@dataclass
+class AddressSpace:
+    """Resolves addresses of one process, given the mappings the agent recorded."""
+
+    mappings: Sequence[MappedFile]
+    cache: ImageCache
+    root: str = ""
+    """Prefix for reading mapped files (``/proc/PID/root`` for a process in a container)."""
+    _starts: list[int] = field(init=False)
+    _resolved: dict[tuple[int, bool], list[SourceFrame]] = field(default_factory=dict, init=False)
+    binaries_without_debug_info: set[str] = field(default_factory=set, init=False)
+
+    def __post_init__(self) -> None:
+        self.mappings = sorted(self.mappings, key=lambda m: m.start)
+        self._starts = [m.start for m in self.mappings]
+
+    def mapping_for(self, address: int) -> MappedFile | None:
+        i = bisect.bisect_right(self._starts, address) - 1
+        if i >= 0 and address < self.mappings[i].end:
+            return self.mappings[i]
+        return None
+
+    def resolve(self, address: int, is_return_address: bool) -> list[SourceFrame]:
+        key = (address, is_return_address)
+        frames = self._resolved.get(key)
+        if frames is None:
+            frames = self._resolve(address - 1 if is_return_address else address)
+            self._resolved[key] = frames
+        return frames
+
+    def resolve_stack(self, addresses: Iterable[int]) -> list[SourceFrame]:
+        """A user stack (leaf first) as source frames, innermost first, inline frames expanded."""
+        frames: list[SourceFrame] = []
+        for depth, address in enumerate(addresses):
+            frames.extend(self.resolve(address, is_return_address=depth > 0))
+        return frames
+
+    def problems(self) -> list[str]:
+        seen: list[str] = []
+        for image in self.cache.images.values():
+            seen.extend(image.problems)
+            dwarf = image.dwarf if image._dwarf_loaded else None
+            if dwarf is not None:
+                seen.extend(dwarf.problems)
+        return list(dict.fromkeys(seen))
+
+    def _resolve(self, address: int) -> list[SourceFrame]:
+        mapping = self.mapping_for(address)
+        if mapping is None:
+            return [SourceFrame(None, None, None, None, False, "[unmapped]")]
+        binary = mapping.path or "[anonymous]"
+        if not mapping.path.startswith("/"):
+            # [vdso], anonymous JIT code and the like: no file to read.
+            return [SourceFrame(None, None, None, None, False, binary)]
+        image = self.cache.image(mapping.path, mapping.build_id, self.root)
+        vaddr = image.file_offset_to_vaddr(address - mapping.start + mapping.offset)
+        if vaddr is None:
+            return [SourceFrame(None, None, None, None, False, binary)]
+        dwarf = image.dwarf
+        if dwarf is None:
+            debug = self.cache.debug_image(image)
+            dwarf = debug.dwarf if debug is not None else None
+        frames = dwarf.frames(vaddr, binary) if dwarf is not None else None
+        symbol = image.symbols.lookup(vaddr)
+        if frames is None:
+            if dwarf is None:
+                self.binaries_without_debug_info.add(binary)
+            return [SourceFrame(symbol, None, None, None, False, binary)]
+        if frames[-1].function is None and symbol is not None:
+            last = frames[-1]
+            frames[-1] = SourceFrame(
+                symbol, last.path, last.line, last.column, last.inlined, binary,
+                last.function_path, last.function_line,
+            )
+        return frames
+
+
+def proc_root(pid: int) -> str:
+    """``/proc/PID/root`` when it is readable and differs from ours (a container), else ''."""
+    root = f"/proc/{pid}/root"
+    try:
+        if os.path.samefile(root, "/"):
+            return ""
+    except OSError:
+        return ""
+    return root

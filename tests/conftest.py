@@ -1,0 +1,89 @@
+"""Shared fixtures: built workloads, running targets, and the privileged-test gate."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKLOADS = ROOT / "workloads"
+BUILD = WORKLOADS / "build"
+LINEPROBE = [sys.executable, "-m", "lineprobe.cli"]
+
+
+def privilege_problems() -> list[str]:
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("not root: run `sudo make test` (or the test as root)")
+    try:
+        import bcc  # noqa: F401
+    except ImportError:
+        problems.append("bcc not importable: run `make setup` (installs python3-bpfcc and links it into .venv)")
+    if not Path("/sys/kernel/tracing/events").is_dir() and not Path("/sys/kernel/debug/tracing/events").is_dir():
+        problems.append("tracefs not mounted: `mount -t tracefs nodev /sys/kernel/tracing` (make setup does it)")
+    return problems
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("privileged") is None:
+        return
+    problems = privilege_problems()
+    if problems:
+        message = "privileged test cannot run: " + "; ".join(problems)
+        if os.environ.get("LINEPROBE_REQUIRE_PRIVILEGED") == "1":
+            pytest.fail(message + " (LINEPROBE_REQUIRE_PRIVILEGED=1: a skip here is a failure)")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def workloads() -> Path:
+    """The built workloads (built here if `make` has not run yet)."""
+    subprocess.run(["make", "-s", "-C", str(WORKLOADS)], check=True)
+    return BUILD
+
+
+def marked_line(source: Path, marker: str) -> int:
+    """1-based number of the first code line of ``source`` that is or carries ``marker``.
+
+    A marker of the form ``HOT-LINE`` sits in a trailing comment; any other
+    marker is the whole statement (so the header comment that quotes it does
+    not count).
+    """
+    for number, text in enumerate(source.read_text().splitlines(), start=1):
+        if text.strip() == marker or (marker.isupper() and f"/* {marker} */" in text):
+            return number
+    raise AssertionError(f"{marker!r} not found in {source}")
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start workload processes; every one started is ended after the test, by its PID."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*argv: str | Path, wait_s: float = 0.2) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([str(a) for a in argv], stdout=subprocess.DEVNULL)
+        started.append(process)
+        time.sleep(wait_s)
+        assert process.poll() is None, f"{argv[0]} exited at once with {process.returncode}"
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None

@@ -1,0 +1,162 @@
+"""`lineprobe profile` with real BPF against workloads whose hot line is known."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LINEPROBE, WORKLOADS, marked_line
+
+pytestmark = pytest.mark.privileged
+
+
+def profile_json(*args: str, timeout: float = 60) -> dict:
+    done = subprocess.run(
+        [*LINEPROBE, "profile", "--json", *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_primes_hot_line_is_the_modulo(workloads: Path, spawn) -> None:
+    target = spawn(workloads / "primes", "200000", "0")
+    report = profile_json("--pid", str(target.pid), "--duration", "2")
+    source = WORKLOADS / "primes" / "primes.c"
+    assert report["target"] == {"pid": target.pid, "exe": str(workloads / "primes")}
+    assert report["samples"] > 100
+    assert report["lost"] == 0
+    in_is_divisible = sum(f["self"] for f in report["functions"] if f["function"] == "is_divisible")
+    share = 100 * in_is_divisible / report["samples"]
+    assert share >= 70, f"only {share:.1f}% of samples in is_divisible"
+    hottest = report["lines"][0]
+    assert hottest["path"] == str(source)
+    assert hottest["line"] == marked_line(source, "return n % d == 0;")
+    assert hottest["function"] == "is_divisible"
+    selfs = [line["self"] for line in report["lines"]]
+    assert selfs == sorted(selfs, reverse=True)
+    assert all(0 <= line["self_percent"] <= line["total_percent"] <= 100 for line in report["lines"])
+
+
+@pytest.mark.parametrize("binary", ["hotloop", "hotloop-O2"])
+def test_hotloop_hot_line(workloads: Path, spawn, binary: str) -> None:
+    target = spawn(workloads / binary)
+    report = profile_json("--pid", str(target.pid), "--duration", "1.5")
+    source = WORKLOADS / "hotloop" / "hotloop.c"
+    hottest = report["lines"][0]
+    assert (hottest["path"], hottest["line"]) == (str(source), marked_line(source, "HOT-LINE"))
+    assert hottest["function"] == "checksum"
+
+
+def test_inlined_function_gets_its_own_name_and_line(workloads: Path, spawn) -> None:
+    target = spawn(workloads / "inlined-O2")
+    report = profile_json("--pid", str(target.pid), "--duration", "1.5")
+    source = WORKLOADS / "inlined" / "inlined.c"
+    hottest = report["lines"][0]
+    assert (hottest["path"], hottest["line"]) == (str(source), marked_line(source, "HOT-LINE"))
+    assert hottest["function"] == "mix"
+    assert hottest["inlined"] is True
+    mix = next(f for f in report["functions"] if f["function"] == "mix")
+    assert mix["inlined"] is True and mix["self_percent"] > 50
+
+
+def test_o2_primes_without_frame_pointers(workloads: Path, spawn) -> None:
+    target = spawn(workloads / "primes-O2", "200000", "0")
+    report = profile_json("--pid", str(target.pid), "--duration", "1.5")
+    source = WORKLOADS / "primes" / "primes.c"
+    hottest = report["lines"][0]
+    # At -O2 gcc inlines is_divisible into is_prime: the modulo line still wins.
+    assert (hottest["path"], hottest["line"]) == (str(source), marked_line(source, "return n % d == 0;"))
+    assert hottest["function"] == "is_divisible"
+
+
+def test_folded_and_speedscope_outputs(workloads: Path, spawn, tmp_path: Path) -> None:
+    target = spawn(workloads / "primes", "200000", "0")
+    folded = tmp_path / "out.folded"
+    speedscope = tmp_path / "out.speedscope.json"
+    report = profile_json(
+        "--pid", str(target.pid), "--duration", "1", "--folded", str(folded), "--speedscope", str(speedscope)
+    )
+    lines = folded.read_text().splitlines()
+    assert sum(int(line.rsplit(" ", 1)[1]) for line in lines) == report["samples"]
+    assert any("is_divisible:" in line for line in lines)
+    doc = json.loads(speedscope.read_text())
+    assert sum(doc["profiles"][0]["weights"]) == report["samples"]
+    assert any(f["name"] == "is_divisible" for f in doc["shared"]["frames"])
+
+
+def test_launch_and_profile_a_command(workloads: Path) -> None:
+    report = profile_json("--duration", "10", "--", str(workloads / "hotloop"), "1.5")
+    source = WORKLOADS / "hotloop" / "hotloop.c"
+    assert report["target"]["exe"] == str(workloads / "hotloop")
+    assert report["target_exited"] is True
+    assert 1.3 < report["duration_s"] < 5
+    assert (report["lines"][0]["path"], report["lines"][0]["line"]) == (str(source), marked_line(source, "HOT-LINE"))
+
+
+def _free_pid() -> int:
+    pid = 4_000_000
+    while os.path.exists(f"/proc/{pid}"):
+        pid -= 1
+    return pid
+
+
+def test_missing_pid_is_a_clear_error() -> None:
+    pid = _free_pid()
+    done = subprocess.run([*LINEPROBE, "profile", "--pid", str(pid), "-d", "1"], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert f"no process with PID {pid}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_target_exiting_mid_profile_gives_partial_results(workloads: Path) -> None:
+    target = subprocess.Popen([str(workloads / "hotloop"), "1.5"], stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(0.1)
+        started = time.monotonic()
+        report = profile_json("--pid", str(target.pid), "--duration", "10")
+        assert time.monotonic() - started < 8, "the profile did not end when the target exited"
+    finally:
+        target.wait(10)
+    assert report["target_exited"] is True
+    assert report["exited_after_s"] is not None and report["exited_after_s"] < 3
+    assert report["samples"] > 20
+    assert any("exited" in w for w in report["warnings"])
+
+
+def test_binary_without_debug_info(workloads: Path, spawn) -> None:
+    target = spawn(workloads / "primes-stripped", "200000", "0")
+    report = profile_json("--pid", str(target.pid), "--duration", "1")
+    assert report["samples"] > 50
+    assert report["lines"] == []
+    assert any("no debug information" in w for w in report["warnings"])
+    names = {f["function"] for f in report["functions"]}
+    assert "GOMP_parallel" in names  # libraries still resolve through their symbol tables
+
+
+def test_no_privileges_is_explained(workloads: Path, spawn) -> None:
+    """Without capabilities the CLI must go through the launcher and explain its failure."""
+    target = spawn(workloads / "primes", "200000", "0")
+    env = {**os.environ, "LINEPROBE_LAUNCHER": "lineprobe-no-such-launcher -n"}
+    drop = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
+    done = subprocess.run(
+        [*drop, *LINEPROBE, "profile", "--pid", str(target.pid), "-d", "1"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert done.returncode == 1
+    assert "tracing needs root or CAP_BPF+CAP_PERFMON" in done.stderr
+    assert "lineprobe-no-such-launcher" in done.stderr
+    assert "Traceback" not in done.stderr
+    # A launcher that runs but fails (like `sudo -n` without a rule) is explained too.
+    env["LINEPROBE_LAUNCHER"] = "false"
+    done = subprocess.run(
+        [*drop, *LINEPROBE, "profile", "--pid", str(target.pid), "-d", "1"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert done.returncode == 1
+    assert "the agent did not start" in done.stderr
+    assert "Traceback" not in done.stderr
