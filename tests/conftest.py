@@ -25,9 +25,16 @@ def privilege_problems() -> list[str]:
     try:
         import bcc  # noqa: F401
     except ImportError:
-        problems.append("bcc not importable: run `make setup` (installs python3-bpfcc and links it into .venv)")
-    if not Path("/sys/kernel/tracing/events").is_dir() and not Path("/sys/kernel/debug/tracing/events").is_dir():
-        problems.append("tracefs not mounted: `mount -t tracefs nodev /sys/kernel/tracing` (make setup does it)")
+        problems.append(
+            "bcc not importable: run `make setup` (installs python3-bpfcc and links it into .venv)"
+        )
+    if (
+        not Path("/sys/kernel/tracing/events").is_dir()
+        and not Path("/sys/kernel/debug/tracing/events").is_dir()
+    ):
+        problems.append(
+            "tracefs not mounted: `mount -t tracefs nodev /sys/kernel/tracing` (make setup does it)"
+        )
     return problems
 
 

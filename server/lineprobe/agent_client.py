@@ -14,6 +14,7 @@ messages become domain types.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import queue
 import shlex
@@ -27,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
+from lineprobe_agent import protocol
 
 from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, Timings
 from lineprobe.symbolization.resolver import MappedFile
-from lineprobe_agent import protocol
 
 DEFAULT_LAUNCHER = "sudo -n"
 HELLO_TIMEOUT_S = 20.0
@@ -104,7 +105,9 @@ def to_raw_profile(result: protocol.ProfileResult) -> RawProfile:
         stopped_early=result.stopped_early,
         target_exited=result.target_exited,
         exited_after_s=result.exited_after_s,
-        counters=LossCounters(c.samples, c.lost, c.user_stack_missing, c.kernel_stack_missing, c.stack_collisions),
+        counters=LossCounters(
+            c.samples, c.lost, c.user_stack_missing, c.kernel_stack_missing, c.stack_collisions
+        ),
         stacks=tuple(
             SampledStack(s.count, tuple(s.user), tuple(s.kernel), s.user_stack_missing) for s in result.stacks
         ),
@@ -137,7 +140,9 @@ class AgentConnection:
                 start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop it cleanly
             )
         except OSError as exc:
-            raise AgentError("no-privileges", f"cannot start the agent with `{shlex.join(argv)}`: {exc}") from None
+            raise AgentError(
+                "no-privileges", f"cannot start the agent with `{shlex.join(argv)}`: {exc}"
+            ) from None
         self._write_lock = threading.Lock()
         self._pending: dict[int, _Pending] = {}
         self._pending_lock = threading.Lock()
@@ -225,7 +230,9 @@ class AgentConnection:
         tail = " ".join(self._stderr_tail)[-600:]
         return f"the agent exited (status {code}): {tail or 'no output'}"
 
-    def _call(self, build: Callable[[int], protocol.Request], progress: ProgressCallback | None) -> protocol.AgentMessage:
+    def _call(
+        self, build: Callable[[int], protocol.Request], progress: ProgressCallback | None
+    ) -> protocol.AgentMessage:
         with self._pending_lock:
             request_id = self._next_id
             self._next_id += 1
@@ -243,7 +250,7 @@ class AgentConnection:
         return answer
 
     def capabilities(self) -> protocol.CapabilityReport:
-        answer = self._call(lambda i: protocol.CapabilitiesRequest(i), None)
+        answer = self._call(protocol.CapabilitiesRequest, None)
         assert isinstance(answer, protocol.CapabilitiesResult)
         return answer.report
 
@@ -274,10 +281,8 @@ class AgentConnection:
         if self._closed:
             return
         self._closed = True
-        try:
+        with contextlib.suppress(AgentError):
             self._send(protocol.ShutdownRequest())
-        except AgentError:
-            pass
         try:
             if self._process.stdin is not None:
                 self._process.stdin.close()

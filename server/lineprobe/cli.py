@@ -10,6 +10,7 @@ from types import FrameType
 
 import click
 import msgspec
+from lineprobe_agent import protocol
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -21,7 +22,6 @@ from lineprobe.reports.folded import write_folded
 from lineprobe.reports.json_report import profile_to_json
 from lineprobe.reports.speedscope import write_speedscope
 from lineprobe.reports.terminal import render_profile
-from lineprobe_agent import protocol
 
 EXIT_NO_PROFILE = 1
 
@@ -45,15 +45,32 @@ def main() -> None:
 
 @main.command(context_settings={"ignore_unknown_options": False})
 @click.option("--pid", "-p", type=int, help="Profile this running process (all its threads).")
-@click.option("--duration", "-d", type=float, default=None,
-              help="Seconds to sample [default: 5 for --pid; until the command exits, for a command].")
-@click.option("--frequency", "-F", type=click.IntRange(1, 10000), default=99, show_default=True,
-              help="Samples per second per CPU.")
+@click.option(
+    "--duration",
+    "-d",
+    type=float,
+    default=None,
+    help="Seconds to sample [default: 5 for --pid; until the command exits, for a command].",
+)
+@click.option(
+    "--frequency",
+    "-F",
+    type=click.IntRange(1, 10000),
+    default=99,
+    show_default=True,
+    help="Samples per second per CPU.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
 @click.option("--folded", type=click.Path(dir_okay=False, writable=True), help="Write collapsed stacks here.")
-@click.option("--speedscope", type=click.Path(dir_okay=False, writable=True), help="Write a speedscope profile here.")
-@click.option("--launcher", default=None, metavar="CMD",
-              help="How to start the privileged agent when not root [default: $LINEPROBE_LAUNCHER or 'sudo -n'].")
+@click.option(
+    "--speedscope", type=click.Path(dir_okay=False, writable=True), help="Write a speedscope profile here."
+)
+@click.option(
+    "--launcher",
+    default=None,
+    metavar="CMD",
+    help="How to start the privileged agent when not root [default: $LINEPROBE_LAUNCHER or 'sudo -n'].",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def profile(
     pid: int | None,
@@ -93,7 +110,9 @@ def profile(
         if message.phase == "compiling":
             progress.update(task, description="compiling BPF")
         elif message.phase == "sampling":
-            progress.update(task, description="sampling", completed=message.elapsed_s, samples=message.samples)
+            progress.update(
+                task, description="sampling", completed=message.elapsed_s, samples=message.samples
+            )
         else:
             progress.update(task, description="resolving", completed=duration_s)
 
@@ -136,7 +155,9 @@ def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root.")
+@click.option(
+    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
+)
 def capabilities(as_json: bool, launcher: str | None) -> None:
     """Report what tracing this machine allows, and what still works without it."""
     try:
@@ -144,8 +165,15 @@ def capabilities(as_json: bool, launcher: str | None) -> None:
             report = agent.capabilities()
     except AgentError as exc:
         if as_json:
-            click.echo(json.dumps({"error": exc.message, "hint": exc.hint, "works": [
-                "resolving addresses to functions and source lines (no privileges needed)"]}))
+            click.echo(
+                json.dumps(
+                    {
+                        "error": exc.message,
+                        "hint": exc.hint,
+                        "works": ["resolving addresses to functions and source lines (no privileges needed)"],
+                    }
+                )
+            )
             sys.exit(EXIT_NO_PROFILE)
         _fail(exc)
         return
@@ -187,8 +215,14 @@ def processes(workspace: tuple[str, ...], as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--exe", "-e", "binary", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="ELF executable or shared library.")
+@click.option(
+    "--exe",
+    "-e",
+    "binary",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="ELF executable or shared library.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per address.")
 @click.argument("addresses", nargs=-1)
 def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
@@ -210,12 +244,19 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
             Console(stderr=True).print(f"[yellow]warning:[/] not a hex address: {text!r}", highlight=False)
             continue
         frames = dwarf.frames(address, binary) if dwarf is not None else None
+        out: list[dict[str, object]]
         if not frames:
             name = image.symbols.lookup(address)
             out = [{"function": name, "path": None, "line": None, "column": None, "inlined": False}]
         else:
             out = [
-                {"function": f.function, "path": f.path, "line": f.line, "column": f.column, "inlined": f.inlined}
+                {
+                    "function": f.function,
+                    "path": f.path,
+                    "line": f.line,
+                    "column": f.column,
+                    "inlined": f.inlined,
+                }
                 for f in frames
             ]
         if as_json:

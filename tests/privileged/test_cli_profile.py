@@ -95,7 +95,10 @@ def test_launch_and_profile_a_command(workloads: Path) -> None:
     assert report["target"]["exe"] == str(workloads / "hotloop")
     assert report["target_exited"] is True
     assert 1.3 < report["duration_s"] < 5
-    assert (report["lines"][0]["path"], report["lines"][0]["line"]) == (str(source), marked_line(source, "HOT-LINE"))
+    assert (report["lines"][0]["path"], report["lines"][0]["line"]) == (
+        str(source),
+        marked_line(source, "HOT-LINE"),
+    )
 
 
 def _free_pid() -> int:
@@ -107,7 +110,9 @@ def _free_pid() -> int:
 
 def test_missing_pid_is_a_clear_error() -> None:
     pid = _free_pid()
-    done = subprocess.run([*LINEPROBE, "profile", "--pid", str(pid), "-d", "1"], capture_output=True, text=True)
+    done = subprocess.run(
+        [*LINEPROBE, "profile", "--pid", str(pid), "-d", "1"], capture_output=True, text=True
+    )
     assert done.returncode == 1
     assert f"no process with PID {pid}" in done.stderr
     assert "Traceback" not in done.stderr
@@ -145,7 +150,10 @@ def test_no_privileges_is_explained(workloads: Path, spawn) -> None:
     drop = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
     done = subprocess.run(
         [*drop, *LINEPROBE, "profile", "--pid", str(target.pid), "-d", "1"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert done.returncode == 1
     assert "tracing needs root or CAP_BPF+CAP_PERFMON" in done.stderr
@@ -155,7 +163,10 @@ def test_no_privileges_is_explained(workloads: Path, spawn) -> None:
     env["LINEPROBE_LAUNCHER"] = "false"
     done = subprocess.run(
         [*drop, *LINEPROBE, "profile", "--pid", str(target.pid), "-d", "1"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert done.returncode == 1
     assert "the agent did not start" in done.stderr

@@ -48,7 +48,11 @@ def _check_privileges() -> Capability:
     caps = effective_capabilities()
     names = [
         name
-        for bit, name in ((CAP_SYS_ADMIN, "CAP_SYS_ADMIN"), (CAP_PERFMON, "CAP_PERFMON"), (CAP_BPF, "CAP_BPF"))
+        for bit, name in (
+            (CAP_SYS_ADMIN, "CAP_SYS_ADMIN"),
+            (CAP_PERFMON, "CAP_PERFMON"),
+            (CAP_BPF, "CAP_BPF"),
+        )
         if caps & (1 << bit)
     ]
     ok = has_tracing_privileges()
@@ -60,7 +64,7 @@ def _check_privileges() -> Capability:
 
 def _check_bcc() -> Capability:
     try:
-        import bcc  # noqa: F401  (the import is the check)
+        import bcc
     except ImportError as exc:
         return Capability(
             "bcc",
@@ -76,8 +80,10 @@ def _check_headers() -> Capability:
         headers = find_kernel_headers()
     except (KernelHeadersMissing, OSError) as exc:
         return Capability("kernel-headers", False, f"{exc}; install linux-headers-amd64")
-    note = "match the running kernel" if headers.matches_running_kernel else (
-        "do NOT match the running kernel: only tracepoint arguments and UAPI types are safe"
+    note = (
+        "match the running kernel"
+        if headers.matches_running_kernel
+        else ("do NOT match the running kernel: only tracepoint arguments and UAPI types are safe")
     )
     return Capability("kernel-headers", True, f"{headers.path} ({headers.how}); {note}")
 
@@ -118,7 +124,9 @@ def _check_perf_events() -> Capability:
     paranoid = Path("/proc/sys/kernel/perf_event_paranoid")
     level = paranoid.read_text().strip() if paranoid.exists() else "unknown"
     ok = Path("/sys/bus/event_source/devices/software").exists()
-    return Capability("perf-events", ok, f"software PMU {'present' if ok else 'absent'}; perf_event_paranoid={level}")
+    return Capability(
+        "perf-events", ok, f"software PMU {'present' if ok else 'absent'}; perf_event_paranoid={level}"
+    )
 
 
 def _check_btf() -> Capability:
@@ -132,7 +140,9 @@ def _check_function_tracer() -> Capability:
     root = tracefs_root()
     if root is None:
         return Capability("function-tracer", False, "tracefs not mounted")
-    tracers = (root / "available_tracers").read_text().split() if (root / "available_tracers").exists() else []
+    tracers = (
+        (root / "available_tracers").read_text().split() if (root / "available_tracers").exists() else []
+    )
     if "function" not in tracers:
         return Capability("function-tracer", False, "not built into this kernel")
     # Opening the filter file for append changes nothing; a locked-down kernel refuses it.
@@ -194,7 +204,9 @@ def capability_report() -> CapabilityReport:
     if cpu_ready:
         works.append("CPU profiling (perf-event sampling with user and kernel stacks)")
     else:
-        blockers = [n for n in ("privileges", "bcc", "kernel-headers", "perf-events") if not by_name[n].available]
+        blockers = [
+            n for n in ("privileges", "bcc", "kernel-headers", "perf-events") if not by_name[n].available
+        ]
         missing.append(f"CPU profiling: missing {', '.join(blockers)}")
     works.append("resolving addresses to functions and source lines (no privileges needed)")
     for name in ("kprobes", "kfunc", "function-tracer"):

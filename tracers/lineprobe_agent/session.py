@@ -34,6 +34,10 @@ MAX_DURATION_S = 3600.0
 MAX_FREQUENCY = 10000
 
 
+Work = protocol.CapabilitiesRequest | protocol.ProfileRequest
+"""Requests that run on the main thread, one at a time (stop and shutdown do not queue)."""
+
+
 class RequestFailed(Exception):
     def __init__(self, code: protocol.ErrorCode, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -63,7 +67,7 @@ class Channel:
 class Agent:
     channel: Channel
     started_at: float
-    requests: queue.Queue[protocol.Request | None] = field(default_factory=queue.Queue)
+    requests: queue.Queue[Work | None] = field(default_factory=queue.Queue)
     stop_requested: threading.Event = field(default_factory=threading.Event)
     current_id: int | None = None
     profiler: CpuProfiler | None = None
@@ -117,7 +121,7 @@ class Agent:
         finally:
             self.close()
 
-    def handle(self, request: protocol.Request) -> None:
+    def handle(self, request: Work) -> None:
         if isinstance(request, protocol.CapabilitiesRequest):
             self.channel.send(protocol.CapabilitiesResult(request.id, capability_report()))
         elif isinstance(request, protocol.ProfileRequest):
@@ -208,9 +212,7 @@ class Agent:
             collect_started = time.monotonic()
             if not exited:
                 target.snapshot_maps()
-            self.channel.send(
-                protocol.Progress(request.id, "collecting", sampling_s, request.duration_s, 0)
-            )
+            self.channel.send(protocol.Progress(request.id, "collecting", sampling_s, request.duration_s, 0))
             collected = profiler.collect(name_kernel_address)
             return protocol.ProfileResult(
                 pid=target.pid,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.segments import NoteSegment
 
 from lineprobe_agent.protocol import Mapping
 
@@ -49,8 +50,10 @@ def read_build_id(path: str) -> str | None:
     try:
         with open(path, "rb") as stream:
             elf = ELFFile(stream)
-            for section in elf.iter_segments(type="PT_NOTE"):
-                for note in section.iter_notes():
+            for segment in elf.iter_segments(type="PT_NOTE"):
+                if not isinstance(segment, NoteSegment):
+                    continue
+                for note in segment.iter_notes():
                     if note["n_type"] == "NT_GNU_BUILD_ID":
                         return str(note["n_desc"])
     except (OSError, ELFError, ValueError, KeyError):

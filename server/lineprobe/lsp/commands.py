@@ -11,20 +11,18 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
+from lineprobe_agent import protocol
 from lsprotocol import types
 
 from lineprobe.agent_client import AgentConnection, AgentError
 from lineprobe.lsp import documents
 from lineprobe.lsp.profile_view import ProfileView
+from lineprobe.lsp.server import LineprobeServer
 from lineprobe.process_list import list_processes
 from lineprobe.profiling.model import CpuProfile
-from lineprobe_agent import protocol
-
-if TYPE_CHECKING:
-    from lineprobe.lsp.server import LineprobeServer
 
 LIST_PROCESSES = "lineprobe.listProcesses"
 PROFILE = "lineprobe.profile"
@@ -33,7 +31,7 @@ CAPABILITIES = "lineprobe.capabilities"
 
 
 class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
-    durationMs: int | None = None  # noqa: N815 - the wire name
+    durationMs: int | None = None
     pid: int | None = None
     command: list[str] | None = None
     cwd: str | None = None
@@ -115,7 +113,10 @@ class _ProgressReporter:
             return
         self.token = token
         self.ls.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title=title, message="starting agent", percentage=0, cancellable=False)
+            token,
+            types.WorkDoneProgressBegin(
+                title=title, message="starting agent", percentage=0, cancellable=False
+            ),
         )
 
     def report_from_thread(self, message: protocol.Progress) -> None:
@@ -196,7 +197,9 @@ def register(server: LineprobeServer) -> None:
                 )
             elif profile.warnings:
                 ls.window_show_message(
-                    types.ShowMessageParams(types.MessageType.Warning, "lineprobe: " + "; ".join(profile.warnings))
+                    types.ShowMessageParams(
+                        types.MessageType.Warning, "lineprobe: " + "; ".join(profile.warnings)
+                    )
                 )
             return _summary(profile, view, time.monotonic() - started)
         except AgentError as exc:

@@ -4,17 +4,15 @@ code lenses and hovers on request."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from lineprobe.lsp import presentation
 from lineprobe.lsp.profile_view import ProfileView
+from lineprobe.lsp.server import LineprobeServer
 from lineprobe.process_list import list_processes
-
-if TYPE_CHECKING:
-    from lineprobe.lsp.server import LineprobeServer
 
 HEAT_NOTIFICATION = "lineprobe/heat"
 PROFILE_LENS_DURATION_MS = 5000
@@ -22,7 +20,7 @@ PROFILE_LENS_DURATION_MS = 5000
 
 def _document_lines(ls: LineprobeServer, uri: str) -> list[str]:
     try:
-        return ls.workspace.get_text_document(uri).lines
+        return list(ls.workspace.get_text_document(uri).lines)
     except (OSError, UnicodeDecodeError):
         return []
 
@@ -35,7 +33,9 @@ def publish(ls: LineprobeServer, view: ProfileView) -> None:
     for uri, doc in view.documents.items():
         lines = [line.rstrip("\r\n") for line in _document_lines(ls, uri)]
         ls.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=presentation.diagnostics(view, doc, threshold, lines))
+            types.PublishDiagnosticsParams(
+                uri=uri, diagnostics=presentation.diagnostics(view, doc, threshold, lines)
+            )
         )
         ls.protocol.notify(HEAT_NOTIFICATION, presentation.heat(view, doc))
     for uri in state.published - set(view.documents):
@@ -58,7 +58,9 @@ def register(server: LineprobeServer) -> None:
     def did_open(ls: LineprobeServer, params: types.DidOpenTextDocumentParams) -> None:
         view = ls.state.view
         if view is not None and params.text_document.uri in view.documents:
-            ls.protocol.notify(HEAT_NOTIFICATION, presentation.heat(view, view.documents[params.text_document.uri]))
+            ls.protocol.notify(
+                HEAT_NOTIFICATION, presentation.heat(view, view.documents[params.text_document.uri])
+            )
 
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
     def inlay_hint(ls: LineprobeServer, params: types.InlayHintParams) -> list[types.InlayHint]:
@@ -94,7 +96,7 @@ def register(server: LineprobeServer) -> None:
 
 
 def _profile_lenses(ls: LineprobeServer, path: str) -> list[types.CodeLens]:
-    """"Profile for 5 s" on each function of ``path`` whose binary is running now."""
+    """ "Profile for 5 s" on each function of ``path`` whose binary is running now."""
     state = ls.state
     lenses: list[types.CodeLens] = []
     placed: set[int] = set()

@@ -30,7 +30,9 @@ def _where(function: str | None, path: str | None, line: int | None) -> str:
     return name
 
 
-def diagnostics(view: ProfileView, doc: DocumentProfile, threshold: float, lines: list[str]) -> list[types.Diagnostic]:
+def diagnostics(
+    view: ProfileView, doc: DocumentProfile, threshold: float, lines: list[str]
+) -> list[types.Diagnostic]:
     result: list[types.Diagnostic] = []
     stale_note = " (source is newer than the binary: lines may have moved)" if doc.stale else ""
     for number, stat in sorted(doc.lines.items()):
@@ -58,7 +60,10 @@ def diagnostics(view: ProfileView, doc: DocumentProfile, threshold: float, lines
                 source=SOURCE,
                 code="cpu-hot-line",
                 related_information=related or None,
-                data={"self_percent": round(share, 2), "total_percent": round(view.percent(stat.total_samples), 2)},
+                data={
+                    "self_percent": round(share, 2),
+                    "total_percent": round(view.percent(stat.total_samples), 2),
+                },
             )
         )
     return result
@@ -72,7 +77,9 @@ def _top(counts: dict[Any, int]) -> list[tuple[Any, int]]:
     return sorted(counts.items(), key=lambda item: -item[1])[:MAX_NEIGHBOURS]
 
 
-def inlay_hints(view: ProfileView, doc: DocumentProfile, lines: list[str], visible: types.Range) -> list[types.InlayHint]:
+def inlay_hints(
+    view: ProfileView, doc: DocumentProfile, lines: list[str], visible: types.Range
+) -> list[types.InlayHint]:
     hints: list[types.InlayHint] = []
     for number, stat in sorted(doc.lines.items()):
         if not visible.start.line <= number - 1 <= visible.end.line:
@@ -100,10 +107,10 @@ def function_lenses(view: ProfileView, doc: DocumentProfile) -> list[types.CodeL
     for fstat in doc.functions:
         if not fstat.line:
             continue
-        title = (
-            f"CPU {view.percent(fstat.total_samples):.1f}% total, {view.percent(fstat.self_samples):.1f}% self"
-            + (" (inlined)" if fstat.inlined else "")
-        )
+        total = view.percent(fstat.total_samples)
+        title = f"CPU {total:.1f}% total, {view.percent(fstat.self_samples):.1f}% self"
+        if fstat.inlined:
+            title += " (inlined)"
         lenses.append(
             types.CodeLens(
                 range=_line_range(fstat.line),

@@ -51,8 +51,10 @@ class ProfileView:
             if path not in local_of:
                 mapped = settings.map_path(path)
                 resolved = str(Path(mapped).resolve()) if os.path.exists(mapped) else None
-                if resolved is not None and roots and not any(
-                    resolved == r or resolved.startswith(r.rstrip("/") + "/") for r in roots
+                if (
+                    resolved is not None
+                    and roots
+                    and not any(resolved == r or resolved.startswith(r.rstrip("/") + "/") for r in roots)
                 ):
                     resolved = None
                 local_of[path] = resolved

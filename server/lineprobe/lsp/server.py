@@ -61,7 +61,9 @@ class LineprobeServer(LanguageServer):
             self.state.runner = ProfileRunner(launcher=settings.launcher)
         self.state.settings = settings
         for problem in problems:
-            self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, f"lineprobe: {problem}"))
+            self.window_show_message(
+                types.ShowMessageParams(types.MessageType.Warning, f"lineprobe: {problem}")
+            )
 
     def supports_progress(self) -> bool:
         window = self.client_capabilities.window

@@ -72,7 +72,11 @@ def update_settings(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
         parsed: list[PathMapping] = []
         if isinstance(mappings, list):
             for item in mappings:
-                if isinstance(item, dict) and isinstance(item.get("from"), str) and isinstance(item.get("to"), str):
+                if (
+                    isinstance(item, dict)
+                    and isinstance(item.get("from"), str)
+                    and isinstance(item.get("to"), str)
+                ):
                     parsed.append(PathMapping(item["from"], item["to"]))
                 else:
                     problems.append(f"ignored path mapping {item!r}: needs string 'from' and 'to'")

@@ -35,9 +35,9 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
     started = time.monotonic()
     space = AddressSpace(raw.mappings, cache, proc_root(raw.pid) if not raw.target_exited else "")
     stacks: list[ResolvedStack] = []
-    for stack in raw.stacks:
-        frames = _kernel_frames(stack.kernel) + space.resolve_stack(stack.user)
-        stacks.append(ResolvedStack(stack.count, frames))
+    for sampled in raw.stacks:
+        frames = _kernel_frames(sampled.kernel) + space.resolve_stack(sampled.user)
+        stacks.append(ResolvedStack(sampled.count, frames))
 
     lines: dict[LineKey, LineStat] = {}
     functions: dict[tuple[str, str], FunctionStat] = {}
@@ -52,7 +52,9 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
                 key = LineKey(frame.path, frame.line)
                 stat = lines.get(key)
                 if stat is None:
-                    stat = lines[key] = LineStat(frame.path, frame.line, frame.function, inlined=frame.inlined)
+                    stat = lines[key] = LineStat(
+                        frame.path, frame.line, frame.function, inlined=frame.inlined
+                    )
                 if is_leaf:
                     stat.self_samples += stack.count
                 if key not in seen_lines:

@@ -8,17 +8,19 @@ ended, if still running, when the profile ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from lineprobe_agent import protocol
+
 from lineprobe.agent_client import AgentConnection, AgentError, ProgressCallback
 from lineprobe.profiling.aggregate import resolve_profile
 from lineprobe.profiling.model import CpuProfile
 from lineprobe.symbolization.resolver import ImageCache
-from lineprobe_agent import protocol
 
 # The gate is the shell's stdin: it blocks in `read` until lineprobe writes a
 # line, then becomes the command, whose stdin is /dev/null.
@@ -57,10 +59,8 @@ class LaunchedCommand:
 
     def release(self) -> None:
         if self._gate >= 0:
-            try:
+            with contextlib.suppress(OSError):  # the shell is gone already
                 os.write(self._gate, b"go\n")
-            except OSError:
-                pass
             os.close(self._gate)
             self._gate = -1
 

@@ -71,8 +71,8 @@ def _render_file(profile: CpuProfile, path: str, console: Console) -> None:
         source = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
         console.print(f"[yellow]source not readable ({exc.strerror}); per-line counts:[/]")
-        for line, stat in sorted(stats.items()):
-            console.print(f"  line {line}: self {profile.share(stat.self_samples):.1f}%")
+        for line, line_stat in sorted(stats.items()):
+            console.print(f"  line {line}: self {profile.share(line_stat.self_samples):.1f}%")
         return
     shown: set[int] = set()
     for line in stats:
@@ -84,12 +84,12 @@ def _render_file(profile: CpuProfile, path: str, console: Console) -> None:
             console.print(Text(f"{'':>7} {'':>7} {'...':>5}", style="dim"))
         previous = number
         text = source[number - 1] if number - 1 < len(source) else ""
-        stat = stats.get(number)
-        if stat is None:
+        sampled = stats.get(number)
+        if sampled is None:
             console.print(Text(f"{'':>7} {'':>7} {number:>5}  {text}", style="dim"))
             continue
-        self_pct = profile.share(stat.self_samples)
-        total_pct = profile.share(stat.total_samples)
+        self_pct = profile.share(sampled.self_samples)
+        total_pct = profile.share(sampled.total_samples)
         row = Text()
         row.append(f"{self_pct:>7.1f} ", style=_heat_style(self_pct))
         row.append(f"{total_pct:>7.1f} ")

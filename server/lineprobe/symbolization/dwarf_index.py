@@ -182,7 +182,12 @@ class DwarfIndex:
                 stack.extend((child, next_depth) for child in die.iter_children())
 
     def _scope(
-        self, die: Any, inlined: bool, depth: int, ranges: tuple[tuple[int, int], ...], files: list[str | None]
+        self,
+        die: Any,
+        inlined: bool,
+        depth: int,
+        ranges: tuple[tuple[int, int], ...],
+        files: list[str | None],
     ) -> Scope:
         origin = _origin(die)
         name = _attr_str(origin, "DW_AT_name") or _attr_str(origin, "DW_AT_linkage_name")
@@ -198,8 +203,14 @@ class DwarfIndex:
             low = self._address_value(attrs["DW_AT_low_pc"], cu)
             high_attr = attrs["DW_AT_high_pc"]
             # DWARF 4+: high_pc of constant class is an offset from low_pc (section 2.17.2).
-            if high_attr.form in ("DW_FORM_addr", "DW_FORM_addrx", "DW_FORM_addrx1", "DW_FORM_addrx2",
-                                  "DW_FORM_addrx4", "DW_FORM_GNU_addr_index"):
+            if high_attr.form in (
+                "DW_FORM_addr",
+                "DW_FORM_addrx",
+                "DW_FORM_addrx1",
+                "DW_FORM_addrx2",
+                "DW_FORM_addrx4",
+                "DW_FORM_GNU_addr_index",
+            ):
                 high = self._address_value(high_attr, cu)
             else:
                 high = low + high_attr.value
@@ -383,8 +394,10 @@ def _file_names(program: Any, comp_dir: str | None) -> list[str | None]:
         if line_version >= 5:
             directory = directories[dir_index] if 0 <= dir_index < len(directories) else comp_dir
         else:
-            directory = comp_dir if dir_index == 0 else (
-                directories[dir_index - 1] if 0 < dir_index <= len(directories) else comp_dir
+            directory = (
+                comp_dir
+                if dir_index == 0
+                else (directories[dir_index - 1] if 0 < dir_index <= len(directories) else comp_dir)
             )
         if directory and not posixpath.isabs(directory) and comp_dir:
             directory = posixpath.join(comp_dir, directory)

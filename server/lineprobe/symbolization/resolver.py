@@ -147,8 +147,14 @@ class AddressSpace:
         if frames[-1].function is None and symbol is not None:
             last = frames[-1]
             frames[-1] = SourceFrame(
-                symbol, last.path, last.line, last.column, last.inlined, binary,
-                last.function_path, last.function_line,
+                symbol,
+                last.path,
+                last.line,
+                last.column,
+                last.inlined,
+                binary,
+                last.function_path,
+                last.function_line,
             )
         return frames
 

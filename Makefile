@@ -1,0 +1,69 @@
+# lineprobe: `make demo` shows it working, `make test` checks it. Both set up
+# everything they need first (Debian packages, tracefs, kernel headers for
+# bcc, the .venv with the `lineprobe` command, the workloads), and are quick
+# when that is already done.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.lineprobe-installed
+DEMO_SECONDS ?= 3
+
+.PHONY: setup host venv workloads demo test lint typecheck unit privileged bench-overhead clean
+
+setup: host venv workloads
+
+host:
+	@bash tracers/setup-host.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lineprobe needs Python 3.11+; set PYTHON=python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v -i "warning" || true
+	@$(BIN)/python -m pip install -q -e '.[dev]' 2>&1 | grep -v -i "warning" || true
+	@$(BIN)/python -c 'import lineprobe, lineprobe_agent, pygls, elftools' 
+	@# bcc comes from Debian (python3-bpfcc): link only that package into the venv.
+	@if [ -d /usr/lib/python3/dist-packages/bcc ]; then \
+	  ln -sfn /usr/lib/python3/dist-packages/bcc "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/bcc"; \
+	fi
+	@touch $@
+
+workloads:
+	@$(MAKE) -s -C workloads
+
+# Prepare bcc's kernel headers once (a symlink overlay of Debian's headers when
+# none match the running kernel), so the first profile does not pay for it.
+headers: venv
+	@$(BIN)/python -c 'from lineprobe_agent.kernel_source import find_kernel_headers as f; h = f(); print("kernel headers:", h.path, "(" + h.how + ")")' \
+	  || echo "kernel headers: none found (install linux-headers-amd64)"
+
+demo: setup headers
+	@echo "== starting workloads/build/primes (OpenMP, frame pointers) and profiling it for $(DEMO_SECONDS) s"
+	@workloads/build/primes 200000 0 >/dev/null & pid=$$!; \
+	  trap 'kill $$pid 2>/dev/null' EXIT; sleep 0.3; \
+	  $(BIN)/lineprobe profile --pid $$pid --duration $(DEMO_SECONDS)
+
+lint: venv
+	$(BIN)/ruff check server tracers tests
+	$(BIN)/ruff format --check server tracers tests
+	$(BIN)/lint-imports
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+privileged: setup headers
+	$(BIN)/python -m pytest -q -m privileged tests
+
+test: setup headers lint typecheck
+	$(BIN)/python -m pytest -q -rs tests
+
+bench-overhead: setup headers
+	$(BIN)/python tests/benchmarks/overhead.py
+
+clean:
+	$(MAKE) -s -C workloads clean

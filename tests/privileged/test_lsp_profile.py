@@ -1,0 +1,156 @@
+"""`lineprobe serve` end to end: a real editor protocol session profiling a real process."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from tests.conftest import ROOT, WORKLOADS, marked_line
+
+pytestmark = pytest.mark.privileged
+
+PRIMES_C = WORKLOADS / "primes" / "primes.c"
+
+
+def as_plain(value: Any) -> Any:
+    """pygls hands custom notification params over as named tuples; make them plain."""
+    if hasattr(value, "_asdict"):
+        return {k: as_plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, list | tuple):
+        return [as_plain(v) for v in value]
+    return value
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "lineprobe.cli", "serve"]),
+)
+async def client(lsp_client: LanguageClient):
+    lsp_client.heat: list[dict[str, Any]] = []  # type: ignore[misc]
+
+    @lsp_client.feature("lineprobe/heat")
+    def on_heat(client: LanguageClient, params: Any) -> None:
+        client.heat.append(as_plain(params))  # type: ignore[attr-defined]
+
+    @lsp_client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
+    def on_code_lens_refresh(client: LanguageClient, params: None) -> None:
+        return None
+
+    params = types.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"),
+        workspace_folders=[types.WorkspaceFolder(uri=ROOT.as_uri(), name="lineprobe")],
+        root_uri=ROOT.as_uri(),
+        initialization_options={"diagnosticThreshold": 1.0},
+    )
+    await lsp_client.initialize_session(params)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_profile_publishes_diagnostic_hint_hover_and_heat(
+    client: LanguageClient, workloads: Path, spawn
+):
+    target = spawn(workloads / "primes", "200000", "0")
+    uri = PRIMES_C.as_uri()
+    hot = marked_line(PRIMES_C, "return n % d == 0;") - 1  # LSP lines are 0-based
+
+    started = time.monotonic()
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="lineprobe.profile", arguments=[{"pid": target.pid, "durationMs": 2000}]
+        )
+    )
+    elapsed = time.monotonic() - started
+    assert result["ok"] is True, result
+    assert uri in client.diagnostics, f"no diagnostics for primes.c; result: {result}"
+    timings = result["timings"]
+    print(f"\nlineprobe.profile 2 s -> diagnostics: {elapsed:.2f} s; breakdown {timings}")
+
+    diagnostics = client.diagnostics[uri]
+    hottest = max(diagnostics, key=lambda d: d.data["self_percent"])
+    assert hottest.range.start.line == hot
+    assert hottest.source == "lineprobe"
+    assert hottest.severity == types.DiagnosticSeverity.Information
+    assert "of CPU samples (self) in is_divisible" in hottest.message
+    assert all(d.data["self_percent"] >= 1.0 for d in diagnostics)
+
+    hints = await client.text_document_inlay_hint_async(
+        types.InlayHintParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(types.Position(0, 0), types.Position(200, 0)),
+        )
+    )
+    hint = next(h for h in hints or [] if h.position.line == hot)
+    assert "% self" in str(hint.label)
+
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(hot, 8)
+        )
+    )
+    assert hover is not None
+    text = hover.contents.value  # type: ignore[union-attr]
+    assert "self:" in text and "is_divisible" in text and "Callers:" in text and "is_prime" in text
+
+    lenses = await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    titles = [lens.command.title for lens in lenses or [] if lens.command]
+    assert any(t.startswith("CPU ") and "total" in t for t in titles)
+    assert any(t.startswith("Profile for 5 s") for t in titles), titles
+
+    heat = [h for h in client.heat if h["uri"] == uri]  # type: ignore[attr-defined]
+    assert heat, "no lineprobe/heat notification"
+    hottest_heat = max(heat[-1]["lines"], key=lambda line: line["self_percent"])
+    assert hottest_heat["line"] == hot
+
+    reports = [r for token_reports in client.progress_reports.values() for r in token_reports]
+    assert isinstance(reports[0], types.WorkDoneProgressBegin)
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd)
+
+
+async def test_list_processes_puts_workspace_first(client: LanguageClient, workloads: Path, spawn):
+    target = spawn(workloads / "hotloop")
+    found = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="lineprobe.listProcesses", arguments=[])
+    )
+    ours = next(p for p in found if p["pid"] == target.pid)
+    assert ours["inWorkspace"] is True
+    assert ours["exe"] == str(workloads / "hotloop")
+    flags = [p["inWorkspace"] for p in found]
+    assert flags == sorted(flags, reverse=True)
+
+
+async def test_missing_pid_shows_message_and_returns_error(client: LanguageClient):
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="lineprobe.profile", arguments=[{"pid": 3_999_999, "durationMs": 500}]
+        )
+    )
+    assert result["ok"] is False
+    assert result["error"]["code"] == "no-such-process"
+    assert any("no process with PID 3999999" in m.message for m in client.messages)
+
+
+async def test_garbage_arguments_are_rejected_cleanly(client: LanguageClient):
+    for arguments in ([], ["nonsense"], [{"pid": "x"}], [{"pid": 1, "command": ["ls"]}], [{"durationMs": 5}]):
+        result = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="lineprobe.profile", arguments=arguments)
+        )
+        assert result["ok"] is False and result["error"]["code"] == "bad-request", (arguments, result)
+
+
+async def test_capabilities_command(client: LanguageClient):
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="lineprobe.capabilities", arguments=[])
+    )
+    assert result["ok"] is True
+    by_name = {c["name"]: c for c in result["capabilities"]}
+    assert by_name["privileges"]["available"] is True
+    assert by_name["kprobes"]["available"] is False  # this kernel has no CONFIG_KPROBES

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Host set-up for lineprobe's agent: Debian packages, tracefs, kernel headers.
+# Idempotent and quick when everything is in place. Needs root only when
+# something is missing; otherwise it just checks.
+set -euo pipefail
+
+PACKAGES=(
+  python3-bpfcc        # bcc's Python bindings (never the unrelated PyPI "bcc")
+  bpfcc-tools          # reference tools (profile, memleak, syscount...) for comparisons
+  libbpf-tools         # CO-RE reference tools that run without kprobes
+  bpftool              # leftover checks: no programs or links after the agent exits
+  linux-headers-amd64  # headers for bcc when none match the running kernel
+  gcc make binutils    # the workloads
+  llvm                 # llvm-symbolizer, the reference for address resolution
+  util-linux           # setpriv, for the no-privileges tests
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "lineprobe setup: missing Debian packages: ${missing[*]}" >&2
+    echo "  run 'sudo make setup' once (or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "lineprobe setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -q "${missing[@]}" >/tmp/lineprobe-apt.log 2>&1; then
+    apt-get update -q >>/tmp/lineprobe-apt.log 2>&1
+    apt-get install -y -q "${missing[@]}" >>/tmp/lineprobe-apt.log 2>&1 || {
+      echo "lineprobe setup: apt-get install failed; see /tmp/lineprobe-apt.log" >&2
+      tail -n 20 /tmp/lineprobe-apt.log >&2
+      exit 1
+    }
+  fi
+fi
+
+# Tracepoints, uprobes and USDT need tracefs; some machines boot without it.
+if [[ ! -d /sys/kernel/tracing/events && ! -d /sys/kernel/debug/tracing/events ]]; then
+  if [[ $(id -u) -eq 0 ]]; then
+    mount -t tracefs nodev /sys/kernel/tracing
+  else
+    echo "lineprobe setup: tracefs is not mounted; as root: mount -t tracefs nodev /sys/kernel/tracing" >&2
+  fi
+fi
