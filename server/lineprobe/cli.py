@@ -231,34 +231,29 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
     Addresses come from the arguments, or one per line on stdin.
     """
     from lineprobe.symbolization.elf_image import ElfImage
+    from lineprobe.symbolization.resolver import resolve_in_image
 
     image = ElfImage(binary)
     for problem in image.problems:
         Console(stderr=True).print(f"[yellow]warning:[/] {problem}", highlight=False)
     items = list(addresses) or [line.strip() for line in sys.stdin if line.strip()]
-    dwarf = image.dwarf
     for text in items:
         try:
             address = int(text, 16)
         except ValueError:
             Console(stderr=True).print(f"[yellow]warning:[/] not a hex address: {text!r}", highlight=False)
             continue
-        frames = dwarf.frames(address, binary) if dwarf is not None else None
-        out: list[dict[str, object]]
-        if not frames:
-            name = image.symbols.lookup(address)
-            out = [{"function": name, "path": None, "line": None, "column": None, "inlined": False}]
-        else:
-            out = [
-                {
-                    "function": f.function,
-                    "path": f.path,
-                    "line": f.line,
-                    "column": f.column,
-                    "inlined": f.inlined,
-                }
-                for f in frames
-            ]
+        frames = resolve_in_image(image, address, binary)
+        out: list[dict[str, object]] = [
+            {
+                "function": f.function,
+                "path": f.path,
+                "line": f.line,
+                "column": f.column,
+                "inlined": f.inlined,
+            }
+            for f in frames
+        ]
         if as_json:
             click.echo(json.dumps({"address": f"0x{address:x}", "frames": out}))
         else:

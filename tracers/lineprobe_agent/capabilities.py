@@ -173,7 +173,7 @@ def _check_kfunc(bcc_ok: bool, headers_ok: bool) -> Capability:
     except (ImportError, KernelHeadersMissing, OSError) as exc:
         return Capability("kfunc", False, f"not checked: {exc}")
     try:
-        program = BPF(text=_KFUNC_PROBE)
+        program = BPF(text=_KFUNC_PROBE.encode())
     except Exception as exc:  # bcc raises bare Exception for load and attach failures
         err = ctypes.get_errno()
         reason = os.strerror(err) if err else str(exc).splitlines()[0]

@@ -127,7 +127,7 @@ class CpuProfiler:
     def __init__(self) -> None:
         from bcc import BPF
 
-        self._bpf: Any = BPF(text=BPF_PROGRAM, cflags=program_cflags())
+        self._bpf: Any = BPF(text=BPF_PROGRAM.encode(), cflags=program_cflags())
         self._attached = False
 
     def start(self, tgid: int, frequency: int) -> None:

@@ -169,6 +169,12 @@ class Agent:
         if not 0 < request.duration_s <= MAX_DURATION_S:
             raise RequestFailed("bad-request", f"duration must be in (0, {MAX_DURATION_S:.0f}] s")
         agent_start_s = (self.first_request_at or time.monotonic()) - self.started_at
+        if not has_tracing_privileges():
+            raise RequestFailed(
+                "no-privileges",
+                f"the agent runs as uid {os.geteuid()} without CAP_BPF/CAP_PERFMON",
+                "run as root, or set a launcher that gains privileges (default `sudo -n`)",
+            )
         try:
             target = Target.open(request.pid, caller_uid())
         except NoSuchProcess as exc:

@@ -100,6 +100,9 @@ class Target:
         except FileNotFoundError:
             os.close(pidfd)
             raise NoSuchProcess(f"process {pid} exited before it could be traced") from None
+        except PermissionError:
+            os.close(pidfd)
+            raise NotPermitted(f"not allowed to read /proc/{pid}: the agent lacks the privileges") from None
         except BaseException:
             os.close(pidfd)
             raise

@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lineprobe.symbolization.elf_image import ElfImage, debug_file_for
 from lineprobe.symbolization.frame import SourceFrame
@@ -134,29 +134,32 @@ class AddressSpace:
         vaddr = image.file_offset_to_vaddr(address - mapping.start + mapping.offset)
         if vaddr is None:
             return [SourceFrame(None, None, None, None, False, binary)]
-        dwarf = image.dwarf
-        if dwarf is None:
-            debug = self.cache.debug_image(image)
-            dwarf = debug.dwarf if debug is not None else None
-        frames = dwarf.frames(vaddr, binary) if dwarf is not None else None
-        symbol = image.symbols.lookup(vaddr)
-        if frames is None:
-            if dwarf is None:
-                self.binaries_without_debug_info.add(binary)
-            return [SourceFrame(symbol, None, None, None, False, binary)]
-        if frames[-1].function is None and symbol is not None:
-            last = frames[-1]
-            frames[-1] = SourceFrame(
-                symbol,
-                last.path,
-                last.line,
-                last.column,
-                last.inlined,
-                binary,
-                last.function_path,
-                last.function_line,
-            )
-        return frames
+        debug = self.cache.debug_image(image) if image.dwarf is None else None
+        if image.dwarf is None and (debug is None or debug.dwarf is None):
+            self.binaries_without_debug_info.add(binary)
+        return resolve_in_image(image, vaddr, binary, debug)
+
+
+def resolve_in_image(
+    image: ElfImage, vaddr: int, binary: str, debug: ElfImage | None = None
+) -> list[SourceFrame]:
+    """Frames for an ELF virtual address, innermost first; never empty.
+
+    DWARF gives the frames (from ``debug``, a separate debug file, when the
+    image has none); the symbol table names the out-of-line function where it
+    is more precise, as llvm-symbolizer does: compiler clones such as
+    ``run.constprop.0`` keep their suffix, which is what perf shows too.
+    """
+    dwarf = image.dwarf or (debug.dwarf if debug is not None else None)
+    frames = dwarf.frames(vaddr, binary) if dwarf is not None else None
+    symbol = image.symbols.lookup(vaddr)
+    if not frames:
+        return [SourceFrame(symbol, None, None, None, False, binary)]
+    outer = frames[-1]
+    # Mangled C++ names stay with DWARF's readable name until names are demangled.
+    if symbol is not None and not symbol.startswith("_Z") and symbol != outer.function:
+        frames[-1] = replace(outer, function=symbol)
+    return frames
 
 
 def proc_root(pid: int) -> str:

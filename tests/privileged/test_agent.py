@@ -1,0 +1,95 @@
+"""The agent process itself: capabilities, cleanup on every exit path, loss accounting."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lineprobe.agent_client import AgentConnection
+from lineprobe_agent import protocol
+
+pytestmark = pytest.mark.privileged
+
+PROGRAM_NAME = "on_cpu_sample"
+
+
+def our_bpf_programs() -> list[dict]:
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True)
+    return [p for p in json.loads(out.stdout or "[]") if p.get("name") == PROGRAM_NAME]
+
+
+def test_capability_report_matches_this_kernel() -> None:
+    with AgentConnection() as agent:
+        report = agent.capabilities()
+    caps = {c.name: c for c in report.capabilities}
+    assert caps["privileges"].available and caps["bcc"].available and caps["kernel-headers"].available
+    assert caps["btf"].available == Path("/sys/kernel/btf/vmlinux").exists()
+    kprobes = Path("/sys/kernel/tracing/kprobe_events").exists()
+    assert caps["kprobes"].available == kprobes
+    assert any("CPU profiling" in line for line in report.works)
+
+
+@pytest.mark.parametrize("how", ["sigkill", "sigterm", "stdin-closed"])
+def test_no_bpf_program_outlives_the_agent(workloads: Path, spawn, how: str) -> None:
+    target = spawn(workloads / "primes", "200000", "0")
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "lineprobe_agent"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert agent.stdin is not None and agent.stdout is not None
+    assert isinstance(protocol.decode_message(agent.stdout.readline()), protocol.Hello)
+    agent.stdin.write(protocol.encode(protocol.ProfileRequest(1, target.pid, 99, 30.0)))
+    agent.stdin.flush()
+    while True:  # wait until it samples
+        message = protocol.decode_message(agent.stdout.readline())
+        if isinstance(message, protocol.Progress) and message.phase == "sampling":
+            break
+    assert our_bpf_programs(), "the sampling program should be loaded while sampling"
+    if how == "sigkill":
+        agent.send_signal(signal.SIGKILL)
+    elif how == "sigterm":
+        agent.send_signal(signal.SIGTERM)
+    else:
+        agent.stdin.close()
+    agent.wait(10)
+    deadline = time.monotonic() + 5
+    while our_bpf_programs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert our_bpf_programs() == []
+    if how == "stdin-closed":
+        # A closed pipe ends sampling early but still answers with what was collected.
+        rest = [protocol.decode_message(line) for line in agent.stdout.read().splitlines()]
+        done = [m for m in rest if isinstance(m, protocol.ProfileDone)]
+        assert done and done[0].result.counters.samples > 0
+
+
+def test_a_process_the_caller_does_not_own_is_refused(workloads: Path) -> None:
+    """The agent enforces ptrace-like ownership for callers that came through sudo."""
+    target = subprocess.Popen(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(workloads / "hotloop"), "5"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.2)
+        env = {**os.environ, "SUDO_UID": "12345"}  # as sudo would set it for uid 12345
+        done = subprocess.run(
+            [sys.executable, "-m", "lineprobe_agent"],
+            input=protocol.encode(protocol.ProfileRequest(1, target.pid, 99, 0.5)),
+            capture_output=True,
+            env=env,
+            timeout=30,
+        )
+        messages = [protocol.decode_message(line) for line in done.stdout.splitlines()]
+        failure = next(m for m in messages if isinstance(m, protocol.Failure))
+        assert failure.code == "permission-denied"
+        assert "belongs to uid 65534" in failure.message
+        assert our_bpf_programs() == []
+    finally:
+        target.kill()
+        target.wait()
