@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from lineprobe.agent_client import AgentConnection
 from lineprobe_agent import protocol
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from lineprobe import agent_client
 from lineprobe.agent_client import AgentConnection, AgentError, agent_command
 
@@ -45,8 +44,10 @@ def test_an_unprivileged_agent_refuses_to_profile_with_a_reason(monkeypatch: pyt
     if shutil.which("setpriv") is None:
         pytest.skip("setpriv not installed: apt-get install util-linux")
     monkeypatch.setattr(agent_client, "has_tracing_privileges", lambda: False)
-    with AgentConnection("setpriv --inh-caps=-all --bounding-set=-all --") as agent:
-        with pytest.raises(AgentError) as caught:
-            agent.profile(1, 0.5)
+    with (
+        AgentConnection("setpriv --inh-caps=-all --bounding-set=-all --") as agent,
+        pytest.raises(AgentError) as caught,
+    ):
+        agent.profile(1, 0.5)
     assert caught.value.code == "no-privileges"
     assert "without CAP_BPF/CAP_PERFMON" in caught.value.message

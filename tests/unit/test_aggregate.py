@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.presentation import diagnostics, heat, hover, inlay_hints
+from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.settings import Settings
 from lineprobe.profiling.aggregate import resolve_profile
 from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, Timings
@@ -15,6 +15,7 @@ from lineprobe.reports.speedscope import speedscope_document
 from lineprobe.symbolization.elf_image import ElfImage
 from lineprobe.symbolization.resolver import ImageCache, MappedFile
 from lsprotocol import types
+
 from tests.conftest import WORKLOADS, marked_line
 
 BASE = 0x5555_5555_0000

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from lineprobe.symbolization.elf_image import ElfImage
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache, MappedFile
 

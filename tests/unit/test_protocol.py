@@ -6,7 +6,6 @@ import io
 
 import msgspec
 import pytest
-
 from lineprobe_agent import protocol
 from lineprobe_agent.session import Agent, Channel
 

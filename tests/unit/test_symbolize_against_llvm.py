@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from lineprobe.symbolization.elf_image import ElfImage
 from lineprobe.symbolization.resolver import resolve_in_image
 

@@ -13,13 +13,13 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lineprobe_agent import protocol
 
 from lineprobe.agent_client import AgentConnection, AgentError, ProgressCallback
 from lineprobe.profiling.aggregate import resolve_profile
-from lineprobe.profiling.model import CpuProfile
+from lineprobe.profiling.model import CpuProfile, RawProfile
 from lineprobe.symbolization.resolver import ImageCache
 
 # The gate is the shell's stdin: it blocks in `read` until lineprobe writes a
@@ -88,7 +88,17 @@ class ProfileRunner:
     def connection(self) -> AgentConnection:
         if self.agent is None or not self.agent.alive:
             self.agent = AgentConnection(self.launcher)
+            self._fresh_agent = True
         return self.agent
+
+    _fresh_agent: bool = field(default=False, init=False)
+
+    def _with_start_time(self, raw: RawProfile) -> RawProfile:
+        """Charge the agent's start-up (measured here, from spawn to hello) to the
+        first profile it serves; later profiles reuse the running agent."""
+        agent_start_s = self.agent.started_in_s if self._fresh_agent and self.agent else 0.0
+        self._fresh_agent = False
+        return replace(raw, timings=replace(raw.timings, agent_start_s=round(agent_start_s, 4)))
 
     def profile_pid(
         self,
@@ -98,7 +108,7 @@ class ProfileRunner:
         progress: ProgressCallback | None = None,
     ) -> CpuProfile:
         agent = self.connection()
-        raw = agent.profile(pid, duration_s, frequency, progress)
+        raw = self._with_start_time(agent.profile(pid, duration_s, frequency, progress))
         return resolve_profile(raw, self.cache)
 
     def profile_command(
@@ -128,7 +138,7 @@ class ProfileRunner:
                 progress(message)
 
         try:
-            raw = agent.profile(command.pid, duration_s, frequency, on_progress)
+            raw = self._with_start_time(agent.profile(command.pid, duration_s, frequency, on_progress))
         finally:
             status = command.end()
         profile = resolve_profile(raw, self.cache, launched=True)
