@@ -21,9 +21,10 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lineprobe needs Python 3.11+; set PYTHON=python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v -i "warning" || true
-	@$(BIN)/python -m pip install -q -e '.[dev]' 2>&1 | grep -v -i "warning" || true
-	@$(BIN)/python -c 'import lineprobe, lineprobe_agent, pygls, elftools' 
+	@echo "lineprobe setup: installing into $(VENV) (log: $(VENV)/pip.log)"
+	@$(BIN)/python -m pip install -q --upgrade pip > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	@$(BIN)/python -m pip install -q -e '.[dev]' >> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	@$(BIN)/python -c 'import lineprobe, lineprobe_agent, pygls, elftools, pytest_lsp' 
 	@# bcc comes from Debian (python3-bpfcc): link only that package into the venv.
 	@if [ -d /usr/lib/python3/dist-packages/bcc ]; then \
 	  ln -sfn /usr/lib/python3/dist-packages/bcc "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/bcc"; \

@@ -25,7 +25,7 @@ class NoSuchProcess(LookupError):
     pass
 
 
-class NotPermitted(PermissionError):
+class NotPermitted(Exception):
     pass
 
 
