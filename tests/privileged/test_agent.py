@@ -45,9 +45,9 @@ def test_no_bpf_program_outlives_the_agent(workloads: Path, spawn, how: str) -> 
     assert isinstance(protocol.decode_message(agent.stdout.readline()), protocol.Hello)
     agent.stdin.write(protocol.encode(protocol.ProfileRequest(1, target.pid, 99, 30.0)))
     agent.stdin.flush()
-    while True:  # wait until it samples
+    while True:  # wait until samples are being taken
         message = protocol.decode_message(agent.stdout.readline())
-        if isinstance(message, protocol.Progress) and message.phase == "sampling":
+        if isinstance(message, protocol.Progress) and message.phase == "sampling" and message.samples:
             break
     assert our_bpf_programs(), "the sampling program should be loaded while sampling"
     if how == "sigkill":
