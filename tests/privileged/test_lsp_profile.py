@@ -154,3 +154,50 @@ async def test_capabilities_command(client: LanguageClient):
     by_name = {c["name"]: c for c in result["capabilities"]}
     assert by_name["privileges"]["available"] is True
     assert by_name["kprobes"]["available"] is False  # this kernel has no CONFIG_KPROBES
+
+
+async def test_launch_and_profile_keeps_the_lsp_stream_clean(client: LanguageClient, workloads: Path):
+    """The launched program prints to its stdout; none of it may reach the LSP stream."""
+    source = WORKLOADS / "hotloop" / "hotloop.c"
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="lineprobe.profile",
+            arguments=[{"command": [str(workloads / "hotloop"), "1"], "durationMs": 10000}],
+        )
+    )
+    assert result["ok"] is True, result
+    assert result["target_exited"] is True
+    assert result["target"]["exe"] == str(workloads / "hotloop")
+    top = result["top_lines"][0]
+    assert (top["path"], top["line"]) == (str(source), marked_line(source, "HOT-LINE"))
+    assert source.as_uri() in client.diagnostics
+
+
+async def test_stop_ends_a_long_profile_early_with_results(client: LanguageClient, workloads: Path, spawn):
+    import asyncio
+
+    target = spawn(workloads / "hotloop")
+    profile = asyncio.ensure_future(
+        client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="lineprobe.profile", arguments=[{"pid": target.pid, "durationMs": 60000}]
+            )
+        )
+    )
+    started = time.monotonic()
+    # Wait for sampling to begin (progress says so) rather than sleeping a fixed time.
+    while not any(
+        isinstance(r, types.WorkDoneProgressReport)
+        and (r.message or "").startswith("sampling: ")
+        and not (r.message or "").startswith("sampling: 0 ")
+        for reports in client.progress_reports.values()
+        for r in reports
+    ):
+        await asyncio.wait_for(client.wait_for_notification(types.PROGRESS), 30)
+    stopped = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="lineprobe.stop", arguments=[])
+    )
+    assert stopped == {"ok": True, "stopped": True}
+    result = await asyncio.wait_for(profile, 30)
+    assert result["ok"] is True and result["samples"] > 0
+    assert time.monotonic() - started < 30

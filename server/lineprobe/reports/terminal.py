@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -32,12 +33,12 @@ def _heat_style(percent: float) -> str:
 def render_profile(profile: CpuProfile, console: Console) -> None:
     raw = profile.raw
     header = (
-        f"[bold]{raw.comm}[/] (pid {raw.pid}, {raw.exe}): {profile.samples} samples "
+        f"[bold]{escape(raw.comm)}[/] (pid {raw.pid}, {escape(raw.exe)}): {profile.samples} samples "
         f"in {raw.duration_s:.2f} s at {raw.frequency} Hz, {raw.counters.lost} lost"
     )
     console.print(header)
     for warning in profile.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     if profile.samples == 0:
         console.print("No samples: the process did not run on a CPU while it was sampled.")
         return
@@ -54,8 +55,8 @@ def render_profile(profile: CpuProfile, console: Console) -> None:
         table.add_row(
             Text(f"{self_pct:.1f}", style=_heat_style(self_pct)),
             f"{profile.share(stat.total_samples):.1f}",
-            name,
-            where,
+            Text(name),
+            Text(where),
         )
     console.print(table)
 
@@ -66,11 +67,11 @@ def render_profile(profile: CpuProfile, console: Console) -> None:
 def _render_file(profile: CpuProfile, path: str, console: Console) -> None:
     stats = {s.line: s for s in profile.lines_in(path)}
     console.print()
-    console.rule(f"[bold]{path}", align="left")
+    console.rule(f"[bold]{escape(path)}", align="left")
     try:
         source = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
-        console.print(f"[yellow]source not readable ({exc.strerror}); per-line counts:[/]")
+        console.print(f"[yellow]source not readable ({escape(str(exc.strerror))}); per-line counts:[/]")
         for line, line_stat in sorted(stats.items()):
             console.print(f"  line {line}: self {profile.share(line_stat.self_samples):.1f}%")
         return

@@ -146,6 +146,11 @@ class ElfImage:
             self._dwarf = self._load_dwarf()
         return self._dwarf
 
+    @property
+    def dwarf_problems(self) -> list[str]:
+        """Problems met while decoding DWARF so far (without decoding anything new)."""
+        return self._dwarf.problems if self._dwarf is not None else []
+
     def _load_dwarf(self) -> DwarfIndex | None:
         if self._elf is None:
             return None

@@ -117,9 +117,7 @@ class AddressSpace:
         seen: list[str] = []
         for image in self.cache.images.values():
             seen.extend(image.problems)
-            dwarf = image.dwarf if image._dwarf_loaded else None
-            if dwarf is not None:
-                seen.extend(dwarf.problems)
+            seen.extend(image.dwarf_problems)
         return list(dict.fromkeys(seen))
 
     def _resolve(self, address: int) -> list[SourceFrame]:
