@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -201,3 +202,45 @@ async def test_stop_ends_a_long_profile_early_with_results(client: LanguageClien
     result = await asyncio.wait_for(profile, 30)
     assert result["ok"] is True and result["samples"] > 0
     assert time.monotonic() - started < 30
+
+
+def hottest_path(node: dict[str, Any]) -> list[dict[str, Any]]:
+    path = []
+    while node["children"]:
+        node = max(node["children"], key=lambda c: c["value"])
+        path.append(node)
+    return path
+
+
+async def test_flame_graph_and_heat_scoped_to_a_frame(client: LanguageClient, workloads: Path, spawn):
+    target = spawn(workloads / "primes", "200000", "0")
+    uri = PRIMES_C.as_uri()
+    hot = marked_line(PRIMES_C, "return n % d == 0;")
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="lineprobe.profile", arguments=[{"pid": target.pid, "durationMs": 1000}]
+        )
+    )
+    assert result["ok"] is True
+    graph = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="lineprobe.flameGraph", arguments=[])
+    )
+    assert graph["ok"] is True and graph["root"]["value"] == result["samples"]
+    path = hottest_path(graph["root"])
+    leaf = path[-1]
+    assert (leaf["function"], leaf["line"], leaf["uri"]) == ("is_divisible", hot, uri)
+    assert all(child["value"] <= parent["value"] for parent, child in itertools.pairwise(path))
+
+    # Scope the heat to the is_prime frame on the hottest path: only lines at or below it stay.
+    names = [n["name"] for n in path]
+    upto = next(i for i, n in enumerate(path) if n["function"] == "is_prime")
+    client.heat.clear()  # type: ignore[attr-defined]
+    scoped = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="lineprobe.scopeHeat", arguments=[{"stack": names[: upto + 1]}])
+    )
+    assert scoped["ok"] is True and 0 < scoped["samples_in_scope"] <= result["samples"]
+    heat = next(h for h in client.heat if h["uri"] == uri)  # type: ignore[attr-defined]
+    lines = {entry["line"] + 1 for entry in heat["lines"]}
+    assert hot in lines
+    omp_line = marked_line(PRIMES_C, "if (is_prime(n))")
+    assert omp_line not in lines  # the caller above the selected frame is out of scope

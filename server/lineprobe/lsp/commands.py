@@ -18,12 +18,14 @@ from lineprobe_agent import protocol
 from lsprotocol import types
 
 from lineprobe.agent_client import AgentConnection, AgentError
-from lineprobe.lsp import documents
+from lineprobe.lsp import documents, presentation
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
 from lineprobe.process_list import list_processes
 from lineprobe.profiling.model import CpuProfile
 
+FLAME_GRAPH = "lineprobe.flameGraph"
+SCOPE_HEAT = "lineprobe.scopeHeat"
 LIST_PROCESSES = "lineprobe.listProcesses"
 PROFILE = "lineprobe.profile"
 STOP = "lineprobe.stop"
@@ -216,6 +218,33 @@ def register(server: LineprobeServer) -> None:
         running = ls.state.profiling
         await asyncio.to_thread(ls.state.runner.stop)
         return {"ok": True, "stopped": running}
+
+    @server.command(FLAME_GRAPH)
+    def flame_graph_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        view = ls.state.view
+        if view is None:
+            return {"ok": False, "error": {"code": "bad-request", "message": "no profile yet", "hint": None}}
+        return {"ok": True, "samples": view.profile.samples, "root": presentation.flame_graph(view)}
+
+    @server.command(SCOPE_HEAT)
+    def scope_heat_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        view = ls.state.view
+        if view is None:
+            return {"ok": False, "error": {"code": "bad-request", "message": "no profile yet", "hint": None}}
+        stack: Any = None
+        if arguments and isinstance(arguments[0], dict):
+            stack = arguments[0].get("stack")
+        if stack is not None and not (isinstance(stack, list) and all(isinstance(s, str) for s in stack)):
+            return {
+                "ok": False,
+                "error": {
+                    "code": "bad-request",
+                    "message": "stack must be a list of frame names",
+                    "hint": None,
+                },
+            }
+        in_scope = documents.publish_heat(ls, view, stack or [])
+        return {"ok": True, "samples_in_scope": in_scope}
 
     @server.command(CAPABILITIES)
     async def capabilities_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:

@@ -49,6 +49,14 @@ def publish(ls: LineprobeServer, view: ProfileView) -> None:
         ls.workspace_code_lens_refresh(None)
 
 
+def publish_heat(ls: LineprobeServer, view: ProfileView, scope: list[str]) -> int:
+    """Re-send ``lineprobe/heat`` for every profiled file, scoped to a call path; returns its samples."""
+    in_scope, notifications = presentation.scoped_heat(view, scope)
+    for params in notifications:
+        ls.protocol.notify(HEAT_NOTIFICATION, params)
+    return in_scope
+
+
 def register(server: LineprobeServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: LineprobeServer, params: types.InitializeParams) -> None:

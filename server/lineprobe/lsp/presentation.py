@@ -14,6 +14,7 @@ from pygls.uris import from_fs_path
 
 from lineprobe.lsp.profile_view import DocumentProfile, ProfileView
 from lineprobe.profiling.model import LineStat
+from lineprobe.reports.flame_tree import FlameNode, flame_tree, line_stats_under
 
 SOURCE = "lineprobe"
 MAX_NEIGHBOURS = 5
@@ -140,6 +141,51 @@ def hover(view: ProfileView, stat: LineStat) -> types.Hover:
     if raw.counters.lost:
         parts += ["", f"{raw.counters.lost} samples were lost."]
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n".join(parts)))
+
+
+def flame_graph(view: ProfileView) -> dict[str, Any]:
+    """The ``lineprobe.flameGraph`` tree (PROTOCOL.md): d3-flame-graph's shape plus source locations."""
+
+    def node(n: FlameNode) -> dict[str, Any]:
+        frame = n.frame
+        path = view.local_path(frame.path) if frame is not None else None
+        return {
+            "name": n.name,
+            "function": frame.function if frame is not None else None,
+            "value": n.value,
+            "path": frame.path if frame is not None else None,
+            "line": frame.line if frame is not None else None,
+            "uri": from_fs_path(path) if path else None,
+            "inlined": bool(frame and frame.inlined),
+            "kernel": bool(frame and frame.kernel),
+            "children": [node(c) for c in sorted(n.children.values(), key=lambda c: -c.value)],
+        }
+
+    return node(flame_tree(view.profile))
+
+
+def scoped_heat(view: ProfileView, prefix: list[str]) -> tuple[int, list[dict[str, Any]]]:
+    """``lineprobe/heat`` params for every profiled document, from samples under ``prefix``."""
+    if not prefix:
+        return view.profile.samples, [heat(view, doc) for doc in view.documents.values()]
+    in_scope, stats = line_stats_under(view.profile, prefix)
+    per_doc: dict[str, list[dict[str, Any]]] = {uri: [] for uri in view.documents}
+    for (dwarf_path, line), stat in sorted(stats.items()):
+        path = view.local_path(dwarf_path)
+        doc = view.by_path.get(path) if path else None
+        if doc is None:
+            continue
+        per_doc[doc.uri].append(
+            {
+                "line": line - 1,
+                "self_percent": round(view.percent(stat.self_samples), 2),
+                "total_percent": round(view.percent(stat.total_samples), 2),
+            }
+        )
+    return in_scope, [
+        {"uri": uri, "samples": view.profile.samples, "scope": prefix, "lines": lines}
+        for uri, lines in per_doc.items()
+    ]
 
 
 def heat(view: ProfileView, doc: DocumentProfile) -> dict[str, Any]:

@@ -34,6 +34,11 @@ class ProfileView:
     documents: dict[str, DocumentProfile] = field(default_factory=dict)
     """By document URI."""
     by_path: dict[str, DocumentProfile] = field(default_factory=dict)
+    local_paths: dict[str, str | None] = field(default_factory=dict)
+    """DWARF path -> local file (mapped, existing, inside the workspace) or None."""
+
+    def local_path(self, dwarf_path: str | None) -> str | None:
+        return self.local_paths.get(dwarf_path) if dwarf_path else None
 
     @classmethod
     def build(cls, profile: CpuProfile, settings: Settings, workspace_roots: list[str]) -> ProfileView:
@@ -43,7 +48,7 @@ class ProfileView:
             binary_mtime: float | None = os.stat(profile.raw.exe).st_mtime
         except OSError:
             binary_mtime = None
-        local_of: dict[str, str | None] = {}
+        local_of = view.local_paths
 
         def local(path: str | None) -> str | None:
             if path is None:
