@@ -30,8 +30,9 @@ from pathlib import Path
 import msgspec
 from lineprobe_agent import protocol
 
-from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, Timings
+from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, StackSnapshot, Timings
 from lineprobe.symbolization.resolver import MappedFile
+from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 
 DEFAULT_LAUNCHER = "sudo -n"
 HELLO_TIMEOUT_S = 20.0
@@ -106,13 +107,22 @@ def to_raw_profile(result: protocol.ProfileResult) -> RawProfile:
         target_exited=result.target_exited,
         exited_after_s=result.exited_after_s,
         counters=LossCounters(
-            c.samples, c.lost, c.user_stack_missing, c.kernel_stack_missing, c.stack_collisions
+            c.samples,
+            c.lost,
+            c.user_stack_missing,
+            c.kernel_stack_missing,
+            c.stack_collisions,
+            c.exemplars_lost,
         ),
         stacks=tuple(
             SampledStack(s.count, tuple(s.user), tuple(s.kernel), s.user_stack_missing) for s in result.stacks
         ),
         mappings=tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in result.maps),
         timings=Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s),
+        snapshots=tuple(
+            StackSnapshot(e.stack, e.tid, UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data))
+            for e in result.exemplars
+        ),
     )
 
 

@@ -56,6 +56,7 @@ def test_no_bpf_program_outlives_the_agent(workloads: Path, spawn, how: str) -> 
         agent.send_signal(signal.SIGTERM)
     else:
         agent.stdin.close()
+    rest = agent.stdout.read()  # drain: a full pipe would block the agent's answer
     agent.wait(10)
     deadline = time.monotonic() + 5
     while our_bpf_programs() and time.monotonic() < deadline:
@@ -63,8 +64,8 @@ def test_no_bpf_program_outlives_the_agent(workloads: Path, spawn, how: str) -> 
     assert our_bpf_programs() == []
     if how == "stdin-closed":
         # A closed pipe ends sampling early but still answers with what was collected.
-        rest = [protocol.decode_message(line) for line in agent.stdout.read().splitlines()]
-        done = [m for m in rest if isinstance(m, protocol.ProfileDone)]
+        messages = [protocol.decode_message(line) for line in rest.splitlines()]
+        done = [m for m in messages if isinstance(m, protocol.ProfileDone)]
         assert done and done[0].result.counters.samples > 0
 
 

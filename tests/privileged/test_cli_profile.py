@@ -171,3 +171,17 @@ def test_no_privileges_is_explained(workloads: Path, spawn) -> None:
     assert done.returncode == 1
     assert "the agent did not start" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_o2_without_frame_pointers_gets_full_stacks_by_cfi(workloads: Path, spawn) -> None:
+    """Frame pointers are absent in inlined-O2 and in libc: CFI unwinding still reaches main."""
+    target = spawn(workloads / "inlined-O2")
+    report = profile_json("--pid", str(target.pid), "--duration", "1.5")
+    functions = {f["function"]: f for f in report["functions"]}
+    assert functions["main"]["total_percent"] > 90
+    assert functions["run.constprop.0"]["total_percent"] > 90
+    assert report["unwinding"]["exemplars"] > 0
+    reasons = report["unwinding"]["stop_reasons"]
+    outermost = sum(n for reason, n in reasons.items() if reason.startswith("reached the outermost frame"))
+    assert outermost >= 0.9 * sum(reasons.values()), reasons
+    assert not any(f.startswith("[unknown in [unmapped]") for f in functions)

@@ -19,10 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lineprobe_agent.protocol import SampleCounters, StackCount
+from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
 
 COUNTS_ENTRIES = 40960
 STACK_ENTRIES = 16384
+STACK_COPY_BYTES = 8192
+"""User stack bytes copied per exemplar: enough for the frames of most programs."""
+EXEMPLAR_BUFFER_PAGES = 256
+"""Perf buffer per CPU (1 MiB): a second of 999 Hz exemplars between two polls."""
 
 # Indices into the per-CPU stats array; keep in sync with the C below.
 STAT_SAMPLES = 0
@@ -51,7 +55,24 @@ struct sample_key_t {
     u64 user_ip;      /* only set when the user stack is missing */
 };
 
+/* A user-mode sample's registers and a copy of its stack, for unwinding
+ * with CFI in user space where frame pointers are missing. */
+struct exemplar_t {
+    u32 tid;
+    s32 user_stack_id;
+    u64 user_ip_key;
+    u64 ip;
+    u64 sp;
+    u64 bp;
+    u32 size;
+    u32 pad;
+    u8 data[STACK_COPY_BYTES];
+};
+
 BPF_HASH(counts, struct sample_key_t, u64, COUNTS_ENTRIES);
+BPF_PERCPU_ARRAY(exemplar_scratch, struct exemplar_t, 1);
+BPF_PERF_OUTPUT(exemplars);
+BPF_ARRAY(exemplars_enabled, u32, 1);
 BPF_STACK_TRACE(stack_traces, STACK_ENTRIES);
 BPF_ARRAY(target_tgid, u32, 1);
 BPF_PERCPU_ARRAY(stats, u64, STAT_COUNT);
@@ -97,6 +118,30 @@ int on_cpu_sample(struct lp_perf_event_data *ctx)
         __sync_fetch_and_add(count, 1);
     else
         bump(STAT_LOST);
+
+    u32 *enabled = exemplars_enabled.lookup(&zero);
+    if (!in_user || !enabled || !*enabled)
+        return 0;
+    struct exemplar_t *e = exemplar_scratch.lookup(&zero);
+    if (!e)
+        return 0;
+    e->tid = (u32)bpf_get_current_pid_tgid();
+    e->user_stack_id = key.user_stack_id;
+    e->user_ip_key = key.user_ip;
+    e->ip = ctx->regs.ip;
+    e->sp = ctx->regs.sp;
+    e->bp = ctx->regs.bp;
+    /* A read that would cross the top of the stack fails whole: try smaller. */
+    e->size = STACK_COPY_BYTES;
+    if (bpf_probe_read_user(e->data, STACK_COPY_BYTES, (void *)e->sp) != 0) {
+        e->size = STACK_COPY_BYTES / 4;
+        if (bpf_probe_read_user(e->data, STACK_COPY_BYTES / 4, (void *)e->sp) != 0) {
+            e->size = 512;
+            if (bpf_probe_read_user(e->data, 512, (void *)e->sp) != 0)
+                e->size = 0;
+        }
+    }
+    exemplars.perf_submit(ctx, e, sizeof(*e));
     return 0;
 }
 """
@@ -112,6 +157,7 @@ def program_cflags() -> list[str]:
         f"-DSTAT_KERNEL_STACK_MISSING={STAT_KERNEL_STACK_MISSING}",
         f"-DSTAT_COLLISIONS={STAT_COLLISIONS}",
         f"-DSTAT_COUNT={STAT_COUNT}",
+        f"-DSTACK_COPY_BYTES={STACK_COPY_BYTES}",
     ]
 
 
@@ -119,6 +165,7 @@ def program_cflags() -> list[str]:
 class CollectedSamples:
     stacks: list[StackCount]
     counters: SampleCounters
+    exemplars: list[Exemplar]
 
 
 class CpuProfiler:
@@ -129,11 +176,42 @@ class CpuProfiler:
 
         self._bpf: Any = BPF(text=BPF_PROGRAM.encode(), cflags=program_cflags())
         self._attached = False
+        # (user stack id, user ip key) -> raw exemplars, filled by the perf buffer callback
+        self._exemplars: list[tuple[int, int, int, int, int, int, bytes]] = []
+        self._exemplars_lost = 0
+        self._bpf["exemplars"].open_perf_buffer(
+            self._on_exemplar, page_cnt=EXEMPLAR_BUFFER_PAGES, lost_cb=self._on_exemplars_lost
+        )
 
-    def start(self, tgid: int, frequency: int) -> None:
+    def _on_exemplar(self, cpu: int, data: Any, size: int) -> None:
+        # The event is a view into the ring: copy what we keep now.
+        event = self._bpf["exemplars"].event(data)
+        length = min(int(event.size), STACK_COPY_BYTES)
+        stack = ctypes.string_at(ctypes.addressof(event.data), length)
+        self._exemplars.append(
+            (
+                int(event.user_stack_id),
+                int(event.user_ip_key),
+                int(event.tid),
+                int(event.ip),
+                int(event.sp),
+                int(event.bp),
+                stack,
+            )
+        )
+
+    def _on_exemplars_lost(self, count: int) -> None:
+        self._exemplars_lost += int(count)
+
+    def poll(self, timeout_s: float) -> None:
+        """Deliver pending exemplars, waiting up to ``timeout_s`` for some."""
+        self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
+
+    def start(self, tgid: int, frequency: int, exemplars: bool = True) -> None:
         from bcc import PerfSWConfig, PerfType
 
         self._reset()
+        self._bpf["exemplars_enabled"][ctypes.c_int(0)] = ctypes.c_uint32(1 if exemplars else 0)
         self._bpf["target_tgid"][ctypes.c_int(0)] = ctypes.c_uint32(tgid)
         self._bpf.attach_perf_event(
             ev_type=PerfType.SOFTWARE,
@@ -156,10 +234,13 @@ class CpuProfiler:
         self._bpf["target_tgid"][ctypes.c_int(0)] = ctypes.c_uint32(0)
 
     def collect(self, name_kernel_address: Callable[[int], str]) -> CollectedSamples:
+        self.poll(0)  # whatever is still in the ring
         counts = self._bpf["counts"]
         traces = self._bpf["stack_traces"]
         stacks: list[StackCount] = []
+        index_of: dict[tuple[int, int, int], int] = {}
         for key, value in counts.items():
+            index_of[(int(key.user_stack_id), int(key.kernel_stack_id), int(key.user_ip))] = len(stacks)
             user: list[int] = []
             user_missing = key.user_stack_id < 0
             if not user_missing:
@@ -176,9 +257,14 @@ class CpuProfiler:
             user_stack_missing=self._stat(STAT_USER_STACK_MISSING),
             kernel_stack_missing=self._stat(STAT_KERNEL_STACK_MISSING),
             stack_collisions=self._stat(STAT_COLLISIONS),
+            exemplars_lost=self._exemplars_lost,
         )
+        exemplars = [
+            Exemplar(index_of.get((stack_id, -1, ip_key), -1), tid, ip, sp, bp, data)
+            for stack_id, ip_key, tid, ip, sp, bp, data in self._exemplars
+        ]
         self._reset()
-        return CollectedSamples(stacks, counters)
+        return CollectedSamples(stacks, counters, exemplars)
 
     def close(self) -> None:
         try:
@@ -190,6 +276,8 @@ class CpuProfiler:
         return int(self._bpf["stats"].sum(ctypes.c_int(index)).value)
 
     def _reset(self) -> None:
+        self._exemplars = []
+        self._exemplars_lost = 0
         self._bpf["counts"].clear()
         self._bpf["stack_traces"].clear()
         self._bpf["stats"].zero()
@@ -214,11 +302,15 @@ def sampling_loop(
     Returns (seconds sampled, ended early).
     """
     started = time.monotonic()
+    next_tick = started + interval_s
     while True:
-        elapsed = time.monotonic() - started
-        remaining = duration_s - elapsed
+        now = time.monotonic()
+        remaining = duration_s - (now - started)
         if remaining <= 0:
-            return elapsed, False
-        if wait(min(interval_s, remaining)):
+            return now - started, False
+        if wait(max(min(next_tick - now, remaining), 0.0)):
             return time.monotonic() - started, True
-        tick(time.monotonic() - started)
+        now = time.monotonic()
+        if now >= next_tick:
+            next_tick = now + interval_s
+            tick(now - started)

@@ -47,6 +47,8 @@ class ProfileRequest(msgspec.Struct, tag="profile", tag_field="type", frozen=Tru
     pid: int
     frequency: int = 99
     duration_s: float = 5.0
+    exemplars: bool = True
+    """Also send user stack copies, so that the server can unwind without frame pointers."""
 
 
 class StopRequest(msgspec.Struct, tag="stop", tag_field="type", frozen=True):
@@ -119,6 +121,24 @@ class SampleCounters(msgspec.Struct, frozen=True):
     """Samples taken in the kernel whose kernel stack could not be read."""
     stack_collisions: int
     """Stacks dropped because their hash collided with another in the stack map."""
+    exemplars_lost: int = 0
+    """Exemplars the perf buffer dropped (their samples still count in ``stacks``)."""
+
+
+class Exemplar(msgspec.Struct, frozen=True):
+    """One user-mode sample's registers and a copy of its stack, for CFI unwinding.
+
+    ``stack`` indexes ``ProfileResult.stacks``: the aggregated entry this
+    sample was counted in (-1 if that entry could not be recorded). ``data``
+    holds the bytes from ``sp`` upwards (base64 in JSON).
+    """
+
+    stack: int
+    tid: int
+    ip: int
+    sp: int
+    bp: int
+    data: bytes
 
 
 class PhaseTimings(msgspec.Struct, frozen=True):
@@ -148,6 +168,7 @@ class ProfileResult(msgspec.Struct, frozen=True):
     stacks: list[StackCount]
     maps: list[Mapping]
     timings: PhaseTimings
+    exemplars: list[Exemplar] = []
 
 
 # --- messages: agent -> server ---------------------------------------------------

@@ -188,7 +188,7 @@ class Agent:
             target.snapshot_maps()
             attach_started = time.monotonic()
             try:
-                profiler.start(request.pid, request.frequency)
+                profiler.start(request.pid, request.frequency, request.exemplars)
             except Exception as exc:
                 raise RequestFailed("attach-failed", f"cannot attach the perf events: {exc}") from None
             attach_s = time.monotonic() - attach_started
@@ -199,7 +199,9 @@ class Agent:
                 nonlocal exited
                 if self.stop_requested.wait(0):
                     return True
-                exited = target.wait_exit(timeout)
+                # Drain exemplars while waiting; the pidfd then says whether the target lives.
+                profiler.poll(timeout)
+                exited = target.wait_exit(0)
                 return exited or self.stop_requested.is_set()
 
             def tick(elapsed: float) -> None:
@@ -234,6 +236,7 @@ class Agent:
                 counters=collected.counters,
                 stacks=collected.stacks,
                 maps=target.mappings(),
+                exemplars=collected.exemplars,
                 timings=protocol.PhaseTimings(
                     agent_start_s=round(agent_start_s, 4),
                     compile_s=round(compile_s, 4),

@@ -9,6 +9,7 @@ never exceeds 100%.
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from lineprobe.profiling.model import (
     CpuProfile,
@@ -17,10 +18,12 @@ from lineprobe.profiling.model import (
     LineStat,
     RawProfile,
     ResolvedStack,
+    StackSnapshot,
     Timings,
 )
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache, proc_root
+from lineprobe.unwinding.stack_unwinder import unwind
 
 
 def _kernel_frames(names: tuple[str, ...]) -> list[SourceFrame]:
@@ -35,9 +38,29 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
     started = time.monotonic()
     space = AddressSpace(raw.mappings, cache, proc_root(raw.pid) if not raw.target_exited else "")
     stacks: list[ResolvedStack] = []
-    for sampled in raw.stacks:
-        frames = _kernel_frames(sampled.kernel) + space.resolve_stack(sampled.user)
-        stacks.append(ResolvedStack(sampled.count, frames))
+    snapshots_of: dict[int, list[StackSnapshot]] = {}
+    for snapshot in raw.snapshots:
+        snapshots_of.setdefault(snapshot.stack_index, []).append(snapshot)
+    stop_reasons: Counter[str] = Counter()
+    for index, sampled in enumerate(raw.stacks):
+        kernel = _kernel_frames(sampled.kernel)
+        snapshots = snapshots_of.get(index)
+        if not snapshots:
+            stacks.append(ResolvedStack(sampled.count, kernel + space.resolve_stack(sampled.user)))
+            continue
+        # The in-kernel count is exact; the exemplars say which full stacks it
+        # was made of. Split the count over them, in whole samples.
+        share, extra = divmod(sampled.count, len(snapshots))
+        for position, snapshot in enumerate(snapshots):
+            weight = share + (1 if position < extra else 0)
+            if weight == 0:
+                continue
+            unwound = unwind(space, snapshot.registers, snapshot.stack)
+            stop_reasons[unwound.stop_reason] += 1
+            user = unwound.addresses
+            if len(user) == 1 and len(sampled.user) > 1:
+                user = list(sampled.user)  # CFI gave nothing: keep the frame-pointer walk
+            stacks.append(ResolvedStack(weight, kernel + space.resolve_stack(user)))
 
     lines: dict[LineKey, LineStat] = {}
     functions: dict[tuple[str, str], FunctionStat] = {}
@@ -48,7 +71,9 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
         seen_functions: set[tuple[str, str]] = set()
         for depth, frame in enumerate(stack.frames):
             is_leaf = depth == 0
-            if frame.path is not None and frame.line:
+            # Lines are kept only where the path is absolute: a relative DWARF path
+            # (a distribution's libc built elsewhere) names no file a user can open.
+            if frame.path is not None and frame.line and frame.path.startswith("/"):
                 key = LineKey(frame.path, frame.line)
                 stat = lines.get(key)
                 if stat is None:
@@ -88,6 +113,7 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
     t = raw.timings
     timings = Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s, resolution_s)
     return CpuProfile(
+        unwinding=dict(stop_reasons),
         raw=raw,
         samples=total_samples,
         stacks=stacks,
@@ -107,6 +133,8 @@ def _warnings(raw: RawProfile, space: AddressSpace, launched: bool) -> list[str]
         warnings.append(f"{c.user_stack_missing} samples without a user stack (their sampled line is kept)")
     if c.kernel_stack_missing:
         warnings.append(f"{c.kernel_stack_missing} kernel-mode samples without a kernel stack")
+    if c.exemplars_lost:
+        warnings.append(f"{c.exemplars_lost} stack copies lost: those samples use frame-pointer stacks")
     if c.stack_collisions:
         warnings.append(f"{c.stack_collisions} stacks dropped by hash collisions in the stack map")
     if raw.target_exited and launched:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import MappedFile
+from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,24 @@ class SampledStack:
 
 
 @dataclass(frozen=True)
+class StackSnapshot:
+    """Registers and a copy of the user stack of one sample (an exemplar), for CFI unwinding."""
+
+    stack_index: int
+    """The ``RawProfile.stacks`` entry this sample was counted in, or -1."""
+    tid: int
+    registers: UserRegisters
+    stack: StackCopy
+
+
+@dataclass(frozen=True)
 class LossCounters:
     samples: int
     lost: int
     user_stack_missing: int
     kernel_stack_missing: int
     stack_collisions: int
+    exemplars_lost: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,7 @@ class RawProfile:
     stacks: tuple[SampledStack, ...]
     mappings: tuple[MappedFile, ...]
     timings: Timings
+    snapshots: tuple[StackSnapshot, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,8 @@ class CpuProfile:
     functions: list[FunctionStat]
     warnings: list[str]
     timings: Timings
+    unwinding: dict[str, int] = field(default_factory=dict)
+    """How the CFI unwinds of exemplars ended: stop reason -> count."""
 
     def share(self, count: int) -> float:
         return 100.0 * count / self.samples if self.samples else 0.0

@@ -27,7 +27,9 @@ def profile_to_json(profile: CpuProfile) -> dict[str, Any]:
             "user_stack_missing": raw.counters.user_stack_missing,
             "kernel_stack_missing": raw.counters.kernel_stack_missing,
             "stack_collisions": raw.counters.stack_collisions,
+            "exemplars_lost": raw.counters.exemplars_lost,
         },
+        "unwinding": {"exemplars": len(raw.snapshots), "stop_reasons": profile.unwinding},
         "warnings": profile.warnings,
         "timings": {
             "agent_start_s": profile.timings.agent_start_s,

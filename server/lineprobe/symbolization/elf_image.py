@@ -16,6 +16,7 @@ from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
 from elftools.elf.elffile import ELFFile
 
 from lineprobe.symbolization.dwarf_index import DwarfIndex
+from lineprobe.unwinding.call_frame_table import CallFrameTable
 
 # pyelftools raises these (and, on malformed input, plain built-ins) from deep
 # inside its parsers; every entry point below catches this tuple.
@@ -102,6 +103,8 @@ class ElfImage:
         self._elf: Any = None
         self._dwarf: DwarfIndex | None = None
         self._dwarf_loaded = False
+        self._call_frames: CallFrameTable | None = None
+        self._call_frames_loaded = False
         self._open()
 
     def _open(self) -> None:
@@ -145,6 +148,30 @@ class ElfImage:
             self._dwarf_loaded = True
             self._dwarf = self._load_dwarf()
         return self._dwarf
+
+    @property
+    def call_frames(self) -> CallFrameTable | None:
+        """The CFI of ``.eh_frame`` (else ``.debug_frame``), parsed on first use."""
+        if not self._call_frames_loaded:
+            self._call_frames_loaded = True
+            self._call_frames = self._load_call_frames()
+        return self._call_frames
+
+    def _load_call_frames(self) -> CallFrameTable | None:
+        if self._elf is None:
+            return None
+        try:
+            info = self._elf.get_dwarf_info(relocate_dwarf_sections=False)
+            if info.has_EH_CFI():
+                entries = info.EH_CFI_entries()
+            elif info.has_CFI():
+                entries = info.CFI_entries()
+            else:
+                return None
+            return CallFrameTable(entries)
+        except PARSE_ERRORS as exc:
+            self.problems.append(f"{self.display_path}: call frame information unreadable ({_describe(exc)})")
+            return None
 
     @property
     def dwarf_problems(self) -> list[str]:

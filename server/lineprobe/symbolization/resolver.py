@@ -18,8 +18,9 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from lineprobe.symbolization.elf_image import ElfImage, debug_file_for
+from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, debug_file_for
 from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.unwinding.call_frame_table import FrameRule
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,22 @@ class AddressSpace:
         if i >= 0 and address < self.mappings[i].end:
             return self.mappings[i]
         return None
+
+    def frame_rule(self, address: int) -> FrameRule | None:
+        """The CFI rule at a runtime address, through the image that maps it."""
+        mapping = self.mapping_for(address)
+        if mapping is None or not mapping.path.startswith("/"):
+            return None
+        image = self.cache.image(mapping.path, mapping.build_id, self.root)
+        vaddr = image.file_offset_to_vaddr(address - mapping.start + mapping.offset)
+        table = image.call_frames if vaddr is not None else None
+        if table is None or vaddr is None:
+            return None
+        try:
+            return table.rule_for(vaddr)
+        except PARSE_ERRORS as exc:
+            image.problems.append(f"{mapping.path}: CFI at 0x{vaddr:x} unreadable ({type(exc).__name__})")
+            return None
 
     def resolve(self, address: int, is_return_address: bool) -> list[SourceFrame]:
         key = (address, is_return_address)

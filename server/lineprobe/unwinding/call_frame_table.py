@@ -1,0 +1,99 @@
+"""Call frame information (CFI) of one ELF file: how to find each frame's caller.
+
+``.eh_frame`` (present even in stripped binaries, since C++ exceptions need
+it) or ``.debug_frame`` describes, for every instruction, where the
+Canonical Frame Address (CFA) is and where the caller's registers were
+saved (DWARF 5, section 6.4). pyelftools parses the entries; we decode an
+FDE's rule table only when an address in it is first unwound, and keep the
+decoded rows.
+
+Only what unwinding x86-64 user code needs is kept: the CFA rule (a register
+plus an offset, or the PLT's well-known expression) and the rules for the
+return address and rbp.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+# DWARF register numbers on x86-64 (System V psABI, figure 3.36).
+RBP = 6
+RSP = 7
+RIP = 16
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRule:
+    """How to unwind from any pc in [pc, next rule's pc)."""
+
+    pc: int
+    cfa_register: int | None
+    """None: the CFA is given by an expression we recognise only for PLT stubs."""
+    cfa_offset: int
+    return_address_offset: int | None
+    """The return address is saved at CFA + this; None: not recoverable."""
+    rbp_offset: int | None
+    """rbp is saved at CFA + this; None: rbp keeps its value ("same value")."""
+    plt_expression: bool = False
+
+
+@dataclass
+class _Fde:
+    start: int
+    end: int
+    entry: Any
+    rules: list[FrameRule] | None = None
+    pcs: list[int] = field(default_factory=list)
+
+
+class CallFrameTable:
+    def __init__(self, entries: list[Any]) -> None:
+        fdes: list[_Fde] = []
+        for entry in entries:
+            header = getattr(entry, "header", None)
+            if header is None or "initial_location" not in header or not hasattr(entry, "cie"):
+                continue  # a CIE or a zero terminator
+            start = int(header["initial_location"])
+            fdes.append(_Fde(start, start + int(header["address_range"]), entry))
+        fdes.sort(key=lambda f: f.start)
+        self._fdes = fdes
+        self._starts = [f.start for f in fdes]
+        self.problems: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._fdes)
+
+    def rule_for(self, pc: int) -> FrameRule | None:
+        i = bisect.bisect_right(self._starts, pc) - 1
+        if i < 0 or pc >= self._fdes[i].end:
+            return None
+        fde = self._fdes[i]
+        if fde.rules is None:
+            fde.rules = _decode(fde.entry)
+            fde.pcs = [r.pc for r in fde.rules]
+        j = bisect.bisect_right(fde.pcs, pc) - 1
+        return fde.rules[j] if j >= 0 else None
+
+
+def _decode(fde: Any) -> list[FrameRule]:
+    table = fde.get_decoded().table
+    rules: list[FrameRule] = []
+    for row in table:
+        cfa = row.get("cfa")
+        if cfa is None:
+            continue
+        plt = False
+        if cfa.expr is not None:
+            # The PLT's CFA is rsp + 8 (+ 8 after the stub's push); libc and
+            # ld.so use exactly this expression for .plt (psABI, section 4.3).
+            register, offset, plt = None, 8, True
+        else:
+            register, offset = cfa.reg, cfa.offset
+        ra = row.get(RIP)
+        ra_offset = ra.arg if ra is not None and ra.type == "OFFSET" else None
+        rbp = row.get(RBP)
+        rbp_offset = rbp.arg if rbp is not None and rbp.type == "OFFSET" else None
+        rules.append(FrameRule(int(row["pc"]), register, int(offset), ra_offset, rbp_offset, plt))
+    return rules
