@@ -32,6 +32,17 @@ from lineprobe_agent import protocol
 
 from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, StackSnapshot, Timings
 from lineprobe.symbolization.resolver import MappedFile
+from lineprobe.syscalls.model import (
+    BlockRequest,
+    Bucket,
+    CallSnapshot,
+    CpuInterval,
+    Distribution,
+    RawFailure,
+    RawFileIo,
+    RawSyscallTrace,
+    SyscallTotal,
+)
 from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 
 DEFAULT_LAUNCHER = "sudo -n"
@@ -126,6 +137,65 @@ def to_raw_profile(result: protocol.ProfileResult) -> RawProfile:
     )
 
 
+def _distribution(histogram: protocol.Histogram) -> Distribution:
+    return Distribution(
+        histogram.name, histogram.unit, tuple(Bucket(b.low, b.high, b.count) for b in histogram.buckets)
+    )
+
+
+def to_raw_syscall_trace(result: protocol.SyscallsResult) -> RawSyscallTrace:
+    """The protocol-to-domain boundary for system-call traces."""
+
+    def snapshots(indices: list[int]) -> tuple[CallSnapshot, ...]:
+        picked = [result.exemplars[i] for i in indices if 0 <= i < len(result.exemplars)]
+        return tuple(
+            CallSnapshot(UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data), e.latency_ns)
+            for e in picked
+        )
+
+    t = result.timings
+    c = result.counters
+    return RawSyscallTrace(
+        pid=result.pid,
+        exe=result.exe,
+        comm=result.comm,
+        duration_s=result.duration_s,
+        requested_s=result.requested_s,
+        target_exited=result.target_exited,
+        exited_after_s=result.exited_after_s,
+        totals=tuple(SyscallTotal(s.name, s.count, dict(s.errors)) for s in result.counts),
+        failures=tuple(
+            RawFailure(f.name, f.errno, f.path, f.count, snapshots(f.exemplars)) for f in result.failures
+        ),
+        io=tuple(
+            RawFileIo(
+                i.name,
+                i.fd,
+                i.path,
+                i.count,
+                i.bytes,
+                i.max_ns,
+                _distribution(i.latency),
+                snapshots(i.exemplars),
+            )
+            for i in result.io
+        ),
+        sleeps=tuple(_distribution(h) for h in result.sleeps),
+        block_latency=_distribution(result.block.latency),
+        block_requests=tuple(
+            BlockRequest(r.dev, r.sector, r.bytes, r.rwbs, r.queue_us, r.service_us, r.tid, r.at_s)
+            for r in result.block.records
+        ),
+        block_records_dropped=result.block.records_dropped,
+        cpu=tuple(CpuInterval(s.at_s, s.interval_s, s.user_s, s.system_s) for s in result.cpu),
+        lost=c.lost,
+        inflight_full=c.inflight_full,
+        exemplars_lost=c.exemplars_lost,
+        mappings=tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in result.maps),
+        timings=Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s),
+    )
+
+
 ProgressCallback = Callable[[protocol.Progress], None]
 
 
@@ -161,13 +231,16 @@ class AgentConnection:
         self._hello: queue.Queue[protocol.Hello | None] = queue.Queue()
         self._closed = False
         threading.Thread(target=self._read_stdout, daemon=True, name="agent-stdout").start()
-        threading.Thread(target=self._read_stderr, daemon=True, name="agent-stderr").start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True, name="agent-stderr")
+        self._stderr_reader.start()
         try:
             hello = self._hello.get(timeout=HELLO_TIMEOUT_S)
         except queue.Empty:
             hello = None
         if hello is None:
             self.close()
+            # stdout may reach EOF before stderr is read: let the launcher's words arrive.
+            self._stderr_reader.join(2.0)
             raise AgentError("no-privileges", self._startup_failure(argv))
         if hello.version != protocol.PROTOCOL_VERSION:
             self.close()
@@ -275,6 +348,17 @@ class AgentConnection:
         assert isinstance(answer, protocol.ProfileDone)
         raw = to_raw_profile(answer.result)
         return raw
+
+    def trace_syscalls(
+        self,
+        pid: int,
+        duration_s: float,
+        slow_ms: float = 1.0,
+        progress: ProgressCallback | None = None,
+    ) -> RawSyscallTrace:
+        answer = self._call(lambda i: protocol.SyscallsRequest(i, pid, duration_s, slow_ms), progress)
+        assert isinstance(answer, protocol.SyscallsDone)
+        return to_raw_syscall_trace(answer.result)
 
     def stop_all(self) -> None:
         """Ask every running request to end early; each still answers with its data."""

@@ -6,7 +6,9 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
+from typing import TypeVar
 
 import click
 import msgspec
@@ -21,7 +23,9 @@ from lineprobe.profiling.runner import ProfileRunner
 from lineprobe.reports.folded import write_folded
 from lineprobe.reports.json_report import profile_to_json
 from lineprobe.reports.speedscope import write_speedscope
+from lineprobe.reports.syscalls_report import render_trace, trace_to_json
 from lineprobe.reports.terminal import render_profile
+from lineprobe.syscalls.model import SyscallTrace
 
 EXIT_NO_PROFILE = 1
 
@@ -94,49 +98,62 @@ def profile(
         raise click.UsageError("--duration must be positive")
     duration_s = duration if duration is not None else (5.0 if pid is not None else 3600.0)
     runner = ProfileRunner(launcher=launcher)
+
+    def run(progress: Callable[[protocol.Progress], None]) -> CpuProfile:
+        if pid is not None:
+            return runner.profile_pid(pid, duration_s, frequency, progress)
+        # With --json, stdout carries the JSON alone: the command prints to stderr.
+        return runner.profile_command(
+            list(command), duration_s, frequency, progress=progress, stdout=2 if as_json else None
+        )
+
+    result = _with_progress(runner, duration_s, "sampling", run)
+    _emit(result, as_json, folded, speedscope)
+
+
+T = TypeVar("T")
+
+
+def _with_progress(
+    runner: ProfileRunner,
+    duration_s: float,
+    verb: str,
+    run: Callable[[Callable[[protocol.Progress], None]], T],
+) -> T:
+    """Run one agent request with a progress bar on stderr; Ctrl-C ends it early, keeping results."""
     err = Console(stderr=True)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.fields[samples]} samples"),
+        TextColumn("{task.fields[events]} events"),
         TimeRemainingColumn(),
         console=err,
         transient=True,
         disable=not err.is_terminal,
     )
-    task = progress.add_task("starting agent", total=duration_s, samples=0)
+    task = progress.add_task("starting agent", total=duration_s, events=0)
 
     def on_progress(message: protocol.Progress) -> None:
         if message.phase == "compiling":
             progress.update(task, description="compiling BPF")
         elif message.phase == "sampling":
-            progress.update(
-                task, description="sampling", completed=message.elapsed_s, samples=message.samples
-            )
+            progress.update(task, description=verb, completed=message.elapsed_s, events=message.samples)
         else:
             progress.update(task, description="resolving", completed=duration_s)
 
-    # Ctrl-C ends sampling early; the samples taken so far are still reported.
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=runner.stop, daemon=True).start()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         with progress:
-            if pid is not None:
-                result = runner.profile_pid(pid, duration_s, frequency, on_progress)
-            else:
-                # With --json, stdout carries the JSON alone: the command prints to stderr.
-                result = runner.profile_command(
-                    list(command), duration_s, frequency, progress=on_progress, stdout=2 if as_json else None
-                )
+            return run(on_progress)
     except AgentError as exc:
         _fail(exc)
-        return
+        raise  # not reached: _fail exits
     finally:
         signal.signal(signal.SIGINT, previous)
         runner.close()
-    _emit(result, as_json, folded, speedscope)
 
 
 def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str | None) -> None:
@@ -151,6 +168,65 @@ def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str
     if result.samples == 0 and result.raw.target_exited:
         Console(stderr=True).print("[bold red]lineprobe:[/] the target exited before any sample was taken")
         sys.exit(EXIT_NO_PROFILE)
+
+
+@main.command()
+@click.option("--pid", "-p", type=int, help="Trace this running process (all its threads).")
+@click.option(
+    "--duration",
+    "-d",
+    type=float,
+    default=None,
+    help="Seconds to trace [default: 5 for --pid; until the command exits, for a command].",
+)
+@click.option(
+    "--slow-ms",
+    type=click.FloatRange(0, 60000),
+    default=1.0,
+    show_default=True,
+    help="File I/O calls at least this slow always get their call stacks captured.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@click.option(
+    "--launcher",
+    default=None,
+    metavar="CMD",
+    help="How to start the privileged agent when not root [default: $LINEPROBE_LAUNCHER or 'sudo -n'].",
+)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def syscalls(
+    pid: int | None,
+    duration: float | None,
+    slow_ms: float,
+    as_json: bool,
+    launcher: str | None,
+    command: tuple[str, ...],
+) -> None:
+    """Count, time and attribute a process's system calls: failures, slow file I/O, block I/O.
+
+    \b
+    lineprobe syscalls --pid 1234 --duration 5
+    lineprobe syscalls -- ./build/server
+    """
+    if (pid is None) == (not command):
+        raise click.UsageError("give either --pid PID or a command after --")
+    if duration is not None and duration <= 0:
+        raise click.UsageError("--duration must be positive")
+    duration_s = duration if duration is not None else (5.0 if pid is not None else 3600.0)
+    runner = ProfileRunner(launcher=launcher)
+
+    def run(progress: Callable[[protocol.Progress], None]) -> SyscallTrace:
+        if pid is not None:
+            return runner.trace_syscalls_pid(pid, duration_s, slow_ms, progress)
+        return runner.trace_syscalls_command(
+            list(command), duration_s, slow_ms, progress=progress, stdout=2 if as_json else None
+        )
+
+    trace = _with_progress(runner, duration_s, "tracing", run)
+    if as_json:
+        click.echo(json.dumps(trace_to_json(trace), indent=1))
+    else:
+        render_trace(trace, Console())
 
 
 @main.command()

@@ -14,7 +14,6 @@ that do not match the running kernel.
 from __future__ import annotations
 
 import ctypes
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -221,8 +220,11 @@ class CpuProfiler:
         )
         self._attached = True
 
-    def samples_so_far(self) -> int:
+    def events_so_far(self) -> int:
         return self._stat(STAT_SAMPLES)
+
+    def tick(self) -> None:
+        """Nothing to do between polls: stacks are aggregated in the kernel."""
 
     def stop(self) -> None:
         """Detach the perf events: sampling ends here, the maps stay readable."""
@@ -288,29 +290,3 @@ def name_kernel_address(address: int) -> str:
 
     name = BPF.ksym(address, show_module=False, show_offset=False)
     return name.decode(errors="replace") if isinstance(name, bytes) else str(name)
-
-
-def sampling_loop(
-    profiler: CpuProfiler,
-    duration_s: float,
-    wait: Callable[[float], bool],
-    tick: Callable[[float], None],
-    interval_s: float = 0.25,
-) -> tuple[float, bool]:
-    """Sample until the duration ends or ``wait`` reports an end (exit or stop).
-
-    Returns (seconds sampled, ended early).
-    """
-    started = time.monotonic()
-    next_tick = started + interval_s
-    while True:
-        now = time.monotonic()
-        remaining = duration_s - (now - started)
-        if remaining <= 0:
-            return now - started, False
-        if wait(max(min(next_tick - now, remaining), 0.0)):
-            return time.monotonic() - started, True
-        now = time.monotonic()
-        if now >= next_tick:
-            next_tick = now + interval_s
-            tick(now - started)

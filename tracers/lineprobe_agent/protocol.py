@@ -61,7 +61,18 @@ class ShutdownRequest(msgspec.Struct, tag="shutdown", tag_field="type", frozen=T
     pass
 
 
-Request = CapabilitiesRequest | ProfileRequest | StopRequest | ShutdownRequest
+class SyscallsRequest(msgspec.Struct, tag="trace-syscalls", tag_field="type", frozen=True):
+    """Count, time and attribute one process's system calls (and its block I/O)."""
+
+    id: int
+    pid: int
+    duration_s: float = 5.0
+    slow_ms: float = 1.0
+    """File I/O calls at least this slow always get exemplars (subject to a rate limit)."""
+    exemplars: bool = True
+
+
+Request = CapabilitiesRequest | ProfileRequest | SyscallsRequest | StopRequest | ShutdownRequest
 
 
 # --- payloads ------------------------------------------------------------------
@@ -171,6 +182,123 @@ class ProfileResult(msgspec.Struct, frozen=True):
     exemplars: list[Exemplar] = []
 
 
+class HistogramBucket(msgspec.Struct, frozen=True):
+    low: float
+    high: float
+    count: int
+
+
+class Histogram(msgspec.Struct, frozen=True):
+    """Log-linear buckets (four per power of two), only the non-empty ones."""
+
+    name: str
+    unit: str
+    buckets: list[HistogramBucket]
+
+
+class SyscallCount(msgspec.Struct, frozen=True):
+    nr: int
+    name: str
+    count: int
+    errors: dict[str, int]
+    """errno name -> failed calls."""
+
+
+class SyscallExemplar(msgspec.Struct, frozen=True):
+    """Registers and user stack copy at one system call, for unwinding to its caller."""
+
+    tid: int
+    ip: int
+    sp: int
+    bp: int
+    data: bytes
+    latency_ns: int
+
+
+class SyscallFailure(msgspec.Struct, frozen=True):
+    nr: int
+    name: str
+    errno: str
+    path: str | None
+    """The path argument, or a decoded socket address for connect/bind."""
+    count: int
+    exemplars: list[int]
+    """Indices into ``SyscallsResult.exemplars``."""
+
+
+class FileIo(msgspec.Struct, frozen=True):
+    nr: int
+    name: str
+    fd: int
+    path: str | None
+    count: int
+    bytes: int
+    total_ns: int
+    max_ns: int
+    latency: Histogram
+    exemplars: list[int]
+
+
+class BlockRecord(msgspec.Struct, frozen=True):
+    dev: str
+    sector: int
+    bytes: int
+    rwbs: str
+    queue_us: float
+    service_us: float
+    tid: int
+    at_s: float
+
+
+class BlockIo(msgspec.Struct, frozen=True):
+    count: int
+    bytes: int
+    latency: Histogram
+    records: list[BlockRecord]
+    records_dropped: int
+
+
+class CpuSplit(msgspec.Struct, frozen=True):
+    """CPU seconds the process used in one interval, as pidstat reports them."""
+
+    at_s: float
+    interval_s: float
+    user_s: float
+    system_s: float
+
+
+class SyscallsCounters(msgspec.Struct, frozen=True):
+    events: int
+    """System calls of the target that returned while tracing."""
+    lost: int
+    """Calls that could not be aggregated because a map was full."""
+    inflight_full: int
+    block_unmatched: int
+    exemplars_lost: int
+
+
+class SyscallsResult(msgspec.Struct, frozen=True):
+    pid: int
+    exe: str
+    comm: str
+    requested_s: float
+    duration_s: float
+    started_at: float
+    stopped_early: bool
+    target_exited: bool
+    exited_after_s: float | None
+    counts: list[SyscallCount]
+    failures: list[SyscallFailure]
+    io: list[FileIo]
+    sleeps: list[Histogram]
+    block: BlockIo
+    cpu: list[CpuSplit]
+    exemplars: list[SyscallExemplar]
+    counters: SyscallsCounters
+    maps: list[Mapping]
+    timings: PhaseTimings
+
+
 # --- messages: agent -> server ---------------------------------------------------
 
 
@@ -206,7 +334,12 @@ class Failure(msgspec.Struct, tag="error", tag_field="type", frozen=True):
     """What the user can do about it."""
 
 
-AgentMessage = Hello | Progress | CapabilitiesResult | ProfileDone | Failure
+class SyscallsDone(msgspec.Struct, tag="syscalls-result", tag_field="type", frozen=True):
+    id: int
+    result: SyscallsResult
+
+
+AgentMessage = Hello | Progress | CapabilitiesResult | ProfileDone | SyscallsDone | Failure
 
 
 _REQUEST_DECODER = msgspec.json.Decoder(Request)

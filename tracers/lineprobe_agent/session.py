@@ -18,23 +18,29 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import msgspec
 
 from lineprobe_agent import protocol
 from lineprobe_agent.capabilities import capability_report, has_tracing_privileges
-from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address, sampling_loop
+from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address
+from lineprobe_agent.cpu_time import CpuTimeSampler
 from lineprobe_agent.kernel_source import KernelHeadersMissing, export_for_bcc, find_kernel_headers
+from lineprobe_agent.syscall_tracer import SyscallTracer
 from lineprobe_agent.target import NoSuchProcess, NotPermitted, Target, caller_uid
+from lineprobe_agent.window import WindowTracer, sampling_loop
+
+T = TypeVar("T")
 
 MAX_DURATION_S = 3600.0
 MAX_FREQUENCY = 10000
 
 
-Work = protocol.CapabilitiesRequest | protocol.ProfileRequest
+Work = protocol.CapabilitiesRequest | protocol.ProfileRequest | protocol.SyscallsRequest
 """Requests that run on the main thread, one at a time (stop and shutdown do not queue)."""
 
 
@@ -71,6 +77,7 @@ class Agent:
     stop_requested: threading.Event = field(default_factory=threading.Event)
     current_id: int | None = None
     profiler: CpuProfiler | None = None
+    syscall_tracer: SyscallTracer | None = None
     first_request_at: float | None = None
 
     # -- input -------------------------------------------------------------------
@@ -126,27 +133,31 @@ class Agent:
             self.channel.send(protocol.CapabilitiesResult(request.id, capability_report()))
         elif isinstance(request, protocol.ProfileRequest):
             self.channel.send(protocol.ProfileDone(request.id, self.profile(request)))
+        elif isinstance(request, protocol.SyscallsRequest):
+            self.channel.send(protocol.SyscallsDone(request.id, self.trace_syscalls(request)))
         else:
             raise RequestFailed("bad-request", f"unexpected request {type(request).__name__}")
 
     def close(self) -> None:
-        profiler = self.profiler
+        programs: list[CpuProfiler | SyscallTracer | None] = [self.profiler, self.syscall_tracer]
         self.profiler = None
-        if profiler is not None:
-            profiler.close()
+        self.syscall_tracer = None
+        for program in programs:
+            if program is not None:
+                program.close()
 
-    # -- CPU profiling ------------------------------------------------------------
+    # -- shared by every tracer ---------------------------------------------------------
 
-    def _ensure_profiler(self, request_id: int) -> float:
-        """Compile the sampling program once per agent; returns seconds spent."""
-        if self.profiler is not None:
-            return 0.0
+    def _check_ready(self) -> None:
         if not has_tracing_privileges():
             raise RequestFailed(
                 "no-privileges",
                 f"the agent runs as uid {os.geteuid()} without CAP_BPF/CAP_PERFMON",
                 "run as root, or set a launcher that gains privileges (default `sudo -n`)",
             )
+
+    def _compile(self, request_id: int, build: Callable[[], T]) -> tuple[T, float]:
+        """Compile one of the agent's programs (once per agent); returns it and seconds spent."""
         try:
             export_for_bcc(find_kernel_headers())
         except KernelHeadersMissing as exc:
@@ -154,35 +165,71 @@ class Agent:
         self.channel.send(protocol.Progress(request_id, "compiling", 0.0, 0.0, 0))
         started = time.monotonic()
         try:
-            self.profiler = CpuProfiler()
+            program = build()
         except ImportError as exc:
             raise RequestFailed(
                 "bcc-unavailable", f"cannot import bcc: {exc}", "install python3-bpfcc and run `make setup`"
             ) from None
         except Exception as exc:
             raise RequestFailed("compile-failed", f"BPF program did not compile or load: {exc}") from None
-        return time.monotonic() - started
+        return program, time.monotonic() - started
 
-    def profile(self, request: protocol.ProfileRequest) -> protocol.ProfileResult:
-        if not 1 <= request.frequency <= MAX_FREQUENCY:
-            raise RequestFailed("bad-request", f"frequency must be 1..{MAX_FREQUENCY} Hz")
-        if not 0 < request.duration_s <= MAX_DURATION_S:
-            raise RequestFailed("bad-request", f"duration must be in (0, {MAX_DURATION_S:.0f}] s")
-        agent_start_s = (self.first_request_at or time.monotonic()) - self.started_at
-        if not has_tracing_privileges():
-            raise RequestFailed(
-                "no-privileges",
-                f"the agent runs as uid {os.geteuid()} without CAP_BPF/CAP_PERFMON",
-                "run as root, or set a launcher that gains privileges (default `sudo -n`)",
-            )
+    def _open_target(self, pid: int) -> Target:
         try:
-            target = Target.open(request.pid, caller_uid())
+            return Target.open(pid, caller_uid())
         except NoSuchProcess as exc:
             raise RequestFailed("no-such-process", str(exc), "check the PID: `ps -e`") from None
         except NotPermitted as exc:
             raise RequestFailed("permission-denied", str(exc)) from None
+
+    def _window(self, request_id: int, duration_s: float, target: Target, tracer: WindowTracer) -> Window:
+        """Run one tracing window: until the duration ends, a stop, or the target exits."""
+        exited = False
+
+        def wait(timeout: float) -> bool:
+            nonlocal exited
+            if self.stop_requested.wait(0):
+                return True
+            # Drain the perf buffers while waiting; the pidfd then says whether the target lives.
+            tracer.poll(timeout)
+            exited = target.wait_exit(0)
+            return exited or self.stop_requested.is_set()
+
+        def tick(elapsed: float) -> None:
+            target.snapshot_maps()
+            tracer.tick()
+            self.channel.send(
+                protocol.Progress(request_id, "sampling", elapsed, duration_s, tracer.events_so_far())
+            )
+
+        started_at = time.time()
+        self.channel.send(protocol.Progress(request_id, "sampling", 0.0, duration_s, 0))
         try:
-            compile_s = self._ensure_profiler(request.id)
+            elapsed, ended_early = sampling_loop(duration_s, wait, tick)
+        finally:
+            tracer.stop()
+        if not exited:
+            target.snapshot_maps()
+        self.channel.send(protocol.Progress(request_id, "collecting", elapsed, duration_s, 0))
+        return Window(started_at, round(elapsed, 4), ended_early and not exited, exited)
+
+    def _validate_duration(self, duration_s: float) -> None:
+        if not 0 < duration_s <= MAX_DURATION_S:
+            raise RequestFailed("bad-request", f"duration must be in (0, {MAX_DURATION_S:.0f}] s")
+
+    # -- CPU profiling -----------------------------------------------------------------------
+
+    def profile(self, request: protocol.ProfileRequest) -> protocol.ProfileResult:
+        if not 1 <= request.frequency <= MAX_FREQUENCY:
+            raise RequestFailed("bad-request", f"frequency must be 1..{MAX_FREQUENCY} Hz")
+        self._validate_duration(request.duration_s)
+        agent_start_s = (self.first_request_at or time.monotonic()) - self.started_at
+        self._check_ready()
+        target = self._open_target(request.pid)
+        try:
+            compile_s = 0.0
+            if self.profiler is None:
+                self.profiler, compile_s = self._compile(request.id, CpuProfiler)
             profiler = self.profiler
             assert profiler is not None
             target.snapshot_maps()
@@ -192,35 +239,8 @@ class Agent:
             except Exception as exc:
                 raise RequestFailed("attach-failed", f"cannot attach the perf events: {exc}") from None
             attach_s = time.monotonic() - attach_started
-            started_at = time.time()
-            exited = False
-
-            def wait(timeout: float) -> bool:
-                nonlocal exited
-                if self.stop_requested.wait(0):
-                    return True
-                # Drain exemplars while waiting; the pidfd then says whether the target lives.
-                profiler.poll(timeout)
-                exited = target.wait_exit(0)
-                return exited or self.stop_requested.is_set()
-
-            def tick(elapsed: float) -> None:
-                target.snapshot_maps()
-                self.channel.send(
-                    protocol.Progress(
-                        request.id, "sampling", elapsed, request.duration_s, profiler.samples_so_far()
-                    )
-                )
-
-            self.channel.send(protocol.Progress(request.id, "sampling", 0.0, request.duration_s, 0))
-            try:
-                sampling_s, ended_early = sampling_loop(profiler, request.duration_s, wait, tick)
-            finally:
-                profiler.stop()
+            window = self._window(request.id, request.duration_s, target, profiler)
             collect_started = time.monotonic()
-            if not exited:
-                target.snapshot_maps()
-            self.channel.send(protocol.Progress(request.id, "collecting", sampling_s, request.duration_s, 0))
             collected = profiler.collect(name_kernel_address)
             return protocol.ProfileResult(
                 pid=target.pid,
@@ -228,11 +248,11 @@ class Agent:
                 comm=target.comm,
                 frequency=request.frequency,
                 requested_s=request.duration_s,
-                duration_s=round(sampling_s, 4),
-                started_at=started_at,
-                stopped_early=ended_early and not exited,
-                target_exited=exited,
-                exited_after_s=round(sampling_s, 4) if exited else None,
+                duration_s=window.elapsed_s,
+                started_at=window.started_at,
+                stopped_early=window.stopped_early,
+                target_exited=window.target_exited,
+                exited_after_s=window.elapsed_s if window.target_exited else None,
                 counters=collected.counters,
                 stacks=collected.stacks,
                 maps=target.mappings(),
@@ -241,12 +261,95 @@ class Agent:
                     agent_start_s=round(agent_start_s, 4),
                     compile_s=round(compile_s, 4),
                     attach_s=round(attach_s, 4),
-                    sampling_s=round(sampling_s, 4),
+                    sampling_s=window.elapsed_s,
                     collect_s=round(time.monotonic() - collect_started, 4),
                 ),
             )
         finally:
             target.close()
+
+    # -- system calls --------------------------------------------------------------------------
+
+    def trace_syscalls(self, request: protocol.SyscallsRequest) -> protocol.SyscallsResult:
+        self._validate_duration(request.duration_s)
+        if not 0 <= request.slow_ms <= 60_000:
+            raise RequestFailed("bad-request", "slow_ms must be 0..60000")
+        agent_start_s = (self.first_request_at or time.monotonic()) - self.started_at
+        self._check_ready()
+        target = self._open_target(request.pid)
+        try:
+            compile_s = 0.0
+            if self.syscall_tracer is None:
+                self.syscall_tracer, compile_s = self._compile(request.id, SyscallTracer)
+            tracer = self.syscall_tracer
+            assert tracer is not None
+            target.snapshot_maps()
+            attach_started = time.monotonic()
+            tracer.start(request.pid, request.slow_ms, request.exemplars)
+            attach_s = time.monotonic() - attach_started
+            cpu = CpuTimeSampler(request.pid)
+            window = self._window(request.id, request.duration_s, target, _SamplingCpuToo(tracer, cpu))
+            collect_started = time.monotonic()
+            collected = tracer.collect()
+            return protocol.SyscallsResult(
+                pid=target.pid,
+                exe=target.exe,
+                comm=target.comm,
+                requested_s=request.duration_s,
+                duration_s=window.elapsed_s,
+                started_at=window.started_at,
+                stopped_early=window.stopped_early,
+                target_exited=window.target_exited,
+                exited_after_s=window.elapsed_s if window.target_exited else None,
+                counts=collected.counts,
+                failures=collected.failures,
+                io=collected.io,
+                sleeps=collected.sleeps,
+                block=collected.block,
+                cpu=cpu.splits,
+                exemplars=collected.exemplars,
+                counters=collected.counters,
+                maps=target.mappings(),
+                timings=protocol.PhaseTimings(
+                    agent_start_s=round(agent_start_s, 4),
+                    compile_s=round(compile_s, 4),
+                    attach_s=round(attach_s, 4),
+                    sampling_s=window.elapsed_s,
+                    collect_s=round(time.monotonic() - collect_started, 4),
+                ),
+            )
+        finally:
+            target.close()
+
+
+@dataclass(frozen=True)
+class Window:
+    started_at: float
+    elapsed_s: float
+    stopped_early: bool
+    target_exited: bool
+
+
+@dataclass
+class _SamplingCpuToo:
+    """The syscall tracer, plus a pidstat-like CPU split taken at every tick."""
+
+    tracer: SyscallTracer
+    cpu: CpuTimeSampler
+
+    def poll(self, timeout_s: float) -> None:
+        self.tracer.poll(timeout_s)
+
+    def tick(self) -> None:
+        self.tracer.tick()
+        self.cpu.sample()
+
+    def events_so_far(self) -> int:
+        return self.tracer.events_so_far()
+
+    def stop(self) -> None:
+        self.cpu.sample()
+        self.tracer.stop()
 
 
 def _private_stdout() -> BinaryIO:

@@ -21,11 +21,16 @@ from lineprobe.agent_client import AgentConnection, AgentError
 from lineprobe.lsp import documents, presentation
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
+from lineprobe.lsp.source_locator import uri_of
+from lineprobe.lsp.syscall_view import build_syscall_view
 from lineprobe.process_list import list_processes
 from lineprobe.profiling.model import CpuProfile
+from lineprobe.reports.syscalls_report import trace_to_json
 
 FLAME_GRAPH = "lineprobe.flameGraph"
 SCOPE_HEAT = "lineprobe.scopeHeat"
+TRACE_SYSCALLS = "lineprobe.traceSyscalls"
+OPEN_FILE = "lineprobe.openFile"
 LIST_PROCESSES = "lineprobe.listProcesses"
 PROFILE = "lineprobe.profile"
 STOP = "lineprobe.stop"
@@ -40,21 +45,21 @@ class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
     frequency: int | None = None
 
 
-def _parse_profile_arguments(arguments: tuple[Any, ...]) -> ProfileArguments:
+def _parse_profile_arguments(arguments: tuple[Any, ...], name: str = PROFILE) -> ProfileArguments:
     if len(arguments) != 1 or not isinstance(arguments[0], dict):
-        raise AgentError("bad-request", 'lineprobe.profile takes one object: {"pid": N, "durationMs": N}')
+        raise AgentError("bad-request", f'{name} takes one object: {{"pid": N, "durationMs": N}}')
     try:
         args = msgspec.convert(arguments[0], ProfileArguments)
     except msgspec.ValidationError as exc:
-        raise AgentError("bad-request", f"lineprobe.profile: {exc}") from None
+        raise AgentError("bad-request", f"{name}: {exc}") from None
     if (args.pid is None) == (args.command is None):
-        raise AgentError("bad-request", "lineprobe.profile needs exactly one of pid and command")
+        raise AgentError("bad-request", f"{name} needs exactly one of pid and command")
     if args.command is not None and not args.command:
-        raise AgentError("bad-request", "lineprobe.profile: command is empty")
+        raise AgentError("bad-request", f"{name}: command is empty")
     if args.durationMs is not None and not 10 <= args.durationMs <= 3_600_000:
-        raise AgentError("bad-request", "lineprobe.profile: durationMs must be 10..3600000")
+        raise AgentError("bad-request", f"{name}: durationMs must be 10..3600000")
     if args.frequency is not None and not 1 <= args.frequency <= 10000:
-        raise AgentError("bad-request", "lineprobe.profile: frequency must be 1..10000")
+        raise AgentError("bad-request", f"{name}: frequency must be 1..10000")
     return args
 
 
@@ -212,6 +217,76 @@ def register(server: LineprobeServer) -> None:
         finally:
             ls.state.profiling = False
             reporter.end(outcome)
+
+    @server.command(TRACE_SYSCALLS)
+    async def trace_syscalls_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        started = time.monotonic()
+        try:
+            args = _parse_profile_arguments(arguments, TRACE_SYSCALLS)
+        except AgentError as exc:
+            return _error_result(ls, exc)
+        if ls.state.profiling:
+            return _error_result(ls, AgentError("busy", "a trace is already running; stop it first"))
+        settings = ls.state.settings
+        duration_s = (args.durationMs or settings.duration_ms) / 1000.0
+        reporter = _ProgressReporter(ls, asyncio.get_running_loop())
+        what = f"pid {args.pid}" if args.pid is not None else " ".join(args.command or [])
+        ls.state.profiling = True
+        outcome = "failed"
+        try:
+            await reporter.begin(f"Tracing system calls of {what}")
+            runner = ls.state.runner
+            slow_ms = settings.slow_io_threshold_ms
+            if args.pid is not None:
+                trace = await asyncio.to_thread(
+                    runner.trace_syscalls_pid, args.pid, duration_s, slow_ms, reporter.report_from_thread
+                )
+            else:
+                trace = await asyncio.to_thread(
+                    runner.trace_syscalls_command,
+                    args.command or [],
+                    duration_s,
+                    slow_ms,
+                    args.cwd,
+                    reporter.report_from_thread,
+                )
+            view = build_syscall_view(trace, settings, ls.workspace_roots())
+            documents.publish_syscalls(ls, view)
+            outcome = f"{sum(t.count for t in trace.totals):,} calls"
+            if trace.warnings:
+                ls.window_show_message(
+                    types.ShowMessageParams(
+                        types.MessageType.Warning, "lineprobe: " + "; ".join(trace.warnings)
+                    )
+                )
+            result = trace_to_json(trace)
+            for entry in (*result["failures"], *result["slow"]):
+                entry.pop("stack", None)  # the editor gets stacks through hovers and related information
+            result["ok"] = True
+            result["files"] = sorted(view.documents)
+            result["timings"]["total_s"] = round(time.monotonic() - started, 4)
+            return result
+        except AgentError as exc:
+            return _error_result(ls, exc)
+        except asyncio.CancelledError:
+            ls.state.runner.stop()
+            raise
+        finally:
+            ls.state.profiling = False
+            reporter.end(outcome)
+
+    @server.command(OPEN_FILE)
+    async def open_file_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        path = arguments[0].get("path") if arguments and isinstance(arguments[0], dict) else None
+        if not isinstance(path, str) or not path.startswith("/"):
+            return {
+                "ok": False,
+                "error": {"code": "bad-request", "message": "path must be absolute", "hint": None},
+            }
+        shown = await ls.window_show_document_async(
+            types.ShowDocumentParams(uri=uri_of(path), take_focus=True)
+        )
+        return {"ok": bool(shown and shown.success)}
 
     @server.command(STOP)
     async def stop_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from lineprobe.lsp import presentation
+from lineprobe.lsp import presentation, syscall_presentation
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
+from lineprobe.lsp.syscall_view import SyscallView
 from lineprobe.process_list import list_processes
 
 HEAT_NOTIFICATION = "lineprobe/heat"
@@ -25,28 +26,52 @@ def _document_lines(ls: LineprobeServer, uri: str) -> list[str]:
         return []
 
 
-def publish(ls: LineprobeServer, view: ProfileView) -> None:
-    """Replace the previous profile's results with ``view``'s, everywhere."""
+def publish_diagnostics(ls: LineprobeServer) -> None:
+    """Publish every file's diagnostics from the current CPU profile and syscall trace together.
+
+    ``publishDiagnostics`` replaces a file's diagnostics, so both sources are
+    merged here; files that had ours before and have none now are cleared.
+    """
     state = ls.state
-    state.view = view
+    cpu, syscalls = state.view, state.syscalls
+    uris = set(cpu.documents if cpu else ()) | set(syscalls.documents if syscalls else ())
     threshold = state.settings.diagnostic_threshold
-    for uri, doc in view.documents.items():
+    for uri in sorted(uris):
         lines = [line.rstrip("\r\n") for line in _document_lines(ls, uri)]
-        ls.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(
-                uri=uri, diagnostics=presentation.diagnostics(view, doc, threshold, lines)
-            )
-        )
-        ls.protocol.notify(HEAT_NOTIFICATION, presentation.heat(view, doc))
-    for uri in state.published - set(view.documents):
+        diagnostics: list[types.Diagnostic] = []
+        if cpu is not None and uri in cpu.documents:
+            diagnostics += presentation.diagnostics(cpu, cpu.documents[uri], threshold, lines)
+        if syscalls is not None and uri in syscalls.documents:
+            diagnostics += syscall_presentation.diagnostics(syscalls.documents[uri], lines)
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
+    for uri in state.published - uris:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
-        ls.protocol.notify(HEAT_NOTIFICATION, {"uri": uri, "samples": 0, "lines": []})
-    state.published = set(view.documents)
+    state.published = uris
+    _refresh(ls)
+
+
+def _refresh(ls: LineprobeServer) -> None:
     workspace = ls.client_capabilities.workspace
     if workspace and workspace.inlay_hint and workspace.inlay_hint.refresh_support:
         ls.workspace_inlay_hint_refresh(None)
     if workspace and workspace.code_lens and workspace.code_lens.refresh_support:
         ls.workspace_code_lens_refresh(None)
+
+
+def publish(ls: LineprobeServer, view: ProfileView) -> None:
+    """Replace the previous CPU profile's results with ``view``'s, everywhere."""
+    previous = ls.state.view
+    ls.state.view = view
+    publish_diagnostics(ls)
+    for doc in view.documents.values():
+        ls.protocol.notify(HEAT_NOTIFICATION, presentation.heat(view, doc))
+    for uri in set(previous.documents if previous else ()) - set(view.documents):
+        ls.protocol.notify(HEAT_NOTIFICATION, {"uri": uri, "samples": 0, "lines": []})
+
+
+def publish_syscalls(ls: LineprobeServer, view: SyscallView) -> None:
+    ls.state.syscalls = view
+    publish_diagnostics(ls)
 
 
 def publish_heat(ls: LineprobeServer, view: ProfileView, scope: list[str]) -> int:
@@ -72,23 +97,50 @@ def register(server: LineprobeServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
     def inlay_hint(ls: LineprobeServer, params: types.InlayHintParams) -> list[types.InlayHint]:
-        view = ls.state.view
         uri = params.text_document.uri
-        if view is None or uri not in view.documents:
-            return []
+        view, syscalls = ls.state.view, ls.state.syscalls
+        hints: list[types.InlayHint] = []
+        if (view is None or uri not in view.documents) and (
+            syscalls is None or uri not in syscalls.documents
+        ):
+            return hints
         lines = [line.rstrip("\r\n") for line in _document_lines(ls, uri)]
-        return presentation.inlay_hints(view, view.documents[uri], lines, params.range)
+        if view is not None and uri in view.documents:
+            hints += presentation.inlay_hints(view, view.documents[uri], lines, params.range)
+        if syscalls is not None and uri in syscalls.documents:
+            hints += syscall_presentation.inlay_hints(syscalls.documents[uri], lines, params.range)
+        return hints
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def hover(ls: LineprobeServer, params: types.HoverParams) -> types.Hover | None:
-        view = ls.state.view
         uri = params.text_document.uri
-        if view is None or uri not in view.documents:
+        line = params.position.line + 1
+        parts: list[str] = []
+        view, syscalls = ls.state.view, ls.state.syscalls
+        if view is not None and uri in view.documents:
+            stat = view.documents[uri].lines.get(line)
+            if stat is not None:
+                parts.append(presentation.hover_markdown(view, stat))
+        if syscalls is not None and uri in syscalls.documents:
+            parts += [f.hover for f in syscalls.documents[uri] if f.line == line]
+        if not parts:
             return None
-        stat = view.documents[uri].lines.get(params.position.line + 1)
-        if stat is None:
-            return None
-        return presentation.hover(view, stat)
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n\n---\n\n".join(parts))
+        )
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
+    )
+    def code_action(ls: LineprobeServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        syscalls = ls.state.syscalls
+        uri = params.text_document.uri
+        if syscalls is None or uri not in syscalls.documents:
+            return []
+        first, last = params.range.start.line + 1, params.range.end.line + 1
+        findings = [f for f in syscalls.documents[uri] if first <= f.line <= last]
+        return syscall_presentation.code_actions(findings)
 
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
     async def code_lens(ls: LineprobeServer, params: types.CodeLensParams) -> list[types.CodeLens]:
@@ -117,6 +169,18 @@ def _profile_lenses(ls: LineprobeServer, path: str) -> list[types.CodeLens]:
                 continue
             placed.add(line)
             argument: dict[str, Any] = {"pid": process.pid, "durationMs": PROFILE_LENS_DURATION_MS}
+            lens_range = types.Range(types.Position(line - 1, 0), types.Position(line - 1, 0))
+            lenses.append(
+                types.CodeLens(
+                    range=lens_range,
+                    command=types.Command(
+                        title=f"Trace syscalls for {PROFILE_LENS_DURATION_MS // 1000} s",
+                        command="lineprobe.traceSyscalls",
+                        arguments=[argument],
+                    ),
+                    data={"function": name},
+                )
+            )
             lenses.append(
                 types.CodeLens(
                     range=types.Range(types.Position(line - 1, 0), types.Position(line - 1, 0)),

@@ -122,6 +122,12 @@ def function_lenses(view: ProfileView, doc: DocumentProfile) -> list[types.CodeL
 
 
 def hover(view: ProfileView, stat: LineStat) -> types.Hover:
+    return types.Hover(
+        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=hover_markdown(view, stat))
+    )
+
+
+def hover_markdown(view: ProfileView, stat: LineStat) -> str:
     p = view.profile
     raw = p.raw
     parts = [
@@ -140,7 +146,7 @@ def hover(view: ProfileView, stat: LineStat) -> types.Hover:
         parts += [f"- {_where(*key)}: {view.percent(n):.1f}%" for key, n in _top(stat.callees)]
     if raw.counters.lost:
         parts += ["", f"{raw.counters.lost} samples were lost."]
-    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n".join(parts)))
+    return "\n".join(parts)
 
 
 def flame_graph(view: ProfileView) -> dict[str, Any]:

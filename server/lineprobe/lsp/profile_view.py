@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pygls.uris import from_fs_path
 
 from lineprobe.lsp.settings import Settings
+from lineprobe.lsp.source_locator import SourceLocator
 from lineprobe.profiling.model import CpuProfile, FunctionStat, LineStat
 
 
@@ -43,27 +43,13 @@ class ProfileView:
     @classmethod
     def build(cls, profile: CpuProfile, settings: Settings, workspace_roots: list[str]) -> ProfileView:
         view = cls(profile)
-        roots = [str(Path(r).resolve()) for r in workspace_roots]
+        locator = SourceLocator(settings, workspace_roots)
+        view.local_paths = locator.known
         try:
             binary_mtime: float | None = os.stat(profile.raw.exe).st_mtime
         except OSError:
             binary_mtime = None
-        local_of = view.local_paths
-
-        def local(path: str | None) -> str | None:
-            if path is None:
-                return None
-            if path not in local_of:
-                mapped = settings.map_path(path)
-                resolved = str(Path(mapped).resolve()) if os.path.exists(mapped) else None
-                if (
-                    resolved is not None
-                    and roots
-                    and not any(resolved == r or resolved.startswith(r.rstrip("/") + "/") for r in roots)
-                ):
-                    resolved = None
-                local_of[path] = resolved
-            return local_of[path]
+        local = locator.local
 
         for stat in profile.lines:
             path = local(stat.path)

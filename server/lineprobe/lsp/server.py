@@ -18,6 +18,7 @@ from pygls.uris import to_fs_path
 
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.settings import Settings, update_settings
+from lineprobe.lsp.syscall_view import SyscallView
 from lineprobe.process_list import BinarySourceCache
 from lineprobe.profiling.runner import ProfileRunner
 
@@ -29,6 +30,7 @@ class ServerState:
     settings: Settings = field(default_factory=Settings)
     runner: ProfileRunner = field(default_factory=ProfileRunner)
     view: ProfileView | None = None
+    syscalls: SyscallView | None = None
     published: set[str] = field(default_factory=set)
     """URIs that currently carry our diagnostics, to clear them on the next profile."""
     binaries: BinarySourceCache = field(default_factory=BinarySourceCache)

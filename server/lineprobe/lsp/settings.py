@@ -25,6 +25,8 @@ class Settings:
     frequency: int = 99
     duration_ms: int = 5000
     launcher: str | None = None
+    slow_io_threshold_ms: float = 1.0
+    """File I/O call sites with a p99 at least this slow get a Warning diagnostic."""
     path_mappings: tuple[PathMapping, ...] = field(default_factory=tuple)
 
     def map_path(self, path: str) -> str:
@@ -58,6 +60,9 @@ def update_settings(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
     frequency = number("frequency", 1, 10000)
     if frequency is not None:
         updated = replace(updated, frequency=int(frequency))
+    slow = number("slowIoThresholdMs", 0.0, 60_000.0)
+    if slow is not None:
+        updated = replace(updated, slow_io_threshold_ms=slow)
     duration = number("durationMs", 10, 3_600_000)
     if duration is not None:
         updated = replace(updated, duration_ms=int(duration))

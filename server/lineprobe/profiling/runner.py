@@ -21,6 +21,8 @@ from lineprobe.agent_client import AgentConnection, AgentError, ProgressCallback
 from lineprobe.profiling.aggregate import resolve_profile
 from lineprobe.profiling.model import CpuProfile, RawProfile
 from lineprobe.symbolization.resolver import ImageCache
+from lineprobe.syscalls.attribute import resolve_trace
+from lineprobe.syscalls.model import SyscallTrace
 
 # The gate is the shell's stdin: it blocks in `read` until lineprobe writes a
 # line, then becomes the command, whose stdin is /dev/null.
@@ -145,6 +147,48 @@ class ProfileRunner:
         if status not in (None, 0) and raw.target_exited:
             profile.warnings.append(f"the command exited with status {status}")
         return profile
+
+    def trace_syscalls_pid(
+        self,
+        pid: int,
+        duration_s: float,
+        slow_ms: float = 1.0,
+        progress: ProgressCallback | None = None,
+    ) -> SyscallTrace:
+        agent = self.connection()
+        raw = agent.trace_syscalls(pid, duration_s, slow_ms, progress)
+        self._fresh_agent = False
+        return resolve_trace(raw, self.cache)
+
+    def trace_syscalls_command(
+        self,
+        argv: Sequence[str],
+        duration_s: float,
+        slow_ms: float = 1.0,
+        cwd: str | None = None,
+        progress: ProgressCallback | None = None,
+        stdout: int | None = None,
+    ) -> SyscallTrace:
+        if not argv:
+            raise AgentError("bad-request", "no command to launch")
+        agent = self.connection()
+        try:
+            command = LaunchedCommand(argv, cwd, stdout)
+        except OSError as exc:
+            raise AgentError("bad-request", f"cannot start {argv[0]!r}: {exc.strerror}") from None
+
+        def on_progress(message: protocol.Progress) -> None:
+            if message.phase == "sampling":
+                command.release()
+            if progress is not None:
+                progress(message)
+
+        try:
+            raw = agent.trace_syscalls(command.pid, duration_s, slow_ms, on_progress)
+        finally:
+            command.end()
+        self._fresh_agent = False
+        return resolve_trace(raw, self.cache)
 
     def stop(self) -> None:
         if self.agent is not None and self.agent.alive:

@@ -1,0 +1,26 @@
+"""Which frame of a stack is the user's own code: the *site* of a finding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lineprobe.symbolization.frame import SourceFrame
+
+SYSTEM_PREFIXES = ("/usr/lib/", "/lib/", "/lib64/", "/usr/lib64/", "/usr/libexec/", "/usr/lib32/")
+"""Where shared libraries of the system (libc, libstdc++, the JVM, ...) live."""
+
+
+def is_user_frame(frame: SourceFrame) -> bool:
+    return (
+        not frame.kernel
+        and not frame.binary.startswith(SYSTEM_PREFIXES)
+        and not frame.binary.startswith("[")
+        and frame.path is not None
+        and frame.path.startswith("/")
+        and bool(frame.line)
+    )
+
+
+def user_site(frames: Sequence[SourceFrame]) -> SourceFrame | None:
+    """The innermost frame in user code (frames are innermost first)."""
+    return next((f for f in frames if is_user_frame(f)), None)

@@ -1,0 +1,167 @@
+"""`lineprobe syscalls` with real BPF: failures and slow I/O on their calling lines."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from lineprobe.agent_client import AgentConnection
+
+from tests.conftest import LINEPROBE, WORKLOADS, have, marked_line
+from tests.privileged.test_agent import programs_of
+
+pytestmark = pytest.mark.privileged
+
+SERVER_C = WORKLOADS / "server" / "server.c"
+LOGGER_C = WORKLOADS / "logger" / "logger.c"
+HELDOUT_C = WORKLOADS / "heldout" / "heldout_io.c"
+MISSING_CONFIG = "/etc/tracing-server-example.conf"
+
+
+def syscalls_json(*args: str, timeout: float = 90) -> dict:
+    done = subprocess.run(
+        [*LINEPROBE, "syscalls", "--json", *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("binary", ["server", "server-O2"])
+def test_failing_open_sits_on_the_fopen_line(workloads: Path, spawn, binary: str) -> None:
+    target = spawn(workloads / binary)
+    report = syscalls_json("--pid", str(target.pid), "--duration", "2")
+    failure = report["failures"][0]
+    assert (failure["syscall"], failure["errno"], failure["path"]) == ("openat", "ENOENT", MISSING_CONFIG)
+    assert failure["count"] > 1000
+    assert failure["site"] == {
+        "path": str(SERVER_C),
+        "line": marked_line(SERVER_C, "CONFIG-OPEN"),
+        "function": "load_config",
+    }
+    assert failure["stack"][0]["binary"].endswith("libc.so.6")  # the call went through libc's fopen
+    openat = next(s for s in report["syscalls"] if s["name"] == "openat")
+    assert openat["errors"]["ENOENT"] == openat["count"]
+    sleeps = report["histograms"][0]
+    assert sleeps["name"].startswith("clock_nanosleep")
+    assert all(80 <= b["low"] <= 130 for b in sleeps["buckets"])  # usleep(100) asks for 100 us
+    assert sum(c["system_s"] for c in report["cpu"]) > 0
+
+
+def test_control_with_a_config_file_has_no_failure(workloads: Path, spawn, tmp_path: Path) -> None:
+    config = tmp_path / "server.conf"
+    config.write_text("port = 8080\n")
+    target = spawn(workloads / "server", config)
+    report = syscalls_json("--pid", str(target.pid), "--duration", "1")
+    assert report["failures"] == []
+
+
+def _syscount_failed_openat(pid: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        ["syscount", "-p", str(pid), "-e", "ENOENT", "-T", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.skipif(
+    not have("syscount"), reason="libbpf-tools' syscount missing: apt-get install libbpf-tools"
+)
+def test_failure_count_agrees_with_libbpf_syscount(workloads: Path) -> None:
+    """Both tools watch the very same calls: a gated server that gives up after a fixed number of tries."""
+    attempts = 20000
+    gate = subprocess.Popen(
+        [
+            "/bin/sh",
+            "-c",
+            'read _; exec "$@"',
+            "gate",
+            str(workloads / "server"),
+            MISSING_CONFIG,
+            "50",
+            str(attempts),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    reference = _syscount_failed_openat(gate.pid)
+    try:
+        # syscount buffers its banner in a pipe: wait for its BPF programs instead.
+        deadline = time.monotonic() + 30
+        while len(programs_of(reference.pid)) < 2:
+            assert reference.poll() is None and time.monotonic() < deadline, "syscount did not attach"
+            time.sleep(0.05)
+        sampling = []
+        with AgentConnection() as agent:
+
+            def progress(message):  # release the server once lineprobe samples too
+                if message.phase == "sampling" and not sampling:
+                    sampling.append(True)
+                    assert gate.stdin is not None
+                    gate.stdin.write("go\n")
+                    gate.stdin.flush()
+
+            raw = agent.trace_syscalls(gate.pid, 60.0, progress=progress)
+        gate.wait(30)
+        reference.send_signal(signal.SIGINT)
+        output, _ = reference.communicate(timeout=30)
+    finally:
+        for process in (gate, reference):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    ours = next(f.count for f in raw.failures if f.syscall == "openat" and f.path == MISSING_CONFIG)
+    m = re.search(r"^\s*openat\s+(\d+)", output, re.MULTILINE)
+    assert m, output
+    theirs = int(m.group(1))
+    print(f"\nfailed openat: lineprobe {ours}, libbpf-tools syscount {theirs}, the program made {attempts}")
+    assert raw.target_exited
+    assert abs(ours - theirs) <= 0.05 * theirs
+    assert ours == attempts
+
+
+def test_logger_flush_is_the_slowest_write(workloads: Path, spawn, tmp_path: Path) -> None:
+    target = spawn(workloads / "logger", tmp_path)
+    report = syscalls_json("--pid", str(target.pid), "--duration", "3")
+    by_file = {Path(s["file"]).name: s for s in report["slow"] if s["file"]}
+    flush, log = by_file["flush.data"], by_file["log.data"]
+    assert report["slow"][0] is not None and Path(report["slow"][0]["file"]).name == "flush.data"
+    assert flush["bytes"] == flush["count"] * (1 << 20)
+    assert flush["p99_us"] > log["p99_us"]
+    assert flush["site"]["line"] == marked_line(LOGGER_C, "FLUSH-WRITE")
+    assert log["site"]["line"] == marked_line(LOGGER_C, "APPEND-WRITE")
+    block = report["block"]
+    assert block["latency"]["count"] > 0 and block["latency"]["buckets"]
+    assert block["requests"] and all(r["service_us"] >= 0 for r in block["requests"])
+
+
+def test_held_out_o2_program_attributes_open_and_fsync(workloads: Path, spawn, tmp_path: Path) -> None:
+    target = spawn(workloads / "heldout_io-O2", tmp_path)
+    report = syscalls_json("--pid", str(target.pid), "--duration", "3", "--slow-ms", "0.5")
+    failure = report["failures"][0]
+    assert failure["path"] == f"{tmp_path}/missing/settings.ini" and failure["errno"] == "ENOENT"
+    assert failure["site"]["line"] == marked_line(HELDOUT_C, "FAIL-OPEN")
+    # gcc may name the function's clone read_settings.isra.0
+    assert failure["site"]["function"].startswith("read_settings")
+    fsync = next(s for s in report["slow"] if s["syscall"] == "fsync")
+    assert fsync["site"]["line"] == marked_line(HELDOUT_C, "SLOW-FSYNC")
+    assert report["slow"][0]["syscall"] == "fsync", [(s["syscall"], s["p99_us"]) for s in report["slow"]]
+
+
+def test_a_syscall_flood_is_counted_not_fatal(workloads: Path) -> None:
+    flood = subprocess.Popen([str(workloads / "syscall_loop"), "4", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.2)
+        report = syscalls_json("--pid", str(flood.pid), "--duration", "2")
+    finally:
+        out, _ = flood.communicate(timeout=30)
+    getppid = next(s for s in report["syscalls"] if s["name"] == "getppid")
+    assert getppid["count"] > 100_000
+    assert report["lost"] == 0
+    assert "calls=" in out
