@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lineprobe-installed
 DEMO_SECONDS ?= 3
 
-.PHONY: setup host venv workloads demo test lint typecheck unit privileged bench-overhead clean
+.PHONY: setup host venv workloads headers demo test lint typecheck unit privileged bench-overhead bench-syscalls clean
 
 setup: host venv workloads
 
@@ -65,6 +65,9 @@ test: setup headers lint typecheck
 
 bench-overhead: setup headers
 	$(BIN)/python tests/benchmarks/overhead.py
+
+bench-syscalls: setup headers
+	$(BIN)/python tests/benchmarks/syscall_overhead.py
 
 clean:
 	$(MAKE) -s -C workloads clean

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 import time
 from pathlib import Path
@@ -244,3 +245,52 @@ async def test_flame_graph_and_heat_scoped_to_a_frame(client: LanguageClient, wo
     assert hot in lines
     omp_line = marked_line(PRIMES_C, "if (is_prime(n))")
     assert omp_line not in lines  # the caller above the selected frame is out of scope
+
+
+async def test_trace_syscalls_puts_the_failure_on_the_fopen_line(
+    client: LanguageClient, workloads: Path, spawn
+):
+    server_c = WORKLOADS / "server" / "server.c"
+    uri = server_c.as_uri()
+    line = marked_line(server_c, "CONFIG-OPEN") - 1
+    target = spawn(workloads / "server")
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="lineprobe.traceSyscalls", arguments=[{"pid": target.pid, "durationMs": 2000}]
+        )
+    )
+    assert result["ok"] is True, result
+    warnings = [d for d in client.diagnostics[uri] if d.severity == types.DiagnosticSeverity.Warning]
+    failure = next(d for d in warnings if d.code == "syscall-failure")
+    assert failure.range.start.line == line
+    assert re.fullmatch(
+        r'openat\("/etc/tracing-server-example\.conf"\) failed with ENOENT [\d,]+ times in 2\.\d s',
+        failure.message,
+    ), failure.message
+
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line, 4)
+        )
+    )
+    assert hover is not None
+    text = hover.contents.value  # type: ignore[union-attr]
+    assert "ENOENT" in text and "Stack:" in text and "load_config" in text
+
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(types.Position(line, 0), types.Position(line, 0)),
+            context=types.CodeActionContext(diagnostics=[failure]),
+        )
+    )
+    titles = [a.title for a in actions or [] if isinstance(a, types.CodeAction)]
+    assert "Create the missing file /etc/tracing-server-example.conf" in titles
+
+    hints = await client.text_document_inlay_hint_async(
+        types.InlayHintParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(types.Position(0, 0), types.Position(200, 0)),
+        )
+    )
+    assert any(h.position.line == line and "ENOENT" in str(h.label) for h in hints or [])

@@ -145,7 +145,8 @@ BPF_ARRAY(slow_ns, u64, 1);
 BPF_ARRAY(exemplars_enabled, u32, 1);
 BPF_ARRAY(syscall_kind, u8, 512);
 BPF_PERCPU_ARRAY(stats, u64, STAT_COUNT);
-BPF_HASH(syscall_counts, struct count_key_t, u64, 8192);
+BPF_PERCPU_ARRAY(ok_counts, u64, 512);     /* successful calls by number: no hashing */
+BPF_HASH(syscall_counts, struct count_key_t, u64, 8192);  /* failed calls by (number, errno) */
 BPF_HASH(inflight, u32, struct inflight_t, 16384);
 BPF_HASH(failures, struct failure_key_t, struct failure_val_t, 2048);
 BPF_HASH(io_stats, struct io_key_t, struct io_val_t, 1024);
@@ -291,12 +292,24 @@ RAW_TRACEPOINT_PROBE(sys_exit)
     struct count_key_t ckey = {};
     ckey.nr = (u32)orig_ax;
     ckey.err = (ret < 0 && ret > -4096) ? (u32)(-ret) : 0;
-    u64 one = 0;
-    u64 *count = syscall_counts.lookup_or_try_init(&ckey, &one);
-    if (count)
-        __sync_fetch_and_add(count, 1);
-    else
-        bump(STAT_COUNTS_FULL);
+    if (ckey.err == 0) {
+        u64 *ok = ok_counts.lookup(&ckey.nr);
+        if (ok)
+            (*ok)++;
+        else
+            bump(STAT_COUNTS_FULL);
+    } else {
+        u64 one = 0;
+        u64 *count = syscall_counts.lookup_or_try_init(&ckey, &one);
+        if (count)
+            __sync_fetch_and_add(count, 1);
+        else
+            bump(STAT_COUNTS_FULL);
+    }
+    /* Only the calls sys_enter recorded have an in-flight entry. */
+    u8 *kind = syscall_kind.lookup(&ckey.nr);
+    if (!kind || !*kind || (*kind & 0xf0) == SLEEP_ARG)
+        return 0;
 
     u32 tid = (u32)bpf_get_current_pid_tgid();
     struct inflight_t *entry = inflight.lookup(&tid);
@@ -624,6 +637,11 @@ class SyscallTracer:
     def collect(self) -> CollectedSyscalls:
         self.poll(0)
         counts: dict[int, SyscallCount] = {}
+        ok_counts = self._bpf["ok_counts"]
+        for nr in range(512):
+            total = sum(int(v) for v in ok_counts[ctypes.c_int(nr)])
+            if total:
+                counts[nr] = SyscallCount(nr, syscall_name(nr), total, {})
         for key, value in self._bpf["syscall_counts"].items():
             nr, err, n = int(key.nr), int(key.err), int(value.value)
             entry = counts.get(nr) or SyscallCount(nr, syscall_name(nr), 0, {})
@@ -727,6 +745,7 @@ class SyscallTracer:
         for name in ("syscall_counts", "inflight", "failures", "io_stats", "sleep_hists", "bio_inflight"):
             self._bpf[name].clear()
         self._bpf["block_hist"].clear()
+        self._bpf["ok_counts"].clear()
         self._bpf["stats"].zero()
 
 
