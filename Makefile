@@ -71,3 +71,16 @@ bench-syscalls: setup headers
 
 clean:
 	$(MAKE) -s -C workloads clean
+
+# The VS Code extension (extension/): type check, unit tests, and the .vsix
+# in extension/dist/lineprobe.vsix. Needs node and npm (the system's).
+.PHONY: extension e2e-editor
+extension:
+	@cd extension && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --silent --no-audit --no-fund; } \
+	  && npx --no-install tsc -p . --noEmit && npm test --silent && npm run --silent package
+
+# The extension in a real VS Code (code-server in headless Chromium) and the
+# server in Neovim, against a running workload. The first run installs
+# code-server, Node 24, Chromium and Neovim (under /opt/lineprobe-e2e, a few minutes).
+e2e-editor: setup headers extension
+	@bash tests/editor/run.sh

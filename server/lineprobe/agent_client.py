@@ -30,6 +30,7 @@ from pathlib import Path
 import msgspec
 from lineprobe_agent import protocol
 
+from lineprobe.leaks.model import AllocationSnapshot, RawLeakSite, RawLeakTrace
 from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, StackSnapshot, Timings
 from lineprobe.symbolization.resolver import MappedFile
 from lineprobe.syscalls.model import (
@@ -191,6 +192,42 @@ def to_raw_syscall_trace(result: protocol.SyscallsResult) -> RawSyscallTrace:
         lost=c.lost,
         inflight_full=c.inflight_full,
         exemplars_lost=c.exemplars_lost,
+        mappings=tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in result.maps),
+        timings=Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s),
+    )
+
+
+def to_raw_leak_trace(result: protocol.LeaksResult) -> RawLeakTrace:
+    """The protocol-to-domain boundary for leak traces."""
+    t = result.timings
+    return RawLeakTrace(
+        pid=result.pid,
+        exe=result.exe,
+        comm=result.comm,
+        duration_s=result.duration_s,
+        requested_s=result.requested_s,
+        target_exited=result.target_exited,
+        exited_after_s=result.exited_after_s,
+        sites=tuple(
+            RawLeakSite(
+                (s.caller, s.stack_id),
+                tuple(s.frame_pointer_stack),
+                s.outstanding_bytes,
+                s.outstanding_count,
+                s.allocations,
+                s.allocated_bytes,
+                s.oldest_age_s,
+            )
+            for s in result.sites
+        ),
+        snapshots=tuple(
+            AllocationSnapshot(
+                (e.caller, e.stack_id), UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data)
+            )
+            for e in result.exemplars
+        ),
+        history=tuple((h.at_s, {(s.caller, s.stack_id): s.bytes for s in h.sites}) for h in result.history),
+        sampling=dict(result.sampling),
         mappings=tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in result.maps),
         timings=Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s),
     )
@@ -359,6 +396,22 @@ class AgentConnection:
         answer = self._call(lambda i: protocol.SyscallsRequest(i, pid, duration_s, slow_ms), progress)
         assert isinstance(answer, protocol.SyscallsDone)
         return to_raw_syscall_trace(answer.result)
+
+    def find_leaks(
+        self,
+        pid: int,
+        duration_s: float,
+        interval_s: float = 1.0,
+        budget_percent: float = 5.0,
+        sample_fraction: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> RawLeakTrace:
+        answer = self._call(
+            lambda i: protocol.LeaksRequest(i, pid, duration_s, interval_s, budget_percent, sample_fraction),
+            progress,
+        )
+        assert isinstance(answer, protocol.LeaksDone)
+        return to_raw_leak_trace(answer.result)
 
     def stop_all(self) -> None:
         """Ask every running request to end early; each still answers with its data."""

@@ -18,10 +18,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from lineprobe.agent_client import AgentConnection, AgentError
+from lineprobe.leaks.model import LeakTrace
 from lineprobe.profiling.model import CpuProfile
 from lineprobe.profiling.runner import ProfileRunner
 from lineprobe.reports.folded import write_folded
 from lineprobe.reports.json_report import profile_to_json
+from lineprobe.reports.leaks_report import leaks_to_json, render_leaks
 from lineprobe.reports.speedscope import write_speedscope
 from lineprobe.reports.syscalls_report import render_trace, trace_to_json
 from lineprobe.reports.terminal import render_profile
@@ -227,6 +229,87 @@ def syscalls(
         click.echo(json.dumps(trace_to_json(trace), indent=1))
     else:
         render_trace(trace, Console())
+
+
+@main.command()
+@click.option("--pid", "-p", type=int, help="Trace this running process's heap.")
+@click.option(
+    "--duration",
+    "-d",
+    type=float,
+    default=None,
+    help="Seconds to trace [default: 10 for --pid; until the command exits, for a command].",
+)
+@click.option(
+    "--interval",
+    "-i",
+    type=click.FloatRange(0.1, 600),
+    default=1.0,
+    show_default=True,
+    help="Seconds between snapshots of outstanding bytes per site.",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(0.1, 100),
+    default=5.0,
+    show_default=True,
+    help="CPU share the allocation probes may cost the target, in percent (sets the sampling).",
+)
+@click.option(
+    "--sample",
+    type=click.FloatRange(0.001, 1.0),
+    default=None,
+    help="Track allocations this fraction of the time, instead of the budget's choice (1: all).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@click.option(
+    "--launcher",
+    default=None,
+    metavar="CMD",
+    help="How to start the privileged agent when not root [default: $LINEPROBE_LAUNCHER or 'sudo -n'].",
+)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def leaks(
+    pid: int | None,
+    duration: float | None,
+    interval: float,
+    budget: float,
+    sample: float | None,
+    as_json: bool,
+    launcher: str | None,
+    command: tuple[str, ...],
+) -> None:
+    """Find heap allocations that are never freed, on the line that allocated them.
+
+    \b
+    lineprobe leaks --pid 1234 --duration 30
+    lineprobe leaks -- ./build/wordcount
+    """
+    if (pid is None) == (not command):
+        raise click.UsageError("give either --pid PID or a command after --")
+    if duration is not None and duration <= 0:
+        raise click.UsageError("--duration must be positive")
+    duration_s = duration if duration is not None else (10.0 if pid is not None else 3600.0)
+    runner = ProfileRunner(launcher=launcher)
+
+    def run(progress: Callable[[protocol.Progress], None]) -> LeakTrace:
+        if pid is not None:
+            return runner.find_leaks_pid(pid, duration_s, interval, budget, sample, progress)
+        return runner.find_leaks_command(
+            list(command),
+            duration_s,
+            interval,
+            budget,
+            sample,
+            progress=progress,
+            stdout=2 if as_json else None,
+        )
+
+    trace = _with_progress(runner, duration_s, "tracking", run)
+    if as_json:
+        click.echo(json.dumps(leaks_to_json(trace), indent=1))
+    else:
+        render_leaks(trace, Console())
 
 
 @main.command()

@@ -72,7 +72,23 @@ class SyscallsRequest(msgspec.Struct, tag="trace-syscalls", tag_field="type", fr
     exemplars: bool = True
 
 
-Request = CapabilitiesRequest | ProfileRequest | SyscallsRequest | StopRequest | ShutdownRequest
+class LeaksRequest(msgspec.Struct, tag="find-leaks", tag_field="type", frozen=True):
+    """Track a process's heap allocations and report those still outstanding, by site."""
+
+    id: int
+    pid: int
+    duration_s: float = 10.0
+    interval_s: float = 1.0
+    """How often outstanding bytes per site are snapshotted (growth over time)."""
+    budget_percent: float = 5.0
+    """CPU the allocation probes may cost the target; sets the sampled fraction."""
+    sample_fraction: float | None = None
+    """Force the fraction of time allocations are tracked (1.0: all of them)."""
+
+
+Request = (
+    CapabilitiesRequest | ProfileRequest | SyscallsRequest | LeaksRequest | StopRequest | ShutdownRequest
+)
 
 
 # --- payloads ------------------------------------------------------------------
@@ -299,6 +315,63 @@ class SyscallsResult(msgspec.Struct, frozen=True):
     timings: PhaseTimings
 
 
+class LeakExemplar(msgspec.Struct, frozen=True):
+    """Registers and stack copy at an allocator's entry, for one site key."""
+
+    caller: int
+    stack_id: int
+    ip: int
+    sp: int
+    bp: int
+    data: bytes
+
+
+class LeakSite(msgspec.Struct, frozen=True):
+    """Tracked allocations of one site key (return address at entry + frame-pointer stack)."""
+
+    caller: int
+    stack_id: int
+    frame_pointer_stack: list[int]
+    outstanding_bytes: int
+    outstanding_count: int
+    allocations: int
+    allocated_bytes: int
+    oldest_age_s: float | None
+
+
+class LeakSample(msgspec.Struct, frozen=True):
+    caller: int
+    stack_id: int
+    bytes: int
+    count: int
+
+
+class LeakSnapshot(msgspec.Struct, frozen=True):
+    at_s: float
+    sites: list[LeakSample]
+
+
+class LeaksResult(msgspec.Struct, frozen=True):
+    pid: int
+    exe: str
+    comm: str
+    libc: str
+    requested_s: float
+    duration_s: float
+    started_at: float
+    stopped_early: bool
+    target_exited: bool
+    exited_after_s: float | None
+    sites: list[LeakSite]
+    exemplars: list[LeakExemplar]
+    history: list[LeakSnapshot]
+    sampling: dict[str, float]
+    """fraction (of time allocations were tracked), sampled_s, window_s, period_s,
+    malloc_rate_per_s, tracked_allocations, tracked_frees, lost, exemplars_lost."""
+    maps: list[Mapping]
+    timings: PhaseTimings
+
+
 # --- messages: agent -> server ---------------------------------------------------
 
 
@@ -339,7 +412,12 @@ class SyscallsDone(msgspec.Struct, tag="syscalls-result", tag_field="type", froz
     result: SyscallsResult
 
 
-AgentMessage = Hello | Progress | CapabilitiesResult | ProfileDone | SyscallsDone | Failure
+class LeaksDone(msgspec.Struct, tag="leaks-result", tag_field="type", frozen=True):
+    id: int
+    result: LeaksResult
+
+
+AgentMessage = Hello | Progress | CapabilitiesResult | ProfileDone | SyscallsDone | LeaksDone | Failure
 
 
 _REQUEST_DECODER = msgspec.json.Decoder(Request)

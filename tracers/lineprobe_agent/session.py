@@ -30,6 +30,7 @@ from lineprobe_agent.capabilities import capability_report, has_tracing_privileg
 from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address
 from lineprobe_agent.cpu_time import CpuTimeSampler
 from lineprobe_agent.kernel_source import KernelHeadersMissing, export_for_bcc, find_kernel_headers
+from lineprobe_agent.leak_tracer import LeakTracer, find_libc
 from lineprobe_agent.syscall_tracer import SyscallTracer
 from lineprobe_agent.target import NoSuchProcess, NotPermitted, Target, caller_uid
 from lineprobe_agent.window import WindowTracer, sampling_loop
@@ -40,7 +41,9 @@ MAX_DURATION_S = 3600.0
 MAX_FREQUENCY = 10000
 
 
-Work = protocol.CapabilitiesRequest | protocol.ProfileRequest | protocol.SyscallsRequest
+Work = (
+    protocol.CapabilitiesRequest | protocol.ProfileRequest | protocol.SyscallsRequest | protocol.LeaksRequest
+)
 """Requests that run on the main thread, one at a time (stop and shutdown do not queue)."""
 
 
@@ -78,6 +81,7 @@ class Agent:
     current_id: int | None = None
     profiler: CpuProfiler | None = None
     syscall_tracer: SyscallTracer | None = None
+    leak_tracer: LeakTracer | None = None
     first_request_at: float | None = None
 
     # -- input -------------------------------------------------------------------
@@ -135,13 +139,20 @@ class Agent:
             self.channel.send(protocol.ProfileDone(request.id, self.profile(request)))
         elif isinstance(request, protocol.SyscallsRequest):
             self.channel.send(protocol.SyscallsDone(request.id, self.trace_syscalls(request)))
+        elif isinstance(request, protocol.LeaksRequest):
+            self.channel.send(protocol.LeaksDone(request.id, self.find_leaks(request)))
         else:
             raise RequestFailed("bad-request", f"unexpected request {type(request).__name__}")
 
     def close(self) -> None:
-        programs: list[CpuProfiler | SyscallTracer | None] = [self.profiler, self.syscall_tracer]
+        programs: list[CpuProfiler | SyscallTracer | LeakTracer | None] = [
+            self.profiler,
+            self.syscall_tracer,
+            self.leak_tracer,
+        ]
         self.profiler = None
         self.syscall_tracer = None
+        self.leak_tracer = None
         for program in programs:
             if program is not None:
                 program.close()
@@ -320,6 +331,95 @@ class Agent:
             )
         finally:
             target.close()
+
+    # -- leaks -----------------------------------------------------------------------------------
+
+    def find_leaks(self, request: protocol.LeaksRequest) -> protocol.LeaksResult:
+        self._validate_duration(request.duration_s)
+        if not 0.1 <= request.interval_s <= 600:
+            raise RequestFailed("bad-request", "interval_s must be 0.1..600")
+        if not 0.1 <= request.budget_percent <= 100:
+            raise RequestFailed("bad-request", "budget_percent must be 0.1..100")
+        if request.sample_fraction is not None and not 0 < request.sample_fraction <= 1:
+            raise RequestFailed("bad-request", "sample_fraction must be in (0, 1]")
+        agent_start_s = (self.first_request_at or time.monotonic()) - self.started_at
+        self._check_ready()
+        target = self._open_target(request.pid)
+        try:
+            libc = find_libc(request.pid)
+            if libc is None:
+                raise RequestFailed(
+                    "attach-failed", f"process {request.pid} maps no C library: no allocator to probe"
+                )
+            compile_s = 0.0
+            if self.leak_tracer is None:
+                self.leak_tracer, compile_s = self._compile(request.id, LeakTracer)
+            tracer = self.leak_tracer
+            assert tracer is not None
+            target.snapshot_maps()
+            attach_started = time.monotonic()
+            try:
+                tracer.start(request.pid, libc, request.sample_fraction, request.budget_percent)
+            except Exception as exc:
+                tracer.stop()
+                raise RequestFailed("attach-failed", f"cannot attach the allocator probes: {exc}") from None
+            attach_s = time.monotonic() - attach_started
+            window = self._window(
+                request.id, request.duration_s, target, _EveryInterval(tracer, request.interval_s)
+            )
+            collect_started = time.monotonic()
+            sites, exemplars, history, sampling = tracer.collect()
+            return protocol.LeaksResult(
+                pid=target.pid,
+                exe=target.exe,
+                comm=target.comm,
+                libc=libc,
+                requested_s=request.duration_s,
+                duration_s=window.elapsed_s,
+                started_at=window.started_at,
+                stopped_early=window.stopped_early,
+                target_exited=window.target_exited,
+                exited_after_s=window.elapsed_s if window.target_exited else None,
+                sites=sites,
+                exemplars=exemplars,
+                history=history,
+                sampling=sampling,
+                maps=target.mappings(),
+                timings=protocol.PhaseTimings(
+                    agent_start_s=round(agent_start_s, 4),
+                    compile_s=round(compile_s, 4),
+                    attach_s=round(attach_s, 4),
+                    sampling_s=window.elapsed_s,
+                    collect_s=round(time.monotonic() - collect_started, 4),
+                ),
+            )
+        finally:
+            target.close()
+
+
+@dataclass
+class _EveryInterval:
+    """The leak tracer, snapshotting sites every ``interval_s`` rather than every tick."""
+
+    tracer: LeakTracer
+    interval_s: float
+    _next: float = 0.0
+
+    def poll(self, timeout_s: float) -> None:
+        self.tracer.poll(timeout_s)
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + self.interval_s
+            self.tracer.tick()
+
+    def events_so_far(self) -> int:
+        return self.tracer.events_so_far()
+
+    def stop(self) -> None:
+        self.tracer.tick()
+        self.tracer.stop()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from lineprobe_agent import protocol
 
 from lineprobe.agent_client import AgentConnection, AgentError, ProgressCallback
+from lineprobe.leaks.attribute import resolve_leaks
+from lineprobe.leaks.model import LeakTrace
 from lineprobe.profiling.aggregate import resolve_profile
 from lineprobe.profiling.model import CpuProfile, RawProfile
 from lineprobe.symbolization.resolver import ImageCache
@@ -189,6 +191,54 @@ class ProfileRunner:
             command.end()
         self._fresh_agent = False
         return resolve_trace(raw, self.cache)
+
+    def find_leaks_pid(
+        self,
+        pid: int,
+        duration_s: float,
+        interval_s: float = 1.0,
+        budget_percent: float = 5.0,
+        sample_fraction: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> LeakTrace:
+        agent = self.connection()
+        raw = agent.find_leaks(pid, duration_s, interval_s, budget_percent, sample_fraction, progress)
+        self._fresh_agent = False
+        return resolve_leaks(raw, self.cache)
+
+    def find_leaks_command(
+        self,
+        argv: Sequence[str],
+        duration_s: float,
+        interval_s: float = 1.0,
+        budget_percent: float = 5.0,
+        sample_fraction: float | None = None,
+        cwd: str | None = None,
+        progress: ProgressCallback | None = None,
+        stdout: int | None = None,
+    ) -> LeakTrace:
+        if not argv:
+            raise AgentError("bad-request", "no command to launch")
+        agent = self.connection()
+        try:
+            command = LaunchedCommand(argv, cwd, stdout)
+        except OSError as exc:
+            raise AgentError("bad-request", f"cannot start {argv[0]!r}: {exc.strerror}") from None
+
+        def on_progress(message: protocol.Progress) -> None:
+            if message.phase == "sampling":
+                command.release()
+            if progress is not None:
+                progress(message)
+
+        try:
+            raw = agent.find_leaks(
+                command.pid, duration_s, interval_s, budget_percent, sample_fraction, on_progress
+            )
+        finally:
+            command.end()
+        self._fresh_agent = False
+        return resolve_leaks(raw, self.cache)
 
     def stop(self) -> None:
         if self.agent is not None and self.agent.alive:

@@ -8,6 +8,8 @@ from lineprobe.symbolization.frame import SourceFrame
 
 SYSTEM_PREFIXES = ("/usr/lib/", "/lib/", "/lib64/", "/usr/lib64/", "/usr/libexec/", "/usr/lib32/")
 """Where shared libraries of the system (libc, libstdc++, the JVM, ...) live."""
+SYSTEM_HEADERS = ("/usr/include/", "/usr/lib/gcc/", "/usr/lib/llvm")
+"""Library code inlined into the user's binary (std::vector, std::make_shared...) is not the site."""
 
 
 def is_user_frame(frame: SourceFrame) -> bool:
@@ -17,6 +19,7 @@ def is_user_frame(frame: SourceFrame) -> bool:
         and not frame.binary.startswith("[")
         and frame.path is not None
         and frame.path.startswith("/")
+        and not frame.path.startswith(SYSTEM_HEADERS)
         and bool(frame.line)
     )
 

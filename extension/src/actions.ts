@@ -1,0 +1,44 @@
+/** Messages with buttons that fix the problem they report (see model/failures). */
+import * as vscode from "vscode";
+import type { Action, ActionButton, UserMessage } from "./model/failures";
+
+export class ActionRunner {
+  constructor(private readonly output: vscode.LogOutputChannel) {}
+
+  /** Shows the message; runs the button's action when one is clicked. Does not wait for the user. */
+  show(message: UserMessage): void {
+    const titles = message.buttons.map((b) => b.title);
+    const shown =
+      message.severity === "error"
+        ? vscode.window.showErrorMessage(message.text, ...titles)
+        : message.severity === "warning"
+          ? vscode.window.showWarningMessage(message.text, ...titles)
+          : vscode.window.showInformationMessage(message.text, ...titles);
+    void shown.then((choice) => {
+      const button = message.buttons.find((b) => b.title === choice);
+      if (button) {
+        void this.run(button);
+      }
+    });
+  }
+
+  async run(button: ActionButton): Promise<void> {
+    const commands: Record<Exclude<Action, "showLog" | "copyText">, [string, ...unknown[]]> = {
+      openLauncherSetting: ["workbench.action.openSettings", "lineprobe.launcher"],
+      openPathMappingsSetting: ["workbench.action.openSettings", "lineprobe.pathMappings"],
+      showCapabilities: ["lineprobe.showCapabilities"],
+      attachAnother: ["lineprobe.attach"],
+      stopProfile: ["lineprobe.stopProfile"],
+      restartServer: ["lineprobe.restartServer"],
+    };
+    if (button.action === "showLog") {
+      this.output.show();
+    } else if (button.action === "copyText") {
+      await vscode.env.clipboard.writeText(button.text ?? "");
+      void vscode.window.showInformationMessage(`Copied: ${button.text}`);
+    } else {
+      const [command, ...args] = commands[button.action];
+      await vscode.commands.executeCommand(command, ...args);
+    }
+  }
+}

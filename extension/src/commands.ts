@@ -1,0 +1,121 @@
+/**
+ * The commands of the command palette. Each one is thin: it gathers what the
+ * user wants (a process, a command line, overrides) and hands it to the
+ * profiler, the panel or the client.
+ */
+import * as vscode from "vscode";
+import type { CapabilitiesView } from "./capabilities";
+import type { ServerClient } from "./client";
+import type { FlameGraphPanel } from "./flameGraphPanel";
+import type { HeatDecorations } from "./heatDecorations";
+import { profileOptions } from "./model/settings";
+import { splitCommandLine } from "./model/processes";
+import { ServerCommand, type ProfileResult } from "./model/protocol";
+import { pickProcess } from "./processPicker";
+import type { Profiler } from "./profiler";
+import { readServerSettings } from "./settings";
+
+export interface CommandDeps {
+  server: ServerClient;
+  profiler: Profiler;
+  flameGraph: FlameGraphPanel;
+  heat: HeatDecorations;
+  capabilities: CapabilitiesView;
+  workspaceState: vscode.Memento;
+}
+
+/** Optional arguments of Profile CPU, for key bindings and other extensions: they override the settings. */
+export interface ProfileCpuArgs {
+  pid?: number;
+  durationMs?: number;
+  frequency?: number;
+}
+
+export interface LaunchArgs {
+  command?: string[] | string;
+  cwd?: string;
+  durationMs?: number;
+  frequency?: number;
+}
+
+const LAST_LAUNCH_KEY = "lineprobe.lastLaunchCommand";
+
+export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
+  const { server, profiler } = deps;
+  const register = (id: string, run: (...args: never[]) => unknown): vscode.Disposable =>
+    vscode.commands.registerCommand(id, run as (...args: unknown[]) => unknown);
+
+  return [
+    register("lineprobe.attach", async (): Promise<boolean> => {
+      const target = await pickProcess(server);
+      if (!target) {
+        return false;
+      }
+      profiler.attach(target);
+      vscode.window.setStatusBarMessage(`lineprobe: attached to PID ${target.pid}; run 'lineprobe: Profile CPU' to sample it`, 5000);
+      return true;
+    }),
+
+    register("lineprobe.profileCpu", async (args?: ProfileCpuArgs): Promise<ProfileResult | undefined> => {
+      let pid = typeof args?.pid === "number" ? args.pid : profiler.target?.pid;
+      if (pid === undefined) {
+        const target = await pickProcess(server);
+        if (!target) {
+          return undefined;
+        }
+        profiler.attach(target);
+        pid = target.pid;
+      }
+      const options = profileOptions(readServerSettings(), args);
+      return profiler.profile({ pid, durationMs: options.durationMs, frequency: options.frequency });
+    }),
+
+    register("lineprobe.launchAndProfile", async (args?: LaunchArgs): Promise<ProfileResult | undefined> => {
+      let argv = typeof args?.command === "string" ? splitCommandLine(args.command) : args?.command;
+      if (!argv || argv.length === 0) {
+        const typed = await vscode.window.showInputBox({
+          title: "lineprobe: Launch and Profile",
+          prompt: "Command to run and profile (it is stopped when the profile ends)",
+          placeHolder: "./build/server --port 8080",
+          value: deps.workspaceState.get<string>(LAST_LAUNCH_KEY, ""),
+          validateInput: (text) => {
+            try {
+              return splitCommandLine(text).length > 0 ? undefined : "Type a command";
+            } catch (error) {
+              return error instanceof Error ? error.message : String(error);
+            }
+          },
+        });
+        if (typed === undefined) {
+          return undefined;
+        }
+        await deps.workspaceState.update(LAST_LAUNCH_KEY, typed);
+        argv = splitCommandLine(typed);
+      }
+      const options = profileOptions(readServerSettings(), args);
+      const cwd = args?.cwd ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+      return profiler.profile({ command: argv, cwd, durationMs: options.durationMs, frequency: options.frequency });
+    }),
+
+    register("lineprobe.stopProfile", async (): Promise<void> => {
+      try {
+        const result = await server.execute<{ ok: boolean; stopped: boolean }>(ServerCommand.stop);
+        vscode.window.setStatusBarMessage(result.stopped ? "lineprobe: stopping; the samples so far are kept" : "lineprobe: no profile is running", 4000);
+      } catch (error) {
+        void vscode.window.showErrorMessage(`lineprobe: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }),
+
+    register("lineprobe.showCapabilities", () => deps.capabilities.show()),
+
+    register("lineprobe.restartServer", async (): Promise<void> => {
+      // The new server has no profile: its heat would be stale.
+      deps.heat.clear();
+      await server.restart();
+    }),
+
+    register("lineprobe.showFlameGraph", () => deps.flameGraph.show()),
+
+    register("lineprobe.resetHeatScope", () => deps.flameGraph.resetScope()),
+  ];
+}

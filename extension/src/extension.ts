@@ -1,0 +1,99 @@
+/**
+ * Entry point: builds the parts and wires them together. Each part lives in
+ * its own module (client lifecycle, commands, process picker, heat, status
+ * bar, flame graph, settings); this file only connects their events.
+ */
+import * as vscode from "vscode";
+import { ActionRunner } from "./actions";
+import { CapabilitiesView } from "./capabilities";
+import { ServerClient } from "./client";
+import { registerCommands } from "./commands";
+import { FlameGraphPanel } from "./flameGraphPanel";
+import { HeatDecorations } from "./heatDecorations";
+import { ServerCommand, type ProfileArguments } from "./model/protocol";
+import { Profiler } from "./profiler";
+import { configurationImpact } from "./settings";
+import { StatusBar } from "./statusBar";
+
+let server: ServerClient | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const output = vscode.window.createOutputChannel("lineprobe", { log: true });
+  const status = new StatusBar();
+  const actions = new ActionRunner(output);
+  // The profiler needs the client and the client's hooks need the profiler:
+  // the hooks look it up when they run, after both exist.
+  let profiler: Profiler | undefined;
+  const client = new ServerClient(output, {
+    interceptCommand: (command, args, next) => {
+      // The server's "Profile for 5 s" code lens (and any other caller of
+      // the server's own command) goes through the same path as ours.
+      if (command === ServerCommand.profile && profiler && isProfileArguments(args[0])) {
+        return profiler.run(args[0], () => next(command, args));
+      }
+      return next(command, args);
+    },
+    showMessage: (message) => profiler?.gate.offer(message) ?? true,
+  });
+  server = client;
+  profiler = new Profiler(client, status, actions);
+  const heat = new HeatDecorations(context.extensionUri);
+  const flameGraph = new FlameGraphPanel(context.extensionUri, client, profiler);
+  const capabilities = new CapabilitiesView(client, actions);
+  const activeProfiler = profiler;
+
+  context.subscriptions.push(
+    output,
+    status,
+    client,
+    heat,
+    flameGraph,
+    capabilities,
+    client.onHeat((params) => heat.update(params)),
+    client.onState((state) => {
+      if (state.kind === "starting") {
+        status.set({ kind: "starting" });
+      } else if (state.kind === "stopped") {
+        status.set({ kind: "serverStopped", reason: state.reason });
+      } else if (status.current.kind === "starting" || status.current.kind === "serverStopped") {
+        status.set({ kind: "idle", target: activeProfiler.target });
+      }
+    }),
+    activeProfiler.onFinished((result) => {
+      if (result.ok) {
+        void flameGraph.refresh();
+      }
+    }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      const impact = configurationImpact(event);
+      if (impact === "restart") {
+        heat.clear();
+        void client.restartIfLaunchChanged();
+      } else if (impact === "forward") {
+        void client.sendSettings();
+      }
+    }),
+    vscode.workspace.onDidChangeWorkspaceFolders(() => void client.restartIfLaunchChanged()),
+    ...registerCommands({
+      server: client,
+      profiler: activeProfiler,
+      flameGraph,
+      heat,
+      capabilities,
+      workspaceState: context.workspaceState,
+    }),
+  );
+  await client.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await server?.stop();
+}
+
+function isProfileArguments(value: unknown): value is ProfileArguments {
+  if (!value || typeof value !== "object") {
+    return false;
+  }
+  const v = value as Record<string, unknown>;
+  return (typeof v.pid === "number" || Array.isArray(v.command)) && typeof v.durationMs === "number";
+}

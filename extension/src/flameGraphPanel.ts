@@ -1,0 +1,162 @@
+/**
+ * The flame graph next to the editor: a webview running d3-flame-graph on
+ * the server's `lineprobe.flameGraph` tree. Clicking a frame opens its file
+ * at its line and, unless turned off, limits the editor's heat to the
+ * samples under that frame (`lineprobe.scopeHeat`); clicking the root or
+ * "Reset" shows all samples again.
+ */
+import * as crypto from "node:crypto";
+import * as vscode from "vscode";
+import type { ServerClient } from "./client";
+import { baseName } from "./model/processes";
+import { ServerCommand, type FlameGraphResult, type ScopeHeatResult } from "./model/protocol";
+import type { Profiler } from "./profiler";
+import { scopeToSelectedFrame } from "./settings";
+
+type FromWebview =
+  | { type: "ready" }
+  | { type: "select"; name: string; stack: string[]; uri: string | null; line: number | null };
+
+export class FlameGraphPanel implements vscode.Disposable {
+  private panel: vscode.WebviewPanel | undefined;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly server: ServerClient,
+    private readonly profiler: Profiler,
+  ) {}
+
+  /** Opens (or reveals) the panel beside the editor; its script asks for data when ready. */
+  show(): void {
+    if (this.panel) {
+      this.panel.reveal(undefined, true);
+      void this.refresh();
+      return;
+    }
+    const webviewRoot = vscode.Uri.joinPath(this.extensionUri, "dist", "webview");
+    const panel = vscode.window.createWebviewPanel(
+      "lineprobe.flameGraph",
+      "lineprobe: Flame Graph",
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      { enableScripts: true, localResourceRoots: [webviewRoot], retainContextWhenHidden: true },
+    );
+    panel.webview.html = this.html(panel.webview, webviewRoot);
+    panel.webview.onDidReceiveMessage((message: FromWebview) => void this.onMessage(message));
+    panel.onDidDispose(() => {
+      this.panel = undefined;
+    });
+    this.panel = panel;
+  }
+
+  /** Re-reads the tree after a new profile, when the panel is open. */
+  async refresh(): Promise<void> {
+    const panel = this.panel;
+    if (!panel) {
+      return;
+    }
+    let result: FlameGraphResult;
+    try {
+      result = await this.server.execute<FlameGraphResult>(ServerCommand.flameGraph);
+    } catch (error) {
+      await panel.webview.postMessage({ type: "empty", message: `The server is not running: ${String(error)}` });
+      return;
+    }
+    if (!result.ok) {
+      await panel.webview.postMessage({
+        type: "empty",
+        message: "No profile yet: run 'lineprobe: Profile CPU' or 'lineprobe: Attach to Process…'.",
+      });
+      return;
+    }
+    const target = this.profiler.lastProfiled;
+    const title = `${result.samples} CPU samples${target ? ` of ${baseName(target.exe)} (PID ${target.pid})` : ""}`;
+    await panel.webview.postMessage({ type: "profile", samples: result.samples, root: result.root, title });
+  }
+
+  /** Back to heat from all samples. */
+  async resetScope(): Promise<void> {
+    await this.scope([]);
+  }
+
+  dispose(): void {
+    this.panel?.dispose();
+  }
+
+  private async onMessage(message: FromWebview): Promise<void> {
+    if (message.type === "ready") {
+      await this.refresh();
+      return;
+    }
+    if (message.type !== "select") {
+      return;
+    }
+    // Scope first, without waiting on the editor: the heat shows up while the file opens.
+    const scoping = scopeToSelectedFrame() || message.stack.length === 0 ? this.scope(message.stack) : Promise.resolve();
+    if (message.uri && message.line) {
+      await this.open(vscode.Uri.parse(message.uri), message.line);
+    } else if (message.stack.length > 0) {
+      vscode.window.setStatusBarMessage(`lineprobe: ${message.name} has no source file on this machine`, 5000);
+    }
+    await scoping;
+  }
+
+  private async open(uri: vscode.Uri, line: number): Promise<void> {
+    const zeroBased = Math.max(0, line - 1);
+    const position = new vscode.Position(zeroBased, 0);
+    // Reuse the column where the file is already shown, else the first one: never the panel's.
+    const shown = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri.toString());
+    const column = shown?.viewColumn ?? vscode.ViewColumn.One;
+    const editor = await vscode.window.showTextDocument(uri, {
+      viewColumn: column,
+      selection: new vscode.Range(position, position),
+      preserveFocus: false,
+      preview: false,
+    });
+    editor.revealRange(new vscode.Range(position, position), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  }
+
+  private async scope(stack: string[]): Promise<void> {
+    try {
+      const result = await this.server.execute<ScopeHeatResult>(ServerCommand.scopeHeat, { stack });
+      if (result.ok) {
+        this.profiler.setScope(stack.length > 0 ? stack : undefined);
+        await this.panel?.webview.postMessage({ type: "scope", names: stack });
+      }
+    } catch (error) {
+      this.server.output.warn(`scoping heat: ${String(error)}`);
+    }
+  }
+
+  private html(webview: vscode.Webview, root: vscode.Uri): string {
+    const nonce = crypto.randomBytes(16).toString("base64");
+    const asset = (name: string): string => webview.asWebviewUri(vscode.Uri.joinPath(root, name)).toString();
+    const csp = [
+      "default-src 'none'",
+      `style-src ${webview.cspSource}`,
+      `img-src ${webview.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+    ].join("; ");
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="UTF-8">
+  <meta http-equiv="Content-Security-Policy" content="${csp}">
+  <meta name="viewport" content="width=device-width, initial-scale=1.0">
+  <link rel="stylesheet" href="${asset("d3-flamegraph.css")}">
+  <link rel="stylesheet" href="${asset("flamegraph.css")}">
+  <title>lineprobe: Flame Graph</title>
+</head>
+<body>
+  <header>
+    <div id="summary">Loading…</div>
+    <input id="search" type="search" placeholder="Search frames" aria-label="Search frames">
+    <button id="reset" title="Show the whole graph and heat from all samples">Reset</button>
+  </header>
+  <div class="hint">Click a frame to open its line; the editor's heat then counts only the samples under it.</div>
+  <div id="details"></div>
+  <div id="chart"></div>
+  <script nonce="${nonce}" src="${asset("flamegraph.js")}"></script>
+</body>
+</html>`;
+  }
+}

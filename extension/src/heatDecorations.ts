@@ -1,0 +1,106 @@
+/**
+ * Gutter and overview-ruler heat from `lineprobe/heat`.
+ *
+ * LSP has no notion of line heat, so the server sends it as a custom
+ * notification and the extension draws it: a bar in the gutter whose length
+ * is the line's share of all samples, a background of matching strength, and
+ * a mark in the overview ruler so that hot lines are found in long files.
+ * The notification for a file replaces that file's heat (an empty list clears
+ * it), and a scoped notification (flame graph selection) replaces it too.
+ */
+import * as vscode from "vscode";
+import {
+  backgroundAlpha,
+  decorationKey,
+  groupMarks,
+  heatMarks,
+  rulerAlpha,
+  type HeatKind,
+} from "./model/heat";
+import type { HeatParams } from "./model/protocol";
+
+/** Warm hues that keep contrast on light and dark themes. */
+const SELF_RGB = { light: "230, 74, 25", dark: "255, 112, 67" };
+const TOTAL_RGB = { light: "214, 140, 30", dark: "240, 180, 80" };
+
+export class HeatDecorations implements vscode.Disposable {
+  private readonly heat = new Map<string, HeatParams>();
+  private readonly types = new Map<string, vscode.TextEditorDecorationType>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(private readonly extensionUri: vscode.Uri) {
+    this.subscriptions.push(
+      vscode.window.onDidChangeVisibleTextEditors((editors) => editors.forEach((e) => this.apply(e))),
+    );
+  }
+
+  update(params: HeatParams): void {
+    const key = normalizeUri(params.uri);
+    if (params.lines.length === 0) {
+      this.heat.delete(key);
+    } else {
+      this.heat.set(key, params);
+    }
+    for (const editor of vscode.window.visibleTextEditors) {
+      if (normalizeUri(editor.document.uri.toString()) === key) {
+        this.apply(editor);
+      }
+    }
+  }
+
+  /** Drops all heat (the server was restarted: its profile is gone). */
+  clear(): void {
+    this.heat.clear();
+    vscode.window.visibleTextEditors.forEach((e) => this.apply(e));
+  }
+
+  dispose(): void {
+    this.subscriptions.forEach((s) => s.dispose());
+    this.types.forEach((t) => t.dispose());
+    this.types.clear();
+  }
+
+  private apply(editor: vscode.TextEditor): void {
+    const params = this.heat.get(normalizeUri(editor.document.uri.toString()));
+    const groups = groupMarks(params ? heatMarks(params.lines) : []);
+    // Types not used by this document still need clearing in this editor.
+    for (const [key, type] of this.types) {
+      if (!groups.has(key)) {
+        editor.setDecorations(type, []);
+      }
+    }
+    const lastLine = editor.document.lineCount - 1;
+    for (const [key, marks] of groups) {
+      const ranges = marks
+        .filter((m) => m.line >= 0 && m.line <= lastLine)
+        .map((m) => editor.document.lineAt(m.line).range);
+      editor.setDecorations(this.typeFor(key, marks[0].kind, marks[0].level), ranges);
+    }
+  }
+
+  private typeFor(key: string, kind: HeatKind, level: number): vscode.TextEditorDecorationType {
+    let type = this.types.get(key);
+    if (!type) {
+      const rgb = kind === "self" ? SELF_RGB : TOTAL_RGB;
+      const background = backgroundAlpha(kind, level);
+      type = vscode.window.createTextEditorDecorationType({
+        isWholeLine: true,
+        // Icons are generated at build time (build.mjs), one per level.
+        gutterIconPath: vscode.Uri.joinPath(this.extensionUri, "dist", "heat", `${decorationKey(kind, level)}.svg`),
+        gutterIconSize: "contain",
+        overviewRulerLane: vscode.OverviewRulerLane.Right,
+        overviewRulerColor: `rgba(${SELF_RGB.dark}, ${rulerAlpha(kind, level)})`,
+        light: { backgroundColor: `rgba(${rgb.light}, ${background})` },
+        dark: { backgroundColor: `rgba(${rgb.dark}, ${background})` },
+        rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
+      });
+      this.types.set(key, type);
+    }
+    return type;
+  }
+}
+
+/** URIs from the server and from VS Code may differ in percent-encoding. */
+function normalizeUri(uri: string): string {
+  return vscode.Uri.parse(uri).toString();
+}

@@ -1,0 +1,60 @@
+/**
+ * Flame graph data helpers shared by the webview and the extension.
+ *
+ * d3-flame-graph draws the tree; these functions only derive what the
+ * extension needs from a clicked node: the call path that
+ * `lineprobe.scopeHeat` expects, and self values for finding the hottest
+ * frame.
+ */
+import type { FlameNode } from "./protocol";
+
+/** A node as d3-hierarchy hands it to click handlers: data plus parent links. */
+export interface HierarchyNode {
+  data: FlameNode;
+  parent: HierarchyNode | null;
+}
+
+/**
+ * Names from the root's child down to `node` (the root "all" excluded), as
+ * `lineprobe.scopeHeat` takes them. The root itself gives an empty path,
+ * which resets the scope.
+ */
+export function scopePath(node: HierarchyNode): string[] {
+  const names: string[] = [];
+  for (let current: HierarchyNode | null = node; current && current.parent; current = current.parent) {
+    names.push(current.data.name);
+  }
+  return names.reverse();
+}
+
+/** Samples whose innermost frame is this node (its value minus its children's). */
+export function selfValue(node: FlameNode): number {
+  const children = node.children ?? [];
+  return Math.max(0, node.value - children.reduce((sum, child) => sum + child.value, 0));
+}
+
+/** The node with the most self samples (ties: the first found, depth first). */
+export function hottestNode(root: FlameNode): { node: FlameNode; path: string[] } | undefined {
+  let best: { node: FlameNode; path: string[]; self: number } | undefined;
+  const visit = (node: FlameNode, path: string[]): void => {
+    const self = selfValue(node);
+    if (path.length > 0 && (best === undefined || self > best.self)) {
+      best = { node, path, self };
+    }
+    for (const child of node.children ?? []) {
+      visit(child, [...path, child.name]);
+    }
+  };
+  visit(root, []);
+  return best && { node: best.node, path: best.path };
+}
+
+/** Tooltip text of a frame: name, share and source location. */
+export function frameLabel(node: FlameNode, totalSamples: number): string {
+  const share = totalSamples > 0 ? (100 * node.value) / totalSamples : 0;
+  const self = selfValue(node);
+  const selfShare = totalSamples > 0 ? (100 * self) / totalSamples : 0;
+  const where = node.path && node.line ? ` at ${node.path}:${node.line}` : node.kernel ? " (kernel)" : "";
+  const inlined = node.inlined ? " (inlined)" : "";
+  return `${node.name}${inlined}${where}: ${share.toFixed(1)}% total, ${selfShare.toFixed(1)}% self (${node.value} samples)`;
+}

@@ -1,0 +1,98 @@
+/**
+ * From `lineprobe/heat` lines to decoration levels.
+ *
+ * VS Code decorations are styled per decoration *type*, so shares are
+ * quantised into a fixed number of levels: each level has its own gutter bar
+ * (length proportional to the share) and background strength. Lines that
+ * only have *total* time (callers: their callees did the work) get a hollow
+ * bar so that they are told apart from the lines that burn the CPU.
+ */
+import type { HeatLine } from "./protocol";
+
+/** Number of levels; level n covers shares in ((n-1)*100/LEVELS, n*100/LEVELS]. */
+export const LEVELS = 20;
+
+export type HeatKind = "self" | "total";
+
+export interface HeatMark {
+  line: number;
+  kind: HeatKind;
+  level: number;
+  percent: number;
+}
+
+/** Level 1..LEVELS of a share in percent; 0 for no share. */
+export function levelOf(percent: number): number {
+  if (!(percent > 0)) {
+    return 0;
+  }
+  return Math.min(LEVELS, Math.max(1, Math.ceil((percent * LEVELS) / 100)));
+}
+
+/**
+ * One mark per sampled line: by self share when the line itself ran, else
+ * by total share (it was on the stack). Lines below `minPercent` of both are
+ * dropped so that the gutter stays readable for large profiles.
+ */
+export function heatMarks(lines: HeatLine[], minPercent = 0.05): HeatMark[] {
+  const marks: HeatMark[] = [];
+  for (const entry of lines) {
+    if (entry.self_percent >= minPercent) {
+      marks.push({ line: entry.line, kind: "self", level: levelOf(entry.self_percent), percent: entry.self_percent });
+    } else if (entry.total_percent >= minPercent) {
+      marks.push({ line: entry.line, kind: "total", level: levelOf(entry.total_percent), percent: entry.total_percent });
+    }
+  }
+  return marks;
+}
+
+/** Groups marks by decoration type key, e.g. `self-11`. */
+export function groupMarks(marks: HeatMark[]): Map<string, HeatMark[]> {
+  const groups = new Map<string, HeatMark[]>();
+  for (const mark of marks) {
+    const key = decorationKey(mark.kind, mark.level);
+    const group = groups.get(key);
+    if (group) {
+      group.push(mark);
+    } else {
+      groups.set(key, [mark]);
+    }
+  }
+  return groups;
+}
+
+export function decorationKey(kind: HeatKind, level: number): string {
+  return `${kind}-${String(level).padStart(2, "0")}`;
+}
+
+/** Background alpha for a level: faint for small shares, never hiding the text. */
+export function backgroundAlpha(kind: HeatKind, level: number): number {
+  const scale = level / LEVELS;
+  return kind === "self" ? round(0.05 + 0.35 * scale) : round(0.03 + 0.08 * scale);
+}
+
+/** Overview ruler alpha: hot lines must stand out in a long file. */
+export function rulerAlpha(kind: HeatKind, level: number): number {
+  const scale = level / LEVELS;
+  return kind === "self" ? round(0.35 + 0.65 * scale) : round(0.15 + 0.25 * scale);
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+/**
+ * The gutter icon for a level: a horizontal bar whose length is the share.
+ * Orange-red reads on light and dark themes alike; the hollow variant for
+ * total time uses an outline instead of a fill.
+ */
+export function gutterSvg(kind: HeatKind, level: number): string {
+  const width = 16;
+  const height = 16;
+  const length = Math.max(2, Math.round((width * level) / LEVELS));
+  const bar =
+    kind === "self"
+      ? `<rect x="0" y="3" width="${length}" height="10" rx="1" fill="#f0562a"/>`
+      : `<rect x="0.5" y="4.5" width="${Math.max(1, length - 1)}" height="7" rx="1" fill="none" stroke="#e8a33d" stroke-width="1"/>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${bar}</svg>`;
+}

@@ -1,0 +1,101 @@
+/**
+ * The server's LSP extensions as TypeScript types (PROTOCOL.md, section 2).
+ *
+ * This file is the client's one copy of that contract: every other module
+ * speaks these types, so a change in PROTOCOL.md has one place to land.
+ */
+
+/** `workspace/executeCommand` commands the server implements. */
+export const ServerCommand = {
+  listProcesses: "lineprobe.listProcesses",
+  profile: "lineprobe.profile",
+  stop: "lineprobe.stop",
+  capabilities: "lineprobe.capabilities",
+  flameGraph: "lineprobe.flameGraph",
+  scopeHeat: "lineprobe.scopeHeat",
+} as const;
+
+/** The custom notification behind the gutter heat. */
+export const HEAT_NOTIFICATION = "lineprobe/heat";
+
+export interface ProcessInfo {
+  pid: number;
+  exe: string;
+  commandLine: string[];
+  inWorkspace: boolean;
+}
+
+export type ProfileArguments =
+  | { pid: number; durationMs: number; frequency?: number }
+  | { command: string[]; cwd?: string; durationMs: number; frequency?: number };
+
+export interface ServerError {
+  code: string;
+  message: string;
+  hint: string | null;
+}
+
+export interface ProfileSuccess {
+  ok: true;
+  target: { pid: number; exe: string };
+  samples: number;
+  lost: number;
+  duration_s: number;
+  target_exited: boolean;
+  warnings: string[];
+  files: string[];
+  top_lines: { path: string; line: number; function: string | null; self_percent: number }[];
+  timings: Record<string, number>;
+}
+
+export interface Failure {
+  ok: false;
+  error: ServerError;
+}
+
+export type ProfileResult = ProfileSuccess | Failure;
+
+export interface HeatLine {
+  /** 0-based, like every LSP position. */
+  line: number;
+  self_percent: number;
+  total_percent: number;
+}
+
+export interface HeatParams {
+  uri: string;
+  samples: number;
+  lines: HeatLine[];
+  /** Frame names of the flame graph node the heat is limited to, when scoped. */
+  scope?: string[];
+}
+
+export interface FlameNode {
+  name: string;
+  value: number;
+  function?: string | null;
+  path?: string | null;
+  /** 1-based, as in DWARF. */
+  line?: number | null;
+  uri?: string | null;
+  inlined?: boolean;
+  kernel?: boolean;
+  children: FlameNode[];
+}
+
+export type FlameGraphResult = { ok: true; samples: number; root: FlameNode } | Failure;
+
+export type ScopeHeatResult = { ok: true; samples_in_scope: number } | Failure;
+
+export interface Capability {
+  name: string;
+  available: boolean;
+  detail: string;
+}
+
+export type CapabilitiesResult =
+  | { ok: true; kernel_release: string; capabilities: Capability[]; works: string[]; missing: string[] }
+  | Failure;
+
+/** Server messages (window/showMessage) carry this prefix. */
+export const MESSAGE_PREFIX = "lineprobe: ";

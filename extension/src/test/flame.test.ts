@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { frameLabel, hottestNode, scopePath, selfValue, type HierarchyNode } from "../model/flame";
+import type { FlameNode } from "../model/protocol";
+
+const leaf: FlameNode = { name: "is_divisible:17", function: "is_divisible", value: 80, path: "/w/primes.c", line: 17, uri: "file:///w/primes.c", children: [] };
+const middle: FlameNode = { name: "is_prime:25", function: "is_prime", value: 95, path: "/w/primes.c", line: 25, children: [leaf] };
+const kernel: FlameNode = { name: "asm_sysvec_apic_timer_interrupt_[k]", value: 5, kernel: true, children: [] };
+const root: FlameNode = { name: "all", value: 100, children: [middle, kernel] };
+
+test("self value is the node's value minus its children's", () => {
+  assert.equal(selfValue(root), 0);
+  assert.equal(selfValue(middle), 15);
+  assert.equal(selfValue(leaf), 80);
+});
+
+test("the hottest node is the one with most self samples", () => {
+  const hottest = hottestNode(root);
+  assert.equal(hottest?.node, leaf);
+  assert.deepEqual(hottest?.path, ["is_prime:25", "is_divisible:17"]);
+});
+
+test("scope path runs from the root's child to the clicked node; the root resets", () => {
+  const rootNode: HierarchyNode = { data: root, parent: null };
+  const middleNode: HierarchyNode = { data: middle, parent: rootNode };
+  const leafNode: HierarchyNode = { data: leaf, parent: middleNode };
+  assert.deepEqual(scopePath(leafNode), ["is_prime:25", "is_divisible:17"]);
+  assert.deepEqual(scopePath(rootNode), []);
+});
+
+test("frame labels carry shares and the source location", () => {
+  assert.equal(frameLabel(leaf, 100), "is_divisible:17 at /w/primes.c:17: 80.0% total, 80.0% self (80 samples)");
+  assert.match(frameLabel(kernel, 100), /\(kernel\)/);
+});

@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { backgroundAlpha, groupMarks, gutterSvg, heatMarks, LEVELS, levelOf, rulerAlpha } from "../model/heat";
+
+test("levels are proportional to the share and never zero for a sampled line", () => {
+  assert.equal(levelOf(0), 0);
+  assert.equal(levelOf(0.01), 1);
+  assert.equal(levelOf(5), 1);
+  assert.equal(levelOf(5.01), 2);
+  assert.equal(levelOf(53.5), 11);
+  assert.equal(levelOf(100), LEVELS);
+  assert.equal(levelOf(250), LEVELS);
+});
+
+test("a line that ran is marked by its self share, a caller by its total share", () => {
+  const marks = heatMarks([
+    { line: 16, self_percent: 53.5, total_percent: 53.5 },
+    { line: 24, self_percent: 0, total_percent: 90 },
+    { line: 30, self_percent: 0.01, total_percent: 0.02 },
+  ]);
+  assert.deepEqual(marks, [
+    { line: 16, kind: "self", level: 11, percent: 53.5 },
+    { line: 24, kind: "total", level: 18, percent: 90 },
+  ]);
+});
+
+test("marks are grouped per decoration type", () => {
+  const groups = groupMarks(
+    heatMarks([
+      { line: 1, self_percent: 50, total_percent: 50 },
+      { line: 2, self_percent: 49, total_percent: 60 },
+      { line: 3, self_percent: 2, total_percent: 2 },
+    ]),
+  );
+  assert.deepEqual([...groups.keys()].sort(), ["self-01", "self-10"]);
+  assert.deepEqual(groups.get("self-10")?.map((m) => m.line), [1, 2]);
+});
+
+test("hotter levels are stronger, and self heat is stronger than total heat", () => {
+  for (let level = 2; level <= LEVELS; level++) {
+    assert.ok(backgroundAlpha("self", level) > backgroundAlpha("self", level - 1));
+    assert.ok(rulerAlpha("self", level) > rulerAlpha("self", level - 1));
+    assert.ok(backgroundAlpha("self", level) > backgroundAlpha("total", level));
+  }
+  // Text must stay readable on top of the hottest background.
+  assert.ok(backgroundAlpha("self", LEVELS) <= 0.4);
+});
+
+test("gutter bars grow with the level", () => {
+  const width = (svg: string): number => Number(/<rect[^>]* width="([\d.]+)"/.exec(svg)?.[1]);
+  assert.ok(width(gutterSvg("self", 1)) < width(gutterSvg("self", 10)));
+  assert.ok(width(gutterSvg("self", 10)) < width(gutterSvg("self", LEVELS)));
+  assert.match(gutterSvg("total", 5), /fill="none"/);
+});

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { resolveServerLaunch, sameLaunch } from "../model/serverCommand";
+import { DEFAULTS, profileOptions, serverSettings, type SettingReader } from "../model/settings";
+
+function reader(values: Record<string, unknown>): SettingReader {
+  return <T>(key: string, fallback: T): T => (key in values ? (values[key] as T) : fallback);
+}
+
+test("the server gets the settings of PROTOCOL.md, with defaults", () => {
+  assert.deepEqual(serverSettings(reader({}), "/w"), DEFAULTS);
+  assert.deepEqual(Object.keys(serverSettings(reader({}), "/w")).sort(), [
+    "diagnosticThreshold",
+    "durationMs",
+    "frequency",
+    "launcher",
+    "pathMappings",
+  ]);
+});
+
+test("path mappings expand ${workspaceFolder}; malformed ones reach the server, which reports them", () => {
+  const settings = serverSettings(
+    reader({ pathMappings: [{ from: "/build/src", to: "${workspaceFolder}/src" }, { from: 3 }], launcher: "  " }),
+    "/home/me/proj",
+  );
+  assert.deepEqual(settings.pathMappings[0], { from: "/build/src", to: "/home/me/proj/src" });
+  assert.deepEqual(settings.pathMappings[1], { from: 3 });
+  assert.equal(settings.launcher, null, "an empty launcher means the server's default");
+});
+
+test("profile options: settings unless overridden", () => {
+  const settings = { ...DEFAULTS, durationMs: 2000, frequency: 49 };
+  assert.deepEqual(profileOptions(settings, undefined), { durationMs: 2000, frequency: 49 });
+  assert.deepEqual(profileOptions(settings, { durationMs: 500 }), { durationMs: 500, frequency: 49 });
+  assert.deepEqual(profileOptions(settings, { durationMs: -1, frequency: 199 }), { durationMs: 2000, frequency: 199 });
+});
+
+test("server command: setting, then interpreter, then the workspace venv, then PATH", () => {
+  const none = { command: [], pythonPath: "", workspaceFolders: ["/a", "/b"], isExecutable: () => false };
+  assert.deepEqual(resolveServerLaunch({ ...none, command: ["/opt/lp", "serve", "-v"] }), {
+    command: "/opt/lp",
+    args: ["serve", "-v"],
+    origin: "setting lineprobe.server.command",
+  });
+  const python = resolveServerLaunch({ ...none, pythonPath: "/usr/bin/python3" });
+  assert.deepEqual([python.command, ...python.args], ["/usr/bin/python3", "-m", "lineprobe.cli", "serve"]);
+  const venv = resolveServerLaunch({ ...none, isExecutable: (f) => f === "/b/.venv/bin/lineprobe" });
+  assert.deepEqual([venv.command, ...venv.args], ["/b/.venv/bin/lineprobe", "serve"]);
+  const fallback = resolveServerLaunch(none);
+  assert.deepEqual([fallback.command, ...fallback.args], ["lineprobe", "serve"]);
+  assert.ok(sameLaunch(fallback, resolveServerLaunch(none)));
+  assert.ok(!sameLaunch(fallback, venv));
+});

@@ -1,0 +1,120 @@
+/**
+ * The flame graph webview. d3-flame-graph draws and zooms the graph; this
+ * script only feeds it the server's tree, forwards clicks to the extension
+ * (which opens the frame's line and scopes the editor's heat), and wires the
+ * search box. Bundled with its libraries into dist/webview: no CDN.
+ */
+import flamegraph, { type FlameGraph } from "d3-flame-graph";
+import { select } from "d3-selection";
+import { frameLabel, hottestNode, scopePath, selfValue, type HierarchyNode } from "../src/model/flame";
+import type { FlameNode } from "../src/model/protocol";
+
+interface VsCodeApi {
+  postMessage(message: unknown): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+type ToWebview =
+  | { type: "profile"; samples: number; root: FlameNode; title: string }
+  | { type: "empty"; message: string }
+  | { type: "scope"; names: string[] };
+
+type Node = HierarchyNode & { highlight?: boolean };
+
+const vscode = acquireVsCodeApi();
+const container = document.getElementById("chart") as HTMLDivElement;
+const details = document.getElementById("details") as HTMLDivElement;
+const summary = document.getElementById("summary") as HTMLDivElement;
+const search = document.getElementById("search") as HTMLInputElement;
+const reset = document.getElementById("reset") as HTMLButtonElement;
+
+let chart: FlameGraph<Node> | undefined;
+let totalSamples = 0;
+
+/** Kernel frames in grey: they are not the user's code, and they have no source line. */
+const KERNEL_COLOR = "#a9a9a9";
+const HIGHLIGHT_COLOR = "#e600e6";
+
+window.addEventListener("message", (event: MessageEvent<ToWebview>) => {
+  const message = event.data;
+  if (message.type === "profile") {
+    render(message.root, message.samples, message.title);
+  } else if (message.type === "empty") {
+    chart?.destroy();
+    chart = undefined;
+    container.textContent = "";
+    summary.textContent = message.message;
+  } else if (message.type === "scope") {
+    details.textContent = message.names.length > 0 ? `editor heat: samples under ${message.names[message.names.length - 1]}` : "editor heat: all samples";
+  }
+});
+
+function render(root: FlameNode, samples: number, title: string): void {
+  totalSamples = samples;
+  const hottest = hottestNode(root);
+  const share = hottest && samples > 0 ? (100 * selfValue(hottest.node)) / samples : 0;
+  summary.textContent = hottest ? `${title} · hottest: ${hottest.node.name} (${share.toFixed(1)}% self)` : title;
+  chart?.destroy();
+  container.textContent = "";
+  chart = flamegraph<Node>()
+    .width(Math.max(container.clientWidth, 200))
+    .cellHeight(18)
+    .minFrameSize(1)
+    .transitionDuration(150)
+    // Children come sorted by value from the server: the hottest path is leftmost.
+    .sort(false)
+    .label((node) => frameLabel(node.data, totalSamples))
+    .setColorMapper((node, original) => (node.highlight ? HIGHLIGHT_COLOR : node.data.kernel ? KERNEL_COLOR : original))
+    .setDetailsElement(details)
+    // Plain substring search: the library's default treats the term as a regular expression.
+    .setSearchMatch((node, term) => term !== "" && node.data.name.toLowerCase().includes(term.toLowerCase()))
+    .onClick((node) => {
+      annotate();
+      vscode.postMessage({
+        type: "select",
+        name: node.data.name,
+        stack: scopePath(node),
+        uri: node.data.uri ?? null,
+        line: node.data.line ?? null,
+      });
+    });
+  select(container).datum(root).call(chart);
+  annotate();
+}
+
+/**
+ * Adds each frame's self samples and source location to its element, for
+ * the tooltip-less keyboard/automation path (the e2e test finds the hottest
+ * frame by `data-self`). The library re-renders on zoom, so this runs again
+ * after every click.
+ */
+function annotate(): void {
+  select(container)
+    .selectAll<SVGGElement, Node>("g.frame")
+    .attr("data-self", (node) => String(selfValue(node.data)))
+    .attr("data-line", (node) => (node.data.line ? String(node.data.line) : ""))
+    .attr("data-uri", (node) => node.data.uri ?? "");
+}
+
+search.addEventListener("input", () => {
+  if (!chart) {
+    return;
+  }
+  if (search.value.trim() === "") {
+    chart.clear();
+  } else {
+    chart.search(search.value.trim());
+  }
+});
+
+// Resetting the zoom clicks the root, whose empty path resets the editor's heat too.
+reset.addEventListener("click", () => chart?.resetZoom());
+
+new ResizeObserver(() => {
+  if (chart && container.clientWidth > 0) {
+    chart.width(container.clientWidth).update();
+    annotate();
+  }
+}).observe(container);
+
+vscode.postMessage({ type: "ready" });

@@ -1,0 +1,132 @@
+"""From site keys to source sites: unwind exemplars, merge keys, estimate, flag suspects.
+
+When allocations were tracked only part of the time (see the agent's leak
+tracer), every count is an estimate: tracked figures divided by the share of
+time tracking was on. Growth is the rate at which tracked bytes accumulated
+without being freed while tracking was on, so churn (freed soon after) does
+not count and a leak grows at its real rate.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from lineprobe.leaks.model import AllocationSnapshot, LeakSite, LeakTrace, RawLeakTrace
+from lineprobe.profiling.model import Timings
+from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.resolver import AddressSpace, ImageCache, proc_root
+from lineprobe.symbolization.user_code import user_site
+from lineprobe.unwinding.stack_unwinder import unwind
+
+SUSPECT_MIN_GROWTH = 256.0
+"""Bytes per second (estimated) below which a site is not called a suspect."""
+SUSPECT_MIN_AGE_S = 0.5
+
+
+@dataclass
+class _Merged:
+    site: SourceFrame | None
+    stack: list[SourceFrame]
+    outstanding_bytes: int = 0
+    outstanding_count: int = 0
+    allocations: int = 0
+    oldest: float | None = None
+    keys: set[tuple[int, int]] = field(default_factory=set)
+
+
+def _frames_for(
+    space: AddressSpace,
+    key: tuple[int, int],
+    fp_stack: tuple[int, ...],
+    snapshots: dict[tuple[int, int], AllocationSnapshot],
+) -> list[SourceFrame]:
+    snapshot = snapshots.get(key)
+    if snapshot is not None:
+        return space.resolve_stack(unwind(space, snapshot.registers, snapshot.stack).addresses)
+    # No exemplar: the return address at entry is exact; the frame-pointer stack adds what it can.
+    caller = key[0]
+    return space.resolve_stack([fp_stack[0], caller, *fp_stack[1:]] if fp_stack else [caller])
+
+
+def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
+    started = time.monotonic()
+    space = AddressSpace(raw.mappings, cache, proc_root(raw.pid) if not raw.target_exited else "")
+    first_snapshot: dict[tuple[int, int], AllocationSnapshot] = {}
+    for snapshot in raw.snapshots:
+        first_snapshot.setdefault(snapshot.key, snapshot)
+    share = raw.sampling.get("tracked_share", 1.0) or 1.0
+    tracked_s = raw.sampling.get("tracked_s", raw.duration_s) or raw.duration_s
+    merged: dict[tuple[str | None, int | None, str | None], _Merged] = {}
+    key_to_site: dict[tuple[int, int], tuple[str | None, int | None, str | None]] = {}
+    for site in raw.sites:
+        frames = _frames_for(space, site.key, site.frame_pointer_stack, first_snapshot)
+        user = user_site(frames)
+        ident = (user.path, user.line, user.function) if user else (None, None, None)
+        key_to_site[site.key] = ident
+        entry = merged.get(ident)
+        if entry is None:
+            entry = merged[ident] = _Merged(user, frames)
+        entry.outstanding_bytes += site.outstanding_bytes
+        entry.outstanding_count += site.outstanding_count
+        entry.allocations += site.allocations
+        entry.keys.add(site.key)
+        if site.oldest_age_s is not None:
+            entry.oldest = max(entry.oldest or 0.0, site.oldest_age_s)
+
+    sites = []
+    for entry in merged.values():
+        history = []
+        for at, by_key in raw.history:
+            tracked = sum(by_key.get(k, 0) for k in entry.keys)
+            history.append((at, tracked / share))
+        growth = entry.outstanding_bytes / tracked_s if tracked_s > 0 else 0.0
+        sites.append(
+            LeakSite(
+                site=entry.site,
+                stack=entry.stack,
+                outstanding_bytes=entry.outstanding_bytes / share,
+                outstanding_count=entry.outstanding_count / share,
+                allocations=entry.allocations / share,
+                oldest_age_s=entry.oldest,
+                growth_bytes_per_s=growth,
+                history=history,
+                suspect=(
+                    entry.outstanding_count > 0
+                    and growth >= SUSPECT_MIN_GROWTH
+                    and (entry.oldest or 0.0) >= SUSPECT_MIN_AGE_S
+                ),
+            )
+        )
+    sites.sort(key=lambda s: -s.outstanding_bytes)
+    estimated = share < 0.999
+    warnings = []
+    lost = int(raw.sampling.get("lost", 0))
+    if lost:
+        warnings.append(f"{lost} allocations not tracked: a map was full")
+    if raw.sampling.get("exemplars_lost"):
+        warnings.append(f"{int(raw.sampling['exemplars_lost'])} allocation stacks lost")
+    if estimated:
+        warnings.append(
+            f"allocations were tracked {100 * share:.1f}% of the time (overhead governor): "
+            "figures are estimates"
+        )
+    if raw.target_exited:
+        warnings.append(f"target exited after {raw.exited_after_s or 0:.2f} s: partial trace")
+    warnings.extend(space.problems())
+    t = raw.timings
+    return LeakTrace(
+        pid=raw.pid,
+        exe=raw.exe,
+        comm=raw.comm,
+        duration_s=raw.duration_s,
+        target_exited=raw.target_exited,
+        sites=sites,
+        sampling=raw.sampling,
+        estimated=estimated,
+        lost=lost,
+        warnings=warnings,
+        timings=Timings(
+            t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s, time.monotonic() - started
+        ),
+    )

@@ -1,0 +1,80 @@
+"""Domain types of a leak trace: outstanding allocations by allocating site."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lineprobe.profiling.model import Timings
+from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.resolver import MappedFile
+from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
+
+
+@dataclass(frozen=True)
+class AllocationSnapshot:
+    """Registers and stack copy at an allocator's entry (an exemplar of one site key)."""
+
+    key: tuple[int, int]
+    registers: UserRegisters
+    stack: StackCopy
+
+
+@dataclass(frozen=True)
+class RawLeakSite:
+    key: tuple[int, int]
+    """(return address at the allocator's entry, frame-pointer stack id)."""
+    frame_pointer_stack: tuple[int, ...]
+    outstanding_bytes: int
+    outstanding_count: int
+    allocations: int
+    allocated_bytes: int
+    oldest_age_s: float | None
+
+
+@dataclass(frozen=True)
+class RawLeakTrace:
+    pid: int
+    exe: str
+    comm: str
+    duration_s: float
+    requested_s: float
+    target_exited: bool
+    exited_after_s: float | None
+    sites: tuple[RawLeakSite, ...]
+    snapshots: tuple[AllocationSnapshot, ...]
+    history: tuple[tuple[float, dict[tuple[int, int], int]], ...]
+    """(seconds since start, outstanding bytes by site key), one per interval."""
+    sampling: dict[str, float]
+    mappings: tuple[MappedFile, ...]
+    timings: Timings
+
+
+@dataclass
+class LeakSite:
+    """One source site (several site keys may resolve to it), with estimates when sampled."""
+
+    site: SourceFrame | None
+    stack: list[SourceFrame]
+    outstanding_bytes: float
+    outstanding_count: float
+    allocations: float
+    oldest_age_s: float | None
+    growth_bytes_per_s: float
+    history: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds, estimated outstanding bytes)."""
+    suspect: bool = False
+
+
+@dataclass
+class LeakTrace:
+    pid: int
+    exe: str
+    comm: str
+    duration_s: float
+    target_exited: bool
+    sites: list[LeakSite]
+    sampling: dict[str, float]
+    estimated: bool
+    lost: int
+    warnings: list[str]
+    timings: Timings

@@ -1,0 +1,417 @@
+/**
+ * End-to-end test of the lineprobe VS Code extension in a real VS Code
+ * (code-server) driven through headless Chromium, plus a second,
+ * editor-independent client (Neovim) against the same server.
+ *
+ * It starts a CPU-bound workload, installs the .vsix into a fresh
+ * code-server, opens the workload's source, attaches and runs
+ * "lineprobe: Profile CPU" from the command palette, and checks what a
+ * person would look at: the hot line's diagnostic in the Problems panel,
+ * its heat decoration, its hover with the percentage, and that clicking the
+ * hottest frame of the flame graph opens that line. It also runs the
+ * server's "Profile for 5 s" code lens. Screenshots go to artifacts/.
+ *
+ * Run by `make e2e-editor` (tests/editor/run.sh sets the paths below).
+ */
+import { chromium, type Browser, type Page } from "playwright-core";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { checkWithNeovim } from "./neovim.ts";
+import { run, startGroup, stopAll, stopGroup, type Started } from "./processes.ts";
+import { openFile, QUICK_INPUT_BOX, quickPickRow, quickPickRows, runCommand, webviewFrame } from "./vscode.ts";
+
+const REPO = path.resolve(import.meta.dirname, "..", "..");
+const CODE_SERVER = requiredEnv("LINEPROBE_CODE_SERVER");
+const NODE_BIN = requiredEnv("LINEPROBE_NODE_BIN");
+const VSIX = process.env.LINEPROBE_VSIX ?? path.join(REPO, "extension", "dist", "lineprobe.vsix");
+const CHROMIUM = process.env.LINEPROBE_CHROMIUM ?? "/usr/bin/chromium";
+const ARTIFACTS = path.join(import.meta.dirname, "artifacts");
+const PROFILE_MS = 2000;
+const TARGET_PALETTE_TO_HEAT_S = 6;
+/** Past this, something hangs: a failure. Between the target and this, a slow machine: reported. */
+const LIMIT_PALETTE_TO_HEAT_S = 15;
+
+const SOURCE_REL = "workloads/primes/primes.c";
+const SOURCE = path.join(REPO, SOURCE_REL);
+const HOT_TEXT = "return n % d == 0;";
+/** The hot line (1-based), from the workload's documented ground truth, found in the source. */
+const HOT_LINE = readFileSync(SOURCE, "utf8").split("\n").findIndex((l) => l.trim() === HOT_TEXT) + 1;
+
+let passed = 0;
+const failed: string[] = [];
+
+function check(ok: boolean, what: string, detail = ""): boolean {
+  if (ok) {
+    passed++;
+    console.log(`ok - ${what}`);
+  } else {
+    failed.push(what);
+    console.log(`not ok - ${what}${detail ? `: ${detail}` : ""}`);
+  }
+  return ok;
+}
+
+async function main(): Promise<void> {
+  if (HOT_LINE < 1) {
+    throw new Error(`'${HOT_TEXT}' not found in ${SOURCE}`);
+  }
+  rmSync(ARTIFACTS, { recursive: true, force: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const scratch = mkdtempSync(path.join(tmpdir(), "lineprobe-e2e-"));
+
+  const workload = startGroup("primes", path.join(REPO, "workloads", "build", "primes"), ["200000", "0"]);
+  console.log(`workload: primes, PID ${workload.pid}; hot line ${SOURCE_REL}:${HOT_LINE}`);
+
+  const started = Date.now();
+  const { port, server } = await startCodeServer(scratch);
+  let browser: Browser | undefined;
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    if (process.env.LINEPROBE_E2E_CONSOLE) {
+      // The workbench logs harmless gallery and sign-in errors: shown on request only, never a failure.
+      page.on("console", (message) => console.log(`[browser ${message.type()}] ${message.text()}`));
+    }
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(REPO)}`);
+    await page.locator(".monaco-workbench").waitFor();
+    console.log(`workbench loaded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    try {
+      await editorChecks(page, workload);
+    } catch (error) {
+      // What was on screen, for the person reading the failure.
+      await page.screenshot({ path: path.join(ARTIFACTS, "failure.png") }).catch(() => undefined);
+      const editorHtml = await page
+        .locator(".editor-group-container.active .monaco-editor")
+        .first()
+        .evaluate((el) => el.outerHTML)
+        .catch(() => "");
+      writeFileSync(path.join(ARTIFACTS, "failure-editor.html"), editorHtml);
+      throw error;
+    }
+  } finally {
+    await browser?.close();
+    await stopGroup(server);
+    copyExtensionLog(scratch);
+  }
+
+  const log = path.join(ARTIFACTS, "extension.log");
+  const timings = existsSync(log) ? readFileSync(log, "utf8").split("\n").find((l) => l.includes("profile of PID")) : undefined;
+  if (timings) {
+    console.log(`first profile, as the server timed it: ${timings.replace(/^.*\] /, "")}`);
+  }
+  await checkWithNeovim({ repo: REPO, source: SOURCE, hotLine: HOT_LINE, pid: workload.pid, check });
+  await stopGroup(workload);
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+async function editorChecks(page: Page, workload: Started): Promise<void> {
+  await openFile(page, SOURCE_REL);
+  await waitForLine(page, HOT_TEXT);
+
+  // The server's "Profile for 5 s" lens appears once it sees the workload
+  // running: proof that the extension started the server for this file.
+  const lens = page.locator(".contentWidgets .codelens-decoration a", { hasText: `Profile for 5 s (pid ${workload.pid})` }).first();
+  await lens.waitFor({ timeout: 60_000 });
+  check(true, "code lens 'Profile for 5 s' shown for the running workload");
+
+  // Attach to Process: the workload is listed, among the workspace processes, first.
+  await runCommand(page, "lineprobe: Attach to Process…");
+  const row = quickPickRow(page, new RegExp(`PID ${workload.pid}\\b`));
+  await row.waitFor();
+  const rows = await quickPickRows(page);
+  const ours = rows.findIndex((r) => new RegExp(`^PID ${workload.pid}\\b`).test(r.description));
+  const firstOther = rows.findIndex((r) => !r.description.includes("workspace"));
+  check(ours >= 0 && rows[ours].label === "primes" && rows[ours].description.includes("workspace"), "process picker lists the workload as a workspace process", JSON.stringify(rows[ours]));
+  check(firstOther === -1 || ours < firstOther, "workspace processes come first in the picker", JSON.stringify(rows.slice(0, 5)));
+  await page.screenshot({ path: path.join(ARTIFACTS, "01-process-picker.png") });
+  await row.click();
+  await page.locator(".statusbar-item", { hasText: `primes (${workload.pid})` }).waitFor();
+
+  // Profile CPU from the command palette; the clock runs until the hot line's heat is on screen.
+  const clock = Date.now();
+  await runCommand(page, "lineprobe: Profile CPU");
+  await page.waitForFunction(hotLineHeat, HOT_LINE, { polling: 50, timeout: 60_000 });
+  const paletteToHeat = (Date.now() - clock) / 1000;
+  const verdict = paletteToHeat < TARGET_PALETTE_TO_HEAT_S ? "target met" : "TARGET MISSED";
+  console.log(`Profile CPU (${PROFILE_MS / 1000} s) from the command palette to heat on screen: ${paletteToHeat.toFixed(2)} s (target < ${TARGET_PALETTE_TO_HEAT_S} s: ${verdict})`);
+  check(paletteToHeat < LIMIT_PALETTE_TO_HEAT_S, `command palette to heat under ${LIMIT_PALETTE_TO_HEAT_S} s`, `${paletteToHeat.toFixed(2)} s`);
+  const heat = await page.evaluate(hotLineHeat, HOT_LINE);
+  check(Boolean(heat && heat.gutter), "hot line has a gutter heat bar", JSON.stringify(heat));
+  check(Boolean(heat && heat.background), "hot line has a heat background", JSON.stringify(heat));
+  const status = page.locator(".statusbar-item", { hasText: /lineprobe: \d+ samples/ }).first();
+  await status.waitFor();
+  check(true, `status bar shows the samples: '${(await status.innerText()).trim()}'`);
+  await page.screenshot({ path: path.join(ARTIFACTS, "02-heat.png") });
+
+  // Problems panel: the hot line's diagnostic, the largest share, at that line.
+  await page.keyboard.press("Control+Shift+M");
+  const problems = page.locator(".markers-panel .monaco-tl-row", { hasText: /% of CPU samples \(self\)/ });
+  await problems.first().waitFor();
+  const rowsText = (await problems.allInnerTexts()).map((t) => t.replace(/\s+/g, " "));
+  const parsed = rowsText.map((t) => ({ text: t, percent: Number(/(\d+\.\d)% of CPU/.exec(t)?.[1]), line: Number(/\[Ln (\d+),/.exec(t)?.[1]) }));
+  const top = parsed.reduce((a, b) => (b.percent > a.percent ? b : a));
+  check(top.line === HOT_LINE, `Problems panel: the largest hot-line diagnostic is at line ${HOT_LINE}`, JSON.stringify(parsed));
+  check(/\d+\.\d% of CPU samples \(self\) in is_divisible/.test(top.text), "Problems panel: diagnostic states the share and the function", top.text);
+  await page.screenshot({ path: path.join(ARTIFACTS, "03-problems.png") });
+  await page.keyboard.press("Control+Shift+M"); // close the panel again
+
+  // Hover on the hot line: the server's breakdown with percentages.
+  const box = await page.evaluate(tokenBox, { line: HOT_LINE, token: "return" });
+  if (!box) {
+    throw new Error("the hot line's text is not on screen");
+  }
+  // A squiggle does not take hover() (the view lines take the pointer): move there as a mouse does.
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2, { steps: 5 });
+  const hover = page.locator(".monaco-hover", { hasText: "lineprobe: CPU" }).first();
+  await hover.waitFor();
+  const hoverText = (await hover.innerText()).replace(/\s+/g, " ");
+  check(/self: \d+\.\d% \(\d+ samples\)/.test(hoverText), "hover shows the hot line's self percentage", hoverText.slice(0, 200));
+  check(hoverText.includes("is_divisible"), "hover names the function", hoverText.slice(0, 200));
+  await page.screenshot({ path: path.join(ARTIFACTS, "04-hover.png") });
+  // Heat, hints and hover in one picture, cut to the code (the README's extension/media/profiled-file.png).
+  const group = await page.locator(".editor-group-container.active").boundingBox();
+  if (group) {
+    const clip = { x: group.x, y: group.y, width: Math.min(group.width, 980), height: Math.min(group.height, 640) };
+    await page.screenshot({ path: path.join(ARTIFACTS, "profiled-file.png"), clip });
+  }
+  await page.mouse.move(5, 500);
+  await page.keyboard.press("Escape");
+  await hover.waitFor({ state: "hidden" });
+
+  // Flame graph: click the hottest frame; its line opens in the editor.
+  await runCommand(page, "lineprobe: Show Flame Graph");
+  const flame = webviewFrame(page);
+  const frames = flame.locator("g.frame[data-self]");
+  await frames.first().waitFor();
+  const selfs = await frames.evaluateAll((els) => els.map((el) => Number(el.getAttribute("data-self"))));
+  const hottest = selfs.indexOf(Math.max(...selfs));
+  const hottestFrame = frames.nth(hottest);
+  const frameName = (await hottestFrame.getAttribute("name")) ?? "";
+  const frameLine = Number(await hottestFrame.getAttribute("data-line"));
+  check(frameLine === HOT_LINE, `hottest flame graph frame is the hot line (${frameName})`, `line ${frameLine}`);
+  await page.screenshot({ path: path.join(ARTIFACTS, "05-flamegraph.png") });
+  // Move the cursor away first, so that landing on the hot line proves the click.
+  await page.locator(".editor-group-container .monaco-editor .view-line").first().click();
+  await hottestFrame.click();
+  const cursor = page.locator("#status\\.editor\\.selection", { hasText: `Ln ${HOT_LINE},` });
+  await cursor.waitFor();
+  check(true, `clicking the hottest frame opens ${SOURCE_REL} at line ${HOT_LINE}`);
+  const scoped = page.locator(".statusbar-item", { hasText: /scoped to / }).first();
+  await scoped.waitFor();
+  check(true, `editor heat scoped to the clicked frame: '${(await scoped.innerText()).trim()}'`);
+  await page.waitForFunction(hotLineHeat, HOT_LINE, { polling: 50 });
+  check(true, "the hot line keeps its heat when scoped to its own frame");
+  await page.screenshot({ path: path.join(ARTIFACTS, "06-flamegraph-clicked.png") });
+  await flame.locator("#reset").click();
+  await page.locator(".statusbar-item", { hasText: /lineprobe: \d+ samples$/ }).first().waitFor();
+  check(true, "Reset in the flame graph shows heat from all samples again");
+
+  // The server's own code lens runs a profile through the client.
+  const before = (await status.innerText()).trim();
+  await lens.click();
+  await page.locator(".statusbar-item", { hasText: `profiling PID ${workload.pid}` }).first().waitFor();
+  check(true, "code lens 'Profile for 5 s' starts a profile (status bar shows it)");
+  await page.locator(".statusbar-item", { hasText: /lineprobe: \d+ samples/ }).first().waitFor({ timeout: 30_000 });
+  const after = (await page.locator(".statusbar-item", { hasText: /lineprobe: \d+ samples/ }).first().innerText()).trim();
+  check(after !== "", `code lens profile finished: '${after}' (before: '${before}')`);
+  await page.waitForFunction(hotLineHeat, HOT_LINE, { polling: 50 });
+
+  // The same heat on a light theme, picked as a person does.
+  await runCommand(page, "Preferences: Color Theme");
+  await page.locator(QUICK_INPUT_BOX).fill("Light Modern");
+  await quickPickRow(page, "Light Modern").click();
+  await page.locator(".monaco-workbench.vs:not(.vs-dark)").waitFor();
+  await page.waitForFunction(hotLineHeat, HOT_LINE, { polling: 50 });
+  await page.screenshot({ path: path.join(ARTIFACTS, "07-heat-light.png") });
+  check(true, "heat shown on a light theme");
+
+  // Show Capabilities: the agent's report, in a read-only document.
+  await runCommand(page, "lineprobe: Show Capabilities");
+  await page.locator(".tab", { hasText: "lineprobe capabilities" }).first().waitFor({ timeout: 30_000 });
+  await waitForLine(page, "| perf-events | yes |");
+  check(true, "Show Capabilities opens the report (perf-events: yes)");
+
+  // Launch and Profile a binary without debug information: the user is told
+  // why there are no source lines and offered the fix.
+  await runCommand(page, "lineprobe: Launch and Profile…");
+  await page.locator(QUICK_INPUT_BOX).fill("workloads/build/primes-stripped 200000 0");
+  await page.keyboard.press("Enter");
+  const toast = page.locator(".notification-toast", { hasText: "has no debug information" }).first();
+  await toast.waitFor({ timeout: 30_000 });
+  const buttons = await toast.locator(".monaco-button").allInnerTexts();
+  check(buttons.some((b) => b.includes("Copy Build Flags")), "no debug info: warning says why, with a 'Copy Build Flags' button", JSON.stringify(buttons));
+  await page.screenshot({ path: path.join(ARTIFACTS, "08-no-debug-info.png") });
+}
+
+/**
+ * In the page: the heat decorations of 1-based `line` in the visible editor,
+ * found by position, the way they are seen: the gutter element whose
+ * background image is one of the extension's heat bars, and a coloured
+ * whole-line overlay.
+ */
+function hotLineHeat(line: number): { gutter: string; background: string } | null {
+  const editor = document.querySelector(".editor-group-container.active .monaco-editor");
+  if (!editor) {
+    return null;
+  }
+  const number = Array.from(editor.querySelectorAll(".margin-view-overlays .line-numbers")).find((el) => el.textContent?.trim() === String(line));
+  if (!number) {
+    return null;
+  }
+  const top = number.getBoundingClientRect().top;
+  const sameRow = (el: Element): boolean => {
+    const r = el.getBoundingClientRect();
+    return r.height > 0 && Math.abs(r.top - top) < 3;
+  };
+  const gutter = Array.from(editor.querySelectorAll("[class*='ced-']"))
+    .filter(sameRow)
+    .map((el) => getComputedStyle(el).backgroundImage)
+    .find((image) => /heat(\/|%2F)(self|total)-\d+\.svg/i.test(image));
+  const background = Array.from(editor.querySelectorAll(".view-overlays [class*='ced-']"))
+    .filter(sameRow)
+    .map((el) => getComputedStyle(el).backgroundColor)
+    .find((color) => color !== "rgba(0, 0, 0, 0)" && color !== "transparent");
+  return gutter && background ? { gutter, background } : null;
+}
+
+/** The extension's log (server command, profile timings) next to the screenshots. */
+function copyExtensionLog(scratch: string): void {
+  const logs = path.join(scratch, "user-data", "logs");
+  const found = readdirSync(logs, { recursive: true, encoding: "utf8" }).find((f) => f.endsWith(path.join("lineprobe.lineprobe", "lineprobe.log")));
+  if (found) {
+    copyFileSync(path.join(logs, found), path.join(ARTIFACTS, "extension.log"));
+  }
+}
+
+/** In the page: the box of the first token `token` on 1-based `line` of the visible editor. */
+function tokenBox({ line, token }: { line: number; token: string }): { x: number; y: number; width: number; height: number } | null {
+  const editor = document.querySelector(".editor-group-container.active .monaco-editor");
+  const number = Array.from(editor?.querySelectorAll(".margin-view-overlays .line-numbers") ?? []).find((el) => el.textContent?.trim() === String(line));
+  if (!editor || !number) {
+    return null;
+  }
+  const top = number.getBoundingClientRect().top;
+  const viewLine = Array.from(editor.querySelectorAll(".view-line")).find((el) => Math.abs(el.getBoundingClientRect().top - top) < 3);
+  const span = Array.from(viewLine?.querySelectorAll("span span") ?? []).find((el) => el.textContent?.replace(/\u00a0/g, " ").trim() === token);
+  if (!span) {
+    return null;
+  }
+  const r = span.getBoundingClientRect();
+  return { x: r.x, y: r.y, width: r.width, height: r.height };
+}
+
+async function waitForLine(page: Page, text: string): Promise<void> {
+  await page.waitForFunction(
+    (wanted) =>
+      Array.from(document.querySelectorAll(".editor-group-container.active .monaco-editor .view-line")).some((el) =>
+        (el.textContent ?? "").replace(/\u00a0/g, " ").includes(wanted),
+      ),
+    text,
+    { polling: 100, timeout: 30_000 },
+  );
+}
+
+async function startCodeServer(scratch: string): Promise<{ port: number; server: Started }> {
+  const userData = path.join(scratch, "user-data");
+  const extensions = path.join(scratch, "extensions");
+  mkdirSync(path.join(userData, "User"), { recursive: true });
+  writeFileSync(
+    path.join(userData, "User", "settings.json"),
+    JSON.stringify(
+      {
+        "security.workspace.trust.enabled": false,
+        "workbench.startupEditor": "none",
+        "workbench.secondarySideBar.defaultVisibility": "hidden",
+        "workbench.tips.enabled": false,
+        "chat.disableAIFeatures": true,
+        "extensions.autoUpdate": false,
+        "extensions.autoCheckUpdates": false,
+        "telemetry.telemetryLevel": "off",
+        "git.enabled": false,
+        "editor.hover.delay": 200,
+        "workbench.colorTheme": "Default Dark Modern",
+        "lineprobe.durationMs": PROFILE_MS,
+      },
+      null,
+      2,
+    ),
+  );
+  const env = {
+    ...process.env,
+    PATH: `${NODE_BIN}:${process.env.PATH}`,
+    XDG_CONFIG_HOME: path.join(scratch, "config"),
+    XDG_DATA_HOME: path.join(scratch, "data"),
+    // No extension gallery: nothing to look up on the network.
+    EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: "http://127.0.0.1:9/gallery", itemUrl: "http://127.0.0.1:9/item" }),
+  };
+  const common = ["--user-data-dir", userData, "--extensions-dir", extensions];
+  await run(CODE_SERVER, [...common, "--install-extension", VSIX], { env });
+  const port = await freePort();
+  const server = startGroup(
+    "code-server",
+    CODE_SERVER,
+    [
+      ...common,
+      "--bind-addr", `127.0.0.1:${port}`,
+      "--auth", "none",
+      "--disable-telemetry",
+      "--disable-update-check",
+      "--disable-workspace-trust",
+      "--reconnection-grace-time", "5",
+    ],
+    { env, logFile: path.join(ARTIFACTS, "code-server.log") },
+  );
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) {
+        return { port, server };
+      }
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline || server.child.exitCode !== null) {
+      throw new Error(`code-server did not come up; see ${ARTIFACTS}/code-server.log`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (address && typeof address === "object" ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(`${name} is not set; run this through 'make e2e-editor'`);
+  }
+  return value;
+}
+
+try {
+  await main();
+} catch (error) {
+  failed.push(`aborted: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(error);
+} finally {
+  await stopAll();
+}
+console.log(`editor e2e: ${passed} passed, ${failed.length} failed`);
+if (failed.length > 0) {
+  console.log(`failed: ${failed.join("; ")}`);
+  process.exitCode = 1;
+}

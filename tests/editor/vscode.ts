@@ -1,0 +1,70 @@
+/**
+ * Driving code-server's workbench the way a person does: the command
+ * palette, Quick Open, the Problems panel, hovers, webviews. Every wait is
+ * for a selector or a condition in the page, never a fixed sleep.
+ */
+import type { FrameLocator, Locator, Page } from "playwright-core";
+
+export const QUICK_INPUT = ".quick-input-widget";
+export const QUICK_INPUT_BOX = `${QUICK_INPUT} .quick-input-box input`;
+const QUICK_ROW = `${QUICK_INPUT} .monaco-list-row`;
+
+/** Opens the command palette and runs the command whose title is `title`. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  const input = await openQuickInput(page, "F1");
+  await input.fill(`>${title}`);
+  const row = page.locator(QUICK_ROW).filter({ has: page.locator(".label-name", { hasText: exact(title) }) }).first();
+  await row.waitFor({ state: "visible" });
+  await row.click();
+}
+
+/** Quick Open (Ctrl+P): opens the workspace file at `relativePath`. */
+export async function openFile(page: Page, relativePath: string): Promise<void> {
+  const input = await openQuickInput(page, "Control+P");
+  await input.fill(relativePath);
+  const name = relativePath.split("/").pop() ?? relativePath;
+  const dir = relativePath.split("/").slice(0, -1).join("/");
+  const row = page.locator(QUICK_ROW).filter({ hasText: name }).filter({ hasText: dir }).first();
+  await row.waitFor({ state: "visible" });
+  await row.click();
+}
+
+async function openQuickInput(page: Page, key: string): Promise<Locator> {
+  const input = page.locator(QUICK_INPUT_BOX);
+  // The workbench may still be moving focus around at start-up: retry the
+  // key until the quick input is open (bounded by the locator's timeout).
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await page.keyboard.press(key);
+    try {
+      await input.waitFor({ state: "visible", timeout: 3000 });
+      return input;
+    } catch {
+      await page.keyboard.press("Escape");
+    }
+  }
+  throw new Error(`the quick input did not open with ${key}`);
+}
+
+/** Rows of the open quick pick: label and description as shown. */
+export async function quickPickRows(page: Page): Promise<{ label: string; description: string; separator: string }[]> {
+  return page.locator(QUICK_ROW).evaluateAll((rows) =>
+    rows.map((row) => ({
+      label: row.querySelector(".label-name")?.textContent?.trim() ?? "",
+      description: row.querySelector(".label-description")?.textContent?.trim() ?? "",
+      separator: row.querySelector(".quick-input-list-separator")?.textContent?.trim() ?? "",
+    })),
+  );
+}
+
+export function quickPickRow(page: Page, text: string | RegExp): Locator {
+  return page.locator(QUICK_ROW).filter({ hasText: text }).first();
+}
+
+/** The flame graph webview's document (a webview is an iframe in an iframe). */
+export function webviewFrame(page: Page): FrameLocator {
+  return page.frameLocator("iframe.webview.ready").first().frameLocator("#active-frame");
+}
+
+function exact(text: string): RegExp {
+  return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+}
