@@ -64,7 +64,9 @@ def marked_line(source: Path, marker: str) -> int:
     not count).
     """
     for number, text in enumerate(source.read_text().splitlines(), start=1):
-        if text.strip() == marker or (marker.isupper() and f"/* {marker} */" in text):
+        code = text.split("/*")[0].split("//")[0].strip()
+        tagged = bool(code) and (f"/* {marker} */" in text or f"// {marker}" in text)
+        if text.strip() == marker or (marker.isupper() and tagged):
             return number
     raise AssertionError(f"{marker!r} not found in {source}")
 

@@ -294,3 +294,40 @@ async def test_trace_syscalls_puts_the_failure_on_the_fopen_line(
         )
     )
     assert any(h.position.line == line and "ENOENT" in str(h.label) for h in hints or [])
+
+
+async def test_find_leaks_warns_at_the_make_shared_lines(client: LanguageClient, workloads: Path, spawn):
+    source = WORKLOADS / "wordcount" / "wordcount.cc"
+    uri = source.as_uri()
+    target = spawn(workloads / "wordcount", "200")
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="lineprobe.findLeaks", arguments=[{"pid": target.pid, "durationMs": 4000}]
+        )
+    )
+    assert result["ok"] is True, result
+    warnings = {d.range.start.line: d for d in client.diagnostics[uri] if d.code == "leak-suspect"}
+    for marker in ("MAKE-SHARED-READER", "MAKE-SHARED-COUNTER", "WORDS-COPY"):
+        line = marked_line(source, marker) - 1
+        assert line in warnings, (marker, sorted(warnings))
+        assert re.search(
+            r"in [\d,]+ allocations still outstanding, growing .+/s, oldest \d+ s", warnings[line].message
+        )
+    copy_line = marked_line(source, "WORDS-COPY") - 1
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(copy_line, 8)
+        )
+    )
+    assert hover is not None
+    text = hover.contents.value  # type: ignore[union-attr]
+    assert "Outstanding bytes over time:" in text and "word_count" in text
+    hints = await client.text_document_inlay_hint_async(
+        types.InlayHintParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(types.Position(0, 0), types.Position(200, 0)),
+        )
+    )
+    assert any(h.position.line == copy_line and "outstanding" in str(h.label) for h in hints or []), [
+        (h.position.line, h.label) for h in hints or []
+    ]

@@ -325,6 +325,7 @@ class LeakTracer:
     _window_opened: float = 0.0
     _next_window: float = 0.0
     _calibrated: bool = True
+    _stopped_at: float | None = None
     _calibration_started: float | None = None
     _calibration_mallocs: int = 0
     _budget_percent: float = 5.0
@@ -527,6 +528,7 @@ class LeakTracer:
         return self._stat(STAT_MALLOCS)
 
     def stop(self) -> None:
+        self._stopped_at = time.monotonic()
         self._detach_allocators()
         self._attached_allocs, self._permanent_allocs = self._permanent_allocs, []
         self._detach_allocators()
@@ -562,7 +564,8 @@ class LeakTracer:
                     oldest_age_s=round((now_ns - first) / 1e9, 3) if first is not None else None,
                 )
             )
-        elapsed = max(time.monotonic() - self._started, 1e-9)
+        # Detaching takes a while (a grace period per probe): the window ended at stop().
+        elapsed = max((self._stopped_at or time.monotonic()) - self._started, 1e-9)
         sampling = {
             "fraction": round(self.fraction, 4),
             "tracked_s": round(self._tracked_s, 3),
@@ -593,6 +596,7 @@ class LeakTracer:
         self._history = []
         self._tracked_s = 0.0
         self._tracking_since = None
+        self._stopped_at = None
         self._symbols = {}
         for name in ("pending", "allocs", "sites", "stack_traces"):
             self._bpf[name].clear()

@@ -30,19 +30,19 @@ class word_counter;
 
 class input_reader {
   public:
-    std::vector<std::string> words() const
+    input_reader()
     {
-        std::vector<std::string> result;
         std::istringstream in(TEXT);
         std::string word;
         while (in >> word)
-            result.push_back(word);
-        return result;
+            words_.push_back(word); // READER-WORDS
     }
+    const std::vector<std::string> &words() const { return words_; }
     void set_counter(std::shared_ptr<word_counter> counter) { counter_ = std::move(counter); }
 
   private:
     std::shared_ptr<word_counter> counter_;
+    std::vector<std::string> words_;
 };
 
 class word_counter {
@@ -72,7 +72,7 @@ class word_counter {
     std::map<std::string, int> word_count()
     {
         std::shared_ptr<input_reader> reader = reader_ ? reader_ : weak_reader_.lock();
-        words_ = reader->words(); // WORDS-COPY
+        words_ = reader->words(); // WORDS-COPY: a copy of every word, kept by the cycle
         std::map<std::string, int> counts;
         for (const auto &word : words_)
             ++counts[word];

@@ -57,6 +57,8 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
         first_snapshot.setdefault(snapshot.key, snapshot)
     share = raw.sampling.get("tracked_share", 1.0) or 1.0
     tracked_s = raw.sampling.get("tracked_s", raw.duration_s) or raw.duration_s
+    if raw.sampling.get("fraction", 1.0) >= 1.0:
+        share = 1.0
     merged: dict[tuple[str | None, int | None, str | None], _Merged] = {}
     key_to_site: dict[tuple[int, int], tuple[str | None, int | None, str | None]] = {}
     for site in raw.sites:
@@ -99,7 +101,11 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
             )
         )
     sites.sort(key=lambda s: -s.outstanding_bytes)
-    estimated = share < 0.999
+    # Everything was tracked unless the governor sampled (fraction < 1): attaching
+    # and detaching only trim the edges of the window.
+    estimated = raw.sampling.get("fraction", 1.0) < 1.0
+    if not estimated:
+        share = 1.0
     warnings = []
     lost = int(raw.sampling.get("lost", 0))
     if lost:

@@ -11,25 +11,31 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import msgspec
 from lineprobe_agent import protocol
 from lsprotocol import types
 
-from lineprobe.agent_client import AgentConnection, AgentError
+from lineprobe.agent_client import AgentConnection, AgentError, ProgressCallback
+from lineprobe.leaks.model import LeakTrace
 from lineprobe.lsp import documents, presentation
+from lineprobe.lsp.leak_view import build_leak_view
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
 from lineprobe.lsp.source_locator import uri_of
 from lineprobe.lsp.syscall_view import build_syscall_view
 from lineprobe.process_list import list_processes
 from lineprobe.profiling.model import CpuProfile
+from lineprobe.reports.leaks_report import leaks_to_json
 from lineprobe.reports.syscalls_report import trace_to_json
+from lineprobe.syscalls.model import SyscallTrace
 
 FLAME_GRAPH = "lineprobe.flameGraph"
 SCOPE_HEAT = "lineprobe.scopeHeat"
 TRACE_SYSCALLS = "lineprobe.traceSyscalls"
+FIND_LEAKS = "lineprobe.findLeaks"
 OPEN_FILE = "lineprobe.openFile"
 LIST_PROCESSES = "lineprobe.listProcesses"
 PROFILE = "lineprobe.profile"
@@ -149,6 +155,51 @@ class _ProgressReporter:
             self.token = None
 
 
+T = TypeVar("T", SyscallTrace, LeakTrace)
+
+
+async def _traced(
+    ls: LineprobeServer,
+    arguments: tuple[Any, ...],
+    name: str,
+    title: str,
+    run: Callable[[ProfileArguments, float, ProgressCallback], T],
+    publish: Callable[[T], tuple[dict[str, Any], str]],
+) -> dict[str, Any]:
+    """One trace from a command: validation, one at a time, progress that always ends, errors shown."""
+    started = time.monotonic()
+    try:
+        args = _parse_profile_arguments(arguments, name)
+    except AgentError as exc:
+        return _error_result(ls, exc)
+    if ls.state.profiling:
+        return _error_result(ls, AgentError("busy", "a trace is already running; stop it first"))
+    duration_s = (args.durationMs or ls.state.settings.duration_ms) / 1000.0
+    reporter = _ProgressReporter(ls, asyncio.get_running_loop())
+    what = f"pid {args.pid}" if args.pid is not None else " ".join(args.command or [])
+    ls.state.profiling = True
+    outcome = "failed"
+    try:
+        await reporter.begin(f"{title} {what}")
+        trace = await asyncio.to_thread(run, args, duration_s, reporter.report_from_thread)
+        result, outcome = publish(trace)
+        if trace.warnings:
+            ls.window_show_message(
+                types.ShowMessageParams(types.MessageType.Warning, "lineprobe: " + "; ".join(trace.warnings))
+            )
+        result["ok"] = True
+        result["timings"]["total_s"] = round(time.monotonic() - started, 4)
+        return result
+    except AgentError as exc:
+        return _error_result(ls, exc)
+    except asyncio.CancelledError:
+        ls.state.runner.stop()
+        raise
+    finally:
+        ls.state.profiling = False
+        reporter.end(outcome)
+
+
 def register(server: LineprobeServer) -> None:
     @server.command(LIST_PROCESSES)
     async def list_processes_command(ls: LineprobeServer, *arguments: Any) -> list[dict[str, Any]]:
@@ -220,60 +271,47 @@ def register(server: LineprobeServer) -> None:
 
     @server.command(TRACE_SYSCALLS)
     async def trace_syscalls_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
-        started = time.monotonic()
-        try:
-            args = _parse_profile_arguments(arguments, TRACE_SYSCALLS)
-        except AgentError as exc:
-            return _error_result(ls, exc)
-        if ls.state.profiling:
-            return _error_result(ls, AgentError("busy", "a trace is already running; stop it first"))
-        settings = ls.state.settings
-        duration_s = (args.durationMs or settings.duration_ms) / 1000.0
-        reporter = _ProgressReporter(ls, asyncio.get_running_loop())
-        what = f"pid {args.pid}" if args.pid is not None else " ".join(args.command or [])
-        ls.state.profiling = True
-        outcome = "failed"
-        try:
-            await reporter.begin(f"Tracing system calls of {what}")
+        slow_ms = ls.state.settings.slow_io_threshold_ms
+
+        def run(args: ProfileArguments, duration_s: float, progress: ProgressCallback) -> SyscallTrace:
             runner = ls.state.runner
-            slow_ms = settings.slow_io_threshold_ms
             if args.pid is not None:
-                trace = await asyncio.to_thread(
-                    runner.trace_syscalls_pid, args.pid, duration_s, slow_ms, reporter.report_from_thread
-                )
-            else:
-                trace = await asyncio.to_thread(
-                    runner.trace_syscalls_command,
-                    args.command or [],
-                    duration_s,
-                    slow_ms,
-                    args.cwd,
-                    reporter.report_from_thread,
-                )
-            view = build_syscall_view(trace, settings, ls.workspace_roots())
+                return runner.trace_syscalls_pid(args.pid, duration_s, slow_ms, progress)
+            return runner.trace_syscalls_command(args.command or [], duration_s, slow_ms, args.cwd, progress)
+
+        def publish(trace: SyscallTrace) -> tuple[dict[str, Any], str]:
+            view = build_syscall_view(trace, ls.state.settings, ls.workspace_roots())
             documents.publish_syscalls(ls, view)
-            outcome = f"{sum(t.count for t in trace.totals):,} calls"
-            if trace.warnings:
-                ls.window_show_message(
-                    types.ShowMessageParams(
-                        types.MessageType.Warning, "lineprobe: " + "; ".join(trace.warnings)
-                    )
-                )
             result = trace_to_json(trace)
             for entry in (*result["failures"], *result["slow"]):
                 entry.pop("stack", None)  # the editor gets stacks through hovers and related information
-            result["ok"] = True
             result["files"] = sorted(view.documents)
-            result["timings"]["total_s"] = round(time.monotonic() - started, 4)
-            return result
-        except AgentError as exc:
-            return _error_result(ls, exc)
-        except asyncio.CancelledError:
-            ls.state.runner.stop()
-            raise
-        finally:
-            ls.state.profiling = False
-            reporter.end(outcome)
+            return result, f"{sum(t.count for t in trace.totals):,} calls"
+
+        return await _traced(ls, arguments, TRACE_SYSCALLS, "Tracing system calls of", run, publish)
+
+    @server.command(FIND_LEAKS)
+    async def find_leaks_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        budget = ls.state.settings.leak_budget_percent
+
+        def run(args: ProfileArguments, duration_s: float, progress: ProgressCallback) -> LeakTrace:
+            runner = ls.state.runner
+            if args.pid is not None:
+                return runner.find_leaks_pid(args.pid, duration_s, 1.0, budget, None, progress)
+            return runner.find_leaks_command(
+                args.command or [], duration_s, 1.0, budget, None, args.cwd, progress
+            )
+
+        def publish(trace: LeakTrace) -> tuple[dict[str, Any], str]:
+            view = build_leak_view(trace, ls.state.settings, ls.workspace_roots())
+            documents.publish_leaks(ls, view)
+            result = leaks_to_json(trace)
+            for entry in result["sites"]:
+                entry.pop("stack", None)
+            result["files"] = sorted(view.documents)
+            return result, f"{sum(1 for s in trace.sites if s.suspect)} suspects"
+
+        return await _traced(ls, arguments, FIND_LEAKS, "Finding leaks in", run, publish)
 
     @server.command(OPEN_FILE)
     async def open_file_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:

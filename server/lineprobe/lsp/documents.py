@@ -9,7 +9,9 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from lineprobe.lsp import presentation, syscall_presentation
+from lineprobe.lsp import finding_presentation, presentation
+from lineprobe.lsp.findings import Finding
+from lineprobe.lsp.leak_view import LeakView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
 from lineprobe.lsp.syscall_view import SyscallView
@@ -17,6 +19,7 @@ from lineprobe.process_list import list_processes
 
 HEAT_NOTIFICATION = "lineprobe/heat"
 PROFILE_LENS_DURATION_MS = 5000
+LEAKS_LENS_DURATION_MS = 10000
 
 
 def _document_lines(ls: LineprobeServer, uri: str) -> list[str]:
@@ -33,16 +36,17 @@ def publish_diagnostics(ls: LineprobeServer) -> None:
     merged here; files that had ours before and have none now are cleared.
     """
     state = ls.state
-    cpu, syscalls = state.view, state.syscalls
-    uris = set(cpu.documents if cpu else ()) | set(syscalls.documents if syscalls else ())
+    cpu = state.view
+    uris = set(cpu.documents if cpu else ())
+    for view in _finding_views(ls):
+        uris |= set(view)
     threshold = state.settings.diagnostic_threshold
     for uri in sorted(uris):
         lines = [line.rstrip("\r\n") for line in _document_lines(ls, uri)]
         diagnostics: list[types.Diagnostic] = []
         if cpu is not None and uri in cpu.documents:
             diagnostics += presentation.diagnostics(cpu, cpu.documents[uri], threshold, lines)
-        if syscalls is not None and uri in syscalls.documents:
-            diagnostics += syscall_presentation.diagnostics(syscalls.documents[uri], lines)
+        diagnostics += finding_presentation.diagnostics(_findings_at(ls, uri), lines)
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
     for uri in state.published - uris:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
@@ -74,6 +78,20 @@ def publish_syscalls(ls: LineprobeServer, view: SyscallView) -> None:
     publish_diagnostics(ls)
 
 
+def publish_leaks(ls: LineprobeServer, view: LeakView) -> None:
+    ls.state.leaks = view
+    publish_diagnostics(ls)
+
+
+def _finding_views(ls: LineprobeServer) -> list[dict[str, list[Finding]]]:
+    """The per-document findings of the latest syscall trace and leak trace."""
+    return [v.documents for v in (ls.state.syscalls, ls.state.leaks) if v is not None]
+
+
+def _findings_at(ls: LineprobeServer, uri: str) -> list[Finding]:
+    return [f for documents in _finding_views(ls) for f in documents.get(uri, [])]
+
+
 def publish_heat(ls: LineprobeServer, view: ProfileView, scope: list[str]) -> int:
     """Re-send ``lineprobe/heat`` for every profiled file, scoped to a call path; returns its samples."""
     in_scope, notifications = presentation.scoped_heat(view, scope)
@@ -98,17 +116,15 @@ def register(server: LineprobeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
     def inlay_hint(ls: LineprobeServer, params: types.InlayHintParams) -> list[types.InlayHint]:
         uri = params.text_document.uri
-        view, syscalls = ls.state.view, ls.state.syscalls
+        view = ls.state.view
+        findings = _findings_at(ls, uri)
         hints: list[types.InlayHint] = []
-        if (view is None or uri not in view.documents) and (
-            syscalls is None or uri not in syscalls.documents
-        ):
+        if (view is None or uri not in view.documents) and not findings:
             return hints
         lines = [line.rstrip("\r\n") for line in _document_lines(ls, uri)]
         if view is not None and uri in view.documents:
             hints += presentation.inlay_hints(view, view.documents[uri], lines, params.range)
-        if syscalls is not None and uri in syscalls.documents:
-            hints += syscall_presentation.inlay_hints(syscalls.documents[uri], lines, params.range)
+        hints += finding_presentation.inlay_hints(findings, lines, params.range)
         return hints
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -116,13 +132,12 @@ def register(server: LineprobeServer) -> None:
         uri = params.text_document.uri
         line = params.position.line + 1
         parts: list[str] = []
-        view, syscalls = ls.state.view, ls.state.syscalls
+        view = ls.state.view
         if view is not None and uri in view.documents:
             stat = view.documents[uri].lines.get(line)
             if stat is not None:
                 parts.append(presentation.hover_markdown(view, stat))
-        if syscalls is not None and uri in syscalls.documents:
-            parts += [f.hover for f in syscalls.documents[uri] if f.line == line]
+        parts += [f.hover for f in _findings_at(ls, uri) if f.line == line]
         if not parts:
             return None
         return types.Hover(
@@ -134,13 +149,10 @@ def register(server: LineprobeServer) -> None:
         types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
     )
     def code_action(ls: LineprobeServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-        syscalls = ls.state.syscalls
         uri = params.text_document.uri
-        if syscalls is None or uri not in syscalls.documents:
-            return []
         first, last = params.range.start.line + 1, params.range.end.line + 1
-        findings = [f for f in syscalls.documents[uri] if first <= f.line <= last]
-        return syscall_presentation.code_actions(findings)
+        findings = [f for f in _findings_at(ls, uri) if first <= f.line <= last]
+        return finding_presentation.code_actions(findings)
 
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
     async def code_lens(ls: LineprobeServer, params: types.CodeLensParams) -> list[types.CodeLens]:
@@ -170,6 +182,17 @@ def _profile_lenses(ls: LineprobeServer, path: str) -> list[types.CodeLens]:
             placed.add(line)
             argument: dict[str, Any] = {"pid": process.pid, "durationMs": PROFILE_LENS_DURATION_MS}
             lens_range = types.Range(types.Position(line - 1, 0), types.Position(line - 1, 0))
+            lenses.append(
+                types.CodeLens(
+                    range=lens_range,
+                    command=types.Command(
+                        title=f"Find leaks for {LEAKS_LENS_DURATION_MS // 1000} s",
+                        command="lineprobe.findLeaks",
+                        arguments=[{"pid": process.pid, "durationMs": LEAKS_LENS_DURATION_MS}],
+                    ),
+                    data={"function": name},
+                )
+            )
             lenses.append(
                 types.CodeLens(
                     range=lens_range,

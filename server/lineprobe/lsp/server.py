@@ -16,6 +16,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
+from lineprobe.lsp.leak_view import LeakView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.settings import Settings, update_settings
 from lineprobe.lsp.syscall_view import SyscallView
@@ -31,6 +32,7 @@ class ServerState:
     runner: ProfileRunner = field(default_factory=ProfileRunner)
     view: ProfileView | None = None
     syscalls: SyscallView | None = None
+    leaks: LeakView | None = None
     published: set[str] = field(default_factory=set)
     """URIs that currently carry our diagnostics, to clear them on the next profile."""
     binaries: BinarySourceCache = field(default_factory=BinarySourceCache)

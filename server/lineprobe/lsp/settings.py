@@ -26,6 +26,8 @@ class Settings:
     duration_ms: int = 5000
     launcher: str | None = None
     slow_io_threshold_ms: float = 1.0
+    leak_budget_percent: float = 5.0
+    """CPU share the allocation probes may cost a target (the leak tracer's sampling governor)."""
     """File I/O call sites with a p99 at least this slow get a Warning diagnostic."""
     path_mappings: tuple[PathMapping, ...] = field(default_factory=tuple)
 
@@ -60,6 +62,9 @@ def update_settings(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
     frequency = number("frequency", 1, 10000)
     if frequency is not None:
         updated = replace(updated, frequency=int(frequency))
+    leak_budget = number("leakBudgetPercent", 0.1, 100.0)
+    if leak_budget is not None:
+        updated = replace(updated, leak_budget_percent=leak_budget)
     slow = number("slowIoThresholdMs", 0.0, 60_000.0)
     if slow is not None:
         updated = replace(updated, slow_io_threshold_ms=slow)

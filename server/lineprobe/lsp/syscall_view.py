@@ -12,6 +12,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from lineprobe.lsp.findings import Finding
 from lineprobe.lsp.settings import Settings
 from lineprobe.lsp.source_locator import SourceLocator, uri_of
 from lineprobe.reports.syscalls_report import histogram_lines
@@ -22,26 +23,9 @@ MAX_STACK_LINES = 12
 
 
 @dataclass
-class SyscallFinding:
-    line: int
-    """1-based, as DWARF numbers lines."""
-    code: str
-    severity: types.DiagnosticSeverity | None
-    """None: no diagnostic (shown as an inlay hint and hover only)."""
-    message: str
-    hint: str
-    hover: str
-    related: list[tuple[str, int, str]] = field(default_factory=list)
-    """(path, line, message) for each caller frame of the exemplar stack."""
-    create_file: str | None = None
-    open_file: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class SyscallView:
     trace: SyscallTrace
-    documents: dict[str, list[SyscallFinding]] = field(default_factory=dict)
+    documents: dict[str, list[Finding]] = field(default_factory=dict)
 
 
 def _size(value: float) -> str:
@@ -77,7 +61,7 @@ def _related(frames: list[SourceFrame], site: SourceFrame) -> list[tuple[str, in
     ][:5]
 
 
-def _failure_finding(trace: SyscallTrace, failure: Failure, site: SiteCount) -> SyscallFinding:
+def _failure_finding(trace: SyscallTrace, failure: Failure, site: SiteCount) -> Finding:
     assert site.site is not None
     target = f'"{failure.path}"' if failure.path is not None else ""
     message = (
@@ -101,7 +85,7 @@ def _failure_finding(trace: SyscallTrace, failure: Failure, site: SiteCount) -> 
     create = (
         failure.path if failure.errno == "ENOENT" and failure.path and failure.path.startswith("/") else None
     )
-    return SyscallFinding(
+    return Finding(
         line=site.site.line or 1,
         code="syscall-failure",
         severity=types.DiagnosticSeverity.Warning,
@@ -119,7 +103,7 @@ def _failure_finding(trace: SyscallTrace, failure: Failure, site: SiteCount) -> 
     )
 
 
-def _io_finding(trace: SyscallTrace, io: FileIoStat, site: SiteCount, slow_ms: float) -> SyscallFinding:
+def _io_finding(trace: SyscallTrace, io: FileIoStat, site: SiteCount, slow_ms: float) -> Finding:
     assert site.site is not None
     name = os.path.basename(io.file) if io.file else f"fd {io.fd}"
     direction = "from" if "read" in io.syscall else "to" if "write" in io.syscall else "on"
@@ -140,7 +124,7 @@ def _io_finding(trace: SyscallTrace, io: FileIoStat, site: SiteCount, slow_ms: f
         *_stack_lines(site.stack),
     ]
     opener = io.file if io.file and os.path.isfile(io.file) else None
-    return SyscallFinding(
+    return Finding(
         line=site.site.line or 1,
         code="slow-io" if slow else "file-io",
         severity=types.DiagnosticSeverity.Warning if slow else None,

@@ -1,11 +1,11 @@
-"""System-call findings as LSP values: diagnostics, inlay hints, code actions."""
+"""Findings (system calls, leaks) as LSP values: diagnostics, inlay hints, code actions."""
 
 from __future__ import annotations
 
 from lsprotocol import types
 
+from lineprobe.lsp.findings import Finding
 from lineprobe.lsp.source_locator import uri_of
-from lineprobe.lsp.syscall_view import SyscallFinding
 
 SOURCE = "lineprobe"
 OPEN_FILE_COMMAND = "lineprobe.openFile"
@@ -19,7 +19,7 @@ def _length(lines: list[str], line: int) -> int:
     return len(lines[line - 1]) if 0 < line <= len(lines) else 0
 
 
-def diagnostics(findings: list[SyscallFinding], lines: list[str]) -> list[types.Diagnostic]:
+def diagnostics(findings: list[Finding], lines: list[str]) -> list[types.Diagnostic]:
     result = []
     for finding in findings:
         if finding.severity is None:
@@ -44,9 +44,7 @@ def diagnostics(findings: list[SyscallFinding], lines: list[str]) -> list[types.
     return result
 
 
-def inlay_hints(
-    findings: list[SyscallFinding], lines: list[str], visible: types.Range
-) -> list[types.InlayHint]:
+def inlay_hints(findings: list[Finding], lines: list[str], visible: types.Range) -> list[types.InlayHint]:
     return [
         types.InlayHint(
             position=types.Position(f.line - 1, _length(lines, f.line)),
@@ -59,7 +57,7 @@ def inlay_hints(
     ]
 
 
-def code_actions(findings: list[SyscallFinding]) -> list[types.CodeAction]:
+def code_actions(findings: list[Finding]) -> list[types.CodeAction]:
     actions = []
     for finding in findings:
         if finding.create_file:

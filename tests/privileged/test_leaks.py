@@ -1,0 +1,70 @@
+"""`lineprobe leaks` with real BPF: outstanding allocations on the line that allocated them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LINEPROBE, WORKLOADS, marked_line
+
+pytestmark = pytest.mark.privileged
+
+WORDCOUNT_CC = WORKLOADS / "wordcount" / "wordcount.cc"
+ALLOCSTORM_C = WORKLOADS / "allocs" / "allocstorm.c"
+
+
+def leaks_json(*args: str, timeout: float = 120) -> dict:
+    done = subprocess.run(
+        [*LINEPROBE, "leaks", "--json", *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def suspect_lines(report: dict, path: Path) -> dict[int, dict]:
+    return {
+        s["site"]["line"]: s
+        for s in report["sites"]
+        if s["suspect"] and s["site"] and s["site"]["path"] == str(path)
+    }
+
+
+def test_wordcount_cycle_is_found_at_make_shared_and_the_copy(workloads: Path, spawn) -> None:
+    target = spawn(workloads / "wordcount", "200")
+    report = leaks_json("--pid", str(target.pid), "--duration", "4")
+    suspects = suspect_lines(report, WORDCOUNT_CC)
+    for marker in ("MAKE-SHARED-READER", "MAKE-SHARED-COUNTER", "WORDS-COPY"):
+        assert marked_line(WORDCOUNT_CC, marker) in suspects, (marker, sorted(suspects))
+    copy = suspects[marked_line(WORDCOUNT_CC, "WORDS-COPY")]
+    assert copy["site"]["function"] == "word_count"
+    assert copy["outstanding_count"] > 100 and copy["growth_bytes_per_s"] > 1000
+    assert copy["oldest_age_s"] > 2
+    assert report["sampling"]["estimated"] is False  # a light allocator: everything is tracked
+    sizes = [s["outstanding_bytes"] for s in report["sites"]]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_fixed_wordcount_has_no_suspect(workloads: Path, spawn) -> None:
+    target = spawn(workloads / "wordcount", "200", "--fixed")
+    report = leaks_json("--pid", str(target.pid), "--duration", "3")
+    suspects = [s for s in report["sites"] if s["suspect"]]
+    assert suspects == [], suspects
+
+
+def test_held_out_o2_program_reports_the_leaking_line_only(workloads: Path, spawn) -> None:
+    """-O2 without frame pointers, 4 million allocations a second: the governor samples."""
+    target = spawn(workloads / "allocstorm-O2", "0")
+    report = leaks_json("--pid", str(target.pid), "--duration", "4")
+    suspects = suspect_lines(report, ALLOCSTORM_C)
+    assert list(suspects) == [marked_line(ALLOCSTORM_C, "LEAK-ALLOC")], sorted(suspects)
+    assert suspects[marked_line(ALLOCSTORM_C, "LEAK-ALLOC")]["site"]["function"].startswith("remember")
+    churn = [
+        s
+        for s in report["sites"]
+        if s["site"] and s["site"]["line"] == marked_line(ALLOCSTORM_C, "CHURN-ALLOC")
+    ]
+    assert churn and not churn[0]["suspect"]
+    assert report["sampling"]["estimated"] is True and report["sampling"]["tracked_share"] < 0.5
