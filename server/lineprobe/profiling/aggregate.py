@@ -34,6 +34,21 @@ def _neighbour_key(frame: SourceFrame) -> tuple[str | None, str | None, int | No
     return frame.function, frame.path, frame.line
 
 
+def _plausible_prefix(space: AddressSpace, user: tuple[int, ...]) -> list[int]:
+    """A frame-pointer stack up to its first return address outside every mapped file.
+
+    In code without frame pointers the kernel's walk follows whatever rbp
+    holds; the first address that is not code marks where it went astray.
+    The sampled address itself is always kept.
+    """
+    kept = list(user[:1])
+    for address in user[1:]:
+        if space.mapping_for(address) is None:
+            break
+        kept.append(address)
+    return kept
+
+
 def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) -> CpuProfile:
     started = time.monotonic()
     space = AddressSpace(raw.mappings, cache, proc_root(raw.pid) if not raw.target_exited else "")
@@ -46,7 +61,8 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
         kernel = _kernel_frames(sampled.kernel)
         snapshots = snapshots_of.get(index)
         if not snapshots:
-            stacks.append(ResolvedStack(sampled.count, kernel + space.resolve_stack(sampled.user)))
+            user = _plausible_prefix(space, sampled.user)
+            stacks.append(ResolvedStack(sampled.count, kernel + space.resolve_stack(user)))
             continue
         # The in-kernel count is exact; the exemplars say which full stacks it
         # was made of. Split the count over them, in whole samples.

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, debug_file_for
 from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
 from lineprobe.unwinding.call_frame_table import FrameRule
 
 
@@ -149,6 +150,16 @@ class AddressSpace:
         vaddr = image.file_offset_to_vaddr(address - mapping.start + mapping.offset)
         if vaddr is None:
             return [SourceFrame(None, None, None, None, False, binary)]
+        if mapping.path.startswith(SYSTEM_PREFIXES):
+            # The system's libraries are never the site of a finding: their
+            # function names are enough, and decoding their (often separate,
+            # large) DWARF would cost the first profile most of a second.
+            # A separate debug file still names static functions through its .symtab.
+            name = image.symbols.lookup(vaddr)
+            if name is None:
+                debug = self.cache.debug_image(image)
+                name = debug.symbols.lookup(vaddr) if debug is not None else None
+            return [SourceFrame(name, None, None, None, False, binary)]
         debug = self.cache.debug_image(image) if image.dwarf is None else None
         if image.dwarf is None and (debug is None or debug.dwarf is None):
             self.binaries_without_debug_info.add(binary)

@@ -18,6 +18,8 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
+from lineprobe.unwinding.eh_frame_hdr import FdeTable
+
 # DWARF register numbers on x86-64 (System V psABI, figure 3.36).
 RBP = 6
 RSP = 7
@@ -49,6 +51,8 @@ class _Fde:
 
 
 class CallFrameTable:
+    """All FDEs parsed up front: for ``.debug_frame``, or an ``.eh_frame`` without a usable header."""
+
     def __init__(self, entries: list[Any]) -> None:
         fdes: list[_Fde] = []
         for entry in entries:
@@ -60,7 +64,6 @@ class CallFrameTable:
         fdes.sort(key=lambda f: f.start)
         self._fdes = fdes
         self._starts = [f.start for f in fdes]
-        self.problems: list[str] = []
 
     def __len__(self) -> int:
         return len(self._fdes)
@@ -69,12 +72,47 @@ class CallFrameTable:
         i = bisect.bisect_right(self._starts, pc) - 1
         if i < 0 or pc >= self._fdes[i].end:
             return None
-        fde = self._fdes[i]
-        if fde.rules is None:
-            fde.rules = _decode(fde.entry)
-            fde.pcs = [r.pc for r in fde.rules]
-        j = bisect.bisect_right(fde.pcs, pc) - 1
-        return fde.rules[j] if j >= 0 else None
+        return _rule_in(self._fdes[i], pc)
+
+
+class IndexedCallFrameTable:
+    """FDEs found through ``.eh_frame_hdr`` and parsed one at a time, when first needed."""
+
+    def __init__(self, cfi: Any, table: FdeTable, eh_frame_address: int) -> None:
+        self._cfi = cfi
+        self._table = table
+        self._eh_frame_address = eh_frame_address
+        self._fdes: dict[int, _Fde | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def rule_for(self, pc: int) -> FrameRule | None:
+        address = self._table.fde_for(pc)
+        if address is None:
+            return None
+        if address not in self._fdes:
+            # pyelftools parses one entry at a section offset with this (private)
+            # method; its public API would parse the whole section.
+            entry = self._cfi._parse_entry_at(address - self._eh_frame_address)
+            header = getattr(entry, "header", None)
+            if header is None or "initial_location" not in header:
+                self._fdes[address] = None
+            else:
+                start = int(header["initial_location"])
+                self._fdes[address] = _Fde(start, start + int(header["address_range"]), entry)
+        fde = self._fdes[address]
+        if fde is None or not fde.start <= pc < fde.end:
+            return None
+        return _rule_in(fde, pc)
+
+
+def _rule_in(fde: _Fde, pc: int) -> FrameRule | None:
+    if fde.rules is None:
+        fde.rules = _decode(fde.entry)
+        fde.pcs = [r.pc for r in fde.rules]
+    j = bisect.bisect_right(fde.pcs, pc) - 1
+    return fde.rules[j] if j >= 0 else None
 
 
 def _decode(fde: Any) -> list[FrameRule]:
