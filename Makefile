@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lineprobe-installed
 DEMO_SECONDS ?= 3
 
-.PHONY: setup host venv workloads headers demo test lint typecheck unit privileged bench-overhead bench-syscalls clean
+.PHONY: setup host venv workloads headers demo test lint typecheck unit privileged bench-overhead bench-syscalls bench-leaks clean
 
 setup: host venv workloads
 
@@ -68,6 +68,9 @@ bench-overhead: setup headers
 
 bench-syscalls: setup headers
 	$(BIN)/python tests/benchmarks/syscall_overhead.py
+
+bench-leaks: setup headers
+	$(BIN)/python tests/benchmarks/leak_overhead.py
 
 clean:
 	$(MAKE) -s -C workloads clean
