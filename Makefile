@@ -69,6 +69,25 @@ bench-overhead: setup headers
 bench-syscalls: setup headers
 	$(BIN)/python tests/benchmarks/syscall_overhead.py
 
+# Address -> source line: lineprobe symbolize vs llvm-symbolizer vs addr2line on
+# the -O2 workloads, libpython and libjvm (tests/benchmarks/symbolize_bench.py).
+# Installs OpenJDK 17 and its matching debug file (openjdk-17-dbg) when the debug
+# file for libjvm.so's build-id is missing. Arguments: SYMBOLIZE_BENCH_ARGS="--addresses 2000".
+SYMBOLIZE_BENCH_ARGS ?=
+.PHONY: bench-symbolize
+bench-symbolize: setup
+	@jvm=/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so; \
+	  id=$$(readelf -n $$jvm 2>/dev/null | sed -n 's/.*Build ID: *//p'); \
+	  if [ -z "$$id" ] || [ ! -e "/usr/lib/debug/.build-id/$$(echo $$id | cut -c1-2)/$$(echo $$id | cut -c3-).debug" ]; then \
+	    echo "bench-symbolize: installing openjdk-17-jre-headless and the matching openjdk-17-dbg"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q openjdk-17-jre-headless openjdk-17-dbg >/tmp/lineprobe-apt.log 2>&1 \
+	      || { apt-get update -q >>/tmp/lineprobe-apt.log 2>&1 \
+	           && apt-get install -y -q openjdk-17-jre-headless openjdk-17-dbg >>/tmp/lineprobe-apt.log 2>&1; } \
+	      || echo "bench-symbolize: apt-get failed (/tmp/lineprobe-apt.log); libjvm will be skipped" >&2; \
+	  fi
+	$(BIN)/python tests/benchmarks/symbolize_bench.py $(SYMBOLIZE_BENCH_ARGS)
+
 bench-leaks: setup headers
 	$(BIN)/python tests/benchmarks/leak_overhead.py
 
@@ -87,3 +106,13 @@ extension:
 # code-server, Node 24, Chromium and Neovim (under /opt/lineprobe-e2e, a few minutes).
 e2e-editor: setup headers extension
 	@bash tests/editor/run.sh
+
+# Fuzz the ELF/DWARF/CFI entry points (tests/fuzz/fuzz_elf.py, atheris) from the
+# committed seed corpus; new inputs go to a scratch corpus, findings to /tmp.
+FUZZ_RUNS ?= 100000
+.PHONY: fuzz
+fuzz: venv
+	@$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/python -m pip install -q -e '.[fuzz]'
+	@mkdir -p /tmp/lineprobe-fuzz/work
+	$(BIN)/python tests/fuzz/fuzz_elf.py -runs=$(FUZZ_RUNS) -timeout=10 -rss_limit_mb=2048 \
+	  -artifact_prefix=/tmp/lineprobe-fuzz/ /tmp/lineprobe-fuzz/work tests/fuzz/corpus

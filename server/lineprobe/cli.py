@@ -20,7 +20,7 @@ from rich.table import Table
 from lineprobe.agent_client import AgentConnection, AgentError
 from lineprobe.leaks.model import LeakTrace
 from lineprobe.profiling.model import CpuProfile
-from lineprobe.profiling.runner import ProfileRunner
+from lineprobe.profiling.runner import Launch, ProfileRunner
 from lineprobe.reports.folded import write_folded
 from lineprobe.reports.json_report import profile_to_json
 from lineprobe.reports.leaks_report import leaks_to_json, render_leaks
@@ -102,18 +102,21 @@ def profile(
     runner = ProfileRunner(launcher=launcher)
 
     def run(progress: Callable[[protocol.Progress], None]) -> CpuProfile:
-        if pid is not None:
-            return runner.profile_pid(pid, duration_s, frequency, progress)
-        # With --json, stdout carries the JSON alone: the command prints to stderr.
-        return runner.profile_command(
-            list(command), duration_s, frequency, progress=progress, stdout=2 if as_json else None
-        )
+        return runner.profile(_target(pid, command, as_json), duration_s, frequency, progress)
 
     result = _with_progress(runner, duration_s, "sampling", run)
     _emit(result, as_json, folded, speedscope)
 
 
 T = TypeVar("T")
+
+
+def _target(pid: int | None, command: tuple[str, ...], as_json: bool) -> int | Launch:
+    """The PID, or the command to launch (whose output goes to stderr with --json,
+    so that stdout carries the JSON alone)."""
+    if pid is not None:
+        return pid
+    return Launch(list(command), None, 2 if as_json else None)
 
 
 def _with_progress(
@@ -218,11 +221,7 @@ def syscalls(
     runner = ProfileRunner(launcher=launcher)
 
     def run(progress: Callable[[protocol.Progress], None]) -> SyscallTrace:
-        if pid is not None:
-            return runner.trace_syscalls_pid(pid, duration_s, slow_ms, progress)
-        return runner.trace_syscalls_command(
-            list(command), duration_s, slow_ms, progress=progress, stdout=2 if as_json else None
-        )
+        return runner.trace_syscalls(_target(pid, command, as_json), duration_s, slow_ms, progress)
 
     trace = _with_progress(runner, duration_s, "tracing", run)
     if as_json:
@@ -293,17 +292,8 @@ def leaks(
     runner = ProfileRunner(launcher=launcher)
 
     def run(progress: Callable[[protocol.Progress], None]) -> LeakTrace:
-        if pid is not None:
-            return runner.find_leaks_pid(pid, duration_s, interval, budget, sample, progress)
-        return runner.find_leaks_command(
-            list(command),
-            duration_s,
-            interval,
-            budget,
-            sample,
-            progress=progress,
-            stdout=2 if as_json else None,
-        )
+        target = _target(pid, command, as_json)
+        return runner.find_leaks(target, duration_s, interval, budget, sample, progress)
 
     trace = _with_progress(runner, duration_s, "tracking", run)
     if as_json:

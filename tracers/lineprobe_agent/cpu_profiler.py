@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lineprobe_agent.bpf_snippets import COPY_USER_STACK
 from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
 
 COUNTS_ENTRIES = 40960
@@ -35,7 +36,9 @@ STAT_KERNEL_STACK_MISSING = 3
 STAT_COLLISIONS = 4
 STAT_COUNT = 5
 
-BPF_PROGRAM = r"""
+BPF_PROGRAM = (
+    COPY_USER_STACK
+    + r"""
 #include <uapi/linux/ptrace.h>
 
 /* The layout of uapi/linux/bpf_perf_event.h on x86_64, written out because
@@ -130,20 +133,12 @@ int on_cpu_sample(struct lp_perf_event_data *ctx)
     e->ip = ctx->regs.ip;
     e->sp = ctx->regs.sp;
     e->bp = ctx->regs.bp;
-    /* A read that would cross the top of the stack fails whole: try smaller. */
-    e->size = STACK_COPY_BYTES;
-    if (bpf_probe_read_user(e->data, STACK_COPY_BYTES, (void *)e->sp) != 0) {
-        e->size = STACK_COPY_BYTES / 4;
-        if (bpf_probe_read_user(e->data, STACK_COPY_BYTES / 4, (void *)e->sp) != 0) {
-            e->size = 512;
-            if (bpf_probe_read_user(e->data, 512, (void *)e->sp) != 0)
-                e->size = 0;
-        }
-    }
+    COPY_USER_STACK(e, e->sp);
     exemplars.perf_submit(ctx, e, sizeof(*e));
     return 0;
 }
 """
+)
 
 
 def program_cflags() -> list[str]:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lineprobe_agent.bpf_snippets import COPY_USER_STACK
 from lineprobe_agent.protocol import LeakExemplar, LeakSample, LeakSite, LeakSnapshot
 
 STACK_COPY_BYTES = 8192
@@ -74,7 +75,9 @@ ALLOCATORS = (
     ("pvalloc", 0),
 )
 
-BPF_PROGRAM = r"""
+BPF_PROGRAM = (
+    COPY_USER_STACK
+    + r"""
 #include <uapi/linux/ptrace.h>
 
 struct site_key_t { u64 caller; s64 stack_id; };
@@ -113,15 +116,7 @@ static __always_inline void send_exemplar(struct pt_regs *ctx, struct site_key_t
     e->ip = ctx->ip;
     e->sp = ctx->sp;
     e->bp = ctx->bp;
-    e->size = STACK_COPY_BYTES;
-    if (bpf_probe_read_user(e->data, STACK_COPY_BYTES, (void *)ctx->sp) != 0) {
-        e->size = STACK_COPY_BYTES / 4;
-        if (bpf_probe_read_user(e->data, STACK_COPY_BYTES / 4, (void *)ctx->sp) != 0) {
-            e->size = 512;
-            if (bpf_probe_read_user(e->data, 512, (void *)ctx->sp) != 0)
-                e->size = 0;
-        }
-    }
+    COPY_USER_STACK(e, ctx->sp);
     exemplars.perf_submit(ctx, e, sizeof(*e));
 }
 
@@ -224,6 +219,7 @@ int posix_memalign_enter(struct pt_regs *ctx)
 int aligned_enter(struct pt_regs *ctx) { return alloc_enter(ctx, PT_REGS_PARM2(ctx), 0); }
 int alloc_exit(struct pt_regs *ctx) { return alloc_return(ctx, PT_REGS_RC(ctx)); }
 """
+)
 
 ENTRY_FUNCTIONS = {
     0: "malloc_enter",

@@ -26,6 +26,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from lineprobe_agent.bpf_snippets import COPY_USER_STACK
 from lineprobe_agent.protocol import (
     BlockIo,
     BlockRecord,
@@ -114,7 +115,9 @@ STAT_BIO_FULL = 4
 STAT_COUNTS_FULL = 5
 STAT_COUNT = 6
 
-BPF_PROGRAM = r"""
+BPF_PROGRAM = (
+    COPY_USER_STACK
+    + r"""
 #include <uapi/linux/ptrace.h>
 
 struct count_key_t { u32 nr; u32 err; };
@@ -268,15 +271,7 @@ static __always_inline void send_exemplar(struct bpf_raw_tracepoint_args *ctx, s
         bpf_probe_read_kernel(e->path, sizeof(e->path), fkey->path);
     else
         e->path[0] = 0;
-    e->size = STACK_COPY_BYTES;
-    if (bpf_probe_read_user(e->data, STACK_COPY_BYTES, (void *)e->sp) != 0) {
-        e->size = STACK_COPY_BYTES / 4;
-        if (bpf_probe_read_user(e->data, STACK_COPY_BYTES / 4, (void *)e->sp) != 0) {
-            e->size = 512;
-            if (bpf_probe_read_user(e->data, 512, (void *)e->sp) != 0)
-                e->size = 0;
-        }
-    }
+    COPY_USER_STACK(e, e->sp);
     exemplars.perf_submit(ctx, e, sizeof(*e));
 }
 
@@ -446,6 +441,7 @@ TRACEPOINT_PROBE(block, block_rq_complete)
     return 0;
 }
 """
+)
 
 
 def program_cflags() -> list[str]:

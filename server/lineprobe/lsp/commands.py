@@ -28,6 +28,7 @@ from lineprobe.lsp.source_locator import uri_of
 from lineprobe.lsp.syscall_view import build_syscall_view
 from lineprobe.process_list import list_processes
 from lineprobe.profiling.model import CpuProfile
+from lineprobe.profiling.runner import Launch
 from lineprobe.reports.leaks_report import leaks_to_json
 from lineprobe.reports.syscalls_report import trace_to_json
 from lineprobe.syscalls.model import SyscallTrace
@@ -75,7 +76,7 @@ def _error_result(ls: LineprobeServer, error: AgentError) -> dict[str, Any]:
     return {"ok": False, "error": {"code": error.code, "message": error.message, "hint": error.hint}}
 
 
-def _summary(profile: CpuProfile, view: ProfileView, elapsed_s: float) -> dict[str, Any]:
+def _summary(profile: CpuProfile, view: ProfileView) -> dict[str, Any]:
     raw = profile.raw
     t = profile.timings
     return {
@@ -103,7 +104,6 @@ def _summary(profile: CpuProfile, view: ProfileView, elapsed_s: float) -> dict[s
             "sampling_s": t.sampling_s,
             "collect_s": t.collect_s,
             "resolution_s": round(t.resolution_s, 4),
-            "total_s": round(elapsed_s, 4),
         },
     }
 
@@ -155,7 +155,11 @@ class _ProgressReporter:
             self.token = None
 
 
-T = TypeVar("T", SyscallTrace, LeakTrace)
+T = TypeVar("T", CpuProfile, SyscallTrace, LeakTrace)
+
+
+def _target_of(args: ProfileArguments) -> int | Launch:
+    return args.pid if args.pid is not None else Launch(args.command or [], args.cwd)
 
 
 async def _traced(
@@ -212,72 +216,30 @@ def register(server: LineprobeServer) -> None:
 
     @server.command(PROFILE)
     async def profile_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
-        started = time.monotonic()
-        try:
-            args = _parse_profile_arguments(arguments)
-        except AgentError as exc:
-            return _error_result(ls, exc)
-        if ls.state.profiling:
-            return _error_result(ls, AgentError("busy", "a profile is already running; stop it first"))
-        settings = ls.state.settings
-        duration_s = (args.durationMs or settings.duration_ms) / 1000.0
-        frequency = args.frequency or settings.frequency
-        reporter = _ProgressReporter(ls, asyncio.get_running_loop())
-        what = f"pid {args.pid}" if args.pid is not None else " ".join(args.command or [])
-        ls.state.profiling = True
-        outcome = "failed"
-        try:
-            await reporter.begin(f"Profiling {what}")
-            runner = ls.state.runner
-            if args.pid is not None:
-                profile = await asyncio.to_thread(
-                    runner.profile_pid, args.pid, duration_s, frequency, reporter.report_from_thread
-                )
-            else:
-                profile = await asyncio.to_thread(
-                    runner.profile_command,
-                    args.command or [],
-                    duration_s,
-                    frequency,
-                    args.cwd,
-                    reporter.report_from_thread,
-                )
-            view = ProfileView.build(profile, settings, ls.workspace_roots())
+        def run(args: ProfileArguments, duration_s: float, progress: ProgressCallback) -> CpuProfile:
+            frequency = args.frequency or ls.state.settings.frequency
+            return ls.state.runner.profile(_target_of(args), duration_s, frequency, progress)
+
+        def publish(profile: CpuProfile) -> tuple[dict[str, Any], str]:
+            view = ProfileView.build(profile, ls.state.settings, ls.workspace_roots())
             documents.publish(ls, view)
-            outcome = f"{profile.samples} samples"
             if profile.samples == 0:
                 ls.window_show_message(
                     types.ShowMessageParams(
                         types.MessageType.Warning,
-                        "lineprobe: no samples: the process did not run on a CPU while it was sampled"
-                        + ("; " + "; ".join(profile.warnings) if profile.warnings else ""),
+                        "lineprobe: no samples: the process did not run on a CPU while it was sampled",
                     )
                 )
-            elif profile.warnings:
-                ls.window_show_message(
-                    types.ShowMessageParams(
-                        types.MessageType.Warning, "lineprobe: " + "; ".join(profile.warnings)
-                    )
-                )
-            return _summary(profile, view, time.monotonic() - started)
-        except AgentError as exc:
-            return _error_result(ls, exc)
-        except asyncio.CancelledError:
-            ls.state.runner.stop()
-            raise
-        finally:
-            ls.state.profiling = False
-            reporter.end(outcome)
+            return _summary(profile, view), f"{profile.samples} samples"
+
+        return await _traced(ls, arguments, PROFILE, "Profiling", run, publish)
 
     @server.command(TRACE_SYSCALLS)
     async def trace_syscalls_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
         slow_ms = ls.state.settings.slow_io_threshold_ms
 
         def run(args: ProfileArguments, duration_s: float, progress: ProgressCallback) -> SyscallTrace:
-            runner = ls.state.runner
-            if args.pid is not None:
-                return runner.trace_syscalls_pid(args.pid, duration_s, slow_ms, progress)
-            return runner.trace_syscalls_command(args.command or [], duration_s, slow_ms, args.cwd, progress)
+            return ls.state.runner.trace_syscalls(_target_of(args), duration_s, slow_ms, progress)
 
         def publish(trace: SyscallTrace) -> tuple[dict[str, Any], str]:
             view = build_syscall_view(trace, ls.state.settings, ls.workspace_roots())
@@ -295,12 +257,7 @@ def register(server: LineprobeServer) -> None:
         budget = ls.state.settings.leak_budget_percent
 
         def run(args: ProfileArguments, duration_s: float, progress: ProgressCallback) -> LeakTrace:
-            runner = ls.state.runner
-            if args.pid is not None:
-                return runner.find_leaks_pid(args.pid, duration_s, 1.0, budget, None, progress)
-            return runner.find_leaks_command(
-                args.command or [], duration_s, 1.0, budget, None, args.cwd, progress
-            )
+            return ls.state.runner.find_leaks(_target_of(args), duration_s, 1.0, budget, None, progress)
 
         def publish(trace: LeakTrace) -> tuple[dict[str, Any], str]:
             view = build_leak_view(trace, ls.state.settings, ls.workspace_roots())

@@ -14,6 +14,7 @@ import signal
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from lineprobe_agent import protocol
 
@@ -81,6 +82,19 @@ class LaunchedCommand:
         return self.process.returncode
 
 
+@dataclass(frozen=True)
+class Launch:
+    """A command to start for a trace (instead of a running PID)."""
+
+    argv: Sequence[str]
+    cwd: str | None = None
+    stdout: int | None = None
+    """Where the command's output goes (a file descriptor); None: inherited."""
+
+
+R = TypeVar("R")
+
+
 @dataclass
 class ProfileRunner:
     """Holds an agent (started on first use) and the image cache across profiles."""
@@ -104,36 +118,27 @@ class ProfileRunner:
         self._fresh_agent = False
         return replace(raw, timings=replace(raw.timings, agent_start_s=round(agent_start_s, 4)))
 
-    def profile_pid(
+    def _on(
         self,
-        pid: int,
-        duration_s: float,
-        frequency: int = 99,
-        progress: ProgressCallback | None = None,
-    ) -> CpuProfile:
-        agent = self.connection()
-        raw = self._with_start_time(agent.profile(pid, duration_s, frequency, progress))
-        return resolve_profile(raw, self.cache)
+        target: int | Launch,
+        progress: ProgressCallback | None,
+        request: Callable[[AgentConnection, int, ProgressCallback | None], R],
+    ) -> tuple[R, int | None]:
+        """Run one agent request on a PID, or on a command launched for it.
 
-    def profile_command(
-        self,
-        argv: Sequence[str],
-        duration_s: float,
-        frequency: int = 99,
-        cwd: str | None = None,
-        progress: ProgressCallback | None = None,
-        on_started: Callable[[int], None] | None = None,
-        stdout: int | None = None,
-    ) -> CpuProfile:
-        if not argv:
-            raise AgentError("bad-request", "no command to launch")
+        A launched command waits at its gate until the agent reports that
+        tracing has begun, and is ended when the request returns. Returns the
+        request's answer and the command's exit status (None for a PID).
+        """
         agent = self.connection()
+        if isinstance(target, int):
+            return request(agent, target, progress), None
+        if not target.argv:
+            raise AgentError("bad-request", "no command to launch")
         try:
-            command = LaunchedCommand(argv, cwd, stdout)
+            command = LaunchedCommand(target.argv, target.cwd, target.stdout)
         except OSError as exc:
-            raise AgentError("bad-request", f"cannot start {argv[0]!r}: {exc.strerror}") from None
-        if on_started is not None:
-            on_started(command.pid)
+            raise AgentError("bad-request", f"cannot start {target.argv[0]!r}: {exc.strerror}") from None
 
         def on_progress(message: protocol.Progress) -> None:
             if message.phase == "sampling":
@@ -142,101 +147,58 @@ class ProfileRunner:
                 progress(message)
 
         try:
-            raw = self._with_start_time(agent.profile(command.pid, duration_s, frequency, on_progress))
+            answer = request(agent, command.pid, on_progress)
         finally:
             status = command.end()
-        profile = resolve_profile(raw, self.cache, launched=True)
+        return answer, status
+
+    def profile(
+        self,
+        target: int | Launch,
+        duration_s: float,
+        frequency: int = 99,
+        progress: ProgressCallback | None = None,
+    ) -> CpuProfile:
+        raw, status = self._on(
+            target, progress, lambda agent, pid, report: agent.profile(pid, duration_s, frequency, report)
+        )
+        launched = not isinstance(target, int)
+        profile = resolve_profile(self._with_start_time(raw), self.cache, launched=launched)
         if status not in (None, 0) and raw.target_exited:
             profile.warnings.append(f"the command exited with status {status}")
         return profile
 
-    def trace_syscalls_pid(
+    def trace_syscalls(
         self,
-        pid: int,
+        target: int | Launch,
         duration_s: float,
         slow_ms: float = 1.0,
         progress: ProgressCallback | None = None,
     ) -> SyscallTrace:
-        agent = self.connection()
-        raw = agent.trace_syscalls(pid, duration_s, slow_ms, progress)
+        raw, _ = self._on(
+            target,
+            progress,
+            lambda agent, pid, report: agent.trace_syscalls(pid, duration_s, slow_ms, report),
+        )
         self._fresh_agent = False
         return resolve_trace(raw, self.cache)
 
-    def trace_syscalls_command(
+    def find_leaks(
         self,
-        argv: Sequence[str],
-        duration_s: float,
-        slow_ms: float = 1.0,
-        cwd: str | None = None,
-        progress: ProgressCallback | None = None,
-        stdout: int | None = None,
-    ) -> SyscallTrace:
-        if not argv:
-            raise AgentError("bad-request", "no command to launch")
-        agent = self.connection()
-        try:
-            command = LaunchedCommand(argv, cwd, stdout)
-        except OSError as exc:
-            raise AgentError("bad-request", f"cannot start {argv[0]!r}: {exc.strerror}") from None
-
-        def on_progress(message: protocol.Progress) -> None:
-            if message.phase == "sampling":
-                command.release()
-            if progress is not None:
-                progress(message)
-
-        try:
-            raw = agent.trace_syscalls(command.pid, duration_s, slow_ms, on_progress)
-        finally:
-            command.end()
-        self._fresh_agent = False
-        return resolve_trace(raw, self.cache)
-
-    def find_leaks_pid(
-        self,
-        pid: int,
+        target: int | Launch,
         duration_s: float,
         interval_s: float = 1.0,
         budget_percent: float = 5.0,
         sample_fraction: float | None = None,
         progress: ProgressCallback | None = None,
     ) -> LeakTrace:
-        agent = self.connection()
-        raw = agent.find_leaks(pid, duration_s, interval_s, budget_percent, sample_fraction, progress)
-        self._fresh_agent = False
-        return resolve_leaks(raw, self.cache)
-
-    def find_leaks_command(
-        self,
-        argv: Sequence[str],
-        duration_s: float,
-        interval_s: float = 1.0,
-        budget_percent: float = 5.0,
-        sample_fraction: float | None = None,
-        cwd: str | None = None,
-        progress: ProgressCallback | None = None,
-        stdout: int | None = None,
-    ) -> LeakTrace:
-        if not argv:
-            raise AgentError("bad-request", "no command to launch")
-        agent = self.connection()
-        try:
-            command = LaunchedCommand(argv, cwd, stdout)
-        except OSError as exc:
-            raise AgentError("bad-request", f"cannot start {argv[0]!r}: {exc.strerror}") from None
-
-        def on_progress(message: protocol.Progress) -> None:
-            if message.phase == "sampling":
-                command.release()
-            if progress is not None:
-                progress(message)
-
-        try:
-            raw = agent.find_leaks(
-                command.pid, duration_s, interval_s, budget_percent, sample_fraction, on_progress
-            )
-        finally:
-            command.end()
+        raw, _ = self._on(
+            target,
+            progress,
+            lambda agent, pid, report: agent.find_leaks(
+                pid, duration_s, interval_s, budget_percent, sample_fraction, report
+            ),
+        )
         self._fresh_agent = False
         return resolve_leaks(raw, self.cache)
 

@@ -144,9 +144,31 @@ class DwarfIndex:
         program = self._info.line_program_for_CU(cu)
         file_names = _file_names(program, comp_dir) if program is not None else []
         table = LineTable()
+        line_section = getattr(self._info, "debug_line_sec", None)
+        end = program.program_end_offset if program is not None else 0
+        if line_section is not None and end > line_section.size:
+            # pyelftools stops silently at the end of a truncated .debug_line:
+            # the rows it did decode are kept, the loss is said.
+            self.problems.append(
+                f"{self.display_path}: line table of the compilation unit at 0x{cu.cu_offset:x} is "
+                f"truncated (ends at 0x{end:x}, .debug_line has 0x{line_section.size:x} bytes): "
+                "some lines are missing"
+            )
+        entries: list[Any] = []
         if program is not None:
+            from lineprobe.symbolization.elf_image import PARSE_ERRORS
+
+            try:
+                entries = program.get_entries()
+            except PARSE_ERRORS as exc:
+                # A damaged line program costs this CU its lines, not its functions (the scopes below).
+                self.problems.append(
+                    f"{self.display_path}: line table of the compilation unit at 0x{cu.cu_offset:x} "
+                    f"unreadable ({type(exc).__name__}: {exc}): its functions are shown without lines"
+                )
+        if entries:
             rows: list[tuple[int, bool, str | None, int, int]] = []
-            for entry in program.get_entries():
+            for entry in entries:
                 state = entry.state
                 if state is None:
                     continue

@@ -8,10 +8,14 @@ intact (a broken DWARF still leaves the symbol table, and so on).
 from __future__ import annotations
 
 import bisect
+import io
+import os
+import stat
 import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
 from elftools.dwarf.callframe import CallFrameInfo
@@ -37,6 +41,8 @@ PARSE_ERRORS: tuple[type[BaseException], ...] = (
     RecursionError,
     UnicodeDecodeError,
     OverflowError,
+    NotImplementedError,  # pyelftools' answer to DWARF it does not support (e.g. segmented .debug_aranges)
+    zlib.error,  # a corrupt SHF_COMPRESSED or .zdebug_ section: pyelftools lets zlib's error through
 )
 
 try:  # construct's own error, which pyelftools lets through on truncated data
@@ -45,6 +51,46 @@ try:  # construct's own error, which pyelftools lets through on truncated data
     PARSE_ERRORS = (*PARSE_ERRORS, ConstructError)
 except ImportError:  # pragma: no cover - depends on the pyelftools version
     pass
+
+
+MAX_INFLATION = 64
+"""A compressed section may claim at most this many times its stored size.
+
+DWARF shrinks 3 to 10 times with zlib; pyelftools inflates up to the size the
+header claims, so an unchecked claim of gigabytes costs gigabytes of memory.
+"""
+
+
+class _ClampedReader(io.BufferedReader):
+    """A file whose reads never ask for more than what is left of it.
+
+    ``read(n)`` allocates n bytes before reading, and pyelftools reads
+    ``sh_size`` bytes, which a damaged section header sets to terabytes
+    (a MemoryError, or gigabytes of address space, for a tiny file).
+    """
+
+    def __init__(self, raw: io.FileIO, size: int) -> None:
+        super().__init__(raw)
+        self.size = size
+
+    def read(self, n: int | None = -1, /) -> bytes:
+        if n is not None and n > 0:
+            n = min(n, max(self.size - self.tell(), 0))
+        return super().read(n)
+
+
+def _size_problem(section: Any, file_size: int) -> str | None:
+    """Why reading ``section`` would cost far more memory than the file's size, or None."""
+    if section["sh_type"] == "SHT_NOBITS":
+        # data() of a NOBITS section is sh_size zero bytes, made in memory.
+        if section.data_size > file_size:
+            return f"section {section.name} (no bits) claims {section.data_size} bytes"
+    elif section.compressed and section.data_size > MAX_INFLATION * max(section["sh_size"], 4096):
+        return (
+            f"compressed section {section.name} claims {section.data_size} bytes "
+            f"from {section['sh_size']} stored"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -76,7 +122,7 @@ STT_FUNC = 2
 STT_GNU_IFUNC = 10
 
 
-def _read_symbols(elf: Any) -> SymbolTable:
+def _read_symbols(elf: Any, file_size: int) -> SymbolTable:
     """Function symbols of ``.dynsym`` and ``.symtab``.
 
     The table is decoded with ``struct`` straight from the section bytes
@@ -89,6 +135,11 @@ def _read_symbols(elf: Any) -> SymbolTable:
         section = elf.get_section_by_name(section_name)
         if section is None or not hasattr(section, "iter_symbols"):
             continue
+        strings = elf.get_section(section["sh_link"])
+        for part in (section, strings):
+            problem = _size_problem(part, file_size)
+            if problem is not None:
+                raise ELFError(problem)
         if not little:  # the rare big-endian or 32-bit file: pyelftools' own decoding
             for symbol in section.iter_symbols():
                 if symbol["st_info"]["type"] in ("STT_FUNC", "STT_GNU_IFUNC") and symbol["st_value"]:
@@ -98,7 +149,7 @@ def _read_symbols(elf: Any) -> SymbolTable:
                     )
             continue
         data = section.data()
-        names = elf.get_section(section["sh_link"]).data()
+        names = strings.data()
         usable = len(data) - len(data) % ELF64_SYM.size
         for st_name, st_info, _, _, value, size in ELF64_SYM.iter_unpack(data[:usable]):
             if st_info & 0xF not in (STT_FUNC, STT_GNU_IFUNC) or value == 0 or st_name >= len(names):
@@ -126,18 +177,32 @@ class ElfImage:
         self.build_id: str | None = None
         self.segments: list[LoadSegment] = []
         self.symbols = SymbolTable()
-        self._stream: IO[bytes] | None = None
+        self._stream: _ClampedReader | None = None
         self._elf: Any = None
         self._dwarf: DwarfIndex | None = None
         self._dwarf_loaded = False
         self._call_frames: CallFrameTable | IndexedCallFrameTable | None = None
         self._call_frames_loaded = False
+        self._dwarf_size_checked: str | None = None
         self._open()
 
     def _open(self) -> None:
         try:
-            self._stream = open(self.path, "rb")  # noqa: SIM115 - kept open for lazy reads
-            self._elf = ELFFile(self._stream)
+            # O_NONBLOCK: opening a FIFO for reading would wait for a writer forever.
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                os.close(fd)
+                raise OSError(f"not a regular file (mode 0o{info.st_mode:o})")
+            os.set_blocking(fd, True)
+            self._stream = stream = _ClampedReader(io.FileIO(fd, "rb"), info.st_size)
+            self._elf = ELFFile(stream)
+            # pyelftools parses each program header through construct (~0.1 ms each): a
+            # damaged e_phnum of 65535 costs seconds. Linux loads no ELF whose program
+            # headers exceed 64 KiB (binfmt_elf.c, elf_read_phdrs); neither do we.
+            phdrs = self._elf.num_segments() * self._elf.header["e_phentsize"]
+            if phdrs > 65536 or self._elf.header["e_phoff"] + phdrs > stream.size:
+                raise ELFError(f"{self._elf.num_segments()} program headers do not fit in the file")
             for segment in self._elf.iter_segments(type="PT_LOAD"):
                 self.segments.append(
                     LoadSegment(
@@ -153,7 +218,7 @@ class ElfImage:
             self._elf = None
             return
         try:
-            self.symbols = _read_symbols(self._elf)
+            self.symbols = _read_symbols(self._elf, stream.size)
         except PARSE_ERRORS as exc:
             self.problems.append(f"{self.display_path}: symbol table unreadable ({_describe(exc)})")
 
@@ -184,10 +249,25 @@ class ElfImage:
             self._call_frames = self._load_call_frames()
         return self._call_frames
 
+    def _dwarf_sections_too_large(self) -> bool:
+        """Whether get_dwarf_info() would inflate a section far past the file's size (checked once)."""
+        if self._dwarf_size_checked is None:
+            self._dwarf_size_checked = ""
+            for section in self._elf.iter_sections():
+                if section.name.startswith((".debug_", ".zdebug_", ".eh_frame", ".gnu_debugaltlink")):
+                    problem = _size_problem(section, self._stream.size if self._stream else 0)
+                    if problem is not None:
+                        self._dwarf_size_checked = problem
+                        self.problems.append(f"{self.display_path}: DWARF and CFI not read ({problem})")
+                        break
+        return bool(self._dwarf_size_checked)
+
     def _load_call_frames(self) -> CallFrameTable | IndexedCallFrameTable | None:
         if self._elf is None:
             return None
         try:
+            if self._dwarf_sections_too_large():
+                return None
             info = self._elf.get_dwarf_info(relocate_dwarf_sections=False)
             if info.has_EH_CFI():
                 header = self._elf.get_section_by_name(".eh_frame_hdr")
@@ -225,7 +305,7 @@ class ElfImage:
         if self._elf is None:
             return None
         try:
-            if not self._elf.has_dwarf_info():
+            if not self._elf.has_dwarf_info() or self._dwarf_sections_too_large():
                 return None
             info = self._elf.get_dwarf_info(relocate_dwarf_sections=False)
             if not info.has_debug_info:
