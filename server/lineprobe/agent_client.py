@@ -210,7 +210,7 @@ def to_raw_leak_trace(result: protocol.LeaksResult) -> RawLeakTrace:
         exited_after_s=result.exited_after_s,
         sites=tuple(
             RawLeakSite(
-                (s.caller, s.stack_id),
+                (s.caller, s.stack_id, s.path_hash),
                 tuple(s.frame_pointer_stack),
                 s.outstanding_bytes,
                 s.outstanding_count,
@@ -222,11 +222,13 @@ def to_raw_leak_trace(result: protocol.LeaksResult) -> RawLeakTrace:
         ),
         snapshots=tuple(
             AllocationSnapshot(
-                (e.caller, e.stack_id), UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data)
+                (e.caller, e.stack_id, e.path_hash), UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data)
             )
             for e in result.exemplars
         ),
-        history=tuple((h.at_s, {(s.caller, s.stack_id): s.bytes for s in h.sites}) for h in result.history),
+        history=tuple(
+            (h.at_s, {(s.caller, s.stack_id, s.path_hash): s.bytes for s in h.sites}) for h in result.history
+        ),
         sampling=dict(result.sampling),
         mappings=tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in result.maps),
         timings=Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s),

@@ -68,3 +68,16 @@ def test_held_out_o2_program_reports_the_leaking_line_only(workloads: Path, spaw
     ]
     assert churn and not churn[0]["suspect"]
     assert report["sampling"]["estimated"] is True and report["sampling"]["tracked_share"] < 0.5
+
+
+def test_wordcount_without_frame_pointers_keeps_the_sites_apart(workloads: Path, spawn) -> None:
+    """-O2 without frame pointers: the copy in word_count and the reader's words are separate suspects."""
+    target = spawn(workloads / "wordcount-O2", "200")
+    report = leaks_json("--pid", str(target.pid), "--duration", "4")
+    suspects = suspect_lines(report, WORDCOUNT_CC)
+    assert marked_line(WORDCOUNT_CC, "WORDS-COPY") in suspects, sorted(suspects)
+    assert marked_line(WORDCOUNT_CC, "READER-WORDS") in suspects, sorted(suspects)
+    assert {
+        marked_line(WORDCOUNT_CC, "MAKE-SHARED-READER"),
+        marked_line(WORDCOUNT_CC, "MAKE-SHARED-COUNTER"),
+    } & set(suspects)

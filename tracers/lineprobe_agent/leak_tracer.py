@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,10 @@ ALLOCS_ENTRIES = 1_000_000
 SITES_ENTRIES = 65536
 EXEMPLARS_FIRST = 2
 EXEMPLAR_EVERY = 512
+PATH_WORDS = 32
+"""Stack words examined for the call-path fingerprint (256 bytes above the stack pointer)."""
+PATH_HITS = 3
+"""Code addresses that make the fingerprint."""
 
 MALLOC_COST_US = 4.0
 """Measured cost per tracked allocation and its free: probe traps plus the BPF work (stack id,
@@ -80,7 +85,8 @@ BPF_PROGRAM = (
     + r"""
 #include <uapi/linux/ptrace.h>
 
-struct site_key_t { u64 caller; s64 stack_id; };
+struct site_key_t { u64 caller; s64 stack_id; u64 path_hash; };
+struct words_t { u64 w[PATH_WORDS]; };
 struct pending_t { u64 size; u64 memptr; u64 ts; struct site_key_t key; };
 struct alloc_t { u64 size; u64 ts; struct site_key_t key; };
 struct site_t { s64 bytes; s64 count; u64 allocs; u64 alloc_bytes; u64 exemplars; };
@@ -95,6 +101,8 @@ BPF_PERCPU_ARRAY(stats, u64, STAT_COUNT);
 BPF_HASH(pending, u32, struct pending_t, 16384);
 BPF_HASH(allocs, u64, struct alloc_t, ALLOCS_ENTRIES);
 BPF_HASH(sites, struct site_key_t, struct site_t, SITES_ENTRIES);
+BPF_ARRAY(code_range, u64, 2);  /* [start, end) of the executable's code, at run-time addresses */
+BPF_PERCPU_ARRAY(words_scratch, struct words_t, 1);
 BPF_STACK_TRACE(stack_traces, SITES_ENTRIES);
 BPF_PERCPU_ARRAY(exemplar_scratch, struct exemplar_t, 1);
 BPF_PERF_OUTPUT(exemplars);
@@ -120,6 +128,34 @@ static __always_inline void send_exemplar(struct pt_regs *ctx, struct site_key_t
     exemplars.perf_submit(ctx, e, sizeof(*e));
 }
 
+/* A fingerprint of the call path, for code without frame pointers: the first
+ * PATH_HITS words above the stack pointer that point into the executable's
+ * code. Return addresses of the user's frames are such words (stale ones may
+ * join them, consistently for one path); the frame-pointer stack id alone
+ * cannot tell two callers of one allocator wrapper (operator new) apart. */
+static __always_inline u64 path_hash(struct pt_regs *ctx)
+{
+    u32 zero = 0, one = 1;
+    u64 *start = code_range.lookup(&zero);
+    u64 *end = code_range.lookup(&one);
+    struct words_t *words = words_scratch.lookup(&zero);
+    if (!start || !end || !words || *start >= *end)
+        return 0;
+    if (bpf_probe_read_user(words->w, sizeof(words->w), (void *)ctx->sp) != 0)
+        return 0;
+    u64 hash = 0;
+    u32 found = 0;
+    #pragma unroll
+    for (int i = 0; i < PATH_WORDS; i++) {
+        u64 word = words->w[i];
+        if (found < PATH_HITS && word >= *start && word < *end) {
+            hash = (hash * 1000003ULL) ^ word;
+            found++;
+        }
+    }
+    return hash;
+}
+
 static __always_inline int alloc_enter(struct pt_regs *ctx, u64 size, u64 memptr)
 {
     u32 zero = 0;
@@ -133,6 +169,7 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, u64 size, u64 memptr
     /* At a function's first instruction the return address is at [rsp]. */
     bpf_probe_read_user(&p.key.caller, sizeof(p.key.caller), (void *)ctx->sp);
     p.key.stack_id = stack_traces.get_stackid(ctx, BPF_F_USER_STACK);
+    p.key.path_hash = path_hash(ctx);
     struct site_t *site = sites.lookup(&p.key);
     if (!site || site->exemplars < EXEMPLARS_FIRST || (site->allocs % EXEMPLAR_EVERY) == 0) {
         if (site)
@@ -238,6 +275,8 @@ def program_cflags() -> list[str]:
         f"-DSITES_ENTRIES={SITES_ENTRIES}",
         f"-DEXEMPLARS_FIRST={EXEMPLARS_FIRST}",
         f"-DEXEMPLAR_EVERY={EXEMPLAR_EVERY}",
+        f"-DPATH_WORDS={PATH_WORDS}",
+        f"-DPATH_HITS={PATH_HITS}",
         f"-DSTAT_LOST={STAT_LOST}",
         f"-DSTAT_SITES_FULL={STAT_SITES_FULL}",
         f"-DSTAT_MALLOCS={STAT_MALLOCS}",
@@ -280,6 +319,7 @@ class ExemplarEvent(ctypes.Structure):
     _fields_ = [
         ("caller", ctypes.c_uint64),
         ("stack_id", ctypes.c_int64),
+        ("path_hash", ctypes.c_uint64),
         ("ip", ctypes.c_uint64),
         ("sp", ctypes.c_uint64),
         ("bp", ctypes.c_uint64),
@@ -341,7 +381,9 @@ class LeakTracer:
         length = min(int(e.size), STACK_COPY_BYTES)
         stack = ctypes.string_at(ctypes.addressof(e) + ExemplarEvent.data.offset, length)
         self._exemplars.append(
-            LeakExemplar(int(e.caller), int(e.stack_id), int(e.ip), int(e.sp), int(e.bp), stack)
+            LeakExemplar(
+                int(e.caller), int(e.stack_id), int(e.ip), int(e.sp), int(e.bp), stack, int(e.path_hash)
+            )
         )
 
     def _on_lost(self, count: int) -> None:
@@ -354,6 +396,7 @@ class LeakTracer:
         self._pid = pid
         self._libc = libc
         self._started = time.monotonic()
+        self._set_code_range(pid)
         code = self._function_bytes("free")
         free_offset = emulated_probe_offset(code) if code else 0
         free_address = self._symbol_address("free")
@@ -381,6 +424,21 @@ class LeakTracer:
             self._calibrated = False
         self._window_opened = time.monotonic()
         self._attach_allocators(DUTY_CYCLED)
+
+    def _set_code_range(self, pid: int) -> None:
+        """The executable's code mapping, for the call-path fingerprint (none: fingerprint 0)."""
+        start = end = 0
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+            for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+                fields = line.split(maxsplit=5)
+                if len(fields) == 6 and "x" in fields[1] and fields[5] == exe:
+                    low, high = (int(x, 16) for x in fields[0].split("-"))
+                    start, end = (low, high) if not start else (min(start, low), max(end, high))
+        except OSError:
+            pass
+        self._bpf["code_range"][ctypes.c_int(0)] = ctypes.c_uint64(start)
+        self._bpf["code_range"][ctypes.c_int(1)] = ctypes.c_uint64(end)
 
     def _function_bytes(self, name: str, length: int = 16) -> bytes:
         address = self._symbol_address(name)
@@ -515,7 +573,7 @@ class LeakTracer:
         """A snapshot of every site's outstanding bytes, for growth over time."""
         at = time.monotonic() - self._started
         samples = [
-            LeakSample(int(k.caller), int(k.stack_id), int(v.bytes), int(v.count))
+            LeakSample(int(k.caller), int(k.stack_id), int(v.bytes), int(v.count), int(k.path_hash))
             for k, v in self._bpf["sites"].items()
         ]
         self._history.append(LeakSnapshot(round(at, 3), samples))
@@ -536,22 +594,23 @@ class LeakTracer:
     def collect(self) -> tuple[list[LeakSite], list[LeakExemplar], list[LeakSnapshot], dict[str, float]]:
         self._bpf.perf_buffer_poll(timeout=0)
         now_ns = time.monotonic_ns()
-        oldest: dict[tuple[int, int], int] = {}
+        oldest: dict[tuple[int, int, int], int] = {}
         for _, alloc in self._bpf["allocs"].items():
-            key = (int(alloc.key.caller), int(alloc.key.stack_id))
+            key = (int(alloc.key.caller), int(alloc.key.stack_id), int(alloc.key.path_hash))
             ts = int(alloc.ts)
             if key not in oldest or ts < oldest[key]:
                 oldest[key] = ts
         traces = self._bpf["stack_traces"]
         sites = []
         for key, value in self._bpf["sites"].items():
-            caller, stack_id = int(key.caller), int(key.stack_id)
+            caller, stack_id, path = int(key.caller), int(key.stack_id), int(key.path_hash)
             stack = [int(a) for a in traces.walk(stack_id)] if stack_id >= 0 else []
-            first = oldest.get((caller, stack_id))
+            first = oldest.get((caller, stack_id, path))
             sites.append(
                 LeakSite(
                     caller=caller,
                     stack_id=stack_id,
+                    path_hash=path,
                     frame_pointer_stack=stack,
                     outstanding_bytes=max(int(value.bytes), 0),
                     outstanding_count=max(int(value.count), 0),

@@ -324,6 +324,7 @@ class LeakExemplar(msgspec.Struct, frozen=True):
     sp: int
     bp: int
     data: bytes
+    path_hash: int = 0
 
 
 class LeakSite(msgspec.Struct, frozen=True):
@@ -337,6 +338,8 @@ class LeakSite(msgspec.Struct, frozen=True):
     allocations: int
     allocated_bytes: int
     oldest_age_s: float | None
+    path_hash: int = 0
+    """Fingerprint of the call path (code addresses found on the stack), part of the site key."""
 
 
 class LeakSample(msgspec.Struct, frozen=True):
@@ -344,6 +347,7 @@ class LeakSample(msgspec.Struct, frozen=True):
     stack_id: int
     bytes: int
     count: int
+    path_hash: int = 0
 
 
 class LeakSnapshot(msgspec.Struct, frozen=True):

@@ -32,14 +32,14 @@ class _Merged:
     outstanding_count: int = 0
     allocations: int = 0
     oldest: float | None = None
-    keys: set[tuple[int, int]] = field(default_factory=set)
+    keys: set[tuple[int, int, int]] = field(default_factory=set)
 
 
 def _frames_for(
     space: AddressSpace,
-    key: tuple[int, int],
+    key: tuple[int, int, int],
     fp_stack: tuple[int, ...],
-    snapshots: dict[tuple[int, int], AllocationSnapshot],
+    snapshots: dict[tuple[int, int, int], AllocationSnapshot],
 ) -> list[SourceFrame]:
     snapshot = snapshots.get(key)
     if snapshot is not None:
@@ -52,7 +52,7 @@ def _frames_for(
 def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
     started = time.monotonic()
     space = AddressSpace(raw.mappings, cache, proc_root(raw.pid) if not raw.target_exited else "")
-    first_snapshot: dict[tuple[int, int], AllocationSnapshot] = {}
+    first_snapshot: dict[tuple[int, int, int], AllocationSnapshot] = {}
     for snapshot in raw.snapshots:
         first_snapshot.setdefault(snapshot.key, snapshot)
     share = raw.sampling.get("tracked_share", 1.0) or 1.0
@@ -60,7 +60,7 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
     if raw.sampling.get("fraction", 1.0) >= 1.0:
         share = 1.0
     merged: dict[tuple[str | None, int | None, str | None], _Merged] = {}
-    key_to_site: dict[tuple[int, int], tuple[str | None, int | None, str | None]] = {}
+    key_to_site: dict[tuple[int, int, int], tuple[str | None, int | None, str | None]] = {}
     for site in raw.sites:
         frames = _frames_for(space, site.key, site.frame_pointer_stack, first_snapshot)
         user = user_site(frames)

@@ -14,14 +14,14 @@ from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 class AllocationSnapshot:
     """Registers and stack copy at an allocator's entry (an exemplar of one site key)."""
 
-    key: tuple[int, int]
+    key: tuple[int, int, int]
     registers: UserRegisters
     stack: StackCopy
 
 
 @dataclass(frozen=True)
 class RawLeakSite:
-    key: tuple[int, int]
+    key: tuple[int, int, int]
     """(return address at the allocator's entry, frame-pointer stack id)."""
     frame_pointer_stack: tuple[int, ...]
     outstanding_bytes: int
@@ -42,7 +42,7 @@ class RawLeakTrace:
     exited_after_s: float | None
     sites: tuple[RawLeakSite, ...]
     snapshots: tuple[AllocationSnapshot, ...]
-    history: tuple[tuple[float, dict[tuple[int, int], int]], ...]
+    history: tuple[tuple[float, dict[tuple[int, int, int], int]], ...]
     """(seconds since start, outstanding bytes by site key), one per interval."""
     sampling: dict[str, float]
     mappings: tuple[MappedFile, ...]
