@@ -379,12 +379,21 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
 
     Addresses come from the arguments, or one per line on stdin.
     """
-    from lineprobe.symbolization.elf_image import ElfImage
-    from lineprobe.symbolization.resolver import resolve_in_image
+    from lineprobe.symbolization.resolver import ImageCache, resolve_in_image
 
-    image = ElfImage(binary)
+    cache = ImageCache()
+    image = cache.image(binary, None)
+    # A binary without DWARF of its own may have a separate debug file, found by build-id.
+    debug = cache.debug_image(image) if image.dwarf is None else None
+    err = Console(stderr=True)
     for problem in image.problems:
-        Console(stderr=True).print(f"[yellow]warning:[/] {problem}", highlight=False)
+        err.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    if image.readable and image.dwarf is None and (debug is None or debug.dwarf is None):
+        err.print(
+            f"[yellow]warning:[/] {binary} has no debug information (and no debug file for its build-id "
+            "under /usr/lib/debug/.build-id): function names only",
+            highlight=False,
+        )
     items = list(addresses) or [line.strip() for line in sys.stdin if line.strip()]
     for text in items:
         try:
@@ -392,7 +401,7 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
         except ValueError:
             Console(stderr=True).print(f"[yellow]warning:[/] not a hex address: {text!r}", highlight=False)
             continue
-        frames = resolve_in_image(image, address, binary)
+        frames = resolve_in_image(image, address, binary, debug)
         out: list[dict[str, object]] = [
             {
                 "function": f.function,
@@ -410,7 +419,7 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
                 where = f"{frame['path']}:{frame['line']}" if frame["path"] else "??:0"
                 suffix = " (inlined)" if frame["inlined"] else ""
                 click.echo(f"{frame['function'] or '??'}{suffix}\n{where}")
-    image.close()
+    cache.close()
 
 
 @main.command()
