@@ -38,6 +38,15 @@ def privilege_problems() -> list[str]:
     return problems
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Every test run decodes DWARF afresh, into its own cache: a cache left by an
+    # older build of lineprobe must not answer for the code under test.
+    if "LINEPROBE_CACHE_DIR" not in os.environ:
+        import tempfile
+
+        os.environ["LINEPROBE_CACHE_DIR"] = tempfile.mkdtemp(prefix="lineprobe-test-cache-")
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("privileged") is None:
         return

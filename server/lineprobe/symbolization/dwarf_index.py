@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.index_cache import IndexCache
 
 MAX_SCOPE_DEPTH = 64
 """Deeper nesting than this is a malformed (or hostile) DIE tree."""
@@ -80,14 +81,30 @@ class UnitIndex:
 class DwarfIndex:
     """Lazy per-CU DWARF decoding for one ELF file."""
 
-    def __init__(self, info: Any, display_path: str) -> None:
+    def __init__(
+        self,
+        info: Any,
+        display_path: str,
+        build_id: str | None = None,
+        cache: IndexCache | None = None,
+    ) -> None:
         self._info = info
         self.display_path = display_path
         self.problems: list[str] = []
         self._units: dict[int, UnitIndex | None] = {}
         self._cu_starts: list[int] = []
         self._cu_ranges: list[tuple[int, int, int]] = []  # (low, high, cu offset), sorted
-        self._build_cu_ranges()
+        # Only a build-id says which bytes were decoded: without one, nothing is kept on disk.
+        self._cache = cache if build_id else None
+        self._build_id = build_id or ""
+        cached = self._cache.load_ranges(self._build_id) if self._cache else None
+        if cached is not None:
+            self._cu_ranges = sorted(cached)
+            self._cu_starts = [r[0] for r in self._cu_ranges]
+        else:
+            self._build_cu_ranges()
+            if self._cache is not None:
+                self._cache.save_ranges(self._build_id, self._cu_ranges)
 
     # -- which CU covers an address ---------------------------------------------
 
@@ -124,11 +141,19 @@ class DwarfIndex:
         offset = self._cu_offset_for(address)
         if offset is None:
             return None
+        if offset not in self._units and self._cache is not None:
+            cached = self._cache.load_unit(self._build_id, offset)
+            if cached is not None:
+                self._units[offset] = cached
         if offset not in self._units:
             from lineprobe.symbolization.elf_image import PARSE_ERRORS
 
             try:
                 self._units[offset] = self._decode_unit(self._info.get_CU_at(offset))
+                if self._cache is not None and self._units[offset] is not None and not self.problems:
+                    unit = self._units[offset]
+                    assert unit is not None
+                    self._cache.save_unit(self._build_id, offset, unit)
             except PARSE_ERRORS as exc:
                 self.problems.append(
                     f"{self.display_path}: compilation unit at 0x{offset:x} unreadable "

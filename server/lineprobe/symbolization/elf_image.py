@@ -22,6 +22,7 @@ from elftools.dwarf.callframe import CallFrameInfo
 from elftools.elf.elffile import ELFFile
 
 from lineprobe.symbolization.dwarf_index import DwarfIndex
+from lineprobe.symbolization.index_cache import IndexCache
 from lineprobe.unwinding.call_frame_table import CallFrameTable, IndexedCallFrameTable
 from lineprobe.unwinding.eh_frame_hdr import UnsupportedTable, parse_eh_frame_hdr
 
@@ -170,7 +171,10 @@ def _read_symbols(elf: Any, file_size: int) -> SymbolTable:
 class ElfImage:
     """An ELF executable or shared library, parsed lazily and defensively."""
 
-    def __init__(self, path: str, display_path: str | None = None) -> None:
+    def __init__(
+        self, path: str, display_path: str | None = None, index_cache: IndexCache | None = None
+    ) -> None:
+        self._index_cache = index_cache
         self.path = path
         self.display_path = display_path or path
         self.problems: list[str] = []
@@ -310,7 +314,7 @@ class ElfImage:
             info = self._elf.get_dwarf_info(relocate_dwarf_sections=False)
             if not info.has_debug_info:
                 return None
-            return DwarfIndex(info, self.display_path)
+            return DwarfIndex(info, self.display_path, self.build_id, self._index_cache)
         except PARSE_ERRORS as exc:
             self.problems.append(f"{self.display_path}: DWARF unreadable ({_describe(exc)})")
             return None

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, debug_file_for
 from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.index_cache import IndexCache
 from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
 from lineprobe.unwinding.call_frame_table import FrameRule
 
@@ -45,12 +46,14 @@ class ImageCache:
 
     images: dict[tuple[str, str | None], ElfImage] = field(default_factory=dict)
     debug_images: dict[str, ElfImage | None] = field(default_factory=dict)
+    index_cache: IndexCache | None = field(default_factory=IndexCache.default)
+    """Decoded DWARF on disk, by build-id (None: decode in memory only)."""
 
     def image(self, path: str, build_id: str | None, root: str = "") -> ElfImage:
         key = (path, build_id)
         image = self.images.get(key)
         if image is None:
-            image = ElfImage(root + path, display_path=path)
+            image = ElfImage(root + path, display_path=path, index_cache=self.index_cache)
             if build_id and image.build_id and image.build_id != build_id:
                 image.problems.append(
                     f"{path}: the file on disk (build-id {image.build_id[:12]}) is not the one the "
@@ -65,7 +68,9 @@ class ImageCache:
             return None
         if image.build_id not in self.debug_images:
             path = debug_file_for(image.build_id)
-            self.debug_images[image.build_id] = ElfImage(str(path)) if path else None
+            self.debug_images[image.build_id] = (
+                ElfImage(str(path), index_cache=self.index_cache) if path else None
+            )
         return self.debug_images[image.build_id]
 
     def close(self) -> None:
