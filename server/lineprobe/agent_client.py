@@ -371,6 +371,13 @@ class AgentConnection:
             raise AgentError(answer.code, answer.message, answer.hint)
         return answer
 
+    def prepare(self, programs: list[str]) -> float:
+        """Have the agent compile programs now (``cpu``, ``syscalls``, ``leaks``); returns seconds."""
+        wanted = [p for p in programs if p in ("cpu", "syscalls", "leaks")]
+        answer = self._call(lambda i: protocol.PrepareRequest(i, wanted), None)  # type: ignore[arg-type]
+        assert isinstance(answer, protocol.Prepared)
+        return answer.compile_s
+
     def capabilities(self) -> protocol.CapabilityReport:
         answer = self._call(protocol.CapabilitiesRequest, None)
         assert isinstance(answer, protocol.CapabilitiesResult)

@@ -51,6 +51,13 @@ class ProfileRequest(msgspec.Struct, tag="profile", tag_field="type", frozen=Tru
     """Also send user stack copies, so that the server can unwind without frame pointers."""
 
 
+class PrepareRequest(msgspec.Struct, tag="prepare", tag_field="type", frozen=True):
+    """Compile programs ahead of use, so that the first trace starts at once."""
+
+    id: int
+    programs: list[Literal["cpu", "syscalls", "leaks"]]
+
+
 class StopRequest(msgspec.Struct, tag="stop", tag_field="type", frozen=True):
     """End the running request ``id`` early; it still answers with what it collected."""
 
@@ -87,7 +94,13 @@ class LeaksRequest(msgspec.Struct, tag="find-leaks", tag_field="type", frozen=Tr
 
 
 Request = (
-    CapabilitiesRequest | ProfileRequest | SyscallsRequest | LeaksRequest | StopRequest | ShutdownRequest
+    CapabilitiesRequest
+    | PrepareRequest
+    | ProfileRequest
+    | SyscallsRequest
+    | LeaksRequest
+    | StopRequest
+    | ShutdownRequest
 )
 
 
@@ -403,6 +416,12 @@ class ProfileDone(msgspec.Struct, tag="profile-result", tag_field="type", frozen
     result: ProfileResult
 
 
+class Prepared(msgspec.Struct, tag="prepared", tag_field="type", frozen=True):
+    id: int
+    compile_s: float
+    """Seconds spent compiling now (0 when everything was ready)."""
+
+
 class Failure(msgspec.Struct, tag="error", tag_field="type", frozen=True):
     id: int | None
     code: ErrorCode
@@ -421,7 +440,9 @@ class LeaksDone(msgspec.Struct, tag="leaks-result", tag_field="type", frozen=Tru
     result: LeaksResult
 
 
-AgentMessage = Hello | Progress | CapabilitiesResult | ProfileDone | SyscallsDone | LeaksDone | Failure
+AgentMessage = (
+    Hello | Progress | CapabilitiesResult | Prepared | ProfileDone | SyscallsDone | LeaksDone | Failure
+)
 
 
 _REQUEST_DECODER = msgspec.json.Decoder(Request)

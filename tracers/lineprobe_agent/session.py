@@ -42,7 +42,11 @@ MAX_FREQUENCY = 10000
 
 
 Work = (
-    protocol.CapabilitiesRequest | protocol.ProfileRequest | protocol.SyscallsRequest | protocol.LeaksRequest
+    protocol.CapabilitiesRequest
+    | protocol.PrepareRequest
+    | protocol.ProfileRequest
+    | protocol.SyscallsRequest
+    | protocol.LeaksRequest
 )
 """Requests that run on the main thread, one at a time (stop and shutdown do not queue)."""
 
@@ -135,6 +139,8 @@ class Agent:
     def handle(self, request: Work) -> None:
         if isinstance(request, protocol.CapabilitiesRequest):
             self.channel.send(protocol.CapabilitiesResult(request.id, capability_report()))
+        elif isinstance(request, protocol.PrepareRequest):
+            self.channel.send(protocol.Prepared(request.id, round(self.prepare(request), 4)))
         elif isinstance(request, protocol.ProfileRequest):
             self.channel.send(protocol.ProfileDone(request.id, self.profile(request)))
         elif isinstance(request, protocol.SyscallsRequest):
@@ -227,6 +233,21 @@ class Agent:
     def _validate_duration(self, duration_s: float) -> None:
         if not 0 < duration_s <= MAX_DURATION_S:
             raise RequestFailed("bad-request", f"duration must be in (0, {MAX_DURATION_S:.0f}] s")
+
+    def prepare(self, request: protocol.PrepareRequest) -> float:
+        """Compile the requested programs now; returns the seconds it took."""
+        self._check_ready()
+        spent = 0.0
+        if "cpu" in request.programs and self.profiler is None:
+            self.profiler, seconds = self._compile(request.id, CpuProfiler)
+            spent += seconds
+        if "syscalls" in request.programs and self.syscall_tracer is None:
+            self.syscall_tracer, seconds = self._compile(request.id, SyscallTracer)
+            spent += seconds
+        if "leaks" in request.programs and self.leak_tracer is None:
+            self.leak_tracer, seconds = self._compile(request.id, LeakTracer)
+            spent += seconds
+        return spent
 
     # -- CPU profiling -----------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ the event loop only sends and receives messages.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
+from lineprobe.agent_client import AgentError
 from lineprobe.lsp.leak_view import LeakView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.settings import Settings, update_settings
@@ -80,8 +83,16 @@ def create_server() -> LineprobeServer:
     server = LineprobeServer()
 
     @server.feature(types.INITIALIZED)
-    def initialized(ls: LineprobeServer, params: types.InitializedParams) -> None:
-        pass
+    async def initialized(ls: LineprobeServer, params: types.InitializedParams) -> None:
+        if not ls.state.settings.prepare_agent:
+            return
+        # Start the agent and compile the CPU sampler now, off the event loop, so that the
+        # user's first profile starts at once. A failure here (no privileges...) is
+        # reported when a command needs the agent, with the reason and a fix.
+        try:
+            await asyncio.to_thread(ls.state.runner.prepare, ("cpu",))
+        except AgentError as exc:
+            logging.getLogger(__name__).info("agent not prepared: %s", exc)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(ls: LineprobeServer, params: types.DidChangeConfigurationParams) -> None:

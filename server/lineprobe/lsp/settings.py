@@ -26,6 +26,8 @@ class Settings:
     duration_ms: int = 5000
     launcher: str | None = None
     slow_io_threshold_ms: float = 1.0
+    prepare_agent: bool = True
+    """Start the agent and compile the CPU sampler when the editor connects."""
     leak_budget_percent: float = 5.0
     """CPU share the allocation probes may cost a target (the leak tracer's sampling governor)."""
     """File I/O call sites with a p99 at least this slow get a Warning diagnostic."""
@@ -71,6 +73,11 @@ def update_settings(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
     duration = number("durationMs", 10, 3_600_000)
     if duration is not None:
         updated = replace(updated, duration_ms=int(duration))
+    if "prepareAgent" in raw:
+        if isinstance(raw["prepareAgent"], bool):
+            updated = replace(updated, prepare_agent=raw["prepareAgent"])
+        else:
+            problems.append("setting prepareAgent must be true or false")
     if "launcher" in raw:
         launcher = raw["launcher"]
         if launcher is None or isinstance(launcher, str):

@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -104,12 +105,20 @@ class ProfileRunner:
     agent: AgentConnection | None = None
 
     def connection(self) -> AgentConnection:
-        if self.agent is None or not self.agent.alive:
-            self.agent = AgentConnection(self.launcher)
-            self._fresh_agent = True
-        return self.agent
+        with self._connecting:  # a warm-up thread and a command must not start two agents
+            if self.agent is None or not self.agent.alive:
+                self.agent = AgentConnection(self.launcher)
+                self._fresh_agent = True
+            return self.agent
+
+    def prepare(self, programs: Sequence[str] = ("cpu",)) -> float:
+        """Start the agent and compile programs before the first trace asks for them."""
+        seconds = self.connection().prepare(list(programs))
+        self._fresh_agent = False  # its start-up was not part of any trace
+        return seconds
 
     _fresh_agent: bool = field(default=False, init=False)
+    _connecting: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def _with_start_time(self, raw: RawProfile) -> RawProfile:
         """Charge the agent's start-up (measured here, from spawn to hello) to the
