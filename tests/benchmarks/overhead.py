@@ -38,9 +38,9 @@ def run_spin(seconds: float, tracer: list[str] | None) -> float:
     target = subprocess.Popen([str(SPIN), str(seconds)], stdout=subprocess.PIPE, text=True)
     tracing = None
     if tracer is not None:
-        argv = [
-            part.replace("{pid}", str(target.pid)).replace("{seconds}", str(seconds + 2)) for part in tracer
-        ]
+        # Whole seconds: bcc's profile takes only an integer duration.
+        window = str(int(seconds) + 2)
+        argv = [part.replace("{pid}", str(target.pid)).replace("{seconds}", window) for part in tracer]
         tracing = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     out, _ = target.communicate(timeout=seconds + 60)
     if tracing is not None:
