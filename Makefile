@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lineprobe-installed
 DEMO_SECONDS ?= 3
 
-.PHONY: setup host venv workloads headers demo test lint typecheck unit privileged bench-overhead bench-syscalls bench-leaks clean
+.PHONY: setup host venv workloads headers demo test lint typecheck unit privileged bench-overhead bench-syscalls bench-leaks bench-unwind clean
 
 setup: host venv workloads
 
@@ -90,6 +90,11 @@ bench-symbolize: setup
 
 bench-leaks: setup headers
 	$(BIN)/python tests/benchmarks/leak_overhead.py
+
+# CFI unwinding against perf record --call-graph dwarf (Debian's linux-perf) on the -O2 workloads.
+bench-unwind: setup headers
+	@command -v perf >/dev/null || apt-get install -y -q linux-perf >/tmp/lineprobe-apt.log 2>&1
+	$(BIN)/python tests/benchmarks/unwind_vs_perf.py
 
 clean:
 	$(MAKE) -s -C workloads clean
