@@ -93,7 +93,6 @@ bench-leaks: setup headers
 
 # CFI unwinding against perf record --call-graph dwarf (Debian's linux-perf) on the -O2 workloads.
 bench-unwind: setup headers
-	@command -v perf >/dev/null || apt-get install -y -q linux-perf >/tmp/lineprobe-apt.log 2>&1
 	$(BIN)/python tests/benchmarks/unwind_vs_perf.py
 
 clean:

@@ -12,6 +12,7 @@ PACKAGES=(
   linux-headers-amd64  # headers for bcc when none match the running kernel
   gcc make binutils    # the workloads
   llvm                 # llvm-symbolizer, the reference for address resolution
+  linux-perf           # perf record --call-graph dwarf, the reference for unwinding
   util-linux           # setpriv, for the no-privileges tests
 )
 
