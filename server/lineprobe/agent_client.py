@@ -103,10 +103,17 @@ def agent_command(launcher: str | None = None, python: str | None = None) -> lis
     return [*argv, *base]
 
 
+def _mappings(maps: list[protocol.Mapping]) -> tuple[MappedFile, ...]:
+    return tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in maps)
+
+
+def _timings(t: protocol.PhaseTimings) -> Timings:
+    return Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s)
+
+
 def to_raw_profile(result: protocol.ProfileResult) -> RawProfile:
     """The protocol-to-domain boundary for CPU profiles."""
     c = result.counters
-    t = result.timings
     return RawProfile(
         pid=result.pid,
         exe=result.exe,
@@ -129,8 +136,8 @@ def to_raw_profile(result: protocol.ProfileResult) -> RawProfile:
         stacks=tuple(
             SampledStack(s.count, tuple(s.user), tuple(s.kernel), s.user_stack_missing) for s in result.stacks
         ),
-        mappings=tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in result.maps),
-        timings=Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s),
+        mappings=_mappings(result.maps),
+        timings=_timings(result.timings),
         snapshots=tuple(
             StackSnapshot(e.stack, e.tid, UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data))
             for e in result.exemplars
@@ -154,7 +161,6 @@ def to_raw_syscall_trace(result: protocol.SyscallsResult) -> RawSyscallTrace:
             for e in picked
         )
 
-    t = result.timings
     c = result.counters
     return RawSyscallTrace(
         pid=result.pid,
@@ -192,14 +198,13 @@ def to_raw_syscall_trace(result: protocol.SyscallsResult) -> RawSyscallTrace:
         lost=c.lost,
         inflight_full=c.inflight_full,
         exemplars_lost=c.exemplars_lost,
-        mappings=tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in result.maps),
-        timings=Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s),
+        mappings=_mappings(result.maps),
+        timings=_timings(result.timings),
     )
 
 
 def to_raw_leak_trace(result: protocol.LeaksResult) -> RawLeakTrace:
     """The protocol-to-domain boundary for leak traces."""
-    t = result.timings
     return RawLeakTrace(
         pid=result.pid,
         exe=result.exe,
@@ -230,8 +235,8 @@ def to_raw_leak_trace(result: protocol.LeaksResult) -> RawLeakTrace:
             (h.at_s, {(s.caller, s.stack_id, s.path_hash): s.bytes for s in h.sites}) for h in result.history
         ),
         sampling=dict(result.sampling),
-        mappings=tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in result.maps),
-        timings=Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s),
+        mappings=_mappings(result.maps),
+        timings=_timings(result.timings),
     )
 
 

@@ -94,11 +94,7 @@ def profile(
     lineprobe profile --pid 1234 --duration 5
     lineprobe profile -- ./build/primes 200000
     """
-    if (pid is None) == (not command):
-        raise click.UsageError("give either --pid PID or a command after --")
-    if duration is not None and duration <= 0:
-        raise click.UsageError("--duration must be positive")
-    duration_s = duration if duration is not None else (5.0 if pid is not None else 3600.0)
+    duration_s = _duration_s(pid, command, duration, default_for_pid=5.0)
     runner = ProfileRunner(launcher=launcher)
 
     def run(progress: Callable[[protocol.Progress], None]) -> CpuProfile:
@@ -109,6 +105,19 @@ def profile(
 
 
 T = TypeVar("T")
+
+
+def _duration_s(
+    pid: int | None, command: tuple[str, ...], duration: float | None, default_for_pid: float
+) -> float:
+    """Check the target options; a launched command runs, by default, until it exits."""
+    if (pid is None) == (not command):
+        raise click.UsageError("give either --pid PID or a command after --")
+    if duration is not None and duration <= 0:
+        raise click.UsageError("--duration must be positive")
+    if duration is not None:
+        return duration
+    return default_for_pid if pid is not None else 3600.0
 
 
 def _target(pid: int | None, command: tuple[str, ...], as_json: bool) -> int | Launch:
@@ -213,11 +222,7 @@ def syscalls(
     lineprobe syscalls --pid 1234 --duration 5
     lineprobe syscalls -- ./build/server
     """
-    if (pid is None) == (not command):
-        raise click.UsageError("give either --pid PID or a command after --")
-    if duration is not None and duration <= 0:
-        raise click.UsageError("--duration must be positive")
-    duration_s = duration if duration is not None else (5.0 if pid is not None else 3600.0)
+    duration_s = _duration_s(pid, command, duration, default_for_pid=5.0)
     runner = ProfileRunner(launcher=launcher)
 
     def run(progress: Callable[[protocol.Progress], None]) -> SyscallTrace:
@@ -284,11 +289,7 @@ def leaks(
     lineprobe leaks --pid 1234 --duration 30
     lineprobe leaks -- ./build/wordcount
     """
-    if (pid is None) == (not command):
-        raise click.UsageError("give either --pid PID or a command after --")
-    if duration is not None and duration <= 0:
-        raise click.UsageError("--duration must be positive")
-    duration_s = duration if duration is not None else (10.0 if pid is not None else 3600.0)
+    duration_s = _duration_s(pid, command, duration, default_for_pid=10.0)
     runner = ProfileRunner(launcher=launcher)
 
     def run(progress: Callable[[protocol.Progress], None]) -> LeakTrace:

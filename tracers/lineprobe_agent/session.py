@@ -230,6 +230,10 @@ class Agent:
         self.channel.send(protocol.Progress(request_id, "collecting", elapsed, duration_s, 0))
         return Window(started_at, round(elapsed, 4), ended_early and not exited, exited)
 
+    def _agent_start_s(self) -> float:
+        """From the agent process's start to its first request."""
+        return (self.first_request_at or time.monotonic()) - self.started_at
+
     def _validate_duration(self, duration_s: float) -> None:
         if not 0 < duration_s <= MAX_DURATION_S:
             raise RequestFailed("bad-request", f"duration must be in (0, {MAX_DURATION_S:.0f}] s")
@@ -255,7 +259,7 @@ class Agent:
         if not 1 <= request.frequency <= MAX_FREQUENCY:
             raise RequestFailed("bad-request", f"frequency must be 1..{MAX_FREQUENCY} Hz")
         self._validate_duration(request.duration_s)
-        agent_start_s = (self.first_request_at or time.monotonic()) - self.started_at
+        agent_start_s = self._agent_start_s()
         self._check_ready()
         target = self._open_target(request.pid)
         try:
@@ -289,13 +293,7 @@ class Agent:
                 stacks=collected.stacks,
                 maps=target.mappings(),
                 exemplars=collected.exemplars,
-                timings=protocol.PhaseTimings(
-                    agent_start_s=round(agent_start_s, 4),
-                    compile_s=round(compile_s, 4),
-                    attach_s=round(attach_s, 4),
-                    sampling_s=window.elapsed_s,
-                    collect_s=round(time.monotonic() - collect_started, 4),
-                ),
+                timings=window.timings(agent_start_s, compile_s, attach_s, collect_started),
             )
         finally:
             target.close()
@@ -306,7 +304,7 @@ class Agent:
         self._validate_duration(request.duration_s)
         if not 0 <= request.slow_ms <= 60_000:
             raise RequestFailed("bad-request", "slow_ms must be 0..60000")
-        agent_start_s = (self.first_request_at or time.monotonic()) - self.started_at
+        agent_start_s = self._agent_start_s()
         self._check_ready()
         target = self._open_target(request.pid)
         try:
@@ -342,13 +340,7 @@ class Agent:
                 exemplars=collected.exemplars,
                 counters=collected.counters,
                 maps=target.mappings(),
-                timings=protocol.PhaseTimings(
-                    agent_start_s=round(agent_start_s, 4),
-                    compile_s=round(compile_s, 4),
-                    attach_s=round(attach_s, 4),
-                    sampling_s=window.elapsed_s,
-                    collect_s=round(time.monotonic() - collect_started, 4),
-                ),
+                timings=window.timings(agent_start_s, compile_s, attach_s, collect_started),
             )
         finally:
             target.close()
@@ -363,7 +355,7 @@ class Agent:
             raise RequestFailed("bad-request", "budget_percent must be 0.1..100")
         if request.sample_fraction is not None and not 0 < request.sample_fraction <= 1:
             raise RequestFailed("bad-request", "sample_fraction must be in (0, 1]")
-        agent_start_s = (self.first_request_at or time.monotonic()) - self.started_at
+        agent_start_s = self._agent_start_s()
         self._check_ready()
         target = self._open_target(request.pid)
         try:
@@ -406,13 +398,7 @@ class Agent:
                 history=history,
                 sampling=sampling,
                 maps=target.mappings(),
-                timings=protocol.PhaseTimings(
-                    agent_start_s=round(agent_start_s, 4),
-                    compile_s=round(compile_s, 4),
-                    attach_s=round(attach_s, 4),
-                    sampling_s=window.elapsed_s,
-                    collect_s=round(time.monotonic() - collect_started, 4),
-                ),
+                timings=window.timings(agent_start_s, compile_s, attach_s, collect_started),
             )
         finally:
             target.close()
@@ -449,6 +435,18 @@ class Window:
     elapsed_s: float
     stopped_early: bool
     target_exited: bool
+
+    def timings(
+        self, agent_start_s: float, compile_s: float, attach_s: float, collect_started: float
+    ) -> protocol.PhaseTimings:
+        """The phases of a request around this window; collection runs from ``collect_started`` to now."""
+        return protocol.PhaseTimings(
+            agent_start_s=round(agent_start_s, 4),
+            compile_s=round(compile_s, 4),
+            attach_s=round(attach_s, 4),
+            sampling_s=self.elapsed_s,
+            collect_s=round(time.monotonic() - collect_started, 4),
+        )
 
 
 @dataclass
