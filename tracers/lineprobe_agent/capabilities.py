@@ -200,14 +200,18 @@ def capability_report() -> CapabilityReport:
     by_name = {c.name: c for c in caps}
     works: list[str] = []
     missing: list[str] = []
-    cpu_ready = all(by_name[n].available for n in ("privileges", "bcc", "kernel-headers", "perf-events"))
-    if cpu_ready:
-        works.append("CPU profiling (perf-event sampling with user and kernel stacks)")
-    else:
-        blockers = [
-            n for n in ("privileges", "bcc", "kernel-headers", "perf-events") if not by_name[n].available
-        ]
-        missing.append(f"CPU profiling: missing {', '.join(blockers)}")
+    base = ("privileges", "bcc", "kernel-headers")
+    features = (
+        ("CPU profiling (perf-event sampling with user and kernel stacks)", (*base, "perf-events")),
+        ("system calls and block I/O (raw_syscalls and block tracepoints)", (*base, "tracefs")),
+        ("heap leak tracking (uprobes on the C library's allocators)", (*base, "uprobes")),
+    )
+    for feature, needs in features:
+        blockers = [n for n in needs if not by_name[n].available]
+        if blockers:
+            missing.append(f"{feature}: missing {', '.join(blockers)}")
+        else:
+            works.append(feature)
     works.append("resolving addresses to functions and source lines (no privileges needed)")
     for name in ("kprobes", "kfunc", "function-tracer"):
         if not by_name[name].available:
