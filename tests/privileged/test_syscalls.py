@@ -128,7 +128,7 @@ def test_failure_count_agrees_with_libbpf_syscount(workloads: Path) -> None:
 
 def test_logger_flush_is_the_slowest_write(workloads: Path, spawn, tmp_path: Path) -> None:
     target = spawn(workloads / "logger", tmp_path)
-    report = syscalls_json("--pid", str(target.pid), "--duration", "4")
+    report = syscalls_json("--pid", str(target.pid), "--duration", "5")
     by_file = {Path(s["file"]).name: s for s in report["slow"] if s["file"]}
     flush, log = by_file["flush.data"], by_file["log.data"]
     assert report["slow"][0] is not None and Path(report["slow"][0]["file"]).name == "flush.data"
