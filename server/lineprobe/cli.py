@@ -32,8 +32,13 @@ from lineprobe.syscalls.model import SyscallTrace
 EXIT_NO_PROFILE = 1
 
 
+def _stderr_console() -> Console:
+    """Messages on stderr are never hard-wrapped: a log or a grep must see each one on one line."""
+    return Console(stderr=True, soft_wrap=True)
+
+
 def _fail(error: AgentError | str) -> None:
-    console = Console(stderr=True)
+    console = _stderr_console()
     if isinstance(error, AgentError):
         console.print(f"[bold red]lineprobe:[/] {error.message}", highlight=False)
         if error.hint:
@@ -135,7 +140,7 @@ def _with_progress(
     run: Callable[[Callable[[protocol.Progress], None]], T],
 ) -> T:
     """Run one agent request with a progress bar on stderr; Ctrl-C ends it early, keeping results."""
-    err = Console(stderr=True)
+    err = _stderr_console()
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -180,7 +185,7 @@ def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str
     else:
         render_profile(result, Console())
     if result.samples == 0 and result.raw.target_exited:
-        Console(stderr=True).print("[bold red]lineprobe:[/] the target exited before any sample was taken")
+        _stderr_console().print("[bold red]lineprobe:[/] the target exited before any sample was taken")
         sys.exit(EXIT_NO_PROFILE)
 
 
@@ -386,7 +391,7 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
     image = cache.image(binary, None)
     # A binary without DWARF of its own may have a separate debug file, found by build-id.
     debug = cache.debug_image(image) if image.dwarf is None else None
-    err = Console(stderr=True)
+    err = _stderr_console()
     for problem in image.problems:
         err.print(f"[yellow]warning:[/] {problem}", highlight=False)
     if image.readable and image.dwarf is None and (debug is None or debug.dwarf is None):
@@ -400,7 +405,7 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
         try:
             address = int(text, 16)
         except ValueError:
-            Console(stderr=True).print(f"[yellow]warning:[/] not a hex address: {text!r}", highlight=False)
+            _stderr_console().print(f"[yellow]warning:[/] not a hex address: {text!r}", highlight=False)
             continue
         frames = resolve_in_image(image, address, binary, debug)
         out: list[dict[str, object]] = [

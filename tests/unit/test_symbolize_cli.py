@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -45,11 +46,14 @@ def test_json_frames_innermost_first_with_inlined_flag(workloads: Path) -> None:
 
 
 def test_stripped_binary_says_why_there_are_no_lines(workloads: Path) -> None:
+    # A narrow terminal must not break the warning across lines: logs and greps read it whole.
     done = subprocess.run(
         [*LINEPROBE, "symbolize", "-e", str(workloads / "primes-stripped"), "--json", "0x1000"],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "COLUMNS": "40"},
     )
-    assert "has no debug information" in done.stderr
+    warning = next(line for line in done.stderr.splitlines() if "warning:" in line)
+    assert "has no debug information" in warning and "function names only" in warning
     assert json.loads(done.stdout)["frames"][0]["path"] is None
