@@ -9,9 +9,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lineprobe-installed
 DEMO_SECONDS ?= 3
 
-.PHONY: setup host venv workloads headers demo test lint typecheck unit privileged bench-overhead bench-syscalls bench-leaks bench-unwind clean
+.PHONY: setup accel host venv workloads headers demo test lint typecheck unit privileged bench-overhead bench-syscalls bench-leaks bench-unwind clean
 
-setup: host venv workloads
+setup: host venv workloads accel
+
+# The optional C accelerator for DWARF decoding (server/lineprobe/symbolization/dwarf_accel.py):
+# without it lineprobe decodes with pyelftools alone, and gives the same answers, slower.
+ACCEL := server/lineprobe/symbolization/liblineprobe_dwarf.so
+ACCEL_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2
+
+accel: $(ACCEL)
+
+$(ACCEL): server/lineprobe/symbolization/dwarf_accel.c
+	$(CC) $(ACCEL_CFLAGS) -shared -o $@ $<
 
 host:
 	@bash tracers/setup-host.sh

@@ -105,3 +105,16 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 
 def have(tool: str) -> bool:
     return shutil.which(tool) is not None
+
+
+@pytest.fixture(params=["accelerated", "pyelftools"])
+def dwarf_decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test once with the C accelerator for DWARF decoding and once with pyelftools alone."""
+    from lineprobe.symbolization.dwarf_accel import LIBRARY, Library
+
+    if request.param == "accelerated":
+        monkeypatch.setenv("LINEPROBE_DWARF_ACCEL", "1")
+        assert Library.load() is not None, f"{LIBRARY} missing or stale: run `make accel`"
+    else:
+        monkeypatch.setenv("LINEPROBE_DWARF_ACCEL", "0")
+    return str(request.param)

@@ -23,6 +23,12 @@ from tests.fuzz import elf_mutations as m
 BASE = 0x555555554000
 
 
+@pytest.fixture(autouse=True)
+def _both_decoders(dwarf_decoder: str) -> str:
+    """Every damaged input goes through the C accelerator and through pyelftools alone."""
+    return dwarf_decoder
+
+
 @contextmanager
 def under_a_second(what: str) -> Iterator[None]:
     started = time.monotonic()

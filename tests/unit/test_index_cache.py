@@ -30,7 +30,11 @@ def test_warm_equals_cold_and_skips_decoding(workloads: Path, tmp_path: Path) ->
     assert warm == cold
     image = ElfImage(str(binary), index_cache=cache)
     assert image.dwarf is not None
-    image.dwarf._info = None  # a warm lookup must not touch pyelftools' DWARF at all
+
+    def no_pyelftools() -> None:
+        raise AssertionError("a warm lookup opened pyelftools' DWARF")
+
+    image.dwarf._load_info = no_pyelftools  # a warm lookup must not touch pyelftools' DWARF at all
     address = image.symbols.starts[image.symbols.names.index("main")]
     assert image.dwarf.frames(address, "x")
     image.close()

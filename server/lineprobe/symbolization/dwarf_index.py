@@ -16,79 +16,143 @@ from __future__ import annotations
 
 import bisect
 import posixpath
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from elftools.common.exceptions import DWARFError
+
+from lineprobe.symbolization.dwarf_accel import AcceleratedDwarf, Library
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.index_cache import IndexCache
 
 MAX_SCOPE_DEPTH = 64
 """Deeper nesting than this is a malformed (or hostile) DIE tree."""
 
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """A function body or an inlined call, with where it sits in the source."""
-
-    ranges: tuple[tuple[int, int], ...]
-    depth: int
-    name: str | None
-    inlined: bool
-    decl_file: str | None
-    decl_line: int | None
-    call_file: str | None
-    call_line: int | None
-
-    def contains(self, address: int) -> bool:
-        return any(low <= address < high for low, high in self.ranges)
+_U64 = (1 << 64) - 1
 
 
-@dataclass
-class LineTable:
-    """One CU's line table as sorted parallel arrays (end-of-sequence rows kept as stops)."""
-
-    addresses: list[int] = field(default_factory=list)
-    files: list[str | None] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
-    columns: list[int] = field(default_factory=list)
-    end_sequence: list[bool] = field(default_factory=list)
-
-    def lookup(self, address: int) -> tuple[str | None, int, int] | None:
-        i = bisect.bisect_right(self.addresses, address) - 1
-        if i < 0 or self.end_sequence[i]:
-            return None
-        return self.files[i], self.lines[i], self.columns[i]
+ARRAY_FIELDS: dict[str, str] = {
+    # line table rows (section 6.2), sorted by address, end-of-sequence rows first at equal addresses
+    "row_address": "Q",
+    "row_file": "Q",  # the row's file register: an index into ``files``
+    "row_line": "q",
+    "row_column": "Q",
+    "row_end_sequence": "B",
+    # scopes, in DIE order; -1 means absent
+    "scope_die": "Q",  # the DIE's offset in .debug_info
+    "scope_depth": "H",
+    "scope_inlined": "B",
+    "scope_name": "q",  # index into ``names``
+    "scope_decl_file": "q",  # index into ``files`` (-1 when the name's DIE is in another unit)
+    "scope_decl_line": "q",
+    "scope_call_file": "q",
+    "scope_call_line": "q",
+    # the scopes' address ranges sorted by (low, high descending, depth, DIE), each linked to
+    # the nearest range before it that encloses it: the scopes around an address are a walk up
+    "range_low": "Q",
+    "range_high": "Q",
+    "range_scope": "Q",
+    "range_parent": "q",
+}
 
 
 @dataclass
 class UnitIndex:
-    """Everything decoded from one CU."""
+    """Everything decoded from one CU, as flat arrays: compact in memory and on disk."""
 
     name: str | None
     comp_dir: str | None
-    line_table: LineTable
-    scopes: list[Scope]
-    """Sorted by (lowest address, depth): outer scopes before the scopes they contain."""
+    files: list[str | None]
+    names: list[str]
+    arrays: dict[str, array[Any]]
 
-    def scope_chain(self, address: int) -> list[Scope]:
-        """Scopes containing ``address``, outermost first."""
-        chain = [s for s in self.scopes if s.contains(address)]
-        chain.sort(key=lambda s: s.depth)
+    def row_at(self, address: int) -> tuple[str | None, int, int] | None:
+        addresses = self.arrays["row_address"]
+        i = bisect.bisect_right(addresses, address) - 1
+        if i < 0 or self.arrays["row_end_sequence"][i]:
+            return None
+        a = self.arrays
+        return self.file(a["row_file"][i]), a["row_line"][i], a["row_column"][i]
+
+    def file(self, index: int) -> str | None:
+        return self.files[index] if 0 <= index < len(self.files) else None
+
+    def scope_chain(self, address: int) -> list[int]:
+        """Indexes of the scopes containing ``address``, innermost first."""
+        lows, highs = self.arrays["range_low"], self.arrays["range_high"]
+        scopes, parents = self.arrays["range_scope"], self.arrays["range_parent"]
+        chain: list[int] = []
+        i = bisect.bisect_right(lows, address) - 1
+        while i >= 0:  # parents come strictly earlier: the walk ends
+            if address < highs[i] and scopes[i] not in chain:
+                chain.append(scopes[i])
+            i = parents[i]
         return chain
+
+    def frames(self, address: int, binary: str) -> list[SourceFrame]:
+        row = self.row_at(address)
+        path, line, column = row if row is not None else (None, None, None)
+        chain = self.scope_chain(address)
+        if not chain:
+            return [SourceFrame(None, path, line, column or None, False, binary)]
+        a = self.arrays
+        frames: list[SourceFrame] = []
+        # Innermost scope first: its body holds the line-table row; each inlined
+        # scope's call site is the line in the scope that contains it.
+        for scope in chain:
+            name_index = a["scope_name"][scope]
+            decl_line = a["scope_decl_line"][scope]
+            inlined = bool(a["scope_inlined"][scope])
+            frames.append(
+                SourceFrame(
+                    function=self.names[name_index] if 0 <= name_index < len(self.names) else None,
+                    path=path,
+                    line=line,
+                    column=column or None,
+                    inlined=inlined,
+                    binary=binary,
+                    function_path=self.file(a["scope_decl_file"][scope]),
+                    function_line=decl_line if decl_line >= 0 else None,
+                )
+            )
+            if not inlined:
+                break
+            call_line = a["scope_call_line"][scope]
+            path, line, column = (
+                self.file(a["scope_call_file"][scope]),
+                call_line if call_line >= 0 else None,
+                None,
+            )
+        return frames
+
+
+def empty_arrays() -> dict[str, array[Any]]:
+    return {name: array(code) for name, code in ARRAY_FIELDS.items()}
 
 
 class DwarfIndex:
-    """Lazy per-CU DWARF decoding for one ELF file."""
+    """Lazy per-CU DWARF decoding for one ELF file.
+
+    ``load_info`` returns pyelftools' DWARFInfo; it is called only when a unit
+    is missing from the on-disk cache, since opening inflates every compressed
+    debug section (seconds on a large library).
+    """
 
     def __init__(
         self,
-        info: Any,
+        load_info: Callable[[], Any],
         display_path: str,
         build_id: str | None = None,
         cache: IndexCache | None = None,
+        accelerate: bool = True,
     ) -> None:
-        self._info = info
+        self._load_info = load_info
+        self._info_value: Any = None
+        self._accelerate = accelerate
+        self._accel: AcceleratedDwarf | None = None
+        self._accel_tried = False
         self.display_path = display_path
         self.problems: list[str] = []
         self._units: dict[int, UnitIndex | None] = {}
@@ -105,6 +169,28 @@ class DwarfIndex:
             self._build_cu_ranges()
             if self._cache is not None:
                 self._cache.save_ranges(self._build_id, self._cu_ranges)
+
+    @property
+    def _info(self) -> Any:
+        if self._info_value is None:
+            self._info_value = self._load_info()
+        return self._info_value
+
+    @_info.setter
+    def _info(self, value: Any) -> None:
+        self._info_value = value
+
+    @property
+    def accelerated(self) -> bool:
+        """Whether units are decoded by the C accelerator (dwarf_accel.py)."""
+        if not self._accel_tried:
+            self._accel_tried = True
+            library = Library.load() if self._accelerate else None
+            info = self._info
+            # The accelerator reads little-endian ELF64 only; anything else stays with pyelftools.
+            if library is not None and info.config.little_endian and info.config.default_address_size == 8:
+                self._accel = AcceleratedDwarf(library, info)
+        return self._accel is not None
 
     # -- which CU covers an address ---------------------------------------------
 
@@ -141,6 +227,10 @@ class DwarfIndex:
         offset = self._cu_offset_for(address)
         if offset is None:
             return None
+        return self.unit_at(offset)
+
+    def unit_at(self, offset: int) -> UnitIndex | None:
+        """The unit whose header is at ``offset`` in .debug_info, decoded once."""
         if offset not in self._units and self._cache is not None:
             cached = self._cache.load_unit(self._build_id, offset)
             if cached is not None:
@@ -148,11 +238,11 @@ class DwarfIndex:
         if offset not in self._units:
             from lineprobe.symbolization.elf_image import PARSE_ERRORS
 
+            problems_before = len(self.problems)
             try:
-                self._units[offset] = self._decode_unit(self._info.get_CU_at(offset))
-                if self._cache is not None and self._units[offset] is not None and not self.problems:
-                    unit = self._units[offset]
-                    assert unit is not None
+                unit = self._decode_accelerated(offset) if self.accelerated else self._decode_unit(offset)
+                self._units[offset] = unit
+                if self._cache is not None and unit is not None and len(self.problems) == problems_before:
                     self._cache.save_unit(self._build_id, offset, unit)
             except PARSE_ERRORS as exc:
                 self.problems.append(
@@ -162,23 +252,70 @@ class DwarfIndex:
                 self._units[offset] = None
         return self._units[offset]
 
-    def _decode_unit(self, cu: Any) -> UnitIndex:
+    def _decode_accelerated(self, offset: int) -> UnitIndex | None:
+        accel = self._accel
+        assert accel is not None
+        raw = accel.decode_unit(offset)
+        if raw is None:
+            raise DWARFError(f"no compilation unit header at 0x{offset:x}")
+        if raw.scope_error:
+            self.problems.append(f"{self.display_path}: compilation unit at 0x{offset:x}: {raw.scope_error}")
+        line_section = accel.sections.get("debug_line_sec")
+        if line_section is not None and raw.line_claimed_end > len(line_section):
+            self.problems.append(self._truncated_lines(offset, raw.line_claimed_end, len(line_section)))
+        if raw.line_error:
+            self.problems.append(
+                f"{self.display_path}: line table of the compilation unit at 0x{offset:x} unreadable "
+                f"({raw.line_error}): its functions are shown without lines"
+            )
+        comp_dir = accel.string(*raw.comp_dir)
+        files: list[str | None] = []
+        if raw.has_line_program:
+            directories = [accel.string(kind, off) or "" for kind, off in raw.directories]
+            entries = [(accel.string(kind, off) or "", directory) for kind, off, directory in raw.files]
+            files = _file_names(raw.line_version, directories, entries, comp_dir)
+        names: list[str] = []
+        remap: list[int] = []
+        seen: dict[str, int] = {}
+        for kind, off in raw.names:
+            text = accel.string(kind, off) or ""
+            remap.append(seen.setdefault(text, len(names)))
+            if remap[-1] == len(names):
+                names.append(text)
+        if len(names) != len(remap):  # the same text at two offsets: one name, as pyelftools sees it
+            scope_name = raw.arrays["scope_name"]
+            for i, index in enumerate(scope_name):
+                if index >= 0:
+                    scope_name[i] = remap[index]
+        return UnitIndex(accel.string(*raw.name), comp_dir, files, names, raw.arrays)
+
+    def _truncated_lines(self, offset: int, end: int, size: int) -> str:
+        return (
+            f"{self.display_path}: line table of the compilation unit at 0x{offset:x} is "
+            f"truncated (ends at 0x{end:x}, .debug_line has 0x{size:x} bytes): some lines are missing"
+        )
+
+    def _decode_unit(self, offset: int) -> UnitIndex:
+        """The pure-Python decoding, through pyelftools: the reference the accelerator matches."""
+        cu = self._info.get_CU_at(offset)
         top = cu.get_top_DIE()
         name = _attr_str(top, "DW_AT_name")
         comp_dir = _attr_str(top, "DW_AT_comp_dir")
         program = self._info.line_program_for_CU(cu)
-        file_names = _file_names(program, comp_dir) if program is not None else []
-        table = LineTable()
+        files: list[str | None] = []
+        if program is not None:
+            header = program.header
+            files = _file_names(
+                header["version"],
+                [_text(d) for d in header["include_directory"]],
+                [(_text(entry.name), entry.dir_index) for entry in header["file_entry"]],
+                comp_dir,
+            )
+        arrays = empty_arrays()
         line_section = getattr(self._info, "debug_line_sec", None)
         end = program.program_end_offset if program is not None else 0
         if line_section is not None and end > line_section.size:
-            # pyelftools stops silently at the end of a truncated .debug_line:
-            # the rows it did decode are kept, the loss is said.
-            self.problems.append(
-                f"{self.display_path}: line table of the compilation unit at 0x{cu.cu_offset:x} is "
-                f"truncated (ends at 0x{end:x}, .debug_line has 0x{line_section.size:x} bytes): "
-                "some lines are missing"
-            )
+            self.problems.append(self._truncated_lines(cu.cu_offset, end, line_section.size))
         entries: list[Any] = []
         if program is not None:
             from lineprobe.symbolization.elf_image import PARSE_ERRORS
@@ -191,29 +328,32 @@ class DwarfIndex:
                     f"{self.display_path}: line table of the compilation unit at 0x{cu.cu_offset:x} "
                     f"unreadable ({type(exc).__name__}: {exc}): its functions are shown without lines"
                 )
-        if entries:
-            rows: list[tuple[int, bool, str | None, int, int]] = []
-            for entry in entries:
-                state = entry.state
-                if state is None:
-                    continue
-                path = file_names[state.file] if 0 <= state.file < len(file_names) else None
-                rows.append((state.address, not state.end_sequence, path, state.line, state.column))
-            # Sorting on (address, not end_sequence) puts an end-of-sequence row
-            # before a row that starts a new sequence at the same address, so the
-            # "last row at or below the address" rule finds the real row.
-            rows.sort(key=lambda r: (r[0], r[1]))
-            for address, live, path, line, column in rows:
-                table.addresses.append(address)
-                table.end_sequence.append(not live)
-                table.files.append(path)
-                table.lines.append(line)
-                table.columns.append(column)
-        scopes = list(self._scopes(top, cu, file_names))
-        scopes.sort(key=lambda s: (min((r[0] for r in s.ranges), default=0), s.depth))
-        return UnitIndex(name, comp_dir, table, scopes)
+        rows = [
+            (
+                state.address & _U64,
+                not state.end_sequence,
+                state.file & _U64,
+                state.line if -(2**63) <= state.line < 2**63 else 0,
+                state.column & _U64,
+            )
+            for state in (entry.state for entry in entries)
+            if state is not None
+        ]
+        # Sorting on (address, not end_sequence) puts an end-of-sequence row
+        # before a row that starts a new sequence at the same address, so the
+        # "last row at or below the address" rule finds the real row.
+        rows.sort(key=lambda r: (r[0], r[1]))
+        for address, live, file_index, line, column in rows:
+            arrays["row_address"].append(address)
+            arrays["row_end_sequence"].append(0 if live else 1)
+            arrays["row_file"].append(file_index)
+            arrays["row_line"].append(line)
+            arrays["row_column"].append(column)
+        names = self._python_scopes(top, cu, arrays)
+        return UnitIndex(name, comp_dir, files, names, arrays)
 
-    def _scopes(self, top: Any, cu: Any, file_names: list[str | None]) -> Iterator[Scope]:
+    def _python_scopes(self, top: Any, cu: Any, arrays: dict[str, array[Any]]) -> list[str]:
+        found: list[tuple[int, int, bool, Any, tuple[tuple[int, int], ...]]] = []
         # Iterative walk: a DIE tree is attacker-shaped input, recursion is not safe.
         stack: list[tuple[Any, int]] = [(child, 0) for child in top.iter_children()]
         while stack:
@@ -223,26 +363,43 @@ class DwarfIndex:
             if tag in ("DW_TAG_subprogram", "DW_TAG_inlined_subroutine"):
                 ranges = tuple(self._die_ranges(die, cu))
                 if ranges:
-                    yield self._scope(die, tag == "DW_TAG_inlined_subroutine", depth, ranges, file_names)
+                    found.append((die.offset, depth, tag == "DW_TAG_inlined_subroutine", die, ranges))
                 next_depth = depth + 1
             if depth < MAX_SCOPE_DEPTH and die.has_children and tag in _SCOPE_PARENTS:
                 stack.extend((child, next_depth) for child in die.iter_children())
-
-    def _scope(
-        self,
-        die: Any,
-        inlined: bool,
-        depth: int,
-        ranges: tuple[tuple[int, int], ...],
-        files: list[str | None],
-    ) -> Scope:
-        origin = _origin(die)
-        name = _attr_str(origin, "DW_AT_name") or _attr_str(origin, "DW_AT_linkage_name")
-        decl_file = _file_attr(origin, "DW_AT_decl_file", files)
-        decl_line = _attr_int(origin, "DW_AT_decl_line")
-        call_file = _file_attr(die, "DW_AT_call_file", files) if inlined else None
-        call_line = _attr_int(die, "DW_AT_call_line") if inlined else None
-        return Scope(ranges, depth, name, inlined, decl_file, decl_line, call_file, call_line)
+        found.sort(key=lambda f: f[0])
+        names: list[str] = []
+        interned: dict[str, int] = {}
+        spans: list[tuple[int, int, int, int, int, int]] = []
+        for index, (offset, depth, inlined, die, ranges) in enumerate(found):
+            origin = _origin(die)
+            name = _attr_str(origin, "DW_AT_name")
+            if name is None:
+                name = _attr_str(origin, "DW_AT_linkage_name")
+            arrays["scope_die"].append(offset)
+            arrays["scope_depth"].append(depth)
+            arrays["scope_inlined"].append(1 if inlined else 0)
+            arrays["scope_name"].append(interned.setdefault(name, len(interned)) if name is not None else -1)
+            if name is not None and len(interned) > len(names):
+                names.append(name)
+            same_unit = origin.cu.cu_offset == cu.cu_offset
+            arrays["scope_decl_file"].append(_small_int(origin, "DW_AT_decl_file") if same_unit else -1)
+            arrays["scope_decl_line"].append(_small_int(origin, "DW_AT_decl_line"))
+            arrays["scope_call_file"].append(_small_int(die, "DW_AT_call_file") if inlined else -1)
+            arrays["scope_call_line"].append(_small_int(die, "DW_AT_call_line") if inlined else -1)
+            for low, high in ranges:
+                spans.append((low, high, depth, offset, len(spans), index))
+        spans.sort(key=lambda r: (r[0], -r[1], r[2], r[3], r[4]))
+        open_ranges: list[int] = []
+        for i, (low, high, _, _, _, scope) in enumerate(spans):
+            while open_ranges and spans[open_ranges[-1]][1] < high:
+                open_ranges.pop()
+            arrays["range_parent"].append(open_ranges[-1] if open_ranges else -1)
+            open_ranges.append(i)
+            arrays["range_low"].append(low)
+            arrays["range_high"].append(high)
+            arrays["range_scope"].append(scope)
+        return names
 
     def _die_ranges(self, die: Any, cu: Any) -> Iterator[tuple[int, int]]:
         attrs = die.attributes
@@ -255,12 +412,13 @@ class DwarfIndex:
                 "DW_FORM_addrx",
                 "DW_FORM_addrx1",
                 "DW_FORM_addrx2",
+                "DW_FORM_addrx3",
                 "DW_FORM_addrx4",
                 "DW_FORM_GNU_addr_index",
             ):
                 high = self._address_value(high_attr, cu)
             else:
-                high = low + high_attr.value
+                high = (low + high_attr.value) & _U64
             if high > low:
                 yield low, high
         elif "DW_AT_ranges" in attrs:
@@ -276,17 +434,17 @@ class DwarfIndex:
         if "DW_AT_low_pc" in top.attributes:
             base = self._address_value(top.attributes["DW_AT_low_pc"], cu)
         if attr.form == "DW_FORM_rnglistx":
-            entries = range_lists.get_range_list_at_index(attr.value, cu)  # pragma: no cover
-        else:
-            entries = range_lists.get_range_list_at_offset(attr.value, cu=cu)
+            raise DWARFError("DW_FORM_rnglistx not supported")
+        entries = range_lists.get_range_list_at_offset(attr.value, cu=cu)
         for entry in entries:
             if hasattr(entry, "base_address"):
                 base = entry.base_address
                 continue
             if not hasattr(entry, "begin_offset"):
                 continue
-            low = entry.begin_offset if getattr(entry, "is_absolute", False) else base + entry.begin_offset
-            high = entry.end_offset if getattr(entry, "is_absolute", False) else base + entry.end_offset
+            absolute = getattr(entry, "is_absolute", False)
+            low = entry.begin_offset if absolute else (base + entry.begin_offset) & _U64
+            high = entry.end_offset if absolute else (base + entry.end_offset) & _U64
             if high > low:
                 yield low, high
 
@@ -302,32 +460,7 @@ class DwarfIndex:
         unit = self.unit_for(address)
         if unit is None:
             return None
-        row = unit.line_table.lookup(address)
-        chain = unit.scope_chain(address)
-        path, line, column = row if row is not None else (None, None, None)
-        if not chain:
-            return [SourceFrame(None, path, line, column or None, False, binary)]
-        frames: list[SourceFrame] = []
-        # Innermost scope first: its body holds the line-table row; each inlined
-        # scope's call site is the line in the scope that contains it.
-        for index in range(len(chain) - 1, -1, -1):
-            scope = chain[index]
-            frames.append(
-                SourceFrame(
-                    function=scope.name,
-                    path=path,
-                    line=line,
-                    column=column or None,
-                    inlined=scope.inlined,
-                    binary=binary,
-                    function_path=scope.decl_file,
-                    function_line=scope.decl_line,
-                )
-            )
-            if not scope.inlined:
-                break
-            path, line, column = scope.call_file, scope.call_line, None
-        return frames
+        return unit.frames(address, binary)
 
     def functions_by_file(self) -> dict[str, list[tuple[str, int]]]:
         """Every out-of-line function with a declaration line, grouped by source file.
@@ -337,20 +470,17 @@ class DwarfIndex:
         """
         result: dict[str, list[tuple[str, int]]] = {}
         for cu in self._info.iter_CUs():
-            top = cu.get_top_DIE()
-            program = self._info.line_program_for_CU(cu)
-            if program is None:
+            unit = self.unit_at(cu.cu_offset)
+            if unit is None:
                 continue
-            files = _file_names(program, _attr_str(top, "DW_AT_comp_dir"))
-            for die in top.iter_children():
-                if die.tag != "DW_TAG_subprogram" or not any(self._die_ranges(die, cu)):
+            a = unit.arrays
+            for scope in range(len(a["scope_die"])):
+                if a["scope_inlined"][scope] or a["scope_depth"][scope] != 0:
                     continue
-                origin = _origin(die)
-                name = _attr_str(origin, "DW_AT_name")
-                path = _file_attr(origin, "DW_AT_decl_file", files)
-                line = _attr_int(origin, "DW_AT_decl_line")
-                if name and path and line:
-                    result.setdefault(path, []).append((name, line))
+                name_index, line = a["scope_name"][scope], a["scope_decl_line"][scope]
+                path = unit.file(a["scope_decl_file"][scope])
+                if 0 <= name_index < len(unit.names) and path and line > 0:
+                    result.setdefault(path, []).append((unit.names[name_index], line))
         return result
 
     def source_files(self) -> set[str]:
@@ -418,27 +548,20 @@ def _join(directory: str | None, name: str) -> str:
     return posixpath.normpath(posixpath.join(directory, name))
 
 
-def _file_names(program: Any, comp_dir: str | None) -> list[str | None]:
+def _file_names(
+    version: int, directories: list[str], entries: list[tuple[str, int]], comp_dir: str | None
+) -> list[str | None]:
     """Absolute paths indexed as DW_AT_decl_file and line rows index them.
 
     DWARF 5 numbers files from 0 and directories from 0 (entry 0 is the
     compilation directory); DWARF 2-4 number files from 1 and directories
     from 1, with 0 meaning the compilation directory (sections 6.2.4).
     """
-    header = program.header
-    directories = [
-        d.decode("utf-8", errors="replace") if isinstance(d, bytes) else str(d)
-        for d in header["include_directory"]
-    ]
     names: list[str | None] = []
-    line_version = header["version"]
-    if line_version < 5:
+    if version < 5:
         names.append(None)  # index 0 is unused before DWARF 5
-    for entry in header["file_entry"]:
-        raw = entry.name
-        name = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
-        dir_index = entry.dir_index
-        if line_version >= 5:
+    for name, dir_index in entries:
+        if version >= 5:
             directory = directories[dir_index] if 0 <= dir_index < len(directories) else comp_dir
         else:
             directory = (
@@ -450,3 +573,13 @@ def _file_names(program: Any, comp_dir: str | None) -> list[str | None]:
             directory = posixpath.join(comp_dir, directory)
         names.append(_join(directory, name))
     return names
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _small_int(die: Any, name: str) -> int:
+    """An attribute's integer value, or -1 when absent or outside 0..2**31-1 (as the accelerator)."""
+    value = _attr_int(die, name)
+    return value if value is not None and 0 <= value <= 0x7FFFFFFF else -1

@@ -311,10 +311,17 @@ class ElfImage:
         try:
             if not self._elf.has_dwarf_info() or self._dwarf_sections_too_large():
                 return None
-            info = self._elf.get_dwarf_info(relocate_dwarf_sections=False)
-            if not info.has_debug_info:
+            if not any(self._elf.get_section_by_name(name) for name in (".debug_info", ".zdebug_info")):
                 return None
-            return DwarfIndex(info, self.display_path, self.build_id, self._index_cache)
+            elf = self._elf
+            # Opening pyelftools' DWARF inflates every compressed section: a warm
+            # cache answers without it, so it is opened on the first cache miss.
+            return DwarfIndex(
+                lambda: elf.get_dwarf_info(relocate_dwarf_sections=False),
+                self.display_path,
+                self.build_id,
+                self._index_cache,
+            )
         except PARSE_ERRORS as exc:
             self.problems.append(f"{self.display_path}: DWARF unreadable ({_describe(exc)})")
             return None

@@ -3,7 +3,8 @@
 A build-id names the exact bytes the linker produced, so what was decoded
 from one file holds for every copy of it: the compilation units' address
 ranges, and each compilation unit's line table and scopes once a lookup has
-needed them. Entries are msgpack files written to a temporary name and
+needed them. Entries are msgpack files (a unit's arrays as raw bytes in this machine's
+byte order, so loading one is a copy, not a decode) written to a temporary name and
 renamed, so concurrent readers (the CLI and a language server) never see
 half a file; anything unreadable is ignored and decoded again.
 
@@ -26,7 +27,16 @@ import msgspec
 if TYPE_CHECKING:
     from lineprobe.symbolization.dwarf_index import UnitIndex
 
-FORMAT = "dwarf-v1"
+
+class _UnitRecord(msgspec.Struct, array_like=True):
+    name: str | None
+    comp_dir: str | None
+    files: list[str | None]
+    names: list[str]
+    arrays: dict[str, bytes]
+
+
+FORMAT = "dwarf-v2"
 _BUILD_ID = re.compile(r"^[0-9a-f]{8,128}$")
 
 
@@ -85,18 +95,34 @@ class IndexCache:
             self._write(folder / "units.msgpack", msgspec.msgpack.encode(ranges))
 
     def load_unit(self, build_id: str, offset: int) -> UnitIndex | None:
-        from lineprobe.symbolization.dwarf_index import UnitIndex
+        from lineprobe.symbolization.dwarf_index import UnitIndex, empty_arrays
 
         folder = self._folder(build_id)
         data = self._read(folder / f"unit-{offset:x}.msgpack") if folder else None
         if data is None:
             return None
         try:
-            return msgspec.msgpack.decode(data, type=UnitIndex)
+            record = msgspec.msgpack.decode(data, type=_UnitRecord)
         except (msgspec.DecodeError, TypeError, ValueError):
             return None
+        arrays = empty_arrays()
+        if set(record.arrays) != set(arrays):
+            return None
+        try:
+            for name, values in arrays.items():
+                values.frombytes(record.arrays[name])
+        except ValueError:  # a length that is not a whole number of items
+            return None
+        return UnitIndex(record.name, record.comp_dir, record.files, record.names, arrays)
 
     def save_unit(self, build_id: str, offset: int, unit: UnitIndex) -> None:
         folder = self._folder(build_id)
         if folder is not None:
-            self._write(folder / f"unit-{offset:x}.msgpack", msgspec.msgpack.encode(unit))
+            record = _UnitRecord(
+                unit.name,
+                unit.comp_dir,
+                unit.files,
+                unit.names,
+                {name: values.tobytes() for name, values in unit.arrays.items()},
+            )
+            self._write(folder / f"unit-{offset:x}.msgpack", msgspec.msgpack.encode(record))

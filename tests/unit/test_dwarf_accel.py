@@ -1,0 +1,59 @@
+"""Issue 3, item 2: the C accelerator decodes exactly what pyelftools decodes.
+
+Every compilation unit of the workloads (C and C++, -O0 and -O2), and a
+spread of units of pyenv's libpython, is decoded both ways and compared array
+by array: line table rows, scopes, names, ranges and their nesting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lineprobe.symbolization.dwarf_accel import LIBRARY, Library
+from lineprobe.symbolization.dwarf_index import DwarfIndex, UnitIndex
+from lineprobe.symbolization.elf_image import ElfImage
+
+LIBPYTHON = Path("/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0")
+
+
+def both_ways(binary: Path, most: int) -> list[tuple[int, UnitIndex | None, UnitIndex | None]]:
+    assert Library.load() is not None, f"{LIBRARY} missing or stale: run `make accel`"
+    image = ElfImage(str(binary))
+    elf = image._elf
+    info = elf.get_dwarf_info(relocate_dwarf_sections=False)
+    fast = DwarfIndex(lambda: info, str(binary), accelerate=True)
+    slow = DwarfIndex(lambda: info, str(binary), accelerate=False)
+    assert fast.accelerated and not slow.accelerated
+    offsets = [cu.cu_offset for cu in info.iter_CUs()]
+    if len(offsets) > most:
+        offsets = offsets[:: len(offsets) // most]
+    result = [(offset, fast.unit_at(offset), slow.unit_at(offset)) for offset in offsets]
+    assert fast.problems == slow.problems == []
+    image.close()
+    return result
+
+
+def assert_identical(binary: Path, most: int) -> None:
+    rows = 0
+    scopes = 0
+    for offset, fast, slow in both_ways(binary, most):
+        assert fast is not None and slow is not None
+        for name in ("name", "comp_dir", "files", "names"):
+            assert getattr(fast, name) == getattr(slow, name), f"{binary} unit 0x{offset:x}: {name} differs"
+        for name, values in slow.arrays.items():
+            assert fast.arrays[name] == values, f"{binary} unit 0x{offset:x}: {name} differs"
+        rows += len(slow.arrays["row_address"])
+        scopes += len(slow.arrays["scope_die"])
+    assert rows > 0 and scopes > 0, f"{binary}: nothing decoded, nothing compared"
+
+
+@pytest.mark.parametrize("name", ["inlined-O2", "primes-O2", "hotloop", "wordcount-O2", "logger"])
+def test_workloads_decode_identically(workloads: Path, name: str) -> None:
+    assert_identical(workloads / name, most=1000)
+
+
+def test_libpython_decodes_identically() -> None:
+    if not LIBPYTHON.is_file():
+        pytest.skip(f"{LIBPYTHON} not installed (pyenv's Python 3.11.7)")
+    assert_identical(LIBPYTHON, most=8)
