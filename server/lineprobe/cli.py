@@ -2,42 +2,44 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-import msgspec
-from lineprobe_agent import protocol
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from lineprobe.agent_client import AgentConnection, AgentError
-from lineprobe.leaks.model import LeakTrace
-from lineprobe.profiling.model import CpuProfile
-from lineprobe.profiling.runner import Launch, ProfileRunner
-from lineprobe.reports.folded import write_folded
-from lineprobe.reports.json_report import profile_to_json
-from lineprobe.reports.leaks_report import leaks_to_json, render_leaks
-from lineprobe.reports.speedscope import write_speedscope
-from lineprobe.reports.syscalls_report import render_trace, trace_to_json
-from lineprobe.reports.terminal import render_profile
-from lineprobe.syscalls.model import SyscallTrace
+if TYPE_CHECKING:
+    from lineprobe_agent import protocol
+    from rich.console import Console
+
+    from lineprobe.agent_client import AgentError
+    from lineprobe.leaks.model import LeakTrace
+    from lineprobe.profiling.model import CpuProfile
+    from lineprobe.profiling.runner import Launch, ProfileRunner
+    from lineprobe.syscalls.model import SyscallTrace
+
+# Each command imports what it needs when it runs: `lineprobe symbolize` is
+# timed against llvm-symbolizer, and rich, msgspec and the agent's protocol
+# would cost it a tenth of a second before the first address.
 
 EXIT_NO_PROFILE = 1
 
 
 def _stderr_console() -> Console:
     """Messages on stderr are never hard-wrapped: a log or a grep must see each one on one line."""
+    from rich.console import Console
+
     return Console(stderr=True, soft_wrap=True)
 
 
 def _fail(error: AgentError | str) -> None:
+    from lineprobe.agent_client import AgentError
+
     console = _stderr_console()
     if isinstance(error, AgentError):
         console.print(f"[bold red]lineprobe:[/] {error.message}", highlight=False)
@@ -99,6 +101,8 @@ def profile(
     lineprobe profile --pid 1234 --duration 5
     lineprobe profile -- ./build/primes 200000
     """
+    from lineprobe.profiling.runner import ProfileRunner
+
     duration_s = _duration_s(pid, command, duration, default_for_pid=5.0)
     runner = ProfileRunner(launcher=launcher)
 
@@ -128,6 +132,8 @@ def _duration_s(
 def _target(pid: int | None, command: tuple[str, ...], as_json: bool) -> int | Launch:
     """The PID, or the command to launch (whose output goes to stderr with --json,
     so that stdout carries the JSON alone)."""
+    from lineprobe.profiling.runner import Launch
+
     if pid is not None:
         return pid
     return Launch(list(command), None, 2 if as_json else None)
@@ -140,6 +146,10 @@ def _with_progress(
     run: Callable[[Callable[[protocol.Progress], None]], T],
 ) -> T:
     """Run one agent request with a progress bar on stderr; Ctrl-C ends it early, keeping results."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from lineprobe.agent_client import AgentError
+
     err = _stderr_console()
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -176,6 +186,13 @@ def _with_progress(
 
 
 def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str | None) -> None:
+    from rich.console import Console
+
+    from lineprobe.reports.folded import write_folded
+    from lineprobe.reports.json_report import profile_to_json
+    from lineprobe.reports.speedscope import write_speedscope
+    from lineprobe.reports.terminal import render_profile
+
     if folded:
         write_folded(result, folded)
     if speedscope:
@@ -227,6 +244,11 @@ def syscalls(
     lineprobe syscalls --pid 1234 --duration 5
     lineprobe syscalls -- ./build/server
     """
+    from rich.console import Console
+
+    from lineprobe.profiling.runner import ProfileRunner
+    from lineprobe.reports.syscalls_report import render_trace, trace_to_json
+
     duration_s = _duration_s(pid, command, duration, default_for_pid=5.0)
     runner = ProfileRunner(launcher=launcher)
 
@@ -294,6 +316,11 @@ def leaks(
     lineprobe leaks --pid 1234 --duration 30
     lineprobe leaks -- ./build/wordcount
     """
+    from rich.console import Console
+
+    from lineprobe.profiling.runner import ProfileRunner
+    from lineprobe.reports.leaks_report import leaks_to_json, render_leaks
+
     duration_s = _duration_s(pid, command, duration, default_for_pid=10.0)
     runner = ProfileRunner(launcher=launcher)
 
@@ -315,6 +342,12 @@ def leaks(
 )
 def capabilities(as_json: bool, launcher: str | None) -> None:
     """Report what tracing this machine allows, and what still works without it."""
+    import msgspec
+    from rich.console import Console
+    from rich.table import Table
+
+    from lineprobe.agent_client import AgentConnection, AgentError
+
     try:
         with AgentConnection(launcher) as agent:
             report = agent.capabilities()
@@ -355,6 +388,9 @@ def capabilities(as_json: bool, launcher: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def processes(workspace: tuple[str, ...], as_json: bool) -> None:
     """List processes that can be profiled, those running workspace code first."""
+    from rich.console import Console
+    from rich.table import Table
+
     from lineprobe.process_list import BinarySourceCache, list_processes
 
     found = list_processes(list(workspace), BinarySourceCache())
@@ -391,40 +427,75 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
     image = cache.image(binary, None)
     # A binary without DWARF of its own may have a separate debug file, found by build-id.
     debug = cache.debug_image(image) if image.dwarf is None else None
-    err = _stderr_console()
-    for problem in image.problems:
-        err.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    reported: set[str] = set()
+
+    def report_problems() -> None:
+        # Decoding is lazy: problems turn up as addresses reach damaged parts.
+        found = [*image.problems, *image.dwarf_problems]
+        if debug is not None:
+            found += [*debug.problems, *debug.dwarf_problems]
+        for problem in found:
+            if problem not in reported:
+                reported.add(problem)
+                _stderr_console().print(f"[yellow]warning:[/] {problem}", highlight=False)
+
+    report_problems()
     if image.readable and image.dwarf is None and (debug is None or debug.dwarf is None):
-        err.print(
+        _stderr_console().print(
             f"[yellow]warning:[/] {binary} has no debug information (and no debug file for its build-id "
             "under /usr/lib/debug/.build-id): function names only",
             highlight=False,
         )
-    items = list(addresses) or [line.strip() for line in sys.stdin if line.strip()]
+    items = addresses or (line.strip() for line in sys.stdin if line.strip())
+    # Answers go out as they come when a person types the addresses; a pipe gets them buffered.
+    interactive = not addresses and sys.stdin.isatty()
+    out = io.StringIO()
+
+    def flush() -> None:
+        sys.stdout.write(out.getvalue())
+        sys.stdout.flush()
+        out.seek(0)
+        out.truncate()
+
+    answers: dict[int, str] = {}
+
+    def answer(address: int) -> str:
+        frames = resolve_in_image(image, address, binary, debug)
+        if as_json:
+            record = {
+                "address": f"0x{address:x}",
+                "frames": [
+                    {
+                        "function": f.function,
+                        "path": f.path,
+                        "line": f.line,
+                        "column": f.column,
+                        "inlined": f.inlined,
+                    }
+                    for f in frames
+                ],
+            }
+            return json.dumps(record) + "\n"
+        return "".join(
+            f"{f.function or '??'}{' (inlined)' if f.inlined else ''}\n{f.path or '??'}:{f.line or 0}\n"
+            for f in frames
+        )
+
     for text in items:
         try:
             address = int(text, 16)
         except ValueError:
             _stderr_console().print(f"[yellow]warning:[/] not a hex address: {text!r}", highlight=False)
             continue
-        frames = resolve_in_image(image, address, binary, debug)
-        out: list[dict[str, object]] = [
-            {
-                "function": f.function,
-                "path": f.path,
-                "line": f.line,
-                "column": f.column,
-                "inlined": f.inlined,
-            }
-            for f in frames
-        ]
-        if as_json:
-            click.echo(json.dumps({"address": f"0x{address:x}", "frames": out}))
-        else:
-            for frame in out:
-                where = f"{frame['path']}:{frame['line']}" if frame["path"] else "??:0"
-                suffix = " (inlined)" if frame["inlined"] else ""
-                click.echo(f"{frame['function'] or '??'}{suffix}\n{where}")
+        # Profiles and address lists repeat addresses: each is resolved and formatted once.
+        reply = answers.get(address)
+        if reply is None:
+            reply = answers[address] = answer(address)
+        out.write(reply)
+        if interactive or out.tell() > 1 << 16:
+            flush()
+    flush()
+    report_problems()
     cache.close()
 
 

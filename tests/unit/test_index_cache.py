@@ -24,8 +24,8 @@ def test_warm_equals_cold_and_skips_decoding(workloads: Path, tmp_path: Path) ->
     binary = workloads / "inlined-O2"
     cache = IndexCache(tmp_path)
     cold = answers(binary, cache)
-    files = list((tmp_path / FORMAT).rglob("*.msgpack"))
-    assert any(f.name == "units.msgpack" for f in files) and any(f.name.startswith("unit-") for f in files)
+    files = list((tmp_path / FORMAT).rglob("*.lpix"))
+    assert any(f.name == "units.lpix" for f in files) and any(f.name.startswith("unit-") for f in files)
     warm = answers(binary, cache)
     assert warm == cold
     image = ElfImage(str(binary), index_cache=cache)
@@ -44,7 +44,7 @@ def test_damaged_cache_files_are_decoded_again(workloads: Path, tmp_path: Path) 
     binary = workloads / "hotloop-O2"
     cache = IndexCache(tmp_path)
     cold = answers(binary, cache)
-    for path in (tmp_path / FORMAT).rglob("*.msgpack"):
+    for path in (tmp_path / FORMAT).rglob("*.lpix"):
         path.write_bytes(b"\xc1garbage")
     assert answers(binary, cache) == cold
 

@@ -121,8 +121,8 @@ class Library:
         return cls(dll)
 
 
-def _array(typecode: str, pointer: Any, count: int, itemsize: int) -> array[Any]:
-    out: array[Any] = array(typecode)
+def _array(typecode: str, pointer: Any, count: int, itemsize: int) -> array[int]:
+    out: array[int] = array(typecode)
     if count and pointer:
         out.frombytes(ctypes.string_at(pointer, count * itemsize))
     return out
@@ -139,7 +139,7 @@ class RawUnit:
     line_version: int
     directories: list[tuple[int, int]]
     files: list[tuple[int, int, int]]  # (kind, offset, directory index)
-    arrays: dict[str, array[Any]]
+    arrays: dict[str, array[int]]
     names: list[tuple[int, int]]
     line_error: str
     scope_error: str
@@ -162,6 +162,12 @@ class AcceleratedDwarf:
                 # The memoryview pins the BytesIO's buffer for as long as this object lives.
                 bufs[index].p = ctypes.addressof(ctypes.c_char.from_buffer(view))
                 bufs[index].n = len(view)
+        # The string sections as bytes (one copy each): bytes.find scans for the NUL in C.
+        self._string_tables: dict[int, bytes] = {}
+        for kind, name in ((REF_STR, "debug_str_sec"), (REF_LINE_STR, "debug_line_str_sec")):
+            view = self.sections.get(name)
+            if view is not None:
+                self._string_tables[kind] = view.tobytes()
         self._ctx = library.dll.lp_open(bufs)
         if not self._ctx:
             raise MemoryError("DWARF accelerator could not start")
@@ -178,16 +184,20 @@ class AcceleratedDwarf:
         self.close()
 
     def string(self, kind: int, offset: int) -> str | None:
-        section = {
-            REF_STR: "debug_str_sec",
-            REF_LINE_STR: "debug_line_str_sec",
-            REF_INFO: "debug_info_sec",
-            REF_LINE: "debug_line_sec",
-        }.get(kind)
+        """The NUL-terminated string a (kind, offset) reference names, None if it is outside its section."""
+        tables = self._string_tables
+        if kind in tables:
+            data = tables[kind]
+            if offset >= len(data):
+                return None
+            end = data.find(b"\0", offset)
+            return data[offset : end if end >= 0 else len(data)].decode("utf-8", errors="replace")
+        section = {REF_INFO: "debug_info_sec", REF_LINE: "debug_line_sec"}.get(kind)
         view = self.sections.get(section) if section else None
         if view is None or offset >= len(view):
             return None
-        chunk = bytes(view[offset : offset + 4096])
+        # A string inside .debug_info or .debug_line (DW_FORM_string): rare, and short.
+        chunk = bytes(view[offset : offset + 256])
         end = chunk.find(b"\0")
         raw = chunk[:end] if end >= 0 else _long_string(view, offset)
         return raw.decode("utf-8", errors="replace")
@@ -216,9 +226,15 @@ class AcceleratedDwarf:
                 "range_scope": _array("Q", unit.range_scope, unit.n_ranges, 8),
                 "range_parent": _array("q", unit.range_parent, unit.n_ranges, 8),
             }
-            dirs = [(unit.dir_kind[i], unit.dir_off[i]) for i in range(unit.n_dirs)]
-            files = [(unit.file_kind[i], unit.file_off[i], unit.file_dir[i]) for i in range(unit.n_files)]
-            names = [(unit.names_kind[i], unit.names_off[i]) for i in range(unit.n_names)]
+            # Whole arrays through string_at: indexing a ctypes pointer costs a call per item.
+            dir_kinds = _array("B", unit.dir_kind, unit.n_dirs, 1)
+            dirs = list(zip(dir_kinds, _array("Q", unit.dir_off, unit.n_dirs, 8), strict=True))
+            file_kinds = _array("B", unit.file_kind, unit.n_files, 1)
+            file_offsets = _array("Q", unit.file_off, unit.n_files, 8)
+            file_dirs = _array("Q", unit.file_dir, unit.n_files, 8)
+            files = list(zip(file_kinds, file_offsets, file_dirs, strict=True))
+            name_kinds = _array("B", unit.names_kind, unit.n_names, 1)
+            names = list(zip(name_kinds, _array("Q", unit.names_off, unit.n_names, 8), strict=True))
             return RawUnit(
                 name=(unit.unit_name_kind, unit.unit_name_off),
                 comp_dir=(unit.comp_dir_kind, unit.comp_dir_off),

@@ -17,21 +17,25 @@ from __future__ import annotations
 import bisect
 import posixpath
 from array import array
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from elftools.common.exceptions import DWARFError
 
-from lineprobe.symbolization.dwarf_accel import AcceleratedDwarf, Library
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.index_cache import IndexCache
+
+if TYPE_CHECKING:
+    from lineprobe.symbolization.dwarf_accel import AcceleratedDwarf
 
 MAX_SCOPE_DEPTH = 64
 """Deeper nesting than this is a malformed (or hostile) DIE tree."""
 
 _U64 = (1 << 64) - 1
 
+
+IntArray: TypeAlias = "array[int] | memoryview"
 
 ARRAY_FIELDS: dict[str, str] = {
     # line table rows (section 6.2), sorted by address, end-of-sequence rows first at equal addresses
@@ -64,9 +68,18 @@ class UnitIndex:
 
     name: str | None
     comp_dir: str | None
-    files: list[str | None]
-    names: list[str]
-    arrays: dict[str, array[Any]]
+    files: Sequence[str | None]
+    names: Sequence[str | None]
+    arrays: Mapping[str, IntArray]
+    """The ARRAY_FIELDS: built arrays when decoded here, views into the mapped file from the cache."""
+    file: Callable[[int], str | None] = field(init=False, repr=False, compare=False)
+    """The path of a file number, None when out of range."""
+    function: Callable[[int], str | None] = field(init=False, repr=False, compare=False)
+    """The function name at an index of ``names``, None when out of range."""
+
+    def __post_init__(self) -> None:
+        self.file = _getter(self.files)
+        self.function = _getter(self.names)
 
     def row_at(self, address: int) -> tuple[str | None, int, int] | None:
         addresses = self.arrays["row_address"]
@@ -75,9 +88,6 @@ class UnitIndex:
             return None
         a = self.arrays
         return self.file(a["row_file"][i]), a["row_line"][i], a["row_column"][i]
-
-    def file(self, index: int) -> str | None:
-        return self.files[index] if 0 <= index < len(self.files) else None
 
     def scope_chain(self, address: int) -> list[int]:
         """Indexes of the scopes containing ``address``, innermost first."""
@@ -102,12 +112,11 @@ class UnitIndex:
         # Innermost scope first: its body holds the line-table row; each inlined
         # scope's call site is the line in the scope that contains it.
         for scope in chain:
-            name_index = a["scope_name"][scope]
             decl_line = a["scope_decl_line"][scope]
             inlined = bool(a["scope_inlined"][scope])
             frames.append(
                 SourceFrame(
-                    function=self.names[name_index] if 0 <= name_index < len(self.names) else None,
+                    function=self.function(a["scope_name"][scope]),
                     path=path,
                     line=line,
                     column=column or None,
@@ -128,7 +137,19 @@ class UnitIndex:
         return frames
 
 
-def empty_arrays() -> dict[str, array[Any]]:
+def _getter(strings: Sequence[str | None]) -> Callable[[int], str | None]:
+    get = getattr(strings, "get", None)  # the cache's StringTable has its own
+    if get is not None:
+        return cast(Callable[[int], str | None], get)
+    count = len(strings)
+
+    def item(index: int) -> str | None:
+        return strings[index] if 0 <= index < count else None
+
+    return item
+
+
+def empty_arrays() -> dict[str, array[int]]:
     return {name: array(code) for name, code in ARRAY_FIELDS.items()}
 
 
@@ -185,6 +206,9 @@ class DwarfIndex:
         """Whether units are decoded by the C accelerator (dwarf_accel.py)."""
         if not self._accel_tried:
             self._accel_tried = True
+            # Imported here: a warm cache answers without decoding, and without ctypes.
+            from lineprobe.symbolization.dwarf_accel import AcceleratedDwarf, Library
+
             library = Library.load() if self._accelerate else None
             info = self._info
             # The accelerator reads little-endian ELF64 only; anything else stays with pyelftools.
@@ -352,7 +376,7 @@ class DwarfIndex:
         names = self._python_scopes(top, cu, arrays)
         return UnitIndex(name, comp_dir, files, names, arrays)
 
-    def _python_scopes(self, top: Any, cu: Any, arrays: dict[str, array[Any]]) -> list[str]:
+    def _python_scopes(self, top: Any, cu: Any, arrays: dict[str, array[int]]) -> list[str]:
         found: list[tuple[int, int, bool, Any, tuple[tuple[int, int], ...]]] = []
         # Iterative walk: a DIE tree is attacker-shaped input, recursion is not safe.
         stack: list[tuple[Any, int]] = [(child, 0) for child in top.iter_children()]
@@ -479,8 +503,9 @@ class DwarfIndex:
                     continue
                 name_index, line = a["scope_name"][scope], a["scope_decl_line"][scope]
                 path = unit.file(a["scope_decl_file"][scope])
-                if 0 <= name_index < len(unit.names) and path and line > 0:
-                    result.setdefault(path, []).append((unit.names[name_index], line))
+                name = unit.function(name_index)
+                if name and path and line > 0:
+                    result.setdefault(path, []).append((name, line))
         return result
 
     def source_files(self) -> set[str]:

@@ -13,18 +13,19 @@ import os
 import stat
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
-from elftools.dwarf.callframe import CallFrameInfo
 from elftools.elf.elffile import ELFFile
 
 from lineprobe.symbolization.dwarf_index import DwarfIndex
 from lineprobe.symbolization.index_cache import IndexCache
-from lineprobe.unwinding.call_frame_table import CallFrameTable, IndexedCallFrameTable
-from lineprobe.unwinding.eh_frame_hdr import UnsupportedTable, parse_eh_frame_hdr
+
+if TYPE_CHECKING:
+    from lineprobe.unwinding.call_frame_table import CallFrameTable, IndexedCallFrameTable
 
 # pyelftools raises these (and, on malformed input, plain built-ins) from deep
 # inside its parsers; every entry point below catches this tuple.
@@ -106,8 +107,8 @@ class LoadSegment:
 class SymbolTable:
     """Function symbols sorted by address, for binaries without (usable) DWARF."""
 
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
+    starts: Sequence[int] = field(default_factory=list)
+    ends: Sequence[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
 
     def lookup(self, vaddr: int) -> str | None:
@@ -159,13 +160,8 @@ def _read_symbols(elf: Any, file_size: int) -> SymbolTable:
             name = names[st_name : end if end >= 0 else len(names)].decode("utf-8", errors="replace")
             if name:
                 entries[value] = (value + max(size, 1), name)
-    table = SymbolTable()
-    for start in sorted(entries):
-        end, name = entries[start]
-        table.starts.append(start)
-        table.ends.append(end)
-        table.names.append(name)
-    return table
+    starts = sorted(entries)
+    return SymbolTable(starts, [entries[a][0] for a in starts], [entries[a][1] for a in starts])
 
 
 class ElfImage:
@@ -180,7 +176,7 @@ class ElfImage:
         self.problems: list[str] = []
         self.build_id: str | None = None
         self.segments: list[LoadSegment] = []
-        self.symbols = SymbolTable()
+        self._symbols: SymbolTable | None = None
         self._stream: _ClampedReader | None = None
         self._elf: Any = None
         self._dwarf: DwarfIndex | None = None
@@ -221,10 +217,26 @@ class ElfImage:
             self.problems.append(f"{self.display_path}: not a readable ELF file ({_describe(exc)})")
             self._elf = None
             return
-        try:
-            self.symbols = _read_symbols(self._elf, stream.size)
-        except PARSE_ERRORS as exc:
-            self.problems.append(f"{self.display_path}: symbol table unreadable ({_describe(exc)})")
+
+    @property
+    def symbols(self) -> SymbolTable:
+        """Function symbols of .dynsym and .symtab, read on first use (100,000s in a large library)."""
+        if self._symbols is None:
+            self._symbols = SymbolTable()
+            cache = self._index_cache if self.build_id else None
+            cached = cache.load_symbols(self.build_id) if cache and self.build_id else None
+            if cached is not None:
+                starts, ends, names = cached
+                self._symbols = SymbolTable(starts, ends, names)
+            elif self._elf is not None and self._stream is not None:
+                try:
+                    self._symbols = _read_symbols(self._elf, self._stream.size)
+                    if cache and self.build_id and "\0" not in "".join(self._symbols.names):
+                        table = self._symbols
+                        cache.save_symbols(self.build_id, list(table.starts), list(table.ends), table.names)
+                except PARSE_ERRORS as exc:
+                    self.problems.append(f"{self.display_path}: symbol table unreadable ({_describe(exc)})")
+        return self._symbols
 
     @property
     def readable(self) -> bool:
@@ -267,6 +279,12 @@ class ElfImage:
         return bool(self._dwarf_size_checked)
 
     def _load_call_frames(self) -> CallFrameTable | IndexedCallFrameTable | None:
+        # Imported here: resolving addresses alone (`lineprobe symbolize`) never needs CFI.
+        from elftools.dwarf.callframe import CallFrameInfo
+
+        from lineprobe.unwinding.call_frame_table import CallFrameTable, IndexedCallFrameTable
+        from lineprobe.unwinding.eh_frame_hdr import UnsupportedTable, parse_eh_frame_hdr
+
         if self._elf is None:
             return None
         try:

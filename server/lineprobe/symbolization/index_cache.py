@@ -3,41 +3,106 @@
 A build-id names the exact bytes the linker produced, so what was decoded
 from one file holds for every copy of it: the compilation units' address
 ranges, and each compilation unit's line table and scopes once a lookup has
-needed them. Entries are msgpack files (a unit's arrays as raw bytes in this machine's
-byte order, so loading one is a copy, not a decode) written to a temporary name and
-renamed, so concurrent readers (the CLI and a language server) never see
-half a file; anything unreadable is ignored and decoded again.
+needed them.
+
+Each entry is one file: a small JSON header (strings, and where each array
+lies) followed by the raw arrays, 8-byte aligned, in this machine's byte
+order. Loading maps the file and views the arrays in place (``mmap`` and
+``memoryview.cast``): no decoding, and only the pages a lookup touches are
+read, which is what makes a warm start on a library like libjvm (100 MB of
+index) take a fraction of a second. Files are written to a temporary name
+and renamed, so concurrent readers (the CLI and a language server) never see
+half a file; anything unreadable or from another layout is ignored and
+decoded again.
 
 The folder is ``$LINEPROBE_CACHE_DIR``, else ``$XDG_CACHE_HOME/lineprobe``,
-else ``~/.cache/lineprobe``; ``FORMAT`` changes whenever the encoding does.
+else ``~/.cache/lineprobe``; ``FORMAT`` changes whenever the layout does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import mmap
 import os
 import re
+import struct
+import sys
 import tempfile
+from array import array
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import msgspec
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     from lineprobe.symbolization.dwarf_index import UnitIndex
 
-
-class _UnitRecord(msgspec.Struct, array_like=True):
-    name: str | None
-    comp_dir: str | None
-    files: list[str | None]
-    names: list[str]
-    arrays: dict[str, bytes]
-
-
-FORMAT = "dwarf-v2"
+FORMAT = "dwarf-v3"
+MAGIC = b"LPIX"
+_HEADER = struct.Struct("<4sI")
+_MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 _BUILD_ID = re.compile(r"^[0-9a-f]{8,128}$")
+_RANGE_ARRAYS = {"low": "Q", "high": "Q", "unit": "Q"}
+_SYMBOL_ARRAYS = {"start": "Q", "end": "Q"}
+_STRING_ARRAYS = {"names_blob": "B", "names_offsets": "Q", "files_blob": "B", "files_offsets": "Q"}
+
+
+class StringTable(Sequence[str | None]):
+    """Strings kept as UTF-8 in one mapped blob, decoded one at a time when a lookup asks.
+
+    A unit of a C++ library names thousands of functions and headers; a
+    lookup needs a few of them. ``offsets`` has one more entry than there are
+    strings; an empty string stands for an absent one (a path is never empty).
+    """
+
+    def __init__(self, blob: memoryview, offsets: memoryview) -> None:
+        self._blob = blob
+        self._offsets = offsets
+        self._count = len(offsets) - 1
+        self._decoded: dict[int, str | None] = {}
+
+    def get(self, index: int) -> str | None:
+        """The string at ``index``, None when absent or out of range (lookups' fast path)."""
+        try:
+            return self._decoded[index]
+        except KeyError:
+            pass
+        value = None
+        if 0 <= index < self._count:
+            start, end = self._offsets[index], self._offsets[index + 1]
+            if start < end:
+                value = bytes(self._blob[start:end]).decode("utf-8", errors="replace")
+        self._decoded[index] = value
+        return value
+
+    @staticmethod
+    def build(strings: list[str]) -> tuple[array[int], array[int]]:
+        encoded = [s.encode("utf-8", errors="replace") for s in strings]
+        offsets = array("Q", [0])
+        for item in encoded:
+            offsets.append(offsets[-1] + len(item))
+        return array("B", b"".join(encoded)), offsets
+
+    def valid(self) -> bool:
+        offsets = self._offsets
+        return len(offsets) >= 1 and offsets[0] == 0 and offsets[-1] <= len(self._blob)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> str | None: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str | None]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str | None] | None:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        return self.get(index)
 
 
 def default_root() -> Path:
@@ -46,6 +111,64 @@ def default_root() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "lineprobe"
+
+
+def _aligned(n: int) -> int:
+    return (n + 7) & ~7
+
+
+def pack(meta: dict[str, Any], arrays: Mapping[str, array[int] | memoryview]) -> bytes:
+    """One cache entry: the header, then each array's bytes at an 8-byte boundary."""
+    layout = []
+    blobs = []
+    offset = 0
+    for name, values in arrays.items():
+        data = values.tobytes()
+        typecode = values.typecode if isinstance(values, array) else values.format
+        layout.append([name, typecode, len(values), offset])
+        blobs.append(data + b"\0" * (_aligned(len(data)) - len(data)))
+        offset += _aligned(len(data))
+    header = json.dumps(
+        {"byteorder": sys.byteorder, "meta": meta, "arrays": layout}, separators=(",", ":")
+    ).encode()
+    head = _HEADER.pack(MAGIC, len(header)) + header
+    return head + b"\0" * (_aligned(len(head)) - len(head)) + b"".join(blobs)
+
+
+def unpack(path: Path, typecodes: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, memoryview]] | None:
+    """The header's metadata and the arrays (views into the mapped file), or None if unusable."""
+    try:
+        with open(path, "rb") as file:
+            # MAP_POPULATE: one pass of read-ahead instead of a page fault per page a lookup touches.
+            mapped = mmap.mmap(file.fileno(), 0, flags=_MAP_FLAGS, prot=mmap.PROT_READ)
+    except (OSError, ValueError):  # missing, unreadable, or empty (mmap refuses length 0)
+        return None
+    try:
+        if len(mapped) < _HEADER.size:
+            return None
+        magic, header_size = _HEADER.unpack_from(mapped)
+        if magic != MAGIC or _HEADER.size + header_size > len(mapped):
+            return None
+        header = json.loads(mapped[_HEADER.size : _HEADER.size + header_size])
+        if not isinstance(header, dict) or header.get("byteorder") != sys.byteorder:
+            return None
+        base = _aligned(_HEADER.size + header_size)
+        view = memoryview(mapped)
+        arrays: dict[str, memoryview] = {}
+        for name, typecode, count, offset in header["arrays"]:
+            if typecodes.get(name) != typecode or not isinstance(count, int) or not isinstance(offset, int):
+                return None
+            itemsize = array(typecode).itemsize
+            start = base + offset
+            if count < 0 or offset < 0 or start + count * itemsize > len(mapped):
+                return None
+            arrays[name] = view[start : start + count * itemsize].cast(typecode)
+        if set(arrays) != set(typecodes):
+            return None
+        meta = header["meta"]
+        return (meta, arrays) if isinstance(meta, dict) else None
+    except (ValueError, TypeError, KeyError, struct.error, json.JSONDecodeError):
+        return None
 
 
 @dataclass
@@ -61,12 +184,6 @@ class IndexCache:
             return None  # never let a file's bytes choose a path
         return self.root / FORMAT / build_id[:2] / build_id[2:]
 
-    def _read(self, path: Path) -> bytes | None:
-        try:
-            return path.read_bytes()
-        except OSError:
-            return None
-
     def _write(self, path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):  # a read-only or full disk only costs speed
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,48 +198,73 @@ class IndexCache:
 
     def load_ranges(self, build_id: str) -> list[tuple[int, int, int]] | None:
         folder = self._folder(build_id)
-        data = self._read(folder / "units.msgpack") if folder else None
-        if data is None:
+        loaded = unpack(folder / "units.lpix", _RANGE_ARRAYS) if folder else None
+        if loaded is None:
             return None
-        try:
-            return msgspec.msgpack.decode(data, type=list[tuple[int, int, int]])
-        except msgspec.DecodeError:
-            return None
+        _, arrays = loaded
+        return list(zip(arrays["low"], arrays["high"], arrays["unit"], strict=True))
 
     def save_ranges(self, build_id: str, ranges: list[tuple[int, int, int]]) -> None:
         folder = self._folder(build_id)
         if folder is not None:
-            self._write(folder / "units.msgpack", msgspec.msgpack.encode(ranges))
+            arrays = {
+                "low": array("Q", (r[0] for r in ranges)),
+                "high": array("Q", (r[1] for r in ranges)),
+                "unit": array("Q", (r[2] for r in ranges)),
+            }
+            self._write(folder / "units.lpix", pack({}, arrays))
 
     def load_unit(self, build_id: str, offset: int) -> UnitIndex | None:
-        from lineprobe.symbolization.dwarf_index import UnitIndex, empty_arrays
+        from lineprobe.symbolization.dwarf_index import ARRAY_FIELDS, UnitIndex
 
         folder = self._folder(build_id)
-        data = self._read(folder / f"unit-{offset:x}.msgpack") if folder else None
-        if data is None:
+        loaded = (
+            unpack(folder / f"unit-{offset:x}.lpix", {**ARRAY_FIELDS, **_STRING_ARRAYS}) if folder else None
+        )
+        if loaded is None:
             return None
-        try:
-            record = msgspec.msgpack.decode(data, type=_UnitRecord)
-        except (msgspec.DecodeError, TypeError, ValueError):
+        meta, arrays = loaded
+        name, comp_dir = meta.get("name"), meta.get("comp_dir")
+        if not ((name is None or isinstance(name, str)) and (comp_dir is None or isinstance(comp_dir, str))):
             return None
-        arrays = empty_arrays()
-        if set(record.arrays) != set(arrays):
+        names = StringTable(arrays.pop("names_blob"), arrays.pop("names_offsets"))
+        files = StringTable(arrays.pop("files_blob"), arrays.pop("files_offsets"))
+        if not (names.valid() and files.valid()):
             return None
-        try:
-            for name, values in arrays.items():
-                values.frombytes(record.arrays[name])
-        except ValueError:  # a length that is not a whole number of items
-            return None
-        return UnitIndex(record.name, record.comp_dir, record.files, record.names, arrays)
+        return UnitIndex(name, comp_dir, files, names, arrays)
 
     def save_unit(self, build_id: str, offset: int, unit: UnitIndex) -> None:
         folder = self._folder(build_id)
         if folder is not None:
-            record = _UnitRecord(
-                unit.name,
-                unit.comp_dir,
-                unit.files,
-                unit.names,
-                {name: values.tobytes() for name, values in unit.arrays.items()},
-            )
-            self._write(folder / f"unit-{offset:x}.msgpack", msgspec.msgpack.encode(record))
+            names_blob, names_offsets = StringTable.build([n or "" for n in unit.names])
+            files_blob, files_offsets = StringTable.build([f or "" for f in unit.files])
+            arrays = {
+                **unit.arrays,
+                "names_blob": names_blob,
+                "names_offsets": names_offsets,
+                "files_blob": files_blob,
+                "files_offsets": files_offsets,
+            }
+            meta = {"name": unit.name, "comp_dir": unit.comp_dir}
+            self._write(folder / f"unit-{offset:x}.lpix", pack(meta, arrays))
+
+    def load_symbols(self, build_id: str) -> tuple[memoryview, memoryview, list[str]] | None:
+        """A file's function symbols (starts, ends, names), as ``save_symbols`` kept them."""
+        folder = self._folder(build_id)
+        loaded = unpack(folder / "symbols.lpix", _SYMBOL_ARRAYS) if folder else None
+        if loaded is None:
+            return None
+        meta, arrays = loaded
+        joined = meta.get("names")
+        if not isinstance(joined, str):
+            return None
+        names = joined.split("\0") if joined else []
+        if not len(names) == len(arrays["start"]) == len(arrays["end"]):
+            return None
+        return arrays["start"], arrays["end"], names
+
+    def save_symbols(self, build_id: str, starts: list[int], ends: list[int], names: list[str]) -> None:
+        folder = self._folder(build_id)
+        if folder is not None:
+            arrays = {"start": array("Q", starts), "end": array("Q", ends)}
+            self._write(folder / "symbols.lpix", pack({"names": "\0".join(names)}, arrays))

@@ -17,12 +17,15 @@ import bisect
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, debug_file_for
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.index_cache import IndexCache
 from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
-from lineprobe.unwinding.call_frame_table import FrameRule
+
+if TYPE_CHECKING:
+    from lineprobe.unwinding.call_frame_table import FrameRule
 
 
 @dataclass(frozen=True)
