@@ -121,6 +121,23 @@ extension:
 e2e-editor: setup headers extension
 	@bash tests/editor/run.sh
 
+# Fuzz the DWARF accelerator in C with libFuzzer, AddressSanitizer and
+# UndefinedBehaviorSanitizer (tests/fuzz/fuzz_dwarf_accel.c); installs clang-14
+# and its runtime from Debian when missing. Findings land in /tmp/lineprobe-fuzz-accel/.
+FUZZ_ACCEL_RUNS ?= 1000000
+FUZZ_ACCEL_BIN := /tmp/lineprobe-fuzz-accel/fuzz_dwarf_accel
+
+.PHONY: fuzz-accel
+fuzz-accel:
+	@command -v clang-14 >/dev/null && test -n "$$(ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" \
+	  || apt-get install -y -q clang-14 libclang-rt-14-dev > /tmp/lineprobe-apt.log 2>&1 \
+	  || { apt-get update -q > /dev/null && apt-get install -y -q clang-14 libclang-rt-14-dev > /tmp/lineprobe-apt.log 2>&1; }
+	@mkdir -p /tmp/lineprobe-fuzz-accel/work
+	clang-14 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $(FUZZ_ACCEL_BIN) tests/fuzz/fuzz_dwarf_accel.c
+	$(FUZZ_ACCEL_BIN) -runs=$(FUZZ_ACCEL_RUNS) -timeout=5 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+	  -artifact_prefix=/tmp/lineprobe-fuzz-accel/ /tmp/lineprobe-fuzz-accel/work tests/fuzz/corpus-dwarf
+
 # Fuzz the ELF/DWARF/CFI entry points (tests/fuzz/fuzz_elf.py, atheris) from the
 # committed seed corpus; new inputs go to a scratch corpus, findings to /tmp.
 FUZZ_RUNS ?= 100000

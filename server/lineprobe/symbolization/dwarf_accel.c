@@ -502,6 +502,9 @@ static void decode_lines(lp_ctx *c, const cu_header *h, uint64_t offset, lp_unit
             for (uint64_t i = 0; i < n_formats; i++) { types[i] = rd_uleb(&r); forms[i] = rd_uleb(&r); }
             uint64_t count = rd_uleb(&r);
             for (uint64_t e = 0; e < count && !r.bad; e++) {
+                /* Every form a line header allows takes at least a byte: an entry that takes
+                   none would let a count of 2^64 spin (found by the fuzz harness). */
+                const uint8_t *entry_start = r.p;
                 uint8_t name_kind = REF_NONE; uint64_t name_off = 0, dir = 0;
                 for (uint64_t i = 0; i < n_formats && !r.bad; i++) {
                     int kind; uint64_t value;
@@ -509,9 +512,10 @@ static void decode_lines(lp_ctx *c, const cu_header *h, uint64_t offset, lp_unit
                     if (types[i] == 1) { name_kind = (uint8_t)kind; name_off = value; } /* DW_LNCT_path */
                     else if (types[i] == 2) dir = value;                                /* DW_LNCT_directory_index */
                 }
-                if (r.bad) break;
-                if (table == 0) { vec_push(&dk, &name_kind); vec_push(&doff, &name_off); }
-                else { vec_push(&fk, &name_kind); vec_push(&foff, &name_off); vec_push(&fdir, &dir); }
+                if (r.bad || r.p == entry_start) { r.bad = 1; break; }
+                int ok = table == 0 ? vec_push(&dk, &name_kind) && vec_push(&doff, &name_off)
+                                    : vec_push(&fk, &name_kind) && vec_push(&foff, &name_off) && vec_push(&fdir, &dir);
+                if (!ok) { r.bad = 1; break; }
             }
         }
     } else {
@@ -625,7 +629,10 @@ static int address_of(lp_ctx *c, const cu_header *h, const attr_value *v, uint64
     return v->kind != V_NONE && v->kind != V_OTHER && v->kind != V_STRREF;
 }
 
-typedef struct { vec *low, *high, *scope; uint64_t scope_index; } range_sink;
+/* ``budget`` bounds the range-list entries one unit may read: many DIEs sharing one long
+   list would otherwise cost DIEs x entries. */
+#define RANGE_ENTRY_BUDGET (64ull << 20)
+typedef struct { vec *low, *high, *scope; uint64_t scope_index; uint64_t budget; } range_sink;
 
 static void push_range(range_sink *s, uint64_t low, uint64_t high) {
     if (high <= low) return;
@@ -657,6 +664,8 @@ static uint64_t die_ranges(lp_ctx *c, const cu_header *h, const die_attrs *d, ra
         if (!v5) {
             reader r = at(&c->sec[SEC_RANGES], offset);
             for (;;) {
+                if (s->budget == 0) { set_error(error, "range lists too long", offset); break; }
+                s->budget--;
                 uint64_t b = rd_fixed(&r, 8), e = rd_fixed(&r, 8); /* pyelftools reads the file's address size */
                 if (r.bad) { set_error(error, "range list cut short", offset); break; }
                 if (b == 0 && e == 0) break;
@@ -666,6 +675,8 @@ static uint64_t die_ranges(lp_ctx *c, const cu_header *h, const die_attrs *d, ra
         } else {
             reader r = at(&c->sec[SEC_RNGLISTS], offset);
             for (;;) {
+                if (s->budget == 0) { set_error(error, "range lists too long", offset); break; }
+                s->budget--;
                 uint64_t kind = rd_fixed(&r, 1), a, b;
                 attr_value x; x.kind = V_ADDRX;
                 if (r.bad) { set_error(error, "range list cut short", offset); break; }
@@ -790,7 +801,7 @@ int lp_decode_unit(lp_ctx *c, uint64_t cu_offset, lp_unit *u) {
     vec low = { 0, 0, 0, 8 }, high = { 0, 0, 0, 8 }, scope = { 0, 0, 0, 8 };
     vec names = { 0, 0, 0, sizeof(name_key) };
     uint64_t *slots = NULL, slot_cap = 0;
-    range_sink sink = { &low, &high, &scope, 0 };
+    range_sink sink = { &low, &high, &scope, 0, RANGE_ENTRY_BUDGET };
     /* One entry per open level of the tree: are its children walked, and at which scope depth. */
     static const int max_level = MAX_TREE_LEVEL;
     uint8_t *walk = malloc(max_level); uint16_t *level_depth = malloc(max_level * sizeof(uint16_t));
@@ -893,3 +904,7 @@ void lp_free_unit(lp_unit *u) {
 }
 
 uint64_t lp_unit_size(void) { return sizeof(lp_unit); }
+
+/* The units lp_open found, by index: the fuzz harness decodes each of them. */
+uint64_t lp_unit_count(const lp_ctx *c) { return c->n_cus; }
+uint64_t lp_unit_offset(const lp_ctx *c, uint64_t i) { return i < c->n_cus ? c->cus[i].offset : UINT64_MAX; }
