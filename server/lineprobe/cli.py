@@ -460,7 +460,7 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
     answers: dict[int, str] = {}
 
     def answer(address: int) -> str:
-        frames = resolve_in_image(image, address, binary, debug)
+        frames = resolve_in_image(image, address, binary, debug, cache.demangle)
         if as_json:
             record = {
                 "address": f"0x{address:x}",

@@ -106,6 +106,32 @@ def compressed_size_bomb(
     return bytes(out)
 
 
+def legacy_zdebug_bomb(data: bytes, name: str = ".debug_info", claimed: int = 64 << 30) -> bytes:
+    """``name`` turned into a legacy GNU ``.zdebug_`` section whose "ZLIB" header claims ``claimed`` bytes.
+
+    The new name goes into a copy of the section-name table appended to the file.
+    """
+    section = sections(data)[name]
+    blob = (
+        b"ZLIB"
+        + claimed.to_bytes(8, "big")
+        + zlib.compress(data[section.offset : section.offset + section.size])
+    )
+    if len(blob) > section.size:
+        raise ValueError(f"{name} does not shrink enough to be compressed in place")
+    fields = EHDR.unpack_from(data)
+    shoff, shentsize, shstrndx = fields[6], fields[11], fields[13]
+    names_header = shoff + shstrndx * shentsize
+    names_offset, names_size = struct.unpack_from("<QQ", data, names_header + 0x18)
+    table = data[names_offset : names_offset + names_size] + b".z" + name[1:].encode() + b"\0"
+    out = bytearray(data)
+    out[section.offset : section.offset + len(blob)] = blob
+    struct.pack_into("<Q", out, section.header_offset + 0x20, len(blob))
+    struct.pack_into("<I", out, section.header_offset, names_size)  # sh_name: the appended string
+    struct.pack_into("<QQ", out, names_header + 0x18, len(out), len(table))
+    return bytes(out + table)
+
+
 def die_reference_cycle(data: bytes) -> tuple[bytes, int]:
     """Every DW_AT_abstract_origin / DW_AT_specification (ref4) points at its own DIE.
 

@@ -126,6 +126,18 @@ def test_compressed_section_claiming_gigabytes_is_refused(workloads: Path, tmp_p
     image.close()
 
 
+def test_legacy_zdebug_section_claiming_gigabytes_is_refused(workloads: Path, tmp_path: Path) -> None:
+    data = m.legacy_zdebug_bomb((workloads / "hotloop").read_bytes())
+    with under_a_second("legacy .zdebug_ size bomb"):
+        image = image_of(tmp_path, "zbomb", data)
+        dwarf = image.dwarf
+        frames = resolve_in_image(image, symbol(image, "main"), "zbomb")
+    assert dwarf is None
+    assert "compressed section .zdebug_info claims 68719476736 bytes" in all_problems(image)
+    assert frames[0].function == "main", "the symbol table is intact"
+    image.close()
+
+
 def test_corrupt_compressed_section_is_a_problem(workloads: Path, tmp_path: Path) -> None:
     # Found by the fuzzer: zlib.error escaped ElfImage.dwarf.
     data = m.compressed_size_bomb((workloads / "hotloop").read_bytes(), claimed=None, corrupt=True)

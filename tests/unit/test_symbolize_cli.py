@@ -57,3 +57,24 @@ def test_stripped_binary_says_why_there_are_no_lines(workloads: Path) -> None:
     warning = next(line for line in done.stderr.splitlines() if "warning:" in line)
     assert "has no debug information" in warning and "function names only" in warning
     assert json.loads(done.stdout)["frames"][0]["path"] is None
+
+
+def test_cpp_symbols_are_demangled_as_cxxfilt_does(workloads: Path, tmp_path: Path) -> None:
+    # Without DWARF, only the symbol table names functions: mangled, as the linker keeps them.
+    binary = tmp_path / "wordcount-nodebug"
+    subprocess.run(["objcopy", "--strip-debug", str(workloads / "wordcount-O2"), str(binary)], check=True)
+    image = ElfImage(str(binary))
+    mangled = [n for n in image.symbols.names if n.startswith("_ZN12word_counter")]
+    assert mangled, "wordcount-O2 has word_counter methods"
+    address = image.symbols.starts[image.symbols.names.index(mangled[0])]
+    done = subprocess.run(
+        [*LINEPROBE, "symbolize", "-e", str(binary), "--json", hex(address)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = subprocess.run(
+        ["c++filt", mangled[0]], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert expected.startswith("word_counter::")
+    assert json.loads(done.stdout)["frames"][0]["function"] == expected

@@ -92,6 +92,15 @@ def _size_problem(section: Any, file_size: int) -> str | None:
             f"compressed section {section.name} claims {section.data_size} bytes "
             f"from {section['sh_size']} stored"
         )
+    elif section.name.startswith(".zdebug_") and section["sh_size"] >= 12:
+        # The legacy GNU format: "ZLIB", then the inflated size as a big-endian u64.
+        section.stream.seek(section["sh_offset"])
+        head = section.stream.read(12)
+        claimed = int.from_bytes(head[4:12], "big") if head[:4] == b"ZLIB" else 0
+        if claimed > MAX_INFLATION * max(section["sh_size"], 4096):
+            return (
+                f"compressed section {section.name} claims {claimed} bytes from {section['sh_size']} stored"
+            )
     return None
 
 

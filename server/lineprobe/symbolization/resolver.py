@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from lineprobe.symbolization.demangle import Demangler
 from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, debug_file_for
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.index_cache import IndexCache
@@ -51,6 +52,7 @@ class ImageCache:
     debug_images: dict[str, ElfImage | None] = field(default_factory=dict)
     index_cache: IndexCache | None = field(default_factory=IndexCache.default)
     """Decoded DWARF on disk, by build-id (None: decode in memory only)."""
+    demangle: Demangler = field(default_factory=Demangler)
 
     def image(self, path: str, build_id: str | None, root: str = "") -> ElfImage:
         key = (path, build_id)
@@ -167,15 +169,21 @@ class AddressSpace:
             if name is None:
                 debug = self.cache.debug_image(image)
                 name = debug.symbols.lookup(vaddr) if debug is not None else None
+            if name is not None:
+                name = self.cache.demangle(name)
             return [SourceFrame(name, None, None, None, False, binary)]
         debug = self.cache.debug_image(image) if image.dwarf is None else None
         if image.dwarf is None and (debug is None or debug.dwarf is None):
             self.binaries_without_debug_info.add(binary)
-        return resolve_in_image(image, vaddr, binary, debug)
+        return resolve_in_image(image, vaddr, binary, debug, self.cache.demangle)
 
 
 def resolve_in_image(
-    image: ElfImage, vaddr: int, binary: str, debug: ElfImage | None = None
+    image: ElfImage,
+    vaddr: int,
+    binary: str,
+    debug: ElfImage | None = None,
+    demangle: Callable[[str], str] | None = None,
 ) -> list[SourceFrame]:
     """Frames for an ELF virtual address, innermost first; never empty.
 
@@ -183,16 +191,25 @@ def resolve_in_image(
     image has none); the symbol table names the out-of-line function where it
     is more precise, as llvm-symbolizer does: compiler clones such as
     ``run.constprop.0`` keep their suffix, which is what perf shows too.
+    Mangled C++ names (a symbol table's, or DWARF's linkage name where a DIE
+    has no plain name) go through ``demangle``.
     """
     dwarf = image.dwarf or (debug.dwarf if debug is not None else None)
     frames = dwarf.frames(vaddr, binary) if dwarf is not None else None
     symbol = image.symbols.lookup(vaddr)
     if not frames:
-        return [SourceFrame(symbol, None, None, None, False, binary)]
+        name = demangle(symbol) if symbol is not None and demangle is not None else symbol
+        return [SourceFrame(name, None, None, None, False, binary)]
     outer = frames[-1]
-    # Mangled C++ names stay with DWARF's readable name until names are demangled.
-    if symbol is not None and not symbol.startswith("_Z") and symbol != outer.function:
+    # A mangled symbol only fills a missing name: DWARF's plain name reads better than
+    # the demangled signature, and is what the source says.
+    mangled = symbol is not None and symbol.startswith("_Z")
+    if symbol is not None and symbol != outer.function and (not mangled or outer.function is None):
         frames[-1] = replace(outer, function=symbol)
+    if demangle is not None:
+        for i, frame in enumerate(frames):
+            if frame.function is not None and frame.function.startswith("_Z"):
+                frames[i] = replace(frame, function=demangle(frame.function))
     return frames
 
 
