@@ -73,8 +73,7 @@ def test_cpp_symbols_are_demangled_as_cxxfilt_does(workloads: Path, tmp_path: Pa
         text=True,
         check=True,
     )
-    expected = subprocess.run(
-        ["c++filt", mangled[0]], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert expected.startswith("word_counter::")
+    cxxfilt = subprocess.run(["c++filt", mangled[0]], capture_output=True, text=True, check=True)
+    expected = cxxfilt.stdout.strip()
+    assert "word_counter" in expected and expected != mangled[0]
     assert json.loads(done.stdout)["frames"][0]["function"] == expected
