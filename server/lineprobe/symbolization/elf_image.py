@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
 from elftools.elf.elffile import ELFFile
 
+from lineprobe.symbolization.debug_link import DebugLink, parse_debuglink
 from lineprobe.symbolization.dwarf_index import DwarfIndex
 from lineprobe.symbolization.index_cache import IndexCache
 
@@ -246,6 +247,19 @@ class ElfImage:
                 except PARSE_ERRORS as exc:
                     self.problems.append(f"{self.display_path}: symbol table unreadable ({_describe(exc)})")
         return self._symbols
+
+    def debuglink(self) -> DebugLink | None:
+        """The ``.gnu_debuglink`` section's file name and CRC, if the file has one."""
+        if self._elf is None:
+            return None
+        try:
+            section = self._elf.get_section_by_name(".gnu_debuglink")
+            if section is None or section["sh_size"] > 4096:
+                return None
+            return parse_debuglink(section.data())
+        except PARSE_ERRORS as exc:
+            self.problems.append(f"{self.display_path}: .gnu_debuglink unreadable ({_describe(exc)})")
+            return None
 
     @property
     def readable(self) -> bool:

@@ -17,8 +17,10 @@ import bisect
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lineprobe.symbolization.debug_link import find_debug_file
 from lineprobe.symbolization.demangle import Demangler
 from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, debug_file_for
 from lineprobe.symbolization.frame import SourceFrame
@@ -53,6 +55,8 @@ class ImageCache:
     index_cache: IndexCache | None = field(default_factory=IndexCache.default)
     """Decoded DWARF on disk, by build-id (None: decode in memory only)."""
     demangle: Demangler = field(default_factory=Demangler)
+    debug_root: Path = Path("/usr/lib/debug")
+    """Where .gnu_debuglink files are looked for last (GDB's debug-file-directory)."""
 
     def image(self, path: str, build_id: str | None, root: str = "") -> ElfImage:
         key = (path, build_id)
@@ -68,15 +72,17 @@ class ImageCache:
         return image
 
     def debug_image(self, image: ElfImage) -> ElfImage | None:
-        """The separate debug file of ``image`` (by build-id), if one is installed."""
-        if image.build_id is None:
-            return None
-        if image.build_id not in self.debug_images:
+        """The separate debug file of ``image``: by build-id, else by ``.gnu_debuglink``."""
+        key = image.build_id or f"path:{image.path}"
+        if key not in self.debug_images:
             path = debug_file_for(image.build_id)
-            self.debug_images[image.build_id] = (
-                ElfImage(str(path), index_cache=self.index_cache) if path else None
-            )
-        return self.debug_images[image.build_id]
+            if path is None:
+                link = image.debuglink()
+                if link is not None:
+                    path, problems = find_debug_file(image.path, link, self.debug_root)
+                    image.problems.extend(problems)
+            self.debug_images[key] = ElfImage(str(path), index_cache=self.index_cache) if path else None
+        return self.debug_images[key]
 
     def close(self) -> None:
         for image in self.images.values():
