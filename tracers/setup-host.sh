@@ -14,7 +14,10 @@ PACKAGES=(
   llvm                 # llvm-symbolizer, the reference for address resolution
   linux-perf           # perf record --call-graph dwarf, the reference for unwinding
   util-linux           # setpriv, for the no-privileges tests
+  clang                # DWARF 5 line tables with MD5 checksums (gcc writes none), for staleness tests
 )
+# Node.js runs the JIT workload (names from its perf map); a node already on PATH serves.
+command -v node >/dev/null || PACKAGES+=(nodejs)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from lineprobe.leaks.model import AllocationSnapshot, LeakSite, LeakTrace, RawLeakTrace
 from lineprobe.profiling.model import Timings
 from lineprobe.symbolization.frame import SourceFrame
-from lineprobe.symbolization.resolver import AddressSpace, ImageCache, proc_root
+from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.symbolization.user_code import user_site
 from lineprobe.unwinding.stack_unwinder import unwind
 
@@ -51,7 +51,7 @@ def _frames_for(
 
 def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
     started = time.monotonic()
-    space = AddressSpace(raw.mappings, cache, proc_root(raw.pid) if not raw.target_exited else "")
+    space = AddressSpace.of_process(raw.pid, raw.mappings, cache, raw.target_exited)
     first_snapshot: dict[tuple[int, int, int], AllocationSnapshot] = {}
     for snapshot in raw.snapshots:
         first_snapshot.setdefault(snapshot.key, snapshot)

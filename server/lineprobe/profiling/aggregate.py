@@ -22,7 +22,7 @@ from lineprobe.profiling.model import (
     Timings,
 )
 from lineprobe.symbolization.frame import SourceFrame
-from lineprobe.symbolization.resolver import AddressSpace, ImageCache, proc_root
+from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.unwinding.stack_unwinder import unwind
 
 
@@ -51,7 +51,7 @@ def _plausible_prefix(space: AddressSpace, user: tuple[int, ...]) -> list[int]:
 
 def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) -> CpuProfile:
     started = time.monotonic()
-    space = AddressSpace(raw.mappings, cache, proc_root(raw.pid) if not raw.target_exited else "")
+    space = AddressSpace.of_process(raw.pid, raw.mappings, cache, raw.target_exited)
     stacks: list[ResolvedStack] = []
     snapshots_of: dict[int, list[StackSnapshot]] = {}
     for snapshot in raw.snapshots:

@@ -25,6 +25,7 @@ from lineprobe.symbolization.demangle import Demangler
 from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, debug_file_for
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.index_cache import IndexCache
+from lineprobe.symbolization.perf_map import PerfMap, load_perf_map, perf_map_path
 from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
 
 if TYPE_CHECKING:
@@ -106,9 +107,26 @@ class AddressSpace:
     _resolved: dict[tuple[int, bool], list[SourceFrame]] = field(default_factory=dict, init=False)
     binaries_without_debug_info: set[str] = field(default_factory=set, init=False)
 
+    perf_map: PerfMap | None = None
+    """Names for JIT code in anonymous mappings (``/tmp/perf-PID.map``)."""
+
     def __post_init__(self) -> None:
         self.mappings = sorted(self.mappings, key=lambda m: m.start)
         self._starts = [m.start for m in self.mappings]
+
+    @classmethod
+    def of_process(
+        cls, pid: int, mappings: Sequence[MappedFile], cache: ImageCache, exited: bool
+    ) -> AddressSpace:
+        """The address space of a traced process: its files through /proc/PID/root while it
+        lives, and the perf map of its JIT, if it wrote one."""
+        root = proc_root(pid) if not exited else ""
+        try:
+            owner = os.stat(f"/proc/{pid}").st_uid if not exited else os.getuid()
+        except OSError:
+            owner = os.getuid()  # gone since: the user asking stands in for it, as for perf
+        perf_map = load_perf_map(perf_map_path(pid, root), owner)
+        return cls(mappings, cache, root, perf_map=perf_map)
 
     def mapping_for(self, address: int) -> MappedFile | None:
         i = bisect.bisect_right(self._starts, address) - 1
@@ -148,7 +166,7 @@ class AddressSpace:
         return frames
 
     def problems(self) -> list[str]:
-        seen: list[str] = []
+        seen: list[str] = list(self.perf_map.problems) if self.perf_map is not None else []
         for image in self.cache.images.values():
             seen.extend(image.problems)
             seen.extend(image.dwarf_problems)
@@ -156,6 +174,10 @@ class AddressSpace:
 
     def _resolve(self, address: int) -> list[SourceFrame]:
         mapping = self.mapping_for(address)
+        if (mapping is None or not mapping.path) and self.perf_map is not None:
+            jitted = self.perf_map.lookup(address)
+            if jitted is not None:
+                return [SourceFrame(jitted, None, None, None, False, "[jit]")]
         if mapping is None:
             return [SourceFrame(None, None, None, None, False, "[unmapped]")]
         binary = mapping.path or "[anonymous]"

@@ -12,7 +12,7 @@ from collections import Counter
 
 from lineprobe.profiling.model import Timings
 from lineprobe.symbolization.frame import SourceFrame
-from lineprobe.symbolization.resolver import AddressSpace, ImageCache, proc_root
+from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.symbolization.user_code import user_site
 from lineprobe.syscalls.model import (
     CallSnapshot,
@@ -48,7 +48,7 @@ def _sites(space: AddressSpace, snapshots: tuple[CallSnapshot, ...]) -> list[Sit
 
 def resolve_trace(raw: RawSyscallTrace, cache: ImageCache) -> SyscallTrace:
     started = time.monotonic()
-    space = AddressSpace(raw.mappings, cache, proc_root(raw.pid) if not raw.target_exited else "")
+    space = AddressSpace.of_process(raw.pid, raw.mappings, cache, raw.target_exited)
     failures = [
         Failure(f.syscall, f.errno, f.path, f.count, _sites(space, f.snapshots)) for f in raw.failures
     ]

@@ -1,0 +1,112 @@
+"""Names for JIT-compiled code from ``/tmp/perf-PID.map``, the file JITs write for perf.
+
+Node (``--perf-basic-prof``), the JVM (perf-map-agent, ``-XX:+DumpPerfMapAtExit``)
+and others write one line per compiled function: ``START SIZE NAME``, hex
+without ``0x``. The code lives in anonymous executable mappings, where no ELF
+file can name it.
+
+Anyone can write to /tmp, so the file is trusted only as perf trusts it: a
+regular file (not a symlink) owned by the target's user or by root.
+Reading is bounded (``MAX_BYTES``, ``MAX_ENTRIES``): a huge or garbage file
+costs a message, not the profile.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import stat
+from array import array
+from dataclasses import dataclass, field
+
+MAX_BYTES = 256 << 20
+"""A busy JVM's map runs to tens of MB; past this the rest is not read."""
+MAX_ENTRIES = 2_000_000
+MAX_LINE = 4096
+
+
+@dataclass
+class PerfMap:
+    path: str
+    starts: array[int] = field(default_factory=lambda: array("Q"))
+    ends: array[int] = field(default_factory=lambda: array("Q"))
+    names: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def lookup(self, address: int) -> str | None:
+        i = bisect.bisect_right(self.starts, address) - 1
+        if i >= 0 and address < self.ends[i]:
+            return self.names[i]
+        return None
+
+
+def perf_map_path(pid: int, root: str = "") -> str:
+    return f"{root}/tmp/perf-{pid}.map"
+
+
+def load_perf_map(path: str, owner_uid: int) -> PerfMap | None:
+    """The map at ``path`` if it exists and may be trusted; problems say why parts were not used."""
+    result = PerfMap(path)
+    try:
+        # O_NOFOLLOW: a symlink planted in /tmp is refused; O_NONBLOCK: so is a FIFO, without waiting.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        result.problems.append(f"{path}: not read ({exc.strerror or exc}); JIT frames stay unnamed")
+        return result
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            result.problems.append(f"{path}: not a regular file; JIT frames stay unnamed")
+            return result
+        if info.st_uid not in (owner_uid, 0):
+            result.problems.append(
+                f"{path}: owned by uid {info.st_uid}, not by the target's user (uid {owner_uid}) or root: "
+                "ignored, as perf does"
+            )
+            return result
+        entries: dict[int, tuple[int, str]] = {}
+        skipped = 0
+        read = 0
+        while raw := file.readline(MAX_LINE + 1):
+            read += len(raw)
+            entry = _parse_line(raw) if len(raw) <= MAX_LINE else None
+            if len(raw) > MAX_LINE:  # an over-long line: skip to its end, a bounded chunk at a time
+                while raw and not raw.endswith(b"\n") and read <= MAX_BYTES:
+                    raw = file.readline(1 << 16)
+                    read += len(raw)
+            if read > MAX_BYTES or len(entries) >= MAX_ENTRIES:
+                result.problems.append(
+                    f"{path}: only the first {read >> 20} MB / {len(entries)} entries read; "
+                    "later JIT code stays unnamed"
+                )
+                break
+            if entry is None:
+                skipped += 1
+                continue
+            start, size, name = entry
+            entries[start] = (start + size, name)  # a later line for the same code wins
+        if skipped:
+            result.problems.append(f"{path}: {skipped} malformed lines skipped")
+    for start in sorted(entries):
+        end, name = entries[start]
+        result.starts.append(start)
+        result.ends.append(end)
+        result.names.append(name)
+    return result
+
+
+def _parse_line(raw: bytes) -> tuple[int, int, str] | None:
+    if len(raw) > MAX_LINE:
+        return None
+    parts = raw.rstrip(b"\r\n").split(b" ", 2)
+    if len(parts) != 3 or not parts[2]:
+        return None
+    try:
+        start, size = int(parts[0], 16), int(parts[1], 16)
+    except ValueError:
+        return None
+    if not (0 <= start < 1 << 64 and 0 < size < 1 << 32):
+        return None
+    return start, size, parts[2].decode("utf-8", errors="replace")
