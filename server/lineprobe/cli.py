@@ -458,9 +458,11 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
         out.truncate()
 
     answers: dict[int, str] = {}
+    sources: set[str] = set()
 
     def answer(address: int) -> str:
         frames = resolve_in_image(image, address, binary, debug, cache.demangle)
+        sources.update(f.path for f in frames if f.path)
         if as_json:
             record = {
                 "address": f"0x{address:x}",
@@ -496,6 +498,13 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
             flush()
     flush()
     report_problems()
+    from lineprobe.symbolization.source_freshness import source_problem
+
+    dwarf = image.dwarf or (debug.dwarf if debug is not None else None)
+    for source in sorted(sources):
+        stale = source_problem(source, dwarf.checksum(source) if dwarf else None, binary)
+        if stale is not None:
+            _stderr_console().print(f"[yellow]warning:[/] {stale}", highlight=False)
     cache.close()
 
 

@@ -60,11 +60,11 @@ def exercise(path: str) -> None:
             raise Finding(f"{what}: {type(exc).__name__}: {exc}") from exc
 
     image = guarded("ElfImage()", lambda: ElfImage(path))
-    cache = ImageCache()
+    cache = ImageCache(index_cache=None)  # nothing of a fuzz input is worth keeping on disk
     cache.images[(path, None)] = image  # the AddressSpace below reuses this image
     try:
         _ = image.segments, image.build_id, image.readable
-        addresses = list(FIXED_ADDRESSES) + image.symbols.starts[:6]
+        addresses = list(FIXED_ADDRESSES) + list(image.symbols.starts[:6])
         addresses += [s + 5 for s in image.symbols.starts[:3]]
         addresses += [seg.vaddr + 0x40 for seg in image.segments[:3]]
         dwarf = guarded("ElfImage.dwarf", lambda: image.dwarf)

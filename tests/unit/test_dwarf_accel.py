@@ -39,7 +39,7 @@ def assert_identical(binary: Path, most: int) -> None:
     scopes = 0
     for offset, fast, slow in both_ways(binary, most):
         assert fast is not None and slow is not None
-        for name in ("name", "comp_dir", "files", "names"):
+        for name in ("name", "comp_dir", "files", "names", "checksums"):
             assert getattr(fast, name) == getattr(slow, name), f"{binary} unit 0x{offset:x}: {name} differs"
         for name, values in slow.arrays.items():
             assert fast.arrays[name] == values, f"{binary} unit 0x{offset:x}: {name} differs"
@@ -48,7 +48,9 @@ def assert_identical(binary: Path, most: int) -> None:
     assert rows > 0 and scopes > 0, f"{binary}: nothing decoded, nothing compared"
 
 
-@pytest.mark.parametrize("name", ["inlined-O2", "primes-O2", "hotloop", "wordcount-O2", "logger"])
+@pytest.mark.parametrize(
+    "name", ["inlined-O2", "primes-O2", "hotloop", "wordcount-O2", "logger", "inlined-clang"]
+)
 def test_workloads_decode_identically(workloads: Path, name: str) -> None:
     assert_identical(workloads / name, most=1000)
 
@@ -57,3 +59,15 @@ def test_libpython_decodes_identically() -> None:
     if not LIBPYTHON.is_file():
         pytest.skip(f"{LIBPYTHON} not installed (pyenv's Python 3.11.7)")
     assert_identical(LIBPYTHON, most=8)
+
+
+def test_md5_of_each_source_file_is_read_both_ways(workloads: Path) -> None:
+    import hashlib
+
+    from tests.conftest import WORKLOADS
+
+    source = WORKLOADS / "inlined" / "inlined.c"
+    for offset, fast, slow in both_ways(workloads / "inlined-clang", most=10):
+        assert fast is not None and slow is not None and fast.checksums == slow.checksums
+        by_path = dict(zip(fast.files, fast.checksums, strict=True))
+        assert by_path[str(source)] == hashlib.md5(source.read_bytes()).hexdigest(), f"unit 0x{offset:x}"

@@ -67,8 +67,9 @@ class ProfileView:
         uri = from_fs_path(path) or f"file://{path}"
         doc = self.documents.get(uri)
         if doc is None:
-            stale = False
-            if binary_mtime is not None:
+            # A checksum mismatch (or a newer file) seen while resolving, else the date rule.
+            stale = path in self.profile.stale_sources
+            if not stale and binary_mtime is not None:
                 try:
                     stale = os.stat(path).st_mtime > binary_mtime + 1
                 except OSError:

@@ -125,6 +125,7 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
                 fstat.total_samples += stack.count
 
     warnings = _warnings(raw, space, launched)
+    stale = space.stale_sources()
     resolution_s = time.monotonic() - started
     t = raw.timings
     timings = Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s, resolution_s)
@@ -135,8 +136,9 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
         stacks=stacks,
         lines=sorted(lines.values(), key=lambda s: (-s.self_samples, -s.total_samples, s.path, s.line)),
         functions=sorted(functions.values(), key=lambda f: (-f.self_samples, -f.total_samples, f.function)),
-        warnings=warnings,
+        warnings=warnings + list(stale.values()),
         timings=timings,
+        stale_sources=stale,
     )
 
 

@@ -130,6 +130,8 @@ class CpuProfile:
     timings: Timings
     unwinding: dict[str, int] = field(default_factory=dict)
     """How the CFI unwinds of exemplars ended: stop reason -> count."""
+    stale_sources: dict[str, str] = field(default_factory=dict)
+    """Source files whose lines may not match the binary (changed since the build): path -> why."""
 
     def share(self, count: int) -> float:
         return 100.0 * count / self.samples if self.samples else 0.0

@@ -409,6 +409,8 @@ typedef struct {
     int line_version;
     uint64_t n_dirs; uint8_t *dir_kind; uint64_t *dir_off;
     uint64_t n_files; uint8_t *file_kind; uint64_t *file_off; uint64_t *file_dir;
+    uint8_t *file_md5; /* 16 bytes a file (DW_LNCT_MD5), all zero when absent */
+    uint8_t *file_has_md5;
     /* rows, sorted as dwarf_index.py sorts them */
     uint64_t n_rows; uint64_t *row_address; uint64_t *row_file; int64_t *row_line; uint64_t *row_column;
     uint8_t *row_end_sequence;
@@ -494,6 +496,7 @@ static void decode_lines(lp_ctx *c, const cu_header *h, uint64_t offset, lp_unit
     for (uint64_t i = 1; i < opcode_base; i++) rd_fixed(&r, 1);
     if (r.bad || version < 2 || version > 5) { set_error(u->line_error, "line program header unreadable", offset); return; }
     vec dk = { 0, 0, 0, 1 }, doff = { 0, 0, 0, 8 }, fk = { 0, 0, 0, 1 }, foff = { 0, 0, 0, 8 }, fdir = { 0, 0, 0, 8 };
+    vec fmd5 = { 0, 0, 0, 16 }, fhas = { 0, 0, 0, 1 };
     if (version >= 5) {
         for (int table = 0; table < 2 && !r.bad; table++) {
             uint64_t n_formats = rd_fixed(&r, 1);
@@ -506,15 +509,19 @@ static void decode_lines(lp_ctx *c, const cu_header *h, uint64_t offset, lp_unit
                    none would let a count of 2^64 spin (found by the fuzz harness). */
                 const uint8_t *entry_start = r.p;
                 uint8_t name_kind = REF_NONE; uint64_t name_off = 0, dir = 0;
+                uint8_t md5[16] = { 0 }, has_md5 = 0;
                 for (uint64_t i = 0; i < n_formats && !r.bad; i++) {
                     int kind; uint64_t value;
+                    const uint8_t *value_at = r.p;
                     if (!entry_format_value(&r, h, os, forms[i], &kind, &value, sec->p)) { r.bad = 1; break; }
+                    if (types[i] == 5 && forms[i] == 0x1e) { memcpy(md5, value_at, 16); has_md5 = 1; } /* DW_LNCT_MD5 */
                     if (types[i] == 1) { name_kind = (uint8_t)kind; name_off = value; } /* DW_LNCT_path */
                     else if (types[i] == 2) dir = value;                                /* DW_LNCT_directory_index */
                 }
                 if (r.bad || r.p == entry_start) { r.bad = 1; break; }
                 int ok = table == 0 ? vec_push(&dk, &name_kind) && vec_push(&doff, &name_off)
-                                    : vec_push(&fk, &name_kind) && vec_push(&foff, &name_off) && vec_push(&fdir, &dir);
+                                    : vec_push(&fk, &name_kind) && vec_push(&foff, &name_off) && vec_push(&fdir, &dir)
+                                      && vec_push(&fmd5, md5) && vec_push(&fhas, &has_md5);
                 if (!ok) { r.bad = 1; break; }
             }
         }
@@ -534,11 +541,15 @@ static void decode_lines(lp_ctx *c, const cu_header *h, uint64_t offset, lp_unit
             rd_cstr(&r);
             uint64_t dir = rd_uleb(&r); rd_uleb(&r); rd_uleb(&r);
             if (r.bad) break;
+            uint8_t md5[16] = { 0 }, has_md5 = 0;
             vec_push(&fk, &kind); vec_push(&foff, &off); vec_push(&fdir, &dir);
+            vec_push(&fmd5, md5); vec_push(&fhas, &has_md5);
         }
     }
     u->n_dirs = dk.len; u->dir_kind = dk.p; u->dir_off = doff.p;
     u->n_files = fk.len; u->file_kind = fk.p; u->file_off = foff.p; u->file_dir = fdir.p;
+    u->file_md5 = fmd5.p; u->file_has_md5 = fhas.p;
+    if (fmd5.len != fk.len || fhas.len != fk.len) { u->n_files = 0; r.bad = 1; }
     if (r.bad) { set_error(u->line_error, "line program header unreadable", offset); return; }
     u->has_line_program = 1;
     if (line_range == 0 || max_ops == 0) { set_error(u->line_error, "line program divides by zero", offset); return; }
@@ -895,6 +906,7 @@ done:
 
 void lp_free_unit(lp_unit *u) {
     free(u->dir_kind); free(u->dir_off); free(u->file_kind); free(u->file_off); free(u->file_dir);
+    free(u->file_md5); free(u->file_has_md5);
     free(u->row_address); free(u->row_file); free(u->row_line); free(u->row_column); free(u->row_end_sequence);
     free(u->scope_die); free(u->scope_depth); free(u->scope_inlined); free(u->scope_name);
     free(u->scope_decl_file); free(u->scope_decl_line); free(u->scope_call_file); free(u->scope_call_line);

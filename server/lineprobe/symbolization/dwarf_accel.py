@@ -69,6 +69,8 @@ class _Unit(ctypes.Structure):
         ("file_kind", _P8),
         ("file_off", _P64),
         ("file_dir", _P64),
+        ("file_md5", _P8),
+        ("file_has_md5", _P8),
         ("n_rows", ctypes.c_uint64),
         ("row_address", _P64),
         ("row_file", _P64),
@@ -139,6 +141,7 @@ class RawUnit:
     line_version: int
     directories: list[tuple[int, int]]
     files: list[tuple[int, int, int]]  # (kind, offset, directory index)
+    checksums: list[str | None]  # each file's DW_LNCT_MD5, hex
     arrays: dict[str, array[int]]
     names: list[tuple[int, int]]
     line_error: str
@@ -233,6 +236,9 @@ class AcceleratedDwarf:
             file_offsets = _array("Q", unit.file_off, unit.n_files, 8)
             file_dirs = _array("Q", unit.file_dir, unit.n_files, 8)
             files = list(zip(file_kinds, file_offsets, file_dirs, strict=True))
+            md5 = ctypes.string_at(unit.file_md5, 16 * unit.n_files) if unit.n_files else b""
+            has_md5 = _array("B", unit.file_has_md5, unit.n_files, 1)
+            checksums = [md5[16 * i : 16 * i + 16].hex() if has else None for i, has in enumerate(has_md5)]
             name_kinds = _array("B", unit.names_kind, unit.n_names, 1)
             names = list(zip(name_kinds, _array("Q", unit.names_off, unit.n_names, 8), strict=True))
             return RawUnit(
@@ -243,6 +249,7 @@ class AcceleratedDwarf:
                 line_version=unit.line_version,
                 directories=dirs,
                 files=files,
+                checksums=checksums,
                 arrays=arrays,
                 names=names,
                 line_error=unit.line_error.decode("utf-8", errors="replace"),

@@ -72,6 +72,8 @@ class UnitIndex:
     names: Sequence[str | None]
     arrays: Mapping[str, IntArray]
     """The ARRAY_FIELDS: built arrays when decoded here, views into the mapped file from the cache."""
+    checksums: Sequence[str | None] = ()
+    """Each file's MD5 from the line table (DWARF 5 DW_LNCT_MD5, hex), parallel to ``files``."""
     file: Callable[[int], str | None] = field(init=False, repr=False, compare=False)
     """The path of a file number, None when out of range."""
     function: Callable[[int], str | None] = field(init=False, repr=False, compare=False)
@@ -311,7 +313,10 @@ class DwarfIndex:
             for i, index in enumerate(scope_name):
                 if index >= 0:
                     scope_name[i] = remap[index]
-        return UnitIndex(accel.string(*raw.name), comp_dir, files, names, raw.arrays)
+        checksums: list[str | None] = []
+        if raw.has_line_program:
+            checksums = [*([None] if raw.line_version < 5 else []), *raw.checksums]
+        return UnitIndex(accel.string(*raw.name), comp_dir, files, names, raw.arrays, checksums)
 
     def _truncated_lines(self, offset: int, end: int, size: int) -> str:
         return (
@@ -327,8 +332,13 @@ class DwarfIndex:
         comp_dir = _attr_str(top, "DW_AT_comp_dir")
         program = self._info.line_program_for_CU(cu)
         files: list[str | None] = []
+        checksums: list[str | None] = []
         if program is not None:
             header = program.header
+            if header["version"] >= 5:
+                checksums = [_md5_hex(entry.get("DW_LNCT_MD5")) for entry in header.get("file_names") or ()]
+            else:
+                checksums = [None] * (len(header["file_entry"]) + 1)
             files = _file_names(
                 header["version"],
                 [_text(d) for d in header["include_directory"]],
@@ -374,7 +384,7 @@ class DwarfIndex:
             arrays["row_line"].append(line)
             arrays["row_column"].append(column)
         names = self._python_scopes(top, cu, arrays)
-        return UnitIndex(name, comp_dir, files, names, arrays)
+        return UnitIndex(name, comp_dir, files, names, arrays, checksums)
 
     def _python_scopes(self, top: Any, cu: Any, arrays: dict[str, array[int]]) -> list[str]:
         found: list[tuple[int, int, bool, Any, tuple[tuple[int, int], ...]]] = []
@@ -473,8 +483,7 @@ class DwarfIndex:
                 yield low, high
 
     def _address_value(self, attr: Any, cu: Any) -> int:
-        if attr.form.startswith("DW_FORM_addrx") or attr.form == "DW_FORM_GNU_addr_index":
-            return int(self._info.get_addr(cu, attr.value))
+        # pyelftools resolves DW_FORM_addrx* through .debug_addr itself (the index stays in raw_value).
         return int(attr.value)
 
     # -- public lookups -------------------------------------------------------------------
@@ -485,6 +494,15 @@ class DwarfIndex:
         if unit is None:
             return None
         return unit.frames(address, binary)
+
+    def checksum(self, path: str) -> str | None:
+        """The MD5 a decoded unit's line table gives for ``path`` (DWARF 5), if any."""
+        for unit in self._units.values():
+            if unit is not None and unit.checksums:
+                for file, checksum in zip(unit.files, unit.checksums, strict=False):
+                    if checksum and file == path:
+                        return checksum
+        return None
 
     def functions_by_file(self) -> dict[str, list[tuple[str, int]]]:
         """Every out-of-line function with a declaration line, grouped by source file.
@@ -598,6 +616,13 @@ def _file_names(
             directory = posixpath.join(comp_dir, directory)
         names.append(_join(directory, name))
     return names
+
+
+def _md5_hex(value: Any) -> str | None:
+    """DW_LNCT_MD5 as pyelftools gives it (16 byte values, DW_FORM_data16) in hex."""
+    if isinstance(value, (list, tuple, bytes)) and len(value) == 16:
+        return bytes(value).hex()
+    return None
 
 
 def _text(value: Any) -> str:

@@ -38,14 +38,21 @@ from typing import TYPE_CHECKING, Any, overload
 if TYPE_CHECKING:
     from lineprobe.symbolization.dwarf_index import UnitIndex
 
-FORMAT = "dwarf-v3"
+FORMAT = "dwarf-v4"
 MAGIC = b"LPIX"
 _HEADER = struct.Struct("<4sI")
 _MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 _BUILD_ID = re.compile(r"^[0-9a-f]{8,128}$")
 _RANGE_ARRAYS = {"low": "Q", "high": "Q", "unit": "Q"}
 _SYMBOL_ARRAYS = {"start": "Q", "end": "Q"}
-_STRING_ARRAYS = {"names_blob": "B", "names_offsets": "Q", "files_blob": "B", "files_offsets": "Q"}
+_STRING_ARRAYS = {
+    "names_blob": "B",
+    "names_offsets": "Q",
+    "files_blob": "B",
+    "files_offsets": "Q",
+    "md5_blob": "B",
+    "md5_offsets": "Q",
+}
 
 
 class StringTable(Sequence[str | None]):
@@ -229,21 +236,25 @@ class IndexCache:
             return None
         names = StringTable(arrays.pop("names_blob"), arrays.pop("names_offsets"))
         files = StringTable(arrays.pop("files_blob"), arrays.pop("files_offsets"))
-        if not (names.valid() and files.valid()):
+        checksums = StringTable(arrays.pop("md5_blob"), arrays.pop("md5_offsets"))
+        if not (names.valid() and files.valid() and checksums.valid()):
             return None
-        return UnitIndex(name, comp_dir, files, names, arrays)
+        return UnitIndex(name, comp_dir, files, names, arrays, checksums)
 
     def save_unit(self, build_id: str, offset: int, unit: UnitIndex) -> None:
         folder = self._folder(build_id)
         if folder is not None:
             names_blob, names_offsets = StringTable.build([n or "" for n in unit.names])
             files_blob, files_offsets = StringTable.build([f or "" for f in unit.files])
+            md5_blob, md5_offsets = StringTable.build([c or "" for c in unit.checksums])
             arrays = {
                 **unit.arrays,
                 "names_blob": names_blob,
                 "names_offsets": names_offsets,
                 "files_blob": files_blob,
                 "files_offsets": files_offsets,
+                "md5_blob": md5_blob,
+                "md5_offsets": md5_offsets,
             }
             meta = {"name": unit.name, "comp_dir": unit.comp_dir}
             self._write(folder / f"unit-{offset:x}.lpix", pack(meta, arrays))

@@ -26,6 +26,7 @@ from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, debug_file
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.index_cache import IndexCache
 from lineprobe.symbolization.perf_map import PerfMap, load_perf_map, perf_map_path
+from lineprobe.symbolization.source_freshness import source_problem
 from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
 
 if TYPE_CHECKING:
@@ -164,6 +165,24 @@ class AddressSpace:
         for depth, address in enumerate(addresses):
             frames.extend(self.resolve(address, is_return_address=depth > 0))
         return frames
+
+    def stale_sources(self) -> dict[str, str]:
+        """Source files of resolved frames that may not match their binary: path -> why."""
+        binaries: dict[str, str] = {}
+        for frames in self._resolved.values():
+            for frame in frames:
+                if frame.path and frame.binary.startswith("/"):
+                    binaries.setdefault(frame.path, frame.binary)
+        images = {path: image for (path, _), image in self.cache.images.items()}
+        stale: dict[str, str] = {}
+        for source, binary in sorted(binaries.items()):
+            image = images.get(binary)
+            dwarf = image.dwarf if image is not None else None
+            checksum = dwarf.checksum(source) if dwarf is not None else None
+            problem = source_problem(source, checksum, self.root + binary)
+            if problem is not None:
+                stale[source] = problem
+        return stale
 
     def problems(self) -> list[str]:
         seen: list[str] = list(self.perf_map.problems) if self.perf_map is not None else []
