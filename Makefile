@@ -96,6 +96,8 @@ bench-symbolize: setup
 	           && apt-get install -y -q openjdk-17-jre-headless openjdk-17-dbg >>/tmp/lineprobe-apt.log 2>&1; } \
 	      || echo "bench-symbolize: apt-get failed (/tmp/lineprobe-apt.log); libjvm will be skipped" >&2; \
 	  fi
+	@# Byte-compiled as an installed package is (the environment may forbid writing .pyc at import).
+	@$(BIN)/python -m compileall -q server tracers > /dev/null
 	$(BIN)/python tests/benchmarks/symbolize_bench.py $(SYMBOLIZE_BENCH_ARGS)
 
 bench-leaks: setup headers

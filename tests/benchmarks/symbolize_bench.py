@@ -11,8 +11,7 @@ one address per line on stdin, to:
   lineprobe (debug file)
                    the same with `-e` pointing at the separate debug file found by
                    build-id under /usr/lib/debug/.build-id, when BIN has no DWARF
-                   itself (libjvm.so): `lineprobe symbolize` does not look debug
-                   files up for `-e` yet, so the plain row shows what users get today.
+                   itself (libjvm.so); the plain row finds that file by itself.
 
 Binaries: workloads/build/inlined-O2 and primes-O2 (small gcc -O2 programs with
 inlining), pyenv's libpython3.11.so.1.0 (skipped with a message when absent) and
@@ -467,9 +466,6 @@ def bench_binary(
     ]
     if debug is not None:
         tools.append(ToolResult("lineprobe (debug file)", lineprobe_argv(debug)))
-        tools[2].notes.append(
-            "`lineprobe symbolize -e` does not look up separate debug files by build-id: no DWARF"
-        )
     parsers = {"llvm-symbolizer": parse_llvm, "addr2line": parse_addr2line}
     cache_dirs = {t.name: Path(tempfile.mkdtemp(prefix="cache-", dir=workdir)) for t in tools}
     outputs: dict[str, Path] = {}
