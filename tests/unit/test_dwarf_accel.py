@@ -49,7 +49,17 @@ def assert_identical(binary: Path, most: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["inlined-O2", "primes-O2", "hotloop", "wordcount-O2", "logger", "inlined-clang"]
+    "name",
+    [
+        "inlined-O2",
+        "primes-O2",
+        "hotloop",
+        "wordcount-O2",
+        "logger",
+        "inlined-clang",
+        "inlined-dwarf4",
+        "inlined-zdebug",
+    ],
 )
 def test_workloads_decode_identically(workloads: Path, name: str) -> None:
     assert_identical(workloads / name, most=1000)

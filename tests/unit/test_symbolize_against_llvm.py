@@ -47,7 +47,10 @@ def llvm_chains(binary: Path, addresses: list[int]) -> dict[int, list[tuple[str,
 @pytest.mark.skipif(
     LLVM is None, reason="llvm-symbolizer not installed: `apt-get install llvm` (make setup does)"
 )
-@pytest.mark.parametrize("name", ["inlined-O2", "hotloop-O2", "primes-O2", "primes"])
+@pytest.mark.parametrize(
+    "name",
+    ["inlined-O2", "hotloop-O2", "primes-O2", "primes", "inlined-clang", "inlined-dwarf4", "inlined-zdebug"],
+)
 def test_full_inline_chains_match_llvm_symbolizer(workloads: Path, name: str) -> None:
     binary = workloads / name
     addresses = instruction_addresses(binary)
