@@ -128,6 +128,22 @@ class SymbolTable:
         return None
 
 
+ELF64_PHDR = struct.Struct("<IIQQQQQQ")
+"""Elf64_Phdr: p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align."""
+PT_LOAD = 1
+PT_NOTE = 4
+MAX_BUILD_ID_BYTES = 64
+"""GNU build-ids are 16 (md5, uuid) or 20 (sha1) bytes; longer is a damaged note."""
+
+
+def _build_id(desc: Any, problems: list[str], display_path: str) -> str | None:
+    text = str(desc)
+    if not 8 <= len(text) <= 2 * MAX_BUILD_ID_BYTES or any(c not in "0123456789abcdef" for c in text):
+        problems.append(f"{display_path}: build-id note of {len(text) // 2} bytes ignored (damaged)")
+        return None
+    return text
+
+
 ELF64_SYM = struct.Struct("<IBBHQQ")
 """Elf64_Sym (gABI): st_name, st_info, st_other, st_shndx, st_value, st_size."""
 STT_FUNC = 2
@@ -211,22 +227,52 @@ class ElfImage:
             # damaged e_phnum of 65535 costs seconds. Linux loads no ELF whose program
             # headers exceed 64 KiB (binfmt_elf.c, elf_read_phdrs); neither do we.
             phdrs = self._elf.num_segments() * self._elf.header["e_phentsize"]
+            # Nor one whose program header size is not its class's (elf_read_phdrs again).
+            if self._elf.num_segments() and self._elf.header["e_phentsize"] != (
+                56 if self._elf.elfclass == 64 else 32
+            ):
+                raise ELFError(
+                    f"program header size {self._elf.header['e_phentsize']} is not the ELF class's"
+                )
             if phdrs > 65536 or self._elf.header["e_phoff"] + phdrs > stream.size:
                 raise ELFError(f"{self._elf.num_segments()} program headers do not fit in the file")
-            for segment in self._elf.iter_segments(type="PT_LOAD"):
+            notes = self._read_program_headers(stream)
+            for note_segment in notes:
+                for note in note_segment.iter_notes():
+                    if note["n_type"] == "NT_GNU_BUILD_ID":
+                        self.build_id = _build_id(note["n_desc"], self.problems, self.display_path)
+        except PARSE_ERRORS as exc:
+            self.problems.append(f"{self.display_path}: not a readable ELF file ({_describe(exc)})")
+            self._elf = None
+            return
+
+    def _read_program_headers(self, stream: _ClampedReader) -> list[Any]:
+        """PT_LOAD segments into ``segments``; returns the PT_NOTE segments.
+
+        A little-endian ELF64's headers are unpacked with ``struct`` in one read: pyelftools
+        parses each through construct, which costs seconds on a damaged e_phnum.
+        """
+        elf = self._elf
+        header = elf.header
+        if not (elf.little_endian and elf.elfclass == 64 and header["e_phentsize"] == ELF64_PHDR.size):
+            for segment in elf.iter_segments(type="PT_LOAD"):
                 self.segments.append(
                     LoadSegment(
                         segment["p_vaddr"], segment["p_memsz"], segment["p_offset"], segment["p_filesz"]
                     )
                 )
-            for note_segment in self._elf.iter_segments(type="PT_NOTE"):
-                for note in note_segment.iter_notes():
-                    if note["n_type"] == "NT_GNU_BUILD_ID":
-                        self.build_id = str(note["n_desc"])
-        except PARSE_ERRORS as exc:
-            self.problems.append(f"{self.display_path}: not a readable ELF file ({_describe(exc)})")
-            self._elf = None
-            return
+            return list(elf.iter_segments(type="PT_NOTE"))
+        stream.seek(header["e_phoff"])
+        table = stream.read(elf.num_segments() * ELF64_PHDR.size)
+        notes = []
+        for index, (p_type, _, offset, vaddr, _, filesz, memsz, _) in enumerate(
+            ELF64_PHDR.iter_unpack(table)
+        ):
+            if p_type == PT_LOAD:
+                self.segments.append(LoadSegment(vaddr, memsz, offset, filesz))
+            elif p_type == PT_NOTE:
+                notes.append(elf.get_segment(index))
+        return notes
 
     @property
     def symbols(self) -> SymbolTable:
@@ -384,6 +430,9 @@ def debug_file_for(build_id: str | None, roots: tuple[Path, ...] = (Path("/usr/l
         return None
     for root in roots:
         candidate = root / ".build-id" / build_id[:2] / f"{build_id[2:]}.debug"
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:  # a name too long, a loop: not a debug file
+            continue
     return None
