@@ -35,7 +35,7 @@ def diagnostics(
     view: ProfileView, doc: DocumentProfile, threshold: float, lines: list[str]
 ) -> list[types.Diagnostic]:
     result: list[types.Diagnostic] = []
-    stale_note = " (source is newer than the binary: lines may have moved)" if doc.stale else ""
+    stale_note = " (source changed since the binary was built: lines may have moved)" if doc.stale else ""
     for number, stat in sorted(doc.lines.items()):
         share = view.percent(stat.self_samples)
         if share < threshold or stat.self_samples == 0:
