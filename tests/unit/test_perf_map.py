@@ -43,7 +43,7 @@ def test_map_owned_by_another_user_is_ignored(tmp_path: Path) -> None:
     path = write_map(tmp_path / "perf-1.map", [f"{JIT_START:x} 40 planted"])
     os.chown(path, 12345, 12345)
     perf_map = load_perf_map(str(path), owner_uid=os.getuid() + 1 if os.getuid() != 12345 else 1)
-    assert perf_map is not None and perf_map.names == []
+    assert perf_map is not None and perf_map.symbols.names == []
     assert "owned by uid 12345, not by the target's user" in perf_map.problems[0]
 
 
@@ -52,7 +52,7 @@ def test_symlinked_map_is_refused(tmp_path: Path) -> None:
     link = tmp_path / "perf-2.map"
     link.symlink_to(real)
     perf_map = load_perf_map(str(link), os.getuid())
-    assert perf_map is not None and perf_map.names == [] and "not read" in perf_map.problems[0]
+    assert perf_map is not None and perf_map.symbols.names == [] and "not read" in perf_map.problems[0]
 
 
 def test_missing_map_is_no_map(tmp_path: Path) -> None:
@@ -67,5 +67,5 @@ def test_a_gigabyte_of_garbage_costs_bounded_time_and_memory(tmp_path: Path) -> 
     started = time.monotonic()
     perf_map = load_perf_map(str(path), os.getuid())
     assert time.monotonic() - started < 2.0
-    assert perf_map is not None and perf_map.names == ["first"]
+    assert perf_map is not None and perf_map.symbols.names == ["first"]
     assert any("only the first 256 MB" in p for p in perf_map.problems), perf_map.problems

@@ -7,14 +7,12 @@ intact (a broken DWARF still leaves the symbol table, and so on).
 
 from __future__ import annotations
 
-import bisect
 import io
 import os
 import stat
 import struct
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +22,7 @@ from elftools.elf.elffile import ELFFile
 from lineprobe.symbolization.debug_link import DebugLink, parse_debuglink
 from lineprobe.symbolization.dwarf_index import DwarfIndex
 from lineprobe.symbolization.index_cache import IndexCache
+from lineprobe.symbolization.symbol_table import SymbolTable
 
 if TYPE_CHECKING:
     from lineprobe.unwinding.call_frame_table import CallFrameTable, IndexedCallFrameTable
@@ -111,21 +110,6 @@ class LoadSegment:
     memsz: int
     offset: int
     filesz: int
-
-
-@dataclass
-class SymbolTable:
-    """Function symbols sorted by address, for binaries without (usable) DWARF."""
-
-    starts: Sequence[int] = field(default_factory=list)
-    ends: Sequence[int] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-
-    def lookup(self, vaddr: int) -> str | None:
-        i = bisect.bisect_right(self.starts, vaddr) - 1
-        if i >= 0 and vaddr < self.ends[i]:
-            return self.names[i]
-        return None
 
 
 ELF64_PHDR = struct.Struct("<IIQQQQQQ")

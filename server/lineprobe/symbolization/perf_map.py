@@ -13,11 +13,11 @@ costs a message, not the profile.
 
 from __future__ import annotations
 
-import bisect
 import os
 import stat
-from array import array
 from dataclasses import dataclass, field
+
+from lineprobe.symbolization.symbol_table import SymbolTable
 
 MAX_BYTES = 256 << 20
 """A busy JVM's map runs to tens of MB; past this the rest is not read."""
@@ -28,16 +28,11 @@ MAX_LINE = 4096
 @dataclass
 class PerfMap:
     path: str
-    starts: array[int] = field(default_factory=lambda: array("Q"))
-    ends: array[int] = field(default_factory=lambda: array("Q"))
-    names: list[str] = field(default_factory=list)
+    symbols: SymbolTable = field(default_factory=SymbolTable)
     problems: list[str] = field(default_factory=list)
 
     def lookup(self, address: int) -> str | None:
-        i = bisect.bisect_right(self.starts, address) - 1
-        if i >= 0 and address < self.ends[i]:
-            return self.names[i]
-        return None
+        return self.symbols.lookup(address)
 
 
 def perf_map_path(pid: int, root: str = "") -> str:
@@ -89,11 +84,8 @@ def load_perf_map(path: str, owner_uid: int) -> PerfMap | None:
             entries[start] = (start + size, name)  # a later line for the same code wins
         if skipped:
             result.problems.append(f"{path}: {skipped} malformed lines skipped")
-    for start in sorted(entries):
-        end, name = entries[start]
-        result.starts.append(start)
-        result.ends.append(end)
-        result.names.append(name)
+    starts = sorted(entries)
+    result.symbols = SymbolTable(starts, [entries[a][0] for a in starts], [entries[a][1] for a in starts])
     return result
 
 
