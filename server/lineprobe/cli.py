@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from lineprobe.leaks.model import LeakTrace
     from lineprobe.profiling.model import CpuProfile
     from lineprobe.profiling.runner import Launch, ProfileRunner
+    from lineprobe.symbolization.frame import SourceFrame
     from lineprobe.syscalls.model import SyscallTrace
 
 # Each command imports what it needs when it runs: `lineprobe symbolize` is
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 # would cost it a tenth of a second before the first address.
 
 EXIT_NO_PROFILE = 1
+
+
+def _json_int(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
 
 
 def _stderr_console() -> Console:
@@ -421,7 +426,7 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
 
     Addresses come from the arguments, or one per line on stdin.
     """
-    from lineprobe.symbolization.resolver import ImageCache, resolve_in_image
+    from lineprobe.symbolization.resolver import ImageCache, resolve_in_image, resolve_many
 
     cache = ImageCache()
     image = cache.image(binary, None)
@@ -459,36 +464,53 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
 
     answers: dict[int, str] = {}
     sources: set[str] = set()
+    escaped: dict[str, str] = {}
 
-    def answer(address: int) -> str:
-        frames = resolve_in_image(image, address, binary, debug, cache.demangle)
+    def quoted(text: str | None) -> str:
+        if text is None:
+            return "null"
+        known = escaped.get(text)
+        if known is None:
+            known = escaped[text] = json.dumps(text)
+        return known
+
+    def answer(address: int, frames: list[SourceFrame] | None = None) -> str:
+        if frames is None:
+            frames = resolve_in_image(image, address, binary, debug, cache.demangle)
         sources.update(f.path for f in frames if f.path)
         if as_json:
-            record = {
-                "address": f"0x{address:x}",
-                "frames": [
-                    {
-                        "function": f.function,
-                        "path": f.path,
-                        "line": f.line,
-                        "column": f.column,
-                        "inlined": f.inlined,
-                    }
-                    for f in frames
-                ],
-            }
-            return json.dumps(record) + "\n"
+            # What json.dumps writes for {"address", "frames": [...]}, built from pieces: the
+            # same few names and paths recur, and each is escaped once.
+            listed = ", ".join(
+                f'{{"function": {quoted(f.function)}, "path": {quoted(f.path)}, '
+                f'"line": {_json_int(f.line)}, "column": {_json_int(f.column)}, '
+                f'"inlined": {"true" if f.inlined else "false"}}}'
+                for f in frames
+            )
+            return f'{{"address": "0x{address:x}", "frames": [{listed}]}}\n'
+
         return "".join(
             f"{f.function or '??'}{' (inlined)' if f.inlined else ''}\n{f.path or '??'}:{f.line or 0}\n"
             for f in frames
         )
 
-    for text in items:
-        try:
-            address = int(text, 16)
-        except ValueError:
-            _stderr_console().print(f"[yellow]warning:[/] not a hex address: {text!r}", highlight=False)
-            continue
+    def parsed(texts: Iterable[str]) -> Iterator[int]:
+        for text in texts:
+            try:
+                yield int(text, 16)
+            except ValueError:
+                _stderr_console().print(f"[yellow]warning:[/] not a hex address: {text!r}", highlight=False)
+
+    wanted: Iterable[int] = parsed(items)
+    if not interactive:
+        # All at once: each distinct address resolved once, a unit's searches batched.
+        wanted = list(wanted)
+        distinct = list(dict.fromkeys(wanted))
+        for address, frames in zip(
+            distinct, resolve_many(image, distinct, binary, debug, cache.demangle), strict=True
+        ):
+            answers[address] = answer(address, frames)
+    for address in wanted:
         # Profiles and address lists repeat addresses: each is resolved and formatted once.
         reply = answers.get(address)
         if reply is None:

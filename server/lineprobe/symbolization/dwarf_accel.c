@@ -920,3 +920,51 @@ uint64_t lp_unit_size(void) { return sizeof(lp_unit); }
 /* The units lp_open found, by index: the fuzz harness decodes each of them. */
 uint64_t lp_unit_count(const lp_ctx *c) { return c->n_cus; }
 uint64_t lp_unit_offset(const lp_ctx *c, uint64_t i) { return i < c->n_cus ? c->cus[i].offset : UINT64_MAX; }
+
+/* ---- lookups -------------------------------------------------------------------------------------- */
+
+/* The last index whose value is <= key in a sorted array, or -1 (bisect_right - 1). */
+static int64_t last_at_or_below(const uint64_t *sorted, uint64_t n, uint64_t key) {
+    uint64_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (sorted[mid] <= key) lo = mid + 1; else hi = mid;
+    }
+    return (int64_t)lo - 1;
+}
+
+/*
+ * What dwarf_index.UnitIndex.row_at and scope_chain compute, for a batch of addresses in one
+ * unit: rows[i] is the line-table row of addresses[i] (-1: none, or an end of sequence);
+ * chains[i * max_chain ...] its scopes innermost first, counts[i] how many. Parents come
+ * strictly before their children in the sorted ranges, so each walk ends.
+ */
+void lp_lookup(const uint64_t *row_address, const uint8_t *row_end, uint64_t n_rows,
+               const uint64_t *range_low, const uint64_t *range_high, const uint64_t *range_scope,
+               const int64_t *range_parent, uint64_t n_ranges,
+               const uint64_t *addresses, uint64_t n, int64_t *rows, int64_t *chains, uint32_t max_chain,
+               uint32_t *counts) {
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t address = addresses[i];
+        int64_t row = last_at_or_below(row_address, n_rows, address);
+        rows[i] = row >= 0 && !row_end[row] ? row : -1;
+        uint32_t count = 0;
+        int64_t *chain = chains + i * max_chain;
+        int64_t r = last_at_or_below(range_low, n_ranges, address);
+        while (r >= 0 && (uint64_t)r < n_ranges) {
+            if (address < range_high[r]) {
+                int64_t scope = (int64_t)range_scope[r];
+                int seen = 0;
+                for (uint32_t k = 0; k < count; k++) seen |= chain[k] == scope;
+                if (!seen) {
+                    if (count == max_chain) break;
+                    chain[count++] = scope;
+                }
+            }
+            int64_t parent = range_parent[r];
+            if (parent >= r) break; /* a damaged cache file must not loop */
+            r = parent;
+        }
+        counts[i] = count;
+    }
+}

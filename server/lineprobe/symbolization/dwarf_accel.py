@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import os
 from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,11 +100,35 @@ class _Unit(ctypes.Structure):
     ]
 
 
+class _PyBuffer(ctypes.Structure):
+    """CPython's ``Py_buffer`` (the buffer protocol's view), enough of it to read ``buf``."""
+
+    _fields_ = [
+        ("buf", ctypes.c_void_p),
+        ("obj", ctypes.py_object),
+        ("len", ctypes.c_ssize_t),
+        ("itemsize", ctypes.c_ssize_t),
+        ("readonly", ctypes.c_int),
+        ("ndim", ctypes.c_int),
+        ("format", ctypes.c_char_p),
+        ("shape", ctypes.c_void_p),
+        ("strides", ctypes.c_void_p),
+        ("suboffsets", ctypes.c_void_p),
+        ("internal", ctypes.c_void_p),
+    ]
+
+
+_PYBUF_ND_FORMAT = 0x0008 | 0x0004  # PyBUF_ND | PyBUF_FORMAT: contiguous and typed; read-only is fine
+
+
 @dataclass(frozen=True)
 class Library:
     """The loaded shared object with its function signatures set."""
 
     dll: Any
+    get_buffer: Any = None
+    """CPython's PyObject_GetBuffer and PyBuffer_Release, typed once, for arrays' addresses."""
+    release_buffer: Any = None
 
     @classmethod
     def load(cls) -> Library | None:
@@ -120,7 +145,79 @@ class Library:
         dll.lp_close.argtypes = [ctypes.c_void_p]
         dll.lp_decode_unit.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(_Unit)]
         dll.lp_free_unit.argtypes = [ctypes.POINTER(_Unit)]
-        return cls(dll)
+        dll.lp_lookup.restype = None
+        pointer, count = ctypes.c_void_p, ctypes.c_uint64
+        lookup_args: list[Any] = [pointer, pointer, count, pointer, pointer, pointer, pointer, count]
+        lookup_args += [pointer, count, pointer, pointer, ctypes.c_uint32, pointer]
+        dll.lp_lookup.argtypes = lookup_args
+        get_buffer = ctypes.PYFUNCTYPE(
+            ctypes.c_int, ctypes.py_object, ctypes.POINTER(_PyBuffer), ctypes.c_int
+        )
+        release_buffer = ctypes.PYFUNCTYPE(None, ctypes.POINTER(_PyBuffer))
+        return cls(
+            dll,
+            get_buffer(("PyObject_GetBuffer", ctypes.pythonapi)),
+            release_buffer(("PyBuffer_Release", ctypes.pythonapi)),
+        )
+
+    def address_of(self, values: Any) -> int | bool | None:
+        """Where an array's items start in memory (None when empty), or False when C cannot have it.
+
+        The cache's arrays are read-only views of a mapped file, and ctypes' ``from_buffer``
+        wants a writable buffer: the address comes from the buffer protocol itself. The view,
+        kept by the caller, keeps the mapping alive while C reads it.
+        """
+        if len(values) == 0:
+            return None
+        if isinstance(values, array):
+            return int(values.buffer_info()[0])
+        view = _PyBuffer()
+        try:
+            if self.get_buffer(values, ctypes.byref(view), _PYBUF_ND_FORMAT) != 0:
+                return False
+        except (TypeError, ValueError, BufferError):
+            return False
+        try:
+            return int(view.buf) if view.buf else False
+        finally:
+            self.release_buffer(ctypes.byref(view))
+
+    def lookup(
+        self, arrays: Mapping[str, Any], addresses: list[int]
+    ) -> tuple[array[int], array[int], array[int]] | None:
+        """For a batch of addresses of one unit: each one's row index (-1: none), and its scope
+        chain innermost first (``MAX_CHAIN`` slots each, with a count); None when an array
+        cannot be handed to C (then the caller looks up in Python)."""
+        names = ("row_address", "row_end_sequence", "range_low", "range_high", "range_scope", "range_parent")
+        pointers = [self.address_of(arrays[name]) for name in names]
+        if any(p is False for p in pointers):
+            return None
+        wanted = array("Q", addresses)
+        rows = array("q", bytes(8 * len(addresses)))
+        chains = array("q", bytes(8 * MAX_CHAIN * len(addresses)))
+        counts = array("I", bytes(4 * len(addresses)))
+        self.dll.lp_lookup(
+            pointers[0],
+            pointers[1],
+            len(arrays["row_address"]),
+            pointers[2],
+            pointers[3],
+            pointers[4],
+            pointers[5],
+            len(arrays["range_low"]),
+            wanted.buffer_info()[0],
+            len(addresses),
+            rows.buffer_info()[0],
+            chains.buffer_info()[0],
+            MAX_CHAIN,
+            counts.buffer_info()[0],
+        )
+        return rows, chains, counts
+
+
+MAX_CHAIN = 128
+"""Scopes around one address the batch lookup reports (dwarf_index.MAX_CHAIN: the same number);
+a chain that fills them is looked up again in Python."""
 
 
 def _array(typecode: str, pointer: Any, count: int, itemsize: int) -> array[int]:

@@ -27,7 +27,10 @@ from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.index_cache import IndexCache
 
 if TYPE_CHECKING:
-    from lineprobe.symbolization.dwarf_accel import AcceleratedDwarf
+    from lineprobe.symbolization.dwarf_accel import AcceleratedDwarf, Library
+
+MAX_CHAIN = 128
+"""As dwarf_accel.MAX_CHAIN (kept apart so that importing this module never loads ctypes)."""
 
 MAX_SCOPE_DEPTH = 64
 """Deeper nesting than this is a malformed (or hostile) DIE tree."""
@@ -100,13 +103,44 @@ class UnitIndex:
         while i >= 0:  # parents come strictly earlier: the walk ends
             if address < highs[i] and scopes[i] not in chain:
                 chain.append(scopes[i])
-            i = parents[i]
+            parent = parents[i]
+            if parent >= i:
+                break  # only a damaged cache file breaks that rule
+            i = parent
         return chain
 
     def frames(self, address: int, binary: str) -> list[SourceFrame]:
-        row = self.row_at(address)
+        return self.frames_of(self.row_at(address), self.scope_chain(address), binary)
+
+    def frames_many(
+        self, addresses: list[int], binary: str, library: Library | None
+    ) -> list[list[SourceFrame]]:
+        """``frames`` for each address; the accelerator, when given, does the searches in one call."""
+        found = library.lookup(self.arrays, addresses) if library is not None else None
+        if found is None:
+            return [self.frames(address, binary) for address in addresses]
+        rows, chains, counts = found
+        a = self.arrays
+        result = []
+        for i, address in enumerate(addresses):
+            count = counts[i]
+            if count == MAX_CHAIN:  # possibly cut short: the Python walk has no limit
+                result.append(self.frames(address, binary))
+                continue
+            row = rows[i]
+            where = (
+                (self.file(a["row_file"][row]), a["row_line"][row], a["row_column"][row])
+                if row >= 0
+                else None
+            )
+            result.append(self.frames_of(where, list(chains[i * MAX_CHAIN : i * MAX_CHAIN + count]), binary))
+        return result
+
+    def frames_of(
+        self, row: tuple[str | None, int, int] | None, chain: list[int], binary: str
+    ) -> list[SourceFrame]:
+        """The inline chain from a line-table row and the scopes around it (innermost first)."""
         path, line, column = row if row is not None else (None, None, None)
-        chain = self.scope_chain(address)
         if not chain:
             return [SourceFrame(None, path, line, column or None, False, binary)]
         a = self.arrays
@@ -137,6 +171,12 @@ class UnitIndex:
                 None,
             )
         return frames
+
+
+def _any_checksum(unit: UnitIndex) -> bool:
+    checksums = unit.checksums
+    has_any = getattr(checksums, "has_any", None)  # the cache's StringTable knows without decoding
+    return bool(has_any()) if has_any is not None else any(checksums)
 
 
 def _getter(strings: Sequence[str | None]) -> Callable[[int], str | None]:
@@ -176,6 +216,10 @@ class DwarfIndex:
         self._accelerate = accelerate
         self._accel: AcceleratedDwarf | None = None
         self._accel_tried = False
+        self._library: Library | None = None
+        self._library_tried = False
+        self._checksums: dict[str, str] = {}  # source path -> MD5, from the units decoded so far
+        self._checksums_pending: list[UnitIndex] = []  # units loaded since checksum() last looked
         self.display_path = display_path
         self.problems: list[str] = []
         self._units: dict[int, UnitIndex | None] = {}
@@ -257,17 +301,15 @@ class DwarfIndex:
 
     def unit_at(self, offset: int) -> UnitIndex | None:
         """The unit whose header is at ``offset`` in .debug_info, decoded once."""
-        if offset not in self._units and self._cache is not None:
-            cached = self._cache.load_unit(self._build_id, offset)
-            if cached is not None:
-                self._units[offset] = cached
-        if offset not in self._units:
+        if offset in self._units:
+            return self._units[offset]
+        unit = self._cache.load_unit(self._build_id, offset) if self._cache is not None else None
+        if unit is None:
             from lineprobe.symbolization.elf_image import PARSE_ERRORS
 
             problems_before = len(self.problems)
             try:
                 unit = self._decode_accelerated(offset) if self.accelerated else self._decode_unit(offset)
-                self._units[offset] = unit
                 if self._cache is not None and unit is not None and len(self.problems) == problems_before:
                     self._cache.save_unit(self._build_id, offset, unit)
             except PARSE_ERRORS as exc:
@@ -275,8 +317,11 @@ class DwarfIndex:
                     f"{self.display_path}: compilation unit at 0x{offset:x} unreadable "
                     f"({type(exc).__name__}: {exc})"
                 )
-                self._units[offset] = None
-        return self._units[offset]
+                unit = None
+        self._units[offset] = unit
+        if unit is not None:
+            self._checksums_pending.append(unit)
+        return unit
 
     def _decode_accelerated(self, offset: int) -> UnitIndex | None:
         accel = self._accel
@@ -495,14 +540,41 @@ class DwarfIndex:
             return None
         return unit.frames(address, binary)
 
+    def frames_many(self, addresses: list[int], binary: str) -> list[list[SourceFrame] | None]:
+        """``frames`` for a batch: grouped by unit, each unit's searches in one accelerator call."""
+        by_unit: dict[int, tuple[UnitIndex, list[int]]] = {}
+        for position, address in enumerate(addresses):
+            unit = self.unit_for(address)
+            if unit is not None:
+                by_unit.setdefault(id(unit), (unit, []))[1].append(position)
+        result: list[list[SourceFrame] | None] = [None] * len(addresses)
+        library = self._lookup_library()
+        for unit, positions in by_unit.values():
+            answers = unit.frames_many([addresses[p] for p in positions], binary, library)
+            for position, frames in zip(positions, answers, strict=True):
+                result[position] = frames
+        return result
+
+    def _lookup_library(self) -> Library | None:
+        if not self._library_tried:
+            self._library_tried = True
+            if self._accelerate:
+                from lineprobe.symbolization.dwarf_accel import Library
+
+                self._library = Library.load()
+        return self._library
+
     def checksum(self, path: str) -> str | None:
         """The MD5 a decoded unit's line table gives for ``path`` (DWARF 5), if any."""
-        for unit in self._units.values():
-            if unit is not None and unit.checksums:
-                for file, checksum in zip(unit.files, unit.checksums, strict=False):
-                    if checksum and file == path:
-                        return checksum
-        return None
+        while self._checksums_pending:
+            unit = self._checksums_pending.pop()
+            # Most units carry none (gcc writes no MD5): those cost one test, not a scan of their files.
+            if _any_checksum(unit):
+                for index, checksum in enumerate(unit.checksums):
+                    file = unit.file(index)
+                    if checksum and file is not None:
+                        self._checksums.setdefault(file, checksum)
+        return self._checksums.get(path)
 
     def functions_by_file(self) -> dict[str, list[tuple[str, int]]]:
         """Every out-of-line function with a declaration line, grouped by source file.

@@ -43,6 +43,7 @@ MAGIC = b"LPIX"
 _HEADER = struct.Struct("<4sI")
 _MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 _BUILD_ID = re.compile(r"^[0-9a-f]{8,128}$")
+_ITEMSIZE = {code: array(code).itemsize for code in "BHIQiq"}
 _RANGE_ARRAYS = {"low": "Q", "high": "Q", "unit": "Q"}
 _SYMBOL_ARRAYS = {"start": "Q", "end": "Q"}
 _STRING_ARRAYS = {
@@ -90,6 +91,10 @@ class StringTable(Sequence[str | None]):
         for item in encoded:
             offsets.append(offsets[-1] + len(item))
         return array("B", b"".join(encoded)), offsets
+
+    def has_any(self) -> bool:
+        """Whether any string is present (an absent one is stored empty)."""
+        return self._count > 0 and self._offsets[-1] > 0
 
     def valid(self) -> bool:
         offsets = self._offsets
@@ -165,7 +170,9 @@ def unpack(path: Path, typecodes: Mapping[str, str]) -> tuple[dict[str, Any], di
         for name, typecode, count, offset in header["arrays"]:
             if typecodes.get(name) != typecode or not isinstance(count, int) or not isinstance(offset, int):
                 return None
-            itemsize = array(typecode).itemsize
+            itemsize = _ITEMSIZE.get(typecode, 0)
+            if not itemsize:
+                return None
             start = base + offset
             if count < 0 or offset < 0 or start + count * itemsize > len(mapped):
                 return None

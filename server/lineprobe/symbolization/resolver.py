@@ -243,6 +243,31 @@ def resolve_in_image(
     """
     dwarf = image.dwarf or (debug.dwarf if debug is not None else None)
     frames = dwarf.frames(vaddr, binary) if dwarf is not None else None
+    return _named(image, vaddr, frames, binary, demangle)
+
+
+def resolve_many(
+    image: ElfImage,
+    vaddrs: list[int],
+    binary: str,
+    debug: ElfImage | None = None,
+    demangle: Callable[[str], str] | None = None,
+) -> list[list[SourceFrame]]:
+    """``resolve_in_image`` for a batch of addresses, with each unit's searches done together."""
+    dwarf = image.dwarf or (debug.dwarf if debug is not None else None)
+    found = dwarf.frames_many(vaddrs, binary) if dwarf is not None else [None] * len(vaddrs)
+    return [
+        _named(image, vaddr, frames, binary, demangle) for vaddr, frames in zip(vaddrs, found, strict=True)
+    ]
+
+
+def _named(
+    image: ElfImage,
+    vaddr: int,
+    frames: list[SourceFrame] | None,
+    binary: str,
+    demangle: Callable[[str], str] | None,
+) -> list[SourceFrame]:
     symbol = image.symbols.lookup(vaddr)
     if not frames:
         name = demangle(symbol) if symbol is not None and demangle is not None else symbol
