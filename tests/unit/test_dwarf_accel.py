@@ -81,3 +81,25 @@ def test_md5_of_each_source_file_is_read_both_ways(workloads: Path) -> None:
         assert fast is not None and slow is not None and fast.checksums == slow.checksums
         by_path = dict(zip(fast.files, fast.checksums, strict=True))
         assert by_path[str(source)] == hashlib.md5(source.read_bytes()).hexdigest(), f"unit 0x{offset:x}"
+
+
+@pytest.mark.parametrize("name", ["inlined-O2", "wordcount-O2", "inlined-clang"])
+def test_batched_lookups_match_one_by_one_lookups(workloads: Path, tmp_path: Path, name: str) -> None:
+    """The accelerator's batch search (on decoded arrays and on arrays mapped from the cache)
+    gives the frames the Python binary searches give, address by address."""
+    from lineprobe.symbolization.dwarf_accel import Library
+    from lineprobe.symbolization.index_cache import IndexCache
+
+    library = Library.load()
+    assert library is not None
+    for round_ in ("decoded", "mapped from the cache"):
+        image = ElfImage(str(workloads / name), index_cache=IndexCache(tmp_path))
+        dwarf = image.dwarf
+        assert dwarf is not None
+        starts = list(image.symbols.starts)
+        addresses = [a for start in starts for a in range(start, start + 64, 3)]
+        batched = dwarf.frames_many(addresses, name)
+        one_by_one = [dwarf.frames(a, name) for a in addresses]
+        assert batched == one_by_one, round_
+        assert sum(1 for f in batched if f and f[0].line) >= 20, "lines were found"
+        image.close()
