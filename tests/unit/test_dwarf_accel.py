@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from lineprobe.symbolization.dwarf_accel import LIBRARY, Library
-from lineprobe.symbolization.dwarf_index import DwarfIndex, UnitIndex
+from lineprobe.symbolization.dwarf_index import DwarfIndex
 from lineprobe.symbolization.elf_image import ElfImage
+from lineprobe.symbolization.unit_index import UnitIndex
 
 LIBPYTHON = Path("/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0")
 

@@ -33,10 +33,9 @@ from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
-if TYPE_CHECKING:
-    from lineprobe.symbolization.dwarf_index import UnitIndex
+from lineprobe.symbolization.unit_index import ARRAY_FIELDS, UnitIndex
 
 FORMAT = "dwarf-v4"
 MAGIC = b"LPIX"
@@ -229,8 +228,6 @@ class IndexCache:
             self._write(folder / "units.lpix", pack({}, arrays))
 
     def load_unit(self, build_id: str, offset: int) -> UnitIndex | None:
-        from lineprobe.symbolization.dwarf_index import ARRAY_FIELDS, UnitIndex
-
         folder = self._folder(build_id)
         loaded = (
             unpack(folder / f"unit-{offset:x}.lpix", {**ARRAY_FIELDS, **_STRING_ARRAYS}) if folder else None
