@@ -49,6 +49,47 @@ def test_damaged_cache_files_are_decoded_again(workloads: Path, tmp_path: Path) 
     assert answers(binary, cache) == cold
 
 
+def test_cache_files_with_garbage_arrays_never_crash_a_lookup(workloads: Path, tmp_path: Path) -> None:
+    # A header that still parses over arrays of random words (a disk error, a half-copied
+    # cache): lookups may be wrong, but must not raise or read out of bounds (the batch
+    # lookup is C).
+    import json
+    import random
+    from array import array
+
+    from lineprobe.symbolization.index_cache import MAGIC
+    from lineprobe.symbolization.unit_index import ARRAY_FIELDS
+
+    binary = workloads / "wordcount-O2"
+    cache = IndexCache(tmp_path)
+    answers(binary, cache)
+    rng = random.Random(7)
+    damaged = 0
+    for path in (tmp_path / FORMAT).rglob("unit-*.lpix"):
+        data = bytearray(path.read_bytes())
+        assert data[:4] == MAGIC
+        header_size = int.from_bytes(data[4:8], "little")
+        header = json.loads(data[8 : 8 + header_size])
+        base = (8 + header_size + 7) & ~7
+        for name, typecode, count, offset in header["arrays"]:
+            if name in ARRAY_FIELDS:  # the strings stay readable, so the file is used
+                size = count * array(typecode).itemsize
+                data[base + offset : base + offset + size] = rng.randbytes(size)
+                damaged += 1
+        path.write_bytes(bytes(data))
+    assert damaged
+    image = ElfImage(str(binary), index_cache=cache)
+    assert image.dwarf is not None
+    addresses = [a for start in image.symbols.starts for a in range(start, start + 40, 4)]
+    batched = image.dwarf.frames_many(addresses, "x")
+    one_by_one = [image.dwarf.frames(address, "x") for address in addresses]
+    assert batched == one_by_one, "the C and Python searches agree even on garbage"
+    assert image.dwarf._units and all(u is not None for u in image.dwarf._units.values()), (
+        "damaged files used"
+    )
+    image.close()
+
+
 def test_unsafe_build_ids_are_never_paths(tmp_path: Path) -> None:
     cache = IndexCache(tmp_path)
     cache.save_ranges("../../etc", [(1, 2, 3)])

@@ -42,6 +42,20 @@ MAGIC = b"LPIX"
 _HEADER = struct.Struct("<4sI")
 _MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 _BUILD_ID = re.compile(r"^[0-9a-f]{8,128}$")
+_PARALLEL_ARRAYS = (
+    ("row_address", "row_file", "row_line", "row_column", "row_end_sequence"),
+    ("range_low", "range_high", "range_scope", "range_parent"),
+    (
+        "scope_die",
+        "scope_depth",
+        "scope_inlined",
+        "scope_name",
+        "scope_decl_file",
+        "scope_decl_line",
+        "scope_call_file",
+        "scope_call_line",
+    ),
+)
 _ITEMSIZE = {code: array(code).itemsize for code in "BHIQiq"}
 _RANGE_ARRAYS = {"low": "Q", "high": "Q", "unit": "Q"}
 _SYMBOL_ARRAYS = {"start": "Q", "end": "Q"}
@@ -238,6 +252,11 @@ class IndexCache:
         name, comp_dir = meta.get("name"), meta.get("comp_dir")
         if not ((name is None or isinstance(name, str)) and (comp_dir is None or isinstance(comp_dir, str))):
             return None
+        # Arrays read side by side must be as long as each other: the accelerator's batch
+        # lookup indexes one by the other's length.
+        for group in _PARALLEL_ARRAYS:
+            if len({len(arrays[name]) for name in group}) != 1:
+                return None
         names = StringTable(arrays.pop("names_blob"), arrays.pop("names_offsets"))
         files = StringTable(arrays.pop("files_blob"), arrays.pop("files_offsets"))
         checksums = StringTable(arrays.pop("md5_blob"), arrays.pop("md5_offsets"))

@@ -131,9 +131,12 @@ class UnitIndex:
             return [SourceFrame(None, path, line, column or None, False, binary)]
         a = self.arrays
         frames: list[SourceFrame] = []
+        scopes = len(a["scope_die"])
         # Innermost scope first: its body holds the line-table row; each inlined
         # scope's call site is the line in the scope that contains it.
         for scope in chain:
+            if scope >= scopes:
+                break  # only a damaged cache file names a scope that is not there
             decl_line = a["scope_decl_line"][scope]
             inlined = bool(a["scope_inlined"][scope])
             frames.append(
