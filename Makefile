@@ -149,3 +149,11 @@ fuzz: venv
 	@mkdir -p /tmp/lineprobe-fuzz/work
 	$(BIN)/python tests/fuzz/fuzz_elf.py -runs=$(FUZZ_RUNS) -timeout=10 -rss_limit_mb=2048 \
 	  -artifact_prefix=/tmp/lineprobe-fuzz/ /tmp/lineprobe-fuzz/work tests/fuzz/corpus
+
+# Fuzz the parsers of perf maps, .gnu_debuglink and index-cache files (tests/fuzz/fuzz_formats.py).
+.PHONY: fuzz-formats
+fuzz-formats: setup
+	@$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/python -m pip install -q -e '.[fuzz]'
+	@mkdir -p /tmp/lineprobe-fuzz-formats
+	$(BIN)/python tests/fuzz/fuzz_formats.py -runs=$(FUZZ_RUNS) -timeout=10 -rss_limit_mb=2048 \
+	  -artifact_prefix=/tmp/lineprobe-fuzz-formats-art- /tmp/lineprobe-fuzz-formats tests/fuzz/corpus-formats
