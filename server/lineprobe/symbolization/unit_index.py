@@ -135,7 +135,7 @@ class UnitIndex:
         # Innermost scope first: its body holds the line-table row; each inlined
         # scope's call site is the line in the scope that contains it.
         for scope in chain:
-            if scope >= scopes:
+            if not 0 <= scope < scopes:
                 break  # only a damaged cache file names a scope that is not there
             decl_line = a["scope_decl_line"][scope]
             inlined = bool(a["scope_inlined"][scope])
