@@ -20,6 +20,11 @@ from lineprobe.symbolization.frame import SourceFrame
 if TYPE_CHECKING:
     from lineprobe.symbolization.dwarf_accel import Library
 
+_UNREAD = object()
+
+ScopeInfo: TypeAlias = "tuple[str | None, bool, str | None, int | None, str | None, int | None]"
+"""(function, inlined, declaration file, declaration line, call file, call line)."""
+
 MAX_CHAIN = 128
 """As dwarf_accel.MAX_CHAIN (kept apart so that importing this module never loads ctypes)."""
 
@@ -68,9 +73,39 @@ class UnitIndex:
     function: Callable[[int], str | None] = field(init=False, repr=False, compare=False)
     """The function name at an index of ``names``, None when out of range."""
 
+    _scopes: dict[int, tuple[str | None, bool, str | None, int | None, str | None, int | None] | None] = (
+        field(init=False, repr=False, compare=False, default_factory=dict)
+    )
+
     def __post_init__(self) -> None:
         self.file = _getter(self.files)
         self.function = _getter(self.names)
+        a = self.arrays
+        fields = ("scope_name", "scope_inlined", "scope_decl_file", "scope_decl_line")
+        self._scope_arrays = tuple(a[f] for f in (*fields, "scope_call_file", "scope_call_line"))
+
+    def _scope(
+        self, scope: int
+    ) -> tuple[str | None, bool, str | None, int | None, str | None, int | None] | None:
+        """A scope's name, inlined flag, declaration and call site, read from the arrays once."""
+        known = self._scopes.get(scope, _UNREAD)
+        if known is not _UNREAD:
+            return known  # type: ignore[return-value]
+        names, inlined, decl_files, decl_lines, call_files, call_lines = self._scope_arrays
+        info = None
+        if 0 <= scope < len(names):
+            decl_line = decl_lines[scope]
+            call_line = call_lines[scope]
+            info = (
+                self.function(names[scope]),
+                bool(inlined[scope]),
+                self.file(decl_files[scope]),
+                decl_line if decl_line >= 0 else None,
+                self.file(call_files[scope]),
+                call_line if call_line >= 0 else None,
+            )
+        self._scopes[scope] = info
+        return info
 
     def row_at(self, address: int) -> tuple[str | None, int, int] | None:
         addresses = self.arrays["row_address"]
@@ -129,36 +164,22 @@ class UnitIndex:
         path, line, column = row if row is not None else (None, None, None)
         if not chain:
             return [SourceFrame(None, path, line, column or None, False, binary)]
-        a = self.arrays
         frames: list[SourceFrame] = []
-        scopes = len(a["scope_die"])
+        scope_of = self._scope
         # Innermost scope first: its body holds the line-table row; each inlined
         # scope's call site is the line in the scope that contains it.
         for scope in chain:
-            if not 0 <= scope < scopes:
+            known = scope_of(scope)
+            if known is None:
                 break  # only a damaged cache file names a scope that is not there
-            decl_line = a["scope_decl_line"][scope]
-            inlined = bool(a["scope_inlined"][scope])
+            function, inlined, decl_path, decl_line, call_path, call_line = known
+            # Positional: half the cost of keywords, and a deep inline chain makes many frames.
             frames.append(
-                SourceFrame(
-                    function=self.function(a["scope_name"][scope]),
-                    path=path,
-                    line=line,
-                    column=column or None,
-                    inlined=inlined,
-                    binary=binary,
-                    function_path=self.file(a["scope_decl_file"][scope]),
-                    function_line=decl_line if decl_line >= 0 else None,
-                )
+                SourceFrame(function, path, line, column or None, inlined, binary, decl_path, decl_line)
             )
             if not inlined:
                 break
-            call_line = a["scope_call_line"][scope]
-            path, line, column = (
-                self.file(a["scope_call_file"][scope]),
-                call_line if call_line >= 0 else None,
-                None,
-            )
+            path, line, column = call_path, call_line, None
         return frames
 
 
