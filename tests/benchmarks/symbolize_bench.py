@@ -18,7 +18,8 @@ inlining), pyenv's libpython3.11.so.1.0 (skipped with a message when absent) and
 OpenJDK 17's libjvm.so with Debian's openjdk-17-dbg debug file (skipped when the
 debug file for its build-id is missing; `make bench-symbolize` installs it).
 
-Each tool runs as its own process (under /usr/bin/time, for a clean peak RSS):
+Each tool runs as its own process (under /usr/bin/time, for a clean peak RSS), after
+an os.sync() so that no earlier run's writeback falls into its time:
 wall seconds and peak RSS (ru_maxrss) of the whole process, start-up and output
 included.
 
@@ -402,6 +403,10 @@ def timed_run(argv: list[str], stdin: Path, stdout: Path, env: dict[str, str], t
     stderr = stdout.with_suffix(".err")
     rss_file = stdout.with_suffix(".rss")
     rss_file.unlink(missing_ok=True)
+    # Earlier runs' output and cache files are written back before the clock starts: a
+    # cold run leaves hundreds of MB dirty, and their writeback would land in whichever
+    # tool runs next.
+    os.sync()
     wrapped = [str(GNU_TIME), "-f", "%M", "-o", str(rss_file), *argv] if GNU_TIME.exists() else argv
     with stdin.open("rb") as fin, stdout.open("wb") as fout, stderr.open("wb") as ferr:
         start = time.perf_counter()
