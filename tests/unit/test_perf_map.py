@@ -55,6 +55,17 @@ def test_symlinked_map_is_refused(tmp_path: Path) -> None:
     assert perf_map is not None and perf_map.symbols.names == [] and "not read" in perf_map.problems[0]
 
 
+def test_fifo_map_is_refused_without_waiting(tmp_path: Path) -> None:
+    fifo = tmp_path / "perf-4.map"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    perf_map = load_perf_map(str(fifo), os.getuid())
+    assert time.monotonic() - started < 1.0
+    assert perf_map is not None and perf_map.problems == [
+        f"{fifo}: not a regular file; JIT frames stay unnamed"
+    ]
+
+
 def test_missing_map_is_no_map(tmp_path: Path) -> None:
     assert load_perf_map(str(tmp_path / "perf-3.map"), os.getuid()) is None
 

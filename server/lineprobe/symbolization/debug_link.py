@@ -14,10 +14,11 @@ used to map lines.
 from __future__ import annotations
 
 import os
-import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from lineprobe.symbolization.regular_file import open_regular
 
 CHUNK = 1 << 20
 
@@ -51,11 +52,8 @@ def candidates(binary: str, link: DebugLink, debug_root: Path = Path("/usr/lib/d
 
 def file_crc(path: Path) -> int:
     """CRC-32 of a regular file; raises OSError for anything else (FIFO, device, symlink loop)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    fd, _ = open_regular(path)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"not a regular file (mode 0o{info.st_mode:o})")
         crc = 0
         while chunk := os.read(fd, CHUNK):
             crc = zlib.crc32(chunk, crc)

@@ -82,10 +82,6 @@ class DwarfIndex:
             self._info_value = self._load_info()
         return self._info_value
 
-    @_info.setter
-    def _info(self, value: Any) -> None:
-        self._info_value = value
-
     @property
     def _decoder(self) -> PyelftoolsDecoder:
         if self._decoder_value is None:

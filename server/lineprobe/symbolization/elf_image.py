@@ -8,8 +8,6 @@ intact (a broken DWARF still leaves the symbol table, and so on).
 from __future__ import annotations
 
 import io
-import os
-import stat
 import struct
 import zlib
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from elftools.elf.elffile import ELFFile
 from lineprobe.symbolization.debug_link import DebugLink, parse_debuglink
 from lineprobe.symbolization.dwarf_index import DwarfIndex
 from lineprobe.symbolization.index_cache import IndexCache
+from lineprobe.symbolization.regular_file import open_regular
 from lineprobe.symbolization.symbol_table import SymbolTable
 
 if TYPE_CHECKING:
@@ -198,13 +197,7 @@ class ElfImage:
 
     def _open(self) -> None:
         try:
-            # O_NONBLOCK: opening a FIFO for reading would wait for a writer forever.
-            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                os.close(fd)
-                raise OSError(f"not a regular file (mode 0o{info.st_mode:o})")
-            os.set_blocking(fd, True)
+            fd, info = open_regular(self.path)
             self._stream = stream = _ClampedReader(io.FileIO(fd, "rb"), info.st_size)
             self._elf = ELFFile(stream)
             # pyelftools parses each program header through construct (~0.1 ms each): a

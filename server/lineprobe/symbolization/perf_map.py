@@ -14,9 +14,9 @@ costs a message, not the profile.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field
 
+from lineprobe.symbolization.regular_file import NotRegularFile, open_regular
 from lineprobe.symbolization.symbol_table import SymbolTable
 
 MAX_BYTES = 256 << 20
@@ -43,18 +43,17 @@ def load_perf_map(path: str, owner_uid: int) -> PerfMap | None:
     """The map at ``path`` if it exists and may be trusted; problems say why parts were not used."""
     result = PerfMap(path)
     try:
-        # O_NOFOLLOW: a symlink planted in /tmp is refused; O_NONBLOCK: so is a FIFO, without waiting.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        # A symlink planted in /tmp is refused, and so is a FIFO, without waiting.
+        fd, info = open_regular(path, follow_symlinks=False)
     except FileNotFoundError:
         return None
+    except NotRegularFile:
+        result.problems.append(f"{path}: not a regular file; JIT frames stay unnamed")
+        return result
     except OSError as exc:
         result.problems.append(f"{path}: not read ({exc.strerror or exc}); JIT frames stay unnamed")
         return result
     with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            result.problems.append(f"{path}: not a regular file; JIT frames stay unnamed")
-            return result
         if info.st_uid not in (owner_uid, 0):
             result.problems.append(
                 f"{path}: owned by uid {info.st_uid}, not by the target's user (uid {owner_uid}) or root: "

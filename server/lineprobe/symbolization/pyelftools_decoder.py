@@ -243,13 +243,6 @@ def _attr_int(die: Any, name: str) -> int | None:
     return int(attr.value) if attr is not None and isinstance(attr.value, int) else None
 
 
-def _file_attr(die: Any, name: str, files: list[str | None]) -> str | None:
-    index = _attr_int(die, name)
-    if index is None or not 0 <= index < len(files):
-        return None
-    return files[index]
-
-
 def join_path(directory: str | None, name: str) -> str:
     if posixpath.isabs(name) or not directory:
         return posixpath.normpath(name)

@@ -1,0 +1,32 @@
+"""Opening a file named by a process, a debuglink or /tmp: only a regular file, never a wait.
+
+A path may name a FIFO (an open for reading waits for a writer forever), a
+device such as ``/dev/zero`` (it never ends) or a symlink loop. Each reader
+of such paths opens them here, non-blocking, and gets an error for anything
+that is not a regular file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+
+class NotRegularFile(OSError):
+    """The path names a FIFO, a device, a socket or a directory."""
+
+
+def open_regular(path: str | os.PathLike[str], follow_symlinks: bool = True) -> tuple[int, os.stat_result]:
+    """A blocking, close-on-exec descriptor of a regular file, and its status.
+
+    Raises ``NotRegularFile`` for anything else, and ``OSError`` when it cannot be
+    opened (with ``follow_symlinks=False``, a symlink is such an error: ELOOP).
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise NotRegularFile(f"not a regular file (mode 0o{info.st_mode:o})")
+    os.set_blocking(fd, True)
+    return fd, info
