@@ -55,6 +55,21 @@ def _fail(error: AgentError | str) -> None:
     sys.exit(EXIT_NO_PROFILE)
 
 
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _launcher_and_command(command: F) -> F:
+    """The trailing options of every tracing command: how to gain privileges, and a command
+    to launch (after ``--``) instead of ``--pid``."""
+    command = click.argument("command", nargs=-1, type=click.UNPROCESSED)(command)
+    return click.option(
+        "--launcher",
+        default=None,
+        metavar="CMD",
+        help="How to start the privileged agent when not root [default: $LINEPROBE_LAUNCHER or 'sudo -n'].",
+    )(command)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lineprobe")
 def main() -> None:
@@ -83,13 +98,7 @@ def main() -> None:
 @click.option(
     "--speedscope", type=click.Path(dir_okay=False, writable=True), help="Write a speedscope profile here."
 )
-@click.option(
-    "--launcher",
-    default=None,
-    metavar="CMD",
-    help="How to start the privileged agent when not root [default: $LINEPROBE_LAUNCHER or 'sudo -n'].",
-)
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@_launcher_and_command
 def profile(
     pid: int | None,
     duration: float | None,
@@ -228,13 +237,7 @@ def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str
     help="File I/O calls at least this slow always get their call stacks captured.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
-@click.option(
-    "--launcher",
-    default=None,
-    metavar="CMD",
-    help="How to start the privileged agent when not root [default: $LINEPROBE_LAUNCHER or 'sudo -n'].",
-)
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@_launcher_and_command
 def syscalls(
     pid: int | None,
     duration: float | None,
@@ -298,13 +301,7 @@ def syscalls(
     help="Track allocations this fraction of the time, instead of the budget's choice (1: all).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
-@click.option(
-    "--launcher",
-    default=None,
-    metavar="CMD",
-    help="How to start the privileged agent when not root [default: $LINEPROBE_LAUNCHER or 'sudo -n'].",
-)
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@_launcher_and_command
 def leaks(
     pid: int | None,
     duration: float | None,
