@@ -19,8 +19,9 @@ def node() -> str:
     return found
 
 
-def test_node_jit_function_is_named_from_its_perf_map(spawn) -> None:
-    target = spawn(node(), "--perf-basic-prof", WORKLOADS / "jit" / "hot.js", "30", wait_s=1.0)
+def test_node_jit_function_is_named_from_its_perf_map(spawn, tmp_path: Path) -> None:
+    # Node's --perf-basic-prof also writes an isolate-*-v8.log into its working directory.
+    target = spawn(node(), "--perf-basic-prof", WORKLOADS / "jit" / "hot.js", "30", wait_s=1.0, cwd=tmp_path)
     assert Path(f"/tmp/perf-{target.pid}.map").is_file(), "node wrote no perf map"
     report = profile_json("--pid", str(target.pid), "--duration", "2")
     jitted = [f for f in report["functions"] if f["binary"] == "[jit]"]
