@@ -2,8 +2,8 @@
 
 - ``/tmp/perf-PID.map`` (``perf_map.load_perf_map``): written by any JIT, read within bounds;
 - ``.gnu_debuglink`` section bytes (``debug_link.parse_debuglink``);
-- the index cache's files (``index_cache.unpack``, ``IndexCache.load_unit``), whose arrays the
-  accelerator's batch lookup reads in C.
+- the index cache's files (``index_cache.read_entry``, ``IndexCache.load_unit``), whose arrays
+  the accelerator's batch lookup reads in C, and a build-id's pack of units (``load_pack``).
 
 The input's first byte picks the parser; the rest is the file. An exception escaping, a run
 over a second, or runaway memory (``RLIMIT_AS``) is a finding.
@@ -26,12 +26,12 @@ BUILD_ID = "ab" * 20
 
 def one_input(data: bytes, folder: Path) -> None:
     from lineprobe.symbolization.debug_link import parse_debuglink
-    from lineprobe.symbolization.index_cache import FORMAT, IndexCache
+    from lineprobe.symbolization.index_cache import FORMAT, PACK_NAME, IndexCache
     from lineprobe.symbolization.perf_map import load_perf_map
 
     if not data:
         return
-    kind, body = data[0] % 3, data[1:]
+    kind, body = data[0] % 4, data[1:]
     if kind == 0:
         path = folder / "perf-1.map"
         path.write_bytes(body)
@@ -42,14 +42,20 @@ def one_input(data: bytes, folder: Path) -> None:
     elif kind == 1:
         parse_debuglink(body)
     else:
-        unit = folder / FORMAT / BUILD_ID[:2] / BUILD_ID[2:] / "unit-0.lpix"
-        unit.parent.mkdir(parents=True, exist_ok=True)
-        unit.write_bytes(body)
-        loaded = IndexCache(folder).load_unit(BUILD_ID, 0)
-        if loaded is not None:
-            for address in (0, 0x1000, 0x1139, 0xFFFFFFFFFFFFFFFF):
-                loaded.frames(address, "fuzz")
-            loaded.frames_many([0, 0x1000, 0x1139], "fuzz", _library())
+        cache = IndexCache(folder)
+        name = "unit-0.lpix" if kind == 2 else PACK_NAME
+        path = folder / FORMAT / BUILD_ID[:2] / BUILD_ID[2:] / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        pack = cache.load_pack(BUILD_ID) if kind == 3 else None
+        offsets = [offset for offset, _, _ in pack.entries()][:8] if pack is not None else [0]
+        for offset in offsets:
+            loaded = cache.load_unit(BUILD_ID, offset, pack)
+            if loaded is not None:
+                for address in (0, 0x1000, 0x1139, 0xFFFFFFFFFFFFFFFF):
+                    loaded.frames(address, "fuzz")
+                loaded.frames_many([0, 0x1000, 0x1139], "fuzz", _library())
+        path.unlink()
 
 
 def _library():  # type: ignore[no-untyped-def]
@@ -59,11 +65,12 @@ def _library():  # type: ignore[no-untyped-def]
 
 
 def make_corpus() -> None:
-    """Seeds: a perf map as Node writes it, a debuglink section, and a real cache file of a unit."""
+    """Seeds: a perf map as Node writes it, a debuglink section, a real cache file of a unit,
+    and a real pack of one unit."""
     import subprocess
 
     from lineprobe.symbolization.elf_image import ElfImage
-    from lineprobe.symbolization.index_cache import IndexCache
+    from lineprobe.symbolization.index_cache import PACK_NAME, IndexCache
 
     root = Path(__file__).resolve().parents[2]
     corpus = Path(__file__).resolve().parent / "corpus-formats"
@@ -85,8 +92,18 @@ def make_corpus() -> None:
         image = ElfImage(str(root / "workloads/build/inlined-O2"), index_cache=cache)
         assert image.dwarf is not None and image.build_id
         image.dwarf.frames(image.symbols.starts[image.symbols.names.index("main")], "seed")
+        image.save()  # one unit: a file of its own
         unit = next((Path(scratch) / "cache").rglob("unit-*.lpix"))
         (corpus / "cache-unit").write_bytes(b"\x02" + unit.read_bytes())
+        image.close()
+        packed = IndexCache(Path(scratch) / "packed")
+        image = ElfImage(str(root / "workloads/build/inlined-O2"), index_cache=packed)
+        assert image.dwarf is not None and image.build_id
+        unit_index = image.dwarf.unit_for(image.symbols.starts[image.symbols.names.index("main")])
+        assert unit_index is not None
+        packed.save_units(image.build_id, {0: unit_index, 1: unit_index}, minimum=1)
+        pack = next((Path(scratch) / "packed").rglob(PACK_NAME))
+        (corpus / "cache-pack").write_bytes(b"\x03" + pack.read_bytes())
     print(f"seeds written to {corpus}")
 
 

@@ -104,3 +104,21 @@ def test_batched_lookups_match_one_by_one_lookups(workloads: Path, tmp_path: Pat
         assert batched == one_by_one, round_
         assert sum(1 for f in batched if f and f[0].line) >= 20, "lines were found"
         image.close()
+
+
+def test_frame_records_grow_their_room_without_losing_any(workloads: Path) -> None:
+    """lp_frames stops when its output room is full; the binding calls again with more."""
+    from lineprobe.symbolization.dwarf_accel import Library
+
+    library = Library.load()
+    assert library is not None
+    image = ElfImage(str(workloads / "wordcount-O2"))
+    assert image.dwarf is not None
+    addresses = [a for start in image.symbols.starts for a in range(start, start + 64, 5)]
+    unit = image.dwarf.unit_for(image.symbols.starts[image.symbols.names.index("main")])
+    assert unit is not None
+    roomy = library.frames(unit.arrays, addresses)
+    for capacity in (1, 2, 7):
+        assert library.frames(unit.arrays, addresses, capacity) == roomy
+    assert roomy is not None and len(roomy[0]) > 7 * 7, "the tiny rooms had to grow"
+    image.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
+import pytest
+from lineprobe.symbolization import index_cache
 from lineprobe.symbolization.elf_image import ElfImage
 from lineprobe.symbolization.index_cache import FORMAT, IndexCache
 from lineprobe.symbolization.resolver import resolve_in_image
@@ -95,3 +98,102 @@ def test_unsafe_build_ids_are_never_paths(tmp_path: Path) -> None:
     cache.save_ranges("../../etc", [(1, 2, 3)])
     assert cache.load_ranges("../../etc") is None
     assert not any(tmp_path.iterdir())
+
+
+MULTI_UNIT_SOURCES = {
+    "main.c": "int twice(int);\nint square(int);\nint main(int argc, char **argv) {\n"
+    "    (void)argv;\n    return twice(argc) + square(argc);\n}\n",
+    "twice.c": "static inline int add(int a, int b) { return a + b; }\n"
+    "int twice(int x) { return add(x, x); }\n",
+    "square.c": "static inline int mul(int a, int b) { return a * b; }\n"
+    "int square(int x) { return mul(x, x); }\n",
+}
+
+
+@pytest.fixture
+def multi_unit(tmp_path: Path) -> Path:
+    """A program of three compilation units (the workloads have one each)."""
+    sources = tmp_path / "src"
+    sources.mkdir()
+    for name, text in MULTI_UNIT_SOURCES.items():
+        (sources / name).write_text(text)
+    binary = tmp_path / "multi"
+    subprocess.run(
+        ["gcc", "-g", "-O2", "-o", str(binary), *sorted(str(sources / n) for n in MULTI_UNIT_SOURCES)],
+        check=True,
+    )
+    return binary
+
+
+def cache_files(root: Path, pattern: str) -> list[Path]:
+    return sorted((root / FORMAT).rglob(pattern))
+
+
+def test_many_units_go_into_one_pack_and_warm_runs_read_it(
+    multi_unit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_cache, "CONSOLIDATE_AT", 2)
+    cache = IndexCache(tmp_path / "cache")
+    cold = answers(multi_unit, cache)
+    assert cache_files(tmp_path / "cache", "unit-*.lpix") == [], "the units went into the pack"
+    (pack,) = cache_files(tmp_path / "cache", index_cache.PACK_NAME)
+    build_id = pack.parent.parent.name + pack.parent.name
+    loaded = cache.load_pack(build_id)
+    assert loaded is not None and len(loaded.entries()) == 3
+    written = pack.stat().st_mtime_ns
+    warm = answers(multi_unit, cache)
+    assert warm == cold and any(frame[1] for chain in cold for frame in chain)
+    assert pack.stat().st_mtime_ns == written, "a warm run decodes nothing, so writes nothing"
+
+
+def test_a_pack_takes_in_the_unit_files_written_before_it(
+    multi_unit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = IndexCache(tmp_path / "cache")
+    image = ElfImage(str(multi_unit), index_cache=cache)
+    assert image.dwarf is not None
+    main = image.symbols.starts[image.symbols.names.index("main")]
+    image.dwarf.frames(main, "x")  # one unit: below the threshold, a file of its own
+    image.close()
+    (alone,) = cache_files(tmp_path / "cache", "unit-*.lpix")
+    monkeypatch.setattr(index_cache, "CONSOLIDATE_AT", 3)
+    cold = answers(multi_unit, cache)  # the two other units, and the file: three
+    assert cache_files(tmp_path / "cache", "unit-*.lpix") == []
+    (pack,) = cache_files(tmp_path / "cache", index_cache.PACK_NAME)
+    loaded = cache.load_pack(pack.parent.parent.name + pack.parent.name)
+    assert loaded is not None
+    assert int(alone.name[5:-5], 16) in {offset for offset, _, _ in loaded.entries()}
+    assert answers(multi_unit, IndexCache(tmp_path / "cache")) == cold
+
+
+def test_a_damaged_pack_is_decoded_again(
+    multi_unit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_cache, "CONSOLIDATE_AT", 2)
+    cache = IndexCache(tmp_path / "cache")
+    cold = answers(multi_unit, cache)
+    (pack,) = cache_files(tmp_path / "cache", index_cache.PACK_NAME)
+    whole = pack.read_bytes()
+    for damaged in (whole[: len(whole) // 2], whole[:100], b"LPIX" + b"\xff" * 64, whole[:-1] + b"\x01"):
+        pack.write_bytes(damaged)
+        assert answers(multi_unit, cache) == cold
+
+
+def test_a_second_writer_leaves_unit_files_instead_of_racing(
+    multi_unit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    monkeypatch.setattr(index_cache, "CONSOLIDATE_AT", 2)
+    cache = IndexCache(tmp_path / "cache")
+    image = ElfImage(str(multi_unit), index_cache=cache)
+    assert image.build_id is not None
+    folder = tmp_path / "cache" / FORMAT / image.build_id[:2] / image.build_id[2:]
+    folder.mkdir(parents=True)
+    with open(folder / ".pack.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process, writing the pack
+        cold = answers(multi_unit, cache)
+    assert len(cache_files(tmp_path / "cache", "unit-*.lpix")) == 3
+    assert cache_files(tmp_path / "cache", index_cache.PACK_NAME) == []
+    assert answers(multi_unit, cache) == cold
+    image.close()

@@ -173,6 +173,7 @@ class ProfileRunner:
         )
         launched = not isinstance(target, int)
         profile = resolve_profile(self._with_start_time(raw), self.cache, launched=launched)
+        self.cache.save()
         if status not in (None, 0) and raw.target_exited:
             profile.warnings.append(f"the command exited with status {status}")
         return profile
@@ -190,7 +191,9 @@ class ProfileRunner:
             lambda agent, pid, report: agent.trace_syscalls(pid, duration_s, slow_ms, report),
         )
         self._fresh_agent = False
-        return resolve_trace(raw, self.cache)
+        trace = resolve_trace(raw, self.cache)
+        self.cache.save()
+        return trace
 
     def find_leaks(
         self,
@@ -209,7 +212,9 @@ class ProfileRunner:
             ),
         )
         self._fresh_agent = False
-        return resolve_leaks(raw, self.cache)
+        leaks = resolve_leaks(raw, self.cache)
+        self.cache.save()
+        return leaks
 
     def stop(self) -> None:
         if self.agent is not None and self.agent.alive:

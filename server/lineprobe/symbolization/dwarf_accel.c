@@ -933,27 +933,42 @@ static int64_t last_at_or_below(const uint64_t *sorted, uint64_t n, uint64_t key
     return (int64_t)lo - 1;
 }
 
+/* A unit's arrays as lp_frames reads them: the fields of unit_index.ARRAY_FIELDS it needs. */
+typedef struct {
+    const uint64_t *row_address; const uint64_t *row_file; const int64_t *row_line;
+    const uint64_t *row_column; const uint8_t *row_end_sequence; uint64_t n_rows;
+    const int64_t *scope_name; const uint8_t *scope_inlined; const int64_t *scope_decl_file;
+    const int64_t *scope_decl_line; const int64_t *scope_call_file; const int64_t *scope_call_line;
+    uint64_t n_scopes;
+    const uint64_t *range_low; const uint64_t *range_high; const uint64_t *range_scope;
+    const int64_t *range_parent; uint64_t n_ranges;
+} lp_unit_arrays;
+
+#define LP_NONE INT64_MIN /* an absent line in a frame record */
+#define LP_FRAME_FIELDS 7
+#define LP_REDO UINT32_MAX /* the chain filled max_chain: the caller walks it without a limit */
+
 /*
- * What dwarf_index.UnitIndex.row_at and scope_chain compute, for a batch of addresses in one
- * unit: rows[i] is the line-table row of addresses[i] (-1: none, or an end of sequence);
- * chains[i * max_chain ...] its scopes innermost first, counts[i] how many. Parents come
- * strictly before their children in the sorted ranges, so each walk ends.
+ * What unit_index.UnitIndex.frames_of builds from row_at and scope_chain, for a batch of
+ * addresses in one unit, as records of LP_FRAME_FIELDS integers, innermost frame first:
+ * (name index, file index, line, column, inlined, declaration file index, declaration line).
+ * A file or name index out of range stands for none; LP_NONE for a line means none.
+ * counts[i] is the number of records of addresses[i] (LP_REDO: see above), *used the number
+ * of records written. Returns how many addresses were done: fewer than n when the next one's
+ * records would pass `capacity` records; the caller calls again for the rest with more room.
+ * `chain` is scratch room for max_chain scopes. Parents come strictly before their children
+ * in the sorted ranges, so each walk ends.
  */
-void lp_lookup(const uint64_t *row_address, const uint8_t *row_end, uint64_t n_rows,
-               const uint64_t *range_low, const uint64_t *range_high, const uint64_t *range_scope,
-               const int64_t *range_parent, uint64_t n_ranges,
-               const uint64_t *addresses, uint64_t n, int64_t *rows, int64_t *chains, uint32_t max_chain,
-               uint32_t *counts) {
+uint64_t lp_frames(const lp_unit_arrays *u, const uint64_t *addresses, uint64_t n, uint32_t max_chain,
+                   int64_t *chain, int64_t *records, uint64_t capacity, uint32_t *counts, uint64_t *used_out) {
+    uint64_t used = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t address = addresses[i];
-        int64_t row = last_at_or_below(row_address, n_rows, address);
-        rows[i] = row >= 0 && !row_end[row] ? row : -1;
         uint32_t count = 0;
-        int64_t *chain = chains + i * max_chain;
-        int64_t r = last_at_or_below(range_low, n_ranges, address);
-        while (r >= 0 && (uint64_t)r < n_ranges) {
-            if (address < range_high[r]) {
-                int64_t scope = (int64_t)range_scope[r];
+        int64_t r = last_at_or_below(u->range_low, u->n_ranges, address);
+        while (r >= 0 && (uint64_t)r < u->n_ranges) {
+            if (address < u->range_high[r]) {
+                int64_t scope = (int64_t)u->range_scope[r];
                 int seen = 0;
                 for (uint32_t k = 0; k < count; k++) seen |= chain[k] == scope;
                 if (!seen) {
@@ -961,10 +976,52 @@ void lp_lookup(const uint64_t *row_address, const uint8_t *row_end, uint64_t n_r
                     chain[count++] = scope;
                 }
             }
-            int64_t parent = range_parent[r];
+            int64_t parent = u->range_parent[r];
             if (parent >= r) break; /* a damaged cache file must not loop */
             r = parent;
         }
-        counts[i] = count;
+        if (count == max_chain) {
+            counts[i] = LP_REDO;
+            continue;
+        }
+        if (used + (count ? count : 1) > capacity) {
+            *used_out = used;
+            return i;
+        }
+        int64_t row = last_at_or_below(u->row_address, u->n_rows, address);
+        int64_t file = -1, line = LP_NONE, column = 0;
+        if (row >= 0 && !u->row_end_sequence[row]) {
+            file = (int64_t)u->row_file[row];
+            line = u->row_line[row];
+            column = (int64_t)u->row_column[row];
+        }
+        int64_t *out = records + used * LP_FRAME_FIELDS;
+        uint32_t made = 0;
+        if (count == 0) {
+            int64_t lone[LP_FRAME_FIELDS] = {-1, file, line, column, 0, -1, LP_NONE};
+            memcpy(out, lone, sizeof lone);
+            made = 1;
+        }
+        for (uint32_t k = 0; k < count; k++) {
+            int64_t scope = chain[k];
+            if (scope < 0 || (uint64_t)scope >= u->n_scopes) break; /* only a damaged cache file */
+            int inlined = u->scope_inlined[scope] != 0;
+            int64_t decl_line = u->scope_decl_line[scope];
+            int64_t record[LP_FRAME_FIELDS] = {
+                u->scope_name[scope], file, line, column, inlined,
+                u->scope_decl_file[scope], decl_line >= 0 ? decl_line : LP_NONE,
+            };
+            memcpy(out + made * LP_FRAME_FIELDS, record, sizeof record);
+            made++;
+            if (!inlined) break;
+            /* The inlined scope's call site is the line in the scope that contains it. */
+            file = u->scope_call_file[scope];
+            line = u->scope_call_line[scope] >= 0 ? u->scope_call_line[scope] : LP_NONE;
+            column = 0;
+        }
+        counts[i] = made;
+        used += made;
     }
+    *used_out = used;
+    return n;
 }

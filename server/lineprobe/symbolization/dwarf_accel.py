@@ -100,6 +100,32 @@ class _Unit(ctypes.Structure):
     ]
 
 
+_ROW_POINTERS = ("row_address", "row_file", "row_line", "row_column", "row_end_sequence")
+_SCOPE_POINTERS = (
+    "scope_name",
+    "scope_inlined",
+    "scope_decl_file",
+    "scope_decl_line",
+    "scope_call_file",
+    "scope_call_line",
+)
+_RANGE_POINTERS = ("range_low", "range_high", "range_scope", "range_parent")
+_UNIT_POINTERS = (*_ROW_POINTERS, *_SCOPE_POINTERS, *_RANGE_POINTERS)
+
+
+class _UnitArrays(ctypes.Structure):
+    """lp_unit_arrays: where a unit's arrays are, and their lengths."""
+
+    _fields_ = [
+        *[(name, ctypes.c_void_p) for name in _ROW_POINTERS],
+        ("n_rows", ctypes.c_uint64),
+        *[(name, ctypes.c_void_p) for name in _SCOPE_POINTERS],
+        ("n_scopes", ctypes.c_uint64),
+        *[(name, ctypes.c_void_p) for name in _RANGE_POINTERS],
+        ("n_ranges", ctypes.c_uint64),
+    ]
+
+
 class _PyBuffer(ctypes.Structure):
     """CPython's ``Py_buffer`` (the buffer protocol's view), enough of it to read ``buf``."""
 
@@ -145,11 +171,14 @@ class Library:
         dll.lp_close.argtypes = [ctypes.c_void_p]
         dll.lp_decode_unit.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(_Unit)]
         dll.lp_free_unit.argtypes = [ctypes.POINTER(_Unit)]
-        dll.lp_lookup.restype = None
+        try:
+            frames = dll.lp_frames
+        except AttributeError:
+            return None  # built from an older dwarf_accel.c
+        frames.restype = ctypes.c_uint64
         pointer, count = ctypes.c_void_p, ctypes.c_uint64
-        lookup_args: list[Any] = [pointer, pointer, count, pointer, pointer, pointer, pointer, count]
-        lookup_args += [pointer, count, pointer, pointer, ctypes.c_uint32, pointer]
-        dll.lp_lookup.argtypes = lookup_args
+        frames.argtypes = [ctypes.POINTER(_UnitArrays), pointer, count, ctypes.c_uint32]
+        frames.argtypes += [pointer, pointer, count, pointer, ctypes.POINTER(ctypes.c_uint64)]
         get_buffer = ctypes.PYFUNCTYPE(
             ctypes.c_int, ctypes.py_object, ctypes.POINTER(_PyBuffer), ctypes.c_int
         )
@@ -182,42 +211,62 @@ class Library:
         finally:
             self.release_buffer(ctypes.byref(view))
 
-    def lookup(
-        self, arrays: Mapping[str, Any], addresses: list[int]
-    ) -> tuple[array[int], array[int], array[int]] | None:
-        """For a batch of addresses of one unit: each one's row index (-1: none), and its scope
-        chain innermost first (``MAX_CHAIN`` slots each, with a count); None when an array
-        cannot be handed to C (then the caller looks up in Python)."""
-        names = ("row_address", "row_end_sequence", "range_low", "range_high", "range_scope", "range_parent")
-        pointers = [self.address_of(arrays[name]) for name in names]
-        if any(p is False for p in pointers):
-            return None
-        wanted = array("Q", addresses)
-        rows = array("q", bytes(8 * len(addresses)))
-        chains = array("q", bytes(8 * MAX_CHAIN * len(addresses)))
-        counts = array("I", bytes(4 * len(addresses)))
-        self.dll.lp_lookup(
-            pointers[0],
-            pointers[1],
-            len(arrays["row_address"]),
-            pointers[2],
-            pointers[3],
-            pointers[4],
-            pointers[5],
-            len(arrays["range_low"]),
-            wanted.buffer_info()[0],
-            len(addresses),
-            rows.buffer_info()[0],
-            chains.buffer_info()[0],
-            MAX_CHAIN,
-            counts.buffer_info()[0],
+    def frames(
+        self, arrays: Mapping[str, Any], addresses: list[int], capacity: int = 0
+    ) -> tuple[list[int], array[int]] | None:
+        """For a batch of addresses of one unit, what ``UnitIndex.frames_of`` needs: the frame
+        records of all of them, ``FRAME_FIELDS`` integers each (see ``lp_frames`` in
+        dwarf_accel.c), and how many records each address has (``REDO``: look it up in Python).
+        None when an array cannot be handed to C (then the caller looks up in Python).
+        ``capacity``: records of room to start with (the tests start tiny, to make it grow)."""
+        fields = {}
+        for name in _UNIT_POINTERS:
+            address = self.address_of(arrays[name])
+            if address is False:
+                return None
+            fields[name] = address
+        unit = _UnitArrays(
+            **fields,
+            n_rows=len(arrays["row_address"]),
+            n_scopes=len(arrays["scope_name"]),
+            n_ranges=len(arrays["range_low"]),
         )
-        return rows, chains, counts
+        n = len(addresses)
+        wanted = array("Q", addresses)
+        counts = array("I", bytes(4 * n))
+        chain = array("q", bytes(8 * MAX_CHAIN))
+        used = ctypes.c_uint64()
+        records: list[int] = []
+        done = 0
+        # Inline chains in a C++ library average about 3 frames; the room doubles when short.
+        capacity = capacity or max(4 * n, MAX_CHAIN)
+        while done < n:
+            out = array("q", bytes(8 * FRAME_FIELDS * capacity))
+            done += self.dll.lp_frames(
+                ctypes.byref(unit),
+                wanted.buffer_info()[0] + 8 * done,
+                n - done,
+                MAX_CHAIN,
+                chain.buffer_info()[0],
+                out.buffer_info()[0],
+                capacity,
+                counts.buffer_info()[0] + 4 * done,
+                ctypes.byref(used),
+            )
+            records += out[: used.value * FRAME_FIELDS].tolist()
+            capacity *= 2
+        return records, counts
 
 
 MAX_CHAIN = 128
-"""Scopes around one address the batch lookup reports (dwarf_index.MAX_CHAIN: the same number);
+"""Scopes around one address the batch lookup reports (unit_index.MAX_CHAIN: the same number);
 a chain that fills them is looked up again in Python."""
+FRAME_FIELDS = 7
+"""Integers per frame record (LP_FRAME_FIELDS)."""
+NONE = -(1 << 63)
+"""An absent line in a frame record (LP_NONE)."""
+REDO = 0xFFFFFFFF
+"""A count saying the chain filled ``MAX_CHAIN`` scopes (LP_REDO)."""
 
 
 def _array(typecode: str, pointer: Any, count: int, itemsize: int) -> array[int]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from elftools.common.exceptions import DWARFError
 
 from lineprobe.symbolization.frame import SourceFrame
-from lineprobe.symbolization.index_cache import IndexCache
+from lineprobe.symbolization.index_cache import IndexCache, UnitPack
 from lineprobe.symbolization.pyelftools_decoder import (
     PyelftoolsDecoder,
     attr_str,
@@ -67,6 +67,9 @@ class DwarfIndex:
         # Only a build-id says which bytes were decoded: without one, nothing is kept on disk.
         self._cache = cache if build_id else None
         self._build_id = build_id or ""
+        self._pack: UnitPack | None = None
+        self._pack_tried = False
+        self._unsaved: dict[int, UnitIndex] = {}  # decoded here, cleanly, and not yet on disk
         cached = self._cache.load_ranges(self._build_id) if self._cache else None
         if cached is not None:
             self._cu_ranges = sorted(cached)
@@ -144,7 +147,12 @@ class DwarfIndex:
         """The unit whose header is at ``offset`` in .debug_info, decoded once."""
         if offset in self._units:
             return self._units[offset]
-        unit = self._cache.load_unit(self._build_id, offset) if self._cache is not None else None
+        unit = None
+        if self._cache is not None:
+            if not self._pack_tried:
+                self._pack_tried = True
+                self._pack = self._cache.load_pack(self._build_id)
+            unit = self._cache.load_unit(self._build_id, offset, self._pack)
         if unit is None:
             from lineprobe.symbolization.elf_image import PARSE_ERRORS
 
@@ -152,7 +160,7 @@ class DwarfIndex:
             try:
                 unit = self._decode_accelerated(offset) if self.accelerated else self._decoder.decode(offset)
                 if self._cache is not None and unit is not None and len(self.problems) == problems_before:
-                    self._cache.save_unit(self._build_id, offset, unit)
+                    self._unsaved[offset] = unit
             except PARSE_ERRORS as exc:
                 self.problems.append(
                     f"{self.display_path}: compilation unit at 0x{offset:x} unreadable "
@@ -206,6 +214,16 @@ class DwarfIndex:
         if raw.has_line_program:
             checksums = [*([None] if raw.line_version < 5 else []), *raw.checksums]
         return UnitIndex(accel.string(*raw.name), comp_dir, files, names, raw.arrays, checksums)
+
+    def save(self) -> None:
+        """Write the units decoded since the last save to the on-disk cache.
+
+        Kept until now, not written one by one, so that a run decoding hundreds of
+        units writes them once, into the pack, rather than once each and again.
+        """
+        if self._cache is not None and self._unsaved:
+            self._cache.save_units(self._build_id, self._unsaved)
+        self._unsaved = {}
 
     # -- public lookups -------------------------------------------------------------------
 

@@ -390,7 +390,13 @@ class ElfImage:
             self.problems.append(f"{self.display_path}: DWARF unreadable ({_describe(exc)})")
             return None
 
+    def save(self) -> None:
+        """Write what was decoded since the last save to the on-disk cache."""
+        if self._dwarf is not None:
+            self._dwarf.save()
+
     def close(self) -> None:
+        self.save()
         if self._stream is not None:
             self._stream.close()
             self._stream = None

@@ -5,15 +5,17 @@ from one file holds for every copy of it: the compilation units' address
 ranges, and each compilation unit's line table and scopes once a lookup has
 needed them.
 
-Each entry is one file: a small JSON header (strings, and where each array
-lies) followed by the raw arrays, 8-byte aligned, in this machine's byte
-order. Loading maps the file and views the arrays in place (``mmap`` and
+Each entry is a small JSON header (strings, and where each array lies)
+followed by the raw arrays, 8-byte aligned, in this machine's byte order.
+Loading maps the file and views the arrays in place (``mmap`` and
 ``memoryview.cast``): no decoding, and only the pages a lookup touches are
-read, which is what makes a warm start on a library like libjvm (100 MB of
-index) take a fraction of a second. Files are written to a temporary name
-and renamed, so concurrent readers (the CLI and a language server) never see
-half a file; anything unreadable or from another layout is ignored and
-decoded again.
+read, which is what makes a warm start on a library like libjvm (300 MB of
+index for 10,000 addresses) take a fraction of a second. A unit decoded is
+written at once to a file of its own; once a build-id has many, they are
+gathered into one pack (``UnitPack``), so that a warm run maps one file, not
+hundreds. Files are written to a temporary name and renamed, so concurrent
+readers (the CLI and a language server) never see half a file; anything
+unreadable or from another layout is ignored and decoded again.
 
 The folder is ``$LINEPROBE_CACHE_DIR``, else ``$XDG_CACHE_HOME/lineprobe``,
 else ``~/.cache/lineprobe``; ``FORMAT`` changes whenever the layout does.
@@ -21,7 +23,10 @@ else ``~/.cache/lineprobe``; ``FORMAT`` changes whenever the layout does.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import fcntl
+import io
 import json
 import mmap
 import os
@@ -33,7 +38,7 @@ from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, BinaryIO, overload
 
 from lineprobe.symbolization.unit_index import ARRAY_FIELDS, UnitIndex
 
@@ -59,6 +64,11 @@ _PARALLEL_ARRAYS = (
 _ITEMSIZE = {code: array(code).itemsize for code in "BHIQiq"}
 _RANGE_ARRAYS = {"low": "Q", "high": "Q", "unit": "Q"}
 _SYMBOL_ARRAYS = {"start": "Q", "end": "Q"}
+_PACK_ARRAYS = {"units": "Q", "starts": "Q", "lengths": "Q", "images": "B"}
+PACK_NAME = "units-pack.lpix"
+CONSOLIDATE_AT = 32
+"""Unit files a build-id gathers before ``consolidate`` folds them into its pack: fewer
+would rewrite a pack of hundreds of MB for a few units' worth of opens."""
 _STRING_ARRAYS = {
     "names_blob": "B",
     "names_offsets": "Q",
@@ -142,43 +152,85 @@ def _aligned(n: int) -> int:
     return (n + 7) & ~7
 
 
-def pack(meta: dict[str, Any], arrays: Mapping[str, array[int] | memoryview]) -> bytes:
-    """One cache entry: the header, then each array's bytes at an 8-byte boundary."""
-    layout = []
-    blobs = []
-    offset = 0
-    for name, values in arrays.items():
-        data = values.tobytes()
-        typecode = values.typecode if isinstance(values, array) else values.format
-        layout.append([name, typecode, len(values), offset])
-        blobs.append(data + b"\0" * (_aligned(len(data)) - len(data)))
-        offset += _aligned(len(data))
-    header = json.dumps(
-        {"byteorder": sys.byteorder, "meta": meta, "arrays": layout}, separators=(",", ":")
-    ).encode()
-    head = _HEADER.pack(MAGIC, len(header)) + header
-    return head + b"\0" * (_aligned(len(head)) - len(head)) + b"".join(blobs)
+@dataclass
+class Entry:
+    """One cache entry ready to write: its header, then its arrays, each padded to 8 bytes."""
+
+    head: bytes
+    arrays: list[array[int] | memoryview]
+
+    @classmethod
+    def of(
+        cls,
+        meta: dict[str, Any],
+        arrays: Mapping[str, array[int] | memoryview],
+        trailing: tuple[str, str, int] | None = None,
+    ) -> Entry:
+        """``trailing`` (name, typecode, count) declares one more array, last, whose bytes
+        the caller writes after these: a pack's hundreds of MB never sit in memory at once."""
+        layout = []
+        offset = 0
+        for name, values in arrays.items():
+            typecode = values.typecode if isinstance(values, array) else values.format
+            layout.append([name, typecode, len(values), offset])
+            offset += _aligned(len(values) * values.itemsize)
+        if trailing is not None:
+            layout.append([*trailing, offset])
+        header = json.dumps(
+            {"byteorder": sys.byteorder, "meta": meta, "arrays": layout}, separators=(",", ":")
+        ).encode()
+        head = _HEADER.pack(MAGIC, len(header)) + header
+        return cls(head + b"\0" * (_aligned(len(head)) - len(head)), list(arrays.values()))
+
+    def size(self) -> int:
+        return len(self.head) + sum(_aligned(len(v) * v.itemsize) for v in self.arrays)
+
+    def write(self, out: BinaryIO) -> None:
+        out.write(self.head)
+        for values in self.arrays:
+            size = len(values) * values.itemsize
+            out.write(values)  # the buffer itself: no copy of a unit's arrays
+            out.write(b"\0" * (_aligned(size) - size))
+
+    def encode(self) -> bytes:
+        out = io.BytesIO()
+        self.write(out)
+        return out.getvalue()
 
 
-def unpack(path: Path, typecodes: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, memoryview]] | None:
+def read_entry(
+    path: Path, typecodes: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, memoryview]] | None:
     """The header's metadata and the arrays (views into the mapped file), or None if unusable."""
+    mapped = _map(path, populate=True)
+    return parse(memoryview(mapped), typecodes) if mapped is not None else None
+
+
+def _map(path: Path, populate: bool) -> mmap.mmap | None:
     try:
         with open(path, "rb") as file:
-            # MAP_POPULATE: one pass of read-ahead instead of a page fault per page a lookup touches.
-            mapped = mmap.mmap(file.fileno(), 0, flags=_MAP_FLAGS, prot=mmap.PROT_READ)
+            # MAP_POPULATE: one pass of read-ahead instead of a page fault per page a lookup
+            # touches; not for a pack, of which a run reads a few of hundreds of units.
+            flags = _MAP_FLAGS if populate else mmap.MAP_SHARED
+            return mmap.mmap(file.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
     except (OSError, ValueError):  # missing, unreadable, or empty (mmap refuses length 0)
         return None
+
+
+def parse(
+    view: memoryview, typecodes: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, memoryview]] | None:
+    """``read_entry`` of one entry's bytes: a whole file, or a unit's image inside a pack."""
     try:
-        if len(mapped) < _HEADER.size:
+        if len(view) < _HEADER.size:
             return None
-        magic, header_size = _HEADER.unpack_from(mapped)
-        if magic != MAGIC or _HEADER.size + header_size > len(mapped):
+        magic, header_size = _HEADER.unpack_from(view)
+        if magic != MAGIC or _HEADER.size + header_size > len(view):
             return None
-        header = json.loads(mapped[_HEADER.size : _HEADER.size + header_size])
+        header = json.loads(bytes(view[_HEADER.size : _HEADER.size + header_size]))
         if not isinstance(header, dict) or header.get("byteorder") != sys.byteorder:
             return None
         base = _aligned(_HEADER.size + header_size)
-        view = memoryview(mapped)
         arrays: dict[str, memoryview] = {}
         for name, typecode, count, offset in header["arrays"]:
             if typecodes.get(name) != typecode or not isinstance(count, int) or not isinstance(offset, int):
@@ -187,7 +239,7 @@ def unpack(path: Path, typecodes: Mapping[str, str]) -> tuple[dict[str, Any], di
             if not itemsize:
                 return None
             start = base + offset
-            if count < 0 or offset < 0 or start + count * itemsize > len(mapped):
+            if count < 0 or offset < 0 or start + count * itemsize > len(view):
                 return None
             arrays[name] = view[start : start + count * itemsize].cast(typecode)
         if set(arrays) != set(typecodes):
@@ -196,6 +248,40 @@ def unpack(path: Path, typecodes: Mapping[str, str]) -> tuple[dict[str, Any], di
         return (meta, arrays) if isinstance(meta, dict) else None
     except (ValueError, TypeError, KeyError, struct.error, json.JSONDecodeError):
         return None
+
+
+@dataclass
+class UnitPack:
+    """Many units' cache entries in one mapped file, found by unit offset.
+
+    A large library's lookups touch hundreds of units: opening and mapping one
+    file each costs more than the lookups themselves. ``IndexCache.consolidate``
+    gathers a build-id's unit files into its pack; each entry inside is a unit
+    file's bytes, unchanged, at an 8-byte boundary.
+    """
+
+    units: memoryview  # unit offsets in .debug_info, ascending
+    starts: memoryview  # where each unit's entry begins in ``images``
+    lengths: memoryview
+    images: memoryview
+    images_at: int  # where ``images`` begins in the file: it is the last array, up to the end
+
+    def entry(self, offset: int) -> memoryview | None:
+        i = bisect.bisect_left(self.units, offset)
+        if i == len(self.units) or self.units[i] != offset:
+            return None
+        start, length = self.starts[i], self.lengths[i]
+        if start + length > len(self.images):
+            return None  # a damaged pack: the entry is decoded again
+        return self.images[start : start + length]
+
+    def entries(self) -> list[tuple[int, int, int]]:
+        """(unit offset, position in the file, length) of each whole entry."""
+        return [
+            (unit, self.images_at + start, length)
+            for unit, start, length in zip(self.units, self.starts, self.lengths, strict=True)
+            if start + length <= len(self.images)
+        ]
 
 
 @dataclass
@@ -225,7 +311,7 @@ class IndexCache:
 
     def load_ranges(self, build_id: str) -> list[tuple[int, int, int]] | None:
         folder = self._folder(build_id)
-        loaded = unpack(folder / "units.lpix", _RANGE_ARRAYS) if folder else None
+        loaded = read_entry(folder / "units.lpix", _RANGE_ARRAYS) if folder else None
         if loaded is None:
             return None
         _, arrays = loaded
@@ -239,13 +325,30 @@ class IndexCache:
                 "high": array("Q", (r[1] for r in ranges)),
                 "unit": array("Q", (r[2] for r in ranges)),
             }
-            self._write(folder / "units.lpix", pack({}, arrays))
+            self._write(folder / "units.lpix", Entry.of({}, arrays).encode())
 
-    def load_unit(self, build_id: str, offset: int) -> UnitIndex | None:
+    def load_pack(self, build_id: str) -> UnitPack | None:
         folder = self._folder(build_id)
-        loaded = (
-            unpack(folder / f"unit-{offset:x}.lpix", {**ARRAY_FIELDS, **_STRING_ARRAYS}) if folder else None
-        )
+        mapped = _map(folder / PACK_NAME, populate=False) if folder else None
+        loaded = parse(memoryview(mapped), _PACK_ARRAYS) if mapped is not None else None
+        if loaded is None:
+            return None
+        _, a = loaded
+        if not len(a["units"]) == len(a["starts"]) == len(a["lengths"]):
+            return None
+        assert mapped is not None
+        return UnitPack(a["units"], a["starts"], a["lengths"], a["images"], len(mapped) - len(a["images"]))
+
+    def load_unit(self, build_id: str, offset: int, pack: UnitPack | None = None) -> UnitIndex | None:
+        """A unit from ``pack`` when it holds it, else from its own file; None when neither does."""
+        folder = self._folder(build_id)
+        if folder is None:
+            return None
+        typecodes = {**ARRAY_FIELDS, **_STRING_ARRAYS}
+        entry = pack.entry(offset) if pack is not None else None
+        loaded = parse(entry, typecodes) if entry is not None else None
+        if loaded is None:
+            loaded = read_entry(folder / f"unit-{offset:x}.lpix", typecodes)
         if loaded is None:
             return None
         meta, arrays = loaded
@@ -264,28 +367,92 @@ class IndexCache:
             return None
         return UnitIndex(name, comp_dir, files, names, arrays, checksums)
 
-    def save_unit(self, build_id: str, offset: int, unit: UnitIndex) -> None:
+    def save_units(self, build_id: str, units: Mapping[int, UnitIndex], minimum: int | None = None) -> None:
+        """Keep units decoded in this run: each in a file of its own when the build-id has
+        few such files, else (``minimum``, by default ``CONSOLIDATE_AT``, all told) all of
+        them, with those files, in the build-id's pack.
+
+        A new pack (the old one's entries, the unit files and ``units``) is written beside
+        the old and renamed over it; then the unit files it took in are removed. A process
+        still reading the old pack keeps its mapping. An flock makes a second process write
+        unit files rather than race: two packs written at once would each miss the other's units.
+        """
         folder = self._folder(build_id)
-        if folder is not None:
-            names_blob, names_offsets = StringTable.build([n or "" for n in unit.names])
-            files_blob, files_offsets = StringTable.build([f or "" for f in unit.files])
-            md5_blob, md5_offsets = StringTable.build([c or "" for c in unit.checksums])
-            arrays = {
-                **unit.arrays,
-                "names_blob": names_blob,
-                "names_offsets": names_offsets,
-                "files_blob": files_blob,
-                "files_offsets": files_offsets,
-                "md5_blob": md5_blob,
-                "md5_offsets": md5_offsets,
-            }
-            meta = {"name": unit.name, "comp_dir": unit.comp_dir}
-            self._write(folder / f"unit-{offset:x}.lpix", pack(meta, arrays))
+        if folder is None or not units:
+            return
+        loose: dict[int, Path] = {}
+        with contextlib.suppress(OSError):
+            for path in folder.glob("unit-*.lpix"):
+                with contextlib.suppress(ValueError):
+                    loose[int(path.name[5:-5], 16)] = path
+        if len(loose) + len(units) >= (minimum or CONSOLIDATE_AT):
+            with contextlib.suppress(OSError):
+                folder.mkdir(parents=True, exist_ok=True)
+                with open(folder / ".pack.lock", "a") as lock:
+                    try:
+                        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        pass  # another process is writing this build-id's pack
+                    else:
+                        if self._write_pack(folder, build_id, loose, units):
+                            return
+        for offset, unit in units.items():
+            self._write(folder / f"unit-{offset:x}.lpix", _unit_entry(unit).encode())
+
+    def _write_pack(
+        self, folder: Path, build_id: str, loose: dict[int, Path], units: Mapping[int, UnitIndex]
+    ) -> bool:
+        # Each entry is copied file to file (sendfile), or encoded one at a time: a pack
+        # of hundreds of MB never passes through this process's memory.
+        sources: dict[int, tuple[str, int, int] | Entry] = {}
+        old = self.load_pack(build_id)
+        if old is not None:
+            for offset, start, length in old.entries():
+                sources[offset] = (str(folder / PACK_NAME), start, length)
+        for offset, path in loose.items():
+            size = _whole_entry_size(path)
+            if size is not None:  # only a readable entry goes in: the rest is decoded again when needed
+                sources[offset] = (str(path), 0, size)
+        sources.update({offset: _unit_entry(unit) for offset, unit in units.items()})
+        offsets = sorted(sources)
+        lengths = array("Q")
+        for offset in offsets:
+            source = sources[offset]
+            lengths.append(source[2] if isinstance(source, tuple) else source.size())
+        starts = array("Q")
+        total = 0
+        for length in lengths:
+            starts.append(total)
+            total += _aligned(length)
+        head = Entry.of(
+            {}, {"units": array("Q", offsets), "starts": starts, "lengths": lengths}, ("images", "B", total)
+        ).encode()
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(head)
+                for offset, length in zip(offsets, lengths, strict=True):
+                    source = sources[offset]
+                    if isinstance(source, tuple):
+                        out.flush()
+                        _copy_range(source, out.fileno())
+                    else:
+                        source.write(out)
+                    out.write(b"\0" * (_aligned(length) - length))
+            os.replace(temporary, folder / PACK_NAME)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            return False
+        for path in loose.values():
+            with contextlib.suppress(OSError):
+                path.unlink()
+        return True
 
     def load_symbols(self, build_id: str) -> tuple[memoryview, memoryview, list[str]] | None:
         """A file's function symbols (starts, ends, names), as ``save_symbols`` kept them."""
         folder = self._folder(build_id)
-        loaded = unpack(folder / "symbols.lpix", _SYMBOL_ARRAYS) if folder else None
+        loaded = read_entry(folder / "symbols.lpix", _SYMBOL_ARRAYS) if folder else None
         if loaded is None:
             return None
         meta, arrays = loaded
@@ -301,4 +468,45 @@ class IndexCache:
         folder = self._folder(build_id)
         if folder is not None:
             arrays = {"start": array("Q", starts), "end": array("Q", ends)}
-            self._write(folder / "symbols.lpix", pack({"names": "\0".join(names)}, arrays))
+            self._write(folder / "symbols.lpix", Entry.of({"names": "\0".join(names)}, arrays).encode())
+
+
+def _unit_entry(unit: UnitIndex) -> Entry:
+    names_blob, names_offsets = StringTable.build([n or "" for n in unit.names])
+    files_blob, files_offsets = StringTable.build([f or "" for f in unit.files])
+    md5_blob, md5_offsets = StringTable.build([c or "" for c in unit.checksums])
+    arrays = {
+        **unit.arrays,
+        "names_blob": names_blob,
+        "names_offsets": names_offsets,
+        "files_blob": files_blob,
+        "files_offsets": files_offsets,
+        "md5_blob": md5_blob,
+        "md5_offsets": md5_offsets,
+    }
+    return Entry.of({"name": unit.name, "comp_dir": unit.comp_dir}, arrays)
+
+
+def _whole_entry_size(path: Path) -> int | None:
+    """The size of a unit file whose header and arrays are all there, else None."""
+    mapped = _map(path, populate=False)
+    if mapped is None:
+        return None
+    with contextlib.closing(mapped):
+        loaded = parse(memoryview(mapped), {**ARRAY_FIELDS, **_STRING_ARRAYS})
+        if loaded is None:
+            return None
+        for view in loaded[1].values():
+            view.release()  # the casts hold the mapping open
+        return len(mapped)
+
+
+def _copy_range(source: tuple[str, int, int], out: int) -> None:
+    path, start, length = source
+    with open(path, "rb") as file:
+        while length > 0:
+            sent = os.sendfile(out, file.fileno(), start, length)
+            if sent <= 0:
+                raise OSError(f"{path}: shorter than its entry")
+            start += sent
+            length -= sent

@@ -86,6 +86,15 @@ class ImageCache:
             self.debug_images[key] = ElfImage(str(path), index_cache=self.index_cache) if path else None
         return self.debug_images[key]
 
+    def save(self) -> None:
+        """Write what was decoded since the last save to the on-disk cache (a server calls
+        this after each capture; ``close`` does it too)."""
+        for image in self.images.values():
+            image.save()
+        for debug in self.debug_images.values():
+            if debug is not None:
+                debug.save()
+
     def close(self) -> None:
         for image in self.images.values():
             image.close()

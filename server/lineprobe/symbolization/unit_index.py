@@ -13,6 +13,7 @@ import bisect
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, TypeAlias, cast
 
 from lineprobe.symbolization.frame import SourceFrame
@@ -25,8 +26,11 @@ _UNREAD = object()
 ScopeInfo: TypeAlias = "tuple[str | None, bool, str | None, int | None, str | None, int | None]"
 """(function, inlined, declaration file, declaration line, call file, call line)."""
 
+# As in dwarf_accel (kept apart so that importing this module never loads ctypes).
 MAX_CHAIN = 128
-"""As dwarf_accel.MAX_CHAIN (kept apart so that importing this module never loads ctypes)."""
+FRAME_FIELDS = 7
+NONE = -(1 << 63)
+REDO = 0xFFFFFFFF
 
 
 IntArray: TypeAlias = "array[int] | memoryview"
@@ -136,25 +140,34 @@ class UnitIndex:
     def frames_many(
         self, addresses: list[int], binary: str, library: Library | None
     ) -> list[list[SourceFrame]]:
-        """``frames`` for each address; the accelerator, when given, does the searches in one call."""
-        found = library.lookup(self.arrays, addresses) if library is not None else None
+        """``frames`` for each address; the accelerator, when given, builds the frames' records."""
+        found = library.frames(self.arrays, addresses) if library is not None else None
         if found is None:
             return [self.frames(address, binary) for address in addresses]
-        rows, chains, counts = found
-        a = self.arrays
+        records, counts = found
+        function, file = self.function, self.file
+        # One tuple of FRAME_FIELDS per frame, taken in order: zip over one iterator groups them.
+        grouped = zip(*[iter(records)] * FRAME_FIELDS, strict=True)
         result = []
-        for i, address in enumerate(addresses):
-            count = counts[i]
-            if count == MAX_CHAIN:  # possibly cut short: the Python walk has no limit
+        for address, count in zip(addresses, counts, strict=True):
+            if count == REDO:  # possibly cut short: the Python walk has no limit
                 result.append(self.frames(address, binary))
                 continue
-            row = rows[i]
-            where = (
-                (self.file(a["row_file"][row]), a["row_line"][row], a["row_column"][row])
-                if row >= 0
-                else None
+            result.append(
+                [
+                    SourceFrame(
+                        function(name),
+                        file(path),
+                        None if line == NONE else line,
+                        (column if column >= 0 else column + (1 << 64)) or None,
+                        inlined == 1,
+                        binary,
+                        file(decl_path),
+                        None if decl_line == NONE else decl_line,
+                    )
+                    for name, path, line, column, inlined, decl_path, decl_line in islice(grouped, count)
+                ]
             )
-            result.append(self.frames_of(where, list(chains[i * MAX_CHAIN : i * MAX_CHAIN + count]), binary))
         return result
 
     def frames_of(
