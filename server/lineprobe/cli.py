@@ -31,10 +31,6 @@ if TYPE_CHECKING:
 EXIT_NO_PROFILE = 1
 
 
-def _json_int(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
-
-
 def _stderr_console() -> Console:
     """Messages on stderr are never hard-wrapped: a log or a grep must see each one on one line."""
     from rich.console import Console
@@ -460,32 +456,35 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
         out.truncate()
 
     answers: dict[int, str] = {}
-    sources: set[str] = set()
-    escaped: dict[str, str] = {}
+    sources: set[str | None] = set()  # every path answered (None among them), for the stale check
+    functions: dict[str | None, str] = {None: "null"}  # JSON of each name and path, escaped once
+    paths: dict[str | None, str] = {None: "null"}
 
-    def quoted(text: str | None) -> str:
-        if text is None:
-            return "null"
-        known = escaped.get(text)
-        if known is None:
-            known = escaped[text] = json.dumps(text)
+    def function_json(text: str | None) -> str:
+        known = functions[text] = json.dumps(text)
+        return known
+
+    def path_json(text: str | None) -> str:
+        sources.add(text)
+        known = paths[text] = json.dumps(text)
         return known
 
     def answer(address: int, frames: list[SourceFrame] | None = None) -> str:
         if frames is None:
             frames = resolve_in_image(image, address, binary, debug, cache.demangle)
-        sources.update(f.path for f in frames if f.path)
         if as_json:
             # What json.dumps writes for {"address", "frames": [...]}, built from pieces: the
             # same few names and paths recur, and each is escaped once.
             listed = ", ".join(
-                f'{{"function": {quoted(f.function)}, "path": {quoted(f.path)}, '
-                f'"line": {_json_int(f.line)}, "column": {_json_int(f.column)}, '
+                f'{{"function": {functions.get(f.function) or function_json(f.function)}, '
+                f'"path": {paths.get(f.path) or path_json(f.path)}, '
+                f'"line": {"null" if f.line is None else f.line}, '
+                f'"column": {"null" if f.column is None else f.column}, '
                 f'"inlined": {"true" if f.inlined else "false"}}}'
                 for f in frames
             )
             return f'{{"address": "0x{address:x}", "frames": [{listed}]}}\n'
-
+        sources.update(f.path for f in frames)
         return "".join(
             f"{f.function or '??'}{' (inlined)' if f.inlined else ''}\n{f.path or '??'}:{f.line or 0}\n"
             for f in frames
@@ -520,7 +519,7 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
     from lineprobe.symbolization.source_freshness import source_problem
 
     dwarf = image.dwarf or (debug.dwarf if debug is not None else None)
-    for source in sorted(sources):
+    for source in sorted(path for path in sources if path):
         stale = source_problem(source, dwarf.checksum(source) if dwarf else None, binary)
         if stale is not None:
             _stderr_console().print(f"[yellow]warning:[/] {stale}", highlight=False)

@@ -106,19 +106,28 @@ def test_batched_lookups_match_one_by_one_lookups(workloads: Path, tmp_path: Pat
         image.close()
 
 
-def test_frame_records_grow_their_room_without_losing_any(workloads: Path) -> None:
-    """lp_frames stops when its output room is full; the binding calls again with more."""
+def test_one_batch_across_units_matches_one_by_one_lookups(multi_unit: Path) -> None:
+    """lp_frames numbers names and files across the units of a batch, and stops when its
+    output room is full (the binding calls again with more): neither loses or mixes a frame."""
+    from array import array
+
     from lineprobe.symbolization.dwarf_accel import Library
+    from lineprobe.symbolization.unit_index import frames_in_units
 
     library = Library.load()
     assert library is not None
-    image = ElfImage(str(workloads / "wordcount-O2"))
-    assert image.dwarf is not None
-    addresses = [a for start in image.symbols.starts for a in range(start, start + 64, 5)]
-    unit = image.dwarf.unit_for(image.symbols.starts[image.symbols.names.index("main")])
-    assert unit is not None
-    roomy = library.frames(unit.arrays, addresses)
-    for capacity in (1, 2, 7):
-        assert library.frames(unit.arrays, addresses, capacity) == roomy
-    assert roomy is not None and len(roomy[0]) > 7 * 7, "the tiny rooms had to grow"
+    image = ElfImage(str(multi_unit))
+    dwarf = image.dwarf
+    assert dwarf is not None
+    addresses = [a for start in image.symbols.starts for a in range(start, start + 48, 3)]
+    one_by_one = [dwarf.frames(a, "m") for a in addresses]
+    assert dwarf.frames_many(addresses, "m") == one_by_one
+    units = sorted({id(u): u for a in addresses if (u := dwarf.unit_for(a)) is not None}.values(), key=id)
+    assert len(units) == 3, "one batch spans the three units"
+    inside = [a for a in addresses if dwarf.unit_for(a) is not None]
+    unit_of = array("I", [units.index(dwarf.unit_for(a)) for a in inside])
+    expected = [dwarf.frames(a, "m") for a in inside]
+    for capacity in (1, 2, 7, 0):
+        assert frames_in_units(units, unit_of, inside, "m", library, capacity) == expected, capacity
+    assert sum(len(f) for f in expected) > 7 and any(f[0].path for f in expected)
     image.close()

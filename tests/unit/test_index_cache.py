@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -98,31 +97,6 @@ def test_unsafe_build_ids_are_never_paths(tmp_path: Path) -> None:
     cache.save_ranges("../../etc", [(1, 2, 3)])
     assert cache.load_ranges("../../etc") is None
     assert not any(tmp_path.iterdir())
-
-
-MULTI_UNIT_SOURCES = {
-    "main.c": "int twice(int);\nint square(int);\nint main(int argc, char **argv) {\n"
-    "    (void)argv;\n    return twice(argc) + square(argc);\n}\n",
-    "twice.c": "static inline int add(int a, int b) { return a + b; }\n"
-    "int twice(int x) { return add(x, x); }\n",
-    "square.c": "static inline int mul(int a, int b) { return a * b; }\n"
-    "int square(int x) { return mul(x, x); }\n",
-}
-
-
-@pytest.fixture
-def multi_unit(tmp_path: Path) -> Path:
-    """A program of three compilation units (the workloads have one each)."""
-    sources = tmp_path / "src"
-    sources.mkdir()
-    for name, text in MULTI_UNIT_SOURCES.items():
-        (sources / name).write_text(text)
-    binary = tmp_path / "multi"
-    subprocess.run(
-        ["gcc", "-g", "-O2", "-o", str(binary), *sorted(str(sources / n) for n in MULTI_UNIT_SOURCES)],
-        check=True,
-    )
-    return binary
 
 
 def cache_files(root: Path, pattern: str) -> list[Path]:

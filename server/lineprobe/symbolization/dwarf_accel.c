@@ -933,7 +933,12 @@ static int64_t last_at_or_below(const uint64_t *sorted, uint64_t n, uint64_t key
     return (int64_t)lo - 1;
 }
 
-/* A unit's arrays as lp_frames reads them: the fields of unit_index.ARRAY_FIELDS it needs. */
+/*
+ * One unit as lp_frames reads it: where the fields of unit_index.ARRAY_FIELDS it needs are, and
+ * their lengths; then where the unit's names and files start in the batch's numbering of all
+ * names and all files (so a record's name or file is one number across units). Every field is
+ * 8 bytes: the Python side fills an array of LP_VIEW_WORDS words per unit.
+ */
 typedef struct {
     const uint64_t *row_address; const uint64_t *row_file; const int64_t *row_line;
     const uint64_t *row_column; const uint8_t *row_end_sequence; uint64_t n_rows;
@@ -942,27 +947,43 @@ typedef struct {
     uint64_t n_scopes;
     const uint64_t *range_low; const uint64_t *range_high; const uint64_t *range_scope;
     const int64_t *range_parent; uint64_t n_ranges;
-} lp_unit_arrays;
+    uint64_t name_base; uint64_t n_names; uint64_t file_base; uint64_t n_files;
+} lp_unit_view;
+
+#define LP_VIEW_WORDS 22
+_Static_assert(sizeof(lp_unit_view) == LP_VIEW_WORDS * 8, "lp_unit_view is LP_VIEW_WORDS words");
+uint64_t lp_view_words(void) { return LP_VIEW_WORDS; }
 
 #define LP_NONE INT64_MIN /* an absent line in a frame record */
 #define LP_FRAME_FIELDS 7
 #define LP_REDO UINT32_MAX /* the chain filled max_chain: the caller walks it without a limit */
 
+/* A unit's name or file index as a batch-wide number; -1 when out of range (none). */
+static int64_t numbered(int64_t index, uint64_t count, uint64_t base) {
+    return index >= 0 && (uint64_t)index < count ? (int64_t)(base + (uint64_t)index) : -1;
+}
+
 /*
  * What unit_index.UnitIndex.frames_of builds from row_at and scope_chain, for a batch of
- * addresses in one unit, as records of LP_FRAME_FIELDS integers, innermost frame first:
- * (name index, file index, line, column, inlined, declaration file index, declaration line).
- * A file or name index out of range stands for none; LP_NONE for a line means none.
+ * addresses, each in the unit units[unit_of[i]], as records of LP_FRAME_FIELDS integers,
+ * innermost frame first: (name, file, line, column, inlined, declaration file, declaration
+ * line), names and files numbered batch-wide (-1: none), LP_NONE for an absent line.
  * counts[i] is the number of records of addresses[i] (LP_REDO: see above), *used the number
  * of records written. Returns how many addresses were done: fewer than n when the next one's
  * records would pass `capacity` records; the caller calls again for the rest with more room.
  * `chain` is scratch room for max_chain scopes. Parents come strictly before their children
  * in the sorted ranges, so each walk ends.
  */
-uint64_t lp_frames(const lp_unit_arrays *u, const uint64_t *addresses, uint64_t n, uint32_t max_chain,
-                   int64_t *chain, int64_t *records, uint64_t capacity, uint32_t *counts, uint64_t *used_out) {
+uint64_t lp_frames(const lp_unit_view *units, uint64_t n_units, const uint32_t *unit_of,
+                   const uint64_t *addresses, uint64_t n, uint32_t max_chain, int64_t *chain,
+                   int64_t *records, uint64_t capacity, uint32_t *counts, uint64_t *used_out) {
     uint64_t used = 0;
     for (uint64_t i = 0; i < n; i++) {
+        if (unit_of[i] >= n_units) { /* the caller's mistake: no frames rather than a wild read */
+            counts[i] = 0;
+            continue;
+        }
+        const lp_unit_view *u = units + unit_of[i];
         uint64_t address = addresses[i];
         uint32_t count = 0;
         int64_t r = last_at_or_below(u->range_low, u->n_ranges, address);
@@ -991,7 +1012,7 @@ uint64_t lp_frames(const lp_unit_arrays *u, const uint64_t *addresses, uint64_t 
         int64_t row = last_at_or_below(u->row_address, u->n_rows, address);
         int64_t file = -1, line = LP_NONE, column = 0;
         if (row >= 0 && !u->row_end_sequence[row]) {
-            file = (int64_t)u->row_file[row];
+            file = numbered((int64_t)u->row_file[row], u->n_files, u->file_base);
             line = u->row_line[row];
             column = (int64_t)u->row_column[row];
         }
@@ -1008,14 +1029,15 @@ uint64_t lp_frames(const lp_unit_arrays *u, const uint64_t *addresses, uint64_t 
             int inlined = u->scope_inlined[scope] != 0;
             int64_t decl_line = u->scope_decl_line[scope];
             int64_t record[LP_FRAME_FIELDS] = {
-                u->scope_name[scope], file, line, column, inlined,
-                u->scope_decl_file[scope], decl_line >= 0 ? decl_line : LP_NONE,
+                numbered(u->scope_name[scope], u->n_names, u->name_base), file, line, column, inlined,
+                numbered(u->scope_decl_file[scope], u->n_files, u->file_base),
+                decl_line >= 0 ? decl_line : LP_NONE,
             };
             memcpy(out + made * LP_FRAME_FIELDS, record, sizeof record);
             made++;
             if (!inlined) break;
             /* The inlined scope's call site is the line in the scope that contains it. */
-            file = u->scope_call_file[scope];
+            file = numbered(u->scope_call_file[scope], u->n_files, u->file_base);
             line = u->scope_call_line[scope] >= 0 ? u->scope_call_line[scope] : LP_NONE;
             column = 0;
         }

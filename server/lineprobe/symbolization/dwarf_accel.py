@@ -18,10 +18,12 @@ from __future__ import annotations
 import ctypes
 import os
 from array import array
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lineprobe.symbolization.unit_index import UnitIndex
 
 LIBRARY = Path(__file__).with_name("liblineprobe_dwarf.so")
 
@@ -110,20 +112,8 @@ _SCOPE_POINTERS = (
     "scope_call_line",
 )
 _RANGE_POINTERS = ("range_low", "range_high", "range_scope", "range_parent")
-_UNIT_POINTERS = (*_ROW_POINTERS, *_SCOPE_POINTERS, *_RANGE_POINTERS)
-
-
-class _UnitArrays(ctypes.Structure):
-    """lp_unit_arrays: where a unit's arrays are, and their lengths."""
-
-    _fields_ = [
-        *[(name, ctypes.c_void_p) for name in _ROW_POINTERS],
-        ("n_rows", ctypes.c_uint64),
-        *[(name, ctypes.c_void_p) for name in _SCOPE_POINTERS],
-        ("n_scopes", ctypes.c_uint64),
-        *[(name, ctypes.c_void_p) for name in _RANGE_POINTERS],
-        ("n_ranges", ctypes.c_uint64),
-    ]
+VIEW_WORDS = 22
+"""Words per unit in lp_frames' ``units`` (LP_VIEW_WORDS): see ``Library.unit_view``."""
 
 
 class _PyBuffer(ctypes.Structure):
@@ -172,13 +162,16 @@ class Library:
         dll.lp_decode_unit.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(_Unit)]
         dll.lp_free_unit.argtypes = [ctypes.POINTER(_Unit)]
         try:
-            frames = dll.lp_frames
+            frames, view_words = dll.lp_frames, dll.lp_view_words
         except AttributeError:
             return None  # built from an older dwarf_accel.c
         frames.restype = ctypes.c_uint64
         pointer, count = ctypes.c_void_p, ctypes.c_uint64
-        frames.argtypes = [ctypes.POINTER(_UnitArrays), pointer, count, ctypes.c_uint32]
+        frames.argtypes = [pointer, count, pointer, pointer, count, ctypes.c_uint32]
         frames.argtypes += [pointer, pointer, count, pointer, ctypes.POINTER(ctypes.c_uint64)]
+        view_words.restype = ctypes.c_uint64
+        if view_words() != VIEW_WORDS:
+            return None
         get_buffer = ctypes.PYFUNCTYPE(
             ctypes.c_int, ctypes.py_object, ctypes.POINTER(_PyBuffer), ctypes.c_int
         )
@@ -211,28 +204,50 @@ class Library:
         finally:
             self.release_buffer(ctypes.byref(view))
 
-    def frames(
-        self, arrays: Mapping[str, Any], addresses: list[int], capacity: int = 0
-    ) -> tuple[list[int], array[int]] | None:
-        """For a batch of addresses of one unit, what ``UnitIndex.frames_of`` needs: the frame
-        records of all of them, ``FRAME_FIELDS`` integers each (see ``lp_frames`` in
-        dwarf_accel.c), and how many records each address has (``REDO``: look it up in Python).
-        None when an array cannot be handed to C (then the caller looks up in Python).
-        ``capacity``: records of room to start with (the tests start tiny, to make it grow)."""
-        fields = {}
-        for name in _UNIT_POINTERS:
-            address = self.address_of(arrays[name])
-            if address is False:
+    def unit_view(self, unit: UnitIndex, name_base: int, file_base: int) -> list[int] | None:
+        """lp_unit_view's words for one unit: where its arrays are and how long, then where its
+        names and files start in the batch's numbering. None when an array cannot be handed to C.
+
+        A unit mapped from the cache knows where each array lies in its entry: one buffer
+        query for the entry then gives them all (a query each costs more than the lookups).
+        """
+        arrays = unit.arrays
+        located = unit.layout
+        if located is not None:
+            entry, positions = located
+            base = self.address_of(entry)
+            if not base:
                 return None
-            fields[name] = address
-        unit = _UnitArrays(
-            **fields,
-            n_rows=len(arrays["row_address"]),
-            n_scopes=len(arrays["scope_name"]),
-            n_ranges=len(arrays["range_low"]),
-        )
+            where = [base + positions[name] for name in (*_ROW_POINTERS, *_SCOPE_POINTERS, *_RANGE_POINTERS)]
+        else:
+            where = []
+            for name in (*_ROW_POINTERS, *_SCOPE_POINTERS, *_RANGE_POINTERS):
+                address = self.address_of(arrays[name])
+                if address is False:
+                    return None
+                where.append(address or 0)
+        return [
+            *where[0:5],
+            len(arrays["row_address"]),
+            *where[5:11],
+            len(arrays["scope_name"]),
+            *where[11:15],
+            len(arrays["range_low"]),
+            name_base,
+            len(unit.names),
+            file_base,
+            len(unit.files),
+        ]
+
+    def frames(
+        self, views: array[int], unit_of: array[int], addresses: array[int], capacity: int = 0
+    ) -> tuple[list[int], array[int]]:
+        """For a batch of addresses, ``addresses[i]`` in the unit of ``views`` numbered
+        ``unit_of[i]``: the frame records of all of them, ``FRAME_FIELDS`` integers each (see
+        ``lp_frames`` in dwarf_accel.c), and how many records each address has (``REDO``: look
+        it up in Python). ``capacity``: records of room to start with (the tests start tiny,
+        to make it grow)."""
         n = len(addresses)
-        wanted = array("Q", addresses)
         counts = array("I", bytes(4 * n))
         chain = array("q", bytes(8 * MAX_CHAIN))
         used = ctypes.c_uint64()
@@ -243,8 +258,10 @@ class Library:
         while done < n:
             out = array("q", bytes(8 * FRAME_FIELDS * capacity))
             done += self.dll.lp_frames(
-                ctypes.byref(unit),
-                wanted.buffer_info()[0] + 8 * done,
+                views.buffer_info()[0],
+                len(views) // VIEW_WORDS,
+                unit_of.buffer_info()[0] + 4 * done,
+                addresses.buffer_info()[0] + 8 * done,
                 n - done,
                 MAX_CHAIN,
                 chain.buffer_info()[0],

@@ -13,6 +13,7 @@ accelerator (``dwarf_accel.py``), else from pyelftools
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from lineprobe.symbolization.pyelftools_decoder import (
     join_path,
     truncated_lines_problem,
 )
-from lineprobe.symbolization.unit_index import UnitIndex, has_checksums
+from lineprobe.symbolization.unit_index import UnitIndex, frames_in_units, has_checksums
 
 if TYPE_CHECKING:
     from lineprobe.symbolization.dwarf_accel import AcceleratedDwarf, Library
@@ -235,18 +236,34 @@ class DwarfIndex:
         return unit.frames(address, binary)
 
     def frames_many(self, addresses: list[int], binary: str) -> list[list[SourceFrame] | None]:
-        """``frames`` for a batch: grouped by unit, each unit's searches in one accelerator call."""
-        by_unit: dict[int, tuple[UnitIndex, list[int]]] = {}
-        for position, address in enumerate(addresses):
-            unit = self.unit_for(address)
-            if unit is not None:
-                by_unit.setdefault(id(unit), (unit, []))[1].append(position)
+        """``frames`` for a batch, every unit's searches in one accelerator call.
+
+        Addresses go in ascending order: neighbours share a unit and the pages of its
+        arrays that the searches read.
+        """
+        units: list[UnitIndex] = []
+        numbers: dict[int, int] = {}  # unit offset -> its place in ``units``
+        unit_of: array[int] = array("I")
+        routed: list[int] = []  # positions in ``addresses``, in the order looked up
+        for position in sorted(range(len(addresses)), key=addresses.__getitem__):
+            offset = self._cu_offset_for(addresses[position])
+            if offset is None:
+                continue
+            number = numbers.get(offset)
+            if number is None:
+                unit = self.unit_at(offset)
+                number = numbers[offset] = len(units) if unit is not None else -1
+                if unit is not None:
+                    units.append(unit)
+            if number >= 0:
+                unit_of.append(number)
+                routed.append(position)
+        found = frames_in_units(
+            units, unit_of, [addresses[p] for p in routed], binary, self._lookup_library()
+        )
         result: list[list[SourceFrame] | None] = [None] * len(addresses)
-        library = self._lookup_library()
-        for unit, positions in by_unit.values():
-            answers = unit.frames_many([addresses[p] for p in positions], binary, library)
-            for position, frames in zip(positions, answers, strict=True):
-                result[position] = frames
+        for position, frames in zip(routed, found, strict=True):
+            result[position] = frames
         return result
 
     def _lookup_library(self) -> Library | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFrame:
+class SourceFrame(NamedTuple):
     """One frame of a resolved address, innermost first in a chain.
+
+    A named tuple rather than a frozen dataclass: a large batch makes tens of
+    thousands of frames, and a tuple is built four times faster.
 
     ``inlined`` is True when this frame's function was inlined into the next
     frame of the chain (DW_TAG_inlined_subroutine); the outermost frame of a

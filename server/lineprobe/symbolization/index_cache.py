@@ -33,12 +33,11 @@ import os
 import re
 import struct
 import sys
-import tempfile
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, overload
+from typing import Any, BinaryIO, NamedTuple, overload
 
 from lineprobe.symbolization.unit_index import ARRAY_FIELDS, UnitIndex
 
@@ -77,6 +76,7 @@ _STRING_ARRAYS = {
     "md5_blob": "B",
     "md5_offsets": "Q",
 }
+_UNIT_ARRAYS = {**ARRAY_FIELDS, **_STRING_ARRAYS}
 
 
 class StringTable(Sequence[str | None]):
@@ -95,15 +95,14 @@ class StringTable(Sequence[str | None]):
 
     def get(self, index: int) -> str | None:
         """The string at ``index``, None when absent or out of range (lookups' fast path)."""
-        try:
-            return self._decoded[index]
-        except KeyError:
-            pass
+        value = self._decoded.get(index, self)  # the table itself stands for "not decoded yet"
+        if value is not self:
+            return value  # type: ignore[return-value]
         value = None
         if 0 <= index < self._count:
             start, end = self._offsets[index], self._offsets[index + 1]
             if start < end:
-                value = bytes(self._blob[start:end]).decode("utf-8", errors="replace")
+                value = str(self._blob[start:end], "utf-8", "replace")
         self._decoded[index] = value
         return value
 
@@ -198,9 +197,7 @@ class Entry:
         return out.getvalue()
 
 
-def read_entry(
-    path: Path, typecodes: Mapping[str, str]
-) -> tuple[dict[str, Any], dict[str, memoryview]] | None:
+def read_entry(path: Path, typecodes: Mapping[str, str]) -> Parsed | None:
     """The header's metadata and the arrays (views into the mapped file), or None if unusable."""
     mapped = _map(path, populate=True)
     return parse(memoryview(mapped), typecodes) if mapped is not None else None
@@ -217,9 +214,16 @@ def _map(path: Path, populate: bool) -> mmap.mmap | None:
         return None
 
 
-def parse(
-    view: memoryview, typecodes: Mapping[str, str]
-) -> tuple[dict[str, Any], dict[str, memoryview]] | None:
+class Parsed(NamedTuple):
+    meta: dict[str, Any]
+    arrays: dict[str, memoryview]
+    entry: memoryview
+    """The entry's bytes, which the arrays are views of."""
+    positions: dict[str, int]
+    """Where each array begins in ``entry``, in bytes."""
+
+
+def parse(view: memoryview, typecodes: Mapping[str, str]) -> Parsed | None:
     """``read_entry`` of one entry's bytes: a whole file, or a unit's image inside a pack."""
     try:
         if len(view) < _HEADER.size:
@@ -232,6 +236,7 @@ def parse(
             return None
         base = _aligned(_HEADER.size + header_size)
         arrays: dict[str, memoryview] = {}
+        positions: dict[str, int] = {}
         for name, typecode, count, offset in header["arrays"]:
             if typecodes.get(name) != typecode or not isinstance(count, int) or not isinstance(offset, int):
                 return None
@@ -242,10 +247,11 @@ def parse(
             if count < 0 or offset < 0 or start + count * itemsize > len(view):
                 return None
             arrays[name] = view[start : start + count * itemsize].cast(typecode)
+            positions[name] = start
         if set(arrays) != set(typecodes):
             return None
         meta = header["meta"]
-        return (meta, arrays) if isinstance(meta, dict) else None
+        return Parsed(meta, arrays, view, positions) if isinstance(meta, dict) else None
     except (ValueError, TypeError, KeyError, struct.error, json.JSONDecodeError):
         return None
 
@@ -300,6 +306,8 @@ class IndexCache:
     def _write(self, path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):  # a read-only or full disk only costs speed
             path.parent.mkdir(parents=True, exist_ok=True)
+            import tempfile  # here: a warm run writes nothing, and the import costs 5 ms
+
             fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as out:
@@ -314,7 +322,7 @@ class IndexCache:
         loaded = read_entry(folder / "units.lpix", _RANGE_ARRAYS) if folder else None
         if loaded is None:
             return None
-        _, arrays = loaded
+        arrays = loaded.arrays
         return list(zip(arrays["low"], arrays["high"], arrays["unit"], strict=True))
 
     def save_ranges(self, build_id: str, ranges: list[tuple[int, int, int]]) -> None:
@@ -333,7 +341,7 @@ class IndexCache:
         loaded = parse(memoryview(mapped), _PACK_ARRAYS) if mapped is not None else None
         if loaded is None:
             return None
-        _, a = loaded
+        a = loaded.arrays
         if not len(a["units"]) == len(a["starts"]) == len(a["lengths"]):
             return None
         assert mapped is not None
@@ -341,17 +349,14 @@ class IndexCache:
 
     def load_unit(self, build_id: str, offset: int, pack: UnitPack | None = None) -> UnitIndex | None:
         """A unit from ``pack`` when it holds it, else from its own file; None when neither does."""
-        folder = self._folder(build_id)
-        if folder is None:
-            return None
-        typecodes = {**ARRAY_FIELDS, **_STRING_ARRAYS}
         entry = pack.entry(offset) if pack is not None else None
-        loaded = parse(entry, typecodes) if entry is not None else None
+        loaded = parse(entry, _UNIT_ARRAYS) if entry is not None else None
         if loaded is None:
-            loaded = read_entry(folder / f"unit-{offset:x}.lpix", typecodes)
+            folder = self._folder(build_id)
+            loaded = read_entry(folder / f"unit-{offset:x}.lpix", _UNIT_ARRAYS) if folder else None
         if loaded is None:
             return None
-        meta, arrays = loaded
+        meta, arrays, whole, positions = loaded
         name, comp_dir = meta.get("name"), meta.get("comp_dir")
         if not ((name is None or isinstance(name, str)) and (comp_dir is None or isinstance(comp_dir, str))):
             return None
@@ -365,7 +370,7 @@ class IndexCache:
         checksums = StringTable(arrays.pop("md5_blob"), arrays.pop("md5_offsets"))
         if not (names.valid() and files.valid() and checksums.valid()):
             return None
-        return UnitIndex(name, comp_dir, files, names, arrays, checksums)
+        return UnitIndex(name, comp_dir, files, names, arrays, checksums, (whole, positions))
 
     def save_units(self, build_id: str, units: Mapping[int, UnitIndex], minimum: int | None = None) -> None:
         """Keep units decoded in this run: each in a file of its own when the build-id has
@@ -427,6 +432,8 @@ class IndexCache:
         head = Entry.of(
             {}, {"units": array("Q", offsets), "starts": starts, "lengths": lengths}, ("images", "B", total)
         ).encode()
+        import tempfile
+
         fd, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -455,7 +462,7 @@ class IndexCache:
         loaded = read_entry(folder / "symbols.lpix", _SYMBOL_ARRAYS) if folder else None
         if loaded is None:
             return None
-        meta, arrays = loaded
+        meta, arrays = loaded.meta, loaded.arrays
         joined = meta.get("names")
         if not isinstance(joined, str):
             return None
@@ -493,11 +500,11 @@ def _whole_entry_size(path: Path) -> int | None:
     if mapped is None:
         return None
     with contextlib.closing(mapped):
-        loaded = parse(memoryview(mapped), {**ARRAY_FIELDS, **_STRING_ARRAYS})
+        loaded = parse(memoryview(mapped), _UNIT_ARRAYS)
         if loaded is None:
             return None
-        for view in loaded[1].values():
-            view.release()  # the casts hold the mapping open
+        for view in (*loaded.arrays.values(), loaded.entry):
+            view.release()  # views hold the mapping open
         return len(mapped)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -286,11 +286,11 @@ def _named(
     # the demangled signature, and is what the source says.
     mangled = symbol is not None and symbol.startswith("_Z")
     if symbol is not None and symbol != outer.function and (not mangled or outer.function is None):
-        frames[-1] = replace(outer, function=symbol)
+        frames[-1] = outer._replace(function=symbol)
     if demangle is not None:
         for i, frame in enumerate(frames):
             if frame.function is not None and frame.function.startswith("_Z"):
-                frames[i] = replace(frame, function=demangle(frame.function))
+                frames[i] = frame._replace(function=demangle(frame.function))
     return frames
 
 

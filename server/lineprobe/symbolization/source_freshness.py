@@ -12,7 +12,6 @@ if it were exact. Two checks, the stronger first:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 
@@ -31,6 +30,8 @@ def source_problem(source: str, checksum: str | None, binary: str) -> str | None
     if checksum is not None and info.st_size <= MAX_SOURCE_BYTES:
         try:
             with open(source, "rb") as file:
+                import hashlib  # here: only DWARF 5 sources with an MD5 need it (5 ms to import)
+
                 digest = hashlib.md5(file.read(), usedforsecurity=False).hexdigest()
         except OSError:
             return None

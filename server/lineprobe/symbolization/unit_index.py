@@ -13,7 +13,7 @@ import bisect
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import repeat
 from typing import TYPE_CHECKING, TypeAlias, cast
 
 from lineprobe.symbolization.frame import SourceFrame
@@ -72,6 +72,9 @@ class UnitIndex:
     """The ARRAY_FIELDS: built arrays when decoded here, views into the mapped file from the cache."""
     checksums: Sequence[str | None] = ()
     """Each file's MD5 from the line table (DWARF 5 DW_LNCT_MD5, hex), parallel to ``files``."""
+    layout: tuple[memoryview, Mapping[str, int]] | None = None
+    """For arrays mapped from the cache: the entry they are views of, and where each begins in
+    it (bytes), so that the accelerator finds them all with one buffer query."""
     file: Callable[[int], str | None] = field(init=False, repr=False, compare=False)
     """The path of a file number, None when out of range."""
     function: Callable[[int], str | None] = field(init=False, repr=False, compare=False)
@@ -141,34 +144,7 @@ class UnitIndex:
         self, addresses: list[int], binary: str, library: Library | None
     ) -> list[list[SourceFrame]]:
         """``frames`` for each address; the accelerator, when given, builds the frames' records."""
-        found = library.frames(self.arrays, addresses) if library is not None else None
-        if found is None:
-            return [self.frames(address, binary) for address in addresses]
-        records, counts = found
-        function, file = self.function, self.file
-        # One tuple of FRAME_FIELDS per frame, taken in order: zip over one iterator groups them.
-        grouped = zip(*[iter(records)] * FRAME_FIELDS, strict=True)
-        result = []
-        for address, count in zip(addresses, counts, strict=True):
-            if count == REDO:  # possibly cut short: the Python walk has no limit
-                result.append(self.frames(address, binary))
-                continue
-            result.append(
-                [
-                    SourceFrame(
-                        function(name),
-                        file(path),
-                        None if line == NONE else line,
-                        (column if column >= 0 else column + (1 << 64)) or None,
-                        inlined == 1,
-                        binary,
-                        file(decl_path),
-                        None if decl_line == NONE else decl_line,
-                    )
-                    for name, path, line, column, inlined, decl_path, decl_line in islice(grouped, count)
-                ]
-            )
-        return result
+        return frames_in_units([self], array("I", bytes(4 * len(addresses))), addresses, binary, library)
 
     def frames_of(
         self, row: tuple[str | None, int, int] | None, chain: list[int], binary: str
@@ -194,6 +170,87 @@ class UnitIndex:
                 break
             path, line, column = call_path, call_line, None
         return frames
+
+
+def frames_in_units(
+    units: Sequence[UnitIndex],
+    unit_of: array[int],
+    addresses: list[int],
+    binary: str,
+    library: Library | None,
+    capacity: int = 0,
+) -> list[list[SourceFrame]]:
+    """``units[unit_of[i]].frames(addresses[i], binary)`` for each address.
+
+    With the accelerator, one C call builds every frame's record for the whole batch, and
+    the frames are made column by column, each column in one C-level pass: a record's
+    names and paths are numbers, and a batch names few distinct ones, each decoded once.
+    ``capacity`` is passed on to ``Library.frames`` (for tests).
+    """
+    if library is None:
+        return [units[u].frames(address, binary) for u, address in zip(unit_of, addresses, strict=True)]
+    views: array[int] = array("Q")
+    name_bases, file_bases = [], []
+    name_base = file_base = 0
+    for unit in units:
+        view = library.unit_view(unit, name_base, file_base)
+        if view is None:  # an array C cannot have: this batch is looked up in Python
+            return frames_in_units(units, unit_of, addresses, binary, None)
+        views.extend(view)
+        name_bases.append(name_base)
+        file_bases.append(file_base)
+        name_base += len(unit.names)
+        file_base += len(unit.files)
+    records, counts = library.frames(views, unit_of, array("Q", addresses), capacity)
+
+    names, paths, decl_paths = records[0::FRAME_FIELDS], records[1::FRAME_FIELDS], records[5::FRAME_FIELDS]
+    functions = _numbered(units, name_bases, set(names), lambda unit: unit.function)
+    files = _numbered(units, file_bases, {*paths, *decl_paths}, lambda unit: unit.file)
+    columns = zip(
+        map(functions.__getitem__, names),
+        map(files.__getitem__, paths),
+        [None if line == NONE else line for line in records[2::FRAME_FIELDS]],
+        [(c if c >= 0 else c + (1 << 64)) or None for c in records[3::FRAME_FIELDS]],
+        map(bool, records[4::FRAME_FIELDS]),
+        repeat(binary),
+        map(files.__getitem__, decl_paths),
+        [None if line == NONE else line for line in records[6::FRAME_FIELDS]],
+        repeat(False),
+    )
+    # tuple.__new__ on each row: a SourceFrame without the named tuple's Python-level __new__.
+    made: list[SourceFrame] = list(map(tuple.__new__, repeat(SourceFrame), columns))
+    result = []
+    start = 0
+    for u, address, count in zip(unit_of, addresses, counts, strict=True):
+        if count == REDO:  # possibly cut short: the Python walk has no limit
+            result.append(units[u].frames(address, binary))
+        else:
+            result.append(made[start : start + count])
+            start += count
+    return result
+
+
+def _numbered(
+    units: Sequence[UnitIndex],
+    bases: list[int],
+    numbers: set[int],
+    strings: Callable[[UnitIndex], Callable[[int], str | None]],
+) -> dict[int, str | None]:
+    """The strings batch-wide numbers stand for (see lp_frames), each read from its unit:
+    in ascending order, the units are walked once."""
+    found: dict[int, str | None] = {}
+    u, string = -1, None
+    for number in sorted(numbers):
+        if number < 0:
+            found[number] = None
+            continue
+        while u + 1 < len(bases) and bases[u + 1] <= number:
+            u += 1
+            string = None
+        if string is None:
+            string = strings(units[u])
+        found[number] = string(number - bases[u])
+    return found
 
 
 def has_checksums(unit: UnitIndex) -> bool:
