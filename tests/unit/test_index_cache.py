@@ -171,3 +171,30 @@ def test_a_second_writer_leaves_unit_files_instead_of_racing(
     assert cache_files(tmp_path / "cache", index_cache.PACK_NAME) == []
     assert answers(multi_unit, cache) == cold
     image.close()
+
+
+def test_a_pack_directory_that_lies_falls_back_to_each_entry_header(
+    multi_unit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_cache, "CONSOLIDATE_AT", 2)
+    cache = IndexCache(tmp_path / "cache")
+    cold = answers(multi_unit, cache)
+    (pack,) = cache_files(tmp_path / "cache", index_cache.PACK_NAME)
+    data = bytearray(pack.read_bytes())
+    parsed = index_cache.parse(memoryview(bytes(data)), index_cache._PACK_ARRAYS)
+    assert parsed is not None
+    start = parsed.positions["layout"]
+    size = len(parsed.arrays["layout"]) * 8
+    data[start : start + size] = b"\xff" * size  # every array said to be far past its entry
+    pack.write_bytes(bytes(data))
+    image = ElfImage(str(multi_unit), index_cache=cache)
+    assert image.dwarf is not None
+
+    def no_pyelftools() -> None:
+        raise AssertionError("an entry with a readable header was decoded again")
+
+    image.dwarf._load_info = no_pyelftools
+    found = [image.dwarf.frames(start, "x") for start in image.symbols.starts]
+    assert len(image.dwarf._units) == 3 and any(f and f[0].path for f in found)
+    image.close()
+    assert answers(multi_unit, cache) == cold

@@ -63,7 +63,15 @@ _PARALLEL_ARRAYS = (
 _ITEMSIZE = {code: array(code).itemsize for code in "BHIQiq"}
 _RANGE_ARRAYS = {"low": "Q", "high": "Q", "unit": "Q"}
 _SYMBOL_ARRAYS = {"start": "Q", "end": "Q"}
-_PACK_ARRAYS = {"units": "Q", "starts": "Q", "lengths": "Q", "images": "B"}
+_PACK_ARRAYS = {
+    "units": "Q",
+    "starts": "Q",
+    "lengths": "Q",
+    "layout": "Q",
+    "labels_blob": "B",
+    "labels_offsets": "Q",
+    "images": "B",
+}
 PACK_NAME = "units-pack.lpix"
 CONSOLIDATE_AT = 32
 """Unit files a build-id gathers before ``consolidate`` folds them into its pack: fewer
@@ -77,6 +85,7 @@ _STRING_ARRAYS = {
     "md5_offsets": "Q",
 }
 _UNIT_ARRAYS = {**ARRAY_FIELDS, **_STRING_ARRAYS}
+LAYOUT_WORDS = 2 * len(_UNIT_ARRAYS)
 
 
 class StringTable(Sequence[str | None]):
@@ -157,6 +166,9 @@ class Entry:
 
     head: bytes
     arrays: list[array[int] | memoryview]
+    meta: dict[str, Any]
+    placed: dict[str, tuple[int, int]]
+    """Each array's position in the entry (bytes) and count."""
 
     @classmethod
     def of(
@@ -167,11 +179,13 @@ class Entry:
     ) -> Entry:
         """``trailing`` (name, typecode, count) declares one more array, last, whose bytes
         the caller writes after these: a pack's hundreds of MB never sit in memory at once."""
-        layout = []
+        layout: list[list[str | int]] = []
+        placed: dict[str, tuple[int, int]] = {}  # relative to the arrays' start, until the header is known
         offset = 0
         for name, values in arrays.items():
             typecode = values.typecode if isinstance(values, array) else values.format
             layout.append([name, typecode, len(values), offset])
+            placed[name] = (offset, len(values))
             offset += _aligned(len(values) * values.itemsize)
         if trailing is not None:
             layout.append([*trailing, offset])
@@ -179,7 +193,9 @@ class Entry:
             {"byteorder": sys.byteorder, "meta": meta, "arrays": layout}, separators=(",", ":")
         ).encode()
         head = _HEADER.pack(MAGIC, len(header)) + header
-        return cls(head + b"\0" * (_aligned(len(head)) - len(head)), list(arrays.values()))
+        head += b"\0" * (_aligned(len(head)) - len(head))
+        placed = {name: (len(head) + at, count) for name, (at, count) in placed.items()}
+        return cls(head, list(arrays.values()), meta, placed)
 
     def size(self) -> int:
         return len(self.head) + sum(_aligned(len(v) * v.itemsize) for v in self.arrays)
@@ -261,25 +277,46 @@ class UnitPack:
     """Many units' cache entries in one mapped file, found by unit offset.
 
     A large library's lookups touch hundreds of units: opening and mapping one
-    file each costs more than the lookups themselves. ``IndexCache.consolidate``
-    gathers a build-id's unit files into its pack; each entry inside is a unit
-    file's bytes, unchanged, at an 8-byte boundary.
+    file each costs more than the lookups themselves, and so does reading each
+    entry's JSON header. ``IndexCache.save_units`` gathers a build-id's units
+    into its pack: each entry inside is a unit file's bytes, unchanged, at an
+    8-byte boundary, and a directory says where each entry's arrays lie and
+    what its unit is named.
     """
 
     units: memoryview  # unit offsets in .debug_info, ascending
     starts: memoryview  # where each unit's entry begins in ``images``
     lengths: memoryview
+    layout: memoryview  # per unit, LAYOUT_WORDS: each of its arrays' position in the entry and count
+    labels: StringTable  # per unit, its name and its compilation directory
     images: memoryview
     images_at: int  # where ``images`` begins in the file: it is the last array, up to the end
 
-    def entry(self, offset: int) -> memoryview | None:
+    def _index(self, offset: int) -> int | None:
         i = bisect.bisect_left(self.units, offset)
         if i == len(self.units) or self.units[i] != offset:
             return None
-        start, length = self.starts[i], self.lengths[i]
-        if start + length > len(self.images):
+        if self.starts[i] + self.lengths[i] > len(self.images):
             return None  # a damaged pack: the entry is decoded again
-        return self.images[start : start + length]
+        return i
+
+    def entry(self, offset: int) -> memoryview | None:
+        i = self._index(offset)
+        return None if i is None else self.images[self.starts[i] : self.starts[i] + self.lengths[i]]
+
+    def unit(self, offset: int) -> tuple[memoryview, list[int], str | None, str | None] | None:
+        """A unit's entry, its directory row, name and compilation directory."""
+        i = self._index(offset)
+        if i is None:
+            return None
+        start = self.starts[i]
+        row = self.layout[i * LAYOUT_WORDS : (i + 1) * LAYOUT_WORDS].tolist()
+        return (
+            self.images[start : start + self.lengths[i]],
+            row,
+            self.labels.get(2 * i),
+            self.labels.get(2 * i + 1),
+        )
 
     def entries(self) -> list[tuple[int, int, int]]:
         """(unit offset, position in the file, length) of each whole entry."""
@@ -342,15 +379,22 @@ class IndexCache:
         if loaded is None:
             return None
         a = loaded.arrays
-        if not len(a["units"]) == len(a["starts"]) == len(a["lengths"]):
+        n = len(a["units"])
+        labels = StringTable(a["labels_blob"], a["labels_offsets"])
+        if not (n == len(a["starts"]) == len(a["lengths"]) and len(a["layout"]) == n * LAYOUT_WORDS):
+            return None
+        if len(labels) != 2 * n or not labels.valid():
             return None
         assert mapped is not None
-        return UnitPack(a["units"], a["starts"], a["lengths"], a["images"], len(mapped) - len(a["images"]))
+        at = len(mapped) - len(a["images"])
+        return UnitPack(a["units"], a["starts"], a["lengths"], a["layout"], labels, a["images"], at)
 
     def load_unit(self, build_id: str, offset: int, pack: UnitPack | None = None) -> UnitIndex | None:
         """A unit from ``pack`` when it holds it, else from its own file; None when neither does."""
-        entry = pack.entry(offset) if pack is not None else None
-        loaded = parse(entry, _UNIT_ARRAYS) if entry is not None else None
+        found = pack.unit(offset) if pack is not None else None
+        loaded = None
+        if found is not None:  # by the directory; by the entry's own header if that is damaged
+            loaded = _from_directory(*found) or parse(found[0], _UNIT_ARRAYS)
         if loaded is None:
             folder = self._folder(build_id)
             loaded = read_entry(folder / f"unit-{offset:x}.lpix", _UNIT_ARRAYS) if folder else None
@@ -409,43 +453,58 @@ class IndexCache:
     ) -> bool:
         # Each entry is copied file to file (sendfile), or encoded one at a time: a pack
         # of hundreds of MB never passes through this process's memory.
-        sources: dict[int, tuple[str, int, int] | Entry] = {}
+        items: dict[int, _PackItem] = {}
         old = self.load_pack(build_id)
         if old is not None:
             for offset, start, length in old.entries():
-                sources[offset] = (str(folder / PACK_NAME), start, length)
+                entry = old.entry(offset)
+                parsed = parse(entry, _UNIT_ARRAYS) if entry is not None else None
+                if parsed is not None:
+                    items[offset] = _PackItem.copied(parsed, (str(folder / PACK_NAME), start, length))
         for offset, path in loose.items():
-            size = _whole_entry_size(path)
-            if size is not None:  # only a readable entry goes in: the rest is decoded again when needed
-                sources[offset] = (str(path), 0, size)
-        sources.update({offset: _unit_entry(unit) for offset, unit in units.items()})
-        offsets = sorted(sources)
-        lengths = array("Q")
-        for offset in offsets:
-            source = sources[offset]
-            lengths.append(source[2] if isinstance(source, tuple) else source.size())
-        starts = array("Q")
+            mapped = _map(path, populate=False)
+            parsed = parse(memoryview(mapped), _UNIT_ARRAYS) if mapped is not None else None
+            if parsed is not None:  # only a readable entry goes in: the rest is decoded again when needed
+                items[offset] = _PackItem.copied(parsed, (str(path), 0, len(parsed.entry)))
+        for offset, unit in units.items():
+            encoded = _unit_entry(unit)
+            row = [word for name in _UNIT_ARRAYS for word in encoded.placed[name]]
+            items[offset] = _PackItem(encoded.size(), row, unit.name, unit.comp_dir, encoded)
+        offsets = sorted(items)
+        starts, lengths, layout = array("Q"), array("Q"), array("Q")
         total = 0
-        for length in lengths:
+        for offset in offsets:
+            item = items[offset]
             starts.append(total)
-            total += _aligned(length)
-        head = Entry.of(
-            {}, {"units": array("Q", offsets), "starts": starts, "lengths": lengths}, ("images", "B", total)
-        ).encode()
+            lengths.append(item.length)
+            layout.extend(item.layout)
+            total += _aligned(item.length)
+        labels_blob, labels_offsets = StringTable.build(
+            [label or "" for offset in offsets for label in (items[offset].name, items[offset].comp_dir)]
+        )
+        directory = {
+            "units": array("Q", offsets),
+            "starts": starts,
+            "lengths": lengths,
+            "layout": layout,
+            "labels_blob": labels_blob,
+            "labels_offsets": labels_offsets,
+        }
+        head = Entry.of({}, directory, ("images", "B", total)).encode()
         import tempfile
 
         fd, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(head)
-                for offset, length in zip(offsets, lengths, strict=True):
-                    source = sources[offset]
-                    if isinstance(source, tuple):
+                for offset in offsets:
+                    item = items[offset]
+                    if item.entry is not None:
+                        item.entry.write(out)
+                    elif item.source is not None:
                         out.flush()
-                        _copy_range(source, out.fileno())
-                    else:
-                        source.write(out)
-                    out.write(b"\0" * (_aligned(length) - length))
+                        _copy_range(item.source, out.fileno())
+                    out.write(b"\0" * (_aligned(item.length) - item.length))
             os.replace(temporary, folder / PACK_NAME)
         except OSError:
             with contextlib.suppress(OSError):
@@ -494,18 +553,48 @@ def _unit_entry(unit: UnitIndex) -> Entry:
     return Entry.of({"name": unit.name, "comp_dir": unit.comp_dir}, arrays)
 
 
-def _whole_entry_size(path: Path) -> int | None:
-    """The size of a unit file whose header and arrays are all there, else None."""
-    mapped = _map(path, populate=False)
-    if mapped is None:
-        return None
-    with contextlib.closing(mapped):
-        loaded = parse(memoryview(mapped), _UNIT_ARRAYS)
-        if loaded is None:
-            return None
-        for view in (*loaded.arrays.values(), loaded.entry):
-            view.release()  # views hold the mapping open
-        return len(mapped)
+@dataclass
+class _PackItem:
+    """One unit on its way into a pack: its entry's length and directory row, its name, and
+    where its bytes come from (an entry to encode, or a range of a file to copy)."""
+
+    length: int
+    layout: list[int]
+    name: str | None
+    comp_dir: str | None
+    entry: Entry | None = None
+    source: tuple[str, int, int] | None = None
+
+    @classmethod
+    def copied(cls, parsed: Parsed, source: tuple[str, int, int]) -> _PackItem:
+        layout = [
+            word for name in _UNIT_ARRAYS for word in (parsed.positions[name], len(parsed.arrays[name]))
+        ]
+        meta = parsed.meta
+        name, comp_dir = meta.get("name"), meta.get("comp_dir")
+        return cls(
+            len(parsed.entry),
+            layout,
+            name if isinstance(name, str) else None,
+            comp_dir if isinstance(comp_dir, str) else None,
+            source=source,
+        )
+
+
+def _from_directory(
+    entry: memoryview, row: list[int], name: str | None, comp_dir: str | None
+) -> Parsed | None:
+    """A unit's entry read by its pack's directory row: no JSON header to parse."""
+    arrays: dict[str, memoryview] = {}
+    positions: dict[str, int] = {}
+    for k, (field, typecode) in enumerate(_UNIT_ARRAYS.items()):
+        position, count = row[2 * k], row[2 * k + 1]
+        end = position + count * _ITEMSIZE[typecode]
+        if end > len(entry):
+            return None  # a damaged directory
+        arrays[field] = entry[position:end].cast(typecode)  # type: ignore[call-overload]
+        positions[field] = position
+    return Parsed({"name": name, "comp_dir": comp_dir}, arrays, entry, positions)
 
 
 def _copy_range(source: tuple[str, int, int], out: int) -> None:
