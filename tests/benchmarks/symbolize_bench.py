@@ -25,10 +25,13 @@ included.
 
   cold   first run, LINEPROBE_CACHE_DIR set to a fresh empty directory
   warm   second run, same LINEPROBE_CACHE_DIR (the cache the cold run left).
-         The other tools keep no cache on disk; neither does lineprobe yet, in
-         which case warm is just a second run (the output says so). The binaries
-         are in the page cache for both runs unless --drop-caches is given (root;
-         it drops the page cache of the whole machine before each cold run).
+         The other tools keep no cache on disk: their warm run is just a second
+         run. The binaries are in the page cache for both runs unless
+         --drop-caches is given (root; it drops the page cache of the whole
+         machine before each cold run).
+
+The table's ratios are against llvm-symbolizer's cold run: cold/llvm and
+warm/llvm (seconds), RSS/llvm (peak memory of either run).
 
 Agreement with llvm-symbolizer, over the addresses a tool answered:
   innermost    the innermost frame's (file, line) equal
@@ -541,18 +544,21 @@ def print_table(label: str, result: dict[str, object]) -> None:
 
     print(f"\n{label}: {result['binary']}, {result['addresses']} addresses")
     header = f"{'tool':24s} {'cold s':>16s} {'warm s':>16s} {'peak MB':>8s} {'inner %':>8s} {'chain %':>8s}"
-    print(header + f" {'cold/llvm':>9s} {'RSS/llvm':>8s} {'answered':>8s}")
+    print(header + f" {'cold/llvm':>9s} {'warm/llvm':>9s} {'RSS/llvm':>8s} {'answered':>8s}")
     for name, data in tools.items():
         runs = [r for r in (data["cold"], data["warm"]) if r]
         peak = max(r["peak_rss_mb"] for r in runs) if runs else 0.0
         cold = data["cold"]
         ratio = f"{cold['seconds'] / ref_cold:9.2f}" if cold and ref_cold else f"{'':9s}"
+        # Warm against the reference's cold run: what a second look costs, next to the first.
+        warm = data["warm"]
+        warm_ratio = f"{warm['seconds'] / ref_cold:9.3f}" if warm and ref_cold else f"{'':9s}"
         rss_ratio = f"{peak / ref_rss:8.2f}" if ref_rss else f"{'':8s}"
         inner = percent(data["innermost_agreement_percent"])
         chain = percent(data["inline_chain_agreement_percent"])
         print(
             f"{name:24s} {seconds(cold):>16s} {seconds(data['warm']):>16s} {peak:8.0f} {inner:>8s}"
-            f" {chain:>8s} {ratio} {rss_ratio} {data['answered']:8d}"
+            f" {chain:>8s} {ratio} {warm_ratio} {rss_ratio} {data['answered']:8d}"
         )
         for note in data["notes"]:
             print(f"    note: {note}")
