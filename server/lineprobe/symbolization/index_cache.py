@@ -99,7 +99,7 @@ class StringTable(Sequence[str | None]):
     def __init__(self, blob: memoryview, offsets: memoryview) -> None:
         self._blob = blob
         self._offsets = offsets
-        self._count = len(offsets) - 1
+        self._count = max(len(offsets) - 1, 0)  # no offsets at all: a damaged file, and not valid()
         self._decoded: dict[int, str | None] = {}
 
     def get(self, index: int) -> str | None:
@@ -383,7 +383,7 @@ class IndexCache:
         labels = StringTable(a["labels_blob"], a["labels_offsets"])
         if not (n == len(a["starts"]) == len(a["lengths"]) and len(a["layout"]) == n * LAYOUT_WORDS):
             return None
-        if len(labels) != 2 * n or not labels.valid():
+        if not labels.valid() or len(labels) != 2 * n:
             return None
         assert mapped is not None
         at = len(mapped) - len(a["images"])
