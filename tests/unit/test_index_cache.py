@@ -94,7 +94,7 @@ def test_cache_files_with_garbage_arrays_never_crash_a_lookup(workloads: Path, t
 
 def test_unsafe_build_ids_are_never_paths(tmp_path: Path) -> None:
     cache = IndexCache(tmp_path)
-    cache.save_ranges("../../etc", [(1, 2, 3)])
+    cache.save_ranges("../../etc", [1], [2], [3])
     assert cache.load_ranges("../../etc") is None
     assert not any(tmp_path.iterdir())
 

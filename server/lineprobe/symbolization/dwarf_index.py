@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from elftools.common.exceptions import DWARFError
@@ -63,8 +63,10 @@ class DwarfIndex:
         self.display_path = display_path
         self.problems: list[str] = []
         self._units: dict[int, UnitIndex | None] = {}
-        self._cu_starts: list[int] = []
-        self._cu_ranges: list[tuple[int, int, int]] = []  # (low, high, cu offset), sorted
+        # The CUs' address ranges, sorted by low: lists when built here, views of the cache's file.
+        self._cu_lows: Sequence[int] = []
+        self._cu_highs: Sequence[int] = []
+        self._cu_units: Sequence[int] = []  # each range's CU offset
         # Only a build-id says which bytes were decoded: without one, nothing is kept on disk.
         self._cache = cache if build_id else None
         self._build_id = build_id or ""
@@ -73,12 +75,12 @@ class DwarfIndex:
         self._unsaved: dict[int, UnitIndex] = {}  # decoded here, cleanly, and not yet on disk
         cached = self._cache.load_ranges(self._build_id) if self._cache else None
         if cached is not None:
-            self._cu_ranges = sorted(cached)
-            self._cu_starts = [r[0] for r in self._cu_ranges]
+            # Saved sorted: a damaged file gives wrong CUs (decoded, then found wanting), never a hang.
+            self._cu_lows, self._cu_highs, self._cu_units = cached
         else:
             self._build_cu_ranges()
             if self._cache is not None:
-                self._cache.save_ranges(self._build_id, self._cu_ranges)
+                self._cache.save_ranges(self._build_id, self._cu_lows, self._cu_highs, self._cu_units)
 
     @property
     def _info(self) -> Any:
@@ -121,17 +123,19 @@ class DwarfIndex:
                 for low, high in self._decoder.die_ranges(cu.get_top_DIE(), cu):
                     ranges.append((low, high, cu.cu_offset))
         ranges.sort()
-        self._cu_ranges = ranges
-        self._cu_starts = [r[0] for r in ranges]
+        self._cu_lows = [r[0] for r in ranges]
+        self._cu_highs = [r[1] for r in ranges]
+        self._cu_units = [r[2] for r in ranges]
 
     def _cu_offset_for(self, address: int) -> int | None:
-        i = bisect.bisect_right(self._cu_starts, address) - 1
+        lows, highs = self._cu_lows, self._cu_highs
+        i = bisect.bisect_right(lows, address) - 1
         # Ranges of different CUs do not overlap, but one CU may have many.
         while i >= 0:
-            low, high, offset = self._cu_ranges[i]
+            low, high = lows[i], highs[i]
             if low <= address < high:
-                return offset
-            if high <= address and i > 0 and self._cu_ranges[i - 1][1] <= low:
+                return self._cu_units[i]
+            if high <= address and i > 0 and highs[i - 1] <= low:
                 return None
             i -= 1
         return None

@@ -264,9 +264,9 @@ class ElfImage:
             elif self._elf is not None and self._stream is not None:
                 try:
                     self._symbols = _read_symbols(self._elf, self._stream.size)
-                    if cache and self.build_id and "\0" not in "".join(self._symbols.names):
+                    if cache and self.build_id:
                         table = self._symbols
-                        cache.save_symbols(self.build_id, list(table.starts), list(table.ends), table.names)
+                        cache.save_symbols(self.build_id, table.starts, table.ends, table.names)
                 except PARSE_ERRORS as exc:
                     self.problems.append(f"{self.display_path}: symbol table unreadable ({_describe(exc)})")
         return self._symbols

@@ -62,7 +62,7 @@ _PARALLEL_ARRAYS = (
 )
 _ITEMSIZE = {code: array(code).itemsize for code in "BHIQiq"}
 _RANGE_ARRAYS = {"low": "Q", "high": "Q", "unit": "Q"}
-_SYMBOL_ARRAYS = {"start": "Q", "end": "Q"}
+_SYMBOL_ARRAYS = {"start": "Q", "end": "Q", "names_blob": "B", "names_offsets": "Q"}
 _PACK_ARRAYS = {
     "units": "Q",
     "starts": "Q",
@@ -354,22 +354,26 @@ class IndexCache:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
 
-    def load_ranges(self, build_id: str) -> list[tuple[int, int, int]] | None:
+    def load_ranges(self, build_id: str) -> tuple[memoryview, memoryview, memoryview] | None:
+        """The CUs' address ranges as ``save_ranges`` kept them: lows (ascending), highs, CU offsets.
+
+        Mapped, not copied into tuples: libjvm has 29,000 of them.
+        """
         folder = self._folder(build_id)
         loaded = read_entry(folder / "units.lpix", _RANGE_ARRAYS) if folder else None
         if loaded is None:
             return None
-        arrays = loaded.arrays
-        return list(zip(arrays["low"], arrays["high"], arrays["unit"], strict=True))
+        a = loaded.arrays
+        if not len(a["low"]) == len(a["high"]) == len(a["unit"]):
+            return None
+        return a["low"], a["high"], a["unit"]
 
-    def save_ranges(self, build_id: str, ranges: list[tuple[int, int, int]]) -> None:
+    def save_ranges(
+        self, build_id: str, lows: Sequence[int], highs: Sequence[int], units: Sequence[int]
+    ) -> None:
         folder = self._folder(build_id)
         if folder is not None:
-            arrays = {
-                "low": array("Q", (r[0] for r in ranges)),
-                "high": array("Q", (r[1] for r in ranges)),
-                "unit": array("Q", (r[2] for r in ranges)),
-            }
+            arrays = {"low": array("Q", lows), "high": array("Q", highs), "unit": array("Q", units)}
             self._write(folder / "units.lpix", Entry.of({}, arrays).encode())
 
     def load_pack(self, build_id: str) -> UnitPack | None:
@@ -515,26 +519,34 @@ class IndexCache:
                 path.unlink()
         return True
 
-    def load_symbols(self, build_id: str) -> tuple[memoryview, memoryview, list[str]] | None:
-        """A file's function symbols (starts, ends, names), as ``save_symbols`` kept them."""
+    def load_symbols(self, build_id: str) -> tuple[memoryview, memoryview, StringTable] | None:
+        """A file's function symbols (starts, ends, names), as ``save_symbols`` kept them.
+
+        Names stay in their mapped blob until a lookup names one: libjvm has 44,000.
+        """
         folder = self._folder(build_id)
         loaded = read_entry(folder / "symbols.lpix", _SYMBOL_ARRAYS) if folder else None
         if loaded is None:
             return None
-        meta, arrays = loaded.meta, loaded.arrays
-        joined = meta.get("names")
-        if not isinstance(joined, str):
+        a = loaded.arrays
+        names = StringTable(a["names_blob"], a["names_offsets"])
+        if not names.valid() or not len(names) == len(a["start"]) == len(a["end"]):
             return None
-        names = joined.split("\0") if joined else []
-        if not len(names) == len(arrays["start"]) == len(arrays["end"]):
-            return None
-        return arrays["start"], arrays["end"], names
+        return a["start"], a["end"], names
 
-    def save_symbols(self, build_id: str, starts: list[int], ends: list[int], names: list[str]) -> None:
+    def save_symbols(
+        self, build_id: str, starts: Sequence[int], ends: Sequence[int], names: Sequence[str | None]
+    ) -> None:
         folder = self._folder(build_id)
         if folder is not None:
-            arrays = {"start": array("Q", starts), "end": array("Q", ends)}
-            self._write(folder / "symbols.lpix", Entry.of({"names": "\0".join(names)}, arrays).encode())
+            blob, offsets = StringTable.build([name or "" for name in names])
+            arrays = {
+                "start": array("Q", starts),
+                "end": array("Q", ends),
+                "names_blob": blob,
+                "names_offsets": offsets,
+            }
+            self._write(folder / "symbols.lpix", Entry.of({}, arrays).encode())
 
 
 def _unit_entry(unit: UnitIndex) -> Entry:

@@ -13,7 +13,8 @@ class SymbolTable:
 
     starts: Sequence[int] = field(default_factory=list)
     ends: Sequence[int] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
+    names: Sequence[str | None] = field(default_factory=list)
+    """A list, or the cache's StringTable (decoded one name at a time)."""
 
     def lookup(self, vaddr: int) -> str | None:
         i = bisect.bisect_right(self.starts, vaddr) - 1
