@@ -21,10 +21,12 @@ debug file for its build-id is missing; `make bench-symbolize` installs it).
 Each tool runs as its own process (under /usr/bin/time, for a clean peak RSS), after
 an os.sync() so that no earlier run's writeback falls into its time:
 wall seconds and peak RSS (ru_maxrss) of the whole process, start-up and output
-included.
+included. Each tool runs --repeat times (3) per phase, the tools taking turns, and
+the median time is reported (every run's is in the --json output): one slow spell
+of a shared machine then moves no figure.
 
-  cold   first run, LINEPROBE_CACHE_DIR set to a fresh empty directory
-  warm   second run, same LINEPROBE_CACHE_DIR (the cache the cold run left).
+  cold   LINEPROBE_CACHE_DIR set to a fresh empty directory (a new one each time)
+  warm   after the cold runs, with the cache the last cold run left.
          The other tools keep no cache on disk: their warm run is just a second
          run. The binaries are in the page cache for both runs unless
          --drop-caches is given (root; it drops the page cache of the whole
@@ -44,7 +46,7 @@ A run longer than --timeout seconds is killed and reported as timed out; its
 agreement counts the addresses it answered before that.
 
     python tests/benchmarks/symbolize_bench.py [--addresses 10000] [--seed 1] [--timeout 300]
-        [--binaries inlined-O2,primes-O2,libpython,libjvm] [--drop-caches] [--json FILE]
+        [--binaries inlined-O2,primes-O2,libpython,libjvm] [--repeat 3] [--drop-caches] [--json FILE]
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ import os
 import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,6 +86,16 @@ class Run:
     peak_rss_mb: float
     status: str  # "ok", "timed out", "exit N"
     stderr: str = ""
+    each_seconds: list[float] = field(default_factory=list)
+    """Every repetition's seconds; ``seconds`` is their median."""
+
+
+def summarize(runs: list[Run]) -> Run:
+    """The median time of repeated runs, their highest peak memory and their worst status."""
+    failed = [r for r in runs if r.status != "ok"]
+    worst = failed[0] if failed else runs[0]
+    times = [r.seconds for r in runs]
+    return Run(statistics.median(times), max(r.peak_rss_mb for r in runs), worst.status, worst.stderr, times)
 
 
 @dataclass
@@ -478,29 +491,37 @@ def bench_binary(
     cache_dirs = {t.name: Path(tempfile.mkdtemp(prefix="cache-", dir=workdir)) for t in tools}
     outputs: dict[str, Path] = {}
     for phase in ("cold", "warm"):
-        if phase == "cold" and args.drop_caches:
-            drop_page_cache()
+        runs: dict[str, list[Run]] = {t.name: [] for t in tools}
+        # Repetitions go round the tools in turn, so a slow spell of the machine falls on all.
+        for repetition in range(args.repeat):
+            for tool in tools:
+                if phase == "warm" and tool.cold is not None and tool.cold.status == "timed out":
+                    if repetition == 0:
+                        tool.notes.append("warm run skipped: the cold run timed out")
+                    continue
+                if runs[tool.name] and runs[tool.name][-1].status == "timed out":
+                    continue  # one timeout is enough
+                if phase == "cold":
+                    # Each cold run starts from an empty cache; warm runs use the last one's.
+                    cache_dirs[tool.name] = Path(tempfile.mkdtemp(prefix="cache-", dir=workdir))
+                    if args.drop_caches:
+                        drop_page_cache()
+                env = dict(os.environ, LINEPROBE_CACHE_DIR=str(cache_dirs[tool.name]))
+                slug = re.sub(r"\W+", "_", tool.name)
+                out = workdir / f"{label}.{slug}.{phase}.{repetition}.out"
+                run = timed_run(tool.argv, stdin, out, env, args.timeout)
+                runs[tool.name].append(run)
+                outputs.setdefault(tool.name, out)  # agreement from the first cold run
+                figures = f"{run.seconds:8.2f} s {run.peak_rss_mb:8.0f} MB  {run.status}"
+                print(f"   {phase:4s} {tool.name:24s} {figures}", file=sys.stderr)
+                if run.status.startswith("exit"):
+                    tool.notes.append(f"{phase}: {run.status}: {run.stderr}")
+                cache_empty = not any(cache_dirs[tool.name].iterdir())
+                if phase == "cold" and repetition == 0 and tool.name.startswith("lineprobe") and cache_empty:
+                    tool.notes.append("no on-disk cache written: warm is a second run of the same work")
         for tool in tools:
-            if phase == "warm" and tool.cold is not None and tool.cold.status == "timed out":
-                tool.notes.append("warm run skipped: the cold run timed out")
-                continue
-            if phase == "cold" and args.drop_caches:
-                drop_page_cache()
-            env = dict(os.environ, LINEPROBE_CACHE_DIR=str(cache_dirs[tool.name]))
-            slug = re.sub(r"\W+", "_", tool.name)
-            out = workdir / f"{label}.{slug}.{phase}.out"
-            run = timed_run(tool.argv, stdin, out, env, args.timeout)
-            setattr(tool, phase, run)
-            outputs.setdefault(tool.name, out)  # agreement from the cold run
-            print(
-                f"   {phase:4s} {tool.name:24s} {run.seconds:8.2f} s {run.peak_rss_mb:8.0f} MB  {run.status}",
-                file=sys.stderr,
-            )
-            if run.status.startswith("exit"):
-                tool.notes.append(f"{phase}: {run.status}: {run.stderr}")
-            cache_empty = not any(cache_dirs[tool.name].iterdir())
-            if phase == "cold" and tool.name.startswith("lineprobe") and cache_empty:
-                tool.notes.append("no on-disk cache written: warm is a second run of the same work")
+            if runs[tool.name]:
+                setattr(tool, phase, summarize(runs[tool.name]))
 
     reference = parse_llvm(outputs["llvm-symbolizer"].read_text(errors="replace"))
     for tool in tools:
@@ -542,7 +563,7 @@ def print_table(label: str, result: dict[str, object]) -> None:
     def percent(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}"
 
-    print(f"\n{label}: {result['binary']}, {result['addresses']} addresses")
+    print(f"\n{label}: {result['binary']}, {result['addresses']} addresses (median of each tool's runs)")
     header = f"{'tool':24s} {'cold s':>16s} {'warm s':>16s} {'peak MB':>8s} {'inner %':>8s} {'chain %':>8s}"
     print(header + f" {'cold/llvm':>9s} {'warm/llvm':>9s} {'RSS/llvm':>8s} {'answered':>8s}")
     for name, data in tools.items():
@@ -575,6 +596,9 @@ def main() -> int:
     parser.add_argument(
         "--drop-caches", action="store_true", help="drop the page cache before each cold run (root)"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each tool and phase; the median is reported"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if args.drop_caches and os.geteuid() != 0:
@@ -585,6 +609,7 @@ def main() -> int:
         "seed": args.seed,
         "timeout_s": args.timeout,
         "drop_caches": args.drop_caches,
+        "repeat": args.repeat,
         "binaries": {},
     }
     binaries = results["binaries"]

@@ -34,7 +34,7 @@ import re
 import struct
 import sys
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, overload
@@ -239,6 +239,37 @@ class Parsed(NamedTuple):
     """Where each array begins in ``entry``, in bytes."""
 
 
+class MappedArrays(Mapping[str, memoryview]):
+    """A unit's arrays as views of its entry, each cast on first use.
+
+    A batch lookup hands C the arrays' positions in the entry and reads few of them
+    from Python: casting all of a unit's eighteen arrays cost more than its lookups.
+    """
+
+    def __init__(self, entry: memoryview, placed: Mapping[str, tuple[int, int]]) -> None:
+        self._entry = entry
+        self._placed = placed  # name -> (position in the entry, count), checked to fit
+        self._cast: dict[str, memoryview] = {}
+
+    def __getitem__(self, name: str) -> memoryview:
+        view = self._cast.get(name)
+        if view is None:
+            position, count = self._placed[name]
+            typecode = ARRAY_FIELDS[name]
+            view = self._entry[position : position + count * _ITEMSIZE[typecode]].cast(typecode)  # type: ignore[call-overload]
+            self._cast[name] = view
+        return view
+
+    def count(self, name: str) -> int:
+        return self._placed[name][1]
+
+    def __len__(self) -> int:
+        return len(self._placed)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._placed)
+
+
 def parse(view: memoryview, typecodes: Mapping[str, str]) -> Parsed | None:
     """``read_entry`` of one entry's bytes: a whole file, or a unit's image inside a pack."""
     try:
@@ -398,7 +429,10 @@ class IndexCache:
         found = pack.unit(offset) if pack is not None else None
         loaded = None
         if found is not None:  # by the directory; by the entry's own header if that is damaged
-            loaded = _from_directory(*found) or parse(found[0], _UNIT_ARRAYS)
+            unit = _unit_from_directory(*found)
+            if unit is not None:
+                return unit
+            loaded = parse(found[0], _UNIT_ARRAYS)
         if loaded is None:
             folder = self._folder(build_id)
             loaded = read_entry(folder / f"unit-{offset:x}.lpix", _UNIT_ARRAYS) if folder else None
@@ -593,20 +627,33 @@ class _PackItem:
         )
 
 
-def _from_directory(
+def _unit_from_directory(
     entry: memoryview, row: list[int], name: str | None, comp_dir: str | None
-) -> Parsed | None:
-    """A unit's entry read by its pack's directory row: no JSON header to parse."""
-    arrays: dict[str, memoryview] = {}
-    positions: dict[str, int] = {}
+) -> UnitIndex | None:
+    """A unit read by its pack's directory row: no JSON header to parse, and its arrays cast
+    only when Python reads them (``MappedArrays``). None when the row does not fit the entry."""
+    placed: dict[str, tuple[int, int]] = {}
     for k, (field, typecode) in enumerate(_UNIT_ARRAYS.items()):
         position, count = row[2 * k], row[2 * k + 1]
-        end = position + count * _ITEMSIZE[typecode]
-        if end > len(entry):
-            return None  # a damaged directory
-        arrays[field] = entry[position:end].cast(typecode)  # type: ignore[call-overload]
-        positions[field] = position
-    return Parsed({"name": name, "comp_dir": comp_dir}, arrays, entry, positions)
+        if position + count * _ITEMSIZE[typecode] > len(entry):
+            return None
+        placed[field] = (position, count)
+    for group in _PARALLEL_ARRAYS:
+        if len({placed[name][1] for name in group}) != 1:
+            return None
+
+    def strings(blob: str, offsets: str) -> StringTable:
+        (at, size), (offsets_at, count) = placed[blob], placed[offsets]
+        return StringTable(entry[at : at + size], entry[offsets_at : offsets_at + 8 * count].cast("Q"))
+
+    names = strings("names_blob", "names_offsets")
+    files = strings("files_blob", "files_offsets")
+    checksums = strings("md5_blob", "md5_offsets")
+    if not (names.valid() and files.valid() and checksums.valid()):
+        return None
+    arrays = MappedArrays(entry, {field: placed[field] for field in ARRAY_FIELDS})
+    positions = {field: placed[field][0] for field in ARRAY_FIELDS}
+    return UnitIndex(name, comp_dir, files, names, arrays, checksums, (entry, positions))
 
 
 def _copy_range(source: tuple[str, int, int], out: int) -> None:

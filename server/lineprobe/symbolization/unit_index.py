@@ -87,9 +87,7 @@ class UnitIndex:
     def __post_init__(self) -> None:
         self.file = _getter(self.files)
         self.function = _getter(self.names)
-        a = self.arrays
-        fields = ("scope_name", "scope_inlined", "scope_decl_file", "scope_decl_line")
-        self._scope_arrays = tuple(a[f] for f in (*fields, "scope_call_file", "scope_call_line"))
+        self._scope_arrays: tuple[IntArray, ...] = ()  # read on the first Python scope lookup
 
     def _scope(
         self, scope: int
@@ -98,6 +96,10 @@ class UnitIndex:
         known = self._scopes.get(scope, _UNREAD)
         if known is not _UNREAD:
             return known  # type: ignore[return-value]
+        if not self._scope_arrays:
+            a = self.arrays
+            fields = ("scope_name", "scope_inlined", "scope_decl_file", "scope_decl_line")
+            self._scope_arrays = tuple(a[f] for f in (*fields, "scope_call_file", "scope_call_line"))
         names, inlined, decl_files, decl_lines, call_files, call_lines = self._scope_arrays
         info = None
         if 0 <= scope < len(names):
