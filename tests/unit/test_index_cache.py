@@ -103,16 +103,28 @@ def cache_files(root: Path, pattern: str) -> list[Path]:
     return sorted((root / FORMAT).rglob(pattern))
 
 
+def build_id_of(pack: Path) -> str:
+    return pack.parent.parent.name + pack.parent.name
+
+
+def packed(
+    binary: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[IndexCache, list[list[tuple]], Path]:
+    """A cache whose units all went into the pack (gathered from two on), the cold answers,
+    and the pack's path."""
+    monkeypatch.setattr(index_cache, "CONSOLIDATE_AT", 2)
+    cache = IndexCache(root)
+    cold = answers(binary, cache)
+    (pack,) = cache_files(root, index_cache.PACK_NAME)
+    return cache, cold, pack
+
+
 def test_many_units_go_into_one_pack_and_warm_runs_read_it(
     multi_unit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index_cache, "CONSOLIDATE_AT", 2)
-    cache = IndexCache(tmp_path / "cache")
-    cold = answers(multi_unit, cache)
+    cache, cold, pack = packed(multi_unit, tmp_path / "cache", monkeypatch)
     assert cache_files(tmp_path / "cache", "unit-*.lpix") == [], "the units went into the pack"
-    (pack,) = cache_files(tmp_path / "cache", index_cache.PACK_NAME)
-    build_id = pack.parent.parent.name + pack.parent.name
-    loaded = cache.load_pack(build_id)
+    loaded = cache.load_pack(build_id_of(pack))
     assert loaded is not None and len(loaded.entries()) == 3
     written = pack.stat().st_mtime_ns
     warm = answers(multi_unit, cache)
@@ -134,7 +146,7 @@ def test_a_pack_takes_in_the_unit_files_written_before_it(
     cold = answers(multi_unit, cache)  # the two other units, and the file: three
     assert cache_files(tmp_path / "cache", "unit-*.lpix") == []
     (pack,) = cache_files(tmp_path / "cache", index_cache.PACK_NAME)
-    loaded = cache.load_pack(pack.parent.parent.name + pack.parent.name)
+    loaded = cache.load_pack(build_id_of(pack))
     assert loaded is not None
     assert int(alone.name[5:-5], 16) in {offset for offset, _, _ in loaded.entries()}
     assert answers(multi_unit, IndexCache(tmp_path / "cache")) == cold
@@ -143,10 +155,7 @@ def test_a_pack_takes_in_the_unit_files_written_before_it(
 def test_a_damaged_pack_is_decoded_again(
     multi_unit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index_cache, "CONSOLIDATE_AT", 2)
-    cache = IndexCache(tmp_path / "cache")
-    cold = answers(multi_unit, cache)
-    (pack,) = cache_files(tmp_path / "cache", index_cache.PACK_NAME)
+    cache, cold, pack = packed(multi_unit, tmp_path / "cache", monkeypatch)
     whole = pack.read_bytes()
     for damaged in (whole[: len(whole) // 2], whole[:100], b"LPIX" + b"\xff" * 64, whole[:-1] + b"\x01"):
         pack.write_bytes(damaged)
@@ -176,10 +185,7 @@ def test_a_second_writer_leaves_unit_files_instead_of_racing(
 def test_a_pack_directory_that_lies_falls_back_to_each_entry_header(
     multi_unit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index_cache, "CONSOLIDATE_AT", 2)
-    cache = IndexCache(tmp_path / "cache")
-    cold = answers(multi_unit, cache)
-    (pack,) = cache_files(tmp_path / "cache", index_cache.PACK_NAME)
+    cache, cold, pack = packed(multi_unit, tmp_path / "cache", monkeypatch)
     data = bytearray(pack.read_bytes())
     parsed = index_cache.parse(memoryview(bytes(data)), index_cache._PACK_ARRAYS)
     assert parsed is not None
