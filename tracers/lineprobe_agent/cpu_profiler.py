@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lineprobe_agent.bpf_snippets import COPY_USER_STACK
+from lineprobe_agent.bpf_tables import empty, stat
 from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
 
 COUNTS_ENTRIES = 40960
@@ -216,7 +217,7 @@ class CpuProfiler:
         self._attached = True
 
     def events_so_far(self) -> int:
-        return self._stat(STAT_SAMPLES)
+        return stat(self._bpf, STAT_SAMPLES)
 
     def tick(self) -> None:
         """Nothing to do between polls: stacks are aggregated in the kernel."""
@@ -249,11 +250,11 @@ class CpuProfiler:
                 kernel = [name_kernel_address(int(a)) for a in traces.walk(key.kernel_stack_id)]
             stacks.append(StackCount(int(value.value), user, kernel, user_missing))
         counters = SampleCounters(
-            samples=self._stat(STAT_SAMPLES),
-            lost=self._stat(STAT_LOST),
-            user_stack_missing=self._stat(STAT_USER_STACK_MISSING),
-            kernel_stack_missing=self._stat(STAT_KERNEL_STACK_MISSING),
-            stack_collisions=self._stat(STAT_COLLISIONS),
+            samples=stat(self._bpf, STAT_SAMPLES),
+            lost=stat(self._bpf, STAT_LOST),
+            user_stack_missing=stat(self._bpf, STAT_USER_STACK_MISSING),
+            kernel_stack_missing=stat(self._bpf, STAT_KERNEL_STACK_MISSING),
+            stack_collisions=stat(self._bpf, STAT_COLLISIONS),
             exemplars_lost=self._exemplars_lost,
         )
         exemplars = [
@@ -269,15 +270,10 @@ class CpuProfiler:
         finally:
             self._bpf.cleanup()
 
-    def _stat(self, index: int) -> int:
-        return int(self._bpf["stats"].sum(ctypes.c_int(index)).value)
-
     def _reset(self) -> None:
         self._exemplars = []
         self._exemplars_lost = 0
-        self._bpf["counts"].clear()
-        self._bpf["stack_traces"].clear()
-        self._bpf["stats"].zero()
+        empty(self._bpf, ("counts", "stack_traces"))
 
 
 def name_kernel_address(address: int) -> str:

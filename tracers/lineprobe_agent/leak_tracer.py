@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from lineprobe_agent.bpf_snippets import COPY_USER_STACK
+from lineprobe_agent.bpf_tables import empty, stat
 from lineprobe_agent.protocol import LeakExemplar, LeakSample, LeakSite, LeakSnapshot
 
 STACK_COPY_BYTES = 8192
@@ -484,12 +485,12 @@ class LeakTracer:
         now = time.monotonic()
         if self._calibration_started is None:
             self._calibration_started = now
-            self._calibration_mallocs = self._stat(STAT_MALLOCS)
+            self._calibration_mallocs = stat(self._bpf, STAT_MALLOCS)
             return
         if now - self._calibration_started < CALIBRATION_S:
             return
         window = now - self._calibration_started
-        observed = (self._stat(STAT_MALLOCS) - self._calibration_mallocs) / window
+        observed = (stat(self._bpf, STAT_MALLOCS) - self._calibration_mallocs) / window
         # The probes slow the target: undo their cost to estimate the untraced rate.
         # A target that spends all its time in probed calls is allocation-bound:
         # its untraced rate is unknown but high, and it gets the smallest fraction.
@@ -579,7 +580,7 @@ class LeakTracer:
         self._history.append(LeakSnapshot(round(at, 3), samples))
 
     def events_so_far(self) -> int:
-        return self._stat(STAT_MALLOCS)
+        return stat(self._bpf, STAT_MALLOCS)
 
     def stop(self) -> None:
         self._stopped_at = time.monotonic()
@@ -627,9 +628,9 @@ class LeakTracer:
             "elapsed_s": round(elapsed, 3),
             "tracked_share": round(min(self._tracked_s / elapsed, 1.0), 4),
             "malloc_rate_per_s": round(self.malloc_rate, 1),
-            "tracked_allocations": self._stat(STAT_MALLOCS),
-            "tracked_frees": self._stat(STAT_FREES),
-            "lost": self._stat(STAT_LOST) + self._stat(STAT_SITES_FULL),
+            "tracked_allocations": stat(self._bpf, STAT_MALLOCS),
+            "tracked_frees": stat(self._bpf, STAT_FREES),
+            "lost": stat(self._bpf, STAT_LOST) + stat(self._bpf, STAT_SITES_FULL),
             "exemplars_lost": self._exemplars_lost,
             "malloc_probe_cost_us": MALLOC_COST_US,
             "free_probe_cost_us": FREE_COST_US,
@@ -642,9 +643,6 @@ class LeakTracer:
         self.stop()
         self._bpf.cleanup()
 
-    def _stat(self, index: int) -> int:
-        return int(self._bpf["stats"].sum(ctypes.c_int(index)).value)
-
     def _reset(self) -> None:
         self._exemplars = []
         self._exemplars_lost = 0
@@ -653,6 +651,4 @@ class LeakTracer:
         self._tracking_since = None
         self._stopped_at = None
         self._symbols = {}
-        for name in ("pending", "allocs", "sites", "stack_traces"):
-            self._bpf[name].clear()
-        self._bpf["stats"].zero()
+        empty(self._bpf, ("pending", "allocs", "sites", "stack_traces"))

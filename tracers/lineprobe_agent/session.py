@@ -18,10 +18,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import msgspec
 
@@ -259,44 +260,23 @@ class Agent:
         if not 1 <= request.frequency <= MAX_FREQUENCY:
             raise RequestFailed("bad-request", f"frequency must be 1..{MAX_FREQUENCY} Hz")
         self._validate_duration(request.duration_s)
-        agent_start_s = self._agent_start_s()
-        self._check_ready()
-        target = self._open_target(request.pid)
-        try:
-            compile_s = 0.0
+        with self._tracing(request.id, request.pid, request.duration_s) as tracing:
             if self.profiler is None:
-                self.profiler, compile_s = self._compile(request.id, CpuProfiler)
+                self.profiler, tracing.compile_s = self._compile(request.id, CpuProfiler)
             profiler = self.profiler
             assert profiler is not None
-            target.snapshot_maps()
-            attach_started = time.monotonic()
-            try:
-                profiler.start(request.pid, request.frequency, request.exemplars)
-            except Exception as exc:
-                raise RequestFailed("attach-failed", f"cannot attach the perf events: {exc}") from None
-            attach_s = time.monotonic() - attach_started
-            window = self._window(request.id, request.duration_s, target, profiler)
-            collect_started = time.monotonic()
-            collected = profiler.collect(name_kernel_address)
+            tracing.attach(
+                lambda: profiler.start(request.pid, request.frequency, request.exemplars),
+                "cannot attach the perf events",
+            )
+            collected, shared = tracing.run(profiler, lambda: profiler.collect(name_kernel_address))
             return protocol.ProfileResult(
-                pid=target.pid,
-                exe=target.exe,
-                comm=target.comm,
                 frequency=request.frequency,
-                requested_s=request.duration_s,
-                duration_s=window.elapsed_s,
-                started_at=window.started_at,
-                stopped_early=window.stopped_early,
-                target_exited=window.target_exited,
-                exited_after_s=window.elapsed_s if window.target_exited else None,
                 counters=collected.counters,
                 stacks=collected.stacks,
-                maps=target.mappings(),
                 exemplars=collected.exemplars,
-                timings=window.timings(agent_start_s, compile_s, attach_s, collect_started),
+                **shared,
             )
-        finally:
-            target.close()
 
     # -- system calls --------------------------------------------------------------------------
 
@@ -304,33 +284,15 @@ class Agent:
         self._validate_duration(request.duration_s)
         if not 0 <= request.slow_ms <= 60_000:
             raise RequestFailed("bad-request", "slow_ms must be 0..60000")
-        agent_start_s = self._agent_start_s()
-        self._check_ready()
-        target = self._open_target(request.pid)
-        try:
-            compile_s = 0.0
+        with self._tracing(request.id, request.pid, request.duration_s) as tracing:
             if self.syscall_tracer is None:
-                self.syscall_tracer, compile_s = self._compile(request.id, SyscallTracer)
+                self.syscall_tracer, tracing.compile_s = self._compile(request.id, SyscallTracer)
             tracer = self.syscall_tracer
             assert tracer is not None
-            target.snapshot_maps()
-            attach_started = time.monotonic()
-            tracer.start(request.pid, request.slow_ms, request.exemplars)
-            attach_s = time.monotonic() - attach_started
+            tracing.attach(lambda: tracer.start(request.pid, request.slow_ms, request.exemplars))
             cpu = CpuTimeSampler(request.pid)
-            window = self._window(request.id, request.duration_s, target, _SamplingCpuToo(tracer, cpu))
-            collect_started = time.monotonic()
-            collected = tracer.collect()
+            collected, shared = tracing.run(_SamplingCpuToo(tracer, cpu), tracer.collect)
             return protocol.SyscallsResult(
-                pid=target.pid,
-                exe=target.exe,
-                comm=target.comm,
-                requested_s=request.duration_s,
-                duration_s=window.elapsed_s,
-                started_at=window.started_at,
-                stopped_early=window.stopped_early,
-                target_exited=window.target_exited,
-                exited_after_s=window.elapsed_s if window.target_exited else None,
                 counts=collected.counts,
                 failures=collected.failures,
                 io=collected.io,
@@ -339,11 +301,8 @@ class Agent:
                 cpu=cpu.splits,
                 exemplars=collected.exemplars,
                 counters=collected.counters,
-                maps=target.mappings(),
-                timings=window.timings(agent_start_s, compile_s, attach_s, collect_started),
+                **shared,
             )
-        finally:
-            target.close()
 
     # -- leaks -----------------------------------------------------------------------------------
 
@@ -355,53 +314,90 @@ class Agent:
             raise RequestFailed("bad-request", "budget_percent must be 0.1..100")
         if request.sample_fraction is not None and not 0 < request.sample_fraction <= 1:
             raise RequestFailed("bad-request", "sample_fraction must be in (0, 1]")
-        agent_start_s = self._agent_start_s()
-        self._check_ready()
-        target = self._open_target(request.pid)
-        try:
+        with self._tracing(request.id, request.pid, request.duration_s) as tracing:
             libc = find_libc(request.pid)
             if libc is None:
                 raise RequestFailed(
                     "attach-failed", f"process {request.pid} maps no C library: no allocator to probe"
                 )
-            compile_s = 0.0
             if self.leak_tracer is None:
-                self.leak_tracer, compile_s = self._compile(request.id, LeakTracer)
+                self.leak_tracer, tracing.compile_s = self._compile(request.id, LeakTracer)
             tracer = self.leak_tracer
             assert tracer is not None
-            target.snapshot_maps()
-            attach_started = time.monotonic()
-            try:
-                tracer.start(request.pid, libc, request.sample_fraction, request.budget_percent)
-            except Exception as exc:
-                tracer.stop()
-                raise RequestFailed("attach-failed", f"cannot attach the allocator probes: {exc}") from None
-            attach_s = time.monotonic() - attach_started
-            window = self._window(
-                request.id, request.duration_s, target, _EveryInterval(tracer, request.interval_s)
+            tracing.attach(
+                lambda: tracer.start(request.pid, libc, request.sample_fraction, request.budget_percent),
+                "cannot attach the allocator probes",
+                undo=tracer.stop,
             )
-            collect_started = time.monotonic()
-            sites, exemplars, history, sampling = tracer.collect()
+            (sites, exemplars, history, sampling), shared = tracing.run(
+                _EveryInterval(tracer, request.interval_s), tracer.collect
+            )
             return protocol.LeaksResult(
-                pid=target.pid,
-                exe=target.exe,
-                comm=target.comm,
-                libc=libc,
-                requested_s=request.duration_s,
-                duration_s=window.elapsed_s,
-                started_at=window.started_at,
-                stopped_early=window.stopped_early,
-                target_exited=window.target_exited,
-                exited_after_s=window.elapsed_s if window.target_exited else None,
-                sites=sites,
-                exemplars=exemplars,
-                history=history,
-                sampling=sampling,
-                maps=target.mappings(),
-                timings=window.timings(agent_start_s, compile_s, attach_s, collect_started),
+                libc=libc, sites=sites, exemplars=exemplars, history=history, sampling=sampling, **shared
             )
+
+    @contextmanager
+    def _tracing(self, request_id: int, pid: int, duration_s: float) -> Iterator[_Tracing]:
+        """What every tracing request does around its own work: the target, opened and closed."""
+        agent_start_s = self._agent_start_s()
+        self._check_ready()
+        target = self._open_target(pid)
+        try:
+            yield _Tracing(self, request_id, duration_s, target, agent_start_s)
         finally:
             target.close()
+
+
+@dataclass
+class _Tracing:
+    """One tracing request under way: its target, the phases' times, and the fields that every
+    result (profile, system calls, leaks) shares."""
+
+    session: Agent
+    request_id: int
+    duration_s: float
+    target: Target
+    agent_start_s: float
+    compile_s: float = 0.0
+    attach_s: float = 0.0
+
+    def attach(
+        self, start: Callable[[], None], failure: str | None = None, undo: Callable[[], None] | None = None
+    ) -> None:
+        """Start the program on the target (its memory map taken first), timed. With ``failure``,
+        an error is an ``attach-failed`` answer saying so, after ``undo``."""
+        self.target.snapshot_maps()
+        started = time.monotonic()
+        try:
+            start()
+        except Exception as exc:
+            if failure is None:
+                raise
+            if undo is not None:
+                undo()
+            raise RequestFailed("attach-failed", f"{failure}: {exc}") from None
+        self.attach_s = time.monotonic() - started
+
+    def run(self, tracer: WindowTracer, collect: Callable[[], T]) -> tuple[T, dict[str, Any]]:
+        """The tracing window, then ``collect``: what it collected, and the shared result fields."""
+        window = self.session._window(self.request_id, self.duration_s, self.target, tracer)
+        collect_started = time.monotonic()
+        collected = collect()
+        target = self.target
+        shared = {
+            "pid": target.pid,
+            "exe": target.exe,
+            "comm": target.comm,
+            "requested_s": self.duration_s,
+            "duration_s": window.elapsed_s,
+            "started_at": window.started_at,
+            "stopped_early": window.stopped_early,
+            "target_exited": window.target_exited,
+            "exited_after_s": window.elapsed_s if window.target_exited else None,
+            "maps": target.mappings(),
+            "timings": window.timings(self.agent_start_s, self.compile_s, self.attach_s, collect_started),
+        }
+        return collected, shared
 
 
 @dataclass

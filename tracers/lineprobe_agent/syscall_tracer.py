@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lineprobe_agent.bpf_snippets import COPY_USER_STACK
+from lineprobe_agent.bpf_tables import empty, stat
 from lineprobe_agent.protocol import (
     BlockIo,
     BlockRecord,
@@ -614,7 +615,7 @@ class SyscallTracer:
         self._attached = True
 
     def events_so_far(self) -> int:
-        return self._stat(STAT_EVENTS)
+        return stat(self._bpf, STAT_EVENTS)
 
     def poll(self, timeout_s: float) -> None:
         self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
@@ -707,10 +708,12 @@ class SyscallTracer:
             records_dropped=self._records_dropped,
         )
         counters = SyscallsCounters(
-            events=self._stat(STAT_EVENTS),
-            lost=self._stat(STAT_FAILURES_FULL) + self._stat(STAT_IO_FULL) + self._stat(STAT_COUNTS_FULL),
-            inflight_full=self._stat(STAT_INFLIGHT_FULL),
-            block_unmatched=self._stat(STAT_BIO_FULL),
+            events=stat(self._bpf, STAT_EVENTS),
+            lost=stat(self._bpf, STAT_FAILURES_FULL)
+            + stat(self._bpf, STAT_IO_FULL)
+            + stat(self._bpf, STAT_COUNTS_FULL),
+            inflight_full=stat(self._bpf, STAT_INFLIGHT_FULL),
+            block_unmatched=stat(self._bpf, STAT_BIO_FULL),
             exemplars_lost=self._exemplars_lost,
         )
         result = CollectedSyscalls(
@@ -729,20 +732,14 @@ class SyscallTracer:
         self.stop()
         self._bpf.cleanup()
 
-    def _stat(self, index: int) -> int:
-        return int(self._bpf["stats"].sum(ctypes.c_int(index)).value)
-
     def _reset(self) -> None:
         self._exemplars = []
         self._exemplars_lost = 0
         self._records = []
         self._records_dropped = 0
         self._fd_paths = {}
-        for name in ("syscall_counts", "inflight", "failures", "io_stats", "sleep_hists", "bio_inflight"):
-            self._bpf[name].clear()
-        self._bpf["block_hist"].clear()
-        self._bpf["ok_counts"].clear()
-        self._bpf["stats"].zero()
+        tables = ("syscall_counts", "inflight", "failures", "io_stats", "sleep_hists", "bio_inflight")
+        empty(self._bpf, (*tables, "block_hist", "ok_counts"))
 
 
 def _raw_field(struct_value: Any, name: str, size: int) -> bytes:
