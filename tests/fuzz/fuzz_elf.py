@@ -2,8 +2,9 @@
 
 Each input is a whole file, opened the way a profile opens a mapped binary:
 ``ElfImage`` (segments, build-id, symbols), the DWARF index and its
-``frames()``, ``resolve_in_image``, the CFI table and ``rule_for``, and
-``unwind`` through an ``AddressSpace`` with a garbage stack copy. An exception
+``frames()`` (and ``frames_many()``, which must agree with it),
+``resolve_in_image``, the CFI table and ``rule_for``, and ``unwind`` through
+an ``AddressSpace`` with a garbage stack copy. An exception
 escaping a public entry point is a bug, and so is a run over a second or
 runaway memory (``RLIMIT_AS`` turns that into a ``MemoryError``).
 
@@ -68,11 +69,17 @@ def exercise(path: str) -> None:
         addresses += [s + 5 for s in image.symbols.starts[:3]]
         addresses += [seg.vaddr + 0x40 for seg in image.segments[:3]]
         dwarf = guarded("ElfImage.dwarf", lambda: image.dwarf)
+        single = []
         for address in addresses:
             image.symbols.lookup(address)
             if dwarf is not None:
-                guarded("DwarfIndex.frames", lambda a=address: dwarf.frames(a, "fuzz"))
+                single.append(guarded("DwarfIndex.frames", lambda a=address: dwarf.frames(a, "fuzz")))
             guarded("resolve_in_image", lambda a=address: resolve_in_image(image, a, "fuzz", image))
+        if dwarf is not None:
+            # The batch (the accelerator's lp_frames) must answer what the Python walk answers.
+            batch = guarded("DwarfIndex.frames_many", lambda: dwarf.frames_many(addresses, "fuzz"))
+            if batch != single:
+                raise Finding("DwarfIndex.frames_many disagrees with DwarfIndex.frames")
         if dwarf is not None:
             # Their callers (process_list) catch PARSE_ERRORS, nothing else.
             guarded("DwarfIndex.source_files", dwarf.source_files, PARSE_ERRORS)
