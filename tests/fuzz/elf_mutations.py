@@ -151,3 +151,23 @@ def die_reference_cycle(data: bytes) -> tuple[bytes, int]:
                     struct.pack_into("<I", out, info_offset + attr.offset, die.offset - cu.cu_offset)
                     count += 1
     return bytes(out), count
+
+
+def line_header_endless_directories(data: bytes) -> bytes:
+    """The first (DWARF 5) line table's directories made of fields of no width
+    (DW_FORM_flag_present) and counted 2**56: read as given, they never end.
+
+    Built in place: the one directory format pair keeps its bytes, and the 9-byte count
+    takes the room of the old one-byte count and its 4-byte directory entries.
+    """
+    line = sections(data)[".debug_line"]
+    base = line.offset
+    assert data[base + 4 : base + 6] == b"\x05\x00", "a DWARF 5 line table"
+    formats_at = base + 18 + data[base + 17] - 1  # after the standard opcodes' argument counts
+    assert data[formats_at] == 1 and data[formats_at + 2] == 0x1F, "one (path, line_strp) pair"
+    count_at = formats_at + 3
+    assert 1 + 4 * data[count_at] >= 9, "room for a 9-byte count"
+    out = bytearray(data)
+    out[formats_at + 2] = 0x19  # DW_FORM_flag_present
+    out[count_at : count_at + 9] = b"\x80" * 8 + b"\x01"  # ULEB128 of 2**56
+    return bytes(out)

@@ -34,6 +34,7 @@ def objcopy(data: bytes, *args: str) -> bytes:
 def main() -> None:
     hotloop = (BUILD / "hotloop").read_bytes()
     inlined = (BUILD / "inlined-O2").read_bytes()
+    clang = (BUILD / "inlined-clang").read_bytes()
     seeds = {
         "hotloop": hotloop,
         "inlined-O2": inlined,
@@ -50,6 +51,7 @@ def main() -> None:
         "hotloop-section-offsets-garbage": m.section_offsets_garbage(hotloop),
         "hotloop-debug-info-bomb": m.compressed_size_bomb(hotloop),
         "inlined-O2-die-cycle": m.die_reference_cycle(inlined)[0],
+        "inlined-clang-endless-directories": m.line_header_endless_directories(clang),
     }
     CORPUS.mkdir(exist_ok=True)
     for name, data in seeds.items():

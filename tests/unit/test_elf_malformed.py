@@ -67,6 +67,20 @@ def test_truncated_debug_line_keeps_functions_and_says_lines_are_lost(
     image.close()
 
 
+def test_line_header_claiming_endless_entries_costs_only_lines(workloads: Path, tmp_path: Path) -> None:
+    binary = workloads / "inlined-clang"
+    good = ElfImage(str(binary))
+    main = symbol(good, "main")
+    with under_a_second("a line table header claiming 2**56 directories of no width"):
+        image = image_of(tmp_path, "endless", m.line_header_endless_directories(binary.read_bytes()))
+        frames = resolve_in_image(image, main, "endless")
+    problems = all_problems(image)
+    assert "line table" in problems and "shown without lines" in problems, problems
+    assert frames[-1].function == "main", "the functions survive"
+    good.close()
+    image.close()
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [

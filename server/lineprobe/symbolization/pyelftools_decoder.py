@@ -15,6 +15,7 @@ from typing import Any
 
 from elftools.common.exceptions import DWARFError
 
+from lineprobe.symbolization.line_header_guard import hostile_line_header, line_header_bytes
 from lineprobe.symbolization.unit_index import UnitIndex, empty_arrays
 
 MAX_SCOPE_DEPTH = 64
@@ -38,13 +39,29 @@ class PyelftoolsDecoder:
         self.display_path = display_path
         self.problems = problems
 
+    def _hostile_line_header(self, offset: int) -> str | None:
+        section = getattr(self._info, "debug_line_sec", None)
+        if section is None or not isinstance(offset, int):
+            return None
+        header = line_header_bytes(section.stream, offset, section.size)
+        return hostile_line_header(header, self._info.config.little_endian)
+
     def decode(self, offset: int) -> UnitIndex:
         """The pure-Python decoding, through pyelftools: the reference the accelerator matches."""
         cu = self._info.get_CU_at(offset)
         top = cu.get_top_DIE()
         name = attr_str(top, "DW_AT_name")
         comp_dir = attr_str(top, "DW_AT_comp_dir")
-        program = self._info.line_program_for_CU(cu)
+        program = None
+        stmt_list = top.attributes.get("DW_AT_stmt_list")
+        hostile = self._hostile_line_header(stmt_list.value) if stmt_list is not None else None
+        if hostile is not None:
+            self.problems.append(
+                f"{self.display_path}: line table header of the compilation unit at 0x{offset:x} "
+                f"claims {hostile}: its functions are shown without lines"
+            )
+        else:
+            program = self._info.line_program_for_CU(cu)
         files: list[str | None] = []
         checksums: list[str | None] = []
         if program is not None:
