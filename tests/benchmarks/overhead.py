@@ -29,29 +29,16 @@ import sys
 import time
 from pathlib import Path
 
+from traced_run import run_with_tracer  # this folder: the scripts run as `python tests/benchmarks/...`
+
 ROOT = Path(__file__).resolve().parents[2]
 SPIN = ROOT / "workloads" / "build" / "spin"
 
 
 def run_spin(seconds: float, tracer: list[str] | None) -> float:
     """One run; returns work units per CPU-second of the target."""
-    target = subprocess.Popen([str(SPIN), str(seconds)], stdout=subprocess.PIPE, text=True)
-    tracing = None
-    if tracer is not None:
-        # Whole seconds: bcc's profile takes only an integer duration.
-        window = str(int(seconds) + 2)
-        argv = [part.replace("{pid}", str(target.pid)).replace("{seconds}", window) for part in tracer]
-        tracing = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    out, _ = target.communicate(timeout=seconds + 60)
-    if tracing is not None:
-        try:
-            tracing.wait(30)
-        except subprocess.TimeoutExpired:
-            tracing.terminate()
-            tracing.wait()
-        if tracing.returncode not in (0, -15):
-            err = (tracing.stderr.read() if tracing.stderr else "").strip()[-300:]
-            raise SystemExit(f"{argv[0]} failed ({tracing.returncode}): {err}")
+    # Whole seconds: bcc's profile takes only an integer duration.
+    out = run_with_tracer([str(SPIN), str(seconds)], seconds, tracer, int(seconds) + 2)
     m = re.search(r"units=(\d+) cpu_s=([\d.]+)", out)
     if not m:
         raise SystemExit(f"spin printed {out!r}")

@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from traced_run import run_with_tracer  # this folder: the scripts run as `python tests/benchmarks/...`
+
 ROOT = Path(__file__).resolve().parents[2]
 LOOP = ROOT / "workloads" / "build" / "syscall_loop"
 
@@ -64,23 +66,7 @@ def run(seconds: float, rate: int, tracer: list[str] | None) -> float:
     """CPU microseconds per system call for one run."""
     if tracer == ["launch"]:
         return run_launched(seconds, rate)
-    target = subprocess.Popen([str(LOOP), str(seconds), str(rate)], stdout=subprocess.PIPE, text=True)
-    tracing = None
-    if tracer is not None:
-        argv = [
-            a.replace("{pid}", str(target.pid)).replace("{seconds}", str(int(seconds + 3))) for a in tracer
-        ]
-        tracing = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    out, _ = target.communicate(timeout=seconds + 60)
-    if tracing is not None:
-        try:
-            tracing.wait(30)
-        except subprocess.TimeoutExpired:
-            tracing.terminate()
-            tracing.wait()
-        if tracing.returncode not in (0, -15):
-            err = (tracing.stderr.read() if tracing.stderr else "").strip()[-300:]
-            raise SystemExit(f"{argv[0]} failed ({tracing.returncode}): {err}")
+    out = run_with_tracer([str(LOOP), str(seconds), str(rate)], seconds, tracer, int(seconds + 3))
     return _per_call(out)
 
 
