@@ -527,6 +527,36 @@ def symbolize(binary: str, as_json: bool, addresses: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.option("--clear", is_flag=True, help="Delete the cache: binaries are decoded again when next needed.")
+@click.option("--json", "as_json", is_flag=True)
+def cache(clear: bool, as_json: bool) -> None:
+    """Show (or clear) the decoded DWARF kept on disk, per binary build-id."""
+    from lineprobe.symbolization.index_cache import IndexCache
+
+    index_cache = IndexCache.default()
+    if clear:
+        freed = index_cache.clear()
+        if as_json:
+            click.echo(json.dumps({"folder": str(index_cache.root), "freed_bytes": freed}))
+        else:
+            click.echo(f"cleared {index_cache.root}: {freed / 1e6:.1f} MB freed")
+        return
+    found = index_cache.usage()
+    if as_json:
+        listed = [c.__dict__ for c in found]
+        click.echo(json.dumps({"folder": str(index_cache.root), "binaries": listed}, indent=1))
+        return
+    current = [c for c in found if c.current]
+    older = sum(c.bytes for c in found if not c.current)
+    total = sum(c.bytes for c in current)
+    click.echo(f"{index_cache.root}: {total / 1e6:.1f} MB for {len(current)} build-id(s)")
+    for c in current:
+        click.echo(f"  {c.build_id}  {c.bytes / 1e6:8.1f} MB  {c.units:5d} compilation units")
+    if older:
+        click.echo(f"and {older / 1e6:.1f} MB in older layouts that nothing reads: `lineprobe cache --clear`")
+
+
+@main.command()
 @click.option("--stdio", is_flag=True, default=True, help="Speak LSP over stdin/stdout (the default).")
 def serve(stdio: bool) -> None:
     """Run the language server over stdio."""

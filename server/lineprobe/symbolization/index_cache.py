@@ -358,6 +358,19 @@ class UnitPack:
         ]
 
 
+@dataclass(frozen=True)
+class CachedBinary:
+    layout: str  # FORMAT, or an older layout's folder, which nothing reads any more
+    build_id: str
+    bytes: int
+    units: int  # compilation units decoded
+    current: bool
+
+
+_LAYOUTS = "dwarf-v*"
+"""The folders of every layout FORMAT has named."""
+
+
 @dataclass
 class IndexCache:
     root: Path
@@ -365,6 +378,33 @@ class IndexCache:
     @classmethod
     def default(cls) -> IndexCache:
         return cls(default_root())
+
+    def usage(self) -> list[CachedBinary]:
+        """What the cache holds, one entry per layout and build-id, largest first."""
+        found = []
+        for layout in sorted(self.root.glob(_LAYOUTS)):
+            for folder in layout.glob("??/*"):
+                if folder.is_dir():
+                    files = [f for f in folder.iterdir() if f.is_file()]
+                    size = sum(f.stat().st_size for f in files)
+                    units = sum(1 for f in files if f.name.startswith("unit-"))
+                    pack = self.load_pack(folder.parent.name + folder.name) if layout.name == FORMAT else None
+                    units += len(pack.entries()) if pack is not None else 0
+                    found.append(
+                        CachedBinary(
+                            layout.name, folder.parent.name + folder.name, size, units, layout.name == FORMAT
+                        )
+                    )
+        return sorted(found, key=lambda c: -c.bytes)
+
+    def clear(self) -> int:
+        """Delete every layout's folder (never anything else under the root); the bytes freed."""
+        import shutil
+
+        freed = sum(c.bytes for c in self.usage())
+        for layout in self.root.glob(_LAYOUTS):
+            shutil.rmtree(layout, ignore_errors=True)
+        return freed
 
     def _folder(self, build_id: str) -> Path | None:
         if not _BUILD_ID.match(build_id):
