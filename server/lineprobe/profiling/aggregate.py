@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 
 from lineprobe.profiling.model import (
     CpuProfile,
@@ -57,12 +58,14 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
     for snapshot in raw.snapshots:
         snapshots_of.setdefault(snapshot.stack_index, []).append(snapshot)
     stop_reasons: Counter[str] = Counter()
+    # First every stack's user addresses (unwound where an exemplar allows), then all of them
+    # resolved at once: each binary's DWARF searched in one batch.
+    unresolved: list[tuple[int, list[SourceFrame], Sequence[int]]] = []
     for index, sampled in enumerate(raw.stacks):
         kernel = _kernel_frames(sampled.kernel)
         snapshots = snapshots_of.get(index)
         if not snapshots:
-            user = _plausible_prefix(space, sampled.user)
-            stacks.append(ResolvedStack(sampled.count, kernel + space.resolve_stack(user)))
+            unresolved.append((sampled.count, kernel, _plausible_prefix(space, sampled.user)))
             continue
         # The in-kernel count is exact; the exemplars say which full stacks it
         # was made of. Split the count over them, in whole samples.
@@ -76,7 +79,10 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
             user = unwound.addresses
             if len(user) == 1 and len(sampled.user) > 1:
                 user = list(sampled.user)  # CFI gave nothing: keep the frame-pointer walk
-            stacks.append(ResolvedStack(weight, kernel + space.resolve_stack(user)))
+            unresolved.append((weight, kernel, user))
+    space.prefetch(addresses for _, _, addresses in unresolved)
+    for weight, kernel, addresses in unresolved:
+        stacks.append(ResolvedStack(weight, kernel + space.resolve_stack(addresses)))
 
     lines: dict[LineKey, LineStat] = {}
     functions: dict[tuple[str, str], FunctionStat] = {}

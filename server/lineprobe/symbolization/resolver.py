@@ -200,7 +200,38 @@ class AddressSpace:
             seen.extend(image.dwarf_problems)
         return list(dict.fromkeys(seen))
 
+    def prefetch(self, stacks: Iterable[Sequence[int]]) -> None:
+        """Resolve every address of these user stacks (leaf first) now, a batch per binary, so
+        that the accelerator searches each binary's units in one call; ``resolve`` and
+        ``resolve_stack`` then answer from what this kept."""
+        batches: dict[int, tuple[_InImage, list[tuple[int, bool]], list[int]]] = {}
+        for stack in stacks:
+            for depth, address in enumerate(stack):
+                key = (address, depth > 0)
+                if key in self._resolved:
+                    continue
+                located = self._locate(address - 1 if depth > 0 else address)
+                if isinstance(located, list):
+                    self._resolved[key] = located
+                    continue
+                keys, vaddrs = batches.setdefault(id(located.image), (located, [], []))[1:]
+                keys.append(key)
+                vaddrs.append(located.vaddr)
+        for where, keys, vaddrs in batches.values():
+            found = resolve_many(where.image, vaddrs, where.binary, where.debug, self.cache.demangle)
+            self._resolved.update(zip(keys, found, strict=True))
+
     def _resolve(self, address: int) -> list[SourceFrame]:
+        located = self._locate(address)
+        if isinstance(located, list):
+            return located
+        return resolve_in_image(
+            located.image, located.vaddr, located.binary, located.debug, self.cache.demangle
+        )
+
+    def _locate(self, address: int) -> list[SourceFrame] | _InImage:
+        """The frames of an address that no DWARF names (JIT code, unmapped, system libraries),
+        or the binary whose DWARF will."""
         mapping = self.mapping_for(address)
         if (mapping is None or not mapping.path) and self.perf_map is not None:
             jitted = self.perf_map.lookup(address)
@@ -231,7 +262,17 @@ class AddressSpace:
         debug = self.cache.debug_image(image) if image.dwarf is None else None
         if image.dwarf is None and (debug is None or debug.dwarf is None):
             self.binaries_without_debug_info.add(binary)
-        return resolve_in_image(image, vaddr, binary, debug, self.cache.demangle)
+        return _InImage(image, vaddr, binary, debug)
+
+
+@dataclass(frozen=True)
+class _InImage:
+    """An address located in a binary that has (or has a debug file with) DWARF to read."""
+
+    image: ElfImage
+    vaddr: int
+    binary: str
+    debug: ElfImage | None
 
 
 def resolve_in_image(
