@@ -276,8 +276,8 @@ class Library:
 
 
 MAX_CHAIN = 128
-"""Scopes around one address the batch lookup reports (unit_index.MAX_CHAIN: the same number);
-a chain that fills them is looked up again in Python."""
+"""Scopes around one address the batch lookup reports (as LP_REDO says to the caller, a chain
+that fills them is looked up again in Python)."""
 FRAME_FIELDS = 7
 """Integers per frame record (LP_FRAME_FIELDS)."""
 NONE = -(1 << 63)

@@ -166,7 +166,6 @@ class Entry:
 
     head: bytes
     arrays: list[array[int] | memoryview]
-    meta: dict[str, Any]
     placed: dict[str, tuple[int, int]]
     """Each array's position in the entry (bytes) and count."""
 
@@ -195,7 +194,7 @@ class Entry:
         head = _HEADER.pack(MAGIC, len(header)) + header
         head += b"\0" * (_aligned(len(head)) - len(head))
         placed = {name: (len(head) + at, count) for name, (at, count) in placed.items()}
-        return cls(head, list(arrays.values()), meta, placed)
+        return cls(head, list(arrays.values()), placed)
 
     def size(self) -> int:
         return len(self.head) + sum(_aligned(len(v) * v.itemsize) for v in self.arrays)
@@ -255,13 +254,10 @@ class MappedArrays(Mapping[str, memoryview]):
         view = self._cast.get(name)
         if view is None:
             position, count = self._placed[name]
-            typecode = ARRAY_FIELDS[name]
+            typecode = _UNIT_ARRAYS[name]
             view = self._entry[position : position + count * _ITEMSIZE[typecode]].cast(typecode)  # type: ignore[call-overload]
             self._cast[name] = view
         return view
-
-    def count(self, name: str) -> int:
-        return self._placed[name][1]
 
     def __len__(self) -> int:
         return len(self._placed)
@@ -388,13 +384,11 @@ class IndexCache:
                     files = [f for f in folder.iterdir() if f.is_file()]
                     size = sum(f.stat().st_size for f in files)
                     units = sum(1 for f in files if f.name.startswith("unit-"))
-                    pack = self.load_pack(folder.parent.name + folder.name) if layout.name == FORMAT else None
+                    build_id = folder.parent.name + folder.name
+                    current = layout.name == FORMAT
+                    pack = self.load_pack(build_id) if current else None
                     units += len(pack.entries()) if pack is not None else 0
-                    found.append(
-                        CachedBinary(
-                            layout.name, folder.parent.name + folder.name, size, units, layout.name == FORMAT
-                        )
-                    )
+                    found.append(CachedBinary(layout.name, build_id, size, units, current))
         return sorted(found, key=lambda c: -c.bytes)
 
     def clear(self) -> int:
@@ -469,30 +463,21 @@ class IndexCache:
         found = pack.unit(offset) if pack is not None else None
         loaded = None
         if found is not None:  # by the directory; by the entry's own header if that is damaged
-            unit = _unit_from_directory(*found)
+            entry, row, name, comp_dir = found
+            placed = _placed_by_row(entry, row)
+            unit = _unit_of(entry, placed, name, comp_dir) if placed is not None else None
             if unit is not None:
                 return unit
-            loaded = parse(found[0], _UNIT_ARRAYS)
+            loaded = parse(entry, _UNIT_ARRAYS)
         if loaded is None:
             folder = self._folder(build_id)
             loaded = read_entry(folder / f"unit-{offset:x}.lpix", _UNIT_ARRAYS) if folder else None
         if loaded is None:
             return None
-        meta, arrays, whole, positions = loaded
-        name, comp_dir = meta.get("name"), meta.get("comp_dir")
+        name, comp_dir = loaded.meta.get("name"), loaded.meta.get("comp_dir")
         if not ((name is None or isinstance(name, str)) and (comp_dir is None or isinstance(comp_dir, str))):
             return None
-        # Arrays read side by side must be as long as each other: the accelerator's batch
-        # lookup indexes one by the other's length.
-        for group in _PARALLEL_ARRAYS:
-            if len({len(arrays[name]) for name in group}) != 1:
-                return None
-        names = StringTable(arrays.pop("names_blob"), arrays.pop("names_offsets"))
-        files = StringTable(arrays.pop("files_blob"), arrays.pop("files_offsets"))
-        checksums = StringTable(arrays.pop("md5_blob"), arrays.pop("md5_offsets"))
-        if not (names.valid() and files.valid() and checksums.valid()):
-            return None
-        return UnitIndex(name, comp_dir, files, names, arrays, checksums, (whole, positions))
+        return _unit_of(loaded.entry, _placed(loaded), name, comp_dir)
 
     def save_units(self, build_id: str, units: Mapping[int, UnitIndex], minimum: int | None = None) -> None:
         """Keep units decoded in this run: each in a file of its own when the build-id has
@@ -653,9 +638,8 @@ class _PackItem:
 
     @classmethod
     def copied(cls, parsed: Parsed, source: tuple[str, int, int]) -> _PackItem:
-        layout = [
-            word for name in _UNIT_ARRAYS for word in (parsed.positions[name], len(parsed.arrays[name]))
-        ]
+        placed = _placed(parsed)
+        layout = [word for name in _UNIT_ARRAYS for word in placed[name]]
         meta = parsed.meta
         name, comp_dir = meta.get("name"), meta.get("comp_dir")
         return cls(
@@ -667,28 +651,37 @@ class _PackItem:
         )
 
 
-def _unit_from_directory(
-    entry: memoryview, row: list[int], name: str | None, comp_dir: str | None
-) -> UnitIndex | None:
-    """A unit read by its pack's directory row: no JSON header to parse, and its arrays cast
-    only when Python reads them (``MappedArrays``). None when the row does not fit the entry."""
+def _placed_by_row(entry: memoryview, row: list[int]) -> dict[str, tuple[int, int]] | None:
+    """Where a pack's directory row says each array of the unit lies in its entry (position,
+    count); None when one would not fit the entry."""
     placed: dict[str, tuple[int, int]] = {}
     for k, (field, typecode) in enumerate(_UNIT_ARRAYS.items()):
         position, count = row[2 * k], row[2 * k + 1]
         if position + count * _ITEMSIZE[typecode] > len(entry):
             return None
         placed[field] = (position, count)
+    return placed
+
+
+def _placed(parsed: Parsed) -> dict[str, tuple[int, int]]:
+    """Where each array of an entry read by its header lies in it (position, count)."""
+    return {name: (parsed.positions[name], len(parsed.arrays[name])) for name in _UNIT_ARRAYS}
+
+
+def _unit_of(
+    entry: memoryview, placed: dict[str, tuple[int, int]], name: str | None, comp_dir: str | None
+) -> UnitIndex | None:
+    """A unit from its entry and where its arrays lie in it (checked to fit), each array cast
+    only when Python reads it (``MappedArrays``); None when the arrays do not hang together."""
+    # Arrays read side by side must be as long as each other: the accelerator's batch
+    # lookup indexes one by the other's length.
     for group in _PARALLEL_ARRAYS:
-        if len({placed[name][1] for name in group}) != 1:
+        if len({placed[field][1] for field in group}) != 1:
             return None
-
-    def strings(blob: str, offsets: str) -> StringTable:
-        (at, size), (offsets_at, count) = placed[blob], placed[offsets]
-        return StringTable(entry[at : at + size], entry[offsets_at : offsets_at + 8 * count].cast("Q"))
-
-    names = strings("names_blob", "names_offsets")
-    files = strings("files_blob", "files_offsets")
-    checksums = strings("md5_blob", "md5_offsets")
+    strings = MappedArrays(entry, {field: placed[field] for field in _STRING_ARRAYS})
+    names = StringTable(strings["names_blob"], strings["names_offsets"])
+    files = StringTable(strings["files_blob"], strings["files_offsets"])
+    checksums = StringTable(strings["md5_blob"], strings["md5_offsets"])
     if not (names.valid() and files.valid() and checksums.valid()):
         return None
     arrays = MappedArrays(entry, {field: placed[field] for field in ARRAY_FIELDS})

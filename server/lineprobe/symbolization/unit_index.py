@@ -27,7 +27,6 @@ ScopeInfo: TypeAlias = "tuple[str | None, bool, str | None, int | None, str | No
 """(function, inlined, declaration file, declaration line, call file, call line)."""
 
 # As in dwarf_accel (kept apart so that importing this module never loads ctypes).
-MAX_CHAIN = 128
 FRAME_FIELDS = 7
 NONE = -(1 << 63)
 REDO = 0xFFFFFFFF
@@ -80,18 +79,14 @@ class UnitIndex:
     function: Callable[[int], str | None] = field(init=False, repr=False, compare=False)
     """The function name at an index of ``names``, None when out of range."""
 
-    _scopes: dict[int, tuple[str | None, bool, str | None, int | None, str | None, int | None] | None] = (
-        field(init=False, repr=False, compare=False, default_factory=dict)
-    )
+    _scopes: dict[int, ScopeInfo | None] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.file = _getter(self.files)
         self.function = _getter(self.names)
         self._scope_arrays: tuple[IntArray, ...] = ()  # read on the first Python scope lookup
 
-    def _scope(
-        self, scope: int
-    ) -> tuple[str | None, bool, str | None, int | None, str | None, int | None] | None:
+    def _scope(self, scope: int) -> ScopeInfo | None:
         """A scope's name, inlined flag, declaration and call site, read from the arrays once."""
         known = self._scopes.get(scope, _UNREAD)
         if known is not _UNREAD:
