@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lineprobe-installed
 DEMO_SECONDS ?= 3
 
-.PHONY: setup accel host venv workloads headers demo test lint typecheck unit privileged bench-overhead bench-syscalls bench-leaks bench-unwind clean
+.PHONY: setup accel host venv workloads headers install-agent demo test lint typecheck unit privileged bench-overhead bench-syscalls bench-leaks bench-unwind clean
 
 setup: host venv workloads accel
 
@@ -44,6 +44,11 @@ $(STAMP): pyproject.toml
 workloads:
 	@$(MAKE) -s -C workloads
 
+# The privileged agent, installed root-owned for launchers (sudoers rules) to name:
+# /usr/local/libexec/lineprobe-agent (tracers/install-agent.sh). Needs root.
+install-agent: host
+	@bash tracers/install-agent.sh
+
 # Prepare bcc's kernel headers once (a symlink overlay of Debian's headers when
 # none match the running kernel), so the first profile does not pay for it.
 headers: venv
@@ -70,7 +75,7 @@ unit: setup
 privileged: setup headers
 	$(BIN)/python -m pytest -q -m privileged tests
 
-test: setup headers lint typecheck
+test: setup headers install-agent lint typecheck
 	$(BIN)/python -m pytest -q -rs tests
 
 bench-overhead: setup headers

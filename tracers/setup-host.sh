@@ -14,6 +14,8 @@ PACKAGES=(
   llvm                 # llvm-symbolizer, the reference for address resolution
   linux-perf           # perf record --call-graph dwarf, the reference for unwinding
   util-linux           # setpriv, for the no-privileges tests
+  python3 python3-venv # the interpreter of the installed, root-owned agent (install-agent.sh)
+  sudo                 # the default launcher, and the tests of callers who are not root
   clang                # DWARF 5 line tables with MD5 checksums (gcc writes none), for staleness tests
 )
 # Node.js runs the JIT workload (names from its perf map); a node already on PATH serves.

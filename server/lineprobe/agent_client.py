@@ -1,10 +1,18 @@
 """Starting the privileged agent and talking to it over its pipes.
 
 The agent is a child process speaking the newline-delimited JSON protocol of
-``lineprobe_agent.protocol``. When this process already has the privileges
-tracing needs, the agent is started directly; otherwise through a launcher
-(``sudo -n`` by default, or ``LINEPROBE_LAUNCHER``), which must not prompt:
-an editor has no terminal to type a password into.
+``lineprobe_agent.protocol`` over one end of a unix socket pair made here: the
+kernel records who made it, and that is how the agent knows who asks
+(``SO_PEERCRED``), whatever the environment says.
+
+When this process already has the privileges tracing needs, the agent is
+started directly from this installation (``python -I``, working directory
+``/``, an empty environment; it refuses to run as root from files that anyone
+but root can change). Otherwise the installed agent
+(``/usr/local/libexec/lineprobe-agent``, root-owned, from ``make install-agent``)
+is started through a launcher (``sudo -n`` by default, or
+``LINEPROBE_LAUNCHER``), which must not prompt: an editor has no terminal to
+type a password into.
 
 ``AgentConnection`` is blocking and thread-safe: the CLI calls it directly,
 the LSP server from worker threads. This is also the one place where wire
@@ -19,6 +27,7 @@ import os
 import queue
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -47,6 +56,10 @@ from lineprobe.syscalls.model import (
 from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 
 DEFAULT_LAUNCHER = "sudo -n"
+INSTALLED_AGENT = "/usr/local/libexec/lineprobe-agent"
+"""The root-owned agent entry that a launcher's rule names (``make install-agent``)."""
+AGENT_ENVIRONMENT = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+"""All the environment the agent, or its launcher, is started with: nothing of the caller's."""
 HELLO_TIMEOUT_S = 20.0
 
 CAP_SYS_ADMIN = 21
@@ -82,15 +95,29 @@ def has_tracing_privileges() -> bool:
     return bool(caps & (1 << CAP_BPF)) and bool(caps & (1 << CAP_PERFMON))
 
 
+def installed_agent() -> list[str]:
+    """The agent a launcher starts: ``LINEPROBE_AGENT`` (a command line), else the installed entry."""
+    return shlex.split(os.environ.get("LINEPROBE_AGENT", INSTALLED_AGENT))
+
+
 def agent_command(launcher: str | None = None, python: str | None = None) -> list[str]:
     """The argv that starts the agent, through the launcher when privileges are missing."""
-    base = [python or sys.executable, "-m", "lineprobe_agent"]
+    base = [python or sys.executable, "-I", "-m", "lineprobe_agent"]
     if has_tracing_privileges():
         return base
     launcher = launcher if launcher is not None else os.environ.get("LINEPROBE_LAUNCHER", DEFAULT_LAUNCHER)
     argv = shlex.split(launcher)
     if not argv:
         return base
+    agent = installed_agent()
+    if not agent or not (os.path.isabs(agent[0]) and os.access(agent[0], os.X_OK)):
+        raise AgentError(
+            "no-privileges",
+            f"tracing needs root or CAP_BPF+CAP_PERFMON, and the privileged agent "
+            f"`{agent[0] if agent else ''}` is not installed",
+            "as root, run `make install-agent` in lineprobe's checkout once (it installs root-owned "
+            f"files only), then allow `{INSTALLED_AGENT}` in sudoers (see the README's Privileges)",
+        )
     if shutil.which(argv[0]) is None:
         raise AgentError(
             "no-privileges",
@@ -98,9 +125,7 @@ def agent_command(launcher: str | None = None, python: str | None = None) -> lis
             "run lineprobe as root, or set LINEPROBE_LAUNCHER (setting lineprobe.launcher) to a command "
             "that gains privileges without prompting, e.g. `sudo -n` with a NOPASSWD rule for the agent",
         )
-    # The agent must find this installation's packages even where the launcher
-    # cleans the environment, so pass the interpreter of this venv explicitly.
-    return [*argv, *base]
+    return [*argv, *agent]
 
 
 def _mappings(maps: list[protocol.Mapping]) -> tuple[MappedFile, ...]:
@@ -255,18 +280,28 @@ class AgentConnection:
     def __init__(self, launcher: str | None = None) -> None:
         self.spawned_at = time.monotonic()
         argv = agent_command(launcher)
+        # One socket pair for both directions: the agent asks the kernel who made it.
+        self._socket, agent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._process = subprocess.Popen(
                 argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
+                stdin=agent_end,
+                stdout=agent_end,
                 stderr=subprocess.PIPE,
-                start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop it cleanly
+                cwd="/",
+                env=AGENT_ENVIRONMENT,
+                # A Ctrl-C in the terminal reaches us, and we stop it cleanly; and with no
+                # controlling terminal, sudo passes the socket through instead of a pty.
+                start_new_session=True,
             )
         except OSError as exc:
+            self._socket.close()
             raise AgentError(
                 "no-privileges", f"cannot start the agent with `{shlex.join(argv)}`: {exc}"
             ) from None
+        finally:
+            agent_end.close()
+        self._reader = self._socket.makefile("rb")
         self._write_lock = threading.Lock()
         self._pending: dict[int, _Pending] = {}
         self._pending_lock = threading.Lock()
@@ -308,8 +343,7 @@ class AgentConnection:
     # -- reading -----------------------------------------------------------------------
 
     def _read_stdout(self) -> None:
-        assert self._process.stdout is not None
-        for line in self._process.stdout:
+        for line in self._reader:
             try:
                 message = protocol.decode_message(line)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -344,11 +378,9 @@ class AgentConnection:
     # -- requests ------------------------------------------------------------------------
 
     def _send(self, message: protocol.Request) -> None:
-        assert self._process.stdin is not None
         with self._write_lock:
             try:
-                self._process.stdin.write(protocol.encode(message))
-                self._process.stdin.flush()
+                self._socket.sendall(protocol.encode(message))
             except (BrokenPipeError, ValueError, OSError):
                 raise AgentError("internal", self._died_message()) from None
 
@@ -444,11 +476,8 @@ class AgentConnection:
         self._closed = True
         with contextlib.suppress(AgentError):
             self._send(protocol.ShutdownRequest())
-        try:
-            if self._process.stdin is not None:
-                self._process.stdin.close()
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_WR)  # end of input for the agent
         try:
             self._process.wait(timeout_s)
         except subprocess.TimeoutExpired:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -29,6 +30,21 @@ if TYPE_CHECKING:
 # would cost it a tenth of a second before the first address.
 
 EXIT_NO_PROFILE = 1
+
+
+class FiniteRange(click.FloatRange):
+    """A float range that also refuses NaN and infinities (which every comparison lets through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+MAX_DURATION_S = 3600.0
+DURATION = FiniteRange(0, MAX_DURATION_S, min_open=True)
+"""Seconds of tracing: more than 0, at most an hour (what the agent accepts)."""
 
 
 def _stderr_console() -> Console:
@@ -77,7 +93,7 @@ def main() -> None:
 @click.option(
     "--duration",
     "-d",
-    type=float,
+    type=DURATION,
     default=None,
     help="Seconds to sample [default: 5 for --pid; until the command exits, for a command].",
 )
@@ -132,8 +148,6 @@ def _duration_s(
     """Check the target options; a launched command runs, by default, until it exits."""
     if (pid is None) == (not command):
         raise click.UsageError("give either --pid PID or a command after --")
-    if duration is not None and duration <= 0:
-        raise click.UsageError("--duration must be positive")
     if duration is not None:
         return duration
     return default_for_pid if pid is not None else 3600.0
@@ -221,13 +235,13 @@ def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str
 @click.option(
     "--duration",
     "-d",
-    type=float,
+    type=DURATION,
     default=None,
     help="Seconds to trace [default: 5 for --pid; until the command exits, for a command].",
 )
 @click.option(
     "--slow-ms",
-    type=click.FloatRange(0, 60000),
+    type=FiniteRange(0, 60000),
     default=1.0,
     show_default=True,
     help="File I/O calls at least this slow always get their call stacks captured.",
@@ -271,28 +285,28 @@ def syscalls(
 @click.option(
     "--duration",
     "-d",
-    type=float,
+    type=DURATION,
     default=None,
     help="Seconds to trace [default: 10 for --pid; until the command exits, for a command].",
 )
 @click.option(
     "--interval",
     "-i",
-    type=click.FloatRange(0.1, 600),
+    type=FiniteRange(0.1, 600),
     default=1.0,
     show_default=True,
     help="Seconds between snapshots of outstanding bytes per site.",
 )
 @click.option(
     "--budget",
-    type=click.FloatRange(0.1, 100),
+    type=FiniteRange(0.1, 100),
     default=5.0,
     show_default=True,
     help="CPU share the allocation probes may cost the target, in percent (sets the sampling).",
 )
 @click.option(
     "--sample",
-    type=click.FloatRange(0.001, 1.0),
+    type=FiniteRange(0.001, 1.0),
     default=None,
     help="Track allocations this fraction of the time, instead of the budget's choice (1: all).",
 )

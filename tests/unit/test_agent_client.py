@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 from lineprobe import agent_client
 from lineprobe.agent_client import AgentConnection, AgentError, agent_command
 
 
-def test_privileged_callers_start_the_agent_directly(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_privileged_callers_start_the_agent_directly_and_isolated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(agent_client, "has_tracing_privileges", lambda: True)
-    assert agent_command("sudo -n") == [sys.executable, "-m", "lineprobe_agent"]
+    assert agent_command("sudo -n") == [sys.executable, "-I", "-m", "lineprobe_agent"]
 
 
-def test_unprivileged_callers_go_through_the_launcher(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unprivileged_callers_start_the_installed_agent_through_the_launcher(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The launcher starts the root-owned entry, never this installation's interpreter."""
     monkeypatch.setattr(agent_client, "has_tracing_privileges", lambda: False)
-    assert agent_command("env -i") == ["env", "-i", sys.executable, "-m", "lineprobe_agent"]
+    monkeypatch.setenv("LINEPROBE_AGENT", "/bin/true --x")
+    assert agent_command("env -i") == ["env", "-i", "/bin/true", "--x"]
     monkeypatch.setenv("LINEPROBE_LAUNCHER", "env")
     assert agent_command()[0] == "env"
+    monkeypatch.delenv("LINEPROBE_AGENT")
+    if Path(agent_client.INSTALLED_AGENT).exists():
+        assert agent_command("sudo -n") == ["sudo", "-n", agent_client.INSTALLED_AGENT]
+
+
+def test_a_missing_installed_agent_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(agent_client, "has_tracing_privileges", lambda: False)
+    monkeypatch.setenv("LINEPROBE_AGENT", "/nonexistent/lineprobe-agent")
+    with pytest.raises(AgentError) as caught:
+        agent_command("sudo -n")
+    assert "/nonexistent/lineprobe-agent` is not installed" in caught.value.message
+    assert caught.value.hint is not None and "make install-agent" in caught.value.hint
 
 
 def test_a_missing_launcher_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,6 +61,7 @@ def test_an_unprivileged_agent_refuses_to_profile_with_a_reason(monkeypatch: pyt
     if shutil.which("setpriv") is None:
         pytest.skip("setpriv not installed: apt-get install util-linux")
     monkeypatch.setattr(agent_client, "has_tracing_privileges", lambda: False)
+    monkeypatch.setenv("LINEPROBE_AGENT", f"{sys.executable} -I -m lineprobe_agent")
     with (
         AgentConnection("setpriv --inh-caps=-all --bounding-set=-all --") as agent,
         pytest.raises(AgentError) as caught,

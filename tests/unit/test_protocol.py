@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
 
 import msgspec
 import pytest
 from lineprobe_agent import protocol
+from lineprobe_agent.access import AccessCheck, Caller
 from lineprobe_agent.session import Agent, Channel
 
 
@@ -39,7 +41,8 @@ def test_malformed_requests_are_rejected(line: bytes) -> None:
 
 def run_agent(stdin: bytes) -> list[protocol.AgentMessage]:
     out = io.BytesIO()
-    agent = Agent(Channel(out), started_at=0.0)
+    caller = Caller(os.getpid(), os.getuid(), os.getgid(), ())
+    agent = Agent(Channel(out), started_at=0.0, access=AccessCheck(caller))
     agent.read_requests(io.BytesIO(stdin))  # runs to EOF, then queues the end
     agent.serve()
     return [protocol.decode_message(line) for line in out.getvalue().splitlines()]
@@ -75,4 +78,15 @@ def test_agent_validates_profile_requests_before_touching_the_kernel() -> None:
         "bad-request",
         "bad-request",
         "no-such-process",
+    ]
+
+
+def test_an_undecodable_request_is_answered_with_its_id() -> None:
+    """A duration of NaN is sent as null: the error must name the request, or its caller waits forever."""
+    messages = run_agent(
+        b'{"type":"profile","id":3,"pid":1,"duration_s":null}\n{"type":"trace-syscalls","id":"4"}\n'
+    )
+    assert [(type(m), getattr(m, "id", None)) for m in messages] == [
+        (protocol.Failure, 3),
+        (protocol.Failure, None),  # an id that is not an integer names no request
     ]

@@ -1,4 +1,9 @@
-"""Entry point: ``python -m lineprobe_agent`` speaks the protocol on stdin/stdout."""
+"""Entry point: ``python -I -m lineprobe_agent`` speaks the protocol on its stdin socket.
+
+Start it isolated (``-I``: no ``PYTHON*`` variables, no user site packages, no
+current directory on ``sys.path``) from a root-owned installation; the agent
+checks both before it serves anyone (``lineprobe_agent.session.main``).
+"""
 
 import time
 

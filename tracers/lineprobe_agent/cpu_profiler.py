@@ -21,6 +21,7 @@ from typing import Any
 from lineprobe_agent.bpf_snippets import COPY_USER_STACK
 from lineprobe_agent.bpf_tables import empty, stat
 from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
+from lineprobe_agent.target_gate import TARGET_GATE_C, TargetGate, gate_cflags
 
 COUNTS_ENTRIES = 40960
 STACK_ENTRIES = 16384
@@ -41,6 +42,9 @@ BPF_PROGRAM = (
     COPY_USER_STACK
     + r"""
 #include <uapi/linux/ptrace.h>
+"""
+    + TARGET_GATE_C
+    + r"""
 
 /* The layout of uapi/linux/bpf_perf_event.h on x86_64, written out because
  * including that header costs about 2.5 s of compile time per agent. */
@@ -77,7 +81,6 @@ BPF_PERCPU_ARRAY(exemplar_scratch, struct exemplar_t, 1);
 BPF_PERF_OUTPUT(exemplars);
 BPF_ARRAY(exemplars_enabled, u32, 1);
 BPF_STACK_TRACE(stack_traces, STACK_ENTRIES);
-BPF_ARRAY(target_tgid, u32, 1);
 BPF_PERCPU_ARRAY(stats, u64, STAT_COUNT);
 
 static __always_inline void bump(u32 index)
@@ -90,11 +93,7 @@ static __always_inline void bump(u32 index)
 int on_cpu_sample(struct lp_perf_event_data *ctx)
 {
     u32 zero = 0;
-    u32 *wanted = target_tgid.lookup(&zero);
-    if (!wanted || *wanted == 0)
-        return 0;
-    u32 tgid = bpf_get_current_pid_tgid() >> 32;
-    if (tgid != *wanted)
+    if (!lp_is_target())
         return 0;
     bump(STAT_SAMPLES);
 
@@ -153,6 +152,7 @@ def program_cflags() -> list[str]:
         f"-DSTAT_COLLISIONS={STAT_COLLISIONS}",
         f"-DSTAT_COUNT={STAT_COUNT}",
         f"-DSTACK_COPY_BYTES={STACK_COPY_BYTES}",
+        *gate_cflags(),
     ]
 
 
@@ -177,6 +177,7 @@ class CpuProfiler:
         self._bpf["exemplars"].open_perf_buffer(
             self._on_exemplar, page_cnt=EXEMPLAR_BUFFER_PAGES, lost_cb=self._on_exemplars_lost
         )
+        self.gate = TargetGate(self._bpf)
 
     def _on_exemplar(self, cpu: int, data: Any, size: int) -> None:
         # The event is a view into the ring: copy what we keep now.
@@ -207,7 +208,7 @@ class CpuProfiler:
 
         self._reset()
         self._bpf["exemplars_enabled"][ctypes.c_int(0)] = ctypes.c_uint32(1 if exemplars else 0)
-        self._bpf["target_tgid"][ctypes.c_int(0)] = ctypes.c_uint32(tgid)
+        self.gate.open(tgid)
         self._bpf.attach_perf_event(
             ev_type=PerfType.SOFTWARE,
             ev_config=PerfSWConfig.CPU_CLOCK,
@@ -229,7 +230,7 @@ class CpuProfiler:
 
             self._attached = False
             self._bpf.detach_perf_event(ev_type=PerfType.SOFTWARE, ev_config=PerfSWConfig.CPU_CLOCK)
-        self._bpf["target_tgid"][ctypes.c_int(0)] = ctypes.c_uint32(0)
+        self.gate.close()
 
     def collect(self, name_kernel_address: Callable[[int], str]) -> CollectedSamples:
         self.poll(0)  # whatever is still in the ring

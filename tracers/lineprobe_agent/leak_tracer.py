@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from lineprobe_agent.bpf_snippets import COPY_USER_STACK
-from lineprobe_agent.bpf_tables import empty, stat
+from lineprobe_agent.bpf_tables import drain, empty, stat
 from lineprobe_agent.protocol import LeakExemplar, LeakSample, LeakSite, LeakSnapshot
+from lineprobe_agent.target_gate import TARGET_GATE_C, TargetGate, gate_cflags
 
 STACK_COPY_BYTES = 8192
 ALLOCS_ENTRIES = 1_000_000
@@ -85,6 +86,9 @@ BPF_PROGRAM = (
     COPY_USER_STACK
     + r"""
 #include <uapi/linux/ptrace.h>
+"""
+    + TARGET_GATE_C
+    + r"""
 
 struct site_key_t { u64 caller; s64 stack_id; u64 path_hash; };
 struct words_t { u64 w[PATH_WORDS]; };
@@ -160,6 +164,8 @@ static __always_inline u64 path_hash(struct pt_regs *ctx)
 static __always_inline int alloc_enter(struct pt_regs *ctx, u64 size, u64 memptr)
 {
     u32 zero = 0;
+    if (!lp_is_target())
+        return 0;
     u32 *on = tracking.lookup(&zero);
     if (!on || !*on)
         return 0;
@@ -235,18 +241,27 @@ static __always_inline void release(u64 address)
     allocs.delete(&address);
 }
 
-int free_enter(struct pt_regs *ctx) { release(PT_REGS_PARM1(ctx)); return 0; }
+int free_enter(struct pt_regs *ctx)
+{
+    if (lp_is_target())
+        release(PT_REGS_PARM1(ctx));
+    return 0;
+}
 
 int malloc_enter(struct pt_regs *ctx) { return alloc_enter(ctx, PT_REGS_PARM1(ctx), 0); }
 int calloc_enter(struct pt_regs *ctx) { return alloc_enter(ctx, PT_REGS_PARM1(ctx) * PT_REGS_PARM2(ctx), 0); }
 int realloc_enter(struct pt_regs *ctx)
 {
+    if (!lp_is_target())
+        return 0;
     /* The old block is gone whether or not allocations are being sampled now. */
     release(PT_REGS_PARM1(ctx));
     return alloc_enter(ctx, PT_REGS_PARM2(ctx), 0);
 }
 int reallocarray_enter(struct pt_regs *ctx)
 {
+    if (!lp_is_target())
+        return 0;
     release(PT_REGS_PARM1(ctx));
     return alloc_enter(ctx, PT_REGS_PARM2(ctx) * PT_REGS_PARM3(ctx), 0);
 }
@@ -283,6 +298,7 @@ def program_cflags() -> list[str]:
         f"-DSTAT_MALLOCS={STAT_MALLOCS}",
         f"-DSTAT_FREES={STAT_FREES}",
         f"-DSTAT_COUNT={STAT_COUNT}",
+        *gate_cflags(),
     ]
 
 
@@ -375,6 +391,7 @@ class LeakTracer:
 
         self._bpf = BPF(text=BPF_PROGRAM.encode(), cflags=program_cflags())
         self._bpf["exemplars"].open_perf_buffer(self._on_exemplar, page_cnt=128, lost_cb=self._on_lost)
+        self.gate = TargetGate(self._bpf)
 
     def _on_exemplar(self, cpu: int, data: Any, size: int) -> None:
         # bcc cannot derive a class for an event with a nested struct: spell it out.
@@ -397,6 +414,7 @@ class LeakTracer:
         self._pid = pid
         self._libc = libc
         self._started = time.monotonic()
+        self.gate.open(pid)
         self._set_code_range(pid)
         code = self._function_bytes("free")
         free_offset = emulated_probe_offset(code) if code else 0
@@ -591,12 +609,15 @@ class LeakTracer:
             with contextlib.suppress(Exception):  # the target exited: the probe is gone already
                 self._bpf.detach_uprobe(name=self._libc, addr=address, pid=self._pid)
         self._permanent = []
+        self.gate.close()
 
     def collect(self) -> tuple[list[LeakSite], list[LeakExemplar], list[LeakSnapshot], dict[str, float]]:
         self._bpf.perf_buffer_poll(timeout=0)
         now_ns = time.monotonic_ns()
         oldest: dict[tuple[int, int, int], int] = {}
-        for _, alloc in self._bpf["allocs"].items():
+        # One pass that reads and empties the blocks in batches: O(blocks), where a
+        # per-key read and delete of a hash map rescans its buckets after each delete.
+        for _, alloc in drain(self._bpf["allocs"]):
             key = (int(alloc.key.caller), int(alloc.key.stack_id), int(alloc.key.path_hash))
             ts = int(alloc.ts)
             if key not in oldest or ts < oldest[key]:

@@ -1,8 +1,10 @@
 """The agent's wire format: one versioned schema shared by the agent and the server.
 
 Framing: newline-delimited JSON over the agent's stdin (requests) and stdout
-(everything the agent says). Every message is a JSON object whose ``type``
-field names its kind. PROTOCOL.md documents each message; this module is the
+(everything the agent says), both one end of a unix socket pair that the
+caller made, so that the agent learns who the caller is from the kernel
+(SO_PEERCRED). Every message is a JSON object whose ``type`` field names its
+kind. PROTOCOL.md documents each message; this module is the
 machine-checked form of that document: both sides decode with these types, so
 a field that one side renames fails loudly on the other instead of vanishing.
 
@@ -16,7 +18,7 @@ from typing import Literal
 
 import msgspec
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 """Bumped on any change that an older peer would misread."""
 
 ErrorCode = Literal[
@@ -209,6 +211,12 @@ class ProfileResult(msgspec.Struct, frozen=True):
     maps: list[Mapping]
     timings: PhaseTimings
     exemplars: list[Exemplar] = []
+    access_lost: str | None = None
+    """Why tracing stopped before its end because the caller may no longer debug the target (it
+    exec'd a setuid or setgid program, or made itself non-dumpable); nothing after was recorded."""
+    held_events: int = 0
+    """Events of the target not recorded while the gate was shut: from an exec until access was
+    confirmed again, or after access was lost."""
 
 
 class HistogramBucket(msgspec.Struct, frozen=True):
@@ -326,6 +334,12 @@ class SyscallsResult(msgspec.Struct, frozen=True):
     counters: SyscallsCounters
     maps: list[Mapping]
     timings: PhaseTimings
+    access_lost: str | None = None
+    """Why tracing stopped before its end because the caller may no longer debug the target (it
+    exec'd a setuid or setgid program, or made itself non-dumpable); nothing after was recorded."""
+    held_events: int = 0
+    """Events of the target not recorded while the gate was shut: from an exec until access was
+    confirmed again, or after access was lost."""
 
 
 class LeakExemplar(msgspec.Struct, frozen=True):
@@ -387,6 +401,12 @@ class LeaksResult(msgspec.Struct, frozen=True):
     malloc_rate_per_s, tracked_allocations, tracked_frees, lost, exemplars_lost."""
     maps: list[Mapping]
     timings: PhaseTimings
+    access_lost: str | None = None
+    """Why tracing stopped before its end because the caller may no longer debug the target (it
+    exec'd a setuid or setgid program, or made itself non-dumpable); nothing after was recorded."""
+    held_events: int = 0
+    """Events of the target not recorded while the gate was shut: from an exec until access was
+    confirmed again, or after access was lost."""
 
 
 # --- messages: agent -> server ---------------------------------------------------

@@ -8,10 +8,17 @@ A reader thread parses stdin so that ``stop`` reaches a running profile and a
 closed pipe ends it; the main thread does the BPF work. Probes are released
 on every exit path: normal return, exception, SIGTERM, EOF on stdin. The
 perf events themselves are file descriptors, so even SIGKILL frees them.
+After EOF the agent waits a few seconds for the request under way to end,
+then exits whatever it is doing: no one is left to read its answer.
+
+Before it serves anyone, ``main`` makes sure the agent runs only root's code
+(``code_trust``), isolated from the caller's directory and environment, and
+learns the caller from the kernel (``access.Caller``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -27,19 +34,24 @@ from typing import Any, BinaryIO, TypeVar
 import msgspec
 
 from lineprobe_agent import protocol
+from lineprobe_agent.access import AccessCheck, Caller, CallerUnknown
 from lineprobe_agent.capabilities import capability_report, has_tracing_privileges
+from lineprobe_agent.code_trust import UntrustedCode, check_running_code
 from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address
 from lineprobe_agent.cpu_time import CpuTimeSampler
 from lineprobe_agent.kernel_source import KernelHeadersMissing, export_for_bcc, find_kernel_headers
 from lineprobe_agent.leak_tracer import LeakTracer, find_libc
 from lineprobe_agent.syscall_tracer import SyscallTracer
-from lineprobe_agent.target import NoSuchProcess, NotPermitted, Target, caller_uid
+from lineprobe_agent.target import NoSuchProcess, NotPermitted, Target
+from lineprobe_agent.target_gate import TargetGate
 from lineprobe_agent.window import WindowTracer, sampling_loop
 
 T = TypeVar("T")
 
 MAX_DURATION_S = 3600.0
 MAX_FREQUENCY = 10000
+EOF_GRACE_S = 3.0
+"""After end of input, how long the request under way may take before the agent exits anyway."""
 
 
 Work = (
@@ -77,10 +89,21 @@ class Channel:
                 pass  # the server is gone; the reader thread will end the loop
 
 
+def _request_id(line: bytes) -> int | None:
+    """The ``id`` of a request that failed to decode, when it has one, so the answer can name it."""
+    try:
+        value = msgspec.json.decode(line)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    request_id = value.get("id") if isinstance(value, dict) else None
+    return request_id if type(request_id) is int else None
+
+
 @dataclass
 class Agent:
     channel: Channel
     started_at: float
+    access: AccessCheck
     requests: queue.Queue[Work | None] = field(default_factory=queue.Queue)
     stop_requested: threading.Event = field(default_factory=threading.Event)
     current_id: int | None = None
@@ -88,6 +111,7 @@ class Agent:
     syscall_tracer: SyscallTracer | None = None
     leak_tracer: LeakTracer | None = None
     first_request_at: float | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
 
     # -- input -------------------------------------------------------------------
 
@@ -99,7 +123,9 @@ class Agent:
             try:
                 request = protocol.decode_request(line)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                self.channel.send(protocol.Failure(None, "bad-request", f"malformed request: {exc}"))
+                self.channel.send(
+                    protocol.Failure(_request_id(line), "bad-request", f"malformed request: {exc}")
+                )
                 continue
             if isinstance(request, protocol.StopRequest):
                 if request.id == self.current_id:
@@ -111,6 +137,15 @@ class Agent:
         # EOF, shutdown or a closed pipe: end whatever runs, then the loop.
         self.stop_requested.set()
         self.requests.put(None)
+
+    def read_then_exit(self, stdin: BinaryIO) -> None:
+        """The reader thread: requests until end of input; then, if the request under way has
+        not ended within EOF_GRACE_S (collecting a huge table, say), the agent exits anyway:
+        no one is left to read the answer, and the probes and maps are file descriptors that
+        the kernel frees at exit."""
+        self.read_requests(stdin)
+        if not self.finished.wait(EOF_GRACE_S):
+            os._exit(0)
 
     # -- the loop ------------------------------------------------------------------
 
@@ -136,6 +171,7 @@ class Agent:
                     self.current_id = None
         finally:
             self.close()
+            self.finished.set()
 
     def handle(self, request: Work) -> None:
         if isinstance(request, protocol.CapabilitiesRequest):
@@ -163,6 +199,7 @@ class Agent:
         for program in programs:
             if program is not None:
                 program.close()
+        self.access.close()
 
     # -- shared by every tracer ---------------------------------------------------------
 
@@ -190,30 +227,64 @@ class Agent:
             ) from None
         except Exception as exc:
             raise RequestFailed("compile-failed", f"BPF program did not compile or load: {exc}") from None
+        try:
+            check_running_code()  # what the build imported (bcc and its modules) must be root's too
+        except UntrustedCode as exc:
+            close = getattr(program, "close", None)
+            if close is not None:
+                close()
+            raise RequestFailed("no-privileges", str(exc)) from None
         return program, time.monotonic() - started
 
     def _open_target(self, pid: int) -> Target:
         try:
-            return Target.open(pid, caller_uid())
+            return Target.open(pid, self.access)
         except NoSuchProcess as exc:
             raise RequestFailed("no-such-process", str(exc), "check the PID: `ps -e`") from None
         except NotPermitted as exc:
             raise RequestFailed("permission-denied", str(exc)) from None
 
-    def _window(self, request_id: int, duration_s: float, target: Target, tracer: WindowTracer) -> Window:
-        """Run one tracing window: until the duration ends, a stop, or the target exits."""
+    def _window(
+        self, request_id: int, duration_s: float, target: Target, tracer: WindowTracer, gate: TargetGate
+    ) -> Window:
+        """Run one tracing window: until the duration ends, a stop, the target exits, or the
+        caller may no longer debug it."""
         exited = False
+        access_lost: str | None = None
+
+        def still_allowed() -> bool:
+            """Ask the kernel again; re-open the gate for the exec count asked about, or shut it."""
+            nonlocal access_lost
+            if access_lost is not None:
+                return False
+            execs = gate.execs()  # read before asking: an exec after this keeps the gate shut
+            denial = self.access.denial(target.pid)
+            if denial is None:
+                gate.approve(execs)
+                return True
+            gate.hold()
+            access_lost = denial
+            return False
 
         def wait(timeout: float) -> bool:
             nonlocal exited
-            if self.stop_requested.wait(0):
+            if self.stop_requested.wait(0) or access_lost is not None:
                 return True
             # Drain the perf buffers while waiting; the pidfd then says whether the target lives.
             tracer.poll(timeout)
-            exited = target.wait_exit(0)
-            return exited or self.stop_requested.is_set()
+            exited = target.wait_exit(0) or gate.ended()
+            if exited:
+                return True
+            if gate.exec_seen:  # a new program: held until the caller's access is confirmed
+                gate.exec_seen = False
+                if not still_allowed():
+                    return True
+                target.snapshot_maps()
+            return self.stop_requested.is_set()
 
         def tick(elapsed: float) -> None:
+            if not still_allowed():  # credentials can change without an exec (setuid, prctl)
+                return
             target.snapshot_maps()
             tracer.tick()
             self.channel.send(
@@ -226,10 +297,11 @@ class Agent:
             elapsed, ended_early = sampling_loop(duration_s, wait, tick)
         finally:
             tracer.stop()
-        if not exited:
+        if not exited and access_lost is None:
             target.snapshot_maps()
         self.channel.send(protocol.Progress(request_id, "collecting", elapsed, duration_s, 0))
-        return Window(started_at, round(elapsed, 4), ended_early and not exited, exited)
+        stopped_early = ended_early and not exited and access_lost is None
+        return Window(started_at, round(elapsed, 4), stopped_early, exited, access_lost, gate.held_events())
 
     def _agent_start_s(self) -> float:
         """From the agent process's start to its first request."""
@@ -267,6 +339,8 @@ class Agent:
             assert profiler is not None
             tracing.attach(
                 lambda: profiler.start(request.pid, request.frequency, request.exemplars),
+                profiler.stop,
+                profiler.gate,
                 "cannot attach the perf events",
             )
             collected, shared = tracing.run(profiler, lambda: profiler.collect(name_kernel_address))
@@ -289,7 +363,8 @@ class Agent:
                 self.syscall_tracer, tracing.compile_s = self._compile(request.id, SyscallTracer)
             tracer = self.syscall_tracer
             assert tracer is not None
-            tracing.attach(lambda: tracer.start(request.pid, request.slow_ms, request.exemplars))
+            start = lambda: tracer.start(request.pid, request.slow_ms, request.exemplars)  # noqa: E731
+            tracing.attach(start, tracer.stop, tracer.gate)
             cpu = CpuTimeSampler(request.pid)
             collected, shared = tracing.run(_SamplingCpuToo(tracer, cpu), tracer.collect)
             return protocol.SyscallsResult(
@@ -326,8 +401,9 @@ class Agent:
             assert tracer is not None
             tracing.attach(
                 lambda: tracer.start(request.pid, libc, request.sample_fraction, request.budget_percent),
+                tracer.stop,
+                tracer.gate,
                 "cannot attach the allocator probes",
-                undo=tracer.stop,
             )
             (sites, exemplars, history, sampling), shared = tracing.run(
                 _EveryInterval(tracer, request.interval_s), tracer.collect
@@ -360,27 +436,54 @@ class _Tracing:
     agent_start_s: float
     compile_s: float = 0.0
     attach_s: float = 0.0
+    gate: TargetGate | None = None
 
     def attach(
-        self, start: Callable[[], None], failure: str | None = None, undo: Callable[[], None] | None = None
+        self,
+        start: Callable[[], None],
+        stop: Callable[[], None],
+        gate: TargetGate,
+        failure: str | None = None,
     ) -> None:
         """Start the program on the target (its memory map taken first), timed. With ``failure``,
-        an error is an ``attach-failed`` answer saying so, after ``undo``."""
+        an error is an ``attach-failed`` answer saying so.
+
+        Then the target is checked again: the pidfd taken when the request came says whether
+        the process has exited meanwhile (compiling takes seconds, and its PID may have gone
+        to another process since), and the kernel whether the caller may still debug it.
+        Either way the program is stopped and nothing is answered but the reason."""
         self.target.snapshot_maps()
         started = time.monotonic()
         try:
             start()
         except Exception as exc:
+            stop()
             if failure is None:
                 raise
-            if undo is not None:
-                undo()
+            if not self.target.alive():
+                raise RequestFailed(
+                    "no-such-process", f"process {self.target.pid} exited while tracing was being set up"
+                ) from None
             raise RequestFailed("attach-failed", f"{failure}: {exc}") from None
         self.attach_s = time.monotonic() - started
+        self.gate = gate
+        pid = self.target.pid
+        if not self.target.alive() or gate.ended():
+            stop()
+            raise RequestFailed(
+                "no-such-process",
+                f"process {pid} exited while tracing was being set up; nothing was recorded "
+                "(another process may have its PID by now)",
+            )
+        denial = self.session.access.denial(pid)
+        if denial is not None:
+            stop()
+            raise RequestFailed("permission-denied", denial)
 
     def run(self, tracer: WindowTracer, collect: Callable[[], T]) -> tuple[T, dict[str, Any]]:
         """The tracing window, then ``collect``: what it collected, and the shared result fields."""
-        window = self.session._window(self.request_id, self.duration_s, self.target, tracer)
+        assert self.gate is not None, "attach() comes before run()"
+        window = self.session._window(self.request_id, self.duration_s, self.target, tracer, self.gate)
         collect_started = time.monotonic()
         collected = collect()
         target = self.target
@@ -396,6 +499,8 @@ class _Tracing:
             "exited_after_s": window.elapsed_s if window.target_exited else None,
             "maps": target.mappings(),
             "timings": window.timings(self.agent_start_s, self.compile_s, self.attach_s, collect_started),
+            "access_lost": window.access_lost,
+            "held_events": window.held_events,
         }
         return collected, shared
 
@@ -431,6 +536,8 @@ class Window:
     elapsed_s: float
     stopped_early: bool
     target_exited: bool
+    access_lost: str | None
+    held_events: int
 
     def timings(
         self, agent_start_s: float, compile_s: float, attach_s: float, collect_started: float
@@ -479,13 +586,55 @@ def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _refuse(message: str) -> int:
+    sys.stderr.write(f"lineprobe agent: {message}\n")
+    sys.stderr.flush()
+    return 2
+
+
+def _isolate() -> str | None:
+    """Make sure a privileged agent runs only root's code, away from the caller's directory and
+    environment; the reason it must not start, or None."""
+    os.chdir("/")
+    if not (has_tracing_privileges() or os.geteuid() == 0):
+        return None  # nothing to give away; requests will be answered no-privileges
+    if not sys.flags.isolated:
+        return (
+            "with privileges the agent runs only isolated from its caller: start it as "
+            "`python -I -m lineprobe_agent` (or the installed /usr/local/libexec/lineprobe-agent)"
+        )
+    with contextlib.suppress(ImportError):
+        import bcc  # noqa: F401  (imported now, so that its files are checked with the rest)
+    try:
+        check_running_code()
+    except UntrustedCode as exc:
+        return str(exc)
+    return None
+
+
 def main(started_at: float) -> int:
+    refusal = _isolate()
+    if refusal is not None:
+        return _refuse(refusal)
+    try:
+        caller = Caller.of_socket(0)
+    except CallerUnknown as exc:
+        return _refuse(
+            f"cannot tell who is asking: {exc}. The agent's stdin must be one end of a unix socket "
+            "pair made by the caller (lineprobe does this), whose peer credentials the kernel keeps"
+        )
+    # Nothing the caller put in the environment steers the agent (bcc, clang, the loader).
+    os.environ.clear()
+    os.environ["PATH"] = SAFE_PATH
     channel = Channel(_private_stdout())
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     signal.signal(signal.SIGINT, _raise_on_sigterm)
-    agent = Agent(channel, started_at)
+    agent = Agent(channel, started_at, AccessCheck(caller))
     channel.send(protocol.Hello(protocol.PROTOCOL_VERSION, os.getpid(), os.geteuid()))
-    reader = threading.Thread(target=agent.read_requests, args=(sys.stdin.buffer,), daemon=True)
+    reader = threading.Thread(target=agent.read_then_exit, args=(sys.stdin.buffer,), daemon=True)
     reader.start()
     try:
         agent.serve()

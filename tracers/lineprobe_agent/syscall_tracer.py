@@ -39,6 +39,7 @@ from lineprobe_agent.protocol import (
     SyscallFailure,
     SyscallsCounters,
 )
+from lineprobe_agent.target_gate import TARGET_GATE_C, TargetGate, gate_cflags
 
 STACK_COPY_BYTES = 8192
 MAX_PATH = 256
@@ -120,6 +121,9 @@ BPF_PROGRAM = (
     COPY_USER_STACK
     + r"""
 #include <uapi/linux/ptrace.h>
+"""
+    + TARGET_GATE_C
+    + r"""
 
 struct count_key_t { u32 nr; u32 err; };
 struct inflight_t { u64 start_ns; u64 arg; u32 nr; u32 kind; };
@@ -144,7 +148,6 @@ struct bio_record_t {
     u64 queue_ns; u64 service_ns; u64 done_ns; char rwbs[8];
 };
 
-BPF_ARRAY(target_tgid, u32, 1);
 BPF_ARRAY(slow_ns, u64, 1);
 BPF_ARRAY(exemplars_enabled, u32, 1);
 BPF_ARRAY(syscall_kind, u8, 512);
@@ -173,9 +176,7 @@ static __always_inline void bump(u32 index)
 
 static __always_inline int is_target(void)
 {
-    u32 zero = 0;
-    u32 *wanted = target_tgid.lookup(&zero);
-    return wanted && *wanted && (bpf_get_current_pid_tgid() >> 32) == *wanted;
+    return lp_is_target();
 }
 
 static __always_inline u32 log2_u64(u64 v)
@@ -463,6 +464,7 @@ def program_cflags() -> list[str]:
         f"-DSTAT_BIO_FULL={STAT_BIO_FULL}",
         f"-DSTAT_COUNTS_FULL={STAT_COUNTS_FULL}",
         f"-DSTAT_COUNT={STAT_COUNT}",
+        *gate_cflags(),
     ]
 
 
@@ -560,6 +562,7 @@ class SyscallTracer:
             self._on_exemplar, page_cnt=256, lost_cb=self._on_exemplars_lost
         )
         self._bpf["bio_records"].open_perf_buffer(self._on_bio, page_cnt=64, lost_cb=self._on_bio_lost)
+        self.gate = TargetGate(self._bpf)
 
     # -- perf buffer callbacks (copy now: the event is a view into the ring) --------------
 
@@ -611,7 +614,7 @@ class SyscallTracer:
         self._started_ns = _monotonic_ns()
         self._bpf["slow_ns"][ctypes.c_int(0)] = ctypes.c_uint64(int(slow_ms * 1e6))
         self._bpf["exemplars_enabled"][ctypes.c_int(0)] = ctypes.c_uint32(1 if exemplars else 0)
-        self._bpf["target_tgid"][ctypes.c_int(0)] = ctypes.c_uint32(tgid)
+        self.gate.open(tgid)
         self._attached = True
 
     def events_so_far(self) -> int:
@@ -628,7 +631,7 @@ class SyscallTracer:
     def stop(self) -> None:
         # The tracepoints stay attached for the agent's life; clearing the
         # target makes the programs return at their first check.
-        self._bpf["target_tgid"][ctypes.c_int(0)] = ctypes.c_uint32(0)
+        self.gate.close()
         self._attached = False
 
     def collect(self) -> CollectedSyscalls:

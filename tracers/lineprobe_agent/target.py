@@ -1,10 +1,10 @@
-"""The traced process: who may trace it, its memory map, and whether it still lives.
+"""The traced process: whether the caller may trace it, its memory map, and whether it still lives.
 
-The agent holds privileges that read any memory, so it must itself refuse
-what the caller could not do with ptrace: the caller's uid must own the
-target (real, effective and saved uid) unless the caller is root. The target
-is pinned with a pidfd as soon as it is authorised, so a PID reused by
-another process later can never be mistaken for it.
+The agent holds privileges that read any memory, so it refuses what the
+caller could not do with ptrace, as the kernel decides it (``AccessCheck``).
+The target is pinned with a pidfd before it is authorised: a process that
+exits (and whose PID may then be reused) is seen exited through the pidfd,
+never mistaken for the process that took its number.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.segments import NoteSegment
 
+from lineprobe_agent.access import AccessCheck
 from lineprobe_agent.protocol import Mapping
 
 
@@ -27,22 +28,6 @@ class NoSuchProcess(LookupError):
 
 class NotPermitted(Exception):
     pass
-
-
-def _status_uids(pid: int) -> tuple[int, int, int]:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("Uid:"):
-            real, effective, saved, _fs = (int(x) for x in line.split()[1:5])
-            return real, effective, saved
-    raise NoSuchProcess(f"process {pid} has no Uid line")
-
-
-def caller_uid() -> int:
-    """The uid of whoever asked for this agent: sudo records it in SUDO_UID."""
-    sudo_uid = os.environ.get("SUDO_UID")
-    if sudo_uid is not None and os.geteuid() == 0 and sudo_uid.isdigit():
-        return int(sudo_uid)
-    return os.getuid()
 
 
 def read_build_id(path: str) -> str | None:
@@ -81,7 +66,7 @@ class Target:
     _maps: dict[tuple[int, int, str], Mapping] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, pid: int, requester_uid: int) -> Target:
+    def open(cls, pid: int, access: AccessCheck) -> Target:
         if pid <= 0:
             raise NoSuchProcess(f"invalid PID {pid}")
         try:
@@ -89,12 +74,12 @@ class Target:
         except ProcessLookupError:
             raise NoSuchProcess(f"no process with PID {pid}") from None
         try:
-            uids = _status_uids(pid)
-            if requester_uid != 0 and any(uid != requester_uid for uid in uids):
-                raise NotPermitted(
-                    f"process {pid} belongs to uid {uids[0]}, not to the caller (uid {requester_uid}); "
-                    "lineprobe traces only processes the caller could ptrace"
-                )
+            # Asked after the pidfd pins the process: the answer is about this process.
+            denial = access.denial(pid)
+            if denial is not None:
+                if select.select([pidfd], [], [], 0)[0]:
+                    raise NoSuchProcess(f"process {pid} exited before it could be traced")
+                raise NotPermitted(denial)
             exe = os.readlink(f"/proc/{pid}/exe")
             comm = Path(f"/proc/{pid}/comm").read_text().strip()
         except FileNotFoundError:
