@@ -167,6 +167,8 @@ def to_raw_profile(result: protocol.ProfileResult) -> RawProfile:
             StackSnapshot(e.stack, e.tid, UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data))
             for e in result.exemplars
         ),
+        access_lost=result.access_lost,
+        held_events=result.held_events,
     )
 
 
@@ -225,6 +227,8 @@ def to_raw_syscall_trace(result: protocol.SyscallsResult) -> RawSyscallTrace:
         exemplars_lost=c.exemplars_lost,
         mappings=_mappings(result.maps),
         timings=_timings(result.timings),
+        access_lost=result.access_lost,
+        held_events=result.held_events,
     )
 
 
@@ -262,6 +266,8 @@ def to_raw_leak_trace(result: protocol.LeaksResult) -> RawLeakTrace:
         sampling=dict(result.sampling),
         mappings=_mappings(result.maps),
         timings=_timings(result.timings),
+        access_lost=result.access_lost,
+        held_events=result.held_events,
     )
 
 
@@ -285,8 +291,8 @@ class AgentConnection:
         try:
             self._process = subprocess.Popen(
                 argv,
-                stdin=agent_end,
-                stdout=agent_end,
+                stdin=agent_end.fileno(),
+                stdout=agent_end.fileno(),
                 stderr=subprocess.PIPE,
                 cwd="/",
                 env=AGENT_ENVIRONMENT,

@@ -40,7 +40,8 @@ from lineprobe_agent.protocol import LeakExemplar, LeakSample, LeakSite, LeakSna
 from lineprobe_agent.target_gate import TARGET_GATE_C, TargetGate, gate_cflags
 
 STACK_COPY_BYTES = 8192
-ALLOCS_ENTRIES = 1_000_000
+ALLOCS_ENTRIES = 4_000_000
+"""Tracked blocks at most; allocated as used (no preallocation), about 100 bytes each."""
 SITES_ENTRIES = 65536
 EXEMPLARS_FIRST = 2
 EXEMPLAR_EVERY = 512
@@ -104,7 +105,7 @@ struct exemplar_t {
 BPF_ARRAY(tracking, u32, 1);  /* 1 while the allocation probes are attached */
 BPF_PERCPU_ARRAY(stats, u64, STAT_COUNT);
 BPF_HASH(pending, u32, struct pending_t, 16384);
-BPF_HASH(allocs, u64, struct alloc_t, ALLOCS_ENTRIES);
+BPF_F_TABLE("hash", u64, struct alloc_t, allocs, ALLOCS_ENTRIES, BPF_F_NO_PREALLOC);
 BPF_HASH(sites, struct site_key_t, struct site_t, SITES_ENTRIES);
 BPF_ARRAY(code_range, u64, 2);  /* [start, end) of the executable's code, at run-time addresses */
 BPF_PERCPU_ARRAY(words_scratch, struct words_t, 1);

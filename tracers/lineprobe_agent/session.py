@@ -453,6 +453,7 @@ class _Tracing:
         to another process since), and the kernel whether the caller may still debug it.
         Either way the program is stopped and nothing is answered but the reason."""
         self.target.snapshot_maps()
+        gate.trusted = self.session.access.caller.is_root
         started = time.monotonic()
         try:
             start()

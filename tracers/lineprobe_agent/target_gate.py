@@ -1,21 +1,21 @@
 """The gate in front of every BPF program: which process's events may be recorded, and when.
 
 Each program includes ``TARGET_GATE_C`` and asks ``lp_is_target()`` before it
-records anything. The gate holds the target's tgid and a state:
+records anything. The gate holds the target's tgid, and it shuts
 
-- *open*: the target's events are recorded;
-- *paused*: the target has just exec'd. A new program may carry new
-  credentials (a setuid binary) or be non-dumpable, so nothing is recorded
-  until the agent has asked the kernel again whether the caller may debug it
-  (``AccessCheck``) and re-opened the gate. Events met while paused are
-  counted, never kept;
-- *ended*: a new process has been given the target's PID (the original has
+- when the target execs: a new program may carry new credentials (a setuid
+  binary) or be non-dumpable, so nothing is recorded until the agent has
+  asked the kernel again whether the caller may debug it (``AccessCheck``)
+  and approved the exec count it asked about. Events met meanwhile are
+  counted, never kept. A root caller may trace whatever runs, so for root an
+  exec does not shut the gate (``trusted``);
+- for good, when a new task is given the target's PID (the original has
   exited and been reaped). ``sched_process_fork`` fires before the new task
   first runs, so not one of its events is recorded: the tgid and this
   generation together are an identity that cannot be reused within a trace.
 
-The agent learns of an exec at once through the ``lp_gate_events`` perf
-buffer, which the tracer's own ``perf_buffer_poll`` drains with its other
+The agent learns of an exec or a reuse at once through the ``lp_gate_events``
+perf buffer, which the tracer's own ``perf_buffer_poll`` drains with its other
 buffers.
 """
 
@@ -30,7 +30,8 @@ GATE_EXECS = 1
 GATE_APPROVED = 2
 GATE_ENDED = 3
 GATE_HELD = 4
-GATE_SLOTS = 5
+GATE_TRUSTED = 5
+GATE_SLOTS = 6
 NEVER = 2**64 - 1
 """An approved exec count that no count reaches: the gate stays shut."""
 
@@ -62,7 +63,8 @@ static __always_inline int lp_is_target(void)
     u64 *execs = lp_gate_slot(GATE_EXECS);
     u64 *approved = lp_gate_slot(GATE_APPROVED);
     u64 *ended = lp_gate_slot(GATE_ENDED);
-    if (execs && approved && ended && *ended == 0 && *approved == *execs)
+    u64 *trusted = lp_gate_slot(GATE_TRUSTED);
+    if (execs && approved && ended && trusted && *ended == 0 && (*approved == *execs || *trusted))
         return 1;
     u64 *held = lp_gate_slot(GATE_HELD);
     if (held)
@@ -105,6 +107,7 @@ def gate_cflags() -> list[str]:
         f"-DGATE_APPROVED={GATE_APPROVED}",
         f"-DGATE_ENDED={GATE_ENDED}",
         f"-DGATE_HELD={GATE_HELD}",
+        f"-DGATE_TRUSTED={GATE_TRUSTED}",
     ]
 
 
@@ -115,6 +118,9 @@ class TargetGate:
     bpf: Any
     exec_seen: bool = False
     reused: bool = False
+    trusted: bool = False
+    """The caller may trace whatever the target execs (root): an exec does not shut the gate,
+    so not one event is held; set before ``open``."""
 
     def __post_init__(self) -> None:
         self.bpf["lp_gate_events"].open_perf_buffer(self._on_event, page_cnt=8)
@@ -138,6 +144,7 @@ class TargetGate:
         self._set(GATE_TGID, 0)
         for slot in (GATE_EXECS, GATE_APPROVED, GATE_ENDED, GATE_HELD):
             self._set(slot, 0)
+        self._set(GATE_TRUSTED, 1 if self.trusted else 0)
         self._set(GATE_TGID, tgid)
 
     def execs(self) -> int:
@@ -150,6 +157,7 @@ class TargetGate:
 
     def hold(self) -> None:
         """Record nothing more (the caller lost access); the target's events are still counted."""
+        self._set(GATE_TRUSTED, 0)
         self._set(GATE_APPROVED, NEVER)
 
     def ended(self) -> bool:

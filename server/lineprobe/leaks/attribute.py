@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from lineprobe.leaks.model import AllocationSnapshot, LeakSite, LeakTrace, RawLeakTrace
-from lineprobe.profiling.model import Timings
+from lineprobe.profiling.model import Timings, access_warnings
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.symbolization.user_code import user_site
@@ -119,6 +119,7 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
         )
     if raw.target_exited:
         warnings.append(f"target exited after {raw.exited_after_s or 0:.2f} s: partial trace")
+    warnings.extend(access_warnings(raw.access_lost, raw.held_events, raw.duration_s))
     warnings.extend(space.problems())
     t = raw.timings
     return LeakTrace(

@@ -47,6 +47,10 @@ class RawLeakTrace:
     sampling: dict[str, float]
     mappings: tuple[MappedFile, ...]
     timings: Timings
+    access_lost: str | None = None
+    """Why tracing stopped early: the caller may no longer debug the target (see the agent's gate)."""
+    held_events: int = 0
+    """Events of the target not recorded while its access was being checked again, or after it was lost."""
 
 
 @dataclass

@@ -21,6 +21,7 @@ from lineprobe.profiling.model import (
     ResolvedStack,
     StackSnapshot,
     Timings,
+    access_warnings,
 )
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
@@ -167,6 +168,7 @@ def _warnings(raw: RawProfile, space: AddressSpace, launched: bool) -> list[str]
         warnings.append(
             f"target exited after {raw.exited_after_s or 0:.2f} s of {raw.requested_s:.2f} s: partial profile"
         )
+    warnings.extend(access_warnings(raw.access_lost, raw.held_events, raw.duration_s))
     if raw.exe in space.binaries_without_debug_info:
         warnings.append(
             f"{raw.exe} has no debug information: only function names from its symbol table; "

@@ -71,6 +71,22 @@ class RawProfile:
     mappings: tuple[MappedFile, ...]
     timings: Timings
     snapshots: tuple[StackSnapshot, ...] = ()
+    access_lost: str | None = None
+    """Why tracing stopped early: the caller may no longer debug the target (see the agent's gate)."""
+    held_events: int = 0
+    """Events of the target not recorded while its access was being checked again, or after it was lost."""
+
+
+def access_warnings(access_lost: str | None, held_events: int, duration_s: float) -> list[str]:
+    """What the user must know when the agent's gate held the target's events back."""
+    if access_lost is not None:
+        return [f"tracing stopped after {duration_s:.2f} s: {access_lost}; nothing after that was recorded"]
+    if held_events:
+        return [
+            f"{held_events} events of the target not recorded: held while its right to be traced was "
+            "checked again after it exec'd a new program"
+        ]
+    return []
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,17 @@
 Shared by the CLI and the LSP server, so both behave the same way on every
 failure. A launched command is held at a gate (a shell waiting on a pipe)
 until sampling has begun, so its first instructions are profiled too; it is
-ended, if still running, when the profile ends.
+ended, if still running, when the profile ends. It also dies with whoever
+launched it: the kernel sends it SIGKILL when the launching thread exits,
+however that happens (``PR_SET_PDEATHSIG``, set by ``setpriv`` before the gate
+shell starts), so a CLI or server killed with SIGKILL leaves no command behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -33,6 +37,13 @@ from lineprobe.syscalls.model import SyscallTrace
 GATE_SCRIPT = 'read _ || exit 125; exec "$@" </dev/null'
 
 
+def gate_argv(argv: Sequence[str]) -> list[str]:
+    """The gate shell, made to die with its parent where util-linux's setpriv is installed."""
+    gate = ["/bin/sh", "-c", GATE_SCRIPT, "lineprobe-launch", *argv]
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *gate] if setpriv else gate
+
+
 @dataclass
 class LaunchedCommand:
     """A command started by lineprobe, waiting at the gate until released."""
@@ -48,10 +59,11 @@ class LaunchedCommand:
         read_end, self._gate = os.pipe()
         try:
             self.process = subprocess.Popen(
-                ["/bin/sh", "-c", GATE_SCRIPT, "lineprobe-launch", *self.argv],
+                gate_argv(self.argv),
                 stdin=read_end,
                 stdout=self.stdout,
                 cwd=self.cwd,
+                process_group=0,  # its own group: ended as a whole, and a Ctrl-C meant for us is ours
             )
         except OSError:
             os.close(self._gate)
@@ -74,13 +86,22 @@ class LaunchedCommand:
         """Stop the command if it still runs; returns its exit status."""
         self.release()
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self._signal_group(signal.SIGTERM)
             try:
                 self.process.wait(grace_s)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self._signal_group(signal.SIGKILL)
                 self.process.wait()
         return self.process.returncode
+
+    def _signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:
+            pass
+        except PermissionError:  # the command became setuid: it is not ours to signal as a group
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                self.process.send_signal(signum)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from lineprobe.profiling.model import Timings
+from lineprobe.profiling.model import Timings, access_warnings
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.symbolization.user_code import user_site
@@ -81,6 +81,7 @@ def resolve_trace(raw: RawSyscallTrace, cache: ImageCache) -> SyscallTrace:
         warnings.append(
             f"target exited after {raw.exited_after_s or 0:.2f} s of {raw.requested_s:.2f} s: partial trace"
         )
+    warnings.extend(access_warnings(raw.access_lost, raw.held_events, raw.duration_s))
     unattributed = [f for f in failures if f.count and not any(s.site for s in f.sites)]
     if unattributed:
         warnings.append(f"{len(unattributed)} failure kinds have no call site in user code with debug info")
