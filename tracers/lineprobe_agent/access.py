@@ -130,12 +130,19 @@ def _credentials(pid: int) -> dict[str, list[int]]:
     return fields
 
 
+def _helper_python() -> str:
+    """An interpreter the caller can run: the system's, where this one may sit in a directory only
+    root can enter (a root-owned pyenv or venv)."""
+    system = "/usr/bin/python3"
+    return system if os.access(system, os.X_OK) else sys.executable
+
+
 @dataclass
 class AccessCheck:
     """Answers, for one caller, "may they debug process PID now?" (None: yes; else why not)."""
 
     caller: Caller
-    python: str = sys.executable
+    python: str = field(default_factory=lambda: _helper_python())
     _helper: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
