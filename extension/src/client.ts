@@ -143,6 +143,7 @@ export class ServerClient implements vscode.Disposable {
       command: launch.command,
       pythonPath: launch.pythonPath,
       workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+      trusted: vscode.workspace.isTrusted,
       isExecutable: (file) => {
         try {
           fs.accessSync(file, fs.constants.X_OK);

@@ -1,6 +1,9 @@
 /**
  * How to start `lineprobe serve`: from the settings, else the workspace's
- * virtual environment, else `PATH`.
+ * virtual environment (only in a trusted workspace: an untrusted repository's
+ * `.venv` is code nobody vetted), else `PATH`. An interpreter runs with `-P`,
+ * so that the workspace folder, where the server starts, is not on its
+ * `sys.path`: a `lineprobe/` folder planted in a repository is never imported.
  *
  * vscode-languageclient appends `--stdio` to the arguments for the stdio
  * transport; `lineprobe serve` accepts it.
@@ -21,6 +24,8 @@ export interface LaunchInputs {
   pythonPath: string;
   workspaceFolders: string[];
   isExecutable: (file: string) => boolean;
+  /** Whether the user trusts the workspace (VS Code's workspace trust); absent: trusted. */
+  trusted?: boolean;
 }
 
 export function resolveServerLaunch(inputs: LaunchInputs): ServerLaunch {
@@ -31,11 +36,11 @@ export function resolveServerLaunch(inputs: LaunchInputs): ServerLaunch {
   if (inputs.pythonPath.trim() !== "") {
     return {
       command: inputs.pythonPath.trim(),
-      args: ["-m", "lineprobe.cli", "serve"],
+      args: ["-P", "-m", "lineprobe.cli", "serve"],
       origin: "setting lineprobe.server.pythonPath",
     };
   }
-  for (const folder of inputs.workspaceFolders) {
+  for (const folder of inputs.trusted === false ? [] : inputs.workspaceFolders) {
     const candidate = path.join(folder, ".venv", "bin", "lineprobe");
     if (inputs.isExecutable(candidate)) {
       return { command: candidate, args: ["serve"], origin: `the workspace's ${candidate}` };

@@ -43,9 +43,12 @@ test("server command: setting, then interpreter, then the workspace venv, then P
     origin: "setting lineprobe.server.command",
   });
   const python = resolveServerLaunch({ ...none, pythonPath: "/usr/bin/python3" });
-  assert.deepEqual([python.command, ...python.args], ["/usr/bin/python3", "-m", "lineprobe.cli", "serve"]);
+  assert.deepEqual([python.command, ...python.args], ["/usr/bin/python3", "-P", "-m", "lineprobe.cli", "serve"]);
   const venv = resolveServerLaunch({ ...none, isExecutable: (f) => f === "/b/.venv/bin/lineprobe" });
   assert.deepEqual([venv.command, ...venv.args], ["/b/.venv/bin/lineprobe", "serve"]);
+  // An untrusted workspace's own .venv is never run.
+  const untrusted = resolveServerLaunch({ ...none, trusted: false, isExecutable: (f) => f === "/b/.venv/bin/lineprobe" });
+  assert.deepEqual([untrusted.command, ...untrusted.args], ["lineprobe", "serve"]);
   const fallback = resolveServerLaunch(none);
   assert.deepEqual([fallback.command, ...fallback.args], ["lineprobe", "serve"]);
   assert.ok(sameLaunch(fallback, resolveServerLaunch(none)));
