@@ -90,3 +90,31 @@ def test_an_undecodable_request_is_answered_with_its_id() -> None:
         (protocol.Failure, 3),
         (protocol.Failure, None),  # an id that is not an integer names no request
     ]
+
+
+WEDGED_AGENT = """
+import io, os, sys, threading, time
+from lineprobe_agent import protocol
+from lineprobe_agent.access import AccessCheck, Caller
+from lineprobe_agent.session import Agent, Channel
+
+agent = Agent(Channel(io.BytesIO()), 0.0, AccessCheck(Caller(os.getpid(), os.getuid(), os.getgid(), ())))
+agent.handle = lambda request: time.sleep(3600)  # a collection that never ends
+read_end, write_end = os.pipe()
+os.write(write_end, protocol.encode(protocol.CapabilitiesRequest(1)))
+os.close(write_end)  # end of input while the request is under way
+threading.Thread(target=agent.read_then_exit, args=(os.fdopen(read_end, "rb"),), daemon=True).start()
+agent.serve()
+"""
+
+
+def test_the_agent_ends_on_end_of_input_even_while_a_request_never_ends() -> None:
+    """A collection of millions of blocks kept the agent alive for 12 minutes after its caller left."""
+    import subprocess
+    import sys
+    import time
+
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", WEDGED_AGENT], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 20

@@ -142,7 +142,7 @@ class AccessCheck:
     """Answers, for one caller, "may they debug process PID now?" (None: yes; else why not)."""
 
     caller: Caller
-    python: str = field(default_factory=lambda: _helper_python())
+    python: str = field(default_factory=_helper_python)
     _helper: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
