@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -42,6 +43,23 @@ class FiniteRange(click.FloatRange):
         return number
 
 
+class OutputFile(click.Path):
+    """A file to write when the trace ends, checked now: a trace is never lost to a typo in a path."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, writable=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        parent = os.path.dirname(os.path.abspath(os.fsdecode(path)))
+        if not os.path.isdir(parent):
+            self.fail(f"{value!r}: the folder {parent} does not exist", param, ctx)
+        if not os.access(parent, os.W_OK | os.X_OK):
+            self.fail(f"{value!r}: the folder {parent} is not writable", param, ctx)
+        return path
+
+
+OUTPUT_FILE = OutputFile()
 MAX_DURATION_S = 3600.0
 DURATION = FiniteRange(0, MAX_DURATION_S, min_open=True)
 """Seconds of tracing: more than 0, at most an hour (what the agent accepts)."""
@@ -106,10 +124,8 @@ def main() -> None:
     help="Samples per second per CPU.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
-@click.option("--folded", type=click.Path(dir_okay=False, writable=True), help="Write collapsed stacks here.")
-@click.option(
-    "--speedscope", type=click.Path(dir_okay=False, writable=True), help="Write a speedscope profile here."
-)
+@click.option("--folded", type=OUTPUT_FILE, help="Write collapsed stacks here.")
+@click.option("--speedscope", type=OUTPUT_FILE, help="Write a speedscope profile here.")
 @_launcher_and_command
 def profile(
     pid: int | None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 from lineprobe.cli import main
@@ -26,3 +28,17 @@ def test_other_numbers_refuse_nan_too(command: str, option: str) -> None:
     result = CliRunner().invoke(main, [command, "--pid", "1", option, "nan"])
     assert result.exit_code == 2, result.output
     assert "not a finite number" in result.output
+
+
+@pytest.mark.parametrize("option", ["--folded", "--speedscope"])
+def test_an_output_path_that_cannot_be_written_is_refused_before_tracing(option: str, tmp_path: Path) -> None:
+    """`--folded /nonexistent/dir/out.folded` printed a traceback after the whole trace."""
+    result = CliRunner().invoke(main, ["profile", "--pid", "1", option, "/nonexistent/dir/out.folded"])
+    assert result.exit_code == 2, result.output
+    assert "/nonexistent/dir" in result.output and "does not exist" in result.output
+    assert ("Traceback" not in result.output and result.exception is None) or isinstance(
+        result.exception, SystemExit
+    )
+    (tmp_path / "sub").mkdir()
+    result = CliRunner().invoke(main, ["profile", "--pid", "1", option, str(tmp_path / "sub")])
+    assert result.exit_code == 2 and "directory" in result.output
