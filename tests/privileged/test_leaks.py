@@ -81,3 +81,30 @@ def test_wordcount_without_frame_pointers_keeps_the_sites_apart(workloads: Path,
         marked_line(WORDCOUNT_CC, "MAKE-SHARED-READER"),
         marked_line(WORDCOUNT_CC, "MAKE-SHARED-COUNTER"),
     } & set(suspects)
+
+
+def test_a_target_that_exits_while_the_probes_attach_is_said_to_have_exited() -> None:
+    """The allocator probes are placed after compiling (seconds): a target gone by then used to end
+    with `cannot attach the allocator probes: [Errno 2] ... /proc/PID/root/...libc.so.6`."""
+    from lineprobe.agent_client import AgentConnection, AgentError
+    from lineprobe_agent import protocol
+
+    target = subprocess.Popen(["sleep", "30"])
+    phases = []
+    try:
+
+        def on_progress(message: protocol.Progress) -> None:
+            phases.append(message.phase)
+            if message.phase == "compiling":
+                target.kill()
+                target.wait()  # gone (and reaped) before the probes are attached
+
+        with AgentConnection() as agent, pytest.raises(AgentError) as caught:
+            agent.find_leaks(target.pid, 2.0, progress=on_progress)
+    finally:
+        target.kill()
+        target.wait()
+    assert phases == ["compiling"]
+    assert caught.value.code == "no-such-process", caught.value
+    assert f"process {target.pid} exited" in caught.value.message
+    assert "Errno" not in caught.value.message
