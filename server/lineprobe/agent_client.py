@@ -432,8 +432,12 @@ class AgentConnection:
         duration_s: float,
         frequency: int = 99,
         progress: ProgressCallback | None = None,
+        start_at_exec: int = 0,
     ) -> RawProfile:
-        answer = self._call(lambda i: protocol.ProfileRequest(i, pid, frequency, duration_s), progress)
+        answer = self._call(
+            lambda i: protocol.ProfileRequest(i, pid, frequency, duration_s, start_at_exec=start_at_exec),
+            progress,
+        )
         assert isinstance(answer, protocol.ProfileDone)
         raw = to_raw_profile(answer.result)
         return raw
@@ -444,8 +448,12 @@ class AgentConnection:
         duration_s: float,
         slow_ms: float = 1.0,
         progress: ProgressCallback | None = None,
+        start_at_exec: int = 0,
     ) -> RawSyscallTrace:
-        answer = self._call(lambda i: protocol.SyscallsRequest(i, pid, duration_s, slow_ms), progress)
+        answer = self._call(
+            lambda i: protocol.SyscallsRequest(i, pid, duration_s, slow_ms, start_at_exec=start_at_exec),
+            progress,
+        )
         assert isinstance(answer, protocol.SyscallsDone)
         return to_raw_syscall_trace(answer.result)
 
@@ -457,9 +465,12 @@ class AgentConnection:
         budget_percent: float = 5.0,
         sample_fraction: float | None = None,
         progress: ProgressCallback | None = None,
+        start_at_exec: int = 0,
     ) -> RawLeakTrace:
         answer = self._call(
-            lambda i: protocol.LeaksRequest(i, pid, duration_s, interval_s, budget_percent, sample_fraction),
+            lambda i: protocol.LeaksRequest(
+                i, pid, duration_s, interval_s, budget_percent, sample_fraction, start_at_exec=start_at_exec
+            ),
             progress,
         )
         assert isinstance(answer, protocol.LeaksDone)

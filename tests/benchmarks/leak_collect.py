@@ -39,7 +39,13 @@ def collect_once(count: int, duration_s: float) -> dict[str, float]:
                 command.release()
 
         try:
-            raw = agent.find_leaks(command.pid, duration_s, sample_fraction=1.0, progress=release)
+            raw = agent.find_leaks(
+                command.pid,
+                duration_s,
+                sample_fraction=1.0,
+                progress=release,
+                start_at_exec=command.execs_to_command,
+            )
         finally:
             command.end()
     outstanding = sum(site.outstanding_count for site in raw.sites)

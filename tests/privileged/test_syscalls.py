@@ -165,3 +165,17 @@ def test_a_syscall_flood_is_counted_not_fatal(workloads: Path) -> None:
     assert getppid["count"] > 100_000
     assert report["lost"] == 0
     assert "calls=" in out
+
+
+def test_a_launched_command_is_traced_from_its_exec() -> None:
+    """The gate's read of its pipe and its `</dev/null` (dup2, fcntl) are lineprobe's calls, not the
+    command's: they used to open the user's report."""
+    done = subprocess.run(
+        [*LINEPROBE, "syscalls", "--json", "--", "/bin/true"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    trace = json.loads(done.stdout)
+    names = {s["name"] for s in trace["syscalls"]}
+    assert {"execve", "mmap", "openat"} <= names  # the command's start: its exec and the loader
+    assert not names & {"dup2", "fcntl", "wait4", "rt_sigaction"}, names
+    assert not [i for i in trace["slow"] if (i["file"] or "").startswith("pipe:")], trace["slow"]

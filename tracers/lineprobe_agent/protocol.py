@@ -51,6 +51,9 @@ class ProfileRequest(msgspec.Struct, tag="profile", tag_field="type", frozen=Tru
     duration_s: float = 5.0
     exemplars: bool = True
     """Also send user stack copies, so that the server can unwind without frame pointers."""
+    start_at_exec: int = 0
+    """Record the target's events from its Nth exec on (0: from the start). A command that lineprobe
+    launches execs once or twice (its gate, the parent-death wrapper) before it is the command."""
 
 
 class PrepareRequest(msgspec.Struct, tag="prepare", tag_field="type", frozen=True):
@@ -79,6 +82,9 @@ class SyscallsRequest(msgspec.Struct, tag="trace-syscalls", tag_field="type", fr
     slow_ms: float = 1.0
     """File I/O calls at least this slow always get exemplars (subject to a rate limit)."""
     exemplars: bool = True
+    start_at_exec: int = 0
+    """Record the target's events from its Nth exec on (0: from the start). A command that lineprobe
+    launches execs once or twice (its gate, the parent-death wrapper) before it is the command."""
 
 
 class LeaksRequest(msgspec.Struct, tag="find-leaks", tag_field="type", frozen=True):
@@ -93,7 +99,13 @@ class LeaksRequest(msgspec.Struct, tag="find-leaks", tag_field="type", frozen=Tr
     """CPU the allocation probes may cost the target; sets the sampled fraction."""
     sample_fraction: float | None = None
     """Force the fraction of time allocations are tracked (1.0: all of them)."""
+    start_at_exec: int = 0
+    """Record the target's events from its Nth exec on (0: from the start). A command that lineprobe
+    launches execs once or twice (its gate, the parent-death wrapper) before it is the command."""
 
+
+TracingRequest = ProfileRequest | SyscallsRequest | LeaksRequest
+"""The requests that trace a process (the fields they share: id, pid, duration_s, start_at_exec)."""
 
 Request = (
     CapabilitiesRequest

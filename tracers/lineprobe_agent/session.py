@@ -50,6 +50,7 @@ T = TypeVar("T")
 
 MAX_DURATION_S = 3600.0
 MAX_FREQUENCY = 10000
+MAX_START_AT_EXEC = 8
 EOF_GRACE_S = 3.0
 """After end of input, how long the request under way may take before the agent exits anyway."""
 
@@ -332,7 +333,7 @@ class Agent:
         if not 1 <= request.frequency <= MAX_FREQUENCY:
             raise RequestFailed("bad-request", f"frequency must be 1..{MAX_FREQUENCY} Hz")
         self._validate_duration(request.duration_s)
-        with self._tracing(request.id, request.pid, request.duration_s) as tracing:
+        with self._tracing(request) as tracing:
             if self.profiler is None:
                 self.profiler, tracing.compile_s = self._compile(request.id, CpuProfiler)
             profiler = self.profiler
@@ -358,7 +359,7 @@ class Agent:
         self._validate_duration(request.duration_s)
         if not 0 <= request.slow_ms <= 60_000:
             raise RequestFailed("bad-request", "slow_ms must be 0..60000")
-        with self._tracing(request.id, request.pid, request.duration_s) as tracing:
+        with self._tracing(request) as tracing:
             if self.syscall_tracer is None:
                 self.syscall_tracer, tracing.compile_s = self._compile(request.id, SyscallTracer)
             tracer = self.syscall_tracer
@@ -389,7 +390,7 @@ class Agent:
             raise RequestFailed("bad-request", "budget_percent must be 0.1..100")
         if request.sample_fraction is not None and not 0 < request.sample_fraction <= 1:
             raise RequestFailed("bad-request", "sample_fraction must be in (0, 1]")
-        with self._tracing(request.id, request.pid, request.duration_s) as tracing:
+        with self._tracing(request) as tracing:
             libc = find_libc(request.pid)
             if libc is None:
                 raise RequestFailed(
@@ -413,13 +414,15 @@ class Agent:
             )
 
     @contextmanager
-    def _tracing(self, request_id: int, pid: int, duration_s: float) -> Iterator[_Tracing]:
+    def _tracing(self, request: protocol.TracingRequest) -> Iterator[_Tracing]:
         """What every tracing request does around its own work: the target, opened and closed."""
         agent_start_s = self._agent_start_s()
         self._check_ready()
-        target = self._open_target(pid)
+        if not 0 <= request.start_at_exec <= MAX_START_AT_EXEC:
+            raise RequestFailed("bad-request", f"start_at_exec must be 0..{MAX_START_AT_EXEC}")
+        target = self._open_target(request.pid)
         try:
-            yield _Tracing(self, request_id, duration_s, target, agent_start_s)
+            yield _Tracing(self, request.id, request.duration_s, target, agent_start_s, request.start_at_exec)
         finally:
             target.close()
 
@@ -434,6 +437,7 @@ class _Tracing:
     duration_s: float
     target: Target
     agent_start_s: float
+    start_at_exec: int = 0
     compile_s: float = 0.0
     attach_s: float = 0.0
     gate: TargetGate | None = None
@@ -454,6 +458,7 @@ class _Tracing:
         Either way the program is stopped and nothing is answered but the reason."""
         self.target.snapshot_maps()
         gate.trusted = self.session.access.caller.is_root
+        gate.start_at_exec = self.start_at_exec
         started = time.monotonic()
         try:
             start()

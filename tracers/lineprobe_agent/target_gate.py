@@ -31,7 +31,8 @@ GATE_APPROVED = 2
 GATE_ENDED = 3
 GATE_HELD = 4
 GATE_TRUSTED = 5
-GATE_SLOTS = 6
+GATE_START = 6
+GATE_SLOTS = 7
 NEVER = 2**64 - 1
 """An approved exec count that no count reaches: the gate stays shut."""
 
@@ -61,6 +62,9 @@ static __always_inline int lp_is_target(void)
     if (!lp_gate_matches(bpf_get_current_pid_tgid() >> 32))
         return 0;
     u64 *execs = lp_gate_slot(GATE_EXECS);
+    u64 *start = lp_gate_slot(GATE_START);
+    if (!execs || !start || *execs < *start)
+        return 0;  /* the launcher's own work, before the command it launches */
     u64 *approved = lp_gate_slot(GATE_APPROVED);
     u64 *ended = lp_gate_slot(GATE_ENDED);
     u64 *trusted = lp_gate_slot(GATE_TRUSTED);
@@ -108,6 +112,7 @@ def gate_cflags() -> list[str]:
         f"-DGATE_ENDED={GATE_ENDED}",
         f"-DGATE_HELD={GATE_HELD}",
         f"-DGATE_TRUSTED={GATE_TRUSTED}",
+        f"-DGATE_START={GATE_START}",
     ]
 
 
@@ -121,6 +126,9 @@ class TargetGate:
     trusted: bool = False
     """The caller may trace whatever the target execs (root): an exec does not shut the gate,
     so not one event is held; set before ``open``."""
+    start_at_exec: int = 0
+    """Nothing is recorded before the target's Nth exec (a launched command's gate and wrapper);
+    set before ``open``."""
 
     def __post_init__(self) -> None:
         self.bpf["lp_gate_events"].open_perf_buffer(self._on_event, page_cnt=8)
@@ -145,6 +153,7 @@ class TargetGate:
         for slot in (GATE_EXECS, GATE_APPROVED, GATE_ENDED, GATE_HELD):
             self._set(slot, 0)
         self._set(GATE_TRUSTED, 1 if self.trusted else 0)
+        self._set(GATE_START, self.start_at_exec)
         self._set(GATE_TGID, tgid)
 
     def execs(self) -> int:

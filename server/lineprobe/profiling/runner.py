@@ -2,11 +2,14 @@
 
 Shared by the CLI and the LSP server, so both behave the same way on every
 failure. A launched command is held at a gate (a shell waiting on a pipe)
-until sampling has begun, so its first instructions are profiled too; it is
-ended, if still running, when the profile ends. It also dies with whoever
-launched it: the kernel sends it SIGKILL when the launching thread exits,
-however that happens (``PR_SET_PDEATHSIG``, set by ``setpriv`` before the gate
-shell starts), so a CLI or server killed with SIGKILL leaves no command behind.
+until sampling has begun, so its first instructions are profiled too, and the
+agent records it from the exec that makes it the command (the gate's own
+reads and redirections are lineprobe's, not the user's). It is ended, if still
+running, when the profile ends. It also dies with whoever launched it: at the
+gate, the pipe it waits on reaches end of file; once released, the kernel
+sends it SIGKILL when the launching thread exits, however that happens
+(``PR_SET_PDEATHSIG``, set by ``setpriv`` just before it execs the command),
+so a CLI or server killed with SIGKILL leaves no command behind.
 """
 
 from __future__ import annotations
@@ -37,11 +40,12 @@ from lineprobe.syscalls.model import SyscallTrace
 GATE_SCRIPT = 'read _ || exit 125; exec "$@" </dev/null'
 
 
-def gate_argv(argv: Sequence[str]) -> list[str]:
-    """The gate shell, made to die with its parent where util-linux's setpriv is installed."""
-    gate = ["/bin/sh", "-c", GATE_SCRIPT, "lineprobe-launch", *argv]
+def gate_argv(argv: Sequence[str]) -> tuple[list[str], int]:
+    """The gate shell, and how many execs it takes to become the command: one (the shell execs
+    the command), or two where util-linux's setpriv is installed to make it die with its parent."""
     setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "KILL", "--", *gate] if setpriv else gate
+    wrapper = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+    return ["/bin/sh", "-c", GATE_SCRIPT, "lineprobe-launch", *wrapper, *argv], 2 if setpriv else 1
 
 
 @dataclass
@@ -53,13 +57,16 @@ class LaunchedCommand:
     stdout: int | None = None
     """Where the command's output goes (a file descriptor); None: inherited."""
     process: subprocess.Popen[bytes] = field(init=False)
+    execs_to_command: int = field(init=False, default=1)
+    """Execs of the launched process until it runs the command (``start_at_exec`` for the agent)."""
     _gate: int = field(init=False, default=-1)
 
     def __post_init__(self) -> None:
         read_end, self._gate = os.pipe()
+        argv, self.execs_to_command = gate_argv(self.argv)
         try:
             self.process = subprocess.Popen(
-                gate_argv(self.argv),
+                argv,
                 stdin=read_end,
                 stdout=self.stdout,
                 cwd=self.cwd,
@@ -152,17 +159,19 @@ class ProfileRunner:
         self,
         target: int | Launch,
         progress: ProgressCallback | None,
-        request: Callable[[AgentConnection, int, ProgressCallback | None], R],
+        request: Callable[[AgentConnection, int, ProgressCallback | None, int], R],
     ) -> tuple[R, int | None]:
         """Run one agent request on a PID, or on a command launched for it.
 
         A launched command waits at its gate until the agent reports that
-        tracing has begun, and is ended when the request returns. Returns the
-        request's answer and the command's exit status (None for a PID).
+        tracing has begun, and is traced from the exec that makes it the command;
+        it is ended when the request returns. ``request`` gets the agent, the PID,
+        the progress callback and the exec to record from. Returns the request's
+        answer and the command's exit status (None for a PID).
         """
         agent = self.connection()
         if isinstance(target, int):
-            return request(agent, target, progress), None
+            return request(agent, target, progress, 0), None
         if not target.argv:
             raise AgentError("bad-request", "no command to launch")
         try:
@@ -177,7 +186,7 @@ class ProfileRunner:
                 progress(message)
 
         try:
-            answer = request(agent, command.pid, on_progress)
+            answer = request(agent, command.pid, on_progress, command.execs_to_command)
         finally:
             status = command.end()
         return answer, status
@@ -190,7 +199,9 @@ class ProfileRunner:
         progress: ProgressCallback | None = None,
     ) -> CpuProfile:
         raw, status = self._on(
-            target, progress, lambda agent, pid, report: agent.profile(pid, duration_s, frequency, report)
+            target,
+            progress,
+            lambda agent, pid, report, start: agent.profile(pid, duration_s, frequency, report, start),
         )
         launched = not isinstance(target, int)
         profile = resolve_profile(self._with_start_time(raw), self.cache, launched=launched)
@@ -209,7 +220,7 @@ class ProfileRunner:
         raw, _ = self._on(
             target,
             progress,
-            lambda agent, pid, report: agent.trace_syscalls(pid, duration_s, slow_ms, report),
+            lambda agent, pid, report, start: agent.trace_syscalls(pid, duration_s, slow_ms, report, start),
         )
         self._fresh_agent = False
         trace = resolve_trace(raw, self.cache)
@@ -228,8 +239,8 @@ class ProfileRunner:
         raw, _ = self._on(
             target,
             progress,
-            lambda agent, pid, report: agent.find_leaks(
-                pid, duration_s, interval_s, budget_percent, sample_fraction, report
+            lambda agent, pid, report, start: agent.find_leaks(
+                pid, duration_s, interval_s, budget_percent, sample_fraction, report, start
             ),
         )
         self._fresh_agent = False
