@@ -227,6 +227,7 @@ def to_raw_syscall_trace(result: protocol.SyscallsResult) -> RawSyscallTrace:
         exemplars_lost=c.exemplars_lost,
         mappings=_mappings(result.maps),
         timings=_timings(result.timings),
+        descriptor_changes_lost=c.descriptor_changes_lost,
         access_lost=result.access_lost,
         held_events=result.held_events,
     )

@@ -179,3 +179,52 @@ def test_a_launched_command_is_traced_from_its_exec() -> None:
     assert {"execve", "mmap", "openat"} <= names  # the command's start: its exec and the loader
     assert not names & {"dup2", "fcntl", "wait4", "rt_sigaction"}, names
     assert not [i for i in trace["slow"] if (i["file"] or "").startswith("pipe:")], trace["slow"]
+
+
+def test_io_is_named_by_the_file_its_descriptor_held_then(workloads: Path, tmp_path: Path) -> None:
+    """fd 3 holds libc (the loader), then INPUT, then OUTPUT, then a pipe: a `readlink
+    /proc/PID/fd/3` taken later named them all after whichever came last."""
+    source = tmp_path / "input.data"
+    source.write_bytes(b"y" * 40960)
+    output = tmp_path / "output.data"
+    done = subprocess.run(
+        [*LINEPROBE, "syscalls", "--json", "--", str(workloads / "fdreuse"), str(source), str(output)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    trace = json.loads(done.stdout)
+    io = {(i["syscall"], i["file"]): i for i in trace["slow"]}
+    assert io[("read", str(source))]["count"] == 11  # ten 4 KiB reads and the one at end of file
+    assert io[("write", str(output))]["count"] == 16
+    # The pipe: named `pipe:[inode]` while it is open, else after the call that made it (pipe2).
+    pipe_writes = [i for (call, name), i in io.items() if call == "write" and i["fd"] == 4]
+    assert [(i["count"], i["file"].startswith("pipe")) for i in pipe_writes] == [(4, True)]
+    loader = [i for (call, name), i in io.items() if call == "read" and (name or "").endswith("libc.so.6")]
+    assert loader, io.keys()  # the loader's read of the C library, on fd 3 too
+    assert all(i["fd"] == 3 for i in (io[("read", str(source))], io[("write", str(output))], *loader))
+
+
+def test_logger_launched_twenty_times_never_mislabels_a_file(workloads: Path, tmp_path: Path) -> None:
+    mislabelled = []
+    for run in range(20):
+        directory = tmp_path / f"run{run}"
+        directory.mkdir()
+        done = subprocess.run(
+            [*LINEPROBE, "syscalls", "--json", "-d", "1.5", "--", str(workloads / "logger"), str(directory)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        for io in json.loads(done.stdout)["slow"]:
+            if io["fd"] < 3:
+                continue  # its standard streams
+            name = io["file"] or ""
+            # The logger writes only its two files; the loader only reads libraries.
+            if io["syscall"] in ("write", "pwrite64", "fsync") and not name.startswith(str(directory)):
+                mislabelled.append((run, io["syscall"], name))
+            if io["syscall"] in ("read", "pread64") and name.startswith(str(directory)):
+                mislabelled.append((run, io["syscall"], name))
+    assert mislabelled == []

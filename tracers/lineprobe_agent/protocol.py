@@ -324,6 +324,8 @@ class SyscallsCounters(msgspec.Struct, frozen=True):
     inflight_full: int
     block_unmatched: int
     exemplars_lost: int
+    descriptor_changes_lost: int = 0
+    """Opens, dups and closes not delivered (perf buffer full): some I/O may be named unknown."""
 
 
 class SyscallsResult(msgspec.Struct, frozen=True):

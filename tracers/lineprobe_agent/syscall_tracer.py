@@ -17,10 +17,8 @@ installed headers, which may not match the running kernel.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno as errno_names
-import os
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -28,6 +26,16 @@ from typing import Any
 
 from lineprobe_agent.bpf_snippets import COPY_USER_STACK
 from lineprobe_agent.bpf_tables import empty, stat
+from lineprobe_agent.descriptors import (
+    AT_FDCWD,
+    FD_ACCEPTED,
+    FD_CLOSED,
+    FD_CREATED,
+    FD_DUPED,
+    FD_OPENED,
+    FD_SOCKET,
+    DescriptorTable,
+)
 from lineprobe_agent.protocol import (
     BlockIo,
     BlockRecord,
@@ -55,10 +63,27 @@ PATH_ARG = 0x10
 SOCKADDR_ARG = 0x20
 FILE_IO = 0x30
 SLEEP_ARG = 0x40
+FD_OP = 0x50
+"""Calls that change what a descriptor number names; the low nibble says how (FDOP_*)."""
+OPENS_FD = 0x08
+"""A path-taking call that returns a new descriptor (open, openat, creat, openat2)."""
+FDOP_CLOSE = 1
+FDOP_DUP = 2
+FDOP_FCNTL = 3
+FDOP_SOCKET = 4
+FDOP_ACCEPT = 5
+FDOP_PIPE = 6
+"""pipe, pipe2: two new descriptors written to the array at the first argument."""
+FDOP_SOCKETPAIR = 7
+"""socketpair: two new descriptors written to the array at the fourth argument."""
+FDOP_CREATE = 8
+"""Calls that return a new descriptor of their own kind (eventfd, epoll, memfd, timerfd...)."""
+MAX_FDS = 65536
+"""Descriptor numbers whose generations are followed; higher numbers keep generation 0."""
 
 # x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl) and the argument of interest.
 SYSCALL_KINDS: dict[int, int] = {
-    2: PATH_ARG | 0,  # open
+    2: PATH_ARG | OPENS_FD | 0,  # open
     4: PATH_ARG | 0,  # stat
     6: PATH_ARG | 0,  # lstat
     21: PATH_ARG | 0,  # access
@@ -68,7 +93,7 @@ SYSCALL_KINDS: dict[int, int] = {
     82: PATH_ARG | 0,  # rename
     83: PATH_ARG | 0,  # mkdir
     84: PATH_ARG | 0,  # rmdir
-    85: PATH_ARG | 0,  # creat
+    85: PATH_ARG | OPENS_FD | 0,  # creat
     86: PATH_ARG | 0,  # link
     87: PATH_ARG | 0,  # unlink
     89: PATH_ARG | 0,  # readlink
@@ -76,7 +101,7 @@ SYSCALL_KINDS: dict[int, int] = {
     92: PATH_ARG | 0,  # chown
     133: PATH_ARG | 0,  # mknod
     137: PATH_ARG | 0,  # statfs
-    257: PATH_ARG | 1,  # openat
+    257: PATH_ARG | OPENS_FD | 1,  # openat
     258: PATH_ARG | 1,  # mkdirat
     260: PATH_ARG | 1,  # fchownat
     262: PATH_ARG | 1,  # newfstatat
@@ -89,7 +114,7 @@ SYSCALL_KINDS: dict[int, int] = {
     316: PATH_ARG | 1,  # renameat2
     322: PATH_ARG | 1,  # execveat
     332: PATH_ARG | 1,  # statx
-    437: PATH_ARG | 1,  # openat2
+    437: PATH_ARG | OPENS_FD | 1,  # openat2
     439: PATH_ARG | 1,  # faccessat2
     42: SOCKADDR_ARG | 1,  # connect
     49: SOCKADDR_ARG | 1,  # bind
@@ -106,6 +131,31 @@ SYSCALL_KINDS: dict[int, int] = {
     296: FILE_IO | 0,  # pwritev
     35: SLEEP_ARG | 0,  # nanosleep
     230: SLEEP_ARG | 2,  # clock_nanosleep
+    3: FD_OP | FDOP_CLOSE,  # close
+    32: FD_OP | FDOP_DUP,  # dup
+    33: FD_OP | FDOP_DUP,  # dup2
+    292: FD_OP | FDOP_DUP,  # dup3
+    72: FD_OP | FDOP_FCNTL,  # fcntl (F_DUPFD, F_DUPFD_CLOEXEC)
+    41: FD_OP | FDOP_SOCKET,  # socket
+    43: FD_OP | FDOP_ACCEPT,  # accept
+    288: FD_OP | FDOP_ACCEPT,  # accept4
+    22: FD_OP | FDOP_PIPE,  # pipe
+    293: FD_OP | FDOP_PIPE,  # pipe2
+    53: FD_OP | FDOP_SOCKETPAIR,  # socketpair
+    213: FD_OP | FDOP_CREATE,  # epoll_create
+    291: FD_OP | FDOP_CREATE,  # epoll_create1
+    283: FD_OP | FDOP_CREATE,  # timerfd_create
+    284: FD_OP | FDOP_CREATE,  # eventfd
+    290: FD_OP | FDOP_CREATE,  # eventfd2
+    282: FD_OP | FDOP_CREATE,  # signalfd
+    289: FD_OP | FDOP_CREATE,  # signalfd4
+    253: FD_OP | FDOP_CREATE,  # inotify_init
+    294: FD_OP | FDOP_CREATE,  # inotify_init1
+    319: FD_OP | FDOP_CREATE,  # memfd_create
+    298: FD_OP | FDOP_CREATE,  # perf_event_open
+    323: FD_OP | FDOP_CREATE,  # userfaultfd
+    425: FD_OP | FDOP_CREATE,  # io_uring_setup
+    434: FD_OP | FDOP_CREATE,  # pidfd_open
 }
 
 # Stats array indices; keep in sync with the C below.
@@ -126,20 +176,25 @@ BPF_PROGRAM = (
     + r"""
 
 struct count_key_t { u32 nr; u32 err; };
-struct inflight_t { u64 start_ns; u64 arg; u32 nr; u32 kind; };
+struct inflight_t { u64 start_ns; u64 arg; u64 arg2; u32 nr; u32 kind; };
 struct failure_key_t { u32 nr; u32 err; char path[MAX_PATH]; };
 struct failure_val_t { u64 count; u64 exemplars; };
-struct io_key_t { u32 nr; s32 fd; };
+struct io_key_t { u32 nr; s32 fd; u64 gen; };
 struct io_val_t {
     u64 count; u64 bytes; u64 total_ns; u64 max_ns; u64 exemplars;
     u64 hist[HIST_BUCKETS];
 };
 struct hist_t { u64 hist[HIST_BUCKETS]; };
 struct exemplar_t {
-    u32 tid; u32 nr; s32 err; s32 fd; u64 latency_ns; u64 ret;
+    u32 tid; u32 nr; s32 err; s32 fd; u64 latency_ns; u64 ret; u64 gen;
     u64 ip; u64 sp; u64 bp; u32 size; u32 kind;
     char path[MAX_PATH];
     u8 data[STACK_COPY_BYTES];
+};
+/* A descriptor number given a new generation: what it names now, as far as the call says. */
+struct fd_event_t {
+    u32 kind; s32 fd; u64 gen; s64 dirfd; s32 from_fd; u32 nr; u64 from_gen;
+    char path[MAX_PATH];
 };
 struct bio_key_t { u32 dev; u32 pad; u64 sector; };
 struct bio_start_t { u64 queued_ns; u64 issued_ns; u32 tid; u32 bytes; char rwbs[8]; };
@@ -166,6 +221,10 @@ BPF_ARRAY(hist_zero, struct hist_t, 1);
 BPF_PERCPU_ARRAY(exemplar_scratch, struct exemplar_t, 1);
 BPF_PERF_OUTPUT(exemplars);
 BPF_PERF_OUTPUT(bio_records);
+BPF_ARRAY(fd_gen, u64, MAX_FDS);    /* generation per descriptor number (0: as tracing began) */
+BPF_ARRAY(fd_serial, u64, 2);       /* [0]: the last generation given, [1]: the last of an older trace */
+BPF_PERCPU_ARRAY(fd_event_scratch, struct fd_event_t, 1);
+BPF_PERF_OUTPUT(fd_events);
 
 static __always_inline void bump(u32 index)
 {
@@ -174,9 +233,41 @@ static __always_inline void bump(u32 index)
         (*value)++;
 }
 
-static __always_inline int is_target(void)
+static __always_inline u64 fd_gen_of(s32 fd)
 {
-    return lp_is_target();
+    if (fd < 0 || fd >= MAX_FDS)
+        return 0;
+    u32 index = fd, one = 1;
+    u64 *gen = fd_gen.lookup(&index);
+    u64 *older = fd_serial.lookup(&one);
+    /* A generation given in an earlier trace (another process) means nothing now. */
+    return gen && older && *gen > *older ? *gen : 0;
+}
+
+static __always_inline void fd_changed(void *ctx, u32 kind, s32 fd, s64 dirfd, s32 from_fd, u64 path, u32 nr)
+{
+    u32 zero = 0;
+    struct fd_event_t *e = fd_event_scratch.lookup(&zero);
+    u64 *serial = fd_serial.lookup(&zero);
+    if (!e || !serial)
+        return;
+    e->from_gen = from_fd >= 0 ? fd_gen_of(from_fd) : 0;  /* before fd changes: dup2(3, 3) */
+    e->gen = __sync_fetch_and_add(serial, 1) + 1;
+    if (fd >= 0 && fd < MAX_FDS) {
+        u32 index = fd;
+        u64 *slot = fd_gen.lookup(&index);
+        if (slot)
+            *slot = e->gen;
+    }
+    e->kind = kind;
+    e->fd = fd;
+    e->dirfd = dirfd;
+    e->from_fd = from_fd;
+    e->nr = nr;
+    e->path[0] = 0;
+    if (path)
+        bpf_probe_read_user_str(e->path, sizeof(e->path), (void *)path);
+    fd_events.perf_submit(ctx, e, sizeof(*e));
 }
 
 static __always_inline u32 log2_u64(u64 v)
@@ -215,9 +306,17 @@ static __always_inline u64 syscall_arg(struct pt_regs *regs, u32 index)
     return value;
 }
 
+/* Before a launched command's exec (gate state 2) only what changes descriptors is followed,
+ * so that the command starts with its descriptors named (the gate's `</dev/null`). */
+static __always_inline int follows_descriptors(u32 k)
+{
+    return (k & 0xf0) == FD_OP || ((k & 0xf0) == PATH_ARG && (k & OPENS_FD));
+}
+
 RAW_TRACEPOINT_PROBE(sys_enter)
 {
-    if (!is_target())
+    int state = lp_gate_state();
+    if (!state)
         return 0;
     u32 nr = (u32)ctx->args[1];
     u8 *kind = syscall_kind.lookup(&nr);
@@ -225,11 +324,20 @@ RAW_TRACEPOINT_PROBE(sys_enter)
         return 0;
     struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
     u32 k = *kind;
+    if (state != 1 && !follows_descriptors(k))
+        return 0;
     struct inflight_t entry = {};
     entry.start_ns = bpf_ktime_get_ns();
     entry.nr = nr;
     entry.kind = k;
-    entry.arg = syscall_arg(regs, k & 0x7);
+    if ((k & 0xf0) == FD_OP) {
+        entry.arg = syscall_arg(regs, 0);
+        entry.arg2 = syscall_arg(regs, (k & 0x0f) == FDOP_SOCKETPAIR ? 3 : 1);
+    } else {
+        entry.arg = syscall_arg(regs, k & 0x7);
+        /* openat and openat2 resolve a relative path against their first argument */
+        entry.arg2 = (k & 0x7) == 1 ? syscall_arg(regs, 0) : (u64)(s64)AT_FDCWD;
+    }
     if ((k & 0xf0) == SLEEP_ARG) {
         u64 ts[2] = {};
         u32 zero = 0;
@@ -249,8 +357,8 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 }
 
 static __always_inline void send_exemplar(struct bpf_raw_tracepoint_args *ctx, struct pt_regs *regs,
-                                          u32 nr, s32 err, s32 fd, u64 latency, long ret, u32 kind,
-                                          struct failure_key_t *fkey)
+                                          u32 nr, s32 err, s32 fd, u64 gen, u64 latency, long ret,
+                                          u32 kind, struct failure_key_t *fkey)
 {
     u32 zero = 0;
     u32 *enabled = exemplars_enabled.lookup(&zero);
@@ -263,6 +371,7 @@ static __always_inline void send_exemplar(struct bpf_raw_tracepoint_args *ctx, s
     e->nr = nr;
     e->err = err;
     e->fd = fd;
+    e->gen = gen;
     e->latency_ns = latency;
     e->ret = (u64)ret;
     e->kind = kind;
@@ -279,9 +388,9 @@ static __always_inline void send_exemplar(struct bpf_raw_tracepoint_args *ctx, s
 
 RAW_TRACEPOINT_PROBE(sys_exit)
 {
-    if (!is_target())
+    int state = lp_gate_state();
+    if (!state)
         return 0;
-    bump(STAT_EVENTS);
     struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
     long ret = (long)ctx->args[1];
     u64 orig_ax = 0;
@@ -289,13 +398,17 @@ RAW_TRACEPOINT_PROBE(sys_exit)
     struct count_key_t ckey = {};
     ckey.nr = (u32)orig_ax;
     ckey.err = (ret < 0 && ret > -4096) ? (u32)(-ret) : 0;
-    if (ckey.err == 0) {
+    if (state != 1) {
+        /* before the command: no counts */
+    } else if (ckey.err == 0) {
+        bump(STAT_EVENTS);
         u64 *ok = ok_counts.lookup(&ckey.nr);
         if (ok)
             (*ok)++;
         else
             bump(STAT_COUNTS_FULL);
     } else {
+        bump(STAT_EVENTS);
         u64 one = 0;
         u64 *count = syscall_counts.lookup_or_try_init(&ckey, &one);
         if (count)
@@ -319,6 +432,32 @@ RAW_TRACEPOINT_PROBE(sys_exit)
     u64 latency = bpf_ktime_get_ns() - f.start_ns;
     u32 cls = f.kind & 0xf0;
     u32 zero = 0;
+
+    if (ckey.err == 0 && cls == PATH_ARG && (f.kind & OPENS_FD))
+        fd_changed(ctx, FD_OPENED, (s32)ret, (s64)f.arg2, -1, f.arg, ckey.nr);
+    if (cls == FD_OP) {
+        u32 op = f.kind & 0x0f;
+        if (ckey.err != 0)
+            return 0;
+        if (op == FDOP_CLOSE) {
+            fd_changed(ctx, FD_CLOSED, (s32)f.arg, 0, -1, 0, ckey.nr);
+        } else if (op == FDOP_DUP || (op == FDOP_FCNTL && (f.arg2 == F_DUPFD || f.arg2 == F_DUPFD_CLOEXEC))) {
+            fd_changed(ctx, FD_DUPED, (s32)ret, 0, (s32)f.arg, 0, ckey.nr);
+        } else if (op == FDOP_SOCKET || op == FDOP_ACCEPT) {
+            fd_changed(ctx, op == FDOP_SOCKET ? FD_SOCKET : FD_ACCEPTED, (s32)ret, 0, -1, 0, ckey.nr);
+        } else if (op == FDOP_PIPE || op == FDOP_SOCKETPAIR) {
+            s32 pair[2] = {-1, -1};
+            bpf_probe_read_user(pair, sizeof(pair), (void *)(op == FDOP_PIPE ? f.arg : f.arg2));
+            u32 made = op == FDOP_PIPE ? FD_CREATED : FD_SOCKET;
+            fd_changed(ctx, made, pair[0], 0, -1, 0, ckey.nr);
+            fd_changed(ctx, made, pair[1], 0, -1, 0, ckey.nr);
+        } else if (op == FDOP_CREATE) {
+            fd_changed(ctx, FD_CREATED, (s32)ret, 0, -1, 0, ckey.nr);
+        }
+        return 0;
+    }
+    if (state != 1)
+        return 0;
 
     if (cls == PATH_ARG || cls == SOCKADDR_ARG) {
         if (ckey.err == 0)
@@ -344,7 +483,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
         u64 seen = __sync_fetch_and_add(&val->count, 1);
         if (val->exemplars < EXEMPLARS_FIRST || (seen % EXEMPLAR_EVERY) == 0) {
             val->exemplars++;
-            send_exemplar(ctx, regs, ckey.nr, -(s32)ckey.err, -1, latency, ret, cls, key);
+            send_exemplar(ctx, regs, ckey.nr, -(s32)ckey.err, -1, 0, latency, ret, cls, key);
         }
         return 0;
     }
@@ -353,6 +492,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
         struct io_key_t key = {};
         key.nr = ckey.nr;
         key.fd = (s32)f.arg;
+        key.gen = fd_gen_of(key.fd);
         struct io_val_t *val = io_stats.lookup(&key);
         if (!val) {
             /* Values are larger than the BPF stack: initialise from an all-zero map entry. */
@@ -378,7 +518,8 @@ RAW_TRACEPOINT_PROBE(sys_exit)
         int slow = threshold && latency >= *threshold;
         if (val->exemplars < EXEMPLARS_FIRST || (slow && (val->exemplars < 64 || (seen % 256) == 0))) {
             val->exemplars++;
-            send_exemplar(ctx, regs, ckey.nr, (s32)(ret < 0 ? ret : 0), key.fd, latency, ret, cls, 0);
+            s32 err = (s32)(ret < 0 ? ret : 0);
+            send_exemplar(ctx, regs, ckey.nr, err, key.fd, key.gen, latency, ret, cls, 0);
         }
     }
     return 0;
@@ -388,7 +529,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
  * the request that completes it, matched by (device, first sector). */
 TRACEPOINT_PROBE(block, block_bio_queue)
 {
-    if (!is_target())
+    if (!lp_is_target())
         return 0;
     struct bio_key_t key = {};
     key.dev = args->dev;
@@ -457,6 +598,26 @@ def program_cflags() -> list[str]:
         f"-DSOCKADDR_ARG={SOCKADDR_ARG}",
         f"-DFILE_IO={FILE_IO}",
         f"-DSLEEP_ARG={SLEEP_ARG}",
+        f"-DFD_OP={FD_OP}",
+        f"-DOPENS_FD={OPENS_FD}",
+        f"-DFDOP_CLOSE={FDOP_CLOSE}",
+        f"-DFDOP_DUP={FDOP_DUP}",
+        f"-DFDOP_FCNTL={FDOP_FCNTL}",
+        f"-DFDOP_SOCKET={FDOP_SOCKET}",
+        f"-DFDOP_ACCEPT={FDOP_ACCEPT}",
+        f"-DFDOP_PIPE={FDOP_PIPE}",
+        f"-DFDOP_SOCKETPAIR={FDOP_SOCKETPAIR}",
+        f"-DFDOP_CREATE={FDOP_CREATE}",
+        f"-DFD_CREATED={FD_CREATED}",
+        f"-DFD_OPENED={FD_OPENED}",
+        f"-DFD_DUPED={FD_DUPED}",
+        f"-DFD_SOCKET={FD_SOCKET}",
+        f"-DFD_ACCEPTED={FD_ACCEPTED}",
+        f"-DFD_CLOSED={FD_CLOSED}",
+        f"-DAT_FDCWD={AT_FDCWD}",
+        "-DF_DUPFD=0",
+        "-DF_DUPFD_CLOEXEC=1030",
+        f"-DMAX_FDS={MAX_FDS}",
         f"-DSTAT_EVENTS={STAT_EVENTS}",
         f"-DSTAT_INFLIGHT_FULL={STAT_INFLIGHT_FULL}",
         f"-DSTAT_FAILURES_FULL={STAT_FAILURES_FULL}",
@@ -533,6 +694,7 @@ class _RawExemplar:
     nr: int
     err: int
     fd: int
+    generation: int
     path: bytes
     exemplar: SyscallExemplar
 
@@ -546,7 +708,8 @@ class SyscallTracer:
     _exemplars_lost: int = 0
     _records: list[BlockRecord] = field(default_factory=list)
     _records_dropped: int = 0
-    _fd_paths: dict[int, str] = field(default_factory=dict)
+    descriptors: DescriptorTable = field(default_factory=DescriptorTable)
+    descriptor_changes_lost: int = 0
     _pid: int = 0
     _attached: bool = False
     _started_ns: int = 0
@@ -562,6 +725,9 @@ class SyscallTracer:
             self._on_exemplar, page_cnt=256, lost_cb=self._on_exemplars_lost
         )
         self._bpf["bio_records"].open_perf_buffer(self._on_bio, page_cnt=64, lost_cb=self._on_bio_lost)
+        self._bpf["fd_events"].open_perf_buffer(
+            self._on_descriptor, page_cnt=256, lost_cb=self._on_descriptors_lost
+        )
         self.gate = TargetGate(self._bpf)
 
     # -- perf buffer callbacks (copy now: the event is a view into the ring) --------------
@@ -572,9 +738,10 @@ class SyscallTracer:
         stack = ctypes.string_at(ctypes.addressof(e.data), length)
         path = _raw_field(e, "path", MAX_PATH)
         exemplar = SyscallExemplar(int(e.tid), int(e.ip), int(e.sp), int(e.bp), stack, int(e.latency_ns))
-        self._exemplars.append(_RawExemplar(int(e.kind), int(e.nr), int(e.err), int(e.fd), path, exemplar))
-        if int(e.kind) == FILE_IO:
-            self._remember_fd(int(e.fd))
+        raw = _RawExemplar(int(e.kind), int(e.nr), int(e.err), int(e.fd), int(e.gen), path, exemplar)
+        self._exemplars.append(raw)
+        if raw.kind == FILE_IO:
+            self.descriptors.remember(raw.fd, raw.generation)
 
     def _on_exemplars_lost(self, count: int) -> None:
         self._exemplars_lost += int(count)
@@ -601,10 +768,20 @@ class SyscallTracer:
     def _on_bio_lost(self, count: int) -> None:
         self._records_dropped += int(count)
 
-    def _remember_fd(self, fd: int) -> None:
-        if fd >= 0 and fd not in self._fd_paths:
-            with contextlib.suppress(OSError):  # closed already, or the process is gone
-                self._fd_paths[fd] = os.readlink(f"/proc/{self._pid}/fd/{fd}")
+    def _on_descriptor(self, cpu: int, data: Any, size: int) -> None:
+        e = self._bpf["fd_events"].event(data)
+        path = _raw_field(e, "path", MAX_PATH).split(b"\0", 1)[0].decode(errors="replace")
+        self.descriptors.on_change(
+            int(e.kind),
+            int(e.fd),
+            int(e.gen),
+            path or syscall_name(int(e.nr)),
+            int(e.dirfd),
+            (int(e.from_fd), int(e.from_gen)),
+        )
+
+    def _on_descriptors_lost(self, count: int) -> None:
+        self.descriptor_changes_lost += int(count)
 
     # -- a run -----------------------------------------------------------------------------------
 
@@ -614,6 +791,11 @@ class SyscallTracer:
         self._started_ns = _monotonic_ns()
         self._bpf["slow_ns"][ctypes.c_int(0)] = ctypes.c_uint64(int(slow_ms * 1e6))
         self._bpf["exemplars_enabled"][ctypes.c_int(0)] = ctypes.c_uint32(1 if exemplars else 0)
+        # Generations given so far belong to earlier traces: from here on they mean nothing.
+        serial = self._bpf["fd_serial"]
+        serial[ctypes.c_int(1)] = ctypes.c_uint64(int(serial[ctypes.c_int(0)].value))
+        self.descriptor_changes_lost = 0
+        self.descriptors.begin(tgid)
         self.gate.open(tgid)
         self._attached = True
 
@@ -624,9 +806,9 @@ class SyscallTracer:
         self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
 
     def tick(self) -> None:
-        """Name the files behind new descriptors while the process still has them open."""
+        """Name descriptors no event named while the process still has them (unfollowed calls)."""
         for key, _ in self._bpf["io_stats"].items():
-            self._remember_fd(int(key.fd))
+            self.descriptors.remember(int(key.fd), int(key.gen))
 
     def stop(self) -> None:
         # The tracepoints stay attached for the agent's life; clearing the
@@ -652,14 +834,14 @@ class SyscallTracer:
 
         exemplars: list[SyscallExemplar] = []
         failure_exemplars: dict[tuple[int, int, bytes], list[int]] = {}
-        io_exemplars: dict[tuple[int, int], list[int]] = {}
+        io_exemplars: dict[tuple[int, int, int], list[int]] = {}
         for raw in self._exemplars:
             index = len(exemplars)
             exemplars.append(raw.exemplar)
             if raw.kind in (PATH_ARG, SOCKADDR_ARG):
                 failure_exemplars.setdefault((raw.nr, -raw.err, raw.path), []).append(index)
             else:
-                io_exemplars.setdefault((raw.nr, raw.fd), []).append(index)
+                io_exemplars.setdefault((raw.nr, raw.fd, raw.generation), []).append(index)
 
         failures = []
         for key, value in self._bpf["failures"].items():
@@ -682,19 +864,19 @@ class SyscallTracer:
 
         io = []
         for key, value in self._bpf["io_stats"].items():
-            nr, fd = int(key.nr), int(key.fd)
+            nr, fd, generation = int(key.nr), int(key.fd), int(key.gen)
             io.append(
                 FileIo(
                     nr=nr,
                     name=syscall_name(nr),
                     fd=fd,
-                    path=self._fd_paths.get(fd),
+                    path=self.descriptors.name(fd, generation),
                     count=int(value.count),
                     bytes=int(value.bytes),
                     total_ns=int(value.total_ns),
                     max_ns=int(value.max_ns),
                     latency=histogram("latency", "us", list(value.hist), scale=1000.0),
-                    exemplars=io_exemplars.get((nr, fd), []),
+                    exemplars=io_exemplars.get((nr, fd, generation), []),
                 )
             )
 
@@ -718,6 +900,7 @@ class SyscallTracer:
             inflight_full=stat(self._bpf, STAT_INFLIGHT_FULL),
             block_unmatched=stat(self._bpf, STAT_BIO_FULL),
             exemplars_lost=self._exemplars_lost,
+            descriptor_changes_lost=self.descriptor_changes_lost,
         )
         result = CollectedSyscalls(
             counts=sorted(counts.values(), key=lambda c: -c.count),
@@ -740,7 +923,6 @@ class SyscallTracer:
         self._exemplars_lost = 0
         self._records = []
         self._records_dropped = 0
-        self._fd_paths = {}
         tables = ("syscall_counts", "inflight", "failures", "io_stats", "sleep_hists", "bio_inflight")
         empty(self._bpf, (*tables, "block_hist", "ok_counts"))
 

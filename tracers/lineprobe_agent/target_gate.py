@@ -57,23 +57,32 @@ static __always_inline int lp_gate_matches(u32 tgid)
     return wanted && *wanted && tgid == (u32)*wanted;
 }
 
-static __always_inline int lp_is_target(void)
+/* 0: not the target, or its gate is shut; 1: the target, recording; 2: the target before the exec
+ * that starts recording (a launched command's gate and wrapper: lineprobe's own work). */
+static __always_inline int lp_gate_state(void)
 {
     if (!lp_gate_matches(bpf_get_current_pid_tgid() >> 32))
         return 0;
     u64 *execs = lp_gate_slot(GATE_EXECS);
     u64 *start = lp_gate_slot(GATE_START);
-    if (!execs || !start || *execs < *start)
-        return 0;  /* the launcher's own work, before the command it launches */
     u64 *approved = lp_gate_slot(GATE_APPROVED);
     u64 *ended = lp_gate_slot(GATE_ENDED);
     u64 *trusted = lp_gate_slot(GATE_TRUSTED);
-    if (execs && approved && ended && trusted && *ended == 0 && (*approved == *execs || *trusted))
-        return 1;
-    u64 *held = lp_gate_slot(GATE_HELD);
-    if (held)
-        __sync_fetch_and_add(held, 1);
+    if (!execs || !start || !approved || !ended || !trusted)
+        return 0;
+    if (*ended == 0 && (*approved == *execs || *trusted))
+        return *execs < *start ? 2 : 1;
+    if (*execs >= *start) {
+        u64 *held = lp_gate_slot(GATE_HELD);
+        if (held)
+            __sync_fetch_and_add(held, 1);
+    }
     return 0;
+}
+
+static __always_inline int lp_is_target(void)
+{
+    return lp_gate_state() == 1;
 }
 
 TRACEPOINT_PROBE(sched, sched_process_exec)

@@ -73,6 +73,10 @@ def resolve_trace(raw: RawSyscallTrace, cache: ImageCache) -> SyscallTrace:
         warnings.append(f"{raw.inflight_full} calls not timed: too many calls in flight")
     if raw.exemplars_lost:
         warnings.append(f"{raw.exemplars_lost} call stacks lost (counts are still exact)")
+    if raw.descriptor_changes_lost:
+        warnings.append(
+            f"{raw.descriptor_changes_lost} descriptor changes lost: some files may be named unknown"
+        )
     if raw.block_records_dropped:
         warnings.append(
             f"{raw.block_records_dropped} block I/O records not kept (the histogram has them all)"

@@ -189,6 +189,7 @@ class RawSyscallTrace:
     exemplars_lost: int
     mappings: tuple[MappedFile, ...]
     timings: Timings
+    descriptor_changes_lost: int = 0
     access_lost: str | None = None
     """Why tracing stopped early: the caller may no longer debug the target (see the agent's gate)."""
     held_events: int = 0
