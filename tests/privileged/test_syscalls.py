@@ -228,3 +228,17 @@ def test_logger_launched_twenty_times_never_mislabels_a_file(workloads: Path, tm
             if io["syscall"] in ("read", "pread64") and name.startswith(str(directory)):
                 mislabelled.append((run, io["syscall"], name))
     assert mislabelled == []
+
+
+def test_every_system_call_of_a_threaded_program_is_named(workloads: Path) -> None:
+    """OpenMP starts its threads with clone3 (435), which bcc's table does not name."""
+    done = subprocess.run(
+        [*LINEPROBE, "syscalls", "--json", "-d", "1", "--", str(workloads / "primes"), "20000", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    names = {s["name"] for s in json.loads(done.stdout)["syscalls"]}
+    assert "clone3" in names
+    assert not [name for name in names if name.startswith("[unknown")]

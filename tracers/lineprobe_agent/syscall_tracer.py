@@ -47,6 +47,7 @@ from lineprobe_agent.protocol import (
     SyscallFailure,
     SyscallsCounters,
 )
+from lineprobe_agent.syscall_names import SyscallNames
 from lineprobe_agent.target_gate import TARGET_GATE_C, TargetGate, gate_cflags
 
 STACK_COPY_BYTES = 8192
@@ -648,13 +649,6 @@ def histogram(name: str, unit: str, counts: list[int], scale: float = 1.0) -> Hi
     return Histogram(name, unit, buckets)
 
 
-def syscall_name(nr: int) -> str:
-    from bcc.syscall import syscall_name as bcc_syscall_name
-
-    name = bcc_syscall_name(nr)
-    return name.decode() if isinstance(name, bytes) else str(name)
-
-
 def errno_name(value: int) -> str:
     return errno_names.errorcode.get(value, f"E{value}")
 
@@ -709,6 +703,7 @@ class SyscallTracer:
     _records: list[BlockRecord] = field(default_factory=list)
     _records_dropped: int = 0
     descriptors: DescriptorTable = field(default_factory=DescriptorTable)
+    names: SyscallNames = field(default_factory=SyscallNames.load)
     descriptor_changes_lost: int = 0
     _pid: int = 0
     _attached: bool = False
@@ -775,7 +770,7 @@ class SyscallTracer:
             int(e.kind),
             int(e.fd),
             int(e.gen),
-            path or syscall_name(int(e.nr)),
+            path or self.names.name(int(e.nr)),
             int(e.dirfd),
             (int(e.from_fd), int(e.from_gen)),
         )
@@ -823,10 +818,10 @@ class SyscallTracer:
         for nr in range(512):
             total = sum(int(v) for v in ok_counts[ctypes.c_int(nr)])
             if total:
-                counts[nr] = SyscallCount(nr, syscall_name(nr), total, {})
+                counts[nr] = SyscallCount(nr, self.names.name(nr), total, {})
         for key, value in self._bpf["syscall_counts"].items():
             nr, err, n = int(key.nr), int(key.err), int(value.value)
-            entry = counts.get(nr) or SyscallCount(nr, syscall_name(nr), 0, {})
+            entry = counts.get(nr) or SyscallCount(nr, self.names.name(nr), 0, {})
             errors = dict(entry.errors)
             if err:
                 errors[errno_name(err)] = errors.get(errno_name(err), 0) + n
@@ -854,7 +849,7 @@ class SyscallTracer:
             failures.append(
                 SyscallFailure(
                     nr,
-                    syscall_name(nr),
+                    self.names.name(nr),
                     errno_name(err),
                     path,
                     int(value.count),
@@ -868,7 +863,7 @@ class SyscallTracer:
             io.append(
                 FileIo(
                     nr=nr,
-                    name=syscall_name(nr),
+                    name=self.names.name(nr),
                     fd=fd,
                     path=self.descriptors.name(fd, generation),
                     count=int(value.count),
@@ -881,7 +876,7 @@ class SyscallTracer:
             )
 
         sleeps = [
-            histogram(f"{syscall_name(int(key.value))} requested", "us", list(value.hist), scale=1000.0)
+            histogram(f"{self.names.name(int(key.value))} requested", "us", list(value.hist), scale=1000.0)
             for key, value in self._bpf["sleep_hists"].items()
         ]
         block_counts = list(self._bpf["block_hist"][ctypes.c_int(0)].hist)
