@@ -252,6 +252,7 @@ def to_raw_leak_trace(result: protocol.LeaksResult) -> RawLeakTrace:
                 s.allocations,
                 s.allocated_bytes,
                 s.oldest_age_s,
+                s.newest_age_s,
             )
             for s in result.sites
         ),

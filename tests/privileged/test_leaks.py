@@ -108,3 +108,27 @@ def test_a_target_that_exits_while_the_probes_attach_is_said_to_have_exited() ->
     assert caught.value.code == "no-such-process", caught.value
     assert f"process {target.pid} exited" in caught.value.message
     assert "Errno" not in caught.value.message
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_blocks_allocated_once_are_held_never_suspects(workloads: Path, fixed: bool) -> None:
+    """Launched, wordcount allocates std::cout's 4 KiB buffer once (at the line that prints) and
+    libstdc++ its emergency pool (no user frame): both still held at the end, neither growing.
+    They are `held`; only the reference cycle's sites (when not --fixed) are suspects."""
+    report = leaks_json("-d", "4", "--", str(workloads / "wordcount"), "200", *(["--fixed"] if fixed else []))
+    verdicts = {
+        (s["site"]["line"] if s["site"] else None): s["verdict"]
+        for s in report["sites"]
+        if s["outstanding_count"]
+    }
+    printing = marked_line(WORDCOUNT_CC, 'std::cout << "round " << round << ": " << best << std::endl;')
+    assert verdicts.get(printing) == "held", verdicts
+    assert verdicts.get(None) in (None, "held"), verdicts  # the emergency pool, if it was allocated
+    suspects = {line for line, verdict in verdicts.items() if verdict == "suspect"}
+    if fixed:
+        assert suspects == set()
+    else:
+        cycle = {
+            marked_line(WORDCOUNT_CC, m) for m in ("MAKE-SHARED-READER", "MAKE-SHARED-COUNTER", "WORDS-COPY")
+        }
+        assert cycle <= suspects, (cycle, suspects)

@@ -376,6 +376,8 @@ class LeakTracer:
     _started: float = 0.0
     _tracking_since: float | None = None
     _tracked_s: float = 0.0
+    _first_tracked_at: float | None = None
+    _last_tracked_at: float = 0.0
     _window_opened: float = 0.0
     _next_window: float = 0.0
     _calibrated: bool = True
@@ -557,9 +559,12 @@ class LeakTracer:
         now = time.monotonic()
         if on and self._tracking_since is None:
             self._tracking_since = now
+            if self._first_tracked_at is None:
+                self._first_tracked_at = now
         elif not on and self._tracking_since is not None:
             self._tracked_s += now - self._tracking_since
             self._tracking_since = None
+            self._last_tracked_at = now
         self._bpf["tracking"][ctypes.c_int(0)] = ctypes.c_uint32(1 if on else 0)
 
     # -- the window --------------------------------------------------------------------------
@@ -616,6 +621,7 @@ class LeakTracer:
         self._bpf.perf_buffer_poll(timeout=0)
         now_ns = time.monotonic_ns()
         oldest: dict[tuple[int, int, int], int] = {}
+        newest: dict[tuple[int, int, int], int] = {}
         # One pass that reads and empties the blocks in batches: O(blocks), where a
         # per-key read and delete of a hash map rescans its buckets after each delete.
         for _, alloc in drain(self._bpf["allocs"]):
@@ -623,12 +629,15 @@ class LeakTracer:
             ts = int(alloc.ts)
             if key not in oldest or ts < oldest[key]:
                 oldest[key] = ts
+            if key not in newest or ts > newest[key]:
+                newest[key] = ts
         traces = self._bpf["stack_traces"]
         sites = []
         for key, value in self._bpf["sites"].items():
             caller, stack_id, path = int(key.caller), int(key.stack_id), int(key.path_hash)
             stack = [int(a) for a in traces.walk(stack_id)] if stack_id >= 0 else []
             first = oldest.get((caller, stack_id, path))
+            last = newest.get((caller, stack_id, path))
             sites.append(
                 LeakSite(
                     caller=caller,
@@ -640,6 +649,7 @@ class LeakTracer:
                     allocations=int(value.allocs),
                     allocated_bytes=int(value.alloc_bytes),
                     oldest_age_s=round((now_ns - first) / 1e9, 3) if first is not None else None,
+                    newest_age_s=round((now_ns - last) / 1e9, 3) if last is not None else None,
                 )
             )
         # Detaching takes a while (a grace period per probe): the window ended at stop().
@@ -649,6 +659,9 @@ class LeakTracer:
             "tracked_s": round(self._tracked_s, 3),
             "elapsed_s": round(elapsed, 3),
             "tracked_share": round(min(self._tracked_s / elapsed, 1.0), 4),
+            # From the first tracking window's start to the last one's end: the time over which
+            # a leaking site's outstanding blocks are spread.
+            "tracking_span_s": round(max(self._last_tracked_at - (self._first_tracked_at or 0.0), 0.0), 3),
             "malloc_rate_per_s": round(self.malloc_rate, 1),
             "tracked_allocations": stat(self._bpf, STAT_MALLOCS),
             "tracked_frees": stat(self._bpf, STAT_FREES),
@@ -671,6 +684,8 @@ class LeakTracer:
         self._history = []
         self._tracked_s = 0.0
         self._tracking_since = None
+        self._first_tracked_at = None
+        self._last_tracked_at = 0.0
         self._stopped_at = None
         self._symbols = {}
         empty(self._bpf, ("pending", "allocs", "sites", "stack_traces"))

@@ -381,6 +381,9 @@ class LeakSite(msgspec.Struct, frozen=True):
     oldest_age_s: float | None
     path_hash: int = 0
     """Fingerprint of the call path (code addresses found on the stack), part of the site key."""
+    newest_age_s: float | None = None
+    """Age of the youngest outstanding block: with the oldest, how far apart in time the blocks
+    still held were allocated (a leak keeps adding them; a one-time allocation does not)."""
 
 
 class LeakSample(msgspec.Struct, frozen=True):

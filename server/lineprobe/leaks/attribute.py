@@ -5,10 +5,16 @@ tracer), every count is an estimate: tracked figures divided by the share of
 time tracking was on. Growth is the rate at which tracked bytes accumulated
 without being freed while tracking was on, so churn (freed soon after) does
 not count and a leak grows at its real rate.
+
+A *suspect* is a site that keeps accumulating: its outstanding bytes rise in
+at least two snapshot intervals, or its blocks still held were allocated over
+at least half the time allocations were tracked. A block allocated once (a
+stream's buffer, a pool made at start) is *held*: shown, never a suspect.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 
@@ -22,6 +28,17 @@ from lineprobe.unwinding.stack_unwinder import unwind
 SUSPECT_MIN_GROWTH = 256.0
 """Bytes per second (estimated) below which a site is not called a suspect."""
 SUSPECT_MIN_AGE_S = 0.5
+SUSPECT_MIN_RISES = 2
+"""Snapshot intervals in which a suspect's outstanding bytes rise: a block allocated once and still
+held rises in one interval at most, a leak keeps rising..."""
+SUSPECT_MIN_SPREAD = 0.5
+"""...or its outstanding blocks were allocated over at least this share of the time allocations
+were tracked (what shows a leak when the governor tracked a short window only)."""
+
+
+def rises_in(history: list[tuple[float, float]]) -> int:
+    """In how many intervals between snapshots the outstanding bytes rose."""
+    return sum(1 for (_, before), (_, after) in itertools.pairwise(history) if after > before)
 
 
 @dataclass
@@ -32,6 +49,7 @@ class _Merged:
     outstanding_count: int = 0
     allocations: int = 0
     oldest: float | None = None
+    newest: float | None = None
     keys: set[tuple[int, int, int]] = field(default_factory=set)
 
 
@@ -57,6 +75,7 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
         first_snapshot.setdefault(snapshot.key, snapshot)
     share = raw.sampling.get("tracked_share", 1.0) or 1.0
     tracked_s = raw.sampling.get("tracked_s", raw.duration_s) or raw.duration_s
+    span = raw.sampling.get("tracking_span_s", raw.duration_s) or raw.duration_s
     if raw.sampling.get("fraction", 1.0) >= 1.0:
         share = 1.0
     merged: dict[tuple[str | None, int | None, str | None], _Merged] = {}
@@ -75,6 +94,10 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
         entry.keys.add(site.key)
         if site.oldest_age_s is not None:
             entry.oldest = max(entry.oldest or 0.0, site.oldest_age_s)
+        if site.newest_age_s is not None:
+            entry.newest = min(
+                entry.newest if entry.newest is not None else site.newest_age_s, site.newest_age_s
+            )
 
     sites = []
     for entry in merged.values():
@@ -83,6 +106,16 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
             tracked = sum(by_key.get(k, 0) for k in entry.keys)
             history.append((at, tracked / share))
         growth = entry.outstanding_bytes / tracked_s if tracked_s > 0 else 0.0
+        spread = (entry.oldest or 0.0) - (entry.newest if entry.newest is not None else entry.oldest or 0.0)
+        accumulating = rises_in(history) >= SUSPECT_MIN_RISES or (
+            entry.outstanding_count >= 2 and spread >= SUSPECT_MIN_SPREAD * span
+        )
+        suspect = (
+            entry.outstanding_count > 0
+            and accumulating
+            and growth >= SUSPECT_MIN_GROWTH
+            and (entry.oldest or 0.0) >= SUSPECT_MIN_AGE_S
+        )
         sites.append(
             LeakSite(
                 site=entry.site,
@@ -93,11 +126,7 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
                 oldest_age_s=entry.oldest,
                 growth_bytes_per_s=growth,
                 history=history,
-                suspect=(
-                    entry.outstanding_count > 0
-                    and growth >= SUSPECT_MIN_GROWTH
-                    and (entry.oldest or 0.0) >= SUSPECT_MIN_AGE_S
-                ),
+                suspect=suspect,
             )
         )
     sites.sort(key=lambda s: -s.outstanding_bytes)

@@ -29,6 +29,7 @@ class RawLeakSite:
     allocations: int
     allocated_bytes: int
     oldest_age_s: float | None
+    newest_age_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,14 @@ class LeakSite:
     history: list[tuple[float, float]] = field(default_factory=list)
     """(seconds, estimated outstanding bytes)."""
     suspect: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """``suspect`` (outstanding bytes keep rising), ``held`` (allocated once or early, still held,
+        not growing) or ``freed`` (nothing outstanding)."""
+        if self.suspect:
+            return "suspect"
+        return "held" if self.outstanding_count > 0 else "freed"
 
 
 @dataclass

@@ -36,12 +36,17 @@ def _history_lines(site: LeakSite) -> list[str]:
 def _finding(trace: LeakTrace, site: LeakSite) -> Finding:
     assert site.site is not None
     estimated = " (estimated)" if trace.estimated else ""
-    message = (
-        f"{size_text(site.outstanding_bytes)} in {site.outstanding_count:,.0f} allocations "
-        f"still outstanding, growing {size_text(site.growth_bytes_per_s)}/s"
-        + (f", oldest {site.oldest_age_s:.0f} s" if site.oldest_age_s is not None else "")
-        + estimated
-    )
+    oldest = f", oldest {site.oldest_age_s:.0f} s" if site.oldest_age_s is not None else ""
+    if site.suspect:
+        message = (
+            f"{size_text(site.outstanding_bytes)} in {site.outstanding_count:,.0f} allocations "
+            f"still outstanding, growing {size_text(site.growth_bytes_per_s)}/s{oldest}{estimated}"
+        )
+    else:  # not growing: a cache, a buffer, a singleton; shown, never as a warning
+        message = (
+            f"allocated once, still held: {size_text(site.outstanding_bytes)} in "
+            f"{site.outstanding_count:,.0f} allocations, not growing{oldest}{estimated}"
+        )
     share = trace.sampling.get("tracked_share", 1.0)
     hover = [
         f"**lineprobe: outstanding allocations** (pid {trace.pid} `{trace.comm}`)",
@@ -70,7 +75,7 @@ def _finding(trace: LeakTrace, site: LeakSite) -> Finding:
     ][:5]
     return Finding(
         line=site.site.line or 1,
-        code="leak-suspect" if site.suspect else "outstanding-allocations",
+        code="leak-suspect" if site.suspect else "held-allocations",
         severity=types.DiagnosticSeverity.Warning if site.suspect else None,
         message=message,
         hint=f"{size_text(site.outstanding_bytes)} outstanding, +{size_text(site.growth_bytes_per_s)}/s",

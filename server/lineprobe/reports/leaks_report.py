@@ -36,6 +36,7 @@ def leaks_to_json(trace: LeakTrace) -> dict[str, Any]:
                 "oldest_age_s": s.oldest_age_s,
                 "growth_bytes_per_s": round(s.growth_bytes_per_s, 1),
                 "suspect": s.suspect,
+                "verdict": s.verdict,
                 "history": [{"at_s": at, "bytes": round(b)} for at, b in s.history],
                 "stack": [
                     {
@@ -80,7 +81,7 @@ def render_leaks(trace: LeakTrace, console: Console) -> None:
             continue
         where = f"{s.site.path}:{s.site.line} in {s.site.function}" if s.site else "(no user frame)"
         table.add_row(
-            "[red]suspect[/]" if s.suspect else "",
+            {"suspect": "[red]suspect[/]", "held": "held"}.get(s.verdict, ""),
             size_text(s.outstanding_bytes),
             f"{s.outstanding_count:,.0f}",
             size_text(s.growth_bytes_per_s),
