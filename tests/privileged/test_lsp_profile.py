@@ -331,3 +331,46 @@ async def test_find_leaks_warns_at_the_make_shared_lines(client: LanguageClient,
     assert any(h.position.line == copy_line and "outstanding" in str(h.label) for h in hints or []), [
         (h.position.line, h.label) for h in hints or []
     ]
+
+
+async def test_a_cancelled_profile_stops_its_trace_and_the_next_one_works(
+    client: LanguageClient, workloads: Path, spawn
+):
+    """`$/cancelRequest` used to answer at once while the trace ran on in the agent: the next
+    profile failed with `busy`, and the cancelled one's progress never ended properly."""
+    import asyncio
+
+    target = spawn(workloads / "primes", "200000", "0")
+    long_profile = types.ExecuteCommandParams(
+        command="lineprobe.profile", arguments=[{"pid": target.pid, "durationMs": 20000}]
+    )
+    known = set(client.protocol._request_futures)
+    pending = asyncio.ensure_future(client.workspace_execute_command_async(long_profile))
+    await asyncio.sleep(0)  # sent
+    (request_id,) = set(client.protocol._request_futures) - known  # pygls names its requests
+
+    def sampling() -> bool:
+        return any(
+            "sampling" in str(getattr(report, "message", "") or "")
+            for reports in client.progress_reports.values()
+            for report in reports
+        )
+
+    while not sampling():
+        await asyncio.wait_for(client.wait_for_notification(types.PROGRESS), 30)
+    cancelled_at = time.monotonic()
+    client.protocol.notify("$/cancelRequest", types.CancelParams(id=request_id))
+    with pytest.raises(Exception, match=r"(?i)cancel"):
+        await pending
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="lineprobe.profile", arguments=[{"pid": target.pid, "durationMs": 1000}]
+        )
+    )
+    assert result["ok"] is True, result
+    assert time.monotonic() - cancelled_at < 10  # not after the cancelled trace's 20 s
+    await asyncio.sleep(0)  # let the last $/progress notification be handled
+    for token, reports in client.progress_reports.items():
+        kinds = [type(report).__name__ for report in reports]
+        assert kinds[0] == "WorkDoneProgressBegin" and kinds[-1] == "WorkDoneProgressEnd", (token, kinds)
+        assert kinds.count("WorkDoneProgressBegin") == 1 and kinds.count("WorkDoneProgressEnd") == 1, kinds

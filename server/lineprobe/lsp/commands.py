@@ -9,6 +9,7 @@ the command's result as ``{"ok": false, "error": {...}}``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -176,6 +177,10 @@ async def _traced(
         args = _parse_profile_arguments(arguments, name)
     except AgentError as exc:
         return _error_result(ls, exc)
+    if ls.state.profiling and ls.state.winding_down is not None:
+        # A cancelled trace is ending (the agent stops at once): this request follows it.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(ls.state.winding_down)
     if ls.state.profiling:
         return _error_result(ls, AgentError("busy", "a trace is already running; stop it first"))
     duration_s = (args.durationMs or ls.state.settings.duration_ms) / 1000.0
@@ -185,7 +190,18 @@ async def _traced(
     outcome = "failed"
     try:
         await reporter.begin(f"{title} {what}")
-        trace = await asyncio.to_thread(run, args, duration_s, reporter.report_from_thread)
+        work = asyncio.ensure_future(asyncio.to_thread(run, args, duration_s, reporter.report_from_thread))
+        try:
+            trace = await asyncio.shield(work)
+        except asyncio.CancelledError:
+            # Cancelled: the agent ends the trace at once; wait for it (and drop what it found)
+            # so that the next request finds the agent free and this progress ends once.
+            ls.state.runner.stop()
+            ls.state.winding_down = work
+            with contextlib.suppress(Exception):
+                await work
+            outcome = "cancelled"
+            raise
         result, outcome = publish(trace)
         if trace.warnings:
             ls.window_show_message(
@@ -196,11 +212,9 @@ async def _traced(
         return result
     except AgentError as exc:
         return _error_result(ls, exc)
-    except asyncio.CancelledError:
-        ls.state.runner.stop()
-        raise
     finally:
         ls.state.profiling = False
+        ls.state.winding_down = None
         reporter.end(outcome)
 
 

@@ -13,12 +13,14 @@ import logging
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from lineprobe.agent_client import AgentError
+from lineprobe.lsp.cancellation import CancellableCommandsProtocol
 from lineprobe.lsp.leak_view import LeakView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.settings import Settings, update_settings
@@ -40,11 +42,18 @@ class ServerState:
     """URIs that currently carry our diagnostics, to clear them on the next profile."""
     binaries: BinarySourceCache = field(default_factory=BinarySourceCache)
     profiling: bool = False
+    winding_down: asyncio.Future[Any] | None = None
+    """The work of a cancelled trace, still ending: the next trace waits for it instead of `busy`."""
 
 
 class LineprobeServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("lineprobe", VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Full)
+        super().__init__(
+            "lineprobe",
+            VERSION,
+            protocol_cls=CancellableCommandsProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Full,
+        )
         self.state = ServerState()
 
     def workspace_roots(self) -> list[str]:
