@@ -98,6 +98,12 @@ def test_self_total_and_reports(workloads: Path) -> None:
     hints = inlay_hints(view, doc_view, lines, types.Range(types.Position(0, 0), types.Position(999, 0)))
     assert {h.position.line for h in hints} == {hot - 1, call_line - 1}
     assert "Callers:" in hover(view, hot_stat).contents.value  # type: ignore[union-attr]
+    # The kernel below a user line (a system call, an interrupt's way back) is not one of its callees.
+    assert all(function != "entry_SYSCALL_64" for function, _, _ in call_stat.callees)
+    assert call_stat.kernel_callees == {"entry_SYSCALL_64": 10}
+    call_hover = hover(view, call_stat).contents.value  # type: ignore[union-attr]
+    callees_part, kernel_part = call_hover.split("In the kernel")
+    assert "entry_SYSCALL_64" not in callees_part and "entry_SYSCALL_64" in kernel_part
     assert heat(view, doc_view)["lines"][0]["line"] in {hot - 1, call_line - 1}
 
 

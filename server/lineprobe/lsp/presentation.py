@@ -144,6 +144,10 @@ def hover_markdown(view: ProfileView, stat: LineStat) -> str:
     if stat.callees:
         parts += ["", "Callees:"]
         parts += [f"- {_where(*key)}: {view.percent(n):.1f}%" for key, n in _top(stat.callees)]
+    if stat.kernel_callees:
+        parts += ["", "In the kernel (system calls, interrupts):"]
+        top = sorted(stat.kernel_callees.items(), key=lambda item: -item[1])[:5]
+        parts += [f"- `{name}`: {view.percent(n):.1f}%" for name, n in top]
     if raw.counters.lost:
         parts += ["", f"{raw.counters.lost} samples were lost."]
     return "\n".join(parts)

@@ -111,8 +111,12 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
                     if depth + 1 < len(stack.frames):
                         caller = _neighbour_key(stack.frames[depth + 1])
                         stat.callers[caller] = stat.callers.get(caller, 0) + stack.count
-                    if depth > 0:
-                        callee = _neighbour_key(stack.frames[depth - 1])
+                    below = stack.frames[depth - 1] if depth > 0 else None
+                    if below is not None and below.kernel:
+                        name = below.function or "[kernel]"
+                        stat.kernel_callees[name] = stat.kernel_callees.get(name, 0) + stack.count
+                    elif below is not None:
+                        callee = _neighbour_key(below)
                         stat.callees[callee] = stat.callees.get(callee, 0) + stack.count
             name = frame.function or f"[unknown in {frame.binary.rsplit('/', 1)[-1]}]"
             fkey = (name, frame.binary)

@@ -114,6 +114,10 @@ class LineStat:
     total_samples: int = 0
     callers: dict[tuple[str | None, str | None, int | None], int] = field(default_factory=dict)
     callees: dict[tuple[str | None, str | None, int | None], int] = field(default_factory=dict)
+    """The user's own callees; the kernel is kept apart, in ``kernel_callees``."""
+    kernel_callees: dict[str, int] = field(default_factory=dict)
+    """Kernel entry points right below the line (a system call, an interrupt returning to user
+    mode), by name: time the line spent in the kernel, not a function it calls."""
     inlined: bool = False
 
 
