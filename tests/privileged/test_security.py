@@ -338,3 +338,34 @@ def test_the_access_helper_runs_with_the_callers_credentials(throwaway_user: Thr
         assert check.denial(2**22 + 7) is not None  # no such process: never allowed
     finally:
         check.close()
+
+
+async def test_a_caller_serving_lsp_from_a_planted_workspace_starts_only_the_installed_agent(
+    throwaway_user: ThrowawayUser, shared_dir: Path
+) -> None:
+    """The user's `lineprobe serve`, started by the editor in an untrusted repository that plants a
+    `lineprobe_agent` package: `initialize` alone starts the agent through sudo (prepareAgent)."""
+    marker = plant(shared_dir / "repository", owner=throwaway_user)
+    workspace = marker.parent
+    client = pytest_lsp.make_test_lsp_client()
+    env = throwaway_user.env(
+        LINEPROBE_LAUNCHER="sudo -n", PYTHONPATH=f"{throwaway_user.pythonpath}:{workspace}"
+    )
+    await client.start_io(*throwaway_user.argv(throwaway_user.lineprobe("serve"), env), cwd=str(workspace))
+    try:
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=client_capabilities("visual-studio-code"),
+                workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="planted")],
+                root_uri=workspace.as_uri(),
+            )
+        )
+        report = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="lineprobe.capabilities", arguments=[])
+        )
+        assert report is not None
+        privileges = next(c for c in report["capabilities"] if c["name"] == "privileges")
+        assert privileges["available"], report  # the installed agent, through sudo
+        assert not marker.exists(), f"planted code ran: {marker.read_text()}"
+    finally:
+        await client.shutdown_session()
