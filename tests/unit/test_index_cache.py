@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,18 @@ def test_a_pack_directory_that_lies_falls_back_to_each_entry_header(
     assert len(image.dwarf._units) == 3 and any(f and f[0].path for f in found)
     image.close()
     assert answers(multi_unit, cache) == cold
+
+
+def test_a_stripped_file_and_its_debug_file_keep_their_own_symbols(workloads: Path, tmp_path: Path) -> None:
+    """They share a build-id. The stripped file's few symbols, cached first, used to answer for the
+    debug file too: a profile left libc's static functions (__memcmp_evex_movbe) unnamed although
+    its installed debug file names them."""
+    stripped, debug = tmp_path / "primes-stripped", tmp_path / "primes.debug"
+    subprocess.run(["objcopy", "--only-keep-debug", str(workloads / "primes-O2"), str(debug)], check=True)
+    subprocess.run(["strip", "--strip-all", "-o", str(stripped), str(workloads / "primes-O2")], check=True)
+    cache = IndexCache(tmp_path / "cache")
+    assert "is_prime" not in ElfImage(str(stripped), index_cache=cache).symbols.names
+    names = ElfImage(str(debug), index_cache=cache).symbols.names
+    assert "is_prime" in names and "main" in names
+    again = ElfImage(str(debug), index_cache=IndexCache(tmp_path / "cache")).symbols  # from the cache
+    assert "is_prime" in list(again.names)

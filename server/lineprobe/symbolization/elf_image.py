@@ -256,8 +256,9 @@ class ElfImage:
         """Function symbols of .dynsym and .symtab, read on first use (100,000s in a large library)."""
         if self._symbols is None:
             self._symbols = SymbolTable()
-            cache = self._index_cache if self.build_id else None
-            cached = cache.load_symbols(self.build_id) if cache and self.build_id else None
+            tables = self.symbol_tables()
+            cache = self._index_cache if self.build_id and tables else None
+            cached = cache.load_symbols(self.build_id, tables) if cache and self.build_id else None
             if cached is not None:
                 starts, ends, names = cached
                 self._symbols = SymbolTable(starts, ends, names)
@@ -266,10 +267,24 @@ class ElfImage:
                     self._symbols = _read_symbols(self._elf, self._stream.size)
                     if cache and self.build_id:
                         table = self._symbols
-                        cache.save_symbols(self.build_id, table.starts, table.ends, table.names)
+                        cache.save_symbols(self.build_id, tables, table.starts, table.ends, table.names)
                 except PARSE_ERRORS as exc:
                     self.problems.append(f"{self.display_path}: symbol table unreadable ({_describe(exc)})")
         return self._symbols
+
+    def symbol_tables(self) -> str:
+        """Which symbol tables this file holds, and their sizes (``dynsym4608-symtab0``): what
+        tells a stripped file from its debug file, which share a build-id. Empty if unreadable."""
+        if self._elf is None:
+            return ""
+        sizes = []
+        for name in (".dynsym", ".symtab"):
+            try:
+                section = self._elf.get_section_by_name(name)
+            except PARSE_ERRORS:
+                return ""
+            sizes.append(f"{name[1:]}{int(section['sh_size']) if section is not None else 0}")
+        return "-".join(sizes)
 
     def debuglink(self) -> DebugLink | None:
         """The ``.gnu_debuglink`` section's file name and CRC, if the file has one."""

@@ -578,13 +578,16 @@ class IndexCache:
                 path.unlink()
         return True
 
-    def load_symbols(self, build_id: str) -> tuple[memoryview, memoryview, StringTable] | None:
+    def load_symbols(self, build_id: str, tables: str) -> tuple[memoryview, memoryview, StringTable] | None:
         """A file's function symbols (starts, ends, names), as ``save_symbols`` kept them.
 
+        ``tables`` names the symbol tables the file holds (``ElfImage.symbol_tables``): a
+        stripped library and its separate debug file share a build-id, but only the debug
+        file's ``.symtab`` names its static functions, so each keeps its own entry.
         Names stay in their mapped blob until a lookup names one: libjvm has 44,000.
         """
         folder = self._folder(build_id)
-        loaded = read_entry(folder / "symbols.lpix", _SYMBOL_ARRAYS) if folder else None
+        loaded = read_entry(folder / f"symbols-{tables}.lpix", _SYMBOL_ARRAYS) if folder else None
         if loaded is None:
             return None
         a = loaded.arrays
@@ -594,7 +597,12 @@ class IndexCache:
         return a["start"], a["end"], names
 
     def save_symbols(
-        self, build_id: str, starts: Sequence[int], ends: Sequence[int], names: Sequence[str | None]
+        self,
+        build_id: str,
+        tables: str,
+        starts: Sequence[int],
+        ends: Sequence[int],
+        names: Sequence[str | None],
     ) -> None:
         folder = self._folder(build_id)
         if folder is not None:
@@ -605,7 +613,7 @@ class IndexCache:
                 "names_blob": blob,
                 "names_offsets": offsets,
             }
-            self._write(folder / "symbols.lpix", Entry.of({}, arrays).encode())
+            self._write(folder / f"symbols-{tables}.lpix", Entry.of({}, arrays).encode())
 
 
 def _unit_entry(unit: UnitIndex) -> Entry:
