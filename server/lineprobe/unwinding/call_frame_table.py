@@ -115,7 +115,16 @@ def _rule_in(fde: _Fde, pc: int) -> FrameRule | None:
     return fde.rules[j] if j >= 0 else None
 
 
+DW_CFA_GNU_ARGS_SIZE = 0x2E
+"""The size of the arguments pushed for a call, for exception landing pads (DWARF extension).
+It never changes where the CFA or any saved register is, and pyelftools 0.33 cannot decode a
+table that holds one (g++ emits it in large C++ programs: 35 of mariadbd's hot functions)."""
+
+
 def _decode(fde: Any) -> list[FrameRule]:
+    instructions = getattr(fde, "instructions", None)
+    if instructions and any(i.opcode == DW_CFA_GNU_ARGS_SIZE for i in instructions):
+        fde.instructions = [i for i in instructions if i.opcode != DW_CFA_GNU_ARGS_SIZE]
     table = fde.get_decoded().table
     rules: list[FrameRule] = []
     for row in table:
