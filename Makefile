@@ -108,6 +108,16 @@ bench-symbolize: setup
 bench-leaks: setup headers
 	$(BIN)/python tests/benchmarks/leak_overhead.py
 
+# How much of mariadbd's profile stays unnamed, lineprobe against perf in the same run
+# (tests/benchmarks/mariadb_names.py); installs Debian's mariadb-server when missing.
+.PHONY: bench-mariadb
+bench-mariadb: setup headers
+	@command -v mariadbd >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends mariadb-server mariadb-client >/tmp/lineprobe-apt.log 2>&1 \
+	  || { apt-get update -q >>/tmp/lineprobe-apt.log 2>&1 && \
+	       apt-get install -y -q --no-install-recommends mariadb-server mariadb-client >>/tmp/lineprobe-apt.log 2>&1; }; }
+	$(BIN)/python tests/benchmarks/mariadb_names.py
+
 # CFI unwinding against perf record --call-graph dwarf (Debian's linux-perf) on the -O2 workloads.
 bench-unwind: setup headers
 	$(BIN)/python tests/benchmarks/unwind_vs_perf.py
