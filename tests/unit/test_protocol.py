@@ -118,3 +118,30 @@ def test_the_agent_ends_on_end_of_input_even_while_a_request_never_ends() -> Non
     done = subprocess.run([sys.executable, "-c", WEDGED_AGENT], capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 20
+
+
+class _ResetAfterOneLine:
+    """A socket whose peer died with answers unread: reading it fails with ECONNRESET."""
+
+    def __init__(self, first: bytes) -> None:
+        self.lines = [first]
+
+    def __iter__(self) -> _ResetAfterOneLine:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.lines:
+            return self.lines.pop()
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+
+def test_a_connection_reset_ends_the_agent_like_end_of_input() -> None:
+    """A caller killed mid-request reset the socket; the reader thread died of it without telling
+    the loop, and the agent waited for requests forever (found as orphaned agents)."""
+    out = io.BytesIO()
+    caller = Caller(os.getpid(), os.getuid(), os.getgid(), ())
+    agent = Agent(Channel(out), started_at=0.0, access=AccessCheck(caller))
+    agent.read_requests(_ResetAfterOneLine(protocol.encode(protocol.CapabilitiesRequest(5))))  # type: ignore[arg-type]
+    agent.serve()  # returns: the reset queued the end
+    messages = [protocol.decode_message(line) for line in out.getvalue().splitlines()]
+    assert [type(m) for m in messages] == [protocol.CapabilitiesResult]

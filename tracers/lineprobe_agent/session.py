@@ -117,27 +117,32 @@ class Agent:
     # -- input -------------------------------------------------------------------
 
     def read_requests(self, stdin: BinaryIO) -> None:
-        """Reader thread: parse each line; garbage gets an error, not a crash."""
-        for line in stdin:
-            if not line.strip():
-                continue
-            try:
-                request = protocol.decode_request(line)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                self.channel.send(
-                    protocol.Failure(_request_id(line), "bad-request", f"malformed request: {exc}")
-                )
-                continue
-            if isinstance(request, protocol.StopRequest):
-                if request.id == self.current_id:
-                    self.stop_requested.set()
-                continue
-            if isinstance(request, protocol.ShutdownRequest):
-                break
-            self.requests.put(request)
-        # EOF, shutdown or a closed pipe: end whatever runs, then the loop.
-        self.stop_requested.set()
-        self.requests.put(None)
+        """Reader thread: parse each line; garbage gets an error, not a crash. However input
+        ends (end of file, ``shutdown``, a connection reset by a caller that died with
+        unread answers), the request under way is stopped and the loop told to end."""
+        try:
+            for line in stdin:
+                if not line.strip():
+                    continue
+                try:
+                    request = protocol.decode_request(line)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    self.channel.send(
+                        protocol.Failure(_request_id(line), "bad-request", f"malformed request: {exc}")
+                    )
+                    continue
+                if isinstance(request, protocol.StopRequest):
+                    if request.id == self.current_id:
+                        self.stop_requested.set()
+                    continue
+                if isinstance(request, protocol.ShutdownRequest):
+                    break
+                self.requests.put(request)
+        except (OSError, ValueError):
+            pass  # ECONNRESET from the socket: the caller is gone, as at end of file
+        finally:
+            self.stop_requested.set()
+            self.requests.put(None)
 
     def read_then_exit(self, stdin: BinaryIO) -> None:
         """The reader thread: requests until end of input; then, if the request under way has
