@@ -170,6 +170,7 @@ def test_a_launched_command_dies_with_the_cli_that_launched_it() -> None:
     signal). 100 cycles, the CLI killed at a random moment once its command exists."""
     rng = random.Random(7)
     survivors: list[int] = []
+    agents: list[int] = []
     cycles = 0
     slowest = 0.0
     while cycles < 100:
@@ -186,6 +187,7 @@ def test_a_launched_command_dies_with_the_cli_that_launched_it() -> None:
             time.sleep(0.005)
         assert command, "the CLI never launched its command"
         time.sleep(rng.uniform(0, 1.2))  # at the gate, compiling, or sampling
+        agents.extend(_agents_of(cli.pid))
         cli.send_signal(signal.SIGKILL)
         cli.wait()
         killed_at = time.monotonic()
@@ -200,6 +202,23 @@ def test_a_launched_command_dies_with_the_cli_that_launched_it() -> None:
         f"slowest end {slowest * 1000:.0f} ms"
     )
     assert survivors == []
+    # Their agents end too (end of input, or a reset socket), within the agent's grace period.
+    orphaned = wait_gone(agents, 10.0)
+    for pid in orphaned:
+        os.kill(pid, signal.SIGKILL)
+    assert orphaned == [], "agents outlived the CLI that started them"
+
+
+def _agents_of(parent: int) -> list[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children")
+    found = []
+    for child in children.read_text().split() if children.exists() else []:
+        try:
+            if b"lineprobe_agent" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+        except OSError:
+            continue
+    return found
 
 
 async def test_a_launched_command_dies_with_the_language_server() -> None:
