@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_lsp
@@ -101,12 +102,11 @@ def test_a_caller_through_sudo_never_runs_its_own_code_as_root(
     assert not marker.exists(), f"planted code ran: {marker.read_text()}"
 
 
-async def test_the_language_server_in_a_planted_workspace_starts_only_its_own_agent(shared_dir: Path) -> None:
-    """`initialize` alone starts the agent (prepareAgent), in the workspace folder the editor opened."""
-    marker = plant(shared_dir / "workspace")
-    workspace = marker.parent
+async def capabilities_through_serve(serve: list[str], workspace: Path) -> Any:
+    """`lineprobe serve` started as an editor starts it, in ``workspace``: `initialize` (which
+    prepares the agent), then `lineprobe.capabilities`; its answer."""
     client = pytest_lsp.make_test_lsp_client()
-    await client.start_io(str(LINEPROBE_SCRIPT), "serve", cwd=str(workspace))
+    await client.start_io(*serve, cwd=str(workspace))
     try:
         await client.initialize_session(
             types.InitializeParams(
@@ -115,13 +115,20 @@ async def test_the_language_server_in_a_planted_workspace_starts_only_its_own_ag
                 root_uri=workspace.as_uri(),
             )
         )
-        report = await client.workspace_execute_command_async(
+        return await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command="lineprobe.capabilities", arguments=[])
         )
-        assert report is not None
-        assert not marker.exists(), f"planted code ran: {marker.read_text()}"
     finally:
         await client.shutdown_session()
+
+
+async def test_the_language_server_in_a_planted_workspace_starts_only_its_own_agent(shared_dir: Path) -> None:
+    """`initialize` alone starts the agent (prepareAgent), in the workspace folder the editor opened."""
+    marker = plant(shared_dir / "workspace")
+    workspace = marker.parent
+    report = await capabilities_through_serve([str(LINEPROBE_SCRIPT), "serve"], workspace)
+    assert report is not None
+    assert not marker.exists(), f"planted code ran: {marker.read_text()}"
 
 
 def test_the_installed_agent_is_root_owned_and_not_writable_by_a_caller(
@@ -347,25 +354,13 @@ async def test_a_caller_serving_lsp_from_a_planted_workspace_starts_only_the_ins
     `lineprobe_agent` package: `initialize` alone starts the agent through sudo (prepareAgent)."""
     marker = plant(shared_dir / "repository", owner=throwaway_user)
     workspace = marker.parent
-    client = pytest_lsp.make_test_lsp_client()
     env = throwaway_user.env(
         LINEPROBE_LAUNCHER="sudo -n", PYTHONPATH=f"{throwaway_user.pythonpath}:{workspace}"
     )
-    await client.start_io(*throwaway_user.argv(throwaway_user.lineprobe("serve"), env), cwd=str(workspace))
-    try:
-        await client.initialize_session(
-            types.InitializeParams(
-                capabilities=client_capabilities("visual-studio-code"),
-                workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="planted")],
-                root_uri=workspace.as_uri(),
-            )
-        )
-        report = await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command="lineprobe.capabilities", arguments=[])
-        )
-        assert report is not None
-        privileges = next(c for c in report["capabilities"] if c["name"] == "privileges")
-        assert privileges["available"], report  # the installed agent, through sudo
-        assert not marker.exists(), f"planted code ran: {marker.read_text()}"
-    finally:
-        await client.shutdown_session()
+    report = await capabilities_through_serve(
+        throwaway_user.argv(throwaway_user.lineprobe("serve"), env), workspace
+    )
+    assert report is not None
+    privileges = next(c for c in report["capabilities"] if c["name"] == "privileges")
+    assert privileges["available"], report  # the installed agent, through sudo
+    assert not marker.exists(), f"planted code ran: {marker.read_text()}"

@@ -94,10 +94,8 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
         entry.keys.add(site.key)
         if site.oldest_age_s is not None:
             entry.oldest = max(entry.oldest or 0.0, site.oldest_age_s)
-        if site.newest_age_s is not None:
-            entry.newest = min(
-                entry.newest if entry.newest is not None else site.newest_age_s, site.newest_age_s
-            )
+        if site.newest_age_s is not None and (entry.newest is None or site.newest_age_s < entry.newest):
+            entry.newest = site.newest_age_s
 
     sites = []
     for entry in merged.values():
