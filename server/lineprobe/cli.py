@@ -15,20 +15,25 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from lineprobe.capture import parameters
+from lineprobe.capture.parameters import Parameter
+
 if TYPE_CHECKING:
-    from lineprobe_agent import protocol
     from rich.console import Console
 
-    from lineprobe.agent_client import AgentError
+    from lineprobe.capture.agent_errors import AgentError
+    from lineprobe.capture.kinds import CaptureKind, Resolved
+    from lineprobe.capture.progress import Progress
+    from lineprobe.capture.runner import CaptureRunner, Launch
     from lineprobe.leaks.model import LeakTrace
     from lineprobe.profiling.model import CpuProfile
-    from lineprobe.profiling.runner import Launch, ProfileRunner
     from lineprobe.symbolization.frame import SourceFrame
     from lineprobe.syscalls.model import SyscallTrace
 
 # Each command imports what it needs when it runs: `lineprobe symbolize` is
 # timed against llvm-symbolizer, and rich, msgspec and the agent's protocol
-# would cost it a tenth of a second before the first address.
+# would cost it a tenth of a second before the first address. Only the
+# parameters' table (plain literals) is read up front, for the options.
 
 EXIT_NO_PROFILE = 1
 
@@ -60,8 +65,16 @@ class OutputFile(click.Path):
 
 
 OUTPUT_FILE = OutputFile()
-MAX_DURATION_S = 3600.0
-DURATION = FiniteRange(0, MAX_DURATION_S, min_open=True)
+
+
+def _range(parameter: Parameter) -> click.ParamType:
+    """The click type of a capture parameter: its bounds, as the agent checks them."""
+    if parameter.integer:
+        return click.IntRange(int(parameter.low), int(parameter.high), min_open=parameter.low_open)
+    return FiniteRange(parameter.low, parameter.high, min_open=parameter.low_open)
+
+
+DURATION = _range(parameters.DURATION_S)
 """Seconds of tracing: more than 0, at most an hour (what the agent accepts)."""
 
 
@@ -73,7 +86,7 @@ def _stderr_console() -> Console:
 
 
 def _fail(error: AgentError | str) -> None:
-    from lineprobe.agent_client import AgentError
+    from lineprobe.capture.agent_errors import AgentError
 
     console = _stderr_console()
     if isinstance(error, AgentError):
@@ -113,13 +126,14 @@ def main() -> None:
     "-d",
     type=DURATION,
     default=None,
-    help="Seconds to sample [default: 5 for --pid; until the command exits, for a command].",
+    help=f"Seconds to sample [default: {parameters.DURATION_S.default:g} for --pid; "
+    "until the command exits, for a command].",
 )
 @click.option(
     "--frequency",
     "-F",
-    type=click.IntRange(1, 10000),
-    default=99,
+    type=_range(parameters.FREQUENCY),
+    default=int(parameters.default(parameters.FREQUENCY)),
     show_default=True,
     help="Samples per second per CPU.",
 )
@@ -143,36 +157,57 @@ def profile(
     lineprobe profile --pid 1234 --duration 5
     lineprobe profile -- ./build/primes 200000
     """
-    from lineprobe.profiling.runner import ProfileRunner
+    from lineprobe.capture import kinds
 
-    duration_s = _duration_s(pid, command, duration, default_for_pid=5.0)
-    runner = ProfileRunner(launcher=launcher)
-
-    def run(progress: Callable[[protocol.Progress], None]) -> CpuProfile:
-        return runner.profile(_target(pid, command, as_json), duration_s, frequency, progress)
-
-    result = _with_progress(runner, duration_s, "sampling", run)
+    result = _capture(
+        kinds.PROFILE,
+        pid,
+        command,
+        duration,
+        parameters.DURATION_S,
+        {"frequency": frequency},
+        as_json,
+        launcher,
+    )
     _emit(result, as_json, folded, speedscope)
 
 
-T = TypeVar("T")
+T = TypeVar("T", bound="Resolved")
 
 
-def _duration_s(
-    pid: int | None, command: tuple[str, ...], duration: float | None, default_for_pid: float
-) -> float:
-    """Check the target options; a launched command runs, by default, until it exits."""
+def _capture(
+    kind: CaptureKind[T],
+    pid: int | None,
+    command: tuple[str, ...],
+    duration: float | None,
+    duration_parameter: Parameter,
+    capture_parameters: dict[str, object],
+    as_json: bool,
+    launcher: str | None,
+) -> T:
+    """One capture of ``kind``, on ``--pid`` or a command after ``--``, with a progress bar."""
+    from lineprobe.capture.runner import CaptureRunner
+
     if (pid is None) == (not command):
         raise click.UsageError("give either --pid PID or a command after --")
     if duration is not None:
-        return duration
-    return default_for_pid if pid is not None else 3600.0
+        duration_s = duration
+    elif pid is not None:
+        duration_s = parameters.default(duration_parameter)
+    else:  # a launched command runs, by default, until it exits
+        duration_s = duration_parameter.high
+    runner = CaptureRunner(launcher=launcher)
+
+    def run(progress: Callable[[Progress], None]) -> T:
+        return runner.capture(kind, _target(pid, command, as_json), duration_s, capture_parameters, progress)
+
+    return _with_progress(runner, duration_s, kind.verb, run)
 
 
 def _target(pid: int | None, command: tuple[str, ...], as_json: bool) -> int | Launch:
     """The PID, or the command to launch (whose output goes to stderr with --json,
     so that stdout carries the JSON alone)."""
-    from lineprobe.profiling.runner import Launch
+    from lineprobe.capture.runner import Launch
 
     if pid is not None:
         return pid
@@ -180,18 +215,19 @@ def _target(pid: int | None, command: tuple[str, ...], as_json: bool) -> int | L
 
 
 def _with_progress(
-    runner: ProfileRunner,
+    runner: CaptureRunner,
     duration_s: float,
     verb: str,
-    run: Callable[[Callable[[protocol.Progress], None]], T],
+    run: Callable[[Callable[[Progress], None]], T],
 ) -> T:
     """Run one agent request with a progress bar on stderr; Ctrl-C ends it early, keeping results."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as ProgressBar
 
-    from lineprobe.agent_client import AgentError
+    from lineprobe.capture.agent_errors import AgentError
 
     err = _stderr_console()
-    progress = Progress(
+    progress = ProgressBar(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.fields[events]} events"),
@@ -202,11 +238,11 @@ def _with_progress(
     )
     task = progress.add_task("starting agent", total=duration_s, events=0)
 
-    def on_progress(message: protocol.Progress) -> None:
+    def on_progress(message: Progress) -> None:
         if message.phase == "compiling":
             progress.update(task, description="compiling BPF")
         elif message.phase == "sampling":
-            progress.update(task, description=verb, completed=message.elapsed_s, events=message.samples)
+            progress.update(task, description=verb, completed=message.elapsed_s, events=message.events)
         else:
             progress.update(task, description="resolving", completed=duration_s)
 
@@ -241,7 +277,7 @@ def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str
         click.echo(json.dumps(profile_to_json(result), indent=1))
     else:
         render_profile(result, Console())
-    if result.samples == 0 and result.raw.target_exited:
+    if result.samples == 0 and result.raw.header.target_exited:
         _stderr_console().print("[bold red]lineprobe:[/] the target exited before any sample was taken")
         sys.exit(EXIT_NO_PROFILE)
 
@@ -253,12 +289,13 @@ def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str
     "-d",
     type=DURATION,
     default=None,
-    help="Seconds to trace [default: 5 for --pid; until the command exits, for a command].",
+    help=f"Seconds to trace [default: {parameters.DURATION_S.default:g} for --pid; "
+    "until the command exits, for a command].",
 )
 @click.option(
     "--slow-ms",
-    type=FiniteRange(0, 60000),
-    default=1.0,
+    type=_range(parameters.SLOW_MS),
+    default=parameters.default(parameters.SLOW_MS),
     show_default=True,
     help="File I/O calls at least this slow always get their call stacks captured.",
 )
@@ -280,16 +317,12 @@ def syscalls(
     """
     from rich.console import Console
 
-    from lineprobe.profiling.runner import ProfileRunner
+    from lineprobe.capture import kinds
     from lineprobe.reports.syscalls_report import render_trace, trace_to_json
 
-    duration_s = _duration_s(pid, command, duration, default_for_pid=5.0)
-    runner = ProfileRunner(launcher=launcher)
-
-    def run(progress: Callable[[protocol.Progress], None]) -> SyscallTrace:
-        return runner.trace_syscalls(_target(pid, command, as_json), duration_s, slow_ms, progress)
-
-    trace = _with_progress(runner, duration_s, "tracing", run)
+    trace: SyscallTrace = _capture(
+        kinds.SYSCALLS, pid, command, duration, parameters.DURATION_S, {"slow_ms": slow_ms}, as_json, launcher
+    )
     if as_json:
         click.echo(json.dumps(trace_to_json(trace), indent=1))
     else:
@@ -303,26 +336,27 @@ def syscalls(
     "-d",
     type=DURATION,
     default=None,
-    help="Seconds to trace [default: 10 for --pid; until the command exits, for a command].",
+    help=f"Seconds to trace [default: {parameters.LEAKS_DURATION_S.default:g} for --pid; "
+    "until the command exits, for a command].",
 )
 @click.option(
     "--interval",
     "-i",
-    type=FiniteRange(0.1, 600),
-    default=1.0,
+    type=_range(parameters.INTERVAL_S),
+    default=parameters.default(parameters.INTERVAL_S),
     show_default=True,
     help="Seconds between snapshots of outstanding bytes per site.",
 )
 @click.option(
     "--budget",
-    type=FiniteRange(0.1, 100),
-    default=5.0,
+    type=_range(parameters.BUDGET_PERCENT),
+    default=parameters.default(parameters.BUDGET_PERCENT),
     show_default=True,
     help="CPU share the allocation probes may cost the target, in percent (sets the sampling).",
 )
 @click.option(
     "--sample",
-    type=FiniteRange(0.001, 1.0),
+    type=_range(parameters.SAMPLE_FRACTION),
     default=None,
     help="Track allocations this fraction of the time, instead of the budget's choice (1: all).",
 )
@@ -346,17 +380,19 @@ def leaks(
     """
     from rich.console import Console
 
-    from lineprobe.profiling.runner import ProfileRunner
+    from lineprobe.capture import kinds
     from lineprobe.reports.leaks_report import leaks_to_json, render_leaks
 
-    duration_s = _duration_s(pid, command, duration, default_for_pid=10.0)
-    runner = ProfileRunner(launcher=launcher)
-
-    def run(progress: Callable[[protocol.Progress], None]) -> LeakTrace:
-        target = _target(pid, command, as_json)
-        return runner.find_leaks(target, duration_s, interval, budget, sample, progress)
-
-    trace = _with_progress(runner, duration_s, "tracking", run)
+    trace: LeakTrace = _capture(
+        kinds.LEAKS,
+        pid,
+        command,
+        duration,
+        parameters.LEAKS_DURATION_S,
+        {"interval_s": interval, "budget_percent": budget, "sample_fraction": sample},
+        as_json,
+        launcher,
+    )
     if as_json:
         click.echo(json.dumps(leaks_to_json(trace), indent=1))
     else:
@@ -370,15 +406,18 @@ def leaks(
 )
 def capabilities(as_json: bool, launcher: str | None) -> None:
     """Report what tracing this machine allows, and what still works without it."""
-    import msgspec
     from rich.console import Console
     from rich.table import Table
 
-    from lineprobe.agent_client import AgentConnection, AgentError
+    from lineprobe.capture.agent_errors import AgentError
+    from lineprobe.capture.runner import CaptureRunner
 
     try:
-        with AgentConnection(launcher) as agent:
+        agent = CaptureRunner(launcher=launcher).separate_client()
+        try:
             report = agent.capabilities()
+        finally:
+            agent.close()
     except AgentError as exc:
         if as_json:
             click.echo(
@@ -394,7 +433,7 @@ def capabilities(as_json: bool, launcher: str | None) -> None:
         _fail(exc)
         return
     if as_json:
-        click.echo(json.dumps(msgspec.to_builtins(report), indent=1))
+        click.echo(json.dumps(report.to_json(), indent=1))
         return
     console = Console()
     console.print(f"kernel {report.kernel_release}")

@@ -27,10 +27,10 @@ HOARD = ROOT / "workloads" / "build" / "hoard"
 
 
 def collect_once(count: int, duration_s: float) -> dict[str, float]:
-    from lineprobe.agent_client import AgentConnection
-    from lineprobe.profiling.runner import LaunchedCommand
+    from lineprobe.capture.runner import LaunchedCommand
+    from lineprobe.capture.spawned import SpawnedAgent
 
-    with AgentConnection() as agent:
+    with SpawnedAgent() as agent:
         agent.prepare(["leaks"])
         command = LaunchedCommand([str(HOARD), str(count)])
 
@@ -39,12 +39,13 @@ def collect_once(count: int, duration_s: float) -> dict[str, float]:
                 command.release()
 
         try:
-            raw = agent.find_leaks(
+            raw = agent.trace(
+                "leaks",
                 command.pid,
                 duration_s,
-                sample_fraction=1.0,
-                progress=release,
-                start_at_exec=command.execs_to_command,
+                {"interval_s": 1.0, "budget_percent": 5.0, "sample_fraction": 1.0},
+                release,
+                command.execs_to_command,
             )
         finally:
             command.end()
@@ -52,8 +53,8 @@ def collect_once(count: int, duration_s: float) -> dict[str, float]:
     return {
         "count": count,
         "outstanding": outstanding,
-        "collect_s": raw.timings.collect_s,
-        "us_per_block": 1e6 * raw.timings.collect_s / max(outstanding, 1),
+        "collect_s": raw.header.timings.collect_s,
+        "us_per_block": 1e6 * raw.header.timings.collect_s / max(outstanding, 1),
         "lost": float(raw.sampling.get("lost", 0)),
     }
 

@@ -26,7 +26,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from lineprobe.profiling.runner import Launch, ProfileRunner
+from lineprobe.capture import kinds
+from lineprobe.capture.runner import CaptureRunner, Launch
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "workloads" / "build"
@@ -92,9 +93,14 @@ def perf_stacks(binary: Path, argv: list[str], seconds: float, frequency: int) -
 def lineprobe_stacks(
     binary: Path, argv: list[str], seconds: float, frequency: int
 ) -> Counter[tuple[str, ...]]:
-    runner = ProfileRunner()
+    runner = CaptureRunner()
     try:
-        profile = runner.profile(Launch([str(binary), *argv], None, subprocess.DEVNULL), seconds, frequency)
+        profile = runner.capture(
+            kinds.PROFILE,
+            Launch([str(binary), *argv], None, subprocess.DEVNULL),
+            seconds,
+            {"frequency": frequency},
+        )
     finally:
         runner.close()
     stacks: Counter[tuple[str, ...]] = Counter()

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lineprobe.agent_client import AgentConnection
+from lineprobe.capture.spawned import SpawnedAgent
 from lineprobe_agent import protocol
 
 pytestmark = pytest.mark.privileged
@@ -55,7 +55,7 @@ def live_program_ids() -> set[int]:
 
 
 def test_capability_report_matches_this_kernel() -> None:
-    with AgentConnection() as agent:
+    with SpawnedAgent() as agent:
         report = agent.capabilities()
     caps = {c.name: c for c in report.capabilities}
     assert caps["privileges"].available and caps["bcc"].available and caps["kernel-headers"].available

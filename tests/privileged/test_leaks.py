@@ -86,21 +86,28 @@ def test_wordcount_without_frame_pointers_keeps_the_sites_apart(workloads: Path,
 def test_a_target_that_exits_while_the_probes_attach_is_said_to_have_exited() -> None:
     """The allocator probes are placed after compiling (seconds): a target gone by then used to end
     with `cannot attach the allocator probes: [Errno 2] ... /proc/PID/root/...libc.so.6`."""
-    from lineprobe.agent_client import AgentConnection, AgentError
-    from lineprobe_agent import protocol
+    from lineprobe.capture.agent_errors import AgentError
+    from lineprobe.capture.progress import Progress
+    from lineprobe.capture.spawned import SpawnedAgent
 
     target = subprocess.Popen(["sleep", "30"])
     phases = []
     try:
 
-        def on_progress(message: protocol.Progress) -> None:
+        def on_progress(message: Progress) -> None:
             phases.append(message.phase)
             if message.phase == "compiling":
                 target.kill()
                 target.wait()  # gone (and reaped) before the probes are attached
 
-        with AgentConnection() as agent, pytest.raises(AgentError) as caught:
-            agent.find_leaks(target.pid, 2.0, progress=on_progress)
+        with SpawnedAgent() as agent, pytest.raises(AgentError) as caught:
+            agent.trace(
+                "leaks",
+                target.pid,
+                2.0,
+                {"interval_s": 1.0, "budget_percent": 5.0, "sample_fraction": None},
+                on_progress,
+            )
     finally:
         target.kill()
         target.wait()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lineprobe.agent_client import AgentConnection
+from lineprobe.capture.spawned import SpawnedAgent
 
 from tests.conftest import LINEPROBE, WORKLOADS, have, marked_line
 from tests.privileged.test_agent import programs_of
@@ -98,7 +98,7 @@ def test_failure_count_agrees_with_libbpf_syscount(workloads: Path) -> None:
             assert reference.poll() is None and time.monotonic() < deadline, "syscount did not attach"
             time.sleep(0.05)
         sampling = []
-        with AgentConnection() as agent:
+        with SpawnedAgent() as agent:
 
             def progress(message):  # release the server once lineprobe samples too
                 if message.phase == "sampling" and not sampling:
@@ -107,7 +107,7 @@ def test_failure_count_agrees_with_libbpf_syscount(workloads: Path) -> None:
                     gate.stdin.write("go\n")
                     gate.stdin.flush()
 
-            raw = agent.trace_syscalls(gate.pid, 60.0, progress=progress)
+            raw = agent.trace("syscalls", gate.pid, 60.0, {"slow_ms": 1.0}, progress)
         gate.wait(30)
         reference.send_signal(signal.SIGINT)
         output, _ = reference.communicate(timeout=30)
@@ -121,7 +121,7 @@ def test_failure_count_agrees_with_libbpf_syscount(workloads: Path) -> None:
     assert m, output
     theirs = int(m.group(1))
     print(f"\nfailed openat: lineprobe {ours}, libbpf-tools syscount {theirs}, the program made {attempts}")
-    assert raw.target_exited
+    assert raw.header.target_exited
     assert abs(ours - theirs) <= 0.05 * theirs
     assert ours == attempts
 

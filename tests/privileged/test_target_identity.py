@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 import pytest_lsp
-from lineprobe.agent_client import AgentConnection, AgentError
+from lineprobe.capture.agent_errors import AgentError
+from lineprobe.capture.progress import Progress
+from lineprobe.capture.spawned import SpawnedAgent
 from lineprobe_agent import protocol
 from lineprobe_agent.access import AccessCheck, Caller
 from lineprobe_agent.cpu_profiler import CpuProfiler
@@ -81,12 +83,13 @@ def test_a_pid_reused_while_tracing_is_set_up_yields_nothing_of_the_new_process(
             current["target"] = subprocess.Popen(["sleep", "30"])
             pid = current["target"].pid
             try:
-                result = agent.profile(protocol.ProfileRequest(attempts, pid, 999, 0.05))
+                answer = agent.trace(protocol.ProfileRequest(attempts, pid, 999, 0.05))
+                assert isinstance(answer, protocol.ProfileDone)
             except RequestFailed as exc:
                 assert exc.code == "no-such-process", exc.message
                 refused += 1
             else:
-                recorded += result.counters.samples
+                recorded += answer.result.counters.samples
             for process in replaced[-1:]:
                 if process.poll() is None:
                     process.kill()
@@ -112,7 +115,7 @@ def test_a_pid_reused_during_compile_end_to_end(workloads: Path) -> None:
         original = subprocess.Popen(["sleep", "30"])
         newcomer: subprocess.Popen[bytes] | None = None
 
-        def on_progress(message: protocol.Progress, original: subprocess.Popen[bytes] = original) -> None:
+        def on_progress(message: Progress, original: subprocess.Popen[bytes] = original) -> None:
             nonlocal newcomer
             if message.phase == "compiling" and newcomer is None:
                 original.kill()
@@ -120,8 +123,8 @@ def test_a_pid_reused_during_compile_end_to_end(workloads: Path) -> None:
                 newcomer = take_pid(original.pid, [str(workloads / "spin"), "5"])
 
         try:
-            with AgentConnection() as agent, pytest.raises(AgentError) as caught:
-                agent.profile(original.pid, 0.5, 999, progress=on_progress)
+            with SpawnedAgent() as agent, pytest.raises(AgentError) as caught:
+                agent.trace("profile", original.pid, 0.5, {"frequency": 999}, on_progress)
             assert caught.value.code == "no-such-process"
             assert "nothing was recorded" in caught.value.message
         finally:

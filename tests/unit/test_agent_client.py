@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from lineprobe import agent_client
-from lineprobe.agent_client import AgentConnection, AgentError, agent_command
+from lineprobe.capture import spawned as agent_client
+from lineprobe.capture.agent_errors import AgentError
+from lineprobe.capture.spawned import SpawnedAgent, agent_command
 
 
 def test_privileged_callers_start_the_agent_directly_and_isolated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,7 +51,7 @@ def test_a_launcher_that_fails_is_explained(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(agent_client, "has_tracing_privileges", lambda: False)
     # `sh -c '...'` stands in for `sudo -n` without a rule: it prints sudo's message and fails.
     with pytest.raises(AgentError) as caught:
-        AgentConnection("sh -c 'echo \"sudo: a password is required\" >&2; exit 1' launcher")
+        SpawnedAgent("sh -c 'echo \"sudo: a password is required\" >&2; exit 1' launcher")
     assert "asked for a password" in caught.value.message
 
 
@@ -63,9 +64,9 @@ def test_an_unprivileged_agent_refuses_to_profile_with_a_reason(monkeypatch: pyt
     monkeypatch.setattr(agent_client, "has_tracing_privileges", lambda: False)
     monkeypatch.setenv("LINEPROBE_AGENT", f"{sys.executable} -I -m lineprobe_agent")
     with (
-        AgentConnection("setpriv --inh-caps=-all --bounding-set=-all --") as agent,
+        SpawnedAgent("setpriv --inh-caps=-all --bounding-set=-all --") as agent,
         pytest.raises(AgentError) as caught,
     ):
-        agent.profile(1, 0.5)
+        agent.trace("profile", 1, 0.5, {"frequency": 99})
     assert caught.value.code == "no-privileges"
     assert "without CAP_BPF/CAP_PERFMON" in caught.value.message

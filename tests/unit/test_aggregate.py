@@ -7,8 +7,9 @@ from pathlib import Path
 from lineprobe.lsp.presentation import diagnostics, heat, hover, inlay_hints
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.settings import Settings
+from lineprobe.model.capture import CaptureHeader, Timings
 from lineprobe.profiling.aggregate import resolve_profile
-from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, Timings
+from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack
 from lineprobe.reports.folded import folded_lines
 from lineprobe.reports.json_report import profile_to_json
 from lineprobe.reports.speedscope import speedscope_document
@@ -23,21 +24,24 @@ BASE = 0x5555_5555_0000
 
 def synthetic_profile(workloads: Path, stacks: list[SampledStack]) -> RawProfile:
     binary = workloads / "hotloop"
-    return RawProfile(
+    header = CaptureHeader(
         pid=1,
         exe=str(binary),
         comm="hotloop",
-        frequency=99,
         requested_s=1.0,
         duration_s=1.0,
         started_at=0.0,
         stopped_early=False,
         target_exited=True,
         exited_after_s=0.5,
-        counters=LossCounters(sum(s.count for s in stacks), 2, 0, 0, 0),
-        stacks=tuple(stacks),
         mappings=(MappedFile(BASE, BASE + 0x100000, 0, str(binary)),),
         timings=Timings(),
+    )
+    return RawProfile(
+        header=header,
+        frequency=99,
+        counters=LossCounters(sum(s.count for s in stacks), 2, 0, 0, 0),
+        stacks=tuple(stacks),
     )
 
 

@@ -14,12 +14,18 @@ unprivileged server imports it and nothing else from the agent package.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
-PROTOCOL_VERSION = 2
+from lineprobe_agent import parameters
+from lineprobe_agent.parameters import Parameter
+
+PROTOCOL_VERSION = 3
 """Bumped on any change that an older peer would misread."""
+OLDEST_VERSION = 3
+"""The oldest version this side still speaks: ``hello`` carries both, and a server refuses an agent
+whose range does not include its own version."""
 
 ErrorCode = Literal[
     "bad-request",
@@ -36,70 +42,99 @@ ErrorCode = Literal[
 
 
 # --- requests: server -> agent -------------------------------------------------
+#
+# The bounds and defaults of every request parameter come from ``parameters``, written once: the
+# agent's decoder enforces them as msgspec constraints, the server checks and offers them.
 
 
-class CapabilitiesRequest(msgspec.Struct, tag="capabilities", tag_field="type", frozen=True):
+class _Request(msgspec.Struct, tag_field="type", frozen=True, forbid_unknown_fields=True):
+    """Requests reject fields they do not define: a misspelt parameter fails loudly."""
+
+
+def _meta(parameter: Parameter) -> msgspec.Meta:
+    """The parameter's bounds, for msgspec to enforce on decoding."""
+    if parameter.low_open:
+        return msgspec.Meta(gt=parameter.low, le=parameter.high)
+    return msgspec.Meta(ge=parameter.low, le=parameter.high)
+
+
+def _default(parameter: Parameter) -> float:
+    assert parameter.default is not None
+    return parameter.default
+
+
+Duration = Annotated[float, _meta(parameters.DURATION_S)]
+Frequency = Annotated[int, _meta(parameters.FREQUENCY)]
+StartAtExec = Annotated[int, _meta(parameters.START_AT_EXEC)]
+SlowMs = Annotated[float, _meta(parameters.SLOW_MS)]
+IntervalS = Annotated[float, _meta(parameters.INTERVAL_S)]
+BudgetPercent = Annotated[float, _meta(parameters.BUDGET_PERCENT)]
+SampleFraction = Annotated[float, _meta(parameters.SAMPLE_FRACTION)]
+
+
+class CapabilitiesRequest(_Request, tag="capabilities", frozen=True):
     id: int
 
 
-class ProfileRequest(msgspec.Struct, tag="profile", tag_field="type", frozen=True):
+class ProfileRequest(_Request, tag="profile", frozen=True):
     """Sample every thread of one process with a CPU clock perf event."""
 
     id: int
     pid: int
-    frequency: int = 99
-    duration_s: float = 5.0
+    frequency: Frequency = int(_default(parameters.FREQUENCY))
+    duration_s: Duration = _default(parameters.DURATION_S)
     exemplars: bool = True
     """Also send user stack copies, so that the server can unwind without frame pointers."""
-    start_at_exec: int = 0
+    start_at_exec: StartAtExec = 0
     """Record the target's events from its Nth exec on (0: from the start). A command that lineprobe
     launches execs once or twice (its gate, the parent-death wrapper) before it is the command."""
 
 
-class PrepareRequest(msgspec.Struct, tag="prepare", tag_field="type", frozen=True):
+class PrepareRequest(_Request, tag="prepare", frozen=True):
     """Compile programs ahead of use, so that the first trace starts at once."""
 
     id: int
-    programs: list[Literal["cpu", "syscalls", "leaks"]]
+    programs: list[str]
+    """Program names of the agent's tracers (``cpu``, ``syscalls``, ``leaks``, ...)."""
 
 
-class StopRequest(msgspec.Struct, tag="stop", tag_field="type", frozen=True):
+class StopRequest(_Request, tag="stop", frozen=True):
     """End the running request ``id`` early; it still answers with what it collected."""
 
     id: int
 
 
-class ShutdownRequest(msgspec.Struct, tag="shutdown", tag_field="type", frozen=True):
+class ShutdownRequest(_Request, tag="shutdown", frozen=True):
     pass
 
 
-class SyscallsRequest(msgspec.Struct, tag="trace-syscalls", tag_field="type", frozen=True):
+class SyscallsRequest(_Request, tag="trace-syscalls", frozen=True):
     """Count, time and attribute one process's system calls (and its block I/O)."""
 
     id: int
     pid: int
-    duration_s: float = 5.0
-    slow_ms: float = 1.0
+    duration_s: Duration = _default(parameters.DURATION_S)
+    slow_ms: SlowMs = _default(parameters.SLOW_MS)
     """File I/O calls at least this slow always get exemplars (subject to a rate limit)."""
     exemplars: bool = True
-    start_at_exec: int = 0
+    start_at_exec: StartAtExec = 0
     """Record the target's events from its Nth exec on (0: from the start). A command that lineprobe
     launches execs once or twice (its gate, the parent-death wrapper) before it is the command."""
 
 
-class LeaksRequest(msgspec.Struct, tag="find-leaks", tag_field="type", frozen=True):
+class LeaksRequest(_Request, tag="find-leaks", frozen=True):
     """Track a process's heap allocations and report those still outstanding, by site."""
 
     id: int
     pid: int
-    duration_s: float = 10.0
-    interval_s: float = 1.0
+    duration_s: Duration = _default(parameters.LEAKS_DURATION_S)
+    interval_s: IntervalS = _default(parameters.INTERVAL_S)
     """How often outstanding bytes per site are snapshotted (growth over time)."""
-    budget_percent: float = 5.0
+    budget_percent: BudgetPercent = _default(parameters.BUDGET_PERCENT)
     """CPU the allocation probes may cost the target; sets the sampled fraction."""
-    sample_fraction: float | None = None
+    sample_fraction: SampleFraction | None = None
     """Force the fraction of time allocations are tracked (1.0: all of them)."""
-    start_at_exec: int = 0
+    start_at_exec: StartAtExec = 0
     """Record the target's events from its Nth exec on (0: from the start). A command that lineprobe
     launches execs once or twice (its gate, the parent-death wrapper) before it is the command."""
 
@@ -206,29 +241,36 @@ class PhaseTimings(msgspec.Struct, frozen=True):
     """Reading the maps, naming kernel frames, clearing for the next run."""
 
 
-class ProfileResult(msgspec.Struct, frozen=True):
+class TraceHeader(msgspec.Struct, frozen=True):
+    """What every tracing result starts with: the target, the window traced, the target's memory
+    map (for resolving user addresses), the phases' times and what the gate held back."""
+
     pid: int
     exe: str
     comm: str
-    frequency: int
     requested_s: float
     duration_s: float
     started_at: float
-    """Unix time when sampling started."""
+    """Unix time when tracing started."""
     stopped_early: bool
     target_exited: bool
     exited_after_s: float | None
-    counters: SampleCounters
-    stacks: list[StackCount]
     maps: list[Mapping]
     timings: PhaseTimings
-    exemplars: list[Exemplar] = []
     access_lost: str | None = None
     """Why tracing stopped before its end because the caller may no longer debug the target (it
     exec'd a setuid or setgid program, or made itself non-dumpable); nothing after was recorded."""
     held_events: int = 0
     """Events of the target not recorded while the gate was shut: from an exec until access was
     confirmed again, or after access was lost."""
+
+
+class ProfileResult(msgspec.Struct, frozen=True):
+    header: TraceHeader
+    frequency: int
+    counters: SampleCounters
+    stacks: list[StackCount]
+    exemplars: list[Exemplar] = []
 
 
 class HistogramBucket(msgspec.Struct, frozen=True):
@@ -329,15 +371,7 @@ class SyscallsCounters(msgspec.Struct, frozen=True):
 
 
 class SyscallsResult(msgspec.Struct, frozen=True):
-    pid: int
-    exe: str
-    comm: str
-    requested_s: float
-    duration_s: float
-    started_at: float
-    stopped_early: bool
-    target_exited: bool
-    exited_after_s: float | None
+    header: TraceHeader
     counts: list[SyscallCount]
     failures: list[SyscallFailure]
     io: list[FileIo]
@@ -346,14 +380,6 @@ class SyscallsResult(msgspec.Struct, frozen=True):
     cpu: list[CpuSplit]
     exemplars: list[SyscallExemplar]
     counters: SyscallsCounters
-    maps: list[Mapping]
-    timings: PhaseTimings
-    access_lost: str | None = None
-    """Why tracing stopped before its end because the caller may no longer debug the target (it
-    exec'd a setuid or setgid program, or made itself non-dumpable); nothing after was recorded."""
-    held_events: int = 0
-    """Events of the target not recorded while the gate was shut: from an exec until access was
-    confirmed again, or after access was lost."""
 
 
 class LeakExemplar(msgspec.Struct, frozen=True):
@@ -400,30 +426,14 @@ class LeakSnapshot(msgspec.Struct, frozen=True):
 
 
 class LeaksResult(msgspec.Struct, frozen=True):
-    pid: int
-    exe: str
-    comm: str
+    header: TraceHeader
     libc: str
-    requested_s: float
-    duration_s: float
-    started_at: float
-    stopped_early: bool
-    target_exited: bool
-    exited_after_s: float | None
     sites: list[LeakSite]
     exemplars: list[LeakExemplar]
     history: list[LeakSnapshot]
     sampling: dict[str, float]
     """fraction (of time allocations were tracked), sampled_s, window_s, period_s,
     malloc_rate_per_s, tracked_allocations, tracked_frees, lost, exemplars_lost."""
-    maps: list[Mapping]
-    timings: PhaseTimings
-    access_lost: str | None = None
-    """Why tracing stopped before its end because the caller may no longer debug the target (it
-    exec'd a setuid or setgid program, or made itself non-dumpable); nothing after was recorded."""
-    held_events: int = 0
-    """Events of the target not recorded while the gate was shut: from an exec until access was
-    confirmed again, or after access was lost."""
 
 
 # --- messages: agent -> server ---------------------------------------------------
@@ -431,6 +441,11 @@ class LeaksResult(msgspec.Struct, frozen=True):
 
 class Hello(msgspec.Struct, tag="hello", tag_field="type", frozen=True):
     version: int
+    """The newest protocol version the agent speaks."""
+    oldest_version: int
+    """The oldest it still speaks: a server whose version is outside the range refuses the agent."""
+    features: list[str]
+    """The request types this agent serves (its tracer registry's keys, plus the control requests)."""
     agent_pid: int
     euid: int
 
@@ -485,6 +500,13 @@ AgentMessage = (
 _REQUEST_DECODER = msgspec.json.Decoder(Request)
 _MESSAGE_DECODER = msgspec.json.Decoder(AgentMessage)
 _ENCODER = msgspec.json.Encoder()
+
+
+def tag_of(kind: type[msgspec.Struct]) -> str:
+    """The ``type`` a message or request of this class carries on the wire."""
+    tag = kind.__struct_config__.tag
+    assert isinstance(tag, str), kind
+    return tag
 
 
 def encode(message: Request | AgentMessage) -> bytes:

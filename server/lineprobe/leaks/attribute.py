@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from lineprobe.leaks.model import AllocationSnapshot, LeakSite, LeakTrace, RawLeakTrace
-from lineprobe.profiling.model import Timings, access_warnings
+from lineprobe.model.capture import Timings
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.symbolization.user_code import user_site
@@ -69,13 +69,14 @@ def _frames_for(
 
 def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
     started = time.monotonic()
-    space = AddressSpace.of_process(raw.pid, raw.mappings, cache, raw.target_exited)
+    h = raw.header
+    space = AddressSpace.of_process(h.pid, h.mappings, cache, h.process_gone)
     first_snapshot: dict[tuple[int, int, int], AllocationSnapshot] = {}
     for snapshot in raw.snapshots:
         first_snapshot.setdefault(snapshot.key, snapshot)
     share = raw.sampling.get("tracked_share", 1.0) or 1.0
-    tracked_s = raw.sampling.get("tracked_s", raw.duration_s) or raw.duration_s
-    span = raw.sampling.get("tracking_span_s", raw.duration_s) or raw.duration_s
+    tracked_s = raw.sampling.get("tracked_s", h.duration_s) or h.duration_s
+    span = raw.sampling.get("tracking_span_s", h.duration_s) or h.duration_s
     if raw.sampling.get("fraction", 1.0) >= 1.0:
         share = 1.0
     merged: dict[tuple[str | None, int | None, str | None], _Merged] = {}
@@ -144,17 +145,11 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
             f"allocations were tracked {100 * share:.1f}% of the time (overhead governor): "
             "figures are estimates"
         )
-    if raw.target_exited:
-        warnings.append(f"target exited after {raw.exited_after_s or 0:.2f} s: partial trace")
-    warnings.extend(access_warnings(raw.access_lost, raw.held_events, raw.duration_s))
+    warnings.extend(h.warnings("trace"))
     warnings.extend(space.problems())
-    t = raw.timings
+    t = h.timings
     return LeakTrace(
-        pid=raw.pid,
-        exe=raw.exe,
-        comm=raw.comm,
-        duration_s=raw.duration_s,
-        target_exited=raw.target_exited,
+        header=h,
         sites=sites,
         sampling=raw.sampling,
         estimated=estimated,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lineprobe.profiling.model import Timings
+from lineprobe.model.capture import CaptureHeader, Timings
 from lineprobe.symbolization.frame import SourceFrame
-from lineprobe.symbolization.resolver import MappedFile
 from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 
 
@@ -34,24 +33,12 @@ class RawLeakSite:
 
 @dataclass(frozen=True)
 class RawLeakTrace:
-    pid: int
-    exe: str
-    comm: str
-    duration_s: float
-    requested_s: float
-    target_exited: bool
-    exited_after_s: float | None
+    header: CaptureHeader
     sites: tuple[RawLeakSite, ...]
     snapshots: tuple[AllocationSnapshot, ...]
     history: tuple[tuple[float, dict[tuple[int, int, int], int]], ...]
     """(seconds since start, outstanding bytes by site key), one per interval."""
     sampling: dict[str, float]
-    mappings: tuple[MappedFile, ...]
-    timings: Timings
-    access_lost: str | None = None
-    """Why tracing stopped early: the caller may no longer debug the target (see the agent's gate)."""
-    held_events: int = 0
-    """Events of the target not recorded while its access was being checked again, or after it was lost."""
 
 
 @dataclass
@@ -80,11 +67,7 @@ class LeakSite:
 
 @dataclass
 class LeakTrace:
-    pid: int
-    exe: str
-    comm: str
-    duration_s: float
-    target_exited: bool
+    header: CaptureHeader
     sites: list[LeakSite]
     sampling: dict[str, float]
     estimated: bool

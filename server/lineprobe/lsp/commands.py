@@ -16,10 +16,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
-from lineprobe_agent import protocol
 from lsprotocol import types
 
-from lineprobe.agent_client import AgentConnection, AgentError, ProgressCallback
+from lineprobe.capture import kinds, parameters
+from lineprobe.capture.agent_errors import AgentError
+from lineprobe.capture.kinds import CaptureKind
+from lineprobe.capture.progress import CapabilityReport, Progress
+from lineprobe.capture.runner import Launch
 from lineprobe.leaks.model import LeakTrace
 from lineprobe.lsp import documents, presentation
 from lineprobe.lsp.leak_view import build_leak_view
@@ -29,7 +32,6 @@ from lineprobe.lsp.source_locator import uri_of
 from lineprobe.lsp.syscall_view import build_syscall_view
 from lineprobe.process_list import list_processes
 from lineprobe.profiling.model import CpuProfile
-from lineprobe.profiling.runner import Launch
 from lineprobe.reports.leaks_report import leaks_to_json
 from lineprobe.reports.syscalls_report import trace_to_json
 from lineprobe.syscalls.model import SyscallTrace
@@ -64,10 +66,13 @@ def _parse_profile_arguments(arguments: tuple[Any, ...], name: str = PROFILE) ->
         raise AgentError("bad-request", f"{name} needs exactly one of pid and command")
     if args.command is not None and not args.command:
         raise AgentError("bad-request", f"{name}: command is empty")
-    if args.durationMs is not None and not 10 <= args.durationMs <= 3_600_000:
-        raise AgentError("bad-request", f"{name}: durationMs must be 10..3600000")
-    if args.frequency is not None and not 1 <= args.frequency <= 10000:
-        raise AgentError("bad-request", f"{name}: frequency must be 1..10000")
+    for field_name, value, parameter, scale in (
+        ("durationMs", args.durationMs, parameters.DURATION_S, 1000.0),
+        ("frequency", args.frequency, parameters.FREQUENCY, 1.0),
+    ):
+        problem = parameters.check(field_name, parameter, value, scale) if value is not None else None
+        if problem is not None:
+            raise AgentError("bad-request", f"{name}: {problem}")
     return args
 
 
@@ -82,11 +87,11 @@ def _summary(profile: CpuProfile, view: ProfileView) -> dict[str, Any]:
     t = profile.timings
     return {
         "ok": True,
-        "target": {"pid": raw.pid, "exe": raw.exe},
+        "target": {"pid": raw.header.pid, "exe": raw.header.exe},
         "samples": profile.samples,
         "lost": raw.counters.lost,
-        "duration_s": raw.duration_s,
-        "target_exited": raw.target_exited,
+        "duration_s": raw.header.duration_s,
+        "target_exited": raw.header.target_exited,
         "warnings": profile.warnings,
         "files": sorted(view.documents),
         "top_lines": [
@@ -133,14 +138,14 @@ class _ProgressReporter:
             ),
         )
 
-    def report_from_thread(self, message: protocol.Progress) -> None:
+    def report_from_thread(self, message: Progress) -> None:
         if self.token is None:
             return
         if message.phase == "compiling":
             text, pct = "compiling BPF", 0
         elif message.phase == "sampling":
             pct = int(100 * message.elapsed_s / message.duration_s) if message.duration_s else 0
-            text = f"sampling: {message.samples} samples"
+            text = f"sampling: {message.events} samples"
         else:
             text, pct = "resolving to source lines", 100
         token = self.token
@@ -168,7 +173,8 @@ async def _traced(
     arguments: tuple[Any, ...],
     name: str,
     title: str,
-    run: Callable[[ProfileArguments, float, ProgressCallback], T],
+    kind: CaptureKind[T],
+    capture_parameters: Callable[[ProfileArguments], dict[str, Any]],
     publish: Callable[[T], tuple[dict[str, Any], str]],
 ) -> dict[str, Any]:
     """One trace from a command: validation, one at a time, progress that always ends, errors shown."""
@@ -190,7 +196,16 @@ async def _traced(
     outcome = "failed"
     try:
         await reporter.begin(f"{title} {what}")
-        work = asyncio.ensure_future(asyncio.to_thread(run, args, duration_s, reporter.report_from_thread))
+        work = asyncio.ensure_future(
+            asyncio.to_thread(
+                ls.state.runner.capture,
+                kind,
+                _target_of(args),
+                duration_s,
+                capture_parameters(args),
+                reporter.report_from_thread,
+            )
+        )
         try:
             trace = await asyncio.shield(work)
         except asyncio.CancelledError:
@@ -230,9 +245,8 @@ def register(server: LineprobeServer) -> None:
 
     @server.command(PROFILE)
     async def profile_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
-        def run(args: ProfileArguments, duration_s: float, progress: ProgressCallback) -> CpuProfile:
-            frequency = args.frequency or ls.state.settings.frequency
-            return ls.state.runner.profile(_target_of(args), duration_s, frequency, progress)
+        def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
+            return {"frequency": args.frequency or ls.state.settings.frequency}
 
         def publish(profile: CpuProfile) -> tuple[dict[str, Any], str]:
             view = ProfileView.build(profile, ls.state.settings, ls.workspace_roots())
@@ -246,14 +260,13 @@ def register(server: LineprobeServer) -> None:
                 )
             return _summary(profile, view), f"{profile.samples} samples"
 
-        return await _traced(ls, arguments, PROFILE, "Profiling", run, publish)
+        return await _traced(ls, arguments, PROFILE, "Profiling", kinds.PROFILE, capture_parameters, publish)
 
     @server.command(TRACE_SYSCALLS)
     async def trace_syscalls_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
-        slow_ms = ls.state.settings.slow_io_threshold_ms
 
-        def run(args: ProfileArguments, duration_s: float, progress: ProgressCallback) -> SyscallTrace:
-            return ls.state.runner.trace_syscalls(_target_of(args), duration_s, slow_ms, progress)
+        def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
+            return {"slow_ms": ls.state.settings.slow_io_threshold_ms}
 
         def publish(trace: SyscallTrace) -> tuple[dict[str, Any], str]:
             view = build_syscall_view(trace, ls.state.settings, ls.workspace_roots())
@@ -264,14 +277,25 @@ def register(server: LineprobeServer) -> None:
             result["files"] = sorted(view.documents)
             return result, f"{sum(t.count for t in trace.totals):,} calls"
 
-        return await _traced(ls, arguments, TRACE_SYSCALLS, "Tracing system calls of", run, publish)
+        return await _traced(
+            ls,
+            arguments,
+            TRACE_SYSCALLS,
+            "Tracing system calls of",
+            kinds.SYSCALLS,
+            capture_parameters,
+            publish,
+        )
 
     @server.command(FIND_LEAKS)
     async def find_leaks_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
-        budget = ls.state.settings.leak_budget_percent
 
-        def run(args: ProfileArguments, duration_s: float, progress: ProgressCallback) -> LeakTrace:
-            return ls.state.runner.find_leaks(_target_of(args), duration_s, 1.0, budget, None, progress)
+        def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
+            return {
+                "interval_s": parameters.default(parameters.INTERVAL_S),
+                "budget_percent": ls.state.settings.leak_budget_percent,
+                "sample_fraction": None,
+            }
 
         def publish(trace: LeakTrace) -> tuple[dict[str, Any], str]:
             view = build_leak_view(trace, ls.state.settings, ls.workspace_roots())
@@ -282,7 +306,9 @@ def register(server: LineprobeServer) -> None:
             result["files"] = sorted(view.documents)
             return result, f"{sum(1 for s in trace.sites if s.suspect)} suspects"
 
-        return await _traced(ls, arguments, FIND_LEAKS, "Finding leaks in", run, publish)
+        return await _traced(
+            ls, arguments, FIND_LEAKS, "Finding leaks in", kinds.LEAKS, capture_parameters, publish
+        )
 
     @server.command(OPEN_FILE)
     async def open_file_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
@@ -332,14 +358,17 @@ def register(server: LineprobeServer) -> None:
 
     @server.command(CAPABILITIES)
     async def capabilities_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
-        def ask() -> protocol.CapabilityReport:
-            with AgentConnection(ls.state.settings.launcher) as agent:
+        def ask() -> CapabilityReport:
+            agent = ls.state.runner.separate_client()
+            try:
                 return agent.capabilities()
+            finally:
+                agent.close()
 
         try:
             report = await asyncio.to_thread(ask)
         except AgentError as exc:
             return _error_result(ls, exc)
-        result: dict[str, Any] = msgspec.to_builtins(report)
+        result: dict[str, Any] = report.to_json()
         result["ok"] = True
         return result

@@ -49,7 +49,7 @@ def _finding(trace: LeakTrace, site: LeakSite) -> Finding:
         )
     share = trace.sampling.get("tracked_share", 1.0)
     hover = [
-        f"**lineprobe: outstanding allocations** (pid {trace.pid} `{trace.comm}`)",
+        f"**lineprobe: outstanding allocations** (pid {trace.header.pid} `{trace.header.comm}`)",
         "",
         message,
         "",

@@ -131,7 +131,8 @@ def hover_markdown(view: ProfileView, stat: LineStat) -> str:
     p = view.profile
     raw = p.raw
     parts = [
-        f"**lineprobe: CPU** ({p.samples} samples of pid {raw.pid} `{raw.comm}` over {raw.duration_s:.1f} s "
+        f"**lineprobe: CPU** ({p.samples} samples of pid {raw.header.pid} `{raw.header.comm}` "
+        f"over {raw.header.duration_s:.1f} s "
         f"at {raw.frequency} Hz)",
         "",
         f"- self: **{view.percent(stat.self_samples):.1f}%** ({stat.self_samples} samples)",

@@ -46,7 +46,7 @@ class ProfileView:
         locator = SourceLocator(settings, workspace_roots)
         view.local_paths = locator.known
         try:
-            binary_mtime: float | None = os.stat(profile.raw.exe).st_mtime
+            binary_mtime: float | None = os.stat(profile.raw.header.exe).st_mtime
         except OSError:
             binary_mtime = None
         local = locator.local

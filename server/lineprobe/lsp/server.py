@@ -19,14 +19,14 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from lineprobe.agent_client import AgentError
+from lineprobe.capture.agent_errors import AgentError
+from lineprobe.capture.runner import CaptureRunner
 from lineprobe.lsp.cancellation import CancellableCommandsProtocol
 from lineprobe.lsp.leak_view import LeakView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.settings import Settings, update_settings
 from lineprobe.lsp.syscall_view import SyscallView
 from lineprobe.process_list import BinarySourceCache
-from lineprobe.profiling.runner import ProfileRunner
 
 VERSION = "0.1.0"
 
@@ -34,7 +34,7 @@ VERSION = "0.1.0"
 @dataclass
 class ServerState:
     settings: Settings = field(default_factory=Settings)
-    runner: ProfileRunner = field(default_factory=ProfileRunner)
+    runner: CaptureRunner = field(default_factory=CaptureRunner)
     view: ProfileView | None = None
     syscalls: SyscallView | None = None
     leaks: LeakView | None = None
@@ -74,7 +74,7 @@ class LineprobeServer(LanguageServer):
         settings, problems = update_settings(self.state.settings, raw)
         if settings.launcher != self.state.settings.launcher:
             self.state.runner.close()
-            self.state.runner = ProfileRunner(launcher=settings.launcher)
+            self.state.runner = CaptureRunner(launcher=settings.launcher)
         self.state.settings = settings
         for problem in problems:
             self.window_show_message(
@@ -87,6 +87,7 @@ class LineprobeServer(LanguageServer):
 
 
 def create_server() -> LineprobeServer:
+    from lineprobe.capture import kinds
     from lineprobe.lsp import commands, documents
 
     server = LineprobeServer()
@@ -99,7 +100,7 @@ def create_server() -> LineprobeServer:
         # user's first profile starts at once. A failure here (no privileges...) is
         # reported when a command needs the agent, with the reason and a fix.
         try:
-            await asyncio.to_thread(ls.state.runner.prepare, ("cpu",))
+            await asyncio.to_thread(ls.state.runner.prepare, (kinds.PROFILE.program,))
         except AgentError as exc:
             logging.getLogger(__name__).info("agent not prepared: %s", exc)
 

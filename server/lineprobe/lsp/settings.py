@@ -9,6 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from lineprobe.capture import parameters
+from lineprobe.capture.parameters import Parameter
+
+DIAGNOSTIC_THRESHOLD = Parameter(0.0, 100.0, 1.0, unit="%")
+"""Minimum self share (percent) of a line for an Information diagnostic: an editor setting only."""
+
 
 @dataclass(frozen=True)
 class PathMapping:
@@ -20,15 +26,15 @@ class PathMapping:
 
 @dataclass(frozen=True)
 class Settings:
-    diagnostic_threshold: float = 1.0
+    diagnostic_threshold: float = parameters.default(DIAGNOSTIC_THRESHOLD)
     """Minimum self share (percent) of a line for an Information diagnostic."""
-    frequency: int = 99
-    duration_ms: int = 5000
+    frequency: int = int(parameters.default(parameters.FREQUENCY))
+    duration_ms: int = int(1000 * parameters.default(parameters.DURATION_S))
     launcher: str | None = None
-    slow_io_threshold_ms: float = 1.0
+    slow_io_threshold_ms: float = parameters.default(parameters.SLOW_MS)
     prepare_agent: bool = True
     """Start the agent and compile the CPU sampler when the editor connects."""
-    leak_budget_percent: float = 5.0
+    leak_budget_percent: float = parameters.default(parameters.BUDGET_PERCENT)
     """CPU share the allocation probes may cost a target (the leak tracer's sampling governor)."""
     """File I/O call sites with a p99 at least this slow get a Warning diagnostic."""
     path_mappings: tuple[PathMapping, ...] = field(default_factory=tuple)
@@ -49,28 +55,29 @@ def update_settings(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
         raw = raw["lineprobe"]
     updated = current
 
-    def number(key: str, low: float, high: float) -> float | None:
+    def number(key: str, parameter: Parameter, scale: float = 1.0) -> float | None:
         value = raw.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-            problems.append(f"setting {key} must be a number in [{low}, {high}], got {value!r}")
+        problem = parameters.check(key, parameter, value, scale)
+        if problem is not None:
+            problems.append(f"setting {problem}")
             return None
         return float(value)
 
-    threshold = number("diagnosticThreshold", 0.0, 100.0)
+    threshold = number("diagnosticThreshold", DIAGNOSTIC_THRESHOLD)
     if threshold is not None:
         updated = replace(updated, diagnostic_threshold=threshold)
-    frequency = number("frequency", 1, 10000)
+    frequency = number("frequency", parameters.FREQUENCY)
     if frequency is not None:
         updated = replace(updated, frequency=int(frequency))
-    leak_budget = number("leakBudgetPercent", 0.1, 100.0)
+    leak_budget = number("leakBudgetPercent", parameters.BUDGET_PERCENT)
     if leak_budget is not None:
         updated = replace(updated, leak_budget_percent=leak_budget)
-    slow = number("slowIoThresholdMs", 0.0, 60_000.0)
+    slow = number("slowIoThresholdMs", parameters.SLOW_MS)
     if slow is not None:
         updated = replace(updated, slow_io_threshold_ms=slow)
-    duration = number("durationMs", 10, 3_600_000)
+    duration = number("durationMs", parameters.DURATION_S, 1000.0)
     if duration is not None:
         updated = replace(updated, duration_ms=int(duration))
     if "prepareAgent" in raw:

@@ -66,10 +66,15 @@ def _failure_finding(trace: SyscallTrace, failure: Failure, site: SiteCount) -> 
     target = f'"{failure.path}"' if failure.path is not None else ""
     message = (
         f"{failure.syscall}({target}) failed with {failure.errno} {failure.count:,} times "
-        f"in {trace.duration_s:.1f} s"
+        f"in {trace.header.duration_s:.1f} s"
     )
     totals = next((t for t in trace.totals if t.name == failure.syscall), None)
-    lines = [f"**lineprobe: {failure.syscall} failures** (pid {trace.pid} `{trace.comm}`)", "", message, ""]
+    lines = [
+        f"**lineprobe: {failure.syscall} failures** (pid {trace.header.pid} `{trace.header.comm}`)",
+        "",
+        message,
+        "",
+    ]
     if totals is not None:
         lines.append(f"All {failure.syscall} calls: {totals.count:,}")
         lines += [f"- {name}: {n:,}" for name, n in sorted(totals.errors.items(), key=lambda e: -e[1])]
@@ -111,7 +116,8 @@ def _io_finding(trace: SyscallTrace, io: FileIoStat, site: SiteCount, slow_ms: f
     message = f"{io.syscall} {direction} {name}: p99 {_duration(io.p99_us)}{amount}, {io.count:,} calls"
     slow = io.p99_us >= slow_ms * 1000
     lines = [
-        f"**lineprobe: {io.syscall} {direction} {io.file or name}** (pid {trace.pid} `{trace.comm}`)",
+        f"**lineprobe: {io.syscall} {direction} {io.file or name}** "
+        f"(pid {trace.header.pid} `{trace.header.comm}`)",
         "",
         f"{io.count:,} calls, {_size(io.bytes)} in all; p50 {_duration(io.p50_us)}, "
         f"p99 {_duration(io.p99_us)}, max {_duration(io.max_us)}",

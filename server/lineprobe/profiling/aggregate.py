@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
+from lineprobe.model.capture import Timings
 from lineprobe.profiling.model import (
     CpuProfile,
     FunctionStat,
@@ -20,8 +21,6 @@ from lineprobe.profiling.model import (
     RawProfile,
     ResolvedStack,
     StackSnapshot,
-    Timings,
-    access_warnings,
 )
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
@@ -53,7 +52,8 @@ def _plausible_prefix(space: AddressSpace, user: tuple[int, ...]) -> list[int]:
 
 def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) -> CpuProfile:
     started = time.monotonic()
-    space = AddressSpace.of_process(raw.pid, raw.mappings, cache, raw.target_exited)
+    h = raw.header
+    space = AddressSpace.of_process(h.pid, h.mappings, cache, h.process_gone)
     stacks: list[ResolvedStack] = []
     snapshots_of: dict[int, list[StackSnapshot]] = {}
     for snapshot in raw.snapshots:
@@ -138,7 +138,7 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
     warnings = _warnings(raw, space, launched)
     stale = space.stale_sources()
     resolution_s = time.monotonic() - started
-    t = raw.timings
+    t = raw.header.timings
     timings = Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s, resolution_s)
     return CpuProfile(
         unwinding=dict(stop_reasons),
@@ -166,16 +166,10 @@ def _warnings(raw: RawProfile, space: AddressSpace, launched: bool) -> list[str]
         warnings.append(f"{c.exemplars_lost} stack copies lost: those samples use frame-pointer stacks")
     if c.stack_collisions:
         warnings.append(f"{c.stack_collisions} stacks dropped by hash collisions in the stack map")
-    if raw.target_exited and launched:
-        warnings.append(f"the command exited after {raw.exited_after_s or 0:.2f} s")
-    elif raw.target_exited:
+    warnings.extend(raw.header.warnings("profile", launched))
+    if raw.header.exe in space.binaries_without_debug_info:
         warnings.append(
-            f"target exited after {raw.exited_after_s or 0:.2f} s of {raw.requested_s:.2f} s: partial profile"
-        )
-    warnings.extend(access_warnings(raw.access_lost, raw.held_events, raw.duration_s))
-    if raw.exe in space.binaries_without_debug_info:
-        warnings.append(
-            f"{raw.exe} has no debug information: only function names from its symbol table; "
+            f"{raw.header.exe} has no debug information: only function names from its symbol table; "
             "rebuild with -g (or install its -dbg package) for source lines"
         )
     warnings.extend(space.problems())

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lineprobe.model.capture import CaptureHeader, Timings
 from lineprobe.symbolization.frame import SourceFrame
-from lineprobe.symbolization.resolver import MappedFile
 from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 
 
@@ -45,48 +45,12 @@ class LossCounters:
 
 
 @dataclass(frozen=True)
-class Timings:
-    agent_start_s: float = 0.0
-    compile_s: float = 0.0
-    attach_s: float = 0.0
-    sampling_s: float = 0.0
-    collect_s: float = 0.0
-    resolution_s: float = 0.0
-
-
-@dataclass(frozen=True)
 class RawProfile:
-    pid: int
-    exe: str
-    comm: str
+    header: CaptureHeader
     frequency: int
-    requested_s: float
-    duration_s: float
-    started_at: float
-    stopped_early: bool
-    target_exited: bool
-    exited_after_s: float | None
     counters: LossCounters
     stacks: tuple[SampledStack, ...]
-    mappings: tuple[MappedFile, ...]
-    timings: Timings
     snapshots: tuple[StackSnapshot, ...] = ()
-    access_lost: str | None = None
-    """Why tracing stopped early: the caller may no longer debug the target (see the agent's gate)."""
-    held_events: int = 0
-    """Events of the target not recorded while its access was being checked again, or after it was lost."""
-
-
-def access_warnings(access_lost: str | None, held_events: int, duration_s: float) -> list[str]:
-    """What the user must know when the agent's gate held the target's events back."""
-    if access_lost is not None:
-        return [f"tracing stopped after {duration_s:.2f} s: {access_lost}; nothing after that was recorded"]
-    if held_events:
-        return [
-            f"{held_events} events of the target not recorded: held while its right to be traced was "
-            "checked again after it exec'd a new program"
-        ]
-    return []
 
 
 @dataclass(frozen=True)

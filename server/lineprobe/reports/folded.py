@@ -25,7 +25,7 @@ def folded_lines(profile: CpuProfile) -> list[str]:
     counts: Counter[str] = Counter()
     for stack in profile.stacks:
         root_first = [frame_label(f) for f in reversed(stack.frames)] or ["[no stack]"]
-        counts[";".join([profile.raw.comm or "target", *root_first])] += stack.count
+        counts[";".join([profile.raw.header.comm or "target", *root_first])] += stack.count
     return [f"{stack} {count}" for stack, count in sorted(counts.items())]
 
 

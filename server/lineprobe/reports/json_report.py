@@ -14,13 +14,13 @@ def _percent(profile: CpuProfile, count: int) -> float:
 def profile_to_json(profile: CpuProfile) -> dict[str, Any]:
     raw = profile.raw
     return {
-        "target": {"pid": raw.pid, "exe": raw.exe},
-        "duration_s": raw.duration_s,
+        "target": {"pid": raw.header.pid, "exe": raw.header.exe},
+        "duration_s": raw.header.duration_s,
         "samples": profile.samples,
         "lost": raw.counters.lost,
         "frequency": raw.frequency,
-        "target_exited": raw.target_exited,
-        "exited_after_s": raw.exited_after_s,
+        "target_exited": raw.header.target_exited,
+        "exited_after_s": raw.header.exited_after_s,
         "counters": {
             "samples": raw.counters.samples,
             "lost": raw.counters.lost,

@@ -20,9 +20,9 @@ def size_text(value: float) -> str:
 
 def leaks_to_json(trace: LeakTrace) -> dict[str, Any]:
     return {
-        "target": {"pid": trace.pid, "exe": trace.exe},
-        "duration_s": trace.duration_s,
-        "target_exited": trace.target_exited,
+        "target": {"pid": trace.header.pid, "exe": trace.header.exe},
+        "duration_s": trace.header.duration_s,
+        "target_exited": trace.header.target_exited,
         "sites": [
             {
                 "site": (
@@ -67,8 +67,9 @@ def leaks_to_json(trace: LeakTrace) -> dict[str, Any]:
 def render_leaks(trace: LeakTrace, console: Console) -> None:
     share = trace.sampling.get("tracked_share", 1.0)
     console.print(
-        f"[bold]{escape(trace.comm)}[/] (pid {trace.pid}, {escape(trace.exe)}): heap allocations over "
-        f"{trace.duration_s:.2f} s, tracked {100 * share:.0f}% of the time"
+        f"[bold]{escape(trace.header.comm)}[/] (pid {trace.header.pid}, {escape(trace.header.exe)}): "
+        "heap allocations over "
+        f"{trace.header.duration_s:.2f} s, tracked {100 * share:.0f}% of the time"
         + (" (figures estimated)" if trace.estimated else "")
     )
     for warning in trace.warnings:

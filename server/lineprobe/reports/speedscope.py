@@ -36,7 +36,7 @@ def speedscope_document(profile: CpuProfile) -> dict[str, Any]:
     return {
         "$schema": "https://www.speedscope.app/file-format-schema.json",
         "exporter": "lineprobe",
-        "name": f"{raw.comm} (pid {raw.pid})",
+        "name": f"{raw.header.comm} (pid {raw.header.pid})",
         "activeProfileIndex": 0,
         "shared": {"frames": frames},
         "profiles": [

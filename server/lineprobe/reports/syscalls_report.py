@@ -92,9 +92,9 @@ def trace_to_json(trace: SyscallTrace) -> dict[str, Any]:
             }
         )
     return {
-        "target": {"pid": trace.pid, "exe": trace.exe},
-        "duration_s": trace.duration_s,
-        "target_exited": trace.target_exited,
+        "target": {"pid": trace.header.pid, "exe": trace.header.exe},
+        "duration_s": trace.header.duration_s,
+        "target_exited": trace.header.target_exited,
         "syscalls": [{"name": t.name, "count": t.count, "errors": t.errors} for t in trace.totals],
         "failures": failures,
         "slow": slow,
@@ -157,8 +157,9 @@ def _where(sites: list[SiteCount]) -> str:
 
 def render_trace(trace: SyscallTrace, console: Console) -> None:
     console.print(
-        f"[bold]{escape(trace.comm)}[/] (pid {trace.pid}, {escape(trace.exe)}): system calls over "
-        f"{trace.duration_s:.2f} s, {trace.lost} lost"
+        f"[bold]{escape(trace.header.comm)}[/] (pid {trace.header.pid}, {escape(trace.header.exe)}): "
+        "system calls over "
+        f"{trace.header.duration_s:.2f} s, {trace.lost} lost"
     )
     for warning in trace.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")

@@ -33,8 +33,9 @@ def _heat_style(percent: float) -> str:
 def render_profile(profile: CpuProfile, console: Console) -> None:
     raw = profile.raw
     header = (
-        f"[bold]{escape(raw.comm)}[/] (pid {raw.pid}, {escape(raw.exe)}): {profile.samples} samples "
-        f"in {raw.duration_s:.2f} s at {raw.frequency} Hz, {raw.counters.lost} lost"
+        f"[bold]{escape(raw.header.comm)}[/] (pid {raw.header.pid}, {escape(raw.header.exe)}): "
+        f"{profile.samples} samples "
+        f"in {raw.header.duration_s:.2f} s at {raw.frequency} Hz, {raw.counters.lost} lost"
     )
     console.print(header)
     for warning in profile.warnings:

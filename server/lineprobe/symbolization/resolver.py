@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lineprobe.model.mapping import MappedFile
 from lineprobe.symbolization.debug_link import find_debug_file
 from lineprobe.symbolization.demangle import Demangler
 from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, debug_file_for
@@ -31,17 +32,6 @@ from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
 
 if TYPE_CHECKING:
     from lineprobe.unwinding.call_frame_table import FrameRule
-
-
-@dataclass(frozen=True)
-class MappedFile:
-    """One executable mapping of a process (a line of /proc/PID/maps)."""
-
-    start: int
-    end: int
-    offset: int
-    path: str
-    build_id: str | None = None
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from lineprobe.profiling.model import Timings, access_warnings
+from lineprobe.model.capture import Timings
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.symbolization.user_code import user_site
@@ -48,7 +48,8 @@ def _sites(space: AddressSpace, snapshots: tuple[CallSnapshot, ...]) -> list[Sit
 
 def resolve_trace(raw: RawSyscallTrace, cache: ImageCache) -> SyscallTrace:
     started = time.monotonic()
-    space = AddressSpace.of_process(raw.pid, raw.mappings, cache, raw.target_exited)
+    h = raw.header
+    space = AddressSpace.of_process(h.pid, h.mappings, cache, h.process_gone)
     failures = [
         Failure(f.syscall, f.errno, f.path, f.count, _sites(space, f.snapshots)) for f in raw.failures
     ]
@@ -81,27 +82,17 @@ def resolve_trace(raw: RawSyscallTrace, cache: ImageCache) -> SyscallTrace:
         warnings.append(
             f"{raw.block_records_dropped} block I/O records not kept (the histogram has them all)"
         )
-    if raw.target_exited:
-        warnings.append(
-            f"target exited after {raw.exited_after_s or 0:.2f} s of {raw.requested_s:.2f} s: partial trace"
-        )
-    warnings.extend(access_warnings(raw.access_lost, raw.held_events, raw.duration_s))
+    warnings.extend(h.warnings("trace"))
     unattributed = [f for f in failures if f.count and not any(s.site for s in f.sites)]
     if unattributed:
         warnings.append(f"{len(unattributed)} failure kinds have no call site in user code with debug info")
     warnings.extend(space.problems())
-    t = raw.timings
+    t = h.timings
     timings = Timings(
         t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s, time.monotonic() - started
     )
     return SyscallTrace(
-        pid=raw.pid,
-        exe=raw.exe,
-        comm=raw.comm,
-        duration_s=raw.duration_s,
-        requested_s=raw.requested_s,
-        target_exited=raw.target_exited,
-        exited_after_s=raw.exited_after_s,
+        header=h,
         totals=list(raw.totals),
         failures=sorted(failures, key=lambda f: -f.count),
         io=io,

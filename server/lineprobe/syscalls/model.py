@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lineprobe.profiling.model import Timings
+from lineprobe.model.capture import CaptureHeader, Timings
 from lineprobe.symbolization.frame import SourceFrame
-from lineprobe.symbolization.resolver import MappedFile
 from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 
 
@@ -115,13 +114,7 @@ class CpuInterval:
 
 @dataclass
 class SyscallTrace:
-    pid: int
-    exe: str
-    comm: str
-    duration_s: float
-    requested_s: float
-    target_exited: bool
-    exited_after_s: float | None
+    header: CaptureHeader
     totals: list[SyscallTotal]
     failures: list[Failure]
     io: list[FileIoStat]
@@ -169,13 +162,7 @@ class RawFileIo:
 class RawSyscallTrace:
     """What the agent captured, in domain types; addresses not yet resolved."""
 
-    pid: int
-    exe: str
-    comm: str
-    duration_s: float
-    requested_s: float
-    target_exited: bool
-    exited_after_s: float | None
+    header: CaptureHeader
     totals: tuple[SyscallTotal, ...]
     failures: tuple[RawFailure, ...]
     io: tuple[RawFileIo, ...]
@@ -187,10 +174,4 @@ class RawSyscallTrace:
     lost: int
     inflight_full: int
     exemplars_lost: int
-    mappings: tuple[MappedFile, ...]
-    timings: Timings
     descriptor_changes_lost: int = 0
-    access_lost: str | None = None
-    """Why tracing stopped early: the caller may no longer debug the target (see the agent's gate)."""
-    held_events: int = 0
-    """Events of the target not recorded while its access was being checked again, or after it was lost."""

@@ -1,4 +1,4 @@
-"""Running one CPU profile end to end: agent, optional launch, resolution.
+"""Running one capture end to end, whatever its kind: agent, optional launch, resolution.
 
 Shared by the CLI and the LSP server, so both behave the same way on every
 failure. A launched command is held at a gate (a shell waiting on a pipe)
@@ -22,18 +22,16 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
-from lineprobe_agent import protocol
-
-from lineprobe.agent_client import AgentConnection, AgentError, ProgressCallback
-from lineprobe.leaks.attribute import resolve_leaks
-from lineprobe.leaks.model import LeakTrace
-from lineprobe.profiling.aggregate import resolve_profile
-from lineprobe.profiling.model import CpuProfile, RawProfile
+from lineprobe.capture.agent_errors import AgentError
+from lineprobe.capture.client import AgentClient
+from lineprobe.capture.kinds import CaptureKind, Resolved
+from lineprobe.capture.progress import Progress, ProgressCallback
+from lineprobe.capture.recorded import RecordedAgent, Recorder
+from lineprobe.capture.spawned import SpawnedAgent
 from lineprobe.symbolization.resolver import ImageCache
-from lineprobe.syscalls.attribute import resolve_trace
-from lineprobe.syscalls.model import SyscallTrace
 
 # The gate is the shell's stdin: it blocks in `read` until lineprobe writes a
 # line, then becomes the command, whose stdin is /dev/null.
@@ -121,57 +119,81 @@ class Launch:
     """Where the command's output goes (a file descriptor); None: inherited."""
 
 
-R = TypeVar("R")
+R = TypeVar("R", bound=Resolved)
+A = TypeVar("A")
+REPLAY_ENVIRONMENT = "LINEPROBE_REPLAY"
+"""A recording to answer every capture from, instead of a live agent (``recorded``)."""
+RECORD_ENVIRONMENT = "LINEPROBE_RECORD"
+"""Where to record what the live agent answers (and archive the traced binaries beside it)."""
 
 
 @dataclass
-class ProfileRunner:
-    """Holds an agent (started on first use) and the image cache across profiles."""
+class CaptureRunner:
+    """Holds an agent (started on first use) and the image cache across captures."""
 
     launcher: str | None = None
     cache: ImageCache = field(default_factory=ImageCache)
-    agent: AgentConnection | None = None
-
-    def connection(self) -> AgentConnection:
-        with self._connecting:  # a warm-up thread and a command must not start two agents
-            if self.agent is None or not self.agent.alive:
-                self.agent = AgentConnection(self.launcher)
-                self._fresh_agent = True
-            return self.agent
-
-    def prepare(self, programs: Sequence[str] = ("cpu",)) -> float:
-        """Start the agent and compile programs before the first trace asks for them."""
-        seconds = self.connection().prepare(list(programs))
-        self._fresh_agent = False  # its start-up was not part of any trace
-        return seconds
-
+    agent: AgentClient | None = None
+    replay: Path | None = field(default_factory=lambda: _path_from_environment(REPLAY_ENVIRONMENT))
+    record: Path | None = field(default_factory=lambda: _path_from_environment(RECORD_ENVIRONMENT))
+    _recorder: Recorder | None = field(default=None, init=False)
     _fresh_agent: bool = field(default=False, init=False)
     _connecting: threading.Lock = field(default_factory=threading.Lock, init=False)
 
-    def _with_start_time(self, raw: RawProfile) -> RawProfile:
-        """Charge the agent's start-up (measured here, from spawn to hello) to the
-        first profile it serves; later profiles reuse the running agent."""
+    def connection(self) -> AgentClient:
+        with self._connecting:  # a warm-up thread and a command must not start two agents
+            if self.agent is None or not self.agent.alive:
+                self.agent = self._start_agent()
+                self._fresh_agent = True
+            return self.agent
+
+    def _start_agent(self) -> AgentClient:
+        if self.replay is not None:
+            return RecordedAgent(self.replay)
+        if self.record is not None and self._recorder is None:
+            try:
+                self._recorder = Recorder(self.record)
+            except OSError as exc:
+                raise AgentError("bad-request", f"cannot record to {self.record}: {exc.strerror}") from None
+        return SpawnedAgent(self.launcher, self._recorder)
+
+    def separate_client(self) -> AgentClient:
+        """An agent of its own, for a question that must not wait behind a running capture."""
+        if self.replay is not None:
+            return RecordedAgent(self.replay)
+        return SpawnedAgent(self.launcher)
+
+    def prepare(self, programs: Sequence[str] = ("cpu",)) -> float:
+        """Start the agent and compile programs before the first capture asks for them."""
+        seconds = self.connection().prepare(list(programs))
+        self._fresh_agent = False  # its start-up was not part of any capture
+        return seconds
+
+    def _agent_start_s(self) -> float:
+        """The agent's start-up (measured here, from spawn to hello), charged to the first
+        capture it serves; later captures reuse the running agent."""
         agent_start_s = self.agent.started_in_s if self._fresh_agent and self.agent else 0.0
         self._fresh_agent = False
-        return replace(raw, timings=replace(raw.timings, agent_start_s=round(agent_start_s, 4)))
+        return round(agent_start_s, 4)
 
     def _on(
         self,
         target: int | Launch,
         progress: ProgressCallback | None,
-        request: Callable[[AgentConnection, int, ProgressCallback | None, int], R],
-    ) -> tuple[R, int | None]:
+        request: Callable[[AgentClient, int, ProgressCallback | None, int], A],
+    ) -> tuple[A, int | None]:
         """Run one agent request on a PID, or on a command launched for it.
 
         A launched command waits at its gate until the agent reports that
         tracing has begun, and is traced from the exec that makes it the command;
         it is ended when the request returns. ``request`` gets the agent, the PID,
         the progress callback and the exec to record from. Returns the request's
-        answer and the command's exit status (None for a PID).
+        answer and the command's exit status (None for a PID). A recording is
+        replayed as it is: nothing is launched.
         """
         agent = self.connection()
-        if isinstance(target, int):
-            return request(agent, target, progress, 0), None
+        if isinstance(target, int) or self.replay is not None:
+            return request(agent, target if isinstance(target, int) else 0, progress, 0), None
         if not target.argv:
             raise AgentError("bad-request", "no command to launch")
         try:
@@ -179,7 +201,7 @@ class ProfileRunner:
         except OSError as exc:
             raise AgentError("bad-request", f"cannot start {target.argv[0]!r}: {exc.strerror}") from None
 
-        def on_progress(message: protocol.Progress) -> None:
+        def on_progress(message: Progress) -> None:
             if message.phase == "sampling":
                 command.release()
             if progress is not None:
@@ -191,62 +213,33 @@ class ProfileRunner:
             status = command.end()
         return answer, status
 
-    def profile(
+    def capture(
         self,
+        kind: CaptureKind[R],
         target: int | Launch,
         duration_s: float,
-        frequency: int = 99,
+        parameters: dict[str, Any] | None = None,
         progress: ProgressCallback | None = None,
-    ) -> CpuProfile:
+    ) -> R:
+        """One capture of ``kind`` on a PID or a launched command, resolved to source."""
         raw, status = self._on(
             target,
             progress,
-            lambda agent, pid, report, start: agent.profile(pid, duration_s, frequency, report, start),
-        )
-        launched = not isinstance(target, int)
-        profile = resolve_profile(self._with_start_time(raw), self.cache, launched=launched)
-        self.cache.save()
-        if status not in (None, 0) and raw.target_exited:
-            profile.warnings.append(f"the command exited with status {status}")
-        return profile
-
-    def trace_syscalls(
-        self,
-        target: int | Launch,
-        duration_s: float,
-        slow_ms: float = 1.0,
-        progress: ProgressCallback | None = None,
-    ) -> SyscallTrace:
-        raw, _ = self._on(
-            target,
-            progress,
-            lambda agent, pid, report, start: agent.trace_syscalls(pid, duration_s, slow_ms, report, start),
-        )
-        self._fresh_agent = False
-        trace = resolve_trace(raw, self.cache)
-        self.cache.save()
-        return trace
-
-    def find_leaks(
-        self,
-        target: int | Launch,
-        duration_s: float,
-        interval_s: float = 1.0,
-        budget_percent: float = 5.0,
-        sample_fraction: float | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> LeakTrace:
-        raw, _ = self._on(
-            target,
-            progress,
-            lambda agent, pid, report, start: agent.find_leaks(
-                pid, duration_s, interval_s, budget_percent, sample_fraction, report, start
+            lambda agent, pid, report, start: agent.trace(
+                kind.name, pid, duration_s, parameters or {}, report, start
             ),
         )
-        self._fresh_agent = False
-        leaks = resolve_leaks(raw, self.cache)
+        header = raw.header
+        raw = replace(
+            raw, header=replace(header, timings=replace(header.timings, agent_start_s=self._agent_start_s()))
+        )
+        if self._recorder is not None:
+            self._recorder.archive(raw.header)
+        result = kind.resolve(raw, self.cache, not isinstance(target, int))
         self.cache.save()
-        return leaks
+        if status not in (None, 0) and header.target_exited:
+            result.warnings.append(f"the command exited with status {status}")
+        return result
 
     def stop(self) -> None:
         if self.agent is not None and self.agent.alive:
@@ -256,4 +249,12 @@ class ProfileRunner:
         if self.agent is not None:
             self.agent.close()
             self.agent = None
+        if self._recorder is not None:
+            self._recorder.close()
+            self._recorder = None
         self.cache.close()
+
+
+def _path_from_environment(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None

@@ -1,0 +1,55 @@
+"""The kinds of capture, each one entry: its program in the agent, and how its capture resolves.
+
+A kind's wire side (request, answer, conversion) is in ``wire.WIRE_KINDS``
+under the same name; its report is in ``lineprobe.cli`` (``REPORTS``) and its
+editor view in ``lineprobe.lsp.views`` (``VIEWS``), each a table keyed by the
+kind's name, so adding a kind is an entry in each, not a path through every
+layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from lineprobe.leaks.attribute import resolve_leaks
+from lineprobe.leaks.model import LeakTrace
+from lineprobe.profiling.aggregate import resolve_profile
+from lineprobe.profiling.model import CpuProfile
+from lineprobe.symbolization.resolver import ImageCache
+from lineprobe.syscalls.attribute import resolve_trace
+from lineprobe.syscalls.model import SyscallTrace
+
+
+class Resolved(Protocol):
+    """What every kind's resolved result has: warnings for the user."""
+
+    warnings: list[str]
+
+
+R = TypeVar("R", bound=Resolved)
+
+
+@dataclass(frozen=True)
+class CaptureKind(Generic[R]):
+    name: str
+    """Its key in every table (``wire.WIRE_KINDS``, the CLI's reports, the LSP's views)."""
+    program: str
+    """The agent program that captures it (what ``prepare`` compiles)."""
+    verb: str
+    """What it does while the window is open, for progress: "sampling", "tracing"."""
+    resolve: Callable[[Any, ImageCache, bool], R]
+    """Raw capture, image cache, whether the target was launched -> the resolved result."""
+
+
+PROFILE: CaptureKind[CpuProfile] = CaptureKind(
+    "profile", "cpu", "sampling", lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched)
+)
+SYSCALLS: CaptureKind[SyscallTrace] = CaptureKind(
+    "syscalls", "syscalls", "tracing", lambda raw, cache, launched: resolve_trace(raw, cache)
+)
+LEAKS: CaptureKind[LeakTrace] = CaptureKind(
+    "leaks", "leaks", "tracking", lambda raw, cache, launched: resolve_leaks(raw, cache)
+)
+KINDS: dict[str, CaptureKind[Any]] = {kind.name: kind for kind in (PROFILE, SYSCALLS, LEAKS)}

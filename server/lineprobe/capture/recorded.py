@@ -1,0 +1,205 @@
+"""Keeping what an agent answered, and playing it back in its place.
+
+A recording is a file of JSON lines. The first says what it is::
+
+    {"lineprobe-recording": 1, "protocol": 3}
+
+then every line exchanged, in order, each wrapped with its direction::
+
+    {"from": "server", "message": {...the request...}}
+    {"from": "agent", "message": {...progress, an answer, an error...}}
+
+Beside it, a folder ``<recording>.binaries/`` may hold copies of the traced
+binaries (as ``perf archive`` keeps them), so that a recording resolves to the
+same lines on another machine, or after the workload was rebuilt.
+
+``RecordedAgent`` answers each request with the next recorded exchange of the
+same type: its progress messages, then its answer, through the same decoding
+as a live agent (``wire``). It needs no privileges, which is what lets the
+LSP views and the attribution code be tested, and shown, as any user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from lineprobe.capture.agent_errors import AgentError
+from lineprobe.capture.progress import CapabilityReport, Progress, ProgressCallback
+from lineprobe.capture.wire import WIRE_KINDS, Captured, WireSession
+from lineprobe.model.capture import CaptureHeader
+from lineprobe.model.mapping import MappedFile
+
+RECORDING_VERSION = 1
+SYSTEM_PREFIXES = ("/usr/", "/lib", "/etc/", "/opt/", "[")
+"""Files a recording does not archive: the system's, found again on a machine like the one traced."""
+
+
+def archive_folder(recording: Path) -> Path:
+    return recording.with_name(recording.name + ".binaries")
+
+
+class Recorder:
+    """Writes every line a spawned agent exchanges to a recording (thread-safe)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._file: BinaryIO = open(path, "wb")  # noqa: SIM115  (closed by close())
+        self._write({"lineprobe-recording": RECORDING_VERSION, "protocol": WireSession.protocol_version()})
+
+    def _write(self, value: dict[str, Any]) -> None:
+        with self._lock:
+            self._file.write(json.dumps(value, separators=(",", ":")).encode() + b"\n")
+            self._file.flush()
+
+    def server_said(self, line: bytes) -> None:
+        self._write({"from": "server", "message": json.loads(line)})
+
+    def agent_said(self, line: bytes) -> None:
+        self._write({"from": "agent", "message": json.loads(line)})
+
+    def archive(self, header: CaptureHeader) -> None:
+        """Keep a copy of the traced binaries that are not the system's (the target's own)."""
+        folder = archive_folder(self.path)
+        for mapping in header.mappings:
+            if mapping.path.startswith(SYSTEM_PREFIXES) or not os.path.isfile(mapping.path):
+                continue
+            folder.mkdir(exist_ok=True)
+            copy = folder / os.path.basename(mapping.path)
+            if not copy.exists():
+                shutil.copy2(mapping.path, copy)
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+@dataclass
+class _Exchange:
+    request: dict[str, Any]
+    answers: list[bytes] = field(default_factory=list)
+
+
+class RecordingUnreadable(AgentError):
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__("bad-request", f"{path}: not a lineprobe recording ({why})")
+
+
+@dataclass
+class RecordedAgent:
+    """Stands in for an agent by replaying a recording (see the module's description)."""
+
+    path: Path
+    agent_pid: int = 0
+    started_in_s: float = 0.0
+    _exchanges: list[_Exchange] = field(default_factory=list, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _closed: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        try:
+            lines = self.path.read_bytes().splitlines()
+        except OSError as exc:
+            raise RecordingUnreadable(self.path, exc.strerror or str(exc)) from None
+        try:
+            first = json.loads(lines[0]) if lines else {}
+            entries = [json.loads(line) for line in lines[1:] if line.strip()]
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RecordingUnreadable(self.path, f"not JSON lines: {exc}") from None
+        if not isinstance(first, dict) or first.get("lineprobe-recording") != RECORDING_VERSION:
+            raise RecordingUnreadable(self.path, "no lineprobe-recording header line")
+        wire = WireSession()
+        by_id: dict[int, _Exchange] = {}
+        for entry in entries:
+            message = entry.get("message") if isinstance(entry, dict) else None
+            if not isinstance(message, dict):
+                raise RecordingUnreadable(self.path, "an entry without a message")
+            line = json.dumps(message).encode()
+            if entry.get("from") == "server":
+                if isinstance(message.get("id"), int) and message.get("type") not in ("stop", "shutdown"):
+                    exchange = _Exchange(message)
+                    by_id[message["id"]] = exchange
+                    self._exchanges.append(exchange)
+            elif message.get("type") == "hello":
+                hello = wire.decode(line).body  # refuses a recording of another protocol version
+                self.agent_pid = getattr(hello, "agent_pid", 0)
+            elif isinstance(message.get("id"), int) and message["id"] in by_id:
+                by_id[message["id"]].answers.append(line)
+
+    # -- the AgentClient protocol -----------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed
+
+    def _next(self, request_type: str) -> _Exchange:
+        with self._lock:
+            for i, exchange in enumerate(self._exchanges):
+                if exchange.request.get("type") == request_type:
+                    return self._exchanges.pop(i)
+        raise AgentError(
+            "bad-request", f"the recording {self.path} holds no (more) {request_type!r} requests to replay"
+        )
+
+    def _replay(self, request_type: str, progress: ProgressCallback | None) -> Any:
+        wire = WireSession()
+        for line in self._next(request_type).answers:
+            message = wire.decode(line)
+            if isinstance(message.body, Progress):
+                if progress is not None:
+                    progress(message.body)
+                continue
+            if isinstance(message.body, AgentError):
+                raise message.body
+            return message.body
+        raise AgentError("internal", f"the recording {self.path} ends before the answer to {request_type!r}")
+
+    def capabilities(self) -> CapabilityReport:
+        answer = self._replay("capabilities", None)
+        assert isinstance(answer, CapabilityReport)
+        return answer
+
+    def prepare(self, programs: list[str]) -> float:
+        """Nothing to compile: a recording has its answers already."""
+        return 0.0
+
+    def trace(
+        self,
+        kind: str,
+        pid: int,
+        duration_s: float,
+        parameters: dict[str, Any],
+        progress: ProgressCallback | None = None,
+        start_at_exec: int = 0,
+    ) -> Any:
+        answer = self._replay(WIRE_KINDS[kind].request_type, progress)
+        if not isinstance(answer, Captured):
+            raise AgentError("internal", f"the recording answers {kind!r} with {type(answer).__name__}")
+        raw = answer.raw
+        return replace(raw, header=self._from_archive(raw.header))
+
+    def _from_archive(self, header: CaptureHeader) -> CaptureHeader:
+        """The header as replayed: its binaries the archived copies where there are some."""
+        folder = archive_folder(self.path)
+        archived: dict[str, str] = {}
+        for mapping in header.mappings:
+            copy = folder / os.path.basename(mapping.path)
+            if not mapping.path.startswith(SYSTEM_PREFIXES) and copy.is_file():
+                archived[mapping.path] = str(copy)
+        mappings = tuple(
+            MappedFile(m.start, m.end, m.offset, archived.get(m.path, m.path), m.build_id)
+            for m in header.mappings
+        )
+        return replace(header, exe=archived.get(header.exe, header.exe), mappings=mappings, replayed=True)
+
+    def stop_all(self) -> None:
+        """A replay has no window to cut short."""
+
+    def close(self) -> None:
+        self._closed = True

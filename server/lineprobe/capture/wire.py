@@ -1,0 +1,355 @@
+"""The agent's wire schema, met here and nowhere else in the server.
+
+Everything the server sends the agent is built here, and everything the agent
+says is decoded here and turned into domain types: the ``TraceHeader`` of
+every result into one ``CaptureHeader``, each kind's body into its raw capture
+(``RawProfile``, ``RawSyscallTrace``, ``RawLeakTrace``), progress and the
+capability report into the capture layer's own types. A spawned agent and a
+recorded one both go through ``WireSession``, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from lineprobe_agent import protocol
+
+from lineprobe.capture.agent_errors import AgentError, IncompatibleAgent
+from lineprobe.capture.progress import Capability, CapabilityReport, Progress
+from lineprobe.leaks.model import AllocationSnapshot, RawLeakSite, RawLeakTrace
+from lineprobe.model.capture import CaptureHeader, Timings
+from lineprobe.model.mapping import MappedFile
+from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, StackSnapshot
+from lineprobe.syscalls.model import (
+    BlockRequest,
+    Bucket,
+    CallSnapshot,
+    CpuInterval,
+    Distribution,
+    RawFailure,
+    RawFileIo,
+    RawSyscallTrace,
+    SyscallTotal,
+)
+from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
+
+PROTOCOL_VERSION = protocol.PROTOCOL_VERSION
+
+# -- the header every result starts with ------------------------------------------------------
+
+
+def header_of(h: protocol.TraceHeader) -> CaptureHeader:
+    t = h.timings
+    return CaptureHeader(
+        pid=h.pid,
+        exe=h.exe,
+        comm=h.comm,
+        requested_s=h.requested_s,
+        duration_s=h.duration_s,
+        started_at=h.started_at,
+        stopped_early=h.stopped_early,
+        target_exited=h.target_exited,
+        exited_after_s=h.exited_after_s,
+        mappings=tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in h.maps),
+        timings=Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s),
+        access_lost=h.access_lost,
+        held_events=h.held_events,
+    )
+
+
+# -- each kind's body ----------------------------------------------------------------------------
+
+
+def to_raw_profile(result: protocol.ProfileResult) -> RawProfile:
+    c = result.counters
+    return RawProfile(
+        header=header_of(result.header),
+        frequency=result.frequency,
+        counters=LossCounters(
+            c.samples,
+            c.lost,
+            c.user_stack_missing,
+            c.kernel_stack_missing,
+            c.stack_collisions,
+            c.exemplars_lost,
+        ),
+        stacks=tuple(
+            SampledStack(s.count, tuple(s.user), tuple(s.kernel), s.user_stack_missing) for s in result.stacks
+        ),
+        snapshots=tuple(
+            StackSnapshot(e.stack, e.tid, UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data))
+            for e in result.exemplars
+        ),
+    )
+
+
+def _distribution(histogram: protocol.Histogram) -> Distribution:
+    return Distribution(
+        histogram.name, histogram.unit, tuple(Bucket(b.low, b.high, b.count) for b in histogram.buckets)
+    )
+
+
+def to_raw_syscall_trace(result: protocol.SyscallsResult) -> RawSyscallTrace:
+    def snapshots(indices: list[int]) -> tuple[CallSnapshot, ...]:
+        picked = [result.exemplars[i] for i in indices if 0 <= i < len(result.exemplars)]
+        return tuple(
+            CallSnapshot(UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data), e.latency_ns)
+            for e in picked
+        )
+
+    c = result.counters
+    return RawSyscallTrace(
+        header=header_of(result.header),
+        totals=tuple(SyscallTotal(s.name, s.count, dict(s.errors)) for s in result.counts),
+        failures=tuple(
+            RawFailure(f.name, f.errno, f.path, f.count, snapshots(f.exemplars)) for f in result.failures
+        ),
+        io=tuple(
+            RawFileIo(
+                i.name,
+                i.fd,
+                i.path,
+                i.count,
+                i.bytes,
+                i.max_ns,
+                _distribution(i.latency),
+                snapshots(i.exemplars),
+            )
+            for i in result.io
+        ),
+        sleeps=tuple(_distribution(h) for h in result.sleeps),
+        block_latency=_distribution(result.block.latency),
+        block_requests=tuple(
+            BlockRequest(r.dev, r.sector, r.bytes, r.rwbs, r.queue_us, r.service_us, r.tid, r.at_s)
+            for r in result.block.records
+        ),
+        block_records_dropped=result.block.records_dropped,
+        cpu=tuple(CpuInterval(s.at_s, s.interval_s, s.user_s, s.system_s) for s in result.cpu),
+        lost=c.lost,
+        inflight_full=c.inflight_full,
+        exemplars_lost=c.exemplars_lost,
+        descriptor_changes_lost=c.descriptor_changes_lost,
+    )
+
+
+def to_raw_leak_trace(result: protocol.LeaksResult) -> RawLeakTrace:
+    return RawLeakTrace(
+        header=header_of(result.header),
+        sites=tuple(
+            RawLeakSite(
+                (s.caller, s.stack_id, s.path_hash),
+                tuple(s.frame_pointer_stack),
+                s.outstanding_bytes,
+                s.outstanding_count,
+                s.allocations,
+                s.allocated_bytes,
+                s.oldest_age_s,
+                s.newest_age_s,
+            )
+            for s in result.sites
+        ),
+        snapshots=tuple(
+            AllocationSnapshot(
+                (e.caller, e.stack_id, e.path_hash), UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data)
+            )
+            for e in result.exemplars
+        ),
+        history=tuple(
+            (h.at_s, {(s.caller, s.stack_id, s.path_hash): s.bytes for s in h.sites}) for h in result.history
+        ),
+        sampling=dict(result.sampling),
+    )
+
+
+@dataclass(frozen=True)
+class WireKind:
+    """How one capture kind travels: the request that asks for it, the answer, and its conversion."""
+
+    request_type: str
+    """The request's ``type`` on the wire."""
+    request: Callable[..., Any]
+    """``request(id, pid, duration_s, start_at_exec, **parameters)`` -> the wire request."""
+    answer: type
+    convert: Callable[[Any], Any]
+    """The answer's ``result`` -> the kind's raw capture."""
+
+
+def _profile_request(
+    request_id: int, pid: int, duration_s: float, start_at_exec: int, *, frequency: int
+) -> protocol.ProfileRequest:
+    return protocol.ProfileRequest(
+        request_id, pid, frequency=frequency, duration_s=duration_s, start_at_exec=start_at_exec
+    )
+
+
+def _syscalls_request(
+    request_id: int, pid: int, duration_s: float, start_at_exec: int, *, slow_ms: float
+) -> protocol.SyscallsRequest:
+    return protocol.SyscallsRequest(
+        request_id, pid, duration_s=duration_s, slow_ms=slow_ms, start_at_exec=start_at_exec
+    )
+
+
+def _leaks_request(
+    request_id: int,
+    pid: int,
+    duration_s: float,
+    start_at_exec: int,
+    *,
+    interval_s: float,
+    budget_percent: float,
+    sample_fraction: float | None,
+) -> protocol.LeaksRequest:
+    return protocol.LeaksRequest(
+        request_id,
+        pid,
+        duration_s=duration_s,
+        interval_s=interval_s,
+        budget_percent=budget_percent,
+        sample_fraction=sample_fraction,
+        start_at_exec=start_at_exec,
+    )
+
+
+WIRE_KINDS: dict[str, WireKind] = {
+    "profile": WireKind(
+        protocol.tag_of(protocol.ProfileRequest), _profile_request, protocol.ProfileDone, to_raw_profile
+    ),
+    "syscalls": WireKind(
+        protocol.tag_of(protocol.SyscallsRequest),
+        _syscalls_request,
+        protocol.SyscallsDone,
+        to_raw_syscall_trace,
+    ),
+    "leaks": WireKind(
+        protocol.tag_of(protocol.LeaksRequest), _leaks_request, protocol.LeaksDone, to_raw_leak_trace
+    ),
+}
+"""By capture kind name (``lineprobe.capture.kinds``)."""
+
+
+# -- the other messages -------------------------------------------------------------------------------
+
+
+def progress_of(message: protocol.Progress) -> Progress:
+    return Progress(message.phase, message.elapsed_s, message.duration_s, message.samples)
+
+
+def capabilities_of(report: protocol.CapabilityReport) -> CapabilityReport:
+    return CapabilityReport(
+        report.kernel_release,
+        tuple(Capability(c.name, c.available, c.detail) for c in report.capabilities),
+        tuple(report.works),
+        tuple(report.missing),
+    )
+
+
+def version_problem(hello: protocol.Hello) -> str | None:
+    """Why this server cannot talk to the agent that said ``hello``, or None."""
+    if hello.oldest_version <= PROTOCOL_VERSION <= hello.version:
+        return None
+    return (
+        f"the agent speaks protocol v{hello.oldest_version}..v{hello.version}, this server "
+        f"v{PROTOCOL_VERSION}: reinstall lineprobe so both come from one version (and, for the installed "
+        "agent, run `make install-agent` again)"
+    )
+
+
+@dataclass(frozen=True)
+class Hello:
+    agent_pid: int
+    euid: int
+    features: tuple[str, ...]
+
+
+class WireSession:
+    """Request ids, encoding, and decoding of one agent's messages, for any transport."""
+
+    def __init__(self) -> None:
+        self._next_id = 1
+
+    @staticmethod
+    def protocol_version() -> int:
+        return PROTOCOL_VERSION
+
+    def next_id(self) -> int:
+        request_id = self._next_id
+        self._next_id += 1
+        return request_id
+
+    @staticmethod
+    def trace_request(
+        kind: str,
+        request_id: int,
+        pid: int,
+        duration_s: float,
+        start_at_exec: int,
+        parameters: dict[str, Any],
+    ) -> bytes:
+        return protocol.encode(
+            WIRE_KINDS[kind].request(request_id, pid, duration_s, start_at_exec, **parameters)
+        )
+
+    @staticmethod
+    def prepare_request(request_id: int, programs: list[str]) -> bytes:
+        return protocol.encode(protocol.PrepareRequest(request_id, programs))
+
+    @staticmethod
+    def capabilities_request(request_id: int) -> bytes:
+        return protocol.encode(protocol.CapabilitiesRequest(request_id))
+
+    @staticmethod
+    def stop_request(request_id: int) -> bytes:
+        return protocol.encode(protocol.StopRequest(request_id))
+
+    @staticmethod
+    def shutdown_request() -> bytes:
+        return protocol.encode(protocol.ShutdownRequest())
+
+    @staticmethod
+    def decode(line: bytes) -> Message:
+        """One line from the agent, as what the client needs to know. Raises ``AgentError`` on garbage."""
+        try:
+            message = protocol.decode_message(line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise AgentError("internal", f"undecodable agent message: {exc}: {line[:200]!r}") from None
+        if isinstance(message, protocol.Hello):
+            problem = version_problem(message)
+            if problem is not None:
+                raise IncompatibleAgent("internal", problem)
+            return Message(None, Hello(message.agent_pid, message.euid, tuple(message.features)))
+        if isinstance(message, protocol.Progress):
+            return Message(message.id, progress_of(message))
+        if isinstance(message, protocol.Failure):
+            return Message(message.id, AgentError(message.code, message.message, message.hint))
+        if isinstance(message, protocol.CapabilitiesResult):
+            return Message(message.id, capabilities_of(message.report))
+        if isinstance(message, protocol.Prepared):
+            return Message(message.id, Prepared(message.compile_s))
+        for wire in WIRE_KINDS.values():
+            if isinstance(message, wire.answer):
+                return Message(message.id, Captured(wire.convert(message.result)))
+        raise AgentError("internal", f"unexpected agent message {type(message).__name__}")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    compile_s: float
+
+
+@dataclass(frozen=True)
+class Captured:
+    """A tracing request's answer, already its kind's raw capture."""
+
+    raw: Any
+
+
+@dataclass(frozen=True)
+class Message:
+    """One decoded agent message: the request it answers (None: hello) and what it says."""
+
+    request_id: int | None
+    body: Hello | Progress | AgentError | CapabilityReport | Prepared | Captured

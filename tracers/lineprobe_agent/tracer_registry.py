@@ -1,0 +1,189 @@
+"""The agent's tracers, keyed by the request that runs them: dispatch, prepare and close are lookups.
+
+A tracer is a BPF program (its own ``bpf/*.bpf.c``) behind a class that is
+compiled once per agent (its constructor), then started on a target, polled and
+ticked through a window, stopped, collected, and closed when the agent ends
+(``TracerProgram``). An entry here says which request runs it, the name
+``prepare`` compiles it by, and how one request is carried out: its checks
+beyond the wire's own bounds, its start, and the result body it answers with
+(the ``TraceHeader`` comes from ``Tracing``).
+
+Adding a tracer: its program and class, its request and body in ``protocol``,
+one ``run_*`` function and one ``TracerEntry`` here (see ARCHITECTURE.md,
+"How to add a tracer").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lineprobe_agent import protocol
+from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address
+from lineprobe_agent.cpu_time import CpuTimeSampler
+from lineprobe_agent.leak_tracer import LeakTracer, find_libc
+from lineprobe_agent.syscall_tracer import SyscallTracer
+from lineprobe_agent.target_gate import TargetGate
+from lineprobe_agent.tracing import RequestFailed, Tracing
+
+
+class TracerProgram(Protocol):
+    """What the agent holds of a compiled tracer between requests."""
+
+    gate: TargetGate
+
+    def poll(self, timeout_s: float) -> None: ...
+
+    def tick(self) -> None: ...
+
+    def events_so_far(self) -> int: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TracerEntry:
+    request: type[protocol.TracingRequest]
+    program: str
+    """The name ``prepare`` compiles it by (``PrepareRequest.programs``)."""
+    build: Callable[[], TracerProgram]
+    """Compile and load the BPF program (seconds; once per agent)."""
+    run: Callable[[Tracing, Any], protocol.AgentMessage]
+    """Carry out one request (typed by ``request``) on the target; returns the answer."""
+
+
+# -- CPU profiling -----------------------------------------------------------------------------
+
+
+def run_profile(tracing: Tracing, request: protocol.ProfileRequest) -> protocol.ProfileDone:
+    profiler: CpuProfiler = tracing.program("cpu")
+    tracing.attach(
+        lambda: profiler.start(request.pid, request.frequency, request.exemplars),
+        profiler.stop,
+        profiler.gate,
+        "cannot attach the perf events",
+    )
+    collected, header = tracing.run(profiler, lambda: profiler.collect(name_kernel_address))
+    return protocol.ProfileDone(
+        request.id,
+        protocol.ProfileResult(
+            header=header,
+            frequency=request.frequency,
+            counters=collected.counters,
+            stacks=collected.stacks,
+            exemplars=collected.exemplars,
+        ),
+    )
+
+
+# -- system calls --------------------------------------------------------------------------------
+
+
+@dataclass
+class _SamplingCpuToo:
+    """The syscall tracer, plus a pidstat-like CPU split taken at every tick."""
+
+    tracer: SyscallTracer
+    cpu: CpuTimeSampler
+
+    def poll(self, timeout_s: float) -> None:
+        self.tracer.poll(timeout_s)
+
+    def tick(self) -> None:
+        self.tracer.tick()
+        self.cpu.sample()
+
+    def events_so_far(self) -> int:
+        return self.tracer.events_so_far()
+
+    def stop(self) -> None:
+        self.cpu.sample()
+        self.tracer.stop()
+
+
+def run_syscalls(tracing: Tracing, request: protocol.SyscallsRequest) -> protocol.SyscallsDone:
+    tracer: SyscallTracer = tracing.program("syscalls")
+    tracing.attach(
+        lambda: tracer.start(request.pid, request.slow_ms, request.exemplars), tracer.stop, tracer.gate
+    )
+    cpu = CpuTimeSampler(request.pid)
+    collected, header = tracing.run(_SamplingCpuToo(tracer, cpu), tracer.collect)
+    return protocol.SyscallsDone(
+        request.id,
+        protocol.SyscallsResult(
+            header=header,
+            counts=collected.counts,
+            failures=collected.failures,
+            io=collected.io,
+            sleeps=collected.sleeps,
+            block=collected.block,
+            cpu=cpu.splits,
+            exemplars=collected.exemplars,
+            counters=collected.counters,
+        ),
+    )
+
+
+# -- leaks -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _EveryInterval:
+    """The leak tracer, snapshotting sites every ``interval_s`` rather than every tick."""
+
+    tracer: LeakTracer
+    interval_s: float
+    _next: float = 0.0
+
+    def poll(self, timeout_s: float) -> None:
+        self.tracer.poll(timeout_s)
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + self.interval_s
+            self.tracer.tick()
+
+    def events_so_far(self) -> int:
+        return self.tracer.events_so_far()
+
+    def stop(self) -> None:
+        self.tracer.tick()
+        self.tracer.stop()
+
+
+def run_leaks(tracing: Tracing, request: protocol.LeaksRequest) -> protocol.LeaksDone:
+    libc = find_libc(request.pid)
+    if libc is None:  # before compiling: no allocator to probe is known at once
+        raise RequestFailed(
+            "attach-failed", f"process {request.pid} maps no C library: no allocator to probe"
+        )
+    tracer: LeakTracer = tracing.program("leaks")
+    tracing.attach(
+        lambda: tracer.start(request.pid, libc, request.sample_fraction, request.budget_percent),
+        tracer.stop,
+        tracer.gate,
+        "cannot attach the allocator probes",
+    )
+    (sites, exemplars, history, sampling), header = tracing.run(
+        _EveryInterval(tracer, request.interval_s), tracer.collect
+    )
+    return protocol.LeaksDone(
+        request.id,
+        protocol.LeaksResult(
+            header=header, libc=libc, sites=sites, exemplars=exemplars, history=history, sampling=sampling
+        ),
+    )
+
+
+TRACERS: tuple[TracerEntry, ...] = (
+    TracerEntry(protocol.ProfileRequest, "cpu", CpuProfiler, run_profile),
+    TracerEntry(protocol.SyscallsRequest, "syscalls", SyscallTracer, run_syscalls),
+    TracerEntry(protocol.LeaksRequest, "leaks", LeakTracer, run_leaks),
+)
+BY_REQUEST: dict[type, TracerEntry] = {entry.request: entry for entry in TRACERS}
+BY_PROGRAM: dict[str, TracerEntry] = {entry.program: entry for entry in TRACERS}
