@@ -75,13 +75,30 @@ class Run:
     reference_output: str
 
 
-def held_logger(directory: Path, workloads: Path) -> subprocess.Popen[bytes]:
-    """The logger, its PID known before it runs: a shell that execs it once told to."""
-    return subprocess.Popen(
-        ["sh", "-c", 'read -r _ && exec "$0" "$1"', str(workloads / "logger"), str(directory)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
+def held(argv: list[str]) -> subprocess.Popen[bytes]:
+    """``argv`` with its PID known before it runs: a shell that execs it once told to.
+
+    Returned once the shell waits in ``read``: its own exec (which Popen may return
+    before the kernel finishes) is over, so a gate opened now counts only the next one.
+    """
+    shell = subprocess.Popen(
+        ["sh", "-c", 'read -r _ && exec "$@"', "sh", *argv], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
     )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            state = Path(f"/proc/{shell.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state == "S" and Path(f"/proc/{shell.pid}/wchan").read_text() != "0":
+                return shell
+        time.sleep(0.01)
+    end(shell)
+    pytest.fail("the holding shell never waited for its go")
+
+
+def release(shell: subprocess.Popen[bytes]) -> None:
+    assert shell.stdin is not None
+    shell.stdin.write(b"go\n")
+    shell.stdin.close()
 
 
 def read_mappings(pid: int) -> list[MappedFile]:
@@ -138,7 +155,7 @@ def run(
     """The logger's block requests for a few seconds, counted three ways, next to a `dd` writer."""
     target_counter, system_counter = counters
     directory = tmp_path_factory.mktemp("logger")
-    logger = held_logger(directory, workloads)
+    logger = held([str(workloads / "logger"), str(directory)])
     dd = None
     reference = None
     try:
@@ -152,9 +169,7 @@ def run(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        assert logger.stdin is not None
-        logger.stdin.write(b"go\n")
-        logger.stdin.close()
+        release(logger)
         mappings: list[MappedFile] = []
         deadline = time.monotonic() + SECONDS
         while time.monotonic() < deadline:
@@ -284,3 +299,31 @@ def test_counts_agree_with_bcc_stackcount(run: Run) -> None:
         pytest.skip(f"{STACKCOUNT} is missing: `apt-get install bpfcc-tools` (make setup installs it)")
     print(f"lineprobe {run.target.counters.samples} events, {STACKCOUNT} {run.reference_total}")
     assert run.reference_total == run.target.counters.samples, run.reference_output
+
+
+def test_the_gates_own_tracepoint_can_be_counted_and_the_gate_keeps_it(
+    counters: tuple[StackCounter, StackCounter],
+) -> None:
+    """sched:sched_process_exec is also where the gate learns of execs: counting stacks there
+    (bcc keeps one descriptor per tracepoint name) must leave the gate's attachment in place."""
+    counter = counters[0]
+    gate_fd = counter._bpf.tracepoint_fds[b"sched:sched_process_exec"]
+    for _ in range(2):
+        shell = held(["sleep", "0.2"])
+        try:
+            counter.gate.trusted, counter.gate.start_at_exec = True, 0
+            counter.start(shell.pid, "sched:sched_process_exec", exemplars=True)
+            release(shell)
+            shell.wait(10)
+            counter.poll(0.2)
+            counter.stop()
+        finally:
+            end(shell)
+        counted = counter.collect(name_kernel_address)
+        assert counter.gate.exec_seen  # the gate's program saw the exec too
+        assert counted.counters.samples == 1, [
+            (s.count, s.kernel[:4], [hex(a) for a in s.user]) for s in counted.stacks
+        ]
+        assert "bprm_execve" in counted.stacks[0].kernel, counted.stacks[0].kernel
+        assert counter._bpf.tracepoint_fds[b"sched:sched_process_exec"] == gate_fd
+        os.fstat(gate_fd)  # still open: the trace closed only its own descriptor
