@@ -1,0 +1,144 @@
+/* Stack counts at one tracepoint, aggregated in the kernel.
+ *
+ * One program, attached by the agent to whichever tracepoint a trace names,
+ * counts each distinct (tgid, kernel stack, user stack) it meets. The user
+ * stack the kernel walks follows frame pointers, which glibc lacks, so the
+ * first occurrences of each distinct key (then one in EXEMPLAR_EVERY) also
+ * send an exemplar: the task's user registers and a copy of its user stack,
+ * which the server unwinds with CFI.
+ *
+ * Prepended by the loader (stack_counter.py): COPY_USER_STACK and the target
+ * gate (lp_is_target), and the -D constants below. Only a UAPI header is
+ * included: the installed kernel headers may not match the running kernel,
+ * and no kernel struct is read through them. The user registers come from
+ * bpf_task_pt_regs(), which the kernel resolves through its own BTF.
+ */
+#include <uapi/linux/ptrace.h>
+
+#define EEXIST 17
+
+/* Key flags */
+#define KEY_HAS_USER 1  /* the task has a user context (not a kernel thread) */
+
+struct stack_key_t {
+    u32 tgid;
+    s32 user_stack_id;
+    s32 kernel_stack_id;
+    u32 flags;
+    u64 user_ip;  /* the user instruction pointer, kept only when the user stack is missing */
+};
+
+struct stack_value_t {
+    u64 count;
+    u64 exemplars;
+};
+
+struct comm_t {
+    char comm[16];
+};
+
+/* The key's fields written out: bcc decodes perf buffer events of flat structs only. */
+struct exemplar_t {
+    u32 tgid;
+    s32 user_stack_id;
+    s32 kernel_stack_id;
+    u32 flags;
+    u64 user_ip;
+    u32 tid;
+    u32 size;
+    u64 ip;
+    u64 sp;
+    u64 bp;
+    u8 data[STACK_COPY_BYTES];
+};
+
+BPF_HASH(counts, struct stack_key_t, struct stack_value_t, COUNTS_ENTRIES);
+BPF_HASH(comms, u32, struct comm_t, COMMS_ENTRIES);
+BPF_STACK_TRACE(stack_traces, STACK_ENTRIES);
+BPF_PERCPU_ARRAY(stats, u64, STAT_COUNT);
+BPF_ARRAY(settings, u32, SETTING_COUNT);
+BPF_PERCPU_ARRAY(exemplar_scratch, struct exemplar_t, 1);
+BPF_PERF_OUTPUT(exemplars);
+
+static __always_inline void bump(u32 index)
+{
+    u64 *value = stats.lookup(&index);
+    if (value)
+        (*value)++;
+}
+
+static __always_inline u32 setting(u32 index)
+{
+    u32 *value = settings.lookup(&index);
+    return value ? *value : 0;
+}
+
+int on_tracepoint(void *ctx)
+{
+    /* System-wide: every task. Otherwise only the target, and only while its gate is open. */
+    if (!setting(SETTING_SYSTEM_WIDE) && !lp_is_target())
+        return 0;
+    bump(STAT_EVENTS);
+
+    u64 pid_tgid = bpf_get_current_pid_tgid();
+    struct stack_key_t key = {};
+    key.tgid = pid_tgid >> 32;
+
+    /* The registers the task entered the kernel with (a kernel thread's are zero). */
+    struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+    u64 cs = 0, ip = 0, sp = 0, bp = 0;
+    bpf_probe_read_kernel(&cs, sizeof(cs), &regs->cs);
+    int has_user = (cs & 3) == 3;
+    if (has_user) {
+        key.flags = KEY_HAS_USER;
+        bpf_probe_read_kernel(&ip, sizeof(ip), &regs->ip);
+        bpf_probe_read_kernel(&sp, sizeof(sp), &regs->sp);
+        bpf_probe_read_kernel(&bp, sizeof(bp), &regs->bp);
+        key.user_stack_id = stack_traces.get_stackid(ctx, BPF_F_USER_STACK);
+        if (key.user_stack_id < 0) {
+            bump(key.user_stack_id == -EEXIST ? STAT_COLLISIONS : STAT_USER_STACK_MISSING);
+            key.user_ip = ip;
+        }
+    } else {
+        key.user_stack_id = -1;
+    }
+    key.kernel_stack_id = stack_traces.get_stackid(ctx, 0);
+    if (key.kernel_stack_id < 0)
+        bump(key.kernel_stack_id == -EEXIST ? STAT_COLLISIONS : STAT_KERNEL_STACK_MISSING);
+
+    struct stack_value_t zero_value = {};
+    struct stack_value_t *value = counts.lookup_or_try_init(&key, &zero_value);
+    if (!value) {
+        bump(STAT_LOST);
+        return 0;
+    }
+    u64 seen = __sync_fetch_and_add(&value->count, 1);
+
+    if (setting(SETTING_SYSTEM_WIDE) && !comms.lookup(&key.tgid)) {
+        struct comm_t comm = {};
+        bpf_get_current_comm(comm.comm, sizeof(comm.comm));
+        comms.update(&key.tgid, &comm);
+    }
+
+    if (!has_user || !setting(SETTING_EXEMPLARS))
+        return 0;
+    if (value->exemplars >= EXEMPLARS_FIRST && (seen % EXEMPLAR_EVERY) != 0)
+        return 0;
+    value->exemplars++;
+    u32 zero = 0;
+    struct exemplar_t *e = exemplar_scratch.lookup(&zero);
+    if (!e)
+        return 0;
+    e->tgid = key.tgid;
+    e->user_stack_id = key.user_stack_id;
+    e->kernel_stack_id = key.kernel_stack_id;
+    e->flags = key.flags;
+    e->user_ip = key.user_ip;
+    e->tid = (u32)pid_tgid;
+    e->ip = ip;
+    e->sp = sp;
+    e->bp = bp;
+    COPY_USER_STACK(e, e->sp);
+    exemplars.perf_submit(ctx, e, sizeof(*e));
+    return 0;
+}

@@ -1,0 +1,293 @@
+"""Stack counts at any tracepoint, aggregated in the kernel (what bcc's stackcount and
+``perf record -e TP -g`` answer).
+
+One generic BPF program (``bpf/stackcount.bpf.c``), compiled once per agent,
+is attached for each trace to the tracepoint the trace names and detached when
+it stops. Every hit in the target (or in any task, system-wide) counts its
+(tgid, kernel stack, user stack) in a hash map; nothing per event crosses to
+user space except exemplars: for the first hits of each distinct key, then one
+in ``EXEMPLAR_EVERY``, the task's user registers and a copy of its user stack,
+so that the server can unwind with CFI where the kernel's frame-pointer walk
+loses the caller (glibc has no frame pointers). What could not be recorded is
+counted, never dropped silently.
+
+The results have the CPU profile's shapes (``StackCount``, ``SampleCounters``,
+``Exemplar``): a stack count is a weighted pair of stacks, as a sample is.
+Their ``samples`` counter holds the events counted.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lineprobe_agent.bpf_snippets import COPY_USER_STACK
+from lineprobe_agent.bpf_tables import empty, stat
+from lineprobe_agent.code_trust import check_root_owned
+from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
+from lineprobe_agent.target_gate import TARGET_GATE_C, TargetGate, gate_cflags
+
+BPF_SOURCE = Path(__file__).resolve().parent / "bpf" / "stackcount.bpf.c"
+
+COUNTS_ENTRIES = 40960
+COMMS_ENTRIES = 4096
+STACK_ENTRIES = 16384
+STACK_COPY_BYTES = 8192
+"""User stack bytes copied per exemplar: enough for the frames of most programs."""
+EXEMPLARS_FIRST = 4
+"""Exemplars sent for the first hits of each distinct (tgid, kernel stack, user stack)..."""
+EXEMPLAR_EVERY = 1024
+"""...and then for one hit in this many."""
+EXEMPLAR_BUFFER_PAGES = 128
+"""Perf buffer per CPU (512 KiB): about 60 exemplars between two polls."""
+
+TRACEFS_EVENTS = (Path("/sys/kernel/tracing/events"), Path("/sys/kernel/debug/tracing/events"))
+TRACEPOINT_NAME = re.compile(r"[A-Za-z0-9_]+:[A-Za-z0-9_]+")
+
+# Indices into the per-CPU stats array; keep in sync with the C.
+STAT_EVENTS = 0
+STAT_LOST = 1
+STAT_USER_STACK_MISSING = 2
+STAT_KERNEL_STACK_MISSING = 3
+STAT_COLLISIONS = 4
+STAT_COUNT = 5
+
+# Indices into the settings array.
+SETTING_EXEMPLARS = 0
+SETTING_SYSTEM_WIDE = 1
+SETTING_COUNT = 2
+
+KEY_HAS_USER = 1
+"""Key flag: the task had a user context (a kernel thread has none, so no user stack is missing)."""
+
+
+class UnknownTracepoint(ValueError):
+    """The tracepoint name is malformed, or this kernel has no such tracepoint."""
+
+
+def tracepoint_format(tracepoint: str, roots: tuple[Path, ...] = TRACEFS_EVENTS) -> Path:
+    """The tracefs directory of ``category:name``; raises UnknownTracepoint when there is none."""
+    if not TRACEPOINT_NAME.fullmatch(tracepoint):
+        raise UnknownTracepoint(
+            f"bad tracepoint name {tracepoint!r}: expected CATEGORY:NAME of letters, digits "
+            "and underscores, such as block:block_rq_issue"
+        )
+    category, name = tracepoint.split(":")
+    mounted = [root for root in roots if root.is_dir()]
+    if not mounted:
+        raise UnknownTracepoint(
+            f"cannot check tracepoint {tracepoint!r}: tracefs is not mounted "
+            f"(none of {', '.join(str(r) for r in roots)})"
+        )
+    for root in mounted:
+        directory = root / category / name
+        if (directory / "id").is_file():
+            return directory
+    raise UnknownTracepoint(
+        f"this kernel has no tracepoint {tracepoint!r} (not under {mounted[0]}); "
+        f"list them with `ls {mounted[0]}/{category}` or `tplist-bpfcc`"
+    )
+
+
+def program_text(source: Path = BPF_SOURCE) -> str:
+    return COPY_USER_STACK + TARGET_GATE_C + source.read_text()
+
+
+def program_cflags() -> list[str]:
+    return [
+        f"-DCOUNTS_ENTRIES={COUNTS_ENTRIES}",
+        f"-DCOMMS_ENTRIES={COMMS_ENTRIES}",
+        f"-DSTACK_ENTRIES={STACK_ENTRIES}",
+        f"-DSTACK_COPY_BYTES={STACK_COPY_BYTES}",
+        f"-DEXEMPLARS_FIRST={EXEMPLARS_FIRST}",
+        f"-DEXEMPLAR_EVERY={EXEMPLAR_EVERY}",
+        f"-DSTAT_EVENTS={STAT_EVENTS}",
+        f"-DSTAT_LOST={STAT_LOST}",
+        f"-DSTAT_USER_STACK_MISSING={STAT_USER_STACK_MISSING}",
+        f"-DSTAT_KERNEL_STACK_MISSING={STAT_KERNEL_STACK_MISSING}",
+        f"-DSTAT_COLLISIONS={STAT_COLLISIONS}",
+        f"-DSTAT_COUNT={STAT_COUNT}",
+        f"-DSETTING_EXEMPLARS={SETTING_EXEMPLARS}",
+        f"-DSETTING_SYSTEM_WIDE={SETTING_SYSTEM_WIDE}",
+        f"-DSETTING_COUNT={SETTING_COUNT}",
+        *gate_cflags(),
+    ]
+
+
+@dataclass
+class CollectedStackCounts:
+    stacks: list[StackCount]
+    counters: SampleCounters
+    exemplars: list[Exemplar]
+    tgids: list[int] = field(default_factory=list)
+    """The process of each entry of ``stacks`` (all the target's in pid mode; in system-wide
+    mode user addresses mean something only together with their process's mappings)."""
+    comms: dict[int, str] = field(default_factory=dict)
+    """System-wide mode: the name of the first thread met in each process (kernel threads
+    included), so that processes that have exited meanwhile are still named."""
+
+
+@dataclass(frozen=True)
+class _RawExemplar:
+    key: tuple[int, int, int, int]
+    tid: int
+    ip: int
+    sp: int
+    bp: int
+    data: bytes
+
+
+class StackCounter:
+    """Owns one compiled program; ``start``/``stop`` count stacks at one tracepoint at a time."""
+
+    def __init__(self) -> None:
+        from bcc import BPF
+
+        if os.geteuid() == 0:
+            check_root_owned([str(BPF_SOURCE)])  # compiled into the kernel with privileges
+        self._bpf: Any = BPF(text=program_text().encode(), cflags=program_cflags())
+        self._bpf.load_func(b"on_tracepoint", BPF.TRACEPOINT)  # verified now, not at the first start
+        self._tracepoint: bytes | None = None
+        self._displaced_fd: int | None = None
+        self._exemplars: list[_RawExemplar] = []
+        self._exemplars_lost = 0
+        self._bpf["exemplars"].open_perf_buffer(
+            self._on_exemplar, page_cnt=EXEMPLAR_BUFFER_PAGES, lost_cb=self._on_exemplars_lost
+        )
+        self.gate = TargetGate(self._bpf)
+
+    def _on_exemplar(self, cpu: int, data: Any, size: int) -> None:
+        # The event is a view into the ring: copy what we keep now.
+        event = self._bpf["exemplars"].event(data)
+        length = min(int(event.size), STACK_COPY_BYTES)
+        self._exemplars.append(
+            _RawExemplar(
+                (int(event.tgid), int(event.user_stack_id), int(event.kernel_stack_id), int(event.user_ip)),
+                int(event.tid),
+                int(event.ip),
+                int(event.sp),
+                int(event.bp),
+                ctypes.string_at(ctypes.addressof(event.data), length),
+            )
+        )
+
+    def _on_exemplars_lost(self, count: int) -> None:
+        self._exemplars_lost += int(count)
+
+    def _set(self, index: int, value: int) -> None:
+        self._bpf["settings"][ctypes.c_int(index)] = ctypes.c_uint32(value)
+
+    def poll(self, timeout_s: float) -> None:
+        """Deliver pending exemplars (and gate events), waiting up to ``timeout_s`` for some."""
+        self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
+
+    def start(self, pid: int | None, tracepoint: str, exemplars: bool = True) -> None:
+        """Count stacks at ``tracepoint`` (``category:name``) in process ``pid``, or in every
+        task when ``pid`` is None (the caller must be allowed to see the whole system).
+
+        Raises UnknownTracepoint for a malformed name or one this kernel lacks.
+        """
+        tracefs_dir = tracepoint_format(tracepoint)
+        if self._tracepoint is not None:
+            raise RuntimeError(f"already counting stacks at {self._tracepoint.decode()}")
+        self._reset()
+        self._set(SETTING_EXEMPLARS, 1 if exemplars else 0)
+        if pid is None:
+            self.gate.close()
+            self._set(SETTING_SYSTEM_WIDE, 1)
+        else:
+            self._set(SETTING_SYSTEM_WIDE, 0)
+            self.gate.open(pid)
+        name = f"{tracefs_dir.parent.name}:{tracefs_dir.name}".encode()
+        # bcc keeps one descriptor per tracepoint name: the gate's own sched tracepoints are
+        # already there, and are put back when this trace detaches.
+        self._displaced_fd = self._bpf.tracepoint_fds.pop(name, None)
+        try:
+            self._bpf.attach_tracepoint(tp=name, fn_name=b"on_tracepoint")
+        except Exception:
+            self._restore_displaced(name)
+            self._set(SETTING_SYSTEM_WIDE, 0)
+            self.gate.close()
+            raise
+        self._tracepoint = name
+
+    def events_so_far(self) -> int:
+        return stat(self._bpf, STAT_EVENTS)
+
+    def tick(self) -> None:
+        """Nothing to do between polls: stacks are aggregated in the kernel."""
+
+    def stop(self) -> None:
+        """Detach from the tracepoint: counting ends here, the maps stay readable."""
+        name, self._tracepoint = self._tracepoint, None
+        try:
+            if name is not None:
+                self._bpf.detach_tracepoint(tp=name)
+        finally:
+            if name is not None:
+                self._restore_displaced(name)
+            self._set(SETTING_SYSTEM_WIDE, 0)
+            self.gate.close()
+
+    def _restore_displaced(self, name: bytes) -> None:
+        if self._displaced_fd is not None:
+            self._bpf.tracepoint_fds[name] = self._displaced_fd
+            self._displaced_fd = None
+
+    def collect(self, name_kernel_address: Callable[[int], str]) -> CollectedStackCounts:
+        self.poll(0)  # whatever is still in the ring
+        traces = self._bpf["stack_traces"]
+        stacks: list[StackCount] = []
+        tgids: list[int] = []
+        index_of: dict[tuple[int, int, int, int], int] = {}
+        kernel_names: dict[int, list[str]] = {}
+        for key, value in self._bpf["counts"].items():
+            tgid, user_id, kernel_id = int(key.tgid), int(key.user_stack_id), int(key.kernel_stack_id)
+            index_of[(tgid, user_id, kernel_id, int(key.user_ip))] = len(stacks)
+            has_user = bool(int(key.flags) & KEY_HAS_USER)
+            user: list[int] = []
+            if user_id >= 0:
+                user = [int(address) for address in traces.walk(user_id)]
+            elif key.user_ip:
+                user = [int(key.user_ip)]
+            kernel: list[str] = []
+            if kernel_id >= 0:
+                if kernel_id not in kernel_names:
+                    kernel_names[kernel_id] = [name_kernel_address(int(a)) for a in traces.walk(kernel_id)]
+                kernel = kernel_names[kernel_id]
+            stacks.append(StackCount(int(value.count), user, kernel, has_user and user_id < 0))
+            tgids.append(tgid)
+        comms = {
+            int(tgid.value): bytes(comm.comm).split(b"\0", 1)[0].decode(errors="replace")
+            for tgid, comm in self._bpf["comms"].items()
+        }
+        counters = SampleCounters(
+            samples=stat(self._bpf, STAT_EVENTS),
+            lost=stat(self._bpf, STAT_LOST),
+            user_stack_missing=stat(self._bpf, STAT_USER_STACK_MISSING),
+            kernel_stack_missing=stat(self._bpf, STAT_KERNEL_STACK_MISSING),
+            stack_collisions=stat(self._bpf, STAT_COLLISIONS),
+            exemplars_lost=self._exemplars_lost,
+        )
+        exemplars = [
+            Exemplar(index_of.get(raw.key, -1), raw.tid, raw.ip, raw.sp, raw.bp, raw.data)
+            for raw in self._exemplars
+        ]
+        self._reset()
+        return CollectedStackCounts(stacks, counters, exemplars, tgids, comms)
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            self._bpf.cleanup()
+
+    def _reset(self) -> None:
+        self._exemplars = []
+        self._exemplars_lost = 0
+        empty(self._bpf, ("counts", "comms", "stack_traces"))
