@@ -189,7 +189,7 @@ def _capture(
     from lineprobe.capture.runner import CaptureRunner
 
     if (pid is None) == (not command):
-        raise click.UsageError("give either --pid PID or a command after --")
+        raise click.UsageError("give either --pid PID or a command after --")  # pid 0: every task
     if duration is not None:
         duration_s = duration
     elif pid is not None:
@@ -280,6 +280,57 @@ def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str
     if result.samples == 0 and result.raw.header.target_exited:
         _stderr_console().print("[bold red]lineprobe:[/] the target exited before any sample was taken")
         sys.exit(EXIT_NO_PROFILE)
+
+
+@main.command()
+@click.option("--pid", "-p", type=click.IntRange(1), help="Count the stacks of this process's hits.")
+@click.option("--all", "every_task", is_flag=True, help="Count every task's hits (root only).")
+@click.option(
+    "--duration",
+    "-d",
+    type=DURATION,
+    default=None,
+    help=f"Seconds to count [default: {parameters.DURATION_S.default:g} for --pid or --all; "
+    "until the command exits, for a command].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@click.option("--folded", type=OUTPUT_FILE, help="Write collapsed stacks here.")
+@click.option("--speedscope", type=OUTPUT_FILE, help="Write a speedscope profile here.")
+@click.argument("tracepoint")
+@_launcher_and_command
+def stackcount(
+    pid: int | None,
+    every_task: bool,
+    duration: float | None,
+    as_json: bool,
+    folded: str | None,
+    speedscope: str | None,
+    tracepoint: str,
+    launcher: str | None,
+    command: tuple[str, ...],
+) -> None:
+    """Count the kernel and user stacks that hit a tracepoint, down to the user's lines.
+
+    \b
+    lineprobe stackcount --pid 1234 block:block_rq_issue
+    lineprobe stackcount --all -d 5 block:block_rq_issue
+    lineprobe stackcount block:block_bio_queue -- ./build/logger
+    """
+    from lineprobe.capture import kinds
+
+    if every_task and (pid is not None or command):
+        raise click.UsageError("--all counts every task: give no --pid and no command")
+    result = _capture(
+        kinds.STACKCOUNT,
+        0 if every_task else pid,
+        command,
+        duration,
+        parameters.DURATION_S,
+        {"tracepoint": tracepoint},
+        as_json,
+        launcher,
+    )
+    _emit(result, as_json, folded, speedscope)
 
 
 @main.command()

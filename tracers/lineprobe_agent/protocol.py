@@ -139,7 +139,21 @@ class LeaksRequest(_Request, tag="find-leaks", frozen=True):
     launches execs once or twice (its gate, the parent-death wrapper) before it is the command."""
 
 
-TracingRequest = ProfileRequest | SyscallsRequest | LeaksRequest
+class StackCountRequest(_Request, tag="stackcount", frozen=True):
+    """Count the kernel and user stacks at a tracepoint, in one process or (root only) all."""
+
+    id: int
+    pid: int | None
+    """The process whose hits are counted; None: every task (root callers only)."""
+    tracepoint: str
+    """``category:name`` as in tracefs' events folder, e.g. ``block:block_rq_issue``."""
+    duration_s: Duration = _default(parameters.DURATION_S)
+    exemplars: bool = True
+    """Also send user stack copies, so that the server can unwind without frame pointers."""
+    start_at_exec: StartAtExec = 0
+
+
+TracingRequest = ProfileRequest | SyscallsRequest | LeaksRequest | StackCountRequest
 """The requests that trace a process (the fields they share: id, pid, duration_s, start_at_exec)."""
 
 Request = (
@@ -148,6 +162,7 @@ Request = (
     | ProfileRequest
     | SyscallsRequest
     | LeaksRequest
+    | StackCountRequest
     | StopRequest
     | ShutdownRequest
 )
@@ -436,6 +451,20 @@ class LeaksResult(msgspec.Struct, frozen=True):
     malloc_rate_per_s, tracked_allocations, tracked_frees, lost, exemplars_lost."""
 
 
+class StackCountResult(msgspec.Struct, frozen=True):
+    header: TraceHeader
+    """System-wide (no ``pid`` asked): pid 0, no maps; each stack's process is in ``tgids``."""
+    tracepoint: str
+    counters: SampleCounters
+    """``samples`` holds the events counted."""
+    stacks: list[StackCount]
+    exemplars: list[Exemplar]
+    tgids: list[int]
+    """The process of each ``stacks`` entry."""
+    comms: dict[int, str]
+    """System-wide: each process's name, as the kernel saw it."""
+
+
 # --- messages: agent -> server ---------------------------------------------------
 
 
@@ -492,8 +521,21 @@ class LeaksDone(msgspec.Struct, tag="leaks-result", tag_field="type", frozen=Tru
     result: LeaksResult
 
 
+class StackCountDone(msgspec.Struct, tag="stackcount-result", tag_field="type", frozen=True):
+    id: int
+    result: StackCountResult
+
+
 AgentMessage = (
-    Hello | Progress | CapabilitiesResult | Prepared | ProfileDone | SyscallsDone | LeaksDone | Failure
+    Hello
+    | Progress
+    | CapabilitiesResult
+    | Prepared
+    | ProfileDone
+    | SyscallsDone
+    | LeaksDone
+    | StackCountDone
+    | Failure
 )
 
 

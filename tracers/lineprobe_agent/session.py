@@ -39,7 +39,7 @@ from lineprobe_agent.code_trust import UntrustedCode, check_running_code
 from lineprobe_agent.kernel_source import KernelHeadersMissing, export_for_bcc, find_kernel_headers
 from lineprobe_agent.target import NoSuchProcess, NotPermitted, Target
 from lineprobe_agent.tracer_registry import BY_PROGRAM, BY_REQUEST, TracerProgram
-from lineprobe_agent.tracing import RequestFailed, Tracing
+from lineprobe_agent.tracing import RequestFailed, Tracing, WholeSystem
 
 __all__ = ["Agent", "Channel", "RequestFailed", "main"]
 
@@ -174,7 +174,19 @@ class Agent:
         entry = BY_REQUEST[type(request)]
         agent_start_s = self._agent_start_s()
         self._check_ready()
-        target = self._open_target(request.pid)
+        target: Target | WholeSystem
+        if request.pid is not None:
+            target = self._open_target(request.pid)
+        elif not entry.system_wide:
+            raise RequestFailed("bad-request", f"{protocol.tag_of(entry.request)} needs a pid")
+        elif not self.access.caller.is_root:
+            raise RequestFailed(
+                "permission-denied",
+                f"tracing every task needs root (the caller is uid {self.access.caller.uid})",
+                "give a --pid of a process of yours, or run as root",
+            )
+        else:
+            target = WholeSystem()
         try:
             return entry.run(
                 Tracing(self, request.id, request.duration_s, target, agent_start_s, request.start_at_exec),

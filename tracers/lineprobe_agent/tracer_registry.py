@@ -24,6 +24,7 @@ from lineprobe_agent import protocol
 from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address
 from lineprobe_agent.cpu_time import CpuTimeSampler
 from lineprobe_agent.leak_tracer import LeakTracer, find_libc
+from lineprobe_agent.stack_counter import StackCounter, UnknownTracepoint, tracepoint_format
 from lineprobe_agent.syscall_tracer import SyscallTracer
 from lineprobe_agent.target_gate import TargetGate
 from lineprobe_agent.tracing import RequestFailed, Tracing
@@ -54,6 +55,8 @@ class TracerEntry:
     """Compile and load the BPF program (seconds; once per agent)."""
     run: Callable[[Tracing, Any], protocol.AgentMessage]
     """Carry out one request (typed by ``request``) on the target; returns the answer."""
+    system_wide: bool = False
+    """Whether a request without a pid traces every task (root callers only)."""
 
 
 # -- CPU profiling -----------------------------------------------------------------------------
@@ -180,10 +183,41 @@ def run_leaks(tracing: Tracing, request: protocol.LeaksRequest) -> protocol.Leak
     )
 
 
+# -- stack counts at a tracepoint -----------------------------------------------------------------------
+
+
+def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> protocol.StackCountDone:
+    try:
+        tracepoint_format(request.tracepoint)  # before compiling: a typo is known at once
+    except UnknownTracepoint as exc:
+        raise RequestFailed("bad-request", str(exc)) from None
+    counter: StackCounter = tracing.program("stackcount")
+    tracing.attach(
+        lambda: counter.start(request.pid, request.tracepoint, request.exemplars),
+        counter.stop,
+        counter.gate,
+        f"cannot attach to {request.tracepoint}",
+    )
+    collected, header = tracing.run(counter, lambda: counter.collect(name_kernel_address))
+    return protocol.StackCountDone(
+        request.id,
+        protocol.StackCountResult(
+            header=header,
+            tracepoint=request.tracepoint,
+            counters=collected.counters,
+            stacks=collected.stacks,
+            exemplars=collected.exemplars,
+            tgids=collected.tgids,
+            comms=collected.comms,
+        ),
+    )
+
+
 TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.ProfileRequest, "cpu", CpuProfiler, run_profile),
     TracerEntry(protocol.SyscallsRequest, "syscalls", SyscallTracer, run_syscalls),
     TracerEntry(protocol.LeaksRequest, "leaks", LeakTracer, run_leaks),
+    TracerEntry(protocol.StackCountRequest, "stackcount", StackCounter, run_stackcount, system_wide=True),
 )
 BY_REQUEST: dict[type, TracerEntry] = {entry.request: entry for entry in TRACERS}
 BY_PROGRAM: dict[str, TracerEntry] = {entry.program: entry for entry in TRACERS}

@@ -33,6 +33,50 @@ class RequestFailed(Exception):
         self.hint = hint
 
 
+class TracedTarget(Protocol):
+    """What a trace needs of its target: one process (``Target``), or every task (``WholeSystem``)."""
+
+    pid: int
+    exe: str
+    comm: str
+
+    def close(self) -> None: ...
+
+    def wait_exit(self, timeout_s: float) -> bool: ...
+
+    def alive(self) -> bool: ...
+
+    def snapshot_maps(self) -> None: ...
+
+    def mappings(self) -> list[protocol.Mapping]: ...
+
+
+@dataclass
+class WholeSystem:
+    """Every task at once, for root callers: no process to pin, to see exit, or to map.
+
+    Its pid is 0 in the result header; a tracer that counts per process says which."""
+
+    pid: int = 0
+    exe: str = ""
+    comm: str = "(all tasks)"
+
+    def close(self) -> None:
+        """Nothing is held."""
+
+    def wait_exit(self, timeout_s: float) -> bool:
+        return False
+
+    def alive(self) -> bool:
+        return True
+
+    def snapshot_maps(self) -> None:
+        """Every task has its own map: none is taken."""
+
+    def mappings(self) -> list[protocol.Mapping]:
+        return []
+
+
 class Session(Protocol):
     """What a tracing request needs of the agent that runs it."""
 
@@ -53,7 +97,7 @@ class Tracing:
     session: Session
     request_id: int
     duration_s: float
-    target: Target
+    target: Target | WholeSystem
     agent_start_s: float
     start_at_exec: int = 0
     compile_s: float = 0.0

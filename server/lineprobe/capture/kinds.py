@@ -52,4 +52,11 @@ SYSCALLS: CaptureKind[SyscallTrace] = CaptureKind(
 LEAKS: CaptureKind[LeakTrace] = CaptureKind(
     "leaks", "leaks", "tracking", lambda raw, cache, launched: resolve_leaks(raw, cache)
 )
-KINDS: dict[str, CaptureKind[Any]] = {kind.name: kind for kind in (PROFILE, SYSCALLS, LEAKS)}
+STACKCOUNT: CaptureKind[CpuProfile] = CaptureKind(
+    "stackcount",
+    "stackcount",
+    "counting",
+    lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched),
+)
+"""Stack counts at a tracepoint: weighted stacks, resolved as a CPU profile is."""
+KINDS: dict[str, CaptureKind[Any]] = {kind.name: kind for kind in (PROFILE, SYSCALLS, LEAKS, STACKCOUNT)}

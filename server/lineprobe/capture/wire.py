@@ -22,7 +22,7 @@ from lineprobe.capture.progress import Capability, CapabilityReport, Progress
 from lineprobe.leaks.model import AllocationSnapshot, RawLeakSite, RawLeakTrace
 from lineprobe.model.capture import CaptureHeader, Timings
 from lineprobe.model.mapping import MappedFile
-from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, StackSnapshot
+from lineprobe.profiling.model import Cost, LossCounters, RawProfile, SampledStack, StackSnapshot
 from lineprobe.syscalls.model import (
     BlockRequest,
     Bucket,
@@ -83,6 +83,43 @@ def to_raw_profile(result: protocol.ProfileResult) -> RawProfile:
             StackSnapshot(e.stack, e.tid, UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data))
             for e in result.exemplars
         ),
+    )
+
+
+def to_raw_stack_counts(result: protocol.StackCountResult) -> RawProfile:
+    """Stack counts are weighted stacks, as a CPU profile is: one resolution serves both. Counted
+    system-wide, each stack is labelled with its process, and its user addresses are dropped
+    (resolving them would need every process's map)."""
+    c = result.counters
+    system_wide = result.header.pid == 0
+    if system_wide:
+        stacks = tuple(
+            SampledStack(s.count, (), tuple(s.kernel), False, result.comms.get(tgid, f"pid {tgid}"))
+            for s, tgid in zip(result.stacks, result.tgids, strict=True)
+        )
+    else:
+        stacks = tuple(
+            SampledStack(s.count, tuple(s.user), tuple(s.kernel), s.user_stack_missing) for s in result.stacks
+        )
+    return RawProfile(
+        header=header_of(result.header),
+        frequency=0,
+        counters=LossCounters(
+            c.samples,
+            c.lost,
+            c.user_stack_missing,
+            c.kernel_stack_missing,
+            c.stack_collisions,
+            c.exemplars_lost,
+        ),
+        stacks=stacks,
+        snapshots=()
+        if system_wide
+        else tuple(
+            StackSnapshot(e.stack, e.tid, UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data))
+            for e in result.exemplars
+        ),
+        cost=Cost(result.tracepoint, "hits"),
     )
 
 
@@ -193,6 +230,14 @@ def _syscalls_request(
     )
 
 
+def _stackcount_request(
+    request_id: int, pid: int, duration_s: float, start_at_exec: int, *, tracepoint: str
+) -> protocol.StackCountRequest:
+    return protocol.StackCountRequest(
+        request_id, pid or None, tracepoint, duration_s=duration_s, start_at_exec=start_at_exec
+    )
+
+
 def _leaks_request(
     request_id: int,
     pid: int,
@@ -226,6 +271,12 @@ WIRE_KINDS: dict[str, WireKind] = {
     ),
     "leaks": WireKind(
         protocol.tag_of(protocol.LeaksRequest), _leaks_request, protocol.LeaksDone, to_raw_leak_trace
+    ),
+    "stackcount": WireKind(
+        protocol.tag_of(protocol.StackCountRequest),
+        _stackcount_request,
+        protocol.StackCountDone,
+        to_raw_stack_counts,
     ),
 }
 """By capture kind name (``lineprobe.capture.kinds``)."""

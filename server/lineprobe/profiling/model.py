@@ -14,6 +14,21 @@ from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What a profile's stack weights count, as words for reports and hovers: the cost column of
+    weighted stacks (CPU samples, or hits of a tracepoint: the same aggregation, heat, flame
+    graph and hovers serve both)."""
+
+    event: str
+    """What was counted: "CPU", or a tracepoint's name."""
+    unit: str
+    """One weight: "samples", "hits"."""
+
+
+CPU_SAMPLES = Cost("CPU", "samples")
+
+
+@dataclass(frozen=True)
 class SampledStack:
     count: int
     user: tuple[int, ...]
@@ -21,6 +36,9 @@ class SampledStack:
     kernel: tuple[str, ...]
     """Kernel function names, leaf first (the agent names them)."""
     user_stack_missing: bool = False
+    process: str | None = None
+    """System-wide counts: the process the stack is of, shown as its outermost frame (user
+    addresses cannot be resolved without that process's map, so they are not kept)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,7 @@ class RawProfile:
     counters: LossCounters
     stacks: tuple[SampledStack, ...]
     snapshots: tuple[StackSnapshot, ...] = ()
+    cost: Cost = CPU_SAMPLES
 
 
 @dataclass(frozen=True)

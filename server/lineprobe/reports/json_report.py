@@ -19,6 +19,8 @@ def profile_to_json(profile: CpuProfile) -> dict[str, Any]:
         "samples": profile.samples,
         "lost": raw.counters.lost,
         "frequency": raw.frequency,
+        "event": raw.cost.event,
+        "unit": raw.cost.unit,
         "target_exited": raw.header.target_exited,
         "exited_after_s": raw.header.exited_after_s,
         "counters": {

@@ -32,16 +32,22 @@ def _heat_style(percent: float) -> str:
 
 def render_profile(profile: CpuProfile, console: Console) -> None:
     raw = profile.raw
-    header = (
-        f"[bold]{escape(raw.header.comm)}[/] (pid {raw.header.pid}, {escape(raw.header.exe)}): "
-        f"{profile.samples} samples "
-        f"in {raw.header.duration_s:.2f} s at {raw.frequency} Hz, {raw.counters.lost} lost"
+    cost = raw.cost
+    rate = f" at {raw.frequency} Hz" if raw.frequency else ""
+    what = f"{profile.samples} {cost.unit}" + (f" of {escape(cost.event)}" if cost.event != "CPU" else "")
+    target = (
+        f"[bold]{escape(raw.header.comm)}[/] (pid {raw.header.pid}, {escape(raw.header.exe)})"
+        if raw.header.pid
+        else "[bold]every task[/]"
     )
-    console.print(header)
+    console.print(f"{target}: {what} in {raw.header.duration_s:.2f} s{rate}, {raw.counters.lost} lost")
     for warning in profile.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
     if profile.samples == 0:
-        console.print("No samples: the process did not run on a CPU while it was sampled.")
+        if cost.event == "CPU":
+            console.print("No samples: the process did not run on a CPU while it was sampled.")
+        else:
+            console.print(f"No hits: {escape(cost.event)} did not fire for the target while it was traced.")
         return
 
     table = Table(title="Top functions", title_justify="left", show_edge=False)
