@@ -45,6 +45,7 @@ LIST_PROCESSES = "lineprobe.listProcesses"
 PROFILE = "lineprobe.profile"
 STOP = "lineprobe.stop"
 CAPABILITIES = "lineprobe.capabilities"
+STACK_COUNT = "lineprobe.stackCount"
 
 
 class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
@@ -53,6 +54,8 @@ class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
     command: list[str] | None = None
     cwd: str | None = None
     frequency: int | None = None
+    tracepoint: str | None = None
+    """``lineprobe.stackCount`` only: ``CATEGORY:NAME``."""
 
 
 def _parse_profile_arguments(arguments: tuple[Any, ...], name: str = PROFILE) -> ProfileArguments:
@@ -181,6 +184,7 @@ async def _traced(
     started = time.monotonic()
     try:
         args = _parse_profile_arguments(arguments, name)
+        chosen = capture_parameters(args)
     except AgentError as exc:
         return _error_result(ls, exc)
     if ls.state.profiling and ls.state.winding_down is not None:
@@ -202,7 +206,7 @@ async def _traced(
                 kind,
                 _target_of(args),
                 duration_s,
-                capture_parameters(args),
+                chosen,
                 reporter.report_from_thread,
             )
         )
@@ -261,6 +265,26 @@ def register(server: LineprobeServer) -> None:
             return _summary(profile, view), f"{profile.samples} samples"
 
         return await _traced(ls, arguments, PROFILE, "Profiling", kinds.PROFILE, capture_parameters, publish)
+
+    @server.command(STACK_COUNT)
+    async def stack_count_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """Stack counts at a tracepoint, shown as a profile is: heat, lenses, hovers, flame graph."""
+
+        def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
+            if not args.tracepoint:
+                raise AgentError("bad-request", f'{STACK_COUNT} needs a "tracepoint": CATEGORY:NAME')
+            return {"tracepoint": args.tracepoint}
+
+        def publish(profile: CpuProfile) -> tuple[dict[str, Any], str]:
+            view = ProfileView.build(profile, ls.state.settings, ls.workspace_roots())
+            documents.publish(ls, view)
+            summary = _summary(profile, view)
+            summary["event"] = profile.raw.cost.event
+            return summary, f"{profile.samples} hits"
+
+        return await _traced(
+            ls, arguments, STACK_COUNT, "Counting stacks of", kinds.STACKCOUNT, capture_parameters, publish
+        )
 
     @server.command(TRACE_SYSCALLS)
     async def trace_syscalls_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:

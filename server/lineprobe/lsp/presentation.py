@@ -13,7 +13,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 
 from lineprobe.lsp.profile_view import DocumentProfile, ProfileView
-from lineprobe.profiling.model import LineStat
+from lineprobe.profiling.model import CPU_SAMPLES, LineStat
 from lineprobe.reports.flame_tree import FlameNode, flame_tree, line_stats_under
 
 SOURCE = "lineprobe"
@@ -35,6 +35,7 @@ def diagnostics(
     view: ProfileView, doc: DocumentProfile, threshold: float, lines: list[str]
 ) -> list[types.Diagnostic]:
     result: list[types.Diagnostic] = []
+    cost = view.profile.raw.cost
     stale_note = " (source changed since the binary was built: lines may have moved)" if doc.stale else ""
     for number, stat in sorted(doc.lines.items()):
         share = view.percent(stat.self_samples)
@@ -47,7 +48,7 @@ def diagnostics(
                     uri=_uri(caller_path),
                     range=_line_range(caller_line),
                 ),
-                message=f"called from {caller_fn or '??'}: {view.percent(count):.1f}% of samples",
+                message=f"called from {caller_fn or '??'}: {view.percent(count):.1f}% of {cost.unit}",
             )
             for (caller_fn, caller_path, caller_line), count in _top(stat.callers)
             if caller_path and caller_line
@@ -56,10 +57,10 @@ def diagnostics(
         result.append(
             types.Diagnostic(
                 range=_line_range(number, length),
-                message=f"{share:.1f}% of CPU samples (self){where}{stale_note}",
+                message=f"{share:.1f}% of {cost.event} {cost.unit} (self){where}{stale_note}",
                 severity=types.DiagnosticSeverity.Information,
                 source=SOURCE,
-                code="cpu-hot-line",
+                code="cpu-hot-line" if cost == CPU_SAMPLES else "stack-count-line",
                 related_information=related or None,
                 data={
                     "self_percent": round(share, 2),
@@ -82,6 +83,7 @@ def inlay_hints(
     view: ProfileView, doc: DocumentProfile, lines: list[str], visible: types.Range
 ) -> list[types.InlayHint]:
     hints: list[types.InlayHint] = []
+    cost = view.profile.raw.cost
     for number, stat in sorted(doc.lines.items()):
         if not visible.start.line <= number - 1 <= visible.end.line:
             continue
@@ -96,8 +98,8 @@ def inlay_hints(
                 position=types.Position(number - 1, length),
                 label=label,
                 padding_left=True,
-                tooltip=f"{stat.self_samples} of {view.profile.samples} CPU samples ran this line; "
-                f"{stat.total_samples} had it on the stack",
+                tooltip=f"{stat.self_samples} of {view.profile.samples} {cost.event} {cost.unit} "
+                f"were on this line itself; {stat.total_samples} had it on the stack",
             )
         )
     return hints
@@ -105,11 +107,12 @@ def inlay_hints(
 
 def function_lenses(view: ProfileView, doc: DocumentProfile) -> list[types.CodeLens]:
     lenses = []
+    cost = view.profile.raw.cost
     for fstat in doc.functions:
         if not fstat.line:
             continue
         total = view.percent(fstat.total_samples)
-        title = f"CPU {total:.1f}% total, {view.percent(fstat.self_samples):.1f}% self"
+        title = f"{cost.event} {total:.1f}% total, {view.percent(fstat.self_samples):.1f}% self"
         if fstat.inlined:
             title += " (inlined)"
         lenses.append(
@@ -130,13 +133,14 @@ def hover(view: ProfileView, stat: LineStat) -> types.Hover:
 def hover_markdown(view: ProfileView, stat: LineStat) -> str:
     p = view.profile
     raw = p.raw
+    cost = raw.cost
+    rate = f" at {raw.frequency} Hz" if raw.frequency else ""
     parts = [
-        f"**lineprobe: CPU** ({p.samples} samples of pid {raw.header.pid} `{raw.header.comm}` "
-        f"over {raw.header.duration_s:.1f} s "
-        f"at {raw.frequency} Hz)",
+        f"**lineprobe: {cost.event}** ({p.samples} {cost.unit} of pid {raw.header.pid} `{raw.header.comm}` "
+        f"over {raw.header.duration_s:.1f} s{rate})",
         "",
-        f"- self: **{view.percent(stat.self_samples):.1f}%** ({stat.self_samples} samples)",
-        f"- total: **{view.percent(stat.total_samples):.1f}%** ({stat.total_samples} samples)",
+        f"- self: **{view.percent(stat.self_samples):.1f}%** ({stat.self_samples} {cost.unit})",
+        f"- total: **{view.percent(stat.total_samples):.1f}%** ({stat.total_samples} {cost.unit})",
         f"- function: `{stat.function or '??'}`" + (" (inlined)" if stat.inlined else ""),
     ]
     if stat.callers:
@@ -150,7 +154,7 @@ def hover_markdown(view: ProfileView, stat: LineStat) -> str:
         top = sorted(stat.kernel_callees.items(), key=lambda item: -item[1])[:5]
         parts += [f"- `{name}`: {view.percent(n):.1f}%" for name, n in top]
     if raw.counters.lost:
-        parts += ["", f"{raw.counters.lost} samples were lost."]
+        parts += ["", f"{raw.counters.lost} {cost.unit} were lost."]
     return "\n".join(parts)
 
 
