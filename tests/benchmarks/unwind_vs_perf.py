@@ -27,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from lineprobe.profiling.runner import Launch, ProfileRunner
+from lineprobe.symbolization.frame import FrameKind
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "workloads" / "build"
@@ -102,7 +103,7 @@ def lineprobe_stacks(
         frames = [
             normalize(f.function)
             for f in stack.frames
-            if f.binary == str(binary) and f.function and not f.inlined
+            if f.binary == str(binary) and f.function and f.kind is not FrameKind.INLINED
         ]
         if frames:
             stacks[tuple(reversed(frames))] += stack.count

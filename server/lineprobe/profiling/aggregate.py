@@ -23,13 +23,13 @@ from lineprobe.profiling.model import (
     Timings,
     access_warnings,
 )
-from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.frame import FrameKind, SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.unwinding.stack_unwinder import unwind
 
 
 def _kernel_frames(names: tuple[str, ...]) -> list[SourceFrame]:
-    return [SourceFrame(name, None, None, None, False, "[kernel]", kernel=True) for name in names]
+    return [SourceFrame(name, None, None, None, FrameKind.KERNEL, "[kernel]") for name in names]
 
 
 def _neighbour_key(frame: SourceFrame) -> tuple[str | None, str | None, int | None]:
@@ -101,7 +101,7 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
                 stat = lines.get(key)
                 if stat is None:
                     stat = lines[key] = LineStat(
-                        frame.path, frame.line, frame.function, inlined=frame.inlined
+                        frame.path, frame.line, frame.function, inlined=frame.kind is FrameKind.INLINED
                     )
                 if is_leaf:
                     stat.self_samples += stack.count
@@ -112,7 +112,7 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
                         caller = _neighbour_key(stack.frames[depth + 1])
                         stat.callers[caller] = stat.callers.get(caller, 0) + stack.count
                     below = stack.frames[depth - 1] if depth > 0 else None
-                    if below is not None and below.kernel:
+                    if below is not None and below.kind is FrameKind.KERNEL:
                         name = below.function or "[kernel]"
                         stat.kernel_callees[name] = stat.kernel_callees.get(name, 0) + stack.count
                     elif below is not None:
@@ -127,7 +127,7 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
                     frame.function_path or frame.path,
                     frame.function_line or frame.line,
                     frame.binary,
-                    inlined=frame.inlined,
+                    inlined=frame.kind is FrameKind.INLINED,
                 )
             if is_leaf:
                 fstat.self_samples += stack.count

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lineprobe.leaks.model import LeakTrace
+from lineprobe.symbolization.frame import FrameKind
 
 
 def size_text(value: float) -> str:
@@ -44,7 +45,7 @@ def leaks_to_json(trace: LeakTrace) -> dict[str, Any]:
                         "path": f.path,
                         "line": f.line,
                         "binary": f.binary,
-                        "inlined": f.inlined,
+                        "inlined": f.kind is FrameKind.INLINED,
                     }
                     for f in s.stack
                 ],

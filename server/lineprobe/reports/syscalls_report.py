@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.frame import FrameKind, SourceFrame
 from lineprobe.syscalls.model import Distribution, SiteCount, SyscallTrace
 
 BAR_WIDTH = 40
@@ -20,7 +20,7 @@ def _frame(frame: SourceFrame) -> dict[str, Any]:
         "path": frame.path,
         "line": frame.line,
         "binary": frame.binary,
-        "inlined": frame.inlined,
+        "inlined": frame.kind is FrameKind.INLINED,
     }
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from lineprobe.symbolization.debug_link import find_debug_file
 from lineprobe.symbolization.demangle import Demangler
 from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, debug_file_for
-from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.frame import JIT, NATIVE, SourceFrame
 from lineprobe.symbolization.index_cache import IndexCache
 from lineprobe.symbolization.perf_map import PerfMap, load_perf_map, perf_map_path
 from lineprobe.symbolization.source_freshness import source_problem
@@ -236,17 +236,17 @@ class AddressSpace:
         if (mapping is None or not mapping.path) and self.perf_map is not None:
             jitted = self.perf_map.lookup(address)
             if jitted is not None:
-                return [SourceFrame(jitted, None, None, None, False, "[jit]")]
+                return [SourceFrame(jitted, None, None, None, JIT, "[jit]")]
         if mapping is None:
-            return [SourceFrame(None, None, None, None, False, "[unmapped]")]
+            return [SourceFrame(None, None, None, None, NATIVE, "[unmapped]")]
         binary = mapping.path or "[anonymous]"
         if not mapping.path.startswith("/"):
             # [vdso], anonymous JIT code and the like: no file to read.
-            return [SourceFrame(None, None, None, None, False, binary)]
+            return [SourceFrame(None, None, None, None, NATIVE, binary)]
         image = self.cache.image(mapping.path, mapping.build_id, self.root)
         vaddr = image.file_offset_to_vaddr(address - mapping.start + mapping.offset)
         if vaddr is None:
-            return [SourceFrame(None, None, None, None, False, binary)]
+            return [SourceFrame(None, None, None, None, NATIVE, binary)]
         if mapping.path.startswith(SYSTEM_PREFIXES):
             # The system's libraries are never the site of a finding: their
             # function names are enough, and decoding their (often separate,
@@ -258,7 +258,7 @@ class AddressSpace:
                 name = debug.symbols.lookup(vaddr) if debug is not None else None
             if name is not None:
                 name = self.cache.demangle(name)
-            return [SourceFrame(name, None, None, None, False, binary)]
+            return [SourceFrame(name, None, None, None, NATIVE, binary)]
         debug = self.cache.debug_image(image) if image.dwarf is None else None
         if image.dwarf is None and (debug is None or debug.dwarf is None):
             self.binaries_without_debug_info.add(binary)
@@ -321,7 +321,7 @@ def _named(
     symbol = image.symbols.lookup(vaddr)
     if not frames:
         name = demangle(symbol) if symbol is not None and demangle is not None else symbol
-        return [SourceFrame(name, None, None, None, False, binary)]
+        return [SourceFrame(name, None, None, None, NATIVE, binary)]
     outer = frames[-1]
     # A mangled symbol only fills a missing name: DWARF's plain name reads better than
     # the demangled signature, and is what the source says.

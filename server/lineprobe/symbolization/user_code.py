@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.frame import KERNEL, SourceFrame
 
 SYSTEM_PREFIXES = ("/usr/lib/", "/lib/", "/lib64/", "/usr/lib64/", "/usr/libexec/", "/usr/lib32/")
 """Where shared libraries of the system (libc, libstdc++, the JVM, ...) live."""
@@ -14,7 +14,7 @@ SYSTEM_HEADERS = ("/usr/include/", "/usr/lib/gcc/", "/usr/lib/llvm")
 
 def is_user_frame(frame: SourceFrame) -> bool:
     return (
-        not frame.kernel
+        frame.kind is not KERNEL
         and not frame.binary.startswith(SYSTEM_PREFIXES)
         and not frame.binary.startswith("[")
         and frame.path is not None
