@@ -80,7 +80,7 @@ def render_leaks(trace: LeakTrace, console: Console) -> None:
     for s in trace.sites[:20]:
         if s.outstanding_count <= 0 and not s.suspect:
             continue
-        where = f"{s.site.path}:{s.site.line} in {s.site.function}" if s.site else "(no user frame)"
+        where = f"{s.site.location} in {s.site.function}" if s.site else "(no user frame)"
         table.add_row(
             {"suspect": "[red]suspect[/]", "held": "held"}.get(s.verdict, ""),
             size_text(s.outstanding_bytes),

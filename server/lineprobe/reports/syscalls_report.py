@@ -152,7 +152,7 @@ def _where(sites: list[SiteCount]) -> str:
         return "(no user frame)"
     s = sites[0].site
     more = f" (+{len(sites) - 1} more)" if len(sites) > 1 else ""
-    return f"{s.path}:{s.line} in {s.function}{more}"
+    return f"{s.location} in {s.function}{more}"
 
 
 def render_trace(trace: SyscallTrace, console: Console) -> None:

@@ -59,6 +59,11 @@ class SourceFrame(NamedTuple):
         return self.kind is INLINED
 
     @property
+    def location(self) -> str:
+        """``FILE:LINE`` where the frame has a source line, else the binary its code is in."""
+        return f"{self.path}:{self.line}" if self.path and self.line else self.binary
+
+    @property
     def label(self) -> str:
         """A short, stable name for flame graphs and folded stacks."""
         name = self.function or f"[unknown in {self.binary.rsplit('/', 1)[-1]}]"
