@@ -1,9 +1,28 @@
-"""Frame kinds, and the user's code among them."""
+"""Frame kinds, the frame source chosen per mapping, and the user's code among kinds."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from lineprobe.symbolization.frame import FrameKind, SourceFrame
+from lineprobe.symbolization.frame_sources import (
+    ElfDwarfSource,
+    ElfSymbolSource,
+    PerfMapSource,
+    UnnamedSource,
+)
+from lineprobe.symbolization.perf_map import load_perf_map
+from lineprobe.symbolization.resolver import AddressSpace, ImageCache, MappedFile
 from lineprobe.symbolization.user_code import user_site
+
+from tests.unit.test_resolver_prefetch import runtime_address
+
+BASE = 0x5555_5555_4000
+LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+LIBC_BASE = 0x7F10_0000_0000
+JIT_START = 0x7F00_0000_0000
+VDSO = 0x7FFF_F000_0000
 
 
 def frame(
@@ -40,4 +59,66 @@ def test_the_site_is_user_code_of_any_kind_but_the_kernel() -> None:
     assert user_site([kernel, unnamed_jit, native]) is native, "an unnamed JIT frame shows nothing"
     assert user_site([libc, jdk, app, native]) is app, "the JDK's own classes are the system's"
     assert user_site([kernel, libc]) is None, "the kernel never is the site, whatever its path"
-    assert (native.location, jit.location) == ("/srv/app/handle.c:3", "[jit]"), "how reports name a site"
+
+
+def test_each_mapping_gets_its_source_and_jit_frames_their_kind(workloads: Path, tmp_path: Path) -> None:
+    binary = workloads / "hotloop"
+    perf_map_file = tmp_path / "perf-1.map"
+    perf_map_file.write_text(f"{JIT_START:x} 40 LazyCompile:*hot /srv/app.js:3\n")
+    perf_map = load_perf_map(str(perf_map_file), os.getuid())
+    mappings = [
+        MappedFile(BASE, BASE + binary.stat().st_size, 0, str(binary)),
+        MappedFile(LIBC_BASE, LIBC_BASE + os.path.getsize(LIBC), 0, LIBC),
+        MappedFile(JIT_START, JIT_START + 0x10000, 0, ""),
+        MappedFile(VDSO, VDSO + 0x2000, 0, "[vdso]"),
+        MappedFile(VDSO + 0x10000, VDSO + 0x11000, 0, str(tmp_path / "gone.so")),
+    ]
+    cache = ImageCache(index_cache=None)
+    space = AddressSpace(mappings, cache, perf_map=perf_map)
+    chosen = {m.path: type(space.source_for(i)) for i, m in enumerate(space.mappings)}
+    assert [chosen[m.path] for m in mappings] == [
+        ElfDwarfSource,
+        ElfSymbolSource,
+        PerfMapSource,
+        UnnamedSource,
+        UnnamedSource,
+    ]
+    assert type(space.source_for(-1)) is PerfMapSource, "code mapped after the last look at the maps"
+    assert space.source_for(0) is space.source_for(0), "chosen once per mapping"
+
+    [jit] = space.resolve(JIT_START + 0x10, False)
+    assert (jit.function, jit.kind, jit.binary) == ("LazyCompile:*hot /srv/app.js:3", FrameKind.JIT, "[jit]")
+    [outside] = space.resolve(JIT_START + 0x100, False)
+    assert (outside.function, outside.kind, outside.binary) == (None, FrameKind.NATIVE, "[anonymous]")
+    [vdso] = space.resolve(VDSO + 0x10, False)
+    assert (vdso.kind, vdso.binary) == (FrameKind.NATIVE, "[vdso]")
+    assert space.resolve(0x1000, False)[0].binary == "[unmapped]"
+    without_map = AddressSpace(mappings[2:3], cache)
+    assert type(without_map.source_for(0)) is UnnamedSource
+    assert without_map.resolve(JIT_START + 0x10, False)[0].function is None
+    cache.close()
+
+
+def test_prefetch_hands_each_source_one_batch(workloads: Path) -> None:
+    binary = workloads / "wordcount-O2"
+    cache = ImageCache(index_cache=None)
+    space = AddressSpace([MappedFile(BASE, BASE + binary.stat().st_size, 0, str(binary))], cache)
+    image = cache.image(str(binary), None)
+    addresses = [a for start in image.symbols.starts if (a := runtime_address(image, start + 1)) is not None]
+    source = space.source_for(0)
+    batches: list[int] = []
+    frames_of = source.frames
+
+    def counted(batch: list[int]) -> list[list[SourceFrame]]:
+        batches.append(len(batch))
+        return frames_of(batch)
+
+    source.frames = counted  # type: ignore[method-assign]
+    stacks = [addresses[i : i + 3] for i in range(len(addresses))]  # addresses repeat across stacks
+    space.prefetch([*stacks, [0x10]])
+    distinct = {(a, depth > 0) for stack in stacks for depth, a in enumerate(stack)}
+    assert batches == [len(distinct)], "one batch, each (address, return address) once"
+    assert all(
+        f.kind in (FrameKind.NATIVE, FrameKind.INLINED) for s in stacks for f in space.resolve_stack(s)
+    )
+    cache.close()
