@@ -1,10 +1,13 @@
-"""Frame kinds, the frame source chosen per mapping, and the user's code among kinds."""
+"""Frame kinds, the frame source chosen per mapping, the user's code among kinds, and the unwinder's
+own CFI cache."""
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
+from elftools.elf.elffile import ELFFile
 from lineprobe.symbolization.frame import FrameKind, SourceFrame
 from lineprobe.symbolization.frame_sources import (
     ElfDwarfSource,
@@ -15,6 +18,7 @@ from lineprobe.symbolization.frame_sources import (
 from lineprobe.symbolization.perf_map import load_perf_map
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache, MappedFile
 from lineprobe.symbolization.user_code import user_site
+from lineprobe.unwinding.call_frame_cache import CallFrameCache
 
 from tests.unit.test_resolver_prefetch import runtime_address
 
@@ -122,3 +126,21 @@ def test_prefetch_hands_each_source_one_batch(workloads: Path) -> None:
         f.kind in (FrameKind.NATIVE, FrameKind.INLINED) for s in stacks for f in space.resolve_stack(s)
     )
     cache.close()
+
+
+def test_the_unwinder_keeps_cfi_per_image_while_the_image_lives(workloads: Path) -> None:
+    path = str(workloads / "primes-stripped")
+    cache = ImageCache(index_cache=None)
+    space = AddressSpace([MappedFile(BASE, BASE + os.path.getsize(path), 0, path)], cache)
+    image = cache.image(path, None)
+    with open(path, "rb") as f:
+        entry = runtime_address(image, ELFFile(f).header["e_entry"])
+    call_frames = CallFrameCache()
+    table = call_frames.table(image)
+    assert table is not None and call_frames.table(image) is table, "loaded once"
+    assert entry is not None and call_frames.rule_at(space, entry) is not None
+    assert call_frames.rule_at(space, 0x1000) is None, "outside every mapping"
+    cache.close()
+    del image, space, table
+    gc.collect()
+    assert len(call_frames._tables) == 0, "a closed image's CFI goes with it"

@@ -18,11 +18,10 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lineprobe.symbolization.debug_link import find_debug_file
 from lineprobe.symbolization.demangle import Demangler
-from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, debug_file_for
+from lineprobe.symbolization.elf_image import ElfImage, debug_file_for
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.frame_sources import (
     ElfDwarfSource,
@@ -37,9 +36,6 @@ from lineprobe.symbolization.index_cache import IndexCache
 from lineprobe.symbolization.perf_map import PerfMap, load_perf_map, perf_map_path
 from lineprobe.symbolization.source_freshness import source_problem
 from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
-
-if TYPE_CHECKING:
-    from lineprobe.unwinding.call_frame_table import FrameRule
 
 __all__ = ["AddressSpace", "ImageCache", "MappedFile", "proc_root", "resolve_in_image", "resolve_many"]
 
@@ -166,21 +162,15 @@ class AddressSpace:
         i = self._index_of(address)
         return self.mappings[i] if i >= 0 else None
 
-    def frame_rule(self, address: int) -> FrameRule | None:
-        """The CFI rule at a runtime address, through the image that maps it."""
+    def file_address(self, address: int) -> tuple[ElfImage, int] | None:
+        """The ELF file mapped at a runtime address and the virtual address it maps there
+        (None outside mapped files, or where the file's PT_LOAD segments do not reach)."""
         mapping = self.mapping_for(address)
         if mapping is None or not mapping.path.startswith("/"):
             return None
         image = self.cache.image(mapping.path, mapping.build_id, self.root)
         vaddr = image.file_offset_to_vaddr(address - mapping.start + mapping.offset)
-        table = image.call_frames if vaddr is not None else None
-        if table is None or vaddr is None:
-            return None
-        try:
-            return table.rule_for(vaddr)
-        except PARSE_ERRORS as exc:
-            image.problems.append(f"{mapping.path}: CFI at 0x{vaddr:x} unreadable ({type(exc).__name__})")
-            return None
+        return (image, vaddr) if vaddr is not None else None
 
     def resolve(self, address: int, is_return_address: bool) -> list[SourceFrame]:
         key = (address, is_return_address)

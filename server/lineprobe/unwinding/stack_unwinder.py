@@ -16,9 +16,13 @@ import struct
 from dataclasses import dataclass
 
 from lineprobe.symbolization.resolver import AddressSpace
+from lineprobe.unwinding.call_frame_cache import CallFrameCache
 from lineprobe.unwinding.call_frame_table import RBP, RSP, FrameRule
 
 MAX_FRAMES = 128
+
+SHARED_CALL_FRAMES = CallFrameCache()
+"""The CFI of every image unwound through, for as long as its ImageCache keeps it open."""
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,17 @@ class Unwound:
 
 
 def unwind(
-    space: AddressSpace, regs: UserRegisters, stack: StackCopy, max_frames: int = MAX_FRAMES
+    space: AddressSpace,
+    regs: UserRegisters,
+    stack: StackCopy,
+    max_frames: int = MAX_FRAMES,
+    call_frames: CallFrameCache = SHARED_CALL_FRAMES,
 ) -> Unwound:
     addresses = [regs.ip]
     ip, sp, bp = regs.ip, regs.sp, regs.bp
     for depth in range(max_frames):
         lookup_pc = ip if depth == 0 else ip - 1  # a return address may be past the call's FDE
-        rule = space.frame_rule(lookup_pc)
+        rule = call_frames.rule_at(space, lookup_pc)
         if rule is None:
             if space.mapping_for(lookup_pc) is None:
                 return Unwound(addresses, f"0x{ip:x} is not in any mapped file")
