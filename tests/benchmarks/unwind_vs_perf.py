@@ -28,6 +28,7 @@ from pathlib import Path
 
 from lineprobe.capture import kinds
 from lineprobe.capture.runner import CaptureRunner, Launch
+from lineprobe.symbolization.frame import FrameKind
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "workloads" / "build"
@@ -108,7 +109,7 @@ def lineprobe_stacks(
         frames = [
             normalize(f.function)
             for f in stack.frames
-            if f.binary == str(binary) and f.function and not f.inlined
+            if f.binary == str(binary) and f.function and f.kind is not FrameKind.INLINED
         ]
         if frames:
             stacks[tuple(reversed(frames))] += stack.count

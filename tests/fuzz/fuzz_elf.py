@@ -50,6 +50,7 @@ def exercise(path: str) -> None:
     """Every public entry point on the file at ``path``; raises ``Finding`` on a contract breach."""
     from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage
     from lineprobe.symbolization.resolver import AddressSpace, ImageCache, MappedFile, resolve_in_image
+    from lineprobe.unwinding.call_frame_cache import load_call_frames
     from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters, unwind
 
     def guarded(what: str, call: Any, allowed: tuple[type[BaseException], ...] = ()) -> Any:
@@ -84,10 +85,10 @@ def exercise(path: str) -> None:
             # Their callers (process_list) catch PARSE_ERRORS, nothing else.
             guarded("DwarfIndex.source_files", dwarf.source_files, PARSE_ERRORS)
             guarded("DwarfIndex.functions_by_file", dwarf.functions_by_file, PARSE_ERRORS)
-        table = guarded("ElfImage.call_frames", lambda: image.call_frames)
+        table = guarded("load_call_frames", lambda: load_call_frames(image))
         if table is not None:
             for address in addresses:
-                # AddressSpace.frame_rule catches PARSE_ERRORS around rule_for.
+                # call_frame_cache.rule_at catches PARSE_ERRORS around rule_for.
                 guarded("rule_for", lambda a=address: table.rule_for(a), PARSE_ERRORS)
 
         size = max(os.path.getsize(path), 0x1000)

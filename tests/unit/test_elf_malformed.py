@@ -19,6 +19,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 from lineprobe.symbolization.elf_image import ElfImage, debug_file_for
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache, MappedFile, resolve_in_image
+from lineprobe.unwinding.call_frame_cache import load_call_frames, rule_at
 
 from tests.fuzz import elf_mutations as m
 
@@ -100,7 +101,7 @@ def test_corrupt_section_headers_keep_the_program_headers(
         cache.images[(image.path, None)] = image
         space = AddressSpace([MappedFile(BASE, BASE + 0x5000, 0, image.path)], cache)
         frames = space.resolve_stack([BASE + 0x1139, BASE + 0x1200])
-        space.frame_rule(BASE + 0x1139)
+        rule_at(space, BASE + 0x1139)
     assert message in all_problems(image)
     assert image.segments, "the program headers are intact: addresses still map"
     assert frames and all(f.binary == image.path for f in frames)
@@ -157,7 +158,7 @@ def test_die_reference_cycle_terminates(workloads: Path, tmp_path: Path) -> None
 def test_compressed_section_claiming_gigabytes_is_refused(workloads: Path, tmp_path: Path) -> None:
     with under_a_second("compressed size bomb"):
         image = image_of(tmp_path, "bomb", m.compressed_size_bomb((workloads / "hotloop").read_bytes()))
-        dwarf, cfi = image.dwarf, image.call_frames
+        dwarf, cfi = image.dwarf, load_call_frames(image)
         frames = resolve_in_image(image, symbol(image, "main"), "bomb")
     assert dwarf is None and cfi is None
     assert "compressed section .debug_info claims 68719476736 bytes" in all_problems(image)
@@ -241,7 +242,7 @@ def test_stripped_binary_resolves_symbols_and_unwinds_with_eh_frame(workloads: P
         segment = next(s for s in image.segments if s.vaddr <= entry < s.vaddr + s.memsz)
         offset = segment.offset + entry - segment.vaddr
         frames = space.resolve(BASE + offset, is_return_address=False)
-        rule = space.frame_rule(BASE + offset)
+        rule = rule_at(space, BASE + offset)
     assert image.dwarf is None and frames
     assert space.binaries_without_debug_info == {path}, "the missing debug info is reported per binary"
     assert rule is not None, ".eh_frame survives stripping: the CFI is still used"

@@ -18,7 +18,7 @@ def answers(binary: Path, cache: IndexCache) -> list[list[tuple]]:
     for start, end in zip(image.symbols.starts, image.symbols.ends, strict=True):
         for address in range(start, min(end, start + 64), 3):
             frames = resolve_in_image(image, address, str(binary))
-            result.append([(f.function, f.path, f.line, f.column, f.inlined) for f in frames])
+            result.append([(f.function, f.path, f.line, f.column, f.kind) for f in frames])
     image.close()
     return result
 

@@ -41,7 +41,7 @@ def test_prefetched_stacks_resolve_as_they_do_one_by_one(workloads: Path) -> Non
     def not_again(address: int) -> None:
         raise AssertionError(f"0x{address:x} was not prefetched")
 
-    batched._locate = not_again  # type: ignore[method-assign]
+    batched._frames_of = not_again  # type: ignore[method-assign]
     assert [batched.resolve_stack(stack) for stack in stacks] == expected
     assert sum(1 for frames in expected for f in frames if f.line) > len(stacks), "lines were found"
     one_by_one.cache.close()

@@ -11,6 +11,7 @@ from lineprobe.lsp.findings import Finding
 from lineprobe.lsp.settings import Settings
 from lineprobe.lsp.source_locator import SourceLocator, uri_of
 from lineprobe.reports.leaks_report import size_text
+from lineprobe.symbolization.frame import FrameKind
 
 BAR_WIDTH = 30
 MAX_STACK_LINES = 12
@@ -66,7 +67,9 @@ def _finding(trace: LeakTrace, site: LeakSite) -> Finding:
     ]
     for frame in site.stack[:MAX_STACK_LINES]:
         where = f"{frame.path}:{frame.line}" if frame.path and frame.line else frame.binary
-        hover.append(f"- `{frame.function or '??'}`{' (inlined)' if frame.inlined else ''} {where}")
+        hover.append(
+            f"- `{frame.function or '??'}`{' (inlined)' if frame.kind is FrameKind.INLINED else ''} {where}"
+        )
     callers = site.stack[site.stack.index(site.site) + 1 :] if site.site in site.stack else []
     related = [
         (f.path, f.line, f"allocated through {f.function or '??'}")

@@ -15,6 +15,7 @@ from pygls.uris import from_fs_path
 from lineprobe.lsp.profile_view import DocumentProfile, ProfileView
 from lineprobe.profiling.model import CPU_SAMPLES, LineStat
 from lineprobe.reports.flame_tree import FlameNode, flame_tree, line_stats_under
+from lineprobe.symbolization.frame import FrameKind
 
 SOURCE = "lineprobe"
 MAX_NEIGHBOURS = 5
@@ -171,8 +172,8 @@ def flame_graph(view: ProfileView) -> dict[str, Any]:
             "path": frame.path if frame is not None else None,
             "line": frame.line if frame is not None else None,
             "uri": from_fs_path(path) if path else None,
-            "inlined": bool(frame and frame.inlined),
-            "kernel": bool(frame and frame.kernel),
+            "inlined": frame is not None and frame.kind is FrameKind.INLINED,
+            "kernel": frame is not None and frame.kind is FrameKind.KERNEL,
             "children": [node(c) for c in sorted(n.children.values(), key=lambda c: -c.value)],
         }
 

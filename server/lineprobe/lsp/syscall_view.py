@@ -16,7 +16,7 @@ from lineprobe.lsp.findings import Finding
 from lineprobe.lsp.settings import Settings
 from lineprobe.lsp.source_locator import SourceLocator, uri_of
 from lineprobe.reports.syscalls_report import histogram_lines
-from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.frame import FrameKind, SourceFrame
 from lineprobe.syscalls.model import Failure, FileIoStat, SiteCount, SyscallTrace
 
 MAX_STACK_LINES = 12
@@ -45,7 +45,7 @@ def _stack_lines(frames: list[SourceFrame]) -> list[str]:
     lines = []
     for frame in frames[:MAX_STACK_LINES]:
         where = f"{frame.path}:{frame.line}" if frame.path and frame.line else frame.binary
-        inlined = " (inlined)" if frame.inlined else ""
+        inlined = " (inlined)" if frame.kind is FrameKind.INLINED else ""
         lines.append(f"- `{frame.function or '??'}`{inlined} {where}")
     if len(frames) > MAX_STACK_LINES:
         lines.append(f"- ... {len(frames) - MAX_STACK_LINES} more frames")

@@ -22,13 +22,18 @@ from lineprobe.profiling.model import (
     ResolvedStack,
     StackSnapshot,
 )
-from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.frame import FrameKind, SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.unwinding.stack_unwinder import unwind
 
 
 def _kernel_frames(names: tuple[str, ...]) -> list[SourceFrame]:
-    return [SourceFrame(name, None, None, None, False, "[kernel]", kernel=True) for name in names]
+    return [SourceFrame(name, None, None, None, FrameKind.KERNEL, "[kernel]") for name in names]
+
+
+def _process_frame(process: str) -> list[SourceFrame]:
+    """The outermost frame of a stack counted system-wide: its process, as perf shows its comm."""
+    return [SourceFrame(process, None, None, None, FrameKind.NATIVE, "[process]")]
 
 
 def _neighbour_key(frame: SourceFrame) -> tuple[str | None, str | None, int | None]:
@@ -61,12 +66,13 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
     stop_reasons: Counter[str] = Counter()
     # First every stack's user addresses (unwound where an exemplar allows), then all of them
     # resolved at once: each binary's DWARF searched in one batch.
-    unresolved: list[tuple[int, list[SourceFrame], Sequence[int]]] = []
+    unresolved: list[tuple[int, list[SourceFrame], Sequence[int], list[SourceFrame]]] = []
     for index, sampled in enumerate(raw.stacks):
         kernel = _kernel_frames(sampled.kernel)
         snapshots = snapshots_of.get(index)
         if not snapshots:
-            unresolved.append((sampled.count, kernel, _plausible_prefix(space, sampled.user)))
+            outer = _process_frame(sampled.process) if sampled.process is not None else []
+            unresolved.append((sampled.count, kernel, _plausible_prefix(space, sampled.user), outer))
             continue
         # The in-kernel count is exact; the exemplars say which full stacks it
         # was made of. Split the count over them, in whole samples.
@@ -80,10 +86,10 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
             user = unwound.addresses
             if len(user) == 1 and len(sampled.user) > 1:
                 user = list(sampled.user)  # CFI gave nothing: keep the frame-pointer walk
-            unresolved.append((weight, kernel, user))
-    space.prefetch(addresses for _, _, addresses in unresolved)
-    for weight, kernel, addresses in unresolved:
-        stacks.append(ResolvedStack(weight, kernel + space.resolve_stack(addresses)))
+            unresolved.append((weight, kernel, user, []))
+    space.prefetch(addresses for _, _, addresses, _ in unresolved)
+    for weight, kernel, addresses, outer in unresolved:
+        stacks.append(ResolvedStack(weight, kernel + space.resolve_stack(addresses) + outer))
 
     lines: dict[LineKey, LineStat] = {}
     functions: dict[tuple[str, str], FunctionStat] = {}
@@ -101,7 +107,7 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
                 stat = lines.get(key)
                 if stat is None:
                     stat = lines[key] = LineStat(
-                        frame.path, frame.line, frame.function, inlined=frame.inlined
+                        frame.path, frame.line, frame.function, inlined=frame.kind is FrameKind.INLINED
                     )
                 if is_leaf:
                     stat.self_samples += stack.count
@@ -112,7 +118,7 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
                         caller = _neighbour_key(stack.frames[depth + 1])
                         stat.callers[caller] = stat.callers.get(caller, 0) + stack.count
                     below = stack.frames[depth - 1] if depth > 0 else None
-                    if below is not None and below.kernel:
+                    if below is not None and below.kind is FrameKind.KERNEL:
                         name = below.function or "[kernel]"
                         stat.kernel_callees[name] = stat.kernel_callees.get(name, 0) + stack.count
                     elif below is not None:
@@ -127,7 +133,7 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
                     frame.function_path or frame.path,
                     frame.function_line or frame.line,
                     frame.binary,
-                    inlined=frame.inlined,
+                    inlined=frame.kind is FrameKind.INLINED,
                 )
             if is_leaf:
                 fstat.self_samples += stack.count

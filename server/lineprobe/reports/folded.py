@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections import Counter
 
 from lineprobe.profiling.model import CpuProfile
-from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.frame import FrameKind, SourceFrame
 
 
 def frame_label(frame: SourceFrame) -> str:
     label = frame.label.replace(";", ":").replace(" ", "_").replace("\n", "")
-    if frame.line and not frame.kernel:
+    if frame.line and frame.kind is not FrameKind.KERNEL:
         label += f":{frame.line}"
     return label
 

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lineprobe.leaks.model import LeakTrace
+from lineprobe.symbolization.frame import FrameKind
 
 
 def size_text(value: float) -> str:
@@ -44,7 +45,7 @@ def leaks_to_json(trace: LeakTrace) -> dict[str, Any]:
                         "path": f.path,
                         "line": f.line,
                         "binary": f.binary,
-                        "inlined": f.inlined,
+                        "inlined": f.kind is FrameKind.INLINED,
                     }
                     for f in s.stack
                 ],
@@ -80,7 +81,7 @@ def render_leaks(trace: LeakTrace, console: Console) -> None:
     for s in trace.sites[:20]:
         if s.outstanding_count <= 0 and not s.suspect:
             continue
-        where = f"{s.site.path}:{s.site.line} in {s.site.function}" if s.site else "(no user frame)"
+        where = f"{s.site.location} in {s.site.function}" if s.site else "(no user frame)"
         table.add_row(
             {"suspect": "[red]suspect[/]", "held": "held"}.get(s.verdict, ""),
             size_text(s.outstanding_bytes),

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.frame import FrameKind, SourceFrame
 from lineprobe.syscalls.model import Distribution, SiteCount, SyscallTrace
 
 BAR_WIDTH = 40
@@ -20,7 +20,7 @@ def _frame(frame: SourceFrame) -> dict[str, Any]:
         "path": frame.path,
         "line": frame.line,
         "binary": frame.binary,
-        "inlined": frame.inlined,
+        "inlined": frame.kind is FrameKind.INLINED,
     }
 
 
@@ -152,7 +152,7 @@ def _where(sites: list[SiteCount]) -> str:
         return "(no user frame)"
     s = sites[0].site
     more = f" (+{len(sites) - 1} more)" if len(sites) > 1 else ""
-    return f"{s.path}:{s.line} in {s.function}{more}"
+    return f"{s.location} in {s.function}{more}"
 
 
 def render_trace(trace: SyscallTrace, console: Console) -> None:

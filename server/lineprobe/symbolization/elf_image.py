@@ -12,7 +12,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from elftools.common.exceptions import DWARFError, ELFError, ELFParseError
 from elftools.elf.elffile import ELFFile
@@ -22,9 +22,6 @@ from lineprobe.symbolization.dwarf_index import DwarfIndex
 from lineprobe.symbolization.index_cache import IndexCache
 from lineprobe.symbolization.regular_file import open_regular
 from lineprobe.symbolization.symbol_table import SymbolTable
-
-if TYPE_CHECKING:
-    from lineprobe.unwinding.call_frame_table import CallFrameTable, IndexedCallFrameTable
 
 # pyelftools raises these (and, on malformed input, plain built-ins) from deep
 # inside its parsers; every entry point below catches this tuple.
@@ -183,6 +180,9 @@ class ElfImage:
         self.path = path
         self.display_path = display_path or path
         self.problems: list[str] = []
+        self.derived: dict[str, Any] = {}
+        """What layers above derive from this file and keep as long as it is open (the unwinder's
+        CFI table, under its own key): symbolization never reads it."""
         self.build_id: str | None = None
         self.segments: list[LoadSegment] = []
         self._symbols: SymbolTable | None = None
@@ -190,8 +190,6 @@ class ElfImage:
         self._elf: Any = None
         self._dwarf: DwarfIndex | None = None
         self._dwarf_loaded = False
-        self._call_frames: CallFrameTable | IndexedCallFrameTable | None = None
-        self._call_frames_loaded = False
         self._dwarf_size_checked: str | None = None
         self._open()
 
@@ -219,7 +217,7 @@ class ElfImage:
                     if note["n_type"] == "NT_GNU_BUILD_ID":
                         self.build_id = _build_id(note["n_desc"], self.problems, self.display_path)
         except PARSE_ERRORS as exc:
-            self.problems.append(f"{self.display_path}: not a readable ELF file ({_describe(exc)})")
+            self.problems.append(f"{self.display_path}: not a readable ELF file ({describe_error(exc)})")
             self._elf = None
             return
 
@@ -269,7 +267,9 @@ class ElfImage:
                         table = self._symbols
                         cache.save_symbols(self.build_id, tables, table.starts, table.ends, table.names)
                 except PARSE_ERRORS as exc:
-                    self.problems.append(f"{self.display_path}: symbol table unreadable ({_describe(exc)})")
+                    self.problems.append(
+                        f"{self.display_path}: symbol table unreadable ({describe_error(exc)})"
+                    )
         return self._symbols
 
     def symbol_tables(self) -> str:
@@ -296,7 +296,7 @@ class ElfImage:
                 return None
             return parse_debuglink(section.data())
         except PARSE_ERRORS as exc:
-            self.problems.append(f"{self.display_path}: .gnu_debuglink unreadable ({_describe(exc)})")
+            self.problems.append(f"{self.display_path}: .gnu_debuglink unreadable ({describe_error(exc)})")
             return None
 
     @property
@@ -318,13 +318,22 @@ class ElfImage:
             self._dwarf = self._load_dwarf()
         return self._dwarf
 
-    @property
-    def call_frames(self) -> CallFrameTable | IndexedCallFrameTable | None:
-        """The CFI of ``.eh_frame`` (else ``.debug_frame``), parsed on first use."""
-        if not self._call_frames_loaded:
-            self._call_frames_loaded = True
-            self._call_frames = self._load_call_frames()
-        return self._call_frames
+    def section(self, name: str) -> Any | None:
+        """pyelftools' section of that name, None when the file has none or is unreadable.
+
+        May raise PARSE_ERRORS on a damaged section table; so may reading the section.
+        """
+        if self._elf is None:
+            return None
+        return self._elf.get_section_by_name(name)
+
+    def open_dwarf_info(self) -> Any | None:
+        """A new pyelftools DWARFInfo of the file (sections not relocated): what CFI and DWARF are
+        read through. None when the file is unreadable, or a DWARF or CFI section would inflate
+        far past the file's size (that problem is recorded once). May raise PARSE_ERRORS."""
+        if self._elf is None or self._dwarf_sections_too_large():
+            return None
+        return self._elf.get_dwarf_info(relocate_dwarf_sections=False)
 
     def _dwarf_sections_too_large(self) -> bool:
         """Whether get_dwarf_info() would inflate a section far past the file's size (checked once)."""
@@ -338,46 +347,6 @@ class ElfImage:
                         self.problems.append(f"{self.display_path}: DWARF and CFI not read ({problem})")
                         break
         return bool(self._dwarf_size_checked)
-
-    def _load_call_frames(self) -> CallFrameTable | IndexedCallFrameTable | None:
-        # Imported here: resolving addresses alone (`lineprobe symbolize`) never needs CFI.
-        from elftools.dwarf.callframe import CallFrameInfo
-
-        from lineprobe.unwinding.call_frame_table import CallFrameTable, IndexedCallFrameTable
-        from lineprobe.unwinding.eh_frame_hdr import UnsupportedTable, parse_eh_frame_hdr
-
-        if self._elf is None:
-            return None
-        try:
-            if self._dwarf_sections_too_large():
-                return None
-            info = self._elf.get_dwarf_info(relocate_dwarf_sections=False)
-            if info.has_EH_CFI():
-                header = self._elf.get_section_by_name(".eh_frame_hdr")
-                eh_frame = self._elf.get_section_by_name(".eh_frame")
-                if header is not None and eh_frame is not None:
-                    try:
-                        table = parse_eh_frame_hdr(header.data(), header["sh_addr"])
-                        section = info.eh_frame_sec
-                        cfi = CallFrameInfo(
-                            stream=section.stream,
-                            size=section.size,
-                            address=section.address,
-                            base_structs=info.structs,
-                            for_eh_frame=True,
-                        )
-                        return IndexedCallFrameTable(cfi, table, eh_frame["sh_addr"])
-                    except UnsupportedTable:
-                        pass  # parse every FDE instead
-                entries = info.EH_CFI_entries()
-            elif info.has_CFI():
-                entries = info.CFI_entries()
-            else:
-                return None
-            return CallFrameTable(entries)
-        except PARSE_ERRORS as exc:
-            self.problems.append(f"{self.display_path}: call frame information unreadable ({_describe(exc)})")
-            return None
 
     @property
     def dwarf_problems(self) -> list[str]:
@@ -402,7 +371,7 @@ class ElfImage:
                 self._index_cache,
             )
         except PARSE_ERRORS as exc:
-            self.problems.append(f"{self.display_path}: DWARF unreadable ({_describe(exc)})")
+            self.problems.append(f"{self.display_path}: DWARF unreadable ({describe_error(exc)})")
             return None
 
     def save(self) -> None:
@@ -417,7 +386,8 @@ class ElfImage:
             self._stream = None
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """A parse error in one line, for a ``problems`` entry."""
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

@@ -15,23 +15,30 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lineprobe.model.mapping import MappedFile
 from lineprobe.symbolization.debug_link import find_debug_file
 from lineprobe.symbolization.demangle import Demangler
-from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, debug_file_for
+from lineprobe.symbolization.elf_image import ElfImage, debug_file_for
 from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.frame_sources import (
+    ElfDwarfSource,
+    ElfSymbolSource,
+    FrameSource,
+    PerfMapSource,
+    UnnamedSource,
+    resolve_in_image,
+    resolve_many,
+)
 from lineprobe.symbolization.index_cache import IndexCache
 from lineprobe.symbolization.perf_map import PerfMap, load_perf_map, perf_map_path
 from lineprobe.symbolization.source_freshness import source_problem
 from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
 
-if TYPE_CHECKING:
-    from lineprobe.unwinding.call_frame_table import FrameRule
+__all__ = ["AddressSpace", "ImageCache", "MappedFile", "proc_root", "resolve_in_image", "resolve_many"]
 
 
 @dataclass
@@ -97,7 +104,11 @@ class ImageCache:
 
 @dataclass
 class AddressSpace:
-    """Resolves addresses of one process, given the mappings the agent recorded."""
+    """Resolves addresses of one process, given the mappings the agent recorded.
+
+    Each mapping is named by the frame source chosen for it on its first address
+    (``source_for``); ``resolve`` and ``prefetch`` only hand sources their addresses.
+    """
 
     mappings: Sequence[MappedFile]
     cache: ImageCache
@@ -105,6 +116,8 @@ class AddressSpace:
     """Prefix for reading mapped files (``/proc/PID/root`` for a process in a container)."""
     _starts: list[int] = field(init=False)
     _resolved: dict[tuple[int, bool], list[SourceFrame]] = field(default_factory=dict, init=False)
+    _sources: dict[int, FrameSource] = field(default_factory=dict, init=False)
+    """The source chosen for each mapping, by its index (-1: addresses outside every mapping)."""
     binaries_without_debug_info: set[str] = field(default_factory=set, init=False)
 
     perf_map: PerfMap | None = None
@@ -128,33 +141,32 @@ class AddressSpace:
         perf_map = load_perf_map(perf_map_path(pid, root), owner)
         return cls(mappings, cache, root, perf_map=perf_map)
 
-    def mapping_for(self, address: int) -> MappedFile | None:
+    def _index_of(self, address: int) -> int:
+        """The index of the mapping that holds ``address``, -1 for none."""
         i = bisect.bisect_right(self._starts, address) - 1
         if i >= 0 and address < self.mappings[i].end:
-            return self.mappings[i]
-        return None
+            return i
+        return -1
 
-    def frame_rule(self, address: int) -> FrameRule | None:
-        """The CFI rule at a runtime address, through the image that maps it."""
+    def mapping_for(self, address: int) -> MappedFile | None:
+        i = self._index_of(address)
+        return self.mappings[i] if i >= 0 else None
+
+    def file_address(self, address: int) -> tuple[ElfImage, int] | None:
+        """The ELF file mapped at a runtime address and the virtual address it maps there
+        (None outside mapped files, or where the file's PT_LOAD segments do not reach)."""
         mapping = self.mapping_for(address)
         if mapping is None or not mapping.path.startswith("/"):
             return None
         image = self.cache.image(mapping.path, mapping.build_id, self.root)
         vaddr = image.file_offset_to_vaddr(address - mapping.start + mapping.offset)
-        table = image.call_frames if vaddr is not None else None
-        if table is None or vaddr is None:
-            return None
-        try:
-            return table.rule_for(vaddr)
-        except PARSE_ERRORS as exc:
-            image.problems.append(f"{mapping.path}: CFI at 0x{vaddr:x} unreadable ({type(exc).__name__})")
-            return None
+        return (image, vaddr) if vaddr is not None else None
 
     def resolve(self, address: int, is_return_address: bool) -> list[SourceFrame]:
         key = (address, is_return_address)
         frames = self._resolved.get(key)
         if frames is None:
-            frames = self._resolve(address - 1 if is_return_address else address)
+            frames = self._frames_of(address - 1 if is_return_address else address)
             self._resolved[key] = frames
         return frames
 
@@ -164,6 +176,66 @@ class AddressSpace:
         for depth, address in enumerate(addresses):
             frames.extend(self.resolve(address, is_return_address=depth > 0))
         return frames
+
+    def prefetch(self, stacks: Iterable[Sequence[int]]) -> None:
+        """Resolve every address of these user stacks (leaf first) now, one batch per mapping's
+        source, so that the accelerator searches each binary's units in one call; ``resolve``
+        and ``resolve_stack`` then answer from what this kept."""
+        batches: dict[int, dict[tuple[int, bool], int]] = {}
+        resolved = self._resolved
+        for stack in stacks:
+            for depth, address in enumerate(stack):
+                key = (address, depth > 0)
+                if key in resolved:
+                    continue
+                looked_up = address - 1 if depth > 0 else address
+                batches.setdefault(self._index_of(looked_up), {})[key] = looked_up
+        for index, batch in batches.items():
+            found = self.source_for(index).frames(list(batch.values()))
+            resolved.update(zip(batch, found, strict=True))
+
+    def _frames_of(self, address: int) -> list[SourceFrame]:
+        return self.source_for(self._index_of(address)).frames([address])[0]
+
+    def source_for(self, index: int) -> FrameSource:
+        """The frame source of the mapping at ``index`` (-1: addresses outside every mapping),
+        chosen on first use."""
+        source = self._sources.get(index)
+        if source is None:
+            source = self._sources[index] = self._choose_source(self.mappings[index] if index >= 0 else None)
+        return source
+
+    def _choose_source(self, mapping: MappedFile | None) -> FrameSource:
+        if mapping is None or not mapping.path:
+            # Anonymous memory holds JIT code, and code mapped after the agent's last
+            # look at the maps may be too: the runtime's perf map names what it knows.
+            binary = "[unmapped]" if mapping is None else "[anonymous]"
+            return (
+                PerfMapSource(self.perf_map, binary) if self.perf_map is not None else UnnamedSource(binary)
+            )
+        binary = mapping.path
+        if not binary.startswith("/"):
+            return UnnamedSource(binary)  # [vdso] and the like: no file to read
+        image = self.cache.image(binary, mapping.build_id, self.root)
+        if not image.segments:
+            return UnnamedSource(binary)  # unreadable: no address of it reaches the file
+        demangle = self.cache.demangle
+        if binary.startswith(SYSTEM_PREFIXES):
+            # The system's libraries are never the site of a finding: their
+            # function names are enough, and decoding their (often separate,
+            # large) DWARF would cost the first profile most of a second.
+            # A separate debug file still names static functions through its .symtab.
+            cache = self.cache
+            return ElfSymbolSource(
+                image, mapping.start, mapping.offset, binary, demangle, lambda: cache.debug_image(image)
+            )
+        if image.dwarf is not None:
+            return ElfDwarfSource(image, mapping.start, mapping.offset, binary, demangle)
+        debug = self.cache.debug_image(image)
+        if debug is not None and debug.dwarf is not None:
+            return ElfDwarfSource(image, mapping.start, mapping.offset, binary, demangle, debug)
+        self.binaries_without_debug_info.add(binary)
+        return ElfSymbolSource(image, mapping.start, mapping.offset, binary, demangle)
 
     def stale_sources(self) -> dict[str, str]:
         """Source files of resolved frames that may not match their binary: path -> why."""
@@ -189,140 +261,6 @@ class AddressSpace:
             seen.extend(image.problems)
             seen.extend(image.dwarf_problems)
         return list(dict.fromkeys(seen))
-
-    def prefetch(self, stacks: Iterable[Sequence[int]]) -> None:
-        """Resolve every address of these user stacks (leaf first) now, a batch per binary, so
-        that the accelerator searches each binary's units in one call; ``resolve`` and
-        ``resolve_stack`` then answer from what this kept."""
-        batches: dict[int, tuple[_InImage, list[tuple[int, bool]], list[int]]] = {}
-        for stack in stacks:
-            for depth, address in enumerate(stack):
-                key = (address, depth > 0)
-                if key in self._resolved:
-                    continue
-                located = self._locate(address - 1 if depth > 0 else address)
-                if isinstance(located, list):
-                    self._resolved[key] = located
-                    continue
-                keys, vaddrs = batches.setdefault(id(located.image), (located, [], []))[1:]
-                keys.append(key)
-                vaddrs.append(located.vaddr)
-        for where, keys, vaddrs in batches.values():
-            found = resolve_many(where.image, vaddrs, where.binary, where.debug, self.cache.demangle)
-            self._resolved.update(zip(keys, found, strict=True))
-
-    def _resolve(self, address: int) -> list[SourceFrame]:
-        located = self._locate(address)
-        if isinstance(located, list):
-            return located
-        return resolve_in_image(
-            located.image, located.vaddr, located.binary, located.debug, self.cache.demangle
-        )
-
-    def _locate(self, address: int) -> list[SourceFrame] | _InImage:
-        """The frames of an address that no DWARF names (JIT code, unmapped, system libraries),
-        or the binary whose DWARF will."""
-        mapping = self.mapping_for(address)
-        if (mapping is None or not mapping.path) and self.perf_map is not None:
-            jitted = self.perf_map.lookup(address)
-            if jitted is not None:
-                return [SourceFrame(jitted, None, None, None, False, "[jit]")]
-        if mapping is None:
-            return [SourceFrame(None, None, None, None, False, "[unmapped]")]
-        binary = mapping.path or "[anonymous]"
-        if not mapping.path.startswith("/"):
-            # [vdso], anonymous JIT code and the like: no file to read.
-            return [SourceFrame(None, None, None, None, False, binary)]
-        image = self.cache.image(mapping.path, mapping.build_id, self.root)
-        vaddr = image.file_offset_to_vaddr(address - mapping.start + mapping.offset)
-        if vaddr is None:
-            return [SourceFrame(None, None, None, None, False, binary)]
-        if mapping.path.startswith(SYSTEM_PREFIXES):
-            # The system's libraries are never the site of a finding: their
-            # function names are enough, and decoding their (often separate,
-            # large) DWARF would cost the first profile most of a second.
-            # A separate debug file still names static functions through its .symtab.
-            name = image.symbols.lookup(vaddr)
-            if name is None:
-                debug = self.cache.debug_image(image)
-                name = debug.symbols.lookup(vaddr) if debug is not None else None
-            if name is not None:
-                name = self.cache.demangle(name)
-            return [SourceFrame(name, None, None, None, False, binary)]
-        debug = self.cache.debug_image(image) if image.dwarf is None else None
-        if image.dwarf is None and (debug is None or debug.dwarf is None):
-            self.binaries_without_debug_info.add(binary)
-        return _InImage(image, vaddr, binary, debug)
-
-
-@dataclass(frozen=True)
-class _InImage:
-    """An address located in a binary that has (or has a debug file with) DWARF to read."""
-
-    image: ElfImage
-    vaddr: int
-    binary: str
-    debug: ElfImage | None
-
-
-def resolve_in_image(
-    image: ElfImage,
-    vaddr: int,
-    binary: str,
-    debug: ElfImage | None = None,
-    demangle: Callable[[str], str] | None = None,
-) -> list[SourceFrame]:
-    """Frames for an ELF virtual address, innermost first; never empty.
-
-    DWARF gives the frames (from ``debug``, a separate debug file, when the
-    image has none); the symbol table names the out-of-line function where it
-    is more precise, as llvm-symbolizer does: compiler clones such as
-    ``run.constprop.0`` keep their suffix, which is what perf shows too.
-    Mangled C++ names (a symbol table's, or DWARF's linkage name where a DIE
-    has no plain name) go through ``demangle``.
-    """
-    dwarf = image.dwarf or (debug.dwarf if debug is not None else None)
-    frames = dwarf.frames(vaddr, binary) if dwarf is not None else None
-    return _named(image, vaddr, frames, binary, demangle)
-
-
-def resolve_many(
-    image: ElfImage,
-    vaddrs: list[int],
-    binary: str,
-    debug: ElfImage | None = None,
-    demangle: Callable[[str], str] | None = None,
-) -> list[list[SourceFrame]]:
-    """``resolve_in_image`` for a batch of addresses, with each unit's searches done together."""
-    dwarf = image.dwarf or (debug.dwarf if debug is not None else None)
-    found = dwarf.frames_many(vaddrs, binary) if dwarf is not None else [None] * len(vaddrs)
-    return [
-        _named(image, vaddr, frames, binary, demangle) for vaddr, frames in zip(vaddrs, found, strict=True)
-    ]
-
-
-def _named(
-    image: ElfImage,
-    vaddr: int,
-    frames: list[SourceFrame] | None,
-    binary: str,
-    demangle: Callable[[str], str] | None,
-) -> list[SourceFrame]:
-    symbol = image.symbols.lookup(vaddr)
-    if not frames:
-        name = demangle(symbol) if symbol is not None and demangle is not None else symbol
-        return [SourceFrame(name, None, None, None, False, binary)]
-    outer = frames[-1]
-    # A mangled symbol only fills a missing name: DWARF's plain name reads better than
-    # the demangled signature, and is what the source says.
-    mangled = symbol is not None and symbol.startswith("_Z")
-    if symbol is not None and symbol != outer.function and (not mangled or outer.function is None):
-        frames[-1] = outer._replace(function=symbol)
-    if demangle is not None:
-        for i, frame in enumerate(frames):
-            if frame.function is not None and frame.function.startswith("_Z"):
-                frames[i] = frame._replace(function=demangle(frame.function))
-    return frames
 
 
 def proc_root(pid: int) -> str:

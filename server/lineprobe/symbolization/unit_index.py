@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, TypeAlias, cast
 
-from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.frame import INLINED, NATIVE, SourceFrame
 
 if TYPE_CHECKING:
     from lineprobe.symbolization.dwarf_accel import Library
@@ -30,6 +30,8 @@ ScopeInfo: TypeAlias = "tuple[str | None, bool, str | None, int | None, str | No
 FRAME_FIELDS = 7
 NONE = -(1 << 63)
 REDO = 0xFFFFFFFF
+_KIND_OF_INLINED = (NATIVE, INLINED)
+"""A frame record's inlined flag (0 or 1, lp_frames) as the frame's kind."""
 
 
 IntArray: TypeAlias = "array[int] | memoryview"
@@ -149,7 +151,7 @@ class UnitIndex:
         """The inline chain from a line-table row and the scopes around it (innermost first)."""
         path, line, column = row if row is not None else (None, None, None)
         if not chain:
-            return [SourceFrame(None, path, line, column or None, False, binary)]
+            return [SourceFrame(None, path, line, column or None, NATIVE, binary)]
         frames: list[SourceFrame] = []
         scope_of = self._scope
         # Innermost scope first: its body holds the line-table row; each inlined
@@ -161,7 +163,16 @@ class UnitIndex:
             function, inlined, decl_path, decl_line, call_path, call_line = known
             # Positional: half the cost of keywords, and a deep inline chain makes many frames.
             frames.append(
-                SourceFrame(function, path, line, column or None, inlined, binary, decl_path, decl_line)
+                SourceFrame(
+                    function,
+                    path,
+                    line,
+                    column or None,
+                    INLINED if inlined else NATIVE,
+                    binary,
+                    decl_path,
+                    decl_line,
+                )
             )
             if not inlined:
                 break
@@ -208,11 +219,10 @@ def frames_in_units(
         map(files.__getitem__, paths),
         [None if line == NONE else line for line in records[2::FRAME_FIELDS]],
         [(c if c >= 0 else c + (1 << 64)) or None for c in records[3::FRAME_FIELDS]],
-        map(bool, records[4::FRAME_FIELDS]),
+        map(_KIND_OF_INLINED.__getitem__, records[4::FRAME_FIELDS]),
         repeat(binary),
         map(files.__getitem__, decl_paths),
         [None if line == NONE else line for line in records[6::FRAME_FIELDS]],
-        repeat(False),
     )
     # tuple.__new__ on each row: a SourceFrame without the named tuple's Python-level __new__.
     made: list[SourceFrame] = list(map(tuple.__new__, repeat(SourceFrame), columns))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.frame import INTERPRETED, JIT, KERNEL, SourceFrame
 
 SYSTEM_PREFIXES = ("/usr/lib/", "/lib/", "/lib64/", "/usr/lib64/", "/usr/libexec/", "/usr/lib32/")
 """Where shared libraries of the system (libc, libstdc++, the JVM, ...) live."""
@@ -13,13 +13,26 @@ SYSTEM_HEADERS = ("/usr/include/", "/usr/lib/gcc/", "/usr/lib/llvm")
 
 
 def is_user_frame(frame: SourceFrame) -> bool:
+    """Whether a frame is in the user's own code and can be shown as a finding's site.
+
+    Native and inlined frames: in a binary outside the system's library folders, with a
+    source line (debug information) in a file outside the system's headers. JIT and
+    interpreted frames: the program the runtime runs, so the user's, when they are named
+    and no source path puts them in the system's libraries; a perf map gives a JIT frame
+    a name but no line, and the name is then the site. Kernel frames never are.
+    """
+    kind = frame.kind
+    path = frame.path
+    if kind is JIT or kind is INTERPRETED:
+        return bool(frame.function) and (
+            path is None or not path.startswith(SYSTEM_PREFIXES + SYSTEM_HEADERS)
+        )
     return (
-        not frame.kernel
+        kind is not KERNEL
         and not frame.binary.startswith(SYSTEM_PREFIXES)
-        and not frame.binary.startswith("[")
-        and frame.path is not None
-        and frame.path.startswith("/")
-        and not frame.path.startswith(SYSTEM_HEADERS)
+        and path is not None
+        and path.startswith("/")
+        and not path.startswith(SYSTEM_HEADERS)
         and bool(frame.line)
     )
 

@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass
 
 from lineprobe.symbolization.resolver import AddressSpace
+from lineprobe.unwinding.call_frame_cache import rule_at
 from lineprobe.unwinding.call_frame_table import RBP, RSP, FrameRule
 
 MAX_FRAMES = 128
@@ -49,13 +50,16 @@ class Unwound:
 
 
 def unwind(
-    space: AddressSpace, regs: UserRegisters, stack: StackCopy, max_frames: int = MAX_FRAMES
+    space: AddressSpace,
+    regs: UserRegisters,
+    stack: StackCopy,
+    max_frames: int = MAX_FRAMES,
 ) -> Unwound:
     addresses = [regs.ip]
     ip, sp, bp = regs.ip, regs.sp, regs.bp
     for depth in range(max_frames):
         lookup_pc = ip if depth == 0 else ip - 1  # a return address may be past the call's FDE
-        rule = space.frame_rule(lookup_pc)
+        rule = rule_at(space, lookup_pc)
         if rule is None:
             if space.mapping_for(lookup_pc) is None:
                 return Unwound(addresses, f"0x{ip:x} is not in any mapped file")
