@@ -78,6 +78,14 @@ privileged: setup headers
 test: setup headers install-agent lint typecheck
 	$(BIN)/python -m pytest -q -rs tests
 
+# The recorded captures that tests/lsp/ replays without privileges (tests/recordings/record.py):
+# short captures of the workloads by the real agent, kept only when their replay shows the
+# workload's ground truth. Needs root; commit tests/recordings/ afterwards. RECORD_ARGS: names.
+RECORD_ARGS ?=
+.PHONY: record-fixtures
+record-fixtures: setup headers
+	$(BIN)/python tests/recordings/record.py $(RECORD_ARGS)
+
 bench-overhead: setup headers
 	$(BIN)/python tests/benchmarks/overhead.py
 

@@ -1,0 +1,232 @@
+"""CPU profiles in the editor, replayed: two recorded 1 s profiles of workloads/build/primes (OpenMP,
+frame pointers), whose ground truth is the line `return n % d == 0;` in is_divisible, called by
+is_prime, called by main's `if (is_prime(n))`."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+
+from tests.conftest import WORKLOADS, marked_line
+from tests.lsp.conftest import RECORDED_ROOT, Replay, Session
+
+PRIMES_C = WORKLOADS / "primes" / "primes.c"
+URI = PRIMES_C.as_uri()
+HOT = marked_line(PRIMES_C, "return n % d == 0;") - 1  # LSP lines are 0-based
+CALLER = marked_line(PRIMES_C, "if (is_prime(n))") - 1
+RECORDING = "profile-primes"
+ANY_PID = 4242
+"""A replay answers whatever process is asked for with the recorded one."""
+
+
+async def profile(session: Session, **arguments: Any) -> dict[str, Any]:
+    return await session.command("lineprobe.profile", {"pid": ANY_PID, "durationMs": 1000, **arguments})
+
+
+def expected_refreshes(session: Session) -> list[str]:
+    """What the server may ask the client to refresh after a capture: only what it supports."""
+    refreshes = []
+    if session.supports("workspace.inlay_hint.refresh_support"):
+        refreshes.append(types.WORKSPACE_INLAY_HINT_REFRESH)
+    if session.supports("workspace.code_lens.refresh_support"):
+        refreshes.append(types.WORKSPACE_CODE_LENS_REFRESH)
+    return refreshes
+
+
+def kinds_of(reports: list[Any]) -> list[str]:
+    return [type(report).__name__ for report in reports]
+
+
+async def test_profile_publishes_diagnostic_hint_hover_lens_and_heat(replay: Replay) -> None:
+    session = await replay(RECORDING)
+    result = await profile(session)
+    assert result["ok"] is True, result
+    assert result["samples"] > 0 and result["lost"] == 0
+    assert Path(result["target"]["exe"]).parent.name == f"{RECORDING}.jsonl.binaries"
+    assert result["files"] == [URI]
+    top = result["top_lines"][0]  # as the DWARF names it: the recording's checkout
+    assert (top["path"], top["line"], top["function"]) == (
+        f"{RECORDED_ROOT}/workloads/primes/primes.c",
+        HOT + 1,
+        "is_divisible",
+    )
+
+    diagnostics = session.client.diagnostics[URI]
+    hottest = max(diagnostics, key=lambda d: d.data["self_percent"])
+    assert hottest.range.start.line == HOT
+    assert hottest.source == "lineprobe"
+    assert hottest.severity == types.DiagnosticSeverity.Information
+    assert "of CPU samples (self) in is_divisible" in hottest.message
+    assert all(d.data["self_percent"] >= 1.0 for d in diagnostics)
+
+    if session.supports("text_document.inlay_hint"):
+        hint = next(h for h in await session.inlay_hints(URI) if h.position.line == HOT)
+        assert "% self" in str(hint.label)
+
+    text = await session.hover(URI, HOT, 8)
+    assert text is not None
+    assert "self:" in text and "is_divisible" in text and "Callers:" in text and "is_prime" in text
+    assert await session.hover(URI, 0) is None  # the file's header comment: no samples
+
+    titles = [lens.command.title for lens in await session.code_lenses(URI) if lens.command]
+    assert any(t.startswith("CPU ") and "total" in t for t in titles), titles
+
+    heat = [h for h in session.heat if h["uri"] == URI]
+    assert heat, "no lineprobe/heat notification"
+    assert heat[-1]["samples"] == result["samples"]
+    assert max(heat[-1]["lines"], key=lambda line: line["self_percent"])["line"] == HOT
+
+    assert session.refreshes == expected_refreshes(session)
+    (reports,) = session.progress()
+    assert kinds_of(reports)[0] == "WorkDoneProgressBegin" and kinds_of(reports)[-1] == "WorkDoneProgressEnd"
+    assert any((getattr(r, "message", "") or "").startswith("sampling: ") for r in reports), reports
+
+
+def hottest_path(node: dict[str, Any]) -> list[dict[str, Any]]:
+    path = []
+    while node["children"]:
+        node = max(node["children"], key=lambda c: c["value"])
+        path.append(node)
+    return path
+
+
+async def test_flame_graph_and_heat_scoped_to_a_frame(replay: Replay) -> None:
+    session = await replay(RECORDING)
+    result = await profile(session)
+    assert result["ok"] is True, result
+    graph = await session.command("lineprobe.flameGraph")
+    assert graph["ok"] is True and graph["root"]["value"] == result["samples"]
+    path = hottest_path(graph["root"])
+    leaf = path[-1]
+    assert (leaf["function"], leaf["line"], leaf["uri"]) == ("is_divisible", HOT + 1, URI)
+    assert all(child["value"] <= parent["value"] for parent, child in itertools.pairwise(path))
+
+    heat = next(h for h in session.heat if h["uri"] == URI)
+    assert CALLER in {entry["line"] for entry in heat["lines"]}  # main's call, before scoping
+
+    # Scope the heat to the is_prime frame on the hottest path: only lines at or below it stay.
+    names = [n["name"] for n in path]
+    upto = next(i for i, n in enumerate(path) if n["function"] == "is_prime")
+    session.heat.clear()
+    scoped = await session.command("lineprobe.scopeHeat", {"stack": names[: upto + 1]})
+    assert scoped["ok"] is True and 0 < scoped["samples_in_scope"] <= result["samples"]
+    heat = next(h for h in session.heat if h["uri"] == URI)
+    lines = {entry["line"] for entry in heat["lines"]}
+    assert HOT in lines
+    assert CALLER not in lines  # the caller above the selected frame is out of scope
+
+    session.heat.clear()
+    everything = await session.command("lineprobe.scopeHeat", {"stack": []})
+    assert everything == {"ok": True, "samples_in_scope": result["samples"]}
+    assert CALLER in {entry["line"] for entry in next(h for h in session.heat if h["uri"] == URI)["lines"]}
+
+
+async def test_garbage_arguments_are_rejected_cleanly(replay: Replay) -> None:
+    session = await replay(RECORDING)
+    for command in ("lineprobe.profile", "lineprobe.traceSyscalls", "lineprobe.findLeaks"):
+        for arguments in (
+            [],
+            ["nonsense"],
+            [{"pid": "x"}],
+            [{"pid": 1, "command": ["ls"]}],
+            [{"durationMs": 5}],
+            [{"pid": 1, "durationMs": 0}],
+            [{"pid": 1, "frequency": 10**6}],
+            [{"pid": 1}, {"pid": 2}],
+        ):
+            result = await session.command(command, *arguments)
+            assert result["ok"] is False and result["error"]["code"] == "bad-request", (command, arguments)
+    errors = [m for m in session.client.messages if m.type == types.MessageType.Error]
+    assert len(errors) == 3 * 8 and all(m.message.startswith("lineprobe: ") for m in errors)
+
+    # Views before any profile, and a malformed scope.
+    for command in ("lineprobe.flameGraph", "lineprobe.scopeHeat"):
+        result = await session.command(command)
+        assert result["ok"] is False and result["error"]["message"] == "no profile yet", result
+    assert (await profile(session))["ok"] is True  # nothing above used up the recording
+    bad_stack = await session.command("lineprobe.scopeHeat", {"stack": "main"})
+    assert bad_stack["ok"] is False and bad_stack["error"]["code"] == "bad-request"
+
+
+async def test_stop_with_nothing_running_and_during_a_profile(replay: Replay) -> None:
+    session = await replay(RECORDING)
+    assert await session.command("lineprobe.stop") == {"ok": True, "stopped": False}
+    pending = asyncio.ensure_future(profile(session, durationMs=60000))
+    while not any(len(reports) > 1 for reports in session.progress()):
+        await asyncio.wait_for(session.client.wait_for_notification(types.PROGRESS), 30)
+    stopped = await session.command("lineprobe.stop")
+    assert stopped["ok"] is True  # "stopped": whether the replay was still under way
+    result = await asyncio.wait_for(pending, 30)
+    assert result["ok"] is True and result["samples"] > 0
+    assert await session.command("lineprobe.stop") == {"ok": True, "stopped": False}
+
+
+async def test_a_cancelled_profile_ends_its_progress_once_and_the_next_one_works(replay: Replay) -> None:
+    """A replay ends at once, so the cancellation may come during the capture or after it: either
+    way the next profile is not refused as `busy`, and every progress begun ends exactly once."""
+    session = await replay(RECORDING)
+    client = session.client
+    known = set(client.protocol._request_futures)
+    pending = asyncio.ensure_future(profile(session, durationMs=20000))
+    await asyncio.sleep(0)  # sent
+    (request_id,) = set(client.protocol._request_futures) - known  # pygls names its requests
+    while not session.progress():
+        await asyncio.wait_for(client.wait_for_notification(types.PROGRESS), 30)
+    client.protocol.notify("$/cancelRequest", types.CancelParams(id=request_id))
+    try:
+        first = await pending
+    except Exception as exc:  # cancelled while the capture ran
+        assert "cancel" in str(exc).lower(), exc
+    else:  # the answer was on its way already
+        assert first["ok"] is True, first
+    result = await profile(session)
+    assert result["ok"] is True, result
+    assert URI in result["files"]
+    await asyncio.sleep(0.1)  # let the last $/progress notification be handled
+    for reports in session.progress():
+        kinds = kinds_of(reports)
+        assert kinds[0] == "WorkDoneProgressBegin" and kinds[-1] == "WorkDoneProgressEnd", kinds
+        assert kinds.count("WorkDoneProgressBegin") == 1 and kinds.count("WorkDoneProgressEnd") == 1, kinds
+    assert len(session.progress()) == 2
+
+
+async def test_a_recording_answers_as_many_captures_as_it_holds(replay: Replay) -> None:
+    session = await replay(RECORDING)
+    first, second = await profile(session), await profile(session)
+    assert first["ok"] is True and second["ok"] is True
+    assert first["samples"] != second["samples"] or first["top_lines"] != second["top_lines"]
+    third = await profile(session)
+    assert third["ok"] is False and "holds no (more) 'profile' requests" in third["error"]["message"]
+    other = await session.command("lineprobe.traceSyscalls", {"pid": ANY_PID, "durationMs": 1000})
+    assert other["ok"] is False and "'trace-syscalls'" in other["error"]["message"], other
+    # The second profile's findings stay up.
+    assert max(session.client.diagnostics[URI], key=lambda d: d.data["self_percent"]).range.start.line == HOT
+
+
+@pytest.mark.parametrize("mapped", [True, False])
+async def test_findings_land_on_the_checkout_the_mapping_names(
+    replay: Replay, tmp_path: Path, mapped: bool
+) -> None:
+    """What lets the recordings replay in any clone: the DWARF names the recording's checkout,
+    ``pathMappings`` sends it to this one. Here "this one" is a copy of the sources elsewhere."""
+    clone = tmp_path / "elsewhere"
+    (clone / "workloads" / "primes").mkdir(parents=True)
+    shutil.copy2(PRIMES_C, clone / "workloads" / "primes" / "primes.c")
+    mappings = [{"from": RECORDED_ROOT, "to": str(clone)}] if mapped else []
+    session = await replay(RECORDING, workspace=clone, settings={"pathMappings": mappings})
+    result = await profile(session)
+    assert result["ok"] is True, result
+    copy_uri = (clone / "workloads" / "primes" / "primes.c").as_uri()
+    if not mapped:  # the recording's paths are outside this workspace: nothing to annotate
+        assert result["files"] == [] and session.client.diagnostics == {}
+        return
+    assert result["files"] == [copy_uri]
+    assert set(session.client.diagnostics) == {copy_uri}
+    hottest = max(session.client.diagnostics[copy_uri], key=lambda d: d.data["self_percent"])
+    assert hottest.range.start.line == HOT

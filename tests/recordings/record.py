@@ -1,0 +1,266 @@
+"""Record the captures that ``tests/lsp/`` replays: ``sudo make record-fixtures``.
+
+Run as root (it traces with the real agent)::
+
+    sudo .venv/bin/python tests/recordings/record.py [NAME...]
+
+Each recording is one or more short captures (about a second each) of a
+workload from ``workloads/build/``, made by the real CLI with
+``LINEPROBE_RECORD`` set: every line the live agent exchanged, in
+``tests/recordings/<NAME>.jsonl``, and the traced workload binary (with its
+DWARF) in ``<NAME>.jsonl.binaries/``. A recording is kept only when its replay
+(``LINEPROBE_REPLAY``, as the tests use it) shows the workload's documented
+ground truth on the lines that carry its markers; a capture that misses it
+(a short window can) is taken again.
+
+A recording of several captures is the recording of each, one after the
+other (the header line once): replayed, each request is answered by the next
+recorded exchange of its type, so a session can run that many captures.
+
+``manifest.json`` says where the recordings were made: the archived binaries'
+DWARF names this checkout's absolute paths (``root``), which the tests map to
+the checkout they run from with the LSP setting ``pathMappings``. It also
+lists each recording's command and options.
+
+The archived binaries are the workloads'; the system's libraries (libc,
+libgomp, libstdc++) are not archived: the recordings replay on a machine with
+the same Debian release as the one they were made on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.conftest import BUILD, LINEPROBE, WORKLOADS, marked_line  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+MANIFEST = "manifest.json"
+MAX_BYTES = 400_000
+"""Per recording: a fixture that is committed to the repository stays small."""
+ATTEMPTS = 5
+
+PRIMES_C = WORKLOADS / "primes" / "primes.c"
+SERVER_C = WORKLOADS / "server" / "server.c"
+LOGGER_C = WORKLOADS / "logger" / "logger.c"
+WORDCOUNT_CC = WORKLOADS / "wordcount" / "wordcount.cc"
+MISSING_CONFIG = "/etc/tracing-server-example.conf"
+
+Check = Callable[[dict[str, Any]], list[str]]
+"""The problems of a replayed capture's JSON report against the workload's ground truth."""
+
+
+def _site(entry: dict[str, Any] | None) -> tuple[str, int] | None:
+    site = entry.get("site") if entry else None
+    return (site["path"], site["line"]) if site else None
+
+
+def check_primes(report: dict[str, Any]) -> list[str]:
+    problems = []
+    if report["samples"] < 25:
+        problems.append(f"only {report['samples']} samples")
+    hottest = max(report["lines"], key=lambda line: line["self"])
+    want = (str(PRIMES_C), marked_line(PRIMES_C, "return n % d == 0;"), "is_divisible")
+    if (hottest["path"], hottest["line"], hottest["function"]) != want:
+        problems.append(f"hottest line {hottest}, not {want}")
+    caller = marked_line(PRIMES_C, "if (is_prime(n))")
+    if not any(line["line"] == caller and line["total"] > 0 for line in report["lines"]):
+        problems.append(f"no samples under main's call of is_prime (line {caller})")
+    return problems
+
+
+def check_server(report: dict[str, Any]) -> list[str]:
+    if not report["failures"]:
+        return ["no failed call"]
+    failure = report["failures"][0]
+    problems = []
+    if (failure["syscall"], failure["errno"], failure["path"]) != ("openat", "ENOENT", MISSING_CONFIG):
+        problems.append(f"first failure {failure}")
+    if _site(failure) != (str(SERVER_C), marked_line(SERVER_C, "CONFIG-OPEN")):
+        problems.append(f"failure at {failure['site']}, not at CONFIG-OPEN")
+    return problems
+
+
+def check_logger(report: dict[str, Any]) -> list[str]:
+    by_file = {Path(s["file"]).name: s for s in report["slow"] if s["file"]}
+    if not {"flush.data", "log.data"} <= set(by_file):
+        return [f"I/O on {sorted(by_file)}"]
+    flush, log = by_file["flush.data"], by_file["log.data"]
+    problems = []
+    if _site(flush) != (str(LOGGER_C), marked_line(LOGGER_C, "FLUSH-WRITE")):
+        problems.append(f"flush at {flush['site']}")
+    if _site(log) != (str(LOGGER_C), marked_line(LOGGER_C, "APPEND-WRITE")):
+        problems.append(f"append at {log['site']}")
+    if not flush["p99_us"] > max(log["p99_us"], 1000.0):
+        problems.append(f"flush p99 {flush['p99_us']} us, appends' {log['p99_us']} us")
+    if flush["bytes"] != flush["count"] * (1 << 20):
+        problems.append(f"flush wrote {flush['bytes']} bytes in {flush['count']} calls")
+    return problems
+
+
+def check_wordcount(report: dict[str, Any]) -> list[str]:
+    suspects = {_site(s) for s in report["sites"] if s["suspect"]}
+    return [
+        f"no suspect at {marker}"
+        for marker in ("MAKE-SHARED-READER", "MAKE-SHARED-COUNTER", "WORDS-COPY")
+        if (str(WORDCOUNT_CC), marked_line(WORDCOUNT_CC, marker)) not in suspects
+    ]
+
+
+@dataclass(frozen=True)
+class Recording:
+    name: str
+    kind: str
+    """The CLI command: profile, syscalls, leaks."""
+    workload: tuple[str, ...]
+    """The workload under ``workloads/build/`` and its arguments; ``{scratch}``: its working directory."""
+    options: tuple[str, ...]
+    check: Check
+    captures: int = 1
+
+
+RECORDINGS = {
+    r.name: r
+    for r in (
+        # Two captures: a session can profile twice (a cancelled profile, then the next one).
+        # 30 Hz keeps it small: each user-mode sample carries 8 KiB of the target's stack.
+        Recording(
+            "profile-primes", "profile", ("primes", "200000", "0"), ("-d", "1", "-F", "30"), check_primes, 2
+        ),
+        Recording("syscalls-server", "syscalls", ("server",), ("-d", "1"), check_server),
+        # Flushes come every 500 ms. Stacks for calls slower than 50 ms only (and the first
+        # few of each call site, as always), or the appends' fill the recording.
+        Recording(
+            "syscalls-logger",
+            "syscalls",
+            ("logger", "{scratch}"),
+            ("-d", "2.2", "--slow-ms", "50"),
+            check_logger,
+        ),
+        Recording(
+            "leaks-wordcount", "leaks", ("wordcount", "200"), ("-d", "2", "-i", "0.25"), check_wordcount
+        ),
+    )
+}
+
+
+def lineprobe(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    done = subprocess.run([*LINEPROBE, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"lineprobe {' '.join(args)} failed ({done.returncode}): {done.stderr}")
+    return json.loads(done.stdout)
+
+
+def capture_once(recording: Recording, scratch: Path) -> tuple[Path, list[str]]:
+    """One capture of the workload by the real CLI; the recording and the problems of its replay."""
+    path = scratch / "capture.jsonl"
+    argv = [str(BUILD / recording.workload[0])]
+    argv += [a.replace("{scratch}", str(scratch)) for a in recording.workload[1:]]
+    workload = subprocess.Popen(argv, cwd=scratch, stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        if workload.poll() is not None:
+            raise RuntimeError(f"{argv} exited at once with {workload.returncode}")
+        env = {**os.environ, "LINEPROBE_RECORD": str(path)}
+        env.pop("LINEPROBE_REPLAY", None)
+        lineprobe([recording.kind, "--json", "--pid", str(workload.pid), *recording.options], env, scratch)
+    finally:
+        workload.terminate()
+        workload.wait(10)
+    env = {**os.environ, "LINEPROBE_REPLAY": str(path)}
+    env.pop("LINEPROBE_RECORD", None)
+    replayed = lineprobe([recording.kind, "--json", "--pid", "1"], env, scratch)
+    return path, recording.check(replayed)
+
+
+def record(recording: Recording, out: Path) -> int:
+    """Record ``recording`` into ``out``; returns its size in bytes."""
+    with tempfile.TemporaryDirectory(prefix=f"lineprobe-record-{recording.name}-") as temp:
+        kept: list[Path] = []
+        for number in range(recording.captures):
+            for attempt in range(1, ATTEMPTS + 1):
+                scratch = Path(temp) / f"capture{number}-{attempt}"
+                scratch.mkdir()
+                path, problems = capture_once(recording, scratch)
+                size = path.stat().st_size
+                if size > MAX_BYTES // recording.captures:
+                    problems.append(f"{size} bytes")
+                if not problems:
+                    kept.append(path)
+                    break
+                print(f"{recording.name}: capture {number + 1} attempt {attempt}: {'; '.join(problems)}")
+            else:
+                raise SystemExit(
+                    f"{recording.name}: no capture showed the ground truth in {ATTEMPTS} attempts"
+                )
+        target = out / f"{recording.name}.jsonl"
+        binaries = target.with_name(target.name + ".binaries")
+        shutil.rmtree(binaries, ignore_errors=True)
+        with target.open("wb") as joined:
+            for number, path in enumerate(kept):
+                lines = path.read_bytes().splitlines(keepends=True)
+                joined.writelines(lines if number == 0 else lines[1:])  # the header line once
+                archived = path.with_name(path.name + ".binaries")
+                if archived.is_dir():
+                    shutil.copytree(archived, binaries, dirs_exist_ok=True)
+        return target.stat().st_size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "names", nargs="*", help=f"recordings to make: {', '.join(RECORDINGS)} (default: all)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=HERE, help="folder for the recordings (default: %(default)s)"
+    )
+    args = parser.parse_args()
+    unknown = [name for name in args.names if name not in RECORDINGS]
+    if unknown:
+        parser.error(f"no recording named {', '.join(unknown)}; there are {', '.join(RECORDINGS)}")
+    if os.geteuid() != 0:
+        raise SystemExit("record.py traces with the real agent: run it as root (sudo make record-fixtures)")
+    subprocess.run(["make", "-s", "-C", str(WORKLOADS)], check=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    manifest_path = args.out / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    names = args.names or list(RECORDINGS)
+    if manifest.get("root", str(ROOT)) != str(ROOT) and set(names) != set(RECORDINGS):
+        # The manifest has one root for all: recordings from two checkouts cannot share it.
+        raise SystemExit(f"the recordings were made in {manifest['root']}: record them all again here")
+    entries = manifest.get("recordings", {})
+    for name in names:
+        recording = RECORDINGS[name]
+        size = record(recording, args.out)
+        entries[name] = {
+            "kind": recording.kind,
+            "command": [f"workloads/build/{recording.workload[0]}", *recording.workload[1:]],
+            "options": list(recording.options),
+            "captures": recording.captures,
+            "bytes": size,
+        }
+        print(f"{name}: {size:,} bytes, {recording.captures} capture(s)")
+    manifest = {
+        "root": str(ROOT),
+        "comment": "Recorded by tests/recordings/record.py; 'root' is the checkout the DWARF paths name.",
+        "recordings": dict(sorted(entries.items())),
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
