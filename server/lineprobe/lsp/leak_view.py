@@ -100,5 +100,7 @@ def build_leak_view(trace: LeakTrace, settings: Settings, workspace_roots: list[
             continue
         path = locator.local(site.site.path)
         if path is not None:
-            view.documents.setdefault(uri_of(path), []).append(_finding(trace, site))
+            finding = _finding(trace, site)
+            finding.related = [(settings.map_path(p), line, text) for p, line, text in finding.related]
+            view.documents.setdefault(uri_of(path), []).append(finding)
     return view

@@ -46,7 +46,7 @@ def diagnostics(
         related = [
             types.DiagnosticRelatedInformation(
                 location=types.Location(
-                    uri=_uri(caller_path),
+                    uri=_uri(view.local_path(caller_path) or caller_path),
                     range=_line_range(caller_line),
                 ),
                 message=f"called from {caller_fn or '??'}: {view.percent(count):.1f}% of {cost.unit}",

@@ -153,7 +153,9 @@ def build_syscall_view(trace: SyscallTrace, settings: Settings, workspace_roots:
         path = locator.local(site.site.path)
         if path is None:
             return
-        view.documents.setdefault(uri_of(path), []).append(finding_of(site))
+        finding = finding_of(site)
+        finding.related = [(settings.map_path(p), line, text) for p, line, text in finding.related]
+        view.documents.setdefault(uri_of(path), []).append(finding)
 
     for failure in trace.failures:
         for site in failure.sites[:3]:
