@@ -64,6 +64,11 @@ async def test_profile_publishes_diagnostic_hint_hover_lens_and_heat(replay: Rep
     assert hottest.severity == types.DiagnosticSeverity.Information
     assert "of CPU samples (self) in is_divisible" in hottest.message
     assert all(d.data["self_percent"] >= 1.0 for d in diagnostics)
+    call = marked_line(PRIMES_C, "if (is_divisible(n, d))") - 1
+    related = [
+        (r.location.uri, r.location.range.start.line, r.message) for r in hottest.related_information or []
+    ]
+    assert any(r[:2] == (URI, call) and r[2].startswith("called from is_prime: ") for r in related), related
 
     if session.supports("text_document.inlay_hint"):
         hint = next(h for h in await session.inlay_hints(URI) if h.position.line == HOT)
