@@ -205,79 +205,32 @@ def to_raw_leak_trace(result: protocol.LeaksResult) -> RawLeakTrace:
 class WireKind:
     """How one capture kind travels: the request that asks for it, the answer, and its conversion."""
 
-    request_type: str
-    """The request's ``type`` on the wire."""
-    request: Callable[..., Any]
-    """``request(id, pid, duration_s, start_at_exec, **parameters)`` -> the wire request."""
+    request: type[protocol.TracingRequest]
     answer: type
     convert: Callable[[Any], Any]
     """The answer's ``result`` -> the kind's raw capture."""
 
+    @property
+    def request_type(self) -> str:
+        """The request's ``type`` on the wire."""
+        return protocol.tag_of(self.request)
 
-def _profile_request(
-    request_id: int, pid: int, duration_s: float, start_at_exec: int, *, frequency: int
-) -> protocol.ProfileRequest:
-    return protocol.ProfileRequest(
-        request_id, pid, frequency=frequency, duration_s=duration_s, start_at_exec=start_at_exec
-    )
-
-
-def _syscalls_request(
-    request_id: int, pid: int, duration_s: float, start_at_exec: int, *, slow_ms: float
-) -> protocol.SyscallsRequest:
-    return protocol.SyscallsRequest(
-        request_id, pid, duration_s=duration_s, slow_ms=slow_ms, start_at_exec=start_at_exec
-    )
-
-
-def _stackcount_request(
-    request_id: int, pid: int, duration_s: float, start_at_exec: int, *, tracepoint: str
-) -> protocol.StackCountRequest:
-    return protocol.StackCountRequest(
-        request_id, pid or None, tracepoint, duration_s=duration_s, start_at_exec=start_at_exec
-    )
-
-
-def _leaks_request(
-    request_id: int,
-    pid: int,
-    duration_s: float,
-    start_at_exec: int,
-    *,
-    interval_s: float,
-    budget_percent: float,
-    sample_fraction: float | None,
-) -> protocol.LeaksRequest:
-    return protocol.LeaksRequest(
-        request_id,
-        pid,
-        duration_s=duration_s,
-        interval_s=interval_s,
-        budget_percent=budget_percent,
-        sample_fraction=sample_fraction,
-        start_at_exec=start_at_exec,
-    )
+    def build(
+        self, request_id: int, pid: int, duration_s: float, start_at_exec: int, parameters: dict[str, Any]
+    ) -> protocol.TracingRequest:
+        """The request, with the kind's own ``parameters`` by name (pid 0: every task)."""
+        request: Any = self.request  # each kind's own fields come by name, unchecked until encoded
+        built: protocol.TracingRequest = request(
+            id=request_id, pid=pid or None, duration_s=duration_s, start_at_exec=start_at_exec, **parameters
+        )
+        return built
 
 
 WIRE_KINDS: dict[str, WireKind] = {
-    "profile": WireKind(
-        protocol.tag_of(protocol.ProfileRequest), _profile_request, protocol.ProfileDone, to_raw_profile
-    ),
-    "syscalls": WireKind(
-        protocol.tag_of(protocol.SyscallsRequest),
-        _syscalls_request,
-        protocol.SyscallsDone,
-        to_raw_syscall_trace,
-    ),
-    "leaks": WireKind(
-        protocol.tag_of(protocol.LeaksRequest), _leaks_request, protocol.LeaksDone, to_raw_leak_trace
-    ),
-    "stackcount": WireKind(
-        protocol.tag_of(protocol.StackCountRequest),
-        _stackcount_request,
-        protocol.StackCountDone,
-        to_raw_stack_counts,
-    ),
+    "profile": WireKind(protocol.ProfileRequest, protocol.ProfileDone, to_raw_profile),
+    "syscalls": WireKind(protocol.SyscallsRequest, protocol.SyscallsDone, to_raw_syscall_trace),
+    "leaks": WireKind(protocol.LeaksRequest, protocol.LeaksDone, to_raw_leak_trace),
+    "stackcount": WireKind(protocol.StackCountRequest, protocol.StackCountDone, to_raw_stack_counts),
 }
 """By capture kind name (``lineprobe.capture.kinds``)."""
 
@@ -340,9 +293,7 @@ class WireSession:
         start_at_exec: int,
         parameters: dict[str, Any],
     ) -> bytes:
-        return protocol.encode(
-            WIRE_KINDS[kind].request(request_id, pid, duration_s, start_at_exec, **parameters)
-        )
+        return protocol.encode(WIRE_KINDS[kind].build(request_id, pid, duration_s, start_at_exec, parameters))
 
     @staticmethod
     def prepare_request(request_id: int, programs: list[str]) -> bytes:
