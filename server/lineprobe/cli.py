@@ -164,7 +164,6 @@ def profile(
         pid,
         command,
         duration,
-        parameters.DURATION_S,
         {"frequency": frequency},
         as_json,
         launcher,
@@ -180,7 +179,6 @@ def _capture(
     pid: int | None,
     command: tuple[str, ...],
     duration: float | None,
-    duration_parameter: Parameter,
     capture_parameters: dict[str, object],
     as_json: bool,
     launcher: str | None,
@@ -193,9 +191,9 @@ def _capture(
     if duration is not None:
         duration_s = duration
     elif pid is not None:
-        duration_s = parameters.default(duration_parameter)
+        duration_s = parameters.default(kind.duration)
     else:  # a launched command runs, by default, until it exits
-        duration_s = duration_parameter.high
+        duration_s = kind.duration.high
     runner = CaptureRunner(launcher=launcher)
 
     def run(progress: Callable[[Progress], None]) -> T:
@@ -325,7 +323,6 @@ def stackcount(
         0 if every_task else pid,
         command,
         duration,
-        parameters.DURATION_S,
         {"tracepoint": tracepoint},
         as_json,
         launcher,
@@ -372,7 +369,7 @@ def syscalls(
     from lineprobe.reports.syscalls_report import render_trace, trace_to_json
 
     trace: SyscallTrace = _capture(
-        kinds.SYSCALLS, pid, command, duration, parameters.DURATION_S, {"slow_ms": slow_ms}, as_json, launcher
+        kinds.SYSCALLS, pid, command, duration, {"slow_ms": slow_ms}, as_json, launcher
     )
     if as_json:
         click.echo(json.dumps(trace_to_json(trace), indent=1))
@@ -439,7 +436,6 @@ def leaks(
         pid,
         command,
         duration,
-        parameters.LEAKS_DURATION_S,
         {"interval_s": interval, "budget_percent": budget, "sample_fraction": sample},
         as_json,
         launcher,

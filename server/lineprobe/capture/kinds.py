@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from lineprobe.capture import parameters
+from lineprobe.capture.parameters import Parameter
 from lineprobe.leaks.attribute import resolve_leaks
 from lineprobe.leaks.model import LeakTrace
 from lineprobe.profiling.aggregate import resolve_profile
@@ -41,6 +43,8 @@ class CaptureKind(Generic[R]):
     """What it does while the window is open, for progress: "sampling", "tracing"."""
     resolve: Callable[[Any, ImageCache, bool], R]
     """Raw capture, image cache, whether the target was launched -> the resolved result."""
+    duration: Parameter = parameters.DURATION_S
+    """Its window's bounds and default length."""
 
 
 PROFILE: CaptureKind[CpuProfile] = CaptureKind(
@@ -50,7 +54,11 @@ SYSCALLS: CaptureKind[SyscallTrace] = CaptureKind(
     "syscalls", "syscalls", "tracing", lambda raw, cache, launched: resolve_trace(raw, cache)
 )
 LEAKS: CaptureKind[LeakTrace] = CaptureKind(
-    "leaks", "leaks", "tracking", lambda raw, cache, launched: resolve_leaks(raw, cache)
+    "leaks",
+    "leaks",
+    "tracking",
+    lambda raw, cache, launched: resolve_leaks(raw, cache),
+    parameters.LEAKS_DURATION_S,
 )
 STACKCOUNT: CaptureKind[CpuProfile] = CaptureKind(
     "stackcount",

@@ -193,7 +193,12 @@ async def _traced(
             await asyncio.shield(ls.state.winding_down)
     if ls.state.profiling:
         return _error_result(ls, AgentError("busy", "a trace is already running; stop it first"))
-    duration_s = (args.durationMs or ls.state.settings.duration_ms) / 1000.0
+    if args.durationMs is not None:
+        duration_s = args.durationMs / 1000.0
+    elif kind is kinds.PROFILE:  # the durationMs setting is Profile CPU's
+        duration_s = ls.state.settings.duration_ms / 1000.0
+    else:
+        duration_s = parameters.default(kind.duration)
     reporter = _ProgressReporter(ls, asyncio.get_running_loop())
     what = f"pid {args.pid}" if args.pid is not None else " ".join(args.command or [])
     ls.state.profiling = True

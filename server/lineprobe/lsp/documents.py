@@ -9,6 +9,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from lineprobe.capture import parameters
 from lineprobe.lsp import finding_presentation, presentation
 from lineprobe.lsp.findings import Finding
 from lineprobe.lsp.leak_view import LeakView
@@ -18,8 +19,8 @@ from lineprobe.lsp.syscall_view import SyscallView
 from lineprobe.process_list import list_processes
 
 HEAT_NOTIFICATION = "lineprobe/heat"
-PROFILE_LENS_DURATION_MS = 5000
-LEAKS_LENS_DURATION_MS = 10000
+PROFILE_LENS_DURATION_MS = int(1000 * parameters.default(parameters.DURATION_S))
+LEAKS_LENS_DURATION_MS = int(1000 * parameters.default(parameters.LEAKS_DURATION_S))
 
 
 def _document_lines(ls: LineprobeServer, uri: str) -> list[str]:
