@@ -31,11 +31,11 @@ import ctypes
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from lineprobe_agent.bpf_snippets import COPY_USER_STACK
 from lineprobe_agent.bpf_tables import drain, empty, stat
+from lineprobe_agent.proc_maps import code_range, libc_path, read_maps
 from lineprobe_agent.protocol import LeakExemplar, LeakSample, LeakSite, LeakSnapshot
 from lineprobe_agent.target_gate import TARGET_GATE_C, TargetGate, gate_cflags
 
@@ -350,14 +350,9 @@ class ExemplarEvent(ctypes.Structure):
 def find_libc(pid: int) -> str | None:
     """Path of the C library the process maps (as seen from the process's root)."""
     try:
-        for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
-            path = line.split(maxsplit=5)[5] if len(line.split(maxsplit=5)) == 6 else ""
-            name = path.rsplit("/", 1)[-1]
-            if name.startswith("libc.so") or name.startswith("libc-"):
-                return path
+        return libc_path(read_maps(pid))
     except OSError:
         return None
-    return None
 
 
 @dataclass
@@ -450,15 +445,8 @@ class LeakTracer:
     def _set_code_range(self, pid: int) -> None:
         """The executable's code mapping, for the call-path fingerprint (none: fingerprint 0)."""
         start = end = 0
-        try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-            for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
-                fields = line.split(maxsplit=5)
-                if len(fields) == 6 and "x" in fields[1] and fields[5] == exe:
-                    low, high = (int(x, 16) for x in fields[0].split("-"))
-                    start, end = (low, high) if not start else (min(start, low), max(end, high))
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            start, end = code_range(read_maps(pid), os.readlink(f"/proc/{pid}/exe"))
         self._bpf["code_range"][ctypes.c_int(0)] = ctypes.c_uint64(start)
         self._bpf["code_range"][ctypes.c_int(1)] = ctypes.c_uint64(end)
 
