@@ -9,8 +9,8 @@ be recorded is counted, never dropped silently.
 
 The program (``bpf/cpu_profiler.bpf.c``) includes only UAPI headers, so it is
 safe against kernel headers that do not match the running kernel. The perf
-events are attached for a profile and detached after it; the compiled program
-stays loaded for the agent's next profile.
+events and the gate's tracepoints are attached for a profile and detached after
+it; the compiled program stays loaded for the agent's next profile.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ class CpuProfiler:
 
         self._reset()
         self._bpf["exemplars_enabled"][ctypes.c_int(0)] = ctypes.c_uint32(1 if exemplars else 0)
+        self.gate.attach()
         self.gate.open(tgid)
         self._bpf.attach_perf_event(
             ev_type=PerfType.SOFTWARE,
@@ -101,13 +102,14 @@ class CpuProfiler:
         """Nothing to do between polls: stacks are aggregated in the kernel."""
 
     def stop(self) -> None:
-        """Detach the perf events: sampling ends here, the maps stay readable."""
+        """Detach the perf events and the gate: sampling ends here, the maps stay readable."""
         if self._attached:
             from bcc import PerfSWConfig, PerfType
 
             self._attached = False
             self._bpf.detach_perf_event(ev_type=PerfType.SOFTWARE, ev_config=PerfSWConfig.CPU_CLOCK)
         self.gate.close()
+        self.gate.detach()
 
     def collect(self, name_kernel_address: Callable[[int], str]) -> CollectedSamples:
         self.poll(0)  # whatever is still in the ring

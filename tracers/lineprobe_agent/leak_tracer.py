@@ -231,6 +231,7 @@ class LeakTracer:
         self._pid = pid
         self._libc = libc
         self._started = time.monotonic()
+        self.gate.attach()
         self.gate.open(pid)
         self._set_code_range(pid)
         free_address = self._symbol_address("free")
@@ -389,6 +390,7 @@ class LeakTracer:
                 self._bpf.detach_uprobe(name=self._libc, addr=address, pid=self._pid)
         self._permanent = []
         self.gate.close()
+        self.gate.detach()
 
     def collect(self) -> tuple[list[LeakSite], list[LeakExemplar], list[LeakSnapshot], dict[str, float]]:
         self._bpf.perf_buffer_poll(timeout=0)

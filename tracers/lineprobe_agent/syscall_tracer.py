@@ -156,7 +156,7 @@ TRACEPOINTS = (
     ("block:block_rq_issue", "on_block_rq_issue"),
     ("block:block_rq_complete", "on_block_rq_complete"),
 )
-"""What bpf/syscall_tracer.bpf.c runs on."""
+"""What bpf/syscall_tracer.bpf.c runs on: attached for a trace, detached after it."""
 
 
 def bucket_of(value: int) -> int:
@@ -236,7 +236,8 @@ class _RawExemplar:
 
 @dataclass
 class SyscallTracer:
-    """One compiled program (bpf/syscall_tracer.bpf.c), reused for every trace this agent runs."""
+    """One compiled program (bpf/syscall_tracer.bpf.c), reused for every trace this agent runs;
+    its tracepoints are attached for a trace and detached after it."""
 
     _bpf: Any = None
     _exemplars: list[_RawExemplar] = field(default_factory=list)
@@ -264,7 +265,6 @@ class SyscallTracer:
         )
         self.gate = TargetGate(self._bpf)
         self._tracepoints = Tracepoints(self._bpf, TRACEPOINTS)
-        self._tracepoints.attach()
 
     # -- perf buffer callbacks (copy now: the event is a view into the ring) --------------
 
@@ -331,6 +331,9 @@ class SyscallTracer:
         serial[ctypes.c_int(1)] = ctypes.c_uint64(int(serial[ctypes.c_int(0)].value))
         self.descriptor_changes_lost = 0
         self.descriptors.begin(tgid)
+        # Attached with the gate still shut: recording begins when it opens.
+        self.gate.attach()
+        self._tracepoints.attach()
         self.gate.open(tgid)
 
     def events_so_far(self) -> int:
@@ -345,9 +348,13 @@ class SyscallTracer:
             self.descriptors.remember(int(key.fd), int(key.gen))
 
     def stop(self) -> None:
-        # The tracepoints stay attached for the agent's life; clearing the
-        # target makes the programs return at their first check.
+        """End the trace: the gate shut, then every tracepoint detached (the maps stay readable).
+        Safe to call after a start that failed part way, or with nothing attached."""
         self.gate.close()
+        try:
+            self._tracepoints.detach()
+        finally:
+            self.gate.detach()
 
     def collect(self) -> CollectedSyscalls:
         self.poll(0)

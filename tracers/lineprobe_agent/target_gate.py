@@ -16,7 +16,9 @@ Each program includes ``bpf/lineprobe.h``, where the gate's C is, and asks
 
 The agent learns of an exec or a reuse at once through the ``lp_gate_events``
 perf buffer, which the tracer's own ``perf_buffer_poll`` drains with its other
-buffers.
+buffers. The two ``sched:`` tracepoints that keep the gate are attached for a
+request (``attach``, before the gate opens) and detached after it (``detach``,
+once it is closed): between requests no exec or fork anywhere runs them.
 """
 
 from __future__ import annotations
@@ -67,7 +69,6 @@ class TargetGate:
     def __post_init__(self) -> None:
         self.bpf["lp_gate_events"].open_perf_buffer(self._on_event, page_cnt=8)
         self._tracepoints = Tracepoints(self.bpf, GATE_TRACEPOINTS)
-        self._tracepoints.attach()
 
     def _on_event(self, cpu: int, data: Any, size: int) -> None:
         what = ctypes.cast(data, ctypes.POINTER(ctypes.c_uint32)).contents.value
@@ -81,6 +82,14 @@ class TargetGate:
 
     def _set(self, slot: int, value: int) -> None:
         self.bpf["lp_gate"][ctypes.c_int(slot)] = ctypes.c_uint64(value)
+
+    def attach(self) -> None:
+        """Follow execs and forks (the gate's tracepoints); before ``open``."""
+        self._tracepoints.attach()
+
+    def detach(self) -> None:
+        """Stop following execs and forks; after ``close``. Safe to call when not attached."""
+        self._tracepoints.detach()
 
     def open(self, tgid: int) -> None:
         """Start recording ``tgid``'s events, with fresh counts."""

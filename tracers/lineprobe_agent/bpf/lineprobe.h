@@ -207,7 +207,7 @@ static __always_inline int lp_is_target(void)
     return lp_gate_state() == 1;
 }
 
-/* sched:sched_process_exec (attached by TargetGate). */
+/* sched:sched_process_exec, attached while a request runs (TargetGate.attach). */
 int lp_gate_on_exec(struct tracepoint__sched__sched_process_exec *args)
 {
     if (!lp_gate_matches(bpf_get_current_pid_tgid() >> 32))

@@ -1,5 +1,5 @@
 /* System calls of one process from raw_syscalls:sys_enter/sys_exit and the block: tracepoints
- * (syscall_tracer.py attaches them).
+ * (syscall_tracer.py attaches them for each request and detaches them after it).
  *
  * Exact counts: successes in a per-CPU array by number, failures by (number, errno); failed
  * path-taking calls with their path; file I/O latency histograms per (call, fd, generation);
