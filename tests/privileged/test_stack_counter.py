@@ -32,13 +32,14 @@ from lineprobe.symbolization.resolver import AddressSpace, ImageCache, MappedFil
 from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters, unwind
 from lineprobe_agent.cpu_profiler import name_kernel_address
 from lineprobe_agent.kernel_source import export_for_bcc, find_kernel_headers
+from lineprobe_agent.proc_maps import read_maps
 from lineprobe_agent.stack_counter import (
     CollectedStackCounts,
     StackCounter,
     UnknownTracepoint,
     tracepoint_format,
 )
-from lineprobe_agent.target import parse_maps_line, read_build_id
+from lineprobe_agent.target import read_build_id
 
 from tests.conftest import WORKLOADS, have, marked_line
 
@@ -103,15 +104,11 @@ def release(shell: subprocess.Popen[bytes]) -> None:
 
 def read_mappings(pid: int) -> list[MappedFile]:
     """The logger's executable mappings, as the agent snapshots them."""
-    mappings = []
-    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
-        parsed = parse_maps_line(line)
-        if parsed is None:
-            continue
-        start, end, perms, offset, inode, path = parsed
-        if "x" in perms and path.startswith("/"):
-            mappings.append(MappedFile(start, end, offset, path, read_build_id(path) if inode else None))
-    return mappings
+    return [
+        MappedFile(m.start, m.end, m.offset, m.path, read_build_id(m.path) if m.inode else None)
+        for m in read_maps(pid)
+        if m.executable and m.path.startswith("/")
+    ]
 
 
 def start_reference(pid: int) -> subprocess.Popen[str]:
@@ -305,14 +302,18 @@ def test_the_gates_own_tracepoint_can_be_counted_and_the_gate_keeps_it(
     counters: tuple[StackCounter, StackCounter],
 ) -> None:
     """sched:sched_process_exec is also where the gate learns of execs: counting stacks there
-    (bcc keeps one descriptor per tracepoint name) must leave the gate's attachment in place."""
+    (bcc keeps one descriptor per tracepoint name) must leave the gate's attachment working for
+    the trace, and both detached after it."""
     counter = counters[0]
-    gate_fd = counter._bpf.tracepoint_fds[b"sched:sched_process_exec"]
+    name = b"sched:sched_process_exec"
     for _ in range(2):
         shell = held(["sleep", "0.2"])
         try:
             counter.gate.trusted, counter.gate.start_at_exec = True, 0
             counter.start(shell.pid, "sched:sched_process_exec", exemplars=True)
+            gate_fd = counter._displaced_fd
+            assert gate_fd is not None and counter._bpf.tracepoint_fds[name] != gate_fd
+            os.fstat(gate_fd)  # the gate's own attachment, set aside while the trace has the name
             release(shell)
             shell.wait(10)
             counter.poll(0.2)
@@ -325,5 +326,4 @@ def test_the_gates_own_tracepoint_can_be_counted_and_the_gate_keeps_it(
             (s.count, s.kernel[:4], [hex(a) for a in s.user]) for s in counted.stacks
         ]
         assert "bprm_execve" in counted.stacks[0].kernel, counted.stacks[0].kernel
-        assert counter._bpf.tracepoint_fds[b"sched:sched_process_exec"] == gate_fd
-        os.fstat(gate_fd)  # still open: the trace closed only its own descriptor
+        assert name not in counter._bpf.tracepoint_fds, "both attachments end with the trace"

@@ -58,8 +58,10 @@ def loaded_files() -> list[str]:
     return files
 
 
-def check_root_owned(paths: Iterable[str]) -> None:
-    """Raise UntrustedCode naming the first file (or directory above it) that is not root's alone."""
+def check_root_owned(paths: Iterable[str], action: str = "run with privileges") -> None:
+    """Raise UntrustedCode naming the first file (or directory above it) that is not root's alone.
+
+    ``action`` is what is refused, for the message (the agent's BPF sources say which program)."""
     checked: dict[str, str | None] = {}
     for raw in paths:
         if not raw:
@@ -87,7 +89,7 @@ def check_root_owned(paths: Iterable[str]) -> None:
             if reason is not None:
                 shown = raw if entry == path else f"{raw} (through {entry})"
                 raise UntrustedCode(
-                    f"refusing to run with privileges: {shown} is {reason}; the agent runs as root "
+                    f"refusing to {action}: {shown} is {reason}; the agent runs as root "
                     "only from files that only root can change (install it with `sudo make install-agent`)"
                 )
 

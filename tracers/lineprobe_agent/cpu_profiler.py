@@ -7,8 +7,10 @@ user and kernel stack ids, and counts each distinct (user stack, kernel stack)
 pair in a hash map. Nothing per sample crosses to user space; what could not
 be recorded is counted, never dropped silently.
 
-The program includes only UAPI headers, so it is safe against kernel headers
-that do not match the running kernel.
+The program (``bpf/cpu_profiler.bpf.c``) includes only UAPI headers, so it is
+safe against kernel headers that do not match the running kernel. The perf
+events and the gate's tracepoints are attached for a profile and detached after
+it; the compiled program stays loaded for the agent's next profile.
 """
 
 from __future__ import annotations
@@ -18,142 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lineprobe_agent.bpf_snippets import COPY_USER_STACK
+from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
 from lineprobe_agent.bpf_tables import empty, stat
 from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
-from lineprobe_agent.target_gate import TARGET_GATE_C, TargetGate, gate_cflags
+from lineprobe_agent.target_gate import TargetGate
 
-COUNTS_ENTRIES = 40960
-STACK_ENTRIES = 16384
-STACK_COPY_BYTES = 8192
-"""User stack bytes copied per exemplar: enough for the frames of most programs."""
 EXEMPLAR_BUFFER_PAGES = 256
 """Perf buffer per CPU (1 MiB): a second of 999 Hz exemplars between two polls."""
 
-# Indices into the per-CPU stats array; keep in sync with the C below.
-STAT_SAMPLES = 0
-STAT_LOST = 1
-STAT_USER_STACK_MISSING = 2
-STAT_KERNEL_STACK_MISSING = 3
-STAT_COLLISIONS = 4
-STAT_COUNT = 5
-
-BPF_PROGRAM = (
-    COPY_USER_STACK
-    + r"""
-#include <uapi/linux/ptrace.h>
-"""
-    + TARGET_GATE_C
-    + r"""
-
-/* The layout of uapi/linux/bpf_perf_event.h on x86_64, written out because
- * including that header costs about 2.5 s of compile time per agent. */
-struct lp_perf_event_data {
-    struct pt_regs regs;
-    u64 sample_period;
-    u64 addr;
-};
-
-#define EEXIST 17
-
-struct sample_key_t {
-    int user_stack_id;
-    int kernel_stack_id;
-    u64 user_ip;      /* only set when the user stack is missing */
-};
-
-/* A user-mode sample's registers and a copy of its stack, for unwinding
- * with CFI in user space where frame pointers are missing. */
-struct exemplar_t {
-    u32 tid;
-    s32 user_stack_id;
-    u64 user_ip_key;
-    u64 ip;
-    u64 sp;
-    u64 bp;
-    u32 size;
-    u32 pad;
-    u8 data[STACK_COPY_BYTES];
-};
-
-BPF_HASH(counts, struct sample_key_t, u64, COUNTS_ENTRIES);
-BPF_PERCPU_ARRAY(exemplar_scratch, struct exemplar_t, 1);
-BPF_PERF_OUTPUT(exemplars);
-BPF_ARRAY(exemplars_enabled, u32, 1);
-BPF_STACK_TRACE(stack_traces, STACK_ENTRIES);
-BPF_PERCPU_ARRAY(stats, u64, STAT_COUNT);
-
-static __always_inline void bump(u32 index)
-{
-    u64 *value = stats.lookup(&index);
-    if (value)
-        (*value)++;
-}
-
-int on_cpu_sample(struct lp_perf_event_data *ctx)
-{
-    u32 zero = 0;
-    if (!lp_is_target())
-        return 0;
-    bump(STAT_SAMPLES);
-
-    struct sample_key_t key = {};
-    /* cs & 3 == 3: the CPU was running user code when the tick came. */
-    int in_user = (ctx->regs.cs & 3) == 3;
-    key.user_stack_id = stack_traces.get_stackid(ctx, BPF_F_USER_STACK);
-    if (key.user_stack_id < 0) {
-        bump(key.user_stack_id == -EEXIST ? STAT_COLLISIONS : STAT_USER_STACK_MISSING);
-        if (in_user)
-            key.user_ip = ctx->regs.ip;
-    }
-    if (in_user) {
-        key.kernel_stack_id = -1;
-    } else {
-        key.kernel_stack_id = stack_traces.get_stackid(ctx, 0);
-        if (key.kernel_stack_id < 0)
-            bump(key.kernel_stack_id == -EEXIST ? STAT_COLLISIONS : STAT_KERNEL_STACK_MISSING);
-    }
-
-    u64 one = 0;
-    u64 *count = counts.lookup_or_try_init(&key, &one);
-    if (count)
-        __sync_fetch_and_add(count, 1);
-    else
-        bump(STAT_LOST);
-
-    u32 *enabled = exemplars_enabled.lookup(&zero);
-    if (!in_user || !enabled || !*enabled)
-        return 0;
-    struct exemplar_t *e = exemplar_scratch.lookup(&zero);
-    if (!e)
-        return 0;
-    e->tid = (u32)bpf_get_current_pid_tgid();
-    e->user_stack_id = key.user_stack_id;
-    e->user_ip_key = key.user_ip;
-    e->ip = ctx->regs.ip;
-    e->sp = ctx->regs.sp;
-    e->bp = ctx->regs.bp;
-    COPY_USER_STACK(e, e->sp);
-    exemplars.perf_submit(ctx, e, sizeof(*e));
-    return 0;
-}
-"""
-)
-
-
-def program_cflags() -> list[str]:
-    return [
-        f"-DCOUNTS_ENTRIES={COUNTS_ENTRIES}",
-        f"-DSTACK_ENTRIES={STACK_ENTRIES}",
-        f"-DSTAT_SAMPLES={STAT_SAMPLES}",
-        f"-DSTAT_LOST={STAT_LOST}",
-        f"-DSTAT_USER_STACK_MISSING={STAT_USER_STACK_MISSING}",
-        f"-DSTAT_KERNEL_STACK_MISSING={STAT_KERNEL_STACK_MISSING}",
-        f"-DSTAT_COLLISIONS={STAT_COLLISIONS}",
-        f"-DSTAT_COUNT={STAT_COUNT}",
-        f"-DSTACK_COPY_BYTES={STACK_COPY_BYTES}",
-        *gate_cflags(),
-    ]
+# Indices into the per-CPU stats array (enum lp_cpu_stat in bpf/lineprobe.h).
+STAT_SAMPLES = constant("CPU_STAT_SAMPLES")
+STAT_LOST = constant("CPU_STAT_LOST")
+STAT_USER_STACK_MISSING = constant("CPU_STAT_USER_STACK_MISSING")
+STAT_KERNEL_STACK_MISSING = constant("CPU_STAT_KERNEL_STACK_MISSING")
+STAT_COLLISIONS = constant("CPU_STAT_COLLISIONS")
 
 
 @dataclass
@@ -167,9 +47,7 @@ class CpuProfiler:
     """Owns one compiled program; ``start``/``stop`` run one profile at a time."""
 
     def __init__(self) -> None:
-        from bcc import BPF
-
-        self._bpf: Any = BPF(text=BPF_PROGRAM.encode(), cflags=program_cflags())
+        self._bpf: Any = compile_program("cpu_profiler")
         self._attached = False
         # (user stack id, user ip key) -> raw exemplars, filled by the perf buffer callback
         self._exemplars: list[tuple[int, int, int, int, int, int, bytes]] = []
@@ -182,8 +60,7 @@ class CpuProfiler:
     def _on_exemplar(self, cpu: int, data: Any, size: int) -> None:
         # The event is a view into the ring: copy what we keep now.
         event = self._bpf["exemplars"].event(data)
-        length = min(int(event.size), STACK_COPY_BYTES)
-        stack = ctypes.string_at(ctypes.addressof(event.data), length)
+        stack = copied_stack(event)
         self._exemplars.append(
             (
                 int(event.user_stack_id),
@@ -208,6 +85,7 @@ class CpuProfiler:
 
         self._reset()
         self._bpf["exemplars_enabled"][ctypes.c_int(0)] = ctypes.c_uint32(1 if exemplars else 0)
+        self.gate.attach()
         self.gate.open(tgid)
         self._bpf.attach_perf_event(
             ev_type=PerfType.SOFTWARE,
@@ -224,13 +102,14 @@ class CpuProfiler:
         """Nothing to do between polls: stacks are aggregated in the kernel."""
 
     def stop(self) -> None:
-        """Detach the perf events: sampling ends here, the maps stay readable."""
+        """Detach the perf events and the gate: sampling ends here, the maps stay readable."""
         if self._attached:
             from bcc import PerfSWConfig, PerfType
 
             self._attached = False
             self._bpf.detach_perf_event(ev_type=PerfType.SOFTWARE, ev_config=PerfSWConfig.CPU_CLOCK)
         self.gate.close()
+        self.gate.detach()
 
     def collect(self, name_kernel_address: Callable[[int], str]) -> CollectedSamples:
         self.poll(0)  # whatever is still in the ring

@@ -29,14 +29,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-AT_FDCWD = -100
+from lineprobe_agent.bpf_source import constant
 
-FD_OPENED = 1
-FD_DUPED = 2
-FD_SOCKET = 3
-FD_ACCEPTED = 4
-FD_CLOSED = 5
-FD_CREATED = 6
+AT_FDCWD = constant("AT_FDCWD")
+
+# What the syscall tracer's fd_events records say happened (enum lp_fd_change in bpf/lineprobe.h).
+FD_OPENED = constant("FD_OPENED")
+FD_DUPED = constant("FD_DUPED")
+FD_SOCKET = constant("FD_SOCKET")
+FD_ACCEPTED = constant("FD_ACCEPTED")
+FD_CLOSED = constant("FD_CLOSED")
+FD_CREATED = constant("FD_CREATED")
 
 UNKNOWN_BEFORE = "unknown (opened before tracing, since closed)"
 UNKNOWN_UNFOLLOWED = "unknown (opened by a call lineprobe does not follow, since closed)"

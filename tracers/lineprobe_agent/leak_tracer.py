@@ -31,24 +31,13 @@ import ctypes
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from lineprobe_agent.bpf_snippets import COPY_USER_STACK
+from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
 from lineprobe_agent.bpf_tables import drain, empty, stat
+from lineprobe_agent.proc_maps import code_range, libc_path, read_maps
 from lineprobe_agent.protocol import LeakExemplar, LeakSample, LeakSite, LeakSnapshot
-from lineprobe_agent.target_gate import TARGET_GATE_C, TargetGate, gate_cflags
-
-STACK_COPY_BYTES = 8192
-ALLOCS_ENTRIES = 4_000_000
-"""Tracked blocks at most; allocated as used (no preallocation), about 100 bytes each."""
-SITES_ENTRIES = 65536
-EXEMPLARS_FIRST = 2
-EXEMPLAR_EVERY = 512
-PATH_WORDS = 32
-"""Stack words examined for the call-path fingerprint (256 bytes above the stack pointer)."""
-PATH_HITS = 3
-"""Code addresses that make the fingerprint."""
+from lineprobe_agent.target_gate import TargetGate
 
 MALLOC_COST_US = 4.0
 """Measured cost per tracked allocation and its free: probe traps plus the BPF work (stack id,
@@ -56,11 +45,11 @@ map updates), on this machine kind (an untracked call costs about 0.85 us in tra
 FREE_COST_US = 0.35
 """Measured cost of the free probe per call, placed after the NULL check."""
 
-STAT_LOST = 0
-STAT_SITES_FULL = 1
-STAT_MALLOCS = 2
-STAT_FREES = 3
-STAT_COUNT = 4
+# Indices into the per-CPU stats array (enum lp_leak_stat in bpf/lineprobe.h).
+STAT_LOST = constant("LEAK_STAT_LOST")
+STAT_SITES_FULL = constant("LEAK_STAT_SITES_FULL")
+STAT_MALLOCS = constant("LEAK_STAT_MALLOCS")
+STAT_FREES = constant("LEAK_STAT_FREES")
 
 DUTY_CYCLED = ("malloc", "calloc", "realloc")
 """The allocators hot enough to matter: their probes come and go with the sampling windows.
@@ -83,198 +72,6 @@ ALLOCATORS = (
     ("pvalloc", 0),
 )
 
-BPF_PROGRAM = (
-    COPY_USER_STACK
-    + r"""
-#include <uapi/linux/ptrace.h>
-"""
-    + TARGET_GATE_C
-    + r"""
-
-struct site_key_t { u64 caller; s64 stack_id; u64 path_hash; };
-struct words_t { u64 w[PATH_WORDS]; };
-struct pending_t { u64 size; u64 memptr; u64 ts; struct site_key_t key; };
-struct alloc_t { u64 size; u64 ts; struct site_key_t key; };
-struct site_t { s64 bytes; s64 count; u64 allocs; u64 alloc_bytes; u64 exemplars; };
-struct exemplar_t {
-    struct site_key_t key;
-    u64 ip; u64 sp; u64 bp; u32 size; u32 pad;
-    u8 data[STACK_COPY_BYTES];
-};
-
-BPF_ARRAY(tracking, u32, 1);  /* 1 while the allocation probes are attached */
-BPF_PERCPU_ARRAY(stats, u64, STAT_COUNT);
-BPF_HASH(pending, u32, struct pending_t, 16384);
-BPF_F_TABLE("hash", u64, struct alloc_t, allocs, ALLOCS_ENTRIES, BPF_F_NO_PREALLOC);
-BPF_HASH(sites, struct site_key_t, struct site_t, SITES_ENTRIES);
-BPF_ARRAY(code_range, u64, 2);  /* [start, end) of the executable's code, at run-time addresses */
-BPF_PERCPU_ARRAY(words_scratch, struct words_t, 1);
-BPF_STACK_TRACE(stack_traces, SITES_ENTRIES);
-BPF_PERCPU_ARRAY(exemplar_scratch, struct exemplar_t, 1);
-BPF_PERF_OUTPUT(exemplars);
-
-static __always_inline void bump(u32 index)
-{
-    u64 *value = stats.lookup(&index);
-    if (value)
-        (*value)++;
-}
-
-static __always_inline void send_exemplar(struct pt_regs *ctx, struct site_key_t *key)
-{
-    u32 zero = 0;
-    struct exemplar_t *e = exemplar_scratch.lookup(&zero);
-    if (!e)
-        return;
-    e->key = *key;
-    e->ip = ctx->ip;
-    e->sp = ctx->sp;
-    e->bp = ctx->bp;
-    COPY_USER_STACK(e, ctx->sp);
-    exemplars.perf_submit(ctx, e, sizeof(*e));
-}
-
-/* A fingerprint of the call path, for code without frame pointers: the first
- * PATH_HITS words above the stack pointer that point into the executable's
- * code. Return addresses of the user's frames are such words (stale ones may
- * join them, consistently for one path); the frame-pointer stack id alone
- * cannot tell two callers of one allocator wrapper (operator new) apart. */
-static __always_inline u64 path_hash(struct pt_regs *ctx)
-{
-    u32 zero = 0, one = 1;
-    u64 *start = code_range.lookup(&zero);
-    u64 *end = code_range.lookup(&one);
-    struct words_t *words = words_scratch.lookup(&zero);
-    if (!start || !end || !words || *start >= *end)
-        return 0;
-    if (bpf_probe_read_user(words->w, sizeof(words->w), (void *)ctx->sp) != 0)
-        return 0;
-    u64 hash = 0;
-    u32 found = 0;
-    #pragma unroll
-    for (int i = 0; i < PATH_WORDS; i++) {
-        u64 word = words->w[i];
-        if (found < PATH_HITS && word >= *start && word < *end) {
-            hash = (hash * 1000003ULL) ^ word;
-            found++;
-        }
-    }
-    return hash;
-}
-
-static __always_inline int alloc_enter(struct pt_regs *ctx, u64 size, u64 memptr)
-{
-    u32 zero = 0;
-    if (!lp_is_target())
-        return 0;
-    u32 *on = tracking.lookup(&zero);
-    if (!on || !*on)
-        return 0;
-    struct pending_t p = {};
-    p.size = size;
-    p.memptr = memptr;
-    p.ts = bpf_ktime_get_ns();
-    /* At a function's first instruction the return address is at [rsp]. */
-    bpf_probe_read_user(&p.key.caller, sizeof(p.key.caller), (void *)ctx->sp);
-    p.key.stack_id = stack_traces.get_stackid(ctx, BPF_F_USER_STACK);
-    p.key.path_hash = path_hash(ctx);
-    struct site_t *site = sites.lookup(&p.key);
-    if (!site || site->exemplars < EXEMPLARS_FIRST || (site->allocs % EXEMPLAR_EVERY) == 0) {
-        if (site)
-            site->exemplars++;
-        send_exemplar(ctx, &p.key);
-    }
-    u32 tid = (u32)bpf_get_current_pid_tgid();
-    pending.update(&tid, &p);
-    return 0;
-}
-
-static __always_inline int alloc_return(struct pt_regs *ctx, u64 address)
-{
-    u32 tid = (u32)bpf_get_current_pid_tgid();
-    struct pending_t *p = pending.lookup(&tid);
-    if (!p)
-        return 0;
-    struct pending_t entry = *p;
-    pending.delete(&tid);
-    if (entry.memptr) {  /* posix_memalign: 0 on success, the block is in *memptr */
-        if (address != 0)
-            return 0;
-        bpf_probe_read_user(&address, sizeof(address), (void *)entry.memptr);
-    }
-    if (address == 0)
-        return 0;
-    bump(STAT_MALLOCS);
-    struct alloc_t a = {};
-    a.size = entry.size;
-    a.ts = entry.ts;
-    a.key = entry.key;
-    if (allocs.update(&address, &a) != 0) {
-        bump(STAT_LOST);
-        return 0;
-    }
-    struct site_t zero_site = {};
-    struct site_t *site = sites.lookup_or_try_init(&entry.key, &zero_site);
-    if (!site) {
-        bump(STAT_SITES_FULL);
-        return 0;
-    }
-    if (site->exemplars == 0)
-        site->exemplars = 1;  /* the entry probe sent one before the site existed */
-    __sync_fetch_and_add(&site->bytes, (s64)a.size);
-    __sync_fetch_and_add(&site->count, 1);
-    __sync_fetch_and_add(&site->allocs, 1);
-    __sync_fetch_and_add(&site->alloc_bytes, a.size);
-    return 0;
-}
-
-static __always_inline void release(u64 address)
-{
-    struct alloc_t *a = allocs.lookup(&address);
-    if (!a)
-        return;
-    bump(STAT_FREES);
-    struct site_t *site = sites.lookup(&a->key);
-    if (site) {
-        __sync_fetch_and_add(&site->bytes, -(s64)a->size);
-        __sync_fetch_and_add(&site->count, -1);
-    }
-    allocs.delete(&address);
-}
-
-int free_enter(struct pt_regs *ctx)
-{
-    if (lp_is_target())
-        release(PT_REGS_PARM1(ctx));
-    return 0;
-}
-
-int malloc_enter(struct pt_regs *ctx) { return alloc_enter(ctx, PT_REGS_PARM1(ctx), 0); }
-int calloc_enter(struct pt_regs *ctx) { return alloc_enter(ctx, PT_REGS_PARM1(ctx) * PT_REGS_PARM2(ctx), 0); }
-int realloc_enter(struct pt_regs *ctx)
-{
-    if (!lp_is_target())
-        return 0;
-    /* The old block is gone whether or not allocations are being sampled now. */
-    release(PT_REGS_PARM1(ctx));
-    return alloc_enter(ctx, PT_REGS_PARM2(ctx), 0);
-}
-int reallocarray_enter(struct pt_regs *ctx)
-{
-    if (!lp_is_target())
-        return 0;
-    release(PT_REGS_PARM1(ctx));
-    return alloc_enter(ctx, PT_REGS_PARM2(ctx) * PT_REGS_PARM3(ctx), 0);
-}
-int posix_memalign_enter(struct pt_regs *ctx)
-{
-    return alloc_enter(ctx, PT_REGS_PARM3(ctx), PT_REGS_PARM1(ctx));
-}
-int aligned_enter(struct pt_regs *ctx) { return alloc_enter(ctx, PT_REGS_PARM2(ctx), 0); }
-int alloc_exit(struct pt_regs *ctx) { return alloc_return(ctx, PT_REGS_RC(ctx)); }
-"""
-)
-
 ENTRY_FUNCTIONS = {
     0: "malloc_enter",
     1: "calloc_enter",
@@ -283,24 +80,6 @@ ENTRY_FUNCTIONS = {
     4: "posix_memalign_enter",
     5: "aligned_enter",
 }
-
-
-def program_cflags() -> list[str]:
-    return [
-        f"-DSTACK_COPY_BYTES={STACK_COPY_BYTES}",
-        f"-DALLOCS_ENTRIES={ALLOCS_ENTRIES}",
-        f"-DSITES_ENTRIES={SITES_ENTRIES}",
-        f"-DEXEMPLARS_FIRST={EXEMPLARS_FIRST}",
-        f"-DEXEMPLAR_EVERY={EXEMPLAR_EVERY}",
-        f"-DPATH_WORDS={PATH_WORDS}",
-        f"-DPATH_HITS={PATH_HITS}",
-        f"-DSTAT_LOST={STAT_LOST}",
-        f"-DSTAT_SITES_FULL={STAT_SITES_FULL}",
-        f"-DSTAT_MALLOCS={STAT_MALLOCS}",
-        f"-DSTAT_FREES={STAT_FREES}",
-        f"-DSTAT_COUNT={STAT_COUNT}",
-        *gate_cflags(),
-    ]
 
 
 def emulated_probe_offset(code: bytes) -> int:
@@ -331,33 +110,72 @@ def emulated_probe_offset(code: bytes) -> int:
     return 0
 
 
-class ExemplarEvent(ctypes.Structure):
-    """struct exemplar_t of the C program (site key flattened: same layout)."""
+MIN_FRACTION = 0.01
+"""The smallest share of the time the hot allocation probes are attached."""
 
-    _fields_ = [
-        ("caller", ctypes.c_uint64),
-        ("stack_id", ctypes.c_int64),
-        ("path_hash", ctypes.c_uint64),
-        ("ip", ctypes.c_uint64),
-        ("sp", ctypes.c_uint64),
-        ("bp", ctypes.c_uint64),
-        ("size", ctypes.c_uint32),
-        ("pad", ctypes.c_uint32),
-        ("data", ctypes.c_uint8 * STACK_COPY_BYTES),
-    ]
+
+def sampling_fraction(observed_per_s: float, budget_percent: float) -> tuple[float, float]:
+    """The governor's choice: (fraction of the time to track, estimated allocations per second).
+
+    ``observed_per_s`` is the allocation rate seen with every allocation tracked. The probes
+    slow the target, so their cost (MALLOC_COST_US a call) is taken out to estimate the
+    untraced rate; the fraction keeps rate x MALLOC_COST_US x fraction within the budget.
+    A target that spent all its time in probed calls is allocation-bound: its untraced rate
+    is unknown but high, and it gets the smallest fraction (the rate reported is the one seen).
+    """
+    gap_us = 1e6 / observed_per_s - MALLOC_COST_US if observed_per_s > 0 else float("inf")
+    rate = 1e6 / gap_us if gap_us > 0.05 else float("inf")
+    estimated = observed_per_s if rate == float("inf") else rate
+    cost = rate * MALLOC_COST_US / 1e6  # CPU-seconds per second if everything were tracked
+    fraction = 1.0 if cost <= 0 else min(1.0, max(MIN_FRACTION, budget_percent / 100 / cost))
+    return fraction, estimated
+
+
+def pause_after(window_s: float, fraction: float) -> float:
+    """How long the hot probes stay detached after a window of ``window_s`` with them attached
+    (attaching and detaching included), so that they are attached ``fraction`` of the time."""
+    return window_s * (1 / fraction - 1)
+
+
+def allocator_addresses(library: str) -> dict[str, int | None]:
+    """ELF virtual addresses of ``free`` and the ALLOCATORS in a C library's ``.dynsym``.
+
+    A versioned name counts under its base name (``free@@GLIBC_2.2.5``); the first defined
+    symbol of a name wins; a name the library does not define is None."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    symbols: dict[str, int | None] = dict.fromkeys(["free"] + [n for n, _ in ALLOCATORS])
+    with open(library, "rb") as stream:
+        dynsym = ELFFile(stream).get_section_by_name(".dynsym")
+        if not isinstance(dynsym, SymbolTableSection):
+            return symbols
+        for symbol in dynsym.iter_symbols():
+            base = symbol.name.split("@", 1)[0]
+            if base in symbols and symbol["st_value"] and symbols[base] is None:
+                symbols[base] = int(symbol["st_value"])
+    return symbols
+
+
+def code_at(library: str, address: int, length: int = 16) -> bytes:
+    """``length`` bytes of an ELF file at a virtual address of its loaded segments (else b"")."""
+    from elftools.elf.elffile import ELFFile
+
+    with open(library, "rb") as stream:
+        for segment in ELFFile(stream).iter_segments(type="PT_LOAD"):
+            start = segment["p_vaddr"]
+            if start <= address < start + segment["p_filesz"]:
+                stream.seek(segment["p_offset"] + address - start)
+                return stream.read(length)
+    return b""
 
 
 def find_libc(pid: int) -> str | None:
     """Path of the C library the process maps (as seen from the process's root)."""
     try:
-        for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
-            path = line.split(maxsplit=5)[5] if len(line.split(maxsplit=5)) == 6 else ""
-            name = path.rsplit("/", 1)[-1]
-            if name.startswith("libc.so") or name.startswith("libc-"):
-                return path
+        return libc_path(read_maps(pid))
     except OSError:
         return None
-    return None
 
 
 @dataclass
@@ -390,17 +208,13 @@ class LeakTracer:
     malloc_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        from bcc import BPF
-
-        self._bpf = BPF(text=BPF_PROGRAM.encode(), cflags=program_cflags())
+        self._bpf = compile_program("leak_tracer")
         self._bpf["exemplars"].open_perf_buffer(self._on_exemplar, page_cnt=128, lost_cb=self._on_lost)
         self.gate = TargetGate(self._bpf)
 
     def _on_exemplar(self, cpu: int, data: Any, size: int) -> None:
-        # bcc cannot derive a class for an event with a nested struct: spell it out.
-        e = ctypes.cast(data, ctypes.POINTER(ExemplarEvent)).contents
-        length = min(int(e.size), STACK_COPY_BYTES)
-        stack = ctypes.string_at(ctypes.addressof(e) + ExemplarEvent.data.offset, length)
+        e = self._bpf["exemplars"].event(data)
+        stack = copied_stack(e)
         self._exemplars.append(
             LeakExemplar(
                 int(e.caller), int(e.stack_id), int(e.ip), int(e.sp), int(e.bp), stack, int(e.path_hash)
@@ -417,15 +231,15 @@ class LeakTracer:
         self._pid = pid
         self._libc = libc
         self._started = time.monotonic()
+        self.gate.attach()
         self.gate.open(pid)
         self._set_code_range(pid)
-        code = self._function_bytes("free")
-        free_offset = emulated_probe_offset(code) if code else 0
         free_address = self._symbol_address("free")
         if free_address is None:
             raise RuntimeError(f"{libc} has no free symbol")
-        self._bpf.attach_uprobe(name=libc, addr=free_address + free_offset, fn_name=b"free_enter", pid=pid)
-        self._permanent.append(("free", free_address + free_offset))
+        free_probe = free_address + emulated_probe_offset(code_at(f"/proc/{pid}/root{libc}", free_address))
+        self._bpf.attach_uprobe(name=libc, addr=free_probe, fn_name=b"free_enter", pid=pid)
+        self._permanent.append(("free", free_probe))
         # realloc's release of the old block must always be seen; its new block is
         # tracked only while sampling (the return probe comes and goes).
         realloc = self._symbol_address("realloc")
@@ -450,48 +264,15 @@ class LeakTracer:
     def _set_code_range(self, pid: int) -> None:
         """The executable's code mapping, for the call-path fingerprint (none: fingerprint 0)."""
         start = end = 0
-        try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-            for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
-                fields = line.split(maxsplit=5)
-                if len(fields) == 6 and "x" in fields[1] and fields[5] == exe:
-                    low, high = (int(x, 16) for x in fields[0].split("-"))
-                    start, end = (low, high) if not start else (min(start, low), max(end, high))
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            start, end = code_range(read_maps(pid), os.readlink(f"/proc/{pid}/exe"))
         self._bpf["code_range"][ctypes.c_int(0)] = ctypes.c_uint64(start)
         self._bpf["code_range"][ctypes.c_int(1)] = ctypes.c_uint64(end)
-
-    def _function_bytes(self, name: str, length: int = 16) -> bytes:
-        address = self._symbol_address(name)
-        if address is None:
-            return b""
-        from elftools.elf.elffile import ELFFile
-
-        with open(f"/proc/{self._pid}/root{self._libc}", "rb") as stream:
-            elf = ELFFile(stream)
-            for segment in elf.iter_segments(type="PT_LOAD"):
-                start = segment["p_vaddr"]
-                if start <= address < start + segment["p_filesz"]:
-                    stream.seek(segment["p_offset"] + address - start)
-                    return stream.read(length)
-        return b""
 
     def _symbol_address(self, name: str) -> int | None:
         """A libc function's address (ELF virtual address), from one read of ``.dynsym`` per run."""
         if not self._symbols:
-            self._symbols = dict.fromkeys(["free"] + [n for n, _ in ALLOCATORS])
-            from elftools.elf.elffile import ELFFile
-            from elftools.elf.sections import SymbolTableSection
-
-            with open(f"/proc/{self._pid}/root{self._libc}", "rb") as stream:
-                dynsym = ELFFile(stream).get_section_by_name(".dynsym")
-                if not isinstance(dynsym, SymbolTableSection):
-                    return None
-                for symbol in dynsym.iter_symbols():
-                    base = symbol.name.split("@", 1)[0]
-                    if base in self._symbols and symbol["st_value"] and self._symbols[base] is None:
-                        self._symbols[base] = int(symbol["st_value"])
+            self._symbols = allocator_addresses(f"/proc/{self._pid}/root{self._libc}")
         return self._symbols.get(name)
 
     def _calibrate(self, budget_percent: float) -> None:
@@ -512,20 +293,13 @@ class LeakTracer:
             return
         window = now - self._calibration_started
         observed = (stat(self._bpf, STAT_MALLOCS) - self._calibration_mallocs) / window
-        # The probes slow the target: undo their cost to estimate the untraced rate.
-        # A target that spends all its time in probed calls is allocation-bound:
-        # its untraced rate is unknown but high, and it gets the smallest fraction.
-        gap_us = 1e6 / observed - MALLOC_COST_US if observed > 0 else float("inf")
-        rate = 1e6 / gap_us if gap_us > 0.05 else float("inf")
-        self.malloc_rate = observed if rate == float("inf") else rate
-        cost = rate * MALLOC_COST_US / 1e6  # CPU-seconds per second if everything were tracked
-        self.fraction = 1.0 if cost <= 0 else min(1.0, max(0.01, budget_percent / 100 / cost))
+        self.fraction, self.malloc_rate = sampling_fraction(observed, budget_percent)
         self._calibrated = True
         if self.fraction < 1.0:
             opened = self._window_opened
             self._detach_allocators()  # the first sampling window ends here
             cost_on = time.monotonic() - opened
-            self._next_window = time.monotonic() + cost_on * (1 / self.fraction - 1)
+            self._next_window = time.monotonic() + pause_after(cost_on, self.fraction)
 
     def _attach_allocators(self, names: tuple[str, ...]) -> None:
         seen = {address for address, _ in self._attached_allocs}
@@ -589,7 +363,7 @@ class LeakTracer:
                 # The probes cost from attach to the end of detach: the pause keeps
                 # that share of the time at the chosen fraction.
                 cost_on = time.monotonic() - self._window_opened
-                self._next_window = time.monotonic() + cost_on * (1 / self.fraction - 1)
+                self._next_window = time.monotonic() + pause_after(cost_on, self.fraction)
         elif now >= self._next_window:
             self._window_opened = now
             self._attach_allocators(DUTY_CYCLED)
@@ -616,6 +390,7 @@ class LeakTracer:
                 self._bpf.detach_uprobe(name=self._libc, addr=address, pid=self._pid)
         self._permanent = []
         self.gate.close()
+        self.gate.detach()
 
     def collect(self) -> tuple[list[LeakSite], list[LeakExemplar], list[LeakSnapshot], dict[str, float]]:
         self._bpf.perf_buffer_poll(timeout=0)

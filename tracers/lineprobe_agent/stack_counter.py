@@ -1,12 +1,12 @@
 """Stack counts at any tracepoint, aggregated in the kernel (what bcc's stackcount and
 ``perf record -e TP -g`` answer).
 
-One generic BPF program (``bpf/stackcount.bpf.c``), compiled once per agent,
+One generic BPF program (``bpf/stack_counter.bpf.c``), compiled once per agent,
 is attached for each trace to the tracepoint the trace names and detached when
 it stops. Every hit in the target (or in any task, system-wide) counts its
 (tgid, kernel stack, user stack) in a hash map; nothing per event crosses to
 user space except exemplars: for the first hits of each distinct key, then one
-in ``EXEMPLAR_EVERY``, the task's user registers and a copy of its user stack,
+in ``EXEMPLAR_EVERY`` (set in the C), the task's user registers and a copy of its user stack,
 so that the server can unwind with CFI where the kernel's frame-pointer walk
 loses the caller (glibc has no frame pointers). What could not be recorded is
 counted, never dropped silently.
@@ -19,51 +19,32 @@ Their ``samples`` counter holds the events counted.
 from __future__ import annotations
 
 import ctypes
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lineprobe_agent.bpf_snippets import COPY_USER_STACK
+from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
 from lineprobe_agent.bpf_tables import empty, stat
-from lineprobe_agent.code_trust import check_root_owned
 from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
-from lineprobe_agent.target_gate import TARGET_GATE_C, TargetGate, gate_cflags
+from lineprobe_agent.target_gate import TargetGate
 
-BPF_SOURCE = Path(__file__).resolve().parent / "bpf" / "stackcount.bpf.c"
-
-COUNTS_ENTRIES = 40960
-COMMS_ENTRIES = 4096
-STACK_ENTRIES = 16384
-STACK_COPY_BYTES = 8192
-"""User stack bytes copied per exemplar: enough for the frames of most programs."""
-EXEMPLARS_FIRST = 4
-"""Exemplars sent for the first hits of each distinct (tgid, kernel stack, user stack)..."""
-EXEMPLAR_EVERY = 1024
-"""...and then for one hit in this many."""
 EXEMPLAR_BUFFER_PAGES = 128
 """Perf buffer per CPU (512 KiB): about 60 exemplars between two polls."""
 
 TRACEFS_EVENTS = (Path("/sys/kernel/tracing/events"), Path("/sys/kernel/debug/tracing/events"))
 TRACEPOINT_NAME = re.compile(r"[A-Za-z0-9_]+:[A-Za-z0-9_]+")
 
-# Indices into the per-CPU stats array; keep in sync with the C.
-STAT_EVENTS = 0
-STAT_LOST = 1
-STAT_USER_STACK_MISSING = 2
-STAT_KERNEL_STACK_MISSING = 3
-STAT_COLLISIONS = 4
-STAT_COUNT = 5
-
-# Indices into the settings array.
-SETTING_EXEMPLARS = 0
-SETTING_SYSTEM_WIDE = 1
-SETTING_COUNT = 2
-
-KEY_HAS_USER = 1
-"""Key flag: the task had a user context (a kernel thread has none, so no user stack is missing)."""
+# Indices into the per-CPU stats and the settings arrays: bpf/lineprobe.h.
+STAT_EVENTS = constant("SC_STAT_EVENTS")
+STAT_LOST = constant("SC_STAT_LOST")
+STAT_USER_STACK_MISSING = constant("SC_STAT_USER_STACK_MISSING")
+STAT_KERNEL_STACK_MISSING = constant("SC_STAT_KERNEL_STACK_MISSING")
+STAT_COLLISIONS = constant("SC_STAT_COLLISIONS")
+SETTING_EXEMPLARS = constant("SC_SETTING_EXEMPLARS")
+SETTING_SYSTEM_WIDE = constant("SC_SETTING_SYSTEM_WIDE")
+KEY_HAS_USER = constant("SC_KEY_HAS_USER")
 
 
 class UnknownTracepoint(ValueError):
@@ -92,31 +73,6 @@ def tracepoint_format(tracepoint: str, roots: tuple[Path, ...] = TRACEFS_EVENTS)
         f"this kernel has no tracepoint {tracepoint!r} (not under {mounted[0]}); "
         f"list them with `ls {mounted[0]}/{category}` or `tplist-bpfcc`"
     )
-
-
-def program_text(source: Path = BPF_SOURCE) -> str:
-    return COPY_USER_STACK + TARGET_GATE_C + source.read_text()
-
-
-def program_cflags() -> list[str]:
-    return [
-        f"-DCOUNTS_ENTRIES={COUNTS_ENTRIES}",
-        f"-DCOMMS_ENTRIES={COMMS_ENTRIES}",
-        f"-DSTACK_ENTRIES={STACK_ENTRIES}",
-        f"-DSTACK_COPY_BYTES={STACK_COPY_BYTES}",
-        f"-DEXEMPLARS_FIRST={EXEMPLARS_FIRST}",
-        f"-DEXEMPLAR_EVERY={EXEMPLAR_EVERY}",
-        f"-DSTAT_EVENTS={STAT_EVENTS}",
-        f"-DSTAT_LOST={STAT_LOST}",
-        f"-DSTAT_USER_STACK_MISSING={STAT_USER_STACK_MISSING}",
-        f"-DSTAT_KERNEL_STACK_MISSING={STAT_KERNEL_STACK_MISSING}",
-        f"-DSTAT_COLLISIONS={STAT_COLLISIONS}",
-        f"-DSTAT_COUNT={STAT_COUNT}",
-        f"-DSETTING_EXEMPLARS={SETTING_EXEMPLARS}",
-        f"-DSETTING_SYSTEM_WIDE={SETTING_SYSTEM_WIDE}",
-        f"-DSETTING_COUNT={SETTING_COUNT}",
-        *gate_cflags(),
-    ]
 
 
 @dataclass
@@ -148,9 +104,7 @@ class StackCounter:
     def __init__(self) -> None:
         from bcc import BPF
 
-        if os.geteuid() == 0:
-            check_root_owned([str(BPF_SOURCE)])  # compiled into the kernel with privileges
-        self._bpf: Any = BPF(text=program_text().encode(), cflags=program_cflags())
+        self._bpf: Any = compile_program("stack_counter")
         self._bpf.load_func(b"on_tracepoint", BPF.TRACEPOINT)  # verified now, not at the first start
         self._tracepoint: bytes | None = None
         self._displaced_fd: int | None = None
@@ -164,7 +118,6 @@ class StackCounter:
     def _on_exemplar(self, cpu: int, data: Any, size: int) -> None:
         # The event is a view into the ring: copy what we keep now.
         event = self._bpf["exemplars"].event(data)
-        length = min(int(event.size), STACK_COPY_BYTES)
         self._exemplars.append(
             _RawExemplar(
                 (int(event.tgid), int(event.user_stack_id), int(event.kernel_stack_id), int(event.user_ip)),
@@ -172,7 +125,7 @@ class StackCounter:
                 int(event.ip),
                 int(event.sp),
                 int(event.bp),
-                ctypes.string_at(ctypes.addressof(event.data), length),
+                copied_stack(event),
             )
         )
 
@@ -202,6 +155,7 @@ class StackCounter:
             self._set(SETTING_SYSTEM_WIDE, 1)
         else:
             self._set(SETTING_SYSTEM_WIDE, 0)
+            self.gate.attach()  # the gate follows the target's execs and its PID's reuse
             self.gate.open(pid)
         name = f"{tracefs_dir.parent.name}:{tracefs_dir.name}".encode()
         # bcc keeps one descriptor per tracepoint name: the gate's own sched tracepoints are
@@ -213,6 +167,7 @@ class StackCounter:
             self._restore_displaced(name)
             self._set(SETTING_SYSTEM_WIDE, 0)
             self.gate.close()
+            self.gate.detach()
             raise
         self._tracepoint = name
 
@@ -233,6 +188,7 @@ class StackCounter:
                 self._restore_displaced(name)
             self._set(SETTING_SYSTEM_WIDE, 0)
             self.gate.close()
+            self.gate.detach()
 
     def _restore_displaced(self, name: bytes) -> None:
         if self._displaced_fd is not None:

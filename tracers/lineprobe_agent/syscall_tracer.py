@@ -24,18 +24,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from lineprobe_agent.bpf_snippets import COPY_USER_STACK
+from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
 from lineprobe_agent.bpf_tables import empty, stat
-from lineprobe_agent.descriptors import (
-    AT_FDCWD,
-    FD_ACCEPTED,
-    FD_CLOSED,
-    FD_CREATED,
-    FD_DUPED,
-    FD_OPENED,
-    FD_SOCKET,
-    DescriptorTable,
-)
+from lineprobe_agent.descriptors import DescriptorTable
 from lineprobe_agent.protocol import (
     BlockIo,
     BlockRecord,
@@ -48,39 +39,30 @@ from lineprobe_agent.protocol import (
     SyscallsCounters,
 )
 from lineprobe_agent.syscall_names import SyscallNames
-from lineprobe_agent.target_gate import TARGET_GATE_C, TargetGate, gate_cflags
+from lineprobe_agent.target_gate import TargetGate
+from lineprobe_agent.tracepoints import Tracepoints
 
-STACK_COPY_BYTES = 8192
-MAX_PATH = 256
-HIST_BUCKETS = 256
-EXEMPLARS_FIRST = 4
-"""Exemplars always sent for the first occurrences of each aggregate..."""
-EXEMPLAR_EVERY = 1024
-"""...and then for one occurrence in this many, so that many call sites still show."""
+MAX_PATH = constant("MAX_PATH")
+HIST_BUCKETS = constant("HIST_BUCKETS")
+HIST_SUB_BITS = constant("HIST_SUB_BITS")
 MAX_BLOCK_RECORDS = 2000
 
-# Argument classes (high nibble of the per-syscall kind byte); the low bits hold the argument index.
-PATH_ARG = 0x10
-SOCKADDR_ARG = 0x20
-FILE_IO = 0x30
-SLEEP_ARG = 0x40
-FD_OP = 0x50
-"""Calls that change what a descriptor number names; the low nibble says how (FDOP_*)."""
-OPENS_FD = 0x08
-"""A path-taking call that returns a new descriptor (open, openat, creat, openat2)."""
-FDOP_CLOSE = 1
-FDOP_DUP = 2
-FDOP_FCNTL = 3
-FDOP_SOCKET = 4
-FDOP_ACCEPT = 5
-FDOP_PIPE = 6
-"""pipe, pipe2: two new descriptors written to the array at the first argument."""
-FDOP_SOCKETPAIR = 7
-"""socketpair: two new descriptors written to the array at the fourth argument."""
-FDOP_CREATE = 8
-"""Calls that return a new descriptor of their own kind (eventfd, epoll, memfd, timerfd...)."""
-MAX_FDS = 65536
-"""Descriptor numbers whose generations are followed; higher numbers keep generation 0."""
+# Argument classes (high nibble of the per-syscall kind byte); the low bits hold the argument
+# index. Defined in bpf/lineprobe.h, with the descriptor operations (the low nibble of FD_OP).
+PATH_ARG = constant("PATH_ARG")
+SOCKADDR_ARG = constant("SOCKADDR_ARG")
+FILE_IO = constant("FILE_IO")
+SLEEP_ARG = constant("SLEEP_ARG")
+FD_OP = constant("FD_OP")
+OPENS_FD = constant("OPENS_FD")
+FDOP_CLOSE = constant("FDOP_CLOSE")
+FDOP_DUP = constant("FDOP_DUP")
+FDOP_FCNTL = constant("FDOP_FCNTL")
+FDOP_SOCKET = constant("FDOP_SOCKET")
+FDOP_ACCEPT = constant("FDOP_ACCEPT")
+FDOP_PIPE = constant("FDOP_PIPE")
+FDOP_SOCKETPAIR = constant("FDOP_SOCKETPAIR")
+FDOP_CREATE = constant("FDOP_CREATE")
 
 # x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl) and the argument of interest.
 SYSCALL_KINDS: dict[int, int] = {
@@ -159,485 +141,44 @@ SYSCALL_KINDS: dict[int, int] = {
     434: FD_OP | FDOP_CREATE,  # pidfd_open
 }
 
-# Stats array indices; keep in sync with the C below.
-STAT_EVENTS = 0
-STAT_INFLIGHT_FULL = 1
-STAT_FAILURES_FULL = 2
-STAT_IO_FULL = 3
-STAT_BIO_FULL = 4
-STAT_COUNTS_FULL = 5
-STAT_COUNT = 6
+# Stats array indices (enum lp_syscall_stat in bpf/lineprobe.h).
+STAT_EVENTS = constant("SYS_STAT_EVENTS")
+STAT_INFLIGHT_FULL = constant("SYS_STAT_INFLIGHT_FULL")
+STAT_FAILURES_FULL = constant("SYS_STAT_FAILURES_FULL")
+STAT_IO_FULL = constant("SYS_STAT_IO_FULL")
+STAT_BIO_FULL = constant("SYS_STAT_BIO_FULL")
+STAT_COUNTS_FULL = constant("SYS_STAT_COUNTS_FULL")
 
-BPF_PROGRAM = (
-    COPY_USER_STACK
-    + r"""
-#include <uapi/linux/ptrace.h>
-"""
-    + TARGET_GATE_C
-    + r"""
-
-struct count_key_t { u32 nr; u32 err; };
-struct inflight_t { u64 start_ns; u64 arg; u64 arg2; u32 nr; u32 kind; };
-struct failure_key_t { u32 nr; u32 err; char path[MAX_PATH]; };
-struct failure_val_t { u64 count; u64 exemplars; };
-struct io_key_t { u32 nr; s32 fd; u64 gen; };
-struct io_val_t {
-    u64 count; u64 bytes; u64 total_ns; u64 max_ns; u64 exemplars;
-    u64 hist[HIST_BUCKETS];
-};
-struct hist_t { u64 hist[HIST_BUCKETS]; };
-struct exemplar_t {
-    u32 tid; u32 nr; s32 err; s32 fd; u64 latency_ns; u64 ret; u64 gen;
-    u64 ip; u64 sp; u64 bp; u32 size; u32 kind;
-    char path[MAX_PATH];
-    u8 data[STACK_COPY_BYTES];
-};
-/* A descriptor number given a new generation: what it names now, as far as the call says. */
-struct fd_event_t {
-    u32 kind; s32 fd; u64 gen; s64 dirfd; s32 from_fd; u32 nr; u64 from_gen;
-    char path[MAX_PATH];
-};
-struct bio_key_t { u32 dev; u32 pad; u64 sector; };
-struct bio_start_t { u64 queued_ns; u64 issued_ns; u32 tid; u32 bytes; char rwbs[8]; };
-struct bio_record_t {
-    u32 dev; u32 tid; u64 sector; u32 bytes; u32 pad;
-    u64 queue_ns; u64 service_ns; u64 done_ns; char rwbs[8];
-};
-
-BPF_ARRAY(slow_ns, u64, 1);
-BPF_ARRAY(exemplars_enabled, u32, 1);
-BPF_ARRAY(syscall_kind, u8, 512);
-BPF_PERCPU_ARRAY(stats, u64, STAT_COUNT);
-BPF_PERCPU_ARRAY(ok_counts, u64, 512);     /* successful calls by number: no hashing */
-BPF_HASH(syscall_counts, struct count_key_t, u64, 8192);  /* failed calls by (number, errno) */
-BPF_HASH(inflight, u32, struct inflight_t, 16384);
-BPF_HASH(failures, struct failure_key_t, struct failure_val_t, 2048);
-BPF_HASH(io_stats, struct io_key_t, struct io_val_t, 1024);
-BPF_HASH(sleep_hists, u32, struct hist_t, 8);
-BPF_ARRAY(block_hist, struct hist_t, 1);
-BPF_HASH(bio_inflight, struct bio_key_t, struct bio_start_t, 8192);
-BPF_PERCPU_ARRAY(failure_scratch, struct failure_key_t, 1);
-BPF_ARRAY(io_zero, struct io_val_t, 1);     /* never written: initial values */
-BPF_ARRAY(hist_zero, struct hist_t, 1);
-BPF_PERCPU_ARRAY(exemplar_scratch, struct exemplar_t, 1);
-BPF_PERF_OUTPUT(exemplars);
-BPF_PERF_OUTPUT(bio_records);
-BPF_ARRAY(fd_gen, u64, MAX_FDS);    /* generation per descriptor number (0: as tracing began) */
-BPF_ARRAY(fd_serial, u64, 2);       /* [0]: the last generation given, [1]: the last of an older trace */
-BPF_PERCPU_ARRAY(fd_event_scratch, struct fd_event_t, 1);
-BPF_PERF_OUTPUT(fd_events);
-
-static __always_inline void bump(u32 index)
-{
-    u64 *value = stats.lookup(&index);
-    if (value)
-        (*value)++;
-}
-
-static __always_inline u64 fd_gen_of(s32 fd)
-{
-    if (fd < 0 || fd >= MAX_FDS)
-        return 0;
-    u32 index = fd, one = 1;
-    u64 *gen = fd_gen.lookup(&index);
-    u64 *older = fd_serial.lookup(&one);
-    /* A generation given in an earlier trace (another process) means nothing now. */
-    return gen && older && *gen > *older ? *gen : 0;
-}
-
-static __always_inline void fd_changed(void *ctx, u32 kind, s32 fd, s64 dirfd, s32 from_fd, u64 path, u32 nr)
-{
-    u32 zero = 0;
-    struct fd_event_t *e = fd_event_scratch.lookup(&zero);
-    u64 *serial = fd_serial.lookup(&zero);
-    if (!e || !serial)
-        return;
-    e->from_gen = from_fd >= 0 ? fd_gen_of(from_fd) : 0;  /* before fd changes: dup2(3, 3) */
-    e->gen = __sync_fetch_and_add(serial, 1) + 1;
-    if (fd >= 0 && fd < MAX_FDS) {
-        u32 index = fd;
-        u64 *slot = fd_gen.lookup(&index);
-        if (slot)
-            *slot = e->gen;
-    }
-    e->kind = kind;
-    e->fd = fd;
-    e->dirfd = dirfd;
-    e->from_fd = from_fd;
-    e->nr = nr;
-    e->path[0] = 0;
-    if (path)
-        bpf_probe_read_user_str(e->path, sizeof(e->path), (void *)path);
-    fd_events.perf_submit(ctx, e, sizeof(*e));
-}
-
-static __always_inline u32 log2_u64(u64 v)
-{
-    u32 r = 0;
-    if (v >> 32) { v >>= 32; r += 32; }
-    if (v >> 16) { v >>= 16; r += 16; }
-    if (v >> 8) { v >>= 8; r += 8; }
-    if (v >> 4) { v >>= 4; r += 4; }
-    if (v >> 2) { v >>= 2; r += 2; }
-    if (v >> 1) { r += 1; }
-    return r;
-}
-
-/* Log-linear buckets: four per power of two (values below 4 get their own). */
-static __always_inline u32 bucket_of(u64 v)
-{
-    if (v < 4)
-        return (u32)v;
-    u32 l = log2_u64(v);
-    u32 b = l * 4 + (u32)((v >> (l - 2)) & 3);
-    return b < HIST_BUCKETS ? b : HIST_BUCKETS - 1;
-}
-
-static __always_inline u64 syscall_arg(struct pt_regs *regs, u32 index)
-{
-    u64 value = 0;
-    switch (index) {
-    case 0: bpf_probe_read_kernel(&value, sizeof(value), &regs->di); break;
-    case 1: bpf_probe_read_kernel(&value, sizeof(value), &regs->si); break;
-    case 2: bpf_probe_read_kernel(&value, sizeof(value), &regs->dx); break;
-    case 3: bpf_probe_read_kernel(&value, sizeof(value), &regs->r10); break;
-    case 4: bpf_probe_read_kernel(&value, sizeof(value), &regs->r8); break;
-    default: bpf_probe_read_kernel(&value, sizeof(value), &regs->r9); break;
-    }
-    return value;
-}
-
-/* Before a launched command's exec (gate state 2) only what changes descriptors is followed,
- * so that the command starts with its descriptors named (the gate's `</dev/null`). */
-static __always_inline int follows_descriptors(u32 k)
-{
-    return (k & 0xf0) == FD_OP || ((k & 0xf0) == PATH_ARG && (k & OPENS_FD));
-}
-
-RAW_TRACEPOINT_PROBE(sys_enter)
-{
-    int state = lp_gate_state();
-    if (!state)
-        return 0;
-    u32 nr = (u32)ctx->args[1];
-    u8 *kind = syscall_kind.lookup(&nr);
-    if (!kind || !*kind)
-        return 0;
-    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-    u32 k = *kind;
-    if (state != 1 && !follows_descriptors(k))
-        return 0;
-    struct inflight_t entry = {};
-    entry.start_ns = bpf_ktime_get_ns();
-    entry.nr = nr;
-    entry.kind = k;
-    if ((k & 0xf0) == FD_OP) {
-        entry.arg = syscall_arg(regs, 0);
-        entry.arg2 = syscall_arg(regs, (k & 0x0f) == FDOP_SOCKETPAIR ? 3 : 1);
-    } else {
-        entry.arg = syscall_arg(regs, k & 0x7);
-        /* openat and openat2 resolve a relative path against their first argument */
-        entry.arg2 = (k & 0x7) == 1 ? syscall_arg(regs, 0) : (u64)(s64)AT_FDCWD;
-    }
-    if ((k & 0xf0) == SLEEP_ARG) {
-        u64 ts[2] = {};
-        u32 zero = 0;
-        struct hist_t *zero_hist = hist_zero.lookup(&zero);
-        if (zero_hist && bpf_probe_read_user(ts, sizeof(ts), (void *)entry.arg) == 0) {
-            struct hist_t *h = sleep_hists.lookup_or_try_init(&nr, zero_hist);
-            u32 b = bucket_of(ts[0] * 1000000000ULL + ts[1]);
-            if (h && b < HIST_BUCKETS)
-                __sync_fetch_and_add(&h->hist[b], 1);
-        }
-        return 0;
-    }
-    u32 tid = (u32)bpf_get_current_pid_tgid();
-    if (inflight.update(&tid, &entry) != 0)
-        bump(STAT_INFLIGHT_FULL);
-    return 0;
-}
-
-static __always_inline void send_exemplar(struct bpf_raw_tracepoint_args *ctx, struct pt_regs *regs,
-                                          u32 nr, s32 err, s32 fd, u64 gen, u64 latency, long ret,
-                                          u32 kind, struct failure_key_t *fkey)
-{
-    u32 zero = 0;
-    u32 *enabled = exemplars_enabled.lookup(&zero);
-    if (!enabled || !*enabled)
-        return;
-    struct exemplar_t *e = exemplar_scratch.lookup(&zero);
-    if (!e)
-        return;
-    e->tid = (u32)bpf_get_current_pid_tgid();
-    e->nr = nr;
-    e->err = err;
-    e->fd = fd;
-    e->gen = gen;
-    e->latency_ns = latency;
-    e->ret = (u64)ret;
-    e->kind = kind;
-    bpf_probe_read_kernel(&e->ip, sizeof(e->ip), &regs->ip);
-    bpf_probe_read_kernel(&e->sp, sizeof(e->sp), &regs->sp);
-    bpf_probe_read_kernel(&e->bp, sizeof(e->bp), &regs->bp);
-    if (fkey)
-        bpf_probe_read_kernel(e->path, sizeof(e->path), fkey->path);
-    else
-        e->path[0] = 0;
-    COPY_USER_STACK(e, e->sp);
-    exemplars.perf_submit(ctx, e, sizeof(*e));
-}
-
-RAW_TRACEPOINT_PROBE(sys_exit)
-{
-    int state = lp_gate_state();
-    if (!state)
-        return 0;
-    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-    long ret = (long)ctx->args[1];
-    u64 orig_ax = 0;
-    bpf_probe_read_kernel(&orig_ax, sizeof(orig_ax), &regs->orig_ax);
-    struct count_key_t ckey = {};
-    ckey.nr = (u32)orig_ax;
-    ckey.err = (ret < 0 && ret > -4096) ? (u32)(-ret) : 0;
-    if (state != 1) {
-        /* before the command: no counts */
-    } else if (ckey.err == 0) {
-        bump(STAT_EVENTS);
-        u64 *ok = ok_counts.lookup(&ckey.nr);
-        if (ok)
-            (*ok)++;
-        else
-            bump(STAT_COUNTS_FULL);
-    } else {
-        bump(STAT_EVENTS);
-        u64 one = 0;
-        u64 *count = syscall_counts.lookup_or_try_init(&ckey, &one);
-        if (count)
-            __sync_fetch_and_add(count, 1);
-        else
-            bump(STAT_COUNTS_FULL);
-    }
-    /* Only the calls sys_enter recorded have an in-flight entry. */
-    u8 *kind = syscall_kind.lookup(&ckey.nr);
-    if (!kind || !*kind || (*kind & 0xf0) == SLEEP_ARG)
-        return 0;
-
-    u32 tid = (u32)bpf_get_current_pid_tgid();
-    struct inflight_t *entry = inflight.lookup(&tid);
-    if (!entry)
-        return 0;
-    struct inflight_t f = *entry;
-    inflight.delete(&tid);
-    if (f.nr != ckey.nr)
-        return 0;  /* a stale entry (the enter was missed): ignore it */
-    u64 latency = bpf_ktime_get_ns() - f.start_ns;
-    u32 cls = f.kind & 0xf0;
-    u32 zero = 0;
-
-    if (ckey.err == 0 && cls == PATH_ARG && (f.kind & OPENS_FD))
-        fd_changed(ctx, FD_OPENED, (s32)ret, (s64)f.arg2, -1, f.arg, ckey.nr);
-    if (cls == FD_OP) {
-        u32 op = f.kind & 0x0f;
-        if (ckey.err != 0)
-            return 0;
-        if (op == FDOP_CLOSE) {
-            fd_changed(ctx, FD_CLOSED, (s32)f.arg, 0, -1, 0, ckey.nr);
-        } else if (op == FDOP_DUP || (op == FDOP_FCNTL && (f.arg2 == F_DUPFD || f.arg2 == F_DUPFD_CLOEXEC))) {
-            fd_changed(ctx, FD_DUPED, (s32)ret, 0, (s32)f.arg, 0, ckey.nr);
-        } else if (op == FDOP_SOCKET || op == FDOP_ACCEPT) {
-            fd_changed(ctx, op == FDOP_SOCKET ? FD_SOCKET : FD_ACCEPTED, (s32)ret, 0, -1, 0, ckey.nr);
-        } else if (op == FDOP_PIPE || op == FDOP_SOCKETPAIR) {
-            s32 pair[2] = {-1, -1};
-            bpf_probe_read_user(pair, sizeof(pair), (void *)(op == FDOP_PIPE ? f.arg : f.arg2));
-            u32 made = op == FDOP_PIPE ? FD_CREATED : FD_SOCKET;
-            fd_changed(ctx, made, pair[0], 0, -1, 0, ckey.nr);
-            fd_changed(ctx, made, pair[1], 0, -1, 0, ckey.nr);
-        } else if (op == FDOP_CREATE) {
-            fd_changed(ctx, FD_CREATED, (s32)ret, 0, -1, 0, ckey.nr);
-        }
-        return 0;
-    }
-    if (state != 1)
-        return 0;
-
-    if (cls == PATH_ARG || cls == SOCKADDR_ARG) {
-        if (ckey.err == 0)
-            return 0;
-        struct failure_key_t *key = failure_scratch.lookup(&zero);
-        if (!key)
-            return 0;
-        #pragma unroll
-        for (int i = 0; i < MAX_PATH / 8; i++)
-            ((u64 *)key->path)[i] = 0;
-        key->nr = ckey.nr;
-        key->err = ckey.err;
-        if (cls == PATH_ARG)
-            bpf_probe_read_user_str(key->path, sizeof(key->path), (void *)f.arg);
-        else
-            bpf_probe_read_user(key->path, 128, (void *)f.arg);
-        struct failure_val_t zero_val = {};
-        struct failure_val_t *val = failures.lookup_or_try_init(key, &zero_val);
-        if (!val) {
-            bump(STAT_FAILURES_FULL);
-            return 0;
-        }
-        u64 seen = __sync_fetch_and_add(&val->count, 1);
-        if (val->exemplars < EXEMPLARS_FIRST || (seen % EXEMPLAR_EVERY) == 0) {
-            val->exemplars++;
-            send_exemplar(ctx, regs, ckey.nr, -(s32)ckey.err, -1, 0, latency, ret, cls, key);
-        }
-        return 0;
-    }
-
-    if (cls == FILE_IO) {
-        struct io_key_t key = {};
-        key.nr = ckey.nr;
-        key.fd = (s32)f.arg;
-        key.gen = fd_gen_of(key.fd);
-        struct io_val_t *val = io_stats.lookup(&key);
-        if (!val) {
-            /* Values are larger than the BPF stack: initialise from an all-zero map entry. */
-            struct io_val_t *zero_io = io_zero.lookup(&zero);
-            if (!zero_io)
-                return 0;
-            val = io_stats.lookup_or_try_init(&key, zero_io);
-            if (!val) {
-                bump(STAT_IO_FULL);
-                return 0;
-            }
-        }
-        u64 seen = __sync_fetch_and_add(&val->count, 1);
-        if (ret > 0)
-            __sync_fetch_and_add(&val->bytes, (u64)ret);
-        __sync_fetch_and_add(&val->total_ns, latency);
-        if (latency > val->max_ns)
-            val->max_ns = latency;
-        u32 b = bucket_of(latency);
-        if (b < HIST_BUCKETS)
-            __sync_fetch_and_add(&val->hist[b], 1);
-        u64 *threshold = slow_ns.lookup(&zero);
-        int slow = threshold && latency >= *threshold;
-        if (val->exemplars < EXEMPLARS_FIRST || (slow && (val->exemplars < 64 || (seen % 256) == 0))) {
-            val->exemplars++;
-            s32 err = (s32)(ret < 0 ? ret : 0);
-            send_exemplar(ctx, regs, ckey.nr, err, key.fd, key.gen, latency, ret, cls, 0);
-        }
-    }
-    return 0;
-}
-
-/* Block I/O: a bio queued by the target (in its own context) is followed to
- * the request that completes it, matched by (device, first sector). */
-TRACEPOINT_PROBE(block, block_bio_queue)
-{
-    if (!lp_is_target())
-        return 0;
-    struct bio_key_t key = {};
-    key.dev = args->dev;
-    key.sector = args->sector;
-    struct bio_start_t start = {};
-    start.queued_ns = bpf_ktime_get_ns();
-    start.tid = (u32)bpf_get_current_pid_tgid();
-    start.bytes = args->nr_sector * 512;
-    bpf_probe_read_kernel(start.rwbs, sizeof(start.rwbs), args->rwbs);
-    if (bio_inflight.update(&key, &start) != 0)
-        bump(STAT_BIO_FULL);
-    return 0;
-}
-
-TRACEPOINT_PROBE(block, block_rq_issue)
-{
-    struct bio_key_t key = {};
-    key.dev = args->dev;
-    key.sector = args->sector;
-    struct bio_start_t *start = bio_inflight.lookup(&key);
-    if (start && start->issued_ns == 0)
-        start->issued_ns = bpf_ktime_get_ns();
-    return 0;
-}
-
-TRACEPOINT_PROBE(block, block_rq_complete)
-{
-    struct bio_key_t key = {};
-    key.dev = args->dev;
-    key.sector = args->sector;
-    struct bio_start_t *start = bio_inflight.lookup(&key);
-    if (!start)
-        return 0;
-    u64 now = bpf_ktime_get_ns();
-    u64 issued = start->issued_ns ? start->issued_ns : start->queued_ns;
-    struct bio_record_t record = {};
-    record.dev = key.dev;
-    record.sector = key.sector;
-    record.tid = start->tid;
-    record.bytes = args->nr_sector ? args->nr_sector * 512 : start->bytes;
-    record.queue_ns = issued - start->queued_ns;
-    record.service_ns = now - issued;
-    record.done_ns = now;
-    __builtin_memcpy(record.rwbs, start->rwbs, sizeof(record.rwbs));
-    u32 zero = 0;
-    struct hist_t *h = block_hist.lookup(&zero);
-    u32 b = bucket_of(record.service_ns);
-    if (h && b < HIST_BUCKETS)
-        __sync_fetch_and_add(&h->hist[b], 1);
-    bio_inflight.delete(&key);
-    bio_records.perf_submit(args, &record, sizeof(record));
-    return 0;
-}
-"""
+TRACEPOINTS = (
+    ("sys_enter", "on_sys_enter"),
+    ("sys_exit", "on_sys_exit"),
+    ("block:block_bio_queue", "on_block_bio_queue"),
+    ("block:block_rq_issue", "on_block_rq_issue"),
+    ("block:block_rq_complete", "on_block_rq_complete"),
 )
+"""What bpf/syscall_tracer.bpf.c runs on: attached for a trace, detached after it."""
 
 
-def program_cflags() -> list[str]:
-    return [
-        f"-DSTACK_COPY_BYTES={STACK_COPY_BYTES}",
-        f"-DMAX_PATH={MAX_PATH}",
-        f"-DHIST_BUCKETS={HIST_BUCKETS}",
-        f"-DEXEMPLARS_FIRST={EXEMPLARS_FIRST}",
-        f"-DEXEMPLAR_EVERY={EXEMPLAR_EVERY}",
-        f"-DPATH_ARG={PATH_ARG}",
-        f"-DSOCKADDR_ARG={SOCKADDR_ARG}",
-        f"-DFILE_IO={FILE_IO}",
-        f"-DSLEEP_ARG={SLEEP_ARG}",
-        f"-DFD_OP={FD_OP}",
-        f"-DOPENS_FD={OPENS_FD}",
-        f"-DFDOP_CLOSE={FDOP_CLOSE}",
-        f"-DFDOP_DUP={FDOP_DUP}",
-        f"-DFDOP_FCNTL={FDOP_FCNTL}",
-        f"-DFDOP_SOCKET={FDOP_SOCKET}",
-        f"-DFDOP_ACCEPT={FDOP_ACCEPT}",
-        f"-DFDOP_PIPE={FDOP_PIPE}",
-        f"-DFDOP_SOCKETPAIR={FDOP_SOCKETPAIR}",
-        f"-DFDOP_CREATE={FDOP_CREATE}",
-        f"-DFD_CREATED={FD_CREATED}",
-        f"-DFD_OPENED={FD_OPENED}",
-        f"-DFD_DUPED={FD_DUPED}",
-        f"-DFD_SOCKET={FD_SOCKET}",
-        f"-DFD_ACCEPTED={FD_ACCEPTED}",
-        f"-DFD_CLOSED={FD_CLOSED}",
-        f"-DAT_FDCWD={AT_FDCWD}",
-        "-DF_DUPFD=0",
-        "-DF_DUPFD_CLOEXEC=1030",
-        f"-DMAX_FDS={MAX_FDS}",
-        f"-DSTAT_EVENTS={STAT_EVENTS}",
-        f"-DSTAT_INFLIGHT_FULL={STAT_INFLIGHT_FULL}",
-        f"-DSTAT_FAILURES_FULL={STAT_FAILURES_FULL}",
-        f"-DSTAT_IO_FULL={STAT_IO_FULL}",
-        f"-DSTAT_BIO_FULL={STAT_BIO_FULL}",
-        f"-DSTAT_COUNTS_FULL={STAT_COUNTS_FULL}",
-        f"-DSTAT_COUNT={STAT_COUNT}",
-        *gate_cflags(),
-    ]
+def bucket_of(value: int) -> int:
+    """The log-linear bucket of ``value``: lp_bucket_of() of bpf/lineprobe.h, in Python."""
+    subs = 1 << HIST_SUB_BITS
+    if value < subs:
+        return value
+    power = value.bit_length() - 1
+    bucket = power * subs + ((value >> (power - HIST_SUB_BITS)) & (subs - 1))
+    return min(bucket, HIST_BUCKETS - 1)
 
 
 def bucket_bounds(index: int) -> tuple[int, int]:
-    """[low, high) of a log-linear bucket, matching bucket_of() in the C above."""
-    if index < 4:
+    """[low, high) of a log-linear bucket: the values ``bucket_of`` puts there."""
+    subs = 1 << HIST_SUB_BITS
+    if index < subs:
         return index, index + 1
-    power, sub = divmod(index, 4)
-    if power < 2:
-        return 4, 4  # unused indices 4..7
-    return (4 + sub) << (power - 2), (5 + sub) << (power - 2)
+    power, sub = divmod(index, subs)
+    if power < HIST_SUB_BITS:
+        return subs, subs  # unused indices (subs .. subs * HIST_SUB_BITS - 1)
+    shift = power - HIST_SUB_BITS
+    return (subs + sub) << shift, (subs + sub + 1) << shift
 
 
 def histogram(name: str, unit: str, counts: list[int], scale: float = 1.0) -> Histogram:
@@ -695,7 +236,8 @@ class _RawExemplar:
 
 @dataclass
 class SyscallTracer:
-    """One compiled program, reused for every trace this agent runs."""
+    """One compiled program (bpf/syscall_tracer.bpf.c), reused for every trace this agent runs;
+    its tracepoints are attached for a trace and detached after it."""
 
     _bpf: Any = None
     _exemplars: list[_RawExemplar] = field(default_factory=list)
@@ -706,13 +248,11 @@ class SyscallTracer:
     names: SyscallNames = field(default_factory=SyscallNames.load)
     descriptor_changes_lost: int = 0
     _pid: int = 0
-    _attached: bool = False
     _started_ns: int = 0
+    _tracepoints: Tracepoints = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from bcc import BPF
-
-        self._bpf = BPF(text=BPF_PROGRAM.encode(), cflags=program_cflags())
+        self._bpf = compile_program("syscall_tracer")
         kinds = self._bpf["syscall_kind"]
         for nr, kind in SYSCALL_KINDS.items():
             kinds[ctypes.c_int(nr)] = ctypes.c_uint8(kind)
@@ -724,13 +264,13 @@ class SyscallTracer:
             self._on_descriptor, page_cnt=256, lost_cb=self._on_descriptors_lost
         )
         self.gate = TargetGate(self._bpf)
+        self._tracepoints = Tracepoints(self._bpf, TRACEPOINTS)
 
     # -- perf buffer callbacks (copy now: the event is a view into the ring) --------------
 
     def _on_exemplar(self, cpu: int, data: Any, size: int) -> None:
         e = self._bpf["exemplars"].event(data)
-        length = min(int(e.size), STACK_COPY_BYTES)
-        stack = ctypes.string_at(ctypes.addressof(e.data), length)
+        stack = copied_stack(e)
         path = _raw_field(e, "path", MAX_PATH)
         exemplar = SyscallExemplar(int(e.tid), int(e.ip), int(e.sp), int(e.bp), stack, int(e.latency_ns))
         raw = _RawExemplar(int(e.kind), int(e.nr), int(e.err), int(e.fd), int(e.gen), path, exemplar)
@@ -791,8 +331,10 @@ class SyscallTracer:
         serial[ctypes.c_int(1)] = ctypes.c_uint64(int(serial[ctypes.c_int(0)].value))
         self.descriptor_changes_lost = 0
         self.descriptors.begin(tgid)
+        # Attached with the gate still shut: recording begins when it opens.
+        self.gate.attach()
+        self._tracepoints.attach()
         self.gate.open(tgid)
-        self._attached = True
 
     def events_so_far(self) -> int:
         return stat(self._bpf, STAT_EVENTS)
@@ -806,10 +348,13 @@ class SyscallTracer:
             self.descriptors.remember(int(key.fd), int(key.gen))
 
     def stop(self) -> None:
-        # The tracepoints stay attached for the agent's life; clearing the
-        # target makes the programs return at their first check.
+        """End the trace: the gate shut, then every tracepoint detached (the maps stay readable).
+        Safe to call after a start that failed part way, or with nothing attached."""
         self.gate.close()
-        self._attached = False
+        try:
+            self._tracepoints.detach()
+        finally:
+            self.gate.detach()
 
     def collect(self) -> CollectedSyscalls:
         self.poll(0)

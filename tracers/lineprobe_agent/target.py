@@ -19,6 +19,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.segments import NoteSegment
 
 from lineprobe_agent.access import AccessCheck
+from lineprobe_agent.proc_maps import read_maps
 from lineprobe_agent.protocol import Mapping
 
 
@@ -44,16 +45,6 @@ def read_build_id(path: str) -> str | None:
     except (OSError, ELFError, ValueError, KeyError):
         return None
     return None
-
-
-def parse_maps_line(line: str) -> tuple[int, int, str, int, int, str] | None:
-    """(start, end, perms, offset, inode, path) of one /proc/PID/maps line."""
-    parts = line.split(maxsplit=5)
-    if len(parts) < 5:
-        return None
-    start_s, _, end_s = parts[0].partition("-")
-    path = parts[5].strip() if len(parts) == 6 else ""
-    return int(start_s, 16), int(end_s, 16), parts[1], int(parts[2], 16), int(parts[4]), path
 
 
 @dataclass
@@ -114,7 +105,7 @@ class Target:
         before the end. Build-ids are read once per (path, inode).
         """
         try:
-            text = Path(f"/proc/{self.pid}/maps").read_text()
+            entries = read_maps(self.pid)
             root = f"/proc/{self.pid}/root"
             # The process may have exec'd since it was opened (a launcher's shell
             # becoming the program): keep the name of what runs now.
@@ -122,11 +113,7 @@ class Target:
             self.comm = Path(f"/proc/{self.pid}/comm").read_text().strip()
         except (FileNotFoundError, ProcessLookupError):
             return
-        for line in text.splitlines():
-            parsed = parse_maps_line(line)
-            if parsed is None:
-                continue
-            start, end, perms, offset, inode, path = parsed
+        for start, end, perms, offset, inode, path in entries:
             if "x" not in perms:
                 continue
             key = (start, end, path)

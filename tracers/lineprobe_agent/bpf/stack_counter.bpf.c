@@ -7,18 +7,21 @@
  * send an exemplar: the task's user registers and a copy of its user stack,
  * which the server unwinds with CFI.
  *
- * Prepended by the loader (stack_counter.py): COPY_USER_STACK and the target
- * gate (lp_is_target), and the -D constants below. Only a UAPI header is
- * included: the installed kernel headers may not match the running kernel,
- * and no kernel struct is read through them. The user registers come from
+ * The shared header (lineprobe.h) brings the target gate (lp_is_target), the
+ * exemplar record's tail (LP_EXEMPLAR_STACK, COPY_USER_STACK), and the stats and
+ * settings indices the loader reads. Only a UAPI header is included: the
+ * installed kernel headers may not match the running kernel, and no kernel
+ * struct is read through them. The user registers come from
  * bpf_task_pt_regs(), which the kernel resolves through its own BTF.
  */
-#include <uapi/linux/ptrace.h>
+#include "lineprobe.h"
 
 #define EEXIST 17
-
-/* Key flags */
-#define KEY_HAS_USER 1  /* the task has a user context (not a kernel thread) */
+#define COUNTS_ENTRIES 40960
+#define COMMS_ENTRIES 4096
+#define STACK_ENTRIES 16384
+#define EXEMPLARS_FIRST 4    /* exemplars for the first hits of each distinct key... */
+#define EXEMPLAR_EVERY 1024  /* ...then for one hit in this many */
 
 struct stack_key_t {
     u32 tgid;
@@ -45,18 +48,15 @@ struct exemplar_t {
     u32 flags;
     u64 user_ip;
     u32 tid;
-    u32 size;
-    u64 ip;
-    u64 sp;
-    u64 bp;
-    u8 data[STACK_COPY_BYTES];
+    u32 tid_pad;
+    LP_EXEMPLAR_STACK;
 };
 
 BPF_HASH(counts, struct stack_key_t, struct stack_value_t, COUNTS_ENTRIES);
 BPF_HASH(comms, u32, struct comm_t, COMMS_ENTRIES);
 BPF_STACK_TRACE(stack_traces, STACK_ENTRIES);
-BPF_PERCPU_ARRAY(stats, u64, STAT_COUNT);
-BPF_ARRAY(settings, u32, SETTING_COUNT);
+BPF_PERCPU_ARRAY(stats, u64, SC_STAT_COUNT);
+BPF_ARRAY(settings, u32, SC_SETTING_COUNT);
 BPF_PERCPU_ARRAY(exemplar_scratch, struct exemplar_t, 1);
 BPF_PERF_OUTPUT(exemplars);
 
@@ -76,9 +76,9 @@ static __always_inline u32 setting(u32 index)
 int on_tracepoint(void *ctx)
 {
     /* System-wide: every task. Otherwise only the target, and only while its gate is open. */
-    if (!setting(SETTING_SYSTEM_WIDE) && !lp_is_target())
+    if (!setting(SC_SETTING_SYSTEM_WIDE) && !lp_is_target())
         return 0;
-    bump(STAT_EVENTS);
+    bump(SC_STAT_EVENTS);
 
     u64 pid_tgid = bpf_get_current_pid_tgid();
     struct stack_key_t key = {};
@@ -90,13 +90,13 @@ int on_tracepoint(void *ctx)
     bpf_probe_read_kernel(&cs, sizeof(cs), &regs->cs);
     int has_user = (cs & 3) == 3;
     if (has_user) {
-        key.flags = KEY_HAS_USER;
+        key.flags = SC_KEY_HAS_USER;
         bpf_probe_read_kernel(&ip, sizeof(ip), &regs->ip);
         bpf_probe_read_kernel(&sp, sizeof(sp), &regs->sp);
         bpf_probe_read_kernel(&bp, sizeof(bp), &regs->bp);
         key.user_stack_id = stack_traces.get_stackid(ctx, BPF_F_USER_STACK);
         if (key.user_stack_id < 0) {
-            bump(key.user_stack_id == -EEXIST ? STAT_COLLISIONS : STAT_USER_STACK_MISSING);
+            bump(key.user_stack_id == -EEXIST ? SC_STAT_COLLISIONS : SC_STAT_USER_STACK_MISSING);
             key.user_ip = ip;
         }
     } else {
@@ -104,23 +104,23 @@ int on_tracepoint(void *ctx)
     }
     key.kernel_stack_id = stack_traces.get_stackid(ctx, 0);
     if (key.kernel_stack_id < 0)
-        bump(key.kernel_stack_id == -EEXIST ? STAT_COLLISIONS : STAT_KERNEL_STACK_MISSING);
+        bump(key.kernel_stack_id == -EEXIST ? SC_STAT_COLLISIONS : SC_STAT_KERNEL_STACK_MISSING);
 
     struct stack_value_t zero_value = {};
     struct stack_value_t *value = counts.lookup_or_try_init(&key, &zero_value);
     if (!value) {
-        bump(STAT_LOST);
+        bump(SC_STAT_LOST);
         return 0;
     }
     u64 seen = __sync_fetch_and_add(&value->count, 1);
 
-    if (setting(SETTING_SYSTEM_WIDE) && !comms.lookup(&key.tgid)) {
+    if (setting(SC_SETTING_SYSTEM_WIDE) && !comms.lookup(&key.tgid)) {
         struct comm_t comm = {};
         bpf_get_current_comm(comm.comm, sizeof(comm.comm));
         comms.update(&key.tgid, &comm);
     }
 
-    if (!has_user || !setting(SETTING_EXEMPLARS))
+    if (!has_user || !setting(SC_SETTING_EXEMPLARS))
         return 0;
     if (value->exemplars >= EXEMPLARS_FIRST && (seen % EXEMPLAR_EVERY) != 0)
         return 0;
