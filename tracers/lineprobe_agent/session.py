@@ -236,6 +236,8 @@ class Agent:
             raise RequestFailed(
                 "bcc-unavailable", f"cannot import bcc: {exc}", "install python3-bpfcc and run `make setup`"
             ) from None
+        except UntrustedCode as exc:  # a BPF source anyone but root could have changed
+            raise RequestFailed("no-privileges", str(exc)) from None
         except Exception as exc:
             raise RequestFailed("compile-failed", f"BPF program did not compile or load: {exc}") from None
         try:
