@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 import ctypes
 import functools
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -145,9 +144,12 @@ def parse_constants(text: str) -> dict[str, int]:
 
 @functools.cache
 def header_constants() -> dict[str, int]:
-    """The constants of ``bpf/lineprobe.h`` (checked like a BPF source when running as root)."""
-    text = trusted_text(HEADER) if os.geteuid() == 0 else HEADER.read_text()
-    return parse_constants(text)
+    """The constants of ``bpf/lineprobe.h``.
+
+    Read as data, when the tracers' modules are imported: that is before the agent's ``main``
+    has checked that its files are root's (it refuses, naming the file, if not), and the header
+    is checked again as code whenever it is compiled (``program_text``)."""
+    return parse_constants(HEADER.read_text())
 
 
 def constant(name: str) -> int:

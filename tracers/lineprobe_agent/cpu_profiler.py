@@ -22,6 +22,7 @@ from typing import Any
 
 from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
 from lineprobe_agent.bpf_tables import empty, stat
+from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
 from lineprobe_agent.target_gate import TargetGate
 
@@ -49,32 +50,11 @@ class CpuProfiler:
     def __init__(self) -> None:
         self._bpf: Any = compile_program("cpu_profiler")
         self._attached = False
-        # (user stack id, user ip key) -> raw exemplars, filled by the perf buffer callback
-        self._exemplars: list[tuple[int, int, int, int, int, int, bytes]] = []
-        self._exemplars_lost = 0
-        self._bpf["exemplars"].open_perf_buffer(
-            self._on_exemplar, page_cnt=EXEMPLAR_BUFFER_PAGES, lost_cb=self._on_exemplars_lost
+        # (user stack id, user ip key, tid, ip, sp, bp, stack) per exemplar
+        self._exemplars: ExemplarBuffer[tuple[int, int, int, int, int, int, bytes]] = ExemplarBuffer(
+            self._bpf, _raw_exemplar, EXEMPLAR_BUFFER_PAGES
         )
         self.gate = TargetGate(self._bpf)
-
-    def _on_exemplar(self, cpu: int, data: Any, size: int) -> None:
-        # The event is a view into the ring: copy what we keep now.
-        event = self._bpf["exemplars"].event(data)
-        stack = copied_stack(event)
-        self._exemplars.append(
-            (
-                int(event.user_stack_id),
-                int(event.user_ip_key),
-                int(event.tid),
-                int(event.ip),
-                int(event.sp),
-                int(event.bp),
-                stack,
-            )
-        )
-
-    def _on_exemplars_lost(self, count: int) -> None:
-        self._exemplars_lost += int(count)
 
     def poll(self, timeout_s: float) -> None:
         """Deliver pending exemplars, waiting up to ``timeout_s`` for some."""
@@ -135,11 +115,11 @@ class CpuProfiler:
             user_stack_missing=stat(self._bpf, STAT_USER_STACK_MISSING),
             kernel_stack_missing=stat(self._bpf, STAT_KERNEL_STACK_MISSING),
             stack_collisions=stat(self._bpf, STAT_COLLISIONS),
-            exemplars_lost=self._exemplars_lost,
+            exemplars_lost=self._exemplars.lost,
         )
         exemplars = [
             Exemplar(index_of.get((stack_id, -1, ip_key), -1), tid, ip, sp, bp, data)
-            for stack_id, ip_key, tid, ip, sp, bp, data in self._exemplars
+            for stack_id, ip_key, tid, ip, sp, bp, data in self._exemplars.records
         ]
         self._reset()
         return CollectedSamples(stacks, counters, exemplars)
@@ -151,9 +131,20 @@ class CpuProfiler:
             self._bpf.cleanup()
 
     def _reset(self) -> None:
-        self._exemplars = []
-        self._exemplars_lost = 0
+        self._exemplars.reset()
         empty(self._bpf, ("counts", "stack_traces"))
+
+
+def _raw_exemplar(event: Any) -> tuple[int, int, int, int, int, int, bytes]:
+    return (
+        int(event.user_stack_id),
+        int(event.user_ip_key),
+        int(event.tid),
+        int(event.ip),
+        int(event.sp),
+        int(event.bp),
+        copied_stack(event),
+    )
 
 
 def name_kernel_address(address: int) -> str:

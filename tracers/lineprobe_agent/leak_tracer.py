@@ -35,6 +35,7 @@ from typing import Any
 
 from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
 from lineprobe_agent.bpf_tables import drain, empty, stat
+from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.proc_maps import code_range, libc_path, read_maps
 from lineprobe_agent.protocol import LeakExemplar, LeakSample, LeakSite, LeakSnapshot
 from lineprobe_agent.target_gate import TargetGate
@@ -188,8 +189,6 @@ class LeakTracer:
     _attached_allocs: list[tuple[int, bool]] = field(default_factory=list)
     _permanent: list[tuple[str, int]] = field(default_factory=list)
     _permanent_allocs: list[tuple[int, bool]] = field(default_factory=list)
-    _exemplars: list[LeakExemplar] = field(default_factory=list)
-    _exemplars_lost: int = 0
     _history: list[LeakSnapshot] = field(default_factory=list)
     _started: float = 0.0
     _tracking_since: float | None = None
@@ -209,20 +208,8 @@ class LeakTracer:
 
     def __post_init__(self) -> None:
         self._bpf = compile_program("leak_tracer")
-        self._bpf["exemplars"].open_perf_buffer(self._on_exemplar, page_cnt=128, lost_cb=self._on_lost)
+        self._exemplars: ExemplarBuffer[LeakExemplar] = ExemplarBuffer(self._bpf, _exemplar_of, 128)
         self.gate = TargetGate(self._bpf)
-
-    def _on_exemplar(self, cpu: int, data: Any, size: int) -> None:
-        e = self._bpf["exemplars"].event(data)
-        stack = copied_stack(e)
-        self._exemplars.append(
-            LeakExemplar(
-                int(e.caller), int(e.stack_id), int(e.ip), int(e.sp), int(e.bp), stack, int(e.path_hash)
-            )
-        )
-
-    def _on_lost(self, count: int) -> None:
-        self._exemplars_lost += int(count)
 
     # -- attaching --------------------------------------------------------------------------
 
@@ -441,11 +428,11 @@ class LeakTracer:
             "tracked_allocations": stat(self._bpf, STAT_MALLOCS),
             "tracked_frees": stat(self._bpf, STAT_FREES),
             "lost": stat(self._bpf, STAT_LOST) + stat(self._bpf, STAT_SITES_FULL),
-            "exemplars_lost": self._exemplars_lost,
+            "exemplars_lost": self._exemplars.lost,
             "malloc_probe_cost_us": MALLOC_COST_US,
             "free_probe_cost_us": FREE_COST_US,
         }
-        result = (sites, list(self._exemplars), list(self._history), sampling)
+        result = (sites, list(self._exemplars.records), list(self._history), sampling)
         self._reset()
         return result
 
@@ -454,8 +441,7 @@ class LeakTracer:
         self._bpf.cleanup()
 
     def _reset(self) -> None:
-        self._exemplars = []
-        self._exemplars_lost = 0
+        self._exemplars.reset()
         self._history = []
         self._tracked_s = 0.0
         self._tracking_since = None
@@ -464,3 +450,10 @@ class LeakTracer:
         self._stopped_at = None
         self._symbols = {}
         empty(self._bpf, ("pending", "allocs", "sites", "stack_traces"))
+
+
+def _exemplar_of(e: Any) -> LeakExemplar:
+    """One exemplar record from the ring, copied."""
+    return LeakExemplar(
+        int(e.caller), int(e.stack_id), int(e.ip), int(e.sp), int(e.bp), copied_stack(e), int(e.path_hash)
+    )

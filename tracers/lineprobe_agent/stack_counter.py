@@ -27,6 +27,7 @@ from typing import Any
 
 from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
 from lineprobe_agent.bpf_tables import empty, stat
+from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
 from lineprobe_agent.target_gate import TargetGate
 
@@ -97,6 +98,18 @@ class _RawExemplar:
     bp: int
     data: bytes
 
+    @classmethod
+    def of(cls, event: Any) -> _RawExemplar:
+        """One exemplar record from the ring, copied."""
+        return cls(
+            (int(event.tgid), int(event.user_stack_id), int(event.kernel_stack_id), int(event.user_ip)),
+            int(event.tid),
+            int(event.ip),
+            int(event.sp),
+            int(event.bp),
+            copied_stack(event),
+        )
+
 
 class StackCounter:
     """Owns one compiled program; ``start``/``stop`` count stacks at one tracepoint at a time."""
@@ -108,29 +121,10 @@ class StackCounter:
         self._bpf.load_func(b"on_tracepoint", BPF.TRACEPOINT)  # verified now, not at the first start
         self._tracepoint: bytes | None = None
         self._displaced_fd: int | None = None
-        self._exemplars: list[_RawExemplar] = []
-        self._exemplars_lost = 0
-        self._bpf["exemplars"].open_perf_buffer(
-            self._on_exemplar, page_cnt=EXEMPLAR_BUFFER_PAGES, lost_cb=self._on_exemplars_lost
+        self._exemplars: ExemplarBuffer[_RawExemplar] = ExemplarBuffer(
+            self._bpf, _RawExemplar.of, EXEMPLAR_BUFFER_PAGES
         )
         self.gate = TargetGate(self._bpf)
-
-    def _on_exemplar(self, cpu: int, data: Any, size: int) -> None:
-        # The event is a view into the ring: copy what we keep now.
-        event = self._bpf["exemplars"].event(data)
-        self._exemplars.append(
-            _RawExemplar(
-                (int(event.tgid), int(event.user_stack_id), int(event.kernel_stack_id), int(event.user_ip)),
-                int(event.tid),
-                int(event.ip),
-                int(event.sp),
-                int(event.bp),
-                copied_stack(event),
-            )
-        )
-
-    def _on_exemplars_lost(self, count: int) -> None:
-        self._exemplars_lost += int(count)
 
     def _set(self, index: int, value: int) -> None:
         self._bpf["settings"][ctypes.c_int(index)] = ctypes.c_uint32(value)
@@ -228,11 +222,11 @@ class StackCounter:
             user_stack_missing=stat(self._bpf, STAT_USER_STACK_MISSING),
             kernel_stack_missing=stat(self._bpf, STAT_KERNEL_STACK_MISSING),
             stack_collisions=stat(self._bpf, STAT_COLLISIONS),
-            exemplars_lost=self._exemplars_lost,
+            exemplars_lost=self._exemplars.lost,
         )
         exemplars = [
             Exemplar(index_of.get(raw.key, -1), raw.tid, raw.ip, raw.sp, raw.bp, raw.data)
-            for raw in self._exemplars
+            for raw in self._exemplars.records
         ]
         self._reset()
         return CollectedStackCounts(stacks, counters, exemplars, tgids, comms)
@@ -244,6 +238,5 @@ class StackCounter:
             self._bpf.cleanup()
 
     def _reset(self) -> None:
-        self._exemplars = []
-        self._exemplars_lost = 0
+        self._exemplars.reset()
         empty(self._bpf, ("counts", "comms", "stack_traces"))

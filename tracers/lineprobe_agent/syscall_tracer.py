@@ -27,6 +27,7 @@ from typing import Any
 from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
 from lineprobe_agent.bpf_tables import empty, stat
 from lineprobe_agent.descriptors import DescriptorTable
+from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import (
     BlockIo,
     BlockRecord,
@@ -240,8 +241,6 @@ class SyscallTracer:
     its tracepoints are attached for a trace and detached after it."""
 
     _bpf: Any = None
-    _exemplars: list[_RawExemplar] = field(default_factory=list)
-    _exemplars_lost: int = 0
     _records: list[BlockRecord] = field(default_factory=list)
     _records_dropped: int = 0
     descriptors: DescriptorTable = field(default_factory=DescriptorTable)
@@ -256,9 +255,7 @@ class SyscallTracer:
         kinds = self._bpf["syscall_kind"]
         for nr, kind in SYSCALL_KINDS.items():
             kinds[ctypes.c_int(nr)] = ctypes.c_uint8(kind)
-        self._bpf["exemplars"].open_perf_buffer(
-            self._on_exemplar, page_cnt=256, lost_cb=self._on_exemplars_lost
-        )
+        self._exemplars: ExemplarBuffer[_RawExemplar] = ExemplarBuffer(self._bpf, self._exemplar_of, 256)
         self._bpf["bio_records"].open_perf_buffer(self._on_bio, page_cnt=64, lost_cb=self._on_bio_lost)
         self._bpf["fd_events"].open_perf_buffer(
             self._on_descriptor, page_cnt=256, lost_cb=self._on_descriptors_lost
@@ -268,18 +265,14 @@ class SyscallTracer:
 
     # -- perf buffer callbacks (copy now: the event is a view into the ring) --------------
 
-    def _on_exemplar(self, cpu: int, data: Any, size: int) -> None:
-        e = self._bpf["exemplars"].event(data)
+    def _exemplar_of(self, e: Any) -> _RawExemplar:
         stack = copied_stack(e)
         path = _raw_field(e, "path", MAX_PATH)
         exemplar = SyscallExemplar(int(e.tid), int(e.ip), int(e.sp), int(e.bp), stack, int(e.latency_ns))
         raw = _RawExemplar(int(e.kind), int(e.nr), int(e.err), int(e.fd), int(e.gen), path, exemplar)
-        self._exemplars.append(raw)
         if raw.kind == FILE_IO:
             self.descriptors.remember(raw.fd, raw.generation)
-
-    def _on_exemplars_lost(self, count: int) -> None:
-        self._exemplars_lost += int(count)
+        return raw
 
     def _on_bio(self, cpu: int, data: Any, size: int) -> None:
         r = self._bpf["bio_records"].event(data)
@@ -375,7 +368,7 @@ class SyscallTracer:
         exemplars: list[SyscallExemplar] = []
         failure_exemplars: dict[tuple[int, int, bytes], list[int]] = {}
         io_exemplars: dict[tuple[int, int, int], list[int]] = {}
-        for raw in self._exemplars:
+        for raw in self._exemplars.records:
             index = len(exemplars)
             exemplars.append(raw.exemplar)
             if raw.kind in (PATH_ARG, SOCKADDR_ARG):
@@ -439,7 +432,7 @@ class SyscallTracer:
             + stat(self._bpf, STAT_COUNTS_FULL),
             inflight_full=stat(self._bpf, STAT_INFLIGHT_FULL),
             block_unmatched=stat(self._bpf, STAT_BIO_FULL),
-            exemplars_lost=self._exemplars_lost,
+            exemplars_lost=self._exemplars.lost,
             descriptor_changes_lost=self.descriptor_changes_lost,
         )
         result = CollectedSyscalls(
@@ -459,8 +452,7 @@ class SyscallTracer:
         self._bpf.cleanup()
 
     def _reset(self) -> None:
-        self._exemplars = []
-        self._exemplars_lost = 0
+        self._exemplars.reset()
         self._records = []
         self._records_dropped = 0
         tables = ("syscall_counts", "inflight", "failures", "io_stats", "sleep_hists", "bio_inflight")

@@ -1,0 +1,41 @@
+"""The perf buffer that carries a tracer's exemplars, and what it delivered since the last trace.
+
+Every tracer that unwinds user stacks in the server sends exemplars (the user
+registers and a copy of the user stack, ``LP_EXEMPLAR_STACK`` in
+``bpf/lineprobe.h``) through a perf buffer named ``exemplars``; each keeps the
+records delivered and counts the ones the ring dropped, and forgets both
+between traces. This is that, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ExemplarBuffer(Generic[T]):
+    def __init__(self, bpf: Any, decode: Callable[[Any], T], pages: int, table: str = "exemplars") -> None:
+        """Open ``bpf``'s perf buffer ``table``; each event becomes a record through ``decode``,
+        which must copy what it keeps: the event is a view into the ring."""
+        self.records: list[T] = []
+        self.lost = 0
+        """Records the ring dropped (its consumer was too slow): counted, never silent."""
+        # The table is looked up for each event rather than kept: bcc's program owns it, and a
+        # reference held here would outlive the program's cleanup.
+        self._bpf = bpf
+        self._table = table
+        self._decode = decode
+        bpf[table].open_perf_buffer(self._on_event, page_cnt=pages, lost_cb=self._on_lost)
+
+    def _on_event(self, cpu: int, data: Any, size: int) -> None:
+        self.records.append(self._decode(self._bpf[self._table].event(data)))
+
+    def _on_lost(self, count: int) -> None:
+        self.lost += int(count)
+
+    def reset(self) -> None:
+        """Forget what the last trace delivered."""
+        self.records = []
+        self.lost = 0
