@@ -63,26 +63,28 @@ def header_of(h: protocol.TraceHeader) -> CaptureHeader:
 # -- each kind's body ----------------------------------------------------------------------------
 
 
+def _loss_counters(c: protocol.SampleCounters) -> LossCounters:
+    return LossCounters(
+        c.samples, c.lost, c.user_stack_missing, c.kernel_stack_missing, c.stack_collisions, c.exemplars_lost
+    )
+
+
+def _snapshots(exemplars: list[protocol.Exemplar]) -> tuple[StackSnapshot, ...]:
+    return tuple(
+        StackSnapshot(e.stack, e.tid, UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data))
+        for e in exemplars
+    )
+
+
 def to_raw_profile(result: protocol.ProfileResult) -> RawProfile:
-    c = result.counters
     return RawProfile(
         header=header_of(result.header),
         frequency=result.frequency,
-        counters=LossCounters(
-            c.samples,
-            c.lost,
-            c.user_stack_missing,
-            c.kernel_stack_missing,
-            c.stack_collisions,
-            c.exemplars_lost,
-        ),
+        counters=_loss_counters(result.counters),
         stacks=tuple(
             SampledStack(s.count, tuple(s.user), tuple(s.kernel), s.user_stack_missing) for s in result.stacks
         ),
-        snapshots=tuple(
-            StackSnapshot(e.stack, e.tid, UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data))
-            for e in result.exemplars
-        ),
+        snapshots=_snapshots(result.exemplars),
     )
 
 
@@ -90,7 +92,6 @@ def to_raw_stack_counts(result: protocol.StackCountResult) -> RawProfile:
     """Stack counts are weighted stacks, as a CPU profile is: one resolution serves both. Counted
     system-wide, each stack is labelled with its process, and its user addresses are dropped
     (resolving them would need every process's map)."""
-    c = result.counters
     system_wide = result.header.pid == 0
     if system_wide:
         stacks = tuple(
@@ -104,21 +105,9 @@ def to_raw_stack_counts(result: protocol.StackCountResult) -> RawProfile:
     return RawProfile(
         header=header_of(result.header),
         frequency=0,
-        counters=LossCounters(
-            c.samples,
-            c.lost,
-            c.user_stack_missing,
-            c.kernel_stack_missing,
-            c.stack_collisions,
-            c.exemplars_lost,
-        ),
+        counters=_loss_counters(result.counters),
         stacks=stacks,
-        snapshots=()
-        if system_wide
-        else tuple(
-            StackSnapshot(e.stack, e.tid, UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data))
-            for e in result.exemplars
-        ),
+        snapshots=() if system_wide else _snapshots(result.exemplars),
         cost=Cost(result.tracepoint, "hits"),
     )
 
