@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
-from lineprobe_agent.bpf_tables import empty, stat
+from lineprobe_agent.bpf_source import compile_program, copied_stack
+from lineprobe_agent.bpf_tables import StackStats, close_program, empty, stat
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
 from lineprobe_agent.target_gate import TargetGate
@@ -29,12 +29,8 @@ from lineprobe_agent.target_gate import TargetGate
 EXEMPLAR_BUFFER_PAGES = 256
 """Perf buffer per CPU (1 MiB): a second of 999 Hz exemplars between two polls."""
 
-# Indices into the per-CPU stats array (enum lp_cpu_stat in bpf/lineprobe.h).
-STAT_SAMPLES = constant("CPU_STAT_SAMPLES")
-STAT_LOST = constant("CPU_STAT_LOST")
-STAT_USER_STACK_MISSING = constant("CPU_STAT_USER_STACK_MISSING")
-STAT_KERNEL_STACK_MISSING = constant("CPU_STAT_KERNEL_STACK_MISSING")
-STAT_COLLISIONS = constant("CPU_STAT_COLLISIONS")
+STATS = StackStats.named("CPU", "SAMPLES")
+"""Indices into the per-CPU stats array (enum lp_cpu_stat in bpf/lineprobe.h)."""
 
 
 @dataclass
@@ -76,7 +72,7 @@ class CpuProfiler:
         self._attached = True
 
     def events_so_far(self) -> int:
-        return stat(self._bpf, STAT_SAMPLES)
+        return stat(self._bpf, STATS.events)
 
     def tick(self) -> None:
         """Nothing to do between polls: stacks are aggregated in the kernel."""
@@ -109,14 +105,7 @@ class CpuProfiler:
             if key.kernel_stack_id >= 0:
                 kernel = [name_kernel_address(int(a)) for a in traces.walk(key.kernel_stack_id)]
             stacks.append(StackCount(int(value.value), user, kernel, user_missing))
-        counters = SampleCounters(
-            samples=stat(self._bpf, STAT_SAMPLES),
-            lost=stat(self._bpf, STAT_LOST),
-            user_stack_missing=stat(self._bpf, STAT_USER_STACK_MISSING),
-            kernel_stack_missing=stat(self._bpf, STAT_KERNEL_STACK_MISSING),
-            stack_collisions=stat(self._bpf, STAT_COLLISIONS),
-            exemplars_lost=self._exemplars.lost,
-        )
+        counters = STATS.read(self._bpf, self._exemplars.lost)
         exemplars = [
             Exemplar(index_of.get((stack_id, -1, ip_key), -1), tid, ip, sp, bp, data)
             for stack_id, ip_key, tid, ip, sp, bp, data in self._exemplars.records
@@ -125,10 +114,7 @@ class CpuProfiler:
         return CollectedSamples(stacks, counters, exemplars)
 
     def close(self) -> None:
-        try:
-            self.stop()
-        finally:
-            self._bpf.cleanup()
+        close_program(self.stop, self._bpf)
 
     def _reset(self) -> None:
         self._exemplars.reset()

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
-from lineprobe_agent.bpf_tables import drain, empty, stat
+from lineprobe_agent.bpf_tables import close_program, drain, empty, stat
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.proc_maps import code_range, libc_path, read_maps
 from lineprobe_agent.protocol import LeakExemplar, LeakSample, LeakSite, LeakSnapshot
@@ -437,8 +437,7 @@ class LeakTracer:
         return result
 
     def close(self) -> None:
-        self.stop()
-        self._bpf.cleanup()
+        close_program(self.stop, self._bpf)
 
     def _reset(self) -> None:
         self._exemplars.reset()

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
-from lineprobe_agent.bpf_tables import empty, stat
+from lineprobe_agent.bpf_tables import StackStats, close_program, empty, stat
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
 from lineprobe_agent.target_gate import TargetGate
@@ -38,11 +38,7 @@ TRACEFS_EVENTS = (Path("/sys/kernel/tracing/events"), Path("/sys/kernel/debug/tr
 TRACEPOINT_NAME = re.compile(r"[A-Za-z0-9_]+:[A-Za-z0-9_]+")
 
 # Indices into the per-CPU stats and the settings arrays: bpf/lineprobe.h.
-STAT_EVENTS = constant("SC_STAT_EVENTS")
-STAT_LOST = constant("SC_STAT_LOST")
-STAT_USER_STACK_MISSING = constant("SC_STAT_USER_STACK_MISSING")
-STAT_KERNEL_STACK_MISSING = constant("SC_STAT_KERNEL_STACK_MISSING")
-STAT_COLLISIONS = constant("SC_STAT_COLLISIONS")
+STATS = StackStats.named("SC", "EVENTS")
 SETTING_EXEMPLARS = constant("SC_SETTING_EXEMPLARS")
 SETTING_SYSTEM_WIDE = constant("SC_SETTING_SYSTEM_WIDE")
 KEY_HAS_USER = constant("SC_KEY_HAS_USER")
@@ -166,7 +162,7 @@ class StackCounter:
         self._tracepoint = name
 
     def events_so_far(self) -> int:
-        return stat(self._bpf, STAT_EVENTS)
+        return stat(self._bpf, STATS.events)
 
     def tick(self) -> None:
         """Nothing to do between polls: stacks are aggregated in the kernel."""
@@ -216,14 +212,7 @@ class StackCounter:
             int(tgid.value): bytes(comm.comm).split(b"\0", 1)[0].decode(errors="replace")
             for tgid, comm in self._bpf["comms"].items()
         }
-        counters = SampleCounters(
-            samples=stat(self._bpf, STAT_EVENTS),
-            lost=stat(self._bpf, STAT_LOST),
-            user_stack_missing=stat(self._bpf, STAT_USER_STACK_MISSING),
-            kernel_stack_missing=stat(self._bpf, STAT_KERNEL_STACK_MISSING),
-            stack_collisions=stat(self._bpf, STAT_COLLISIONS),
-            exemplars_lost=self._exemplars.lost,
-        )
+        counters = STATS.read(self._bpf, self._exemplars.lost)
         exemplars = [
             Exemplar(index_of.get(raw.key, -1), raw.tid, raw.ip, raw.sp, raw.bp, raw.data)
             for raw in self._exemplars.records
@@ -232,10 +221,7 @@ class StackCounter:
         return CollectedStackCounts(stacks, counters, exemplars, tgids, comms)
 
     def close(self) -> None:
-        try:
-            self.stop()
-        finally:
-            self._bpf.cleanup()
+        close_program(self.stop, self._bpf)
 
     def _reset(self) -> None:
         self._exemplars.reset()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
-from lineprobe_agent.bpf_tables import empty, stat
+from lineprobe_agent.bpf_tables import close_program, empty, stat
 from lineprobe_agent.descriptors import DescriptorTable
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import (
@@ -448,8 +448,7 @@ class SyscallTracer:
         return result
 
     def close(self) -> None:
-        self.stop()
-        self._bpf.cleanup()
+        close_program(self.stop, self._bpf)
 
     def _reset(self) -> None:
         self._exemplars.reset()
