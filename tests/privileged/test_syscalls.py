@@ -126,14 +126,17 @@ def test_failure_count_agrees_with_libbpf_syscount(workloads: Path) -> None:
     assert ours == attempts
 
 
-def test_logger_flush_is_the_slowest_write(workloads: Path, spawn, tmp_path: Path) -> None:
+def test_logger_flush_is_the_slower_write(workloads: Path, spawn, tmp_path: Path) -> None:
+    """A 1 MiB O_SYNC pwrite takes longer than a 1 KiB O_SYNC write: compared at the median.
+    Not at the tail: a small write that waits behind the flush's I/O on the shared disk can be
+    as slow as the flush itself (log.data's p99 above flush.data's was seen here in 1 run of 3,
+    3.0 ms against 1.4 ms), and lineprobe is right to show it so."""
     target = spawn(workloads / "logger", tmp_path)
     report = syscalls_json("--pid", str(target.pid), "--duration", "5")
     by_file = {Path(s["file"]).name: s for s in report["slow"] if s["file"]}
     flush, log = by_file["flush.data"], by_file["log.data"]
-    assert report["slow"][0] is not None and Path(report["slow"][0]["file"]).name == "flush.data"
     assert flush["bytes"] == flush["count"] * (1 << 20)
-    assert flush["p99_us"] > log["p99_us"]
+    assert flush["p50_us"] > 2 * log["p50_us"], (flush, log)
     assert flush["site"]["line"] == marked_line(LOGGER_C, "FLUSH-WRITE")
     assert log["site"]["line"] == marked_line(LOGGER_C, "APPEND-WRITE")
     block = report["block"]
