@@ -69,11 +69,15 @@ def test_capability_report_matches_this_kernel() -> None:
 def test_no_bpf_program_outlives_the_agent(workloads: Path, spawn, how: str) -> None:
     target = spawn(workloads / "primes", "200000", "0")
     agent, channel = start_agent()
+    channel.settimeout(60)  # an agent that answers nothing more fails the test, never hangs it
     replies = channel.makefile("rb")
     assert isinstance(protocol.decode_message(replies.readline()), protocol.Hello)
     channel.sendall(protocol.encode(protocol.ProfileRequest(1, target.pid, 99, 30.0)))
+    seen = []
     while True:  # wait until samples are being taken
         message = protocol.decode_message(replies.readline())
+        seen.append(message)
+        assert not isinstance(message, protocol.Failure | protocol.ProfileDone), seen
         if isinstance(message, protocol.Progress) and message.phase == "sampling" and message.samples:
             break
     ours = programs_of(agent.pid)
