@@ -81,9 +81,12 @@ def test_o2_primes_without_frame_pointers(workloads: Path, spawn) -> None:
         marked_line(source, "if (is_divisible(n, d))"),
         marked_line(source, "for (int d = 2; d < n; ++d) {"),
     }
-    in_loop = [line for line in report["lines"] if line["path"] == str(source) and line["line"] in loop]
+    own = [line for line in report["lines"] if line["path"] == str(source)]
+    in_loop = [line for line in own if line["line"] in loop]
     assert report["lines"][0] in in_loop
-    assert sum(line["self_percent"] for line in in_loop) > 90
+    # Of the program's own lines: the rest of the time is libgomp's barrier between rounds, whose
+    # share grows with whatever else the machine runs (84% of all samples in the loop, once).
+    assert sum(line["self"] for line in in_loop) > 0.9 * sum(line["self"] for line in own)
     assert all(line["function"] in ("is_prime", "is_divisible") for line in in_loop)
 
 

@@ -81,7 +81,7 @@ class CollectedStackCounts:
     """The process of each entry of ``stacks`` (all the target's in pid mode; in system-wide
     mode user addresses mean something only together with their process's mappings)."""
     comms: dict[int, str] = field(default_factory=dict)
-    """System-wide mode: the name of the first thread met in each process (kernel threads
+    """System-wide mode: the latest name seen of each process (kernel threads
     included), so that processes that have exited meanwhile are still named."""
 
 

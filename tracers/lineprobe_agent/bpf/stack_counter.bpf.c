@@ -114,7 +114,9 @@ int on_tracepoint(void *ctx)
     }
     u64 seen = __sync_fetch_and_add(&value->count, 1);
 
-    if (setting(SC_SETTING_SYSTEM_WIDE) && !comms.lookup(&key.tgid)) {
+    if (setting(SC_SETTING_SYSTEM_WIDE)) {
+        /* The latest name: a child forked from a shell or Python hits the tracepoint under its
+         * parent's name until it execs its program, and the program is what it will be named. */
         struct comm_t comm = {};
         bpf_get_current_comm(comm.comm, sizeof(comm.comm));
         comms.update(&key.tgid, &comm);
