@@ -112,6 +112,18 @@ def check_logger(report: dict[str, Any]) -> list[str]:
     return problems
 
 
+def check_logger_stacks(report: dict[str, Any]) -> list[str]:
+    totals = {s["line"]: s["total"] for s in report["lines"] if s["path"] == str(LOGGER_C)}
+    problems = [
+        f"no hits on {marker}"
+        for marker in ("APPEND-WRITE", "FLUSH-WRITE")
+        if not totals.get(marked_line(LOGGER_C, marker))
+    ]
+    if report.get("event") != "block:block_rq_issue":
+        problems.append(f"event {report.get('event')}")
+    return problems
+
+
 def check_wordcount(report: dict[str, Any]) -> list[str]:
     suspects = {_site(s) for s in report["sites"] if s["suspect"]}
     return [
@@ -131,6 +143,8 @@ class Recording:
     options: tuple[str, ...]
     check: Check
     captures: int = 1
+    arguments: tuple[str, ...] = ()
+    """What the CLI command takes after its options (a tracepoint), recording and replaying alike."""
 
 
 RECORDINGS = {
@@ -153,6 +167,15 @@ RECORDINGS = {
         ),
         Recording(
             "leaks-wordcount", "leaks", ("wordcount", "200"), ("-d", "2", "-i", "0.25"), check_wordcount
+        ),
+        # 2.2 s: four or five of the 2 Hz flushes beside the appends' block requests.
+        Recording(
+            "stackcount-logger",
+            "stackcount",
+            ("logger", "{scratch}"),
+            ("-d", "2.2"),
+            check_logger_stacks,
+            arguments=("block:block_rq_issue",),
         ),
     )
 }
@@ -177,13 +200,17 @@ def capture_once(recording: Recording, scratch: Path) -> tuple[Path, list[str]]:
             raise RuntimeError(f"{argv} exited at once with {workload.returncode}")
         env = {**os.environ, "LINEPROBE_RECORD": str(path)}
         env.pop("LINEPROBE_REPLAY", None)
-        lineprobe([recording.kind, "--json", "--pid", str(workload.pid), *recording.options], env, scratch)
+        lineprobe(
+            [recording.kind, "--json", "--pid", str(workload.pid), *recording.options, *recording.arguments],
+            env,
+            scratch,
+        )
     finally:
         workload.terminate()
         workload.wait(10)
     env = {**os.environ, "LINEPROBE_REPLAY": str(path)}
     env.pop("LINEPROBE_RECORD", None)
-    replayed = lineprobe([recording.kind, "--json", "--pid", "1"], env, scratch)
+    replayed = lineprobe([recording.kind, "--json", "--pid", "1", *recording.arguments], env, scratch)
     return path, recording.check(replayed)
 
 
