@@ -69,7 +69,8 @@ export class FlameGraphPanel implements vscode.Disposable {
       return;
     }
     const target = this.profiler.lastProfiled;
-    const title = `${result.samples} CPU samples${target ? ` of ${baseName(target.exe)} (PID ${target.pid})` : ""}`;
+    const counted = `${result.samples} ${result.event ?? "CPU"} ${result.unit ?? "samples"}`;
+    const title = `${counted}${target ? ` of ${baseName(target.exe)} (PID ${target.pid})` : ""}`;
     await panel.webview.postMessage({ type: "profile", samples: result.samples, root: result.root, title });
   }
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from lineprobe.capture import parameters
-from lineprobe.capture.parameters import Parameter
+from lineprobe.capture.wire import parameters
+from lineprobe.capture.wire.parameters import Parameter
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from lineprobe.capture.kinds import CaptureKind, Resolved
     from lineprobe.capture.progress import Progress
     from lineprobe.capture.runner import CaptureRunner, Launch
+    from lineprobe.costs.model import StackProfile
     from lineprobe.leaks.model import LeakTrace
-    from lineprobe.profiling.model import CpuProfile
     from lineprobe.symbolization.frame import SourceFrame
     from lineprobe.syscalls.model import SyscallTrace
 
@@ -113,6 +113,36 @@ def _launcher_and_command(command: F) -> F:
     )(command)
 
 
+def _duration_option(verb: str, parameter: Parameter, targets: str = "--pid") -> Callable[[F], F]:
+    """``--duration``: a bounded number of seconds, the parameter's default for a running target,
+    and the command's whole run for a launched one."""
+    return click.option(
+        "--duration",
+        "-d",
+        type=DURATION,
+        default=None,
+        help=f"Seconds to {verb} [default: {parameter.default:g} for {targets}; "
+        "until the command exits, for a command].",
+    )
+
+
+def _report_options(stacks: bool = False) -> Callable[[F], F]:
+    """``--json`` for every tracing command; with ``stacks``, the files its weighted stacks can be
+    written to (collapsed stacks and speedscope, in the primary cost column's unit)."""
+
+    def decorate(command: F) -> F:
+        if stacks:
+            command = click.option("--speedscope", type=OUTPUT_FILE, help="Write a speedscope profile here.")(
+                command
+            )
+            command = click.option("--folded", type=OUTPUT_FILE, help="Write collapsed stacks here.")(command)
+        return click.option(
+            "--json", "as_json", is_flag=True, help="Print one JSON object instead of the report."
+        )(command)
+
+    return decorate
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lineprobe")
 def main() -> None:
@@ -121,14 +151,7 @@ def main() -> None:
 
 @main.command(context_settings={"ignore_unknown_options": False})
 @click.option("--pid", "-p", type=int, help="Profile this running process (all its threads).")
-@click.option(
-    "--duration",
-    "-d",
-    type=DURATION,
-    default=None,
-    help=f"Seconds to sample [default: {parameters.DURATION_S.default:g} for --pid; "
-    "until the command exits, for a command].",
-)
+@_duration_option("sample", parameters.DURATION_S)
 @click.option(
     "--frequency",
     "-F",
@@ -137,9 +160,7 @@ def main() -> None:
     show_default=True,
     help="Samples per second per CPU.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
-@click.option("--folded", type=OUTPUT_FILE, help="Write collapsed stacks here.")
-@click.option("--speedscope", type=OUTPUT_FILE, help="Write a speedscope profile here.")
+@_report_options(stacks=True)
 @_launcher_and_command
 def profile(
     pid: int | None,
@@ -259,23 +280,28 @@ def _with_progress(
         runner.close()
 
 
-def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str | None) -> None:
-    from rich.console import Console
-
+def _write_stacks(profile: StackProfile, folded: str | None, speedscope: str | None) -> None:
     from lineprobe.reports.folded import write_folded
-    from lineprobe.reports.json_report import profile_to_json
     from lineprobe.reports.speedscope import write_speedscope
-    from lineprobe.reports.terminal import render_profile
 
     if folded:
-        write_folded(result, folded)
+        write_folded(profile, folded)
     if speedscope:
-        write_speedscope(result, speedscope)
+        write_speedscope(profile, speedscope)
+
+
+def _emit(result: StackProfile, as_json: bool, folded: str | None, speedscope: str | None) -> None:
+    from rich.console import Console
+
+    from lineprobe.reports.json_report import profile_to_json
+    from lineprobe.reports.terminal import render_profile
+
+    _write_stacks(result, folded, speedscope)
     if as_json:
         click.echo(json.dumps(profile_to_json(result), indent=1))
     else:
         render_profile(result, Console())
-    if result.samples == 0 and result.raw.header.target_exited:
+    if result.total == 0 and result.header.target_exited:
         _stderr_console().print("[bold red]lineprobe:[/] the target exited before any sample was taken")
         sys.exit(EXIT_NO_PROFILE)
 
@@ -283,17 +309,8 @@ def _emit(result: CpuProfile, as_json: bool, folded: str | None, speedscope: str
 @main.command()
 @click.option("--pid", "-p", type=click.IntRange(1), help="Count the stacks of this process's hits.")
 @click.option("--all", "every_task", is_flag=True, help="Count every task's hits (root only).")
-@click.option(
-    "--duration",
-    "-d",
-    type=DURATION,
-    default=None,
-    help=f"Seconds to count [default: {parameters.DURATION_S.default:g} for --pid or --all; "
-    "until the command exits, for a command].",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
-@click.option("--folded", type=OUTPUT_FILE, help="Write collapsed stacks here.")
-@click.option("--speedscope", type=OUTPUT_FILE, help="Write a speedscope profile here.")
+@_duration_option("count", parameters.DURATION_S, "--pid or --all")
+@_report_options(stacks=True)
 @click.argument("tracepoint")
 @_launcher_and_command
 def stackcount(
@@ -332,14 +349,7 @@ def stackcount(
 
 @main.command()
 @click.option("--pid", "-p", type=int, help="Trace this running process (all its threads).")
-@click.option(
-    "--duration",
-    "-d",
-    type=DURATION,
-    default=None,
-    help=f"Seconds to trace [default: {parameters.DURATION_S.default:g} for --pid; "
-    "until the command exits, for a command].",
-)
+@_duration_option("trace", parameters.DURATION_S)
 @click.option(
     "--slow-ms",
     type=_range(parameters.SLOW_MS),
@@ -347,7 +357,7 @@ def stackcount(
     show_default=True,
     help="File I/O calls at least this slow always get their call stacks captured.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@_report_options()
 @_launcher_and_command
 def syscalls(
     pid: int | None,
@@ -379,14 +389,7 @@ def syscalls(
 
 @main.command()
 @click.option("--pid", "-p", type=int, help="Trace this running process's heap.")
-@click.option(
-    "--duration",
-    "-d",
-    type=DURATION,
-    default=None,
-    help=f"Seconds to trace [default: {parameters.LEAKS_DURATION_S.default:g} for --pid; "
-    "until the command exits, for a command].",
-)
+@_duration_option("trace", parameters.LEAKS_DURATION_S)
 @click.option(
     "--interval",
     "-i",
@@ -408,7 +411,7 @@ def syscalls(
     default=None,
     help="Track allocations this fraction of the time, instead of the budget's choice (1: all).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@_report_options(stacks=True)
 @_launcher_and_command
 def leaks(
     pid: int | None,
@@ -417,6 +420,8 @@ def leaks(
     budget: float,
     sample: float | None,
     as_json: bool,
+    folded: str | None,
+    speedscope: str | None,
     launcher: str | None,
     command: tuple[str, ...],
 ) -> None:
@@ -425,6 +430,7 @@ def leaks(
     \b
     lineprobe leaks --pid 1234 --duration 30
     lineprobe leaks -- ./build/wordcount
+    lineprobe leaks --folded held.folded -- ./build/wordcount   # stacks weighted by bytes held
     """
     from rich.console import Console
 
@@ -440,6 +446,10 @@ def leaks(
         as_json,
         launcher,
     )
+    if folded or speedscope:
+        from lineprobe.leaks.outstanding import outstanding_profile
+
+        _write_stacks(outstanding_profile(trace), folded, speedscope)
     if as_json:
         click.echo(json.dumps(leaks_to_json(trace), indent=1))
     else:

@@ -72,16 +72,16 @@ def test_self_total_and_reports(workloads: Path) -> None:
     ]
     raw = synthetic_profile(workloads, stacks)
     profile = resolve_profile(raw, ImageCache())
-    assert profile.samples == 45
+    assert profile.total == 45
     by_line = {(s.path, s.line): s for s in profile.lines}
     hot_stat = by_line[(str(source), hot)]
-    assert (hot_stat.self_samples, hot_stat.total_samples) == (35, 35)
+    assert (hot_stat.self_cost, hot_stat.total_cost) == (35, 35)
     assert hot_stat.function == "checksum"
     call_stat = by_line[(str(source), call_line)]
-    assert (call_stat.self_samples, call_stat.total_samples) == (0, 45)
+    assert (call_stat.self_cost, call_stat.total_cost) == (0, 45)
     assert profile.lines[0] is hot_stat
     kernel = next(f for f in profile.functions if f.function == "do_syscall_64")
-    assert kernel.self_samples == 10
+    assert kernel.self_cost == 10
     assert any("exited" in w for w in profile.warnings)
     assert any("2 samples lost" in w for w in profile.warnings)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from lineprobe.capture import parameters
-from lineprobe.capture.parameters import Parameter
+from lineprobe.capture.wire import parameters
+from lineprobe.capture.wire.parameters import Parameter
 from lineprobe.lsp.settings import DIAGNOSTIC_THRESHOLD
 from lineprobe_agent import protocol
 

@@ -83,7 +83,8 @@ export interface FlameNode {
   children: FlameNode[];
 }
 
-export type FlameGraphResult = { ok: true; samples: number; root: FlameNode } | Failure;
+/** `samples` and every `value` count the primary cost: `event` in `unit` (PROTOCOL.md). */
+export type FlameGraphResult = { ok: true; samples: number; event?: string; unit?: string; root: FlameNode } | Failure;
 
 export type ScopeHeatResult = { ok: true; samples_in_scope: number } | Failure;
 

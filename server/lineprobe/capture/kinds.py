@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from lineprobe.capture import parameters
-from lineprobe.capture.parameters import Parameter
+from lineprobe.capture.wire import parameters
+from lineprobe.capture.wire.parameters import Parameter
+from lineprobe.costs.model import StackProfile
 from lineprobe.leaks.attribute import resolve_leaks
 from lineprobe.leaks.model import LeakTrace
 from lineprobe.profiling.aggregate import resolve_profile
-from lineprobe.profiling.model import CpuProfile
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.attribute import resolve_trace
 from lineprobe.syscalls.model import SyscallTrace
@@ -47,7 +47,7 @@ class CaptureKind(Generic[R]):
     """Its window's bounds and default length."""
 
 
-PROFILE: CaptureKind[CpuProfile] = CaptureKind(
+PROFILE: CaptureKind[StackProfile] = CaptureKind(
     "profile", "cpu", "sampling", lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched)
 )
 SYSCALLS: CaptureKind[SyscallTrace] = CaptureKind(
@@ -60,7 +60,7 @@ LEAKS: CaptureKind[LeakTrace] = CaptureKind(
     lambda raw, cache, launched: resolve_leaks(raw, cache),
     parameters.LEAKS_DURATION_S,
 )
-STACKCOUNT: CaptureKind[CpuProfile] = CaptureKind(
+STACKCOUNT: CaptureKind[StackProfile] = CaptureKind(
     "stackcount",
     "stackcount",
     "counting",

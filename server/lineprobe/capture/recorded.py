@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 from lineprobe.capture.agent_errors import AgentError
 from lineprobe.capture.progress import CapabilityReport, Progress, ProgressCallback
-from lineprobe.capture.wire import WIRE_KINDS, Captured, WireSession
+from lineprobe.capture.wire.convert import WIRE_KINDS, Captured, WireSession
 from lineprobe.model.capture import CaptureHeader
 from lineprobe.model.mapping import MappedFile
 

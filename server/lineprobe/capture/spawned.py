@@ -39,7 +39,7 @@ from typing import Any
 from lineprobe.capture.agent_errors import AgentError, IncompatibleAgent
 from lineprobe.capture.progress import CapabilityReport, Progress, ProgressCallback
 from lineprobe.capture.recorded import Recorder
-from lineprobe.capture.wire import Captured, Hello, Message, Prepared, WireSession
+from lineprobe.capture.wire.convert import Captured, Hello, Message, Prepared, WireSession
 
 DEFAULT_LAUNCHER = "sudo -n"
 INSTALLED_AGENT = "/usr/local/libexec/lineprobe-agent"

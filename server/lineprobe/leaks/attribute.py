@@ -18,7 +18,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
-from lineprobe.leaks.model import AllocationSnapshot, LeakSite, LeakTrace, RawLeakTrace
+from lineprobe.leaks.model import AllocationPath, AllocationSnapshot, LeakSite, LeakTrace, RawLeakTrace
 from lineprobe.model.capture import Timings
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
@@ -51,6 +51,7 @@ class _Merged:
     oldest: float | None = None
     newest: float | None = None
     keys: set[tuple[int, int, int]] = field(default_factory=set)
+    paths: list[tuple[list[SourceFrame], int, int, int]] = field(default_factory=list)
 
 
 def _frames_for(
@@ -93,6 +94,7 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
         entry.outstanding_count += site.outstanding_count
         entry.allocations += site.allocations
         entry.keys.add(site.key)
+        entry.paths.append((frames, site.outstanding_bytes, site.outstanding_count, site.allocations))
         if site.oldest_age_s is not None:
             entry.oldest = max(entry.oldest or 0.0, site.oldest_age_s)
         if site.newest_age_s is not None and (entry.newest is None or site.newest_age_s < entry.newest):
@@ -126,6 +128,10 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
                 growth_bytes_per_s=growth,
                 history=history,
                 suspect=suspect,
+                paths=[
+                    AllocationPath(tuple(frames), size / share, count / share, allocations / share)
+                    for frames, size, count, allocations in entry.paths
+                ],
             )
         )
     sites.sort(key=lambda s: -s.outstanding_bytes)

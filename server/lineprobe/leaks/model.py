@@ -41,6 +41,17 @@ class RawLeakTrace:
     sampling: dict[str, float]
 
 
+@dataclass(frozen=True)
+class AllocationPath:
+    """One call path into a site's allocator (a site merges every path with the same user line)."""
+
+    stack: tuple[SourceFrame, ...]
+    """Innermost first, from the allocator's caller outwards."""
+    outstanding_bytes: float
+    outstanding_count: float
+    allocations: float
+
+
 @dataclass
 class LeakSite:
     """One source site (several site keys may resolve to it), with estimates when sampled."""
@@ -55,6 +66,8 @@ class LeakSite:
     history: list[tuple[float, float]] = field(default_factory=list)
     """(seconds, estimated outstanding bytes)."""
     suspect: bool = False
+    paths: list[AllocationPath] = field(default_factory=list)
+    """The call paths it merges, with their own figures (estimated alike), for stack views."""
 
     @property
     def verdict(self) -> str:

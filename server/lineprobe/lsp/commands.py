@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 import msgspec
 from lsprotocol import types
 
-from lineprobe.capture import kinds, parameters
+from lineprobe.capture import kinds
 from lineprobe.capture.agent_errors import AgentError
 from lineprobe.capture.kinds import CaptureKind
 from lineprobe.capture.progress import CapabilityReport, Progress
 from lineprobe.capture.runner import Launch
+from lineprobe.capture.wire import parameters
+from lineprobe.costs.model import StackProfile
 from lineprobe.leaks.model import LeakTrace
 from lineprobe.lsp import documents, presentation
 from lineprobe.lsp.leak_view import build_leak_view
@@ -31,7 +33,6 @@ from lineprobe.lsp.server import LineprobeServer
 from lineprobe.lsp.source_locator import uri_of
 from lineprobe.lsp.syscall_view import build_syscall_view
 from lineprobe.process_list import list_processes
-from lineprobe.profiling.model import CpuProfile
 from lineprobe.reports.leaks_report import leaks_to_json
 from lineprobe.reports.syscalls_report import trace_to_json
 from lineprobe.syscalls.model import SyscallTrace
@@ -85,16 +86,17 @@ def _error_result(ls: LineprobeServer, error: AgentError) -> dict[str, Any]:
     return {"ok": False, "error": {"code": error.code, "message": error.message, "hint": error.hint}}
 
 
-def _summary(profile: CpuProfile, view: ProfileView) -> dict[str, Any]:
-    raw = profile.raw
+def _summary(profile: StackProfile, view: ProfileView) -> dict[str, Any]:
+    h = profile.header
     t = profile.timings
     return {
         "ok": True,
-        "target": {"pid": raw.header.pid, "exe": raw.header.exe},
-        "samples": profile.samples,
-        "lost": raw.counters.lost,
-        "duration_s": raw.header.duration_s,
-        "target_exited": raw.header.target_exited,
+        "target": {"pid": h.pid, "exe": h.exe},
+        "samples": profile.total,
+        "unit": profile.cost.unit.value,
+        "lost": profile.lost,
+        "duration_s": h.duration_s,
+        "target_exited": h.target_exited,
         "warnings": profile.warnings,
         "files": sorted(view.documents),
         "top_lines": [
@@ -102,7 +104,7 @@ def _summary(profile: CpuProfile, view: ProfileView) -> dict[str, Any]:
                 "path": s.path,
                 "line": s.line,
                 "function": s.function,
-                "self_percent": round(profile.share(s.self_samples), 2),
+                "self_percent": round(profile.share(s.self_cost), 2),
             }
             for s in profile.lines[:10]
         ],
@@ -164,7 +166,7 @@ class _ProgressReporter:
             self.token = None
 
 
-T = TypeVar("T", CpuProfile, SyscallTrace, LeakTrace)
+T = TypeVar("T", StackProfile, SyscallTrace, LeakTrace)
 
 
 def _target_of(args: ProfileArguments) -> int | Launch:
@@ -257,17 +259,17 @@ def register(server: LineprobeServer) -> None:
         def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
             return {"frequency": args.frequency or ls.state.settings.frequency}
 
-        def publish(profile: CpuProfile) -> tuple[dict[str, Any], str]:
+        def publish(profile: StackProfile) -> tuple[dict[str, Any], str]:
             view = ProfileView.build(profile, ls.state.settings, ls.workspace_roots())
             documents.publish(ls, view)
-            if profile.samples == 0:
+            if profile.total == 0:
                 ls.window_show_message(
                     types.ShowMessageParams(
                         types.MessageType.Warning,
                         "lineprobe: no samples: the process did not run on a CPU while it was sampled",
                     )
                 )
-            return _summary(profile, view), f"{profile.samples} samples"
+            return _summary(profile, view), f"{profile.total} samples"
 
         return await _traced(ls, arguments, PROFILE, "Profiling", kinds.PROFILE, capture_parameters, publish)
 
@@ -280,12 +282,12 @@ def register(server: LineprobeServer) -> None:
                 raise AgentError("bad-request", f'{STACK_COUNT} needs a "tracepoint": CATEGORY:NAME')
             return {"tracepoint": args.tracepoint}
 
-        def publish(profile: CpuProfile) -> tuple[dict[str, Any], str]:
+        def publish(profile: StackProfile) -> tuple[dict[str, Any], str]:
             view = ProfileView.build(profile, ls.state.settings, ls.workspace_roots())
             documents.publish(ls, view)
             summary = _summary(profile, view)
-            summary["event"] = profile.raw.cost.event
-            return summary, f"{profile.samples} hits"
+            summary["event"] = profile.cost.event
+            return summary, f"{profile.total} hits"
 
         return await _traced(
             ls, arguments, STACK_COUNT, "Counting stacks of", kinds.STACKCOUNT, capture_parameters, publish
@@ -363,7 +365,14 @@ def register(server: LineprobeServer) -> None:
         view = ls.state.view
         if view is None:
             return {"ok": False, "error": {"code": "bad-request", "message": "no profile yet", "hint": None}}
-        return {"ok": True, "samples": view.profile.samples, "root": presentation.flame_graph(view)}
+        cost = view.profile.cost
+        return {
+            "ok": True,
+            "samples": view.profile.total,
+            "event": cost.event,
+            "unit": cost.unit.value,
+            "root": presentation.flame_graph(view),
+        }
 
     @server.command(SCOPE_HEAT)
     def scope_heat_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:

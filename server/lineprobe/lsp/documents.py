@@ -9,7 +9,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from lineprobe.capture import parameters
+from lineprobe.capture.wire import parameters
 from lineprobe.lsp import finding_presentation, presentation
 from lineprobe.lsp.findings import Finding
 from lineprobe.lsp.leak_view import LeakView

@@ -12,8 +12,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
+from lineprobe.costs.model import LineStat
 from lineprobe.lsp.profile_view import DocumentProfile, ProfileView
-from lineprobe.profiling.model import CPU_SAMPLES, LineStat
 from lineprobe.reports.flame_tree import FlameNode, flame_tree, line_stats_under
 from lineprobe.symbolization.frame import FrameKind
 
@@ -36,11 +36,11 @@ def diagnostics(
     view: ProfileView, doc: DocumentProfile, threshold: float, lines: list[str]
 ) -> list[types.Diagnostic]:
     result: list[types.Diagnostic] = []
-    cost = view.profile.raw.cost
+    cost = view.profile.cost
     stale_note = " (source changed since the binary was built: lines may have moved)" if doc.stale else ""
     for number, stat in sorted(doc.lines.items()):
-        share = view.percent(stat.self_samples)
-        if share < threshold or stat.self_samples == 0:
+        share = view.percent(stat.self_cost)
+        if share < threshold or stat.self_cost == 0:
             continue
         length = len(lines[number - 1]) if 0 < number <= len(lines) else 0
         related = [
@@ -49,7 +49,7 @@ def diagnostics(
                     uri=_uri(view.local_path(caller_path) or caller_path),
                     range=_line_range(caller_line),
                 ),
-                message=f"called from {caller_fn or '??'}: {view.percent(count):.1f}% of {cost.unit}",
+                message=f"called from {caller_fn or '??'}: {view.percent(count):.1f}% of {cost.unit.noun}",
             )
             for (caller_fn, caller_path, caller_line), count in _top(stat.callers)
             if caller_path and caller_line
@@ -58,14 +58,14 @@ def diagnostics(
         result.append(
             types.Diagnostic(
                 range=_line_range(number, length),
-                message=f"{share:.1f}% of {cost.event} {cost.unit} (self){where}{stale_note}",
+                message=f"{share:.1f}% of {cost.title} (self){where}{stale_note}",
                 severity=types.DiagnosticSeverity.Information,
                 source=SOURCE,
-                code="cpu-hot-line" if cost == CPU_SAMPLES else "stack-count-line",
+                code=cost.code,
                 related_information=related or None,
                 data={
                     "self_percent": round(share, 2),
-                    "total_percent": round(view.percent(stat.total_samples), 2),
+                    "total_percent": round(view.percent(stat.total_cost), 2),
                 },
             )
         )
@@ -84,14 +84,14 @@ def inlay_hints(
     view: ProfileView, doc: DocumentProfile, lines: list[str], visible: types.Range
 ) -> list[types.InlayHint]:
     hints: list[types.InlayHint] = []
-    cost = view.profile.raw.cost
+    cost = view.profile.cost
     for number, stat in sorted(doc.lines.items()):
         if not visible.start.line <= number - 1 <= visible.end.line:
             continue
-        self_share = view.percent(stat.self_samples)
-        total_share = view.percent(stat.total_samples)
-        label = f"{self_share:.1f}% self" if stat.self_samples else f"{total_share:.1f}% total"
-        if stat.self_samples and total_share - self_share >= 0.05:
+        self_share = view.percent(stat.self_cost)
+        total_share = view.percent(stat.total_cost)
+        label = f"{self_share:.1f}% self" if stat.self_cost else f"{total_share:.1f}% total"
+        if stat.self_cost and total_share - self_share >= 0.05:
             label += f", {total_share:.1f}% total"
         length = len(lines[number - 1]) if 0 < number <= len(lines) else 0
         hints.append(
@@ -99,8 +99,8 @@ def inlay_hints(
                 position=types.Position(number - 1, length),
                 label=label,
                 padding_left=True,
-                tooltip=f"{stat.self_samples} of {view.profile.samples} {cost.event} {cost.unit} "
-                f"were on this line itself; {stat.total_samples} had it on the stack",
+                tooltip=f"{cost.format(stat.self_cost)} of {cost.format(view.profile.total)} ({cost.title}) "
+                f"on this line itself; {cost.format(stat.total_cost)} with it on the stack",
             )
         )
     return hints
@@ -108,12 +108,12 @@ def inlay_hints(
 
 def function_lenses(view: ProfileView, doc: DocumentProfile) -> list[types.CodeLens]:
     lenses = []
-    cost = view.profile.raw.cost
+    cost = view.profile.cost
     for fstat in doc.functions:
         if not fstat.line:
             continue
-        total = view.percent(fstat.total_samples)
-        title = f"{cost.event} {total:.1f}% total, {view.percent(fstat.self_samples):.1f}% self"
+        total = view.percent(fstat.total_cost)
+        title = f"{cost.event} {total:.1f}% total, {view.percent(fstat.self_cost):.1f}% self"
         if fstat.inlined:
             title += " (inlined)"
         lenses.append(
@@ -133,15 +133,23 @@ def hover(view: ProfileView, stat: LineStat) -> types.Hover:
 
 def hover_markdown(view: ProfileView, stat: LineStat) -> str:
     p = view.profile
-    raw = p.raw
-    cost = raw.cost
-    rate = f" at {raw.frequency} Hz" if raw.frequency else ""
+    cost = p.cost
+    rate = f" at {p.rate_hz} Hz" if p.rate_hz else ""
     parts = [
-        f"**lineprobe: {cost.event}** ({p.samples} {cost.unit} of pid {raw.header.pid} `{raw.header.comm}` "
-        f"over {raw.header.duration_s:.1f} s{rate})",
+        f"**lineprobe: {cost.event}** ({cost.format(p.total)} of pid {p.header.pid} `{p.header.comm}` "
+        f"over {p.header.duration_s:.1f} s{rate})",
         "",
-        f"- self: **{view.percent(stat.self_samples):.1f}%** ({stat.self_samples} {cost.unit})",
-        f"- total: **{view.percent(stat.total_samples):.1f}%** ({stat.total_samples} {cost.unit})",
+        f"- self: **{view.percent(stat.self_cost):.1f}%** ({cost.format(stat.self_cost)})",
+        f"- total: **{view.percent(stat.total_cost):.1f}%** ({cost.format(stat.total_cost)})",
+    ]
+    # The other columns, as values: their shares would be of a different whole.
+    for column, self_value, total_value in zip(
+        p.columns[1:], stat.self_costs[1:], stat.total_costs[1:], strict=True
+    ):
+        parts.append(
+            f"- {column.title}: {column.format(self_value)} self, {column.format(total_value)} total"
+        )
+    parts += [
         f"- function: `{stat.function or '??'}`" + (" (inlined)" if stat.inlined else ""),
     ]
     if stat.callers:
@@ -154,8 +162,8 @@ def hover_markdown(view: ProfileView, stat: LineStat) -> str:
         parts += ["", "In the kernel (system calls, interrupts):"]
         top = sorted(stat.kernel_callees.items(), key=lambda item: -item[1])[:5]
         parts += [f"- `{name}`: {view.percent(n):.1f}%" for name, n in top]
-    if raw.counters.lost:
-        parts += ["", f"{raw.counters.lost} {cost.unit} were lost."]
+    if p.lost:
+        parts += ["", f"{cost.format(p.lost)} were lost."]
     return "\n".join(parts)
 
 
@@ -183,7 +191,7 @@ def flame_graph(view: ProfileView) -> dict[str, Any]:
 def scoped_heat(view: ProfileView, prefix: list[str]) -> tuple[int, list[dict[str, Any]]]:
     """``lineprobe/heat`` params for every profiled document, from samples under ``prefix``."""
     if not prefix:
-        return view.profile.samples, [heat(view, doc) for doc in view.documents.values()]
+        return view.profile.total, [heat(view, doc) for doc in view.documents.values()]
     in_scope, stats = line_stats_under(view.profile, prefix)
     per_doc: dict[str, list[dict[str, Any]]] = {uri: [] for uri in view.documents}
     for (dwarf_path, line), stat in sorted(stats.items()):
@@ -194,12 +202,12 @@ def scoped_heat(view: ProfileView, prefix: list[str]) -> tuple[int, list[dict[st
         per_doc[doc.uri].append(
             {
                 "line": line - 1,
-                "self_percent": round(view.percent(stat.self_samples), 2),
-                "total_percent": round(view.percent(stat.total_samples), 2),
+                "self_percent": round(view.percent(stat.self_cost), 2),
+                "total_percent": round(view.percent(stat.total_cost), 2),
             }
         )
     return in_scope, [
-        {"uri": uri, "samples": view.profile.samples, "scope": prefix, "lines": lines}
+        {"uri": uri, "samples": view.profile.total, "scope": prefix, "lines": lines}
         for uri, lines in per_doc.items()
     ]
 
@@ -208,12 +216,12 @@ def heat(view: ProfileView, doc: DocumentProfile) -> dict[str, Any]:
     """The ``lineprobe/heat`` notification's params (see PROTOCOL.md)."""
     return {
         "uri": doc.uri,
-        "samples": view.profile.samples,
+        "samples": view.profile.total,
         "lines": [
             {
                 "line": number - 1,
-                "self_percent": round(view.percent(stat.self_samples), 2),
-                "total_percent": round(view.percent(stat.total_samples), 2),
+                "self_percent": round(view.percent(stat.self_cost), 2),
+                "total_percent": round(view.percent(stat.total_cost), 2),
             }
             for number, stat in sorted(doc.lines.items())
         ],

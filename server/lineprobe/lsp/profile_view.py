@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from pygls.uris import from_fs_path
 
+from lineprobe.costs.model import FunctionStat, LineStat, StackProfile
 from lineprobe.lsp.settings import Settings
 from lineprobe.lsp.source_locator import SourceLocator
-from lineprobe.profiling.model import CpuProfile, FunctionStat, LineStat
 
 
 @dataclass
@@ -30,7 +30,7 @@ class DocumentProfile:
 
 @dataclass
 class ProfileView:
-    profile: CpuProfile
+    profile: StackProfile
     documents: dict[str, DocumentProfile] = field(default_factory=dict)
     """By document URI."""
     by_path: dict[str, DocumentProfile] = field(default_factory=dict)
@@ -41,12 +41,12 @@ class ProfileView:
         return self.local_paths.get(dwarf_path) if dwarf_path else None
 
     @classmethod
-    def build(cls, profile: CpuProfile, settings: Settings, workspace_roots: list[str]) -> ProfileView:
+    def build(cls, profile: StackProfile, settings: Settings, workspace_roots: list[str]) -> ProfileView:
         view = cls(profile)
         locator = SourceLocator(settings, workspace_roots)
         view.local_paths = locator.known
         try:
-            binary_mtime: float | None = os.stat(profile.raw.header.exe).st_mtime
+            binary_mtime: float | None = os.stat(profile.header.exe).st_mtime
         except OSError:
             binary_mtime = None
         local = locator.local

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lineprobe.capture import parameters
-from lineprobe.capture.parameters import Parameter
+from lineprobe.capture.wire import parameters
+from lineprobe.capture.wire.parameters import Parameter
 
 DIAGNOSTIC_THRESHOLD = Parameter(0.0, 100.0, 1.0, unit="%")
 """Minimum self share (percent) of a line for an Information diagnostic: an editor setting only."""

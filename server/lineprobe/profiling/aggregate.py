@@ -1,9 +1,8 @@
-"""From captured stacks to per-line and per-function self and total counts.
+"""From captured stacks (addresses) to a resolved ``StackProfile``.
 
-*Self* counts a sample once for the innermost frame (the line or function
-that was executing). *Total* counts it once for every line or function
-anywhere in its stack, however often recursion repeats it, so a total share
-never exceeds 100%.
+User stacks are unwound by CFI where an exemplar allows, every address is
+resolved to source in one batch per binary, and the weighted stacks are
+handed to the cost model's ``tally`` for per-line and per-function costs.
 """
 
 from __future__ import annotations
@@ -11,17 +10,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict
 
+from lineprobe.costs.aggregate import stack_profile
+from lineprobe.costs.model import StackProfile, WeightedStack
 from lineprobe.model.capture import Timings
-from lineprobe.profiling.model import (
-    CpuProfile,
-    FunctionStat,
-    LineKey,
-    LineStat,
-    RawProfile,
-    ResolvedStack,
-    StackSnapshot,
-)
+from lineprobe.profiling.model import RawProfile, StackSnapshot
 from lineprobe.symbolization.frame import FrameKind, SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.unwinding.stack_unwinder import unwind
@@ -34,10 +28,6 @@ def _kernel_frames(names: tuple[str, ...]) -> list[SourceFrame]:
 def _process_frame(process: str) -> list[SourceFrame]:
     """The outermost frame of a stack counted system-wide: its process, as perf shows its comm."""
     return [SourceFrame(process, None, None, None, FrameKind.NATIVE, "[process]")]
-
-
-def _neighbour_key(frame: SourceFrame) -> tuple[str | None, str | None, int | None]:
-    return frame.function, frame.path, frame.line
 
 
 def _plausible_prefix(space: AddressSpace, user: tuple[int, ...]) -> list[int]:
@@ -55,11 +45,11 @@ def _plausible_prefix(space: AddressSpace, user: tuple[int, ...]) -> list[int]:
     return kept
 
 
-def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) -> CpuProfile:
+def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) -> StackProfile:
     started = time.monotonic()
     h = raw.header
     space = AddressSpace.of_process(h.pid, h.mappings, cache, h.process_gone)
-    stacks: list[ResolvedStack] = []
+    stacks: list[WeightedStack] = []
     snapshots_of: dict[int, list[StackSnapshot]] = {}
     for snapshot in raw.snapshots:
         snapshots_of.setdefault(snapshot.stack_index, []).append(snapshot)
@@ -89,72 +79,25 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
             unresolved.append((weight, kernel, user, []))
     space.prefetch(addresses for _, _, addresses, _ in unresolved)
     for weight, kernel, addresses, outer in unresolved:
-        stacks.append(ResolvedStack(weight, kernel + space.resolve_stack(addresses) + outer))
-
-    lines: dict[LineKey, LineStat] = {}
-    functions: dict[tuple[str, str], FunctionStat] = {}
-    total_samples = 0
-    for stack in stacks:
-        total_samples += stack.count
-        seen_lines: set[LineKey] = set()
-        seen_functions: set[tuple[str, str]] = set()
-        for depth, frame in enumerate(stack.frames):
-            is_leaf = depth == 0
-            # Lines are kept only where the path is absolute: a relative DWARF path
-            # (a distribution's libc built elsewhere) names no file a user can open.
-            if frame.path is not None and frame.line and frame.path.startswith("/"):
-                key = LineKey(frame.path, frame.line)
-                stat = lines.get(key)
-                if stat is None:
-                    stat = lines[key] = LineStat(
-                        frame.path, frame.line, frame.function, inlined=frame.kind is FrameKind.INLINED
-                    )
-                if is_leaf:
-                    stat.self_samples += stack.count
-                if key not in seen_lines:
-                    seen_lines.add(key)
-                    stat.total_samples += stack.count
-                    if depth + 1 < len(stack.frames):
-                        caller = _neighbour_key(stack.frames[depth + 1])
-                        stat.callers[caller] = stat.callers.get(caller, 0) + stack.count
-                    below = stack.frames[depth - 1] if depth > 0 else None
-                    if below is not None and below.kind is FrameKind.KERNEL:
-                        name = below.function or "[kernel]"
-                        stat.kernel_callees[name] = stat.kernel_callees.get(name, 0) + stack.count
-                    elif below is not None:
-                        callee = _neighbour_key(below)
-                        stat.callees[callee] = stat.callees.get(callee, 0) + stack.count
-            name = frame.function or f"[unknown in {frame.binary.rsplit('/', 1)[-1]}]"
-            fkey = (name, frame.binary)
-            fstat = functions.get(fkey)
-            if fstat is None:
-                fstat = functions[fkey] = FunctionStat(
-                    name,
-                    frame.function_path or frame.path,
-                    frame.function_line or frame.line,
-                    frame.binary,
-                    inlined=frame.kind is FrameKind.INLINED,
-                )
-            if is_leaf:
-                fstat.self_samples += stack.count
-            if fkey not in seen_functions:
-                seen_functions.add(fkey)
-                fstat.total_samples += stack.count
+        stacks.append(WeightedStack((weight,), kernel + space.resolve_stack(addresses) + outer))
 
     warnings = _warnings(raw, space, launched)
     stale = space.stale_sources()
     resolution_s = time.monotonic() - started
     t = raw.header.timings
     timings = Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s, resolution_s)
-    return CpuProfile(
+    c = raw.counters
+    return stack_profile(
+        raw.header,
+        (raw.cost,),
+        stacks,
+        warnings + list(stale.values()),
+        timings,
+        lost=c.lost,
+        rate_hz=raw.frequency,
+        counters=asdict(c),
+        exemplars=len(raw.snapshots),
         unwinding=dict(stop_reasons),
-        raw=raw,
-        samples=total_samples,
-        stacks=stacks,
-        lines=sorted(lines.values(), key=lambda s: (-s.self_samples, -s.total_samples, s.path, s.line)),
-        functions=sorted(functions.values(), key=lambda f: (-f.self_samples, -f.total_samples, f.function)),
-        warnings=warnings + list(stale.values()),
-        timings=timings,
         stale_sources=stale,
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lineprobe.profiling.model import CpuProfile
+from lineprobe.costs.model import StackProfile
 from lineprobe.reports.folded import frame_label
 from lineprobe.symbolization.frame import SourceFrame
 
@@ -21,7 +21,7 @@ class FlameNode:
     children: dict[str, FlameNode] = field(default_factory=dict)
 
 
-def flame_tree(profile: CpuProfile) -> FlameNode:
+def flame_tree(profile: StackProfile) -> FlameNode:
     root = FlameNode("all", None)
     for stack in profile.stacks:
         root.value += stack.count
@@ -38,11 +38,13 @@ def flame_tree(profile: CpuProfile) -> FlameNode:
 
 @dataclass
 class ScopedLine:
-    self_samples: int = 0
-    total_samples: int = 0
+    self_cost: int = 0
+    total_cost: int = 0
 
 
-def line_stats_under(profile: CpuProfile, prefix: list[str]) -> tuple[int, dict[tuple[str, int], ScopedLine]]:
+def line_stats_under(
+    profile: StackProfile, prefix: list[str]
+) -> tuple[int, dict[tuple[str, int], ScopedLine]]:
     """Per-line counts from the samples under one call path (root-first labels).
 
     Only frames at or below the selected node count: the lines that the
@@ -63,8 +65,8 @@ def line_stats_under(profile: CpuProfile, prefix: list[str]) -> tuple[int, dict[
             key = (frame.path, frame.line)
             stat = lines.setdefault(key, ScopedLine())
             if index == len(root_first) - 1:
-                stat.self_samples += stack.count
+                stat.self_cost += stack.count
             if key not in seen:
                 seen.add(key)
-                stat.total_samples += stack.count
+                stat.total_cost += stack.count
     return in_scope, lines

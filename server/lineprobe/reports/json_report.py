@@ -1,37 +1,45 @@
-"""The ``--json`` shape of a CPU profile (documented in README.md)."""
+"""The ``--json`` shape of a stack profile: CPU samples, stack counts, leak bytes (README.md)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from lineprobe.profiling.model import CpuProfile
+from lineprobe.costs.model import StackProfile
 
 
-def _percent(profile: CpuProfile, count: int) -> float:
+def _percent(profile: StackProfile, count: int) -> float:
     return round(profile.share(count), 2)
 
 
-def profile_to_json(profile: CpuProfile) -> dict[str, Any]:
-    raw = profile.raw
+def _other_columns(profile: StackProfile, self_costs: list[int], total_costs: list[int]) -> dict[str, Any]:
+    """Values of the columns after the primary one, keyed by their unit ("self_bytes", ...)."""
+    extra: dict[str, Any] = {}
+    for column, self_value, total_value in zip(
+        profile.columns[1:], self_costs[1:], total_costs[1:], strict=True
+    ):
+        extra[f"self_{column.unit.value}"] = self_value
+        extra[f"total_{column.unit.value}"] = total_value
+    return extra
+
+
+def profile_to_json(profile: StackProfile) -> dict[str, Any]:
+    h = profile.header
     return {
-        "target": {"pid": raw.header.pid, "exe": raw.header.exe},
-        "duration_s": raw.header.duration_s,
-        "samples": profile.samples,
-        "lost": raw.counters.lost,
-        "frequency": raw.frequency,
-        "event": raw.cost.event,
-        "unit": raw.cost.unit,
-        "target_exited": raw.header.target_exited,
-        "exited_after_s": raw.header.exited_after_s,
-        "counters": {
-            "samples": raw.counters.samples,
-            "lost": raw.counters.lost,
-            "user_stack_missing": raw.counters.user_stack_missing,
-            "kernel_stack_missing": raw.counters.kernel_stack_missing,
-            "stack_collisions": raw.counters.stack_collisions,
-            "exemplars_lost": raw.counters.exemplars_lost,
-        },
-        "unwinding": {"exemplars": len(raw.snapshots), "stop_reasons": profile.unwinding},
+        "target": {"pid": h.pid, "exe": h.exe},
+        "duration_s": h.duration_s,
+        "samples": profile.total,
+        "lost": profile.lost,
+        "frequency": profile.rate_hz,
+        "event": profile.cost.event,
+        "unit": profile.cost.unit.value,
+        "columns": [
+            {"event": column.event, "unit": column.unit.value, "total": total}
+            for column, total in zip(profile.columns, profile.totals, strict=True)
+        ],
+        "target_exited": h.target_exited,
+        "exited_after_s": h.exited_after_s,
+        "counters": profile.counters,
+        "unwinding": {"exemplars": profile.exemplars, "stop_reasons": profile.unwinding},
         "warnings": profile.warnings,
         "timings": {
             "agent_start_s": profile.timings.agent_start_s,
@@ -46,11 +54,12 @@ def profile_to_json(profile: CpuProfile) -> dict[str, Any]:
                 "path": stat.path,
                 "line": stat.line,
                 "function": stat.function,
-                "self": stat.self_samples,
-                "total": stat.total_samples,
-                "self_percent": _percent(profile, stat.self_samples),
-                "total_percent": _percent(profile, stat.total_samples),
+                "self": stat.self_cost,
+                "total": stat.total_cost,
+                "self_percent": _percent(profile, stat.self_cost),
+                "total_percent": _percent(profile, stat.total_cost),
                 "inlined": stat.inlined,
+                **_other_columns(profile, stat.self_costs, stat.total_costs),
             }
             for stat in profile.lines
         ],
@@ -60,11 +69,12 @@ def profile_to_json(profile: CpuProfile) -> dict[str, Any]:
                 "path": stat.path,
                 "line": stat.line,
                 "binary": stat.binary,
-                "self": stat.self_samples,
-                "total": stat.total_samples,
-                "self_percent": _percent(profile, stat.self_samples),
-                "total_percent": _percent(profile, stat.total_samples),
+                "self": stat.self_cost,
+                "total": stat.total_cost,
+                "self_percent": _percent(profile, stat.self_cost),
+                "total_percent": _percent(profile, stat.total_cost),
                 "inlined": stat.inlined,
+                **_other_columns(profile, stat.self_costs, stat.total_costs),
             }
             for stat in profile.functions
         ],

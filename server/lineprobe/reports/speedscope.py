@@ -1,15 +1,15 @@
-"""A speedscope "sampled" profile (https://www.speedscope.app/file-format-schema.json)."""
+"""A speedscope "sampled" profile per cost column (https://www.speedscope.app/file-format-schema.json)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from lineprobe.profiling.model import CpuProfile
+from lineprobe.costs.model import StackProfile
 from lineprobe.symbolization.frame import SourceFrame
 
 
-def speedscope_document(profile: CpuProfile) -> dict[str, Any]:
+def speedscope_document(profile: StackProfile) -> dict[str, Any]:
     frames: list[dict[str, Any]] = []
     index: dict[tuple[str, str | None, int | None], int] = {}
 
@@ -27,32 +27,34 @@ def speedscope_document(profile: CpuProfile) -> dict[str, Any]:
             frames.append(entry)
         return index[key]
 
-    samples: list[list[int]] = []
-    weights: list[int] = []
-    for stack in profile.stacks:
-        samples.append([frame_id(f) for f in reversed(stack.frames)])
-        weights.append(stack.count)
-    raw = profile.raw
-    return {
-        "$schema": "https://www.speedscope.app/file-format-schema.json",
-        "exporter": "lineprobe",
-        "name": f"{raw.header.comm} (pid {raw.header.pid})",
-        "activeProfileIndex": 0,
-        "shared": {"frames": frames},
-        "profiles": [
+    samples = [[frame_id(f) for f in reversed(stack.frames)] for stack in profile.stacks]
+    h = profile.header
+    rate = f" at {profile.rate_hz} Hz" if profile.rate_hz else ""
+    # One speedscope profile per cost column, each in its own unit, over the same stacks.
+    profiles = []
+    for column_index, column in enumerate(profile.columns):
+        weights = [stack.costs[column_index] for stack in profile.stacks]
+        profiles.append(
             {
                 "type": "sampled",
-                "name": f"CPU samples at {raw.frequency} Hz",
-                "unit": "none",
+                "name": f"{column.title}{rate if column_index == 0 else ''}",
+                "unit": column.unit.speedscope,
                 "startValue": 0,
                 "endValue": sum(weights),
                 "samples": samples,
                 "weights": weights,
             }
-        ],
+        )
+    return {
+        "$schema": "https://www.speedscope.app/file-format-schema.json",
+        "exporter": "lineprobe",
+        "name": f"{h.comm} (pid {h.pid})",
+        "activeProfileIndex": 0,
+        "shared": {"frames": frames},
+        "profiles": profiles,
     }
 
 
-def write_speedscope(profile: CpuProfile, path: str) -> None:
+def write_speedscope(profile: StackProfile, path: str) -> None:
     with open(path, "w", encoding="utf-8") as out:
         json.dump(speedscope_document(profile), out)

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from lineprobe.profiling.model import CpuProfile
+from lineprobe.costs.model import CPU_SAMPLES, StackProfile
 
 CONTEXT_LINES = 2
 MAX_FILES = 3
@@ -30,21 +30,17 @@ def _heat_style(percent: float) -> str:
     return "dim"
 
 
-def render_profile(profile: CpuProfile, console: Console) -> None:
-    raw = profile.raw
-    cost = raw.cost
-    rate = f" at {raw.frequency} Hz" if raw.frequency else ""
-    what = f"{profile.samples} {cost.unit}" + (f" of {escape(cost.event)}" if cost.event != "CPU" else "")
-    target = (
-        f"[bold]{escape(raw.header.comm)}[/] (pid {raw.header.pid}, {escape(raw.header.exe)})"
-        if raw.header.pid
-        else "[bold]every task[/]"
-    )
-    console.print(f"{target}: {what} in {raw.header.duration_s:.2f} s{rate}, {raw.counters.lost} lost")
+def render_profile(profile: StackProfile, console: Console) -> None:
+    h = profile.header
+    cost = profile.cost
+    rate = f" at {profile.rate_hz} Hz" if profile.rate_hz else ""
+    what = cost.format(profile.total) + (f" of {escape(cost.event)}" if cost != CPU_SAMPLES else "")
+    target = f"[bold]{escape(h.comm)}[/] (pid {h.pid}, {escape(h.exe)})" if h.pid else "[bold]every task[/]"
+    console.print(f"{target}: {what} in {h.duration_s:.2f} s{rate}, {profile.lost} lost")
     for warning in profile.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
-    if profile.samples == 0:
-        if cost.event == "CPU":
+    if profile.total == 0:
+        if cost == CPU_SAMPLES:
             console.print("No samples: the process did not run on a CPU while it was sampled.")
         else:
             console.print(f"No hits: {escape(cost.event)} did not fire for the target while it was traced.")
@@ -56,12 +52,12 @@ def render_profile(profile: CpuProfile, console: Console) -> None:
     table.add_column("function")
     table.add_column("where")
     for stat in profile.functions[:MAX_FUNCTIONS]:
-        self_pct = profile.share(stat.self_samples)
+        self_pct = profile.share(stat.self_cost)
         where = f"{stat.path}:{stat.line}" if stat.path else stat.binary
         name = stat.function + (" [inlined]" if stat.inlined else "")
         table.add_row(
             Text(f"{self_pct:.1f}", style=_heat_style(self_pct)),
-            f"{profile.share(stat.total_samples):.1f}",
+            f"{profile.share(stat.total_cost):.1f}",
             Text(name),
             Text(where),
         )
@@ -71,7 +67,7 @@ def render_profile(profile: CpuProfile, console: Console) -> None:
         _render_file(profile, path, console)
 
 
-def _render_file(profile: CpuProfile, path: str, console: Console) -> None:
+def _render_file(profile: StackProfile, path: str, console: Console) -> None:
     stats = {s.line: s for s in profile.lines_in(path)}
     console.print()
     console.rule(f"[bold]{escape(path)}", align="left")
@@ -80,7 +76,7 @@ def _render_file(profile: CpuProfile, path: str, console: Console) -> None:
     except OSError as exc:
         console.print(f"[yellow]source not readable ({escape(str(exc.strerror))}); per-line counts:[/]")
         for line, line_stat in sorted(stats.items()):
-            console.print(f"  line {line}: self {profile.share(line_stat.self_samples):.1f}%")
+            console.print(f"  line {line}: self {profile.share(line_stat.self_cost):.1f}%")
         return
     shown: set[int] = set()
     for line in stats:
@@ -96,8 +92,8 @@ def _render_file(profile: CpuProfile, path: str, console: Console) -> None:
         if sampled is None:
             console.print(Text(f"{'':>7} {'':>7} {number:>5}  {text}", style="dim"))
             continue
-        self_pct = profile.share(sampled.self_samples)
-        total_pct = profile.share(sampled.total_samples)
+        self_pct = profile.share(sampled.self_cost)
+        total_pct = profile.share(sampled.total_cost)
         row = Text()
         row.append(f"{self_pct:>7.1f} ", style=_heat_style(self_pct))
         row.append(f"{total_pct:>7.1f} ")

@@ -19,10 +19,11 @@ from lineprobe_agent import protocol
 
 from lineprobe.capture.agent_errors import AgentError, IncompatibleAgent
 from lineprobe.capture.progress import Capability, CapabilityReport, Progress
+from lineprobe.costs.model import CostColumn, CostUnit
 from lineprobe.leaks.model import AllocationSnapshot, RawLeakSite, RawLeakTrace
 from lineprobe.model.capture import CaptureHeader, Timings
 from lineprobe.model.mapping import MappedFile
-from lineprobe.profiling.model import Cost, LossCounters, RawProfile, SampledStack, StackSnapshot
+from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, StackSnapshot
 from lineprobe.syscalls.model import (
     BlockRequest,
     Bucket,
@@ -108,7 +109,7 @@ def to_raw_stack_counts(result: protocol.StackCountResult) -> RawProfile:
         counters=_loss_counters(result.counters),
         stacks=stacks,
         snapshots=() if system_wide else _snapshots(result.exemplars),
-        cost=Cost(result.tracepoint, "hits"),
+        cost=CostColumn(result.tracepoint, CostUnit.HITS, "stack-count-line"),
     )
 
 
