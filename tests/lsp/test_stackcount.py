@@ -33,6 +33,7 @@ async def test_hits_are_shown_on_the_writing_lines_in_their_own_words(replay: Re
 
     graph = await session.command("lineprobe.flameGraph")
     assert graph["ok"] is True and graph["samples"] == result["samples"]
+    assert (graph["event"], graph["unit"]) == (TRACEPOINT, "hits")
 
     def names(node: dict) -> set[str]:
         return {node["name"], *(n for child in node.get("children", []) for n in names(child))}

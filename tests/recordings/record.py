@@ -133,13 +133,21 @@ def check_wordcount(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def check_capabilities(report: dict[str, Any]) -> list[str]:
+    """What the tests replay: the machine's answer as the agent gave it, tracing available."""
+    available = {c["name"]: c["available"] for c in report.get("capabilities", [])}
+    missing = [name for name in ("privileges", "bcc", "perf-events", "uprobes") if not available.get(name)]
+    return [f"{', '.join(missing)} not available"] if missing else []
+
+
 @dataclass(frozen=True)
 class Recording:
     name: str
     kind: str
-    """The CLI command: profile, syscalls, leaks."""
+    """The CLI command: profile, syscalls, leaks, stackcount, capabilities."""
     workload: tuple[str, ...]
-    """The workload under ``workloads/build/`` and its arguments; ``{scratch}``: its working directory."""
+    """The workload under ``workloads/build/`` and its arguments; ``{scratch}``: its working directory.
+    None for a question about the machine (``capabilities``)."""
     options: tuple[str, ...]
     check: Check
     captures: int = 1
@@ -177,6 +185,8 @@ RECORDINGS = {
             check_logger_stacks,
             arguments=("block:block_rq_issue",),
         ),
+        # The editor's "Show Capabilities", replayed: what the agent found on this machine.
+        Recording("capabilities", "capabilities", (), (), check_capabilities),
     )
 }
 
@@ -188,8 +198,21 @@ def lineprobe(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]
     return json.loads(done.stdout)
 
 
+def ask_once(recording: Recording, scratch: Path) -> tuple[Path, list[str]]:
+    """One answer of the real agent to a question that traces nothing, and its replay's problems."""
+    path = scratch / "capture.jsonl"
+    env = {**os.environ, "LINEPROBE_RECORD": str(path)}
+    env.pop("LINEPROBE_REPLAY", None)
+    lineprobe([recording.kind, "--json"], env, scratch)
+    env = {**os.environ, "LINEPROBE_REPLAY": str(path)}
+    env.pop("LINEPROBE_RECORD", None)
+    return path, recording.check(lineprobe([recording.kind, "--json"], env, scratch))
+
+
 def capture_once(recording: Recording, scratch: Path) -> tuple[Path, list[str]]:
     """One capture of the workload by the real CLI; the recording and the problems of its replay."""
+    if not recording.workload:
+        return ask_once(recording, scratch)
     path = scratch / "capture.jsonl"
     argv = [str(BUILD / recording.workload[0])]
     argv += [a.replace("{scratch}", str(scratch)) for a in recording.workload[1:]]
@@ -275,7 +298,9 @@ def main() -> None:
         size = record(recording, args.out)
         entries[name] = {
             "kind": recording.kind,
-            "command": [f"workloads/build/{recording.workload[0]}", *recording.workload[1:]],
+            "command": [f"workloads/build/{recording.workload[0]}", *recording.workload[1:]]
+            if recording.workload
+            else [],
             "options": list(recording.options),
             "captures": recording.captures,
             "bytes": size,

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lineprobe_agent.bpf_source import compile_program, copied_stack
-from lineprobe_agent.bpf_tables import StackStats, close_program, empty, stat
+from lineprobe_agent.bpf_tables import StackStats, stat
+from lineprobe_agent.bpf_tracer import BpfTracer
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
 from lineprobe_agent.target_gate import TargetGate
@@ -40,8 +41,10 @@ class CollectedSamples:
     exemplars: list[Exemplar]
 
 
-class CpuProfiler:
+class CpuProfiler(BpfTracer):
     """Owns one compiled program; ``start``/``stop`` run one profile at a time."""
+
+    TABLES = ("counts", "stack_traces")
 
     def __init__(self) -> None:
         self._bpf: Any = compile_program("cpu_profiler")
@@ -112,13 +115,6 @@ class CpuProfiler:
         ]
         self._reset()
         return CollectedSamples(stacks, counters, exemplars)
-
-    def close(self) -> None:
-        close_program(self.stop, self._bpf)
-
-    def _reset(self) -> None:
-        self._exemplars.reset()
-        empty(self._bpf, ("counts", "stack_traces"))
 
 
 def _raw_exemplar(event: Any) -> tuple[int, int, int, int, int, int, bytes]:

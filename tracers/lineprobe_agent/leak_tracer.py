@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
-from lineprobe_agent.bpf_tables import close_program, drain, empty, stat
+from lineprobe_agent.bpf_tables import drain, stat
+from lineprobe_agent.bpf_tracer import BpfTracer
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.proc_maps import code_range, libc_path, read_maps
 from lineprobe_agent.protocol import LeakExemplar, LeakSample, LeakSite, LeakSnapshot
@@ -180,8 +181,10 @@ def find_libc(pid: int) -> str | None:
 
 
 @dataclass
-class LeakTracer:
+class LeakTracer(BpfTracer):
     """One compiled program, attached to one target per run."""
+
+    TABLES = ("pending", "allocs", "sites", "stack_traces")
 
     _bpf: Any = None
     _pid: int = 0
@@ -436,11 +439,7 @@ class LeakTracer:
         self._reset()
         return result
 
-    def close(self) -> None:
-        close_program(self.stop, self._bpf)
-
-    def _reset(self) -> None:
-        self._exemplars.reset()
+    def _forget(self) -> None:
         self._history = []
         self._tracked_s = 0.0
         self._tracking_since = None
@@ -448,7 +447,6 @@ class LeakTracer:
         self._last_tracked_at = 0.0
         self._stopped_at = None
         self._symbols = {}
-        empty(self._bpf, ("pending", "allocs", "sites", "stack_traces"))
 
 
 def _exemplar_of(e: Any) -> LeakExemplar:

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
-from lineprobe_agent.bpf_tables import StackStats, close_program, empty, stat
+from lineprobe_agent.bpf_tables import StackStats, stat
+from lineprobe_agent.bpf_tracer import BpfTracer
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
 from lineprobe_agent.target_gate import TargetGate
@@ -107,8 +108,10 @@ class _RawExemplar:
         )
 
 
-class StackCounter:
+class StackCounter(BpfTracer):
     """Owns one compiled program; ``start``/``stop`` count stacks at one tracepoint at a time."""
+
+    TABLES = ("counts", "comms", "stack_traces")
 
     def __init__(self) -> None:
         from bcc import BPF
@@ -219,10 +222,3 @@ class StackCounter:
         ]
         self._reset()
         return CollectedStackCounts(stacks, counters, exemplars, tgids, comms)
-
-    def close(self) -> None:
-        close_program(self.stop, self._bpf)
-
-    def _reset(self) -> None:
-        self._exemplars.reset()
-        empty(self._bpf, ("counts", "comms", "stack_traces"))

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
-from lineprobe_agent.bpf_tables import close_program, empty, stat
+from lineprobe_agent.bpf_tables import stat
+from lineprobe_agent.bpf_tracer import BpfTracer
 from lineprobe_agent.descriptors import DescriptorTable
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import (
@@ -236,9 +237,20 @@ class _RawExemplar:
 
 
 @dataclass
-class SyscallTracer:
+class SyscallTracer(BpfTracer):
     """One compiled program (bpf/syscall_tracer.bpf.c), reused for every trace this agent runs;
     its tracepoints are attached for a trace and detached after it."""
+
+    TABLES = (
+        "syscall_counts",
+        "inflight",
+        "failures",
+        "io_stats",
+        "sleep_hists",
+        "bio_inflight",
+        "block_hist",
+        "ok_counts",
+    )
 
     _bpf: Any = None
     _records: list[BlockRecord] = field(default_factory=list)
@@ -447,15 +459,9 @@ class SyscallTracer:
         self._reset()
         return result
 
-    def close(self) -> None:
-        close_program(self.stop, self._bpf)
-
-    def _reset(self) -> None:
-        self._exemplars.reset()
+    def _forget(self) -> None:
         self._records = []
         self._records_dropped = 0
-        tables = ("syscall_counts", "inflight", "failures", "io_stats", "sleep_hists", "bio_inflight")
-        empty(self._bpf, (*tables, "block_hist", "ok_counts"))
 
 
 def _raw_field(struct_value: Any, name: str, size: int) -> bytes:

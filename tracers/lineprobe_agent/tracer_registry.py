@@ -28,6 +28,7 @@ from lineprobe_agent.stack_counter import StackCounter, UnknownTracepoint, trace
 from lineprobe_agent.syscall_tracer import SyscallTracer
 from lineprobe_agent.target_gate import TargetGate
 from lineprobe_agent.tracing import RequestFailed, Tracing
+from lineprobe_agent.window import WindowTracer
 
 
 class TracerProgram(Protocol):
@@ -87,25 +88,37 @@ def run_profile(tracing: Tracing, request: protocol.ProfileRequest) -> protocol.
 
 
 @dataclass
-class _SamplingCpuToo:
-    """The syscall tracer, plus a pidstat-like CPU split taken at every tick."""
+class _Hooked:
+    """A tracer as the window drives it, with the run's own ``tick`` instead of the tracer's, and
+    ``before_stop`` run first when the window ends (a last snapshot, a last CPU split)."""
 
-    tracer: SyscallTracer
-    cpu: CpuTimeSampler
+    tracer: WindowTracer
+    tick: Callable[[], None]
+    before_stop: Callable[[], None]
 
     def poll(self, timeout_s: float) -> None:
         self.tracer.poll(timeout_s)
-
-    def tick(self) -> None:
-        self.tracer.tick()
-        self.cpu.sample()
 
     def events_so_far(self) -> int:
         return self.tracer.events_so_far()
 
     def stop(self) -> None:
-        self.cpu.sample()
+        self.before_stop()
         self.tracer.stop()
+
+
+def _every(interval_s: float, action: Callable[[], None]) -> Callable[[], None]:
+    """A tick that runs ``action`` at most once every ``interval_s``."""
+    due = 0.0
+
+    def tick() -> None:
+        nonlocal due
+        now = time.monotonic()
+        if now >= due:
+            due = now + interval_s
+            action()
+
+    return tick
 
 
 def run_syscalls(tracing: Tracing, request: protocol.SyscallsRequest) -> protocol.SyscallsDone:
@@ -113,8 +126,13 @@ def run_syscalls(tracing: Tracing, request: protocol.SyscallsRequest) -> protoco
     tracing.attach(
         lambda: tracer.start(request.pid, request.slow_ms, request.exemplars), tracer.stop, tracer.gate
     )
-    cpu = CpuTimeSampler(request.pid)
-    collected, header = tracing.run(_SamplingCpuToo(tracer, cpu), tracer.collect)
+    cpu = CpuTimeSampler(request.pid)  # a pidstat-like CPU split, taken at every tick
+
+    def tick() -> None:
+        tracer.tick()
+        cpu.sample()
+
+    collected, header = tracing.run(_Hooked(tracer, tick, cpu.sample), tracer.collect)
     return protocol.SyscallsDone(
         request.id,
         protocol.SyscallsResult(
@@ -134,31 +152,6 @@ def run_syscalls(tracing: Tracing, request: protocol.SyscallsRequest) -> protoco
 # -- leaks -------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _EveryInterval:
-    """The leak tracer, snapshotting sites every ``interval_s`` rather than every tick."""
-
-    tracer: LeakTracer
-    interval_s: float
-    _next: float = 0.0
-
-    def poll(self, timeout_s: float) -> None:
-        self.tracer.poll(timeout_s)
-
-    def tick(self) -> None:
-        now = time.monotonic()
-        if now >= self._next:
-            self._next = now + self.interval_s
-            self.tracer.tick()
-
-    def events_so_far(self) -> int:
-        return self.tracer.events_so_far()
-
-    def stop(self) -> None:
-        self.tracer.tick()
-        self.tracer.stop()
-
-
 def run_leaks(tracing: Tracing, request: protocol.LeaksRequest) -> protocol.LeaksDone:
     libc = find_libc(request.pid)
     if libc is None:  # before compiling: no allocator to probe is known at once
@@ -173,7 +166,9 @@ def run_leaks(tracing: Tracing, request: protocol.LeaksRequest) -> protocol.Leak
         "cannot attach the allocator probes",
     )
     (sites, exemplars, history, sampling), header = tracing.run(
-        _EveryInterval(tracer, request.interval_s), tracer.collect
+        # Sites are snapshot every interval_s, rather than every tick, and once more at the end.
+        _Hooked(tracer, _every(request.interval_s, tracer.tick), tracer.tick),
+        tracer.collect,
     )
     return protocol.LeaksDone(
         request.id,

@@ -150,18 +150,24 @@ class CaptureRunner:
     def _start_agent(self) -> AgentClient:
         if self.replay is not None:
             return RecordedAgent(self.replay)
+        return SpawnedAgent(self.launcher, self._recording())
+
+    def _recording(self) -> Recorder | None:
         if self.record is not None and self._recorder is None:
             try:
                 self._recorder = Recorder(self.record)
             except OSError as exc:
                 raise AgentError("bad-request", f"cannot record to {self.record}: {exc.strerror}") from None
-        return SpawnedAgent(self.launcher, self._recorder)
+        return self._recorder
 
     def separate_client(self) -> AgentClient:
-        """An agent of its own, for a question that must not wait behind a running capture."""
+        """An agent of its own, for a question that must not wait behind a running capture.
+
+        Recorded only while no other agent of this runner is: two agents number their requests
+        alike, and one recording must not hold two exchanges under one id."""
         if self.replay is not None:
             return RecordedAgent(self.replay)
-        return SpawnedAgent(self.launcher)
+        return SpawnedAgent(self.launcher, self._recording() if self._recorder is None else None)
 
     def prepare(self, programs: Sequence[str] = ("cpu",)) -> float:
         """Start the agent and compile programs before the first capture asks for them."""

@@ -1,0 +1,36 @@
+"""What every tracer shares: a compiled program, an exemplar buffer, and a clean slate per trace.
+
+A tracer lives as long as the agent and serves many traces; after each
+collect its maps, its exemplars and its own bookkeeping start again from
+nothing, and when the agent ends the program is freed whatever stopping did.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from lineprobe_agent.bpf_tables import close_program, empty
+from lineprobe_agent.exemplar_buffer import ExemplarBuffer
+
+
+class BpfTracer:
+    TABLES: ClassVar[tuple[str, ...]] = ()
+    """The maps emptied after every collect."""
+
+    _bpf: Any
+    _exemplars: ExemplarBuffer[Any]
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        close_program(self.stop, self._bpf)
+
+    def _reset(self) -> None:
+        """After a collect: the next trace starts from nothing."""
+        self._exemplars.reset()
+        self._forget()
+        empty(self._bpf, self.TABLES)
+
+    def _forget(self) -> None:
+        """The tracer's own bookkeeping between traces (none by default)."""
