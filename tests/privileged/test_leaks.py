@@ -134,7 +134,8 @@ def test_blocks_allocated_once_are_held_never_suspects(workloads: Path, fixed: b
     }
     printing = marked_line(WORDCOUNT_CC, 'std::cout << "round " << round << ": " << best << std::endl;')
     # On failure, every site with its figures and frames: what the report said, not a summary.
-    assert verdicts.get(printing) == "held", (verdicts, report["warnings"], report["sampling"], report["sites"])
+    said = (verdicts, report["warnings"], report["sampling"], report["sites"])
+    assert verdicts.get(printing) == "held", said
     assert verdicts.get(None) in (None, "held"), verdicts  # the emergency pool, if it was allocated
     suspects = {line for line, verdict in verdicts.items() if verdict == "suspect"}
     if fixed:
