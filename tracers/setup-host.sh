@@ -17,6 +17,8 @@ PACKAGES=(
   python3 python3-venv # the interpreter of the installed, root-owned agent (install-agent.sh)
   sudo                 # the default launcher, and the tests of callers who are not root
   clang                # DWARF 5 line tables with MD5 checksums (gcc writes none), for staleness tests
+  systemtap-sdt-dev    # sys/sdt.h: the USDT probes of workloads/probes
+  openjdk-17-jdk-headless  # libjvm.so's USDT probes (tplist parity), and the Java workloads
 )
 # Node.js runs the JIT workload (names from its perf map); a node already on PATH serves.
 command -v node >/dev/null || PACKAGES+=(nodejs)

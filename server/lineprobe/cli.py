@@ -529,6 +529,45 @@ def processes(workspace: tuple[str, ...], as_json: bool) -> None:
     Console().print(table)
 
 
+@main.group()
+def usdt() -> None:
+    """USDT probes (user statically defined tracepoints): list them in a file or a process."""
+
+
+@usdt.command("list")
+@click.option("--pid", "-p", type=click.IntRange(1), help="Probes of this process and every library it maps.")
+@click.option(
+    "--binary", "-b", type=click.Path(dir_okay=False), help="Probes of this executable or shared library."
+)
+@click.option("--verbose", "-v", is_flag=True, help="Every site, its arguments and its source line.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the list.")
+def usdt_list(pid: int | None, binary: str | None, verbose: bool, as_json: bool) -> None:
+    """List the USDT probes of a file or of a running process, as tplist does (no privileges needed).
+
+    \b
+    lineprobe usdt list --binary /usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so
+    lineprobe usdt list --pid 1234 -v
+    """
+    from rich.console import Console
+
+    from lineprobe.reports.usdt_report import listing_to_json, render_listing
+    from lineprobe.symbolization.resolver import ImageCache
+    from lineprobe.usdt.listing import ProbesUnavailable, probes_of_binary, probes_of_process
+
+    if (pid is None) == (binary is None):
+        raise click.UsageError("give one of --pid and --binary")
+    try:
+        cache = ImageCache()
+        listing = probes_of_process(pid, cache) if pid is not None else probes_of_binary(str(binary), cache)
+    except ProbesUnavailable as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        click.echo(json.dumps(listing_to_json(listing), indent=1))
+    else:
+        render_listing(listing, Console(), verbose)
+
+
 @main.command()
 @click.option(
     "--exe",

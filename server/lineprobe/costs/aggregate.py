@@ -25,6 +25,9 @@ def _neighbour_key(frame: SourceFrame) -> Neighbour:
 
 
 def _add(into: list[int], costs: Sequence[int]) -> None:
+    if len(costs) == 1:  # the common case (CPU samples, hits), on every frame of every stack
+        into[0] += costs[0]
+        return
     for column, value in enumerate(costs):
         into[column] += value
 

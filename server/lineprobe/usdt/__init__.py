@@ -1,0 +1,1 @@
+"""USDT probes: what files declare (``notes``), what a file or process offers (``listing``)."""
