@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from lineprobe.leaks.model import LeakTrace
     from lineprobe.symbolization.frame import SourceFrame
     from lineprobe.syscalls.model import SyscallTrace
+    from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts
 
 # Each command imports what it needs when it runs: `lineprobe symbolize` is
 # timed against llvm-symbolizer, and rich, msgspec and the agent's protocol
@@ -566,6 +567,104 @@ def usdt_list(pid: int | None, binary: str | None, verbose: bool, as_json: bool)
         click.echo(json.dumps(listing_to_json(listing), indent=1))
     else:
         render_listing(listing, Console(), verbose)
+
+
+def _argument_choice(text: str) -> ArgumentChoice:
+    """``N``, ``N:text`` or ``N:text:LENGTH_ARG`` (as ``--arg`` takes them) as a choice."""
+    from lineprobe.usdt.counts import ArgumentChoice
+
+    parts = text.split(":")
+    try:
+        number = int(parts[0])
+        length = int(parts[2]) if len(parts) == 3 else 0
+    except ValueError:
+        number = length = -1
+    bounds, length_bounds = parameters.PROBE_ARGUMENT, parameters.PROBE_LENGTH_ARGUMENT
+    if (
+        len(parts) > 3
+        or (len(parts) > 1 and parts[1] != "text")
+        or not bounds.low <= number <= bounds.high
+        or not length_bounds.low <= length <= length_bounds.high
+    ):
+        raise click.BadParameter(
+            f"{text!r}: expected N, N:text or N:text:M (argument numbers {bounds.low:g}..{bounds.high:g}; "
+            "M: the argument holding the text's length)",
+            param_hint="--arg",
+        )
+    return ArgumentChoice(number, len(parts) > 1, length)
+
+
+@usdt.command("count")
+@click.option(
+    "--pid", "-p", type=click.IntRange(1), required=True, help="The process whose hits are counted."
+)
+@_duration_option("count", parameters.DURATION_S)
+@click.option(
+    "--arg",
+    "-a",
+    "arguments",
+    multiple=True,
+    metavar="N[:text[:M]]",
+    help="Group hits by argument N (twice: by a pair); N:text reads the text it points to, "
+    "N:text:M with its length from argument M.",
+)
+@click.option("--stack", is_flag=True, help="Count by call stack instead: heat on the calling lines.")
+@_report_options(stacks=True)
+@click.option(
+    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
+)
+@click.argument("probe")
+def usdt_count(
+    pid: int,
+    duration: float | None,
+    arguments: tuple[str, ...],
+    stack: bool,
+    as_json: bool,
+    folded: str | None,
+    speedscope: str | None,
+    launcher: str | None,
+    probe: str,
+) -> None:
+    """Count a USDT probe's hits in a running process, by argument values (argdist -C) or by stack.
+
+    PROBE is PROVIDER:NAME, or /path/to/file:PROVIDER:NAME.
+
+    \b
+    lineprobe usdt count --pid 1234 lineprobe_demo:request --arg 2
+    lineprobe usdt count --pid 1234 hotspot:method__entry --arg 2:text:3 --arg 4:text:5
+    lineprobe usdt count --pid 1234 lineprobe_demo:request --stack
+    """
+    from rich.console import Console
+
+    from lineprobe.capture import kinds
+    from lineprobe.reports.usdt_report import counts_to_json, render_counts
+
+    choices = [_argument_choice(text) for text in arguments]
+    if len(choices) > 2:
+        raise click.UsageError("--arg groups by two arguments at most")
+    if stack and choices:
+        raise click.UsageError("--stack counts by call stack: give no --arg with it")
+    if (folded or speedscope) and not stack:
+        raise click.UsageError("--folded and --speedscope write stacks: add --stack")
+    if stack:
+        result = _capture(
+            kinds.STACKCOUNT, pid, (), duration, {"tracepoint": f"usdt:{probe}"}, as_json, launcher
+        )
+        _emit(result, as_json, folded, speedscope)
+        return
+    counts: ProbeCounts = _capture(
+        kinds.PROBE_ARGS,
+        pid,
+        (),
+        duration,
+        {"probe": probe, "group_by": [c.to_wire() for c in choices]},
+        as_json,
+        launcher,
+    )
+    if as_json:
+        click.echo(json.dumps(counts_to_json(counts), indent=1))
+    else:
+        render_counts(counts, Console())
 
 
 @main.command()

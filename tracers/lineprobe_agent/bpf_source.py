@@ -38,8 +38,15 @@ def trusted_text(path: Path) -> str:
     return path.read_text()
 
 
-def program_text(name: str) -> str:
+_PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
+
+
+def program_text(name: str, numbers: dict[str, int] | None = None) -> str:
     """The text bcc compiles for ``bpf/<name>.bpf.c``: the shared header, then the program.
+
+    ``numbers`` fill the program's ``@NAME@`` placeholders, where bcc needs a literal number
+    in the text itself (a USDT argument's index); every placeholder must be given one, and
+    only integers are written.
 
     bcc rewrites map calls (``map.lookup()``, ``perf_submit``) and tracepoint arguments only
     in the text it is given, not in included files, so the header's text goes in front; its
@@ -49,6 +56,15 @@ def program_text(name: str) -> str:
     source = BPF_DIR / f"{name}.bpf.c"
     header = trusted_text(HEADER)
     program = trusted_text(source)
+    given = numbers or {}
+
+    def number(match: re.Match[str]) -> str:
+        value = given.get(match.group(1))
+        if type(value) is not int:
+            raise ValueError(f"{source.name}: no number given for @{match.group(1)}@")
+        return str(value)
+
+    program = _PLACEHOLDER.sub(number, program)
     return f'#line 1 "{HEADER.name}"\n{header}\n#line 1 "{source.name}"\n{program}'
 
 

@@ -7,10 +7,15 @@ nothing, and when the agent ends the program is freed whatever stopping did.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from lineprobe_agent.bpf_tables import close_program, empty
-from lineprobe_agent.exemplar_buffer import ExemplarBuffer
+
+
+class Exemplars(Protocol):
+    """What a tracer's exemplar buffer (``ExemplarBuffer``) offers between traces."""
+
+    def reset(self) -> None: ...
 
 
 class BpfTracer:
@@ -18,7 +23,7 @@ class BpfTracer:
     """The maps emptied after every collect."""
 
     _bpf: Any
-    _exemplars: ExemplarBuffer[Any]
+    _exemplars: Exemplars
 
     def stop(self) -> None:
         raise NotImplementedError

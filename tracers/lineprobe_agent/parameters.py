@@ -37,3 +37,7 @@ BUDGET_PERCENT = Parameter(0.1, 100, 5.0, unit="%")
 """CPU the allocation probes may cost the target; sets the sampled fraction."""
 SAMPLE_FRACTION = Parameter(0, 1, None, low_open=True)
 """Force the fraction of time allocations are tracked (None: the governor decides)."""
+PROBE_ARGUMENT = Parameter(1, 12, None, integer=True)
+"""A USDT argument by its 1-based number (sys/sdt.h passes at most 12)."""
+PROBE_LENGTH_ARGUMENT = Parameter(0, 12, 0, integer=True)
+"""The argument that holds a text argument's length (0: the text ends at its NUL)."""

@@ -70,6 +70,8 @@ SlowMs = Annotated[float, _meta(parameters.SLOW_MS)]
 IntervalS = Annotated[float, _meta(parameters.INTERVAL_S)]
 BudgetPercent = Annotated[float, _meta(parameters.BUDGET_PERCENT)]
 SampleFraction = Annotated[float, _meta(parameters.SAMPLE_FRACTION)]
+ProbeArgumentNumber = Annotated[int, _meta(parameters.PROBE_ARGUMENT)]
+ProbeLengthArgument = Annotated[int, _meta(parameters.PROBE_LENGTH_ARGUMENT)]
 
 
 class CapabilitiesRequest(_Request, tag="capabilities", frozen=True):
@@ -153,7 +155,33 @@ class StackCountRequest(_Request, tag="stackcount", frozen=True):
     start_at_exec: StartAtExec = 0
 
 
-TracingRequest = ProfileRequest | SyscallsRequest | LeaksRequest | StackCountRequest
+class ProbeArgument(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One argument of a USDT probe to group hits by."""
+
+    number: ProbeArgumentNumber
+    """1-based, as ``tplist -v`` and sys/sdt.h number them."""
+    text: bool = False
+    """The argument points to text: group by the text (at most ``PROBE_TEXT_BYTES`` - 1 bytes)."""
+    length_argument: ProbeLengthArgument = 0
+    """For text: the argument that holds its length (HotSpot passes names so, unterminated);
+    0: the text ends at its NUL."""
+
+
+class ProbeArgsRequest(_Request, tag="probe-args", frozen=True):
+    """Count the hits of a USDT probe in one running process, grouped by argument values (what
+    ``argdist -C`` counts)."""
+
+    id: int
+    pid: int
+    probe: str
+    """``PROVIDER:NAME``, or ``/path/to/file:PROVIDER:NAME`` where several files declare it."""
+    group_by: Annotated[list[ProbeArgument], msgspec.Meta(max_length=2)]
+    """Up to two arguments; none: the hits are counted as one group."""
+    duration_s: Duration = _default(parameters.DURATION_S)
+    start_at_exec: StartAtExec = 0
+
+
+TracingRequest = ProfileRequest | SyscallsRequest | LeaksRequest | StackCountRequest | ProbeArgsRequest
 """The requests that trace a process (the fields they share: id, pid, duration_s, start_at_exec)."""
 
 Request = (
@@ -163,6 +191,7 @@ Request = (
     | SyscallsRequest
     | LeaksRequest
     | StackCountRequest
+    | ProbeArgsRequest
     | StopRequest
     | ShutdownRequest
 )
@@ -465,6 +494,33 @@ class StackCountResult(msgspec.Struct, frozen=True):
     """System-wide: each process's name, as the kernel saw it."""
 
 
+class ProbeArgGroup(msgspec.Struct, frozen=True):
+    count: int
+    values: list[int | str]
+    """One per ``group_by`` argument: an integer (as the probe passed it, sign extended), or text."""
+
+
+class ProbeArgCounters(msgspec.Struct, frozen=True):
+    events: int
+    """Hits of the probe in the target while counting."""
+    lost: int
+    """Hits not counted: the groups map was full."""
+    truncated: int
+    """Texts longer than the room for them, counted under their first bytes."""
+    unreadable: int
+    """Texts that could not be read from the target's memory (counted under an empty text)."""
+
+
+class ProbeArgsResult(msgspec.Struct, frozen=True):
+    header: TraceHeader
+    probe: str
+    group_by: list[ProbeArgument]
+    groups: list[ProbeArgGroup]
+    counters: ProbeArgCounters
+    sites: int
+    """How many places the probe was attached at."""
+
+
 # --- messages: agent -> server ---------------------------------------------------
 
 
@@ -526,6 +582,11 @@ class StackCountDone(msgspec.Struct, tag="stackcount-result", tag_field="type", 
     result: StackCountResult
 
 
+class ProbeArgsDone(msgspec.Struct, tag="probe-args-result", tag_field="type", frozen=True):
+    id: int
+    result: ProbeArgsResult
+
+
 AgentMessage = (
     Hello
     | Progress
@@ -535,6 +596,7 @@ AgentMessage = (
     | SyscallsDone
     | LeaksDone
     | StackCountDone
+    | ProbeArgsDone
     | Failure
 )
 

@@ -39,7 +39,7 @@ from lineprobe_agent.code_trust import UntrustedCode, check_running_code
 from lineprobe_agent.kernel_source import KernelHeadersMissing, export_for_bcc, find_kernel_headers
 from lineprobe_agent.target import NoSuchProcess, NotPermitted, Target
 from lineprobe_agent.tracer_registry import BY_PROGRAM, BY_REQUEST, TracerProgram
-from lineprobe_agent.tracing import RequestFailed, Tracing, WholeSystem
+from lineprobe_agent.tracing import CompiledT, RequestFailed, Tracing, WholeSystem
 
 __all__ = ["Agent", "Channel", "RequestFailed", "main"]
 
@@ -215,15 +215,17 @@ class Agent:
     def program(self, name: str, request_id: int) -> tuple[TracerProgram, float]:
         """The named tracer's program, compiled now if this agent has not yet; and the seconds
         compiling took now (0 when it was ready)."""
-        program = self.programs.get(name)
-        if program is not None:
-            return program, 0.0
-        program, seconds = self._compile(request_id, BY_PROGRAM[name].build)
+        ready = self.programs.get(name)
+        if ready is not None:
+            return ready, 0.0
+        build = BY_PROGRAM[name].build
+        assert build is not None, "BY_PROGRAM holds the programs compiled once per agent"
+        program, seconds = self.compile(request_id, build)
         self.programs[name] = program
         return program, seconds
 
-    def _compile(self, request_id: int, build: Callable[[], TracerProgram]) -> tuple[TracerProgram, float]:
-        """Compile one of the agent's programs (once per agent); returns it and seconds spent."""
+    def compile(self, request_id: int, build: Callable[[], CompiledT]) -> tuple[CompiledT, float]:
+        """Compile one of the agent's programs; returns it and the seconds spent."""
         try:
             export_for_bcc(find_kernel_headers())
         except KernelHeadersMissing as exc:
@@ -232,6 +234,8 @@ class Agent:
         started = time.monotonic()
         try:
             program = build()
+        except RequestFailed:
+            raise  # the build's own answer (a probe the process lacks)
         except ImportError as exc:
             raise RequestFailed(
                 "bcc-unavailable", f"cannot import bcc: {exc}", "install python3-bpfcc and run `make setup`"

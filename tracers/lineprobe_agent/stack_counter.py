@@ -37,6 +37,8 @@ EXEMPLAR_BUFFER_PAGES = 128
 
 TRACEFS_EVENTS = (Path("/sys/kernel/tracing/events"), Path("/sys/kernel/debug/tracing/events"))
 TRACEPOINT_NAME = re.compile(r"[A-Za-z0-9_]+:[A-Za-z0-9_]+")
+USDT_EVENT = re.compile(r"usdt:(?:(/[^:\0]+):)?([A-Za-z0-9_]+):([A-Za-z0-9_]+)")
+"""``usdt:PROVIDER:NAME`` (in any file the process maps) or ``usdt:/path/file:PROVIDER:NAME``."""
 
 # Indices into the per-CPU stats and the settings arrays: bpf/lineprobe.h.
 STATS = StackStats.named("SC", "EVENTS")
@@ -71,6 +73,58 @@ def tracepoint_format(tracepoint: str, roots: tuple[Path, ...] = TRACEFS_EVENTS)
         f"this kernel has no tracepoint {tracepoint!r} (not under {mounted[0]}); "
         f"list them with `ls {mounted[0]}/{category}` or `tplist-bpfcc`"
     )
+
+
+@dataclass(frozen=True)
+class UsdtSite:
+    """One place a USDT probe fires: a file, and the address bcc attaches its uprobe at."""
+
+    binary: str
+    address: int
+
+
+def is_usdt(event: str) -> bool:
+    return event.startswith("usdt:")
+
+
+def usdt_sites(pid: int, event: str) -> list[UsdtSite]:
+    """Every site of the USDT probe ``event`` in the files process ``pid`` maps, as bcc's USDT
+    reader finds them (the same notes ``tplist`` lists). Raises UnknownTracepoint when the name is
+    malformed, the process has no such probe, or the probe needs a semaphore set."""
+    match = USDT_EVENT.fullmatch(event)
+    if match is None:
+        raise UnknownTracepoint(
+            f"bad USDT probe {event!r}: expected usdt:PROVIDER:NAME or usdt:/path/to/file:PROVIDER:NAME"
+        )
+    path, provider, name = match.groups()
+    from bcc.usdt import USDT, USDTException
+
+    try:
+        context = USDT(pid=pid)
+    except USDTException:
+        raise UnknownTracepoint(f"process {pid} maps no file with USDT probes") from None
+    sites: list[UsdtSite] = []
+    for probe in context.enumerate_probes():
+        if (probe.provider.decode(), probe.name.decode()) != (provider, name):
+            continue
+        binary = probe.bin_path.decode()
+        if path is not None and binary != path and not binary.endswith(f"/root{path}"):
+            continue
+        if probe.semaphore:
+            raise UnknownTracepoint(
+                f"{provider}:{name} in {binary} is guarded by a semaphore (0x{probe.semaphore:x}), "
+                "which lineprobe does not set yet: count a probe without one"
+            )
+        for index in range(probe.num_locations):
+            location = probe.get_location(index)
+            sites.append(UsdtSite(location.bin_path.decode(), int(location.address)))
+    if not sites:
+        where = f" in {path}" if path else ""
+        raise UnknownTracepoint(
+            f"process {pid} has no USDT probe {provider}:{name}{where} "
+            f"(list its probes with `lineprobe usdt list --pid {pid}`)"
+        )
+    return sites
 
 
 @dataclass
@@ -118,7 +172,10 @@ class StackCounter(BpfTracer):
 
         self._bpf: Any = compile_program("stack_counter")
         self._bpf.load_func(b"on_tracepoint", BPF.TRACEPOINT)  # verified now, not at the first start
+        self._bpf.load_func(b"on_usdt", BPF.KPROBE)  # uprobes are kprobe programs
         self._tracepoint: bytes | None = None
+        self._uprobes: list[UsdtSite] = []
+        self._uprobe_pid = -1
         self._displaced_fd: int | None = None
         self._exemplars: ExemplarBuffer[_RawExemplar] = ExemplarBuffer(
             self._bpf, _RawExemplar.of, EXEMPLAR_BUFFER_PAGES
@@ -134,13 +191,19 @@ class StackCounter(BpfTracer):
 
     def start(self, pid: int | None, tracepoint: str, exemplars: bool = True) -> None:
         """Count stacks at ``tracepoint`` (``category:name``) in process ``pid``, or in every
-        task when ``pid`` is None (the caller must be allowed to see the whole system).
+        task when ``pid`` is None (the caller must be allowed to see the whole system); or at
+        every site of a USDT probe (``usdt:...``) in process ``pid``.
 
-        Raises UnknownTracepoint for a malformed name or one this kernel lacks.
+        Raises UnknownTracepoint for a malformed name or one this kernel or process lacks.
         """
+        if self._tracepoint is not None or self._uprobes:
+            raise RuntimeError("already counting stacks")
+        if is_usdt(tracepoint):
+            if pid is None:
+                raise UnknownTracepoint("a USDT probe is counted in one process: give its PID")
+            self._start_usdt(pid, usdt_sites(pid, tracepoint), exemplars)
+            return
         tracefs_dir = tracepoint_format(tracepoint)
-        if self._tracepoint is not None:
-            raise RuntimeError(f"already counting stacks at {self._tracepoint.decode()}")
         self._reset()
         self._set(SETTING_EXEMPLARS, 1 if exemplars else 0)
         if pid is None:
@@ -164,6 +227,29 @@ class StackCounter(BpfTracer):
             raise
         self._tracepoint = name
 
+    def _start_usdt(self, pid: int, sites: list[UsdtSite], exemplars: bool) -> None:
+        self._reset()
+        self._set(SETTING_EXEMPLARS, 1 if exemplars else 0)
+        self._set(SETTING_SYSTEM_WIDE, 0)
+        self.gate.attach()
+        self.gate.open(pid)
+        self._uprobe_pid = pid
+        try:
+            for site in sites:
+                # Filtered to the target by the kernel (pid) and by the gate (its execs, PID reuse).
+                self._bpf.attach_uprobe(name=site.binary, addr=site.address, fn_name=b"on_usdt", pid=pid)
+                self._uprobes.append(site)
+        except Exception:
+            self._detach_uprobes()
+            self.gate.close()
+            self.gate.detach()
+            raise
+
+    def _detach_uprobes(self) -> None:
+        sites, self._uprobes = self._uprobes, []
+        for site in sites:
+            self._bpf.detach_uprobe(name=site.binary, addr=site.address, pid=self._uprobe_pid)
+
     def events_so_far(self) -> int:
         return stat(self._bpf, STATS.events)
 
@@ -174,6 +260,7 @@ class StackCounter(BpfTracer):
         """Detach from the tracepoint: counting ends here, the maps stay readable."""
         name, self._tracepoint = self._tracepoint, None
         try:
+            self._detach_uprobes()
             if name is not None:
                 self._bpf.detach_tracepoint(tp=name)
         finally:

@@ -24,7 +24,14 @@ from lineprobe_agent import protocol
 from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address
 from lineprobe_agent.cpu_time import CpuTimeSampler
 from lineprobe_agent.leak_tracer import LeakTracer, find_libc
-from lineprobe_agent.stack_counter import StackCounter, UnknownTracepoint, tracepoint_format
+from lineprobe_agent.probe_args import ProbeArgCounter
+from lineprobe_agent.stack_counter import (
+    StackCounter,
+    UnknownTracepoint,
+    is_usdt,
+    tracepoint_format,
+    usdt_sites,
+)
 from lineprobe_agent.syscall_tracer import SyscallTracer
 from lineprobe_agent.target_gate import TargetGate
 from lineprobe_agent.tracing import RequestFailed, Tracing
@@ -52,8 +59,9 @@ class TracerEntry:
     request: type[protocol.TracingRequest]
     program: str
     """The name ``prepare`` compiles it by (``PrepareRequest.programs``)."""
-    build: Callable[[], TracerProgram]
-    """Compile and load the BPF program (seconds; once per agent)."""
+    build: Callable[[], TracerProgram] | None
+    """Compile and load the BPF program (seconds; once per agent). None: ``run`` compiles one
+    for each request (its probe's code is written into it), and ``prepare`` cannot."""
     run: Callable[[Tracing, Any], protocol.AgentMessage]
     """Carry out one request (typed by ``request``) on the target; returns the answer."""
     system_wide: bool = False
@@ -182,8 +190,16 @@ def run_leaks(tracing: Tracing, request: protocol.LeaksRequest) -> protocol.Leak
 
 
 def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> protocol.StackCountDone:
-    try:
-        tracepoint_format(request.tracepoint)  # before compiling: a typo is known at once
+    try:  # before compiling: a typo, or a probe the process lacks, is known at once
+        if not is_usdt(request.tracepoint):
+            tracepoint_format(request.tracepoint)
+        elif request.pid is None or request.start_at_exec:
+            raise UnknownTracepoint(
+                "a USDT probe is counted in a running process: give its PID (--pid), "
+                "not --all and not a command to launch"
+            )
+        else:
+            usdt_sites(request.pid, request.tracepoint)
     except UnknownTracepoint as exc:
         raise RequestFailed("bad-request", str(exc)) from None
     counter: StackCounter = tracing.program("stackcount")
@@ -208,11 +224,56 @@ def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> pro
     )
 
 
+# -- USDT argument counts -------------------------------------------------------------------------
+
+
+def run_probe_args(tracing: Tracing, request: protocol.ProbeArgsRequest) -> protocol.ProbeArgsDone:
+    if request.start_at_exec:
+        raise RequestFailed(
+            "bad-request", "a USDT probe is counted in a running process: give its PID, not a command"
+        )
+    try:  # before compiling: a probe the process lacks is known at once
+        usdt_sites(request.pid, f"usdt:{request.probe}")
+    except UnknownTracepoint as exc:
+        raise RequestFailed("bad-request", str(exc)) from None
+
+    def build() -> ProbeArgCounter:
+        try:
+            return ProbeArgCounter(request.pid, request.probe, request.group_by)
+        except UnknownTracepoint as exc:
+            raise RequestFailed("bad-request", str(exc)) from None
+
+    counter = tracing.program_for_request(build)
+    try:
+        tracing.attach(
+            lambda: counter.start(request.pid),
+            counter.stop,
+            counter.gate,
+            f"cannot attach to {request.probe}",
+        )
+        (groups, counters), header = tracing.run(counter, counter.collect)
+    finally:
+        counter.close()
+    return protocol.ProbeArgsDone(
+        request.id,
+        protocol.ProbeArgsResult(
+            header=header,
+            probe=request.probe,
+            group_by=request.group_by,
+            groups=groups,
+            counters=counters,
+            sites=counter.sites,
+        ),
+    )
+
+
 TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.ProfileRequest, "cpu", CpuProfiler, run_profile),
     TracerEntry(protocol.SyscallsRequest, "syscalls", SyscallTracer, run_syscalls),
     TracerEntry(protocol.LeaksRequest, "leaks", LeakTracer, run_leaks),
     TracerEntry(protocol.StackCountRequest, "stackcount", StackCounter, run_stackcount, system_wide=True),
+    TracerEntry(protocol.ProbeArgsRequest, "probe-args", None, run_probe_args),
 )
 BY_REQUEST: dict[type, TracerEntry] = {entry.request: entry for entry in TRACERS}
-BY_PROGRAM: dict[str, TracerEntry] = {entry.program: entry for entry in TRACERS}
+BY_PROGRAM: dict[str, TracerEntry] = {entry.program: entry for entry in TRACERS if entry.build is not None}
+"""The programs compiled once per agent (and by ``prepare``)."""

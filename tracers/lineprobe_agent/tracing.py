@@ -25,6 +25,13 @@ from lineprobe_agent.window import WindowTracer, sampling_loop
 T = TypeVar("T")
 
 
+class Compiled(Protocol):
+    def close(self) -> None: ...
+
+
+CompiledT = TypeVar("CompiledT", bound=Compiled)
+
+
 class RequestFailed(Exception):
     def __init__(self, code: protocol.ErrorCode, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -89,6 +96,10 @@ class Session(Protocol):
         """The named BPF program, compiled on first use; and the seconds compiling took now."""
         ...
 
+    def compile(self, request_id: int, build: Callable[[], CompiledT]) -> tuple[CompiledT, float]:
+        """A program made for one request (not kept), and the seconds compiling it took."""
+        ...
+
 
 @dataclass
 class Tracing:
@@ -107,6 +118,12 @@ class Tracing:
     def program(self, name: str) -> Any:
         """The tracer's program, compiled now if this agent has not yet (the time is charged here)."""
         program, self.compile_s = self.session.program(name, self.request_id)
+        return program
+
+    def program_for_request(self, build: Callable[[], CompiledT]) -> CompiledT:
+        """A program compiled for this request alone (its probe's code is written into it); the
+        caller closes it. The time is charged here."""
+        program, self.compile_s = self.session.compile(self.request_id, build)
         return program
 
     def attach(

@@ -22,6 +22,7 @@ from lineprobe.profiling.aggregate import resolve_profile
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.attribute import resolve_trace
 from lineprobe.syscalls.model import SyscallTrace
+from lineprobe.usdt.counts import ProbeCounts, resolve_probe_counts
 
 
 class Resolved(Protocol):
@@ -66,5 +67,14 @@ STACKCOUNT: CaptureKind[StackProfile] = CaptureKind(
     "counting",
     lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched),
 )
-"""Stack counts at a tracepoint: weighted stacks, resolved as a CPU profile is."""
-KINDS: dict[str, CaptureKind[Any]] = {kind.name: kind for kind in (PROFILE, SYSCALLS, LEAKS, STACKCOUNT)}
+"""Stack counts at a tracepoint or USDT probe: weighted stacks, resolved as a CPU profile is."""
+PROBE_ARGS: CaptureKind[ProbeCounts] = CaptureKind(
+    "probe-args",
+    "probe-args",
+    "counting",
+    lambda raw, cache, launched: resolve_probe_counts(raw, launched),
+)
+"""Hits of a USDT probe by argument values: no stacks, nothing to symbolize."""
+KINDS: dict[str, CaptureKind[Any]] = {
+    kind.name: kind for kind in (PROFILE, SYSCALLS, LEAKS, STACKCOUNT, PROBE_ARGS)
+}

@@ -7,7 +7,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
+from lineprobe.usdt.counts import ProbeCounts
 from lineprobe.usdt.listing import ProbeListing
 
 
@@ -63,3 +65,47 @@ def render_listing(listing: ProbeListing, console: Console, verbose: bool) -> No
         console.print(f"No USDT probes in {escape(files)} (no {'.note.stapsdt'} section).")
     for problem in listing.problems:
         console.print(f"[yellow]warning:[/] {escape(problem)}")
+
+
+def counts_to_json(counts: ProbeCounts) -> dict[str, Any]:
+    h = counts.header
+    return {
+        "target": {"pid": h.pid, "exe": h.exe},
+        "probe": counts.probe,
+        "duration_s": h.duration_s,
+        "sites": counts.sites,
+        "group_by": [a.describe() for a in counts.group_by],
+        "events": counts.events,
+        "lost": counts.lost,
+        "truncated": counts.truncated,
+        "unreadable": counts.unreadable,
+        "groups": [
+            {"count": g.count, "per_s": round(counts.rate(g.count), 1), "values": list(g.values)}
+            for g in counts.groups
+        ],
+        "target_exited": h.target_exited,
+        "warnings": counts.warnings,
+    }
+
+
+def render_counts(counts: ProbeCounts, console: Console, top: int = 25) -> None:
+    h = counts.header
+    console.print(
+        f"[bold]{escape(counts.probe)}[/] in {escape(h.comm)} (pid {h.pid}): {counts.events:,} hits "
+        f"in {h.duration_s:.2f} s ({counts.rate(counts.events):,.0f}/s) at {counts.sites} site(s)",
+        highlight=False,
+    )
+    for warning in counts.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    if not counts.group_by or not counts.groups:
+        return
+    table = Table(show_edge=False)
+    table.add_column("count", justify="right")
+    table.add_column("per s", justify="right")
+    for argument in counts.group_by:
+        table.add_column(argument.describe())
+    for group in counts.groups[:top]:
+        table.add_row(f"{group.count:,}", f"{counts.rate(group.count):,.0f}", *(str(v) for v in group.values))
+    console.print(table)
+    if len(counts.groups) > top:
+        console.print(f"... and {len(counts.groups) - top} more groups (--json lists them all)")

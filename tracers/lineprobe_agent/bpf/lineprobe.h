@@ -95,6 +95,19 @@ enum lp_stack_counter_setting {
  * missing user stack is not counted missing). */
 #define SC_KEY_HAS_USER 1
 
+/* ---- USDT argument counts (probe_args.bpf.c) ------------------------------------------ */
+
+enum lp_probe_args_stat {
+    PA_STAT_EVENTS,                /* hits of the probe in the target */
+    PA_STAT_LOST,                  /* the groups map was full */
+    PA_STAT_TRUNCATED,             /* a text longer than PROBE_TEXT_BYTES - 1 */
+    PA_STAT_UNREADABLE,            /* a text the target's memory would not give */
+    PA_STAT_COUNT,
+};
+
+/* Room for one text argument in a group's key, its NUL included. */
+#define PROBE_TEXT_BYTES 96
+
 /* ---- Histograms: log-linear buckets --------------------------------------------------- */
 
 /* 1 << HIST_SUB_BITS buckets per power of two; values below 1 << HIST_SUB_BITS get one each.

@@ -1,6 +1,7 @@
-/* Stack counts at one tracepoint, aggregated in the kernel.
+/* Stack counts at one tracepoint or USDT probe, aggregated in the kernel.
  *
- * One program, attached by the agent to whichever tracepoint a trace names,
+ * One program, attached by the agent to whichever tracepoint a trace names
+ * (on_tracepoint), or as uprobes to every site of a USDT probe (on_usdt),
  * counts each distinct (tgid, kernel stack, user stack) it meets. The user
  * stack the kernel walks follows frame pointers, which glibc lacks, so the
  * first occurrences of each distinct key (then one in EXEMPLAR_EVERY) also
@@ -73,6 +74,60 @@ static __always_inline u32 setting(u32 index)
     return value ? *value : 0;
 }
 
+/* Counts one hit of the stacks in ``key`` (the user registers given when the task has a user
+ * stack), and sends an exemplar for the first hits of each distinct key. */
+static __always_inline int count_hit(void *ctx, struct stack_key_t *key, u64 pid_tgid, int has_user,
+                                     u64 ip, u64 sp, u64 bp)
+{
+    struct stack_value_t zero_value = {};
+    struct stack_value_t *value = counts.lookup_or_try_init(key, &zero_value);
+    if (!value) {
+        bump(SC_STAT_LOST);
+        return 0;
+    }
+    u64 seen = __sync_fetch_and_add(&value->count, 1);
+
+    if (setting(SC_SETTING_SYSTEM_WIDE)) {
+        /* The latest name: a child forked from a shell or Python hits the tracepoint under its
+         * parent's name until it execs its program, and the program is what it will be named. */
+        struct comm_t comm = {};
+        bpf_get_current_comm(comm.comm, sizeof(comm.comm));
+        comms.update(&key->tgid, &comm);
+    }
+
+    if (!has_user || !setting(SC_SETTING_EXEMPLARS))
+        return 0;
+    if (value->exemplars >= EXEMPLARS_FIRST && (seen % EXEMPLAR_EVERY) != 0)
+        return 0;
+    value->exemplars++;
+    u32 zero = 0;
+    struct exemplar_t *e = exemplar_scratch.lookup(&zero);
+    if (!e)
+        return 0;
+    e->tgid = key->tgid;
+    e->user_stack_id = key->user_stack_id;
+    e->kernel_stack_id = key->kernel_stack_id;
+    e->flags = key->flags;
+    e->user_ip = key->user_ip;
+    e->tid = (u32)pid_tgid;
+    e->ip = ip;
+    e->sp = sp;
+    e->bp = bp;
+    COPY_USER_STACK(e, e->sp);
+    exemplars.perf_submit(ctx, e, sizeof(*e));
+    return 0;
+}
+
+static __always_inline void user_stack_of(void *ctx, struct stack_key_t *key, u64 ip)
+{
+    key->flags = SC_KEY_HAS_USER;
+    key->user_stack_id = stack_traces.get_stackid(ctx, BPF_F_USER_STACK);
+    if (key->user_stack_id < 0) {
+        bump(key->user_stack_id == -EEXIST ? SC_STAT_COLLISIONS : SC_STAT_USER_STACK_MISSING);
+        key->user_ip = ip;
+    }
+}
+
 int on_tracepoint(void *ctx)
 {
     /* System-wide: every task. Otherwise only the target, and only while its gate is open. */
@@ -90,57 +145,31 @@ int on_tracepoint(void *ctx)
     bpf_probe_read_kernel(&cs, sizeof(cs), &regs->cs);
     int has_user = (cs & 3) == 3;
     if (has_user) {
-        key.flags = SC_KEY_HAS_USER;
         bpf_probe_read_kernel(&ip, sizeof(ip), &regs->ip);
         bpf_probe_read_kernel(&sp, sizeof(sp), &regs->sp);
         bpf_probe_read_kernel(&bp, sizeof(bp), &regs->bp);
-        key.user_stack_id = stack_traces.get_stackid(ctx, BPF_F_USER_STACK);
-        if (key.user_stack_id < 0) {
-            bump(key.user_stack_id == -EEXIST ? SC_STAT_COLLISIONS : SC_STAT_USER_STACK_MISSING);
-            key.user_ip = ip;
-        }
+        user_stack_of(ctx, &key, ip);
     } else {
         key.user_stack_id = -1;
     }
     key.kernel_stack_id = stack_traces.get_stackid(ctx, 0);
     if (key.kernel_stack_id < 0)
         bump(key.kernel_stack_id == -EEXIST ? SC_STAT_COLLISIONS : SC_STAT_KERNEL_STACK_MISSING);
+    return count_hit(ctx, &key, pid_tgid, has_user, ip, sp, bp);
+}
 
-    struct stack_value_t zero_value = {};
-    struct stack_value_t *value = counts.lookup_or_try_init(&key, &zero_value);
-    if (!value) {
-        bump(SC_STAT_LOST);
+/* A USDT probe site, as a uprobe: the context is the task's user registers at the probe, and
+ * there is no kernel stack (the probe is user code). Only the target counts. */
+int on_usdt(struct pt_regs *ctx)
+{
+    if (!lp_is_target())
         return 0;
-    }
-    u64 seen = __sync_fetch_and_add(&value->count, 1);
-
-    if (setting(SC_SETTING_SYSTEM_WIDE)) {
-        /* The latest name: a child forked from a shell or Python hits the tracepoint under its
-         * parent's name until it execs its program, and the program is what it will be named. */
-        struct comm_t comm = {};
-        bpf_get_current_comm(comm.comm, sizeof(comm.comm));
-        comms.update(&key.tgid, &comm);
-    }
-
-    if (!has_user || !setting(SC_SETTING_EXEMPLARS))
-        return 0;
-    if (value->exemplars >= EXEMPLARS_FIRST && (seen % EXEMPLAR_EVERY) != 0)
-        return 0;
-    value->exemplars++;
-    u32 zero = 0;
-    struct exemplar_t *e = exemplar_scratch.lookup(&zero);
-    if (!e)
-        return 0;
-    e->tgid = key.tgid;
-    e->user_stack_id = key.user_stack_id;
-    e->kernel_stack_id = key.kernel_stack_id;
-    e->flags = key.flags;
-    e->user_ip = key.user_ip;
-    e->tid = (u32)pid_tgid;
-    e->ip = ip;
-    e->sp = sp;
-    e->bp = bp;
-    COPY_USER_STACK(e, e->sp);
-    exemplars.perf_submit(ctx, e, sizeof(*e));
-    return 0;
+    bump(SC_STAT_EVENTS);
+    u64 pid_tgid = bpf_get_current_pid_tgid();
+    struct stack_key_t key = {};
+    key.tgid = pid_tgid >> 32;
+    key.kernel_stack_id = -1;
+    u64 ip = PT_REGS_IP(ctx), sp = PT_REGS_SP(ctx), bp = ctx->bp;
+    user_stack_of(ctx, &key, ip);
+    return count_hit(ctx, &key, pid_tgid, 1, ip, sp, bp);
 }

@@ -36,6 +36,7 @@ from lineprobe.syscalls.model import (
     SyscallTotal,
 )
 from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
+from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts, ProbeGroup
 
 PROTOCOL_VERSION = protocol.PROTOCOL_VERSION
 
@@ -110,6 +111,21 @@ def to_raw_stack_counts(result: protocol.StackCountResult) -> RawProfile:
         stacks=stacks,
         snapshots=() if system_wide else _snapshots(result.exemplars),
         cost=CostColumn(result.tracepoint, CostUnit.HITS, "stack-count-line"),
+    )
+
+
+def to_probe_counts(result: protocol.ProbeArgsResult) -> ProbeCounts:
+    c = result.counters
+    return ProbeCounts(
+        header=header_of(result.header),
+        probe=result.probe,
+        group_by=tuple(ArgumentChoice(a.number, a.text, a.length_argument) for a in result.group_by),
+        groups=tuple(ProbeGroup(g.count, tuple(g.values)) for g in result.groups),
+        events=c.events,
+        lost=c.lost,
+        truncated=c.truncated,
+        unreadable=c.unreadable,
+        sites=result.sites,
     )
 
 
@@ -221,6 +237,7 @@ WIRE_KINDS: dict[str, WireKind] = {
     "syscalls": WireKind(protocol.SyscallsRequest, protocol.SyscallsDone, to_raw_syscall_trace),
     "leaks": WireKind(protocol.LeaksRequest, protocol.LeaksDone, to_raw_leak_trace),
     "stackcount": WireKind(protocol.StackCountRequest, protocol.StackCountDone, to_raw_stack_counts),
+    "probe-args": WireKind(protocol.ProbeArgsRequest, protocol.ProbeArgsDone, to_probe_counts),
 }
 """By capture kind name (``lineprobe.capture.kinds``)."""
 

@@ -22,6 +22,8 @@ SLOW_MS = wire_parameters.SLOW_MS
 INTERVAL_S = wire_parameters.INTERVAL_S
 BUDGET_PERCENT = wire_parameters.BUDGET_PERCENT
 SAMPLE_FRACTION = wire_parameters.SAMPLE_FRACTION
+PROBE_ARGUMENT = wire_parameters.PROBE_ARGUMENT
+PROBE_LENGTH_ARGUMENT = wire_parameters.PROBE_LENGTH_ARGUMENT
 
 
 def bounds_text(parameter: Parameter, scale: float = 1.0) -> str:

@@ -1,0 +1,73 @@
+"""Hits of a USDT probe counted by argument values (what ``argdist -C`` counts), as the domain
+sees them: groups of values, each with its count and rate."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+from lineprobe.model.capture import CaptureHeader, Timings
+
+
+@dataclass(frozen=True)
+class ArgumentChoice:
+    """One argument the hits are grouped by."""
+
+    number: int
+    """1-based, as ``lineprobe usdt list -v`` numbers them."""
+    text: bool = False
+    length_argument: int = 0
+    """For text: the argument holding its length (0: it ends at its NUL)."""
+
+    def describe(self) -> str:
+        if not self.text:
+            return f"arg{self.number}"
+        length = f", length arg{self.length_argument}" if self.length_argument else ""
+        return f"arg{self.number} (text{length})"
+
+    def to_wire(self) -> dict[str, object]:
+        return {"number": self.number, "text": self.text, "length_argument": self.length_argument}
+
+
+@dataclass(frozen=True)
+class ProbeGroup:
+    count: int
+    values: tuple[int | str, ...]
+
+
+@dataclass
+class ProbeCounts:
+    header: CaptureHeader
+    probe: str
+    group_by: tuple[ArgumentChoice, ...]
+    groups: tuple[ProbeGroup, ...]
+    """Most hits first."""
+    events: int
+    lost: int
+    truncated: int
+    unreadable: int
+    sites: int
+    warnings: list[str] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+
+    def rate(self, count: int) -> float:
+        """Hits per second over the window."""
+        return count / self.header.duration_s if self.header.duration_s > 0 else 0.0
+
+
+def resolve_probe_counts(raw: ProbeCounts, launched: bool = False) -> ProbeCounts:
+    """Nothing to symbolize: the warnings the figures call for, and the timings."""
+    started = time.monotonic()
+    warnings: list[str] = []
+    if raw.lost:
+        warnings.append(f"{raw.lost} hits not counted: the groups map was full (too many distinct values)")
+    if raw.truncated:
+        warnings.append(f"{raw.truncated} texts longer than the room for them, counted under their start")
+    if raw.unreadable:
+        warnings.append(f"{raw.unreadable} texts could not be read from the process's memory")
+    warnings.extend(raw.header.warnings("count", launched))
+    t = raw.header.timings
+    timings = Timings(
+        t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s, time.monotonic() - started
+    )
+    return replace(raw, warnings=warnings, timings=timings)

@@ -1,0 +1,246 @@
+"""USDT probes counted with real uprobes, against workloads/probes' own counts and bcc's argdist.
+
+Ground truth: ``workloads/build/probes N wait`` waits for a line on stdin, then
+fires lineprobe_demo:request N times (REQUEST-PROBE; its second argument cycles
+through 64, 128, 256 and 512, a quarter each), lineprobe_demo:slow every 10th
+round (SLOW-PROBE) and lineprobe_demo:tick every 1000th, from ``tick()``
+(TICK-PROBE), and prints its counts. The test lets it go only once the uprobe is
+in place: the kernel writes an int3 over the probe site's nop in the target's
+memory, which the test reads through /proc/PID/mem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lineprobe.symbolization.resolver import ImageCache
+from lineprobe.usdt.listing import probes_of_binary
+
+from tests.conftest import LINEPROBE, WORKLOADS, have, marked_line
+
+pytestmark = pytest.mark.privileged
+
+PROBES_C = WORKLOADS / "probes" / "probes.c"
+ROUNDS = 200_000
+INT3 = 0xCC
+
+
+def site_address(binary: Path, probe: str) -> int:
+    listing = probes_of_binary(str(binary), ImageCache())
+    [found] = [p for p in listing.probes if p.probe == probe]
+    return found.sites[0].address
+
+
+def runtime_address(pid: int, binary: Path, vaddr: int) -> int:
+    """Where ELF address ``vaddr`` of ``binary`` is in process ``pid`` (a PIE: its load base + vaddr)."""
+    with open(f"/proc/{pid}/maps") as maps:
+        for line in maps:
+            fields = line.split()
+            if len(fields) == 6 and fields[5] == str(binary) and int(fields[2], 16) == 0:
+                return int(fields[0].split("-")[0], 16) + vaddr
+    raise AssertionError(f"{binary} is not mapped in {pid}")
+
+
+def wait_for_uprobe(pid: int, address: int, tracer: subprocess.Popen[str], timeout_s: float = 90) -> None:
+    """Until the kernel has put its breakpoint on ``address`` (an uprobe is attached there)."""
+    deadline = time.monotonic() + timeout_s
+    fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+    try:
+        while os.pread(fd, 1, address)[0] != INT3:
+            assert tracer.poll() is None, tracer.communicate()
+            assert time.monotonic() < deadline, "the probe was never attached"
+            time.sleep(0.05)
+    finally:
+        os.close(fd)
+
+
+class Run:
+    """workloads/build/probes, waiting on its stdin until ``go``."""
+
+    def __init__(self, workloads: Path, probe: str, rounds: int = ROUNDS) -> None:
+        self.binary = workloads / "probes"
+        self.program = subprocess.Popen(
+            [str(self.binary), str(rounds), "wait"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.probe = probe
+        self.tracers: list[subprocess.Popen[str]] = []
+        self.truth: dict[str, int] = {}
+        self.output = ""
+
+    def trace(self, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        tracer = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.tracers.append(tracer)
+        return tracer
+
+    def release(self) -> None:
+        assert self.program.stdin is not None
+        self.program.stdin.write("go\n")
+        self.program.stdin.flush()
+
+    def go(self) -> dict[str, int]:
+        """Let the program fire; wait for it; its own counts."""
+        self.release()
+        self.output, _ = self.program.communicate(timeout=60)
+        words = self.output.split()
+        self.truth = {words[i]: int(words[i + 1]) for i in range(0, 6, 2)}
+        return self.truth
+
+    def close(self) -> None:
+        self.program.kill()
+        self.program.wait()
+        for tracer in self.tracers:
+            if tracer.poll() is None:
+                tracer.kill()
+                tracer.wait()
+
+
+@pytest.fixture
+def runs(workloads: Path) -> Iterator[Callable[..., Run]]:
+    made: list[Run] = []
+
+    def start(probe: str, rounds: int = ROUNDS) -> Run:
+        made.append(Run(workloads, probe, rounds))
+        return made[-1]
+
+    yield start
+    for run in made:
+        run.close()
+
+
+def lineprobe(*args: str) -> list[str]:
+    return [*LINEPROBE, "usdt", "count", *args]
+
+
+def count_through_the_agent(run: Run, kind: str, parameters: dict[str, object]) -> Any:
+    """One request to a real agent while the program waits; the program goes once the agent's
+    window is open (its first "sampling" progress), so that every hit falls inside it. (The
+    kernel's int3 on the site is not enough: the uprobe's program is set, and the gate
+    approved, a moment later.)"""
+    from lineprobe.capture.spawned import SpawnedAgent
+
+    counting = threading.Event()
+    answer: list[object] = []
+
+    def on_progress(message: Any) -> None:
+        if message.phase == "sampling":
+            counting.set()
+
+    def count() -> None:
+        with SpawnedAgent() as agent:
+            answer.append(agent.trace(kind, run.program.pid, 120.0, parameters, on_progress))
+
+    worker = threading.Thread(target=count)
+    worker.start()
+    try:
+        assert counting.wait(90), "lineprobe never started counting"
+        run.go()
+    finally:
+        worker.join(120)
+    [result] = answer
+    return result
+
+
+@pytest.mark.parametrize(
+    ("name", "marker", "counted"),
+    [
+        ("request", "REQUEST-PROBE", "requests"),
+        ("slow", "SLOW-PROBE", "slow"),
+        ("tick", "TICK-PROBE", "ticks"),
+    ],
+)
+def test_every_hit_is_counted_on_its_probe_line(runs, name: str, marker: str, counted: str) -> None:
+    from lineprobe.capture import kinds
+
+    run = runs(f"lineprobe_demo:{name}")
+    raw = count_through_the_agent(run, "stackcount", {"tracepoint": f"usdt:{run.probe}"})
+    profile = kinds.STACKCOUNT.resolve(raw, ImageCache(), False)
+    truth = run.truth
+    assert profile.cost.title == f"usdt:lineprobe_demo:{name} hits"
+    assert profile.total == truth[counted] > 0, (profile.total, truth)
+    [site] = [s for s in profile.lines if s.path == str(PROBES_C) and s.self_cost]
+    assert (site.line, site.self_cost) == (marked_line(PROBES_C, marker), truth[counted])
+    if name == "tick":  # called from main's loop: the caller's line carries the hits in total
+        caller = marked_line(PROBES_C, "tick(round);")
+        totals = {s.line: s.total_cost for s in profile.lines if s.path == str(PROBES_C)}
+        assert totals.get(caller) == truth[counted], totals
+
+
+@pytest.mark.skipif(not have("argdist-bpfcc"), reason="needs bcc's argdist-bpfcc: sudo make setup")
+def test_argument_counts_match_argdist_side_by_side(runs) -> None:
+    """One program run, counted at once by bcc's argdist and by lineprobe: the same 4 groups,
+    each a quarter of the requests the program made. argdist attaches first (the int3 on the
+    site says when, and lineprobe's compile takes seconds more); lineprobe's agent says when
+    its window is open."""
+    from lineprobe_agent.kernel_source import find_kernel_headers
+
+    run = runs("lineprobe_demo:request")
+    env = {**os.environ, "BCC_KERNEL_SOURCE": str(find_kernel_headers().path), "PYTHONUNBUFFERED": "1"}
+    spec = f"u:{run.binary}:request():int:arg2"
+    # Printed every second, cumulative (-c): clearing between intervals loses the hits that land
+    # while argdist empties its map (about 7% at this rate here).
+    argdist = run.trace(["argdist-bpfcc", "-p", str(run.program.pid), "-i", "1", "-c", "-C", spec], env)
+    address = runtime_address(run.program.pid, run.binary, site_address(run.binary, run.probe))
+    wait_for_uprobe(run.program.pid, address, argdist)
+
+    by_size = [{"number": 2, "text": False, "length_argument": 0}]
+    counts = count_through_the_agent(run, "probe-args", {"probe": run.probe, "group_by": by_size})
+    ours = {group.values[0]: group.count for group in counts.groups}
+    assert ours == {size: ROUNDS // 4 for size in (64, 128, 256, 512)}, ours
+    assert counts.events == run.truth["requests"] == ROUNDS and counts.lost == 0, counts
+
+    time.sleep(2.5)  # argdist's interval that saw the last hits is printed
+    argdist.send_signal(signal.SIGINT)
+    ref_out, ref_err = argdist.communicate(timeout=60)
+    reference: dict[int, int] = {}
+    for line in ref_out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[1] == "arg2" and parts[0].isdigit():
+            reference[int(parts[3])] = int(parts[0])  # the last interval's: the whole run's
+    print(f"lineprobe {ours}; argdist {reference}")
+    assert reference == ours, (ref_out, ref_err)
+
+
+def test_the_cli_counts_by_stack_and_by_argument(runs) -> None:
+    """``lineprobe usdt count`` on a program that keeps firing: the reports' shape and lines."""
+    run = runs("lineprobe_demo:request", rounds=10**12)
+    run.release()
+    pid = str(run.program.pid)
+    by_stack = subprocess.run(
+        lineprobe("--pid", pid, "-d", "1", "--stack", "--json", run.probe), capture_output=True, text=True
+    )
+    assert by_stack.returncode == 0, by_stack.stderr
+    report = json.loads(by_stack.stdout)
+    assert report["unit"] == "hits" and report["samples"] > 1000
+    hot = report["lines"][0]
+    want = (str(PROBES_C), marked_line(PROBES_C, "REQUEST-PROBE"), 100.0)
+    assert (hot["path"], hot["line"], hot["self_percent"]) == want
+    by_size = subprocess.run(
+        lineprobe("--pid", pid, "-d", "1", "--arg", "2", "--json", run.probe), capture_output=True, text=True
+    )
+    assert by_size.returncode == 0, by_size.stderr
+    counts = json.loads(by_size.stdout)
+    groups = {g["values"][0]: g["count"] for g in counts["groups"]}
+    assert set(groups) == {64, 128, 256, 512} and sum(groups.values()) == counts["events"] > 1000
+    assert max(groups.values()) - min(groups.values()) <= 1, groups  # a quarter each
+
+
+def test_a_probe_the_process_lacks_is_refused_in_words(runs) -> None:
+    run = runs("lineprobe_demo:request")
+    done = subprocess.run(
+        lineprobe("--pid", str(run.program.pid), "-d", "1", "lineprobe_demo:nothing"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "has no USDT probe lineprobe_demo:nothing" in done.stderr, done.stderr
+    assert "lineprobe usdt list --pid" in done.stderr

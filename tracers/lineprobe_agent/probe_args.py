@@ -1,0 +1,160 @@
+"""Counts of a USDT probe's hits by argument values, in the kernel (``bpf/probe_args.bpf.c``).
+
+Unlike the agent's other programs this one is compiled for each request: bcc
+reads the probe's argument locations from the file's notes (its USDT context)
+and writes the argument readers into the program, and the loader says which
+arguments to group by with ``-D`` settings made of numbers and of the C types
+the notes give (checked against a closed list). The caller's request names a
+probe and argument numbers only; the C is the agent's own file.
+
+Text arguments are read with the length the probe passes beside them where
+there is one (HotSpot's class and method names are not terminated), so a name
+never carries the bytes that follow it in memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
+from lineprobe_agent.bpf_tables import stat
+from lineprobe_agent.bpf_tracer import BpfTracer
+from lineprobe_agent.protocol import ProbeArgCounters, ProbeArgGroup, ProbeArgument
+from lineprobe_agent.stack_counter import UnknownTracepoint, usdt_sites
+from lineprobe_agent.target_gate import TargetGate
+
+EVENTS = constant("PA_STAT_EVENTS")
+LOST = constant("PA_STAT_LOST")
+TRUNCATED = constant("PA_STAT_TRUNCATED")
+UNREADABLE = constant("PA_STAT_UNREADABLE")
+C_TYPES = frozenset(f"{sign}int{bits}_t" for sign in ("", "u") for bits in (8, 16, 32, 64))
+"""The argument types bcc's USDT reader reports for x86-64 probes."""
+
+
+class ProbeArgCounter(BpfTracer):
+    """One probe, one target, one window: compiled, attached, counted, closed."""
+
+    TABLES = ("groups",)
+
+    def __init__(self, pid: int, probe: str, group_by: list[ProbeArgument]) -> None:
+        from bcc import BPF
+        from bcc.usdt import USDT, USDTException
+
+        self.group_by = group_by
+        path, provider, name = _split(probe)
+        self.sites = len(usdt_sites(pid, f"usdt:{probe}"))  # refuses what the process lacks, in words
+        context = USDT(pid=pid, path=path) if path else USDT(pid=pid)
+        qualified = f"{provider}:{name}"
+        try:
+            context.enable_probe(probe=qualified, fn_name="on_probe")
+        except USDTException as exc:
+            raise UnknownTracepoint(f"cannot enable {probe} in process {pid}: {exc}") from None
+        settings = _slot_settings(context, qualified, group_by)
+        cflags = [f"-I{BPF_DIR}", *(f"-D{name}={value}" for name, value in settings.items())]
+        numbers = {name: int(value) for name, value in settings.items() if name.endswith(("_ARG", "_LENGTH"))}
+        text = program_text("probe_args", numbers)
+        self._bpf: Any = BPF(text=text.encode(), cflags=cflags, usdt_contexts=[context])
+        # bcc's USDT context must outlive the program (destroyed earlier, it closes descriptors
+        # the program still uses), and go right after it (destroyed later, it closes numbers that
+        # new descriptors may have taken by then): see close().
+        self._usdt: Any = context
+        self._exemplars = _NoExemplars()
+        self.gate = TargetGate(self._bpf)
+
+    def start(self, pid: int) -> None:
+        """The uprobes were attached at compile time (bcc does so for a USDT context); the gate
+        decides from here on whether a hit is the target's."""
+        self.gate.attach()
+        self.gate.open(pid)
+
+    def poll(self, timeout_s: float) -> None:
+        self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
+
+    def tick(self) -> None:
+        """Nothing between polls: hits are counted in the kernel."""
+
+    def events_so_far(self) -> int:
+        return stat(self._bpf, EVENTS)
+
+    def stop(self) -> None:
+        self.gate.close()
+        self.gate.detach()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._usdt = None
+
+    def collect(self) -> tuple[list[ProbeArgGroup], ProbeArgCounters]:
+        groups: list[ProbeArgGroup] = []
+        for key, count in self._bpf["groups"].items():
+            values: list[int | str] = []
+            for slot, argument in enumerate(self.group_by):
+                if argument.text:
+                    text = bytes(getattr(key, f"text{slot}"))
+                    values.append(text.split(b"\0", 1)[0].decode("utf-8", "replace"))
+                else:
+                    values.append(ctypes.c_int64(int(getattr(key, f"number{slot}"))).value)
+            groups.append(ProbeArgGroup(int(count.value), values))
+        groups.sort(key=lambda g: -g.count)
+        counters = ProbeArgCounters(
+            events=stat(self._bpf, EVENTS),
+            lost=stat(self._bpf, LOST),
+            truncated=stat(self._bpf, TRUNCATED),
+            unreadable=stat(self._bpf, UNREADABLE),
+        )
+        return groups, counters
+
+
+class _NoExemplars:
+    """This program sends no stack copies: nothing to reset."""
+
+    lost = 0
+
+    def reset(self) -> None:
+        pass
+
+
+def _split(probe: str) -> tuple[str | None, str, str]:
+    parts = probe.split(":")
+    if len(parts) == 3 and parts[0].startswith("/"):
+        return parts[0], parts[1], parts[2]
+    if len(parts) == 2 and all(parts):
+        return None, parts[0], parts[1]
+    raise UnknownTracepoint(
+        f"bad USDT probe {probe!r}: expected PROVIDER:NAME or /path/to/file:PROVIDER:NAME"
+    )
+
+
+def _slot_settings(context: Any, probe: str, group_by: list[ProbeArgument]) -> dict[str, str]:
+    """The settings of both slots (``-D`` macros): numbers, and C types from the notes' closed
+    list."""
+
+    def ctype(number: int) -> str:
+        text = context.get_probe_arg_ctype(probe, number - 1)
+        if text not in C_TYPES:
+            raise UnknownTracepoint(f"{probe} has no argument {number} (or one of an unknown type {text!r})")
+        return str(text)
+
+    settings: dict[str, str] = {}
+    for slot in range(2):
+        argument = group_by[slot] if slot < len(group_by) else None
+        if argument is None:
+            settings |= {f"SLOT{slot}_ARG": "0", f"SLOT{slot}_LENGTH": "0"}
+            continue
+        length = argument.length_argument or argument.number
+        if argument.text and ctype(argument.number) not in ("uint64_t", "int64_t"):
+            raise UnknownTracepoint(
+                f"argument {argument.number} of {probe} is not a pointer: it holds no text"
+            )
+        settings |= {
+            f"SLOT{slot}_ARG": str(argument.number),
+            f"SLOT{slot}_TYPE": ctype(argument.number),
+            f"SLOT{slot}_TEXT": "1" if argument.text else "0",
+            f"SLOT{slot}_HAS_LENGTH": "1" if argument.text and argument.length_argument else "0",
+            f"SLOT{slot}_LENGTH": str(length),
+            f"SLOT{slot}_LENGTH_TYPE": ctype(length),
+        }
+    return settings
