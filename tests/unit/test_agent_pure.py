@@ -365,3 +365,18 @@ def test_the_shipped_sources_are_trusted_here() -> None:
         pytest.skip("the checkout is not root's: the agent would refuse it, as it should")
     for name in PROGRAMS:
         assert bpf_source.program_text(name)
+
+
+def test_bpf_placeholders_take_numbers_only() -> None:
+    """bcc needs a USDT argument's index as a literal in the text: the loader writes numbers in
+    place of @NAME@, every one of them, and nothing but integers."""
+    from lineprobe_agent.bpf_source import program_text
+
+    text = program_text("probe_args", {"SLOT0_ARG": 2, "SLOT0_LENGTH": 3, "SLOT1_ARG": 0, "SLOT1_LENGTH": 0})
+    assert "bpf_usdt_readarg(2, ctx, &value);" in text
+    assert "bpf_usdt_readarg(3, ctx, &length);" in text
+    assert not re.search(r"@[A-Z][A-Z0-9_]*@", text)
+    with pytest.raises(ValueError, match="no number given for @SLOT1_ARG@"):
+        program_text("probe_args", {"SLOT0_ARG": 2, "SLOT0_LENGTH": 3, "SLOT1_LENGTH": 0})
+    with pytest.raises(ValueError, match="no number given for @SLOT0_ARG@"):
+        program_text("probe_args", {"SLOT0_ARG": "2); evil(", "SLOT0_LENGTH": 3})  # type: ignore[dict-item]

@@ -42,3 +42,31 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_tracing(option:
     (tmp_path / "sub").mkdir()
     result = CliRunner().invoke(main, ["profile", "--pid", "1", option, str(tmp_path / "sub")])
     assert result.exit_code == 2 and "directory" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2", (2, False, 0)), ("4:text", (4, True, 0)), ("4:text:5", (4, True, 5)), ("12", (12, False, 0))],
+)
+def test_usdt_count_arguments_are_parsed(text: str, expected: tuple[int, bool, int]) -> None:
+    from lineprobe.cli import _argument_choice
+
+    choice = _argument_choice(text)
+    assert (choice.number, choice.text, choice.length_argument) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "13", "x", "2:txt", "2:text:13", "2:text:5:6", ""])
+def test_usdt_count_refuses_bad_arguments_before_tracing(text: str) -> None:
+    result = CliRunner().invoke(main, ["usdt", "count", "--pid", "1", "--arg", text, "p:n"])
+    assert result.exit_code == 2, result.output
+    assert "expected N, N:text or N:text:M" in result.output
+
+
+def test_usdt_count_options_that_do_not_go_together() -> None:
+    three = ["--arg", "1", "--arg", "2", "--arg", "3"]
+    result = CliRunner().invoke(main, ["usdt", "count", "--pid", "1", *three, "p:n"])
+    assert result.exit_code == 2 and "two arguments at most" in result.output
+    result = CliRunner().invoke(main, ["usdt", "count", "--pid", "1", "--stack", "--arg", "1", "p:n"])
+    assert result.exit_code == 2 and "give no --arg" in result.output
+    result = CliRunner().invoke(main, ["usdt", "count", "--pid", "1", "--folded", "/tmp/x.folded", "p:n"])
+    assert result.exit_code == 2 and "add --stack" in result.output

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 
 from lineprobe.leaks.model import AllocationPath, AllocationSnapshot, LeakSite, LeakTrace, RawLeakTrace
-from lineprobe.model.capture import Timings
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.symbolization.user_code import user_site
@@ -153,7 +152,6 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
         )
     warnings.extend(h.warnings("trace"))
     warnings.extend(space.problems())
-    t = h.timings
     return LeakTrace(
         header=h,
         sites=sites,
@@ -161,7 +159,5 @@ def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
         estimated=estimated,
         lost=lost,
         warnings=warnings,
-        timings=Timings(
-            t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s, time.monotonic() - started
-        ),
+        timings=h.timings.resolved_since(started),
     )

@@ -6,7 +6,8 @@ capture layer turns that into a ``CaptureHeader`` here, once, for every kind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 from lineprobe.model.mapping import MappedFile
 
@@ -19,6 +20,10 @@ class Timings:
     sampling_s: float = 0.0
     collect_s: float = 0.0
     resolution_s: float = 0.0
+
+    def resolved_since(self, started: float) -> Timings:
+        """These timings, with resolution from ``started`` (``time.monotonic()``) until now."""
+        return replace(self, resolution_s=time.monotonic() - started)
 
 
 @dataclass(frozen=True)

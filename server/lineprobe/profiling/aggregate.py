@@ -14,7 +14,6 @@ from dataclasses import asdict
 
 from lineprobe.costs.aggregate import stack_profile
 from lineprobe.costs.model import StackProfile, WeightedStack
-from lineprobe.model.capture import Timings
 from lineprobe.profiling.model import RawProfile, StackSnapshot
 from lineprobe.symbolization.frame import FrameKind, SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
@@ -83,9 +82,7 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
 
     warnings = _warnings(raw, space, launched)
     stale = space.stale_sources()
-    resolution_s = time.monotonic() - started
-    t = raw.header.timings
-    timings = Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s, resolution_s)
+    timings = raw.header.timings.resolved_since(started)
     c = raw.counters
     return stack_profile(
         raw.header,

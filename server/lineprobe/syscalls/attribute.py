@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from lineprobe.model.capture import Timings
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.symbolization.user_code import user_site
@@ -87,10 +86,7 @@ def resolve_trace(raw: RawSyscallTrace, cache: ImageCache) -> SyscallTrace:
     if unattributed:
         warnings.append(f"{len(unattributed)} failure kinds have no call site in user code with debug info")
     warnings.extend(space.problems())
-    t = h.timings
-    timings = Timings(
-        t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s, time.monotonic() - started
-    )
+    timings = h.timings.resolved_since(started)
     return SyscallTrace(
         header=h,
         totals=list(raw.totals),

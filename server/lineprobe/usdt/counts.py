@@ -66,8 +66,4 @@ def resolve_probe_counts(raw: ProbeCounts, launched: bool = False) -> ProbeCount
     if raw.unreadable:
         warnings.append(f"{raw.unreadable} texts could not be read from the process's memory")
     warnings.extend(raw.header.warnings("count", launched))
-    t = raw.header.timings
-    timings = Timings(
-        t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s, time.monotonic() - started
-    )
-    return replace(raw, warnings=warnings, timings=timings)
+    return replace(raw, warnings=warnings, timings=raw.header.timings.resolved_since(started))
