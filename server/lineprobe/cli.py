@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from lineprobe.symbolization.frame import SourceFrame
     from lineprobe.syscalls.model import SyscallTrace
     from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts
+    from lineprobe.usdt.hits import ProbeTrace
 
 # Each command imports what it needs when it runs: `lineprobe symbolize` is
 # timed against llvm-symbolizer, and rich, msgspec and the agent's protocol
@@ -665,6 +666,85 @@ def usdt_count(
         click.echo(json.dumps(counts_to_json(counts), indent=1))
     else:
         render_counts(counts, Console())
+
+
+@usdt.command("trace")
+@click.option("--pid", "-p", type=click.IntRange(1), required=True, help="The process whose hits are traced.")
+@_duration_option("trace", parameters.DURATION_S)
+@click.option(
+    "--arg",
+    "-a",
+    "arguments",
+    multiple=True,
+    metavar="N[:text[:M]]",
+    help="Record argument N with each hit (at most twice); N:text the text it points to, "
+    "N:text:M with its length from argument M.",
+)
+@click.option(
+    "--rate",
+    type=_range(parameters.RATE_LIMIT),
+    default=int(parameters.default(parameters.RATE_LIMIT)),
+    show_default=True,
+    help="Hits recorded a second, at most; the rest are counted.",
+)
+@click.option(
+    "--max-hits",
+    type=_range(parameters.MAX_HITS),
+    default=int(parameters.default(parameters.MAX_HITS)),
+    show_default=True,
+    help="Hits kept, at most; the rest are counted.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hit, then a summary line.")
+@click.option(
+    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
+)
+@click.argument("probe")
+def usdt_trace(
+    pid: int,
+    duration: float | None,
+    arguments: tuple[str, ...],
+    rate: int,
+    max_hits: int,
+    as_json: bool,
+    launcher: str | None,
+    probe: str,
+) -> None:
+    """Record a USDT probe's hits one by one, with argument values and times (bcc's trace).
+
+    Every hit is recorded or counted: over the rate limit, lost to a full perf ring, or past
+    --max-hits.
+
+    \b
+    lineprobe usdt trace --pid 1234 myapp:request --arg 1 --arg 2 --json
+    lineprobe usdt trace --pid 1234 hotspot:class__loaded --arg 2:text:3
+    """
+    from rich.console import Console
+
+    from lineprobe.capture import kinds
+    from lineprobe.reports.usdt_report import render_trace, trace_to_json_lines
+
+    choices = [_argument_choice(text) for text in arguments]
+    if len(choices) > 2:
+        raise click.UsageError("--arg records two arguments at most")
+    trace: ProbeTrace = _capture(
+        kinds.PROBE_TRACE,
+        pid,
+        (),
+        duration,
+        {
+            "probe": probe,
+            "arguments": [c.to_wire() for c in choices],
+            "rate_limit": rate,
+            "max_hits": max_hits,
+        },
+        as_json,
+        launcher,
+    )
+    if as_json:
+        for line in trace_to_json_lines(trace):
+            click.echo(json.dumps(line, separators=(",", ":")))
+    else:
+        render_trace(trace, Console())
 
 
 @main.command()

@@ -244,3 +244,41 @@ def test_a_probe_the_process_lacks_is_refused_in_words(runs) -> None:
     assert done.returncode == 1
     assert "has no USDT probe lineprobe_demo:nothing" in done.stderr, done.stderr
     assert "lineprobe usdt list --pid" in done.stderr
+
+
+@pytest.mark.parametrize("rate_limit", [10_000, 1_000_000])
+def test_a_million_hits_a_second_are_recorded_or_counted_exactly(runs, rate_limit: int) -> None:
+    """workloads/probes fires its request probe as fast as the uprobe lets it (about a million
+    times a second here): every hit is recorded, or counted by why it was not, and the sum is the
+    program's own count. Neither the agent nor the program hangs."""
+    rounds = 3_000_000
+    run = runs("lineprobe_demo:request", rounds=rounds)
+    arguments = [
+        {"number": 1, "text": False, "length_argument": 0},
+        {"number": 2, "text": False, "length_argument": 0},
+    ]
+    started = time.monotonic()
+    trace = count_through_the_agent(
+        run,
+        "probe-trace",
+        {"probe": run.probe, "arguments": arguments, "rate_limit": rate_limit, "max_hits": 100_000},
+    )
+    assert time.monotonic() - started < 110
+    assert run.truth["requests"] == rounds
+    recorded = len(trace.hits)
+    print(
+        f"rate limit {rate_limit}: {trace.events} hits: {recorded} recorded, {trace.rate_limited} over the "
+        f"limit, {trace.ring_full} to a full ring, {trace.dropped} past max_hits"
+    )
+    assert trace.events == rounds
+    assert recorded + trace.rate_limited + trace.ring_full + trace.dropped == rounds
+    assert recorded > 0
+    # Each recorded hit is a real one: its round and its size agree, in the order they came.
+    for hit in trace.hits[:1000]:
+        number, size = hit.values
+        assert size == 64 << (number % 4), hit
+    rounds_seen = [hit.values[0] for hit in trace.hits]
+    assert rounds_seen == sorted(rounds_seen)  # one thread: hits arrive in program order
+    if rate_limit == 10_000:
+        seconds = trace.header.duration_s
+        assert recorded + trace.ring_full <= rate_limit * (seconds + 1) + 100

@@ -16,12 +16,23 @@ T = TypeVar("T")
 
 
 class ExemplarBuffer(Generic[T]):
-    def __init__(self, bpf: Any, decode: Callable[[Any], T], pages: int, table: str = "exemplars") -> None:
+    def __init__(
+        self,
+        bpf: Any,
+        decode: Callable[[Any], T],
+        pages: int,
+        table: str = "exemplars",
+        keep: int | None = None,
+    ) -> None:
         """Open ``bpf``'s perf buffer ``table``; each event becomes a record through ``decode``,
-        which must copy what it keeps: the event is a view into the ring."""
+        which must copy what it keeps: the event is a view into the ring. With ``keep``, at most
+        that many records are kept; the rest are counted in ``dropped``."""
         self.records: list[T] = []
         self.lost = 0
         """Records the ring dropped (its consumer was too slow): counted, never silent."""
+        self.dropped = 0
+        """Records delivered after ``keep`` were: counted, not kept."""
+        self._keep = keep
         # The table is looked up for each event rather than kept: bcc's program owns it, and a
         # reference held here would outlive the program's cleanup.
         self._bpf = bpf
@@ -30,6 +41,9 @@ class ExemplarBuffer(Generic[T]):
         bpf[table].open_perf_buffer(self._on_event, page_cnt=pages, lost_cb=self._on_lost)
 
     def _on_event(self, cpu: int, data: Any, size: int) -> None:
+        if self._keep is not None and len(self.records) >= self._keep:
+            self.dropped += 1
+            return
         self.records.append(self._decode(self._bpf[self._table].event(data)))
 
     def _on_lost(self, count: int) -> None:
@@ -39,3 +53,4 @@ class ExemplarBuffer(Generic[T]):
         """Forget what the last trace delivered."""
         self.records = []
         self.lost = 0
+        self.dropped = 0

@@ -41,3 +41,7 @@ PROBE_ARGUMENT = Parameter(1, 12, None, integer=True)
 """A USDT argument by its 1-based number (sys/sdt.h passes at most 12)."""
 PROBE_LENGTH_ARGUMENT = Parameter(0, 12, 0, integer=True)
 """The argument that holds a text argument's length (0: the text ends at its NUL)."""
+RATE_LIMIT = Parameter(1, 1_000_000, 10_000, unit="/s", integer=True)
+"""Probe hits sent a second, at most, when tracing them one by one (the rest are counted)."""
+MAX_HITS = Parameter(1, 1_000_000, 100_000, integer=True)
+"""Probe hits kept by one trace, at most (the rest are counted)."""

@@ -1,4 +1,5 @@
-"""Counts of a USDT probe's hits by argument values, in the kernel (``bpf/probe_args.bpf.c``).
+"""A USDT probe's hits by argument values, counted in the kernel or sent one by one
+(``bpf/probe_args.bpf.c``).
 
 Unlike the agent's other programs this one is compiled for each request: bcc
 reads the probe's argument locations from the file's notes (its USDT context)
@@ -15,12 +16,20 @@ never carries the bytes that follow it in memory.
 from __future__ import annotations
 
 import ctypes
+import time
 from typing import Any
 
 from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
 from lineprobe_agent.bpf_tables import stat
-from lineprobe_agent.bpf_tracer import BpfTracer
-from lineprobe_agent.protocol import ProbeArgCounters, ProbeArgGroup, ProbeArgument
+from lineprobe_agent.bpf_tracer import BpfTracer, Exemplars
+from lineprobe_agent.exemplar_buffer import ExemplarBuffer
+from lineprobe_agent.protocol import (
+    ProbeArgCounters,
+    ProbeArgGroup,
+    ProbeArgument,
+    ProbeHit,
+    ProbeTraceCounters,
+)
 from lineprobe_agent.stack_counter import UnknownTracepoint, usdt_sites
 from lineprobe_agent.target_gate import TargetGate
 
@@ -28,20 +37,25 @@ EVENTS = constant("PA_STAT_EVENTS")
 LOST = constant("PA_STAT_LOST")
 TRUNCATED = constant("PA_STAT_TRUNCATED")
 UNREADABLE = constant("PA_STAT_UNREADABLE")
+LIMITED = constant("PA_STAT_LIMITED")
+RING_FULL = constant("PA_STAT_RING_FULL")
+HIT_BUFFER_PAGES = 1024
+"""Perf ring per CPU (4 MiB): about 18,000 hits, so that the default limit's whole second fits in
+one CPU's ring even when it comes at once."""
 C_TYPES = frozenset(f"{sign}int{bits}_t" for sign in ("", "u") for bits in (8, 16, 32, 64))
 """The argument types bcc's USDT reader reports for x86-64 probes."""
 
 
-class ProbeArgCounter(BpfTracer):
-    """One probe, one target, one window: compiled, attached, counted, closed."""
+class _ProbeProgram(BpfTracer):
+    """One probe, one target, one window: compiled for it, attached, collected, closed."""
 
-    TABLES = ("groups",)
-
-    def __init__(self, pid: int, probe: str, group_by: list[ProbeArgument]) -> None:
+    def __init__(
+        self, pid: int, probe: str, arguments: list[ProbeArgument], mode: dict[str, int] | None = None
+    ) -> None:
         from bcc import BPF
         from bcc.usdt import USDT, USDTException
 
-        self.group_by = group_by
+        self.arguments = arguments
         path, provider, name = _split(probe)
         self.sites = len(usdt_sites(pid, f"usdt:{probe}"))  # refuses what the process lacks, in words
         context = USDT(pid=pid, path=path) if path else USDT(pid=pid)
@@ -50,7 +64,8 @@ class ProbeArgCounter(BpfTracer):
             context.enable_probe(probe=qualified, fn_name="on_probe")
         except USDTException as exc:
             raise UnknownTracepoint(f"cannot enable {probe} in process {pid}: {exc}") from None
-        settings = _slot_settings(context, qualified, group_by)
+        settings = _slot_settings(context, qualified, arguments)
+        settings |= {name: str(value) for name, value in (mode or {"TRACE": 0, "RATE_LIMIT": 0}).items()}
         cflags = [f"-I{BPF_DIR}", *(f"-D{name}={value}" for name, value in settings.items())]
         numbers = {name: int(value) for name, value in settings.items() if name.endswith(("_ARG", "_LENGTH"))}
         text = program_text("probe_args", numbers)
@@ -59,12 +74,14 @@ class ProbeArgCounter(BpfTracer):
         # the program still uses), and go right after it (destroyed later, it closes numbers that
         # new descriptors may have taken by then): see close().
         self._usdt: Any = context
-        self._exemplars = _NoExemplars()
+        self._exemplars: Exemplars = _NoExemplars()
         self.gate = TargetGate(self._bpf)
+        self.started_ns = 0
 
     def start(self, pid: int) -> None:
         """The uprobes were attached at compile time (bcc does so for a USDT context); the gate
         decides from here on whether a hit is the target's."""
+        self.started_ns = time.monotonic_ns()
         self.gate.attach()
         self.gate.open(pid)
 
@@ -87,17 +104,27 @@ class ProbeArgCounter(BpfTracer):
         finally:
             self._usdt = None
 
+    def _values(self, group: Any) -> list[int | str]:
+        """The values of a ``group_t`` (a map key, or a hit's), one per argument asked for."""
+        values: list[int | str] = []
+        for slot, argument in enumerate(self.arguments):
+            if argument.text:
+                text = bytes(getattr(group, f"text{slot}"))
+                values.append(text.split(b"\0", 1)[0].decode("utf-8", "replace"))
+            else:
+                values.append(ctypes.c_int64(int(getattr(group, f"number{slot}"))).value)
+        return values
+
+
+class ProbeArgCounter(_ProbeProgram):
+    """Hits counted in the kernel by argument values (argdist -C)."""
+
+    TABLES = ("groups",)
+
     def collect(self) -> tuple[list[ProbeArgGroup], ProbeArgCounters]:
-        groups: list[ProbeArgGroup] = []
-        for key, count in self._bpf["groups"].items():
-            values: list[int | str] = []
-            for slot, argument in enumerate(self.group_by):
-                if argument.text:
-                    text = bytes(getattr(key, f"text{slot}"))
-                    values.append(text.split(b"\0", 1)[0].decode("utf-8", "replace"))
-                else:
-                    values.append(ctypes.c_int64(int(getattr(key, f"number{slot}"))).value)
-            groups.append(ProbeArgGroup(int(count.value), values))
+        groups = [
+            ProbeArgGroup(int(count.value), self._values(key)) for key, count in self._bpf["groups"].items()
+        ]
         groups.sort(key=lambda g: -g.count)
         counters = ProbeArgCounters(
             events=stat(self._bpf, EVENTS),
@@ -106,6 +133,37 @@ class ProbeArgCounter(BpfTracer):
             unreadable=stat(self._bpf, UNREADABLE),
         )
         return groups, counters
+
+
+class ProbeHitTracer(_ProbeProgram):
+    """Every hit sent with its values and time (bcc's trace), at most ``rate_limit`` a second and
+    ``max_hits`` kept; the rest counted by why."""
+
+    def __init__(
+        self, pid: int, probe: str, arguments: list[ProbeArgument], rate_limit: int, max_hits: int
+    ) -> None:
+        super().__init__(pid, probe, arguments, {"TRACE": 1, "RATE_LIMIT": rate_limit})
+        self._hits: ExemplarBuffer[ProbeHit] = ExemplarBuffer(
+            self._bpf, self._hit_of, HIT_BUFFER_PAGES, table="hits", keep=max_hits
+        )
+        self._exemplars = self._hits
+
+    def _hit_of(self, event: Any) -> ProbeHit:
+        return ProbeHit(int(event.time_ns), int(event.tid), self._values(event))
+
+    def collect(self) -> tuple[list[ProbeHit], ProbeTraceCounters]:
+        self.poll(0)  # what is still in the ring
+        counters = ProbeTraceCounters(
+            events=stat(self._bpf, EVENTS),
+            rate_limited=stat(self._bpf, LIMITED),
+            ring_full=stat(self._bpf, RING_FULL),
+            dropped=self._hits.dropped,
+            truncated=stat(self._bpf, TRUNCATED),
+            unreadable=stat(self._bpf, UNREADABLE),
+        )
+        hits = list(self._hits.records)
+        self._reset()
+        return hits, counters
 
 
 class _NoExemplars:

@@ -72,6 +72,8 @@ BudgetPercent = Annotated[float, _meta(parameters.BUDGET_PERCENT)]
 SampleFraction = Annotated[float, _meta(parameters.SAMPLE_FRACTION)]
 ProbeArgumentNumber = Annotated[int, _meta(parameters.PROBE_ARGUMENT)]
 ProbeLengthArgument = Annotated[int, _meta(parameters.PROBE_LENGTH_ARGUMENT)]
+RateLimit = Annotated[int, _meta(parameters.RATE_LIMIT)]
+MaxHits = Annotated[int, _meta(parameters.MAX_HITS)]
 
 
 class CapabilitiesRequest(_Request, tag="capabilities", frozen=True):
@@ -181,7 +183,24 @@ class ProbeArgsRequest(_Request, tag="probe-args", frozen=True):
     start_at_exec: StartAtExec = 0
 
 
-TracingRequest = ProfileRequest | SyscallsRequest | LeaksRequest | StackCountRequest | ProbeArgsRequest
+class ProbeTraceRequest(_Request, tag="probe-trace", frozen=True):
+    """Every hit of a USDT probe in one running process, with up to two arguments' values and its
+    time (what bcc's ``trace`` prints), under a rate limit; what is not sent is counted."""
+
+    id: int
+    pid: int
+    probe: str
+    """As in ``ProbeArgsRequest``."""
+    arguments: Annotated[list[ProbeArgument], msgspec.Meta(max_length=2)]
+    rate_limit: RateLimit = int(_default(parameters.RATE_LIMIT))
+    max_hits: MaxHits = int(_default(parameters.MAX_HITS))
+    duration_s: Duration = _default(parameters.DURATION_S)
+    start_at_exec: StartAtExec = 0
+
+
+TracingRequest = (
+    ProfileRequest | SyscallsRequest | LeaksRequest | StackCountRequest | ProbeArgsRequest | ProbeTraceRequest
+)
 """The requests that trace a process (the fields they share: id, pid, duration_s, start_at_exec)."""
 
 Request = (
@@ -192,6 +211,7 @@ Request = (
     | LeaksRequest
     | StackCountRequest
     | ProbeArgsRequest
+    | ProbeTraceRequest
     | StopRequest
     | ShutdownRequest
 )
@@ -521,6 +541,39 @@ class ProbeArgsResult(msgspec.Struct, frozen=True):
     """How many places the probe was attached at."""
 
 
+class ProbeHit(msgspec.Struct, frozen=True, array_like=True):
+    """One hit (sent as an array: a trace holds up to ``max_hits`` of them)."""
+
+    time_ns: int
+    """CLOCK_MONOTONIC, as ``ProbeTraceResult.started_ns``."""
+    tid: int
+    values: list[int | str]
+
+
+class ProbeTraceCounters(msgspec.Struct, frozen=True):
+    events: int
+    """Hits of the probe in the target: ``len(hits) + dropped + ring_full + rate_limited``."""
+    rate_limited: int
+    """Hits over ``rate_limit`` in their second: counted, not sent."""
+    ring_full: int
+    """Hits the perf ring had no room for (the agent read too slowly)."""
+    dropped: int
+    """Hits received after ``max_hits`` were kept."""
+    truncated: int
+    unreadable: int
+
+
+class ProbeTraceResult(msgspec.Struct, frozen=True):
+    header: TraceHeader
+    probe: str
+    arguments: list[ProbeArgument]
+    started_ns: int
+    """CLOCK_MONOTONIC when the probe was armed: a hit's time minus this is its time in the trace."""
+    hits: list[ProbeHit]
+    counters: ProbeTraceCounters
+    sites: int
+
+
 # --- messages: agent -> server ---------------------------------------------------
 
 
@@ -587,6 +640,11 @@ class ProbeArgsDone(msgspec.Struct, tag="probe-args-result", tag_field="type", f
     result: ProbeArgsResult
 
 
+class ProbeTraceDone(msgspec.Struct, tag="probe-trace-result", tag_field="type", frozen=True):
+    id: int
+    result: ProbeTraceResult
+
+
 AgentMessage = (
     Hello
     | Progress
@@ -597,6 +655,7 @@ AgentMessage = (
     | LeaksDone
     | StackCountDone
     | ProbeArgsDone
+    | ProbeTraceDone
     | Failure
 )
 

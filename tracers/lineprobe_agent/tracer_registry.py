@@ -24,7 +24,7 @@ from lineprobe_agent import protocol
 from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address
 from lineprobe_agent.cpu_time import CpuTimeSampler
 from lineprobe_agent.leak_tracer import LeakTracer, find_libc
-from lineprobe_agent.probe_args import ProbeArgCounter
+from lineprobe_agent.probe_args import ProbeArgCounter, ProbeHitTracer
 from lineprobe_agent.stack_counter import (
     StackCounter,
     UnknownTracepoint,
@@ -34,6 +34,7 @@ from lineprobe_agent.stack_counter import (
 )
 from lineprobe_agent.syscall_tracer import SyscallTracer
 from lineprobe_agent.target_gate import TargetGate
+from lineprobe_agent.tracing import CompiledT as ProgramT
 from lineprobe_agent.tracing import RequestFailed, Tracing
 from lineprobe_agent.window import WindowTracer
 
@@ -227,23 +228,35 @@ def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> pro
 # -- USDT argument counts -------------------------------------------------------------------------
 
 
-def run_probe_args(tracing: Tracing, request: protocol.ProbeArgsRequest) -> protocol.ProbeArgsDone:
+def _probe_program(
+    tracing: Tracing,
+    request: protocol.ProbeArgsRequest | protocol.ProbeTraceRequest,
+    build: Callable[[], ProgramT],
+) -> ProgramT:
+    """A program for one USDT probe of a running process, compiled for this request; a probe the
+    process lacks is refused before compiling."""
     if request.start_at_exec:
         raise RequestFailed(
-            "bad-request", "a USDT probe is counted in a running process: give its PID, not a command"
+            "bad-request", "a USDT probe is traced in a running process: give its PID, not a command"
         )
-    try:  # before compiling: a probe the process lacks is known at once
+    try:
         usdt_sites(request.pid, f"usdt:{request.probe}")
     except UnknownTracepoint as exc:
         raise RequestFailed("bad-request", str(exc)) from None
 
-    def build() -> ProbeArgCounter:
+    def checked() -> ProgramT:
         try:
-            return ProbeArgCounter(request.pid, request.probe, request.group_by)
+            return build()
         except UnknownTracepoint as exc:
             raise RequestFailed("bad-request", str(exc)) from None
 
-    counter = tracing.program_for_request(build)
+    return tracing.program_for_request(checked)
+
+
+def run_probe_args(tracing: Tracing, request: protocol.ProbeArgsRequest) -> protocol.ProbeArgsDone:
+    counter = _probe_program(
+        tracing, request, lambda: ProbeArgCounter(request.pid, request.probe, request.group_by)
+    )
     try:
         tracing.attach(
             lambda: counter.start(request.pid),
@@ -267,12 +280,41 @@ def run_probe_args(tracing: Tracing, request: protocol.ProbeArgsRequest) -> prot
     )
 
 
+def run_probe_trace(tracing: Tracing, request: protocol.ProbeTraceRequest) -> protocol.ProbeTraceDone:
+    tracer = _probe_program(
+        tracing,
+        request,
+        lambda: ProbeHitTracer(
+            request.pid, request.probe, request.arguments, request.rate_limit, request.max_hits
+        ),
+    )
+    try:
+        failure = f"cannot attach to {request.probe}"
+        tracing.attach(lambda: tracer.start(request.pid), tracer.stop, tracer.gate, failure)
+        (hits, counters), header = tracing.run(tracer, tracer.collect)
+    finally:
+        tracer.close()
+    return protocol.ProbeTraceDone(
+        request.id,
+        protocol.ProbeTraceResult(
+            header=header,
+            probe=request.probe,
+            arguments=request.arguments,
+            started_ns=tracer.started_ns,
+            hits=hits,
+            counters=counters,
+            sites=tracer.sites,
+        ),
+    )
+
+
 TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.ProfileRequest, "cpu", CpuProfiler, run_profile),
     TracerEntry(protocol.SyscallsRequest, "syscalls", SyscallTracer, run_syscalls),
     TracerEntry(protocol.LeaksRequest, "leaks", LeakTracer, run_leaks),
     TracerEntry(protocol.StackCountRequest, "stackcount", StackCounter, run_stackcount, system_wide=True),
     TracerEntry(protocol.ProbeArgsRequest, "probe-args", None, run_probe_args),
+    TracerEntry(protocol.ProbeTraceRequest, "probe-trace", None, run_probe_trace),
 )
 BY_REQUEST: dict[type, TracerEntry] = {entry.request: entry for entry in TRACERS}
 BY_PROGRAM: dict[str, TracerEntry] = {entry.program: entry for entry in TRACERS if entry.build is not None}

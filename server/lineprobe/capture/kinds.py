@@ -23,6 +23,7 @@ from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.attribute import resolve_trace
 from lineprobe.syscalls.model import SyscallTrace
 from lineprobe.usdt.counts import ProbeCounts, resolve_probe_counts
+from lineprobe.usdt.hits import ProbeTrace, resolve_probe_trace
 
 
 class Resolved(Protocol):
@@ -75,6 +76,13 @@ PROBE_ARGS: CaptureKind[ProbeCounts] = CaptureKind(
     lambda raw, cache, launched: resolve_probe_counts(raw, launched),
 )
 """Hits of a USDT probe by argument values: no stacks, nothing to symbolize."""
+PROBE_TRACE: CaptureKind[ProbeTrace] = CaptureKind(
+    "probe-trace",
+    "probe-trace",
+    "tracing",
+    lambda raw, cache, launched: resolve_probe_trace(raw, launched),
+)
+"""Hits of a USDT probe one by one, with argument values and times."""
 KINDS: dict[str, CaptureKind[Any]] = {
-    kind.name: kind for kind in (PROFILE, SYSCALLS, LEAKS, STACKCOUNT, PROBE_ARGS)
+    kind.name: kind for kind in (PROFILE, SYSCALLS, LEAKS, STACKCOUNT, PROBE_ARGS, PROBE_TRACE)
 }

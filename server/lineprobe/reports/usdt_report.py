@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lineprobe.usdt.counts import ProbeCounts
+from lineprobe.usdt.hits import ProbeTrace
 from lineprobe.usdt.listing import ProbeListing
 
 
@@ -109,3 +110,51 @@ def render_counts(counts: ProbeCounts, console: Console, top: int = 25) -> None:
     console.print(table)
     if len(counts.groups) > top:
         console.print(f"... and {len(counts.groups) - top} more groups (--json lists them all)")
+
+
+def trace_to_json_lines(trace: ProbeTrace) -> list[dict[str, Any]]:
+    """One object per hit (``t``: seconds since the probe was armed, ``tid``, ``values``), then
+    one ``summary`` object with every count: what a script reads line by line."""
+    h = trace.header
+    lines: list[dict[str, Any]] = [
+        {"t": round(hit.at_s, 9), "tid": hit.tid, "values": list(hit.values)} for hit in trace.hits
+    ]
+    lines.append(
+        {
+            "summary": {
+                "target": {"pid": h.pid, "exe": h.exe},
+                "probe": trace.probe,
+                "arguments": [a.describe() for a in trace.arguments],
+                "duration_s": h.duration_s,
+                "sites": trace.sites,
+                "events": trace.events,
+                "recorded": len(trace.hits),
+                "rate_limited": trace.rate_limited,
+                "ring_full": trace.ring_full,
+                "dropped": trace.dropped,
+                "truncated": trace.truncated,
+                "unreadable": trace.unreadable,
+                "target_exited": h.target_exited,
+                "warnings": trace.warnings,
+            }
+        }
+    )
+    return lines
+
+
+def render_trace(trace: ProbeTrace, console: Console, shown: int = 40) -> None:
+    h = trace.header
+    header = "  ".join(["time (s)", "tid", *(a.describe() for a in trace.arguments)])
+    console.print(f"[bold]{escape(header)}[/]", highlight=False)
+    for hit in trace.hits[:shown]:
+        console.print("  ".join([f"{hit.at_s:.6f}", str(hit.tid), *(escape(str(v)) for v in hit.values)]))
+    if len(trace.hits) > shown:
+        console.print(f"... {len(trace.hits) - shown:,} more recorded (--json prints every one)")
+    console.print(
+        f"[bold]{escape(trace.probe)}[/] in {escape(h.comm)} (pid {h.pid}): {trace.events:,} hits in "
+        f"{h.duration_s:.2f} s, {len(trace.hits):,} recorded, {trace.rate_limited:,} over the rate limit, "
+        f"{trace.ring_full:,} lost to a full ring, {trace.dropped:,} past --max-hits",
+        highlight=False,
+    )
+    for warning in trace.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")

@@ -102,6 +102,8 @@ enum lp_probe_args_stat {
     PA_STAT_LOST,                  /* the groups map was full */
     PA_STAT_TRUNCATED,             /* a text longer than PROBE_TEXT_BYTES - 1 */
     PA_STAT_UNREADABLE,            /* a text the target's memory would not give */
+    PA_STAT_LIMITED,               /* tracing: a hit over the rate limit, counted and not sent */
+    PA_STAT_RING_FULL,             /* tracing: a hit the perf ring had no room for */
     PA_STAT_COUNT,
 };
 

@@ -1,5 +1,6 @@
 /* Hits of one USDT probe in the target, counted in the kernel by the values of up to two of
- * its arguments (what argdist -C counts).
+ * its arguments (what argdist -C counts), or, with TRACE set, each hit sent with those values
+ * and its time (what trace prints), under a rate limit, every hit not sent counted.
  *
  * Compiled for each request: bcc reads the probe's argument locations from the file's notes
  * and writes bpf_usdt_readarg() for this probe (the usdt context), and the loader chooses
@@ -10,6 +11,7 @@
  *   SLOTn_TEXT              1: the argument points to text, grouped by the text
  *   SLOTn_HAS_LENGTH        1: SLOTn_LENGTH (of SLOTn_LENGTH_TYPE) holds the text's length;
  *                           0: the text ends at its NUL
+ *   TRACE, RATE_LIMIT       1: send hits (at most RATE_LIMIT a second) instead of counting
  * A length is honoured: HotSpot passes names unterminated, and reading past one reads the
  * bytes of whatever follows it (bcc's argdist does, and shows them).
  */
@@ -26,7 +28,22 @@ struct group_t {
     char text1[PROBE_TEXT_BYTES];
 };
 
+/* A hit as sent: its time and thread, then a group_t's fields written out (bcc decodes perf
+ * events of flat structs only); the program writes them through a group_t pointer. */
+struct hit_t {
+    u64 time_ns;  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+    u32 tid;
+    u32 pad;
+    u64 number0;
+    u64 number1;
+    char text0[PROBE_TEXT_BYTES];
+    char text1[PROBE_TEXT_BYTES];
+};
+
 BPF_HASH(groups, struct group_t, u64, GROUPS_ENTRIES);
+BPF_PERF_OUTPUT(hits);
+BPF_ARRAY(rate_window, u64, 2);  /* [0]: the second's start (ns), [1]: hits sent in it */
+BPF_PERCPU_ARRAY(hit_scratch, struct hit_t, 1);
 BPF_PERCPU_ARRAY(stats, u64, PA_STAT_COUNT);
 BPF_PERCPU_ARRAY(group_scratch, struct group_t, 1);
 
@@ -62,16 +79,47 @@ static __always_inline void read_text(char *into, u64 address, s64 length, int k
  * @SLOTn_ARG@ and @SLOTn_LENGTH@ placeholders (bpf_source.program_text), and each slot is
  * written out. */
 
+/* Whether this hit may be sent: at most RATE_LIMIT in each second (shared by the CPUs; the
+ * second's turnover is not atomic, so a handful more may pass at a turn, each still counted). */
+static __always_inline int under_rate_limit(u64 now)
+{
+    u32 start_slot = 0, sent_slot = 1;
+    u64 *start = rate_window.lookup(&start_slot);
+    u64 *sent = rate_window.lookup(&sent_slot);
+    if (!start || !sent)
+        return 0;
+    if (now - *start >= 1000000000ULL) {
+        *start = now;
+        *sent = 0;
+    }
+    return __sync_fetch_and_add(sent, 1) < RATE_LIMIT;
+}
+
 int on_probe(struct pt_regs *ctx)
 {
     if (!lp_is_target())
         return 0;
     bump(PA_STAT_EVENTS);
     u32 zero = 0;
+#if TRACE
+    u64 now = bpf_ktime_get_ns();
+    if (!under_rate_limit(now)) {
+        bump(PA_STAT_LIMITED);
+        return 0;
+    }
+    struct hit_t *hit = hit_scratch.lookup(&zero);
+    if (!hit)
+        return 0;
+    __builtin_memset(hit, 0, sizeof(*hit));
+    hit->time_ns = now;
+    hit->tid = (u32)bpf_get_current_pid_tgid();
+    struct group_t *group = (struct group_t *)&hit->number0;
+#else
     struct group_t *group = group_scratch.lookup(&zero);
     if (!group)
         return 0;
     __builtin_memset(group, 0, sizeof(*group));
+#endif
 #if SLOT0_ARG
     {
         SLOT0_TYPE value = 0;
@@ -101,6 +149,11 @@ int on_probe(struct pt_regs *ctx)
         group->number1 = (u64)(s64)value;
 #endif
     }
+#endif
+#if TRACE
+    if (hits.perf_submit(ctx, hit, sizeof(*hit)) != 0)
+        bump(PA_STAT_RING_FULL);
+    return 0;
 #endif
     u64 none = 0;
     u64 *count = groups.lookup_or_try_init(group, &none);

@@ -37,6 +37,7 @@ from lineprobe.syscalls.model import (
 )
 from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts, ProbeGroup
+from lineprobe.usdt.hits import ProbeHitRecord, ProbeTrace
 
 PROTOCOL_VERSION = protocol.PROTOCOL_VERSION
 
@@ -123,6 +124,25 @@ def to_probe_counts(result: protocol.ProbeArgsResult) -> ProbeCounts:
         groups=tuple(ProbeGroup(g.count, tuple(g.values)) for g in result.groups),
         events=c.events,
         lost=c.lost,
+        truncated=c.truncated,
+        unreadable=c.unreadable,
+        sites=result.sites,
+    )
+
+
+def to_probe_trace(result: protocol.ProbeTraceResult) -> ProbeTrace:
+    c = result.counters
+    return ProbeTrace(
+        header=header_of(result.header),
+        probe=result.probe,
+        arguments=tuple(ArgumentChoice(a.number, a.text, a.length_argument) for a in result.arguments),
+        hits=tuple(
+            ProbeHitRecord((h.time_ns - result.started_ns) / 1e9, h.tid, tuple(h.values)) for h in result.hits
+        ),
+        events=c.events,
+        rate_limited=c.rate_limited,
+        ring_full=c.ring_full,
+        dropped=c.dropped,
         truncated=c.truncated,
         unreadable=c.unreadable,
         sites=result.sites,
@@ -238,6 +258,7 @@ WIRE_KINDS: dict[str, WireKind] = {
     "leaks": WireKind(protocol.LeaksRequest, protocol.LeaksDone, to_raw_leak_trace),
     "stackcount": WireKind(protocol.StackCountRequest, protocol.StackCountDone, to_raw_stack_counts),
     "probe-args": WireKind(protocol.ProbeArgsRequest, protocol.ProbeArgsDone, to_probe_counts),
+    "probe-trace": WireKind(protocol.ProbeTraceRequest, protocol.ProbeTraceDone, to_probe_trace),
 }
 """By capture kind name (``lineprobe.capture.kinds``)."""
 

@@ -24,6 +24,8 @@ BUDGET_PERCENT = wire_parameters.BUDGET_PERCENT
 SAMPLE_FRACTION = wire_parameters.SAMPLE_FRACTION
 PROBE_ARGUMENT = wire_parameters.PROBE_ARGUMENT
 PROBE_LENGTH_ARGUMENT = wire_parameters.PROBE_LENGTH_ARGUMENT
+RATE_LIMIT = wire_parameters.RATE_LIMIT
+MAX_HITS = wire_parameters.MAX_HITS
 
 
 def bounds_text(parameter: Parameter, scale: float = 1.0) -> str:
