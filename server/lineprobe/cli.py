@@ -595,6 +595,32 @@ def _argument_choice(text: str) -> ArgumentChoice:
     return ArgumentChoice(number, len(parts) > 1, length)
 
 
+def _known_grouping(probe: str, grouping: str, choices: list[ArgumentChoice]) -> list[ArgumentChoice]:
+    """``--by NAME``: the arguments a runtime's probe table groups by under that name."""
+    from lineprobe.usdt.hotspot import known
+
+    entry = known(probe)
+    if entry is None:
+        raise click.UsageError(f"--by needs a probe lineprobe knows (HotSpot's); give --arg N for {probe}")
+    if choices:
+        raise click.UsageError("give --by or --arg, not both")
+    try:
+        return entry.choices(grouping)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="--by") from None
+
+
+def _warn_of_runtime_flags(pid: int, probe: str) -> None:
+    """Say before tracing when a runtime fires the probe only with a flag the process lacks."""
+    from rich.markup import escape
+
+    from lineprobe.usdt.hotspot import extended_probes_problem
+
+    problem = extended_probes_problem(pid, probe)
+    if problem is not None:
+        _stderr_console().print(f"[yellow]warning:[/] {escape(problem)}", highlight=False)
+
+
 @usdt.command("count")
 @click.option(
     "--pid", "-p", type=click.IntRange(1), required=True, help="The process whose hits are counted."
@@ -609,6 +635,12 @@ def _argument_choice(text: str) -> ArgumentChoice:
     help="Group hits by argument N (twice: by a pair); N:text reads the text it points to, "
     "N:text:M with its length from argument M.",
 )
+@click.option(
+    "--by",
+    "grouping",
+    metavar="NAME",
+    help="Group by arguments a known runtime names (HotSpot: --by method, class, thread, size...).",
+)
 @click.option("--stack", is_flag=True, help="Count by call stack instead: heat on the calling lines.")
 @_report_options(stacks=True)
 @click.option(
@@ -619,6 +651,7 @@ def usdt_count(
     pid: int,
     duration: float | None,
     arguments: tuple[str, ...],
+    grouping: str | None,
     stack: bool,
     as_json: bool,
     folded: str | None,
@@ -633,6 +666,7 @@ def usdt_count(
     \b
     lineprobe usdt count --pid 1234 lineprobe_demo:request --arg 2
     lineprobe usdt count --pid 1234 hotspot:method__entry --arg 2:text:3 --arg 4:text:5
+    lineprobe usdt count --pid 1234 hotspot:method__entry --by method
     lineprobe usdt count --pid 1234 lineprobe_demo:request --stack
     """
     from rich.console import Console
@@ -643,8 +677,11 @@ def usdt_count(
     choices = [_argument_choice(text) for text in arguments]
     if len(choices) > 2:
         raise click.UsageError("--arg groups by two arguments at most")
+    if grouping is not None:
+        choices = _known_grouping(probe, grouping, choices)
     if stack and choices:
-        raise click.UsageError("--stack counts by call stack: give no --arg with it")
+        raise click.UsageError("--stack counts by call stack: give no --arg or --by with it")
+    _warn_of_runtime_flags(pid, probe)
     if (folded or speedscope) and not stack:
         raise click.UsageError("--folded and --speedscope write stacks: add --stack")
     if stack:
@@ -726,6 +763,7 @@ def usdt_trace(
     choices = [_argument_choice(text) for text in arguments]
     if len(choices) > 2:
         raise click.UsageError("--arg records two arguments at most")
+    _warn_of_runtime_flags(pid, probe)
     trace: ProbeTrace = _capture(
         kinds.PROBE_TRACE,
         pid,

@@ -79,7 +79,7 @@ def test_method_entry_counts_name_is_divisible_at_argdists_rate(workloads: Path)
             assert argdist.poll() is None, argdist.communicate()
             assert time.monotonic() < deadline, "argdist never counted"
             time.sleep(0.1)
-        by_class_and_method = ["--arg", "2:text:3", "--arg", "4:text:5", "hotspot:method__entry"]
+        by_class_and_method = ["--by", "method", "hotspot:method__entry"]
         done = subprocess.run(
             [
                 *LINEPROBE,

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from lineprobe.usdt.counts import ProbeCounts
 from lineprobe.usdt.hits import ProbeTrace
+from lineprobe.usdt.hotspot import argument_meaning
 from lineprobe.usdt.listing import ProbeListing
 
 
@@ -24,8 +25,14 @@ def listing_to_json(listing: ProbeListing) -> dict[str, Any]:
                 "name": probe.name,
                 "semaphore": probe.semaphore,
                 "arguments": [
-                    {"size": a.size, "signed": a.signed, "location": a.location, "type": a.type_name}
-                    for a in probe.arguments
+                    {
+                        "size": a.size,
+                        "signed": a.signed,
+                        "location": a.location,
+                        "type": a.type_name,
+                        "meaning": argument_meaning(probe.provider, probe.name, number),
+                    }
+                    for number, a in enumerate(probe.arguments, 1)
                 ],
                 "sites": [
                     {
@@ -54,7 +61,9 @@ def render_listing(listing: ProbeListing, console: Console, verbose: bool) -> No
         semaphore = f"semaphore 0x{probe.semaphore:x}" if probe.semaphore else "no semaphore"
         console.print(f"  {len(probe.sites)} site(s), {len(probe.arguments)} argument(s), {semaphore}")
         for number, argument in enumerate(probe.arguments, 1):
-            console.print(f"    arg{number}: {escape(argument.describe())}", highlight=False)
+            meaning = argument_meaning(probe.provider, probe.name, number)
+            said = f"{meaning}: {argument.describe()}" if meaning else argument.describe()
+            console.print(f"    arg{number}: {escape(said)}", highlight=False)
         for site in probe.sites:
             where = ""
             if site.source is not None:
