@@ -133,6 +133,14 @@ def check_wordcount(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def check_slowy(report: dict[str, Any]) -> list[str]:
+    top = report["groups"][0]["values"] if report.get("groups") else None
+    problems = [] if top == ["slowy/App", "isDivisible"] else [f"the top method is {top}"]
+    if report.get("events", 0) < 100_000:
+        problems.append(f"only {report.get('events')} method entries")
+    return problems
+
+
 def check_capabilities(report: dict[str, Any]) -> list[str]:
     """What the tests replay: the machine's answer as the agent gave it, tracing available."""
     available = {c["name"]: c["available"] for c in report.get("capabilities", [])}
@@ -153,6 +161,11 @@ class Recording:
     captures: int = 1
     arguments: tuple[str, ...] = ()
     """What the CLI command takes after its options (a tracepoint), recording and replaying alike."""
+    runtime: tuple[str, ...] = ()
+    """What runs the workload (``java`` and its flags, ``-cp`` the build folder); none: it is a
+    program of its own."""
+    warmup_s: float = 0.3
+    """How long the workload runs before it is traced."""
 
 
 RECORDINGS = {
@@ -185,6 +198,18 @@ RECORDINGS = {
             check_logger_stacks,
             arguments=("block:block_rq_issue",),
         ),
+        # HotSpot's method probes by class and method in the workshop's Java program: the Java
+        # method lenses, replayed. Three seconds of warm-up: the loop is compiled and steady.
+        Recording(
+            "usdt-slowy",
+            "usdt count",
+            ("slowy.App",),
+            ("-d", "1", "--by", "method"),
+            check_slowy,
+            arguments=("hotspot:method__entry",),
+            runtime=("java", "-XX:+ExtendedDTraceProbes", "-XX:-Inline", "-cp", str(BUILD / "slowy")),
+            warmup_s=3.0,
+        ),
         # The editor's "Show Capabilities", replayed: what the agent found on this machine.
         Recording("capabilities", "capabilities", (), (), check_capabilities),
     )
@@ -214,17 +239,22 @@ def capture_once(recording: Recording, scratch: Path) -> tuple[Path, list[str]]:
     if not recording.workload:
         return ask_once(recording, scratch)
     path = scratch / "capture.jsonl"
-    argv = [str(BUILD / recording.workload[0])]
-    argv += [a.replace("{scratch}", str(scratch)) for a in recording.workload[1:]]
+    program = (
+        [*recording.runtime, recording.workload[0]]
+        if recording.runtime
+        else [str(BUILD / recording.workload[0])]
+    )
+    argv = [*program, *(a.replace("{scratch}", str(scratch)) for a in recording.workload[1:])]
     workload = subprocess.Popen(argv, cwd=scratch, stdout=subprocess.DEVNULL)
+    command = recording.kind.split()
     try:
-        time.sleep(0.3)
+        time.sleep(recording.warmup_s)
         if workload.poll() is not None:
             raise RuntimeError(f"{argv} exited at once with {workload.returncode}")
         env = {**os.environ, "LINEPROBE_RECORD": str(path)}
         env.pop("LINEPROBE_REPLAY", None)
         lineprobe(
-            [recording.kind, "--json", "--pid", str(workload.pid), *recording.options, *recording.arguments],
+            [*command, "--json", "--pid", str(workload.pid), *recording.options, *recording.arguments],
             env,
             scratch,
         )
@@ -233,7 +263,9 @@ def capture_once(recording: Recording, scratch: Path) -> tuple[Path, list[str]]:
         workload.wait(10)
     env = {**os.environ, "LINEPROBE_REPLAY": str(path)}
     env.pop("LINEPROBE_RECORD", None)
-    replayed = lineprobe([recording.kind, "--json", "--pid", "1", *recording.arguments], env, scratch)
+    replayed = lineprobe(
+        [*command, "--json", "--pid", "1", *recording.options, *recording.arguments], env, scratch
+    )
     return path, recording.check(replayed)
 
 

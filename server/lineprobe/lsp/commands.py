@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from lineprobe.costs.model import StackProfile
 from lineprobe.leaks.model import LeakTrace
 from lineprobe.lsp import documents, presentation
 from lineprobe.lsp.leak_view import build_leak_view
+from lineprobe.lsp.probe_view import ProbeView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
 from lineprobe.lsp.source_locator import uri_of
@@ -35,7 +37,12 @@ from lineprobe.lsp.syscall_view import build_syscall_view
 from lineprobe.process_list import list_processes
 from lineprobe.reports.leaks_report import leaks_to_json
 from lineprobe.reports.syscalls_report import trace_to_json
+from lineprobe.reports.usdt_report import counts_to_json, listing_to_json
+from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.model import SyscallTrace
+from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts
+from lineprobe.usdt.hotspot import extended_probes_problem, known
+from lineprobe.usdt.listing import ProbesUnavailable, probes_of_binary, probes_of_process
 
 FLAME_GRAPH = "lineprobe.flameGraph"
 SCOPE_HEAT = "lineprobe.scopeHeat"
@@ -47,6 +54,8 @@ PROFILE = "lineprobe.profile"
 STOP = "lineprobe.stop"
 CAPABILITIES = "lineprobe.capabilities"
 STACK_COUNT = "lineprobe.stackCount"
+USDT_LIST = "lineprobe.usdtList"
+USDT_COUNT = "lineprobe.usdtCount"
 
 
 class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
@@ -57,6 +66,58 @@ class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
     frequency: int | None = None
     tracepoint: str | None = None
     """``lineprobe.stackCount`` only: ``CATEGORY:NAME``."""
+
+
+class GroupByArgument(msgspec.Struct, forbid_unknown_fields=True):
+    number: int
+    text: bool = False
+    lengthArgument: int = 0
+
+
+class UsdtArguments(msgspec.Struct, forbid_unknown_fields=False):
+    """``lineprobe.usdtCount``'s own fields (beside ``pid`` and ``durationMs``)."""
+
+    probe: str
+    by: str | None = None
+    """A grouping a known runtime's table names (HotSpot: method, class, thread, size, kind)."""
+    groupBy: list[GroupByArgument] = []
+    stack: bool = False
+
+
+def _usdt_arguments(arguments: tuple[Any, ...]) -> UsdtArguments:
+    try:
+        usdt = msgspec.convert(arguments[0], UsdtArguments)
+    except (msgspec.ValidationError, IndexError) as exc:
+        raise AgentError(
+            "bad-request", f'{USDT_COUNT} needs {{"pid": N, "probe": "PROVIDER:NAME"}}: {exc}'
+        ) from None
+    if usdt.stack and (usdt.by or usdt.groupBy):
+        raise AgentError("bad-request", f"{USDT_COUNT}: stack counts by call stack, not by arguments")
+    if usdt.by and usdt.groupBy:
+        raise AgentError("bad-request", f"{USDT_COUNT}: give by or groupBy, not both")
+    if len(usdt.groupBy) > 2:
+        raise AgentError("bad-request", f"{USDT_COUNT}: groupBy takes two arguments at most")
+    for choice in usdt.groupBy:
+        for field_name, value, parameter in (
+            ("number", choice.number, parameters.PROBE_ARGUMENT),
+            ("lengthArgument", choice.lengthArgument, parameters.PROBE_LENGTH_ARGUMENT),
+        ):
+            problem = parameters.check(field_name, parameter, value)
+            if problem is not None:
+                raise AgentError("bad-request", f"{USDT_COUNT}: {problem}")
+    return usdt
+
+
+def _usdt_choices(usdt: UsdtArguments) -> list[ArgumentChoice]:
+    if usdt.by is None:
+        return [ArgumentChoice(c.number, c.text, c.lengthArgument) for c in usdt.groupBy]
+    entry = known(usdt.probe)
+    if entry is None:
+        raise AgentError("bad-request", f'{USDT_COUNT}: "by" needs a probe lineprobe knows (HotSpot\'s)')
+    try:
+        return entry.choices(usdt.by)
+    except KeyError as exc:
+        raise AgentError("bad-request", f"{USDT_COUNT}: {exc.args[0]}") from None
 
 
 def _parse_profile_arguments(arguments: tuple[Any, ...], name: str = PROFILE) -> ProfileArguments:
@@ -166,7 +227,7 @@ class _ProgressReporter:
             self.token = None
 
 
-T = TypeVar("T", StackProfile, SyscallTrace, LeakTrace)
+T = TypeVar("T", StackProfile, SyscallTrace, LeakTrace, ProbeCounts)
 
 
 def _target_of(args: ProfileArguments) -> int | Launch:
@@ -291,6 +352,102 @@ def register(server: LineprobeServer) -> None:
 
         return await _traced(
             ls, arguments, STACK_COUNT, "Counting stacks of", kinds.STACKCOUNT, capture_parameters, publish
+        )
+
+    @server.command(USDT_LIST)
+    async def usdt_list_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """The USDT probes of a process (``{"pid": N}``) or a file (``{"binary": PATH}``), with the
+        source line of each site; no agent, no privileges."""
+        given = arguments[0] if len(arguments) == 1 and isinstance(arguments[0], dict) else {}
+        pid, binary = given.get("pid"), given.get("binary")
+        if (pid is None) == (binary is None) or not isinstance(pid or binary, int | str):
+            return _error_result(
+                ls, AgentError("bad-request", f'{USDT_LIST} takes {{"pid": N}} or {{"binary": PATH}}')
+            )
+        try:
+            listing = await asyncio.to_thread(
+                lambda: (
+                    probes_of_process(int(pid), ImageCache())
+                    if pid is not None
+                    else probes_of_binary(str(binary), ImageCache())
+                )
+            )
+        except ProbesUnavailable as exc:
+            return _error_result(ls, AgentError("bad-request", str(exc)))
+        result = listing_to_json(listing)
+        for probe in result["probes"]:
+            for site in probe["sites"]:
+                site["uri"] = uri_of(site["path"]) if site["path"] and os.path.isfile(site["path"]) else None
+        result["ok"] = True
+        return result
+
+    @server.command(USDT_COUNT)
+    async def usdt_count_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """A USDT probe's hits in a running process: by call stack (``"stack": true``: published as
+        a profile is) or by argument values (HotSpot's methods: call rates as code lenses)."""
+        try:
+            usdt = _usdt_arguments(arguments)
+            choices = _usdt_choices(usdt)
+        except AgentError as exc:
+            return _error_result(ls, exc)
+
+        def needs_pid(args: ProfileArguments) -> None:
+            if args.pid is None:
+                raise AgentError("bad-request", f"{USDT_COUNT} counts in a running process: give its pid")
+
+        if usdt.stack:
+
+            def stack_parameters(args: ProfileArguments) -> dict[str, Any]:
+                needs_pid(args)
+                return {"tracepoint": f"usdt:{usdt.probe}"}
+
+            def publish_stacks(profile: StackProfile) -> tuple[dict[str, Any], str]:
+                view = ProfileView.build(profile, ls.state.settings, ls.workspace_roots())
+                documents.publish(ls, view)
+                summary = _summary(profile, view)
+                summary["event"] = profile.cost.event
+                return summary, f"{profile.total} hits"
+
+            return await _traced(
+                ls,
+                arguments,
+                USDT_COUNT,
+                "Counting stacks of",
+                kinds.STACKCOUNT,
+                stack_parameters,
+                publish_stacks,
+            )
+
+        def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
+            needs_pid(args)
+            return {"probe": usdt.probe, "group_by": [c.to_wire() for c in choices]}
+
+        def publish(counts: ProbeCounts) -> tuple[dict[str, Any], str]:
+            view = ProbeView.build(counts, ls.workspace_roots())
+            documents.publish_probes(ls, view)
+            result = counts_to_json(counts)
+            result["files"] = sorted(view.methods)
+            t = counts.timings
+            result["timings"] = {
+                "compile_s": t.compile_s,
+                "sampling_s": t.sampling_s,
+                "resolution_s": t.resolution_s,
+            }
+            return result, f"{counts.events:,} hits"
+
+        problem = extended_probes_problem(int(arguments[0].get("pid") or 0), usdt.probe)
+        if problem is not None:
+            ls.window_show_message(
+                types.ShowMessageParams(types.MessageType.Warning, f"lineprobe: {problem}")
+            )
+        return await _traced(
+            ls,
+            arguments,
+            USDT_COUNT,
+            f"Counting {usdt.probe} in",
+            kinds.PROBE_ARGS,
+            capture_parameters,
+            publish,
         )
 
     @server.command(TRACE_SYSCALLS)

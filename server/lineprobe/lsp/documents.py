@@ -13,6 +13,7 @@ from lineprobe.capture.wire import parameters
 from lineprobe.lsp import finding_presentation, presentation
 from lineprobe.lsp.findings import Finding
 from lineprobe.lsp.leak_view import LeakView
+from lineprobe.lsp.probe_view import ProbeView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
 from lineprobe.lsp.syscall_view import SyscallView
@@ -72,6 +73,11 @@ def publish(ls: LineprobeServer, view: ProfileView) -> None:
         ls.protocol.notify(HEAT_NOTIFICATION, presentation.heat(view, doc))
     for uri in set(previous.documents if previous else ()) - set(view.documents):
         ls.protocol.notify(HEAT_NOTIFICATION, {"uri": uri, "samples": 0, "lines": []})
+
+
+def publish_probes(ls: LineprobeServer, view: ProbeView) -> None:
+    ls.state.probes = view
+    _refresh(ls)
 
 
 def publish_syscalls(ls: LineprobeServer, view: SyscallView) -> None:
@@ -162,6 +168,8 @@ def register(server: LineprobeServer) -> None:
         view = ls.state.view
         if view is not None and uri in view.documents:
             lenses.extend(presentation.function_lenses(view, view.documents[uri]))
+        if ls.state.probes is not None:
+            lenses.extend(ls.state.probes.lenses(uri))
         path = to_fs_path(uri)
         if path:
             lenses.extend(await asyncio.to_thread(_profile_lenses, ls, path))

@@ -23,6 +23,7 @@ from lineprobe.capture.agent_errors import AgentError
 from lineprobe.capture.runner import CaptureRunner
 from lineprobe.lsp.cancellation import CancellableCommandsProtocol
 from lineprobe.lsp.leak_view import LeakView
+from lineprobe.lsp.probe_view import ProbeView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.settings import Settings, update_settings
 from lineprobe.lsp.syscall_view import SyscallView
@@ -38,6 +39,8 @@ class ServerState:
     view: ProfileView | None = None
     syscalls: SyscallView | None = None
     leaks: LeakView | None = None
+    probes: ProbeView | None = None
+    """The latest USDT count (Java methods' call rates as lenses)."""
     published: set[str] = field(default_factory=set)
     """URIs that currently carry our diagnostics, to clear them on the next profile."""
     binaries: BinarySourceCache = field(default_factory=BinarySourceCache)
