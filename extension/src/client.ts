@@ -24,7 +24,7 @@ import { resolveServerLaunch, sameLaunch, type ServerLaunch } from "./model/serv
 import type { ServerMessage } from "./model/messages";
 import { readServerSettings, readLaunchSettings } from "./settings";
 
-/** Documents the server should see: compiled languages, whose binaries it profiles. */
+/** Documents the server should see: compiled languages, whose binaries it profiles, and Java. */
 const DOCUMENT_SELECTOR: LanguageClientOptions["documentSelector"] = [
   { scheme: "file", language: "c" },
   { scheme: "file", language: "cpp" },
@@ -32,6 +32,8 @@ const DOCUMENT_SELECTOR: LanguageClientOptions["documentSelector"] = [
   { scheme: "file", language: "go" },
   { scheme: "file", language: "objective-c" },
   { scheme: "file", language: "objective-cpp" },
+  // Java: HotSpot's USDT method probes put call rates on its methods.
+  { scheme: "file", language: "java" },
   { scheme: "file", pattern: "**/*.{c,h,cc,cpp,cxx,hh,hpp,hxx,inl,rs,go,zig,d,f,f90,s,S}" },
 ];
 

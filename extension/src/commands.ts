@@ -11,6 +11,7 @@ import type { HeatDecorations } from "./heatDecorations";
 import { profileOptions } from "./model/settings";
 import { splitCommandLine } from "./model/processes";
 import { ServerCommand, type ProfileResult } from "./model/protocol";
+import { countProbe, type CountProbeArgs } from "./probeCounter";
 import { pickProcess } from "./processPicker";
 import type { Profiler } from "./profiler";
 import { readServerSettings } from "./settings";
@@ -105,6 +106,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         void vscode.window.showErrorMessage(`lineprobe: ${error instanceof Error ? error.message : String(error)}`);
       }
     }),
+
+    register("lineprobe.countProbe", (args?: CountProbeArgs) => countProbe(server, args)),
 
     register("lineprobe.showCapabilities", () => deps.capabilities.show()),
 

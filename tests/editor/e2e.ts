@@ -9,7 +9,10 @@
  * person would look at: the hot line's diagnostic in the Problems panel,
  * its heat decoration, its hover with the percentage, and that clicking the
  * hottest frame of the flame graph opens that line. It also runs the
- * server's "Profile for 5 s" code lens. Screenshots go to artifacts/.
+ * server's "Profile for 5 s" code lens. Then, on the workshop's Java program
+ * (HotSpot's USDT method probes on), "lineprobe: Count USDT Probe…" picked as
+ * a person does: the JVM, hotspot:method__entry, "by method"; isDivisible's
+ * declaration shows its call rate in a code lens. Screenshots go to artifacts/.
  *
  * Run by `make e2e-editor` (tests/editor/run.sh sets the paths below).
  */
@@ -32,6 +35,9 @@ const PROFILE_MS = 2000;
 const TARGET_PALETTE_TO_HEAT_S = 6;
 /** Past this, something hangs: a failure. Between the target and this, a slow machine: reported. */
 const LIMIT_PALETTE_TO_HEAT_S = 15;
+
+const JAVA_REL = "workloads/slowy/slowy/App.java";
+const JAVA_DECLARATION = "static boolean isDivisible(int n, int d) {";
 
 const SOURCE_REL = "workloads/primes/primes.c";
 const SOURCE = path.join(REPO, SOURCE_REL);
@@ -63,6 +69,9 @@ async function main(): Promise<void> {
 
   const workload = startGroup("primes", path.join(REPO, "workloads", "build", "primes"), ["200000", "0"]);
   console.log(`workload: primes, PID ${workload.pid}; hot line ${SOURCE_REL}:${HOT_LINE}`);
+  // Method probes on, and methods kept apart (the workshop's flags): warm by the time it is counted.
+  const jvm = startGroup("slowy", "java", ["-XX:+ExtendedDTraceProbes", "-XX:-Inline", "-cp", path.join(REPO, "workloads", "build", "slowy"), "slowy.App"]);
+  console.log(`workload: slowy.App (HotSpot), PID ${jvm.pid}`);
 
   const started = Date.now();
   const { port, server } = await startCodeServer(scratch);
@@ -83,6 +92,7 @@ async function main(): Promise<void> {
     console.log(`workbench loaded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     try {
       await editorChecks(page, workload);
+      await javaProbeChecks(page, jvm);
     } catch (error) {
       // What was on screen, for the person reading the failure.
       await page.screenshot({ path: path.join(ARTIFACTS, "failure.png") }).catch(() => undefined);
@@ -107,6 +117,7 @@ async function main(): Promise<void> {
   }
   await checkWithNeovim({ repo: REPO, source: SOURCE, hotLine: HOT_LINE, pid: workload.pid, check });
   await stopGroup(workload);
+  await stopGroup(jvm);
   rmSync(scratch, { recursive: true, force: true });
 }
 
@@ -247,6 +258,46 @@ async function editorChecks(page: Page, workload: Started): Promise<void> {
   const buttons = await toast.locator(".monaco-button").allInnerTexts();
   check(buttons.some((b) => b.includes("Copy Build Flags")), "no debug info: warning says why, with a 'Copy Build Flags' button", JSON.stringify(buttons));
   await page.screenshot({ path: path.join(ARTIFACTS, "08-no-debug-info.png") });
+}
+
+/** HotSpot's method probes counted by method from the palette: the call rate on isDivisible. */
+async function javaProbeChecks(page: Page, jvm: Started): Promise<void> {
+  await openFile(page, JAVA_REL);
+  await waitForLine(page, JAVA_DECLARATION);
+  await runCommand(page, "lineprobe: Count USDT Probe…");
+  await page.locator(QUICK_INPUT_BOX).fill(String(jvm.pid));
+  // The filter highlights the PID in the row, splitting its text: found by the number alone.
+  const process = quickPickRow(page, String(jvm.pid));
+  await process.waitFor({ timeout: 30_000 });
+  await process.click();
+  // The JVM's probes, listed from libjvm.so's notes: pick the method entry probe.
+  await page.locator(QUICK_INPUT_BOX).fill("hotspot:method__entry");
+  const probe = quickPickRow(page, /hotspot:method__entry/);
+  await probe.waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, "09-usdt-probes.png") });
+  await probe.click();
+  const byMethod = quickPickRow(page, "by method");
+  await byMethod.waitFor();
+  await byMethod.click();
+  const lens = page.locator(".contentWidgets .codelens-decoration", { hasText: /method__entry: [\d,]+ calls\/s/ }).first();
+  await lens.waitFor({ timeout: 90_000 });
+  const text = (await lens.innerText()).trim();
+  const line = await lens.evaluate((el) => {
+    // The lens sits above its line: the line number of the first view line below it.
+    const editor = el.closest(".monaco-editor");
+    const top = el.getBoundingClientRect().bottom;
+    const numbers = Array.from(editor?.querySelectorAll(".margin-view-overlays .line-numbers") ?? []);
+    const below = numbers
+      .map((n) => ({ n: Number(n.textContent?.trim()), top: n.getBoundingClientRect().top }))
+      .filter((n) => n.top >= top - 2)
+      .sort((a, b) => a.top - b.top)[0];
+    return below?.n ?? -1;
+  });
+  const declared = readFileSync(path.join(REPO, JAVA_REL), "utf8").split("\n").findIndex((l) => l.includes(JAVA_DECLARATION)) + 1;
+  check(line === declared, `code lens on isDivisible's declaration (line ${declared}): '${text}'`, `lens above line ${line}`);
+  const rate = Number(/method__entry: ([\d,]+) calls/.exec(text)?.[1].replace(/,/g, ""));
+  check(rate > 10_000, "isDivisible's call rate, from hotspot:method__entry", text);
+  await page.screenshot({ path: path.join(ARTIFACTS, "10-java-method-rates.png") });
 }
 
 /**

@@ -13,7 +13,30 @@ export const ServerCommand = {
   capabilities: "lineprobe.capabilities",
   flameGraph: "lineprobe.flameGraph",
   scopeHeat: "lineprobe.scopeHeat",
+  usdtList: "lineprobe.usdtList",
+  usdtCount: "lineprobe.usdtCount",
 } as const;
+
+/** `lineprobe.usdtList` (PROTOCOL.md). */
+export type ProbeListing =
+  | {
+      ok: true;
+      binaries: string[];
+      probes: {
+        binary: string;
+        provider: string;
+        name: string;
+        arguments: { type: string; meaning: string | null }[];
+        groupings: string[];
+      }[];
+      problems: string[];
+    }
+  | Failure;
+
+/** `lineprobe.usdtCount` (PROTOCOL.md): by arguments (`groups`), or by stack (a profile's summary). */
+export type ProbeCountResult =
+  | { ok: true; events: number; groups?: { count: number; per_s: number; values: (number | string)[] }[]; files?: string[] }
+  | Failure;
 
 /** The custom notification behind the gutter heat. */
 export const HEAT_NOTIFICATION = "lineprobe/heat";

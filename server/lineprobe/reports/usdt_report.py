@@ -11,8 +11,14 @@ from rich.table import Table
 
 from lineprobe.usdt.counts import ProbeCounts
 from lineprobe.usdt.hits import ProbeTrace
-from lineprobe.usdt.hotspot import argument_meaning
+from lineprobe.usdt.hotspot import argument_meaning, known
 from lineprobe.usdt.listing import ProbeListing
+
+
+def _groupings(provider: str, name: str) -> list[str]:
+    """The named ways to group a known runtime's probe (``usdt count --by``)."""
+    entry = known(f"{provider}:{name}")
+    return [grouping for grouping, _ in entry.groupings] if entry is not None else []
 
 
 def listing_to_json(listing: ProbeListing) -> dict[str, Any]:
@@ -24,6 +30,7 @@ def listing_to_json(listing: ProbeListing) -> dict[str, Any]:
                 "provider": probe.provider,
                 "name": probe.name,
                 "semaphore": probe.semaphore,
+                "groupings": _groupings(probe.provider, probe.name),
                 "arguments": [
                     {
                         "size": a.size,

@@ -1,0 +1,98 @@
+/**
+ * "lineprobe: Count USDT Probe…": pick a process, one of its USDT probes (listed by the server
+ * from the files it maps), and how to group the hits (a known runtime's groupings, such as
+ * HotSpot's "by method", or by call stack); the server counts them and shows the result where
+ * it belongs (Java methods' call rates as code lenses, stacks as heat).
+ */
+import * as vscode from "vscode";
+import type { ServerClient } from "./client";
+import { ServerCommand, type ProbeCountResult, type ProbeListing } from "./model/protocol";
+import { pickProcess } from "./processPicker";
+
+/** Optional arguments, for key bindings and tests: each one given skips its question. */
+export interface CountProbeArgs {
+  pid?: number;
+  probe?: string;
+  /** A grouping the probe's runtime names ("method"), or "stack". */
+  by?: string;
+  durationMs?: number;
+}
+
+interface ProbeItem extends vscode.QuickPickItem {
+  probe: string;
+  groupings: string[];
+}
+
+async function pickProbe(server: ServerClient, pid: number): Promise<ProbeItem | undefined> {
+  const listing = await server.execute<ProbeListing>(ServerCommand.usdtList, { pid });
+  if (!listing.ok) {
+    void vscode.window.showErrorMessage(`lineprobe: ${listing.error.message}`);
+    return undefined;
+  }
+  if (listing.probes.length === 0) {
+    void vscode.window.showInformationMessage(`lineprobe: PID ${pid} maps no file with USDT probes`);
+    return undefined;
+  }
+  const items: ProbeItem[] = listing.probes.map((probe) => ({
+    label: `${probe.provider}:${probe.name}`,
+    description: probe.binary.split("/").pop(),
+    detail: probe.arguments.map((a, i) => `arg${i + 1}: ${a.meaning ?? a.type}`).join(", ") || "no arguments",
+    probe: `${probe.provider}:${probe.name}`,
+    groupings: probe.groupings,
+  }));
+  return vscode.window.showQuickPick(items, {
+    title: `lineprobe: USDT probes of PID ${pid}`,
+    placeHolder: "Probe to count (type to filter: hotspot:method__entry)",
+    matchOnDescription: true,
+  });
+}
+
+async function pickGrouping(groupings: string[]): Promise<string | undefined> {
+  const items = [
+    ...groupings.map((name) => ({ label: `by ${name}`, value: name })),
+    { label: "by call stack", value: "stack", description: "heat on the lines that fire it" },
+  ];
+  const chosen = await vscode.window.showQuickPick(items, { title: "lineprobe: count the hits", placeHolder: "How to group the hits" });
+  return chosen?.value;
+}
+
+export async function countProbe(server: ServerClient, args: CountProbeArgs = {}): Promise<ProbeCountResult | undefined> {
+  // Always asked (unless given): the process attached for CPU profiles is seldom the runtime
+  // whose probes are wanted.
+  let pid = typeof args.pid === "number" ? args.pid : undefined;
+  if (pid === undefined) {
+    const target = await pickProcess(server);
+    if (!target) {
+      return undefined;
+    }
+    pid = target.pid;
+  }
+  let probe = args.probe;
+  let groupings: string[] = [];
+  if (!probe) {
+    const item = await pickProbe(server, pid);
+    if (!item) {
+      return undefined;
+    }
+    probe = item.probe;
+    groupings = item.groupings;
+  }
+  const by = args.by ?? (await pickGrouping(groupings));
+  if (!by) {
+    return undefined;
+  }
+  const durationMs = args.durationMs ?? vscode.workspace.getConfiguration("lineprobe").get<number>("durationMs", 5000);
+  const request = by === "stack" ? { pid, probe, durationMs, stack: true } : { pid, probe, durationMs, by };
+  const result = await server.execute<ProbeCountResult>(ServerCommand.usdtCount, request);
+  if (!result.ok) {
+    return result; // the server showed the error
+  }
+  if (result.groups) {
+    const top = result.groups
+      .slice(0, 3)
+      .map((group) => `${group.values.join(".")} ${Math.round(group.per_s).toLocaleString("en-US")}/s`)
+      .join(", ");
+    vscode.window.setStatusBarMessage(`lineprobe: ${probe}: ${result.events.toLocaleString("en-US")} hits; ${top}`, 15000);
+  }
+  return result;
+}
