@@ -641,6 +641,13 @@ def _warn_of_runtime_flags(pid: int, probe: str) -> None:
     metavar="NAME",
     help="Group by arguments a known runtime names (HotSpot: --by method, class, thread, size...).",
 )
+@click.option(
+    "--hist",
+    "histogram",
+    type=_range(parameters.PROBE_ARGUMENT),
+    metavar="N",
+    help="A histogram of integer argument N by powers of two (argdist -H).",
+)
 @click.option("--stack", is_flag=True, help="Count by call stack instead: heat on the calling lines.")
 @_report_options(stacks=True)
 @click.option(
@@ -652,6 +659,7 @@ def usdt_count(
     duration: float | None,
     arguments: tuple[str, ...],
     grouping: str | None,
+    histogram: int | None,
     stack: bool,
     as_json: bool,
     folded: str | None,
@@ -667,6 +675,7 @@ def usdt_count(
     lineprobe usdt count --pid 1234 lineprobe_demo:request --arg 2
     lineprobe usdt count --pid 1234 hotspot:method__entry --arg 2:text:3 --arg 4:text:5
     lineprobe usdt count --pid 1234 hotspot:method__entry --by method
+    lineprobe usdt count --pid 1234 hotspot:object__alloc --hist 4
     lineprobe usdt count --pid 1234 lineprobe_demo:request --stack
     """
     from rich.console import Console
@@ -679,6 +688,10 @@ def usdt_count(
         raise click.UsageError("--arg groups by two arguments at most")
     if grouping is not None:
         choices = _known_grouping(probe, grouping, choices)
+    if histogram is not None:
+        if choices or stack:
+            raise click.UsageError("--hist is a grouping of its own: give no --arg, --by or --stack with it")
+        choices = [_argument_choice(str(histogram))]
     if stack and choices:
         raise click.UsageError("--stack counts by call stack: give no --arg or --by with it")
     _warn_of_runtime_flags(pid, probe)
@@ -695,7 +708,7 @@ def usdt_count(
         pid,
         (),
         duration,
-        {"probe": probe, "group_by": [c.to_wire() for c in choices]},
+        {"probe": probe, "group_by": [c.to_wire() for c in choices], "histogram": histogram is not None},
         as_json,
         launcher,
     )

@@ -282,3 +282,23 @@ def test_a_million_hits_a_second_are_recorded_or_counted_exactly(runs, rate_limi
     if rate_limit == 10_000:
         seconds = trace.header.duration_s
         assert recorded + trace.ring_full <= rate_limit * (seconds + 1) + 100
+
+
+def test_an_argument_histogram_by_powers_of_two(runs) -> None:
+    """argdist -H's histogram: the request sizes 64, 128, 256 and 512 fall in four buckets, a
+    quarter of the requests each."""
+    from lineprobe.capture import kinds
+
+    run = runs("lineprobe_demo:request")
+    by_size = [{"number": 2, "text": False, "length_argument": 0}]
+    raw = count_through_the_agent(
+        run, "probe-args", {"probe": run.probe, "group_by": by_size, "histogram": True}
+    )
+    counts = kinds.PROBE_ARGS.resolve(raw, ImageCache(), False)
+    assert counts.histogram
+    assert counts.buckets() == [
+        (64, 127, ROUNDS // 4),
+        (128, 255, ROUNDS // 4),
+        (256, 511, ROUNDS // 4),
+        (512, 1023, ROUNDS // 4),
+    ]

@@ -63,3 +63,21 @@ def test_a_trace_is_one_json_line_per_hit_then_its_summary() -> None:
     assert summary["events"] == 103 and summary["target_exited"] is True
     unaccounted = ProbeTrace(header(), "app:request", (), hits, 104, 90, 6, 4, 0, 0, 1)
     assert not unaccounted.accounted
+
+
+def test_a_histogram_has_every_power_of_two_between_its_ends() -> None:
+    raw = ProbeCounts(
+        header(),
+        "app:request",
+        (ArgumentChoice(2),),
+        (ProbeGroup(5, (0,)), ProbeGroup(7, (3,)), ProbeGroup(1, (1,))),
+        events=13,
+        lost=0,
+        truncated=0,
+        unreadable=0,
+        sites=1,
+        histogram=True,
+    )
+    assert raw.buckets() == [(0, 0, 5), (1, 1, 1), (2, 3, 0), (4, 7, 7)]
+    report = counts_to_json(resolve_probe_counts(raw))
+    assert report["histogram"][3] == {"low": 4, "high": 7, "count": 7}

@@ -52,6 +52,7 @@ class _ProbeProgram(BpfTracer):
     def __init__(
         self, pid: int, probe: str, arguments: list[ProbeArgument], mode: dict[str, int] | None = None
     ) -> None:
+        """``mode``: the program's TRACE, RATE_LIMIT and HISTOGRAM settings (0 when not given)."""
         from bcc import BPF
         from bcc.usdt import USDT, USDTException
 
@@ -65,7 +66,8 @@ class _ProbeProgram(BpfTracer):
         except USDTException as exc:
             raise UnknownTracepoint(f"cannot enable {probe} in process {pid}: {exc}") from None
         settings = _slot_settings(context, qualified, arguments)
-        settings |= {name: str(value) for name, value in (mode or {"TRACE": 0, "RATE_LIMIT": 0}).items()}
+        settings |= {"TRACE": "0", "RATE_LIMIT": "0", "HISTOGRAM": "0"}
+        settings |= {name: str(value) for name, value in (mode or {}).items()}
         cflags = [f"-I{BPF_DIR}", *(f"-D{name}={value}" for name, value in settings.items())]
         numbers = {name: int(value) for name, value in settings.items() if name.endswith(("_ARG", "_LENGTH"))}
         text = program_text("probe_args", numbers)
@@ -117,9 +119,15 @@ class _ProbeProgram(BpfTracer):
 
 
 class ProbeArgCounter(_ProbeProgram):
-    """Hits counted in the kernel by argument values (argdist -C)."""
+    """Hits counted in the kernel by argument values (argdist -C), or by the power of two of one
+    integer argument (argdist -H)."""
 
     TABLES = ("groups",)
+
+    def __init__(self, pid: int, probe: str, arguments: list[ProbeArgument], histogram: bool = False) -> None:
+        if histogram and (not arguments or arguments[0].text):
+            raise UnknownTracepoint("a histogram is of an integer argument: give its number first")
+        super().__init__(pid, probe, arguments, {"HISTOGRAM": 1 if histogram else 0})
 
     def collect(self) -> tuple[list[ProbeArgGroup], ProbeArgCounters]:
         groups = [

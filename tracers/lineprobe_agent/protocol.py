@@ -179,6 +179,9 @@ class ProbeArgsRequest(_Request, tag="probe-args", frozen=True):
     """``PROVIDER:NAME``, or ``/path/to/file:PROVIDER:NAME`` where several files declare it."""
     group_by: Annotated[list[ProbeArgument], msgspec.Meta(max_length=2)]
     """Up to two arguments; none: the hits are counted as one group."""
+    histogram: bool = False
+    """Count the first ``group_by`` argument (an integer, taken as unsigned) by its power of two
+    (argdist -H): its value in the groups is the bucket, 0 for 0, K for 2^(K-1) .. 2^K - 1."""
     duration_s: Duration = _default(parameters.DURATION_S)
     start_at_exec: StartAtExec = 0
 
@@ -535,6 +538,7 @@ class ProbeArgsResult(msgspec.Struct, frozen=True):
     header: TraceHeader
     probe: str
     group_by: list[ProbeArgument]
+    histogram: bool
     groups: list[ProbeArgGroup]
     counters: ProbeArgCounters
     sites: int

@@ -255,7 +255,9 @@ def _probe_program(
 
 def run_probe_args(tracing: Tracing, request: protocol.ProbeArgsRequest) -> protocol.ProbeArgsDone:
     counter = _probe_program(
-        tracing, request, lambda: ProbeArgCounter(request.pid, request.probe, request.group_by)
+        tracing,
+        request,
+        lambda: ProbeArgCounter(request.pid, request.probe, request.group_by, request.histogram),
     )
     try:
         tracing.attach(
@@ -273,6 +275,7 @@ def run_probe_args(tracing: Tracing, request: protocol.ProbeArgsRequest) -> prot
             header=header,
             probe=request.probe,
             group_by=request.group_by,
+            histogram=request.histogram,
             groups=groups,
             counters=counters,
             sites=counter.sites,

@@ -81,6 +81,8 @@ class UsdtArguments(msgspec.Struct, forbid_unknown_fields=False):
     by: str | None = None
     """A grouping a known runtime's table names (HotSpot: method, class, thread, size, kind)."""
     groupBy: list[GroupByArgument] = []
+    histogram: int | None = None
+    """An integer argument counted by powers of two (argdist -H), instead of by value."""
     stack: bool = False
 
 
@@ -93,8 +95,12 @@ def _usdt_arguments(arguments: tuple[Any, ...]) -> UsdtArguments:
         ) from None
     if usdt.stack and (usdt.by or usdt.groupBy):
         raise AgentError("bad-request", f"{USDT_COUNT}: stack counts by call stack, not by arguments")
-    if usdt.by and usdt.groupBy:
-        raise AgentError("bad-request", f"{USDT_COUNT}: give by or groupBy, not both")
+    if sum(1 for given in (usdt.by, usdt.groupBy, usdt.histogram is not None, usdt.stack) if given) > 1:
+        raise AgentError("bad-request", f"{USDT_COUNT}: give one of by, groupBy, histogram and stack")
+    if usdt.histogram is not None:
+        problem = parameters.check("histogram", parameters.PROBE_ARGUMENT, usdt.histogram)
+        if problem is not None:
+            raise AgentError("bad-request", f"{USDT_COUNT}: {problem}")
     if len(usdt.groupBy) > 2:
         raise AgentError("bad-request", f"{USDT_COUNT}: groupBy takes two arguments at most")
     for choice in usdt.groupBy:
@@ -109,6 +115,8 @@ def _usdt_arguments(arguments: tuple[Any, ...]) -> UsdtArguments:
 
 
 def _usdt_choices(usdt: UsdtArguments) -> list[ArgumentChoice]:
+    if usdt.histogram is not None:
+        return [ArgumentChoice(usdt.histogram)]
     if usdt.by is None:
         return [ArgumentChoice(c.number, c.text, c.lengthArgument) for c in usdt.groupBy]
     entry = known(usdt.probe)
@@ -420,7 +428,11 @@ def register(server: LineprobeServer) -> None:
 
         def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
             needs_pid(args)
-            return {"probe": usdt.probe, "group_by": [c.to_wire() for c in choices]}
+            return {
+                "probe": usdt.probe,
+                "group_by": [c.to_wire() for c in choices],
+                "histogram": usdt.histogram is not None,
+            }
 
         def publish(counts: ProbeCounts) -> tuple[dict[str, Any], str]:
             view = ProbeView.build(counts, ls.workspace_roots())

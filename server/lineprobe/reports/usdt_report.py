@@ -100,6 +100,9 @@ def counts_to_json(counts: ProbeCounts) -> dict[str, Any]:
             {"count": g.count, "per_s": round(counts.rate(g.count), 1), "values": list(g.values)}
             for g in counts.groups
         ],
+        "histogram": [{"low": low, "high": high, "count": n} for low, high, n in counts.buckets()]
+        if counts.histogram
+        else None,
         "target_exited": h.target_exited,
         "warnings": counts.warnings,
     }
@@ -115,6 +118,9 @@ def render_counts(counts: ProbeCounts, console: Console, top: int = 25) -> None:
     for warning in counts.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
     if not counts.group_by or not counts.groups:
+        return
+    if counts.histogram:
+        _render_histogram(counts, console)
         return
     table = Table(show_edge=False)
     table.add_column("count", justify="right")
@@ -174,3 +180,16 @@ def render_trace(trace: ProbeTrace, console: Console, shown: int = 40) -> None:
     )
     for warning in trace.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+HISTOGRAM_BAR = 40
+
+
+def _render_histogram(counts: ProbeCounts, console: Console) -> None:
+    """Powers of two with a bar each, as argdist -H and bcc's log2 histograms print them."""
+    rows = counts.buckets()
+    widest = max(n for _, _, n in rows) or 1
+    console.print(f"{'value':>25} : {'count':<10} distribution of {escape(counts.group_by[0].describe())}")
+    for low, high, n in rows:
+        bar = "*" * round(HISTOGRAM_BAR * n / widest)
+        console.print(f"{low:>11,} -> {high:<11,}: {n:<10,} |{bar:<{HISTOGRAM_BAR}}|", highlight=False)

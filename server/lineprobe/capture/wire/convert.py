@@ -127,6 +127,7 @@ def to_probe_counts(result: protocol.ProbeArgsResult) -> ProbeCounts:
         truncated=c.truncated,
         unreadable=c.unreadable,
         sites=result.sites,
+        histogram=result.histogram,
     )
 
 
