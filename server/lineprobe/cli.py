@@ -744,6 +744,7 @@ def usdt_count(
     show_default=True,
     help="Hits kept, at most; the rest are counted.",
 )
+@click.option("--stack", "stacks", is_flag=True, help="Also each hit's user stack, resolved to source lines.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit, then a summary line.")
 @click.option(
     "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
@@ -755,6 +756,7 @@ def usdt_trace(
     arguments: tuple[str, ...],
     rate: int,
     max_hits: int,
+    stacks: bool,
     as_json: bool,
     launcher: str | None,
     probe: str,
@@ -787,6 +789,7 @@ def usdt_trace(
             "arguments": [c.to_wire() for c in choices],
             "rate_limit": rate,
             "max_hits": max_hits,
+            "stacks": stacks,
         },
         as_json,
         launcher,

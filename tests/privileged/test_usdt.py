@@ -302,3 +302,21 @@ def test_an_argument_histogram_by_powers_of_two(runs) -> None:
         (256, 511, ROUNDS // 4),
         (512, 1023, ROUNDS // 4),
     ]
+
+
+def test_traced_hits_carry_their_stacks_to_the_probe_line(runs) -> None:
+    """``stacks``: each recorded tick hit has its user stack, resolved: the probe line in tick(),
+    then main's line that calls it."""
+    from lineprobe.capture import kinds
+
+    run = runs("lineprobe_demo:tick")
+    parameters = {"probe": run.probe, "arguments": [], "rate_limit": 1000, "max_hits": 1000, "stacks": True}
+    raw = count_through_the_agent(run, "probe-trace", parameters)
+    trace = kinds.PROBE_TRACE.resolve(raw, ImageCache(), False)
+    assert len(trace.hits) == run.truth["ticks"] == ROUNDS // 1000
+    for hit in trace.hits:
+        lines = [(f.function, f.line) for f in trace.stack_of(hit) if f.path == str(PROBES_C)]
+        assert lines[:2] == [
+            ("tick", marked_line(PROBES_C, "TICK-PROBE")),
+            ("main", marked_line(PROBES_C, "tick(round);")),
+        ], lines

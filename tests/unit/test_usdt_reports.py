@@ -6,6 +6,7 @@ import json
 
 from lineprobe.model.capture import CaptureHeader, Timings
 from lineprobe.reports.usdt_report import counts_to_json, trace_to_json_lines
+from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts, ProbeGroup, resolve_probe_counts
 from lineprobe.usdt.hits import ProbeHitRecord, ProbeTrace, resolve_probe_trace
 
@@ -52,7 +53,7 @@ def test_a_trace_is_one_json_line_per_hit_then_its_summary() -> None:
         unreadable=0,
         sites=1,
     )
-    trace = resolve_probe_trace(raw)
+    trace = resolve_probe_trace(raw, ImageCache())
     assert trace.accounted
     assert [w.split(" ")[0] for w in trace.warnings[:3]] == ["90", "6", "4"]
     assert any("target exited" in w for w in trace.warnings)

@@ -66,7 +66,7 @@ class _ProbeProgram(BpfTracer):
         except USDTException as exc:
             raise UnknownTracepoint(f"cannot enable {probe} in process {pid}: {exc}") from None
         settings = _slot_settings(context, qualified, arguments)
-        settings |= {"TRACE": "0", "RATE_LIMIT": "0", "HISTOGRAM": "0"}
+        settings |= {"TRACE": "0", "RATE_LIMIT": "0", "HISTOGRAM": "0", "TRACE_STACKS": "0"}
         settings |= {name: str(value) for name, value in (mode or {}).items()}
         cflags = [f"-I{BPF_DIR}", *(f"-D{name}={value}" for name, value in settings.items())]
         numbers = {name: int(value) for name, value in settings.items() if name.endswith(("_ARG", "_LENGTH"))}
@@ -148,18 +148,25 @@ class ProbeHitTracer(_ProbeProgram):
     ``max_hits`` kept; the rest counted by why."""
 
     def __init__(
-        self, pid: int, probe: str, arguments: list[ProbeArgument], rate_limit: int, max_hits: int
+        self,
+        pid: int,
+        probe: str,
+        arguments: list[ProbeArgument],
+        rate_limit: int,
+        max_hits: int,
+        stacks: bool = False,
     ) -> None:
-        super().__init__(pid, probe, arguments, {"TRACE": 1, "RATE_LIMIT": rate_limit})
+        mode = {"TRACE": 1, "RATE_LIMIT": rate_limit, "TRACE_STACKS": 1 if stacks else 0}
+        super().__init__(pid, probe, arguments, mode)
         self._hits: ExemplarBuffer[ProbeHit] = ExemplarBuffer(
             self._bpf, self._hit_of, HIT_BUFFER_PAGES, table="hits", keep=max_hits
         )
         self._exemplars = self._hits
 
     def _hit_of(self, event: Any) -> ProbeHit:
-        return ProbeHit(int(event.time_ns), int(event.tid), self._values(event))
+        return ProbeHit(int(event.time_ns), int(event.tid), self._values(event), int(event.user_stack_id))
 
-    def collect(self) -> tuple[list[ProbeHit], ProbeTraceCounters]:
+    def collect(self) -> tuple[list[ProbeHit], ProbeTraceCounters, dict[int, list[int]]]:
         self.poll(0)  # what is still in the ring
         counters = ProbeTraceCounters(
             events=stat(self._bpf, EVENTS),
@@ -170,8 +177,13 @@ class ProbeHitTracer(_ProbeProgram):
             unreadable=stat(self._bpf, UNREADABLE),
         )
         hits = list(self._hits.records)
+        table = self._bpf["stack_traces"]
+        stacks = {
+            stack: [int(address) for address in table.walk(stack)]
+            for stack in {hit.stack for hit in hits if hit.stack >= 0}
+        }
         self._reset()
-        return hits, counters
+        return hits, counters, stacks
 
 
 class _NoExemplars:

@@ -197,6 +197,8 @@ class ProbeTraceRequest(_Request, tag="probe-trace", frozen=True):
     arguments: Annotated[list[ProbeArgument], msgspec.Meta(max_length=2)]
     rate_limit: RateLimit = int(_default(parameters.RATE_LIMIT))
     max_hits: MaxHits = int(_default(parameters.MAX_HITS))
+    stacks: bool = False
+    """Also each hit's user stack (as the kernel walks it, by frame pointers)."""
     duration_s: Duration = _default(parameters.DURATION_S)
     start_at_exec: StartAtExec = 0
 
@@ -552,6 +554,8 @@ class ProbeHit(msgspec.Struct, frozen=True, array_like=True):
     """CLOCK_MONOTONIC, as ``ProbeTraceResult.started_ns``."""
     tid: int
     values: list[int | str]
+    stack: int = -1
+    """With ``stacks``: the hit's user stack, a key of ``ProbeTraceResult.stacks``; -1: none."""
 
 
 class ProbeTraceCounters(msgspec.Struct, frozen=True):
@@ -576,6 +580,8 @@ class ProbeTraceResult(msgspec.Struct, frozen=True):
     hits: list[ProbeHit]
     counters: ProbeTraceCounters
     sites: int
+    stacks: dict[int, list[int]]
+    """The user stacks hits refer to, by id: return addresses, innermost first."""
 
 
 # --- messages: agent -> server ---------------------------------------------------

@@ -288,13 +288,18 @@ def run_probe_trace(tracing: Tracing, request: protocol.ProbeTraceRequest) -> pr
         tracing,
         request,
         lambda: ProbeHitTracer(
-            request.pid, request.probe, request.arguments, request.rate_limit, request.max_hits
+            request.pid,
+            request.probe,
+            request.arguments,
+            request.rate_limit,
+            request.max_hits,
+            request.stacks,
         ),
     )
     try:
         failure = f"cannot attach to {request.probe}"
         tracing.attach(lambda: tracer.start(request.pid), tracer.stop, tracer.gate, failure)
-        (hits, counters), header = tracing.run(tracer, tracer.collect)
+        (hits, counters, stacks), header = tracing.run(tracer, tracer.collect)
     finally:
         tracer.close()
     return protocol.ProbeTraceDone(
@@ -307,6 +312,7 @@ def run_probe_trace(tracing: Tracing, request: protocol.ProbeTraceRequest) -> pr
             hits=hits,
             counters=counters,
             sites=tracer.sites,
+            stacks=stacks,
         ),
     )
 

@@ -80,7 +80,7 @@ PROBE_TRACE: CaptureKind[ProbeTrace] = CaptureKind(
     "probe-trace",
     "probe-trace",
     "tracing",
-    lambda raw, cache, launched: resolve_probe_trace(raw, launched),
+    resolve_probe_trace,
 )
 """Hits of a USDT probe one by one, with argument values and times."""
 KINDS: dict[str, CaptureKind[Any]] = {

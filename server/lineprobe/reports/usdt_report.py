@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.usdt.counts import ProbeCounts
 from lineprobe.usdt.hits import ProbeTrace
 from lineprobe.usdt.hotspot import argument_meaning, known
@@ -138,9 +139,15 @@ def trace_to_json_lines(trace: ProbeTrace) -> list[dict[str, Any]]:
     """One object per hit (``t``: seconds since the probe was armed, ``tid``, ``values``), then
     one ``summary`` object with every count: what a script reads line by line."""
     h = trace.header
-    lines: list[dict[str, Any]] = [
-        {"t": round(hit.at_s, 9), "tid": hit.tid, "values": list(hit.values)} for hit in trace.hits
-    ]
+    lines: list[dict[str, Any]] = []
+    described: dict[int, list[str]] = {}  # each stack written once, however many hits share it
+    for hit in trace.hits:
+        line: dict[str, Any] = {"t": round(hit.at_s, 9), "tid": hit.tid, "values": list(hit.values)}
+        if trace.raw_stacks:
+            if hit.stack_id not in described:
+                described[hit.stack_id] = [_frame_text(f) for f in trace.stack_of(hit)]
+            line["stack"] = described[hit.stack_id]
+        lines.append(line)
     lines.append(
         {
             "summary": {
@@ -164,12 +171,19 @@ def trace_to_json_lines(trace: ProbeTrace) -> list[dict[str, Any]]:
     return lines
 
 
+def _frame_text(frame: SourceFrame) -> str:
+    where = f" {frame.path}:{frame.line}" if frame.path and frame.line else ""
+    return f"{frame.label}{where}"
+
+
 def render_trace(trace: ProbeTrace, console: Console, shown: int = 40) -> None:
     h = trace.header
     header = "  ".join(["time (s)", "tid", *(a.describe() for a in trace.arguments)])
     console.print(f"[bold]{escape(header)}[/]", highlight=False)
     for hit in trace.hits[:shown]:
         console.print("  ".join([f"{hit.at_s:.6f}", str(hit.tid), *(escape(str(v)) for v in hit.values)]))
+        for frame in trace.stack_of(hit):
+            console.print(f"        {escape(_frame_text(frame))}", highlight=False)
     if len(trace.hits) > shown:
         console.print(f"... {len(trace.hits) - shown:,} more recorded (--json prints every one)")
     console.print(

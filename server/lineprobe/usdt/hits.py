@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field, replace
 
 from lineprobe.model.capture import CaptureHeader, Timings
+from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.usdt.counts import ArgumentChoice
 
 
@@ -16,6 +18,8 @@ class ProbeHitRecord:
     """Seconds since the probe was armed."""
     tid: int
     values: tuple[int | str, ...]
+    stack_id: int = -1
+    """Its user stack in ``ProbeTrace.raw_stacks`` (-1: none asked, or none the kernel could walk)."""
 
 
 @dataclass
@@ -31,8 +35,15 @@ class ProbeTrace:
     truncated: int
     unreadable: int
     sites: int
+    raw_stacks: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    """User stacks by id, as addresses (innermost first), as the agent sent them."""
+    stacks: dict[int, list[SourceFrame]] = field(default_factory=dict)
+    """The same, resolved to source frames."""
     warnings: list[str] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
+
+    def stack_of(self, hit: ProbeHitRecord) -> list[SourceFrame]:
+        return self.stacks.get(hit.stack_id, [])
 
     @property
     def accounted(self) -> bool:
@@ -40,9 +51,17 @@ class ProbeTrace:
         return self.events == len(self.hits) + self.rate_limited + self.ring_full + self.dropped
 
 
-def resolve_probe_trace(raw: ProbeTrace, launched: bool = False) -> ProbeTrace:
+def resolve_probe_trace(raw: ProbeTrace, cache: ImageCache, launched: bool = False) -> ProbeTrace:
+    """Warnings for every hit not recorded, and the hits' stacks resolved to source lines."""
     started = time.monotonic()
     warnings: list[str] = []
+    stacks: dict[int, list[SourceFrame]] = {}
+    if raw.raw_stacks:
+        h = raw.header
+        space = AddressSpace.of_process(h.pid, h.mappings, cache, h.process_gone)
+        space.prefetch(raw.raw_stacks.values())
+        stacks = {stack: space.resolve_stack(addresses) for stack, addresses in raw.raw_stacks.items()}
+        warnings.extend(space.problems())
     if raw.rate_limited:
         warnings.append(f"{raw.rate_limited:,} hits over the rate limit were counted, not recorded")
     if raw.ring_full:
@@ -54,4 +73,4 @@ def resolve_probe_trace(raw: ProbeTrace, launched: bool = False) -> ProbeTrace:
     if raw.unreadable:
         warnings.append(f"{raw.unreadable:,} texts could not be read from the process's memory")
     warnings.extend(raw.header.warnings("trace", launched))
-    return replace(raw, warnings=warnings, timings=raw.header.timings.resolved_since(started))
+    return replace(raw, stacks=stacks, warnings=warnings, timings=raw.header.timings.resolved_since(started))

@@ -13,6 +13,7 @@
  *                           0: the text ends at its NUL
  *   TRACE, RATE_LIMIT       1: send hits (at most RATE_LIMIT a second) instead of counting
  *   HISTOGRAM               1: slot 0 (an integer) is counted by its power of two (argdist -H)
+ *   TRACE_STACKS            1: each sent hit carries its user stack's id (frame pointers)
  * A length is honoured: HotSpot passes names unterminated, and reading past one reads the
  * bytes of whatever follows it (bcc's argdist does, and shows them).
  */
@@ -34,7 +35,7 @@ struct group_t {
 struct hit_t {
     u64 time_ns;  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
     u32 tid;
-    u32 pad;
+    s32 user_stack_id;  /* with TRACE_STACKS: the user stack (frame pointers); else -1 */
     u64 number0;
     u64 number1;
     char text0[PROBE_TEXT_BYTES];
@@ -45,6 +46,7 @@ BPF_HASH(groups, struct group_t, u64, GROUPS_ENTRIES);
 BPF_PERF_OUTPUT(hits);
 BPF_ARRAY(rate_window, u64, 2);  /* [0]: the second's start (ns), [1]: hits sent in it */
 BPF_PERCPU_ARRAY(hit_scratch, struct hit_t, 1);
+BPF_STACK_TRACE(stack_traces, TRACE_STACKS ? 16384 : 1);
 BPF_PERCPU_ARRAY(stats, u64, PA_STAT_COUNT);
 BPF_PERCPU_ARRAY(group_scratch, struct group_t, 1);
 
@@ -130,6 +132,7 @@ int on_probe(struct pt_regs *ctx)
     __builtin_memset(hit, 0, sizeof(*hit));
     hit->time_ns = now;
     hit->tid = (u32)bpf_get_current_pid_tgid();
+    hit->user_stack_id = TRACE_STACKS ? stack_traces.get_stackid(ctx, BPF_F_USER_STACK) : -1;
     struct group_t *group = (struct group_t *)&hit->number0;
 #else
     struct group_t *group = group_scratch.lookup(&zero);

@@ -138,7 +138,8 @@ def to_probe_trace(result: protocol.ProbeTraceResult) -> ProbeTrace:
         probe=result.probe,
         arguments=tuple(ArgumentChoice(a.number, a.text, a.length_argument) for a in result.arguments),
         hits=tuple(
-            ProbeHitRecord((h.time_ns - result.started_ns) / 1e9, h.tid, tuple(h.values)) for h in result.hits
+            ProbeHitRecord((h.time_ns - result.started_ns) / 1e9, h.tid, tuple(h.values), h.stack)
+            for h in result.hits
         ),
         events=c.events,
         rate_limited=c.rate_limited,
@@ -147,6 +148,7 @@ def to_probe_trace(result: protocol.ProbeTraceResult) -> ProbeTrace:
         truncated=c.truncated,
         unreadable=c.unreadable,
         sites=result.sites,
+        raw_stacks={stack: tuple(addresses) for stack, addresses in result.stacks.items()},
     )
 
 
