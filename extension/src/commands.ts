@@ -11,12 +11,15 @@ import type { HeatDecorations } from "./heatDecorations";
 import { profileOptions } from "./model/settings";
 import { splitCommandLine } from "./model/processes";
 import { ServerCommand, type ProfileResult } from "./model/protocol";
+import type { ProbeNode } from "./model/probes";
 import { countProbe, type CountProbeArgs } from "./probeCounter";
+import type { ProbeTreeView } from "./probeTree";
 import { pickProcess } from "./processPicker";
 import type { Profiler } from "./profiler";
 import { readServerSettings } from "./settings";
 
 export interface CommandDeps {
+  probes: ProbeTreeView;
   server: ServerClient;
   profiler: Profiler;
   flameGraph: FlameGraphPanel;
@@ -108,6 +111,14 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }),
 
     register("lineprobe.countProbe", (args?: CountProbeArgs) => countProbe(server, args)),
+
+    register("lineprobe.probes.pickProcess", () => deps.probes.pick()),
+
+    register("lineprobe.probes.count", (node?: ProbeNode) =>
+      node?.kind === "probe" && deps.probes.pid !== undefined
+        ? countProbe(server, { pid: deps.probes.pid, probe: node.probe, groupings: node.groupings })
+        : undefined,
+    ),
 
     register("lineprobe.showCapabilities", () => deps.capabilities.show()),
 

@@ -11,6 +11,7 @@ import { registerCommands } from "./commands";
 import { FlameGraphPanel } from "./flameGraphPanel";
 import { HeatDecorations } from "./heatDecorations";
 import { ServerCommand, type ProfileArguments } from "./model/protocol";
+import { ProbeTreeView } from "./probeTree";
 import { Profiler } from "./profiler";
 import { configurationImpact } from "./settings";
 import { StatusBar } from "./statusBar";
@@ -40,6 +41,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const heat = new HeatDecorations(context.extensionUri);
   const flameGraph = new FlameGraphPanel(context.extensionUri, client, profiler);
   const capabilities = new CapabilitiesView(client, actions);
+  const probes = new ProbeTreeView(client);
   const activeProfiler = profiler;
 
   context.subscriptions.push(
@@ -49,6 +51,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     heat,
     flameGraph,
     capabilities,
+    probes,
     client.onHeat((params) => heat.update(params)),
     client.onState((state) => {
       if (state.kind === "starting") {
@@ -80,6 +83,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       flameGraph,
       heat,
       capabilities,
+      probes,
       workspaceState: context.workspaceState,
     }),
   );

@@ -15,6 +15,8 @@ export interface CountProbeArgs {
   probe?: string;
   /** A grouping the probe's runtime names ("method"), or "stack". */
   by?: string;
+  /** The groupings to offer when `by` is not given (the probe tree knows them). */
+  groupings?: string[];
   durationMs?: number;
 }
 
@@ -68,7 +70,7 @@ export async function countProbe(server: ServerClient, args: CountProbeArgs = {}
     pid = target.pid;
   }
   let probe = args.probe;
-  let groupings: string[] = [];
+  let groupings: string[] = args.groupings ?? [];
   if (!probe) {
     const item = await pickProbe(server, pid);
     if (!item) {

@@ -262,6 +262,21 @@ async function editorChecks(page: Page, workload: Started): Promise<void> {
 
 /** HotSpot's method probes counted by method from the palette: the call rate on isDivisible. */
 async function javaProbeChecks(page: Page, jvm: Started): Promise<void> {
+  // The USDT Probes view: its welcome button picks the JVM, and libjvm.so's probes are listed.
+  await page.locator(".activitybar .action-item a[aria-label^='lineprobe']").first().click();
+  await page.locator(".welcome-view-content a", { hasText: "List the Probes of a Process" }).first().click();
+  await page.locator(QUICK_INPUT_BOX).fill(String(jvm.pid));
+  const jvmRow = quickPickRow(page, String(jvm.pid));
+  await jvmRow.waitFor({ timeout: 30_000 });
+  await jvmRow.click();
+  const tree = page.locator(".pane-body .monaco-list-row");
+  await tree.filter({ hasText: "libjvm.so" }).first().click({ timeout: 30_000 });
+  await tree.filter({ hasText: /^hotspot$/ }).first().click();
+  const entry = tree.filter({ hasText: "method__entry" }).first();
+  await entry.waitFor();
+  check((await entry.innerText()).includes("7 arguments"), "USDT Probes view lists hotspot:method__entry with its 7 arguments", await entry.innerText());
+  await page.screenshot({ path: path.join(ARTIFACTS, "09-usdt-probe-tree.png") });
+
   await openFile(page, JAVA_REL);
   await waitForLine(page, JAVA_DECLARATION);
   await runCommand(page, "lineprobe: Count USDT Probe…");
@@ -274,7 +289,7 @@ async function javaProbeChecks(page: Page, jvm: Started): Promise<void> {
   await page.locator(QUICK_INPUT_BOX).fill("hotspot:method__entry");
   const probe = quickPickRow(page, /hotspot:method__entry/);
   await probe.waitFor({ timeout: 30_000 });
-  await page.screenshot({ path: path.join(ARTIFACTS, "09-usdt-probes.png") });
+  await page.screenshot({ path: path.join(ARTIFACTS, "09-usdt-probe-pick.png") });
   await probe.click();
   const byMethod = quickPickRow(page, "by method");
   await byMethod.waitFor();

@@ -28,6 +28,7 @@ export type ProbeListing =
         name: string;
         arguments: { type: string; meaning: string | null }[];
         groupings: string[];
+        sites: { line: number | null; path: string | null }[];
       }[];
       problems: string[];
     }
