@@ -115,16 +115,18 @@ def _launcher_and_command(command: F) -> F:
     )(command)
 
 
-def _duration_option(verb: str, parameter: Parameter, targets: str = "--pid") -> Callable[[F], F]:
+def _duration_option(
+    verb: str, parameter: Parameter, targets: str = "--pid", launchable: bool = True
+) -> Callable[[F], F]:
     """``--duration``: a bounded number of seconds, the parameter's default for a running target,
-    and the command's whole run for a launched one."""
+    and (``launchable``) the command's whole run for a launched one."""
+    launched = "; until the command exits, for a command" if launchable else ""
     return click.option(
         "--duration",
         "-d",
         type=DURATION,
         default=None,
-        help=f"Seconds to {verb} [default: {parameter.default:g} for {targets}; "
-        "until the command exits, for a command].",
+        help=f"Seconds to {verb} [default: {parameter.default:g} for {targets}{launched}].",
     )
 
 
@@ -595,6 +597,22 @@ def _argument_choice(text: str) -> ArgumentChoice:
     return ArgumentChoice(number, len(parts) > 1, length)
 
 
+def _probe_options(verb: str, arguments_help: str) -> Callable[[F], F]:
+    """What every ``usdt`` command that traces takes: the running process (USDT probes are found
+    in the files it maps), the window, and the arguments to read (``--arg``)."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--arg", "-a", "arguments", multiple=True, metavar="N[:text[:M]]", help=arguments_help
+        )(command)
+        command = _duration_option(verb, parameters.DURATION_S, launchable=False)(command)
+        return click.option(
+            "--pid", "-p", type=click.IntRange(1), required=True, help=f"The process whose hits to {verb}."
+        )(command)
+
+    return decorate
+
+
 def _known_grouping(probe: str, grouping: str, choices: list[ArgumentChoice]) -> list[ArgumentChoice]:
     """``--by NAME``: the arguments a runtime's probe table groups by under that name."""
     from lineprobe.usdt.hotspot import known
@@ -622,17 +640,9 @@ def _warn_of_runtime_flags(pid: int, probe: str) -> None:
 
 
 @usdt.command("count")
-@click.option(
-    "--pid", "-p", type=click.IntRange(1), required=True, help="The process whose hits are counted."
-)
-@_duration_option("count", parameters.DURATION_S)
-@click.option(
-    "--arg",
-    "-a",
-    "arguments",
-    multiple=True,
-    metavar="N[:text[:M]]",
-    help="Group hits by argument N (twice: by a pair); N:text reads the text it points to, "
+@_probe_options(
+    "count",
+    "Group hits by argument N (twice: by a pair); N:text reads the text it points to, "
     "N:text:M with its length from argument M.",
 )
 @click.option(
@@ -719,15 +729,9 @@ def usdt_count(
 
 
 @usdt.command("trace")
-@click.option("--pid", "-p", type=click.IntRange(1), required=True, help="The process whose hits are traced.")
-@_duration_option("trace", parameters.DURATION_S)
-@click.option(
-    "--arg",
-    "-a",
-    "arguments",
-    multiple=True,
-    metavar="N[:text[:M]]",
-    help="Record argument N with each hit (at most twice); N:text the text it points to, "
+@_probe_options(
+    "trace",
+    "Record argument N with each hit (at most twice); N:text the text it points to, "
     "N:text:M with its length from argument M.",
 )
 @click.option(

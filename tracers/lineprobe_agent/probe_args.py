@@ -46,7 +46,7 @@ C_TYPES = frozenset(f"{sign}int{bits}_t" for sign in ("", "u") for bits in (8, 1
 """The argument types bcc's USDT reader reports for x86-64 probes."""
 
 
-class _ProbeProgram(BpfTracer):
+class ProbeProgram(BpfTracer):
     """One probe, one target, one window: compiled for it, attached, collected, closed."""
 
     def __init__(
@@ -118,7 +118,7 @@ class _ProbeProgram(BpfTracer):
         return values
 
 
-class ProbeArgCounter(_ProbeProgram):
+class ProbeArgCounter(ProbeProgram):
     """Hits counted in the kernel by argument values (argdist -C), or by the power of two of one
     integer argument (argdist -H)."""
 
@@ -143,7 +143,7 @@ class ProbeArgCounter(_ProbeProgram):
         return groups, counters
 
 
-class ProbeHitTracer(_ProbeProgram):
+class ProbeHitTracer(ProbeProgram):
     """Every hit sent with its values and time (bcc's trace), at most ``rate_limit`` a second and
     ``max_hits`` kept; the rest counted by why."""
 

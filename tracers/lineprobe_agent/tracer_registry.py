@@ -18,13 +18,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from lineprobe_agent import protocol
 from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address
 from lineprobe_agent.cpu_time import CpuTimeSampler
 from lineprobe_agent.leak_tracer import LeakTracer, find_libc
-from lineprobe_agent.probe_args import ProbeArgCounter, ProbeHitTracer
+from lineprobe_agent.probe_args import ProbeArgCounter, ProbeHitTracer, ProbeProgram
 from lineprobe_agent.stack_counter import (
     StackCounter,
     UnknownTracepoint,
@@ -34,9 +34,11 @@ from lineprobe_agent.stack_counter import (
 )
 from lineprobe_agent.syscall_tracer import SyscallTracer
 from lineprobe_agent.target_gate import TargetGate
-from lineprobe_agent.tracing import CompiledT as ProgramT
 from lineprobe_agent.tracing import RequestFailed, Tracing
 from lineprobe_agent.window import WindowTracer
+
+ProbeT = TypeVar("ProbeT", bound=ProbeProgram)
+C = TypeVar("C")
 
 
 class TracerProgram(Protocol):
@@ -228,13 +230,14 @@ def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> pro
 # -- USDT argument counts -------------------------------------------------------------------------
 
 
-def _probe_program(
+def _traced_probe(
     tracing: Tracing,
     request: protocol.ProbeArgsRequest | protocol.ProbeTraceRequest,
-    build: Callable[[], ProgramT],
-) -> ProgramT:
-    """A program for one USDT probe of a running process, compiled for this request; a probe the
-    process lacks is refused before compiling."""
+    build: Callable[[], ProbeT],
+    collect: Callable[[ProbeT], C],
+) -> tuple[ProbeT, C, protocol.TraceHeader]:
+    """One USDT probe of a running process, with a program compiled for this request: refused
+    before compiling when the process lacks the probe; attached, run, collected, and closed."""
     if request.start_at_exec:
         raise RequestFailed(
             "bad-request", "a USDT probe is traced in a running process: give its PID, not a command"
@@ -244,77 +247,61 @@ def _probe_program(
     except UnknownTracepoint as exc:
         raise RequestFailed("bad-request", str(exc)) from None
 
-    def checked() -> ProgramT:
+    def checked() -> ProbeT:
         try:
             return build()
         except UnknownTracepoint as exc:
             raise RequestFailed("bad-request", str(exc)) from None
 
-    return tracing.program_for_request(checked)
+    program = tracing.program_for_request(checked)
+    try:
+        failure = f"cannot attach to {request.probe}"
+        tracing.attach(lambda: program.start(request.pid), program.stop, program.gate, failure)
+        collected, header = tracing.run(program, lambda: collect(program))
+    finally:
+        program.close()
+    return program, collected, header
 
 
 def run_probe_args(tracing: Tracing, request: protocol.ProbeArgsRequest) -> protocol.ProbeArgsDone:
-    counter = _probe_program(
+    r = request
+    counter, (groups, counters), header = _traced_probe(
         tracing,
         request,
-        lambda: ProbeArgCounter(request.pid, request.probe, request.group_by, request.histogram),
+        lambda: ProbeArgCounter(r.pid, r.probe, r.group_by, r.histogram),
+        ProbeArgCounter.collect,
     )
-    try:
-        tracing.attach(
-            lambda: counter.start(request.pid),
-            counter.stop,
-            counter.gate,
-            f"cannot attach to {request.probe}",
-        )
-        (groups, counters), header = tracing.run(counter, counter.collect)
-    finally:
-        counter.close()
-    return protocol.ProbeArgsDone(
-        request.id,
-        protocol.ProbeArgsResult(
-            header=header,
-            probe=request.probe,
-            group_by=request.group_by,
-            histogram=request.histogram,
-            groups=groups,
-            counters=counters,
-            sites=counter.sites,
-        ),
+    result = protocol.ProbeArgsResult(
+        header=header,
+        probe=r.probe,
+        group_by=r.group_by,
+        histogram=r.histogram,
+        groups=groups,
+        counters=counters,
+        sites=counter.sites,
     )
+    return protocol.ProbeArgsDone(request.id, result)
 
 
 def run_probe_trace(tracing: Tracing, request: protocol.ProbeTraceRequest) -> protocol.ProbeTraceDone:
-    tracer = _probe_program(
+    r = request
+    tracer, (hits, counters, stacks), header = _traced_probe(
         tracing,
         request,
-        lambda: ProbeHitTracer(
-            request.pid,
-            request.probe,
-            request.arguments,
-            request.rate_limit,
-            request.max_hits,
-            request.stacks,
-        ),
+        lambda: ProbeHitTracer(r.pid, r.probe, r.arguments, r.rate_limit, r.max_hits, r.stacks),
+        ProbeHitTracer.collect,
     )
-    try:
-        failure = f"cannot attach to {request.probe}"
-        tracing.attach(lambda: tracer.start(request.pid), tracer.stop, tracer.gate, failure)
-        (hits, counters, stacks), header = tracing.run(tracer, tracer.collect)
-    finally:
-        tracer.close()
-    return protocol.ProbeTraceDone(
-        request.id,
-        protocol.ProbeTraceResult(
-            header=header,
-            probe=request.probe,
-            arguments=request.arguments,
-            started_ns=tracer.started_ns,
-            hits=hits,
-            counters=counters,
-            sites=tracer.sites,
-            stacks=stacks,
-        ),
+    result = protocol.ProbeTraceResult(
+        header=header,
+        probe=r.probe,
+        arguments=r.arguments,
+        started_ns=tracer.started_ns,
+        hits=hits,
+        counters=counters,
+        sites=tracer.sites,
+        stacks=stacks,
     )
+    return protocol.ProbeTraceDone(request.id, result)
 
 
 TRACERS: tuple[TracerEntry, ...] = (

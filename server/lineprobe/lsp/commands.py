@@ -313,6 +313,16 @@ async def _traced(
         reporter.end(outcome)
 
 
+def _publish_stack_counts(ls: LineprobeServer, profile: StackProfile) -> tuple[dict[str, Any], str]:
+    """Stack counts (at a tracepoint or a USDT probe) published as a profile is: heat, lenses,
+    hovers, the flame graph; the summary names the event counted."""
+    view = ProfileView.build(profile, ls.state.settings, ls.workspace_roots())
+    documents.publish(ls, view)
+    summary = _summary(profile, view)
+    summary["event"] = profile.cost.event
+    return summary, f"{profile.total} hits"
+
+
 def register(server: LineprobeServer) -> None:
     @server.command(LIST_PROCESSES)
     async def list_processes_command(ls: LineprobeServer, *arguments: Any) -> list[dict[str, Any]]:
@@ -352,11 +362,7 @@ def register(server: LineprobeServer) -> None:
             return {"tracepoint": args.tracepoint}
 
         def publish(profile: StackProfile) -> tuple[dict[str, Any], str]:
-            view = ProfileView.build(profile, ls.state.settings, ls.workspace_roots())
-            documents.publish(ls, view)
-            summary = _summary(profile, view)
-            summary["event"] = profile.cost.event
-            return summary, f"{profile.total} hits"
+            return _publish_stack_counts(ls, profile)
 
         return await _traced(
             ls, arguments, STACK_COUNT, "Counting stacks of", kinds.STACKCOUNT, capture_parameters, publish
@@ -410,11 +416,7 @@ def register(server: LineprobeServer) -> None:
                 return {"tracepoint": f"usdt:{usdt.probe}"}
 
             def publish_stacks(profile: StackProfile) -> tuple[dict[str, Any], str]:
-                view = ProfileView.build(profile, ls.state.settings, ls.workspace_roots())
-                documents.publish(ls, view)
-                summary = _summary(profile, view)
-                summary["event"] = profile.cost.event
-                return summary, f"{profile.total} hits"
+                return _publish_stack_counts(ls, profile)
 
             return await _traced(
                 ls,
