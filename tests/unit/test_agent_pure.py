@@ -380,3 +380,11 @@ def test_bpf_placeholders_take_numbers_only() -> None:
         program_text("probe_args", {"SLOT0_ARG": 2, "SLOT0_LENGTH": 3, "SLOT1_LENGTH": 0})
     with pytest.raises(ValueError, match="no number given for @SLOT0_ARG@"):
         program_text("probe_args", {"SLOT0_ARG": "2); evil(", "SLOT0_LENGTH": 3})  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize("event", ["usdt:bad name", "usdt:only", "usdt:a:b:c:d", "usdt:relative/path:a:b"])
+def test_a_malformed_usdt_probe_is_refused_before_any_file_is_read(event: str) -> None:
+    from lineprobe_agent.stack_counter import UnknownTracepoint, usdt_sites
+
+    with pytest.raises(UnknownTracepoint, match=r"bad USDT probe '(?!usdt:).*': expected PROVIDER:NAME"):
+        usdt_sites(1, event)

@@ -94,7 +94,8 @@ def usdt_sites(pid: int, event: str) -> list[UsdtSite]:
     match = USDT_EVENT.fullmatch(event)
     if match is None:
         raise UnknownTracepoint(
-            f"bad USDT probe {event!r}: expected usdt:PROVIDER:NAME or usdt:/path/to/file:PROVIDER:NAME"
+            f"bad USDT probe {event.removeprefix('usdt:')!r}: expected PROVIDER:NAME or "
+            "/path/to/file:PROVIDER:NAME, of letters, digits and underscores"
         )
     path, provider, name = match.groups()
     from bcc.usdt import USDT, USDTException
