@@ -388,3 +388,26 @@ def test_a_malformed_usdt_probe_is_refused_before_any_file_is_read(event: str) -
 
     with pytest.raises(UnknownTracepoint, match=r"bad USDT probe '(?!usdt:).*': expected PROVIDER:NAME"):
         usdt_sites(1, event)
+
+
+def test_a_sigterm_swallowed_by_a_ctypes_callback_still_ends_the_agent() -> None:
+    """bcc delivers perf-buffer events through ctypes callbacks, and ctypes prints and drops an
+    exception raised inside one: a SIGTERM that lands there raised a SystemExit nobody saw, and
+    the agent went on (a test waited a minute for it). The code is kept and raised again."""
+    import ctypes
+    import signal
+
+    from lineprobe_agent.session import Agent
+
+    agent = Agent(channel=None, started_at=0.0, access=None)  # type: ignore[arg-type]
+    callback_type = ctypes.CFUNCTYPE(None)
+
+    def inside_callback() -> None:
+        agent.on_signal(signal.SIGTERM, None)
+
+    callback = callback_type(inside_callback)
+    callback()  # the SystemExit raised in the handler is swallowed here, as in bcc's reader
+    assert agent.stop_requested.is_set()
+    with pytest.raises(SystemExit) as exited:
+        agent.exit_if_signalled()
+    assert exited.value.code == 128 + signal.SIGTERM

@@ -90,6 +90,21 @@ class Agent:
     """Compiled tracers by program name (``tracer_registry``), kept for the agent's life."""
     first_request_at: float | None = None
     finished: threading.Event = field(default_factory=threading.Event)
+    exit_code: int | None = None
+    """Set by SIGTERM or SIGINT: the agent is to exit with this code (see ``on_signal``)."""
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM, SIGINT: stop what runs and exit. The SystemExit raised here is lost when the
+        signal lands inside a ctypes callback (bcc's perf-buffer reader: ctypes prints and drops
+        exceptions raised in callbacks), so the code is also kept, and the tracing window and the
+        request loop raise it again from plain Python (``exit_if_signalled``)."""
+        self.exit_code = 128 + signum
+        self.stop_requested.set()
+        raise SystemExit(self.exit_code)
+
+    def exit_if_signalled(self) -> None:
+        if self.exit_code is not None:
+            raise SystemExit(self.exit_code)
 
     # -- input -------------------------------------------------------------------
 
@@ -135,6 +150,7 @@ class Agent:
     def serve(self) -> None:
         try:
             while True:
+                self.exit_if_signalled()
                 request = self.requests.get()
                 if request is None:
                     return
@@ -282,10 +298,6 @@ def _private_stdout() -> BinaryIO:
     return os.fdopen(protocol_fd, "wb", buffering=0)
 
 
-def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -330,9 +342,9 @@ def main(started_at: float) -> int:
     os.environ.clear()
     os.environ["PATH"] = SAFE_PATH
     channel = Channel(_private_stdout())
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    signal.signal(signal.SIGINT, _raise_on_sigterm)
     agent = Agent(channel, started_at, AccessCheck(caller))
+    signal.signal(signal.SIGTERM, agent.on_signal)
+    signal.signal(signal.SIGINT, agent.on_signal)
     channel.send(
         protocol.Hello(
             protocol.PROTOCOL_VERSION,

@@ -92,6 +92,10 @@ class Session(Protocol):
 
     def send(self, message: protocol.AgentMessage) -> None: ...
 
+    def exit_if_signalled(self) -> None:
+        """Raise the SystemExit of a SIGTERM that a ctypes callback swallowed, if one came."""
+        ...
+
     def program(self, name: str, request_id: int) -> tuple[Any, float]:
         """The named BPF program, compiled on first use; and the seconds compiling took now."""
         ...
@@ -221,6 +225,7 @@ class Tracing:
                 return True
             # Drain the perf buffers while waiting; the pidfd then says whether the target lives.
             tracer.poll(timeout)
+            session.exit_if_signalled()
             exited = target.wait_exit(0) or gate.ended()
             if exited:
                 return True
