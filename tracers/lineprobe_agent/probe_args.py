@@ -30,7 +30,7 @@ from lineprobe_agent.protocol import (
     ProbeHit,
     ProbeTraceCounters,
 )
-from lineprobe_agent.stack_counter import UnknownTracepoint, usdt_sites
+from lineprobe_agent.stack_counter import UnknownTracepoint, UsdtSite, parse_usdt_event
 from lineprobe_agent.target_gate import TargetGate
 
 EVENTS = constant("PA_STAT_EVENTS")
@@ -50,15 +50,22 @@ class ProbeProgram(BpfTracer):
     """One probe, one target, one window: compiled for it, attached, collected, closed."""
 
     def __init__(
-        self, pid: int, probe: str, arguments: list[ProbeArgument], mode: dict[str, int] | None = None
+        self,
+        pid: int,
+        probe: str,
+        sites: list[UsdtSite],
+        arguments: list[ProbeArgument],
+        mode: dict[str, int] | None = None,
     ) -> None:
-        """``mode``: the program's TRACE, RATE_LIMIT and HISTOGRAM settings (0 when not given)."""
+        """``sites``: the probe's, as ``usdt_sites`` found them (which refuses, in words, a probe
+        the process lacks); ``mode``: the program's TRACE, RATE_LIMIT, HISTOGRAM and TRACE_STACKS
+        settings (0 when not given)."""
         from bcc import BPF
         from bcc.usdt import USDT, USDTException
 
         self.arguments = arguments
-        path, provider, name = _split(probe)
-        self.sites = len(usdt_sites(pid, f"usdt:{probe}"))  # refuses what the process lacks, in words
+        path, provider, name = parse_usdt_event(f"usdt:{probe}")
+        self.sites = len(sites)
         context = USDT(pid=pid, path=path) if path else USDT(pid=pid)
         qualified = f"{provider}:{name}"
         try:
@@ -124,10 +131,17 @@ class ProbeArgCounter(ProbeProgram):
 
     TABLES = ("groups",)
 
-    def __init__(self, pid: int, probe: str, arguments: list[ProbeArgument], histogram: bool = False) -> None:
+    def __init__(
+        self,
+        pid: int,
+        probe: str,
+        sites: list[UsdtSite],
+        arguments: list[ProbeArgument],
+        histogram: bool = False,
+    ) -> None:
         if histogram and (not arguments or arguments[0].text):
             raise UnknownTracepoint("a histogram is of an integer argument: give its number first")
-        super().__init__(pid, probe, arguments, {"HISTOGRAM": 1 if histogram else 0})
+        super().__init__(pid, probe, sites, arguments, {"HISTOGRAM": 1 if histogram else 0})
 
     def collect(self) -> tuple[list[ProbeArgGroup], ProbeArgCounters]:
         groups = [
@@ -151,13 +165,14 @@ class ProbeHitTracer(ProbeProgram):
         self,
         pid: int,
         probe: str,
+        sites: list[UsdtSite],
         arguments: list[ProbeArgument],
         rate_limit: int,
         max_hits: int,
         stacks: bool = False,
     ) -> None:
         mode = {"TRACE": 1, "RATE_LIMIT": rate_limit, "TRACE_STACKS": 1 if stacks else 0}
-        super().__init__(pid, probe, arguments, mode)
+        super().__init__(pid, probe, sites, arguments, mode)
         self._hits: ExemplarBuffer[ProbeHit] = ExemplarBuffer(
             self._bpf, self._hit_of, HIT_BUFFER_PAGES, table="hits", keep=max_hits
         )
@@ -193,17 +208,6 @@ class _NoExemplars:
 
     def reset(self) -> None:
         pass
-
-
-def _split(probe: str) -> tuple[str | None, str, str]:
-    parts = probe.split(":")
-    if len(parts) == 3 and parts[0].startswith("/"):
-        return parts[0], parts[1], parts[2]
-    if len(parts) == 2 and all(parts):
-        return None, parts[0], parts[1]
-    raise UnknownTracepoint(
-        f"bad USDT probe {probe!r}: expected PROVIDER:NAME or /path/to/file:PROVIDER:NAME"
-    )
 
 
 def _slot_settings(context: Any, probe: str, group_by: list[ProbeArgument]) -> dict[str, str]:

@@ -87,10 +87,9 @@ def is_usdt(event: str) -> bool:
     return event.startswith("usdt:")
 
 
-def usdt_sites(pid: int, event: str) -> list[UsdtSite]:
-    """Every site of the USDT probe ``event`` in the files process ``pid`` maps, as bcc's USDT
-    reader finds them (the same notes ``tplist`` lists). Raises UnknownTracepoint when the name is
-    malformed, the process has no such probe, or the probe needs a semaphore set."""
+def parse_usdt_event(event: str) -> tuple[str | None, str, str]:
+    """``usdt:[/path/file:]PROVIDER:NAME`` as (path or None, provider, name); raises
+    UnknownTracepoint, in the words the user typed, for anything else."""
     match = USDT_EVENT.fullmatch(event)
     if match is None:
         raise UnknownTracepoint(
@@ -98,6 +97,14 @@ def usdt_sites(pid: int, event: str) -> list[UsdtSite]:
             "/path/to/file:PROVIDER:NAME, of letters, digits and underscores"
         )
     path, provider, name = match.groups()
+    return path, provider, name
+
+
+def usdt_sites(pid: int, event: str) -> list[UsdtSite]:
+    """Every site of the USDT probe ``event`` in the files process ``pid`` maps, as bcc's USDT
+    reader finds them (the same notes ``tplist`` lists). Raises UnknownTracepoint when the name is
+    malformed, the process has no such probe, or the probe needs a semaphore set."""
+    path, provider, name = parse_usdt_event(event)
     from bcc.usdt import USDT, USDTException
 
     try:
@@ -190,10 +197,13 @@ class StackCounter(BpfTracer):
         """Deliver pending exemplars (and gate events), waiting up to ``timeout_s`` for some."""
         self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
 
-    def start(self, pid: int | None, tracepoint: str, exemplars: bool = True) -> None:
+    def start(
+        self, pid: int | None, tracepoint: str, exemplars: bool = True, sites: list[UsdtSite] | None = None
+    ) -> None:
         """Count stacks at ``tracepoint`` (``category:name``) in process ``pid``, or in every
         task when ``pid`` is None (the caller must be allowed to see the whole system); or at
-        every site of a USDT probe (``usdt:...``) in process ``pid``.
+        every site of a USDT probe (``usdt:...``) in process ``pid`` (``sites``, when the caller
+        has found them already with ``usdt_sites``).
 
         Raises UnknownTracepoint for a malformed name or one this kernel or process lacks.
         """
@@ -202,7 +212,7 @@ class StackCounter(BpfTracer):
         if is_usdt(tracepoint):
             if pid is None:
                 raise UnknownTracepoint("a USDT probe is counted in one process: give its PID")
-            self._start_usdt(pid, usdt_sites(pid, tracepoint), exemplars)
+            self._start_usdt(pid, sites if sites is not None else usdt_sites(pid, tracepoint), exemplars)
             return
         tracefs_dir = tracepoint_format(tracepoint)
         self._reset()

@@ -28,6 +28,7 @@ from lineprobe_agent.probe_args import ProbeArgCounter, ProbeHitTracer, ProbePro
 from lineprobe_agent.stack_counter import (
     StackCounter,
     UnknownTracepoint,
+    UsdtSite,
     is_usdt,
     tracepoint_format,
     usdt_sites,
@@ -193,6 +194,7 @@ def run_leaks(tracing: Tracing, request: protocol.LeaksRequest) -> protocol.Leak
 
 
 def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> protocol.StackCountDone:
+    sites: list[UsdtSite] | None = None
     try:  # before compiling: a typo, or a probe the process lacks, is known at once
         if not is_usdt(request.tracepoint):
             tracepoint_format(request.tracepoint)
@@ -202,12 +204,12 @@ def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> pro
                 "not --all and not a command to launch"
             )
         else:
-            usdt_sites(request.pid, request.tracepoint)
+            sites = usdt_sites(request.pid, request.tracepoint)
     except UnknownTracepoint as exc:
         raise RequestFailed("bad-request", str(exc)) from None
     counter: StackCounter = tracing.program("stackcount")
     tracing.attach(
-        lambda: counter.start(request.pid, request.tracepoint, request.exemplars),
+        lambda: counter.start(request.pid, request.tracepoint, request.exemplars, sites),
         counter.stop,
         counter.gate,
         f"cannot attach to {request.tracepoint}",
@@ -233,23 +235,24 @@ def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> pro
 def _traced_probe(
     tracing: Tracing,
     request: protocol.ProbeArgsRequest | protocol.ProbeTraceRequest,
-    build: Callable[[], ProbeT],
+    build: Callable[[list[UsdtSite]], ProbeT],
     collect: Callable[[ProbeT], C],
 ) -> tuple[ProbeT, C, protocol.TraceHeader]:
-    """One USDT probe of a running process, with a program compiled for this request: refused
-    before compiling when the process lacks the probe; attached, run, collected, and closed."""
+    """One USDT probe of a running process, with a program compiled for this request (``build``
+    gets the probe's sites, found once): refused before compiling when the process lacks the
+    probe; attached, run, collected, and closed."""
     if request.start_at_exec:
         raise RequestFailed(
             "bad-request", "a USDT probe is traced in a running process: give its PID, not a command"
         )
     try:
-        usdt_sites(request.pid, f"usdt:{request.probe}")
+        sites = usdt_sites(request.pid, f"usdt:{request.probe}")
     except UnknownTracepoint as exc:
         raise RequestFailed("bad-request", str(exc)) from None
 
     def checked() -> ProbeT:
         try:
-            return build()
+            return build(sites)
         except UnknownTracepoint as exc:
             raise RequestFailed("bad-request", str(exc)) from None
 
@@ -268,7 +271,7 @@ def run_probe_args(tracing: Tracing, request: protocol.ProbeArgsRequest) -> prot
     counter, (groups, counters), header = _traced_probe(
         tracing,
         request,
-        lambda: ProbeArgCounter(r.pid, r.probe, r.group_by, r.histogram),
+        lambda sites: ProbeArgCounter(r.pid, r.probe, sites, r.group_by, r.histogram),
         ProbeArgCounter.collect,
     )
     result = protocol.ProbeArgsResult(
@@ -288,7 +291,7 @@ def run_probe_trace(tracing: Tracing, request: protocol.ProbeTraceRequest) -> pr
     tracer, (hits, counters, stacks), header = _traced_probe(
         tracing,
         request,
-        lambda: ProbeHitTracer(r.pid, r.probe, r.arguments, r.rate_limit, r.max_hits, r.stacks),
+        lambda sites: ProbeHitTracer(r.pid, r.probe, sites, r.arguments, r.rate_limit, r.max_hits, r.stacks),
         ProbeHitTracer.collect,
     )
     result = protocol.ProbeTraceResult(

@@ -115,12 +115,16 @@ def to_raw_stack_counts(result: protocol.StackCountResult) -> RawProfile:
     )
 
 
+def _choices(arguments: list[protocol.ProbeArgument]) -> tuple[ArgumentChoice, ...]:
+    return tuple(ArgumentChoice(a.number, a.text, a.length_argument) for a in arguments)
+
+
 def to_probe_counts(result: protocol.ProbeArgsResult) -> ProbeCounts:
     c = result.counters
     return ProbeCounts(
         header=header_of(result.header),
         probe=result.probe,
-        group_by=tuple(ArgumentChoice(a.number, a.text, a.length_argument) for a in result.group_by),
+        group_by=_choices(result.group_by),
         groups=tuple(ProbeGroup(g.count, tuple(g.values)) for g in result.groups),
         events=c.events,
         lost=c.lost,
@@ -136,7 +140,7 @@ def to_probe_trace(result: protocol.ProbeTraceResult) -> ProbeTrace:
     return ProbeTrace(
         header=header_of(result.header),
         probe=result.probe,
-        arguments=tuple(ArgumentChoice(a.number, a.text, a.length_argument) for a in result.arguments),
+        arguments=_choices(result.arguments),
         hits=tuple(
             ProbeHitRecord((h.time_ns - result.started_ns) / 1e9, h.tid, tuple(h.values), h.stack)
             for h in result.hits
