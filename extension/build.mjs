@@ -52,4 +52,13 @@ for (const kind of ["self", "total"]) {
     writeFileSync(join(dist, "heat", `${heat.decorationKey(kind, level)}.svg`), heat.gutterSvg(kind, level));
   }
 }
+const probeModule = await esbuild.build({
+  entryPoints: [join(here, "src", "model", "probeLive.ts")],
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  write: false,
+});
+const probeLive = await import(`data:text/javascript;base64,${Buffer.from(probeModule.outputFiles[0].text).toString("base64")}`);
+writeFileSync(join(dist, "probe-site.svg"), probeLive.probeSiteSvg());
 console.log(`lineprobe extension: built dist/ (${production ? "production" : "development"})`);

@@ -19,7 +19,7 @@ import {
   State,
   TransportKind,
 } from "vscode-languageclient/node";
-import { HEAT_NOTIFICATION, type HeatParams } from "./model/protocol";
+import { HEAT_NOTIFICATION, PROBE_LIVE_NOTIFICATION, type HeatParams, type ProbeLiveParams } from "./model/protocol";
 import { resolveServerLaunch, sameLaunch, type ServerLaunch } from "./model/serverCommand";
 import type { ServerMessage } from "./model/messages";
 import { readServerSettings, readLaunchSettings } from "./settings";
@@ -54,11 +54,14 @@ export class ServerClient implements vscode.Disposable {
   private launch: ServerLaunch | undefined;
   private starting: Promise<void> | undefined;
   private readonly heatEmitter = new vscode.EventEmitter<HeatParams>();
+  private readonly probeLiveEmitter = new vscode.EventEmitter<ProbeLiveParams>();
   private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
   private current: ServerState = { kind: "stopped", reason: "not started" };
 
   /** Fires for every `lineprobe/heat` notification. */
   readonly onHeat = this.heatEmitter.event;
+  /** `lineprobe/probeLive`: a running USDT count or trace, about once a second. */
+  readonly onProbeLive = this.probeLiveEmitter.event;
   readonly onState = this.stateEmitter.event;
 
   constructor(
@@ -136,6 +139,7 @@ export class ServerClient implements vscode.Disposable {
   dispose(): void {
     void this.stop();
     this.heatEmitter.dispose();
+    this.probeLiveEmitter.dispose();
     this.stateEmitter.dispose();
   }
 
@@ -179,6 +183,7 @@ export class ServerClient implements vscode.Disposable {
     };
     const client = new LanguageClient("lineprobe", "lineprobe", serverOptions, clientOptions);
     client.onNotification(HEAT_NOTIFICATION, (params: HeatParams) => this.heatEmitter.fire(params));
+    client.onNotification(PROBE_LIVE_NOTIFICATION, (params: ProbeLiveParams) => this.probeLiveEmitter.fire(params));
     // Replaces the client's default handler (which shows every message) so
     // that messages covered by a profile's result are not shown twice.
     client.onNotification(ShowMessageNotification.type, (params) => {

@@ -12,7 +12,8 @@ import { profileOptions } from "./model/settings";
 import { splitCommandLine } from "./model/processes";
 import { ServerCommand, type ProfileResult } from "./model/protocol";
 import type { ProbeNode } from "./model/probes";
-import { countProbe, type CountProbeArgs } from "./probeCounter";
+import { countProbe, traceProbe, type CountProbeArgs, type TraceProbeArgs } from "./probeCounter";
+import type { ProbeRuns } from "./probeRuns";
 import type { ProbeTreeView } from "./probeTree";
 import { pickProcess } from "./processPicker";
 import type { Profiler } from "./profiler";
@@ -20,6 +21,7 @@ import { readServerSettings } from "./settings";
 
 export interface CommandDeps {
   probes: ProbeTreeView;
+  probeRuns: ProbeRuns;
   server: ServerClient;
   profiler: Profiler;
   flameGraph: FlameGraphPanel;
@@ -110,13 +112,28 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       }
     }),
 
-    register("lineprobe.countProbe", (args?: CountProbeArgs) => countProbe(server, args)),
+    register("lineprobe.countProbe", (args?: CountProbeArgs) => countProbe(server, deps.probeRuns, args)),
+
+    register("lineprobe.traceProbe", (args?: TraceProbeArgs) => traceProbe(server, deps.probeRuns, args)),
+
+    register("lineprobe.probes.stop", () => deps.probeRuns.stop()),
 
     register("lineprobe.probes.pickProcess", () => deps.probes.pick()),
 
     register("lineprobe.probes.count", (node?: ProbeNode) =>
       node?.kind === "probe" && deps.probes.pid !== undefined
-        ? countProbe(server, { pid: deps.probes.pid, probe: node.probe, groupings: node.groupings })
+        ? countProbe(server, deps.probeRuns, { pid: deps.probes.pid, probe: node.probe, groupings: node.groupings })
+        : undefined,
+    ),
+
+    register("lineprobe.probes.trace", (node?: ProbeNode) =>
+      node?.kind === "probe" && deps.probes.pid !== undefined
+        ? traceProbe(server, deps.probeRuns, {
+            pid: deps.probes.pid,
+            probe: node.probe,
+            groupings: node.groupings,
+            argumentCount: node.argumentCount,
+          })
         : undefined,
     ),
 

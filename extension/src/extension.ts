@@ -11,6 +11,7 @@ import { registerCommands } from "./commands";
 import { FlameGraphPanel } from "./flameGraphPanel";
 import { HeatDecorations } from "./heatDecorations";
 import { ServerCommand, type ProfileArguments } from "./model/protocol";
+import { ProbeRuns } from "./probeRuns";
 import { ProbeTreeView } from "./probeTree";
 import { Profiler } from "./profiler";
 import { configurationImpact } from "./settings";
@@ -42,6 +43,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const flameGraph = new FlameGraphPanel(context.extensionUri, client, profiler);
   const capabilities = new CapabilitiesView(client, actions);
   const probes = new ProbeTreeView(client);
+  const probeRuns = new ProbeRuns(client, context.extensionUri);
   const activeProfiler = profiler;
 
   context.subscriptions.push(
@@ -52,6 +54,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     flameGraph,
     capabilities,
     probes,
+    probeRuns,
     client.onHeat((params) => heat.update(params)),
     client.onState((state) => {
       if (state.kind === "starting") {
@@ -84,6 +87,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       heat,
       capabilities,
       probes,
+      probeRuns,
       workspaceState: context.workspaceState,
     }),
   );

@@ -6,7 +6,8 @@
  */
 import * as vscode from "vscode";
 import type { ServerClient } from "./client";
-import { ServerCommand, type ProbeCountResult, type ProbeListing } from "./model/protocol";
+import { ServerCommand, type ProbeCountResult, type ProbeListing, type ProbeTraceResult } from "./model/protocol";
+import type { ProbeRuns } from "./probeRuns";
 import { pickProcess } from "./processPicker";
 
 /** Optional arguments, for key bindings and tests: each one given skips its question. */
@@ -23,6 +24,7 @@ export interface CountProbeArgs {
 interface ProbeItem extends vscode.QuickPickItem {
   probe: string;
   groupings: string[];
+  argumentCount: number;
 }
 
 async function pickProbe(server: ServerClient, pid: number): Promise<ProbeItem | undefined> {
@@ -41,6 +43,7 @@ async function pickProbe(server: ServerClient, pid: number): Promise<ProbeItem |
     detail: probe.arguments.map((a, i) => `arg${i + 1}: ${a.meaning ?? a.type}`).join(", ") || "no arguments",
     probe: `${probe.provider}:${probe.name}`,
     groupings: probe.groupings,
+    argumentCount: probe.arguments.length,
   }));
   return vscode.window.showQuickPick(items, {
     title: `lineprobe: USDT probes of PID ${pid}`,
@@ -58,7 +61,7 @@ async function pickGrouping(groupings: string[]): Promise<string | undefined> {
   return chosen?.value;
 }
 
-export async function countProbe(server: ServerClient, args: CountProbeArgs = {}): Promise<ProbeCountResult | undefined> {
+export async function countProbe(server: ServerClient, runs: ProbeRuns, args: CountProbeArgs = {}): Promise<ProbeCountResult | undefined> {
   // Always asked (unless given): the process attached for CPU profiles is seldom the runtime
   // whose probes are wanted.
   let pid = typeof args.pid === "number" ? args.pid : undefined;
@@ -85,7 +88,12 @@ export async function countProbe(server: ServerClient, args: CountProbeArgs = {}
   }
   const durationMs = args.durationMs ?? vscode.workspace.getConfiguration("lineprobe").get<number>("durationMs", 5000);
   const request = by === "stack" ? { pid, probe, durationMs, stack: true } : { pid, probe, durationMs, by };
-  const result = await server.execute<ProbeCountResult>(ServerCommand.usdtCount, request);
+  // By call stack the result is heat (no live output); by arguments it runs with live output
+  // and marks on the probe's sites.
+  const result =
+    by === "stack"
+      ? await server.execute<ProbeCountResult>(ServerCommand.usdtCount, request)
+      : await runs.execute<ProbeCountResult>("count", request);
   if (!result.ok) {
     return result; // the server showed the error
   }
@@ -98,3 +106,46 @@ export async function countProbe(server: ServerClient, args: CountProbeArgs = {}
   }
   return result;
 }
+
+/** Optional arguments of "Trace USDT Probe…", as for counting. */
+export interface TraceProbeArgs {
+  pid?: number;
+  probe?: string;
+  /** Arguments shown with each hit: a grouping the runtime names ("method"); else the first two. */
+  by?: string;
+  groupings?: string[];
+  argumentCount?: number;
+  durationMs?: number;
+}
+
+/** Traces a probe: each hit with its arguments in the "lineprobe: USDT" output as it comes. */
+export async function traceProbe(server: ServerClient, runs: ProbeRuns, args: TraceProbeArgs = {}): Promise<ProbeTraceResult | undefined> {
+  let pid = typeof args.pid === "number" ? args.pid : undefined;
+  if (pid === undefined) {
+    const target = await pickProcess(server);
+    if (!target) {
+      return undefined;
+    }
+    pid = target.pid;
+  }
+  let probe = args.probe;
+  let groupings = args.groupings ?? [];
+  let argumentCount = args.argumentCount ?? 2;
+  if (!probe) {
+    const item = await pickProbe(server, pid);
+    if (!item) {
+      return undefined;
+    }
+    probe = item.probe;
+    groupings = item.groupings;
+    argumentCount = item.argumentCount;
+  }
+  const by = args.by ?? (groupings.includes("method") ? "method" : undefined);
+  const durationMs = args.durationMs ?? TRACE_DURATION_MS;
+  const shown = Array.from({ length: Math.min(argumentCount, 2) }, (_, i) => ({ number: i + 1 }));
+  const request = by ? { pid, probe, durationMs, by } : { pid, probe, durationMs, groupBy: shown };
+  return runs.execute<ProbeTraceResult>("trace", request);
+}
+
+/** A trace started from the editor runs until stopped (the probe view's Stop button), or a minute. */
+const TRACE_DURATION_MS = 60_000;

@@ -11,6 +11,7 @@ memory, which the test reads through /proc/PID/mem.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -120,11 +121,13 @@ def lineprobe(*args: str) -> list[str]:
     return [*LINEPROBE, "usdt", "count", *args]
 
 
-def count_through_the_agent(run: Run, kind: str, parameters: dict[str, object]) -> Any:
+def count_through_the_agent(
+    run: Run, kind: str, parameters: dict[str, object], live: list[Any] | None = None
+) -> Any:
     """One request to a real agent while the program waits; the program goes once the agent's
     window is open (its first "sampling" progress), so that every hit falls inside it. (The
     kernel's int3 on the site is not enough: the uprobe's program is set, and the gate
-    approved, a moment later.)"""
+    approved, a moment later.) The live reports that come with progress go to ``live``."""
     from lineprobe.capture.spawned import SpawnedAgent
 
     counting = threading.Event()
@@ -133,6 +136,8 @@ def count_through_the_agent(run: Run, kind: str, parameters: dict[str, object]) 
     def on_progress(message: Any) -> None:
         if message.phase == "sampling":
             counting.set()
+        if message.live is not None and live is not None:
+            live.append(message.live)
 
     def count() -> None:
         with SpawnedAgent() as agent:
@@ -320,3 +325,58 @@ def test_traced_hits_carry_their_stacks_to_the_probe_line(runs) -> None:
             ("tick", marked_line(PROBES_C, "TICK-PROBE")),
             ("main", marked_line(PROBES_C, "tick(round);")),
         ], lines
+
+
+def test_a_running_count_reports_its_sites_and_groups_live(runs) -> None:
+    """While counting, about once a second: the hits so far, growing, at the REQUEST-PROBE site,
+    and the size groups; at the end the site holds every request the program made, on its line."""
+    from lineprobe.capture import kinds
+
+    run = runs("lineprobe_demo:request", rounds=4_000_000)
+    live: list[Any] = []
+    by_size = [{"number": 2, "text": False, "length_argument": 0}]
+    raw = count_through_the_agent(run, "probe-args", {"probe": run.probe, "group_by": by_size}, live)
+    counts = kinds.PROBE_ARGS.resolve(raw, ImageCache(), False)
+    print(f"{len(live)} live reports over {counts.header.duration_s:.2f} s: {[r.events for r in live]}")
+    assert counts.events == run.truth["requests"] == 4_000_000
+    [site] = counts.site_hits
+    assert site.hits == counts.events
+    assert site.source is not None
+    assert (site.source.path, site.source.line) == (str(PROBES_C), marked_line(PROBES_C, "REQUEST-PROBE"))
+    during = [report for report in live if 0 < report.events < counts.events]
+    assert len(during) >= 2, [report.events for report in live]
+    gaps = [later.elapsed_s - earlier.elapsed_s for earlier, later in itertools.pairwise(live)]
+    assert all(gap >= 0.9 for gap in gaps), gaps  # at most once a second
+    for earlier, later in itertools.pairwise(during):
+        assert earlier.events <= sum(s.hits for s in later.site_hits) <= later.events
+    for report in during:
+        [at_site] = report.site_hits
+        assert at_site.offset == site.offset
+        sizes = {group.values[0] for group in report.groups}
+        assert sizes <= {64, 128, 256, 512} and sum(g.count for g in report.groups) <= report.events
+
+
+def test_a_running_trace_sends_its_newest_hits_live(runs) -> None:
+    """Tracing: each live report carries the hits received since the one before (at most 200),
+    the rest counted; reports and result agree with the program, and no hit is shown twice."""
+    from lineprobe.capture import kinds
+
+    run = runs("lineprobe_demo:slow", rounds=20_000_000)
+    live: list[Any] = []
+    round_number = [{"number": 1, "text": False, "length_argument": 0}]
+    parameters = {"probe": run.probe, "arguments": round_number, "rate_limit": 1000, "max_hits": 100_000}
+    raw = count_through_the_agent(run, "probe-trace", parameters, live)
+    trace = kinds.PROBE_TRACE.resolve(raw, ImageCache(), False)
+    assert trace.events == run.truth["slow"] == 2_000_000
+    [site] = trace.site_hits
+    assert site.hits == trace.events and site.source is not None
+    assert site.source.line == marked_line(PROBES_C, "SLOW-PROBE")
+    shown = [hit.values[0] for report in live for hit in report.hits]
+    assert len(live) >= 2 and shown, [len(report.hits) for report in live]
+    assert all(len(report.hits) <= 200 for report in live)
+    assert shown == sorted(set(shown))  # in program order, none twice
+    assert all(number % 10 == 0 for number in shown)  # slow fires on every 10th round
+    kept = {hit.values[0] for hit in trace.hits}
+    assert set(shown) <= kept  # what was shown live is in the result too
+    reported = sum(len(report.hits) + report.hits_not_shown for report in live)
+    assert reported <= len(trace.hits) + trace.dropped

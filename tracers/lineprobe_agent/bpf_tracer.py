@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol
 
+from lineprobe_agent import protocol
 from lineprobe_agent.bpf_tables import close_program, empty
 
 
@@ -27,6 +28,10 @@ class BpfTracer:
 
     def stop(self) -> None:
         raise NotImplementedError
+
+    def live(self, mappings: list[protocol.Mapping]) -> protocol.ProbeLive | None:
+        """Most kinds show their result only."""
+        return None
 
     def close(self) -> None:
         close_program(self.stop, self._bpf)

@@ -24,10 +24,13 @@ from lineprobe_agent.bpf_tables import stat
 from lineprobe_agent.bpf_tracer import BpfTracer, Exemplars
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import (
+    Mapping,
     ProbeArgCounters,
     ProbeArgGroup,
     ProbeArgument,
     ProbeHit,
+    ProbeLive,
+    ProbeSiteHits,
     ProbeTraceCounters,
 )
 from lineprobe_agent.stack_counter import UnknownTracepoint, UsdtSite, parse_usdt_event
@@ -42,6 +45,11 @@ RING_FULL = constant("PA_STAT_RING_FULL")
 HIT_BUFFER_PAGES = 1024
 """Perf ring per CPU (4 MiB): about 18,000 hits, so that the default limit's whole second fits in
 one CPU's ring even when it comes at once."""
+LIVE_INTERVAL_S = 1.0
+"""How often a running count or trace reports what it has seen (``ProbeLive``)."""
+LIVE_GROUPS = 20
+LIVE_HITS = 200
+"""Hits per live report: enough for a reader of the output, far fewer than a trace keeps."""
 C_TYPES = frozenset(f"{sign}int{bits}_t" for sign in ("", "u") for bits in (8, 16, 32, 64))
 """The argument types bcc's USDT reader reports for x86-64 probes."""
 
@@ -86,6 +94,7 @@ class ProbeProgram(BpfTracer):
         self._exemplars: Exemplars = _NoExemplars()
         self.gate = TargetGate(self._bpf)
         self.started_ns = 0
+        self._live_at = 0.0
 
     def start(self, pid: int) -> None:
         """The uprobes were attached at compile time (bcc does so for a USDT context); the gate
@@ -102,6 +111,30 @@ class ProbeProgram(BpfTracer):
 
     def events_so_far(self) -> int:
         return stat(self._bpf, EVENTS)
+
+    def live(self, mappings: list[Mapping]) -> ProbeLive | None:
+        """What was seen so far, at most once every ``LIVE_INTERVAL_S`` (None between)."""
+        now = time.monotonic()
+        if now - self._live_at < LIVE_INTERVAL_S:
+            return None
+        self._live_at = now
+        return self._live(self.site_hits(mappings))
+
+    def _live(self, site_hits: list[ProbeSiteHits]) -> ProbeLive:
+        raise NotImplementedError
+
+    def site_hits(self, mappings: list[Mapping]) -> list[ProbeSiteHits]:
+        """The hits at each site so far, its address in the target turned into a file offset
+        through the target's memory map (a site in no mapping is left out: its file was
+        unmapped, and its line cannot be named)."""
+        found: list[ProbeSiteHits] = []
+        for address, hits in self._bpf["site_hits"].items():
+            mapping = _mapping_of(mappings, int(address.value))
+            if mapping is not None:
+                offset = int(address.value) - mapping.start + mapping.offset
+                found.append(ProbeSiteHits(mapping.path, offset, int(hits.value)))
+        found.sort(key=lambda site: -site.hits)
+        return found
 
     def stop(self) -> None:
         self.gate.close()
@@ -129,7 +162,7 @@ class ProbeArgCounter(ProbeProgram):
     """Hits counted in the kernel by argument values (argdist -C), or by the power of two of one
     integer argument (argdist -H)."""
 
-    TABLES = ("groups",)
+    TABLES = ("groups", "site_hits")
 
     def __init__(
         self,
@@ -143,11 +176,20 @@ class ProbeArgCounter(ProbeProgram):
             raise UnknownTracepoint("a histogram is of an integer argument: give its number first")
         super().__init__(pid, probe, sites, arguments, {"HISTOGRAM": 1 if histogram else 0})
 
-    def collect(self) -> tuple[list[ProbeArgGroup], ProbeArgCounters]:
+    def _groups(self) -> list[ProbeArgGroup]:
         groups = [
             ProbeArgGroup(int(count.value), self._values(key)) for key, count in self._bpf["groups"].items()
         ]
         groups.sort(key=lambda g: -g.count)
+        return groups
+
+    def _live(self, site_hits: list[ProbeSiteHits]) -> ProbeLive:
+        groups = self._groups()[:LIVE_GROUPS]
+        # The hits counted last: no site or group then holds more than the total says.
+        return ProbeLive(self.events_so_far(), self.started_ns, site_hits, groups, [], 0)
+
+    def collect(self) -> tuple[list[ProbeArgGroup], ProbeArgCounters]:
+        groups = self._groups()
         counters = ProbeArgCounters(
             events=stat(self._bpf, EVENTS),
             lost=stat(self._bpf, LOST),
@@ -160,6 +202,8 @@ class ProbeArgCounter(ProbeProgram):
 class ProbeHitTracer(ProbeProgram):
     """Every hit sent with its values and time (bcc's trace), at most ``rate_limit`` a second and
     ``max_hits`` kept; the rest counted by why."""
+
+    TABLES = ("site_hits",)
 
     def __init__(
         self,
@@ -177,6 +221,19 @@ class ProbeHitTracer(ProbeProgram):
             self._bpf, self._hit_of, HIT_BUFFER_PAGES, table="hits", keep=max_hits
         )
         self._exemplars = self._hits
+        self._shown = 0
+        """Hits already in a live report (``_hits.records`` only grows while tracing)."""
+        self._dropped_reported = 0
+
+    def _live(self, site_hits: list[ProbeSiteHits]) -> ProbeLive:
+        records = self._hits.records
+        fresh = len(records) - self._shown
+        shown = [records[index] for index in range(self._shown, self._shown + min(fresh, LIVE_HITS))]
+        self._shown = len(records)
+        # Hits past max_hits are dropped by the buffer, not kept: they are "not shown" too.
+        not_shown = fresh - len(shown) + (self._hits.dropped - self._dropped_reported)
+        self._dropped_reported = self._hits.dropped
+        return ProbeLive(self.events_so_far(), self.started_ns, site_hits, [], shown, not_shown)
 
     def _hit_of(self, event: Any) -> ProbeHit:
         return ProbeHit(int(event.time_ns), int(event.tid), self._values(event), int(event.user_stack_id))
@@ -199,6 +256,13 @@ class ProbeHitTracer(ProbeProgram):
         }
         self._reset()
         return hits, counters, stacks
+
+
+def _mapping_of(mappings: list[Mapping], address: int) -> Mapping | None:
+    for mapping in mappings:
+        if mapping.start <= address < mapping.end:
+            return mapping
+    return None
 
 
 class _NoExemplars:

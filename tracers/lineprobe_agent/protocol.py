@@ -536,6 +536,15 @@ class ProbeArgCounters(msgspec.Struct, frozen=True):
     """Texts that could not be read from the target's memory (counted under an empty text)."""
 
 
+class ProbeSiteHits(msgspec.Struct, frozen=True, array_like=True):
+    """A probe's hits at one of its sites: the file and the file offset of the probe's
+    instruction (what the uprobe is attached at)."""
+
+    binary: str
+    offset: int
+    hits: int
+
+
 class ProbeArgsResult(msgspec.Struct, frozen=True):
     header: TraceHeader
     probe: str
@@ -545,6 +554,8 @@ class ProbeArgsResult(msgspec.Struct, frozen=True):
     counters: ProbeArgCounters
     sites: int
     """How many places the probe was attached at."""
+    site_hits: list[ProbeSiteHits] = []
+    """The hits at each site that fired (a probe in an inlined function has a site per copy)."""
 
 
 class ProbeHit(msgspec.Struct, frozen=True, array_like=True):
@@ -582,6 +593,25 @@ class ProbeTraceResult(msgspec.Struct, frozen=True):
     sites: int
     stacks: dict[int, list[int]]
     """The user stacks hits refer to, by id: return addresses, innermost first."""
+    site_hits: list[ProbeSiteHits] = []
+    """Every hit by site, sent or not."""
+
+
+class ProbeLive(msgspec.Struct, frozen=True):
+    """What a probe's count or trace has seen so far, sent with progress about once a second so
+    that the editor shows it while it runs."""
+
+    events: int
+    """Hits so far."""
+    started_ns: int
+    """When the probe was armed (``ProbeTraceResult.started_ns``)."""
+    site_hits: list[ProbeSiteHits]
+    groups: list[ProbeArgGroup]
+    """Counting: the largest groups so far (at most ``probe_args.LIVE_GROUPS``)."""
+    hits: list[ProbeHit]
+    """Tracing: hits received since the last report (at most ``probe_args.LIVE_HITS``)."""
+    hits_not_shown: int
+    """Tracing: hits received since the last report beyond ``probe_args.LIVE_HITS`` (kept for the result)."""
 
 
 # --- messages: agent -> server ---------------------------------------------------
@@ -604,6 +634,8 @@ class Progress(msgspec.Struct, tag="progress", tag_field="type", frozen=True):
     elapsed_s: float
     duration_s: float
     samples: int
+    live: ProbeLive | None = None
+    """USDT counts and traces: what was seen so far (the other kinds send none)."""
 
 
 class CapabilitiesResult(msgspec.Struct, tag="capabilities-result", tag_field="type", frozen=True):

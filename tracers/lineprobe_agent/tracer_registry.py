@@ -114,6 +114,9 @@ class _Hooked:
     def events_so_far(self) -> int:
         return self.tracer.events_so_far()
 
+    def live(self, mappings: list[protocol.Mapping]) -> protocol.ProbeLive | None:
+        return self.tracer.live(mappings)
+
     def stop(self) -> None:
         self.before_stop()
         self.tracer.stop()
@@ -237,10 +240,10 @@ def _traced_probe(
     request: protocol.ProbeArgsRequest | protocol.ProbeTraceRequest,
     build: Callable[[list[UsdtSite]], ProbeT],
     collect: Callable[[ProbeT], C],
-) -> tuple[ProbeT, C, protocol.TraceHeader]:
+) -> tuple[ProbeT, tuple[C, list[protocol.ProbeSiteHits]], protocol.TraceHeader]:
     """One USDT probe of a running process, with a program compiled for this request (``build``
     gets the probe's sites, found once): refused before compiling when the process lacks the
-    probe; attached, run, collected, and closed."""
+    probe; attached, run, collected with its hits by site, and closed."""
     if request.start_at_exec:
         raise RequestFailed(
             "bad-request", "a USDT probe is traced in a running process: give its PID, not a command"
@@ -260,7 +263,12 @@ def _traced_probe(
     try:
         failure = f"cannot attach to {request.probe}"
         tracing.attach(lambda: program.start(request.pid), program.stop, program.gate, failure)
-        collected, header = tracing.run(program, lambda: collect(program))
+
+        def collected_by_site() -> tuple[C, list[protocol.ProbeSiteHits]]:
+            site_hits = program.site_hits(tracing.target.mappings())  # before collect() resets
+            return collect(program), site_hits
+
+        collected, header = tracing.run(program, collected_by_site)
     finally:
         program.close()
     return program, collected, header
@@ -268,7 +276,7 @@ def _traced_probe(
 
 def run_probe_args(tracing: Tracing, request: protocol.ProbeArgsRequest) -> protocol.ProbeArgsDone:
     r = request
-    counter, (groups, counters), header = _traced_probe(
+    counter, ((groups, counters), site_hits), header = _traced_probe(
         tracing,
         request,
         lambda sites: ProbeArgCounter(r.pid, r.probe, sites, r.group_by, r.histogram),
@@ -282,13 +290,14 @@ def run_probe_args(tracing: Tracing, request: protocol.ProbeArgsRequest) -> prot
         groups=groups,
         counters=counters,
         sites=counter.sites,
+        site_hits=site_hits,
     )
     return protocol.ProbeArgsDone(request.id, result)
 
 
 def run_probe_trace(tracing: Tracing, request: protocol.ProbeTraceRequest) -> protocol.ProbeTraceDone:
     r = request
-    tracer, (hits, counters, stacks), header = _traced_probe(
+    tracer, ((hits, counters, stacks), site_hits), header = _traced_probe(
         tracing,
         request,
         lambda sites: ProbeHitTracer(r.pid, r.probe, sites, r.arguments, r.rate_limit, r.max_hits, r.stacks),
@@ -303,6 +312,7 @@ def run_probe_trace(tracing: Tracing, request: protocol.ProbeTraceRequest) -> pr
         counters=counters,
         sites=tracer.sites,
         stacks=stacks,
+        site_hits=site_hits,
     )
     return protocol.ProbeTraceDone(request.id, result)
 

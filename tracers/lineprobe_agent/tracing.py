@@ -241,8 +241,11 @@ class Tracing:
                 return
             target.snapshot_maps()
             tracer.tick()
+            live = tracer.live(target.mappings())
             session.send(
-                protocol.Progress(self.request_id, "sampling", elapsed, duration_s, tracer.events_so_far())
+                protocol.Progress(
+                    self.request_id, "sampling", elapsed, duration_s, tracer.events_so_far(), live
+                )
             )
 
         started_at = time.time()

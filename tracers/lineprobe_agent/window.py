@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from lineprobe_agent import protocol
+
 
 class WindowTracer(Protocol):
     """What a tracer offers the agent's loop while it runs."""
@@ -17,6 +19,10 @@ class WindowTracer(Protocol):
         """Periodic user-space work (naming file descriptors, CPU splits)."""
 
     def events_so_far(self) -> int: ...
+
+    def live(self, mappings: list[protocol.Mapping]) -> protocol.ProbeLive | None:
+        """What the trace has seen so far, for the caller to show while it runs (None: nothing
+        to show now, or a kind that shows only its result)."""
 
     def stop(self) -> None: ...
 

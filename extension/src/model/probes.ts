@@ -15,7 +15,15 @@ export interface ListedProbe {
 export type ProbeNode =
   | { kind: "file"; label: string; path: string; children: ProbeNode[] }
   | { kind: "provider"; label: string; children: ProbeNode[] }
-  | { kind: "probe"; label: string; probe: string; description: string; tooltip: string; groupings: string[] };
+  | {
+      kind: "probe";
+      label: string;
+      probe: string;
+      description: string;
+      tooltip: string;
+      groupings: string[];
+      argumentCount: number;
+    };
 
 function baseName(path: string): string {
   return path.split("/").pop() ?? path;
@@ -55,5 +63,6 @@ function probeNode(probe: ListedProbe): ProbeNode {
     description: `${count} argument${count === 1 ? "" : "s"}${where}`,
     tooltip: [`${probe.provider}:${probe.name} in ${probe.binary}`, ...args].join("\n"),
     groupings: probe.groupings,
+    argumentCount: count,
   };
 }

@@ -15,6 +15,7 @@ export const ServerCommand = {
   scopeHeat: "lineprobe.scopeHeat",
   usdtList: "lineprobe.usdtList",
   usdtCount: "lineprobe.usdtCount",
+  usdtTrace: "lineprobe.usdtTrace",
 } as const;
 
 /** `lineprobe.usdtList` (PROTOCOL.md). */
@@ -36,8 +37,59 @@ export type ProbeListing =
 
 /** `lineprobe.usdtCount` (PROTOCOL.md): by arguments (`groups`), or by stack (a profile's summary). */
 export type ProbeCountResult =
-  | { ok: true; events: number; groups?: { count: number; per_s: number; values: (number | string)[] }[]; files?: string[] }
+  | {
+      ok: true;
+      events: number;
+      groups?: { count: number; per_s: number; values: (number | string)[] }[];
+      site_hits?: ProbeSite[];
+      files?: string[];
+    }
   | Failure;
+
+/** `lineprobe.usdtTrace` (PROTOCOL.md): the hits kept (`lines`) and every count. */
+export type ProbeTraceResult =
+  | {
+      ok: true;
+      probe: string;
+      events: number;
+      recorded: number;
+      rate_limited: number;
+      ring_full: number;
+      dropped: number;
+      site_hits: ProbeSite[];
+      lines: { t: number; tid: number; values: (number | string)[] }[];
+      warnings: string[];
+    }
+  | Failure;
+
+/** A site's hits, as `lineprobe/probeLive` and the results of usdtCount/usdtTrace send them. */
+export interface ProbeSite {
+  binary: string;
+  offset: number;
+  path: string | null;
+  line: number | null;
+  function: string | null;
+  uri: string | null;
+  hits: number;
+  per_s: number;
+}
+
+/** `lineprobe/probeLive` (PROTOCOL.md): what a running count or trace has seen so far. */
+export interface ProbeLiveParams {
+  probe: string;
+  pid: number;
+  mode: "count" | "trace";
+  elapsedS: number;
+  events: number;
+  perS: number;
+  sites: ProbeSite[];
+  groups: { count: number; perS: number; values: (number | string)[] }[];
+  hits: { t: number; tid: number; values: (number | string)[] }[];
+  hitsNotShown: number;
+}
+
+/** The custom notification of a running USDT count or trace. */
+export const PROBE_LIVE_NOTIFICATION = "lineprobe/probeLive";
 
 /** The custom notification behind the gutter heat. */
 export const HEAT_NOTIFICATION = "lineprobe/heat";

@@ -24,6 +24,7 @@ from lineprobe.syscalls.attribute import resolve_trace
 from lineprobe.syscalls.model import SyscallTrace
 from lineprobe.usdt.counts import ProbeCounts, resolve_probe_counts
 from lineprobe.usdt.hits import ProbeTrace, resolve_probe_trace
+from lineprobe.usdt.sites import with_site_lines
 
 
 class Resolved(Protocol):
@@ -73,14 +74,14 @@ PROBE_ARGS: CaptureKind[ProbeCounts] = CaptureKind(
     "probe-args",
     "probe-args",
     "counting",
-    lambda raw, cache, launched: resolve_probe_counts(raw, launched),
+    lambda raw, cache, launched: resolve_probe_counts(with_site_lines(raw, cache), launched),
 )
-"""Hits of a USDT probe by argument values: no stacks, nothing to symbolize."""
+"""Hits of a USDT probe by argument values: no stacks; its sites' lines found."""
 PROBE_TRACE: CaptureKind[ProbeTrace] = CaptureKind(
     "probe-trace",
     "probe-trace",
     "tracing",
-    resolve_probe_trace,
+    lambda raw, cache, launched: resolve_probe_trace(with_site_lines(raw, cache), cache, launched),
 )
 """Hits of a USDT probe one by one, with argument values and times."""
 KINDS: dict[str, CaptureKind[Any]] = {

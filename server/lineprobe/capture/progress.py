@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from lineprobe.usdt.sites import LiveProbe
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -15,6 +17,8 @@ class Progress:
     duration_s: float
     events: int
     """Events recorded so far (samples, calls, allocations)."""
+    live: LiveProbe | None = None
+    """USDT counts and traces: what was seen so far, about once a second."""
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -29,6 +29,7 @@ from lineprobe.costs.model import StackProfile
 from lineprobe.leaks.model import LeakTrace
 from lineprobe.lsp import documents, presentation
 from lineprobe.lsp.leak_view import build_leak_view
+from lineprobe.lsp.probe_live import PROBE_LIVE, live_notification, sites_json
 from lineprobe.lsp.probe_view import ProbeView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
@@ -37,12 +38,14 @@ from lineprobe.lsp.syscall_view import build_syscall_view
 from lineprobe.process_list import list_processes
 from lineprobe.reports.leaks_report import leaks_to_json
 from lineprobe.reports.syscalls_report import trace_to_json
-from lineprobe.reports.usdt_report import counts_to_json, listing_to_json
+from lineprobe.reports.usdt_report import counts_to_json, listing_to_json, trace_to_json_lines
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.model import SyscallTrace
 from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts
+from lineprobe.usdt.hits import ProbeTrace
 from lineprobe.usdt.hotspot import extended_probes_problem, known
 from lineprobe.usdt.listing import ProbesUnavailable, probes_of_binary, probes_of_process
+from lineprobe.usdt.sites import LiveProbe
 
 FLAME_GRAPH = "lineprobe.flameGraph"
 SCOPE_HEAT = "lineprobe.scopeHeat"
@@ -56,6 +59,7 @@ CAPABILITIES = "lineprobe.capabilities"
 STACK_COUNT = "lineprobe.stackCount"
 USDT_LIST = "lineprobe.usdtList"
 USDT_COUNT = "lineprobe.usdtCount"
+USDT_TRACE = "lineprobe.usdtTrace"
 
 
 class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
@@ -75,7 +79,8 @@ class GroupByArgument(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class UsdtArguments(msgspec.Struct, forbid_unknown_fields=False):
-    """``lineprobe.usdtCount``'s own fields (beside ``pid`` and ``durationMs``)."""
+    """``lineprobe.usdtCount``'s and ``lineprobe.usdtTrace``'s own fields (beside ``pid`` and
+    ``durationMs``)."""
 
     probe: str
     by: str | None = None
@@ -84,33 +89,37 @@ class UsdtArguments(msgspec.Struct, forbid_unknown_fields=False):
     histogram: int | None = None
     """An integer argument counted by powers of two (argdist -H), instead of by value."""
     stack: bool = False
+    rateLimit: int | None = None
+    """Tracing: hits sent a second at most (the rest counted)."""
+    maxHits: int | None = None
+    """Tracing: hits kept at most (the rest counted)."""
 
 
-def _usdt_arguments(arguments: tuple[Any, ...]) -> UsdtArguments:
+def _usdt_arguments(arguments: tuple[Any, ...], name: str) -> UsdtArguments:
+    """``name``'s arguments, checked: the command is named in every refusal."""
     try:
         usdt = msgspec.convert(arguments[0], UsdtArguments)
     except (msgspec.ValidationError, IndexError) as exc:
-        raise AgentError(
-            "bad-request", f'{USDT_COUNT} needs {{"pid": N, "probe": "PROVIDER:NAME"}}: {exc}'
-        ) from None
+        needs = '{"pid": N, "probe": "PROVIDER:NAME"}'
+        raise AgentError("bad-request", f"{name} needs {needs}: {exc}") from None
     if usdt.stack and (usdt.by or usdt.groupBy):
-        raise AgentError("bad-request", f"{USDT_COUNT}: stack counts by call stack, not by arguments")
+        raise AgentError("bad-request", f"{name}: stack counts by call stack, not by arguments")
     if sum(1 for given in (usdt.by, usdt.groupBy, usdt.histogram is not None, usdt.stack) if given) > 1:
-        raise AgentError("bad-request", f"{USDT_COUNT}: give one of by, groupBy, histogram and stack")
-    if usdt.histogram is not None:
-        problem = parameters.check("histogram", parameters.PROBE_ARGUMENT, usdt.histogram)
-        if problem is not None:
-            raise AgentError("bad-request", f"{USDT_COUNT}: {problem}")
+        raise AgentError("bad-request", f"{name}: give one of by, groupBy, histogram and stack")
+    checks = [
+        ("histogram", usdt.histogram, parameters.PROBE_ARGUMENT),
+        ("rateLimit", usdt.rateLimit, parameters.RATE_LIMIT),
+        ("maxHits", usdt.maxHits, parameters.MAX_HITS),
+    ]
     if len(usdt.groupBy) > 2:
-        raise AgentError("bad-request", f"{USDT_COUNT}: groupBy takes two arguments at most")
+        raise AgentError("bad-request", f"{name}: groupBy takes two arguments at most")
     for choice in usdt.groupBy:
-        for field_name, value, parameter in (
-            ("number", choice.number, parameters.PROBE_ARGUMENT),
-            ("lengthArgument", choice.lengthArgument, parameters.PROBE_LENGTH_ARGUMENT),
-        ):
-            problem = parameters.check(field_name, parameter, value)
-            if problem is not None:
-                raise AgentError("bad-request", f"{USDT_COUNT}: {problem}")
+        checks.append(("number", choice.number, parameters.PROBE_ARGUMENT))
+        checks.append(("lengthArgument", choice.lengthArgument, parameters.PROBE_LENGTH_ARGUMENT))
+    for field_name, value, parameter in checks:
+        problem = None if value is None else parameters.check(field_name, parameter, value)
+        if problem is not None:
+            raise AgentError("bad-request", f"{name}: {problem}")
     return usdt
 
 
@@ -188,13 +197,21 @@ def _summary(profile: StackProfile, view: ProfileView) -> dict[str, Any]:
     }
 
 
-class _ProgressReporter:
-    """``$/progress`` for one profile; ``end`` always runs (see ``profile``)."""
+LiveCallback = Callable[[LiveProbe], dict[str, Any]]
+"""A running USDT count's or trace's report -> the parameters of its ``lineprobe/probeLive``."""
 
-    def __init__(self, ls: LineprobeServer, loop: asyncio.AbstractEventLoop) -> None:
+
+class _ProgressReporter:
+    """``$/progress`` for one profile; ``end`` always runs (see ``profile``). With ``on_live``,
+    what a USDT count or trace has seen so far also goes out as ``lineprobe/probeLive``."""
+
+    def __init__(
+        self, ls: LineprobeServer, loop: asyncio.AbstractEventLoop, on_live: LiveCallback | None = None
+    ) -> None:
         self.ls = ls
         self.loop = loop
         self.token: str | None = None
+        self.on_live = on_live
 
     async def begin(self, title: str) -> None:
         if not self.ls.supports_progress():
@@ -213,6 +230,10 @@ class _ProgressReporter:
         )
 
     def report_from_thread(self, message: Progress) -> None:
+        if message.live is not None and self.on_live is not None:
+            # Runs on the capture's thread, as the result's resolution does: the sites' lines are
+            # found here, off the server's loop, and only the notification crosses over.
+            self.loop.call_soon_threadsafe(self.ls.protocol.notify, PROBE_LIVE, self.on_live(message.live))
         if self.token is None:
             return
         if message.phase == "compiling":
@@ -235,7 +256,7 @@ class _ProgressReporter:
             self.token = None
 
 
-T = TypeVar("T", StackProfile, SyscallTrace, LeakTrace, ProbeCounts)
+T = TypeVar("T", StackProfile, SyscallTrace, LeakTrace, ProbeCounts, ProbeTrace)
 
 
 def _target_of(args: ProfileArguments) -> int | Launch:
@@ -250,6 +271,7 @@ async def _traced(
     kind: CaptureKind[T],
     capture_parameters: Callable[[ProfileArguments], dict[str, Any]],
     publish: Callable[[T], tuple[dict[str, Any], str]],
+    on_live: LiveCallback | None = None,
 ) -> dict[str, Any]:
     """One trace from a command: validation, one at a time, progress that always ends, errors shown."""
     started = time.monotonic()
@@ -270,7 +292,7 @@ async def _traced(
         duration_s = ls.state.settings.duration_ms / 1000.0
     else:
         duration_s = parameters.default(kind.duration)
-    reporter = _ProgressReporter(ls, asyncio.get_running_loop())
+    reporter = _ProgressReporter(ls, asyncio.get_running_loop(), on_live)
     what = f"pid {args.pid}" if args.pid is not None else " ".join(args.command or [])
     ls.state.profiling = True
     outcome = "failed"
@@ -400,7 +422,7 @@ def register(server: LineprobeServer) -> None:
         """A USDT probe's hits in a running process: by call stack (``"stack": true``: published as
         a profile is) or by argument values (HotSpot's methods: call rates as code lenses)."""
         try:
-            usdt = _usdt_arguments(arguments)
+            usdt = _usdt_arguments(arguments, USDT_COUNT)
             choices = _usdt_choices(usdt)
         except AgentError as exc:
             return _error_result(ls, exc)
@@ -440,6 +462,7 @@ def register(server: LineprobeServer) -> None:
             view = ProbeView.build(counts, ls.workspace_roots())
             documents.publish_probes(ls, view)
             result = counts_to_json(counts)
+            result["site_hits"] = sites_json(counts.site_hits, counts.header.duration_s)
             result["files"] = sorted(view.methods)
             t = counts.timings
             result["timings"] = {
@@ -454,6 +477,7 @@ def register(server: LineprobeServer) -> None:
             ls.window_show_message(
                 types.ShowMessageParams(types.MessageType.Warning, f"lineprobe: {problem}")
             )
+        pid = int(arguments[0].get("pid") or 0)
         return await _traced(
             ls,
             arguments,
@@ -462,6 +486,53 @@ def register(server: LineprobeServer) -> None:
             kinds.PROBE_ARGS,
             capture_parameters,
             publish,
+            lambda live: live_notification(usdt.probe, pid, "count", live, ls.state.runner.cache),
+        )
+
+    @server.command(USDT_TRACE)
+    async def usdt_trace_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """A USDT probe's hits one by one, with argument values (``"arguments"``, as usdtCount's
+        ``groupBy``), under a rate limit; the newest hits go out live, the result holds them all
+        (``lines``: what ``lineprobe usdt trace --json`` prints)."""
+        try:
+            usdt = _usdt_arguments(arguments, USDT_TRACE)
+            if usdt.stack or usdt.histogram is not None:
+                shows = 'shows arguments ("groupBy" or "by"), not stacks or histograms'
+                raise AgentError("bad-request", f"{USDT_TRACE} {shows}")
+            choices = _usdt_choices(usdt)
+        except AgentError as exc:
+            return _error_result(ls, exc)
+
+        def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
+            if args.pid is None:
+                raise AgentError("bad-request", f"{USDT_TRACE} traces a running process: give its pid")
+            return {
+                "probe": usdt.probe,
+                "arguments": [c.to_wire() for c in choices],
+                "rate_limit": usdt.rateLimit or parameters.default(parameters.RATE_LIMIT),
+                "max_hits": usdt.maxHits or parameters.default(parameters.MAX_HITS),
+                "stacks": False,
+            }
+
+        def publish(trace: ProbeTrace) -> tuple[dict[str, Any], str]:
+            lines = trace_to_json_lines(trace)
+            summary = lines.pop()["summary"]
+            summary["site_hits"] = sites_json(trace.site_hits, trace.header.duration_s)
+            t = trace.timings
+            timings = {"compile_s": t.compile_s, "sampling_s": t.sampling_s, "resolution_s": t.resolution_s}
+            result = {**summary, "lines": lines, "timings": timings}
+            return result, f"{trace.events:,} hits, {len(trace.hits):,} recorded"
+
+        pid = int(arguments[0].get("pid") or 0)
+        return await _traced(
+            ls,
+            arguments,
+            USDT_TRACE,
+            f"Tracing {usdt.probe} in",
+            kinds.PROBE_TRACE,
+            capture_parameters,
+            publish,
+            lambda live: live_notification(usdt.probe, pid, "trace", live, ls.state.runner.cache),
         )
 
     @server.command(TRACE_SYSCALLS)

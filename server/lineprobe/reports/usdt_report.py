@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lineprobe.symbolization.frame import SourceFrame
-from lineprobe.usdt.counts import ProbeCounts
+from lineprobe.usdt.counts import ProbeCounts, SiteHits
 from lineprobe.usdt.hits import ProbeTrace
 from lineprobe.usdt.hotspot import argument_meaning, known
 from lineprobe.usdt.listing import ProbeListing
@@ -85,6 +85,34 @@ def render_listing(listing: ProbeListing, console: Console, verbose: bool) -> No
         console.print(f"[yellow]warning:[/] {escape(problem)}")
 
 
+def site_hits_to_json(sites: tuple[SiteHits, ...], duration_s: float) -> list[dict[str, Any]]:
+    """Each site that fired: its file and offset, its line where known, its hits and their rate."""
+    return [
+        {
+            "binary": site.binary,
+            "offset": site.offset,
+            "path": site.source.path if site.source else None,
+            "line": site.source.line if site.source else None,
+            "function": site.source.function if site.source else None,
+            "hits": site.hits,
+            "per_s": round(site.hits / duration_s, 1) if duration_s > 0 else 0.0,
+        }
+        for site in sites
+    ]
+
+
+def _render_sites(sites: tuple[SiteHits, ...], duration_s: float, console: Console) -> None:
+    """The sites that fired, by line where the file has DWARF for them (the user's own probes)."""
+    for site in sites:
+        where = (
+            f"{site.source.path}:{site.source.line} ({site.source.function})"
+            if site.source
+            else f"{site.binary} +0x{site.offset:x}"
+        )
+        rate = site.hits / duration_s if duration_s > 0 else 0.0
+        console.print(f"  at {escape(where)}: {site.hits:,} hits ({rate:,.0f}/s)", highlight=False)
+
+
 def counts_to_json(counts: ProbeCounts) -> dict[str, Any]:
     h = counts.header
     return {
@@ -92,6 +120,7 @@ def counts_to_json(counts: ProbeCounts) -> dict[str, Any]:
         "probe": counts.probe,
         "duration_s": h.duration_s,
         "sites": counts.sites,
+        "site_hits": site_hits_to_json(counts.site_hits, h.duration_s),
         "group_by": [a.describe() for a in counts.group_by],
         "events": counts.events,
         "lost": counts.lost,
@@ -116,6 +145,7 @@ def render_counts(counts: ProbeCounts, console: Console, top: int = 25) -> None:
         f"in {h.duration_s:.2f} s ({counts.rate(counts.events):,.0f}/s) at {counts.sites} site(s)",
         highlight=False,
     )
+    _render_sites(counts.site_hits, h.duration_s, console)
     for warning in counts.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
     if not counts.group_by or not counts.groups:
@@ -156,6 +186,7 @@ def trace_to_json_lines(trace: ProbeTrace) -> list[dict[str, Any]]:
                 "arguments": [a.describe() for a in trace.arguments],
                 "duration_s": h.duration_s,
                 "sites": trace.sites,
+                "site_hits": site_hits_to_json(trace.site_hits, h.duration_s),
                 "events": trace.events,
                 "recorded": len(trace.hits),
                 "rate_limited": trace.rate_limited,
@@ -192,6 +223,7 @@ def render_trace(trace: ProbeTrace, console: Console, shown: int = 40) -> None:
         f"{trace.ring_full:,} lost to a full ring, {trace.dropped:,} past --max-hits",
         highlight=False,
     )
+    _render_sites(trace.site_hits, h.duration_s, console)
     for warning in trace.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
 

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from lineprobe.model.capture import CaptureHeader, Timings
+from lineprobe.symbolization.frame import SourceFrame
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,18 @@ class ArgumentChoice:
 
 
 @dataclass(frozen=True)
+class SiteHits:
+    """A probe's hits at one of its sites (``lineprobe.usdt.sites``)."""
+
+    binary: str
+    offset: int
+    """The file offset of the probe's instruction."""
+    hits: int
+    source: SourceFrame | None = None
+    """The site's line, where the file has DWARF for it (``sites.resolve_sites``)."""
+
+
+@dataclass(frozen=True)
 class ProbeGroup:
     count: int
     values: tuple[int | str, ...]
@@ -48,6 +61,8 @@ class ProbeCounts:
     unreadable: int
     sites: int
     histogram: bool = False
+    site_hits: tuple[SiteHits, ...] = ()
+    """The hits at each site that fired, most first."""
     """Counted by the power of two of the first argument: each group's value is its bucket."""
     warnings: list[str] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from lineprobe.model.capture import CaptureHeader, Timings
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
-from lineprobe.usdt.counts import ArgumentChoice
+from lineprobe.usdt.counts import ArgumentChoice, SiteHits
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class ProbeTrace:
     truncated: int
     unreadable: int
     sites: int
+    site_hits: tuple[SiteHits, ...] = ()
+    """Every hit by site, recorded or not, most first."""
     raw_stacks: dict[int, tuple[int, ...]] = field(default_factory=dict)
     """User stacks by id, as addresses (innermost first), as the agent sent them."""
     stacks: dict[int, list[SourceFrame]] = field(default_factory=dict)

@@ -20,6 +20,7 @@
 #include "lineprobe.h"
 
 #define GROUPS_ENTRIES 10240
+#define SITE_ENTRIES 1024
 
 /* Flat fields, no two-dimensional array: bcc's Python side sizes its key type from this
  * struct, and gets a [2][N] array's size wrong (a key copied into too small a buffer). */
@@ -43,6 +44,9 @@ struct hit_t {
 };
 
 BPF_HASH(groups, struct group_t, u64, GROUPS_ENTRIES);
+/* Hits by the site that fired, keyed by its address in the target (a uprobe's handler sees the
+ * probed instruction's address): the editor marks each site's line with its rate. */
+BPF_HASH(site_hits, u64, u64, SITE_ENTRIES);
 BPF_PERF_OUTPUT(hits);
 BPF_ARRAY(rate_window, u64, 2);  /* [0]: the second's start (ns), [1]: hits sent in it */
 BPF_PERCPU_ARRAY(hit_scratch, struct hit_t, 1);
@@ -119,6 +123,10 @@ int on_probe(struct pt_regs *ctx)
     if (!lp_is_target())
         return 0;
     bump(PA_STAT_EVENTS);
+    u64 site = PT_REGS_IP(ctx), none = 0;
+    u64 *at_site = site_hits.lookup_or_try_init(&site, &none);
+    if (at_site)
+        __sync_fetch_and_add(at_site, 1);
     u32 zero = 0;
 #if TRACE
     u64 now = bpf_ktime_get_ns();
@@ -178,7 +186,6 @@ int on_probe(struct pt_regs *ctx)
         bump(PA_STAT_RING_FULL);
     return 0;
 #endif
-    u64 none = 0;
     u64 *count = groups.lookup_or_try_init(group, &none);
     if (!count) {
         bump(PA_STAT_LOST);

@@ -36,8 +36,9 @@ from lineprobe.syscalls.model import (
     SyscallTotal,
 )
 from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
-from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts, ProbeGroup
+from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts, ProbeGroup, SiteHits
 from lineprobe.usdt.hits import ProbeHitRecord, ProbeTrace
+from lineprobe.usdt.sites import LiveProbe
 
 PROTOCOL_VERSION = protocol.PROTOCOL_VERSION
 
@@ -119,6 +120,14 @@ def _choices(arguments: list[protocol.ProbeArgument]) -> tuple[ArgumentChoice, .
     return tuple(ArgumentChoice(a.number, a.text, a.length_argument) for a in arguments)
 
 
+def _site_hits(sites: list[protocol.ProbeSiteHits]) -> tuple[SiteHits, ...]:
+    return tuple(SiteHits(s.binary, s.offset, s.hits) for s in sites)
+
+
+def _hit_record(hit: protocol.ProbeHit, started_ns: int) -> ProbeHitRecord:
+    return ProbeHitRecord((hit.time_ns - started_ns) / 1e9, hit.tid, tuple(hit.values), hit.stack)
+
+
 def to_probe_counts(result: protocol.ProbeArgsResult) -> ProbeCounts:
     c = result.counters
     return ProbeCounts(
@@ -132,6 +141,7 @@ def to_probe_counts(result: protocol.ProbeArgsResult) -> ProbeCounts:
         unreadable=c.unreadable,
         sites=result.sites,
         histogram=result.histogram,
+        site_hits=_site_hits(result.site_hits),
     )
 
 
@@ -141,10 +151,7 @@ def to_probe_trace(result: protocol.ProbeTraceResult) -> ProbeTrace:
         header=header_of(result.header),
         probe=result.probe,
         arguments=_choices(result.arguments),
-        hits=tuple(
-            ProbeHitRecord((h.time_ns - result.started_ns) / 1e9, h.tid, tuple(h.values), h.stack)
-            for h in result.hits
-        ),
+        hits=tuple(_hit_record(h, result.started_ns) for h in result.hits),
         events=c.events,
         rate_limited=c.rate_limited,
         ring_full=c.ring_full,
@@ -152,6 +159,7 @@ def to_probe_trace(result: protocol.ProbeTraceResult) -> ProbeTrace:
         truncated=c.truncated,
         unreadable=c.unreadable,
         sites=result.sites,
+        site_hits=_site_hits(result.site_hits),
         raw_stacks={stack: tuple(addresses) for stack, addresses in result.stacks.items()},
     )
 
@@ -274,7 +282,23 @@ WIRE_KINDS: dict[str, WireKind] = {
 
 
 def progress_of(message: protocol.Progress) -> Progress:
-    return Progress(message.phase, message.elapsed_s, message.duration_s, message.samples)
+    live = message.live
+    return Progress(
+        message.phase,
+        message.elapsed_s,
+        message.duration_s,
+        message.samples,
+        None
+        if live is None
+        else LiveProbe(
+            elapsed_s=message.elapsed_s,
+            events=live.events,
+            site_hits=_site_hits(live.site_hits),
+            groups=tuple(ProbeGroup(g.count, tuple(g.values)) for g in live.groups),
+            hits=tuple(_hit_record(h, live.started_ns) for h in live.hits),
+            hits_not_shown=live.hits_not_shown,
+        ),
+    )
 
 
 def capabilities_of(report: protocol.CapabilityReport) -> CapabilityReport:
