@@ -65,6 +65,8 @@ class Session:
     """The client whose capabilities were sent: ``visual-studio-code`` or ``neovim``."""
     recording: Path
     heat: list[dict[str, Any]] = field(default_factory=list)
+    probe_live: list[dict[str, Any]] = field(default_factory=list)
+    """``lineprobe/probeLive`` notifications, in order."""
     refreshes: list[str] = field(default_factory=list)
     """Refresh requests the server sent (``workspace/inlayHint/refresh``...), in order."""
 
@@ -184,6 +186,10 @@ async def replay(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         @client.feature("lineprobe/heat")
         def on_heat(client: LanguageClient, params: Any) -> None:
             session.heat.append(as_plain(params))
+
+        @client.feature("lineprobe/probeLive")
+        def on_probe_live(client: LanguageClient, params: Any) -> None:
+            session.probe_live.append(as_plain(params))
 
         @client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
         def on_code_lens_refresh(client: LanguageClient, params: None) -> None:

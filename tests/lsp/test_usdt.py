@@ -65,3 +65,44 @@ async def test_probes_are_listed_with_their_lines_without_an_agent(replay: Repla
     assert sites["request"]["line"] == marked_line(PROBES_C, "REQUEST-PROBE")
     missing = await session.command("lineprobe.usdtList", {"binary": "/nonexistent/file"})
     assert missing["ok"] is False and "no such file" in missing["error"]["message"]
+
+
+async def test_a_count_reports_its_probe_site_live_and_at_the_end(replay: Replay) -> None:
+    """tests/recordings/usdt-probes.jsonl: workloads/probes' request probe counted by its size
+    argument for 2.5 s. While it counts, ``lineprobe/probeLive`` names the probe's line in
+    probes.c with the hits so far; the result has the site with every hit."""
+    session = await replay("usdt-probes")
+    result = await session.command(
+        "lineprobe.usdtCount",
+        {"pid": ANY_PID, "probe": "lineprobe_demo:request", "groupBy": [{"number": 2}], "durationMs": 2500},
+    )
+    assert result["ok"] is True, result
+    line = marked_line(PROBES_C, "REQUEST-PROBE")
+    [site] = result["site_hits"]
+    assert (site["uri"], site["line"], site["function"]) == (PROBES_C.as_uri(), line, "main")
+    assert site["hits"] == result["events"] > 0
+    assert len(session.probe_live) >= 2, session.probe_live
+    events = [report["events"] for report in session.probe_live]
+    assert events == sorted(events) and events[-1] <= result["events"]
+    for report in session.probe_live:
+        named = (report["probe"], report["pid"], report["mode"])
+        assert named == ("lineprobe_demo:request", ANY_PID, "count")
+        [at_site] = report["sites"]
+        assert (at_site["uri"], at_site["line"]) == (PROBES_C.as_uri(), line)
+        assert at_site["hits"] <= report["events"] and at_site["per_s"] > 0
+        assert {g["values"][0] for g in report["groups"]} <= {64, 128, 256, 512}
+
+
+async def test_trace_arguments_are_checked_before_anything_runs(replay: Replay) -> None:
+    session = await replay("usdt-probes")
+    for arguments, words in (
+        ({"pid": ANY_PID, "probe": "p:n", "stack": True}, "not stacks or histograms"),
+        ({"pid": ANY_PID, "probe": "p:n", "rateLimit": 0}, "rateLimit must be in"),
+        ({"pid": ANY_PID, "probe": "p:n", "maxHits": -1}, "maxHits must be in"),
+        ({"probe": "p:n"}, "needs exactly one of pid and command"),
+        ({"probe": "p:n", "command": ["true"]}, "traces a running process: give its pid"),
+        ({"pid": ANY_PID}, "needs"),
+    ):
+        result = await session.command("lineprobe.usdtTrace", arguments)
+        assert result["ok"] is False and words in result["error"]["message"], (arguments, result)
+    assert session.probe_live == []

@@ -58,6 +58,7 @@ PRIMES_C = WORKLOADS / "primes" / "primes.c"
 SERVER_C = WORKLOADS / "server" / "server.c"
 LOGGER_C = WORKLOADS / "logger" / "logger.c"
 WORDCOUNT_CC = WORKLOADS / "wordcount" / "wordcount.cc"
+PROBES_C = WORKLOADS / "probes" / "probes.c"
 MISSING_CONFIG = "/etc/tracing-server-example.conf"
 
 Check = Callable[[dict[str, Any]], list[str]]
@@ -168,6 +169,16 @@ class Recording:
     """How long the workload runs before it is traced."""
 
 
+def check_probes(report: dict[str, Any]) -> list[str]:
+    problems = []
+    sites = [(s["path"], s["line"]) for s in report.get("site_hits", [])]
+    if sites != [(str(PROBES_C), marked_line(PROBES_C, "REQUEST-PROBE"))]:
+        problems.append(f"the request probe's sites are {sites}")
+    if sorted(g["values"][0] for g in report.get("groups", [])) != [64, 128, 256, 512]:
+        problems.append(f"the sizes are {report.get('groups')}")
+    return problems
+
+
 RECORDINGS = {
     r.name: r
     for r in (
@@ -209,6 +220,16 @@ RECORDINGS = {
             arguments=("hotspot:method__entry",),
             runtime=("java", "-XX:+ExtendedDTraceProbes", "-XX:-Inline", "-cp", str(BUILD / "slowy")),
             warmup_s=3.0,
+        ),
+        # A program's own sys/sdt.h probe counted by an argument: its site's line, and the live
+        # reports that come while it counts (2.5 s: two of them at least).
+        Recording(
+            "usdt-probes",
+            "usdt count",
+            ("probes", "100000000000"),
+            ("-d", "2.5", "--arg", "2"),
+            check_probes,
+            arguments=("lineprobe_demo:request",),
         ),
         # The editor's "Show Capabilities", replayed: what the agent found on this machine.
         Recording("capabilities", "capabilities", (), (), check_capabilities),

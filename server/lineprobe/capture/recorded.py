@@ -34,6 +34,8 @@ from lineprobe.capture.progress import CapabilityReport, Progress, ProgressCallb
 from lineprobe.capture.wire.convert import WIRE_KINDS, Captured, WireSession
 from lineprobe.model.capture import CaptureHeader
 from lineprobe.model.mapping import MappedFile
+from lineprobe.usdt.counts import ProbeCounts, SiteHits
+from lineprobe.usdt.hits import ProbeTrace
 
 RECORDING_VERSION = 1
 SYSTEM_PREFIXES = ("/usr/", "/lib", "/etc/", "/opt/", "[")
@@ -153,7 +155,10 @@ class RecordedAgent:
             message = wire.decode(line)
             if isinstance(message.body, Progress):
                 if progress is not None:
-                    progress(message.body)
+                    live = message.body.live
+                    if live is not None:  # its sites' files as replayed, as the answer's
+                        live = replace(live, site_hits=self._sites_from_archive(live.site_hits))
+                    progress(replace(message.body, live=live))
                 continue
             if isinstance(message.body, AgentError):
                 raise message.body
@@ -182,21 +187,25 @@ class RecordedAgent:
         if not isinstance(answer, Captured):
             raise AgentError("internal", f"the recording answers {kind!r} with {type(answer).__name__}")
         raw = answer.raw
-        return replace(raw, header=self._from_archive(raw.header))
+        raw = replace(raw, header=self._from_archive(raw.header))
+        if isinstance(raw, ProbeCounts | ProbeTrace):
+            raw = replace(raw, site_hits=self._sites_from_archive(raw.site_hits))
+        return raw
+
+    def _archived(self, path: str) -> str:
+        """The archived copy of a traced binary where there is one, else the path itself."""
+        copy = archive_folder(self.path) / os.path.basename(path)
+        return str(copy) if not path.startswith(SYSTEM_PREFIXES) and copy.is_file() else path
 
     def _from_archive(self, header: CaptureHeader) -> CaptureHeader:
         """The header as replayed: its binaries the archived copies where there are some."""
-        folder = archive_folder(self.path)
-        archived: dict[str, str] = {}
-        for mapping in header.mappings:
-            copy = folder / os.path.basename(mapping.path)
-            if not mapping.path.startswith(SYSTEM_PREFIXES) and copy.is_file():
-                archived[mapping.path] = str(copy)
         mappings = tuple(
-            MappedFile(m.start, m.end, m.offset, archived.get(m.path, m.path), m.build_id)
-            for m in header.mappings
+            MappedFile(m.start, m.end, m.offset, self._archived(m.path), m.build_id) for m in header.mappings
         )
-        return replace(header, exe=archived.get(header.exe, header.exe), mappings=mappings, replayed=True)
+        return replace(header, exe=self._archived(header.exe), mappings=mappings, replayed=True)
+
+    def _sites_from_archive(self, sites: tuple[SiteHits, ...]) -> tuple[SiteHits, ...]:
+        return tuple(replace(site, binary=self._archived(site.binary)) for site in sites)
 
     def stop_all(self) -> None:
         """A replay has no window to cut short."""

@@ -33,7 +33,7 @@ from lineprobe.lsp.probe_live import PROBE_LIVE, live_notification, sites_json
 from lineprobe.lsp.probe_view import ProbeView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
-from lineprobe.lsp.source_locator import uri_of
+from lineprobe.lsp.source_locator import SourceLocator, uri_of
 from lineprobe.lsp.syscall_view import build_syscall_view
 from lineprobe.process_list import list_processes
 from lineprobe.reports.leaks_report import leaks_to_json
@@ -335,6 +335,11 @@ async def _traced(
         reporter.end(outcome)
 
 
+def _locator(ls: LineprobeServer) -> SourceLocator:
+    """Where the workspace's files are, for the sites of probes."""
+    return SourceLocator(ls.state.settings, ls.workspace_roots())
+
+
 def _publish_stack_counts(ls: LineprobeServer, profile: StackProfile) -> tuple[dict[str, Any], str]:
     """Stack counts (at a tracepoint or a USDT probe) published as a profile is: heat, lenses,
     hovers, the flame graph; the summary names the event counted."""
@@ -462,7 +467,7 @@ def register(server: LineprobeServer) -> None:
             view = ProbeView.build(counts, ls.workspace_roots())
             documents.publish_probes(ls, view)
             result = counts_to_json(counts)
-            result["site_hits"] = sites_json(counts.site_hits, counts.header.duration_s)
+            result["site_hits"] = sites_json(counts.site_hits, counts.header.duration_s, _locator(ls))
             result["files"] = sorted(view.methods)
             t = counts.timings
             result["timings"] = {
@@ -477,7 +482,7 @@ def register(server: LineprobeServer) -> None:
             ls.window_show_message(
                 types.ShowMessageParams(types.MessageType.Warning, f"lineprobe: {problem}")
             )
-        pid = int(arguments[0].get("pid") or 0)
+        pid, locator = int(arguments[0].get("pid") or 0), _locator(ls)
         return await _traced(
             ls,
             arguments,
@@ -486,7 +491,7 @@ def register(server: LineprobeServer) -> None:
             kinds.PROBE_ARGS,
             capture_parameters,
             publish,
-            lambda live: live_notification(usdt.probe, pid, "count", live, ls.state.runner.cache),
+            lambda live: live_notification(usdt.probe, pid, "count", live, ls.state.runner.cache, locator),
         )
 
     @server.command(USDT_TRACE)
@@ -517,13 +522,13 @@ def register(server: LineprobeServer) -> None:
         def publish(trace: ProbeTrace) -> tuple[dict[str, Any], str]:
             lines = trace_to_json_lines(trace)
             summary = lines.pop()["summary"]
-            summary["site_hits"] = sites_json(trace.site_hits, trace.header.duration_s)
+            summary["site_hits"] = sites_json(trace.site_hits, trace.header.duration_s, _locator(ls))
             t = trace.timings
             timings = {"compile_s": t.compile_s, "sampling_s": t.sampling_s, "resolution_s": t.resolution_s}
             result = {**summary, "lines": lines, "timings": timings}
             return result, f"{trace.events:,} hits, {len(trace.hits):,} recorded"
 
-        pid = int(arguments[0].get("pid") or 0)
+        pid, locator = int(arguments[0].get("pid") or 0), _locator(ls)
         return await _traced(
             ls,
             arguments,
@@ -532,7 +537,7 @@ def register(server: LineprobeServer) -> None:
             kinds.PROBE_TRACE,
             capture_parameters,
             publish,
-            lambda live: live_notification(usdt.probe, pid, "trace", live, ls.state.runner.cache),
+            lambda live: live_notification(usdt.probe, pid, "trace", live, ls.state.runner.cache, locator),
         )
 
     @server.command(TRACE_SYSCALLS)

@@ -2,16 +2,16 @@
 notifications about once a second, with each site's line and hit rate (the gutter marks) and
 the newest hits or the largest groups (the output channel).
 
-The notification's sites come with a URI only where the site's line is a file on disk; the
-extension marks those lines, and lists the others by file and offset.
+The notification's sites come with a URI only where the site's line is a file of the workspace
+(after the ``pathMappings`` setting); the extension marks those lines, and lists the others by
+file and offset.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from lineprobe.lsp.source_locator import uri_of
+from lineprobe.lsp.source_locator import SourceLocator, uri_of
 from lineprobe.reports.usdt_report import site_hits_to_json
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.usdt.counts import SiteHits
@@ -20,16 +20,20 @@ from lineprobe.usdt.sites import LiveProbe, resolve_sites
 PROBE_LIVE = "lineprobe/probeLive"
 
 
-def sites_json(sites: tuple[SiteHits, ...], duration_s: float) -> list[dict[str, Any]]:
-    """``site_hits_to_json`` with each site's ``uri`` where its source file is on disk."""
+def sites_json(
+    sites: tuple[SiteHits, ...], duration_s: float, locator: SourceLocator
+) -> list[dict[str, Any]]:
+    """``site_hits_to_json`` with each site's ``uri`` where its source file is in the workspace."""
     found = site_hits_to_json(sites, duration_s)
     for site in found:
-        path = site["path"]
-        site["uri"] = uri_of(path) if path and os.path.isfile(path) else None
+        local = locator.local(site["path"])
+        site["uri"] = uri_of(local) if local else None
     return found
 
 
-def live_notification(probe: str, pid: int, mode: str, live: LiveProbe, cache: ImageCache) -> dict[str, Any]:
+def live_notification(
+    probe: str, pid: int, mode: str, live: LiveProbe, cache: ImageCache, locator: SourceLocator
+) -> dict[str, Any]:
     """The ``lineprobe/probeLive`` parameters for one report: ``mode`` is "count" or "trace"."""
     sites = resolve_sites(live.site_hits, cache, pid)
     return {
@@ -39,7 +43,7 @@ def live_notification(probe: str, pid: int, mode: str, live: LiveProbe, cache: I
         "elapsedS": round(live.elapsed_s, 3),
         "events": live.events,
         "perS": round(live.rate(live.events), 1),
-        "sites": sites_json(sites, live.elapsed_s),
+        "sites": sites_json(sites, live.elapsed_s, locator),
         "groups": [
             {"count": g.count, "perS": round(live.rate(g.count), 1), "values": list(g.values)}
             for g in live.groups
