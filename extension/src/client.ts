@@ -19,7 +19,14 @@ import {
   State,
   TransportKind,
 } from "vscode-languageclient/node";
-import { HEAT_NOTIFICATION, PROBE_LIVE_NOTIFICATION, type HeatParams, type ProbeLiveParams } from "./model/protocol";
+import {
+  HEAT_NOTIFICATION,
+  JVM_LIVE_NOTIFICATION,
+  PROBE_LIVE_NOTIFICATION,
+  type HeatParams,
+  type JvmLiveParams,
+  type ProbeLiveParams,
+} from "./model/protocol";
 import { resolveServerLaunch, sameLaunch, type ServerLaunch } from "./model/serverCommand";
 import type { ServerMessage } from "./model/messages";
 import { readServerSettings, readLaunchSettings } from "./settings";
@@ -55,6 +62,7 @@ export class ServerClient implements vscode.Disposable {
   private starting: Promise<void> | undefined;
   private readonly heatEmitter = new vscode.EventEmitter<HeatParams>();
   private readonly probeLiveEmitter = new vscode.EventEmitter<ProbeLiveParams>();
+  private readonly jvmLiveEmitter = new vscode.EventEmitter<JvmLiveParams>();
   private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
   private current: ServerState = { kind: "stopped", reason: "not started" };
 
@@ -62,6 +70,8 @@ export class ServerClient implements vscode.Disposable {
   readonly onHeat = this.heatEmitter.event;
   /** `lineprobe/probeLive`: a running USDT count or trace, about once a second. */
   readonly onProbeLive = this.probeLiveEmitter.event;
+  /** `lineprobe/jvmLive`: a JVM's GC pauses and class loads, about once a second. */
+  readonly onJvmLive = this.jvmLiveEmitter.event;
   readonly onState = this.stateEmitter.event;
 
   constructor(
@@ -140,6 +150,7 @@ export class ServerClient implements vscode.Disposable {
     void this.stop();
     this.heatEmitter.dispose();
     this.probeLiveEmitter.dispose();
+    this.jvmLiveEmitter.dispose();
     this.stateEmitter.dispose();
   }
 
@@ -184,6 +195,7 @@ export class ServerClient implements vscode.Disposable {
     const client = new LanguageClient("lineprobe", "lineprobe", serverOptions, clientOptions);
     client.onNotification(HEAT_NOTIFICATION, (params: HeatParams) => this.heatEmitter.fire(params));
     client.onNotification(PROBE_LIVE_NOTIFICATION, (params: ProbeLiveParams) => this.probeLiveEmitter.fire(params));
+    client.onNotification(JVM_LIVE_NOTIFICATION, (params: JvmLiveParams) => this.jvmLiveEmitter.fire(params));
     // Replaces the client's default handler (which shows every message) so
     // that messages covered by a profile's result are not shown twice.
     client.onNotification(ShowMessageNotification.type, (params) => {

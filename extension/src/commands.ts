@@ -45,6 +45,8 @@ export interface LaunchArgs {
 }
 
 const LAST_LAUNCH_KEY = "lineprobe.lastLaunchCommand";
+/** A JVM watched from the editor: until stopped (the probe view's Stop button), or a minute. */
+const JVM_WATCH_MS = 60_000;
 
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   const { server, profiler } = deps;
@@ -117,6 +119,15 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     register("lineprobe.traceProbe", (args?: TraceProbeArgs) => traceProbe(server, deps.probeRuns, args)),
 
     register("lineprobe.probes.stop", () => deps.probeRuns.stop()),
+
+    register("lineprobe.watchJvm", async (args?: { pid?: number; durationMs?: number }) => {
+      const pid = typeof args?.pid === "number" ? args.pid : (await pickProcess(server))?.pid;
+      return pid === undefined ? undefined : deps.probeRuns.watchJvm(pid, args?.durationMs ?? JVM_WATCH_MS);
+    }),
+
+    register("lineprobe.probes.watchJvm", () =>
+      deps.probes.pid !== undefined ? deps.probeRuns.watchJvm(deps.probes.pid, JVM_WATCH_MS) : undefined,
+    ),
 
     register("lineprobe.probes.pickProcess", () => deps.probes.pick()),
 

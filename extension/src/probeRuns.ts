@@ -2,15 +2,23 @@
  * A USDT count or trace while it runs and after: its live output in the "lineprobe: USDT"
  * channel, and its probe sites' lines marked with their hit rates (a pin in the gutter, the
  * rate after the line), from `lineprobe/probeLive` about once a second and from the result at
- * the end. One run at a time, as the server runs one trace at a time; the "lineprobe.probeRunning"
- * context shows the Stop button in the probe view while one runs.
+ * the end. A watched JVM's GC pauses and class loads go to the same channel and to a status
+ * bar item (`lineprobe/jvmLive`). One run at a time, as the server runs one trace at a time;
+ * the "lineprobe.probeRunning" context shows the Stop button in the probe view while one runs.
  */
 import * as vscode from "vscode";
 import type { ServerClient } from "./client";
-import { liveLines, siteMarks, type SiteMark } from "./model/probeLive";
-import { ServerCommand, type Failure, type ProbeLiveParams, type ProbeSite } from "./model/protocol";
+import { jvmLiveLines, jvmStatusText, liveLines, siteMarks, type SiteMark } from "./model/probeLive";
+import {
+  ServerCommand,
+  type Failure,
+  type JvmEventsResult,
+  type JvmLiveParams,
+  type ProbeLiveParams,
+  type ProbeSite,
+} from "./model/protocol";
 
-export type ProbeMode = "count" | "trace";
+export type ProbeMode = "count" | "trace" | "jvm";
 
 interface Run {
   mode: ProbeMode;
@@ -32,6 +40,8 @@ export class ProbeRuns implements vscode.Disposable {
   private marks = new Map<string, SiteMark[]>();
   private running: Run | undefined;
   private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly jvmStatus = vscode.window.createStatusBarItem("lineprobe.jvm", vscode.StatusBarAlignment.Left, 90);
+  private lastPauseMs: number | undefined;
 
   constructor(
     private readonly server: ServerClient,
@@ -46,6 +56,7 @@ export class ProbeRuns implements vscode.Disposable {
     });
     this.subscriptions.push(
       this.server.onProbeLive((params) => this.onLive(params)),
+      this.server.onJvmLive((params) => this.onJvmLive(params)),
       vscode.window.onDidChangeVisibleTextEditors((editors) => editors.forEach((e) => this.apply(e))),
     );
   }
@@ -75,6 +86,43 @@ export class ProbeRuns implements vscode.Disposable {
     }
   }
 
+  /** Watches a JVM's GC pauses and class loads: live in the status bar and the output channel,
+   * until stopped or `durationMs` ends. */
+  async watchJvm(pid: number, durationMs: number): Promise<JvmEventsResult> {
+    const run: Run = { mode: "jvm", pid, probe: "GC and class loading" };
+    this.running = run;
+    this.lastPauseMs = undefined;
+    void vscode.commands.executeCommand("setContext", "lineprobe.probeRunning", true);
+    this.jvmStatus.text = `$(sync~spin) JVM ${pid}: watching GC and class loading…`;
+    this.jvmStatus.tooltip = "lineprobe: HotSpot's gc__begin/gc__end and class__loaded probes; Stop in the USDT Probes view";
+    this.jvmStatus.command = "lineprobe.probes.stop";
+    this.jvmStatus.show();
+    this.output.show(true);
+    this.output.appendLine(`Watching GC and class loading in JVM ${pid}…`);
+    try {
+      const result = await this.server.execute<JvmEventsResult>(ServerCommand.jvmEvents, { pid, durationMs });
+      if (result.ok) {
+        const p = result.pauses;
+        this.output.appendLine(
+          `Done: JVM ${pid} over ${result.duration_s.toFixed(1)} s: ${result.gc_count.toLocaleString("en-US")} GC pauses ` +
+            `(${p.total_ms.toFixed(1)} ms in all, longest ${p.max_ms.toFixed(2)} ms), ${result.classes_loaded.toLocaleString("en-US")} classes loaded`,
+        );
+        result.warnings.forEach((warning) => this.output.appendLine(`  warning: ${warning}`));
+        this.jvmStatus.text = `$(pulse) JVM ${pid}: ${result.gc_count.toLocaleString("en-US")} GCs, longest ${p.max_ms.toFixed(1)} ms · ${result.classes_loaded.toLocaleString("en-US")} classes loaded`;
+        this.jvmStatus.command = "lineprobe.watchJvm";
+      } else {
+        this.output.appendLine(`Failed: ${result.error.message}`);
+        this.jvmStatus.hide();
+      }
+      return result;
+    } finally {
+      if (this.running === run) {
+        this.running = undefined;
+        void vscode.commands.executeCommand("setContext", "lineprobe.probeRunning", false);
+      }
+    }
+  }
+
   /** Ends the running count or trace early; its result (what was seen so far) still comes. */
   async stop(): Promise<void> {
     if (this.running) {
@@ -90,6 +138,19 @@ export class ProbeRuns implements vscode.Disposable {
     }
     liveLines(params).forEach((line) => this.output.appendLine(line));
     this.setMarks(siteMarks(params.probe, params.sites, true));
+  }
+
+  private onJvmLive(params: JvmLiveParams): void {
+    const run = this.running;
+    if (!run || run.mode !== "jvm" || run.pid !== params.pid) {
+      return;
+    }
+    jvmLiveLines(params).forEach((line) => this.output.appendLine(line));
+    const last = params.newGcs.at(-1);
+    if (last) {
+      this.lastPauseMs = last.durationMs;
+    }
+    this.jvmStatus.text = `$(pulse) ${jvmStatusText(params, this.lastPauseMs)}`;
   }
 
   private finish(run: Run, result: RunResult | Failure): void {
@@ -131,6 +192,7 @@ export class ProbeRuns implements vscode.Disposable {
   dispose(): void {
     this.subscriptions.forEach((s) => s.dispose());
     this.decoration.dispose();
+    this.jvmStatus.dispose();
     this.output.dispose();
   }
 }

@@ -45,7 +45,8 @@ export class ProbeTreeView implements vscode.TreeDataProvider<ProbeNode>, vscode
     if (node.kind !== "probe") {
       const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.Collapsed);
       item.tooltip = node.kind === "file" ? node.path : undefined;
-      item.contextValue = node.kind;
+      // HotSpot's provider offers "Watch GC and Class Loading" (its standard probes).
+      item.contextValue = node.kind === "provider" && node.label === "hotspot" ? "provider-hotspot" : node.kind;
       return item;
     }
     const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from lineprobe.syscalls.model import SyscallTrace
     from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts
     from lineprobe.usdt.hits import ProbeTrace
+    from lineprobe.usdt.jvm_events import JvmEvents
 
 # Each command imports what it needs when it runs: `lineprobe symbolize` is
 # timed against llvm-symbolizer, and rich, msgspec and the agent's protocol
@@ -726,6 +727,46 @@ def usdt_count(
         click.echo(json.dumps(counts_to_json(counts), indent=1))
     else:
         render_counts(counts, Console())
+
+
+@usdt.command("jvm")
+@_duration_option("watch", parameters.DURATION_S, launchable=False)
+@click.option("--pid", "-p", type=click.IntRange(1), required=True, help="The JVM to watch.")
+@click.option(
+    "--max-events",
+    type=_range(parameters.MAX_HITS),
+    default=int(parameters.default(parameters.MAX_HITS)),
+    show_default=True,
+    help="GC pauses and class loads kept, at most; the rest are counted.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object: every pause and class kept, and the counts."
+)
+@click.option(
+    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
+)
+def usdt_jvm(pid: int, duration: float | None, max_events: int, as_json: bool, launcher: str | None) -> None:
+    """Watch a JVM's garbage collections and class loads (HotSpot's gc__begin, gc__end and
+    class__loaded probes, which every JVM has: no -XX flag needed).
+
+    Each GC pause with its start, length and kind (young or full), and each class loaded by
+    name.
+
+    \b
+    lineprobe usdt jvm --pid 1234 -d 10
+    """
+    from rich.console import Console
+
+    from lineprobe.capture import kinds
+    from lineprobe.reports.jvm_report import jvm_events_to_json, render_jvm_events
+
+    events: JvmEvents = _capture(
+        kinds.JVM_EVENTS, pid, (), duration, {"max_events": max_events}, as_json, launcher
+    )
+    if as_json:
+        click.echo(json.dumps(jvm_events_to_json(events), indent=1))
+    else:
+        render_jvm_events(events, Console())
 
 
 @usdt.command("trace")

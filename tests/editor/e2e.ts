@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { checkWithNeovim } from "./neovim.ts";
 import { run, startGroup, stopAll, stopGroup, type Started } from "./processes.ts";
-import { openFile, QUICK_INPUT_BOX, quickPickRow, quickPickRows, runCommand, webviewFrame } from "./vscode.ts";
+import { goToLine, openFile, QUICK_INPUT_BOX, quickPickRow, quickPickRows, runCommand, webviewFrame } from "./vscode.ts";
 
 const REPO = path.resolve(import.meta.dirname, "..", "..");
 const CODE_SERVER = requiredEnv("LINEPROBE_CODE_SERVER");
@@ -38,6 +38,11 @@ const LIMIT_PALETTE_TO_HEAT_S = 15;
 
 const JAVA_REL = "workloads/slowy/slowy/App.java";
 const JAVA_DECLARATION = "static boolean isDivisible(int n, int d) {";
+
+const PROBES_REL = "workloads/probes/probes.c";
+const PROBE_TEXT = "DTRACE_PROBE2(lineprobe_demo, request, round, size);";
+/** The request probe's line (1-based), where the site marks must be. */
+const PROBE_LINE = readFileSync(path.join(REPO, PROBES_REL), "utf8").split("\n").findIndex((l) => l.includes(PROBE_TEXT)) + 1;
 
 const SOURCE_REL = "workloads/primes/primes.c";
 const SOURCE = path.join(REPO, SOURCE_REL);
@@ -72,6 +77,12 @@ async function main(): Promise<void> {
   // Method probes on, and methods kept apart (the workshop's flags): warm by the time it is counted.
   const jvm = startGroup("slowy", "java", ["-XX:+ExtendedDTraceProbes", "-XX:-Inline", "-cp", path.join(REPO, "workloads", "build", "slowy"), "slowy.App"]);
   console.log(`workload: slowy.App (HotSpot), PID ${jvm.pid}`);
+  // Its own sys/sdt.h probes, fired for as long as the test runs (rounds without end).
+  const probes = startGroup("probes", path.join(REPO, "workloads", "build", "probes"), ["100000000000000"]);
+  console.log(`workload: probes (sys/sdt.h), PID ${probes.pid}; request probe at ${PROBES_REL}:${PROBE_LINE}`);
+  // A JVM that collects garbage and loads a class every round, without end.
+  const churn = startGroup("churn", "java", ["-XX:+UseSerialGC", "-Xmx64m", "-cp", path.join(REPO, "workloads", "build", "churn"), "churn.Churn"]);
+  console.log(`workload: churn.Churn (HotSpot), PID ${churn.pid}`);
 
   const started = Date.now();
   const { port, server } = await startCodeServer(scratch);
@@ -93,6 +104,8 @@ async function main(): Promise<void> {
     try {
       await editorChecks(page, workload);
       await javaProbeChecks(page, jvm);
+      await probeSiteChecks(page, probes);
+      await jvmWatchChecks(page, churn);
     } catch (error) {
       // What was on screen, for the person reading the failure.
       await page.screenshot({ path: path.join(ARTIFACTS, "failure.png") }).catch(() => undefined);
@@ -118,6 +131,8 @@ async function main(): Promise<void> {
   await checkWithNeovim({ repo: REPO, source: SOURCE, hotLine: HOT_LINE, pid: workload.pid, check });
   await stopGroup(workload);
   await stopGroup(jvm);
+  await stopGroup(probes);
+  await stopGroup(churn);
   rmSync(scratch, { recursive: true, force: true });
 }
 
@@ -313,6 +328,101 @@ async function javaProbeChecks(page: Page, jvm: Started): Promise<void> {
   const rate = Number(/method__entry: ([\d,]+) calls/.exec(text)?.[1].replace(/,/g, ""));
   check(rate > 10_000, "isDivisible's call rate, from hotspot:method__entry", text);
   await page.screenshot({ path: path.join(ARTIFACTS, "10-java-method-rates.png") });
+}
+
+async function probeSiteChecks(page: Page, probes: Started): Promise<void> {
+  // The program's own probe traced from the USDT Probes view: live output, its site's line
+  // marked with the rate while it runs, stopped from the view's title.
+  await openFile(page, PROBES_REL);
+  await waitForLine(page, "#include <sys/sdt.h>");
+  await goToLine(page, PROBE_LINE);
+  await waitForLine(page, PROBE_TEXT);
+  await page.locator(".action-label[aria-label^='List USDT Probes of a Process']").first().click();
+  await page.locator(QUICK_INPUT_BOX).fill(String(probes.pid));
+  const row = quickPickRow(page, String(probes.pid));
+  await row.waitFor({ timeout: 30_000 });
+  await row.click();
+  const tree = page.locator(".pane-body .monaco-list-row");
+  await tree.filter({ hasText: /^probes$/ }).first().click({ timeout: 30_000 });
+  await tree.filter({ hasText: /^lineprobe_demo$/ }).first().click();
+  const request = tree.filter({ hasText: /^request/ }).first();
+  await request.hover();
+  await request.locator(".action-label[aria-label^='Trace Hits']").click();
+
+  const mark = await page.waitForFunction(probeSiteMark, PROBE_LINE, { polling: 200, timeout: 90_000 });
+  const seen = (await mark.jsonValue()) as { gutter: string; text: string };
+  const rate = Number(/: ([\d,]+) hits\/s/.exec(seen.text)?.[1].replace(/,/g, ""));
+  check(rate > 1000, `the request probe's line (${PROBE_LINE}) shows its live hit rate: ${seen.text}`, JSON.stringify(seen));
+  check(seen.gutter.includes("probe-site.svg"), "the probe site is marked in the gutter", seen.gutter);
+  const live = page.locator(".panel .view-line", { hasText: /lineprobe_demo:request in PID \d+: [\d,]+ hits/ }).first();
+  await live.waitFor({ timeout: 30_000 });
+  check(true, `live output while tracing: '${(await live.innerText()).trim()}'`);
+  await page.screenshot({ path: path.join(ARTIFACTS, "11-usdt-live-trace.png") });
+
+  const stop = page.locator(".action-label[aria-label^='Stop Counting or Tracing']").first();
+  const stoppedAt = Date.now();
+  await stop.click();
+  const done = page.locator(".panel .view-line", { hasText: /Done: lineprobe_demo:request in PID \d+: [\d,]+ hits, [\d,]+ recorded/ }).first();
+  await done.waitFor({ timeout: 30_000 });
+  const stopS = (Date.now() - stoppedAt) / 1000;
+  check(stopS < 15, `Stop in the probe view ends the trace early (result after ${stopS.toFixed(1)} s)`, await done.innerText());
+  await page.screenshot({ path: path.join(ARTIFACTS, "12-usdt-trace-stopped.png") });
+}
+
+async function jvmWatchChecks(page: Page, churn: Started): Promise<void> {
+  // HotSpot's provider in the probe view: "Watch GC and Class Loading" puts the JVM's pauses and
+  // class loads in the status bar as they come; Stop ends it.
+  await page.locator(".action-label[aria-label^='List USDT Probes of a Process']").first().click();
+  await page.locator(QUICK_INPUT_BOX).fill(String(churn.pid));
+  const row = quickPickRow(page, String(churn.pid));
+  await row.waitFor({ timeout: 30_000 });
+  await row.click();
+  const tree = page.locator(".pane-body .monaco-list-row");
+  await tree.filter({ hasText: "libjvm.so" }).first().click({ timeout: 30_000 });
+  const hotspot = tree.filter({ hasText: /^hotspot$/ }).first();
+  await hotspot.hover();
+  await hotspot.locator(".action-label[aria-label^='Watch GC and Class Loading']").click();
+  const status = page.locator(".statusbar-item", { hasText: /JVM \d+: [\d,]+ GCs?, last [\d.]+ ms · [\d,]+ classes loaded/ }).first();
+  await status.waitFor({ timeout: 90_000 });
+  const text = (await status.innerText()).trim();
+  const gcs = Number(/: ([\d,]+) GC/.exec(text)?.[1].replace(/,/g, ""));
+  const classes = Number(/([\d,]+) classes loaded/.exec(text)?.[1].replace(/,/g, ""));
+  check(gcs > 0 && classes > 0, `status bar shows the JVM's GC pauses and class loads live: '${text}'`);
+  const pause = page.locator(".panel .view-line", { hasText: /GC at [\d.]+ s: [\d.]+ ms pause/ }).first();
+  await pause.waitFor({ timeout: 30_000 });
+  check(true, `output lists each GC pause: '${(await pause.innerText()).trim()}'`);
+  await page.screenshot({ path: path.join(ARTIFACTS, "13-jvm-gc-status.png") });
+  await page.locator(".action-label[aria-label^='Stop Counting or Tracing']").first().click();
+  const done = page.locator(".panel .view-line", { hasText: /Done: JVM \d+ over [\d.]+ s: [\d,]+ GC pauses/ }).first();
+  await done.waitFor({ timeout: 30_000 });
+  check(true, `Stop ends the watch with its summary: '${(await done.innerText()).trim()}'`);
+}
+
+/**
+ * In the page: the probe-site mark on 1-based `line` of the visible editor: the gutter pin
+ * (a background image) and the rate after the line's text (a CSS ::after's content).
+ */
+function probeSiteMark(line: number): { gutter: string; text: string } | null {
+  const editor = document.querySelector(".editor-group-container.active .monaco-editor");
+  const number = Array.from(editor?.querySelectorAll(".margin-view-overlays .line-numbers") ?? []).find((el) => el.textContent?.trim() === String(line));
+  if (!editor || !number) {
+    return null;
+  }
+  const top = number.getBoundingClientRect().top;
+  const sameRow = (el: Element): boolean => {
+    const r = el.getBoundingClientRect();
+    return r.height > 0 && Math.abs(r.top - top) < 3;
+  };
+  // Glyph-margin decorations are drawn in a layer of their own, outside the margin's overlays.
+  const gutter = Array.from(editor.querySelectorAll("[class*='ced-']"))
+    .filter(sameRow)
+    .map((el) => getComputedStyle(el).backgroundImage)
+    .find((image) => image.includes("probe-site.svg"));
+  const viewLine = Array.from(editor.querySelectorAll(".view-line")).find(sameRow);
+  const text = Array.from(viewLine?.querySelectorAll("span") ?? [])
+    .map((el) => getComputedStyle(el, "::after").content)
+    .find((content) => /hits\/s/.test(content));
+  return gutter && text ? { gutter, text: text.replace(/^"|"$/g, "") } : null;
 }
 
 /**

@@ -29,6 +29,13 @@ export async function openFile(page: Page, relativePath: string): Promise<void> 
   await row.click();
 }
 
+/** Go to Line (Ctrl+G): puts 1-based `line` of the active editor on screen. */
+export async function goToLine(page: Page, line: number): Promise<void> {
+  const input = await openQuickInput(page, "Control+G");
+  await input.fill(`:${line}`);
+  await page.keyboard.press("Enter");
+}
+
 async function openQuickInput(page: Page, key: string): Promise<Locator> {
   const input = page.locator(QUICK_INPUT_BOX);
   // The workbench may still be moving focus around at start-up: retry the

@@ -203,8 +203,27 @@ class ProbeTraceRequest(_Request, tag="probe-trace", frozen=True):
     start_at_exec: StartAtExec = 0
 
 
+class JvmEventsRequest(_Request, tag="jvm-events", frozen=True):
+    """HotSpot's garbage collections (each pause's start, length and kind) and class loads (each
+    class's name) in one running JVM, from its standard probes (gc__begin, gc__end,
+    class__loaded: no -XX flag needed)."""
+
+    id: int
+    pid: int
+    max_events: MaxHits = int(_default(parameters.MAX_HITS))
+    """Events kept at most (the rest counted)."""
+    duration_s: Duration = _default(parameters.DURATION_S)
+    start_at_exec: StartAtExec = 0
+
+
 TracingRequest = (
-    ProfileRequest | SyscallsRequest | LeaksRequest | StackCountRequest | ProbeArgsRequest | ProbeTraceRequest
+    ProfileRequest
+    | SyscallsRequest
+    | LeaksRequest
+    | StackCountRequest
+    | ProbeArgsRequest
+    | ProbeTraceRequest
+    | JvmEventsRequest
 )
 """The requests that trace a process (the fields they share: id, pid, duration_s, start_at_exec)."""
 
@@ -217,6 +236,7 @@ Request = (
     | StackCountRequest
     | ProbeArgsRequest
     | ProbeTraceRequest
+    | JvmEventsRequest
     | StopRequest
     | ShutdownRequest
 )
@@ -597,7 +617,60 @@ class ProbeTraceResult(msgspec.Struct, frozen=True):
     """Every hit by site, sent or not."""
 
 
-class ProbeLive(msgspec.Struct, frozen=True):
+class GcPause(msgspec.Struct, frozen=True, array_like=True):
+    start_ns: int
+    """CLOCK_MONOTONIC at gc__begin."""
+    duration_ns: int
+    """gc__begin to gc__end on the same thread."""
+    full: bool
+    """gc__begin's is_full: a full collection."""
+    tid: int
+
+
+class ClassLoad(msgspec.Struct, frozen=True, array_like=True):
+    time_ns: int
+    name: str
+    """HotSpot's internal form (``java/lang/String``), read with the length it passes."""
+
+
+class JvmEventCounters(msgspec.Struct, frozen=True):
+    gcs: int
+    """GC pauses that began and ended while tracing."""
+    classes_loaded: int
+    unmatched_gc_ends: int
+    """gc__end without its gc__begin (a collection under way when tracing began)."""
+    truncated: int
+    """Class names longer than 127 bytes, kept cut."""
+    ring_full: int
+    """Events the perf ring had no room for (counted above all the same)."""
+    dropped: int
+    """Events received after ``max_events`` were kept."""
+
+
+class JvmEventsResult(msgspec.Struct, frozen=True):
+    header: TraceHeader
+    started_ns: int
+    """CLOCK_MONOTONIC when the probes were armed."""
+    gcs: list[GcPause]
+    classes: list[ClassLoad]
+    counters: JvmEventCounters
+
+
+class JvmLive(msgspec.Struct, tag="jvm", tag_field="kind", frozen=True):
+    """What a JVM-events trace has seen so far, sent with progress about once a second."""
+
+    started_ns: int
+    gcs: int
+    """GC pauses so far."""
+    classes_loaded: int
+    """Classes loaded so far."""
+    new_gcs: list[GcPause]
+    """Pauses received since the last report (at most ``jvm_events.LIVE_EVENTS``)."""
+    new_classes: list[ClassLoad]
+    """Classes received since the last report (at most ``jvm_events.LIVE_EVENTS``)."""
+
+
+class ProbeLive(msgspec.Struct, tag="probe", tag_field="kind", frozen=True):
     """What a probe's count or trace has seen so far, sent with progress about once a second so
     that the editor shows it while it runs."""
 
@@ -634,8 +707,8 @@ class Progress(msgspec.Struct, tag="progress", tag_field="type", frozen=True):
     elapsed_s: float
     duration_s: float
     samples: int
-    live: ProbeLive | None = None
-    """USDT counts and traces: what was seen so far (the other kinds send none)."""
+    live: ProbeLive | JvmLive | None = None
+    """USDT counts and traces, JVM events: what was seen so far (the other kinds send none)."""
 
 
 class CapabilitiesResult(msgspec.Struct, tag="capabilities-result", tag_field="type", frozen=True):
@@ -687,6 +760,11 @@ class ProbeTraceDone(msgspec.Struct, tag="probe-trace-result", tag_field="type",
     result: ProbeTraceResult
 
 
+class JvmEventsDone(msgspec.Struct, tag="jvm-events-result", tag_field="type", frozen=True):
+    id: int
+    result: JvmEventsResult
+
+
 AgentMessage = (
     Hello
     | Progress
@@ -698,6 +776,7 @@ AgentMessage = (
     | StackCountDone
     | ProbeArgsDone
     | ProbeTraceDone
+    | JvmEventsDone
     | Failure
 )
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 from lineprobe_agent import protocol
 from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address
 from lineprobe_agent.cpu_time import CpuTimeSampler
+from lineprobe_agent.jvm_events import JvmEventTracer
 from lineprobe_agent.leak_tracer import LeakTracer, find_libc
 from lineprobe_agent.probe_args import ProbeArgCounter, ProbeHitTracer, ProbeProgram
 from lineprobe_agent.stack_counter import (
@@ -38,7 +39,19 @@ from lineprobe_agent.target_gate import TargetGate
 from lineprobe_agent.tracing import RequestFailed, Tracing
 from lineprobe_agent.window import WindowTracer
 
+
+class _UsdtProgram(WindowTracer, Protocol):
+    """A program compiled for one request on a process's USDT probes."""
+
+    gate: TargetGate
+
+    def start(self, pid: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
 ProbeT = TypeVar("ProbeT", bound=ProbeProgram)
+UsdtT = TypeVar("UsdtT", bound=_UsdtProgram)
 C = TypeVar("C")
 
 
@@ -114,7 +127,7 @@ class _Hooked:
     def events_so_far(self) -> int:
         return self.tracer.events_so_far()
 
-    def live(self, mappings: list[protocol.Mapping]) -> protocol.ProbeLive | None:
+    def live(self, mappings: list[protocol.Mapping]) -> protocol.ProbeLive | protocol.JvmLive | None:
         return self.tracer.live(mappings)
 
     def stop(self) -> None:
@@ -235,25 +248,26 @@ def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> pro
 # -- USDT argument counts -------------------------------------------------------------------------
 
 
-def _traced_probe(
+def _usdt_program(
     tracing: Tracing,
-    request: protocol.ProbeArgsRequest | protocol.ProbeTraceRequest,
-    build: Callable[[list[UsdtSite]], ProbeT],
-    collect: Callable[[ProbeT], C],
-) -> tuple[ProbeT, tuple[C, list[protocol.ProbeSiteHits]], protocol.TraceHeader]:
-    """One USDT probe of a running process, with a program compiled for this request (``build``
-    gets the probe's sites, found once): refused before compiling when the process lacks the
-    probe; attached, run, collected with its hits by site, and closed."""
+    request: protocol.ProbeArgsRequest | protocol.ProbeTraceRequest | protocol.JvmEventsRequest,
+    probe: str,
+    build: Callable[[list[UsdtSite]], UsdtT],
+    collect: Callable[[UsdtT], C],
+) -> tuple[UsdtT, C, protocol.TraceHeader]:
+    """A program on a running process's USDT probes, compiled for this request (``build`` gets
+    the sites of ``probe``, found once): refused before compiling when the process lacks the
+    probe; attached, run, collected, and closed."""
     if request.start_at_exec:
         raise RequestFailed(
             "bad-request", "a USDT probe is traced in a running process: give its PID, not a command"
         )
     try:
-        sites = usdt_sites(request.pid, f"usdt:{request.probe}")
+        sites = usdt_sites(request.pid, f"usdt:{probe}")
     except UnknownTracepoint as exc:
         raise RequestFailed("bad-request", str(exc)) from None
 
-    def checked() -> ProbeT:
+    def checked() -> UsdtT:
         try:
             return build(sites)
         except UnknownTracepoint as exc:
@@ -261,26 +275,34 @@ def _traced_probe(
 
     program = tracing.program_for_request(checked)
     try:
-        failure = f"cannot attach to {request.probe}"
+        failure = f"cannot attach to {probe}"
         tracing.attach(lambda: program.start(request.pid), program.stop, program.gate, failure)
-
-        def collected_by_site() -> tuple[C, list[protocol.ProbeSiteHits]]:
-            site_hits = program.site_hits(tracing.target.mappings())  # before collect() resets
-            return collect(program), site_hits
-
-        collected, header = tracing.run(program, collected_by_site)
+        collected, header = tracing.run(program, lambda: collect(program))
     finally:
         program.close()
     return program, collected, header
 
 
+def _by_site(
+    tracing: Tracing, collect: Callable[[ProbeT], C]
+) -> Callable[[ProbeT], tuple[C, list[protocol.ProbeSiteHits]]]:
+    """``collect``, with the probe's hits by site read first (collect resets them)."""
+
+    def collected(program: ProbeT) -> tuple[C, list[protocol.ProbeSiteHits]]:
+        site_hits = program.site_hits(tracing.target.mappings())
+        return collect(program), site_hits
+
+    return collected
+
+
 def run_probe_args(tracing: Tracing, request: protocol.ProbeArgsRequest) -> protocol.ProbeArgsDone:
     r = request
-    counter, ((groups, counters), site_hits), header = _traced_probe(
+    counter, ((groups, counters), site_hits), header = _usdt_program(
         tracing,
         request,
+        r.probe,
         lambda sites: ProbeArgCounter(r.pid, r.probe, sites, r.group_by, r.histogram),
-        ProbeArgCounter.collect,
+        _by_site(tracing, ProbeArgCounter.collect),
     )
     result = protocol.ProbeArgsResult(
         header=header,
@@ -297,11 +319,12 @@ def run_probe_args(tracing: Tracing, request: protocol.ProbeArgsRequest) -> prot
 
 def run_probe_trace(tracing: Tracing, request: protocol.ProbeTraceRequest) -> protocol.ProbeTraceDone:
     r = request
-    tracer, ((hits, counters, stacks), site_hits), header = _traced_probe(
+    tracer, ((hits, counters, stacks), site_hits), header = _usdt_program(
         tracing,
         request,
+        r.probe,
         lambda sites: ProbeHitTracer(r.pid, r.probe, sites, r.arguments, r.rate_limit, r.max_hits, r.stacks),
-        ProbeHitTracer.collect,
+        _by_site(tracing, ProbeHitTracer.collect),
     )
     result = protocol.ProbeTraceResult(
         header=header,
@@ -317,6 +340,20 @@ def run_probe_trace(tracing: Tracing, request: protocol.ProbeTraceRequest) -> pr
     return protocol.ProbeTraceDone(request.id, result)
 
 
+def run_jvm_events(tracing: Tracing, request: protocol.JvmEventsRequest) -> protocol.JvmEventsDone:
+    tracer, (gcs, classes, counters), header = _usdt_program(
+        tracing,
+        request,
+        "hotspot:gc__begin",  # a JVM has it whatever its flags: the check that this is one
+        lambda sites: JvmEventTracer(request.pid, request.max_events),
+        JvmEventTracer.collect,
+    )
+    result = protocol.JvmEventsResult(
+        header=header, started_ns=tracer.started_ns, gcs=gcs, classes=classes, counters=counters
+    )
+    return protocol.JvmEventsDone(request.id, result)
+
+
 TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.ProfileRequest, "cpu", CpuProfiler, run_profile),
     TracerEntry(protocol.SyscallsRequest, "syscalls", SyscallTracer, run_syscalls),
@@ -324,6 +361,7 @@ TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.StackCountRequest, "stackcount", StackCounter, run_stackcount, system_wide=True),
     TracerEntry(protocol.ProbeArgsRequest, "probe-args", None, run_probe_args),
     TracerEntry(protocol.ProbeTraceRequest, "probe-trace", None, run_probe_trace),
+    TracerEntry(protocol.JvmEventsRequest, "jvm-events", None, run_jvm_events),
 )
 BY_REQUEST: dict[type, TracerEntry] = {entry.request: entry for entry in TRACERS}
 BY_PROGRAM: dict[str, TracerEntry] = {entry.program: entry for entry in TRACERS if entry.build is not None}

@@ -3,7 +3,7 @@
  * (hits and their rate, in the gutter and after the line) and the lines of the output channel.
  * Pure: the decorations and the channel (src/probeRuns.ts) draw what these functions return.
  */
-import type { ProbeLiveParams, ProbeSite } from "./protocol";
+import type { JvmLiveParams, ProbeLiveParams, ProbeSite } from "./protocol";
 
 export interface SiteMark {
   /** 0-based, as the editor counts lines. */
@@ -74,4 +74,26 @@ export function probeSiteSvg(): string {
     '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 16 16">' +
     '<circle cx="8" cy="6" r="4" fill="#2f9bd6"/><rect x="7" y="9" width="2" height="6" fill="#2f9bd6"/></svg>'
   );
+}
+
+/** The status bar's words for a watched JVM: its GC pauses so far, the last one's length, and
+ * its classes loaded. */
+export function jvmStatusText(params: JvmLiveParams, lastPauseMs: number | undefined): string {
+  const last = lastPauseMs === undefined ? "" : `, last ${lastPauseMs.toFixed(1)} ms`;
+  return `JVM ${params.pid}: ${count(params.gcCount)} GC${params.gcCount === 1 ? "" : "s"}${last} · ${count(params.classesLoaded)} classes loaded`;
+}
+
+/** The output channel's lines for one report of a watched JVM: each pause, then the classes. */
+export function jvmLiveLines(params: JvmLiveParams, shownClasses = 10): string[] {
+  const lines = [`[${params.elapsedS.toFixed(1)} s] JVM ${params.pid}: ${count(params.gcCount)} GC pauses, ${count(params.classesLoaded)} classes loaded`];
+  for (const gc of params.newGcs) {
+    lines.push(`  GC at ${gc.t.toFixed(3)} s: ${gc.durationMs.toFixed(2)} ms pause (${gc.full ? "full" : "young/mixed"})`);
+  }
+  for (const name of params.newClasses.slice(0, shownClasses)) {
+    lines.push(`  loaded ${name}`);
+  }
+  if (params.newClasses.length > shownClasses) {
+    lines.push(`  … and ${count(params.newClasses.length - shownClasses)} more classes`);
+  }
+  return lines;
 }

@@ -16,6 +16,7 @@ export const ServerCommand = {
   usdtList: "lineprobe.usdtList",
   usdtCount: "lineprobe.usdtCount",
   usdtTrace: "lineprobe.usdtTrace",
+  jvmEvents: "lineprobe.jvmEvents",
 } as const;
 
 /** `lineprobe.usdtList` (PROTOCOL.md). */
@@ -87,6 +88,30 @@ export interface ProbeLiveParams {
   hits: { t: number; tid: number; values: (number | string)[] }[];
   hitsNotShown: number;
 }
+
+/** `lineprobe/jvmLive` (PROTOCOL.md): a JVM's GC pauses and class loads as they come. */
+export interface JvmLiveParams {
+  pid: number;
+  elapsedS: number;
+  gcCount: number;
+  classesLoaded: number;
+  newGcs: { t: number; durationMs: number; full: boolean }[];
+  newClasses: string[];
+}
+
+/** `lineprobe.jvmEvents` (PROTOCOL.md): what `lineprobe usdt jvm --json` prints. */
+export type JvmEventsResult =
+  | {
+      ok: true;
+      duration_s: number;
+      gc_count: number;
+      classes_loaded: number;
+      pauses: { total_ms: number; p50_ms: number; p99_ms: number; max_ms: number };
+      warnings: string[];
+    }
+  | Failure;
+
+export const JVM_LIVE_NOTIFICATION = "lineprobe/jvmLive";
 
 /** The custom notification of a running USDT count or trace. */
 export const PROBE_LIVE_NOTIFICATION = "lineprobe/probeLive";

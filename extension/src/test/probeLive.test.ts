@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { liveLines, siteMarks } from "../model/probeLive";
-import type { ProbeLiveParams, ProbeSite } from "../model/protocol";
+import { jvmLiveLines, jvmStatusText, liveLines, siteMarks } from "../model/probeLive";
+import type { JvmLiveParams, ProbeLiveParams, ProbeSite } from "../model/protocol";
 
 const site = (line: number | null, hits: number, perS: number, uri: string | null = "file:///w/probes.c"): ProbeSite => ({
   binary: "/w/build/probes",
@@ -75,4 +75,28 @@ test("a count's report lists its largest groups", () => {
   const lines = liveLines(params, 1);
   assert.equal(lines.length, 2);
   assert.match(lines[1], /^ +8 +4\/s  App  isDivisible$/);
+});
+
+test("a watched JVM's status names its GCs, the last pause and its classes", () => {
+  const params: JvmLiveParams = {
+    pid: 9,
+    elapsedS: 2,
+    gcCount: 12,
+    classesLoaded: 1204,
+    newGcs: [
+      { t: 1.5, durationMs: 3.14159, full: false },
+      { t: 1.75, durationMs: 12.5, full: true },
+    ],
+    newClasses: ["a.B", "c.D", "e.F"],
+  };
+  assert.equal(jvmStatusText(params, 12.5), "JVM 9: 12 GCs, last 12.5 ms · 1,204 classes loaded");
+  assert.equal(jvmStatusText({ ...params, gcCount: 1 }, undefined), "JVM 9: 1 GC · 1,204 classes loaded");
+  assert.deepEqual(jvmLiveLines(params, 2), [
+    "[2.0 s] JVM 9: 12 GC pauses, 1,204 classes loaded",
+    "  GC at 1.500 s: 3.14 ms pause (young/mixed)",
+    "  GC at 1.750 s: 12.50 ms pause (full)",
+    "  loaded a.B",
+    "  loaded c.D",
+    "  … and 1 more classes",
+  ]);
 });

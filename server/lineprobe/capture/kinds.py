@@ -24,6 +24,7 @@ from lineprobe.syscalls.attribute import resolve_trace
 from lineprobe.syscalls.model import SyscallTrace
 from lineprobe.usdt.counts import ProbeCounts, resolve_probe_counts
 from lineprobe.usdt.hits import ProbeTrace, resolve_probe_trace
+from lineprobe.usdt.jvm_events import JvmEvents, resolve_jvm_events
 from lineprobe.usdt.sites import with_site_lines
 
 
@@ -84,6 +85,13 @@ PROBE_TRACE: CaptureKind[ProbeTrace] = CaptureKind(
     lambda raw, cache, launched: resolve_probe_trace(with_site_lines(raw, cache), cache, launched),
 )
 """Hits of a USDT probe one by one, with argument values and times."""
+JVM_EVENTS: CaptureKind[JvmEvents] = CaptureKind(
+    "jvm-events",
+    "jvm-events",
+    "watching",
+    lambda raw, cache, launched: resolve_jvm_events(raw, launched),
+)
+"""HotSpot's GC pauses and class loads: no stacks, nothing to symbolize."""
 KINDS: dict[str, CaptureKind[Any]] = {
-    kind.name: kind for kind in (PROFILE, SYSCALLS, LEAKS, STACKCOUNT, PROBE_ARGS, PROBE_TRACE)
+    kind.name: kind for kind in (PROFILE, SYSCALLS, LEAKS, STACKCOUNT, PROBE_ARGS, PROBE_TRACE, JVM_EVENTS)
 }

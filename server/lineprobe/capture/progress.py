@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from lineprobe.usdt.jvm_events import JvmLiveReport
 from lineprobe.usdt.sites import LiveProbe
 
 
@@ -17,8 +18,8 @@ class Progress:
     duration_s: float
     events: int
     """Events recorded so far (samples, calls, allocations)."""
-    live: LiveProbe | None = None
-    """USDT counts and traces: what was seen so far, about once a second."""
+    live: LiveProbe | JvmLiveReport | None = None
+    """USDT counts and traces, JVM events: what was seen so far, about once a second."""
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -36,6 +36,7 @@ from lineprobe.model.capture import CaptureHeader
 from lineprobe.model.mapping import MappedFile
 from lineprobe.usdt.counts import ProbeCounts, SiteHits
 from lineprobe.usdt.hits import ProbeTrace
+from lineprobe.usdt.sites import LiveProbe
 
 RECORDING_VERSION = 1
 SYSTEM_PREFIXES = ("/usr/", "/lib", "/etc/", "/opt/", "[")
@@ -156,7 +157,7 @@ class RecordedAgent:
             if isinstance(message.body, Progress):
                 if progress is not None:
                     live = message.body.live
-                    if live is not None:  # its sites' files as replayed, as the answer's
+                    if isinstance(live, LiveProbe):  # its sites' files as replayed, as the answer's
                         live = replace(live, site_hits=self._sites_from_archive(live.site_hits))
                     progress(replace(message.body, live=live))
                 continue

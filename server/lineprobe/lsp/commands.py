@@ -29,13 +29,15 @@ from lineprobe.costs.model import StackProfile
 from lineprobe.leaks.model import LeakTrace
 from lineprobe.lsp import documents, presentation
 from lineprobe.lsp.leak_view import build_leak_view
-from lineprobe.lsp.probe_live import PROBE_LIVE, live_notification, sites_json
+from lineprobe.lsp.probe_live import jvm_live, probe_live, sites_json
 from lineprobe.lsp.probe_view import ProbeView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
 from lineprobe.lsp.source_locator import SourceLocator, uri_of
 from lineprobe.lsp.syscall_view import build_syscall_view
+from lineprobe.model.capture import Timings
 from lineprobe.process_list import list_processes
+from lineprobe.reports.jvm_report import jvm_events_to_json
 from lineprobe.reports.leaks_report import leaks_to_json
 from lineprobe.reports.syscalls_report import trace_to_json
 from lineprobe.reports.usdt_report import counts_to_json, listing_to_json, trace_to_json_lines
@@ -44,6 +46,7 @@ from lineprobe.syscalls.model import SyscallTrace
 from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts
 from lineprobe.usdt.hits import ProbeTrace
 from lineprobe.usdt.hotspot import extended_probes_problem, known
+from lineprobe.usdt.jvm_events import JvmEvents, JvmLiveReport
 from lineprobe.usdt.listing import ProbesUnavailable, probes_of_binary, probes_of_process
 from lineprobe.usdt.sites import LiveProbe
 
@@ -60,6 +63,7 @@ STACK_COUNT = "lineprobe.stackCount"
 USDT_LIST = "lineprobe.usdtList"
 USDT_COUNT = "lineprobe.usdtCount"
 USDT_TRACE = "lineprobe.usdtTrace"
+JVM_EVENTS = "lineprobe.jvmEvents"
 
 
 class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
@@ -197,8 +201,8 @@ def _summary(profile: StackProfile, view: ProfileView) -> dict[str, Any]:
     }
 
 
-LiveCallback = Callable[[LiveProbe], dict[str, Any]]
-"""A running USDT count's or trace's report -> the parameters of its ``lineprobe/probeLive``."""
+LiveCallback = Callable[[LiveProbe | JvmLiveReport], tuple[str, dict[str, Any]] | None]
+"""A running trace's report -> the notification that shows it (method, parameters), or None."""
 
 
 class _ProgressReporter:
@@ -230,10 +234,11 @@ class _ProgressReporter:
         )
 
     def report_from_thread(self, message: Progress) -> None:
-        if message.live is not None and self.on_live is not None:
+        shown = self.on_live(message.live) if message.live is not None and self.on_live is not None else None
+        if shown is not None:
             # Runs on the capture's thread, as the result's resolution does: the sites' lines are
             # found here, off the server's loop, and only the notification crosses over.
-            self.loop.call_soon_threadsafe(self.ls.protocol.notify, PROBE_LIVE, self.on_live(message.live))
+            self.loop.call_soon_threadsafe(self.ls.protocol.notify, *shown)
         if self.token is None:
             return
         if message.phase == "compiling":
@@ -256,7 +261,7 @@ class _ProgressReporter:
             self.token = None
 
 
-T = TypeVar("T", StackProfile, SyscallTrace, LeakTrace, ProbeCounts, ProbeTrace)
+T = TypeVar("T", StackProfile, SyscallTrace, LeakTrace, ProbeCounts, ProbeTrace, JvmEvents)
 
 
 def _target_of(args: ProfileArguments) -> int | Launch:
@@ -333,6 +338,12 @@ async def _traced(
         ls.state.profiling = False
         ls.state.winding_down = None
         reporter.end(outcome)
+
+
+def _window_timings(t: Timings) -> dict[str, float]:
+    """A per-request program's phases: its compile, its window, its resolution (``total_s`` is
+    added by ``_traced``)."""
+    return {"compile_s": t.compile_s, "sampling_s": t.sampling_s, "resolution_s": t.resolution_s}
 
 
 def _locator(ls: LineprobeServer) -> SourceLocator:
@@ -469,12 +480,7 @@ def register(server: LineprobeServer) -> None:
             result = counts_to_json(counts)
             result["site_hits"] = sites_json(counts.site_hits, counts.header.duration_s, _locator(ls))
             result["files"] = sorted(view.methods)
-            t = counts.timings
-            result["timings"] = {
-                "compile_s": t.compile_s,
-                "sampling_s": t.sampling_s,
-                "resolution_s": t.resolution_s,
-            }
+            result["timings"] = _window_timings(counts.timings)
             return result, f"{counts.events:,} hits"
 
         problem = extended_probes_problem(int(arguments[0].get("pid") or 0), usdt.probe)
@@ -491,7 +497,7 @@ def register(server: LineprobeServer) -> None:
             kinds.PROBE_ARGS,
             capture_parameters,
             publish,
-            lambda live: live_notification(usdt.probe, pid, "count", live, ls.state.runner.cache, locator),
+            probe_live(usdt.probe, pid, "count", ls.state.runner.cache, locator),
         )
 
     @server.command(USDT_TRACE)
@@ -523,9 +529,7 @@ def register(server: LineprobeServer) -> None:
             lines = trace_to_json_lines(trace)
             summary = lines.pop()["summary"]
             summary["site_hits"] = sites_json(trace.site_hits, trace.header.duration_s, _locator(ls))
-            t = trace.timings
-            timings = {"compile_s": t.compile_s, "sampling_s": t.sampling_s, "resolution_s": t.resolution_s}
-            result = {**summary, "lines": lines, "timings": timings}
+            result = {**summary, "lines": lines, "timings": _window_timings(trace.timings)}
             return result, f"{trace.events:,} hits, {len(trace.hits):,} recorded"
 
         pid, locator = int(arguments[0].get("pid") or 0), _locator(ls)
@@ -537,7 +541,39 @@ def register(server: LineprobeServer) -> None:
             kinds.PROBE_TRACE,
             capture_parameters,
             publish,
-            lambda live: live_notification(usdt.probe, pid, "trace", live, ls.state.runner.cache, locator),
+            probe_live(usdt.probe, pid, "trace", ls.state.runner.cache, locator),
+        )
+
+    @server.command(JVM_EVENTS)
+    async def jvm_events_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """A JVM's GC pauses and class loads (``lineprobe usdt jvm --json``'s object); while it
+        runs, ``lineprobe/jvmLive`` about once a second."""
+        max_events = arguments[0].get("maxEvents") if arguments and isinstance(arguments[0], dict) else None
+
+        def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
+            if args.pid is None:
+                raise AgentError("bad-request", f"{JVM_EVENTS} watches a running JVM: give its pid")
+            if max_events is not None:
+                problem = parameters.check("maxEvents", parameters.MAX_HITS, max_events)
+                if problem is not None:
+                    raise AgentError("bad-request", f"{JVM_EVENTS}: {problem}")
+            return {"max_events": max_events or parameters.default(parameters.MAX_HITS)}
+
+        def publish(events: JvmEvents) -> tuple[dict[str, Any], str]:
+            result = jvm_events_to_json(events)
+            result["timings"] = _window_timings(events.timings)
+            return result, f"{events.gc_count:,} GC pauses, {events.classes_loaded:,} classes loaded"
+
+        pid = int(arguments[0].get("pid") or 0) if arguments and isinstance(arguments[0], dict) else 0
+        return await _traced(
+            ls,
+            arguments,
+            JVM_EVENTS,
+            "Watching GC and class loading in",
+            kinds.JVM_EVENTS,
+            capture_parameters,
+            publish,
+            jvm_live(pid),
         )
 
     @server.command(TRACE_SYSCALLS)

@@ -1,6 +1,7 @@
 """A USDT count or trace while it runs, as the editor shows it: ``lineprobe/probeLive``
 notifications about once a second, with each site's line and hit rate (the gutter marks) and
-the newest hits or the largest groups (the output channel).
+the newest hits or the largest groups (the output channel); and a JVM's GC pauses and class
+loads as they come (``lineprobe/jvmLive``: the status bar and the output channel).
 
 The notification's sites come with a URI only where the site's line is a file of the workspace
 (after the ``pathMappings`` setting); the extension marks those lines, and lists the others by
@@ -9,15 +10,18 @@ file and offset.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from lineprobe.lsp.source_locator import SourceLocator, uri_of
 from lineprobe.reports.usdt_report import site_hits_to_json
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.usdt.counts import SiteHits
+from lineprobe.usdt.jvm_events import JvmLiveReport
 from lineprobe.usdt.sites import LiveProbe, resolve_sites
 
 PROBE_LIVE = "lineprobe/probeLive"
+JVM_LIVE = "lineprobe/jvmLive"
 
 
 def sites_json(
@@ -51,3 +55,37 @@ def live_notification(
         "hits": [{"t": round(h.at_s, 9), "tid": h.tid, "values": list(h.values)} for h in live.hits],
         "hitsNotShown": live.hits_not_shown,
     }
+
+
+def probe_live(
+    probe: str, pid: int, mode: str, cache: ImageCache, locator: SourceLocator
+) -> Callable[[LiveProbe | JvmLiveReport], tuple[str, dict[str, Any]] | None]:
+    """The notification of each live report of this probe's count or trace."""
+
+    def notification(live: LiveProbe | JvmLiveReport) -> tuple[str, dict[str, Any]] | None:
+        if not isinstance(live, LiveProbe):
+            return None
+        return PROBE_LIVE, live_notification(probe, pid, mode, live, cache, locator)
+
+    return notification
+
+
+def jvm_live(pid: int) -> Callable[[LiveProbe | JvmLiveReport], tuple[str, dict[str, Any]] | None]:
+    """The notification of each live report of a JVM's GC pauses and class loads."""
+
+    def notification(live: LiveProbe | JvmLiveReport) -> tuple[str, dict[str, Any]] | None:
+        if not isinstance(live, JvmLiveReport):
+            return None
+        return JVM_LIVE, {
+            "pid": pid,
+            "elapsedS": round(live.elapsed_s, 3),
+            "gcCount": live.gc_count,
+            "classesLoaded": live.classes_loaded,
+            "newGcs": [
+                {"t": round(gc.at_s, 6), "durationMs": round(gc.duration_s * 1000, 3), "full": gc.full}
+                for gc in live.new_gcs
+            ],
+            "newClasses": [loaded.java_name for loaded in live.new_classes],
+        }
+
+    return notification

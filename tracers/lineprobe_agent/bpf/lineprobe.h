@@ -110,6 +110,25 @@ enum lp_probe_args_stat {
 /* Room for one text argument in a group's key, its NUL included. */
 #define PROBE_TEXT_BYTES 96
 
+/* ---- HotSpot's garbage collections and class loads (jvm_events.bpf.c) ------------------ */
+
+enum lp_jvm_events_stat {
+    JE_STAT_GCS,                   /* gc__end hits that closed a gc__begin in the target */
+    JE_STAT_CLASSES,               /* class__loaded hits in the target */
+    JE_STAT_UNMATCHED,             /* gc__end without a gc__begin seen (begun before tracing) */
+    JE_STAT_TRUNCATED,             /* a class name longer than JVM_NAME_BYTES - 1 */
+    JE_STAT_RING_FULL,             /* an event the perf ring had no room for */
+    JE_STAT_COUNT,
+};
+
+enum lp_jvm_event_kind {
+    JE_KIND_GC = 1,
+    JE_KIND_CLASS = 2,
+};
+
+/* Room for a class name (HotSpot's internal form, java/lang/String), its NUL included. */
+#define JVM_NAME_BYTES 128
+
 /* ---- Histograms: log-linear buckets --------------------------------------------------- */
 
 /* 1 << HIST_SUB_BITS buckets per power of two; values below 1 << HIST_SUB_BITS get one each.

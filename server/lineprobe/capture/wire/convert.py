@@ -38,6 +38,7 @@ from lineprobe.syscalls.model import (
 from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts, ProbeGroup, SiteHits
 from lineprobe.usdt.hits import ProbeHitRecord, ProbeTrace
+from lineprobe.usdt.jvm_events import ClassLoadRecord, GcPauseRecord, JvmEvents, JvmLiveReport
 from lineprobe.usdt.sites import LiveProbe
 
 PROTOCOL_VERSION = protocol.PROTOCOL_VERSION
@@ -164,6 +165,29 @@ def to_probe_trace(result: protocol.ProbeTraceResult) -> ProbeTrace:
     )
 
 
+def _gc_pause(gc: protocol.GcPause, started_ns: int) -> GcPauseRecord:
+    return GcPauseRecord((gc.start_ns - started_ns) / 1e9, gc.duration_ns / 1e9, gc.full, gc.tid)
+
+
+def _class_load(loaded: protocol.ClassLoad, started_ns: int) -> ClassLoadRecord:
+    return ClassLoadRecord((loaded.time_ns - started_ns) / 1e9, loaded.name)
+
+
+def to_jvm_events(result: protocol.JvmEventsResult) -> JvmEvents:
+    c = result.counters
+    return JvmEvents(
+        header=header_of(result.header),
+        gcs=tuple(_gc_pause(gc, result.started_ns) for gc in result.gcs),
+        classes=tuple(_class_load(loaded, result.started_ns) for loaded in result.classes),
+        gc_count=c.gcs,
+        classes_loaded=c.classes_loaded,
+        unmatched_gc_ends=c.unmatched_gc_ends,
+        truncated=c.truncated,
+        ring_full=c.ring_full,
+        dropped=c.dropped,
+    )
+
+
 def _distribution(histogram: protocol.Histogram) -> Distribution:
     return Distribution(
         histogram.name, histogram.unit, tuple(Bucket(b.low, b.high, b.count) for b in histogram.buckets)
@@ -274,6 +298,7 @@ WIRE_KINDS: dict[str, WireKind] = {
     "stackcount": WireKind(protocol.StackCountRequest, protocol.StackCountDone, to_raw_stack_counts),
     "probe-args": WireKind(protocol.ProbeArgsRequest, protocol.ProbeArgsDone, to_probe_counts),
     "probe-trace": WireKind(protocol.ProbeTraceRequest, protocol.ProbeTraceDone, to_probe_trace),
+    "jvm-events": WireKind(protocol.JvmEventsRequest, protocol.JvmEventsDone, to_jvm_events),
 }
 """By capture kind name (``lineprobe.capture.kinds``)."""
 
@@ -283,22 +308,25 @@ WIRE_KINDS: dict[str, WireKind] = {
 
 def progress_of(message: protocol.Progress) -> Progress:
     live = message.live
-    return Progress(
-        message.phase,
-        message.elapsed_s,
-        message.duration_s,
-        message.samples,
-        None
-        if live is None
-        else LiveProbe(
+    shown: LiveProbe | JvmLiveReport | None = None
+    if isinstance(live, protocol.ProbeLive):
+        shown = LiveProbe(
             elapsed_s=message.elapsed_s,
             events=live.events,
             site_hits=_site_hits(live.site_hits),
             groups=tuple(ProbeGroup(g.count, tuple(g.values)) for g in live.groups),
             hits=tuple(_hit_record(h, live.started_ns) for h in live.hits),
             hits_not_shown=live.hits_not_shown,
-        ),
-    )
+        )
+    elif isinstance(live, protocol.JvmLive):
+        shown = JvmLiveReport(
+            elapsed_s=message.elapsed_s,
+            gc_count=live.gcs,
+            classes_loaded=live.classes_loaded,
+            new_gcs=tuple(_gc_pause(gc, live.started_ns) for gc in live.new_gcs),
+            new_classes=tuple(_class_load(c, live.started_ns) for c in live.new_classes),
+        )
+    return Progress(message.phase, message.elapsed_s, message.duration_s, message.samples, shown)
 
 
 def capabilities_of(report: protocol.CapabilityReport) -> CapabilityReport:
