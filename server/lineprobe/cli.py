@@ -795,6 +795,7 @@ def usdt_jvm(pid: int, duration: float | None, max_events: int, as_json: bool, l
     "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
 )
 @click.argument("probe")
+@click.argument("format_text", metavar="[FORMAT]", required=False)
 def usdt_trace(
     pid: int,
     duration: float | None,
@@ -805,24 +806,34 @@ def usdt_trace(
     as_json: bool,
     launcher: str | None,
     probe: str,
+    format_text: str | None,
 ) -> None:
     """Record a USDT probe's hits one by one, with argument values and times (bcc's trace).
 
     Every hit is recorded or counted: over the rate limit, lost to a full perf ring, or past
-    --max-hits.
+    --max-hits. FORMAT writes each hit's arguments (in --arg order) into a printf-like text:
+    %d, %u, %x, %X, %s, %%.
 
     \b
     lineprobe usdt trace --pid 1234 myapp:request --arg 1 --arg 2 --json
-    lineprobe usdt trace --pid 1234 hotspot:class__loaded --arg 2:text:3
+    lineprobe usdt trace --pid 1234 myapp:request --arg 1 --arg 2 'round %d: %u bytes'
+    lineprobe usdt trace --pid 1234 hotspot:class__loaded --arg 1:text:2 'loaded %s'
     """
     from rich.console import Console
 
     from lineprobe.capture import kinds
     from lineprobe.reports.usdt_report import render_trace, trace_to_json_lines
+    from lineprobe.usdt.hit_format import BadFormat, HitFormat
 
     choices = [_argument_choice(text) for text in arguments]
     if len(choices) > 2:
         raise click.UsageError("--arg records two arguments at most")
+    write = None
+    if format_text is not None:
+        try:
+            write = HitFormat(format_text, [choice.text for choice in choices])
+        except BadFormat as exc:
+            raise click.BadParameter(str(exc), param_hint="FORMAT") from None
     _warn_of_runtime_flags(pid, probe)
     trace: ProbeTrace = _capture(
         kinds.PROBE_TRACE,
@@ -840,10 +851,10 @@ def usdt_trace(
         launcher,
     )
     if as_json:
-        for line in trace_to_json_lines(trace):
+        for line in trace_to_json_lines(trace, write):
             click.echo(json.dumps(line, separators=(",", ":")))
     else:
-        render_trace(trace, Console())
+        render_trace(trace, Console(), write=write)
 
 
 @main.command()

@@ -380,3 +380,34 @@ def test_a_running_trace_sends_its_newest_hits_live(runs) -> None:
     assert set(shown) <= kept  # what was shown live is in the result too
     reported = sum(len(report.hits) + report.hits_not_shown for report in live)
     assert reported <= len(trace.hits) + trace.dropped
+
+
+def test_the_cli_writes_each_hit_in_the_format_given(runs) -> None:
+    """``usdt trace PROBE FORMAT``: bcc's trace's format, filled with the recorded arguments."""
+    run = runs("lineprobe_demo:request", rounds=100_000_000_000)
+    run.release()
+    window = ["--pid", str(run.program.pid), "-d", "1", "--rate", "100"]
+    done = subprocess.run(
+        [
+            *LINEPROBE,
+            "usdt",
+            "trace",
+            *window,
+            "--arg",
+            "1",
+            "--arg",
+            "2",
+            "--json",
+            run.probe,
+            "round %d: %u bytes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    hits = [json.loads(line) for line in done.stdout.splitlines()][:-1]
+    assert hits
+    for hit in hits:
+        number, size = hit["values"]
+        assert hit["message"] == f"round {number}: {size} bytes" and size == 64 << (number % 4)

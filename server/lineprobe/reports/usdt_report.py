@@ -3,6 +3,7 @@ arguments and its source line; ``--json`` for scripts (README.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +15,9 @@ from lineprobe.usdt.counts import ProbeCounts, SiteHits
 from lineprobe.usdt.hits import ProbeTrace
 from lineprobe.usdt.hotspot import argument_meaning, known
 from lineprobe.usdt.listing import ProbeListing
+
+HitWriter = Callable[[tuple[int | str, ...]], str]
+"""A hit's values -> the text a format makes of them (``usdt.hit_format.HitFormat``)."""
 
 
 def _groupings(provider: str, name: str) -> list[str]:
@@ -165,14 +169,17 @@ def render_counts(counts: ProbeCounts, console: Console, top: int = 25) -> None:
         console.print(f"... and {len(counts.groups) - top} more groups (--json lists them all)")
 
 
-def trace_to_json_lines(trace: ProbeTrace) -> list[dict[str, Any]]:
-    """One object per hit (``t``: seconds since the probe was armed, ``tid``, ``values``), then
-    one ``summary`` object with every count: what a script reads line by line."""
+def trace_to_json_lines(trace: ProbeTrace, write: HitWriter | None = None) -> list[dict[str, Any]]:
+    """One object per hit (``t``: seconds since the probe was armed, ``tid``, ``values``, and with
+    a format ``message``), then one ``summary`` object with every count: what a script reads line
+    by line."""
     h = trace.header
     lines: list[dict[str, Any]] = []
     described: dict[int, list[str]] = {}  # each stack written once, however many hits share it
     for hit in trace.hits:
         line: dict[str, Any] = {"t": round(hit.at_s, 9), "tid": hit.tid, "values": list(hit.values)}
+        if write is not None:
+            line["message"] = write(hit.values)
         if trace.raw_stacks:
             if hit.stack_id not in described:
                 described[hit.stack_id] = [_frame_text(f) for f in trace.stack_of(hit)]
@@ -207,12 +214,18 @@ def _frame_text(frame: SourceFrame) -> str:
     return f"{frame.label}{where}"
 
 
-def render_trace(trace: ProbeTrace, console: Console, shown: int = 40) -> None:
+def render_trace(
+    trace: ProbeTrace, console: Console, shown: int = 40, write: HitWriter | None = None
+) -> None:
     h = trace.header
-    header = "  ".join(["time (s)", "tid", *(a.describe() for a in trace.arguments)])
+    described = ["message"] if write is not None else [a.describe() for a in trace.arguments]
+    header = "  ".join(["time (s)", "tid", *described])
     console.print(f"[bold]{escape(header)}[/]", highlight=False)
     for hit in trace.hits[:shown]:
-        console.print("  ".join([f"{hit.at_s:.6f}", str(hit.tid), *(escape(str(v)) for v in hit.values)]))
+        values = [write(hit.values)] if write is not None else [str(v) for v in hit.values]
+        console.print(
+            "  ".join([f"{hit.at_s:.6f}", str(hit.tid), *(escape(v) for v in values)]), highlight=False
+        )
         for frame in trace.stack_of(hit):
             console.print(f"        {escape(_frame_text(frame))}", highlight=False)
     if len(trace.hits) > shown:
