@@ -52,6 +52,27 @@ async function pickProbe(server: ServerClient, pid: number): Promise<ProbeItem |
   });
 }
 
+interface ProbeTarget {
+  pid: number;
+  probe: string;
+  groupings: string[];
+  argumentCount: number;
+}
+
+/** The process and the probe, each asked unless given. The process is always asked for (unless
+ * given): the one attached for CPU profiles is seldom the runtime whose probes are wanted. */
+async function pickTarget(server: ServerClient, args: CountProbeArgs & { argumentCount?: number }): Promise<ProbeTarget | undefined> {
+  const pid = typeof args.pid === "number" ? args.pid : (await pickProcess(server))?.pid;
+  if (pid === undefined) {
+    return undefined;
+  }
+  if (args.probe) {
+    return { pid, probe: args.probe, groupings: args.groupings ?? [], argumentCount: args.argumentCount ?? 2 };
+  }
+  const item = await pickProbe(server, pid);
+  return item && { pid, probe: item.probe, groupings: item.groupings, argumentCount: item.argumentCount };
+}
+
 async function pickGrouping(groupings: string[]): Promise<string | undefined> {
   const items = [
     ...groupings.map((name) => ({ label: `by ${name}`, value: name })),
@@ -62,26 +83,11 @@ async function pickGrouping(groupings: string[]): Promise<string | undefined> {
 }
 
 export async function countProbe(server: ServerClient, runs: ProbeRuns, args: CountProbeArgs = {}): Promise<ProbeCountResult | undefined> {
-  // Always asked (unless given): the process attached for CPU profiles is seldom the runtime
-  // whose probes are wanted.
-  let pid = typeof args.pid === "number" ? args.pid : undefined;
-  if (pid === undefined) {
-    const target = await pickProcess(server);
-    if (!target) {
-      return undefined;
-    }
-    pid = target.pid;
+  const target = await pickTarget(server, args);
+  if (!target) {
+    return undefined;
   }
-  let probe = args.probe;
-  let groupings: string[] = args.groupings ?? [];
-  if (!probe) {
-    const item = await pickProbe(server, pid);
-    if (!item) {
-      return undefined;
-    }
-    probe = item.probe;
-    groupings = item.groupings;
-  }
+  const { pid, probe, groupings } = target;
   const by = args.by ?? (await pickGrouping(groupings));
   if (!by) {
     return undefined;
@@ -120,32 +126,21 @@ export interface TraceProbeArgs {
 
 /** Traces a probe: each hit with its arguments in the "lineprobe: USDT" output as it comes. */
 export async function traceProbe(server: ServerClient, runs: ProbeRuns, args: TraceProbeArgs = {}): Promise<ProbeTraceResult | undefined> {
-  let pid = typeof args.pid === "number" ? args.pid : undefined;
-  if (pid === undefined) {
-    const target = await pickProcess(server);
-    if (!target) {
-      return undefined;
-    }
-    pid = target.pid;
+  const target = await pickTarget(server, args);
+  if (!target) {
+    return undefined;
   }
-  let probe = args.probe;
-  let groupings = args.groupings ?? [];
-  let argumentCount = args.argumentCount ?? 2;
-  if (!probe) {
-    const item = await pickProbe(server, pid);
-    if (!item) {
-      return undefined;
-    }
-    probe = item.probe;
-    groupings = item.groupings;
-    argumentCount = item.argumentCount;
-  }
+  const { pid, probe, groupings, argumentCount } = target;
   const by = args.by ?? (groupings.includes("method") ? "method" : undefined);
   const durationMs = args.durationMs ?? TRACE_DURATION_MS;
   const shown = Array.from({ length: Math.min(argumentCount, 2) }, (_, i) => ({ number: i + 1 }));
-  const request = by ? { pid, probe, durationMs, by } : { pid, probe, durationMs, groupBy: shown };
+  // A thousand hits a second at most: a minute of them is kept (the server keeps 100,000), and
+  // every one over is still counted.
+  const rateLimit = TRACE_RATE_LIMIT;
+  const request = by ? { pid, probe, durationMs, rateLimit, by } : { pid, probe, durationMs, rateLimit, groupBy: shown };
   return runs.execute<ProbeTraceResult>("trace", request);
 }
 
 /** A trace started from the editor runs until stopped (the probe view's Stop button), or a minute. */
 const TRACE_DURATION_MS = 60_000;
+const TRACE_RATE_LIMIT = 1000;

@@ -354,18 +354,18 @@ async function probeSiteChecks(page: Page, probes: Started): Promise<void> {
   const rate = Number(/: ([\d,]+) hits\/s/.exec(seen.text)?.[1].replace(/,/g, ""));
   check(rate > 1000, `the request probe's line (${PROBE_LINE}) shows its live hit rate: ${seen.text}`, JSON.stringify(seen));
   check(seen.gutter.includes("probe-site.svg"), "the probe site is marked in the gutter", seen.gutter);
-  const live = page.locator(".panel .view-line", { hasText: /lineprobe_demo:request in PID \d+: [\d,]+ hits/ }).first();
-  await live.waitFor({ timeout: 30_000 });
-  check(true, `live output while tracing: '${(await live.innerText()).trim()}'`);
+  const live = await outputLine(page, /lineprobe_demo:request in PID \d+: [\d,]+ hits/);
+  check(true, `live output while tracing: '${live}'`);
+  const hit = await outputLine(page, /^\d+\.\d{6} {2}tid \d+ {2}\d+ {2}(64|128|256|512)$/);
+  check(true, `each hit in the output with its arguments: '${hit}'`);
   await page.screenshot({ path: path.join(ARTIFACTS, "11-usdt-live-trace.png") });
 
   const stop = page.locator(".action-label[aria-label^='Stop Counting or Tracing']").first();
   const stoppedAt = Date.now();
   await stop.click();
-  const done = page.locator(".panel .view-line", { hasText: /Done: lineprobe_demo:request in PID \d+: [\d,]+ hits, [\d,]+ recorded/ }).first();
-  await done.waitFor({ timeout: 30_000 });
+  const done = await outputLine(page, /Done: lineprobe_demo:request in PID \d+: [\d,]+ hits, [\d,]+ recorded/);
   const stopS = (Date.now() - stoppedAt) / 1000;
-  check(stopS < 15, `Stop in the probe view ends the trace early (result after ${stopS.toFixed(1)} s)`, await done.innerText());
+  check(stopS < 15, `Stop in the probe view ends the trace early (result after ${stopS.toFixed(1)} s)`, done);
   await page.screenshot({ path: path.join(ARTIFACTS, "12-usdt-trace-stopped.png") });
 }
 
@@ -388,14 +388,30 @@ async function jvmWatchChecks(page: Page, churn: Started): Promise<void> {
   const gcs = Number(/: ([\d,]+) GC/.exec(text)?.[1].replace(/,/g, ""));
   const classes = Number(/([\d,]+) classes loaded/.exec(text)?.[1].replace(/,/g, ""));
   check(gcs > 0 && classes > 0, `status bar shows the JVM's GC pauses and class loads live: '${text}'`);
-  const pause = page.locator(".panel .view-line", { hasText: /GC at [\d.]+ s: [\d.]+ ms pause/ }).first();
-  await pause.waitFor({ timeout: 30_000 });
-  check(true, `output lists each GC pause: '${(await pause.innerText()).trim()}'`);
+  const pause = await outputLine(page, /GC at [\d.]+ s: [\d.]+ ms pause/);
+  check(true, `output lists each GC pause: '${pause}'`);
   await page.screenshot({ path: path.join(ARTIFACTS, "13-jvm-gc-status.png") });
   await page.locator(".action-label[aria-label^='Stop Counting or Tracing']").first().click();
-  const done = page.locator(".panel .view-line", { hasText: /Done: JVM \d+ over [\d.]+ s: [\d,]+ GC pauses/ }).first();
-  await done.waitFor({ timeout: 30_000 });
-  check(true, `Stop ends the watch with its summary: '${(await done.innerText()).trim()}'`);
+  const done = await outputLine(page, /Done: JVM \d+ over [\d.]+ s: [\d,]+ GC pauses/);
+  check(true, `Stop ends the watch with its summary: '${done}'`);
+}
+
+/** The first line of the panel's output that matches `pattern` (spaces as the page has them,
+ * non-breaking ones included, made plain), once it is on screen. */
+async function outputLine(page: Page, pattern: RegExp): Promise<string> {
+  const found = await page.waitForFunction(
+    ({ source, flags }) => {
+      const wanted = new RegExp(source, flags);
+      return (
+        Array.from(document.querySelectorAll(".part.panel .view-line"))
+          .map((el) => (el.textContent ?? "").replace(/\u00a0/g, " ").trim())
+          .find((text) => wanted.test(text)) ?? null
+      );
+    },
+    { source: pattern.source, flags: pattern.flags },
+    { polling: 200, timeout: 30_000 },
+  );
+  return String(await found.jsonValue());
 }
 
 /**

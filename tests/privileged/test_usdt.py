@@ -361,13 +361,13 @@ def test_a_running_trace_sends_its_newest_hits_live(runs) -> None:
     the rest counted; reports and result agree with the program, and no hit is shown twice."""
     from lineprobe.capture import kinds
 
-    run = runs("lineprobe_demo:slow", rounds=20_000_000)
+    run = runs("lineprobe_demo:slow", rounds=80_000_000)
     live: list[Any] = []
     round_number = [{"number": 1, "text": False, "length_argument": 0}]
     parameters = {"probe": run.probe, "arguments": round_number, "rate_limit": 1000, "max_hits": 100_000}
     raw = count_through_the_agent(run, "probe-trace", parameters, live)
     trace = kinds.PROBE_TRACE.resolve(raw, ImageCache(), False)
-    assert trace.events == run.truth["slow"] == 2_000_000
+    assert trace.events == run.truth["slow"] == 8_000_000
     [site] = trace.site_hits
     assert site.hits == trace.events and site.source is not None
     assert site.source.line == marked_line(PROBES_C, "SLOW-PROBE")

@@ -8,16 +8,13 @@ notes of the libjvm.so the JVM maps (its USDT context).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
+from lineprobe_agent.bpf_source import constant, program_text
 from lineprobe_agent.bpf_tables import stat
-from lineprobe_agent.bpf_tracer import BpfTracer
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import ClassLoad, GcPause, JvmEventCounters, JvmLive, Mapping
-from lineprobe_agent.stack_counter import UnknownTracepoint
-from lineprobe_agent.target_gate import TargetGate
+from lineprobe_agent.usdt_program import UsdtProgram, usdt_context
 
 GCS = constant("JE_STAT_GCS")
 CLASSES = constant("JE_STAT_CLASSES")
@@ -27,7 +24,6 @@ RING_FULL = constant("JE_STAT_RING_FULL")
 KIND_GC = constant("JE_KIND_GC")
 EVENT_BUFFER_PAGES = 256
 """Perf ring per CPU (1 MiB): a JVM's start loads a few thousand classes in a second."""
-LIVE_INTERVAL_S = 1.0
 LIVE_EVENTS = 50
 """Pauses, and classes, per live report."""
 PROBES = (
@@ -40,30 +36,15 @@ PROBES = (
 Event = GcPause | ClassLoad
 
 
-class JvmEventTracer(BpfTracer):
+class JvmEventTracer(UsdtProgram):
     """One JVM, one window: compiled for it, attached, collected, closed."""
 
     def __init__(self, pid: int, max_events: int) -> None:
-        from bcc import BPF
-        from bcc.usdt import USDT, USDTException
-
-        context = USDT(pid=pid)
-        for probe, function in PROBES:
-            try:
-                context.enable_probe(probe=probe, fn_name=function)
-            except USDTException as exc:
-                raise UnknownTracepoint(f"cannot enable {probe} in process {pid}: {exc}") from None
-        text = program_text("jvm_events", {})
-        self._bpf: Any = BPF(text=text.encode(), cflags=[f"-I{BPF_DIR}"], usdt_contexts=[context])
-        # As for ProbeProgram: the USDT context lives exactly as long as the program.
-        self._usdt: Any = context
+        super().__init__(program_text("jvm_events", {}), {}, usdt_context(pid, None, list(PROBES)))
         self._events: ExemplarBuffer[Event] = ExemplarBuffer(
             self._bpf, self._event_of, EVENT_BUFFER_PAGES, table="events", keep=max_events
         )
         self._exemplars = self._events
-        self.gate = TargetGate(self._bpf)
-        self.started_ns = 0
-        self._live_at = 0.0
         self._shown = 0
         """Events already in a live report (``_events.records`` only grows while tracing)."""
 
@@ -73,42 +54,19 @@ class JvmEventTracer(BpfTracer):
         name = bytes(event.name).split(b"\0", 1)[0].decode("utf-8", "replace")
         return ClassLoad(int(event.time_ns), name)
 
-    def start(self, pid: int) -> None:
-        """The uprobes were attached at compile time; the gate decides from here on."""
-        self.started_ns = time.monotonic_ns()
-        self.gate.attach()
-        self.gate.open(pid)
-
-    def poll(self, timeout_s: float) -> None:
-        self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
-
-    def tick(self) -> None:
-        """Nothing between polls: events come through the ring."""
-
     def events_so_far(self) -> int:
         return stat(self._bpf, GCS) + stat(self._bpf, CLASSES)
 
     def live(self, mappings: list[Mapping]) -> JvmLive | None:
-        now = time.monotonic()
-        if now - self._live_at < LIVE_INTERVAL_S:
+        """What was seen so far, at most once a second (None between)."""
+        if not self.live_due():
             return None
-        self._live_at = now
         records = self._events.records
         fresh = records[self._shown :]
         self._shown = len(records)
         gcs = [e for e in fresh if isinstance(e, GcPause)][:LIVE_EVENTS]
         classes = [e for e in fresh if isinstance(e, ClassLoad)][:LIVE_EVENTS]
         return JvmLive(self.started_ns, stat(self._bpf, GCS), stat(self._bpf, CLASSES), gcs, classes)
-
-    def stop(self) -> None:
-        self.gate.close()
-        self.gate.detach()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._usdt = None
 
     def collect(self) -> tuple[list[GcPause], list[ClassLoad], JvmEventCounters]:
         self.poll(0)  # what is still in the ring

@@ -16,12 +16,11 @@ never carries the bytes that follow it in memory.
 from __future__ import annotations
 
 import ctypes
-import time
 from typing import Any
 
-from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
+from lineprobe_agent.bpf_source import constant, program_text
 from lineprobe_agent.bpf_tables import stat
-from lineprobe_agent.bpf_tracer import BpfTracer, Exemplars
+from lineprobe_agent.bpf_tracer import Exemplars
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import (
     Mapping,
@@ -34,7 +33,7 @@ from lineprobe_agent.protocol import (
     ProbeTraceCounters,
 )
 from lineprobe_agent.stack_counter import UnknownTracepoint, UsdtSite, parse_usdt_event
-from lineprobe_agent.target_gate import TargetGate
+from lineprobe_agent.usdt_program import UsdtProgram, usdt_context
 
 EVENTS = constant("PA_STAT_EVENTS")
 LOST = constant("PA_STAT_LOST")
@@ -45,8 +44,6 @@ RING_FULL = constant("PA_STAT_RING_FULL")
 HIT_BUFFER_PAGES = 1024
 """Perf ring per CPU (4 MiB): about 18,000 hits, so that the default limit's whole second fits in
 one CPU's ring even when it comes at once."""
-LIVE_INTERVAL_S = 1.0
-"""How often a running count or trace reports what it has seen (``ProbeLive``)."""
 LIVE_GROUPS = 20
 LIVE_HITS = 200
 """Hits per live report: enough for a reader of the output, far fewer than a trace keeps."""
@@ -54,7 +51,7 @@ C_TYPES = frozenset(f"{sign}int{bits}_t" for sign in ("", "u") for bits in (8, 1
 """The argument types bcc's USDT reader reports for x86-64 probes."""
 
 
-class ProbeProgram(BpfTracer):
+class ProbeProgram(UsdtProgram):
     """One probe, one target, one window: compiled for it, attached, collected, closed."""
 
     def __init__(
@@ -68,57 +65,24 @@ class ProbeProgram(BpfTracer):
         """``sites``: the probe's, as ``usdt_sites`` found them (which refuses, in words, a probe
         the process lacks); ``mode``: the program's TRACE, RATE_LIMIT, HISTOGRAM and TRACE_STACKS
         settings (0 when not given)."""
-        from bcc import BPF
-        from bcc.usdt import USDT, USDTException
-
         self.arguments = arguments
         path, provider, name = parse_usdt_event(f"usdt:{probe}")
         self.sites = len(sites)
-        context = USDT(pid=pid, path=path) if path else USDT(pid=pid)
         qualified = f"{provider}:{name}"
-        try:
-            context.enable_probe(probe=qualified, fn_name="on_probe")
-        except USDTException as exc:
-            raise UnknownTracepoint(f"cannot enable {probe} in process {pid}: {exc}") from None
+        context = usdt_context(pid, path, [(qualified, "on_probe")])
         settings = _slot_settings(context, qualified, arguments)
         settings |= {"TRACE": "0", "RATE_LIMIT": "0", "HISTOGRAM": "0", "TRACE_STACKS": "0"}
         settings |= {name: str(value) for name, value in (mode or {}).items()}
-        cflags = [f"-I{BPF_DIR}", *(f"-D{name}={value}" for name, value in settings.items())]
         numbers = {name: int(value) for name, value in settings.items() if name.endswith(("_ARG", "_LENGTH"))}
-        text = program_text("probe_args", numbers)
-        self._bpf: Any = BPF(text=text.encode(), cflags=cflags, usdt_contexts=[context])
-        # bcc's USDT context must outlive the program (destroyed earlier, it closes descriptors
-        # the program still uses), and go right after it (destroyed later, it closes numbers that
-        # new descriptors may have taken by then): see close().
-        self._usdt: Any = context
+        super().__init__(program_text("probe_args", numbers), settings, context)
         self._exemplars: Exemplars = _NoExemplars()
-        self.gate = TargetGate(self._bpf)
-        self.started_ns = 0
-        self._live_at = 0.0
-
-    def start(self, pid: int) -> None:
-        """The uprobes were attached at compile time (bcc does so for a USDT context); the gate
-        decides from here on whether a hit is the target's."""
-        self.started_ns = time.monotonic_ns()
-        self.gate.attach()
-        self.gate.open(pid)
-
-    def poll(self, timeout_s: float) -> None:
-        self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
-
-    def tick(self) -> None:
-        """Nothing between polls: hits are counted in the kernel."""
 
     def events_so_far(self) -> int:
         return stat(self._bpf, EVENTS)
 
     def live(self, mappings: list[Mapping]) -> ProbeLive | None:
-        """What was seen so far, at most once every ``LIVE_INTERVAL_S`` (None between)."""
-        now = time.monotonic()
-        if now - self._live_at < LIVE_INTERVAL_S:
-            return None
-        self._live_at = now
-        return self._live(self.site_hits(mappings))
+        """What was seen so far, at most once a second (None between)."""
+        return self._live(self.site_hits(mappings)) if self.live_due() else None
 
     def _live(self, site_hits: list[ProbeSiteHits]) -> ProbeLive:
         raise NotImplementedError
@@ -135,16 +99,6 @@ class ProbeProgram(BpfTracer):
                 found.append(ProbeSiteHits(mapping.path, offset, int(hits.value)))
         found.sort(key=lambda site: -site.hits)
         return found
-
-    def stop(self) -> None:
-        self.gate.close()
-        self.gate.detach()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._usdt = None
 
     def _values(self, group: Any) -> list[int | str]:
         """The values of a ``group_t`` (a map key, or a hit's), one per argument asked for."""

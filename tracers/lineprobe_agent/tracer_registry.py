@@ -37,21 +37,11 @@ from lineprobe_agent.stack_counter import (
 from lineprobe_agent.syscall_tracer import SyscallTracer
 from lineprobe_agent.target_gate import TargetGate
 from lineprobe_agent.tracing import RequestFailed, Tracing
+from lineprobe_agent.usdt_program import UsdtProgram
 from lineprobe_agent.window import WindowTracer
 
-
-class _UsdtProgram(WindowTracer, Protocol):
-    """A program compiled for one request on a process's USDT probes."""
-
-    gate: TargetGate
-
-    def start(self, pid: int) -> None: ...
-
-    def close(self) -> None: ...
-
-
 ProbeT = TypeVar("ProbeT", bound=ProbeProgram)
-UsdtT = TypeVar("UsdtT", bound=_UsdtProgram)
+UsdtT = TypeVar("UsdtT", bound=UsdtProgram)
 C = TypeVar("C")
 
 
