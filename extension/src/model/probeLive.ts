@@ -83,17 +83,18 @@ export function jvmStatusText(params: JvmLiveParams, lastPauseMs: number | undef
   return `JVM ${params.pid}: ${count(params.gcCount)} GC${params.gcCount === 1 ? "" : "s"}${last} · ${count(params.classesLoaded)} classes loaded`;
 }
 
-/** The output channel's lines for one report of a watched JVM: each pause, then the classes. */
+/** The output channel's lines for one report of a watched JVM: the classes, then each pause. */
 export function jvmLiveLines(params: JvmLiveParams, shownClasses = 10): string[] {
   const lines = [`[${params.elapsedS.toFixed(1)} s] JVM ${params.pid}: ${count(params.gcCount)} GC pauses, ${count(params.classesLoaded)} classes loaded`];
-  for (const gc of params.newGcs) {
-    lines.push(`  GC at ${gc.t.toFixed(3)} s: ${gc.durationMs.toFixed(2)} ms pause (${gc.full ? "full" : "young/mixed"})`);
-  }
   for (const name of params.newClasses.slice(0, shownClasses)) {
     lines.push(`  loaded ${name}`);
   }
   if (params.newClasses.length > shownClasses) {
     lines.push(`  … and ${count(params.newClasses.length - shownClasses)} more classes`);
+  }
+  // The pauses last: the newest lines are the ones in view.
+  for (const gc of params.newGcs) {
+    lines.push(`  GC at ${gc.t.toFixed(3)} s: ${gc.durationMs.toFixed(2)} ms pause (${gc.full ? "full" : "young/mixed"})`);
   }
   return lines;
 }

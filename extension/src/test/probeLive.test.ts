@@ -93,10 +93,10 @@ test("a watched JVM's status names its GCs, the last pause and its classes", () 
   assert.equal(jvmStatusText({ ...params, gcCount: 1 }, undefined), "JVM 9: 1 GC · 1,204 classes loaded");
   assert.deepEqual(jvmLiveLines(params, 2), [
     "[2.0 s] JVM 9: 12 GC pauses, 1,204 classes loaded",
-    "  GC at 1.500 s: 3.14 ms pause (young/mixed)",
-    "  GC at 1.750 s: 12.50 ms pause (full)",
     "  loaded a.B",
     "  loaded c.D",
     "  … and 1 more classes",
+    "  GC at 1.500 s: 3.14 ms pause (young/mixed)",
+    "  GC at 1.750 s: 12.50 ms pause (full)",
   ]);
 });
