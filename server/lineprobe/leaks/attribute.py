@@ -70,7 +70,7 @@ def _frames_for(
 def resolve_leaks(raw: RawLeakTrace, cache: ImageCache) -> LeakTrace:
     started = time.monotonic()
     h = raw.header
-    space = AddressSpace.of_process(h.pid, h.mappings, cache, h.process_gone)
+    space = AddressSpace.of_capture(h, cache)
     first_snapshot: dict[tuple[int, int, int], AllocationSnapshot] = {}
     for snapshot in raw.snapshots:
         first_snapshot.setdefault(snapshot.key, snapshot)

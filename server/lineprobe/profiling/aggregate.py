@@ -47,7 +47,7 @@ def _plausible_prefix(space: AddressSpace, user: tuple[int, ...]) -> list[int]:
 def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) -> StackProfile:
     started = time.monotonic()
     h = raw.header
-    space = AddressSpace.of_process(h.pid, h.mappings, cache, h.process_gone)
+    space = AddressSpace.of_capture(h, cache)
     stacks: list[WeightedStack] = []
     snapshots_of: dict[int, list[StackSnapshot]] = {}
     for snapshot in raw.snapshots:

@@ -166,8 +166,59 @@ def _read_symbols(elf: Any, file_size: int) -> SymbolTable:
             name = names[st_name : end if end >= 0 else len(names)].decode("utf-8", errors="replace")
             if name:
                 entries[value] = (value + max(size, 1), name)
+    if little and elf.header["e_machine"] == "EM_X86_64":
+        for start, (end, name) in _plt_stubs(elf, file_size).items():
+            entries.setdefault(start, (end, name))  # a symbol of the stub's own wins
     starts = sorted(entries)
     return SymbolTable(starts, [entries[a][0] for a in starts], [entries[a][1] for a in starts])
+
+
+ELF64_RELA = struct.Struct("<QQq")
+"""Elf64_Rela: r_offset, r_info, r_addend."""
+R_X86_64_JUMP_SLOT = 7
+R_X86_64_IRELATIVE = 37
+PLT_ENTRY = 16
+"""x86-64's lazy PLT entry and IBT's .plt.sec entry are both 16 bytes."""
+
+
+def _plt_stubs(elf: Any, file_size: int) -> dict[int, tuple[int, str]]:
+    """The x86-64 PLT's stubs, named as perf and objdump name them (``memcpy@plt``): stub *i*
+    calls the function of ``.rela.plt``'s relocation *i*; it sits in ``.plt.sec`` where the file
+    has one (IBT), else in ``.plt`` after its first, resolver entry. An ifunc's stub has no
+    symbol: ``*ABS*+0xADDEND@plt``, as objdump writes it."""
+    relocations = elf.get_section_by_name(".rela.plt")
+    stubs = elf.get_section_by_name(".plt.sec")
+    first = 0
+    if stubs is None:
+        stubs, first = elf.get_section_by_name(".plt"), 1
+    if relocations is None or stubs is None or not relocations["sh_link"]:
+        return {}
+    symbols = elf.get_section(relocations["sh_link"])
+    strings = elf.get_section(symbols["sh_link"])
+    for part in (relocations, symbols, strings):
+        problem = _size_problem(part, file_size)
+        if problem is not None:
+            raise ELFError(problem)
+    table, names = symbols.data(), strings.data()
+    data = relocations.data()
+    found: dict[int, tuple[int, str]] = {}
+    count = int(stubs["sh_size"]) // PLT_ENTRY - first
+    for index, (_, info, addend) in enumerate(ELF64_RELA.iter_unpack(data[: len(data) - len(data) % 24])):
+        if index >= count:
+            break
+        kind, symbol = info & 0xFFFFFFFF, info >> 32
+        if kind == R_X86_64_IRELATIVE:
+            name = f"*ABS*+{addend:#x}"
+        elif kind == R_X86_64_JUMP_SLOT and (symbol + 1) * ELF64_SYM.size <= len(table):
+            st_name = ELF64_SYM.unpack_from(table, symbol * ELF64_SYM.size)[0]
+            end = names.find(b"\0", st_name)
+            name = names[st_name : end if end >= 0 else len(names)].decode("utf-8", errors="replace")
+        else:
+            continue
+        if name:
+            start = int(stubs["sh_addr"]) + (index + first) * PLT_ENTRY
+            found[start] = (start + PLT_ENTRY, f"{name}@plt")
+    return found
 
 
 class ElfImage:
@@ -284,7 +335,8 @@ class ElfImage:
             except PARSE_ERRORS:
                 return ""
             sizes.append(f"{name[1:]}{int(section['sh_size']) if section is not None else 0}")
-        return "-".join(sizes)
+        # The PLT's stubs are named since (entries cached before lack them).
+        return "-".join([*sizes, "plt1"])
 
     def debuglink(self) -> DebugLink | None:
         """The ``.gnu_debuglink`` section's file name and CRC, if the file has one."""

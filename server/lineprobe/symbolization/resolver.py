@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lineprobe.model.capture import CaptureHeader
 from lineprobe.model.mapping import MappedFile
 from lineprobe.symbolization.debug_link import find_debug_file
 from lineprobe.symbolization.demangle import Demangler
@@ -37,6 +38,7 @@ from lineprobe.symbolization.index_cache import IndexCache
 from lineprobe.symbolization.perf_map import PerfMap, load_perf_map, perf_map_path
 from lineprobe.symbolization.source_freshness import source_problem
 from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
+from lineprobe.symbolization.vdso import vdso_file
 
 __all__ = ["AddressSpace", "ImageCache", "MappedFile", "proc_root", "resolve_in_image", "resolve_many"]
 
@@ -56,6 +58,16 @@ class ImageCache:
     demangle: Demangler = field(default_factory=Demangler)
     debug_root: Path = Path("/usr/lib/debug")
     """Where .gnu_debuglink files are looked for last (GDB's debug-file-directory)."""
+    _vdso: ElfImage | None = field(default=None, init=False)
+    _vdso_read: bool = field(default=False, init=False)
+
+    def kernel_vdso(self) -> ElfImage | None:
+        """The running kernel's vDSO (``vdso.py``), kept in the index cache; None without one."""
+        if not self._vdso_read:
+            self._vdso_read = True
+            path = vdso_file(self.index_cache.root) if self.index_cache is not None else None
+            self._vdso = ElfImage(str(path), display_path="[vdso]") if path is not None else None
+        return self._vdso
 
     def image(self, path: str, build_id: str | None, root: str = "") -> ElfImage:
         key = (path, build_id)
@@ -122,10 +134,20 @@ class AddressSpace:
 
     perf_map: PerfMap | None = None
     """Names for JIT code in anonymous mappings (``/tmp/perf-PID.map``)."""
+    kernel_vdso: bool = False
+    """The process ran on this kernel: its ``[vdso]`` is named by the server's own (a replay
+    may come from another kernel, whose vDSO differs)."""
 
     def __post_init__(self) -> None:
         self.mappings = sorted(self.mappings, key=lambda m: m.start)
         self._starts = [m.start for m in self.mappings]
+
+    @classmethod
+    def of_capture(cls, header: CaptureHeader, cache: ImageCache) -> AddressSpace:
+        """The address space of a captured process, as its header recorded it."""
+        space = cls.of_process(header.pid, header.mappings, cache, header.process_gone)
+        space.kernel_vdso = not header.replayed
+        return space
 
     @classmethod
     def of_process(
@@ -214,8 +236,11 @@ class AddressSpace:
                 PerfMapSource(self.perf_map, binary) if self.perf_map is not None else UnnamedSource(binary)
             )
         binary = mapping.path
+        vdso = self.cache.kernel_vdso() if binary == "[vdso]" and self.kernel_vdso else None
+        if vdso is not None and vdso.segments:
+            return ElfSymbolSource(vdso, mapping.start, mapping.offset, binary, self.cache.demangle)
         if not binary.startswith("/"):
-            return UnnamedSource(binary)  # [vdso] and the like: no file to read
+            return UnnamedSource(binary)  # [vvar] and the like: no file to read
         image = self.cache.image(binary, mapping.build_id, self.root)
         if not image.segments:
             return UnnamedSource(binary)  # unreadable: no address of it reaches the file

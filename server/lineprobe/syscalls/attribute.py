@@ -48,7 +48,7 @@ def _sites(space: AddressSpace, snapshots: tuple[CallSnapshot, ...]) -> list[Sit
 def resolve_trace(raw: RawSyscallTrace, cache: ImageCache) -> SyscallTrace:
     started = time.monotonic()
     h = raw.header
-    space = AddressSpace.of_process(h.pid, h.mappings, cache, h.process_gone)
+    space = AddressSpace.of_capture(h, cache)
     failures = [
         Failure(f.syscall, f.errno, f.path, f.count, _sites(space, f.snapshots)) for f in raw.failures
     ]

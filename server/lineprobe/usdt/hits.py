@@ -60,7 +60,7 @@ def resolve_probe_trace(raw: ProbeTrace, cache: ImageCache, launched: bool = Fal
     stacks: dict[int, list[SourceFrame]] = {}
     if raw.raw_stacks:
         h = raw.header
-        space = AddressSpace.of_process(h.pid, h.mappings, cache, h.process_gone)
+        space = AddressSpace.of_capture(h, cache)
         space.prefetch(raw.raw_stacks.values())
         stacks = {stack: space.resolve_stack(addresses) for stack, addresses in raw.raw_stacks.items()}
         warnings.extend(space.problems())
