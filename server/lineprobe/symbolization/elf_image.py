@@ -8,6 +8,7 @@ intact (a broken DWARF still leaves the symbol table, and so on).
 from __future__ import annotations
 
 import io
+import lzma
 import struct
 import zlib
 from dataclasses import dataclass
@@ -130,8 +131,9 @@ STT_FUNC = 2
 STT_GNU_IFUNC = 10
 
 
-def _read_symbols(elf: Any, file_size: int) -> SymbolTable:
-    """Function symbols of ``.dynsym`` and ``.symtab``.
+def _read_symbols(elf: Any, file_size: int, inner: Any = None) -> SymbolTable:
+    """Function symbols of ``.dynsym`` and ``.symtab`` (and, with ``inner``, of the ELF file
+    ``.gnu_debugdata`` holds: ``mini_debuginfo``).
 
     The table is decoded with ``struct`` straight from the section bytes
     (pyelftools supplies the sections): building a Symbol object per entry
@@ -169,8 +171,37 @@ def _read_symbols(elf: Any, file_size: int) -> SymbolTable:
     if little and elf.header["e_machine"] == "EM_X86_64":
         for start, (end, name) in _plt_stubs(elf, file_size).items():
             entries.setdefault(start, (end, name))  # a symbol of the stub's own wins
+    if inner is not None:
+        table = _read_symbols(inner, len(inner.stream.getbuffer()))
+        for start, end, name in zip(table.starts, table.ends, table.names, strict=True):
+            if name:
+                entries.setdefault(start, (end, name))  # the file's own tables win
     starts = sorted(entries)
     return SymbolTable(starts, [entries[a][0] for a in starts], [entries[a][1] for a in starts])
+
+
+MAX_DEBUGDATA = 256 * 1024 * 1024
+"""The most a ``.gnu_debugdata`` section may inflate to (Fedora's largest are a few MiB)."""
+
+
+def mini_debuginfo(elf: Any, file_size: int) -> Any:
+    """The ELF file inside ``.gnu_debugdata`` (MiniDebugInfo: an xz-compressed file whose
+    ``.symtab`` names the functions ``.dynsym`` lacks), or None when there is none. Raises
+    ELFError when the section cannot be read."""
+    section = elf.get_section_by_name(".gnu_debugdata")
+    if section is None:
+        return None
+    problem = _size_problem(section, file_size)
+    if problem is not None:
+        raise ELFError(problem)
+    decompressor = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
+    try:
+        inflated = decompressor.decompress(section.data(), max_length=MAX_DEBUGDATA)
+    except lzma.LZMAError as exc:
+        raise ELFError(f".gnu_debugdata is not xz data ({exc})") from None
+    if not decompressor.eof:
+        raise ELFError(f".gnu_debugdata inflates past {MAX_DEBUGDATA} bytes, or is cut short")
+    return ELFFile(io.BytesIO(inflated))
 
 
 ELF64_RELA = struct.Struct("<QQq")
@@ -312,8 +343,15 @@ class ElfImage:
                 starts, ends, names = cached
                 self._symbols = SymbolTable(starts, ends, names)
             elif self._elf is not None and self._stream is not None:
+                inner = None
                 try:
-                    self._symbols = _read_symbols(self._elf, self._stream.size)
+                    inner = mini_debuginfo(self._elf, self._stream.size)
+                except PARSE_ERRORS as exc:
+                    self.problems.append(
+                        f"{self.display_path}: .gnu_debugdata unreadable ({describe_error(exc)})"
+                    )
+                try:
+                    self._symbols = _read_symbols(self._elf, self._stream.size, inner)
                     if cache and self.build_id:
                         table = self._symbols
                         cache.save_symbols(self.build_id, tables, table.starts, table.ends, table.names)
@@ -329,12 +367,13 @@ class ElfImage:
         if self._elf is None:
             return ""
         sizes = []
-        for name in (".dynsym", ".symtab"):
+        for name in (".dynsym", ".symtab", ".gnu_debugdata"):
             try:
                 section = self._elf.get_section_by_name(name)
             except PARSE_ERRORS:
                 return ""
-            sizes.append(f"{name[1:]}{int(section['sh_size']) if section is not None else 0}")
+            if section is not None or name != ".gnu_debugdata":
+                sizes.append(f"{name[1:]}{int(section['sh_size']) if section is not None else 0}")
         # The PLT's stubs are named since (entries cached before lack them).
         return "-".join([*sizes, "plt1"])
 
