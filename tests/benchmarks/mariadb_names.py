@@ -3,7 +3,8 @@
 MariaDB from Debian's packages (`mariadbd`, no debug package: names come from
 its `.dynsym`; libc's from libc6-dbg when installed, as for perf) runs an
 insert loop in a throwaway data directory started here; lineprobe and
-`perf record -g` sample it side by side for the same seconds at 99 Hz. The
+`perf record -g` sample it side by side for the same seconds at 99 Hz (perf
+starts the moment lineprobe's window opens). The
 figure is the share of samples whose innermost frame has no function name:
 lineprobe's `[unknown in BINARY]` functions, perf's `0x...` symbols.
 
@@ -23,7 +24,6 @@ names, or if either tool took no samples.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
@@ -31,9 +31,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-LINEPROBE = [sys.executable, "-m", "lineprobe.cli"]
 FILL = (
     "delimiter //\n"
     "create procedure fill(n int) begin declare i int default 0;"
@@ -74,20 +74,34 @@ def start_mariadb(folder: Path) -> subprocess.Popen[bytes]:
     return server
 
 
-def lineprobe_unnamed(pid: int, seconds: float) -> tuple[float, int]:
-    done = subprocess.run(
-        [*LINEPROBE, "profile", "--json", "--pid", str(pid), "-d", str(seconds)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    report = json.loads(done.stdout)
+def lineprobe_unnamed(pid: int, seconds: float, perf_command: list[str]) -> tuple[float, int, int]:
+    """lineprobe's profile of ``seconds``, with ``perf_command`` started the moment lineprobe's
+    window opens (its first "sampling" progress), so both sample the same seconds of the load
+    (which drifts as the table grows). Returns the unnamed share, the samples and perf's rc."""
+    sys.path.insert(0, str(ROOT / "server"))
+    from lineprobe.capture import kinds
+    from lineprobe.capture.runner import CaptureRunner
+    from lineprobe.reports.json_report import profile_to_json
+
+    runner = CaptureRunner()
+    perf: list[subprocess.Popen[bytes]] = []
+
+    def on_progress(message: Any) -> None:
+        if message.phase == "sampling" and not perf:
+            perf.append(subprocess.Popen(perf_command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    try:
+        profile = runner.capture(kinds.PROFILE, pid, seconds, {"frequency": 99}, on_progress)
+    finally:
+        runner.close()
+    rc = perf[0].wait(seconds + 60) if perf else -1
+    report = profile_to_json(profile)
     unknown = [f for f in report["functions"] if f["function"].startswith("[unknown")]
     for function in sorted(unknown, key=lambda f: -f["self_percent"])[:5]:
         print(f"  lineprobe: {function['self_percent']:5.1f}% {function['function']}")
     kernel = sum(f["self_percent"] for f in report["functions"] if f["binary"] == "[kernel]")
     print(f"  lineprobe: {kernel:5.1f}% in the kernel")
-    return sum(f["self_percent"] for f in unknown), report["samples"]
+    return sum(f["self_percent"] for f in unknown), report["samples"], rc
 
 
 def perf_unnamed(data: Path) -> tuple[float, int]:
@@ -183,27 +197,10 @@ def main() -> int:
     try:
         time.sleep(1.0)  # the insert loop under way
         data = folder / "perf.data"
-        perf = subprocess.Popen(
-            [
-                "perf",
-                "record",
-                "-q",
-                "-F",
-                "99",
-                "-g",
-                "-p",
-                str(server.pid),
-                "-o",
-                str(data),
-                "--",
-                "sleep",
-                str(args.seconds),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        record = ["perf", "record", "-q", "-F", "99", "-g", "-p", str(server.pid), "-o", str(data)]
+        ours, our_samples, _ = lineprobe_unnamed(
+            server.pid, args.seconds, [*record, "--", "sleep", str(args.seconds)]
         )
-        ours, our_samples = lineprobe_unnamed(server.pid, args.seconds)
-        perf.wait(args.seconds + 60)
         theirs, their_samples = perf_unnamed(data)
         samples, perf_missed, we_missed, only_perf = same_samples(data, server.pid)
     finally:
