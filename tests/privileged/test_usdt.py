@@ -411,3 +411,92 @@ def test_the_cli_writes_each_hit_in_the_format_given(runs) -> None:
     for hit in hits:
         number, size = hit["values"]
         assert hit["message"] == f"round {number}: {size} bytes" and size == 64 << (number % 4)
+
+
+GUARDED_C = WORKLOADS / "guarded" / "guarded.c"
+
+
+def guarded_run(workloads: Path, kind: str, parameters: dict[str, object]) -> tuple[Any, dict[str, int]]:
+    """workloads/guarded under one request to a real agent, released once the window is open;
+    the result and the program's own counts (rounds, hits fired, the semaphore at its end)."""
+    from lineprobe.capture.spawned import SpawnedAgent
+
+    program = subprocess.Popen(
+        [str(workloads / "guarded"), str(ROUNDS), "wait"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    counting = threading.Event()
+    answer: list[Any] = []
+
+    def count() -> None:
+        with SpawnedAgent() as agent:
+            progress = lambda m: counting.set() if m.phase == "sampling" else None  # noqa: E731
+            answer.append(agent.trace(kind, program.pid, 120.0, parameters, progress))
+
+    worker = threading.Thread(target=count)
+    worker.start()
+    try:
+        assert counting.wait(90), "lineprobe never started counting"
+        assert program.stdin is not None
+        program.stdin.write("go\n")
+        program.stdin.flush()
+        output, _ = program.communicate(timeout=60)
+    finally:
+        if program.poll() is None:
+            program.kill()
+        worker.join(120)
+    words = output.split()
+    return answer[0], {words[i]: int(words[i + 1]) for i in range(0, 6, 2)}
+
+
+@pytest.mark.parametrize("kind", ["stackcount", "probe-args"])
+def test_a_probe_guarded_by_a_semaphore_fires_while_it_is_counted(workloads: Path, kind: str) -> None:
+    """The semaphore is set while lineprobe counts (by stack: its own uprobes; by argument:
+    bcc's USDT context): every round finds it set, and every hit is counted on its line."""
+    from lineprobe.capture import kinds
+
+    probe = "lineprobe_demo:guarded"
+    parameters: dict[str, object] = (
+        {"tracepoint": f"usdt:{probe}"}
+        if kind == "stackcount"
+        else {"probe": probe, "group_by": [{"number": 1, "text": False, "length_argument": 0}]}
+    )
+    raw, truth = guarded_run(workloads, kind, parameters)
+    assert truth["rounds"] == truth["fired"] == ROUNDS, truth
+    assert truth["semaphore"] >= 1  # still set when the program ended, traced
+    if kind == "stackcount":
+        profile = kinds.STACKCOUNT.resolve(raw, ImageCache(), False)
+        assert profile.total == ROUNDS
+        [site] = [s for s in profile.lines if s.path == str(GUARDED_C) and s.self_cost]
+        assert (site.line, site.self_cost) == (marked_line(GUARDED_C, "GUARDED-PROBE"), ROUNDS)
+    else:
+        counts = kinds.PROBE_ARGS.resolve(raw, ImageCache(), False)
+        assert counts.events == ROUNDS
+        # each round's number once, until the groups map is full; the rest counted as lost
+        assert {g.count for g in counts.groups} == {1} and len(counts.groups) + counts.lost == ROUNDS
+
+
+@pytest.mark.parametrize("command", [["usdt", "count", "--stack"], ["usdt", "count", "--arg", "1"]])
+def test_the_semaphore_is_taken_back_after_counting(workloads: Path, command: list[str]) -> None:
+    program = subprocess.Popen(
+        [str(workloads / "guarded"), str(ROUNDS), "wait"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        done = subprocess.run(
+            [*LINEPROBE, *command, "--pid", str(program.pid), "-d", "1", "lineprobe_demo:guarded"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        output, _ = program.communicate("go\n", timeout=60)
+    finally:
+        if program.poll() is None:
+            program.kill()
+            program.wait()
+    assert output.split()[2:6] == ["fired", "0", "semaphore", "0"], output

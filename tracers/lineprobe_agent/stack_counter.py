@@ -81,6 +81,36 @@ class UsdtSite:
 
     binary: str
     address: int
+    semaphore: int = 0
+    """The probe's semaphore (its address in the file; 0: none): the program fires the probe
+    only while it is set."""
+
+
+class ProbeSemaphores:
+    """The semaphores of a probe's sites, set while uprobes of our own are on them: bcc's USDT
+    context adds one to each when a probe is enabled in it, through the process's memory, and
+    takes it back when the context is freed (``release``). A semaphore-guarded program prepares
+    a probe's arguments only while its semaphore is set: without it the uprobe never fires.
+
+    The kernel's own counting (a uprobe's ``ref_ctr_offset``) is out of reach: bcc's Python
+    binding does not pass it. An agent killed with SIGKILL leaves the count raised, which costs
+    the program its argument set-up at the site, and nothing more."""
+
+    def __init__(self, pid: int, event: str) -> None:
+        from bcc.usdt import USDT, USDTException
+
+        path, provider, name = parse_usdt_event(event)
+        context = USDT(pid=pid, path=path) if path else USDT(pid=pid)
+        try:
+            context.enable_probe(probe=f"{provider}:{name}", fn_name="on_usdt")
+        except USDTException as exc:
+            raise UnknownTracepoint(
+                f"cannot set the semaphore of {provider}:{name} in process {pid}: {exc}"
+            ) from None
+        self._context: Any = context
+
+    def release(self) -> None:
+        self._context = None  # bcc's context takes its count back when freed
 
 
 def is_usdt(event: str) -> bool:
@@ -102,8 +132,8 @@ def parse_usdt_event(event: str) -> tuple[str | None, str, str]:
 
 def usdt_sites(pid: int, event: str) -> list[UsdtSite]:
     """Every site of the USDT probe ``event`` in the files process ``pid`` maps, as bcc's USDT
-    reader finds them (the same notes ``tplist`` lists). Raises UnknownTracepoint when the name is
-    malformed, the process has no such probe, or the probe needs a semaphore set."""
+    reader finds them (the same notes ``tplist`` lists), with the semaphore that guards each.
+    Raises UnknownTracepoint when the name is malformed or the process has no such probe."""
     path, provider, name = parse_usdt_event(event)
     from bcc.usdt import USDT, USDTException
 
@@ -118,14 +148,9 @@ def usdt_sites(pid: int, event: str) -> list[UsdtSite]:
         binary = probe.bin_path.decode()
         if path is not None and binary != path and not binary.endswith(f"/root{path}"):
             continue
-        if probe.semaphore:
-            raise UnknownTracepoint(
-                f"{provider}:{name} in {binary} is guarded by a semaphore (0x{probe.semaphore:x}), "
-                "which lineprobe does not set yet: count a probe without one"
-            )
         for index in range(probe.num_locations):
             location = probe.get_location(index)
-            sites.append(UsdtSite(location.bin_path.decode(), int(location.address)))
+            sites.append(UsdtSite(location.bin_path.decode(), int(location.address), int(probe.semaphore)))
     if not sites:
         where = f" in {path}" if path else ""
         raise UnknownTracepoint(
@@ -184,6 +209,7 @@ class StackCounter(BpfTracer):
         self._tracepoint: bytes | None = None
         self._uprobes: list[UsdtSite] = []
         self._uprobe_pid = -1
+        self._semaphores: ProbeSemaphores | None = None
         self._displaced_fd: int | None = None
         self._exemplars: ExemplarBuffer[_RawExemplar] = ExemplarBuffer(
             self._bpf, _RawExemplar.of, EXEMPLAR_BUFFER_PAGES
@@ -212,7 +238,8 @@ class StackCounter(BpfTracer):
         if is_usdt(tracepoint):
             if pid is None:
                 raise UnknownTracepoint("a USDT probe is counted in one process: give its PID")
-            self._start_usdt(pid, sites if sites is not None else usdt_sites(pid, tracepoint), exemplars)
+            found = sites if sites is not None else usdt_sites(pid, tracepoint)
+            self._start_usdt(pid, tracepoint, found, exemplars)
             return
         tracefs_dir = tracepoint_format(tracepoint)
         self._reset()
@@ -238,7 +265,7 @@ class StackCounter(BpfTracer):
             raise
         self._tracepoint = name
 
-    def _start_usdt(self, pid: int, sites: list[UsdtSite], exemplars: bool) -> None:
+    def _start_usdt(self, pid: int, event: str, sites: list[UsdtSite], exemplars: bool) -> None:
         self._reset()
         self._set(SETTING_EXEMPLARS, 1 if exemplars else 0)
         self._set(SETTING_SYSTEM_WIDE, 0)
@@ -250,6 +277,8 @@ class StackCounter(BpfTracer):
                 # Filtered to the target by the kernel (pid) and by the gate (its execs, PID reuse).
                 self._bpf.attach_uprobe(name=site.binary, addr=site.address, fn_name=b"on_usdt", pid=pid)
                 self._uprobes.append(site)
+            if any(site.semaphore for site in sites):  # set once the uprobes are there to count
+                self._semaphores = ProbeSemaphores(pid, event)
         except Exception:
             self._detach_uprobes()
             self.gate.close()
@@ -257,6 +286,9 @@ class StackCounter(BpfTracer):
             raise
 
     def _detach_uprobes(self) -> None:
+        semaphores, self._semaphores = self._semaphores, None
+        if semaphores is not None:
+            semaphores.release()
         sites, self._uprobes = self._uprobes, []
         for site in sites:
             self._bpf.detach_uprobe(name=site.binary, addr=site.address, pid=self._uprobe_pid)
