@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -88,7 +88,7 @@ def _stderr_console() -> Console:
     return Console(stderr=True, soft_wrap=True)
 
 
-def _fail(error: AgentError | str) -> None:
+def _fail(error: AgentError | str) -> NoReturn:
     from lineprobe.capture.agent_errors import AgentError
 
     console = _stderr_console()
@@ -532,6 +532,110 @@ def processes(workspace: tuple[str, ...], as_json: bool) -> None:
     for p in found:
         table.add_row(str(p.pid), "yes" if p.in_workspace else "", p.exe, " ".join(p.command_line)[:80])
     Console().print(table)
+
+
+@main.group()
+def tracepoints() -> None:
+    """Kernel tracepoints (workshop lab 1): list them with their fields, trace one's records."""
+
+
+@tracepoints.command("list")
+@click.argument("pattern", default="*:*")
+@click.option("--verbose", "-v", is_flag=True, help="Each tracepoint's fields, as its format declares them.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: each tracepoint and its fields.")
+@click.option(
+    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
+)
+def tracepoints_list(pattern: str, verbose: bool, as_json: bool, launcher: str | None) -> None:
+    """The kernel's tracepoints whose CATEGORY:NAME matches PATTERN (a glob; default all).
+
+    tracefs is root's alone, so the privileged agent reads them.
+
+    \b
+    lineprobe tracepoints list 'sched:*' -v
+    lineprobe tracepoints list 'block:*' --json
+    """
+    from rich.console import Console
+
+    from lineprobe.capture.agent_errors import AgentError
+    from lineprobe.capture.runner import CaptureRunner
+    from lineprobe.reports.tracepoints_report import layouts_to_json, render_layouts
+
+    runner = CaptureRunner(launcher=launcher)
+    try:
+        layouts = runner.tracepoints(pattern)
+    except AgentError as exc:
+        _fail(exc)
+    finally:
+        runner.close()
+    if as_json:
+        click.echo(json.dumps(layouts_to_json(layouts), indent=1))
+    else:
+        render_layouts(layouts, Console(), verbose)
+
+
+@tracepoints.command("trace")
+@click.option("--pid", "-p", type=click.IntRange(1), help="Record this process's hits.")
+@click.option("--all", "every_task", is_flag=True, help="Record every task's hits (root only).")
+@_duration_option("trace", parameters.DURATION_S, launchable=False)
+@click.option(
+    "--rate",
+    type=_range(parameters.RATE_LIMIT),
+    default=int(parameters.default(parameters.RATE_LIMIT)),
+    show_default=True,
+    help="Records kept a second, at most; the rest are counted.",
+)
+@click.option(
+    "--max-events",
+    type=_range(parameters.MAX_HITS),
+    default=int(parameters.default(parameters.MAX_HITS)),
+    show_default=True,
+    help="Records kept, at most; the rest are counted.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per record, then a summary line.")
+@click.option(
+    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
+)
+@click.argument("tracepoint")
+def tracepoints_trace(
+    pid: int | None,
+    every_task: bool,
+    duration: float | None,
+    rate: int,
+    max_events: int,
+    as_json: bool,
+    launcher: str | None,
+    tracepoint: str,
+) -> None:
+    """Record each hit of a kernel TRACEPOINT (CATEGORY:NAME) with its fields, in one process
+    or every task (what tracefs' trace_pipe shows, without enabling anything in tracefs: a BPF
+    program is attached for the window and gone after it).
+
+    \b
+    lineprobe tracepoints trace --pid 1234 sched:sched_switch
+    lineprobe tracepoints trace --all -d 2 block:block_rq_issue --json
+    """
+    from rich.console import Console
+
+    from lineprobe.capture import kinds
+    from lineprobe.reports.tracepoints_report import render_trace, trace_to_json_lines
+
+    if every_task == (pid is not None):
+        raise click.UsageError("give either --pid PID or --all")
+    trace = _capture(
+        kinds.TRACEPOINT_TRACE,
+        0 if every_task else pid,
+        (),
+        duration,
+        {"tracepoint": tracepoint, "rate_limit": rate, "max_events": max_events},
+        as_json,
+        launcher,
+    )
+    if as_json:
+        for line in trace_to_json_lines(trace):
+            click.echo(json.dumps(line, separators=(",", ":")))
+    else:
+        render_trace(trace, Console())
 
 
 @main.group()

@@ -29,7 +29,7 @@ class BpfTracer:
     def stop(self) -> None:
         raise NotImplementedError
 
-    def live(self, mappings: list[protocol.Mapping]) -> protocol.ProbeLive | protocol.JvmLive | None:
+    def live(self, mappings: list[protocol.Mapping]) -> protocol.LiveReport | None:
         """Most kinds show their result only."""
         return None
 

@@ -216,6 +216,29 @@ class JvmEventsRequest(_Request, tag="jvm-events", frozen=True):
     start_at_exec: StartAtExec = 0
 
 
+class TracepointsRequest(_Request, tag="tracepoints", frozen=True):
+    """The kernel's tracepoints whose ``category:name`` matches ``pattern`` (a glob), with their
+    formats (tracefs is root's alone: the caller cannot read it)."""
+
+    id: int
+    pattern: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] = "*:*"
+
+
+class TracepointTraceRequest(_Request, tag="tracepoint-trace", frozen=True):
+    """Each hit of one kernel tracepoint with its record, in one process or (root callers
+    only) every task, under a rate limit; every hit not sent is counted."""
+
+    id: int
+    pid: int | None
+    """The process whose hits are sent; None: every task (root callers only)."""
+    tracepoint: str
+    """``category:name``, as in tracefs' events folder."""
+    rate_limit: RateLimit = int(_default(parameters.RATE_LIMIT))
+    max_events: MaxHits = int(_default(parameters.MAX_HITS))
+    duration_s: Duration = _default(parameters.DURATION_S)
+    start_at_exec: StartAtExec = 0
+
+
 TracingRequest = (
     ProfileRequest
     | SyscallsRequest
@@ -224,6 +247,7 @@ TracingRequest = (
     | ProbeArgsRequest
     | ProbeTraceRequest
     | JvmEventsRequest
+    | TracepointTraceRequest
 )
 """The requests that trace a process (the fields they share: id, pid, duration_s, start_at_exec)."""
 
@@ -237,6 +261,8 @@ Request = (
     | ProbeArgsRequest
     | ProbeTraceRequest
     | JvmEventsRequest
+    | TracepointTraceRequest
+    | TracepointsRequest
     | StopRequest
     | ShutdownRequest
 )
@@ -670,6 +696,70 @@ class JvmLive(msgspec.Struct, tag="jvm", tag_field="kind", frozen=True):
     """Classes received since the last report (at most ``jvm_events.LIVE_EVENTS``)."""
 
 
+class TracepointField(msgspec.Struct, frozen=True, array_like=True):
+    """One field of a tracepoint's record, as its tracefs format describes it."""
+
+    name: str
+    declaration: str
+    """As the format writes it: ``char prev_comm[16]``, ``__data_loc char[] name``."""
+    offset: int
+    size: int
+    signed: bool
+
+
+class TracepointFormat(msgspec.Struct, frozen=True):
+    name: str
+    """``category:name``."""
+    id: int
+    fields: list[TracepointField]
+    """The common fields first (common_type, common_pid...), then the tracepoint's own."""
+
+
+class TracepointRecord(msgspec.Struct, frozen=True, array_like=True):
+    time_ns: int
+    """CLOCK_MONOTONIC."""
+    tid: int
+    cpu: int
+    data: bytes
+    """The raw record from its first byte (``common_type``): the fixed fields, then as much of
+    what follows (dynamic strings) as fits in 512 bytes."""
+
+
+class TracepointTraceCounters(msgspec.Struct, frozen=True):
+    events: int
+    """Hits in the target (or anywhere): ``len(records) + dropped + ring_full + rate_limited +
+    unreadable``."""
+    rate_limited: int
+    ring_full: int
+    unreadable: int
+    """Records the program could not copy (counted, not sent)."""
+    dropped: int
+    """Records received after ``max_events`` were kept."""
+
+
+class TracepointTraceResult(msgspec.Struct, frozen=True):
+    header: TraceHeader
+    """System-wide (no ``pid`` asked): pid 0, no maps."""
+    tracepoint: str
+    format: TracepointFormat
+    started_ns: int
+    records: list[TracepointRecord]
+    counters: TracepointTraceCounters
+
+
+class TracepointLive(msgspec.Struct, tag="tracepoint", tag_field="kind", frozen=True):
+    """What a tracepoint trace has seen so far, sent with progress about once a second."""
+
+    started_ns: int
+    format: TracepointFormat
+    """The records' layout (each report carries it: a report is read on its own)."""
+    events: int
+    new_records: list[TracepointRecord]
+    """Records received since the last report (at most ``tracepoint_events.LIVE_RECORDS``)."""
+    not_shown: int
+    """Records received since the last report beyond those (the result keeps them, to its limit)."""
+
+
 class ProbeLive(msgspec.Struct, tag="probe", tag_field="kind", frozen=True):
     """What a probe's count or trace has seen so far, sent with progress about once a second so
     that the editor shows it while it runs."""
@@ -685,6 +775,10 @@ class ProbeLive(msgspec.Struct, tag="probe", tag_field="kind", frozen=True):
     """Tracing: hits received since the last report (at most ``probe_args.LIVE_HITS``)."""
     hits_not_shown: int
     """Tracing: hits received since the last report beyond ``probe_args.LIVE_HITS`` (kept for the result)."""
+
+
+LiveReport = ProbeLive | JvmLive | TracepointLive
+"""What a running trace has seen so far (sent with progress by the kinds that show it live)."""
 
 
 # --- messages: agent -> server ---------------------------------------------------
@@ -707,7 +801,7 @@ class Progress(msgspec.Struct, tag="progress", tag_field="type", frozen=True):
     elapsed_s: float
     duration_s: float
     samples: int
-    live: ProbeLive | JvmLive | None = None
+    live: LiveReport | None = None
     """USDT counts and traces, JVM events: what was seen so far (the other kinds send none)."""
 
 
@@ -760,6 +854,16 @@ class ProbeTraceDone(msgspec.Struct, tag="probe-trace-result", tag_field="type",
     result: ProbeTraceResult
 
 
+class TracepointsResult(msgspec.Struct, tag="tracepoints-result", tag_field="type", frozen=True):
+    id: int
+    tracepoints: list[TracepointFormat]
+
+
+class TracepointTraceDone(msgspec.Struct, tag="tracepoint-trace-result", tag_field="type", frozen=True):
+    id: int
+    result: TracepointTraceResult
+
+
 class JvmEventsDone(msgspec.Struct, tag="jvm-events-result", tag_field="type", frozen=True):
     id: int
     result: JvmEventsResult
@@ -777,6 +881,8 @@ AgentMessage = (
     | ProbeArgsDone
     | ProbeTraceDone
     | JvmEventsDone
+    | TracepointsResult
+    | TracepointTraceDone
     | Failure
 )
 

@@ -37,7 +37,9 @@ from lineprobe_agent.access import AccessCheck, Caller, CallerUnknown
 from lineprobe_agent.capabilities import capability_report, has_tracing_privileges
 from lineprobe_agent.code_trust import UntrustedCode, check_running_code
 from lineprobe_agent.kernel_source import KernelHeadersMissing, export_for_bcc, find_kernel_headers
+from lineprobe_agent.stack_counter import UnknownTracepoint
 from lineprobe_agent.target import NoSuchProcess, NotPermitted, Target
+from lineprobe_agent.tracepoint_events import list_tracepoints
 from lineprobe_agent.tracer_registry import BY_PROGRAM, BY_REQUEST, TracerProgram
 from lineprobe_agent.tracing import CompiledT, RequestFailed, Tracing, WholeSystem
 
@@ -47,7 +49,12 @@ EOF_GRACE_S = 3.0
 """After end of input, how long the request under way may take before the agent exits anyway."""
 
 
-Work = protocol.CapabilitiesRequest | protocol.PrepareRequest | protocol.TracingRequest
+Work = (
+    protocol.CapabilitiesRequest
+    | protocol.PrepareRequest
+    | protocol.TracepointsRequest
+    | protocol.TracingRequest
+)
 """Requests that run on the main thread, one at a time (stop and shutdown do not queue)."""
 
 
@@ -180,6 +187,12 @@ class Agent:
             self.channel.send(protocol.CapabilitiesResult(request.id, capability_report()))
         elif isinstance(request, protocol.PrepareRequest):
             self.channel.send(protocol.Prepared(request.id, round(self.prepare(request), 4)))
+        elif isinstance(request, protocol.TracepointsRequest):
+            try:
+                found = list_tracepoints(request.pattern)
+            except UnknownTracepoint as exc:
+                raise RequestFailed("bad-request", str(exc)) from None
+            self.channel.send(protocol.TracepointsResult(request.id, found))
         elif type(request) in BY_REQUEST:
             self.channel.send(self.trace(request))
         else:
@@ -349,7 +362,12 @@ def main(started_at: float) -> int:
         protocol.Hello(
             protocol.PROTOCOL_VERSION,
             protocol.OLDEST_VERSION,
-            ["capabilities", "prepare", *(protocol.tag_of(entry.request) for entry in BY_REQUEST.values())],
+            [
+                "capabilities",
+                "prepare",
+                "tracepoints",
+                *(protocol.tag_of(entry.request) for entry in BY_REQUEST.values()),
+            ],
             os.getpid(),
             os.geteuid(),
         )

@@ -36,6 +36,7 @@ from lineprobe_agent.stack_counter import (
 )
 from lineprobe_agent.syscall_tracer import SyscallTracer
 from lineprobe_agent.target_gate import TargetGate
+from lineprobe_agent.tracepoint_events import GATE_TRACEPOINTS, TracepointTracer, read_format
 from lineprobe_agent.tracing import RequestFailed, Tracing
 from lineprobe_agent.usdt_program import UsdtProgram
 from lineprobe_agent.window import WindowTracer
@@ -117,7 +118,7 @@ class _Hooked:
     def events_so_far(self) -> int:
         return self.tracer.events_so_far()
 
-    def live(self, mappings: list[protocol.Mapping]) -> protocol.ProbeLive | protocol.JvmLive | None:
+    def live(self, mappings: list[protocol.Mapping]) -> protocol.LiveReport | None:
         return self.tracer.live(mappings)
 
     def stop(self) -> None:
@@ -344,6 +345,52 @@ def run_jvm_events(tracing: Tracing, request: protocol.JvmEventsRequest) -> prot
     return protocol.JvmEventsDone(request.id, result)
 
 
+# -- kernel tracepoint records -----------------------------------------------------------------------
+
+
+def run_tracepoint_trace(
+    tracing: Tracing, request: protocol.TracepointTraceRequest
+) -> protocol.TracepointTraceDone:
+    """One tracepoint's records in one process or every task, with a program compiled for it
+    (the record's fixed size comes from the format, read before compiling)."""
+    if request.start_at_exec:
+        raise RequestFailed("bad-request", "a tracepoint's records are taken from a running process or all")
+    if request.pid is not None and request.tracepoint in GATE_TRACEPOINTS:
+        raise RequestFailed(
+            "bad-request",
+            f"{request.tracepoint} follows the traced process's execs for lineprobe itself: "
+            "trace it for the whole system (--all)",
+        )
+    try:
+        layout = read_format(request.tracepoint)
+    except UnknownTracepoint as exc:
+        raise RequestFailed("bad-request", str(exc)) from None
+    tracer = tracing.program_for_request(
+        lambda: TracepointTracer(
+            request.tracepoint, layout, request.pid is None, request.rate_limit, request.max_events
+        )
+    )
+    try:
+        tracing.attach(
+            lambda: tracer.start(request.pid),
+            tracer.stop,
+            tracer.gate,
+            f"cannot attach to {request.tracepoint}",
+        )
+        (records, counters), header = tracing.run(tracer, tracer.collect)
+    finally:
+        tracer.close()
+    result = protocol.TracepointTraceResult(
+        header=header,
+        tracepoint=request.tracepoint,
+        format=layout,
+        started_ns=tracer.started_ns,
+        records=records,
+        counters=counters,
+    )
+    return protocol.TracepointTraceDone(request.id, result)
+
+
 TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.ProfileRequest, "cpu", CpuProfiler, run_profile),
     TracerEntry(protocol.SyscallsRequest, "syscalls", SyscallTracer, run_syscalls),
@@ -352,6 +399,9 @@ TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.ProbeArgsRequest, "probe-args", None, run_probe_args),
     TracerEntry(protocol.ProbeTraceRequest, "probe-trace", None, run_probe_trace),
     TracerEntry(protocol.JvmEventsRequest, "jvm-events", None, run_jvm_events),
+    TracerEntry(
+        protocol.TracepointTraceRequest, "tracepoint-trace", None, run_tracepoint_trace, system_wide=True
+    ),
 )
 BY_REQUEST: dict[type, TracerEntry] = {entry.request: entry for entry in TRACERS}
 BY_PROGRAM: dict[str, TracerEntry] = {entry.program: entry for entry in TRACERS if entry.build is not None}

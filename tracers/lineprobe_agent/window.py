@@ -20,7 +20,7 @@ class WindowTracer(Protocol):
 
     def events_so_far(self) -> int: ...
 
-    def live(self, mappings: list[protocol.Mapping]) -> protocol.ProbeLive | protocol.JvmLive | None:
+    def live(self, mappings: list[protocol.Mapping]) -> protocol.LiveReport | None:
         """What the trace has seen so far, for the caller to show while it runs (None: nothing
         to show now, or a kind that shows only its result)."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from lineprobe.capture.progress import CapabilityReport, ProgressCallback
+from lineprobe.tracepoints.records import TracepointLayout
 
 
 class AgentClient(Protocol):
@@ -22,6 +23,10 @@ class AgentClient(Protocol):
     def alive(self) -> bool: ...
 
     def capabilities(self) -> CapabilityReport: ...
+
+    def tracepoints(self, pattern: str) -> tuple[TracepointLayout, ...]:
+        """The kernel's tracepoints matching a ``category:name`` glob, with their formats."""
+        ...
 
     def prepare(self, programs: list[str]) -> float:
         """Compile programs before the first capture asks for them; returns seconds spent."""

@@ -22,6 +22,7 @@ from lineprobe.profiling.aggregate import resolve_profile
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.attribute import resolve_trace
 from lineprobe.syscalls.model import SyscallTrace
+from lineprobe.tracepoints.records import TracepointTrace, resolve_tracepoint_trace
 from lineprobe.usdt.counts import ProbeCounts, resolve_probe_counts
 from lineprobe.usdt.hits import ProbeTrace, resolve_probe_trace
 from lineprobe.usdt.jvm_events import JvmEvents, resolve_jvm_events
@@ -92,6 +93,14 @@ JVM_EVENTS: CaptureKind[JvmEvents] = CaptureKind(
     lambda raw, cache, launched: resolve_jvm_events(raw, launched),
 )
 """HotSpot's GC pauses and class loads: no stacks, nothing to symbolize."""
+TRACEPOINT_TRACE: CaptureKind[TracepointTrace] = CaptureKind(
+    "tracepoint-trace",
+    "tracepoint-trace",
+    "tracing",
+    lambda raw, cache, launched: resolve_tracepoint_trace(raw, launched),
+)
+"""A kernel tracepoint's records, decoded with its format: nothing to symbolize."""
 KINDS: dict[str, CaptureKind[Any]] = {
-    kind.name: kind for kind in (PROFILE, SYSCALLS, LEAKS, STACKCOUNT, PROBE_ARGS, PROBE_TRACE, JVM_EVENTS)
+    kind.name: kind
+    for kind in (PROFILE, SYSCALLS, LEAKS, STACKCOUNT, PROBE_ARGS, PROBE_TRACE, JVM_EVENTS, TRACEPOINT_TRACE)
 }

@@ -7,8 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from lineprobe.tracepoints.records import TracepointLiveReport
 from lineprobe.usdt.jvm_events import JvmLiveReport
 from lineprobe.usdt.sites import LiveProbe
+
+LiveReport = LiveProbe | JvmLiveReport | TracepointLiveReport
+"""What a running trace has seen so far (the kinds that show it live)."""
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,7 @@ class Progress:
     duration_s: float
     events: int
     """Events recorded so far (samples, calls, allocations)."""
-    live: LiveProbe | JvmLiveReport | None = None
+    live: LiveReport | None = None
     """USDT counts and traces, JVM events: what was seen so far, about once a second."""
 
 

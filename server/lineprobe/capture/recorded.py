@@ -31,9 +31,10 @@ from typing import Any, BinaryIO
 
 from lineprobe.capture.agent_errors import AgentError
 from lineprobe.capture.progress import CapabilityReport, Progress, ProgressCallback
-from lineprobe.capture.wire.convert import WIRE_KINDS, Captured, WireSession
+from lineprobe.capture.wire.convert import WIRE_KINDS, Captured, Tracepoints, WireSession
 from lineprobe.model.capture import CaptureHeader
 from lineprobe.model.mapping import MappedFile
+from lineprobe.tracepoints.records import TracepointLayout
 from lineprobe.usdt.counts import ProbeCounts, SiteHits
 from lineprobe.usdt.hits import ProbeTrace
 from lineprobe.usdt.sites import LiveProbe
@@ -170,6 +171,11 @@ class RecordedAgent:
         answer = self._replay("capabilities", None)
         assert isinstance(answer, CapabilityReport)
         return answer
+
+    def tracepoints(self, pattern: str) -> tuple[TracepointLayout, ...]:
+        answer = self._replay("tracepoints", None)
+        assert isinstance(answer, Tracepoints)
+        return answer.layouts
 
     def prepare(self, programs: list[str]) -> float:
         """Nothing to compile: a recording has its answers already."""

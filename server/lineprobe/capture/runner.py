@@ -32,6 +32,7 @@ from lineprobe.capture.progress import Progress, ProgressCallback
 from lineprobe.capture.recorded import RecordedAgent, Recorder
 from lineprobe.capture.spawned import SpawnedAgent
 from lineprobe.symbolization.resolver import ImageCache
+from lineprobe.tracepoints.records import TracepointLayout
 
 # The gate is the shell's stdin: it blocks in `read` until lineprobe writes a
 # line, then becomes the command, whose stdin is /dev/null.
@@ -168,6 +169,15 @@ class CaptureRunner:
         if self.replay is not None:
             return RecordedAgent(self.replay)
         return SpawnedAgent(self.launcher, self._recording() if self._recorder is None else None)
+
+    def tracepoints(self, pattern: str) -> tuple[TracepointLayout, ...]:
+        """The kernel's tracepoints matching ``pattern``, asked of an agent of their own (tracefs
+        is root's alone), which ends with the answer."""
+        agent = self.separate_client()
+        try:
+            return agent.tracepoints(pattern)
+        finally:
+            agent.close()
 
     def prepare(self, programs: Sequence[str] = ("cpu",)) -> float:
         """Start the agent and compile programs before the first capture asks for them."""

@@ -39,7 +39,8 @@ from typing import Any
 from lineprobe.capture.agent_errors import AgentError, IncompatibleAgent
 from lineprobe.capture.progress import CapabilityReport, Progress, ProgressCallback
 from lineprobe.capture.recorded import Recorder
-from lineprobe.capture.wire.convert import Captured, Hello, Message, Prepared, WireSession
+from lineprobe.capture.wire.convert import Captured, Hello, Message, Prepared, Tracepoints, WireSession
+from lineprobe.tracepoints.records import TracepointLayout
 
 DEFAULT_LAUNCHER = "sudo -n"
 INSTALLED_AGENT = "/usr/local/libexec/lineprobe-agent"
@@ -253,6 +254,11 @@ class SpawnedAgent:
         answer = self._call(self._wire.capabilities_request, None)
         assert isinstance(answer, CapabilityReport)
         return answer
+
+    def tracepoints(self, pattern: str) -> tuple[TracepointLayout, ...]:
+        answer = self._call(lambda i: self._wire.tracepoints_request(i, pattern), None)
+        assert isinstance(answer, Tracepoints)
+        return answer.layouts
 
     def trace(
         self,

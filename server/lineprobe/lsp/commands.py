@@ -22,7 +22,7 @@ from lsprotocol import types
 from lineprobe.capture import kinds
 from lineprobe.capture.agent_errors import AgentError
 from lineprobe.capture.kinds import CaptureKind
-from lineprobe.capture.progress import CapabilityReport, Progress
+from lineprobe.capture.progress import CapabilityReport, LiveReport, Progress
 from lineprobe.capture.runner import Launch
 from lineprobe.capture.wire import parameters
 from lineprobe.costs.model import StackProfile
@@ -46,9 +46,8 @@ from lineprobe.syscalls.model import SyscallTrace
 from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts
 from lineprobe.usdt.hits import ProbeTrace
 from lineprobe.usdt.hotspot import extended_probes_problem, known
-from lineprobe.usdt.jvm_events import JvmEvents, JvmLiveReport
+from lineprobe.usdt.jvm_events import JvmEvents
 from lineprobe.usdt.listing import ProbesUnavailable, probes_of_binary, probes_of_process
-from lineprobe.usdt.sites import LiveProbe
 
 FLAME_GRAPH = "lineprobe.flameGraph"
 SCOPE_HEAT = "lineprobe.scopeHeat"
@@ -201,7 +200,7 @@ def _summary(profile: StackProfile, view: ProfileView) -> dict[str, Any]:
     }
 
 
-LiveCallback = Callable[[LiveProbe | JvmLiveReport], tuple[str, dict[str, Any]] | None]
+LiveCallback = Callable[[LiveReport], tuple[str, dict[str, Any]] | None]
 """A running trace's report -> the notification that shows it (method, parameters), or None."""
 
 

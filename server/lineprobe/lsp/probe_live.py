@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lineprobe.capture.progress import LiveReport
 from lineprobe.lsp.source_locator import SourceLocator, uri_of
 from lineprobe.reports.usdt_report import site_hits_to_json
 from lineprobe.symbolization.resolver import ImageCache
@@ -59,10 +60,10 @@ def live_notification(
 
 def probe_live(
     probe: str, pid: int, mode: str, cache: ImageCache, locator: SourceLocator
-) -> Callable[[LiveProbe | JvmLiveReport], tuple[str, dict[str, Any]] | None]:
+) -> Callable[[LiveReport], tuple[str, dict[str, Any]] | None]:
     """The notification of each live report of this probe's count or trace."""
 
-    def notification(live: LiveProbe | JvmLiveReport) -> tuple[str, dict[str, Any]] | None:
+    def notification(live: LiveReport) -> tuple[str, dict[str, Any]] | None:
         if not isinstance(live, LiveProbe):
             return None
         return PROBE_LIVE, live_notification(probe, pid, mode, live, cache, locator)
@@ -70,10 +71,10 @@ def probe_live(
     return notification
 
 
-def jvm_live(pid: int) -> Callable[[LiveProbe | JvmLiveReport], tuple[str, dict[str, Any]] | None]:
+def jvm_live(pid: int) -> Callable[[LiveReport], tuple[str, dict[str, Any]] | None]:
     """The notification of each live report of a JVM's GC pauses and class loads."""
 
-    def notification(live: LiveProbe | JvmLiveReport) -> tuple[str, dict[str, Any]] | None:
+    def notification(live: LiveReport) -> tuple[str, dict[str, Any]] | None:
         if not isinstance(live, JvmLiveReport):
             return None
         return JVM_LIVE, {

@@ -110,6 +110,19 @@ enum lp_probe_args_stat {
 /* Room for one text argument in a group's key, its NUL included. */
 #define PROBE_TEXT_BYTES 96
 
+/* ---- Kernel tracepoint records (tracepoint_events.bpf.c) ------------------------------- */
+
+enum lp_tracepoint_stat {
+    TP_STAT_EVENTS,                /* hits in the target (or anywhere, system-wide) */
+    TP_STAT_LIMITED,               /* a hit over the rate limit, counted and not sent */
+    TP_STAT_RING_FULL,             /* a hit the perf ring had no room for */
+    TP_STAT_UNREADABLE,            /* a record the program could not copy */
+    TP_STAT_COUNT,
+};
+
+/* The bytes of a record sent: its fixed fields and the dynamic strings after them. */
+#define TP_RECORD_BYTES 512
+
 /* ---- HotSpot's garbage collections and class loads (jvm_events.bpf.c) ------------------ */
 
 enum lp_jvm_events_stat {

@@ -18,7 +18,7 @@ import msgspec
 from lineprobe_agent import protocol
 
 from lineprobe.capture.agent_errors import AgentError, IncompatibleAgent
-from lineprobe.capture.progress import Capability, CapabilityReport, Progress
+from lineprobe.capture.progress import Capability, CapabilityReport, LiveReport, Progress
 from lineprobe.costs.model import CostColumn, CostUnit
 from lineprobe.leaks.model import AllocationSnapshot, RawLeakSite, RawLeakTrace
 from lineprobe.model.capture import CaptureHeader, Timings
@@ -34,6 +34,13 @@ from lineprobe.syscalls.model import (
     RawFileIo,
     RawSyscallTrace,
     SyscallTotal,
+)
+from lineprobe.tracepoints.records import (
+    TracepointEvent,
+    TracepointField,
+    TracepointLayout,
+    TracepointLiveReport,
+    TracepointTrace,
 )
 from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts, ProbeGroup, SiteHits
@@ -188,6 +195,37 @@ def to_jvm_events(result: protocol.JvmEventsResult) -> JvmEvents:
     )
 
 
+def layout_of(layout: protocol.TracepointFormat) -> TracepointLayout:
+    return TracepointLayout(
+        layout.name,
+        layout.id,
+        tuple(TracepointField(f.name, f.declaration, f.offset, f.size, f.signed) for f in layout.fields),
+    )
+
+
+def _tracepoint_event(
+    record: protocol.TracepointRecord, layout: TracepointLayout, started_ns: int
+) -> TracepointEvent:
+    return TracepointEvent(
+        (record.time_ns - started_ns) / 1e9, record.tid, record.cpu, layout.decode(record.data)
+    )
+
+
+def to_tracepoint_trace(result: protocol.TracepointTraceResult) -> TracepointTrace:
+    c = result.counters
+    layout = layout_of(result.format)
+    return TracepointTrace(
+        header=header_of(result.header),
+        layout=layout,
+        events=tuple(_tracepoint_event(r, layout, result.started_ns) for r in result.records),
+        hits=c.events,
+        rate_limited=c.rate_limited,
+        ring_full=c.ring_full,
+        unreadable=c.unreadable,
+        dropped=c.dropped,
+    )
+
+
 def _distribution(histogram: protocol.Histogram) -> Distribution:
     return Distribution(
         histogram.name, histogram.unit, tuple(Bucket(b.low, b.high, b.count) for b in histogram.buckets)
@@ -299,6 +337,9 @@ WIRE_KINDS: dict[str, WireKind] = {
     "probe-args": WireKind(protocol.ProbeArgsRequest, protocol.ProbeArgsDone, to_probe_counts),
     "probe-trace": WireKind(protocol.ProbeTraceRequest, protocol.ProbeTraceDone, to_probe_trace),
     "jvm-events": WireKind(protocol.JvmEventsRequest, protocol.JvmEventsDone, to_jvm_events),
+    "tracepoint-trace": WireKind(
+        protocol.TracepointTraceRequest, protocol.TracepointTraceDone, to_tracepoint_trace
+    ),
 }
 """By capture kind name (``lineprobe.capture.kinds``)."""
 
@@ -308,7 +349,7 @@ WIRE_KINDS: dict[str, WireKind] = {
 
 def progress_of(message: protocol.Progress) -> Progress:
     live = message.live
-    shown: LiveProbe | JvmLiveReport | None = None
+    shown: LiveReport | None = None
     if isinstance(live, protocol.ProbeLive):
         shown = LiveProbe(
             elapsed_s=message.elapsed_s,
@@ -325,6 +366,15 @@ def progress_of(message: protocol.Progress) -> Progress:
             classes_loaded=live.classes_loaded,
             new_gcs=tuple(_gc_pause(gc, live.started_ns) for gc in live.new_gcs),
             new_classes=tuple(_class_load(c, live.started_ns) for c in live.new_classes),
+        )
+    elif isinstance(live, protocol.TracepointLive):
+        layout = layout_of(live.format)
+        shown = TracepointLiveReport(
+            elapsed_s=message.elapsed_s,
+            layout=layout,
+            hits=live.events,
+            new_events=tuple(_tracepoint_event(r, layout, live.started_ns) for r in live.new_records),
+            not_shown=live.not_shown,
         )
     return Progress(message.phase, message.elapsed_s, message.duration_s, message.samples, shown)
 
@@ -391,6 +441,10 @@ class WireSession:
         return protocol.encode(protocol.CapabilitiesRequest(request_id))
 
     @staticmethod
+    def tracepoints_request(request_id: int, pattern: str) -> bytes:
+        return protocol.encode(protocol.TracepointsRequest(request_id, pattern))
+
+    @staticmethod
     def stop_request(request_id: int) -> bytes:
         return protocol.encode(protocol.StopRequest(request_id))
 
@@ -418,6 +472,8 @@ class WireSession:
             return Message(message.id, capabilities_of(message.report))
         if isinstance(message, protocol.Prepared):
             return Message(message.id, Prepared(message.compile_s))
+        if isinstance(message, protocol.TracepointsResult):
+            return Message(message.id, Tracepoints(tuple(layout_of(t) for t in message.tracepoints)))
         for wire in WIRE_KINDS.values():
             if isinstance(message, wire.answer):
                 return Message(message.id, Captured(wire.convert(message.result)))
@@ -427,6 +483,13 @@ class WireSession:
 @dataclass(frozen=True)
 class Prepared:
     compile_s: float
+
+
+@dataclass(frozen=True)
+class Tracepoints:
+    """The answer to a ``tracepoints`` request: each tracepoint's layout."""
+
+    layouts: tuple[TracepointLayout, ...]
 
 
 @dataclass(frozen=True)
@@ -441,4 +504,4 @@ class Message:
     """One decoded agent message: the request it answers (None: hello) and what it says."""
 
     request_id: int | None
-    body: Hello | Progress | AgentError | CapabilityReport | Prepared | Captured
+    body: Hello | Progress | AgentError | CapabilityReport | Prepared | Tracepoints | Captured

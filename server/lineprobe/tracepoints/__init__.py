@@ -1,0 +1,1 @@
+"""Kernel tracepoints: their formats, and records decoded by them (workshop lab 1)."""
