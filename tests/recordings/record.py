@@ -169,6 +169,20 @@ class Recording:
     """How long the workload runs before it is traced."""
 
 
+def check_naps(report: dict[str, Any]) -> list[str]:
+    """``tracepoints trace --json`` prints a line per record, then its summary."""
+    records = report["lines"][:-1]
+    naps = [
+        r for r in records if r["fields"].get("prev_comm") == "naps" and r["fields"].get("prev_state") == 1
+    ]
+    return [] if len(naps) >= 100 else [f"only {len(naps)} naps among {len(records)} records"]
+
+
+def check_sched_formats(report: dict[str, Any]) -> list[str]:
+    names = {t["name"] for t in report.get("tracepoints", [])}
+    return [] if "sched:sched_switch" in names else [f"no sched:sched_switch among {len(names)}"]
+
+
 def check_probes(report: dict[str, Any]) -> list[str]:
     problems = []
     sites = [(s["path"], s["line"]) for s in report.get("site_hits", [])]
@@ -231,6 +245,19 @@ RECORDINGS = {
             check_probes,
             arguments=("lineprobe_demo:request",),
         ),
+        # A kernel tracepoint's records (lab 1): sched_switch in a program that naps a thousand
+        # times a second, and the sched tracepoints' formats (the editor's pick list).
+        Recording(
+            "tracepoint-naps",
+            "tracepoints trace",
+            ("naps", "100000"),
+            ("-d", "1", "--rate", "150"),
+            check_naps,
+            arguments=("sched:sched_switch",),
+        ),
+        Recording(
+            "tracepoints-sched", "tracepoints list", (), (), check_sched_formats, arguments=("sched:*",)
+        ),
         # The editor's "Show Capabilities", replayed: what the agent found on this machine.
         Recording("capabilities", "capabilities", (), (), check_capabilities),
     )
@@ -238,9 +265,13 @@ RECORDINGS = {
 
 
 def lineprobe(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """The command's JSON: one object, or (JSON lines) ``{"lines": [...]}``."""
     done = subprocess.run([*LINEPROBE, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"lineprobe {' '.join(args)} failed ({done.returncode}): {done.stderr}")
+    lines = done.stdout.splitlines()
+    if len(lines) > 1 and lines[0].startswith("{") and lines[0].endswith("}"):
+        return {"lines": [json.loads(line) for line in lines]}
     return json.loads(done.stdout)
 
 
@@ -249,10 +280,11 @@ def ask_once(recording: Recording, scratch: Path) -> tuple[Path, list[str]]:
     path = scratch / "capture.jsonl"
     env = {**os.environ, "LINEPROBE_RECORD": str(path)}
     env.pop("LINEPROBE_REPLAY", None)
-    lineprobe([recording.kind, "--json"], env, scratch)
+    command = [*recording.kind.split(), "--json", *recording.arguments]
+    lineprobe(command, env, scratch)
     env = {**os.environ, "LINEPROBE_REPLAY": str(path)}
     env.pop("LINEPROBE_RECORD", None)
-    return path, recording.check(lineprobe([recording.kind, "--json"], env, scratch))
+    return path, recording.check(lineprobe(command, env, scratch))
 
 
 def capture_once(recording: Recording, scratch: Path) -> tuple[Path, list[str]]:

@@ -118,6 +118,9 @@ class TracepointTracer(BpfTracer):
         self.gate = TargetGate(self._bpf)
         self.tracepoint = tracepoint
         self.layout = layout
+        dynamic = any(f.declaration.startswith(("__data_loc", "__rel_loc")) for f in layout.fields)
+        # Without dynamic strings a record is its fixed part: only that much is sent.
+        self._kept_bytes = RECORD_BYTES if dynamic else settings["FIXED_BYTES"]
         self.system_wide = system_wide
         self.started_ns = 0
         self._attached = False
@@ -125,9 +128,8 @@ class TracepointTracer(BpfTracer):
         self._shown = 0
         self._dropped_reported = 0
 
-    @staticmethod
-    def _record_of(event: Any) -> TracepointRecord:
-        size = min(int(event.size), RECORD_BYTES)
+    def _record_of(self, event: Any) -> TracepointRecord:
+        size = min(int(event.size), self._kept_bytes)
         return TracepointRecord(int(event.time_ns), int(event.tid), int(event.cpu), bytes(event.data)[:size])
 
     def start(self, pid: int | None) -> None:

@@ -29,7 +29,7 @@ from lineprobe.costs.model import StackProfile
 from lineprobe.leaks.model import LeakTrace
 from lineprobe.lsp import documents, presentation
 from lineprobe.lsp.leak_view import build_leak_view
-from lineprobe.lsp.probe_live import jvm_live, probe_live, sites_json
+from lineprobe.lsp.probe_live import jvm_live, probe_live, sites_json, tracepoint_live
 from lineprobe.lsp.probe_view import ProbeView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
@@ -40,9 +40,12 @@ from lineprobe.process_list import list_processes
 from lineprobe.reports.jvm_report import jvm_events_to_json
 from lineprobe.reports.leaks_report import leaks_to_json
 from lineprobe.reports.syscalls_report import trace_to_json
+from lineprobe.reports.tracepoints_report import layouts_to_json
+from lineprobe.reports.tracepoints_report import trace_to_json_lines as tracepoint_lines
 from lineprobe.reports.usdt_report import counts_to_json, listing_to_json, trace_to_json_lines
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.model import SyscallTrace
+from lineprobe.tracepoints.records import TracepointTrace
 from lineprobe.usdt.counts import ArgumentChoice, ProbeCounts
 from lineprobe.usdt.hits import ProbeTrace
 from lineprobe.usdt.hotspot import extended_probes_problem, known
@@ -63,6 +66,8 @@ USDT_LIST = "lineprobe.usdtList"
 USDT_COUNT = "lineprobe.usdtCount"
 USDT_TRACE = "lineprobe.usdtTrace"
 JVM_EVENTS = "lineprobe.jvmEvents"
+TRACEPOINT_LIST = "lineprobe.tracepointList"
+TRACEPOINT_TRACE = "lineprobe.tracepointTrace"
 
 
 class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
@@ -260,7 +265,7 @@ class _ProgressReporter:
             self.token = None
 
 
-T = TypeVar("T", StackProfile, SyscallTrace, LeakTrace, ProbeCounts, ProbeTrace, JvmEvents)
+T = TypeVar("T", StackProfile, SyscallTrace, LeakTrace, ProbeCounts, ProbeTrace, JvmEvents, TracepointTrace)
 
 
 def _target_of(args: ProfileArguments) -> int | Launch:
@@ -573,6 +578,64 @@ def register(server: LineprobeServer) -> None:
             capture_parameters,
             publish,
             jvm_live(pid),
+        )
+
+    @server.command(TRACEPOINT_LIST)
+    async def tracepoint_list_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """The kernel's tracepoints matching ``{"pattern": GLOB}`` (default all), with their
+        fields: asked of an agent of its own (tracefs is root's alone)."""
+        given = arguments[0] if arguments and isinstance(arguments[0], dict) else {}
+        pattern = given.get("pattern", "*:*")
+        if not isinstance(pattern, str) or not pattern or len(pattern) > 200:
+            return _error_result(ls, AgentError("bad-request", f"{TRACEPOINT_LIST}: pattern must be a glob"))
+        try:
+            layouts = await asyncio.to_thread(ls.state.runner.tracepoints, pattern)
+        except AgentError as exc:
+            return _error_result(ls, exc)
+        result = layouts_to_json(layouts)
+        result["ok"] = True
+        return result
+
+    @server.command(TRACEPOINT_TRACE)
+    async def tracepoint_trace_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """A kernel tracepoint's records in a running process (``lineprobe tracepoints trace
+        --json``'s lines); while it runs, ``lineprobe/tracepointLive`` about once a second."""
+        given = arguments[0] if arguments and isinstance(arguments[0], dict) else {}
+        tracepoint = given.get("tracepoint")
+
+        def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
+            if args.pid is None:
+                raise AgentError("bad-request", f"{TRACEPOINT_TRACE} traces a running process: give its pid")
+            if not isinstance(tracepoint, str):
+                raise AgentError("bad-request", f'{TRACEPOINT_TRACE} needs a "tracepoint": CATEGORY:NAME')
+            chosen: dict[str, Any] = {"tracepoint": tracepoint}
+            for key, wire, parameter in (
+                ("rateLimit", "rate_limit", parameters.RATE_LIMIT),
+                ("maxEvents", "max_events", parameters.MAX_HITS),
+            ):
+                value = given.get(key, parameters.default(parameter))
+                problem = parameters.check(key, parameter, value)
+                if problem is not None:
+                    raise AgentError("bad-request", f"{TRACEPOINT_TRACE}: {problem}")
+                chosen[wire] = int(value)
+            return chosen
+
+        def publish(trace: TracepointTrace) -> tuple[dict[str, Any], str]:
+            lines = tracepoint_lines(trace)
+            summary = lines.pop()["summary"]
+            result = {**summary, "lines": lines, "timings": _window_timings(trace.timings)}
+            return result, f"{trace.hits:,} hits, {len(trace.events):,} recorded"
+
+        pid = int(given.get("pid") or 0)
+        return await _traced(
+            ls,
+            arguments,
+            TRACEPOINT_TRACE,
+            f"Tracing {tracepoint} in",
+            kinds.TRACEPOINT_TRACE,
+            capture_parameters,
+            publish,
+            tracepoint_live(str(tracepoint), pid),
         )
 
     @server.command(TRACE_SYSCALLS)

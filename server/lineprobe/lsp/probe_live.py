@@ -1,7 +1,8 @@
 """A USDT count or trace while it runs, as the editor shows it: ``lineprobe/probeLive``
 notifications about once a second, with each site's line and hit rate (the gutter marks) and
 the newest hits or the largest groups (the output channel); and a JVM's GC pauses and class
-loads as they come (``lineprobe/jvmLive``: the status bar and the output channel).
+loads as they come (``lineprobe/jvmLive``: the status bar and the output channel); a kernel
+tracepoint's records with their fields (``lineprobe/tracepointLive``: the output channel).
 
 The notification's sites come with a URI only where the site's line is a file of the workspace
 (after the ``pathMappings`` setting); the extension marks those lines, and lists the others by
@@ -15,14 +16,17 @@ from typing import Any
 
 from lineprobe.capture.progress import LiveReport
 from lineprobe.lsp.source_locator import SourceLocator, uri_of
+from lineprobe.reports.tracepoints_report import event_text
 from lineprobe.reports.usdt_report import site_hits_to_json
 from lineprobe.symbolization.resolver import ImageCache
+from lineprobe.tracepoints.records import TracepointLiveReport
 from lineprobe.usdt.counts import SiteHits
 from lineprobe.usdt.jvm_events import JvmLiveReport
 from lineprobe.usdt.sites import LiveProbe, resolve_sites
 
 PROBE_LIVE = "lineprobe/probeLive"
 JVM_LIVE = "lineprobe/jvmLive"
+TRACEPOINT_LIVE = "lineprobe/tracepointLive"
 
 
 def sites_json(
@@ -87,6 +91,28 @@ def jvm_live(pid: int) -> Callable[[LiveReport], tuple[str, dict[str, Any]] | No
                 for gc in live.new_gcs
             ],
             "newClasses": [loaded.java_name for loaded in live.new_classes],
+        }
+
+    return notification
+
+
+def tracepoint_live(tracepoint: str, pid: int) -> Callable[[LiveReport], tuple[str, dict[str, Any]] | None]:
+    """The notification of each live report of a tracepoint's records."""
+
+    def notification(live: LiveReport) -> tuple[str, dict[str, Any]] | None:
+        if not isinstance(live, TracepointLiveReport):
+            return None
+        return TRACEPOINT_LIVE, {
+            "tracepoint": tracepoint,
+            "pid": pid,
+            "elapsedS": round(live.elapsed_s, 3),
+            "events": live.hits,
+            "perS": round(live.hits / live.elapsed_s, 1) if live.elapsed_s > 0 else 0.0,
+            "records": [
+                {"t": round(e.at_s, 9), "tid": e.tid, "cpu": e.cpu, "text": event_text(e)}
+                for e in live.new_events
+            ],
+            "notShown": live.not_shown,
         }
 
     return notification
