@@ -23,7 +23,9 @@ import {
   HEAT_NOTIFICATION,
   JVM_LIVE_NOTIFICATION,
   PROBE_LIVE_NOTIFICATION,
+  TRACEPOINT_LIVE_NOTIFICATION,
   type HeatParams,
+  type TracepointLiveParams,
   type JvmLiveParams,
   type ProbeLiveParams,
 } from "./model/protocol";
@@ -63,6 +65,7 @@ export class ServerClient implements vscode.Disposable {
   private readonly heatEmitter = new vscode.EventEmitter<HeatParams>();
   private readonly probeLiveEmitter = new vscode.EventEmitter<ProbeLiveParams>();
   private readonly jvmLiveEmitter = new vscode.EventEmitter<JvmLiveParams>();
+  private readonly tracepointLiveEmitter = new vscode.EventEmitter<TracepointLiveParams>();
   private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
   private current: ServerState = { kind: "stopped", reason: "not started" };
 
@@ -72,6 +75,8 @@ export class ServerClient implements vscode.Disposable {
   readonly onProbeLive = this.probeLiveEmitter.event;
   /** `lineprobe/jvmLive`: a JVM's GC pauses and class loads, about once a second. */
   readonly onJvmLive = this.jvmLiveEmitter.event;
+  /** `lineprobe/tracepointLive`: a kernel tracepoint's newest records, about once a second. */
+  readonly onTracepointLive = this.tracepointLiveEmitter.event;
   readonly onState = this.stateEmitter.event;
 
   constructor(
@@ -151,6 +156,7 @@ export class ServerClient implements vscode.Disposable {
     this.heatEmitter.dispose();
     this.probeLiveEmitter.dispose();
     this.jvmLiveEmitter.dispose();
+    this.tracepointLiveEmitter.dispose();
     this.stateEmitter.dispose();
   }
 
@@ -196,6 +202,7 @@ export class ServerClient implements vscode.Disposable {
     client.onNotification(HEAT_NOTIFICATION, (params: HeatParams) => this.heatEmitter.fire(params));
     client.onNotification(PROBE_LIVE_NOTIFICATION, (params: ProbeLiveParams) => this.probeLiveEmitter.fire(params));
     client.onNotification(JVM_LIVE_NOTIFICATION, (params: JvmLiveParams) => this.jvmLiveEmitter.fire(params));
+    client.onNotification(TRACEPOINT_LIVE_NOTIFICATION, (params: TracepointLiveParams) => this.tracepointLiveEmitter.fire(params));
     // Replaces the client's default handler (which shows every message) so
     // that messages covered by a profile's result are not shown twice.
     client.onNotification(ShowMessageNotification.type, (params) => {

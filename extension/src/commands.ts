@@ -16,6 +16,7 @@ import { countProbe, traceProbe, type CountProbeArgs, type TraceProbeArgs } from
 import type { ProbeRuns } from "./probeRuns";
 import type { ProbeTreeView } from "./probeTree";
 import { pickProcess } from "./processPicker";
+import { pickTracepoint } from "./tracepointPicker";
 import type { Profiler } from "./profiler";
 import { readServerSettings } from "./settings";
 
@@ -45,7 +46,8 @@ export interface LaunchArgs {
 }
 
 const LAST_LAUNCH_KEY = "lineprobe.lastLaunchCommand";
-/** A JVM watched from the editor: until stopped (the probe view's Stop button), or a minute. */
+/** A JVM watched, or a tracepoint traced, from the editor: until stopped (the probe view's Stop
+ * button), or a minute. */
 const JVM_WATCH_MS = 60_000;
 
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
@@ -123,6 +125,15 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     register("lineprobe.watchJvm", async (args?: { pid?: number; durationMs?: number }) => {
       const pid = typeof args?.pid === "number" ? args.pid : (await pickProcess(server))?.pid;
       return pid === undefined ? undefined : deps.probeRuns.watchJvm(pid, args?.durationMs ?? JVM_WATCH_MS);
+    }),
+
+    register("lineprobe.traceTracepoint", async (args?: { pid?: number; tracepoint?: string; durationMs?: number }) => {
+      const pid = typeof args?.pid === "number" ? args.pid : (await pickProcess(server))?.pid;
+      if (pid === undefined) {
+        return undefined;
+      }
+      const tracepoint = args?.tracepoint ?? (await pickTracepoint(server));
+      return tracepoint ? deps.probeRuns.traceTracepoint(pid, tracepoint, args?.durationMs ?? JVM_WATCH_MS) : undefined;
     }),
 
     register("lineprobe.probes.watchJvm", () =>

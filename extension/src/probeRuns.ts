@@ -8,7 +8,7 @@
  */
 import * as vscode from "vscode";
 import type { ServerClient } from "./client";
-import { jvmLiveLines, jvmStatusText, liveLines, siteMarks, type SiteMark } from "./model/probeLive";
+import { jvmLiveLines, jvmStatusText, liveLines, siteMarks, tracepointLiveLines, type SiteMark } from "./model/probeLive";
 import {
   ServerCommand,
   type Failure,
@@ -16,9 +16,15 @@ import {
   type JvmLiveParams,
   type ProbeLiveParams,
   type ProbeSite,
+  type TracepointLiveParams,
+  type TracepointTraceResult,
 } from "./model/protocol";
 
-export type ProbeMode = "count" | "trace" | "jvm";
+/** Records of a tracepoint shown a second, at most: a scheduler tracepoint fires thousands of
+ * times a second, more than anyone reads; every one over is still counted. */
+const TRACEPOINT_RATE_LIMIT = 100;
+
+export type ProbeMode = "count" | "trace" | "jvm" | "tracepoint";
 
 interface Run {
   mode: ProbeMode;
@@ -57,6 +63,7 @@ export class ProbeRuns implements vscode.Disposable {
     this.subscriptions.push(
       this.server.onProbeLive((params) => this.onLive(params)),
       this.server.onJvmLive((params) => this.onJvmLive(params)),
+      this.server.onTracepointLive((params) => this.onTracepointLive(params)),
       vscode.window.onDidChangeVisibleTextEditors((editors) => editors.forEach((e) => this.apply(e))),
     );
   }
@@ -123,6 +130,34 @@ export class ProbeRuns implements vscode.Disposable {
     }
   }
 
+  /** Traces a kernel tracepoint in a process: each record in the output as it comes, until
+   * stopped or `durationMs` ends. */
+  async traceTracepoint(pid: number, tracepoint: string, durationMs: number): Promise<TracepointTraceResult> {
+    const run: Run = { mode: "tracepoint", pid, probe: tracepoint };
+    this.running = run;
+    void vscode.commands.executeCommand("setContext", "lineprobe.probeRunning", true);
+    this.output.show(true);
+    this.output.appendLine(`Tracing ${tracepoint} in PID ${pid}…`);
+    try {
+      const request = { pid, tracepoint, durationMs, rateLimit: TRACEPOINT_RATE_LIMIT };
+      const result = await this.server.execute<TracepointTraceResult>(ServerCommand.tracepointTrace, request);
+      if (result.ok) {
+        this.output.appendLine(
+          `Done: ${tracepoint} in PID ${pid}: ${result.hits.toLocaleString("en-US")} hits, ${result.recorded.toLocaleString("en-US")} recorded`,
+        );
+        result.warnings.forEach((warning) => this.output.appendLine(`  warning: ${warning}`));
+      } else {
+        this.output.appendLine(`Failed: ${result.error.message}`);
+      }
+      return result;
+    } finally {
+      if (this.running === run) {
+        this.running = undefined;
+        void vscode.commands.executeCommand("setContext", "lineprobe.probeRunning", false);
+      }
+    }
+  }
+
   /** Ends the running count or trace early; its result (what was seen so far) still comes. */
   async stop(): Promise<void> {
     if (this.running) {
@@ -138,6 +173,14 @@ export class ProbeRuns implements vscode.Disposable {
     }
     liveLines(params).forEach((line) => this.output.appendLine(line));
     this.setMarks(siteMarks(params.probe, params.sites, true));
+  }
+
+  private onTracepointLive(params: TracepointLiveParams): void {
+    const run = this.running;
+    if (!run || run.mode !== "tracepoint" || run.pid !== params.pid || run.probe !== params.tracepoint) {
+      return;
+    }
+    tracepointLiveLines(params).forEach((line) => this.output.appendLine(line));
   }
 
   private onJvmLive(params: JvmLiveParams): void {

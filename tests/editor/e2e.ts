@@ -88,6 +88,9 @@ async function main(): Promise<void> {
   // A JVM that collects garbage and loads a class every round, without end.
   const churn = startGroup("churn", "java", ["-XX:+UseSerialGC", "-Xmx64m", "-cp", path.join(REPO, "workloads", "build", "churn"), "churn.Churn"]);
   console.log(`workload: churn.Churn (HotSpot), PID ${churn.pid}`);
+  // Naps a thousand times a second: sched:sched_switch records to stream.
+  const naps = startGroup("naps", path.join(REPO, "workloads", "build", "naps"), ["100000000"]);
+  console.log(`workload: naps, PID ${naps.pid}`);
 
   const started = Date.now();
   const { port, server } = await startCodeServer(scratch);
@@ -111,6 +114,7 @@ async function main(): Promise<void> {
       await javaProbeChecks(page, jvm);
       await probeSiteChecks(page, probes);
       await jvmWatchChecks(page, churn);
+      await tracepointChecks(page, naps);
     } catch (error) {
       // What was on screen, for the person reading the failure.
       await page.screenshot({ path: path.join(ARTIFACTS, "failure.png") }).catch(() => undefined);
@@ -138,6 +142,7 @@ async function main(): Promise<void> {
   await stopGroup(jvm);
   await stopGroup(probes);
   await stopGroup(churn);
+  await stopGroup(naps);
   rmSync(scratch, { recursive: true, force: true });
 }
 
@@ -400,6 +405,28 @@ async function jvmWatchChecks(page: Page, churn: Started): Promise<void> {
   await page.locator(".action-label[aria-label^='Stop Counting or Tracing']").first().click();
   const done = await outputLine(page, /Done: JVM \d+ over [\d.]+ s: [\d,]+ GC pauses/);
   check(true, `Stop ends the watch with its summary: '${done}'`);
+}
+
+async function tracepointChecks(page: Page, naps: Started): Promise<void> {
+  // Lab 1 from the editor: sched:sched_switch for one process, its records streamed with their
+  // fields, stopped, and nothing left enabled in tracefs.
+  await runCommand(page, "lineprobe: Trace a Kernel Tracepoint…");
+  await page.locator(QUICK_INPUT_BOX).fill(String(naps.pid));
+  const process = quickPickRow(page, String(naps.pid));
+  await process.waitFor({ timeout: 30_000 });
+  await process.click();
+  await page.locator(QUICK_INPUT_BOX).fill("sched:sched_switch");
+  const tracepoint = quickPickRow(page, /^sched:sched_switch/);
+  await tracepoint.waitFor({ timeout: 60_000 });
+  await tracepoint.click();
+  const record = await outputLine(page, /^\d+\.\d{6} {2}tid \d+ {2}cpu \d+ {2}prev_comm=naps prev_pid=\d+ .*next_comm=\S+/);
+  check(true, `sched:sched_switch records stream with their fields: '${record.slice(0, 120)}'`);
+  await page.screenshot({ path: path.join(ARTIFACTS, "14-tracepoint-stream.png") });
+  await runCommand(page, "lineprobe: Stop Counting or Tracing");
+  const done = await outputLine(page, /Done: sched:sched_switch in PID \d+: [\d,]+ hits, [\d,]+ recorded/);
+  check(true, `Stop ends the tracepoint trace: '${done}'`);
+  const enabled = readFileSync("/sys/kernel/tracing/events/sched/sched_switch/enable", "utf8").trim();
+  check(enabled === "0", "nothing is left enabled in tracefs after the trace", `enable: ${enabled}`);
 }
 
 /** The first line of the panel's output that matches `pattern` (spaces as the page has them,

@@ -3,7 +3,7 @@
  * (hits and their rate, in the gutter and after the line) and the lines of the output channel.
  * Pure: the decorations and the channel (src/probeRuns.ts) draw what these functions return.
  */
-import type { JvmLiveParams, ProbeLiveParams, ProbeSite } from "./protocol";
+import type { JvmLiveParams, ProbeLiveParams, ProbeSite, TracepointLiveParams } from "./protocol";
 
 export interface SiteMark {
   /** 0-based, as the editor counts lines. */
@@ -95,6 +95,19 @@ export function jvmLiveLines(params: JvmLiveParams, shownClasses = 10): string[]
   // The pauses last: the newest lines are the ones in view.
   for (const gc of params.newGcs) {
     lines.push(`  GC at ${gc.t.toFixed(3)} s: ${gc.durationMs.toFixed(2)} ms pause (${gc.full ? "full" : "young/mixed"})`);
+  }
+  return lines;
+}
+
+/** The output channel's lines for one report of a kernel tracepoint: each record as tracefs'
+ * trace file words it, then how many were not shown. */
+export function tracepointLiveLines(params: TracepointLiveParams): string[] {
+  const lines = [`[${params.elapsedS.toFixed(1)} s] ${params.tracepoint} in PID ${params.pid}: ${count(params.events)} hits (${count(params.perS)}/s)`];
+  for (const record of params.records) {
+    lines.push(`  ${record.t.toFixed(6)}  tid ${record.tid}  cpu ${record.cpu}  ${record.text}`);
+  }
+  if (params.notShown > 0) {
+    lines.push(`  … ${count(params.notShown)} more records since the last report (not shown here)`);
   }
   return lines;
 }

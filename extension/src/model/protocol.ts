@@ -17,6 +17,8 @@ export const ServerCommand = {
   usdtCount: "lineprobe.usdtCount",
   usdtTrace: "lineprobe.usdtTrace",
   jvmEvents: "lineprobe.jvmEvents",
+  tracepointList: "lineprobe.tracepointList",
+  tracepointTrace: "lineprobe.tracepointTrace",
 } as const;
 
 /** `lineprobe.usdtList` (PROTOCOL.md). */
@@ -112,6 +114,29 @@ export type JvmEventsResult =
   | Failure;
 
 export const JVM_LIVE_NOTIFICATION = "lineprobe/jvmLive";
+
+/** `lineprobe.tracepointList` (PROTOCOL.md): the kernel's tracepoints with their fields. */
+export type TracepointListing =
+  | { ok: true; tracepoints: { name: string; id: number; fields: { name: string; declaration: string }[] }[] }
+  | Failure;
+
+/** `lineprobe/tracepointLive` (PROTOCOL.md): a kernel tracepoint's newest records. */
+export interface TracepointLiveParams {
+  tracepoint: string;
+  pid: number;
+  elapsedS: number;
+  events: number;
+  perS: number;
+  records: { t: number; tid: number; cpu: number; text: string }[];
+  notShown: number;
+}
+
+export const TRACEPOINT_LIVE_NOTIFICATION = "lineprobe/tracepointLive";
+
+/** `lineprobe.tracepointTrace` (PROTOCOL.md): `lineprobe tracepoints trace --json`'s summary and lines. */
+export type TracepointTraceResult =
+  | { ok: true; tracepoint: string; hits: number; recorded: number; rate_limited: number; dropped: number; warnings: string[] }
+  | Failure;
 
 /** The custom notification of a running USDT count or trace. */
 export const PROBE_LIVE_NOTIFICATION = "lineprobe/probeLive";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { jvmLiveLines, jvmStatusText, liveLines, siteMarks } from "../model/probeLive";
+import { jvmLiveLines, jvmStatusText, liveLines, siteMarks, tracepointLiveLines } from "../model/probeLive";
 import type { JvmLiveParams, ProbeLiveParams, ProbeSite } from "../model/protocol";
 
 const site = (line: number | null, hits: number, perS: number, uri: string | null = "file:///w/probes.c"): ProbeSite => ({
@@ -98,5 +98,22 @@ test("a watched JVM's status names its GCs, the last pause and its classes", () 
     "  … and 1 more classes",
     "  GC at 1.500 s: 3.14 ms pause (young/mixed)",
     "  GC at 1.750 s: 12.50 ms pause (full)",
+  ]);
+});
+
+test("a tracepoint's report lists its records as tracefs words them", () => {
+  const lines = tracepointLiveLines({
+    tracepoint: "sched:sched_switch",
+    pid: 5,
+    elapsedS: 1,
+    events: 1200,
+    perS: 1200,
+    records: [{ t: 0.25, tid: 5, cpu: 1, text: "prev_comm=naps prev_pid=5 prev_state=1" }],
+    notShown: 1199,
+  });
+  assert.deepEqual(lines, [
+    "[1.0 s] sched:sched_switch in PID 5: 1,200 hits (1,200/s)",
+    "  0.250000  tid 5  cpu 1  prev_comm=naps prev_pid=5 prev_state=1",
+    "  … 1,199 more records since the last report (not shown here)",
   ]);
 });
