@@ -33,6 +33,8 @@ class ExemplarBuffer(Generic[T]):
         self.dropped = 0
         """Records delivered after ``keep`` were: counted, not kept."""
         self._keep = keep
+        self._reported = 0
+        self._dropped_reported = 0
         # The table is looked up for each event rather than kept: bcc's program owns it, and a
         # reference held here would outlive the program's cleanup.
         self._bpf = bpf
@@ -49,8 +51,18 @@ class ExemplarBuffer(Generic[T]):
     def _on_lost(self, count: int) -> None:
         self.lost += int(count)
 
+    def unreported(self, limit: int) -> tuple[list[T], int]:
+        """For a live report: at most ``limit`` of the records kept since the last report, and
+        how many others came since (kept beyond the limit, or dropped past ``keep``)."""
+        fresh = self.records[self._reported :]
+        self._reported = len(self.records)
+        dropped, self._dropped_reported = self.dropped - self._dropped_reported, self.dropped
+        return fresh[:limit], len(fresh) - min(len(fresh), limit) + dropped
+
     def reset(self) -> None:
         """Forget what the last trace delivered."""
         self.records = []
         self.lost = 0
         self.dropped = 0
+        self._reported = 0
+        self._dropped_reported = 0

@@ -45,8 +45,6 @@ class JvmEventTracer(UsdtProgram):
             self._bpf, self._event_of, EVENT_BUFFER_PAGES, table="events", keep=max_events
         )
         self._exemplars = self._events
-        self._shown = 0
-        """Events already in a live report (``_events.records`` only grows while tracing)."""
 
     def _event_of(self, event: Any) -> Event:
         if int(event.kind) == KIND_GC:
@@ -61,9 +59,7 @@ class JvmEventTracer(UsdtProgram):
         """What was seen so far, at most once a second (None between)."""
         if not self.live_due():
             return None
-        records = self._events.records
-        fresh = records[self._shown :]
-        self._shown = len(records)
+        fresh, _ = self._events.unreported(len(self._events.records))
         gcs = [e for e in fresh if isinstance(e, GcPause)][:LIVE_EVENTS]
         classes = [e for e in fresh if isinstance(e, ClassLoad)][:LIVE_EVENTS]
         return JvmLive(self.started_ns, stat(self._bpf, GCS), stat(self._bpf, CLASSES), gcs, classes)

@@ -175,18 +175,9 @@ class ProbeHitTracer(ProbeProgram):
             self._bpf, self._hit_of, HIT_BUFFER_PAGES, table="hits", keep=max_hits
         )
         self._exemplars = self._hits
-        self._shown = 0
-        """Hits already in a live report (``_hits.records`` only grows while tracing)."""
-        self._dropped_reported = 0
 
     def _live(self, site_hits: list[ProbeSiteHits]) -> ProbeLive:
-        records = self._hits.records
-        fresh = len(records) - self._shown
-        shown = [records[index] for index in range(self._shown, self._shown + min(fresh, LIVE_HITS))]
-        self._shown = len(records)
-        # Hits past max_hits are dropped by the buffer, not kept: they are "not shown" too.
-        not_shown = fresh - len(shown) + (self._hits.dropped - self._dropped_reported)
-        self._dropped_reported = self._hits.dropped
+        shown, not_shown = self._hits.unreported(LIVE_HITS)
         return ProbeLive(self.events_so_far(), self.started_ns, site_hits, [], shown, not_shown)
 
     def _hit_of(self, event: Any) -> ProbeHit:

@@ -125,8 +125,6 @@ class TracepointTracer(BpfTracer):
         self.started_ns = 0
         self._attached = False
         self._live_at = 0.0
-        self._shown = 0
-        self._dropped_reported = 0
 
     def _record_of(self, event: Any) -> TracepointRecord:
         size = min(int(event.size), self._kept_bytes)
@@ -156,12 +154,7 @@ class TracepointTracer(BpfTracer):
         if now - self._live_at < LIVE_INTERVAL_S:
             return None
         self._live_at = now
-        records = self._records.records
-        fresh = len(records) - self._shown
-        shown = [records[i] for i in range(self._shown, self._shown + min(fresh, LIVE_RECORDS))]
-        self._shown = len(records)
-        not_shown = fresh - len(shown) + (self._records.dropped - self._dropped_reported)
-        self._dropped_reported = self._records.dropped
+        shown, not_shown = self._records.unreported(LIVE_RECORDS)
         return TracepointLive(self.started_ns, self.layout, self.events_so_far(), shown, not_shown)
 
     def stop(self) -> None:
