@@ -638,6 +638,57 @@ def tracepoints_trace(
         render_trace(trace, Console())
 
 
+@tracepoints.command("count")
+@click.option("--pid", "-p", type=click.IntRange(1), help="Count this process's hits.")
+@click.option("--all", "every_task", is_flag=True, help="Count every task's hits (root only).")
+@_duration_option("count", parameters.DURATION_S, launchable=False)
+@click.option("--hist", "histogram", is_flag=True, help="By the power of two of an integer FIELD.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the values and their counts.")
+@click.option(
+    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
+)
+@click.argument("tracepoint")
+@click.argument("field")
+def tracepoints_count(
+    pid: int | None,
+    every_task: bool,
+    duration: float | None,
+    histogram: bool,
+    as_json: bool,
+    launcher: str | None,
+    tracepoint: str,
+    field: str,
+) -> None:
+    """Count a kernel TRACEPOINT's hits by one FIELD's value, in the kernel (an integer, or a
+    char array such as a command name), or with --hist by powers of two.
+
+    \b
+    lineprobe tracepoints count --pid 1234 raw_syscalls:sys_enter id
+    lineprobe tracepoints count --all -d 5 sched:sched_switch prev_comm
+    lineprobe tracepoints count --all --hist block:block_rq_issue bytes
+    """
+    from rich.console import Console
+
+    from lineprobe.capture import kinds
+    from lineprobe.reports.tracepoints_report import counts_to_json, render_counts
+
+    if every_task == (pid is not None):
+        raise click.UsageError("give either --pid PID or --all")
+    counts = _capture(
+        kinds.TRACEPOINT_COUNT,
+        0 if every_task else pid,
+        (),
+        duration,
+        {"tracepoint": tracepoint, "field": field, "histogram": histogram},
+        as_json,
+        launcher,
+    )
+    if as_json:
+        click.echo(json.dumps(counts_to_json(counts), indent=1))
+    else:
+        render_counts(counts, Console())
+
+
 @main.group()
 def usdt() -> None:
     """USDT probes (user statically defined tracepoints): list them in a file or a process."""

@@ -39,7 +39,12 @@ def test_listing_matches_tracefs_formats() -> None:
     assert [f["name"] for f in switch["fields"]][:3] == ["prev_comm", "prev_pid", "prev_prio"]
 
 
-def traced(kind_parameters: dict[str, Any], program: subprocess.Popen[str], live: list[Any]) -> Any:
+def traced(
+    kind_parameters: dict[str, Any],
+    program: subprocess.Popen[str],
+    live: list[Any],
+    kind_name: str = "tracepoint-trace",
+) -> Any:
     from lineprobe.capture import kinds
     from lineprobe.capture.runner import CaptureRunner
 
@@ -55,7 +60,7 @@ def traced(kind_parameters: dict[str, Any], program: subprocess.Popen[str], live
 
     def trace() -> None:
         answer.append(
-            runner.capture(kinds.TRACEPOINT_TRACE, program.pid, 120.0, kind_parameters, on_progress)
+            runner.capture(kinds.KINDS[kind_name], program.pid, 120.0, kind_parameters, on_progress)
         )
 
     worker = threading.Thread(target=trace)
@@ -136,3 +141,53 @@ def test_an_unknown_tracepoint_and_the_gate_s_own_are_refused_in_words(workloads
     finally:
         program.kill()
         program.wait()
+
+
+CLOCK_NANOSLEEP = 230
+"""x86-64's clock_nanosleep, which glibc's nanosleep() makes."""
+
+
+def test_counting_by_a_field_in_the_kernel_matches_the_program(workloads: Path) -> None:
+    """raw_syscalls:sys_enter counted by ``id``: each nap is one clock_nanosleep; and
+    sched_switch by ``prev_state`` as a histogram puts the naps in the bucket of 1 (S)."""
+    argv = [str(workloads / "naps"), str(NAPS), "wait"]
+    program = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    counts = traced(
+        {"tracepoint": "raw_syscalls:sys_enter", "field": "id", "histogram": False},
+        program,
+        [],
+        "tracepoint-count",
+    )
+    by_id = {g.value: g.count for g in counts.groups}
+    print(f"{counts.events} system calls: {sorted(by_id.items(), key=lambda kv: -kv[1])[:5]}")
+    assert by_id[CLOCK_NANOSLEEP] == NAPS
+    assert counts.events == sum(by_id.values()) and counts.lost == counts.unreadable == 0
+    program = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    states = traced(
+        {"tracepoint": "sched:sched_switch", "field": "prev_state", "histogram": True},
+        program,
+        [],
+        "tracepoint-count",
+    )
+    assert dict((low, n) for low, _, n in states.buckets())[1] == NAPS  # bucket 1 holds the value 1
+
+
+def test_a_field_that_cannot_be_counted_is_refused_in_words(workloads: Path) -> None:
+    for tracepoint, field, words in (
+        ("sched:sched_switch", "nope", "has no field 'nope' (its fields: prev_comm"),
+        ("raw_syscalls:sys_enter", "args", "cannot be counted: count an integer field"),
+    ):
+        done = subprocess.run(
+            [*LINEPROBE, "tracepoints", "count", "--all", "-d", "1", tracepoint, field],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 1 and words in done.stderr, done.stderr
+    done = subprocess.run(
+        [*LINEPROBE, "tracepoints", "count", "--all", "-d", "1", "--hist", "sched:sched_switch", "prev_comm"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "a histogram is of an integer field" in done.stderr, done.stderr

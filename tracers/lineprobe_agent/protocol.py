@@ -239,6 +239,21 @@ class TracepointTraceRequest(_Request, tag="tracepoint-trace", frozen=True):
     start_at_exec: StartAtExec = 0
 
 
+class TracepointCountRequest(_Request, tag="tracepoint-count", frozen=True):
+    """Hits of one kernel tracepoint counted in the kernel by one field's value (an integer, or a
+    char array of up to 32 bytes), or by the power of two of an integer field (``histogram``)."""
+
+    id: int
+    pid: int | None
+    """The process whose hits are counted; None: every task (root callers only)."""
+    tracepoint: str
+    field: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    """A field of the tracepoint's format, by name."""
+    histogram: bool = False
+    duration_s: Duration = _default(parameters.DURATION_S)
+    start_at_exec: StartAtExec = 0
+
+
 TracingRequest = (
     ProfileRequest
     | SyscallsRequest
@@ -248,6 +263,7 @@ TracingRequest = (
     | ProbeTraceRequest
     | JvmEventsRequest
     | TracepointTraceRequest
+    | TracepointCountRequest
 )
 """The requests that trace a process (the fields they share: id, pid, duration_s, start_at_exec)."""
 
@@ -262,6 +278,7 @@ Request = (
     | ProbeTraceRequest
     | JvmEventsRequest
     | TracepointTraceRequest
+    | TracepointCountRequest
     | TracepointsRequest
     | StopRequest
     | ShutdownRequest
@@ -747,6 +764,27 @@ class TracepointTraceResult(msgspec.Struct, frozen=True):
     counters: TracepointTraceCounters
 
 
+class TracepointGroup(msgspec.Struct, frozen=True, array_like=True):
+    count: int
+    value: int | str
+    """The field's value (an integer as the field holds it, sign-extended where signed; text for
+    a char array), or with ``histogram`` its power of two (0 for 0, K for 2^(K-1)..2^K-1)."""
+
+
+class TracepointCountResult(msgspec.Struct, frozen=True):
+    header: TraceHeader
+    tracepoint: str
+    field: str
+    histogram: bool
+    groups: list[TracepointGroup]
+    """Most hits first."""
+    events: int
+    """Every hit: the groups' counts + ``lost`` + ``unreadable``."""
+    lost: int
+    """Hits not counted by value: the map of values was full (10,240 distinct values)."""
+    unreadable: int
+
+
 class TracepointLive(msgspec.Struct, tag="tracepoint", tag_field="kind", frozen=True):
     """What a tracepoint trace has seen so far, sent with progress about once a second."""
 
@@ -864,6 +902,11 @@ class TracepointTraceDone(msgspec.Struct, tag="tracepoint-trace-result", tag_fie
     result: TracepointTraceResult
 
 
+class TracepointCountDone(msgspec.Struct, tag="tracepoint-count-result", tag_field="type", frozen=True):
+    id: int
+    result: TracepointCountResult
+
+
 class JvmEventsDone(msgspec.Struct, tag="jvm-events-result", tag_field="type", frozen=True):
     id: int
     result: JvmEventsResult
@@ -883,6 +926,7 @@ AgentMessage = (
     | JvmEventsDone
     | TracepointsResult
     | TracepointTraceDone
+    | TracepointCountDone
     | Failure
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from lineprobe_agent.protocol import (
     Mapping,
     TracepointField,
     TracepointFormat,
+    TracepointGroup,
     TracepointLive,
     TracepointRecord,
     TracepointTraceCounters,
@@ -35,6 +37,8 @@ EVENTS = constant("TP_STAT_EVENTS")
 LIMITED = constant("TP_STAT_LIMITED")
 RING_FULL = constant("TP_STAT_RING_FULL")
 UNREADABLE = constant("TP_STAT_UNREADABLE")
+LOST = constant("TP_STAT_LOST")
+KEY_TEXT = constant("TP_KEY_TEXT")
 RECORD_BYTES = constant("TP_RECORD_BYTES")
 RECORD_PAGES = 256
 """Perf ring per CPU (1 MiB): about 1,800 records of 576 bytes."""
@@ -95,12 +99,60 @@ def list_tracepoints(pattern: str, roots: tuple[Path, ...] = TRACEFS_EVENTS) -> 
     return found
 
 
+@dataclass(frozen=True)
+class CountedField:
+    """The field hits are counted by, checked against the format."""
+
+    field: TracepointField
+    text: bool
+    histogram: bool
+
+    @classmethod
+    def of(cls, layout: TracepointFormat, name: str, histogram: bool) -> CountedField:
+        """Raises UnknownTracepoint, in words, for a field the format lacks or one that cannot be
+        counted (a dynamic string, an array of numbers, a text when a histogram is asked)."""
+        found = next((f for f in layout.fields if f.name == name), None)
+        if found is None:
+            names = ", ".join(f.name for f in layout.fields if not f.name.startswith("common_"))
+            raise UnknownTracepoint(f"{layout.name} has no field {name!r} (its fields: {names})")
+        declaration = found.declaration
+        text = bool(re.match(r"(const )?char \S+\[\d+\]$", declaration)) and found.size <= KEY_TEXT
+        integer = "[" not in declaration and found.size in (1, 2, 4, 8)
+        if not (text or integer):
+            raise UnknownTracepoint(
+                f"{layout.name}'s field {declaration!r} cannot be counted: count an integer field, "
+                f"or a char array of up to {KEY_TEXT} bytes"
+            )
+        if histogram and not integer:
+            raise UnknownTracepoint(f"a histogram is of an integer field: {declaration!r} is text")
+        return cls(found, text, histogram)
+
+    def settings(self) -> dict[str, int]:
+        return {
+            "COUNT": 1,
+            "FIELD_OFFSET": self.field.offset,
+            "FIELD_SIZE": self.field.size,
+            "FIELD_TEXT": 1 if self.text else 0,
+            "FIELD_SIGNED": 1 if self.field.signed else 0,
+            "HISTOGRAM": 1 if self.histogram else 0,
+        }
+
+
 class TracepointTracer(BpfTracer):
     """One tracepoint, one window: compiled for it, attached, collected, closed."""
 
+    TABLES = ("counts",)
+
     def __init__(
-        self, tracepoint: str, layout: TracepointFormat, system_wide: bool, rate_limit: int, keep: int
+        self,
+        tracepoint: str,
+        layout: TracepointFormat,
+        system_wide: bool,
+        rate_limit: int,
+        keep: int,
+        counted: CountedField | None = None,
     ) -> None:
+        """With ``counted``, hits are counted by that field in the kernel and no record is sent."""
         from bcc import BPF
 
         fixed = max((f.offset + f.size for f in layout.fields), default=8)
@@ -108,7 +160,16 @@ class TracepointTracer(BpfTracer):
             "SYSTEM_WIDE": 1 if system_wide else 0,
             "FIXED_BYTES": min(max(fixed, 1), RECORD_BYTES),
             "RATE_LIMIT": rate_limit,
+            "COUNT": 0,
+            "FIELD_OFFSET": 0,
+            "FIELD_SIZE": 8,
+            "FIELD_TEXT": 0,
+            "FIELD_SIGNED": 0,
+            "HISTOGRAM": 0,
         }
+        if counted is not None:
+            settings |= counted.settings()
+        self.counted = counted
         cflags = [f"-I{BPF_DIR}", *(f"-D{name}={value}" for name, value in settings.items())]
         self._bpf: Any = BPF(text=program_text("tracepoint_events", {}).encode(), cflags=cflags)
         self._records: ExemplarBuffer[TracepointRecord] = ExemplarBuffer(
@@ -164,6 +225,33 @@ class TracepointTracer(BpfTracer):
         if not self.system_wide:
             self.gate.close()
             self.gate.detach()
+
+    def collect_counts(self) -> tuple[list[TracepointGroup], int, int, int]:
+        """The groups (most hits first), every hit, those not counted by value, and those whose
+        field could not be read."""
+        assert self.counted is not None
+        text = self.counted.text
+        groups = [
+            TracepointGroup(
+                int(count.value),
+                bytes(key.text).split(b"\0", 1)[0].decode("utf-8", "replace")
+                if text
+                else self._number(key.number),
+            )
+            for key, count in self._bpf["counts"].items()
+        ]
+        groups.sort(key=lambda g: -g.count)
+        totals = stat(self._bpf, EVENTS), stat(self._bpf, LOST), stat(self._bpf, UNREADABLE)
+        self._reset()
+        return groups, *totals
+
+    def _number(self, raw: int) -> int:
+        """A key's integer as the field holds it: signed fields were sign-extended into 64 bits."""
+        value = int(raw)
+        assert self.counted is not None
+        if self.counted.field.signed and not self.counted.histogram and value >= 1 << 63:
+            value -= 1 << 64
+        return value
 
     def collect(self) -> tuple[list[TracepointRecord], TracepointTraceCounters]:
         self.poll(0)  # what is still in the ring

@@ -36,7 +36,7 @@ from lineprobe_agent.stack_counter import (
 )
 from lineprobe_agent.syscall_tracer import SyscallTracer
 from lineprobe_agent.target_gate import TargetGate
-from lineprobe_agent.tracepoint_events import GATE_TRACEPOINTS, TracepointTracer, read_format
+from lineprobe_agent.tracepoint_events import GATE_TRACEPOINTS, CountedField, TracepointTracer, read_format
 from lineprobe_agent.tracing import RequestFailed, Tracing
 from lineprobe_agent.usdt_program import UsdtProgram
 from lineprobe_agent.window import WindowTracer
@@ -391,6 +391,41 @@ def run_tracepoint_trace(
     return protocol.TracepointTraceDone(request.id, result)
 
 
+def run_tracepoint_count(
+    tracing: Tracing, request: protocol.TracepointCountRequest
+) -> protocol.TracepointCountDone:
+    """One tracepoint's hits counted in the kernel by a field, checked against the format first."""
+    if request.start_at_exec:
+        raise RequestFailed("bad-request", "a tracepoint's hits are counted in a running process or all")
+    if request.pid is not None and request.tracepoint in GATE_TRACEPOINTS:
+        raise RequestFailed("bad-request", f"{request.tracepoint}: count it for the whole system (--all)")
+    try:
+        layout = read_format(request.tracepoint)
+        counted = CountedField.of(layout, request.field, request.histogram)
+    except UnknownTracepoint as exc:
+        raise RequestFailed("bad-request", str(exc)) from None
+    tracer = tracing.program_for_request(
+        lambda: TracepointTracer(request.tracepoint, layout, request.pid is None, 1, 1, counted)
+    )
+    try:
+        failure = f"cannot attach to {request.tracepoint}"
+        tracing.attach(lambda: tracer.start(request.pid), tracer.stop, tracer.gate, failure)
+        (groups, events, lost, unreadable), header = tracing.run(tracer, tracer.collect_counts)
+    finally:
+        tracer.close()
+    result = protocol.TracepointCountResult(
+        header=header,
+        tracepoint=request.tracepoint,
+        field=request.field,
+        histogram=request.histogram,
+        groups=groups,
+        events=events,
+        lost=lost,
+        unreadable=unreadable,
+    )
+    return protocol.TracepointCountDone(request.id, result)
+
+
 TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.ProfileRequest, "cpu", CpuProfiler, run_profile),
     TracerEntry(protocol.SyscallsRequest, "syscalls", SyscallTracer, run_syscalls),
@@ -401,6 +436,9 @@ TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.JvmEventsRequest, "jvm-events", None, run_jvm_events),
     TracerEntry(
         protocol.TracepointTraceRequest, "tracepoint-trace", None, run_tracepoint_trace, system_wide=True
+    ),
+    TracerEntry(
+        protocol.TracepointCountRequest, "tracepoint-count", None, run_tracepoint_count, system_wide=True
     ),
 )
 BY_REQUEST: dict[type, TracerEntry] = {entry.request: entry for entry in TRACERS}

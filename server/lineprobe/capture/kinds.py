@@ -22,6 +22,7 @@ from lineprobe.profiling.aggregate import resolve_profile
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.attribute import resolve_trace
 from lineprobe.syscalls.model import SyscallTrace
+from lineprobe.tracepoints.counts import TracepointCounts, resolve_tracepoint_counts
 from lineprobe.tracepoints.records import TracepointTrace, resolve_tracepoint_trace
 from lineprobe.usdt.counts import ProbeCounts, resolve_probe_counts
 from lineprobe.usdt.hits import ProbeTrace, resolve_probe_trace
@@ -100,7 +101,24 @@ TRACEPOINT_TRACE: CaptureKind[TracepointTrace] = CaptureKind(
     lambda raw, cache, launched: resolve_tracepoint_trace(raw, launched),
 )
 """A kernel tracepoint's records, decoded with its format: nothing to symbolize."""
+TRACEPOINT_COUNT: CaptureKind[TracepointCounts] = CaptureKind(
+    "tracepoint-count",
+    "tracepoint-count",
+    "counting",
+    lambda raw, cache, launched: resolve_tracepoint_counts(raw, launched),
+)
+"""A kernel tracepoint's hits counted in the kernel by a field."""
 KINDS: dict[str, CaptureKind[Any]] = {
     kind.name: kind
-    for kind in (PROFILE, SYSCALLS, LEAKS, STACKCOUNT, PROBE_ARGS, PROBE_TRACE, JVM_EVENTS, TRACEPOINT_TRACE)
+    for kind in (
+        PROFILE,
+        SYSCALLS,
+        LEAKS,
+        STACKCOUNT,
+        PROBE_ARGS,
+        PROBE_TRACE,
+        JVM_EVENTS,
+        TRACEPOINT_TRACE,
+        TRACEPOINT_COUNT,
+    )
 }

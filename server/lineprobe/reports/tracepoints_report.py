@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from lineprobe.tracepoints.counts import TracepointCounts
 from lineprobe.tracepoints.records import TracepointEvent, TracepointField, TracepointLayout, TracepointTrace
 
 
@@ -112,3 +113,50 @@ def render_trace(trace: TracepointTrace, console: Console, shown: int = 40) -> N
     )
     for warning in trace.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+HISTOGRAM_BAR = 40
+
+
+def counts_to_json(counts: TracepointCounts) -> dict[str, Any]:
+    h = counts.header
+    return {
+        "tracepoint": counts.tracepoint,
+        "field": counts.by,
+        "target": {"pid": h.pid, "exe": h.exe} if h.pid else "every task",
+        "duration_s": h.duration_s,
+        "events": counts.events,
+        "lost": counts.lost,
+        "unreadable": counts.unreadable,
+        "groups": [
+            {"count": g.count, "per_s": round(counts.rate(g.count), 1), "value": g.value}
+            for g in counts.groups
+        ],
+        "histogram": [{"low": low, "high": high, "count": n} for low, high, n in counts.buckets()]
+        if counts.histogram
+        else None,
+        "warnings": counts.warnings,
+    }
+
+
+def render_counts(counts: TracepointCounts, console: Console, top: int = 25) -> None:
+    h = counts.header
+    where = f"{escape(h.comm)} (pid {h.pid})" if h.pid else "every task"
+    console.print(
+        f"[bold]{escape(counts.tracepoint)}[/] in {where}: {counts.events:,} hits in {h.duration_s:.2f} s, "
+        f"by {escape(counts.by)}",
+        highlight=False,
+    )
+    for warning in counts.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    if counts.histogram:
+        rows = counts.buckets()
+        most = max((n for _, _, n in rows), default=0)
+        for low, high, n in rows:
+            bar = "#" * (round(HISTOGRAM_BAR * n / most) if most else 0)
+            console.print(f"{low:>20,} .. {high:<20,} {n:>10,} |{bar}", highlight=False)
+        return
+    for group in counts.groups[:top]:
+        console.print(f"{group.count:>12,}  {counts.rate(group.count):>10,.0f}/s  {escape(str(group.value))}")
+    if len(counts.groups) > top:
+        console.print(f"... and {len(counts.groups) - top} more values (--json lists them all)")

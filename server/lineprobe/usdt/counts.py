@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from lineprobe.model.capture import CaptureHeader, Timings
+from lineprobe.model.power_of_two import power_of_two_rows
 from lineprobe.symbolization.frame import SourceFrame
 
 
@@ -61,23 +62,16 @@ class ProbeCounts:
     unreadable: int
     sites: int
     histogram: bool = False
+    """Counted by the power of two of the first argument: each group's value is its bucket."""
     site_hits: tuple[SiteHits, ...] = ()
     """The hits at each site that fired, most first."""
-    """Counted by the power of two of the first argument: each group's value is its bucket."""
     warnings: list[str] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
 
     def buckets(self) -> list[tuple[int, int, int]]:
         """A histogram's (low, high, count) per power of two, in order, empty ones between
-        included: bucket 0 holds 0, bucket K the values 2^(K-1) .. 2^K - 1."""
-        counts = {int(group.values[0]): group.count for group in self.groups}
-        if not counts:
-            return []
-        rows = []
-        for bucket in range(min(counts), max(counts) + 1):
-            low, high = (0, 0) if bucket == 0 else (1 << (bucket - 1), (1 << bucket) - 1)
-            rows.append((low, high, counts.get(bucket, 0)))
-        return rows
+        included (``power_of_two_rows``)."""
+        return power_of_two_rows({int(group.values[0]): group.count for group in self.groups})
 
     def rate(self, count: int) -> float:
         """Hits per second over the window."""

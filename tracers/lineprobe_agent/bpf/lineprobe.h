@@ -116,12 +116,15 @@ enum lp_tracepoint_stat {
     TP_STAT_EVENTS,                /* hits in the target (or anywhere, system-wide) */
     TP_STAT_LIMITED,               /* a hit over the rate limit, counted and not sent */
     TP_STAT_RING_FULL,             /* a hit the perf ring had no room for */
-    TP_STAT_UNREADABLE,            /* a record the program could not copy */
+    TP_STAT_UNREADABLE,            /* a record (or counted field) the program could not copy */
+    TP_STAT_LOST,                  /* counting: a hit not counted by value (the map was full) */
     TP_STAT_COUNT,
 };
 
 /* The bytes of a record sent: its fixed fields and the dynamic strings after them. */
 #define TP_RECORD_BYTES 512
+/* Room for a char-array field's text in a count's key. */
+#define TP_KEY_TEXT 32
 
 /* ---- HotSpot's garbage collections and class loads (jvm_events.bpf.c) ------------------ */
 

@@ -3,10 +3,18 @@
  * under a rate limit; every hit not sent is counted. The server decodes the fields with the
  * format the agent read from tracefs: no field is named here.
  *
+ * With COUNT set, nothing is sent: hits are counted in the kernel by one field's value (an
+ * integer, or a char array up to TP_KEY_TEXT bytes), or by the power of two of an integer
+ * field (HISTOGRAM), as argdist and bpftrace's count()/hist() do.
+ *
  * Compiled for each request, with -D settings that are numbers only:
  *   SYSTEM_WIDE     1: every task (root callers only); 0: the gate's target
  *   FIXED_BYTES     the record's fixed part, from its format (the last field's end)
  *   RATE_LIMIT      hits sent a second, at most
+ *   COUNT           1: count by FIELD_OFFSET/FIELD_SIZE instead of sending records
+ *   FIELD_TEXT      1: the field is a char array (counted by its text); 0: an integer
+ *   FIELD_SIGNED    1: the integer is signed (sign-extended into the key)
+ *   HISTOGRAM       1: the integer is counted by its power of two
  */
 #include "lineprobe.h"
 
@@ -19,6 +27,14 @@ struct record_t {
     u8 data[TP_RECORD_BYTES];
 };
 
+/* Flat: bcc sizes its ctypes key from the struct. */
+struct count_key_t {
+    u64 number;
+    char text[TP_KEY_TEXT];
+};
+
+BPF_HASH(counts, struct count_key_t, u64, 10240);
+BPF_PERCPU_ARRAY(key_scratch, struct count_key_t, 1);
 BPF_PERF_OUTPUT(records);
 BPF_PERCPU_ARRAY(record_scratch, struct record_t, 1);
 BPF_ARRAY(rate_window, u64, 2);  /* [0]: the second's start (ns), [1]: hits sent in it */
@@ -46,11 +62,67 @@ static __always_inline int under_rate_limit(u64 now)
     return __sync_fetch_and_add(sent, 1) < RATE_LIMIT;
 }
 
+/* The power-of-two bucket of V: 0 for 0, else K for 2^(K-1) <= V < 2^K. */
+static __always_inline u64 log2_bucket(u64 v)
+{
+    if (v == 0)
+        return 0;
+    u64 bucket = 1;
+    if (v >> 32) { v >>= 32; bucket += 32; }
+    if (v >> 16) { v >>= 16; bucket += 16; }
+    if (v >> 8) { v >>= 8; bucket += 8; }
+    if (v >> 4) { v >>= 4; bucket += 4; }
+    if (v >> 2) { v >>= 2; bucket += 2; }
+    if (v >> 1)
+        bucket += 1;
+    return bucket;
+}
+
+#if COUNT
+static __always_inline int count_hit(void *ctx)
+{
+    u32 zero = 0;
+    struct count_key_t *key = key_scratch.lookup(&zero);
+    if (!key)
+        return 0;
+    __builtin_memset(key, 0, sizeof(*key));
+#if FIELD_TEXT
+    if (bpf_probe_read_kernel(key->text, FIELD_SIZE, (char *)ctx + FIELD_OFFSET) != 0) {
+        bump(TP_STAT_UNREADABLE);
+        return 0;
+    }
+#else
+    u64 raw = 0;
+    if (bpf_probe_read_kernel(&raw, FIELD_SIZE, (char *)ctx + FIELD_OFFSET) != 0) {
+        bump(TP_STAT_UNREADABLE);
+        return 0;
+    }
+#if FIELD_SIGNED
+    /* Sign-extend from the field's width. */
+    int shift = 64 - 8 * FIELD_SIZE;
+    raw = (u64)(((s64)(raw << shift)) >> shift);
+#endif
+    key->number = HISTOGRAM ? log2_bucket(raw) : raw;
+#endif
+    u64 none = 0;
+    u64 *count = counts.lookup_or_try_init(key, &none);
+    if (!count) {
+        bump(TP_STAT_LOST);
+        return 0;
+    }
+    __sync_fetch_and_add(count, 1);
+    return 0;
+}
+#endif
+
 int on_event(void *ctx)
 {
     if (!SYSTEM_WIDE && !lp_is_target())
         return 0;
     bump(TP_STAT_EVENTS);
+#if COUNT
+    return count_hit(ctx);
+#endif
     u64 now = bpf_ktime_get_ns();
     if (!under_rate_limit(now)) {
         bump(TP_STAT_LIMITED);

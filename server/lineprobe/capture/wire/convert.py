@@ -35,6 +35,7 @@ from lineprobe.syscalls.model import (
     RawSyscallTrace,
     SyscallTotal,
 )
+from lineprobe.tracepoints.counts import FieldCount, TracepointCounts
 from lineprobe.tracepoints.records import (
     TracepointEvent,
     TracepointField,
@@ -226,6 +227,19 @@ def to_tracepoint_trace(result: protocol.TracepointTraceResult) -> TracepointTra
     )
 
 
+def to_tracepoint_counts(result: protocol.TracepointCountResult) -> TracepointCounts:
+    return TracepointCounts(
+        header=header_of(result.header),
+        tracepoint=result.tracepoint,
+        by=result.field,
+        histogram=result.histogram,
+        groups=tuple(FieldCount(g.count, g.value) for g in result.groups),
+        events=result.events,
+        lost=result.lost,
+        unreadable=result.unreadable,
+    )
+
+
 def _distribution(histogram: protocol.Histogram) -> Distribution:
     return Distribution(
         histogram.name, histogram.unit, tuple(Bucket(b.low, b.high, b.count) for b in histogram.buckets)
@@ -339,6 +353,9 @@ WIRE_KINDS: dict[str, WireKind] = {
     "jvm-events": WireKind(protocol.JvmEventsRequest, protocol.JvmEventsDone, to_jvm_events),
     "tracepoint-trace": WireKind(
         protocol.TracepointTraceRequest, protocol.TracepointTraceDone, to_tracepoint_trace
+    ),
+    "tracepoint-count": WireKind(
+        protocol.TracepointCountRequest, protocol.TracepointCountDone, to_tracepoint_counts
     ),
 }
 """By capture kind name (``lineprobe.capture.kinds``)."""
