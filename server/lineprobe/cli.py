@@ -353,6 +353,33 @@ def stackcount(
 
 
 @main.command()
+@click.option("--pid", "-p", type=click.IntRange(1), help="Measure this running process's threads.")
+@_duration_option("measure", parameters.DURATION_S, "--pid")
+@_report_options(stacks=True)
+@_launcher_and_command
+def offcpu(
+    pid: int | None,
+    duration: float | None,
+    as_json: bool,
+    folded: str | None,
+    speedscope: str | None,
+    launcher: str | None,
+    command: tuple[str, ...],
+) -> None:
+    """Off-CPU time: where a program's threads wait (sleep, I/O, locks, page faults) and for how
+    long, on the lines that waited (what offcputime measures, resolved as a profile is).
+
+    \b
+    lineprobe offcpu --pid 1234 -d 5
+    lineprobe offcpu --json -- ./build/logger /tmp/logs
+    """
+    from lineprobe.capture import kinds
+
+    result = _capture(kinds.OFFCPU, pid, command, duration, {}, as_json, launcher)
+    _emit(result, as_json, folded, speedscope)
+
+
+@main.command()
 @click.option("--pid", "-p", type=int, help="Trace this running process (all its threads).")
 @_duration_option("trace", parameters.DURATION_S)
 @click.option(

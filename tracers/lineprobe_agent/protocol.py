@@ -216,6 +216,18 @@ class JvmEventsRequest(_Request, tag="jvm-events", frozen=True):
     start_at_exec: StartAtExec = 0
 
 
+class OffCpuRequest(_Request, tag="offcpu", frozen=True):
+    """Off-CPU time of one process's threads: how long each was away from the CPU, by the kernel
+    and user stacks it left with (``sched:sched_switch`` out, then back in)."""
+
+    id: int
+    pid: int
+    duration_s: Duration = _default(parameters.DURATION_S)
+    exemplars: bool = True
+    """Also send user stack copies, so that the server can unwind without frame pointers."""
+    start_at_exec: StartAtExec = 0
+
+
 class TracepointsRequest(_Request, tag="tracepoints", frozen=True):
     """The kernel's tracepoints whose ``category:name`` matches ``pattern`` (a glob), with their
     formats (tracefs is root's alone: the caller cannot read it)."""
@@ -264,6 +276,7 @@ TracingRequest = (
     | JvmEventsRequest
     | TracepointTraceRequest
     | TracepointCountRequest
+    | OffCpuRequest
 )
 """The requests that trace a process (the fields they share: id, pid, duration_s, start_at_exec)."""
 
@@ -279,6 +292,7 @@ Request = (
     | JvmEventsRequest
     | TracepointTraceRequest
     | TracepointCountRequest
+    | OffCpuRequest
     | TracepointsRequest
     | StopRequest
     | ShutdownRequest
@@ -892,6 +906,13 @@ class ProbeTraceDone(msgspec.Struct, tag="probe-trace-result", tag_field="type",
     result: ProbeTraceResult
 
 
+class OffCpuDone(msgspec.Struct, tag="offcpu-result", tag_field="type", frozen=True):
+    id: int
+    result: StackCountResult
+    """Each stack's count is the nanoseconds its threads spent off the CPU after leaving with it;
+    ``tracepoint`` is sched:sched_switch."""
+
+
 class TracepointsResult(msgspec.Struct, tag="tracepoints-result", tag_field="type", frozen=True):
     id: int
     tracepoints: list[TracepointFormat]
@@ -927,6 +948,7 @@ AgentMessage = (
     | TracepointsResult
     | TracepointTraceDone
     | TracepointCountDone
+    | OffCpuDone
     | Failure
 )
 

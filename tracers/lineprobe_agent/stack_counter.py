@@ -35,6 +35,8 @@ from lineprobe_agent.target_gate import TargetGate
 EXEMPLAR_BUFFER_PAGES = 128
 """Perf buffer per CPU (512 KiB): about 60 exemplars between two polls."""
 
+OFFCPU_TRACEPOINT = "sched:sched_switch"
+"""Where off-CPU time is measured: each switch out of a thread, and back in."""
 TRACEFS_EVENTS = (Path("/sys/kernel/tracing/events"), Path("/sys/kernel/debug/tracing/events"))
 TRACEPOINT_NAME = re.compile(r"[A-Za-z0-9_]+:[A-Za-z0-9_]+")
 USDT_EVENT = re.compile(r"usdt:(?:(/[^:\0]+):)?([A-Za-z0-9_]+):([A-Za-z0-9_]+)")
@@ -198,13 +200,14 @@ class _RawExemplar:
 class StackCounter(BpfTracer):
     """Owns one compiled program; ``start``/``stop`` count stacks at one tracepoint at a time."""
 
-    TABLES = ("counts", "comms", "stack_traces")
+    TABLES = ("counts", "comms", "stack_traces", "offcpu_starts")
 
     def __init__(self) -> None:
         from bcc import BPF
 
         self._bpf: Any = compile_program("stack_counter")
         self._bpf.load_func(b"on_tracepoint", BPF.TRACEPOINT)  # verified now, not at the first start
+        self._bpf.load_func(b"on_switch", BPF.TRACEPOINT)
         self._bpf.load_func(b"on_usdt", BPF.KPROBE)  # uprobes are kprobe programs
         self._tracepoint: bytes | None = None
         self._uprobes: list[UsdtSite] = []
@@ -223,8 +226,17 @@ class StackCounter(BpfTracer):
         """Deliver pending exemplars (and gate events), waiting up to ``timeout_s`` for some."""
         self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
 
+    def start_offcpu(self, pid: int, exemplars: bool = True) -> None:
+        """Off-CPU time of process ``pid``'s threads, by the stacks they left the CPU with."""
+        self.start(pid, OFFCPU_TRACEPOINT, exemplars, function=b"on_switch")
+
     def start(
-        self, pid: int | None, tracepoint: str, exemplars: bool = True, sites: list[UsdtSite] | None = None
+        self,
+        pid: int | None,
+        tracepoint: str,
+        exemplars: bool = True,
+        sites: list[UsdtSite] | None = None,
+        function: bytes = b"on_tracepoint",
     ) -> None:
         """Count stacks at ``tracepoint`` (``category:name``) in process ``pid``, or in every
         task when ``pid`` is None (the caller must be allowed to see the whole system); or at
@@ -256,7 +268,7 @@ class StackCounter(BpfTracer):
         # already there, and are put back when this trace detaches.
         self._displaced_fd = self._bpf.tracepoint_fds.pop(name, None)
         try:
-            self._bpf.attach_tracepoint(tp=name, fn_name=b"on_tracepoint")
+            self._bpf.attach_tracepoint(tp=name, fn_name=function)
         except Exception:
             self._restore_displaced(name)
             self._set(SETTING_SYSTEM_WIDE, 0)
@@ -326,6 +338,8 @@ class StackCounter(BpfTracer):
         index_of: dict[tuple[int, int, int, int], int] = {}
         kernel_names: dict[int, list[str]] = {}
         for key, value in self._bpf["counts"].items():
+            if not value.count:
+                continue  # off-CPU: stacks left with in the window, not yet back when it closed
             tgid, user_id, kernel_id = int(key.tgid), int(key.user_stack_id), int(key.kernel_stack_id)
             index_of[(tgid, user_id, kernel_id, int(key.user_ip))] = len(stacks)
             has_user = bool(int(key.flags) & KEY_HAS_USER)

@@ -27,6 +27,7 @@ from lineprobe_agent.jvm_events import JvmEventTracer
 from lineprobe_agent.leak_tracer import LeakTracer, find_libc
 from lineprobe_agent.probe_args import ProbeArgCounter, ProbeHitTracer, ProbeProgram
 from lineprobe_agent.stack_counter import (
+    OFFCPU_TRACEPOINT,
     StackCounter,
     UnknownTracepoint,
     UsdtSite,
@@ -236,6 +237,30 @@ def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> pro
     )
 
 
+def run_offcpu(tracing: Tracing, request: protocol.OffCpuRequest) -> protocol.OffCpuDone:
+    """Off-CPU time by stack, with the stack counter's program (its on_switch)."""
+    counter: StackCounter = tracing.program("stackcount")
+    tracing.attach(
+        lambda: counter.start_offcpu(request.pid, request.exemplars),
+        counter.stop,
+        counter.gate,
+        f"cannot attach to {OFFCPU_TRACEPOINT}",
+    )
+    collected, header = tracing.run(counter, lambda: counter.collect(name_kernel_address))
+    return protocol.OffCpuDone(
+        request.id,
+        protocol.StackCountResult(
+            header=header,
+            tracepoint=OFFCPU_TRACEPOINT,
+            counters=collected.counters,
+            stacks=collected.stacks,
+            exemplars=collected.exemplars,
+            tgids=collected.tgids,
+            comms=collected.comms,
+        ),
+    )
+
+
 # -- USDT argument counts -------------------------------------------------------------------------
 
 
@@ -431,6 +456,7 @@ TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.SyscallsRequest, "syscalls", SyscallTracer, run_syscalls),
     TracerEntry(protocol.LeaksRequest, "leaks", LeakTracer, run_leaks),
     TracerEntry(protocol.StackCountRequest, "stackcount", StackCounter, run_stackcount, system_wide=True),
+    TracerEntry(protocol.OffCpuRequest, "stackcount", StackCounter, run_offcpu),
     TracerEntry(protocol.ProbeArgsRequest, "probe-args", None, run_probe_args),
     TracerEntry(protocol.ProbeTraceRequest, "probe-trace", None, run_probe_trace),
     TracerEntry(protocol.JvmEventsRequest, "jvm-events", None, run_jvm_events),
@@ -442,5 +468,16 @@ TRACERS: tuple[TracerEntry, ...] = (
     ),
 )
 BY_REQUEST: dict[type, TracerEntry] = {entry.request: entry for entry in TRACERS}
-BY_PROGRAM: dict[str, TracerEntry] = {entry.program: entry for entry in TRACERS if entry.build is not None}
+
+
+def _by_program() -> dict[str, TracerEntry]:
+    """The first entry of each program names it (off-CPU shares the stack counter's)."""
+    found: dict[str, TracerEntry] = {}
+    for entry in TRACERS:
+        if entry.build is not None:
+            found.setdefault(entry.program, entry)
+    return found
+
+
+BY_PROGRAM: dict[str, TracerEntry] = _by_program()
 """The programs compiled once per agent (and by ``prepare``)."""

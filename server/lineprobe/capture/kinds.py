@@ -73,6 +73,13 @@ STACKCOUNT: CaptureKind[StackProfile] = CaptureKind(
     lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched),
 )
 """Stack counts at a tracepoint or USDT probe: weighted stacks, resolved as a CPU profile is."""
+OFFCPU: CaptureKind[StackProfile] = CaptureKind(
+    "offcpu",
+    "stackcount",
+    "measuring",
+    lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched),
+)
+"""Off-CPU time: stacks weighted by the nanoseconds their threads spent away from the CPU."""
 PROBE_ARGS: CaptureKind[ProbeCounts] = CaptureKind(
     "probe-args",
     "probe-args",
@@ -115,6 +122,7 @@ KINDS: dict[str, CaptureKind[Any]] = {
         SYSCALLS,
         LEAKS,
         STACKCOUNT,
+        OFFCPU,
         PROBE_ARGS,
         PROBE_TRACE,
         JVM_EVENTS,

@@ -1,4 +1,4 @@
-/* Stack counts at one tracepoint or USDT probe, aggregated in the kernel.
+/* Stack counts at one tracepoint or USDT probe, aggregated in the kernel; or off-CPU time.
  *
  * One program, attached by the agent to whichever tracepoint a trace names
  * (on_tracepoint), or as uprobes to every site of a USDT probe (on_usdt),
@@ -7,6 +7,11 @@
  * first occurrences of each distinct key (then one in EXEMPLAR_EVERY) also
  * send an exemplar: the task's user registers and a copy of its user stack,
  * which the server unwinds with CFI.
+ *
+ * Off-CPU (on_switch, at sched:sched_switch): when a target thread leaves the CPU its stacks
+ * are taken (and exemplars sent, as for a hit) and kept by thread with the time; when that
+ * thread is switched back in, the time it was away is added to those stacks' count, which is
+ * then nanoseconds (what offcputime measures).
  *
  * The shared header (lineprobe.h) brings the target gate (lp_is_target), the
  * exemplar record's tail (LP_EXEMPLAR_STACK, COPY_USER_STACK), and the stats and
@@ -23,6 +28,7 @@
 #define STACK_ENTRIES 16384
 #define EXEMPLARS_FIRST 4    /* exemplars for the first hits of each distinct key... */
 #define EXEMPLAR_EVERY 1024  /* ...then for one hit in this many */
+#define OFFCPU_ENTRIES 16384
 
 struct stack_key_t {
     u32 tgid;
@@ -33,8 +39,15 @@ struct stack_key_t {
 };
 
 struct stack_value_t {
-    u64 count;
+    u64 count;      /* hits, or off-CPU nanoseconds */
     u64 exemplars;
+    u64 hits;       /* times the stacks were met: the exemplar policy's clock */
+};
+
+/* A target thread off the CPU: the stacks it left with, and when. */
+struct offcpu_start_t {
+    struct stack_key_t key;
+    u64 start_ns;
 };
 
 struct comm_t {
@@ -60,6 +73,7 @@ BPF_PERCPU_ARRAY(stats, u64, SC_STAT_COUNT);
 BPF_ARRAY(settings, u32, SC_SETTING_COUNT);
 BPF_PERCPU_ARRAY(exemplar_scratch, struct exemplar_t, 1);
 BPF_PERF_OUTPUT(exemplars);
+BPF_HASH(offcpu_starts, u32, struct offcpu_start_t, OFFCPU_ENTRIES);
 
 static __always_inline void bump(u32 index)
 {
@@ -74,10 +88,11 @@ static __always_inline u32 setting(u32 index)
     return value ? *value : 0;
 }
 
-/* Counts one hit of the stacks in ``key`` (the user registers given when the task has a user
- * stack), and sends an exemplar for the first hits of each distinct key. */
+/* Adds ``weight`` to the stacks in ``key`` (one hit; 0 when the time comes later, off-CPU; the
+ * user registers given when the task has a user stack), and sends an exemplar for the first
+ * meetings of each distinct key. */
 static __always_inline int count_hit(void *ctx, struct stack_key_t *key, u64 pid_tgid, int has_user,
-                                     u64 ip, u64 sp, u64 bp)
+                                     u64 ip, u64 sp, u64 bp, u64 weight)
 {
     struct stack_value_t zero_value = {};
     struct stack_value_t *value = counts.lookup_or_try_init(key, &zero_value);
@@ -85,7 +100,9 @@ static __always_inline int count_hit(void *ctx, struct stack_key_t *key, u64 pid
         bump(SC_STAT_LOST);
         return 0;
     }
-    u64 seen = __sync_fetch_and_add(&value->count, 1);
+    if (weight)
+        __sync_fetch_and_add(&value->count, weight);
+    u64 seen = __sync_fetch_and_add(&value->hits, 1);
 
     if (setting(SC_SETTING_SYSTEM_WIDE)) {
         /* The latest name: a child forked from a shell or Python hits the tracepoint under its
@@ -128,34 +145,71 @@ static __always_inline void user_stack_of(void *ctx, struct stack_key_t *key, u6
     }
 }
 
+/* The current task's stacks into ``key``, and the user registers it entered the kernel with
+ * (a kernel thread's are zero); returns whether it has a user context. */
+static __always_inline int stacks_of_current(void *ctx, struct stack_key_t *key, u64 pid_tgid, u64 *ip,
+                                             u64 *sp, u64 *bp)
+{
+    key->tgid = pid_tgid >> 32;
+    struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+    u64 cs = 0;
+    bpf_probe_read_kernel(&cs, sizeof(cs), &regs->cs);
+    int has_user = (cs & 3) == 3;
+    if (has_user) {
+        bpf_probe_read_kernel(ip, sizeof(*ip), &regs->ip);
+        bpf_probe_read_kernel(sp, sizeof(*sp), &regs->sp);
+        bpf_probe_read_kernel(bp, sizeof(*bp), &regs->bp);
+        user_stack_of(ctx, key, *ip);
+    } else {
+        key->user_stack_id = -1;
+    }
+    key->kernel_stack_id = stack_traces.get_stackid(ctx, 0);
+    if (key->kernel_stack_id < 0)
+        bump(key->kernel_stack_id == -EEXIST ? SC_STAT_COLLISIONS : SC_STAT_KERNEL_STACK_MISSING);
+    return has_user;
+}
+
 int on_tracepoint(void *ctx)
 {
     /* System-wide: every task. Otherwise only the target, and only while its gate is open. */
     if (!setting(SC_SETTING_SYSTEM_WIDE) && !lp_is_target())
         return 0;
     bump(SC_STAT_EVENTS);
-
     u64 pid_tgid = bpf_get_current_pid_tgid();
     struct stack_key_t key = {};
-    key.tgid = pid_tgid >> 32;
+    u64 ip = 0, sp = 0, bp = 0;
+    int has_user = stacks_of_current(ctx, &key, pid_tgid, &ip, &sp, &bp);
+    return count_hit(ctx, &key, pid_tgid, has_user, ip, sp, bp, 1);
+}
 
-    /* The registers the task entered the kernel with (a kernel thread's are zero). */
-    struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-    u64 cs = 0, ip = 0, sp = 0, bp = 0;
-    bpf_probe_read_kernel(&cs, sizeof(cs), &regs->cs);
-    int has_user = (cs & 3) == 3;
-    if (has_user) {
-        bpf_probe_read_kernel(&ip, sizeof(ip), &regs->ip);
-        bpf_probe_read_kernel(&sp, sizeof(sp), &regs->sp);
-        bpf_probe_read_kernel(&bp, sizeof(bp), &regs->bp);
-        user_stack_of(ctx, &key, ip);
-    } else {
-        key.user_stack_id = -1;
+/* sched:sched_switch, for off-CPU time: the thread switched in gets the time since it left
+ * added to the stacks it left with; a target thread switched out leaves its stacks and the time
+ * (``current`` is the thread leaving). A thread still away when the window ends is not counted. */
+int on_switch(struct tracepoint__sched__sched_switch *args)
+{
+    u64 now = bpf_ktime_get_ns();
+    u32 next = args->next_pid;
+    struct offcpu_start_t *begun = offcpu_starts.lookup(&next);
+    if (begun) {
+        struct stack_value_t zero_value = {};
+        struct stack_value_t *value = counts.lookup_or_try_init(&begun->key, &zero_value);
+        if (value)
+            __sync_fetch_and_add(&value->count, now - begun->start_ns);
+        else
+            bump(SC_STAT_LOST);
+        offcpu_starts.delete(&next);
     }
-    key.kernel_stack_id = stack_traces.get_stackid(ctx, 0);
-    if (key.kernel_stack_id < 0)
-        bump(key.kernel_stack_id == -EEXIST ? SC_STAT_COLLISIONS : SC_STAT_KERNEL_STACK_MISSING);
-    return count_hit(ctx, &key, pid_tgid, has_user, ip, sp, bp);
+    if (!lp_is_target())
+        return 0;
+    bump(SC_STAT_EVENTS);
+    u64 pid_tgid = bpf_get_current_pid_tgid();
+    struct offcpu_start_t start = {};
+    u64 ip = 0, sp = 0, bp = 0;
+    int has_user = stacks_of_current(args, &start.key, pid_tgid, &ip, &sp, &bp);
+    start.start_ns = now;
+    u32 tid = (u32)pid_tgid;
+    offcpu_starts.update(&tid, &start);
+    return count_hit(args, &start.key, pid_tgid, has_user, ip, sp, bp, 0);
 }
 
 /* A USDT probe site, as a uprobe: the context is the task's user registers at the probe, and
@@ -171,5 +225,5 @@ int on_usdt(struct pt_regs *ctx)
     key.kernel_stack_id = -1;
     u64 ip = PT_REGS_IP(ctx), sp = PT_REGS_SP(ctx), bp = ctx->bp;
     user_stack_of(ctx, &key, ip);
-    return count_hit(ctx, &key, pid_tgid, 1, ip, sp, bp);
+    return count_hit(ctx, &key, pid_tgid, 1, ip, sp, bp, 1);
 }

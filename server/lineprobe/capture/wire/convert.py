@@ -11,7 +11,7 @@ recorded one both go through ``WireSession``, so they cannot disagree.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
@@ -123,6 +123,14 @@ def to_raw_stack_counts(result: protocol.StackCountResult) -> RawProfile:
         snapshots=() if system_wide else _snapshots(result.exemplars),
         cost=CostColumn(result.tracepoint, CostUnit.HITS, "stack-count-line"),
     )
+
+
+OFFCPU_TIME = CostColumn("off-CPU time", CostUnit.NANOSECONDS, "offcpu-line")
+
+
+def to_raw_offcpu(result: protocol.StackCountResult) -> RawProfile:
+    """Off-CPU time is stacks weighted by nanoseconds: resolved as a profile is, in its own column."""
+    return replace(to_raw_stack_counts(result), cost=OFFCPU_TIME)
 
 
 def _choices(arguments: list[protocol.ProbeArgument]) -> tuple[ArgumentChoice, ...]:
@@ -348,6 +356,7 @@ WIRE_KINDS: dict[str, WireKind] = {
     "syscalls": WireKind(protocol.SyscallsRequest, protocol.SyscallsDone, to_raw_syscall_trace),
     "leaks": WireKind(protocol.LeaksRequest, protocol.LeaksDone, to_raw_leak_trace),
     "stackcount": WireKind(protocol.StackCountRequest, protocol.StackCountDone, to_raw_stack_counts),
+    "offcpu": WireKind(protocol.OffCpuRequest, protocol.OffCpuDone, to_raw_offcpu),
     "probe-args": WireKind(protocol.ProbeArgsRequest, protocol.ProbeArgsDone, to_probe_counts),
     "probe-trace": WireKind(protocol.ProbeTraceRequest, protocol.ProbeTraceDone, to_probe_trace),
     "jvm-events": WireKind(protocol.JvmEventsRequest, protocol.JvmEventsDone, to_jvm_events),
