@@ -47,9 +47,11 @@ const heatModule = await esbuild.build({
   write: false,
 });
 const heat = await import(`data:text/javascript;base64,${Buffer.from(heatModule.outputFiles[0].text).toString("base64")}`);
-for (const kind of ["self", "total"]) {
-  for (let level = 1; level <= heat.LEVELS; level++) {
-    writeFileSync(join(dist, "heat", `${heat.decorationKey(kind, level)}.svg`), heat.gutterSvg(kind, level));
+for (const palette of ["cpu", "wait"]) {
+  for (const kind of ["self", "total"]) {
+    for (let level = 1; level <= heat.LEVELS; level++) {
+      writeFileSync(join(dist, "heat", `${heat.decorationKey(kind, level, palette)}.svg`), heat.gutterSvg(kind, level, palette));
+    }
   }
 }
 const probeModule = await esbuild.build({

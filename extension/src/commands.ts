@@ -10,7 +10,7 @@ import type { FlameGraphPanel } from "./flameGraphPanel";
 import type { HeatDecorations } from "./heatDecorations";
 import { profileOptions } from "./model/settings";
 import { splitCommandLine } from "./model/processes";
-import { ServerCommand, type ProfileResult } from "./model/protocol";
+import { ServerCommand, type OffCpuResult, type ProfileResult } from "./model/protocol";
 import type { ProbeNode } from "./model/probes";
 import { countProbe, traceProbe, type CountProbeArgs, type TraceProbeArgs } from "./probeCounter";
 import type { ProbeRuns } from "./probeRuns";
@@ -125,6 +125,22 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     register("lineprobe.watchJvm", async (args?: { pid?: number; durationMs?: number }) => {
       const pid = typeof args?.pid === "number" ? args.pid : (await pickProcess(server))?.pid;
       return pid === undefined ? undefined : deps.probeRuns.watchJvm(pid, args?.durationMs ?? JVM_WATCH_MS);
+    }),
+
+    register("lineprobe.measureOffCpu", async (args?: { pid?: number; durationMs?: number }) => {
+      const pid = typeof args?.pid === "number" ? args.pid : (await pickProcess(server))?.pid;
+      if (pid === undefined) {
+        return undefined;
+      }
+      const durationMs = args?.durationMs ?? vscode.workspace.getConfiguration("lineprobe").get<number>("durationMs", 5000);
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: `lineprobe: measuring off-CPU time of PID ${pid}` },
+        () => server.execute<OffCpuResult>(ServerCommand.offCpu, { pid, durationMs }),
+      );
+      if (result.ok) {
+        vscode.window.setStatusBarMessage(`lineprobe: off-CPU time of PID ${pid} on ${result.files.length} file(s), in blue`, 15000);
+      }
+      return result;
     }),
 
     register("lineprobe.traceTracepoint", async (args?: { pid?: number; tracepoint?: string; durationMs?: number }) => {

@@ -14,14 +14,14 @@ import {
   decorationKey,
   groupMarks,
   heatMarks,
+  paletteOf,
+  PALETTES,
   rulerAlpha,
   type HeatKind,
+  type HeatPalette,
 } from "./model/heat";
 import type { HeatParams } from "./model/protocol";
 
-/** Warm hues that keep contrast on light and dark themes. */
-const SELF_RGB = { light: "230, 74, 25", dark: "255, 112, 67" };
-const TOTAL_RGB = { light: "214, 140, 30", dark: "240, 180, 80" };
 
 export class HeatDecorations implements vscode.Disposable {
   private readonly heat = new Map<string, HeatParams>();
@@ -62,7 +62,8 @@ export class HeatDecorations implements vscode.Disposable {
 
   private apply(editor: vscode.TextEditor): void {
     const params = this.heat.get(normalizeUri(editor.document.uri.toString()));
-    const groups = groupMarks(params ? heatMarks(params.lines) : []);
+    const palette = paletteOf(params?.unit);
+    const groups = groupMarks(params ? heatMarks(params.lines) : [], palette);
     // Types not used by this document still need clearing in this editor.
     for (const [key, type] of this.types) {
       if (!groups.has(key)) {
@@ -74,22 +75,22 @@ export class HeatDecorations implements vscode.Disposable {
       const ranges = marks
         .filter((m) => m.line >= 0 && m.line <= lastLine)
         .map((m) => editor.document.lineAt(m.line).range);
-      editor.setDecorations(this.typeFor(key, marks[0].kind, marks[0].level), ranges);
+      editor.setDecorations(this.typeFor(key, marks[0].kind, marks[0].level, palette), ranges);
     }
   }
 
-  private typeFor(key: string, kind: HeatKind, level: number): vscode.TextEditorDecorationType {
+  private typeFor(key: string, kind: HeatKind, level: number, palette: HeatPalette): vscode.TextEditorDecorationType {
     let type = this.types.get(key);
     if (!type) {
-      const rgb = kind === "self" ? SELF_RGB : TOTAL_RGB;
+      const rgb = PALETTES[palette][kind];
       const background = backgroundAlpha(kind, level);
       type = vscode.window.createTextEditorDecorationType({
         isWholeLine: true,
         // Icons are generated at build time (build.mjs), one per level.
-        gutterIconPath: vscode.Uri.joinPath(this.extensionUri, "dist", "heat", `${decorationKey(kind, level)}.svg`),
+        gutterIconPath: vscode.Uri.joinPath(this.extensionUri, "dist", "heat", `${decorationKey(kind, level, palette)}.svg`),
         gutterIconSize: "contain",
         overviewRulerLane: vscode.OverviewRulerLane.Right,
-        overviewRulerColor: `rgba(${SELF_RGB.dark}, ${rulerAlpha(kind, level)})`,
+        overviewRulerColor: `rgba(${PALETTES[palette].self.dark}, ${rulerAlpha(kind, level)})`,
         light: { backgroundColor: `rgba(${rgb.light}, ${background})` },
         dark: { backgroundColor: `rgba(${rgb.dark}, ${background})` },
         rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,

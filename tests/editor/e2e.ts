@@ -49,6 +49,10 @@ const PROBE_TEXT = "DTRACE_PROBE2(lineprobe_demo, request, round, size);";
 /** The request probe's line (1-based), where the site marks must be. */
 const PROBE_LINE = readFileSync(path.join(REPO, PROBES_REL), "utf8").split("\n").findIndex((l) => l.includes(PROBE_TEXT)) + 1;
 
+const BLOCKER_REL = "workloads/blocker/blocker.c";
+const NAP_TEXT = "nanosleep(&pause, NULL); /* NAP-LINE */";
+const NAP_LINE = readFileSync(path.join(REPO, BLOCKER_REL), "utf8").split("\n").findIndex((l) => l.includes(NAP_TEXT)) + 1;
+
 const SOURCE_REL = "workloads/primes/primes.c";
 const SOURCE = path.join(REPO, SOURCE_REL);
 const HOT_TEXT = "return n % d == 0;";
@@ -91,6 +95,9 @@ async function main(): Promise<void> {
   // Naps a thousand times a second: sched:sched_switch records to stream.
   const naps = startGroup("naps", path.join(REPO, "workloads", "build", "naps"), ["100000000"]);
   console.log(`workload: naps, PID ${naps.pid}`);
+  // Naps 5 ms and fsyncs each round, without end: off-CPU time on two lines.
+  const blocker = startGroup("blocker", path.join(REPO, "workloads", "build", "blocker"), ["100000000", path.join(scratch, "blocker.data")]);
+  console.log(`workload: blocker, PID ${blocker.pid}; naps at ${BLOCKER_REL}:${NAP_LINE}`);
 
   const started = Date.now();
   const { port, server } = await startCodeServer(scratch);
@@ -115,6 +122,7 @@ async function main(): Promise<void> {
       await probeSiteChecks(page, probes);
       await jvmWatchChecks(page, churn);
       await tracepointChecks(page, naps);
+      await offCpuChecks(page, blocker);
     } catch (error) {
       // What was on screen, for the person reading the failure.
       await page.screenshot({ path: path.join(ARTIFACTS, "failure.png") }).catch(() => undefined);
@@ -143,6 +151,7 @@ async function main(): Promise<void> {
   await stopGroup(probes);
   await stopGroup(churn);
   await stopGroup(naps);
+  await stopGroup(blocker);
   rmSync(scratch, { recursive: true, force: true });
 }
 
@@ -405,6 +414,42 @@ async function jvmWatchChecks(page: Page, churn: Started): Promise<void> {
   await page.locator(".action-label[aria-label^='Stop Counting or Tracing']").first().click();
   const done = await outputLine(page, /Done: JVM \d+ over [\d.]+ s: [\d,]+ GC pauses/);
   check(true, `Stop ends the watch with its summary: '${done}'`);
+}
+
+async function offCpuChecks(page: Page, blocker: Started): Promise<void> {
+  // Off-CPU time on the lines that wait, as heat in the waiting palette (blue), hovered in ms.
+  await openFile(page, BLOCKER_REL);
+  await waitForLine(page, "#include <fcntl.h>");
+  await goToLine(page, NAP_LINE);
+  await waitForLine(page, NAP_TEXT);
+  await runCommand(page, "lineprobe: Measure Off-CPU Time…");
+  await page.locator(QUICK_INPUT_BOX).fill(String(blocker.pid));
+  const process = quickPickRow(page, String(blocker.pid));
+  await process.waitFor({ timeout: 30_000 });
+  await process.click();
+  const found = await page.waitForFunction(waitingHeat, NAP_LINE, { polling: 200, timeout: 90_000 });
+  const image = String(await found.jsonValue());
+  check(/wait-(self|total)-\d+\.svg/.test(image), `the nap line (${NAP_LINE}) has off-CPU heat in the waiting palette`, image);
+  await page.screenshot({ path: path.join(ARTIFACTS, "15-offcpu-heat.png") });
+}
+
+/** In the page: the gutter image of the waiting palette's heat on 1-based `line`, if any. */
+function waitingHeat(line: number): string | null {
+  const editor = document.querySelector(".editor-group-container.active .monaco-editor");
+  const number = Array.from(editor?.querySelectorAll(".margin-view-overlays .line-numbers") ?? []).find((el) => el.textContent?.trim() === String(line));
+  if (!editor || !number) {
+    return null;
+  }
+  const top = number.getBoundingClientRect().top;
+  return (
+    Array.from(editor.querySelectorAll("[class*='ced-']"))
+      .filter((el) => {
+        const r = el.getBoundingClientRect();
+        return r.height > 0 && Math.abs(r.top - top) < 3;
+      })
+      .map((el) => getComputedStyle(el).backgroundImage)
+      .find((image) => /wait-(self|total)-\d+\.svg/.test(image)) ?? null
+  );
 }
 
 async function tracepointChecks(page: Page, naps: Started): Promise<void> {

@@ -59,6 +59,7 @@ SERVER_C = WORKLOADS / "server" / "server.c"
 LOGGER_C = WORKLOADS / "logger" / "logger.c"
 WORDCOUNT_CC = WORKLOADS / "wordcount" / "wordcount.cc"
 PROBES_C = WORKLOADS / "probes" / "probes.c"
+BLOCKER_C = WORKLOADS / "blocker" / "blocker.c"
 MISSING_CONFIG = "/etc/tracing-server-example.conf"
 
 Check = Callable[[dict[str, Any]], list[str]]
@@ -183,6 +184,12 @@ def check_sched_formats(report: dict[str, Any]) -> list[str]:
     return [] if "sched:sched_switch" in names else [f"no sched:sched_switch among {len(names)}"]
 
 
+def check_blocker(report: dict[str, Any]) -> list[str]:
+    nap = marked_line(BLOCKER_C, "NAP-LINE")
+    waited = sum(line["total"] for line in report.get("lines", []) if line["line"] == nap)
+    return [] if waited > 500_000_000 else [f"the nap line waited {waited} ns"]
+
+
 def check_probes(report: dict[str, Any]) -> list[str]:
     problems = []
     sites = [(s["path"], s["line"]) for s in report.get("site_hits", [])]
@@ -254,6 +261,10 @@ RECORDINGS = {
             ("-d", "1", "--rate", "150"),
             check_naps,
             arguments=("sched:sched_switch",),
+        ),
+        # Off-CPU time: workloads/blocker naps 5 ms and fsyncs 64 KiB each round.
+        Recording(
+            "offcpu-blocker", "offcpu", ("blocker", "100000", "{scratch}/data"), ("-d", "1"), check_blocker
         ),
         Recording(
             "tracepoints-sched", "tracepoints list", (), (), check_sched_formats, arguments=("sched:*",)

@@ -14,6 +14,27 @@ export const LEVELS = 20;
 
 export type HeatKind = "self" | "total";
 
+/** What the heat measures: CPU (samples, hits, bytes) in warm hues, waiting (off-CPU time, in
+ * nanoseconds) in cool ones, so that a glance tells a busy line from a blocked one. */
+export type HeatPalette = "cpu" | "wait";
+
+/** The palette of a `lineprobe/heat` notification, from the unit its figures are in. */
+export function paletteOf(unit: string | undefined): HeatPalette {
+  return unit === "ns" ? "wait" : "cpu";
+}
+
+/** Each palette's self and total colours, as "r, g, b" for light and dark themes. */
+export const PALETTES: Record<HeatPalette, Record<HeatKind, { light: string; dark: string; icon: string }>> = {
+  cpu: {
+    self: { light: "230, 74, 25", dark: "255, 112, 67", icon: "#f0562a" },
+    total: { light: "214, 140, 30", dark: "240, 180, 80", icon: "#e8a33d" },
+  },
+  wait: {
+    self: { light: "30, 100, 220", dark: "90, 150, 255", icon: "#3b7dea" },
+    total: { light: "60, 150, 200", dark: "110, 190, 240", icon: "#5aa7d6" },
+  },
+};
+
 export interface HeatMark {
   line: number;
   kind: HeatKind;
@@ -46,11 +67,11 @@ export function heatMarks(lines: HeatLine[], minPercent = 0.05): HeatMark[] {
   return marks;
 }
 
-/** Groups marks by decoration type key, e.g. `self-11`. */
-export function groupMarks(marks: HeatMark[]): Map<string, HeatMark[]> {
+/** Groups marks by decoration type key, e.g. `self-11` (`wait-self-11` in the waiting palette). */
+export function groupMarks(marks: HeatMark[], palette: HeatPalette = "cpu"): Map<string, HeatMark[]> {
   const groups = new Map<string, HeatMark[]>();
   for (const mark of marks) {
-    const key = decorationKey(mark.kind, mark.level);
+    const key = decorationKey(mark.kind, mark.level, palette);
     const group = groups.get(key);
     if (group) {
       group.push(mark);
@@ -61,8 +82,9 @@ export function groupMarks(marks: HeatMark[]): Map<string, HeatMark[]> {
   return groups;
 }
 
-export function decorationKey(kind: HeatKind, level: number): string {
-  return `${kind}-${String(level).padStart(2, "0")}`;
+export function decorationKey(kind: HeatKind, level: number, palette: HeatPalette = "cpu"): string {
+  const key = `${kind}-${String(level).padStart(2, "0")}`;
+  return palette === "cpu" ? key : `${palette}-${key}`;
 }
 
 /** Background alpha for a level: faint for small shares, never hiding the text. */
@@ -86,13 +108,14 @@ function round(value: number): number {
  * Orange-red reads on light and dark themes alike; the hollow variant for
  * total time uses an outline instead of a fill.
  */
-export function gutterSvg(kind: HeatKind, level: number): string {
+export function gutterSvg(kind: HeatKind, level: number, palette: HeatPalette = "cpu"): string {
   const width = 16;
   const height = 16;
   const length = Math.max(2, Math.round((width * level) / LEVELS));
+  const colour = PALETTES[palette][kind].icon;
   const bar =
     kind === "self"
-      ? `<rect x="0" y="3" width="${length}" height="10" rx="1" fill="#f0562a"/>`
-      : `<rect x="0.5" y="4.5" width="${Math.max(1, length - 1)}" height="7" rx="1" fill="none" stroke="#e8a33d" stroke-width="1"/>`;
+      ? `<rect x="0" y="3" width="${length}" height="10" rx="1" fill="${colour}"/>`
+      : `<rect x="0.5" y="4.5" width="${Math.max(1, length - 1)}" height="7" rx="1" fill="none" stroke="${colour}" stroke-width="1"/>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${bar}</svg>`;
 }

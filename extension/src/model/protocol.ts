@@ -17,6 +17,7 @@ export const ServerCommand = {
   usdtCount: "lineprobe.usdtCount",
   usdtTrace: "lineprobe.usdtTrace",
   jvmEvents: "lineprobe.jvmEvents",
+  offCpu: "lineprobe.offCpu",
   tracepointList: "lineprobe.tracepointList",
   tracepointTrace: "lineprobe.tracepointTrace",
 } as const;
@@ -115,6 +116,9 @@ export type JvmEventsResult =
 
 export const JVM_LIVE_NOTIFICATION = "lineprobe/jvmLive";
 
+/** `lineprobe.offCpu` (PROTOCOL.md): a profile's summary, its figures in nanoseconds. */
+export type OffCpuResult = { ok: true; event: string; samples: number; files: string[] } | Failure;
+
 /** `lineprobe.tracepointList` (PROTOCOL.md): the kernel's tracepoints with their fields. */
 export type TracepointListing =
   | { ok: true; tracepoints: { name: string; id: number; fields: { name: string; declaration: string }[] }[] }
@@ -191,6 +195,9 @@ export interface HeatLine {
 export interface HeatParams {
   uri: string;
   samples: number;
+  /** What the figures count ("cpu-clock", "off-CPU time") and in what ("samples", "ns"). */
+  event?: string;
+  unit?: string;
   lines: HeatLine[];
   /** Frame names of the flame graph node the heat is limited to, when scoped. */
   scope?: string[];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { backgroundAlpha, groupMarks, gutterSvg, heatMarks, LEVELS, levelOf, rulerAlpha } from "../model/heat";
+import { backgroundAlpha, decorationKey, groupMarks, gutterSvg, heatMarks, LEVELS, levelOf, paletteOf, rulerAlpha } from "../model/heat";
 
 test("levels are proportional to the share and never zero for a sampled line", () => {
   assert.equal(levelOf(0), 0);
@@ -51,4 +51,14 @@ test("gutter bars grow with the level", () => {
   assert.ok(width(gutterSvg("self", 1)) < width(gutterSvg("self", 10)));
   assert.ok(width(gutterSvg("self", 10)) < width(gutterSvg("self", LEVELS)));
   assert.match(gutterSvg("total", 5), /fill="none"/);
+});
+
+test("waiting (off-CPU nanoseconds) is drawn in a palette of its own", () => {
+  assert.equal(paletteOf("ns"), "wait");
+  assert.equal(paletteOf("samples"), "cpu");
+  assert.equal(paletteOf(undefined), "cpu");
+  assert.equal(decorationKey("self", 3), "self-03");
+  assert.equal(decorationKey("self", 3, "wait"), "wait-self-03");
+  assert.notEqual(gutterSvg("self", 5, "wait"), gutterSvg("self", 5));
+  assert.deepEqual([...groupMarks(heatMarks([{ line: 1, self_percent: 50, total_percent: 50 }]), "wait").keys()], ["wait-self-10"]);
 });

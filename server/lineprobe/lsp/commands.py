@@ -66,6 +66,7 @@ USDT_LIST = "lineprobe.usdtList"
 USDT_COUNT = "lineprobe.usdtCount"
 USDT_TRACE = "lineprobe.usdtTrace"
 JVM_EVENTS = "lineprobe.jvmEvents"
+OFF_CPU = "lineprobe.offCpu"
 TRACEPOINT_LIST = "lineprobe.tracepointList"
 TRACEPOINT_TRACE = "lineprobe.tracepointTrace"
 
@@ -408,6 +409,22 @@ def register(server: LineprobeServer) -> None:
 
         return await _traced(
             ls, arguments, STACK_COUNT, "Counting stacks of", kinds.STACKCOUNT, capture_parameters, publish
+        )
+
+    @server.command(OFF_CPU)
+    async def off_cpu_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """Off-CPU time by line, published as a profile is (heat, lenses, hovers, flame graph),
+        its figures in nanoseconds."""
+
+        def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
+            return {}
+
+        def publish(profile: StackProfile) -> tuple[dict[str, Any], str]:
+            summary, _ = _publish_stack_counts(ls, profile)
+            return summary, f"{profile.cost.unit.format(profile.total)} off the CPU"
+
+        return await _traced(
+            ls, arguments, OFF_CPU, "Measuring off-CPU time of", kinds.OFFCPU, capture_parameters, publish
         )
 
     @server.command(USDT_LIST)

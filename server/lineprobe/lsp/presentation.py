@@ -214,9 +214,12 @@ def scoped_heat(view: ProfileView, prefix: list[str]) -> tuple[int, list[dict[st
 
 def heat(view: ProfileView, doc: DocumentProfile) -> dict[str, Any]:
     """The ``lineprobe/heat`` notification's params (see PROTOCOL.md)."""
+    cost = view.profile.cost
     return {
         "uri": doc.uri,
         "samples": view.profile.total,
+        "event": cost.event,
+        "unit": cost.unit.value,
         "lines": [
             {
                 "line": number - 1,
