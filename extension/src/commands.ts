@@ -139,6 +139,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       );
       if (result.ok) {
         vscode.window.setStatusBarMessage(`lineprobe: off-CPU time of PID ${pid} on ${result.files.length} file(s), in blue`, 15000);
+        void deps.flameGraph.refresh(); // the panel shows the latest profile, whatever its cost
       }
       return result;
     }),
