@@ -8,7 +8,7 @@
 import * as crypto from "node:crypto";
 import * as vscode from "vscode";
 import type { ServerClient } from "./client";
-import { baseName } from "./model/processes";
+import { flameTitle } from "./model/flame";
 import { ServerCommand, type FlameGraphResult, type ScopeHeatResult } from "./model/protocol";
 import type { Profiler } from "./profiler";
 import { scopeToSelectedFrame } from "./settings";
@@ -68,9 +68,7 @@ export class FlameGraphPanel implements vscode.Disposable {
       });
       return;
     }
-    const target = this.profiler.lastProfiled;
-    const counted = `${result.samples} ${result.event ?? "CPU"} ${result.unit ?? "samples"}`;
-    const title = `${counted}${target ? ` of ${baseName(target.exe)} (PID ${target.pid})` : ""}`;
+    const title = flameTitle(result.samples, result.event, result.unit, this.profiler.lastProfiled);
     await panel.webview.postMessage({ type: "profile", samples: result.samples, root: result.root, title });
   }
 

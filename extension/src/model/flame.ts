@@ -58,3 +58,14 @@ export function frameLabel(node: FlameNode, totalSamples: number): string {
   const inlined = node.inlined ? " (inlined)" : "";
   return `${node.name}${inlined}${where}: ${share.toFixed(1)}% total, ${selfShare.toFixed(1)}% self (${node.value} samples)`;
 }
+
+/** The flame graph's heading: how much of what it shows ("412 cpu-clock samples", "2,133.5 ms of
+ * off-CPU time"), and of which process when the figures are a CPU profile of it. */
+export function flameTitle(total: number, event: string | undefined, unit: string | undefined, target?: { exe: string; pid: number }): string {
+  const counted =
+    unit === "ns"
+      ? `${(total / 1e6).toLocaleString("en-US", { maximumFractionDigits: 1 })} ms of ${event ?? "time"}`
+      : `${total.toLocaleString("en-US")} ${event ?? "CPU"} ${unit ?? "samples"}`;
+  const of = target && (unit === undefined || unit === "samples") ? ` of ${target.exe.split("/").pop()} (PID ${target.pid})` : "";
+  return `${counted}${of}`;
+}

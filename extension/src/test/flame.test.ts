@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { frameLabel, hottestNode, scopePath, selfValue, type HierarchyNode } from "../model/flame";
+import { flameTitle, frameLabel, hottestNode, scopePath, selfValue, type HierarchyNode } from "../model/flame";
 import type { FlameNode } from "../model/protocol";
 
 const leaf: FlameNode = { name: "is_divisible:17", function: "is_divisible", value: 80, path: "/w/primes.c", line: 17, uri: "file:///w/primes.c", children: [] };
@@ -31,4 +31,10 @@ test("scope path runs from the root's child to the clicked node; the root resets
 test("frame labels carry shares and the source location", () => {
   assert.equal(frameLabel(leaf, 100), "is_divisible:17 at /w/primes.c:17: 80.0% total, 80.0% self (80 samples)");
   assert.match(frameLabel(kernel, 100), /\(kernel\)/);
+});
+
+test("the flame graph's heading words time as time and names the process of a CPU profile", () => {
+  assert.equal(flameTitle(2_133_496_000, "off-CPU time", "ns", { exe: "/w/primes", pid: 7 }), "2,133.5 ms of off-CPU time");
+  assert.equal(flameTitle(412, "cpu-clock", "samples", { exe: "/w/primes", pid: 7 }), "412 cpu-clock samples of primes (PID 7)");
+  assert.equal(flameTitle(30, "block:block_rq_issue", "hits"), "30 block:block_rq_issue hits");
 });
