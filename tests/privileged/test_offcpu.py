@@ -113,15 +113,10 @@ def test_the_split_agrees_with_libbpf_tools_offcputime_side_by_side(workloads: P
 
     argv = [str(workloads / "blocker"), str(ROUNDS), str(tmp_path / "data"), "wait"]
     program = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    reference = subprocess.Popen(
-        ["/usr/sbin/offcputime", "-p", str(program.pid)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     runner = CaptureRunner()
     measuring = threading.Event()
     answer: list[Any] = []
+    reference: subprocess.Popen[str] | None = None
     worker = threading.Thread(
         target=lambda: answer.append(
             runner.capture(
@@ -136,13 +131,20 @@ def test_the_split_agrees_with_libbpf_tools_offcputime_side_by_side(workloads: P
     worker.start()
     try:
         assert measuring.wait(90), "lineprobe never started measuring"
+        # Attached second, offcputime runs after lineprobe at each switch: see the test's end.
+        reference = subprocess.Popen(
+            ["/usr/sbin/offcputime", "-p", str(program.pid)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(2.0)  # offcputime has no word for "attached": its load takes well under this
         output, _ = program.communicate("go\n", timeout=120)
         reference.send_signal(signal.SIGINT)
         theirs_text, _ = reference.communicate(timeout=60)
     finally:
         for child in (program, reference):
-            if child.poll() is None:
+            if child is not None and child.poll() is None:
                 child.kill()
         worker.join(120)
         runner.close()
@@ -152,14 +154,16 @@ def test_the_split_agrees_with_libbpf_tools_offcputime_side_by_side(workloads: P
     ours = {f.function: f.total_cost // 1000 for f in answer[0].functions if f.function in theirs}
     print(f"off-CPU microseconds by reason: lineprobe {ours}, offcputime {theirs}, the program {truth}")
 
-    # The split between the two waits agrees within a point; each reason is within 10% of what the
-    # program measured. (With offcputime attached too, lineprobe's fsync time runs a few percent
-    # under the program's and offcputime's, while alone it is within 1%: an open question, see
-    # test_each_line_waits_as_long_as_the_program_measured.)
+    # Two programs on sched_switch run one after the other at each switch, and the one attached
+    # first times each wait from before the other's work to after it: measured here, lineprobe
+    # first came within 1% of the program's fsync waits and offcputime 8-10% under them; with
+    # offcputime first, the other way round. So offcputime is attached second, lineprobe must match
+    # the program, and the two agree on the naps (one switch each) and on the split within 1.5
+    # points.
     def fsync_share(totals: dict[str, int]) -> float:
         return 100 * totals["do_fsync"] / (totals["do_fsync"] + totals["do_nanosleep"])
 
-    assert abs(fsync_share(ours) - fsync_share(theirs)) <= 1.0, (ours, theirs)
+    assert abs(fsync_share(ours) - fsync_share(theirs)) <= 1.5, (ours, theirs)
     assert abs(ours["do_nanosleep"] - theirs["do_nanosleep"]) <= 0.05 * theirs["do_nanosleep"]
     for reason, microseconds in truth.items():
-        assert abs(ours[reason] - microseconds) <= 0.10 * microseconds, (reason, ours, truth)
+        assert abs(ours[reason] - microseconds) <= 0.05 * microseconds, (reason, ours, truth)
