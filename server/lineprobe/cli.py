@@ -561,6 +561,38 @@ def processes(workspace: tuple[str, ...], as_json: bool) -> None:
     Console().print(table)
 
 
+@main.command()
+@click.option("--pid", "-p", type=click.IntRange(1), help="Count the block requests this process issues.")
+@click.option("--all", "every_task", is_flag=True, help="Count every task's requests (root only).")
+@_duration_option("trace", parameters.DURATION_S, launchable=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: processes and devices.")
+@click.option(
+    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
+)
+def disk(
+    pid: int | None, every_task: bool, duration: float | None, as_json: bool, launcher: str | None
+) -> None:
+    """Block I/O by process and by disk: what biotop and biolatency -D show, from the block
+    tracepoints (the kprobes those bcc tools need are refused on kernels in lockdown).
+
+    \b
+    lineprobe disk --all -d 5
+    lineprobe disk --pid 1234 --json
+    """
+    from rich.console import Console
+
+    from lineprobe.capture import kinds
+    from lineprobe.reports.disk_report import disk_to_json, render_disk
+
+    if every_task == (pid is not None):
+        raise click.UsageError("give either --pid PID or --all")
+    activity = _capture(kinds.DISK, 0 if every_task else pid, (), duration, {}, as_json, launcher)
+    if as_json:
+        click.echo(json.dumps(disk_to_json(activity), indent=1))
+    else:
+        render_disk(activity, Console())
+
+
 @main.group()
 def tracepoints() -> None:
     """Kernel tracepoints (workshop lab 1): list them with their fields, trace one's records."""

@@ -228,6 +228,17 @@ class OffCpuRequest(_Request, tag="offcpu", frozen=True):
     start_at_exec: StartAtExec = 0
 
 
+class DiskRequest(_Request, tag="disk", frozen=True):
+    """Block I/O by device and by the process that issued it (biotop, biolatency -D), in one
+    process's requests or (root callers only) every task's."""
+
+    id: int
+    pid: int | None
+    """The process whose requests are counted; None: every task's (root callers only)."""
+    duration_s: Duration = _default(parameters.DURATION_S)
+    start_at_exec: StartAtExec = 0
+
+
 class TracepointsRequest(_Request, tag="tracepoints", frozen=True):
     """The kernel's tracepoints whose ``category:name`` matches ``pattern`` (a glob), with their
     formats (tracefs is root's alone: the caller cannot read it)."""
@@ -277,6 +288,7 @@ TracingRequest = (
     | TracepointTraceRequest
     | TracepointCountRequest
     | OffCpuRequest
+    | DiskRequest
 )
 """The requests that trace a process (the fields they share: id, pid, duration_s, start_at_exec)."""
 
@@ -293,6 +305,7 @@ Request = (
     | TracepointTraceRequest
     | TracepointCountRequest
     | OffCpuRequest
+    | DiskRequest
     | TracepointsRequest
     | StopRequest
     | ShutdownRequest
@@ -799,6 +812,42 @@ class TracepointCountResult(msgspec.Struct, frozen=True):
     unreadable: int
 
 
+class DiskLatency(msgspec.Struct, frozen=True):
+    dev: int
+    """The kernel's dev_t: major << 20 | minor."""
+    buckets: list[list[int]]
+    """``[bucket, count]`` of requests by the power of two of their microseconds from issue to
+    completion (0 for 0, K for 2^(K-1)..2^K-1), in order."""
+
+
+class DiskProcess(msgspec.Struct, frozen=True):
+    tgid: int
+    comm: str
+    dev: int
+    op: str
+    """The requests' operation, as rwbs' first letter: R, W, F (flush), D (discard), N."""
+    ios: int
+    bytes: int
+    latency_ns: int
+    """The requests' issue-to-completion time, summed."""
+
+
+class DiskCounters(msgspec.Struct, frozen=True):
+    issued: int
+    completed: int
+    """Of those issued in the window, completed in it (the ones counted)."""
+    lost: int
+
+
+class DiskResult(msgspec.Struct, frozen=True):
+    header: TraceHeader
+    """Every task: pid 0, no maps."""
+    latency: list[DiskLatency]
+    processes: list[DiskProcess]
+    """Most bytes first."""
+    counters: DiskCounters
+
+
 class TracepointLive(msgspec.Struct, tag="tracepoint", tag_field="kind", frozen=True):
     """What a tracepoint trace has seen so far, sent with progress about once a second."""
 
@@ -906,6 +955,11 @@ class ProbeTraceDone(msgspec.Struct, tag="probe-trace-result", tag_field="type",
     result: ProbeTraceResult
 
 
+class DiskDone(msgspec.Struct, tag="disk-result", tag_field="type", frozen=True):
+    id: int
+    result: DiskResult
+
+
 class OffCpuDone(msgspec.Struct, tag="offcpu-result", tag_field="type", frozen=True):
     id: int
     result: StackCountResult
@@ -949,6 +1003,7 @@ AgentMessage = (
     | TracepointTraceDone
     | TracepointCountDone
     | OffCpuDone
+    | DiskDone
     | Failure
 )
 

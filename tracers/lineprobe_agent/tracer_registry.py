@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 from lineprobe_agent import protocol
 from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address
 from lineprobe_agent.cpu_time import CpuTimeSampler
+from lineprobe_agent.disk_io import DiskTracer
 from lineprobe_agent.jvm_events import JvmEventTracer
 from lineprobe_agent.leak_tracer import LeakTracer, find_libc
 from lineprobe_agent.probe_args import ProbeArgCounter, ProbeHitTracer, ProbeProgram
@@ -261,6 +262,20 @@ def run_offcpu(tracing: Tracing, request: protocol.OffCpuRequest) -> protocol.Of
     )
 
 
+def run_disk(tracing: Tracing, request: protocol.DiskRequest) -> protocol.DiskDone:
+    """Block I/O by device and process, with a program compiled for the request."""
+    tracer = tracing.program_for_request(lambda: DiskTracer(request.pid is None))
+    try:
+        tracing.attach(
+            lambda: tracer.start(request.pid), tracer.stop, tracer.gate, "cannot attach to block:*"
+        )
+        (latency, processes, counters), header = tracing.run(tracer, tracer.collect)
+    finally:
+        tracer.close()
+    result = protocol.DiskResult(header=header, latency=latency, processes=processes, counters=counters)
+    return protocol.DiskDone(request.id, result)
+
+
 # -- USDT argument counts -------------------------------------------------------------------------
 
 
@@ -457,6 +472,7 @@ TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.LeaksRequest, "leaks", LeakTracer, run_leaks),
     TracerEntry(protocol.StackCountRequest, "stackcount", StackCounter, run_stackcount, system_wide=True),
     TracerEntry(protocol.OffCpuRequest, "stackcount", StackCounter, run_offcpu),
+    TracerEntry(protocol.DiskRequest, "disk", None, run_disk, system_wide=True),
     TracerEntry(protocol.ProbeArgsRequest, "probe-args", None, run_probe_args),
     TracerEntry(protocol.ProbeTraceRequest, "probe-trace", None, run_probe_trace),
     TracerEntry(protocol.JvmEventsRequest, "jvm-events", None, run_jvm_events),

@@ -22,6 +22,7 @@ from lineprobe.profiling.aggregate import resolve_profile
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.attribute import resolve_trace
 from lineprobe.syscalls.model import SyscallTrace
+from lineprobe.system.disk import DiskActivity, resolve_disk_activity
 from lineprobe.tracepoints.counts import TracepointCounts, resolve_tracepoint_counts
 from lineprobe.tracepoints.records import TracepointTrace, resolve_tracepoint_trace
 from lineprobe.usdt.counts import ProbeCounts, resolve_probe_counts
@@ -115,6 +116,10 @@ TRACEPOINT_COUNT: CaptureKind[TracepointCounts] = CaptureKind(
     lambda raw, cache, launched: resolve_tracepoint_counts(raw, launched),
 )
 """A kernel tracepoint's hits counted in the kernel by a field."""
+DISK: CaptureKind[DiskActivity] = CaptureKind(
+    "disk", "disk", "tracing", lambda raw, cache, launched: resolve_disk_activity(raw, launched)
+)
+"""Block I/O by device and process (biotop, biolatency -D)."""
 KINDS: dict[str, CaptureKind[Any]] = {
     kind.name: kind
     for kind in (
@@ -128,5 +133,6 @@ KINDS: dict[str, CaptureKind[Any]] = {
         JVM_EVENTS,
         TRACEPOINT_TRACE,
         TRACEPOINT_COUNT,
+        DISK,
     )
 }

@@ -126,6 +126,15 @@ enum lp_tracepoint_stat {
 /* Room for a char-array field's text in a count's key. */
 #define TP_KEY_TEXT 32
 
+/* ---- Block I/O by device and process (disk_io.bpf.c) ----------------------------------- */
+
+enum lp_disk_stat {
+    DK_STAT_ISSUED,                /* requests issued (by the target, or anywhere) */
+    DK_STAT_COMPLETED,             /* of those, completed in the window */
+    DK_STAT_LOST,                  /* a request or total the maps had no room for */
+    DK_STAT_COUNT,
+};
+
 /* ---- HotSpot's garbage collections and class loads (jvm_events.bpf.c) ------------------ */
 
 enum lp_jvm_events_stat {

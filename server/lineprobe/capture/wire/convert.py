@@ -35,6 +35,7 @@ from lineprobe.syscalls.model import (
     RawSyscallTrace,
     SyscallTotal,
 )
+from lineprobe.system.disk import DeviceLatency, DiskActivity, ProcessIO, device_name
 from lineprobe.tracepoints.counts import FieldCount, TracepointCounts
 from lineprobe.tracepoints.records import (
     TracepointEvent,
@@ -248,6 +249,27 @@ def to_tracepoint_counts(result: protocol.TracepointCountResult) -> TracepointCo
     )
 
 
+def to_disk_activity(result: protocol.DiskResult) -> DiskActivity:
+    names: dict[int, str] = {}
+
+    def name(dev: int) -> str:
+        if dev not in names:
+            names[dev] = device_name(dev)
+        return names[dev]
+
+    return DiskActivity(
+        header=header_of(result.header),
+        devices=tuple(DeviceLatency(name(d.dev), {b: n for b, n in d.buckets}) for d in result.latency),
+        processes=tuple(
+            ProcessIO(p.tgid, p.comm, name(p.dev), p.op, p.ios, p.bytes, p.latency_ns)
+            for p in result.processes
+        ),
+        issued=result.counters.issued,
+        completed=result.counters.completed,
+        lost=result.counters.lost,
+    )
+
+
 def _distribution(histogram: protocol.Histogram) -> Distribution:
     return Distribution(
         histogram.name, histogram.unit, tuple(Bucket(b.low, b.high, b.count) for b in histogram.buckets)
@@ -357,6 +379,7 @@ WIRE_KINDS: dict[str, WireKind] = {
     "leaks": WireKind(protocol.LeaksRequest, protocol.LeaksDone, to_raw_leak_trace),
     "stackcount": WireKind(protocol.StackCountRequest, protocol.StackCountDone, to_raw_stack_counts),
     "offcpu": WireKind(protocol.OffCpuRequest, protocol.OffCpuDone, to_raw_offcpu),
+    "disk": WireKind(protocol.DiskRequest, protocol.DiskDone, to_disk_activity),
     "probe-args": WireKind(protocol.ProbeArgsRequest, protocol.ProbeArgsDone, to_probe_counts),
     "probe-trace": WireKind(protocol.ProbeTraceRequest, protocol.ProbeTraceDone, to_probe_trace),
     "jvm-events": WireKind(protocol.JvmEventsRequest, protocol.JvmEventsDone, to_jvm_events),

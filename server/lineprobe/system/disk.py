@@ -1,0 +1,77 @@
+"""Block I/O by device and by the process that issued it, as biotop and biolatency -D report it:
+each device's latency histogram (issue to completion, powers of two of microseconds) and each
+process's reads and writes (I/Os, bytes, average latency)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from lineprobe.model.capture import CaptureHeader, Timings
+from lineprobe.model.power_of_two import power_of_two_rows
+
+SYS_DEV_BLOCK = Path("/sys/dev/block")
+
+
+def device_name(dev: int, root: Path = SYS_DEV_BLOCK) -> str:
+    """A kernel dev_t (major << 20 | minor) as its device's name (``vda``), from sysfs; the
+    numbers where sysfs does not say."""
+    major, minor = dev >> 20, dev & 0xFFFFF
+    try:
+        for line in (root / f"{major}:{minor}" / "uevent").read_text().splitlines():
+            if line.startswith("DEVNAME="):
+                return line.removeprefix("DEVNAME=")
+    except OSError:
+        pass
+    return f"{major}:{minor}"
+
+
+@dataclass(frozen=True)
+class DeviceLatency:
+    device: str
+    buckets: dict[int, int]
+    """Requests by the power of two of their microseconds (0 for 0, K for 2^(K-1)..2^K-1)."""
+
+    @property
+    def requests(self) -> int:
+        return sum(self.buckets.values())
+
+    def rows(self) -> list[tuple[int, int, int]]:
+        return power_of_two_rows(self.buckets)
+
+
+@dataclass(frozen=True)
+class ProcessIO:
+    pid: int
+    comm: str
+    device: str
+    op: str
+    """R, W, F (flush), D (discard), N: the block layer's letter."""
+    ios: int
+    bytes: int
+    latency_ns: int
+
+    @property
+    def average_ms(self) -> float:
+        return self.latency_ns / self.ios / 1e6 if self.ios else 0.0
+
+
+@dataclass
+class DiskActivity:
+    header: CaptureHeader
+    devices: tuple[DeviceLatency, ...]
+    processes: tuple[ProcessIO, ...]
+    """Most bytes first."""
+    issued: int
+    completed: int
+    lost: int
+    warnings: list[str] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+
+
+def resolve_disk_activity(raw: DiskActivity, launched: bool = False) -> DiskActivity:
+    started = time.monotonic()
+    warnings = [f"{raw.lost:,} requests the maps had no room for"] if raw.lost else []
+    warnings.extend(raw.header.warnings("trace", launched))
+    return replace(raw, warnings=warnings, timings=raw.header.timings.resolved_since(started))

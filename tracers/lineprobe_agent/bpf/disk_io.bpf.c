@@ -1,0 +1,118 @@
+/* Block I/O, as biotop and biolatency see it, from the block tracepoints (the kprobes those bcc
+ * tools use are refused on this kernel): each request's issue and completion are paired by
+ * (device, sector), and in the kernel each completed request adds to its device's latency
+ * histogram (powers of two of microseconds, as biolatency -D) and to the totals of the process
+ * that issued it (I/Os, bytes, latency; reads, writes and flushes apart, as biotop).
+ *
+ * Compiled for each request, with -D settings that are numbers only:
+ *   SYSTEM_WIDE   1: requests issued by every task (root callers only); 0: by the gate's target
+ */
+#include "lineprobe.h"
+
+struct request_key_t {
+    u32 dev;
+    u32 pad;
+    u64 sector;
+};
+
+struct issued_t {
+    u64 time_ns;
+    u32 tgid;
+    u32 bytes;
+    u32 op;       /* rwbs' first letter: R(ead), W(rite), F(lush), D(iscard), N(one) */
+    u32 pad;
+    char comm[16];
+};
+
+/* Flat: bcc sizes its ctypes key from the struct. */
+struct process_key_t {
+    u32 tgid;
+    u32 dev;
+    u32 op;
+    u32 pad;
+    char comm[16];
+};
+
+struct process_value_t {
+    u64 ios;
+    u64 bytes;
+    u64 latency_ns;
+};
+
+struct latency_key_t {
+    u32 dev;
+    u32 bucket;
+};
+
+BPF_HASH(issued, struct request_key_t, struct issued_t, 10240);
+BPF_HASH(processes, struct process_key_t, struct process_value_t, 4096);
+BPF_HASH(latency, struct latency_key_t, u64, 2048);
+BPF_PERCPU_ARRAY(stats, u64, DK_STAT_COUNT);
+
+static __always_inline void bump(u32 index)
+{
+    u64 *value = stats.lookup(&index);
+    if (value)
+        (*value)++;
+}
+
+/* The power-of-two bucket of V: 0 for 0, else K for 2^(K-1) <= V < 2^K. */
+static __always_inline u32 log2_bucket(u64 v)
+{
+    if (v == 0)
+        return 0;
+    u32 bucket = 1;
+    if (v >> 32) { v >>= 32; bucket += 32; }
+    if (v >> 16) { v >>= 16; bucket += 16; }
+    if (v >> 8) { v >>= 8; bucket += 8; }
+    if (v >> 4) { v >>= 4; bucket += 4; }
+    if (v >> 2) { v >>= 2; bucket += 2; }
+    if (v >> 1)
+        bucket += 1;
+    return bucket;
+}
+
+int on_issue(struct tracepoint__block__block_rq_issue *args)
+{
+    if (!SYSTEM_WIDE && !lp_is_target())
+        return 0;
+    bump(DK_STAT_ISSUED);
+    struct request_key_t key = {.dev = args->dev, .sector = args->sector};
+    struct issued_t request = {.time_ns = bpf_ktime_get_ns(), .bytes = args->bytes};
+    request.tgid = bpf_get_current_pid_tgid() >> 32;
+    bpf_get_current_comm(request.comm, sizeof(request.comm));
+    char op = 0;
+    bpf_probe_read_kernel(&op, 1, args->rwbs);
+    request.op = op;
+    if (issued.update(&key, &request) != 0)
+        bump(DK_STAT_LOST);
+    return 0;
+}
+
+int on_complete(struct tracepoint__block__block_rq_complete *args)
+{
+    struct request_key_t key = {.dev = args->dev, .sector = args->sector};
+    struct issued_t *request = issued.lookup(&key);
+    if (!request)
+        return 0;  /* issued before the window, or by a task not traced */
+    bump(DK_STAT_COMPLETED);
+    u64 took = bpf_ktime_get_ns() - request->time_ns;
+    struct latency_key_t bucket = {.dev = key.dev, .bucket = log2_bucket(took / 1000)};
+    u64 none = 0;
+    u64 *count = latency.lookup_or_try_init(&bucket, &none);
+    if (count)
+        __sync_fetch_and_add(count, 1);
+    struct process_key_t who = {.tgid = request->tgid, .dev = key.dev, .op = request->op};
+    __builtin_memcpy(who.comm, request->comm, sizeof(who.comm));
+    struct process_value_t zero = {};
+    struct process_value_t *totals = processes.lookup_or_try_init(&who, &zero);
+    if (totals) {
+        __sync_fetch_and_add(&totals->ios, 1);
+        __sync_fetch_and_add(&totals->bytes, request->bytes);
+        __sync_fetch_and_add(&totals->latency_ns, took);
+    } else {
+        bump(DK_STAT_LOST);
+    }
+    issued.delete(&key);
+    return 0;
+}
