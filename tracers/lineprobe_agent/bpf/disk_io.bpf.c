@@ -56,21 +56,6 @@ static __always_inline void bump(u32 index)
         (*value)++;
 }
 
-/* The power-of-two bucket of V: 0 for 0, else K for 2^(K-1) <= V < 2^K. */
-static __always_inline u32 log2_bucket(u64 v)
-{
-    if (v == 0)
-        return 0;
-    u32 bucket = 1;
-    if (v >> 32) { v >>= 32; bucket += 32; }
-    if (v >> 16) { v >>= 16; bucket += 16; }
-    if (v >> 8) { v >>= 8; bucket += 8; }
-    if (v >> 4) { v >>= 4; bucket += 4; }
-    if (v >> 2) { v >>= 2; bucket += 2; }
-    if (v >> 1)
-        bucket += 1;
-    return bucket;
-}
 
 int on_issue(struct tracepoint__block__block_rq_issue *args)
 {
@@ -97,7 +82,7 @@ int on_complete(struct tracepoint__block__block_rq_complete *args)
         return 0;  /* issued before the window, or by a task not traced */
     bump(DK_STAT_COMPLETED);
     u64 took = bpf_ktime_get_ns() - request->time_ns;
-    struct latency_key_t bucket = {.dev = key.dev, .bucket = log2_bucket(took / 1000)};
+    struct latency_key_t bucket = {.dev = key.dev, .bucket = lp_log2_bucket(took / 1000)};
     u64 none = 0;
     u64 *count = latency.lookup_or_try_init(&bucket, &none);
     if (count)

@@ -110,6 +110,23 @@ enum lp_probe_args_stat {
 /* Room for one text argument in a group's key, its NUL included. */
 #define PROBE_TEXT_BYTES 96
 
+/* The power-of-two bucket of V, as argdist -H and biolatency count: 0 for 0, else K for
+ * 2^(K-1) <= V < 2^K (no count-leading-zeros in BPF). */
+static __always_inline u64 lp_log2_bucket(u64 v)
+{
+    if (v == 0)
+        return 0;
+    u64 bucket = 1;
+    if (v >> 32) { v >>= 32; bucket += 32; }
+    if (v >> 16) { v >>= 16; bucket += 16; }
+    if (v >> 8) { v >>= 8; bucket += 8; }
+    if (v >> 4) { v >>= 4; bucket += 4; }
+    if (v >> 2) { v >>= 2; bucket += 2; }
+    if (v >> 1)
+        bucket += 1;
+    return bucket;
+}
+
 /* ---- Kernel tracepoint records (tracepoint_events.bpf.c) ------------------------------- */
 
 enum lp_tracepoint_stat {

@@ -86,21 +86,6 @@ static __always_inline void read_text(char *into, u64 address, s64 length, int k
  * @SLOTn_ARG@ and @SLOTn_LENGTH@ placeholders (bpf_source.program_text), and each slot is
  * written out. */
 
-/* The power-of-two bucket of V: 0 for 0, else K for 2^(K-1) <= V < 2^K (no clz in BPF). */
-static __always_inline u64 log2_bucket(u64 v)
-{
-    if (v == 0)
-        return 0;
-    u64 bucket = 1;
-    if (v >> 32) { v >>= 32; bucket += 32; }
-    if (v >> 16) { v >>= 16; bucket += 16; }
-    if (v >> 8) { v >>= 8; bucket += 8; }
-    if (v >> 4) { v >>= 4; bucket += 4; }
-    if (v >> 2) { v >>= 2; bucket += 2; }
-    if (v >> 1)
-        bucket += 1;
-    return bucket;
-}
 
 /* Whether this hit may be sent: at most RATE_LIMIT in each second (shared by the CPUs; the
  * second's turnover is not atomic, so a handful more may pass at a turn, each still counted). */
@@ -179,7 +164,7 @@ int on_probe(struct pt_regs *ctx)
     }
 #endif
 #if HISTOGRAM
-    group->number0 = log2_bucket(group->number0);
+    group->number0 = lp_log2_bucket(group->number0);
 #endif
 #if TRACE
     if (hits.perf_submit(ctx, hit, sizeof(*hit)) != 0)

@@ -62,21 +62,6 @@ static __always_inline int under_rate_limit(u64 now)
     return __sync_fetch_and_add(sent, 1) < RATE_LIMIT;
 }
 
-/* The power-of-two bucket of V: 0 for 0, else K for 2^(K-1) <= V < 2^K. */
-static __always_inline u64 log2_bucket(u64 v)
-{
-    if (v == 0)
-        return 0;
-    u64 bucket = 1;
-    if (v >> 32) { v >>= 32; bucket += 32; }
-    if (v >> 16) { v >>= 16; bucket += 16; }
-    if (v >> 8) { v >>= 8; bucket += 8; }
-    if (v >> 4) { v >>= 4; bucket += 4; }
-    if (v >> 2) { v >>= 2; bucket += 2; }
-    if (v >> 1)
-        bucket += 1;
-    return bucket;
-}
 
 #if COUNT
 static __always_inline int count_hit(void *ctx)
@@ -102,7 +87,7 @@ static __always_inline int count_hit(void *ctx)
     int shift = 64 - 8 * FIELD_SIZE;
     raw = (u64)(((s64)(raw << shift)) >> shift);
 #endif
-    key->number = HISTOGRAM ? log2_bucket(raw) : raw;
+    key->number = HISTOGRAM ? lp_log2_bucket(raw) : raw;
 #endif
     u64 none = 0;
     u64 *count = counts.lookup_or_try_init(key, &none);
