@@ -593,6 +593,31 @@ def disk(
         render_disk(activity, Console())
 
 
+@main.command()
+@_duration_option("trace", parameters.DURATION_S, "the machine", launchable=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: hard and soft interrupts.")
+@click.option(
+    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
+)
+def irqs(duration: float | None, as_json: bool, launcher: str | None) -> None:
+    """Hard and soft interrupt time, machine-wide (root only): how often each IRQ and softirq
+    vector ran and for how long, as hardirqs and softirqs report it, from the irq tracepoints.
+
+    \b
+    lineprobe irqs -d 5
+    """
+    from rich.console import Console
+
+    from lineprobe.capture import kinds
+    from lineprobe.reports.irqs_report import irqs_to_json, render_irqs
+
+    interrupts = _capture(kinds.IRQS, 0, (), duration, {}, as_json, launcher)
+    if as_json:
+        click.echo(json.dumps(irqs_to_json(interrupts), indent=1))
+    else:
+        render_irqs(interrupts, Console())
+
+
 @main.group()
 def tracepoints() -> None:
     """Kernel tracepoints (workshop lab 1): list them with their fields, trace one's records."""

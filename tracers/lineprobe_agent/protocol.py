@@ -239,6 +239,16 @@ class DiskRequest(_Request, tag="disk", frozen=True):
     start_at_exec: StartAtExec = 0
 
 
+class IrqRequest(_Request, tag="irqs", frozen=True):
+    """Hard and soft interrupt time by IRQ and softirq vector (hardirqs, softirqs): machine-wide,
+    root callers only (``pid`` must be null)."""
+
+    id: int
+    pid: None = None
+    duration_s: Duration = _default(parameters.DURATION_S)
+    start_at_exec: StartAtExec = 0
+
+
 class TracepointsRequest(_Request, tag="tracepoints", frozen=True):
     """The kernel's tracepoints whose ``category:name`` matches ``pattern`` (a glob), with their
     formats (tracefs is root's alone: the caller cannot read it)."""
@@ -289,6 +299,7 @@ TracingRequest = (
     | TracepointCountRequest
     | OffCpuRequest
     | DiskRequest
+    | IrqRequest
 )
 """The requests that trace a process (the fields they share: id, pid, duration_s, start_at_exec)."""
 
@@ -306,6 +317,7 @@ Request = (
     | TracepointCountRequest
     | OffCpuRequest
     | DiskRequest
+    | IrqRequest
     | TracepointsRequest
     | StopRequest
     | ShutdownRequest
@@ -848,6 +860,22 @@ class DiskResult(msgspec.Struct, frozen=True):
     counters: DiskCounters
 
 
+class IrqTime(msgspec.Struct, frozen=True, array_like=True):
+    name: str
+    """The handler's name (hard IRQs, as /proc/interrupts names them) or the softirq vector's."""
+    number: int
+    """The IRQ number, or the softirq vector."""
+    count: int
+    time_ns: int
+
+
+class IrqResult(msgspec.Struct, frozen=True):
+    header: TraceHeader
+    hard: list[IrqTime]
+    """Most time first."""
+    soft: list[IrqTime]
+
+
 class TracepointLive(msgspec.Struct, tag="tracepoint", tag_field="kind", frozen=True):
     """What a tracepoint trace has seen so far, sent with progress about once a second."""
 
@@ -955,6 +983,11 @@ class ProbeTraceDone(msgspec.Struct, tag="probe-trace-result", tag_field="type",
     result: ProbeTraceResult
 
 
+class IrqDone(msgspec.Struct, tag="irqs-result", tag_field="type", frozen=True):
+    id: int
+    result: IrqResult
+
+
 class DiskDone(msgspec.Struct, tag="disk-result", tag_field="type", frozen=True):
     id: int
     result: DiskResult
@@ -1004,6 +1037,7 @@ AgentMessage = (
     | TracepointCountDone
     | OffCpuDone
     | DiskDone
+    | IrqDone
     | Failure
 )
 

@@ -24,6 +24,7 @@ from lineprobe_agent import protocol
 from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address
 from lineprobe_agent.cpu_time import CpuTimeSampler
 from lineprobe_agent.disk_io import DiskTracer
+from lineprobe_agent.irq_time import IrqTracer
 from lineprobe_agent.jvm_events import JvmEventTracer
 from lineprobe_agent.leak_tracer import LeakTracer, find_libc
 from lineprobe_agent.probe_args import ProbeArgCounter, ProbeHitTracer, ProbeProgram
@@ -276,6 +277,17 @@ def run_disk(tracing: Tracing, request: protocol.DiskRequest) -> protocol.DiskDo
     return protocol.DiskDone(request.id, result)
 
 
+def run_irqs(tracing: Tracing, request: protocol.IrqRequest) -> protocol.IrqDone:
+    """Interrupt time machine-wide, with a program compiled for the request."""
+    tracer = tracing.program_for_request(IrqTracer)
+    try:
+        tracing.attach(tracer.start, tracer.stop, tracer.gate, "cannot attach to irq:*")
+        (hard, soft), header = tracing.run(tracer, tracer.collect)
+    finally:
+        tracer.close()
+    return protocol.IrqDone(request.id, protocol.IrqResult(header=header, hard=hard, soft=soft))
+
+
 # -- USDT argument counts -------------------------------------------------------------------------
 
 
@@ -473,6 +485,7 @@ TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.StackCountRequest, "stackcount", StackCounter, run_stackcount, system_wide=True),
     TracerEntry(protocol.OffCpuRequest, "stackcount", StackCounter, run_offcpu),
     TracerEntry(protocol.DiskRequest, "disk", None, run_disk, system_wide=True),
+    TracerEntry(protocol.IrqRequest, "irqs", None, run_irqs, system_wide=True),
     TracerEntry(protocol.ProbeArgsRequest, "probe-args", None, run_probe_args),
     TracerEntry(protocol.ProbeTraceRequest, "probe-trace", None, run_probe_trace),
     TracerEntry(protocol.JvmEventsRequest, "jvm-events", None, run_jvm_events),

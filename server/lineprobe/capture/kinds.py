@@ -23,6 +23,7 @@ from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.attribute import resolve_trace
 from lineprobe.syscalls.model import SyscallTrace
 from lineprobe.system.disk import DiskActivity, resolve_disk_activity
+from lineprobe.system.irqs import Interrupts, resolve_interrupts
 from lineprobe.tracepoints.counts import TracepointCounts, resolve_tracepoint_counts
 from lineprobe.tracepoints.records import TracepointTrace, resolve_tracepoint_trace
 from lineprobe.usdt.counts import ProbeCounts, resolve_probe_counts
@@ -120,6 +121,10 @@ DISK: CaptureKind[DiskActivity] = CaptureKind(
     "disk", "disk", "tracing", lambda raw, cache, launched: resolve_disk_activity(raw, launched)
 )
 """Block I/O by device and process (biotop, biolatency -D)."""
+IRQS: CaptureKind[Interrupts] = CaptureKind(
+    "irqs", "irqs", "tracing", lambda raw, cache, launched: resolve_interrupts(raw, launched)
+)
+"""Interrupt time by hard IRQ and softirq vector (hardirqs, softirqs), machine-wide."""
 KINDS: dict[str, CaptureKind[Any]] = {
     kind.name: kind
     for kind in (
@@ -134,5 +139,6 @@ KINDS: dict[str, CaptureKind[Any]] = {
         TRACEPOINT_TRACE,
         TRACEPOINT_COUNT,
         DISK,
+        IRQS,
     )
 }

@@ -36,6 +36,7 @@ from lineprobe.syscalls.model import (
     SyscallTotal,
 )
 from lineprobe.system.disk import DeviceLatency, DiskActivity, ProcessIO, device_name
+from lineprobe.system.irqs import Interrupts, InterruptTime
 from lineprobe.tracepoints.counts import FieldCount, TracepointCounts
 from lineprobe.tracepoints.records import (
     TracepointEvent,
@@ -270,6 +271,13 @@ def to_disk_activity(result: protocol.DiskResult) -> DiskActivity:
     )
 
 
+def to_interrupts(result: protocol.IrqResult) -> Interrupts:
+    def times(entries: list[protocol.IrqTime]) -> tuple[InterruptTime, ...]:
+        return tuple(InterruptTime(e.name, e.number, e.count, e.time_ns) for e in entries)
+
+    return Interrupts(header=header_of(result.header), hard=times(result.hard), soft=times(result.soft))
+
+
 def _distribution(histogram: protocol.Histogram) -> Distribution:
     return Distribution(
         histogram.name, histogram.unit, tuple(Bucket(b.low, b.high, b.count) for b in histogram.buckets)
@@ -380,6 +388,7 @@ WIRE_KINDS: dict[str, WireKind] = {
     "stackcount": WireKind(protocol.StackCountRequest, protocol.StackCountDone, to_raw_stack_counts),
     "offcpu": WireKind(protocol.OffCpuRequest, protocol.OffCpuDone, to_raw_offcpu),
     "disk": WireKind(protocol.DiskRequest, protocol.DiskDone, to_disk_activity),
+    "irqs": WireKind(protocol.IrqRequest, protocol.IrqDone, to_interrupts),
     "probe-args": WireKind(protocol.ProbeArgsRequest, protocol.ProbeArgsDone, to_probe_counts),
     "probe-trace": WireKind(protocol.ProbeTraceRequest, protocol.ProbeTraceDone, to_probe_trace),
     "jvm-events": WireKind(protocol.JvmEventsRequest, protocol.JvmEventsDone, to_jvm_events),

@@ -1,0 +1,36 @@
+"""Interrupt time by hard IRQ and by softirq vector, as libbpf-tools' hardirqs and softirqs
+report it: how often each ran and how long, machine-wide."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+from lineprobe.model.capture import CaptureHeader, Timings
+
+
+@dataclass(frozen=True)
+class InterruptTime:
+    name: str
+    number: int
+    count: int
+    time_ns: int
+
+
+@dataclass
+class Interrupts:
+    header: CaptureHeader
+    hard: tuple[InterruptTime, ...]
+    """Most time first."""
+    soft: tuple[InterruptTime, ...]
+    warnings: list[str] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+
+
+def resolve_interrupts(raw: Interrupts, launched: bool = False) -> Interrupts:
+    started = time.monotonic()
+    return replace(
+        raw,
+        warnings=raw.header.warnings("trace", launched),
+        timings=raw.header.timings.resolved_since(started),
+    )

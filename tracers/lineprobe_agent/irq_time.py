@@ -1,0 +1,93 @@
+"""Hard and soft interrupt time by IRQ and by softirq vector (``bpf/irq_time.bpf.c``): what
+libbpf-tools' hardirqs and softirqs report, from the irq tracepoints, counted in the kernel.
+Machine-wide, so root callers only."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lineprobe_agent.bpf_source import BPF_DIR, program_text
+from lineprobe_agent.bpf_tracer import BpfTracer
+from lineprobe_agent.protocol import IrqTime
+from lineprobe_agent.target_gate import TargetGate
+
+TRACEPOINTS = (
+    ("irq:irq_handler_entry", "on_hard_entry"),
+    ("irq:irq_handler_exit", "on_hard_exit"),
+    ("irq:softirq_entry", "on_soft_entry"),
+    ("irq:softirq_exit", "on_soft_exit"),
+)
+SOFTIRQ_NAMES = ("hi", "timer", "net_tx", "net_rx", "block", "irq_poll", "tasklet", "sched", "hrtimer", "rcu")
+"""The kernel's softirq vectors, in their order (include/linux/interrupt.h)."""
+
+
+class _NoExemplars:
+    lost = 0
+
+    def reset(self) -> None:
+        """Nothing is sent through a ring."""
+
+
+class IrqTracer(BpfTracer):
+    """One window of interrupt time: compiled for it, attached, collected, closed."""
+
+    TABLES = ("hard", "hard_names", "soft")
+
+    def __init__(self) -> None:
+        from bcc import BPF
+
+        self._bpf: Any = BPF(text=program_text("irq_time", {}).encode(), cflags=[f"-I{BPF_DIR}"])
+        self._exemplars = _NoExemplars()
+        self.gate = TargetGate(self._bpf)  # never opened: interrupts belong to no process
+        self._attached: list[str] = []
+
+    def start(self) -> None:
+        self.gate.close()
+        for tracepoint, function in TRACEPOINTS:
+            self._bpf.attach_tracepoint(tp=tracepoint.encode(), fn_name=function.encode())
+            self._attached.append(tracepoint)
+
+    def poll(self, timeout_s: float) -> None:
+        time.sleep(max(timeout_s, 0.0))  # everything is counted in the kernel
+
+    def tick(self) -> None:
+        """Nothing between polls."""
+
+    def events_so_far(self) -> int:
+        return sum(int(v.count) for v in self._bpf["hard"].values())
+
+    def stop(self) -> None:
+        attached, self._attached = self._attached, []
+        for tracepoint in attached:
+            self._bpf.detach_tracepoint(tp=tracepoint.encode())
+
+    def collect(self) -> tuple[list[IrqTime], list[IrqTime]]:
+        names = {
+            int(irq.value): bytes(entry.name).split(b"\0", 1)[0].decode("utf-8", "replace")
+            for irq, entry in self._bpf["hard_names"].items()
+        }
+        hard = [
+            IrqTime(
+                names.get(int(irq.value), f"irq {int(irq.value)}"),
+                int(irq.value),
+                int(v.count),
+                int(v.time_ns),
+            )
+            for irq, v in self._bpf["hard"].items()
+        ]
+        soft = [
+            IrqTime(
+                SOFTIRQ_NAMES[int(vec.value)]
+                if int(vec.value) < len(SOFTIRQ_NAMES)
+                else f"vec {int(vec.value)}",
+                int(vec.value),
+                int(v.count),
+                int(v.time_ns),
+            )
+            for vec, v in self._bpf["soft"].items()
+        ]
+        hard.sort(key=lambda i: -i.time_ns)
+        soft.sort(key=lambda i: -i.time_ns)
+        self._reset()
+        return hard, soft
