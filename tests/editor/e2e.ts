@@ -520,34 +520,44 @@ function probeSiteMark(line: number): { gutter: string; text: string } | null {
 }
 
 /**
- * In the page: the heat decorations of 1-based `line` in the visible editor,
+ * In the page: the heat decorations of 1-based `line` in a visible editor,
  * found by position, the way they are seen: the gutter element whose
  * background image is one of the extension's heat bars, and a coloured
- * whole-line overlay.
+ * whole-line overlay. Every editor group's editor is looked at, the active
+ * one first: a click in the flame graph may leave its own group active
+ * while the source opens beside it.
  */
 function hotLineHeat(line: number): { gutter: string; background: string } | null {
-  const editor = document.querySelector(".editor-group-container.active .monaco-editor");
-  if (!editor) {
-    return null;
+  const active = document.querySelector(".editor-group-container.active .monaco-editor");
+  const editors = [...(active ? [active] : []), ...Array.from(document.querySelectorAll(".editor-group-container .monaco-editor"))];
+  for (const editor of editors) {
+    const heat = heatOf(editor, line);
+    if (heat) {
+      return heat;
+    }
   }
-  const number = Array.from(editor.querySelectorAll(".margin-view-overlays .line-numbers")).find((el) => el.textContent?.trim() === String(line));
-  if (!number) {
-    return null;
+  return null;
+
+  function heatOf(editor: Element, line: number): { gutter: string; background: string } | null {
+    const number = Array.from(editor.querySelectorAll(".margin-view-overlays .line-numbers")).find((el) => el.textContent?.trim() === String(line));
+    if (!number) {
+      return null;
+    }
+    const top = number.getBoundingClientRect().top;
+    const sameRow = (el: Element): boolean => {
+      const r = el.getBoundingClientRect();
+      return r.height > 0 && Math.abs(r.top - top) < 3;
+    };
+    const gutter = Array.from(editor.querySelectorAll("[class*='ced-']"))
+      .filter(sameRow)
+      .map((el) => getComputedStyle(el).backgroundImage)
+      .find((image) => /heat(\/|%2F)(self|total)-\d+\.svg/i.test(image));
+    const background = Array.from(editor.querySelectorAll(".view-overlays [class*='ced-']"))
+      .filter(sameRow)
+      .map((el) => getComputedStyle(el).backgroundColor)
+      .find((color) => color !== "rgba(0, 0, 0, 0)" && color !== "transparent");
+    return gutter && background ? { gutter, background } : null;
   }
-  const top = number.getBoundingClientRect().top;
-  const sameRow = (el: Element): boolean => {
-    const r = el.getBoundingClientRect();
-    return r.height > 0 && Math.abs(r.top - top) < 3;
-  };
-  const gutter = Array.from(editor.querySelectorAll("[class*='ced-']"))
-    .filter(sameRow)
-    .map((el) => getComputedStyle(el).backgroundImage)
-    .find((image) => /heat(\/|%2F)(self|total)-\d+\.svg/i.test(image));
-  const background = Array.from(editor.querySelectorAll(".view-overlays [class*='ced-']"))
-    .filter(sameRow)
-    .map((el) => getComputedStyle(el).backgroundColor)
-    .find((color) => color !== "rgba(0, 0, 0, 0)" && color !== "transparent");
-  return gutter && background ? { gutter, background } : null;
 }
 
 /** The extension's log (server command, profile timings) next to the screenshots. */
