@@ -19,6 +19,15 @@ class Exemplars(Protocol):
     def reset(self) -> None: ...
 
 
+class NoExemplars:
+    """The exemplar buffer of a program that sends no stack copies: nothing to reset."""
+
+    lost = 0
+
+    def reset(self) -> None:
+        """Nothing came through a ring."""
+
+
 class BpfTracer:
     TABLES: ClassVar[tuple[str, ...]] = ()
     """The maps emptied after every collect."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
 from lineprobe_agent.bpf_tables import stat
-from lineprobe_agent.bpf_tracer import BpfTracer
+from lineprobe_agent.bpf_tracer import BpfTracer, NoExemplars
 from lineprobe_agent.protocol import DiskCounters, DiskLatency, DiskProcess
 from lineprobe_agent.target_gate import TargetGate
 
@@ -20,13 +20,6 @@ ISSUED = constant("DK_STAT_ISSUED")
 COMPLETED = constant("DK_STAT_COMPLETED")
 LOST = constant("DK_STAT_LOST")
 TRACEPOINTS = (("block:block_rq_issue", "on_issue"), ("block:block_rq_complete", "on_complete"))
-
-
-class _NoExemplars:
-    lost = 0
-
-    def reset(self) -> None:
-        """Nothing is sent through a ring."""
 
 
 class DiskTracer(BpfTracer):
@@ -39,7 +32,7 @@ class DiskTracer(BpfTracer):
 
         cflags = [f"-I{BPF_DIR}", f"-DSYSTEM_WIDE={1 if system_wide else 0}"]
         self._bpf: Any = BPF(text=program_text("disk_io", {}).encode(), cflags=cflags)
-        self._exemplars = _NoExemplars()
+        self._exemplars = NoExemplars()
         self.gate = TargetGate(self._bpf)
         self.system_wide = system_wide
         self._attached: list[str] = []

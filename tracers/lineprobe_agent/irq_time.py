@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from lineprobe_agent.bpf_source import BPF_DIR, program_text
-from lineprobe_agent.bpf_tracer import BpfTracer
+from lineprobe_agent.bpf_tracer import BpfTracer, NoExemplars
 from lineprobe_agent.protocol import IrqTime
 from lineprobe_agent.target_gate import TargetGate
 
@@ -22,13 +22,6 @@ SOFTIRQ_NAMES = ("hi", "timer", "net_tx", "net_rx", "block", "irq_poll", "taskle
 """The kernel's softirq vectors, in their order (include/linux/interrupt.h)."""
 
 
-class _NoExemplars:
-    lost = 0
-
-    def reset(self) -> None:
-        """Nothing is sent through a ring."""
-
-
 class IrqTracer(BpfTracer):
     """One window of interrupt time: compiled for it, attached, collected, closed."""
 
@@ -38,7 +31,7 @@ class IrqTracer(BpfTracer):
         from bcc import BPF
 
         self._bpf: Any = BPF(text=program_text("irq_time", {}).encode(), cflags=[f"-I{BPF_DIR}"])
-        self._exemplars = _NoExemplars()
+        self._exemplars = NoExemplars()
         self.gate = TargetGate(self._bpf)  # never opened: interrupts belong to no process
         self._attached: list[str] = []
 

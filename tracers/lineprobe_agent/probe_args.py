@@ -20,7 +20,7 @@ from typing import Any
 
 from lineprobe_agent.bpf_source import constant, program_text
 from lineprobe_agent.bpf_tables import stat
-from lineprobe_agent.bpf_tracer import Exemplars
+from lineprobe_agent.bpf_tracer import Exemplars, NoExemplars
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import (
     Mapping,
@@ -75,7 +75,7 @@ class ProbeProgram(UsdtProgram):
         settings |= {name: str(value) for name, value in (mode or {}).items()}
         numbers = {name: int(value) for name, value in settings.items() if name.endswith(("_ARG", "_LENGTH"))}
         super().__init__(program_text("probe_args", numbers), settings, context)
-        self._exemplars: Exemplars = _NoExemplars()
+        self._exemplars: Exemplars = NoExemplars()
 
     def events_so_far(self) -> int:
         return stat(self._bpf, EVENTS)
@@ -208,15 +208,6 @@ def _mapping_of(mappings: list[Mapping], address: int) -> Mapping | None:
         if mapping.start <= address < mapping.end:
             return mapping
     return None
-
-
-class _NoExemplars:
-    """This program sends no stack copies: nothing to reset."""
-
-    lost = 0
-
-    def reset(self) -> None:
-        pass
 
 
 def _slot_settings(context: Any, probe: str, group_by: list[ProbeArgument]) -> dict[str, str]:

@@ -217,50 +217,38 @@ def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> pro
             sites = usdt_sites(request.pid, request.tracepoint)
     except UnknownTracepoint as exc:
         raise RequestFailed("bad-request", str(exc)) from None
-    counter: StackCounter = tracing.program("stackcount")
-    tracing.attach(
-        lambda: counter.start(request.pid, request.tracepoint, request.exemplars, sites),
-        counter.stop,
-        counter.gate,
-        f"cannot attach to {request.tracepoint}",
+    result = _counted_stacks(
+        tracing,
+        lambda counter: counter.start(request.pid, request.tracepoint, request.exemplars, sites),
+        request.tracepoint,
     )
+    return protocol.StackCountDone(request.id, result)
+
+
+def _counted_stacks(
+    tracing: Tracing, start: Callable[[StackCounter], None], tracepoint: str
+) -> protocol.StackCountResult:
+    """The stack counter (compiled once per agent) started by ``start``, run, and collected."""
+    counter: StackCounter = tracing.program("stackcount")
+    tracing.attach(lambda: start(counter), counter.stop, counter.gate, f"cannot attach to {tracepoint}")
     collected, header = tracing.run(counter, lambda: counter.collect(name_kernel_address))
-    return protocol.StackCountDone(
-        request.id,
-        protocol.StackCountResult(
-            header=header,
-            tracepoint=request.tracepoint,
-            counters=collected.counters,
-            stacks=collected.stacks,
-            exemplars=collected.exemplars,
-            tgids=collected.tgids,
-            comms=collected.comms,
-        ),
+    return protocol.StackCountResult(
+        header=header,
+        tracepoint=tracepoint,
+        counters=collected.counters,
+        stacks=collected.stacks,
+        exemplars=collected.exemplars,
+        tgids=collected.tgids,
+        comms=collected.comms,
     )
 
 
 def run_offcpu(tracing: Tracing, request: protocol.OffCpuRequest) -> protocol.OffCpuDone:
     """Off-CPU time by stack, with the stack counter's program (its on_switch)."""
-    counter: StackCounter = tracing.program("stackcount")
-    tracing.attach(
-        lambda: counter.start_offcpu(request.pid, request.exemplars),
-        counter.stop,
-        counter.gate,
-        f"cannot attach to {OFFCPU_TRACEPOINT}",
+    result = _counted_stacks(
+        tracing, lambda counter: counter.start_offcpu(request.pid, request.exemplars), OFFCPU_TRACEPOINT
     )
-    collected, header = tracing.run(counter, lambda: counter.collect(name_kernel_address))
-    return protocol.OffCpuDone(
-        request.id,
-        protocol.StackCountResult(
-            header=header,
-            tracepoint=OFFCPU_TRACEPOINT,
-            counters=collected.counters,
-            stacks=collected.stacks,
-            exemplars=collected.exemplars,
-            tgids=collected.tgids,
-            comms=collected.comms,
-        ),
-    )
+    return protocol.OffCpuDone(request.id, result)
 
 
 def run_disk(tracing: Tracing, request: protocol.DiskRequest) -> protocol.DiskDone:
