@@ -19,6 +19,7 @@ PACKAGES=(
   clang                # DWARF 5 line tables with MD5 checksums (gcc writes none), for staleness tests
   systemtap-sdt-dev    # sys/sdt.h: the USDT probes of workloads/probes
   openjdk-17-jdk-headless  # libjvm.so's USDT probes (tplist parity), and the Java workloads
+  mariadb-server mariadb-client  # the database lab (workloads/mariadb), started by its own script
 )
 # Node.js runs the JIT workload (names from its perf map); a node already on PATH serves.
 command -v node >/dev/null || PACKAGES+=(nodejs)

@@ -594,6 +594,89 @@ def disk(
 
 
 @main.command()
+@click.option("--pid", "-p", type=click.IntRange(1), help="Count the file I/O of this process.")
+@click.option("--all", "every_task", is_flag=True, help="Count every task's file I/O (root only).")
+@_duration_option("trace", parameters.DURATION_S, launchable=False)
+@click.option(
+    "--slow-ms",
+    type=_range(parameters.FILE_SLOW_MS),
+    default=parameters.FILE_SLOW_MS.default,
+    show_default=True,
+    help="List each call at least this slow (fileslower).",
+)
+@click.option("--all-files", is_flag=True, help="Show sockets, pipes and other descriptors too.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object: files, threads, histograms, slow calls."
+)
+@click.option(
+    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
+)
+def files(
+    pid: int | None,
+    every_task: bool,
+    duration: float | None,
+    slow_ms: float,
+    all_files: bool,
+    as_json: bool,
+    launcher: str | None,
+) -> None:
+    """File I/O by process, file and thread, with each slow call: what filetop and fileslower
+    show, from the system calls' tracepoints (their kprobes are refused on kernels in lockdown).
+
+    \b
+    lineprobe files --all -d 5
+    lineprobe files --pid 1234 --slow-ms 1 --json
+    """
+    from rich.console import Console
+
+    from lineprobe.capture import kinds
+    from lineprobe.reports.files_report import files_to_json, render_files
+
+    if every_task == (pid is not None):
+        raise click.UsageError("give either --pid PID or --all")
+    activity = _capture(
+        kinds.FILES, 0 if every_task else pid, (), duration, {"slow_ms": slow_ms}, as_json, launcher
+    )
+    if as_json:
+        click.echo(json.dumps(files_to_json(activity, all_files), indent=1))
+    else:
+        render_files(activity, Console(), all_files)
+
+
+@main.command()
+@click.option("--pid", "-p", type=click.IntRange(1), help="Follow this process and its files.")
+@click.option("--all", "every_task", is_flag=True, help="Follow every task (root only).")
+@_duration_option("trace", parameters.DURATION_S, launchable=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: totals and files.")
+@click.option(
+    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
+)
+def pagecache(
+    pid: int | None, every_task: bool, duration: float | None, as_json: bool, launcher: str | None
+) -> None:
+    """The page cache by process and file: pages added (misses), removed, dirtied and written
+    back, from the filemap and writeback tracepoints. Cache hits pass no tracepoint, so there
+    is no hit ratio (cachestat's kprobes are refused on kernels in lockdown).
+
+    \b
+    lineprobe pagecache --all -d 5
+    lineprobe pagecache --pid 1234 --json
+    """
+    from rich.console import Console
+
+    from lineprobe.capture import kinds
+    from lineprobe.reports.page_cache_report import page_cache_to_json, render_page_cache
+
+    if every_task == (pid is not None):
+        raise click.UsageError("give either --pid PID or --all")
+    activity = _capture(kinds.PAGE_CACHE, 0 if every_task else pid, (), duration, {}, as_json, launcher)
+    if as_json:
+        click.echo(json.dumps(page_cache_to_json(activity), indent=1))
+    else:
+        render_page_cache(activity, Console())
+
+
+@main.command()
 @_duration_option("trace", parameters.DURATION_S, "the machine", launchable=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: hard and soft interrupts.")
 @click.option(

@@ -34,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "workloads" / "mariadb"))
+from lab_database import LabDatabase  # noqa: E402
+
 FILL = (
     "delimiter //\n"
     "create procedure fill(n int) begin declare i int default 0;"
@@ -42,36 +45,14 @@ FILL = (
 )
 
 
-def start_mariadb(folder: Path) -> subprocess.Popen[bytes]:
-    data, socket = folder / "data", folder / "sock"
-    subprocess.run(
-        ["mariadb-install-db", f"--datadir={data}", "--user=root"], check=True, capture_output=True
-    )
-    server = subprocess.Popen(
-        [
-            "mariadbd",
-            f"--datadir={data}",
-            f"--socket={socket}",
-            "--user=root",
-            "--skip-networking",
-            f"--pid-file={folder / 'pid'}",
-            f"--log-error={folder / 'error.log'}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not socket.exists():
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"mariadbd did not start: {(folder / 'error.log').read_text()[-500:]}")
-        time.sleep(0.1)
-    client = ["mariadb", f"--socket={socket}"]
-    subprocess.run(
-        [*client, "-e", "create database t; create table t.x(a int primary key auto_increment, b text)"],
-        check=True,
-    )
-    subprocess.run([*client, "t"], input=FILL.encode(), check=True)
-    return server
+def start_mariadb(folder: Path) -> LabDatabase:
+    """The lab's server (workloads/mariadb/lab_database.py) with a stored procedure that inserts
+    in a loop inside the server, so that the profile is the server's alone."""
+    database = LabDatabase(folder).start()
+    schema = "create database t; create table t.x(a int primary key auto_increment, b text)"
+    subprocess.run(database.client("-e", schema), check=True)
+    subprocess.run(database.client("t"), input=FILL.encode(), check=True)
+    return database
 
 
 def lineprobe_unnamed(pid: int, seconds: float, perf_command: list[str]) -> tuple[float, int, int]:
@@ -190,7 +171,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="lineprobe-mariadb-"))
     server = start_mariadb(folder)
     load = subprocess.Popen(
-        ["mariadb", f"--socket={folder / 'sock'}", "t", "-e", "call fill(100000000)"],
+        server.client("t", "-e", "call fill(100000000)"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -206,8 +187,7 @@ def main() -> int:
     finally:
         load.kill()
         load.wait()
-        server.terminate()
-        server.wait(60)
+        server.stop()
         shutil.rmtree(folder, ignore_errors=True)
     print(f"mariadbd insert loop, {args.seconds:.0f} s at 99 Hz, side by side:")
     print(f"  lineprobe: {ours:5.1f}% of {our_samples} samples unnamed")

@@ -31,6 +31,8 @@ START_AT_EXEC = Parameter(0, 8, 0, integer=True)
 """Record the target's events from its Nth exec on (a launched command execs once or twice first)."""
 SLOW_MS = Parameter(0, 60000, 1.0, unit="ms")
 """File I/O calls at least this slow always get exemplars (subject to a rate limit)."""
+FILE_SLOW_MS = SLOW_MS._replace(default=10.0)
+"""``lineprobe files``: calls at least this slow are listed one by one (fileslower's default)."""
 INTERVAL_S = Parameter(0.1, 600, 1.0, unit="s")
 """How often the leak tracer snapshots outstanding bytes per site."""
 BUDGET_PERCENT = Parameter(0.1, 100, 5.0, unit="%")

@@ -74,6 +74,7 @@ ProbeArgumentNumber = Annotated[int, _meta(parameters.PROBE_ARGUMENT)]
 ProbeLengthArgument = Annotated[int, _meta(parameters.PROBE_LENGTH_ARGUMENT)]
 RateLimit = Annotated[int, _meta(parameters.RATE_LIMIT)]
 MaxHits = Annotated[int, _meta(parameters.MAX_HITS)]
+FileSlowMs = Annotated[float, _meta(parameters.FILE_SLOW_MS)]
 
 
 class CapabilitiesRequest(_Request, tag="capabilities", frozen=True):
@@ -239,6 +240,31 @@ class DiskRequest(_Request, tag="disk", frozen=True):
     start_at_exec: StartAtExec = 0
 
 
+class FilesRequest(_Request, tag="files", frozen=True):
+    """File I/O by process, thread and descriptor (filetop), with every call slower than
+    ``slow_ms`` on its own (fileslower), in one process or (root callers only) every task."""
+
+    id: int
+    pid: int | None
+    """The process whose calls are counted; None: every task's (root callers only)."""
+    slow_ms: FileSlowMs = _default(parameters.FILE_SLOW_MS)
+    max_slow: MaxHits = 10_000
+    """Slow calls sent at most; the rest are counted."""
+    duration_s: Duration = _default(parameters.DURATION_S)
+    start_at_exec: StartAtExec = 0
+
+
+class PageCacheRequest(_Request, tag="pagecache", frozen=True):
+    """Pages added to, removed from, dirtied in and written back from the page cache, by process
+    and file, in one process's files or (root callers only) every task's."""
+
+    id: int
+    pid: int | None
+    """The process whose files are followed; None: every task (root callers only)."""
+    duration_s: Duration = _default(parameters.DURATION_S)
+    start_at_exec: StartAtExec = 0
+
+
 class IrqRequest(_Request, tag="irqs", frozen=True):
     """Hard and soft interrupt time by IRQ and softirq vector (hardirqs, softirqs): machine-wide,
     root callers only (``pid`` must be null)."""
@@ -299,6 +325,8 @@ TracingRequest = (
     | TracepointCountRequest
     | OffCpuRequest
     | DiskRequest
+    | FilesRequest
+    | PageCacheRequest
     | IrqRequest
 )
 """The requests that trace a process (the fields they share: id, pid, duration_s, start_at_exec)."""
@@ -317,6 +345,8 @@ Request = (
     | TracepointCountRequest
     | OffCpuRequest
     | DiskRequest
+    | FilesRequest
+    | PageCacheRequest
     | IrqRequest
     | TracepointsRequest
     | StopRequest
@@ -860,6 +890,110 @@ class DiskResult(msgspec.Struct, frozen=True):
     counters: DiskCounters
 
 
+class FileThreadIO(msgspec.Struct, frozen=True, array_like=True):
+    """One thread's calls of one kind on one descriptor."""
+
+    tgid: int
+    tid: int
+    thread: str
+    """The thread's name (its comm) at its first call."""
+    fd: int
+    call: str
+    """The system call: read, write, pread64, pwrite64, readv, writev, preadv(2), pwritev(2),
+    fsync, fdatasync."""
+    calls: int
+    bytes: int
+    """Bytes moved (sync calls move none)."""
+    errors: int
+    total_ns: int
+    max_ns: int
+
+
+class FileLatency(msgspec.Struct, frozen=True, array_like=True):
+    tgid: int
+    fd: int
+    call: str
+    buckets: list[list[int]]
+    """``[bucket, count]`` of calls by the power of two of their microseconds (0 for 0, K for
+    2^(K-1)..2^K-1), in order."""
+
+
+class FileDescriptor(msgspec.Struct, frozen=True, array_like=True):
+    tgid: int
+    fd: int
+    name: str
+    """What /proc/TGID/fd/FD named when first seen: a path, ``socket:[N]``, ``pipe:[N]``,
+    ``anon_inode:...``; empty when the descriptor was closed before it could be read."""
+    process: str
+    """The process's name (its comm)."""
+
+
+class SlowFileCall(msgspec.Struct, frozen=True, array_like=True):
+    time_ns: int
+    """When it returned, on the monotonic clock (``TraceHeader.started_ns``'s)."""
+    tgid: int
+    tid: int
+    comm: str
+    fd: int
+    call: str
+    latency_ns: int
+    ret: int
+    """Bytes moved, 0 for a sync, or a negative errno."""
+
+
+class FileCounters(msgspec.Struct, frozen=True):
+    calls: int
+    slow: int
+    slow_not_sent: int
+    """Slow calls over ``max_slow`` or that the ring had no room for (counted in ``io``)."""
+    lost: int
+    """Calls the maps had no room for."""
+
+
+class FilesResult(msgspec.Struct, frozen=True):
+    header: TraceHeader
+    """Every task: pid 0, no maps."""
+    io: list[FileThreadIO]
+    latency: list[FileLatency]
+    descriptors: list[FileDescriptor]
+    slow: list[SlowFileCall]
+    """Oldest first."""
+    started_ns: int
+    """When the calls began to be counted (CLOCK_MONOTONIC, as ``SlowFileCall.time_ns``)."""
+    slow_ms: float
+    counters: FileCounters
+
+
+class PageCacheFile(msgspec.Struct, frozen=True, array_like=True):
+    """What one process's tasks did to one file's pages in the page cache."""
+
+    tgid: int
+    comm: str
+    dev: int
+    """The file system's dev_t (major << 20 | minor); 0 for rows from writeback's tracepoints,
+    which give none."""
+    ino: int
+    path: str
+    """Found among the processes' open files and mappings; empty when none had it open."""
+    added: int
+    removed: int
+    dirtied: int
+    """Folios (the tracepoint gives no size), not pages."""
+    written: int
+
+
+class PageCacheCounters(msgspec.Struct, frozen=True):
+    events: int
+    lost: int
+
+
+class PageCacheResult(msgspec.Struct, frozen=True):
+    header: TraceHeader
+    files: list[PageCacheFile]
+    """Most pages first."""
+    counters: PageCacheCounters
+
+
 class IrqTime(msgspec.Struct, frozen=True, array_like=True):
     name: str
     """The handler's name (hard IRQs, as /proc/interrupts names them) or the softirq vector's."""
@@ -993,6 +1127,16 @@ class DiskDone(msgspec.Struct, tag="disk-result", tag_field="type", frozen=True)
     result: DiskResult
 
 
+class FilesDone(msgspec.Struct, tag="files-result", tag_field="type", frozen=True):
+    id: int
+    result: FilesResult
+
+
+class PageCacheDone(msgspec.Struct, tag="pagecache-result", tag_field="type", frozen=True):
+    id: int
+    result: PageCacheResult
+
+
 class OffCpuDone(msgspec.Struct, tag="offcpu-result", tag_field="type", frozen=True):
     id: int
     result: StackCountResult
@@ -1037,6 +1181,8 @@ AgentMessage = (
     | TracepointCountDone
     | OffCpuDone
     | DiskDone
+    | FilesDone
+    | PageCacheDone
     | IrqDone
     | Failure
 )

@@ -24,9 +24,11 @@ from lineprobe_agent import protocol
 from lineprobe_agent.cpu_profiler import CpuProfiler, name_kernel_address
 from lineprobe_agent.cpu_time import CpuTimeSampler
 from lineprobe_agent.disk_io import DiskTracer
+from lineprobe_agent.file_io import FileTracer
 from lineprobe_agent.irq_time import IrqTracer
 from lineprobe_agent.jvm_events import JvmEventTracer
 from lineprobe_agent.leak_tracer import LeakTracer, find_libc
+from lineprobe_agent.page_cache import PageCacheTracer
 from lineprobe_agent.probe_args import ProbeArgCounter, ProbeHitTracer, ProbeProgram
 from lineprobe_agent.stack_counter import (
     OFFCPU_TRACEPOINT,
@@ -47,6 +49,17 @@ from lineprobe_agent.window import WindowTracer
 ProbeT = TypeVar("ProbeT", bound=ProbeProgram)
 UsdtT = TypeVar("UsdtT", bound=UsdtProgram)
 C = TypeVar("C")
+
+
+class RequestProgram(WindowTracer, Protocol):
+    """A program compiled for one request: run in a window, gated, closed after."""
+
+    gate: TargetGate
+
+    def close(self) -> None: ...
+
+
+RequestProgramT = TypeVar("RequestProgramT", bound=RequestProgram)
 
 
 class TracerProgram(Protocol):
@@ -251,28 +264,78 @@ def run_offcpu(tracing: Tracing, request: protocol.OffCpuRequest) -> protocol.Of
     return protocol.OffCpuDone(request.id, result)
 
 
-def run_disk(tracing: Tracing, request: protocol.DiskRequest) -> protocol.DiskDone:
-    """Block I/O by device and process, with a program compiled for the request."""
-    tracer = tracing.program_for_request(lambda: DiskTracer(request.pid is None))
+def _run_compiled(
+    tracing: Tracing,
+    build: Callable[[], RequestProgramT],
+    start: Callable[[RequestProgramT], None],
+    failure: str,
+    collect: Callable[[RequestProgramT], C],
+) -> tuple[C, protocol.TraceHeader]:
+    """A program compiled for one request (``build``), started, run for the window, collected,
+    and closed whatever happened."""
+    tracer = tracing.program_for_request(build)
     try:
-        tracing.attach(
-            lambda: tracer.start(request.pid), tracer.stop, tracer.gate, "cannot attach to block:*"
-        )
-        (latency, processes, counters), header = tracing.run(tracer, tracer.collect)
+        tracing.attach(lambda: start(tracer), tracer.stop, tracer.gate, failure)
+        return tracing.run(tracer, lambda: collect(tracer))
     finally:
         tracer.close()
+
+
+def run_disk(tracing: Tracing, request: protocol.DiskRequest) -> protocol.DiskDone:
+    """Block I/O by device and process, with a program compiled for the request."""
+    (latency, processes, counters), header = _run_compiled(
+        tracing,
+        lambda: DiskTracer(request.pid is None),
+        lambda tracer: tracer.start(request.pid),
+        "cannot attach to block:*",
+        DiskTracer.collect,
+    )
     result = protocol.DiskResult(header=header, latency=latency, processes=processes, counters=counters)
     return protocol.DiskDone(request.id, result)
 
 
+def run_files(tracing: Tracing, request: protocol.FilesRequest) -> protocol.FilesDone:
+    """File I/O by process, thread and descriptor, with a program compiled for the request."""
+    slow_ns = int(request.slow_ms * 1e6)
+    (io, latency, descriptors, slow, counters, started_ns), header = _run_compiled(
+        tracing,
+        lambda: FileTracer(request.pid is None, slow_ns, request.max_slow),
+        lambda tracer: tracer.start(request.pid),
+        "cannot attach to the file system calls' tracepoints",
+        lambda tracer: (*tracer.collect(), tracer.started_ns),
+    )
+    result = protocol.FilesResult(
+        header=header,
+        io=io,
+        latency=latency,
+        descriptors=descriptors,
+        slow=slow,
+        started_ns=started_ns,
+        slow_ms=request.slow_ms,
+        counters=counters,
+    )
+    return protocol.FilesDone(request.id, result)
+
+
+def run_pagecache(tracing: Tracing, request: protocol.PageCacheRequest) -> protocol.PageCacheDone:
+    """Page-cache pages by process and file, with a program compiled for the request."""
+    (files, counters), header = _run_compiled(
+        tracing,
+        lambda: PageCacheTracer(request.pid is None),
+        lambda tracer: tracer.start(request.pid),
+        "cannot attach to filemap:* and writeback:*",
+        PageCacheTracer.collect,
+    )
+    return protocol.PageCacheDone(
+        request.id, protocol.PageCacheResult(header=header, files=files, counters=counters)
+    )
+
+
 def run_irqs(tracing: Tracing, request: protocol.IrqRequest) -> protocol.IrqDone:
     """Interrupt time machine-wide, with a program compiled for the request."""
-    tracer = tracing.program_for_request(IrqTracer)
-    try:
-        tracing.attach(tracer.start, tracer.stop, tracer.gate, "cannot attach to irq:*")
-        (hard, soft), header = tracing.run(tracer, tracer.collect)
-    finally:
-        tracer.close()
+    (hard, soft), header = _run_compiled(
+        tracing, IrqTracer, IrqTracer.start, "cannot attach to irq:*", IrqTracer.collect
+    )
     return protocol.IrqDone(request.id, protocol.IrqResult(header=header, hard=hard, soft=soft))
 
 
@@ -473,6 +536,8 @@ TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.StackCountRequest, "stackcount", StackCounter, run_stackcount, system_wide=True),
     TracerEntry(protocol.OffCpuRequest, "stackcount", StackCounter, run_offcpu),
     TracerEntry(protocol.DiskRequest, "disk", None, run_disk, system_wide=True),
+    TracerEntry(protocol.FilesRequest, "files", None, run_files, system_wide=True),
+    TracerEntry(protocol.PageCacheRequest, "pagecache", None, run_pagecache, system_wide=True),
     TracerEntry(protocol.IrqRequest, "irqs", None, run_irqs, system_wide=True),
     TracerEntry(protocol.ProbeArgsRequest, "probe-args", None, run_probe_args),
     TracerEntry(protocol.ProbeTraceRequest, "probe-trace", None, run_probe_trace),

@@ -23,7 +23,9 @@ from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.attribute import resolve_trace
 from lineprobe.syscalls.model import SyscallTrace
 from lineprobe.system.disk import DiskActivity, resolve_disk_activity
+from lineprobe.system.files import FileActivity, resolve_file_activity
 from lineprobe.system.irqs import Interrupts, resolve_interrupts
+from lineprobe.system.page_cache import PageCacheActivity, resolve_page_cache
 from lineprobe.tracepoints.counts import TracepointCounts, resolve_tracepoint_counts
 from lineprobe.tracepoints.records import TracepointTrace, resolve_tracepoint_trace
 from lineprobe.usdt.counts import ProbeCounts, resolve_probe_counts
@@ -121,6 +123,14 @@ DISK: CaptureKind[DiskActivity] = CaptureKind(
     "disk", "disk", "tracing", lambda raw, cache, launched: resolve_disk_activity(raw, launched)
 )
 """Block I/O by device and process (biotop, biolatency -D)."""
+FILES: CaptureKind[FileActivity] = CaptureKind(
+    "files", "files", "tracing", lambda raw, cache, launched: resolve_file_activity(raw, launched)
+)
+"""File I/O by process, file and thread, and the slow calls one by one (filetop, fileslower)."""
+PAGE_CACHE: CaptureKind[PageCacheActivity] = CaptureKind(
+    "pagecache", "pagecache", "tracing", lambda raw, cache, launched: resolve_page_cache(raw, launched)
+)
+"""Pages added to, removed from, dirtied in and written back from the page cache, by file."""
 IRQS: CaptureKind[Interrupts] = CaptureKind(
     "irqs", "irqs", "tracing", lambda raw, cache, launched: resolve_interrupts(raw, launched)
 )
@@ -139,6 +149,8 @@ KINDS: dict[str, CaptureKind[Any]] = {
         TRACEPOINT_TRACE,
         TRACEPOINT_COUNT,
         DISK,
+        FILES,
+        PAGE_CACHE,
         IRQS,
     )
 }

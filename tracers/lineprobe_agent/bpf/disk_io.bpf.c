@@ -4,6 +4,11 @@
  * histogram (powers of two of microseconds, as biolatency -D) and to the totals of the process
  * that issued it (I/Os, bytes, latency; reads, writes and flushes apart, as biotop).
  *
+ * The tracepoints give no request pointer (biolatency keys by it, from BTF-typed tracepoints),
+ * and (device, sector) is not unique: concurrent flushes all carry sector 0. A request issued
+ * under a key already in flight is counted on that entry (``pending``), so every request is
+ * counted; its latency is then measured from the first one's issue.
+ *
  * Compiled for each request, with -D settings that are numbers only:
  *   SYSTEM_WIDE   1: requests issued by every task (root callers only); 0: by the gate's target
  */
@@ -20,7 +25,7 @@ struct issued_t {
     u32 tgid;
     u32 bytes;
     u32 op;       /* rwbs' first letter: R(ead), W(rite), F(lush), D(iscard), N(one) */
-    u32 pad;
+    u32 pending;  /* requests in flight under this key: flushes all have sector 0 */
     char comm[16];
 };
 
@@ -69,6 +74,12 @@ int on_issue(struct tracepoint__block__block_rq_issue *args)
     char op = 0;
     bpf_probe_read_kernel(&op, 1, args->rwbs);
     request.op = op;
+    request.pending = 1;
+    struct issued_t *in_flight = issued.lookup(&key);
+    if (in_flight) {
+        __sync_fetch_and_add(&in_flight->pending, 1);
+        return 0;
+    }
     if (issued.update(&key, &request) != 0)
         bump(DK_STAT_LOST);
     return 0;
@@ -98,6 +109,11 @@ int on_complete(struct tracepoint__block__block_rq_complete *args)
     } else {
         bump(DK_STAT_LOST);
     }
-    issued.delete(&key);
+    /* Not atomic (this BPF target cannot use an atomic add's result): two completions of one
+     * key at the same moment on two CPUs are rare enough, and cost one entry's latency. */
+    if (request->pending > 1)
+        request->pending -= 1;
+    else
+        issued.delete(&key);
     return 0;
 }

@@ -152,6 +152,24 @@ enum lp_disk_stat {
     DK_STAT_COUNT,
 };
 
+/* ---- File I/O by process, thread and descriptor (file_io.bpf.c) ----------------------- */
+
+enum lp_file_stat {
+    FI_STAT_CALLS,                 /* read, write and sync calls completed (target or anywhere) */
+    FI_STAT_SLOW,                  /* of those, slower than the request's threshold */
+    FI_STAT_SLOW_NOT_SENT,         /* a slow call not sent: over the record limit or ring full */
+    FI_STAT_LOST,                  /* a call the maps had no room for */
+    FI_STAT_COUNT,
+};
+
+/* ---- Page cache by process and file (page_cache.bpf.c) --------------------------------- */
+
+enum lp_page_cache_stat {
+    PC_STAT_EVENTS,                /* filemap and writeback hits counted */
+    PC_STAT_LOST,                  /* a hit the map had no room for */
+    PC_STAT_COUNT,
+};
+
 /* ---- HotSpot's garbage collections and class loads (jvm_events.bpf.c) ------------------ */
 
 enum lp_jvm_events_stat {

@@ -36,7 +36,9 @@ from lineprobe.syscalls.model import (
     SyscallTotal,
 )
 from lineprobe.system.disk import DeviceLatency, DiskActivity, ProcessIO, device_name
+from lineprobe.system.files import FileActivity, FileLatency, SlowCall, ThreadFileIO, file_totals
 from lineprobe.system.irqs import Interrupts, InterruptTime
+from lineprobe.system.page_cache import PageCacheActivity, PageCacheFile
 from lineprobe.tracepoints.counts import FieldCount, TracepointCounts
 from lineprobe.tracepoints.records import (
     TracepointEvent,
@@ -271,6 +273,117 @@ def to_disk_activity(result: protocol.DiskResult) -> DiskActivity:
     )
 
 
+def to_file_activity(result: protocol.FilesResult) -> FileActivity:
+    names = {(d.tgid, d.fd): d.name for d in result.descriptors}
+    processes = {d.tgid: d.process for d in result.descriptors}
+
+    def file(tgid: int, fd: int) -> str:
+        return names.get((tgid, fd)) or f"fd {fd}"
+
+    threads = tuple(
+        ThreadFileIO(
+            r.tgid,
+            r.tid,
+            r.thread,
+            r.fd,
+            file(r.tgid, r.fd),
+            r.call,
+            r.calls,
+            r.bytes,
+            r.errors,
+            r.total_ns,
+            r.max_ns,
+        )
+        for r in result.io
+    )
+    merged: dict[tuple[int, str, str], dict[int, int]] = {}
+    for histogram in result.latency:
+        buckets = merged.setdefault((histogram.tgid, file(histogram.tgid, histogram.fd), histogram.call), {})
+        for bucket, count in histogram.buckets:
+            buckets[bucket] = buckets.get(bucket, 0) + count
+    latency = tuple(
+        FileLatency(pid, processes.get(pid, ""), name, call, buckets)
+        for (pid, name, call), buckets in sorted(merged.items(), key=lambda item: -sum(item[1].values()))
+    )
+    slow = tuple(
+        SlowCall(
+            round((c.time_ns - result.started_ns) / 1e9, 6),
+            c.tgid,
+            c.tid,
+            c.comm,
+            file(c.tgid, c.fd),
+            c.call,
+            c.latency_ns,
+            c.ret,
+        )
+        for c in result.slow
+    )
+    counters = result.counters
+    return FileActivity(
+        header=header_of(result.header),
+        files=file_totals(threads, processes),
+        threads=threads,
+        latency=latency,
+        slow=slow,
+        slow_ms=result.slow_ms,
+        calls=counters.calls,
+        slow_calls=counters.slow,
+        slow_not_listed=counters.slow_not_sent,
+        lost=counters.lost,
+    )
+
+
+def to_page_cache(result: protocol.PageCacheResult) -> PageCacheActivity:
+    rows = [
+        PageCacheFile(
+            f.tgid,
+            f.comm,
+            f"{f.dev >> 20}:{f.dev & 0xFFFFF}" if f.dev else "",
+            f.ino,
+            f.path,
+            f.added,
+            f.removed,
+            f.dirtied,
+            f.written,
+        )
+        for f in result.files
+    ]
+    return PageCacheActivity(
+        header=header_of(result.header),
+        files=merge_writeback_rows(rows),
+        events=result.counters.events,
+        lost=result.counters.lost,
+    )
+
+
+def merge_writeback_rows(rows: list[PageCacheFile]) -> tuple[PageCacheFile, ...]:
+    """Writeback's rows carry an inode without its device: each goes into the same process's row
+    for that inode on one device, when there is exactly one such row. Most pages first."""
+    with_device: dict[tuple[int, int], list[int]] = {}
+    for index, row in enumerate(rows):
+        if row.device:
+            with_device.setdefault((row.pid, row.inode), []).append(index)
+    merged = list(rows)
+    dropped: set[int] = set()
+    for index, row in enumerate(rows):
+        same = with_device.get((row.pid, row.inode), [])
+        if row.device or len(same) != 1:
+            continue
+        target = merged[same[0]]
+        merged[same[0]] = replace(
+            target,
+            path=target.path or row.path,
+            dirtied=target.dirtied + row.dirtied,
+            written=target.written + row.written,
+            added=target.added + row.added,
+            removed=target.removed + row.removed,
+        )
+        dropped.add(index)
+    kept = [row for index, row in enumerate(merged) if index not in dropped]
+    kept.sort(key=lambda f: -(f.added + f.removed + f.dirtied + f.written))
+    return tuple(kept)
+
+
 def to_interrupts(result: protocol.IrqResult) -> Interrupts:
     def times(entries: list[protocol.IrqTime]) -> tuple[InterruptTime, ...]:
         return tuple(InterruptTime(e.name, e.number, e.count, e.time_ns) for e in entries)
@@ -388,6 +501,8 @@ WIRE_KINDS: dict[str, WireKind] = {
     "stackcount": WireKind(protocol.StackCountRequest, protocol.StackCountDone, to_raw_stack_counts),
     "offcpu": WireKind(protocol.OffCpuRequest, protocol.OffCpuDone, to_raw_offcpu),
     "disk": WireKind(protocol.DiskRequest, protocol.DiskDone, to_disk_activity),
+    "files": WireKind(protocol.FilesRequest, protocol.FilesDone, to_file_activity),
+    "pagecache": WireKind(protocol.PageCacheRequest, protocol.PageCacheDone, to_page_cache),
     "irqs": WireKind(protocol.IrqRequest, protocol.IrqDone, to_interrupts),
     "probe-args": WireKind(protocol.ProbeArgsRequest, protocol.ProbeArgsDone, to_probe_counts),
     "probe-trace": WireKind(protocol.ProbeTraceRequest, protocol.ProbeTraceDone, to_probe_trace),

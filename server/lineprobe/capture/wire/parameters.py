@@ -19,6 +19,7 @@ DURATION_S = wire_parameters.DURATION_S
 LEAKS_DURATION_S = wire_parameters.LEAKS_DURATION_S
 FREQUENCY = wire_parameters.FREQUENCY
 SLOW_MS = wire_parameters.SLOW_MS
+FILE_SLOW_MS = wire_parameters.FILE_SLOW_MS
 INTERVAL_S = wire_parameters.INTERVAL_S
 BUDGET_PERCENT = wire_parameters.BUDGET_PERCENT
 SAMPLE_FRACTION = wire_parameters.SAMPLE_FRACTION

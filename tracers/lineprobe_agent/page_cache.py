@@ -1,0 +1,161 @@
+"""The page cache by process and file (``bpf/page_cache.bpf.c``): pages added, removed, dirtied
+and written back, from the filemap and writeback tracepoints, counted in the kernel.
+
+The kernel gives inode numbers; this loader names them from the open descriptors and mapped
+files of the processes seen (``/proc/PID/fd``, ``/proc/PID/maps``), looked at about once a
+second and again when the window ends. A file no process has open by then keeps its number.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
+from lineprobe_agent.bpf_tables import stat
+from lineprobe_agent.bpf_tracer import BpfTracer, NoExemplars
+from lineprobe_agent.protocol import PageCacheCounters, PageCacheFile
+from lineprobe_agent.target_gate import TargetGate
+
+EVENTS = constant("PC_STAT_EVENTS")
+LOST = constant("PC_STAT_LOST")
+TRACEPOINTS = (
+    ("filemap:mm_filemap_add_to_page_cache", "on_add"),
+    ("filemap:mm_filemap_delete_from_page_cache", "on_remove"),
+    ("writeback:writeback_dirty_folio", "on_dirty"),
+    ("writeback:writeback_single_inode", "on_written"),
+)
+
+
+def kernel_dev(st_dev: int) -> int:
+    """A stat() st_dev in the kernel's own dev_t encoding (major << 20 | minor), as tracepoints give it."""
+    return os.major(st_dev) << 20 | os.minor(st_dev)
+
+
+class InodeNames:
+    """Paths by (kernel dev_t, inode), learnt from processes' descriptors and mappings."""
+
+    def __init__(self) -> None:
+        self.paths: dict[tuple[int, int], str] = {}
+        self.by_inode: dict[int, set[str]] = {}
+
+    def learn(self, tgid: int) -> None:
+        folder = f"/proc/{tgid}"
+        try:
+            descriptors = os.listdir(f"{folder}/fd")
+        except OSError:
+            descriptors = []
+        for fd in descriptors:
+            try:
+                path = os.readlink(f"{folder}/fd/{fd}")
+                if path.startswith("/"):
+                    found = os.stat(f"{folder}/fd/{fd}")
+                    self._add(kernel_dev(found.st_dev), found.st_ino, path)
+            except OSError:
+                continue
+        try:
+            with open(f"{folder}/maps") as maps:
+                for line in maps:
+                    parts = line.split(maxsplit=5)
+                    if len(parts) == 6 and parts[4] != "0" and parts[5].startswith("/"):
+                        major, minor = (int(part, 16) for part in parts[3].split(":"))
+                        self._add(major << 20 | minor, int(parts[4]), parts[5].rstrip("\n"))
+        except (OSError, ValueError):
+            pass
+
+    def _add(self, dev: int, ino: int, path: str) -> None:
+        self.paths.setdefault((dev, ino), path)
+        self.by_inode.setdefault(ino, set()).add(path)
+
+    def name(self, dev: int, ino: int) -> str:
+        """The path, or "" when unknown. Writeback's records carry no device: the inode alone
+        names a file when one path has it."""
+        if dev:
+            return self.paths.get((dev, ino), "")
+        paths = self.by_inode.get(ino, set())
+        return next(iter(paths)) if len(paths) == 1 else ""
+
+
+def every_process() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+class PageCacheTracer(BpfTracer):
+    """One window of page-cache activity: compiled for it, attached, collected, closed."""
+
+    TABLES = ("pages", "touched")
+
+    def __init__(self, system_wide: bool) -> None:
+        from bcc import BPF
+
+        cflags = [f"-I{BPF_DIR}", f"-DSYSTEM_WIDE={1 if system_wide else 0}"]
+        self._bpf: Any = BPF(text=program_text("page_cache", {}).encode(), cflags=cflags)
+        self._exemplars = NoExemplars()
+        self.gate = TargetGate(self._bpf)
+        self.system_wide = system_wide
+        self._attached: list[str] = []
+        self._names = InodeNames()
+        self._learnt: set[int] = set()
+
+    def start(self, pid: int | None) -> None:
+        if pid is None:
+            self.gate.close()
+        else:
+            self.gate.attach()
+            self.gate.open(pid)
+            self._names.learn(pid)
+        for tracepoint, function in TRACEPOINTS:
+            self._bpf.attach_tracepoint(tp=tracepoint.encode(), fn_name=function.encode())
+            self._attached.append(tracepoint)
+
+    def poll(self, timeout_s: float) -> None:
+        time.sleep(max(timeout_s, 0.0))  # everything is counted in the kernel
+
+    def tick(self) -> None:
+        """Learn the files of processes seen for the first time, while they still have them open."""
+        for key in self._bpf["pages"]:
+            tgid = int(key.tgid)
+            if tgid not in self._learnt:
+                self._learnt.add(tgid)
+                self._names.learn(tgid)
+
+    def events_so_far(self) -> int:
+        return stat(self._bpf, EVENTS)
+
+    def stop(self) -> None:
+        attached, self._attached = self._attached, []
+        for tracepoint in attached:
+            self._bpf.detach_tracepoint(tp=tracepoint.encode())
+        if not self.system_wide:
+            self.gate.close()
+            self.gate.detach()
+
+    def collect(self) -> tuple[list[PageCacheFile], PageCacheCounters]:
+        rows = list(self._bpf["pages"].items())
+        # Removals and write-backs are done by kernel threads, which hold no files: every
+        # process's files may be the ones they touched.
+        for tgid in every_process() if self.system_wide else {int(key.tgid) for key, _ in rows}:
+            self._names.learn(tgid)
+        files = [
+            PageCacheFile(
+                tgid=int(key.tgid),
+                comm=bytes(value.comm).split(b"\0", 1)[0].decode("utf-8", "replace"),
+                dev=int(key.dev),
+                ino=int(key.ino),
+                path=self._names.name(int(key.dev), int(key.ino)),
+                added=int(value.added),
+                removed=int(value.removed),
+                dirtied=int(value.dirtied),
+                written=int(value.written),
+            )
+            for key, value in rows
+        ]
+        files.sort(key=lambda f: -(f.added + f.removed + f.dirtied + f.written))
+        counters = PageCacheCounters(events=stat(self._bpf, EVENTS), lost=stat(self._bpf, LOST))
+        self._reset()
+        return files, counters
+
+    def _forget(self) -> None:
+        self._names = InodeNames()
+        self._learnt = set()
