@@ -68,6 +68,7 @@ class Session:
     probe_live: list[dict[str, Any]] = field(default_factory=list)
     """``lineprobe/probeLive`` notifications, in order."""
     tracepoint_live: list[dict[str, Any]] = field(default_factory=list)
+    system_live: list[dict[str, Any]] = field(default_factory=list)
     """``lineprobe/tracepointLive`` notifications, in order."""
     refreshes: list[str] = field(default_factory=list)
     """Refresh requests the server sent (``workspace/inlayHint/refresh``...), in order."""
@@ -196,6 +197,10 @@ async def replay(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         @client.feature("lineprobe/tracepointLive")
         def on_tracepoint_live(client: LanguageClient, params: Any) -> None:
             session.tracepoint_live.append(as_plain(params))
+
+        @client.feature("lineprobe/systemLive")
+        def on_system_live(client: LanguageClient, params: Any) -> None:
+            session.system_live.append(as_plain(params))
 
         @client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
         def on_code_lens_refresh(client: LanguageClient, params: None) -> None:

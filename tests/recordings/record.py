@@ -200,6 +200,13 @@ def check_probes(report: dict[str, Any]) -> list[str]:
     return problems
 
 
+def check_blocker_files(report: dict[str, Any]) -> list[str]:
+    files = [f for f in report.get("files", []) if f["process"] == "blocker"]
+    if not files or not files[0]["file"].endswith("/data") or files[0]["syncs"] < 50:
+        return [f"blocker's busiest file is {files[:1]}"]
+    return []
+
+
 RECORDINGS = {
     r.name: r
     for r in (
@@ -265,6 +272,15 @@ RECORDINGS = {
         # Off-CPU time: workloads/blocker naps 5 ms and fsyncs 64 KiB each round.
         Recording(
             "offcpu-blocker", "offcpu", ("blocker", "100000", "{scratch}/data"), ("-d", "1"), check_blocker
+        ),
+        # File I/O (filetop, fileslower): blocker's 64 KiB writes and fsyncs of its data file,
+        # 2.5 s for two live reports at least (the system panel's chart).
+        Recording(
+            "files-blocker",
+            "files",
+            ("blocker", "100000", "{scratch}/data"),
+            ("-d", "2.5", "--slow-ms", "2"),
+            check_blocker_files,
         ),
         Recording(
             "tracepoints-sched", "tracepoints list", (), (), check_sched_formats, arguments=("sched:*",)

@@ -21,6 +21,11 @@ from lineprobe_agent.bpf_source import constant
 from lineprobe_agent.protocol import SampleCounters
 
 
+def c_text(raw: Any) -> str:
+    """A NUL-terminated char array of a map entry or record (a comm, a name) as text."""
+    return bytes(raw).split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
 def stat(bpf: Any, index: int) -> int:
     """Entry ``index`` of the program's per-CPU ``stats`` counters, summed over the CPUs."""
     return int(bpf["stats"].sum(ctypes.c_int(index)).value)

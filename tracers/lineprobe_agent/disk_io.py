@@ -11,9 +11,10 @@ import time
 from typing import Any
 
 from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
-from lineprobe_agent.bpf_tables import stat
+from lineprobe_agent.bpf_tables import c_text, stat
 from lineprobe_agent.bpf_tracer import BpfTracer, NoExemplars
-from lineprobe_agent.protocol import DiskCounters, DiskLatency, DiskProcess
+from lineprobe_agent.protocol import DiskCounters, DiskLatency, DiskProcess, LiveReport, Mapping
+from lineprobe_agent.system_live import LiveTotals
 from lineprobe_agent.target_gate import TargetGate
 
 ISSUED = constant("DK_STAT_ISSUED")
@@ -36,6 +37,7 @@ class DiskTracer(BpfTracer):
         self.gate = TargetGate(self._bpf)
         self.system_wide = system_wide
         self._attached: list[str] = []
+        self._live = LiveTotals("bytes")
 
     def start(self, pid: int | None) -> None:
         if pid is None:
@@ -56,6 +58,21 @@ class DiskTracer(BpfTracer):
     def events_so_far(self) -> int:
         return stat(self._bpf, COMPLETED)
 
+    def live(self, mappings: list[Mapping]) -> LiveReport | None:
+        """Bytes completed so far by process."""
+        if not self._live.due():
+            return None
+        return self._live.report(
+            (
+                f"{c_text(key.comm)} {int(key.tgid)}",
+                int(value.bytes),
+            )
+            for key, value in self._bpf["processes"].items()
+        )
+
+    def _forget(self) -> None:
+        self._live.reset()
+
     def stop(self) -> None:
         attached, self._attached = self._attached, []
         for tracepoint in attached:
@@ -72,7 +89,7 @@ class DiskTracer(BpfTracer):
         processes = [
             DiskProcess(
                 tgid=int(key.tgid),
-                comm=bytes(key.comm).split(b"\0", 1)[0].decode("utf-8", "replace"),
+                comm=c_text(key.comm),
                 dev=int(key.dev),
                 op=chr(int(key.op)) if 32 < int(key.op) < 127 else "?",
                 ios=int(value.ios),

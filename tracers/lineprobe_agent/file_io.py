@@ -16,10 +16,19 @@ import time
 from typing import Any
 
 from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
-from lineprobe_agent.bpf_tables import stat
+from lineprobe_agent.bpf_tables import c_text, stat
 from lineprobe_agent.bpf_tracer import BpfTracer, NoExemplars
-from lineprobe_agent.protocol import FileCounters, FileDescriptor, FileLatency, FileThreadIO, SlowFileCall
+from lineprobe_agent.protocol import (
+    FileCounters,
+    FileDescriptor,
+    FileLatency,
+    FileThreadIO,
+    LiveReport,
+    Mapping,
+    SlowFileCall,
+)
 from lineprobe_agent.syscall_names import SyscallNames
+from lineprobe_agent.system_live import LiveTotals
 from lineprobe_agent.target_gate import TargetGate
 
 CALLS = constant("FI_STAT_CALLS")
@@ -101,6 +110,7 @@ class FileTracer(BpfTracer):
         self._names: dict[tuple[int, int], str] = {}
         self._processes: dict[int, str] = {}
         self._slow: list[SlowFileCall] = []
+        self._live = LiveTotals("ns")
         self._bpf["slow_calls"].open_perf_buffer(self._on_slow, page_cnt=SLOW_PAGES)
 
     def start(self, pid: int | None) -> None:
@@ -126,6 +136,17 @@ class FileTracer(BpfTracer):
     def events_so_far(self) -> int:
         return stat(self._bpf, CALLS)
 
+    def live(self, mappings: list[Mapping]) -> LiveReport | None:
+        """Time in calls so far by process and file (named at the last tick)."""
+        if not self._live.due():
+            return None
+        totals = []
+        for key, value in self._bpf["files"].items():
+            tgid, fd = int(key.tgid), int(key.fd)
+            name = self._names.get((tgid, fd)) or f"fd {fd}"
+            totals.append((f"{self._processes.get(tgid, '')} {tgid}: {name}", int(value.total_ns)))
+        return self._live.report(totals)
+
     def stop(self) -> None:
         attached, self._attached = self._attached, []
         for tracepoint in attached:
@@ -143,7 +164,7 @@ class FileTracer(BpfTracer):
                 time_ns=int(record.time_ns),
                 tgid=tgid,
                 tid=int(record.tid),
-                comm=bytes(record.comm).split(b"\0", 1)[0].decode("utf-8", "replace"),
+                comm=c_text(record.comm),
                 fd=fd,
                 call=self._syscalls.name(int(record.nr)),
                 latency_ns=int(record.latency_ns),
@@ -167,7 +188,7 @@ class FileTracer(BpfTracer):
             FileThreadIO(
                 tgid=int(key.tgid),
                 tid=int(key.tid),
-                thread=bytes(value.comm).split(b"\0", 1)[0].decode("utf-8", "replace"),
+                thread=c_text(value.comm),
                 fd=int(key.fd),
                 call=name(int(key.nr)),
                 calls=int(value.calls),
@@ -203,6 +224,7 @@ class FileTracer(BpfTracer):
         return io, latency, descriptors, slow, counters
 
     def _forget(self) -> None:
+        self._live.reset()
         self._names = {}
         self._processes = {}
         self._slow = []

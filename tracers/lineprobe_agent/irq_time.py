@@ -8,8 +8,10 @@ import time
 from typing import Any
 
 from lineprobe_agent.bpf_source import BPF_DIR, program_text
+from lineprobe_agent.bpf_tables import c_text
 from lineprobe_agent.bpf_tracer import BpfTracer, NoExemplars
-from lineprobe_agent.protocol import IrqTime
+from lineprobe_agent.protocol import IrqTime, LiveReport, Mapping
+from lineprobe_agent.system_live import LiveTotals
 from lineprobe_agent.target_gate import TargetGate
 
 TRACEPOINTS = (
@@ -34,6 +36,7 @@ class IrqTracer(BpfTracer):
         self._exemplars = NoExemplars()
         self.gate = TargetGate(self._bpf)  # never opened: interrupts belong to no process
         self._attached: list[str] = []
+        self._live = LiveTotals("ns")
 
     def start(self) -> None:
         self.gate.close()
@@ -50,16 +53,32 @@ class IrqTracer(BpfTracer):
     def events_so_far(self) -> int:
         return sum(int(v.count) for v in self._bpf["hard"].values())
 
+    def live(self, mappings: list[Mapping]) -> LiveReport | None:
+        """Time so far by hard IRQ and softirq vector."""
+        if not self._live.due():
+            return None
+        hard, soft = self._times()
+        return self._live.report(
+            [(f"irq {e.number} {e.name}", e.time_ns) for e in hard]
+            + [(f"softirq {e.name}", e.time_ns) for e in soft]
+        )
+
+    def _forget(self) -> None:
+        self._live.reset()
+
     def stop(self) -> None:
         attached, self._attached = self._attached, []
         for tracepoint in attached:
             self._bpf.detach_tracepoint(tp=tracepoint.encode())
 
     def collect(self) -> tuple[list[IrqTime], list[IrqTime]]:
-        names = {
-            int(irq.value): bytes(entry.name).split(b"\0", 1)[0].decode("utf-8", "replace")
-            for irq, entry in self._bpf["hard_names"].items()
-        }
+        hard, soft = self._times()
+        self._reset()
+        return hard, soft
+
+    def _times(self) -> tuple[list[IrqTime], list[IrqTime]]:
+        """Each IRQ's and softirq vector's count and time so far, most time first."""
+        names = {int(irq.value): c_text(entry.name) for irq, entry in self._bpf["hard_names"].items()}
         hard = [
             IrqTime(
                 names.get(int(irq.value), f"irq {int(irq.value)}"),
@@ -82,5 +101,4 @@ class IrqTracer(BpfTracer):
         ]
         hard.sort(key=lambda i: -i.time_ns)
         soft.sort(key=lambda i: -i.time_ns)
-        self._reset()
         return hard, soft

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from lineprobe_agent.bpf_source import constant, program_text
-from lineprobe_agent.bpf_tables import stat
+from lineprobe_agent.bpf_tables import c_text, stat
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import ClassLoad, GcPause, JvmEventCounters, JvmLive, Mapping
 from lineprobe_agent.usdt_program import UsdtProgram, usdt_context
@@ -49,7 +49,7 @@ class JvmEventTracer(UsdtProgram):
     def _event_of(self, event: Any) -> Event:
         if int(event.kind) == KIND_GC:
             return GcPause(int(event.time_ns), int(event.duration_ns), bool(event.full), int(event.tid))
-        name = bytes(event.name).split(b"\0", 1)[0].decode("utf-8", "replace")
+        name = c_text(event.name)
         return ClassLoad(int(event.time_ns), name)
 
     def events_so_far(self) -> int:

@@ -13,9 +13,10 @@ import time
 from typing import Any
 
 from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
-from lineprobe_agent.bpf_tables import stat
+from lineprobe_agent.bpf_tables import c_text, stat
 from lineprobe_agent.bpf_tracer import BpfTracer, NoExemplars
-from lineprobe_agent.protocol import PageCacheCounters, PageCacheFile
+from lineprobe_agent.protocol import LiveReport, Mapping, PageCacheCounters, PageCacheFile
+from lineprobe_agent.system_live import LiveTotals
 from lineprobe_agent.target_gate import TargetGate
 
 EVENTS = constant("PC_STAT_EVENTS")
@@ -97,6 +98,7 @@ class PageCacheTracer(BpfTracer):
         self._attached: list[str] = []
         self._names = InodeNames()
         self._learnt: set[int] = set()
+        self._live = LiveTotals("pages")
 
     def start(self, pid: int | None) -> None:
         if pid is None:
@@ -123,6 +125,16 @@ class PageCacheTracer(BpfTracer):
     def events_so_far(self) -> int:
         return stat(self._bpf, EVENTS)
 
+    def live(self, mappings: list[Mapping]) -> LiveReport | None:
+        """Pages so far: added, removed, dirtied (folios), written."""
+        if not self._live.due():
+            return None
+        columns = {"added": 0, "removed": 0, "dirtied": 0, "written": 0}
+        for value in self._bpf["pages"].values():
+            for column in columns:
+                columns[column] += int(getattr(value, column))
+        return self._live.report(columns.items())
+
     def stop(self) -> None:
         attached, self._attached = self._attached, []
         for tracepoint in attached:
@@ -140,7 +152,7 @@ class PageCacheTracer(BpfTracer):
         files = [
             PageCacheFile(
                 tgid=int(key.tgid),
-                comm=bytes(value.comm).split(b"\0", 1)[0].decode("utf-8", "replace"),
+                comm=c_text(value.comm),
                 dev=int(key.dev),
                 ino=int(key.ino),
                 path=self._names.name(int(key.dev), int(key.ino)),
@@ -157,5 +169,6 @@ class PageCacheTracer(BpfTracer):
         return files, counters
 
     def _forget(self) -> None:
+        self._live.reset()
         self._names = InodeNames()
         self._learnt = set()

@@ -1040,7 +1040,22 @@ class ProbeLive(msgspec.Struct, tag="probe", tag_field="kind", frozen=True):
     """Tracing: hits received since the last report beyond ``probe_args.LIVE_HITS`` (kept for the result)."""
 
 
-LiveReport = ProbeLive | JvmLive | TracepointLive
+class SystemTotal(msgspec.Struct, frozen=True, array_like=True):
+    name: str
+    value: int
+
+
+class SystemLive(msgspec.Struct, tag="system", tag_field="kind", frozen=True):
+    """A system view's running totals (disk, files, page cache, interrupts), sent with progress
+    about once a second: the editor charts their rates from one report to the next."""
+
+    unit: str
+    """What the values count: bytes, ns, pages."""
+    totals: list[SystemTotal]
+    """Since the window opened, the largest first (at most ``system_live.LIVE_SERIES``)."""
+
+
+LiveReport = ProbeLive | JvmLive | TracepointLive | SystemLive
 """What a running trace has seen so far (sent with progress by the kinds that show it live)."""
 
 

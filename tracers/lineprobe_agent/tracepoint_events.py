@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
-from lineprobe_agent.bpf_tables import stat
+from lineprobe_agent.bpf_tables import c_text, stat
 from lineprobe_agent.bpf_tracer import BpfTracer
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
 from lineprobe_agent.protocol import (
@@ -234,9 +234,7 @@ class TracepointTracer(BpfTracer):
         groups = [
             TracepointGroup(
                 int(count.value),
-                bytes(key.text).split(b"\0", 1)[0].decode("utf-8", "replace")
-                if text
-                else self._number(key.number),
+                c_text(key.text) if text else self._number(key.number),
             )
             for key, count in self._bpf["counts"].items()
         ]

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from lineprobe.system.live import SystemLiveReport
 from lineprobe.tracepoints.records import TracepointLiveReport
 from lineprobe.usdt.jvm_events import JvmLiveReport
 from lineprobe.usdt.sites import LiveProbe
 
-LiveReport = LiveProbe | JvmLiveReport | TracepointLiveReport
+LiveReport = LiveProbe | JvmLiveReport | TracepointLiveReport | SystemLiveReport
 """What a running trace has seen so far (the kinds that show it live)."""
 
 

@@ -27,7 +27,7 @@ from lineprobe.capture.runner import Launch
 from lineprobe.capture.wire import parameters
 from lineprobe.costs.model import StackProfile
 from lineprobe.leaks.model import LeakTrace
-from lineprobe.lsp import documents, presentation
+from lineprobe.lsp import documents, presentation, system_view
 from lineprobe.lsp.leak_view import build_leak_view
 from lineprobe.lsp.probe_live import jvm_live, probe_live, sites_json, tracepoint_live
 from lineprobe.lsp.probe_view import ProbeView
@@ -303,7 +303,13 @@ async def _traced(
     else:
         duration_s = parameters.default(kind.duration)
     reporter = _ProgressReporter(ls, asyncio.get_running_loop(), on_live)
-    what = f"pid {args.pid}" if args.pid is not None else " ".join(args.command or [])
+    what = (
+        "every task"
+        if args.pid == 0
+        else f"pid {args.pid}"
+        if args.pid is not None
+        else " ".join(args.command or [])
+    )
     ls.state.profiling = True
     outcome = "failed"
     try:
@@ -653,6 +659,38 @@ def register(server: LineprobeServer) -> None:
             capture_parameters,
             publish,
             tracepoint_live(str(tracepoint), pid),
+        )
+
+    @server.command(system_view.SYSTEM_ACTIVITY)
+    async def system_activity_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """A system view (disk, files, page cache, interrupts) in one process or every task;
+        while it runs, ``lineprobe/systemLive`` about once a second."""
+        try:
+            args = system_view.system_arguments(arguments)
+        except AgentError as exc:
+            return _error_result(ls, exc)
+        view = system_view.VIEWS[args.view]
+
+        def publish(activity: Any) -> tuple[dict[str, Any], str]:
+            result = view.to_json(activity)
+            result["view"] = args.view
+            result["scope"] = args.scope
+            result["timings"] = _window_timings(activity.timings)
+            return result, view.summary(result)
+
+        # The capture layer's target: pid 0 is every task (root only: the agent refuses others).
+        target = {"pid": args.pid if args.scope == "process" else 0}
+        if args.durationMs is not None:
+            target["durationMs"] = args.durationMs
+        return await _traced(
+            ls,
+            (target,),
+            system_view.SYSTEM_ACTIVITY,
+            f"{view.title} of",
+            view.kind,
+            lambda _: system_view.capture_parameters(args),
+            publish,
+            system_view.system_live(args),
         )
 
     @server.command(TRACE_SYSCALLS)

@@ -42,6 +42,7 @@ def disk_to_json(activity: DiskActivity) -> dict[str, Any]:
             for d in activity.devices
         ],
         "warnings": activity.warnings,
+        "cannot_measure": list(activity.limits),
     }
 
 
@@ -78,3 +79,5 @@ def render_disk(activity: DiskActivity, console: Console, top: int = 20) -> None
         for low, high, n in rows:
             bar = "*" * (round(HISTOGRAM_BAR * n / most) if most else 0)
             console.print(f"{low:>10,} -> {high:<10,} {n:>8,} |{bar}", highlight=False)
+    for limit in activity.limits:
+        console.print(f"[dim]not measured: {escape(limit)}[/]", highlight=False)

@@ -23,6 +23,7 @@ def irqs_to_json(irqs: Interrupts) -> dict[str, Any]:
         "hard": _rows(irqs.hard),
         "soft": _rows(irqs.soft),
         "warnings": irqs.warnings,
+        "cannot_measure": list(irqs.limits),
     }
 
 
@@ -36,3 +37,5 @@ def render_irqs(irqs: Interrupts, console: Console) -> None:
             average = e.time_ns / e.count / 1000 if e.count else 0.0
             table.add_row(escape(e.name), f"{e.count:,}", f"{e.time_ns // 1000:,}", f"{average:.1f}")
         console.print(table)
+    for limit in irqs.limits:
+        console.print(f"[dim]not measured: {escape(limit)}[/]", highlight=False)

@@ -12,6 +12,14 @@ from lineprobe.model.capture import CaptureHeader, Timings
 from lineprobe.model.power_of_two import power_of_two_rows
 
 SYS_DEV_BLOCK = Path("/sys/dev/block")
+DISK_LIMITS = (
+    "latency runs from issue to completion: time queued before issue is not included",
+    "a request belongs to the task that issued it: pages written back by the kernel's flusher"
+    " threads show as theirs, not as the process that dirtied them",
+    "requests are paired by (device, sector), as the block tracepoints give no request pointer:"
+    " requests in flight under one key at once share the first one's issue time",
+)
+"""What this view cannot measure on this kernel, and why."""
 
 
 def device_name(dev: int, root: Path = SYS_DEV_BLOCK) -> str:
@@ -67,6 +75,7 @@ class DiskActivity:
     completed: int
     lost: int
     warnings: list[str] = field(default_factory=list)
+    limits: tuple[str, ...] = DISK_LIMITS
     timings: Timings = field(default_factory=Timings)
 
 

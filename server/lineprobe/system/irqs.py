@@ -8,6 +8,12 @@ from dataclasses import dataclass, field, replace
 
 from lineprobe.model.capture import CaptureHeader, Timings
 
+IRQ_LIMITS = (
+    "time runs between the irq tracepoints around each handler: the kernel's entry and exit code"
+    " around them, and NMIs, are not included",
+)
+"""What this view cannot measure on this kernel, and why."""
+
 
 @dataclass(frozen=True)
 class InterruptTime:
@@ -24,6 +30,7 @@ class Interrupts:
     """Most time first."""
     soft: tuple[InterruptTime, ...]
     warnings: list[str] = field(default_factory=list)
+    limits: tuple[str, ...] = IRQ_LIMITS
     timings: Timings = field(default_factory=Timings)
 
 

@@ -38,6 +38,7 @@ from lineprobe.syscalls.model import (
 from lineprobe.system.disk import DeviceLatency, DiskActivity, ProcessIO, device_name
 from lineprobe.system.files import FileActivity, FileLatency, SlowCall, ThreadFileIO, file_totals
 from lineprobe.system.irqs import Interrupts, InterruptTime
+from lineprobe.system.live import SystemLiveReport
 from lineprobe.system.page_cache import PageCacheActivity, PageCacheFile
 from lineprobe.tracepoints.counts import FieldCount, TracepointCounts
 from lineprobe.tracepoints.records import (
@@ -548,6 +549,10 @@ def progress_of(message: protocol.Progress) -> Progress:
             hits=live.events,
             new_events=tuple(_tracepoint_event(r, layout, live.started_ns) for r in live.new_records),
             not_shown=live.not_shown,
+        )
+    elif isinstance(live, protocol.SystemLive):
+        shown = SystemLiveReport(
+            elapsed_s=message.elapsed_s, unit=live.unit, totals=tuple((t.name, t.value) for t in live.totals)
         )
     return Progress(message.phase, message.elapsed_s, message.duration_s, message.samples, shown)
 
