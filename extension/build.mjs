@@ -1,6 +1,6 @@
-// Bundles the extension (Node, CommonJS, `vscode` external) and the flame
-// graph webview (browser, with d3-flame-graph and its CSS copied next to it,
-// so the webview loads nothing from the network), and writes the gutter heat
+// Bundles the extension (Node, CommonJS, `vscode` external) and the webviews
+// (browser: the flame graph with d3-flame-graph and its CSS copied next to it,
+// the system panel with Chart.js, so no webview loads anything from the network), and writes the gutter heat
 // icons. `--production` minifies and drops source maps (for the .vsix).
 import * as esbuild from "esbuild";
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -37,6 +37,17 @@ await esbuild.build({
 });
 copyFileSync(join(here, "node_modules", "d3-flame-graph", "dist", "d3-flamegraph.css"), join(dist, "webview", "d3-flamegraph.css"));
 copyFileSync(join(here, "webview", "flamegraph.css"), join(dist, "webview", "flamegraph.css"));
+
+// The system panel (src/systemPanel.ts), with Chart.js bundled in.
+await esbuild.build({
+  ...common,
+  entryPoints: [join(here, "webview", "system.ts")],
+  outfile: join(dist, "webview", "system.js"),
+  platform: "browser",
+  format: "iife",
+  target: "es2022",
+});
+copyFileSync(join(here, "webview", "system.css"), join(dist, "webview", "system.css"));
 
 // The icons come from the same code that picks the levels (src/model/heat.ts).
 const heatModule = await esbuild.build({

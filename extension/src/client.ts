@@ -24,8 +24,10 @@ import {
   JVM_LIVE_NOTIFICATION,
   PROBE_LIVE_NOTIFICATION,
   TRACEPOINT_LIVE_NOTIFICATION,
+  SYSTEM_LIVE_NOTIFICATION,
   type HeatParams,
   type TracepointLiveParams,
+  type SystemLiveParams,
   type JvmLiveParams,
   type ProbeLiveParams,
 } from "./model/protocol";
@@ -66,6 +68,7 @@ export class ServerClient implements vscode.Disposable {
   private readonly probeLiveEmitter = new vscode.EventEmitter<ProbeLiveParams>();
   private readonly jvmLiveEmitter = new vscode.EventEmitter<JvmLiveParams>();
   private readonly tracepointLiveEmitter = new vscode.EventEmitter<TracepointLiveParams>();
+  private readonly systemLiveEmitter = new vscode.EventEmitter<SystemLiveParams>();
   private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
   private current: ServerState = { kind: "stopped", reason: "not started" };
 
@@ -77,6 +80,8 @@ export class ServerClient implements vscode.Disposable {
   readonly onJvmLive = this.jvmLiveEmitter.event;
   /** `lineprobe/tracepointLive`: a kernel tracepoint's newest records, about once a second. */
   readonly onTracepointLive = this.tracepointLiveEmitter.event;
+  /** `lineprobe/systemLive`: a system view's running totals, about once a second. */
+  readonly onSystemLive = this.systemLiveEmitter.event;
   readonly onState = this.stateEmitter.event;
 
   constructor(
@@ -157,6 +162,7 @@ export class ServerClient implements vscode.Disposable {
     this.probeLiveEmitter.dispose();
     this.jvmLiveEmitter.dispose();
     this.tracepointLiveEmitter.dispose();
+    this.systemLiveEmitter.dispose();
     this.stateEmitter.dispose();
   }
 
@@ -203,6 +209,7 @@ export class ServerClient implements vscode.Disposable {
     client.onNotification(PROBE_LIVE_NOTIFICATION, (params: ProbeLiveParams) => this.probeLiveEmitter.fire(params));
     client.onNotification(JVM_LIVE_NOTIFICATION, (params: JvmLiveParams) => this.jvmLiveEmitter.fire(params));
     client.onNotification(TRACEPOINT_LIVE_NOTIFICATION, (params: TracepointLiveParams) => this.tracepointLiveEmitter.fire(params));
+    client.onNotification(SYSTEM_LIVE_NOTIFICATION, (params: SystemLiveParams) => this.systemLiveEmitter.fire(params));
     // Replaces the client's default handler (which shows every message) so
     // that messages covered by a profile's result are not shown twice.
     client.onNotification(ShowMessageNotification.type, (params) => {

@@ -10,7 +10,7 @@ import type { FlameGraphPanel } from "./flameGraphPanel";
 import type { HeatDecorations } from "./heatDecorations";
 import { profileOptions } from "./model/settings";
 import { splitCommandLine } from "./model/processes";
-import { ServerCommand, type OffCpuResult, type ProfileResult } from "./model/protocol";
+import { ServerCommand, type OffCpuResult, type ProfileResult, type SystemActivityArguments } from "./model/protocol";
 import type { ProbeNode } from "./model/probes";
 import { countProbe, traceProbe, type CountProbeArgs, type TraceProbeArgs } from "./probeCounter";
 import type { ProbeRuns } from "./probeRuns";
@@ -19,6 +19,7 @@ import { pickProcess } from "./processPicker";
 import { pickTracepoint } from "./tracepointPicker";
 import type { Profiler } from "./profiler";
 import { readServerSettings } from "./settings";
+import type { SystemPanel } from "./systemPanel";
 
 export interface CommandDeps {
   probes: ProbeTreeView;
@@ -28,6 +29,7 @@ export interface CommandDeps {
   flameGraph: FlameGraphPanel;
   heat: HeatDecorations;
   capabilities: CapabilitiesView;
+  systemPanel: SystemPanel;
   workspaceState: vscode.Memento;
 }
 
@@ -175,6 +177,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
           })
         : undefined,
     ),
+
+    register("lineprobe.showSystemActivity", (args?: Partial<SystemActivityArguments>) => deps.systemPanel.pickAndRun(args)),
 
     register("lineprobe.showCapabilities", () => deps.capabilities.show()),
 

@@ -16,6 +16,7 @@ import { ProbeTreeView } from "./probeTree";
 import { Profiler } from "./profiler";
 import { configurationImpact } from "./settings";
 import { StatusBar } from "./statusBar";
+import { SystemPanel } from "./systemPanel";
 
 let server: ServerClient | undefined;
 
@@ -44,6 +45,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const capabilities = new CapabilitiesView(client, actions);
   const probes = new ProbeTreeView(client);
   const probeRuns = new ProbeRuns(client, context.extensionUri);
+  const systemPanel = new SystemPanel(context.extensionUri, client);
   const activeProfiler = profiler;
 
   context.subscriptions.push(
@@ -55,6 +57,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     capabilities,
     probes,
     probeRuns,
+    systemPanel,
     client.onHeat((params) => heat.update(params)),
     client.onState((state) => {
       if (state.kind === "starting") {
@@ -88,6 +91,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       capabilities,
       probes,
       probeRuns,
+      systemPanel,
       workspaceState: context.workspaceState,
     }),
   );

@@ -16,12 +16,13 @@
  * probe is traced from the USDT Probes view: its line gets a gutter pin and its
  * live hit rate, the output shows each hit, and the view's Stop ends it early.
  * A garbage-collecting JVM is watched from HotSpot's provider in the view: its
- * GC pauses and class loads reach the status bar live. Screenshots go to
- * artifacts/.
+ * GC pauses and class loads reach the status bar live. The system panel
+ * charts blocker's file I/O live, then ranks its data file first with its
+ * fsync latency histogram. Screenshots go to artifacts/.
  *
  * Run by `make e2e-editor` (tests/editor/run.sh sets the paths below).
  */
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type Frame, type Page } from "playwright-core";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
       await jvmWatchChecks(page, churn);
       await tracepointChecks(page, naps);
       await offCpuChecks(page, blocker);
+      await systemPanelChecks(page, blocker);
     } catch (error) {
       // What was on screen, for the person reading the failure.
       await page.screenshot({ path: path.join(ARTIFACTS, "failure.png") }).catch(() => undefined);
@@ -431,6 +433,45 @@ async function offCpuChecks(page: Page, blocker: Started): Promise<void> {
   const image = String(await found.jsonValue());
   check(/wait-(self|total)-\d+\.svg/.test(image), `the nap line (${NAP_LINE}) has off-CPU heat in the waiting palette`, image);
   await page.screenshot({ path: path.join(ARTIFACTS, "15-offcpu-heat.png") });
+}
+
+async function systemPanelChecks(page: Page, blocker: Started): Promise<void> {
+  // Lab 6's file view from the editor: blocker's file I/O in the system panel, a live chart while
+  // it traces, then its busiest file, the fsync latency histogram and what cannot be measured.
+  await runCommand(page, "lineprobe: Show System Activity…");
+  await quickPickRow(page, "File I/O").click();
+  await quickPickRow(page, "One process…").click();
+  await page.locator(QUICK_INPUT_BOX).fill(String(blocker.pid));
+  const process = quickPickRow(page, String(blocker.pid));
+  await process.waitFor({ timeout: 30_000 });
+  await process.click();
+  const panel = await frameWith(page, "#live");
+  await panel.locator("#status").filter({ hasText: /^Tracing: \d/ }).waitFor({ timeout: 60_000 });
+  const drawn = await panel.locator("#live").evaluate((canvas) => (canvas as HTMLCanvasElement).width > 0 && (canvas as HTMLCanvasElement).height > 0);
+  check(drawn, "the system panel charts blocker's file I/O live while it traces");
+  await page.screenshot({ path: path.join(ARTIFACTS, "16-system-panel-live.png") });
+  await panel.locator("#status").filter({ hasText: "Done." }).waitFor({ timeout: 90_000 });
+  const firstRow = (await panel.locator("#tables table").first().locator("tbody tr").first().locator("td").allTextContents()).map((t) => t.trim());
+  check(firstRow[1] === "blocker" && firstRow[2].endsWith("blocker.data"), "the busiest file in the panel is blocker's data file", firstRow.join(" | "));
+  const histogram = (await panel.locator("#histogram-title").textContent()) ?? "";
+  check(/blocker\.data: fsync latency/.test(histogram), `the panel shows the data file's fsync latency histogram ('${histogram}')`);
+  const limits = await panel.locator("#limits li").count();
+  check(limits > 0, `the panel says what it cannot measure on this kernel (${limits} limits)`);
+  await page.screenshot({ path: path.join(ARTIFACTS, "17-system-panel-result.png") });
+}
+
+/** The webview document holding `selector` (a webview is an iframe in an iframe; several may be open). */
+async function frameWith(page: Page, selector: string): Promise<Frame> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      if (await frame.$(selector).catch(() => null)) {
+        return frame;
+      }
+    }
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`no webview holds ${selector}`);
 }
 
 /** In the page: the gutter image of the waiting palette's heat on 1-based `line`, if any. */

@@ -20,7 +20,35 @@ export const ServerCommand = {
   offCpu: "lineprobe.offCpu",
   tracepointList: "lineprobe.tracepointList",
   tracepointTrace: "lineprobe.tracepointTrace",
+  systemActivity: "lineprobe.systemActivity",
 } as const;
+
+/** `lineprobe.systemActivity`'s request (PROTOCOL.md): the scope is always named. */
+export interface SystemActivityArguments {
+  view: "disk" | "files" | "pagecache" | "irqs";
+  scope: "system" | "process";
+  pid?: number;
+  durationMs?: number;
+  slowMs?: number;
+}
+
+/** `lineprobe.systemActivity`'s result: the CLI's `--json` object of the view (its tables vary
+ * by view and are drawn as they come), with what the view cannot measure. */
+export type SystemActivityResult =
+  | ({ ok: true; view: string; scope: string; cannot_measure: string[]; warnings: string[]; duration_s: number } & Record<string, unknown>)
+  | Failure;
+
+/** `lineprobe/systemLive` (PROTOCOL.md): a system view's running totals, about once a second. */
+export interface SystemLiveParams {
+  view: string;
+  scope: string;
+  pid: number | null;
+  elapsedS: number;
+  unit: string;
+  totals: { name: string; value: number }[];
+}
+
+export const SYSTEM_LIVE_NOTIFICATION = "lineprobe/systemLive";
 
 /** `lineprobe.usdtList` (PROTOCOL.md). */
 export type ProbeListing =
