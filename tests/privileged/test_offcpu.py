@@ -70,6 +70,16 @@ def test_each_line_waits_as_long_as_the_program_measured(workloads: Path, tmp_pa
     # The waits are told apart by the kernel stack they left with.
     naps = [s for s in profile.functions if s.function == "do_nanosleep"]
     assert naps and abs(naps[0].total_cost - nap) <= 0.02 * nap
+    # ...and split by reason in columns beside the total: the nap line sleeps, the fsync waits
+    # for the disk.
+    reasons = [c.event for c in profile.columns]
+    lines = {s.line: s for s in profile.lines if s.path == str(BLOCKER_C)}
+    nap_line = lines[marked_line(BLOCKER_C, "NAP-LINE")]
+    fsync_line = lines[marked_line(BLOCKER_C, "FSYNC-LINE")]
+    print(f"reasons: {reasons}; nap {nap_line.total_costs}; fsync {fsync_line.total_costs}")
+    sleep, disk = reasons.index("off-CPU: sleep"), reasons.index("off-CPU: disk I/O")
+    assert nap_line.total_costs[sleep] >= 0.98 * nap_line.total_cost
+    assert fsync_line.total_costs[disk] >= 0.80 * fsync_line.total_cost
 
 
 def test_the_cli_reports_nanoseconds_with_the_unit_named(workloads: Path, tmp_path: Path) -> None:

@@ -32,3 +32,25 @@ def test_the_recording_decodes_under_todays_schema(recording: Path) -> None:
                 )
         answers += 1
     assert answers > 0
+
+
+def test_a_recording_named_by_a_relative_path_resolves_its_archived_binaries() -> None:
+    """``LINEPROBE_REPLAY=tests/recordings/X.jsonl`` from the checkout, as the README shows it:
+    the archived binary is found and named as with the absolute path."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "LINEPROBE_REPLAY": "tests/recordings/offcpu-blocker.jsonl"}
+    done = subprocess.run(
+        [sys.executable, "-m", "lineprobe.cli", "offcpu", "--pid", "1", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    functions = {f["function"] for f in json.loads(done.stdout)["functions"]}
+    assert "nap" in functions and not any(name.startswith("[unknown in") for name in functions), functions

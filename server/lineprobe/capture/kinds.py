@@ -19,6 +19,7 @@ from lineprobe.costs.model import StackProfile
 from lineprobe.leaks.attribute import resolve_leaks
 from lineprobe.leaks.model import LeakTrace
 from lineprobe.profiling.aggregate import resolve_profile
+from lineprobe.profiling.wait_reasons import split_by_reason
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.attribute import resolve_trace
 from lineprobe.syscalls.model import SyscallTrace
@@ -81,9 +82,10 @@ OFFCPU: CaptureKind[StackProfile] = CaptureKind(
     "offcpu",
     "stackcount",
     "measuring",
-    lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched),
+    lambda raw, cache, launched: split_by_reason(resolve_profile(raw, cache, launched=launched)),
 )
-"""Off-CPU time: stacks weighted by the nanoseconds their threads spent away from the CPU."""
+"""Off-CPU time: stacks weighted by the nanoseconds their threads spent away from the CPU, split
+by the reason their kernel stacks give (columns beside the total)."""
 PROBE_ARGS: CaptureKind[ProbeCounts] = CaptureKind(
     "probe-args",
     "probe-args",

@@ -272,5 +272,7 @@ class CaptureRunner:
 
 
 def _path_from_environment(name: str) -> Path | None:
+    """The path, made absolute: a replay's archived binaries are named from it, and a binary's
+    path must be absolute to be resolved as a mapped file."""
     value = os.environ.get(name)
-    return Path(value) if value else None
+    return Path(value).absolute() if value else None

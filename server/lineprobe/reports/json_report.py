@@ -12,13 +12,20 @@ def _percent(profile: StackProfile, count: int) -> float:
 
 
 def _other_columns(profile: StackProfile, self_costs: list[int], total_costs: list[int]) -> dict[str, Any]:
-    """Values of the columns after the primary one, keyed by their unit ("self_bytes", ...)."""
+    """Values of the columns after the primary one: keyed by their unit ("self_bytes", ...) where
+    no other column has that unit, and always as ``column_self`` and ``column_total``, one value
+    per entry of the report's ``columns`` (off-CPU time's reasons are all nanoseconds)."""
     extra: dict[str, Any] = {}
+    units = [column.unit.value for column in profile.columns[1:]]
     for column, self_value, total_value in zip(
         profile.columns[1:], self_costs[1:], total_costs[1:], strict=True
     ):
-        extra[f"self_{column.unit.value}"] = self_value
-        extra[f"total_{column.unit.value}"] = total_value
+        if units.count(column.unit.value) == 1:
+            extra[f"self_{column.unit.value}"] = self_value
+            extra[f"total_{column.unit.value}"] = total_value
+    if len(profile.columns) > 1:
+        extra["column_self"] = list(self_costs)
+        extra["column_total"] = list(total_costs)
     return extra
 
 
