@@ -37,6 +37,14 @@ def render_profile(profile: StackProfile, console: Console) -> None:
     what = cost.format(profile.total) + (f" of {escape(cost.event)}" if cost != CPU_SAMPLES else "")
     target = f"[bold]{escape(h.comm)}[/] (pid {h.pid}, {escape(h.exe)})" if h.pid else "[bold]every task[/]"
     console.print(f"{target}: {what} in {h.duration_s:.2f} s{rate}, {profile.lost} lost")
+    if len(profile.columns) > 1:  # the other columns' totals: off-CPU time's reasons, a leak's blocks
+        beside = ", ".join(
+            f"{escape(column.event)} {column.format(total)} ({profile.share(total):.1f}%)"
+            if column.unit is cost.unit
+            else f"{escape(column.event)} {column.format(total)}"
+            for column, total in zip(profile.columns[1:], profile.totals[1:], strict=True)
+        )
+        console.print(f"  {beside}", highlight=False)
     for warning in profile.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
     if profile.total == 0:
