@@ -129,22 +129,9 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       return pid === undefined ? undefined : deps.probeRuns.watchJvm(pid, args?.durationMs ?? JVM_WATCH_MS);
     }),
 
-    register("lineprobe.measureOffCpu", async (args?: { pid?: number; durationMs?: number }) => {
-      const pid = typeof args?.pid === "number" ? args.pid : (await pickProcess(server))?.pid;
-      if (pid === undefined) {
-        return undefined;
-      }
-      const durationMs = args?.durationMs ?? vscode.workspace.getConfiguration("lineprobe").get<number>("durationMs", 5000);
-      const result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Window, title: `lineprobe: measuring off-CPU time of PID ${pid}` },
-        () => server.execute<OffCpuResult>(ServerCommand.offCpu, { pid, durationMs }),
-      );
-      if (result.ok) {
-        vscode.window.setStatusBarMessage(`lineprobe: off-CPU time of PID ${pid} on ${result.files.length} file(s), in blue`, 15000);
-        void deps.flameGraph.refresh(); // the panel shows the latest profile, whatever its cost
-      }
-      return result;
-    }),
+    register("lineprobe.measureOffCpu", (args?: { pid?: number; durationMs?: number }) => measureWaiting(deps, false, args)),
+
+    register("lineprobe.measureWallClock", (args?: { pid?: number; durationMs?: number }) => measureWaiting(deps, true, args)),
 
     register("lineprobe.traceTracepoint", async (args?: { pid?: number; tracepoint?: string; durationMs?: number }) => {
       const pid = typeof args?.pid === "number" ? args.pid : (await pickProcess(server))?.pid;
@@ -192,4 +179,29 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
 
     register("lineprobe.resetHeatScope", () => deps.flameGraph.resetScope()),
   ];
+}
+
+/** Off-CPU time (or, with `wallClock`, all of the time: on the CPU too) of a picked process, as
+ * heat in the waiting palette, with hovers, lenses and the flame graph in durations. */
+async function measureWaiting(
+  deps: CommandDeps,
+  wallClock: boolean,
+  args?: { pid?: number; durationMs?: number },
+): Promise<OffCpuResult | undefined> {
+  const server = deps.server;
+  const pid = typeof args?.pid === "number" ? args.pid : (await pickProcess(server))?.pid;
+  if (pid === undefined) {
+    return undefined;
+  }
+  const durationMs = args?.durationMs ?? vscode.workspace.getConfiguration("lineprobe").get<number>("durationMs", 5000);
+  const what = wallClock ? "wall-clock time" : "off-CPU time";
+  const result = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Window, title: `lineprobe: measuring ${what} of PID ${pid}` },
+    () => server.execute<OffCpuResult>(ServerCommand.offCpu, wallClock ? { pid, durationMs, wallClock } : { pid, durationMs }),
+  );
+  if (result.ok) {
+    vscode.window.setStatusBarMessage(`lineprobe: ${what} of PID ${pid} on ${result.files.length} file(s), in blue`, 15000);
+    void deps.flameGraph.refresh(); // the panel shows the latest profile, whatever its cost
+  }
+  return result;
 }

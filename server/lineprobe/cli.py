@@ -355,11 +355,26 @@ def stackcount(
 @main.command()
 @click.option("--pid", "-p", type=click.IntRange(1), help="Measure this running process's threads.")
 @_duration_option("measure", parameters.DURATION_S, "--pid")
+@click.option(
+    "--wall-clock",
+    is_flag=True,
+    help="Add the time on the CPU (from CPU samples) to the time off it: all of each line's time.",
+)
+@click.option(
+    "--frequency",
+    "-F",
+    type=_range(parameters.FREQUENCY),
+    default=int(parameters.default(parameters.FREQUENCY)),
+    show_default=True,
+    help="With --wall-clock: CPU samples per second.",
+)
 @_report_options(stacks=True)
 @_launcher_and_command
 def offcpu(
     pid: int | None,
     duration: float | None,
+    wall_clock: bool,
+    frequency: int,
     as_json: bool,
     folded: str | None,
     speedscope: str | None,
@@ -367,15 +382,23 @@ def offcpu(
     command: tuple[str, ...],
 ) -> None:
     """Off-CPU time: where a program's threads wait (sleep, I/O, locks, page faults) and for how
-    long, on the lines that waited (what offcputime measures, resolved as a profile is).
+    long, on the lines that waited (what offcputime measures, resolved as a profile is), split
+    by the reason the kernel stack gives. With --wall-clock, the time on the CPU too: each
+    line's cost is all the time its threads spent there, running or waiting.
 
     \b
     lineprobe offcpu --pid 1234 -d 5
+    lineprobe offcpu --wall-clock --pid 1234
     lineprobe offcpu --json -- ./build/logger /tmp/logs
     """
     from lineprobe.capture import kinds
 
-    result = _capture(kinds.OFFCPU, pid, command, duration, {}, as_json, launcher)
+    if wall_clock:
+        result = _capture(
+            kinds.WALL_CLOCK, pid, command, duration, {"frequency": frequency}, as_json, launcher
+        )
+    else:
+        result = _capture(kinds.OFFCPU, pid, command, duration, {}, as_json, launcher)
     _emit(result, as_json, folded, speedscope)
 
 

@@ -30,3 +30,16 @@ async def test_the_waiting_lines_carry_their_off_cpu_time(replay: Replay) -> Non
     assert shares[nap_line] > 80  # the naps are most of the waiting
     graph = await session.command("lineprobe.flameGraph")
     assert (graph["event"], graph["unit"]) == ("off-CPU time", "ns")
+
+
+async def test_wall_clock_time_puts_running_and_waiting_on_the_lines(replay: Replay) -> None:
+    session = await replay("wallclock-blocker")
+    result = await session.command("lineprobe.offCpu", {"pid": ANY_PID, "durationMs": 1000, "wallClock": True})
+    assert result["ok"] is True, result
+    assert result["event"] == "wall-clock time" and result["files"] == [URI]
+    nap = await session.hover(URI, marked_line(BLOCKER_C, "NAP-LINE") - 1)
+    assert nap is not None and "wall-clock time" in nap and "off-CPU time" in nap, nap
+    heat = {entry["uri"]: entry for entry in session.heat}
+    assert (heat[URI]["event"], heat[URI]["unit"]) == ("wall-clock time", "ns")
+    bad = await session.command("lineprobe.offCpu", {"pid": ANY_PID, "wallClock": "yes"})
+    assert bad["ok"] is False and "wallClock must be true or false" in bad["error"]["message"]

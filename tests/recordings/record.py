@@ -190,6 +190,13 @@ def check_blocker(report: dict[str, Any]) -> list[str]:
     return [] if waited > 500_000_000 else [f"the nap line waited {waited} ns"]
 
 
+def check_blocker_wall_clock(report: dict[str, Any]) -> list[str]:
+    events = [c["event"] for c in report.get("columns", [])]
+    if events != ["wall-clock time", "on-CPU time", "off-CPU time"]:
+        return [f"the columns are {events}"]
+    return check_blocker(report)
+
+
 def check_probes(report: dict[str, Any]) -> list[str]:
     problems = []
     sites = [(s["path"], s["line"]) for s in report.get("site_hits", [])]
@@ -281,6 +288,14 @@ RECORDINGS = {
             ("blocker", "100000", "{scratch}/data"),
             ("-d", "2.5", "--slow-ms", "2"),
             check_blocker_files,
+        ),
+        # Wall-clock time: the same, with blocker's CPU samples as time beside its waits.
+        Recording(
+            "wallclock-blocker",
+            "offcpu",
+            ("blocker", "100000", "{scratch}/data"),
+            ("-d", "1", "--wall-clock"),
+            check_blocker_wall_clock,
         ),
         Recording(
             "tracepoints-sched", "tracepoints list", (), (), check_sched_formats, arguments=("sched:*",)

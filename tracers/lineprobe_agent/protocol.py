@@ -229,6 +229,18 @@ class OffCpuRequest(_Request, tag="offcpu", frozen=True):
     start_at_exec: StartAtExec = 0
 
 
+class WallClockRequest(_Request, tag="wallclock", frozen=True):
+    """Where one process's threads spend wall-clock time: its CPU samples and its off-CPU time
+    (``offcpu``'s) taken over the same window, by two programs gated as one."""
+
+    id: int
+    pid: int
+    frequency: Frequency = int(_default(parameters.FREQUENCY))
+    duration_s: Duration = _default(parameters.DURATION_S)
+    exemplars: bool = True
+    start_at_exec: StartAtExec = 0
+
+
 class DiskRequest(_Request, tag="disk", frozen=True):
     """Block I/O by device and by the process that issued it (biotop, biolatency -D), in one
     process's requests or (root callers only) every task's."""
@@ -324,6 +336,7 @@ TracingRequest = (
     | TracepointTraceRequest
     | TracepointCountRequest
     | OffCpuRequest
+    | WallClockRequest
     | DiskRequest
     | FilesRequest
     | PageCacheRequest
@@ -344,6 +357,7 @@ Request = (
     | TracepointTraceRequest
     | TracepointCountRequest
     | OffCpuRequest
+    | WallClockRequest
     | DiskRequest
     | FilesRequest
     | PageCacheRequest
@@ -1142,6 +1156,19 @@ class DiskDone(msgspec.Struct, tag="disk-result", tag_field="type", frozen=True)
     result: DiskResult
 
 
+class WallClockResult(msgspec.Struct, frozen=True):
+    header: TraceHeader
+    on_cpu: ProfileResult
+    """The CPU samples (as ``profile-result``'s; the same header)."""
+    off_cpu: StackCountResult
+    """The off-CPU time (as ``offcpu-result``'s; the same header)."""
+
+
+class WallClockDone(msgspec.Struct, tag="wallclock-result", tag_field="type", frozen=True):
+    id: int
+    result: WallClockResult
+
+
 class FilesDone(msgspec.Struct, tag="files-result", tag_field="type", frozen=True):
     id: int
     result: FilesResult
@@ -1195,6 +1222,7 @@ AgentMessage = (
     | TracepointTraceDone
     | TracepointCountDone
     | OffCpuDone
+    | WallClockDone
     | DiskDone
     | FilesDone
     | PageCacheDone

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from lineprobe_agent.bpf_source import constant
 from lineprobe_agent.tracepoints import Tracepoints
@@ -123,3 +123,75 @@ class TargetGate:
     def close(self) -> None:
         """No target: nothing is recorded or counted."""
         self._set(GATE_TGID, 0)
+
+
+class WindowGate(Protocol):
+    """What a tracing window asks of the gate in front of its program (or programs)."""
+
+    trusted: bool
+    start_at_exec: int
+    exec_seen: bool
+
+    def execs(self) -> int: ...
+
+    def approve(self, execs: int) -> None: ...
+
+    def hold(self) -> None: ...
+
+    def ended(self) -> bool: ...
+
+    def held_events(self) -> int: ...
+
+
+class GateGroup:
+    """The gates of several programs tracing one target in one window (a wall-clock trace runs
+    the CPU profiler and the off-CPU program together), driven as one: each counts the target's
+    execs itself, so the lowest count is approved (a gate that saw one more stays shut until the
+    next check), and any gate's end ends the window."""
+
+    def __init__(self, gates: list[TargetGate]) -> None:
+        self.gates = gates
+
+    @property
+    def trusted(self) -> bool:
+        return all(gate.trusted for gate in self.gates)
+
+    @trusted.setter
+    def trusted(self, value: bool) -> None:
+        for gate in self.gates:
+            gate.trusted = value
+
+    @property
+    def start_at_exec(self) -> int:
+        return self.gates[0].start_at_exec
+
+    @start_at_exec.setter
+    def start_at_exec(self, value: int) -> None:
+        for gate in self.gates:
+            gate.start_at_exec = value
+
+    @property
+    def exec_seen(self) -> bool:
+        return any(gate.exec_seen for gate in self.gates)
+
+    @exec_seen.setter
+    def exec_seen(self, value: bool) -> None:
+        for gate in self.gates:
+            gate.exec_seen = value
+
+    def execs(self) -> int:
+        return min(gate.execs() for gate in self.gates)
+
+    def approve(self, execs: int) -> None:
+        for gate in self.gates:
+            gate.approve(execs)
+
+    def hold(self) -> None:
+        for gate in self.gates:
+            gate.hold()
+
+    def ended(self) -> bool:
+        return any(gate.ended() for gate in self.gates)
+
+    def held_events(self) -> int:
+        return sum(gate.held_events() for gate in self.gates)

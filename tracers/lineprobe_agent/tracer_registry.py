@@ -40,7 +40,7 @@ from lineprobe_agent.stack_counter import (
     usdt_sites,
 )
 from lineprobe_agent.syscall_tracer import SyscallTracer
-from lineprobe_agent.target_gate import TargetGate
+from lineprobe_agent.target_gate import GateGroup, TargetGate
 from lineprobe_agent.tracepoint_events import GATE_TRACEPOINTS, CountedField, TracepointTracer, read_format
 from lineprobe_agent.tracing import RequestFailed, Tracing
 from lineprobe_agent.usdt_program import UsdtProgram
@@ -279,6 +279,73 @@ def _run_compiled(
         return tracing.run(tracer, lambda: collect(tracer))
     finally:
         tracer.close()
+
+
+@dataclass
+class _Together:
+    """Two programs as one tracing window: each polled for half the wait, both ticked and stopped."""
+
+    first: WindowTracer
+    second: WindowTracer
+
+    def poll(self, timeout_s: float) -> None:
+        self.first.poll(timeout_s / 2)
+        self.second.poll(timeout_s / 2)
+
+    def tick(self) -> None:
+        self.first.tick()
+        self.second.tick()
+
+    def events_so_far(self) -> int:
+        return self.first.events_so_far() + self.second.events_so_far()
+
+    def live(self, mappings: list[protocol.Mapping]) -> protocol.LiveReport | None:
+        return None
+
+    def stop(self) -> None:
+        try:
+            self.first.stop()
+        finally:
+            self.second.stop()
+
+
+def run_wallclock(tracing: Tracing, request: protocol.WallClockRequest) -> protocol.WallClockDone:
+    """CPU samples and off-CPU time of one process over one window: the CPU profiler and the
+    stack counter's off-CPU program, both compiled once per agent, behind one group of gates."""
+    profiler: CpuProfiler = tracing.program("cpu")
+    counter: StackCounter = tracing.program("stackcount")
+    together = _Together(profiler, counter)
+
+    def start() -> None:
+        profiler.start(request.pid, request.frequency, request.exemplars)
+        counter.start_offcpu(request.pid, request.exemplars)
+
+    tracing.attach(
+        start,
+        together.stop,
+        GateGroup([profiler.gate, counter.gate]),
+        "cannot attach the perf events and sched:sched_switch",
+    )
+    (samples, waits), header = tracing.run(
+        together, lambda: (profiler.collect(name_kernel_address), counter.collect(name_kernel_address))
+    )
+    on_cpu = protocol.ProfileResult(
+        header=header,
+        frequency=request.frequency,
+        counters=samples.counters,
+        stacks=samples.stacks,
+        exemplars=samples.exemplars,
+    )
+    off_cpu = protocol.StackCountResult(
+        header=header,
+        tracepoint=OFFCPU_TRACEPOINT,
+        counters=waits.counters,
+        stacks=waits.stacks,
+        exemplars=waits.exemplars,
+        tgids=waits.tgids,
+        comms=waits.comms,
+    )
+    return protocol.WallClockDone(request.id, protocol.WallClockResult(header, on_cpu, off_cpu))
 
 
 def run_disk(tracing: Tracing, request: protocol.DiskRequest) -> protocol.DiskDone:
@@ -535,6 +602,7 @@ TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.LeaksRequest, "leaks", LeakTracer, run_leaks),
     TracerEntry(protocol.StackCountRequest, "stackcount", StackCounter, run_stackcount, system_wide=True),
     TracerEntry(protocol.OffCpuRequest, "stackcount", StackCounter, run_offcpu),
+    TracerEntry(protocol.WallClockRequest, "cpu", CpuProfiler, run_wallclock),
     TracerEntry(protocol.DiskRequest, "disk", None, run_disk, system_wide=True),
     TracerEntry(protocol.FilesRequest, "files", None, run_files, system_wide=True),
     TracerEntry(protocol.PageCacheRequest, "pagecache", None, run_pagecache, system_wide=True),

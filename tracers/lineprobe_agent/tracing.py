@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from lineprobe_agent import protocol
 from lineprobe_agent.access import AccessCheck
 from lineprobe_agent.target import Target
-from lineprobe_agent.target_gate import TargetGate
+from lineprobe_agent.target_gate import WindowGate
 from lineprobe_agent.window import WindowTracer, sampling_loop
 
 T = TypeVar("T")
@@ -117,7 +117,7 @@ class Tracing:
     start_at_exec: int = 0
     compile_s: float = 0.0
     attach_s: float = 0.0
-    gate: TargetGate | None = None
+    gate: WindowGate | None = None
 
     def program(self, name: str) -> Any:
         """The tracer's program, compiled now if this agent has not yet (the time is charged here)."""
@@ -134,7 +134,7 @@ class Tracing:
         self,
         start: Callable[[], None],
         stop: Callable[[], None],
-        gate: TargetGate,
+        gate: WindowGate,
         failure: str | None = None,
     ) -> None:
         """Start the program on the target (its memory map taken first), timed. With ``failure``,
@@ -198,7 +198,7 @@ class Tracing:
         )
         return collected, header
 
-    def _window(self, tracer: WindowTracer, gate: TargetGate) -> Window:
+    def _window(self, tracer: WindowTracer, gate: WindowGate) -> Window:
         """Run one tracing window: until the duration ends, a stop, the target exits, or the
         caller may no longer debug it."""
         session, target, duration_s = self.session, self.target, self.duration_s

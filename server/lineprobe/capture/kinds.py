@@ -20,6 +20,7 @@ from lineprobe.leaks.attribute import resolve_leaks
 from lineprobe.leaks.model import LeakTrace
 from lineprobe.profiling.aggregate import resolve_profile
 from lineprobe.profiling.wait_reasons import split_by_reason
+from lineprobe.profiling.wall_clock import resolve_wall_clock
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.attribute import resolve_trace
 from lineprobe.syscalls.model import SyscallTrace
@@ -86,6 +87,13 @@ OFFCPU: CaptureKind[StackProfile] = CaptureKind(
 )
 """Off-CPU time: stacks weighted by the nanoseconds their threads spent away from the CPU, split
 by the reason their kernel stacks give (columns beside the total)."""
+WALL_CLOCK: CaptureKind[StackProfile] = CaptureKind(
+    "wallclock",
+    "cpu",
+    "measuring",
+    lambda raw, cache, launched: resolve_wall_clock(raw, cache, launched=launched),
+)
+"""Wall-clock time: CPU samples (as time) and off-CPU time of the same window, added up per stack."""
 PROBE_ARGS: CaptureKind[ProbeCounts] = CaptureKind(
     "probe-args",
     "probe-args",
@@ -145,6 +153,7 @@ KINDS: dict[str, CaptureKind[Any]] = {
         LEAKS,
         STACKCOUNT,
         OFFCPU,
+        WALL_CLOCK,
         PROBE_ARGS,
         PROBE_TRACE,
         JVM_EVENTS,

@@ -79,6 +79,8 @@ class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
     frequency: int | None = None
     tracepoint: str | None = None
     """``lineprobe.stackCount`` only: ``CATEGORY:NAME``."""
+    wallClock: bool = False
+    """``lineprobe.offCpu`` only: the time on the CPU too."""
 
 
 class GroupByArgument(msgspec.Struct, forbid_unknown_fields=True):
@@ -420,18 +422,26 @@ def register(server: LineprobeServer) -> None:
     @server.command(OFF_CPU)
     async def off_cpu_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
         """Off-CPU time by line, published as a profile is (heat, lenses, hovers, flame graph),
-        its figures in nanoseconds."""
+        its figures in nanoseconds; with ``"wallClock": true``, wall-clock time (CPU samples as
+        time, added to the time off the CPU)."""
+        given = arguments[0] if len(arguments) == 1 and isinstance(arguments[0], dict) else {}
+        wall_clock = given.get("wallClock", False)
+        if not isinstance(wall_clock, bool):
+            return _error_result(ls, AgentError("bad-request", f"{OFF_CPU}: wallClock must be true or false"))
 
         def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
-            return {}
+            if not wall_clock:
+                return {}
+            return {"frequency": args.frequency or int(parameters.default(parameters.FREQUENCY))}
 
         def publish(profile: StackProfile) -> tuple[dict[str, Any], str]:
             summary, _ = _publish_stack_counts(ls, profile)
-            return summary, f"{profile.cost.unit.format(profile.total)} off the CPU"
+            where = "in wall-clock time" if wall_clock else "off the CPU"
+            return summary, f"{profile.cost.unit.format(profile.total)} {where}"
 
-        return await _traced(
-            ls, arguments, OFF_CPU, "Measuring off-CPU time of", kinds.OFFCPU, capture_parameters, publish
-        )
+        kind = kinds.WALL_CLOCK if wall_clock else kinds.OFFCPU
+        title = "Measuring wall-clock time of" if wall_clock else "Measuring off-CPU time of"
+        return await _traced(ls, arguments, OFF_CPU, title, kind, capture_parameters, publish)
 
     @server.command(USDT_LIST)
     async def usdt_list_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:

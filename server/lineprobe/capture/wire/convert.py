@@ -24,6 +24,7 @@ from lineprobe.leaks.model import AllocationSnapshot, RawLeakSite, RawLeakTrace
 from lineprobe.model.capture import CaptureHeader, Timings
 from lineprobe.model.mapping import MappedFile
 from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, StackSnapshot
+from lineprobe.profiling.wall_clock import RawWallClock
 from lineprobe.syscalls.model import (
     BlockRequest,
     Bucket,
@@ -136,6 +137,12 @@ OFFCPU_TIME = CostColumn("off-CPU time", CostUnit.NANOSECONDS, "offcpu-line")
 def to_raw_offcpu(result: protocol.StackCountResult) -> RawProfile:
     """Off-CPU time is stacks weighted by nanoseconds: resolved as a profile is, in its own column."""
     return replace(to_raw_stack_counts(result), cost=OFFCPU_TIME)
+
+
+def to_raw_wall_clock(result: protocol.WallClockResult) -> RawWallClock:
+    return RawWallClock(
+        header_of(result.header), to_raw_profile(result.on_cpu), to_raw_offcpu(result.off_cpu)
+    )
 
 
 def _choices(arguments: list[protocol.ProbeArgument]) -> tuple[ArgumentChoice, ...]:
@@ -501,6 +508,7 @@ WIRE_KINDS: dict[str, WireKind] = {
     "leaks": WireKind(protocol.LeaksRequest, protocol.LeaksDone, to_raw_leak_trace),
     "stackcount": WireKind(protocol.StackCountRequest, protocol.StackCountDone, to_raw_stack_counts),
     "offcpu": WireKind(protocol.OffCpuRequest, protocol.OffCpuDone, to_raw_offcpu),
+    "wallclock": WireKind(protocol.WallClockRequest, protocol.WallClockDone, to_raw_wall_clock),
     "disk": WireKind(protocol.DiskRequest, protocol.DiskDone, to_disk_activity),
     "files": WireKind(protocol.FilesRequest, protocol.FilesDone, to_file_activity),
     "pagecache": WireKind(protocol.PageCacheRequest, protocol.PageCacheDone, to_page_cache),
