@@ -34,7 +34,9 @@ async def test_the_waiting_lines_carry_their_off_cpu_time(replay: Replay) -> Non
 
 async def test_wall_clock_time_puts_running_and_waiting_on_the_lines(replay: Replay) -> None:
     session = await replay("wallclock-blocker")
-    result = await session.command("lineprobe.offCpu", {"pid": ANY_PID, "durationMs": 1000, "wallClock": True})
+    result = await session.command(
+        "lineprobe.offCpu", {"pid": ANY_PID, "durationMs": 1000, "wallClock": True}
+    )
     assert result["ok"] is True, result
     assert result["event"] == "wall-clock time" and result["files"] == [URI]
     nap = await session.hover(URI, marked_line(BLOCKER_C, "NAP-LINE") - 1)
