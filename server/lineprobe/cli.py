@@ -588,18 +588,41 @@ def processes(workspace: tuple[str, ...], as_json: bool) -> None:
 @click.option("--pid", "-p", type=click.IntRange(1), help="Count the block requests this process issues.")
 @click.option("--all", "every_task", is_flag=True, help="Count every task's requests (root only).")
 @_duration_option("trace", parameters.DURATION_S, launchable=False)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object: processes and devices.")
+@click.option(
+    "--interval",
+    "-i",
+    type=_range(parameters.DISK_INTERVAL_S),
+    default=0.0,
+    help="A latency histogram per disk for each interval this long, in seconds (biolatency's).",
+)
+@click.option(
+    "--requests",
+    "-r",
+    "requests_shown",
+    type=click.IntRange(0),
+    default=0,
+    metavar="N",
+    help="Print the last N requests one by one (biosnoop); --json has every one it kept.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: processes, devices and requests.")
 @click.option(
     "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
 )
 def disk(
-    pid: int | None, every_task: bool, duration: float | None, as_json: bool, launcher: str | None
+    pid: int | None,
+    every_task: bool,
+    duration: float | None,
+    interval: float,
+    requests_shown: int,
+    as_json: bool,
+    launcher: str | None,
 ) -> None:
     """Block I/O by process and by disk: what biotop and biolatency -D show, from the block
     tracepoints (the kprobes those bcc tools need are refused on kernels in lockdown).
 
     \b
     lineprobe disk --all -d 5
+    lineprobe disk --all -d 10 --interval 1 --requests 50
     lineprobe disk --pid 1234 --json
     """
     from rich.console import Console
@@ -609,11 +632,13 @@ def disk(
 
     if every_task == (pid is not None):
         raise click.UsageError("give either --pid PID or --all")
-    activity = _capture(kinds.DISK, 0 if every_task else pid, (), duration, {}, as_json, launcher)
+    activity = _capture(
+        kinds.DISK, 0 if every_task else pid, (), duration, {"interval_s": interval}, as_json, launcher
+    )
     if as_json:
         click.echo(json.dumps(disk_to_json(activity), indent=1))
     else:
-        render_disk(activity, Console())
+        render_disk(activity, Console(), requests=requests_shown)
 
 
 @main.command()

@@ -7,39 +7,77 @@ structs come from their tracefs formats through bcc, so no kernel struct layout 
 
 from __future__ import annotations
 
+import ctypes
 import time
 from typing import Any
 
 from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
 from lineprobe_agent.bpf_tables import c_text, stat
 from lineprobe_agent.bpf_tracer import BpfTracer, NoExemplars
-from lineprobe_agent.protocol import DiskCounters, DiskLatency, DiskProcess, LiveReport, Mapping
+from lineprobe_agent.protocol import (
+    DiskCounters,
+    DiskLatency,
+    DiskProcess,
+    DiskRequestRecord,
+    LiveReport,
+    Mapping,
+)
 from lineprobe_agent.system_live import LiveTotals
 from lineprobe_agent.target_gate import TargetGate
 
 ISSUED = constant("DK_STAT_ISSUED")
 COMPLETED = constant("DK_STAT_COMPLETED")
 LOST = constant("DK_STAT_LOST")
+NOT_SENT = constant("DK_STAT_NOT_SENT")
+RECORD_PAGES = 64
+"""Perf ring per CPU for completed requests (256 KiB: about 4,000 records)."""
+
+
+class RequestRecord(ctypes.Structure):
+    """``struct request_record_t`` in bpf/disk_io.bpf.c."""
+
+    _fields_ = [
+        ("time_ns", ctypes.c_uint64),
+        ("latency_ns", ctypes.c_uint64),
+        ("sector", ctypes.c_uint64),
+        ("tgid", ctypes.c_uint32),
+        ("dev", ctypes.c_uint32),
+        ("bytes", ctypes.c_uint32),
+        ("op", ctypes.c_uint32),
+        ("comm", ctypes.c_char * 16),
+    ]
+
+
 TRACEPOINTS = (("block:block_rq_issue", "on_issue"), ("block:block_rq_complete", "on_complete"))
 
 
 class DiskTracer(BpfTracer):
     """One window of block I/O: compiled for it, attached, collected, closed."""
 
-    TABLES = ("issued", "processes", "latency")
+    TABLES = ("issued", "processes", "latency", "window_start", "requests_sent")
 
-    def __init__(self, system_wide: bool) -> None:
+    def __init__(self, system_wide: bool, interval_ns: int = 0, max_requests: int = 0) -> None:
         from bcc import BPF
 
-        cflags = [f"-I{BPF_DIR}", f"-DSYSTEM_WIDE={1 if system_wide else 0}"]
+        cflags = [
+            f"-I{BPF_DIR}",
+            f"-DSYSTEM_WIDE={1 if system_wide else 0}",
+            f"-DINTERVAL_NS={int(interval_ns)}ULL",
+            f"-DMAX_REQUESTS={int(max_requests)}",
+        ]
         self._bpf: Any = BPF(text=program_text("disk_io", {}).encode(), cflags=cflags)
         self._exemplars = NoExemplars()
         self.gate = TargetGate(self._bpf)
         self.system_wide = system_wide
         self._attached: list[str] = []
         self._live = LiveTotals("bytes")
+        self._records: list[DiskRequestRecord] = []
+        self.started_ns = 0
+        self._bpf["request_records"].open_perf_buffer(self._on_record, page_cnt=RECORD_PAGES)
 
     def start(self, pid: int | None) -> None:
+        self.started_ns = time.monotonic_ns()  # bpf_ktime_get_ns's clock
+        self._bpf["window_start"][ctypes.c_int(0)] = ctypes.c_uint64(self.started_ns)
         if pid is None:
             self.gate.close()
         else:
@@ -50,7 +88,22 @@ class DiskTracer(BpfTracer):
             self._attached.append(tracepoint)
 
     def poll(self, timeout_s: float) -> None:
-        time.sleep(max(timeout_s, 0.0))  # everything is counted in the kernel
+        self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
+
+    def _on_record(self, cpu: int, data: Any, size: int) -> None:
+        r = ctypes.cast(data, ctypes.POINTER(RequestRecord)).contents
+        self._records.append(
+            DiskRequestRecord(
+                time_ns=int(r.time_ns),
+                latency_ns=int(r.latency_ns),
+                tgid=int(r.tgid),
+                comm=c_text(r.comm),
+                dev=int(r.dev),
+                op=_op_letter(int(r.op)),
+                sector=int(r.sector),
+                bytes=int(r.bytes),
+            )
+        )
 
     def tick(self) -> None:
         """Nothing between polls."""
@@ -72,6 +125,7 @@ class DiskTracer(BpfTracer):
 
     def _forget(self) -> None:
         self._live.reset()
+        self._records = []
 
     def stop(self) -> None:
         attached, self._attached = self._attached, []
@@ -81,17 +135,23 @@ class DiskTracer(BpfTracer):
             self.gate.close()
             self.gate.detach()
 
-    def collect(self) -> tuple[list[DiskLatency], list[DiskProcess], DiskCounters]:
-        by_device: dict[int, list[list[int]]] = {}
+    def collect(self) -> tuple[list[DiskLatency], list[DiskProcess], list[DiskRequestRecord], DiskCounters]:
+        self._bpf.perf_buffer_poll(timeout=0)
+        by_device: dict[tuple[int, int], list[list[int]]] = {}
         for key, count in self._bpf["latency"].items():
-            by_device.setdefault(int(key.dev), []).append([int(key.bucket), int(count.value)])
-        latency = [DiskLatency(dev, sorted(buckets)) for dev, buckets in sorted(by_device.items())]
+            by_device.setdefault((int(key.dev), int(key.interval)), []).append(
+                [int(key.bucket), int(count.value)]
+            )
+        latency = [
+            DiskLatency(dev, interval, sorted(buckets))
+            for (dev, interval), buckets in sorted(by_device.items())
+        ]
         processes = [
             DiskProcess(
                 tgid=int(key.tgid),
                 comm=c_text(key.comm),
                 dev=int(key.dev),
-                op=chr(int(key.op)) if 32 < int(key.op) < 127 else "?",
+                op=_op_letter(int(key.op)),
                 ios=int(value.ios),
                 bytes=int(value.bytes),
                 latency_ns=int(value.latency_ns),
@@ -100,7 +160,16 @@ class DiskTracer(BpfTracer):
         ]
         processes.sort(key=lambda p: -p.bytes)
         counters = DiskCounters(
-            issued=stat(self._bpf, ISSUED), completed=stat(self._bpf, COMPLETED), lost=stat(self._bpf, LOST)
+            issued=stat(self._bpf, ISSUED),
+            completed=stat(self._bpf, COMPLETED),
+            lost=stat(self._bpf, LOST),
+            requests_not_sent=stat(self._bpf, NOT_SENT),
         )
+        records = sorted(self._records, key=lambda r: r.time_ns)
         self._reset()
-        return latency, processes, counters
+        return latency, processes, records, counters
+
+
+def _op_letter(op: int) -> str:
+    """rwbs' first letter as the program kept it, "?" when it is not a printable one."""
+    return chr(op) if 32 < op < 127 else "?"

@@ -34,6 +34,8 @@ SLOW_MS = Parameter(0, 60000, 1.0, unit="ms")
 FILE_SLOW_MS = SLOW_MS._replace(default=10.0)
 """``lineprobe files``: calls at least this slow are listed one by one (fileslower's default)."""
 INTERVAL_S = Parameter(0.1, 600, 1.0, unit="s")
+DISK_INTERVAL_S = Parameter(0, 3600, 0.0, unit="s")
+"""``lineprobe disk``: a latency histogram per disk for each interval this long (0: one for the window)."""
 """How often the leak tracer snapshots outstanding bytes per site."""
 BUDGET_PERCENT = Parameter(0.1, 100, 5.0, unit="%")
 """CPU the allocation probes may cost the target; sets the sampled fraction."""

@@ -75,6 +75,7 @@ ProbeLengthArgument = Annotated[int, _meta(parameters.PROBE_LENGTH_ARGUMENT)]
 RateLimit = Annotated[int, _meta(parameters.RATE_LIMIT)]
 MaxHits = Annotated[int, _meta(parameters.MAX_HITS)]
 FileSlowMs = Annotated[float, _meta(parameters.FILE_SLOW_MS)]
+DiskIntervalS = Annotated[float, _meta(parameters.DISK_INTERVAL_S)]
 
 
 class CapabilitiesRequest(_Request, tag="capabilities", frozen=True):
@@ -248,6 +249,10 @@ class DiskRequest(_Request, tag="disk", frozen=True):
     id: int
     pid: int | None
     """The process whose requests are counted; None: every task's (root callers only)."""
+    interval_s: DiskIntervalS = _default(parameters.DISK_INTERVAL_S)
+    """A latency histogram per disk for each interval this long (biolatency's interval); 0: one."""
+    max_requests: MaxHits = 10_000
+    """Completed requests sent one by one at most (biosnoop's lines); the rest are counted."""
     duration_s: Duration = _default(parameters.DURATION_S)
     start_at_exec: StartAtExec = 0
 
@@ -871,6 +876,8 @@ class TracepointCountResult(msgspec.Struct, frozen=True):
 class DiskLatency(msgspec.Struct, frozen=True):
     dev: int
     """The kernel's dev_t: major << 20 | minor."""
+    interval: int
+    """Which interval of ``interval_s`` from the window's start (0 when there is one)."""
     buckets: list[list[int]]
     """``[bucket, count]`` of requests by the power of two of their microseconds from issue to
     completion (0 for 0, K for 2^(K-1)..2^K-1), in order."""
@@ -888,11 +895,27 @@ class DiskProcess(msgspec.Struct, frozen=True):
     """The requests' issue-to-completion time, summed."""
 
 
+class DiskRequestRecord(msgspec.Struct, frozen=True, array_like=True):
+    """One completed request, as biosnoop prints it."""
+
+    time_ns: int
+    """When it completed (CLOCK_MONOTONIC, as ``DiskResult.started_ns``)."""
+    latency_ns: int
+    tgid: int
+    comm: str
+    dev: int
+    op: str
+    sector: int
+    bytes: int
+
+
 class DiskCounters(msgspec.Struct, frozen=True):
     issued: int
     completed: int
     """Of those issued in the window, completed in it (the ones counted)."""
     lost: int
+    requests_not_sent: int
+    """Completed requests over ``max_requests`` or that the ring had no room for."""
 
 
 class DiskResult(msgspec.Struct, frozen=True):
@@ -901,6 +924,10 @@ class DiskResult(msgspec.Struct, frozen=True):
     latency: list[DiskLatency]
     processes: list[DiskProcess]
     """Most bytes first."""
+    requests: list[DiskRequestRecord]
+    """Oldest first."""
+    started_ns: int
+    interval_s: float
     counters: DiskCounters
 
 

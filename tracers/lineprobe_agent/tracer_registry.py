@@ -350,14 +350,22 @@ def run_wallclock(tracing: Tracing, request: protocol.WallClockRequest) -> proto
 
 def run_disk(tracing: Tracing, request: protocol.DiskRequest) -> protocol.DiskDone:
     """Block I/O by device and process, with a program compiled for the request."""
-    (latency, processes, counters), header = _run_compiled(
+    (latency, processes, records, counters, started_ns), header = _run_compiled(
         tracing,
-        lambda: DiskTracer(request.pid is None),
+        lambda: DiskTracer(request.pid is None, int(request.interval_s * 1e9), request.max_requests),
         lambda tracer: tracer.start(request.pid),
         "cannot attach to block:*",
-        DiskTracer.collect,
+        lambda tracer: (*tracer.collect(), tracer.started_ns),
     )
-    result = protocol.DiskResult(header=header, latency=latency, processes=processes, counters=counters)
+    result = protocol.DiskResult(
+        header=header,
+        latency=latency,
+        processes=processes,
+        requests=records,
+        started_ns=started_ns,
+        interval_s=request.interval_s,
+        counters=counters,
+    )
     return protocol.DiskDone(request.id, result)
 
 

@@ -36,17 +36,32 @@ def disk_to_json(activity: DiskActivity) -> dict[str, Any]:
         "devices": [
             {
                 "device": d.device,
+                "interval": d.interval,
                 "requests": d.requests,
                 "latency_us": [{"low": low, "high": high, "count": n} for low, high, n in d.rows()],
             }
             for d in activity.devices
+        ],
+        "interval_s": activity.interval_s,
+        "requests": [
+            {
+                "offset_s": r.offset_s,
+                "pid": r.pid,
+                "comm": r.comm,
+                "device": r.device,
+                "op": r.op,
+                "sector": r.sector,
+                "bytes": r.bytes,
+                "latency_ms": round(r.latency_ns / 1e6, 3),
+            }
+            for r in activity.requests
         ],
         "warnings": activity.warnings,
         "cannot_measure": list(activity.limits),
     }
 
 
-def render_disk(activity: DiskActivity, console: Console, top: int = 20) -> None:
+def render_disk(activity: DiskActivity, console: Console, top: int = 20, requests: int = 0) -> None:
     h = activity.header
     where = f"{escape(h.comm)} (pid {h.pid})" if h.pid else "every task"
     console.print(
@@ -70,9 +85,17 @@ def render_disk(activity: DiskActivity, console: Console, top: int = 20) -> None
             f"{p.average_ms:.2f}",
         )
     console.print(table)
+    if requests:
+        render_requests(activity, console, requests)
     for device in activity.devices:
+        when = (
+            f" {device.interval * activity.interval_s:g}-{(device.interval + 1) * activity.interval_s:g} s"
+            if activity.interval_s
+            else ""
+        )
         console.print(
-            f"[bold]{escape(device.device)}[/]: {device.requests:,} requests, latency (us):", highlight=False
+            f"[bold]{escape(device.device)}[/]{when}: {device.requests:,} requests, latency (us):",
+            highlight=False,
         )
         rows = device.rows()
         most = max((n for _, _, n in rows), default=0)
@@ -81,3 +104,22 @@ def render_disk(activity: DiskActivity, console: Console, top: int = 20) -> None
             console.print(f"{low:>10,} -> {high:<10,} {n:>8,} |{bar}", highlight=False)
     for limit in activity.limits:
         console.print(f"[dim]not measured: {escape(limit)}[/]", highlight=False)
+
+
+def render_requests(activity: DiskActivity, console: Console, shown: int) -> None:
+    """The last ``shown`` completed requests one by one, as biosnoop prints them."""
+    table = Table(show_edge=False, title=f"requests one by one (biosnoop), the last {shown}")
+    for column in ("time s", "comm", "pid", "disk", "op", "sector", "bytes", "lat ms"):
+        table.add_column(column, justify="left" if column in ("comm", "disk", "op") else "right")
+    for r in activity.requests[-shown:]:
+        table.add_row(
+            f"{r.offset_s:.6f}",
+            escape(r.comm),
+            str(r.pid),
+            r.device,
+            r.op,
+            str(r.sector),
+            str(r.bytes),
+            f"{r.latency_ns / 1e6:.3f}",
+        )
+    console.print(table)

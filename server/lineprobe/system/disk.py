@@ -17,7 +17,7 @@ DISK_LIMITS = (
     "a request belongs to the task that issued it: pages written back by the kernel's flusher"
     " threads show as theirs, not as the process that dirtied them",
     "requests are paired by (device, sector), as the block tracepoints give no request pointer:"
-    " requests in flight under one key at once share the first one's issue time",
+    " two requests in flight under one key at once (two flushes) count as one",
 )
 """What this view cannot measure on this kernel, and why."""
 
@@ -40,6 +40,8 @@ class DeviceLatency:
     device: str
     buckets: dict[int, int]
     """Requests by the power of two of their microseconds (0 for 0, K for 2^(K-1)..2^K-1)."""
+    interval: int = 0
+    """Which interval from the window's start (``DiskActivity.interval_s``); 0 when there is one."""
 
     @property
     def requests(self) -> int:
@@ -65,6 +67,21 @@ class ProcessIO:
         return self.latency_ns / self.ios / 1e6 if self.ios else 0.0
 
 
+@dataclass(frozen=True)
+class BlockRequestRecord:
+    """One completed request, as biosnoop prints it."""
+
+    offset_s: float
+    """When it completed, in seconds from the window's start."""
+    pid: int
+    comm: str
+    device: str
+    op: str
+    sector: int
+    bytes: int
+    latency_ns: int
+
+
 @dataclass
 class DiskActivity:
     header: CaptureHeader
@@ -74,13 +91,30 @@ class DiskActivity:
     issued: int
     completed: int
     lost: int
+    requests: tuple[BlockRequestRecord, ...] = ()
+    """Oldest first (at most the request's ``max_requests``)."""
+    requests_not_listed: int = 0
+    interval_s: float = 0.0
+    """The histograms' interval; 0: one histogram per device for the window."""
     warnings: list[str] = field(default_factory=list)
     limits: tuple[str, ...] = DISK_LIMITS
     timings: Timings = field(default_factory=Timings)
+
+    def requests_by_device(self) -> dict[str, int]:
+        """Requests completed per device, over every interval."""
+        totals: dict[str, int] = {}
+        for histogram in self.devices:
+            totals[histogram.device] = totals.get(histogram.device, 0) + histogram.requests
+        return totals
 
 
 def resolve_disk_activity(raw: DiskActivity, launched: bool = False) -> DiskActivity:
     started = time.monotonic()
     warnings = [f"{raw.lost:,} requests the maps had no room for"] if raw.lost else []
+    if raw.requests_not_listed:
+        warnings.append(
+            f"{raw.requests_not_listed:,} completed requests not listed one by one (the histograms and"
+            " totals have them)"
+        )
     warnings.extend(raw.header.warnings("trace", launched))
     return replace(raw, warnings=warnings, timings=raw.header.timings.resolved_since(started))

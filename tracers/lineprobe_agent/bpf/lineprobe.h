@@ -149,6 +149,7 @@ enum lp_disk_stat {
     DK_STAT_ISSUED,                /* requests issued (by the target, or anywhere) */
     DK_STAT_COMPLETED,             /* of those, completed in the window */
     DK_STAT_LOST,                  /* a request or total the maps had no room for */
+    DK_STAT_NOT_SENT,              /* a completed request not sent on its own (limit, ring full) */
     DK_STAT_COUNT,
 };
 

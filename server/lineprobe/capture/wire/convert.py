@@ -36,7 +36,7 @@ from lineprobe.syscalls.model import (
     RawSyscallTrace,
     SyscallTotal,
 )
-from lineprobe.system.disk import DeviceLatency, DiskActivity, ProcessIO, device_name
+from lineprobe.system.disk import BlockRequestRecord, DeviceLatency, DiskActivity, ProcessIO, device_name
 from lineprobe.system.files import FileActivity, FileLatency, SlowCall, ThreadFileIO, file_totals
 from lineprobe.system.irqs import Interrupts, InterruptTime
 from lineprobe.system.live import SystemLiveReport
@@ -270,7 +270,9 @@ def to_disk_activity(result: protocol.DiskResult) -> DiskActivity:
 
     return DiskActivity(
         header=header_of(result.header),
-        devices=tuple(DeviceLatency(name(d.dev), {b: n for b, n in d.buckets}) for d in result.latency),
+        devices=tuple(
+            DeviceLatency(name(d.dev), {b: n for b, n in d.buckets}, d.interval) for d in result.latency
+        ),
         processes=tuple(
             ProcessIO(p.tgid, p.comm, name(p.dev), p.op, p.ios, p.bytes, p.latency_ns)
             for p in result.processes
@@ -278,6 +280,21 @@ def to_disk_activity(result: protocol.DiskResult) -> DiskActivity:
         issued=result.counters.issued,
         completed=result.counters.completed,
         lost=result.counters.lost,
+        requests=tuple(
+            BlockRequestRecord(
+                round((r.time_ns - result.started_ns) / 1e9, 6),
+                r.tgid,
+                r.comm,
+                name(r.dev),
+                r.op,
+                r.sector,
+                r.bytes,
+                r.latency_ns,
+            )
+            for r in result.requests
+        ),
+        requests_not_listed=result.counters.requests_not_sent,
+        interval_s=result.interval_s,
     )
 
 

@@ -21,6 +21,7 @@ FREQUENCY = wire_parameters.FREQUENCY
 SLOW_MS = wire_parameters.SLOW_MS
 FILE_SLOW_MS = wire_parameters.FILE_SLOW_MS
 INTERVAL_S = wire_parameters.INTERVAL_S
+DISK_INTERVAL_S = wire_parameters.DISK_INTERVAL_S
 BUDGET_PERCENT = wire_parameters.BUDGET_PERCENT
 SAMPLE_FRACTION = wire_parameters.SAMPLE_FRACTION
 PROBE_ARGUMENT = wire_parameters.PROBE_ARGUMENT
