@@ -57,6 +57,16 @@ export function systemTables(view: string, result: Row): Table[] {
           col("KiB", (r) => kib(r.bytes)),
           col("avg ms", (r) => Number(r.average_ms ?? 0).toFixed(2)),
         ]),
+        table("Slowest requests, one by one (biosnoop)", slowestFirst(result.requests), [
+          col("time s", (r) => Number(r.offset_s ?? 0).toFixed(6)),
+          col("process", (r) => text(r.comm), false),
+          col("PID", (r) => text(r.pid)),
+          col("disk", (r) => text(r.device), false),
+          col("op", (r) => text(r.op), false),
+          col("sector", (r) => text(r.sector)),
+          col("bytes", (r) => text(r.bytes)),
+          col("ms", (r) => Number(r.latency_ms ?? 0).toFixed(3)),
+        ]),
       ];
     case "files":
       return [
@@ -105,6 +115,11 @@ export function systemTables(view: string, result: Row): Table[] {
     default:
       return [];
   }
+}
+
+function slowestFirst(rows: unknown): Row[] {
+  const list = Array.isArray(rows) ? [...(rows as Row[])] : [];
+  return list.sort((a, b) => Number(b.latency_ms ?? 0) - Number(a.latency_ms ?? 0));
 }
 
 function buckets(title: string, rows: unknown): Histogram | undefined {

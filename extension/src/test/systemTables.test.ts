@@ -32,3 +32,13 @@ test("an unknown view or a missing table draws nothing rather than failing", () 
   assert.deepEqual(systemTables("cpu", {}), []);
   assert.deepEqual(systemTables("disk", {})[0].rows, []);
 });
+
+test("the disk view lists the slowest requests first, as biosnoop's lines", () => {
+  const requests = [
+    { offset_s: 0.1, comm: "dd", pid: 5, device: "vda", op: "W", sector: 8, bytes: 4096, latency_ms: 0.02 },
+    { offset_s: 0.2, comm: "kworker/0:1H", pid: 44, device: "vda", op: "F", sector: 0, bytes: 0, latency_ms: 1.5 },
+  ];
+  const [, slowest] = systemTables("disk", { processes: [], requests });
+  assert.deepEqual(slowest.rows.map((r) => r[1]), ["kworker/0:1H", "dd"]);
+  assert.equal(slowest.rows[0][7], "1.500");
+});
