@@ -789,6 +789,59 @@ def tracepoints_list(pattern: str, verbose: bool, as_json: bool, launcher: str |
         render_layouts(layouts, Console(), verbose)
 
 
+@tracepoints.command("functions")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: available, detail, replacements.")
+@click.option(
+    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
+)
+def tracepoints_functions(as_json: bool, launcher: str | None) -> None:
+    """Whether this kernel lets the ftrace function and function_graph tracers run (lab 1), and
+    what lineprobe offers in their place: they are refused under kernel lockdown."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from lineprobe.capture.agent_errors import AgentError
+    from lineprobe.capture.function_tracer import function_tracer_advice
+    from lineprobe.capture.runner import CaptureRunner
+
+    try:
+        agent = CaptureRunner(launcher=launcher).separate_client()
+        try:
+            advice = function_tracer_advice(agent.capabilities())
+        finally:
+            agent.close()
+    except AgentError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "available": advice.available,
+                    "detail": advice.detail,
+                    "how": list(advice.how),
+                    "replacements": [{"for": what, "use": use} for what, use in advice.replacements],
+                },
+                indent=1,
+            )
+        )
+        return
+    console = Console()
+    if advice.available:
+        console.print(
+            f"The function tracers can run here ({escape(advice.detail)}). As root:", highlight=False
+        )
+        for step in advice.how:
+            console.print(f"  {escape(step)}", highlight=False)
+    else:
+        console.print(
+            f"The ftrace function and function_graph tracers cannot run here: {escape(advice.detail)}.",
+            highlight=False,
+        )
+    console.print("What lineprobe offers in their place:")
+    for what, use in advice.replacements:
+        console.print(f"  {escape(what)}: [bold]{escape(use)}[/]", highlight=False)
+
+
 @tracepoints.command("trace")
 @click.option("--pid", "-p", type=click.IntRange(1), help="Record this process's hits.")
 @click.option("--all", "every_task", is_flag=True, help="Record every task's hits (root only).")

@@ -166,6 +166,8 @@ class StackProfile:
     """How the CFI unwinds of exemplars ended: stop reason -> count."""
     stale_sources: dict[str, str] = field(default_factory=dict)
     """Source files whose lines may not match the binary (changed since the build): path -> why."""
+    limits: tuple[str, ...] = ()
+    """What this kind of profile cannot measure on this kernel, and why (every report shows it)."""
 
     @property
     def cost(self) -> CostColumn:

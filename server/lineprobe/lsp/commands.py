@@ -187,6 +187,7 @@ def _summary(profile: StackProfile, view: ProfileView) -> dict[str, Any]:
         "duration_s": h.duration_s,
         "target_exited": h.target_exited,
         "warnings": profile.warnings,
+        "cannot_measure": list(profile.limits),
         "files": sorted(view.documents),
         "top_lines": [
             {

@@ -59,6 +59,13 @@ WAIT_REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("preempted", ("preempt_schedule", "exit_to_user_mode_loop", "irqentry_exit", "__cond_resched")),
 )
 OTHER = "other"
+OFFCPU_LIMITS = (
+    "a wait still going on when the window ends is not counted (its thread has not come back)",
+    "time a thread spends runnable, waiting for a CPU after being woken, is counted as off-CPU"
+    " time of the stack it left with",
+    "the reasons are read from kernel function names: a stack no rule knows is 'other'",
+)
+"""What off-CPU time cannot say on this kernel, and why."""
 
 
 def wait_reason(frames: list[SourceFrame]) -> str:
@@ -88,6 +95,7 @@ def split_by_reason(profile: StackProfile) -> StackProfile:
     lines, functions = tally(columns, stacks)
     return replace(
         profile,
+        limits=OFFCPU_LIMITS,
         columns=columns,
         totals=column_totals(columns, stacks),
         stacks=stacks,

@@ -25,6 +25,13 @@ ON_CPU_TIME = CostColumn("on-CPU time", CostUnit.NANOSECONDS, "wallclock-line")
 OFF_CPU_TIME = CostColumn("off-CPU time", CostUnit.NANOSECONDS, "wallclock-line")
 
 
+WALL_CLOCK_LIMITS = (
+    "on-CPU time is estimated: each CPU sample counts as one sampling period on its stack",
+    "a wait still going on when the window ends is not counted",
+)
+"""What wall-clock time cannot say, and why."""
+
+
 @dataclass(frozen=True)
 class RawWallClock:
     header: CaptureHeader
@@ -65,4 +72,5 @@ def resolve_wall_clock(raw: RawWallClock, cache: ImageCache, launched: bool = Fa
             for reason in {*on.unwinding, *off.unwinding}
         },
         stale_sources={**on.stale_sources, **off.stale_sources},
+        limits=WALL_CLOCK_LIMITS,
     )

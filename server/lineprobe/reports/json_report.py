@@ -48,6 +48,7 @@ def profile_to_json(profile: StackProfile) -> dict[str, Any]:
         "counters": profile.counters,
         "unwinding": {"exemplars": profile.exemplars, "stop_reasons": profile.unwinding},
         "warnings": profile.warnings,
+        "cannot_measure": list(profile.limits),
         "timings": {
             "agent_start_s": profile.timings.agent_start_s,
             "compile_s": profile.timings.compile_s,

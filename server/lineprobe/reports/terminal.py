@@ -73,6 +73,8 @@ def render_profile(profile: StackProfile, console: Console) -> None:
 
     for path in profile.source_paths()[:MAX_FILES]:
         _render_file(profile, path, console)
+    for limit in profile.limits:
+        console.print(f"[dim]not measured: {escape(limit)}[/]", highlight=False)
 
 
 def _render_file(profile: StackProfile, path: str, console: Console) -> None:

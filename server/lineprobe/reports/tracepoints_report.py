@@ -89,6 +89,7 @@ def trace_to_json_lines(trace: TracepointTrace) -> list[dict[str, Any]]:
                 "unreadable": trace.unreadable,
                 "dropped": trace.dropped,
                 "warnings": trace.warnings,
+                "cannot_measure": list(trace.limits),
             }
         }
     )
@@ -113,6 +114,8 @@ def render_trace(trace: TracepointTrace, console: Console, shown: int = 40) -> N
     )
     for warning in trace.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
+    for limit in trace.limits:
+        console.print(f"[dim]not measured: {escape(limit)}[/]", highlight=False)
 
 
 HISTOGRAM_BAR = 40

@@ -17,6 +17,16 @@ from lineprobe.model.capture import CaptureHeader, Timings
 ARRAY = re.compile(r"\[(\d*)\]\s*$")
 
 
+TRACEPOINT_TRACE_LIMITS = (
+    "a record's dynamic data (__data_loc strings) past its first 512 bytes is cut",
+    "in one process's trace, hits fired in other tasks on its behalf (the kernel's worker threads,"
+    " interrupts) are not its own and are not seen",
+    "the ftrace function and function_graph tracers are refused under this kernel's lockdown"
+    " (lineprobe tracepoints functions says why and what replaces them)",
+)
+"""What a tracepoint trace cannot show on this kernel, and why."""
+
+
 @dataclass(frozen=True)
 class TracepointField:
     name: str
@@ -101,6 +111,7 @@ class TracepointTrace:
     unreadable: int
     dropped: int
     warnings: list[str] = field(default_factory=list)
+    limits: tuple[str, ...] = TRACEPOINT_TRACE_LIMITS
     timings: Timings = field(default_factory=Timings)
 
 
