@@ -132,6 +132,26 @@ def render_files(activity: FileActivity, console: Console, all_files: bool = Fal
     console.print(table)
     if len(shown) > top:
         console.print(f"  ... {len(shown) - top} more files (--json has them all)")
+    shown_files = {(f.pid, f.file) for f in shown}
+    threads = [
+        t for t in sorted(activity.threads, key=lambda t: -t.total_ns) if (t.pid, t.file) in shown_files
+    ]
+    if threads:
+        by_thread = Table(show_edge=False, title="by thread (filetop's TID), most time first")
+        for column in ("pid", "tid", "thread", "file", "call", "calls", "KiB", "ms"):
+            by_thread.add_column(column, justify="left" if column in ("thread", "file", "call") else "right")
+        for t in threads[:top]:
+            by_thread.add_row(
+                str(t.pid),
+                str(t.tid),
+                escape(t.thread),
+                escape(t.file),
+                t.call,
+                f"{t.calls:,}",
+                f"{t.bytes / 1024:,.0f}",
+                f"{t.total_ns / 1e6:,.1f}",
+            )
+        console.print(by_thread)
     busiest = {(f.pid, f.file) for f in shown[:3]}
     for histogram in activity.latency:
         if (histogram.pid, histogram.file) not in busiest:
