@@ -14,14 +14,13 @@ import os
 import re
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import WORKLOADS
+from tests.privileged.capturing import capture_while
 from tests.privileged.test_disk import BIOLATENCY, biolatency_totals
 
 pytestmark = pytest.mark.privileged
@@ -51,43 +50,6 @@ def finished(client: subprocess.Popen[str], timeout: float = 120) -> str:
     out, err = client.communicate(timeout=timeout)
     assert client.returncode == 0, err
     return out
-
-
-def capture_while(
-    kind: Any, pid: int, seconds: float, parameters: dict[str, Any], during: Callable[[], None]
-) -> Any:
-    """One capture of ``kind`` on ``pid`` (0: every task), with ``during`` run once its window is open."""
-    from lineprobe.capture.runner import CaptureRunner
-
-    runner = CaptureRunner()
-    tracing = threading.Event()
-    answer: list[Any] = []
-
-    failed: list[BaseException] = []
-
-    def on_progress(message: Any) -> None:
-        if message.phase == "sampling":
-            tracing.set()
-
-    def capture() -> None:
-        try:
-            answer.append(runner.capture(kind, pid, seconds, parameters, on_progress))
-        except BaseException as error:
-            failed.append(error)
-            tracing.set()
-
-    worker = threading.Thread(target=capture)
-    worker.start()
-    try:
-        assert tracing.wait(90), "lineprobe never started tracing"
-        if failed:
-            raise failed[0]
-        during()
-    finally:
-        worker.join(seconds + 90)
-        runner.close()
-    assert answer, "the capture gave no answer"
-    return answer[0]
 
 
 @pytest.mark.skipif(not BIOLATENCY.exists(), reason="needs libbpf-tools' biolatency: sudo make setup")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.privileged.capturing import capture_while
 
 pytestmark = pytest.mark.privileged
 
@@ -43,24 +43,11 @@ def test_requests_per_disk_agree_with_biolatency_and_the_writer_is_named(
     workloads: Path, tmp_path: Path
 ) -> None:
     from lineprobe.capture import kinds
-    from lineprobe.capture.runner import CaptureRunner
 
-    runner = CaptureRunner()
-    tracing = threading.Event()
-    answer: list[Any] = []
-
-    def on_progress(message: Any) -> None:
-        if message.phase == "sampling":
-            tracing.set()
-
-    worker = threading.Thread(
-        target=lambda: answer.append(runner.capture(kinds.DISK, 0, 8.0, {"interval_s": 1.0}, on_progress))
-    )
-    worker.start()
-    reference: subprocess.Popen[str] | None = None
     window: dict[str, float] = {}
-    try:
-        assert tracing.wait(90), "lineprobe never started tracing"
+    texts: list[str] = []
+
+    def side_by_side() -> None:
         # Line-buffered (stdbuf): its first line says it has attached; piped, it would come only
         # at the end, with the rest.
         reference = subprocess.Popen(
@@ -69,24 +56,25 @@ def test_requests_per_disk_agree_with_biolatency_and_the_writer_is_named(
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        assert reference.stdout is not None
-        assert "Tracing block device I/O" in reference.stdout.readline()
-        window["biolatency"] = time.time()
-        blocker = subprocess.run(
-            [str(workloads / "blocker"), "300", str(tmp_path / "data")],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert blocker.returncode == 0
-        theirs_text, _ = reference.communicate(timeout=60)
-        window["biolatency ended"] = time.time()
-    finally:
-        if reference is not None and reference.poll() is None:
-            reference.kill()
-        worker.join(60)
-        runner.close()
-    activity = answer[0]
+        try:
+            assert reference.stdout is not None
+            assert "Tracing block device I/O" in reference.stdout.readline()
+            window["biolatency"] = time.time()
+            blocker = subprocess.run(
+                [str(workloads / "blocker"), "300", str(tmp_path / "data")],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert blocker.returncode == 0
+            texts.append(reference.communicate(timeout=60)[0])
+            window["biolatency ended"] = time.time()
+        finally:
+            if reference.poll() is None:
+                reference.kill()
+
+    activity = capture_while(kinds.DISK, 0, 8.0, {"interval_s": 1.0}, side_by_side)
+    theirs_text = texts[0]
     theirs = biolatency_totals(theirs_text)
     busiest = max(theirs, key=lambda disk: theirs[disk])
     # biosnoop's lines: every request lineprobe counted, one by one, with its completion time.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from lineprobe.symbolization.resolver import ImageCache
 
 from tests.conftest import LINEPROBE, WORKLOADS, marked_line
+from tests.privileged.capturing import capture_while
 
 pytestmark = pytest.mark.privileged
 
@@ -27,33 +27,23 @@ ROUNDS = 400
 
 def measured(workloads: Path, scratch: Path) -> tuple[Any, dict[str, int]]:
     from lineprobe.capture import kinds
-    from lineprobe.capture.runner import CaptureRunner
 
     argv = [str(workloads / "blocker"), str(ROUNDS), str(scratch / "data"), "wait"]
     program = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    runner = CaptureRunner()
-    measuring = threading.Event()
-    answer: list[Any] = []
-
-    def on_progress(message: Any) -> None:
-        if message.phase == "sampling":
-            measuring.set()
-
-    def measure() -> None:
-        answer.append(runner.capture(kinds.OFFCPU, program.pid, 120.0, {}, on_progress))
-
-    worker = threading.Thread(target=measure)
-    worker.start()
+    output: list[str] = []
     try:
-        assert measuring.wait(90), "lineprobe never started measuring"
-        output, _ = program.communicate("go\n", timeout=120)
+        profile = capture_while(
+            kinds.OFFCPU,
+            program.pid,
+            120.0,
+            {},
+            lambda: output.append(program.communicate("go\n", timeout=120)[0]),
+        )
     finally:
         if program.poll() is None:
             program.kill()
-        worker.join(120)
-        runner.close()
-    words = output.split()
-    return answer[0], {words[i]: int(words[i + 1]) for i in range(0, 6, 2)}
+    words = output[0].split()
+    return profile, {words[i]: int(words[i + 1]) for i in range(0, 6, 2)}
 
 
 def test_each_line_waits_as_long_as_the_program_measured(workloads: Path, tmp_path: Path) -> None:
@@ -119,49 +109,38 @@ def test_the_split_agrees_with_libbpf_tools_offcputime_side_by_side(workloads: P
     import time
 
     from lineprobe.capture import kinds
-    from lineprobe.capture.runner import CaptureRunner
 
     argv = [str(workloads / "blocker"), str(ROUNDS), str(tmp_path / "data"), "wait"]
     program = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    runner = CaptureRunner()
-    measuring = threading.Event()
-    answer: list[Any] = []
-    reference: subprocess.Popen[str] | None = None
-    worker = threading.Thread(
-        target=lambda: answer.append(
-            runner.capture(
-                kinds.OFFCPU,
-                program.pid,
-                120.0,
-                {},
-                lambda m: measuring.set() if m.phase == "sampling" else None,
+    reference: list[subprocess.Popen[str]] = []
+    texts: list[str] = []
+
+    def side_by_side() -> None:
+        # Attached second, offcputime runs after lineprobe at each switch: see the test's end.
+        reference.append(
+            subprocess.Popen(
+                ["/usr/sbin/offcputime", "-p", str(program.pid)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
         )
-    )
-    worker.start()
-    try:
-        assert measuring.wait(90), "lineprobe never started measuring"
-        # Attached second, offcputime runs after lineprobe at each switch: see the test's end.
-        reference = subprocess.Popen(
-            ["/usr/sbin/offcputime", "-p", str(program.pid)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
         time.sleep(2.0)  # offcputime has no word for "attached": its load takes well under this
-        output, _ = program.communicate("go\n", timeout=120)
-        reference.send_signal(signal.SIGINT)
-        theirs_text, _ = reference.communicate(timeout=60)
+        texts.append(program.communicate("go\n", timeout=120)[0])
+        reference[0].send_signal(signal.SIGINT)
+        texts.append(reference[0].communicate(timeout=60)[0])
+
+    try:
+        profile = capture_while(kinds.OFFCPU, program.pid, 120.0, {}, side_by_side)
     finally:
-        for child in (program, reference):
-            if child is not None and child.poll() is None:
+        for child in (program, *reference):
+            if child.poll() is None:
                 child.kill()
-        worker.join(120)
-        runner.close()
+    output, theirs_text = texts
     words = output.split()
     truth = {"do_nanosleep": int(words[3]) // 1000, "do_fsync": int(words[5]) // 1000}
     theirs = offcputime_totals(theirs_text)
-    ours = {f.function: f.total_cost // 1000 for f in answer[0].functions if f.function in theirs}
+    ours = {f.function: f.total_cost // 1000 for f in profile.functions if f.function in theirs}
     print(f"off-CPU microseconds by reason: lineprobe {ours}, offcputime {theirs}, the program {truth}")
 
     # Two programs on sched_switch run one after the other at each switch, and the one attached

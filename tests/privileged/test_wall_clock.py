@@ -9,46 +9,24 @@ it off the CPU; workloads/hotloop-O2 never waits.
 from __future__ import annotations
 
 import subprocess
-import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import WORKLOADS, marked_line
+from tests.privileged.capturing import capture_while
 
 pytestmark = pytest.mark.privileged
 
 BLOCKER_C = WORKLOADS / "blocker" / "blocker.c"
 
 
-def wall_clock(pid: int, seconds: float, during: Any = None) -> Any:
+def wall_clock(pid: int, seconds: float, during: Callable[[], None] | None = None) -> Any:
     from lineprobe.capture import kinds
-    from lineprobe.capture.runner import CaptureRunner
 
-    runner = CaptureRunner()
-    measuring = threading.Event()
-    answer: list[Any] = []
-
-    def on_progress(message: Any) -> None:
-        if message.phase == "sampling":
-            measuring.set()
-
-    worker = threading.Thread(
-        target=lambda: answer.append(
-            runner.capture(kinds.WALL_CLOCK, pid, seconds, {"frequency": 99}, on_progress)
-        )
-    )
-    worker.start()
-    try:
-        assert measuring.wait(90), "lineprobe never started measuring"
-        if during is not None:
-            during()
-    finally:
-        worker.join(seconds + 90)
-        runner.close()
-    assert answer, "no answer"
-    return answer[0]
+    return capture_while(kinds.WALL_CLOCK, pid, seconds, {"frequency": 99}, during)
 
 
 def test_a_waiting_program_adds_up_to_the_window_and_its_nap_line_to_what_it_measured(

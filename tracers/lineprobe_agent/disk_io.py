@@ -11,9 +11,8 @@ import ctypes
 import time
 from typing import Any
 
-from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
+from lineprobe_agent.bpf_source import constant
 from lineprobe_agent.bpf_tables import c_text, stat
-from lineprobe_agent.bpf_tracer import BpfTracer, NoExemplars
 from lineprobe_agent.protocol import (
     DiskCounters,
     DiskLatency,
@@ -23,7 +22,7 @@ from lineprobe_agent.protocol import (
     Mapping,
 )
 from lineprobe_agent.system_live import LiveTotals
-from lineprobe_agent.target_gate import TargetGate
+from lineprobe_agent.tracepoint_program import TracepointProgram
 
 ISSUED = constant("DK_STAT_ISSUED")
 COMPLETED = constant("DK_STAT_COMPLETED")
@@ -48,28 +47,18 @@ class RequestRecord(ctypes.Structure):
     ]
 
 
-TRACEPOINTS = (("block:block_rq_issue", "on_issue"), ("block:block_rq_complete", "on_complete"))
-
-
-class DiskTracer(BpfTracer):
+class DiskTracer(TracepointProgram):
     """One window of block I/O: compiled for it, attached, collected, closed."""
 
     TABLES = ("issued", "processes", "latency", "window_start", "requests_sent")
+    TRACEPOINTS = (("block:block_rq_issue", "on_issue"), ("block:block_rq_complete", "on_complete"))
 
     def __init__(self, system_wide: bool, interval_ns: int = 0, max_requests: int = 0) -> None:
-        from bcc import BPF
-
-        cflags = [
-            f"-I{BPF_DIR}",
-            f"-DSYSTEM_WIDE={1 if system_wide else 0}",
-            f"-DINTERVAL_NS={int(interval_ns)}ULL",
-            f"-DMAX_REQUESTS={int(max_requests)}",
-        ]
-        self._bpf: Any = BPF(text=program_text("disk_io", {}).encode(), cflags=cflags)
-        self._exemplars = NoExemplars()
-        self.gate = TargetGate(self._bpf)
-        self.system_wide = system_wide
-        self._attached: list[str] = []
+        super().__init__(
+            "disk_io",
+            system_wide,
+            {"INTERVAL_NS": f"{int(interval_ns)}ULL", "MAX_REQUESTS": str(int(max_requests))},
+        )
         self._live = LiveTotals("bytes")
         self._records: list[DiskRequestRecord] = []
         self.started_ns = 0
@@ -78,17 +67,7 @@ class DiskTracer(BpfTracer):
     def start(self, pid: int | None) -> None:
         self.started_ns = time.monotonic_ns()  # bpf_ktime_get_ns's clock
         self._bpf["window_start"][ctypes.c_int(0)] = ctypes.c_uint64(self.started_ns)
-        if pid is None:
-            self.gate.close()
-        else:
-            self.gate.attach()
-            self.gate.open(pid)
-        for tracepoint, function in TRACEPOINTS:
-            self._bpf.attach_tracepoint(tp=tracepoint.encode(), fn_name=function.encode())
-            self._attached.append(tracepoint)
-
-    def poll(self, timeout_s: float) -> None:
-        self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
+        super().start(pid)
 
     def _on_record(self, cpu: int, data: Any, size: int) -> None:
         r = ctypes.cast(data, ctypes.POINTER(RequestRecord)).contents
@@ -104,9 +83,6 @@ class DiskTracer(BpfTracer):
                 bytes=int(r.bytes),
             )
         )
-
-    def tick(self) -> None:
-        """Nothing between polls."""
 
     def events_so_far(self) -> int:
         return stat(self._bpf, COMPLETED)
@@ -126,14 +102,6 @@ class DiskTracer(BpfTracer):
     def _forget(self) -> None:
         self._live.reset()
         self._records = []
-
-    def stop(self) -> None:
-        attached, self._attached = self._attached, []
-        for tracepoint in attached:
-            self._bpf.detach_tracepoint(tp=tracepoint.encode())
-        if not self.system_wide:
-            self.gate.close()
-            self.gate.detach()
 
     def collect(self) -> tuple[list[DiskLatency], list[DiskProcess], list[DiskRequestRecord], DiskCounters]:
         self._bpf.perf_buffer_poll(timeout=0)

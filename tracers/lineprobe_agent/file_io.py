@@ -15,9 +15,8 @@ import os
 import time
 from typing import Any
 
-from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
+from lineprobe_agent.bpf_source import constant
 from lineprobe_agent.bpf_tables import c_text, stat
-from lineprobe_agent.bpf_tracer import BpfTracer, NoExemplars
 from lineprobe_agent.protocol import (
     FileCounters,
     FileDescriptor,
@@ -29,7 +28,7 @@ from lineprobe_agent.protocol import (
 )
 from lineprobe_agent.syscall_names import SyscallNames
 from lineprobe_agent.system_live import LiveTotals
-from lineprobe_agent.target_gate import TargetGate
+from lineprobe_agent.tracepoint_program import TracepointProgram
 
 CALLS = constant("FI_STAT_CALLS")
 SLOW = constant("FI_STAT_SLOW")
@@ -85,27 +84,24 @@ def process_name(tgid: int) -> str:
         return ""
 
 
-class FileTracer(BpfTracer):
+class FileTracer(TracepointProgram):
     """One window of file I/O: compiled for it, attached, collected, closed."""
 
     TABLES = ("inflight", "files", "latency", "slow_sent")
+    TRACEPOINTS = tuple(
+        (f"syscalls:sys_{side}_{call}", function)
+        for call in FILE_CALLS
+        for side, function in (("enter", "on_enter"), ("exit", "on_exit"))
+    )
 
     def __init__(self, system_wide: bool, slow_ns: int, max_slow: int) -> None:
-        from bcc import BPF
-
-        cflags = [
-            f"-I{BPF_DIR}",
-            f"-DSYSTEM_WIDE={1 if system_wide else 0}",
-            f"-DSELF_TGID={os.getpid()}",
-            f"-DSLOW_NS={int(slow_ns)}ULL",
-            f"-DMAX_SLOW={int(max_slow)}",
-        ]
-        self._bpf: Any = BPF(text=program_text("file_io", {}).encode(), cflags=cflags)
-        self._exemplars = NoExemplars()
-        self.gate = TargetGate(self._bpf)
-        self.system_wide = system_wide
+        settings = {
+            "SELF_TGID": str(os.getpid()),
+            "SLOW_NS": f"{int(slow_ns)}ULL",
+            "MAX_SLOW": str(int(max_slow)),
+        }
+        super().__init__("file_io", system_wide, settings)
         self._syscalls = SyscallNames.load()
-        self._attached: list[str] = []
         self.started_ns = 0
         self._names: dict[tuple[int, int], str] = {}
         self._processes: dict[int, str] = {}
@@ -115,19 +111,7 @@ class FileTracer(BpfTracer):
 
     def start(self, pid: int | None) -> None:
         self.started_ns = time.monotonic_ns()  # bpf_ktime_get_ns's clock
-        if pid is None:
-            self.gate.close()
-        else:
-            self.gate.attach()
-            self.gate.open(pid)
-        for call in FILE_CALLS:
-            for side, function in (("enter", "on_enter"), ("exit", "on_exit")):
-                tracepoint = f"syscalls:sys_{side}_{call}"
-                self._bpf.attach_tracepoint(tp=tracepoint.encode(), fn_name=function.encode())
-                self._attached.append(tracepoint)
-
-    def poll(self, timeout_s: float) -> None:
-        self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
+        super().start(pid)
 
     def tick(self) -> None:
         """Name the descriptors seen since the last look, while they are still open."""
@@ -146,14 +130,6 @@ class FileTracer(BpfTracer):
             name = self._names.get((tgid, fd)) or f"fd {fd}"
             totals.append((f"{self._processes.get(tgid, '')} {tgid}: {name}", int(value.total_ns)))
         return self._live.report(totals)
-
-    def stop(self) -> None:
-        attached, self._attached = self._attached, []
-        for tracepoint in attached:
-            self._bpf.detach_tracepoint(tp=tracepoint.encode())
-        if not self.system_wide:
-            self.gate.close()
-            self.gate.detach()
 
     def _on_slow(self, cpu: int, data: Any, size: int) -> None:
         record = ctypes.cast(data, ctypes.POINTER(SlowCall)).contents

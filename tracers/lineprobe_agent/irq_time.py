@@ -4,17 +4,12 @@ Machine-wide, so root callers only."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-from lineprobe_agent.bpf_source import BPF_DIR, program_text
 from lineprobe_agent.bpf_tables import c_text
-from lineprobe_agent.bpf_tracer import BpfTracer, NoExemplars
 from lineprobe_agent.protocol import IrqTime, LiveReport, Mapping
 from lineprobe_agent.system_live import LiveTotals
-from lineprobe_agent.target_gate import TargetGate
+from lineprobe_agent.tracepoint_program import TracepointProgram
 
-TRACEPOINTS = (
+IRQ_TRACEPOINTS = (
     ("irq:irq_handler_entry", "on_hard_entry"),
     ("irq:irq_handler_exit", "on_hard_exit"),
     ("irq:softirq_entry", "on_soft_entry"),
@@ -24,31 +19,16 @@ SOFTIRQ_NAMES = ("hi", "timer", "net_tx", "net_rx", "block", "irq_poll", "taskle
 """The kernel's softirq vectors, in their order (include/linux/interrupt.h)."""
 
 
-class IrqTracer(BpfTracer):
-    """One window of interrupt time: compiled for it, attached, collected, closed."""
+class IrqTracer(TracepointProgram):
+    """One window of interrupt time: compiled for it, attached, collected, closed. Machine-wide:
+    the gate is never opened (interrupts belong to no process)."""
 
     TABLES = ("hard", "hard_names", "soft")
+    TRACEPOINTS = IRQ_TRACEPOINTS
 
     def __init__(self) -> None:
-        from bcc import BPF
-
-        self._bpf: Any = BPF(text=program_text("irq_time", {}).encode(), cflags=[f"-I{BPF_DIR}"])
-        self._exemplars = NoExemplars()
-        self.gate = TargetGate(self._bpf)  # never opened: interrupts belong to no process
-        self._attached: list[str] = []
+        super().__init__("irq_time", True, {})
         self._live = LiveTotals("ns")
-
-    def start(self) -> None:
-        self.gate.close()
-        for tracepoint, function in TRACEPOINTS:
-            self._bpf.attach_tracepoint(tp=tracepoint.encode(), fn_name=function.encode())
-            self._attached.append(tracepoint)
-
-    def poll(self, timeout_s: float) -> None:
-        time.sleep(max(timeout_s, 0.0))  # everything is counted in the kernel
-
-    def tick(self) -> None:
-        """Nothing between polls."""
 
     def events_so_far(self) -> int:
         return sum(int(v.count) for v in self._bpf["hard"].values())
@@ -65,11 +45,6 @@ class IrqTracer(BpfTracer):
 
     def _forget(self) -> None:
         self._live.reset()
-
-    def stop(self) -> None:
-        attached, self._attached = self._attached, []
-        for tracepoint in attached:
-            self._bpf.detach_tracepoint(tp=tracepoint.encode())
 
     def collect(self) -> tuple[list[IrqTime], list[IrqTime]]:
         hard, soft = self._times()

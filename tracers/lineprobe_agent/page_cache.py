@@ -9,19 +9,16 @@ second and again when the window ends. A file no process has open by then keeps 
 from __future__ import annotations
 
 import os
-import time
-from typing import Any
 
-from lineprobe_agent.bpf_source import BPF_DIR, constant, program_text
+from lineprobe_agent.bpf_source import constant
 from lineprobe_agent.bpf_tables import c_text, stat
-from lineprobe_agent.bpf_tracer import BpfTracer, NoExemplars
 from lineprobe_agent.protocol import LiveReport, Mapping, PageCacheCounters, PageCacheFile
 from lineprobe_agent.system_live import LiveTotals
-from lineprobe_agent.target_gate import TargetGate
+from lineprobe_agent.tracepoint_program import TracepointProgram
 
 EVENTS = constant("PC_STAT_EVENTS")
 LOST = constant("PC_STAT_LOST")
-TRACEPOINTS = (
+PAGE_CACHE_TRACEPOINTS = (
     ("filemap:mm_filemap_add_to_page_cache", "on_add"),
     ("filemap:mm_filemap_delete_from_page_cache", "on_remove"),
     ("writeback:writeback_dirty_folio", "on_dirty"),
@@ -82,37 +79,22 @@ def every_process() -> list[int]:
     return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
 
 
-class PageCacheTracer(BpfTracer):
+class PageCacheTracer(TracepointProgram):
     """One window of page-cache activity: compiled for it, attached, collected, closed."""
 
     TABLES = ("pages", "touched")
+    TRACEPOINTS = PAGE_CACHE_TRACEPOINTS
 
     def __init__(self, system_wide: bool) -> None:
-        from bcc import BPF
-
-        cflags = [f"-I{BPF_DIR}", f"-DSYSTEM_WIDE={1 if system_wide else 0}"]
-        self._bpf: Any = BPF(text=program_text("page_cache", {}).encode(), cflags=cflags)
-        self._exemplars = NoExemplars()
-        self.gate = TargetGate(self._bpf)
-        self.system_wide = system_wide
-        self._attached: list[str] = []
+        super().__init__("page_cache", system_wide, {})
         self._names = InodeNames()
         self._learnt: set[int] = set()
         self._live = LiveTotals("pages")
 
     def start(self, pid: int | None) -> None:
-        if pid is None:
-            self.gate.close()
-        else:
-            self.gate.attach()
-            self.gate.open(pid)
+        if pid is not None:
             self._names.learn(pid)
-        for tracepoint, function in TRACEPOINTS:
-            self._bpf.attach_tracepoint(tp=tracepoint.encode(), fn_name=function.encode())
-            self._attached.append(tracepoint)
-
-    def poll(self, timeout_s: float) -> None:
-        time.sleep(max(timeout_s, 0.0))  # everything is counted in the kernel
+        super().start(pid)
 
     def tick(self) -> None:
         """Learn the files of processes seen for the first time, while they still have them open."""
@@ -134,14 +116,6 @@ class PageCacheTracer(BpfTracer):
             for column in columns:
                 columns[column] += int(getattr(value, column))
         return self._live.report(columns.items())
-
-    def stop(self) -> None:
-        attached, self._attached = self._attached, []
-        for tracepoint in attached:
-            self._bpf.detach_tracepoint(tp=tracepoint.encode())
-        if not self.system_wide:
-            self.gate.close()
-            self.gate.detach()
 
     def collect(self) -> tuple[list[PageCacheFile], PageCacheCounters]:
         rows = list(self._bpf["pages"].items())

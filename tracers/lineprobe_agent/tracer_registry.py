@@ -409,7 +409,7 @@ def run_pagecache(tracing: Tracing, request: protocol.PageCacheRequest) -> proto
 def run_irqs(tracing: Tracing, request: protocol.IrqRequest) -> protocol.IrqDone:
     """Interrupt time machine-wide, with a program compiled for the request."""
     (hard, soft), header = _run_compiled(
-        tracing, IrqTracer, IrqTracer.start, "cannot attach to irq:*", IrqTracer.collect
+        tracing, IrqTracer, lambda tracer: tracer.start(None), "cannot attach to irq:*", IrqTracer.collect
     )
     return protocol.IrqDone(request.id, protocol.IrqResult(header=header, hard=hard, soft=soft))
 
