@@ -5,13 +5,13 @@
  * samples under that frame (`lineprobe.scopeHeat`); clicking the root or
  * "Reset" shows all samples again.
  */
-import * as crypto from "node:crypto";
 import * as vscode from "vscode";
 import type { ServerClient } from "./client";
 import { flameTitle } from "./model/flame";
 import { ServerCommand, type FlameGraphResult, type ScopeHeatResult } from "./model/protocol";
 import type { Profiler } from "./profiler";
 import { scopeToSelectedFrame } from "./settings";
+import { webviewHtml } from "./webviewPage";
 
 type FromWebview =
   | { type: "ready" }
@@ -127,35 +127,18 @@ export class FlameGraphPanel implements vscode.Disposable {
   }
 
   private html(webview: vscode.Webview, root: vscode.Uri): string {
-    const nonce = crypto.randomBytes(16).toString("base64");
-    const asset = (name: string): string => webview.asWebviewUri(vscode.Uri.joinPath(root, name)).toString();
-    const csp = [
-      "default-src 'none'",
-      `style-src ${webview.cspSource}`,
-      `img-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-    ].join("; ");
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="UTF-8">
-  <meta http-equiv="Content-Security-Policy" content="${csp}">
-  <meta name="viewport" content="width=device-width, initial-scale=1.0">
-  <link rel="stylesheet" href="${asset("d3-flamegraph.css")}">
-  <link rel="stylesheet" href="${asset("flamegraph.css")}">
-  <title>lineprobe: Flame Graph</title>
-</head>
-<body>
-  <header>
+    return webviewHtml(webview, root, {
+      title: "lineprobe: Flame Graph",
+      styles: ["d3-flamegraph.css", "flamegraph.css"],
+      script: "flamegraph.js",
+      body: `  <header>
     <div id="summary">Loading…</div>
     <input id="search" type="search" placeholder="Search frames" aria-label="Search frames">
     <button id="reset" title="Show the whole graph and heat from all samples">Reset</button>
   </header>
   <div class="hint">Click a frame to open its line; the editor's heat then counts only the samples under it.</div>
   <div id="details"></div>
-  <div id="chart"></div>
-  <script nonce="${nonce}" src="${asset("flamegraph.js")}"></script>
-</body>
-</html>`;
+  <div id="chart"></div>`,
+    });
   }
 }

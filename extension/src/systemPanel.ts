@@ -5,11 +5,11 @@
  * (`lineprobe/systemLive`); at the end the view's tables, its latency histogram and what it
  * cannot measure on this kernel. Chart.js draws; it is bundled into dist/webview (no network).
  */
-import * as crypto from "node:crypto";
 import * as vscode from "vscode";
 import type { ServerClient } from "./client";
 import { ServerCommand, type SystemActivityArguments, type SystemActivityResult, type SystemLiveParams } from "./model/protocol";
 import { pickProcess } from "./processPicker";
+import { webviewHtml } from "./webviewPage";
 
 type FromWebview = { type: "stop" } | { type: "again" };
 
@@ -133,25 +133,11 @@ export class SystemPanel implements vscode.Disposable {
   }
 
   private html(webview: vscode.Webview, root: vscode.Uri): string {
-    const nonce = crypto.randomBytes(16).toString("base64");
-    const asset = (name: string): string => webview.asWebviewUri(vscode.Uri.joinPath(root, name)).toString();
-    const csp = [
-      "default-src 'none'",
-      `style-src ${webview.cspSource}`,
-      `img-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-    ].join("; ");
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="UTF-8">
-  <meta http-equiv="Content-Security-Policy" content="${csp}">
-  <meta name="viewport" content="width=device-width, initial-scale=1.0">
-  <link rel="stylesheet" href="${asset("system.css")}">
-  <title>lineprobe: System Activity</title>
-</head>
-<body>
-  <header>
+    return webviewHtml(webview, root, {
+      title: "lineprobe: System Activity",
+      styles: ["system.css"],
+      script: "system.js",
+      body: `  <header>
     <div id="summary">Choose a view: 'lineprobe: Show System Activity…'</div>
     <button id="stop" disabled title="End the trace now and show what it found">Stop</button>
     <button id="again" disabled title="Run the same view and scope again">Run Again</button>
@@ -161,9 +147,7 @@ export class SystemPanel implements vscode.Disposable {
   <section><h3 id="live-title">Live</h3><div class="chart"><canvas id="live" aria-label="live rates"></canvas></div></section>
   <section id="tables"></section>
   <section id="histogram-section" hidden><h3 id="histogram-title"></h3><div class="chart"><canvas id="histogram"></canvas></div></section>
-  <section><h3>Not measured on this kernel</h3><ul id="limits"></ul></section>
-  <script nonce="${nonce}" src="${asset("system.js")}"></script>
-</body>
-</html>`;
+  <section><h3>Not measured on this kernel</h3><ul id="limits"></ul></section>`,
+    });
   }
 }

@@ -116,6 +116,25 @@ def _launcher_and_command(command: F) -> F:
     )(command)
 
 
+def _bounded_option(name: str, parameter: Parameter, text: str) -> Callable[[F], F]:
+    """An integer option within a wire parameter's bounds, its default the parameter's."""
+    return click.option(
+        name, type=_range(parameter), default=int(parameters.default(parameter)), show_default=True, help=text
+    )
+
+
+def _frequency_option(text: str) -> Callable[[F], F]:
+    """``--frequency``/``-F``: CPU samples per second, within the wire's bounds."""
+    return click.option(
+        "--frequency",
+        "-F",
+        type=_range(parameters.FREQUENCY),
+        default=int(parameters.default(parameters.FREQUENCY)),
+        show_default=True,
+        help=text,
+    )
+
+
 def _duration_option(
     verb: str, parameter: Parameter, targets: str = "--pid", launchable: bool = True
 ) -> Callable[[F], F]:
@@ -157,14 +176,7 @@ def main() -> None:
 @main.command(context_settings={"ignore_unknown_options": False})
 @click.option("--pid", "-p", type=int, help="Profile this running process (all its threads).")
 @_duration_option("sample", parameters.DURATION_S)
-@click.option(
-    "--frequency",
-    "-F",
-    type=_range(parameters.FREQUENCY),
-    default=int(parameters.default(parameters.FREQUENCY)),
-    show_default=True,
-    help="Samples per second per CPU.",
-)
+@_frequency_option("Samples per second per CPU.")
 @_report_options(stacks=True)
 @_launcher_and_command
 def profile(
@@ -360,14 +372,7 @@ def stackcount(
     is_flag=True,
     help="Add the time on the CPU (from CPU samples) to the time off it: all of each line's time.",
 )
-@click.option(
-    "--frequency",
-    "-F",
-    type=_range(parameters.FREQUENCY),
-    default=int(parameters.default(parameters.FREQUENCY)),
-    show_default=True,
-    help="With --wall-clock: CPU samples per second.",
-)
+@_frequency_option("With --wall-clock: CPU samples per second.")
 @_report_options(stacks=True)
 @_launcher_and_command
 def offcpu(
@@ -846,20 +851,8 @@ def tracepoints_functions(as_json: bool, launcher: str | None) -> None:
 @click.option("--pid", "-p", type=click.IntRange(1), help="Record this process's hits.")
 @click.option("--all", "every_task", is_flag=True, help="Record every task's hits (root only).")
 @_duration_option("trace", parameters.DURATION_S, launchable=False)
-@click.option(
-    "--rate",
-    type=_range(parameters.RATE_LIMIT),
-    default=int(parameters.default(parameters.RATE_LIMIT)),
-    show_default=True,
-    help="Records kept a second, at most; the rest are counted.",
-)
-@click.option(
-    "--max-events",
-    type=_range(parameters.MAX_HITS),
-    default=int(parameters.default(parameters.MAX_HITS)),
-    show_default=True,
-    help="Records kept, at most; the rest are counted.",
-)
+@_bounded_option("--rate", parameters.RATE_LIMIT, "Records kept a second, at most; the rest are counted.")
+@_bounded_option("--max-events", parameters.MAX_HITS, "Records kept, at most; the rest are counted.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per record, then a summary line.")
 @click.option(
     "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
@@ -1155,12 +1148,8 @@ def usdt_count(
 @usdt.command("jvm")
 @_duration_option("watch", parameters.DURATION_S, launchable=False)
 @click.option("--pid", "-p", type=click.IntRange(1), required=True, help="The JVM to watch.")
-@click.option(
-    "--max-events",
-    type=_range(parameters.MAX_HITS),
-    default=int(parameters.default(parameters.MAX_HITS)),
-    show_default=True,
-    help="GC pauses and class loads kept, at most; the rest are counted.",
+@_bounded_option(
+    "--max-events", parameters.MAX_HITS, "GC pauses and class loads kept, at most; the rest are counted."
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON object: every pause and class kept, and the counts."
@@ -1198,20 +1187,8 @@ def usdt_jvm(pid: int, duration: float | None, max_events: int, as_json: bool, l
     "Record argument N with each hit (at most twice); N:text the text it points to, "
     "N:text:M with its length from argument M.",
 )
-@click.option(
-    "--rate",
-    type=_range(parameters.RATE_LIMIT),
-    default=int(parameters.default(parameters.RATE_LIMIT)),
-    show_default=True,
-    help="Hits recorded a second, at most; the rest are counted.",
-)
-@click.option(
-    "--max-hits",
-    type=_range(parameters.MAX_HITS),
-    default=int(parameters.default(parameters.MAX_HITS)),
-    show_default=True,
-    help="Hits kept, at most; the rest are counted.",
-)
+@_bounded_option("--rate", parameters.RATE_LIMIT, "Hits recorded a second, at most; the rest are counted.")
+@_bounded_option("--max-hits", parameters.MAX_HITS, "Hits kept, at most; the rest are counted.")
 @click.option("--stack", "stacks", is_flag=True, help="Also each hit's user stack, resolved to source lines.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit, then a summary line.")
 @click.option(

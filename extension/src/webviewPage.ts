@@ -1,0 +1,41 @@
+/**
+ * The page every lineprobe webview loads: its own styles and one bundled script from
+ * dist/webview, under a Content-Security-Policy that allows nothing else (no network, no inline
+ * script; the script runs by a nonce made for this page).
+ */
+import * as crypto from "node:crypto";
+import * as vscode from "vscode";
+
+export interface WebviewPage {
+  title: string;
+  styles: string[];
+  script: string;
+  /** The body's markup, without the script tag. */
+  body: string;
+}
+
+export function webviewHtml(webview: vscode.Webview, root: vscode.Uri, page: WebviewPage): string {
+  const nonce = crypto.randomBytes(16).toString("base64");
+  const asset = (name: string): string => webview.asWebviewUri(vscode.Uri.joinPath(root, name)).toString();
+  const csp = [
+    "default-src 'none'",
+    `style-src ${webview.cspSource}`,
+    `img-src ${webview.cspSource}`,
+    `script-src 'nonce-${nonce}'`,
+  ].join("; ");
+  const styles = page.styles.map((name) => `  <link rel="stylesheet" href="${asset(name)}">`).join("\n");
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="UTF-8">
+  <meta http-equiv="Content-Security-Policy" content="${csp}">
+  <meta name="viewport" content="width=device-width, initial-scale=1.0">
+${styles}
+  <title>${page.title}</title>
+</head>
+<body>
+${page.body}
+  <script nonce="${nonce}" src="${asset(page.script)}"></script>
+</body>
+</html>`;
+}
