@@ -18,7 +18,9 @@
  * A garbage-collecting JVM is watched from HotSpot's provider in the view: its
  * GC pauses and class loads reach the status bar live. The system panel
  * charts blocker's file I/O live, then ranks its data file first with its
- * fsync latency histogram. Screenshots go to artifacts/.
+ * fsync latency histogram, and, on the lab's MariaDB under its insert loop,
+ * shows mariadbd's writes as the busiest block I/O. Screenshots go to
+ * artifacts/.
  *
  * Run by `make e2e-editor` (tests/editor/run.sh sets the paths below).
  */
@@ -125,6 +127,8 @@ async function main(): Promise<void> {
       await tracepointChecks(page, naps);
       await offCpuChecks(page, blocker);
       await systemPanelChecks(page, blocker);
+      await stopGroup(blocker); // its writes would outweigh the database's
+      await databaseLabChecks(page, scratch);
     } catch (error) {
       // What was on screen, for the person reading the failure.
       await page.screenshot({ path: path.join(ARTIFACTS, "failure.png") }).catch(() => undefined);
@@ -458,6 +462,42 @@ async function systemPanelChecks(page: Page, blocker: Started): Promise<void> {
   const limits = await panel.locator("#limits li").count();
   check(limits > 0, `the panel says what it cannot measure on this kernel (${limits} limits)`);
   await page.screenshot({ path: path.join(ARTIFACTS, "17-system-panel-result.png") });
+}
+
+async function databaseLabChecks(page: Page, scratch: string): Promise<void> {
+  // Lab 6 in the system panel: a real MariaDB under the lab's insert loop, every task's block I/O;
+  // mariadbd's writes are the busiest.
+  const python = path.join(REPO, ".venv", "bin", "python");
+  const log = path.join(scratch, "mariadb.log");
+  const database = startGroup("mariadb", python, [path.join(REPO, "workloads", "mariadb", "lab_database.py"), "serve", path.join(scratch, "db")], { logFile: log });
+  let inserts: Started | undefined;
+  try {
+    const deadline = Date.now() + 90_000;
+    let ready: RegExpMatchArray | null = null;
+    while (!ready && Date.now() < deadline) {
+      await page.waitForTimeout(250);
+      ready = existsSync(log) ? readFileSync(log, "utf8").match(/^mariadbd (\d+) ready on (\S+)$/m) : null;
+    }
+    if (!check(ready !== null, "the lab's MariaDB starts", existsSync(log) ? readFileSync(log, "utf8").slice(-400) : "no log")) {
+      return;
+    }
+    const socket = ready![2];
+    inserts = startGroup("inserts", python, [path.join(REPO, "workloads", "mariadb", "data_access.py"), "--socket", socket, "insert"]);
+    await runCommand(page, "lineprobe: Show System Activity…");
+    await quickPickRow(page, "Disk I/O").click();
+    await quickPickRow(page, "Every task on this machine").click();
+    const panel = await frameWith(page, "#live");
+    await panel.locator("#summary").filter({ hasText: "Disk I/O of every task" }).waitFor({ timeout: 30_000 });
+    await panel.locator("#status").filter({ hasText: "Done." }).waitFor({ timeout: 90_000 });
+    const firstRow = (await panel.locator("#tables table").first().locator("tbody tr").first().locator("td").allTextContents()).map((t) => t.trim());
+    check(firstRow[1] === "mariadbd" && firstRow[3] === "W", "under the insert loop, mariadbd's writes are the busiest block I/O in the panel", firstRow.join(" | "));
+    await page.screenshot({ path: path.join(ARTIFACTS, "18-database-lab-disk.png") });
+  } finally {
+    if (inserts) {
+      await stopGroup(inserts);
+    }
+    await stopGroup(database, 60_000);
+  }
 }
 
 /** The webview document holding `selector` (a webview is an iframe in an iframe; several may be open). */

@@ -30,7 +30,7 @@ from lineprobe.capture.client import AgentClient
 from lineprobe.capture.kinds import CaptureKind, Resolved
 from lineprobe.capture.progress import Progress, ProgressCallback
 from lineprobe.capture.recorded import RecordedAgent, Recorder
-from lineprobe.capture.spawned import SpawnedAgent
+from lineprobe.capture.spawned import live_agent
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.tracepoints.records import TracepointLayout
 
@@ -151,7 +151,7 @@ class CaptureRunner:
     def _start_agent(self) -> AgentClient:
         if self.replay is not None:
             return RecordedAgent(self.replay)
-        return SpawnedAgent(self.launcher, self._recording())
+        return live_agent(self.launcher, self._recording())
 
     def _recording(self) -> Recorder | None:
         if self.record is not None and self._recorder is None:
@@ -168,7 +168,7 @@ class CaptureRunner:
         alike, and one recording must not hold two exchanges under one id."""
         if self.replay is not None:
             return RecordedAgent(self.replay)
-        return SpawnedAgent(self.launcher, self._recording() if self._recorder is None else None)
+        return live_agent(self.launcher, self._recording() if self._recorder is None else None)
 
     def tracepoints(self, pattern: str) -> tuple[TracepointLayout, ...]:
         """The kernel's tracepoints matching ``pattern``, asked of an agent of their own (tracefs

@@ -108,6 +108,16 @@ class _Pending:
     answers: queue.Queue[Message | None] = field(default_factory=queue.Queue)
 
 
+SERVICE = "service"
+"""The launcher that means: connect to the lineprobe service (``ServiceAgent``), start nothing."""
+SERVICE_SOCKET = "/run/lineprobe/agent.sock"
+"""Where ``lineprobe setup-agent`` makes the service listen (``LINEPROBE_AGENT_SOCKET`` overrides)."""
+
+
+def service_socket() -> str:
+    return os.environ.get("LINEPROBE_AGENT_SOCKET", SERVICE_SOCKET)
+
+
 class SpawnedAgent:
     """One running agent. Use as a context manager, or call ``close``."""
 
@@ -115,28 +125,10 @@ class SpawnedAgent:
         self.spawned_at = time.monotonic()
         self._wire = WireSession()
         self._recorder = recorder
-        argv = agent_command(launcher)
-        # One socket pair for both directions: the agent asks the kernel who made it.
-        self._socket, agent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            self._process = subprocess.Popen(
-                argv,
-                stdin=agent_end.fileno(),
-                stdout=agent_end.fileno(),
-                stderr=subprocess.PIPE,
-                cwd="/",
-                env=AGENT_ENVIRONMENT,
-                # A Ctrl-C in the terminal reaches us, and we stop it cleanly; and with no
-                # controlling terminal, sudo passes the socket through instead of a pty.
-                start_new_session=True,
-            )
-        except OSError as exc:
-            self._socket.close()
-            raise AgentError(
-                "no-privileges", f"cannot start the agent with `{shlex.join(argv)}`: {exc}"
-            ) from None
-        finally:
-            agent_end.close()
+        self._process: subprocess.Popen[bytes] | None = None
+        argv = agent_command(launcher) if launcher != SERVICE else []
+        self._socket = self._open(argv)
+        self._connected = True
         self._reader = self._socket.makefile("rb")
         self._write_lock = threading.Lock()
         self._pending: dict[int, _Pending] = {}
@@ -162,6 +154,31 @@ class SpawnedAgent:
         self.agent_pid = hello.agent_pid
         self.features = hello.features
         self.started_in_s = time.monotonic() - self.spawned_at
+
+    def _open(self, argv: list[str]) -> socket.socket:
+        """Start the agent with ``argv``; the socket it speaks on."""
+        # One socket pair for both directions: the agent asks the kernel who made it.
+        ours, agent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._process = subprocess.Popen(
+                argv,
+                stdin=agent_end.fileno(),
+                stdout=agent_end.fileno(),
+                stderr=subprocess.PIPE,
+                cwd="/",
+                env=AGENT_ENVIRONMENT,
+                # A Ctrl-C in the terminal reaches us, and we stop it cleanly; and with no
+                # controlling terminal, sudo passes the socket through instead of a pty.
+                start_new_session=True,
+            )
+        except OSError as exc:
+            ours.close()
+            raise AgentError(
+                "no-privileges", f"cannot start the agent with `{shlex.join(argv)}`: {exc}"
+            ) from None
+        finally:
+            agent_end.close()
+        return ours
 
     def _startup_failure(self, argv: list[str]) -> str:
         detail = " ".join(line.strip() for line in self._stderr_tail if line.strip())[-600:]
@@ -201,13 +218,15 @@ class SpawnedAgent:
                 continue
             pending.answers.put(message)
         # EOF: the agent is gone; wake everyone who waits.
+        self._connected = False
         self._hello.put(None)
         with self._pending_lock:
             for pending in self._pending.values():
                 pending.answers.put(None)
 
     def _read_stderr(self) -> None:
-        assert self._process.stderr is not None
+        if self._process is None or self._process.stderr is None:
+            return
         for raw in self._process.stderr:
             self._stderr_tail.append(raw.decode("utf-8", errors="replace").rstrip())
 
@@ -223,9 +242,10 @@ class SpawnedAgent:
             self._recorder.server_said(data)
 
     def _died_message(self) -> str:
-        code = self._process.poll()
         tail = " ".join(self._stderr_tail)[-600:]
-        return f"the agent exited (status {code}): {tail or 'no output'}"
+        if self._process is None:
+            return f"the lineprobe service's agent closed the connection: {tail or 'no message'}"
+        return f"the agent exited (status {self._process.poll()}): {tail or 'no output'}"
 
     def _call(self, encode: Any, progress: ProgressCallback | None) -> Any:
         """Send the request that ``encode(id)`` makes; wait for its answer's body."""
@@ -284,6 +304,8 @@ class SpawnedAgent:
 
     @property
     def alive(self) -> bool:
+        if self._process is None:
+            return not self._closed and self._connected
         return self._process.poll() is None and not self._closed
 
     def close(self, timeout_s: float = 5.0) -> None:
@@ -294,6 +316,9 @@ class SpawnedAgent:
             self._send(self._wire.shutdown_request())
         with contextlib.suppress(OSError):
             self._socket.shutdown(socket.SHUT_WR)  # end of input for the agent
+        if self._process is None:  # the service's agent: it exits when its input ends
+            self._socket.close()
+            return
         try:
             self._process.wait(timeout_s)
         except subprocess.TimeoutExpired:
@@ -309,3 +334,43 @@ class SpawnedAgent:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ServiceAgent(SpawnedAgent):
+    """An agent of the lineprobe service (``lineprobe_agent.service``, or systemd's socket unit):
+    connected to, not started; it asks the kernel who connected, as a spawned agent asks who made
+    its socket pair, and serves that caller with the same checks."""
+
+    def __init__(self, path: str | None = None, recorder: Recorder | None = None) -> None:
+        self.path = path or service_socket()
+        super().__init__(SERVICE, recorder)
+
+    def _open(self, argv: list[str]) -> socket.socket:
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.connect(self.path)
+        except OSError as exc:
+            connection.close()
+            raise AgentError(
+                "no-privileges",
+                f"cannot reach the lineprobe service at {self.path}: {exc.strerror}",
+                "as root, run `lineprobe setup-agent` once (it installs the service and a group to"
+                " join), or run lineprobe as root",
+            ) from None
+        return connection
+
+    def _startup_failure(self, argv: list[str]) -> str:
+        detail = " ".join(line.strip() for line in self._stderr_tail if line.strip())[-600:]
+        return f"the lineprobe service at {self.path} did not start an agent: {detail or 'no answer'}"
+
+
+def live_agent(launcher: str | None = None, recorder: Recorder | None = None) -> SpawnedAgent:
+    """The agent to trace with: the lineprobe service's when the launcher says ``service``, or
+    when none is set, this process cannot trace itself and the service's socket is there;
+    otherwise one started here (directly with privileges, else through the launcher)."""
+    chosen = launcher if launcher is not None else os.environ.get("LINEPROBE_LAUNCHER")
+    if chosen == SERVICE or (
+        chosen is None and not has_tracing_privileges() and os.path.exists(service_socket())
+    ):
+        return ServiceAgent(recorder=recorder)
+    return SpawnedAgent(launcher, recorder)

@@ -1,0 +1,182 @@
+"""The lineprobe service (``lineprobe_agent.service``): one root-owned process on a unix socket
+that starts an agent per connection; each agent asks the kernel who connected (SO_PEERCRED) and
+traces only what that caller could debug. Here a throwaway user in the service's group uses it
+as a user would: the CLI finds the socket (LINEPROBE_AGENT_SOCKET) and needs no sudo.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.privileged.conftest import ThrowawayUser
+from tests.privileged.test_security import _spawn_as
+
+pytestmark = pytest.mark.privileged
+
+INSTALLED_PYTHON = Path("/usr/local/lib/lineprobe-agent/venv/bin/python")
+
+
+@pytest.fixture(scope="module")
+def service(throwaway_user: ThrowawayUser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The installed service on a socket of its own, the user in its group; stopped after."""
+    if not INSTALLED_PYTHON.exists():
+        pytest.fail(f"{INSTALLED_PYTHON} is missing: run `make install-agent` as root (make test does)")
+    group = f"lp-svc-{secrets.token_hex(3)}"
+    subprocess.run(["groupadd", group], check=True)
+    subprocess.run(["usermod", "-aG", group, throwaway_user.name], check=True)
+    # Not under pytest's own folder, which is root's alone: the user must reach the socket.
+    folder = Path(tempfile.mkdtemp(prefix="lp-service-", dir="/tmp"))
+    folder.chmod(0o755)
+    socket_path = folder / "agent.sock"
+    log = (folder / "service.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(INSTALLED_PYTHON),
+            "-I",
+            "-m",
+            "lineprobe_agent.service",
+            "--socket",
+            str(socket_path),
+            "--group",
+            group,
+        ],
+        stdout=log,
+        stderr=log,
+        cwd="/",
+    )
+    try:
+        for _ in range(200):
+            if socket_path.exists() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert socket_path.exists(), (folder / "service.log").read_text()
+        assert (
+            socket_path.stat().st_mode & 0o777 == 0o660
+            and socket_path.stat().st_gid == grp.getgrnam(group).gr_gid
+        )
+        yield socket_path
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        print((folder / "service.log").read_text()[-2000:])
+        subprocess.run(["groupdel", group], capture_output=True)
+    assert not socket_path.exists(), "the service leaves its socket behind"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def agents_started(socket_path: Path, uid: int) -> int:
+    """How many agents the service has started for ``uid`` (its log says each)."""
+    return (socket_path.parent / "service.log").read_text().count(f" for uid {uid}\n")
+
+
+def through_service(user: ThrowawayUser, socket_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``lineprobe ARGS`` as ``user``, who has no privileges and no launcher set (a sudo rule for
+    the agent, but no LINEPROBE_LAUNCHER): the CLI finds the service's socket and uses it."""
+    before = agents_started(socket_path, user.uid)
+    env = user.env(LINEPROBE_AGENT_SOCKET=str(socket_path))
+    done = user.run(user.lineprobe(*args), env)
+    assert agents_started(socket_path, user.uid) > before, f"the service was not used: {done.stderr}"
+    return done
+
+
+def test_a_user_traces_their_own_process_through_the_service(
+    throwaway_user: ThrowawayUser, service: Path
+) -> None:
+    runner, busy = _spawn_as(throwaway_user, ["/usr/bin/python3", "-c", "while True: pass"])
+    try:
+        done = through_service(throwaway_user, service, "profile", "--pid", str(busy), "-d", "1", "--json")
+    finally:
+        runner.kill()
+        runner.wait()
+    assert done.returncode == 0, done.stderr
+    assert '"samples"' in done.stdout and "sudo" not in done.stderr
+
+
+def test_root_and_other_users_and_non_dumpable_processes_are_refused_with_a_reason(
+    throwaway_user: ThrowawayUser, service: Path
+) -> None:
+    refused = through_service(throwaway_user, service, "profile", "--pid", "1", "-d", "0.5")
+    assert refused.returncode == 1 and "belongs to uid 0" in refused.stderr, refused.stderr
+    other = subprocess.Popen(["runuser", "-u", "nobody", "--", "sleep", "60"])
+    guarded = "import ctypes, time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); time.sleep(60)"
+    runner, protected = _spawn_as(throwaway_user, ["/usr/bin/python3", "-c", guarded])
+    try:
+        time.sleep(0.3)
+        sleeper = next(
+            int(pid)
+            for pid in subprocess.run(
+                ["pgrep", "-u", "nobody", "-x", "sleep"], capture_output=True, text=True
+            ).stdout.split()
+        )
+        refused = through_service(throwaway_user, service, "profile", "--pid", str(sleeper), "-d", "0.5")
+        assert refused.returncode == 1 and "belongs to uid" in refused.stderr, refused.stderr
+        refused = through_service(throwaway_user, service, "profile", "--pid", str(protected), "-d", "0.5")
+        assert refused.returncode == 1 and "non-dumpable" in refused.stderr, refused.stderr
+    finally:
+        for process in (other, runner):
+            process.kill()
+            process.wait()
+    refused = through_service(throwaway_user, service, "disk", "--all", "-d", "0.5")
+    assert refused.returncode != 0 and "tracing every task needs root" in refused.stderr, refused.stderr
+
+
+def test_only_the_group_may_connect(service: Path) -> None:
+    script = f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({str(service)!r})"
+    done = subprocess.run(
+        ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", script], capture_output=True, text=True
+    )
+    assert done.returncode != 0 and "Permission denied" in done.stderr, done.stderr
+
+
+def test_one_user_gets_a_bounded_number_of_agents(throwaway_user: ThrowawayUser, service: Path) -> None:
+    """Five connections at once: four agents say hello, the fifth is refused as busy."""
+    script = (
+        "import socket, json\n"
+        "conns = []\n"
+        "for _ in range(5):\n"
+        f"    s = socket.socket(socket.AF_UNIX); s.connect({str(service)!r}); conns.append(s)\n"
+        "for s in conns:\n"
+        "    print(json.loads(s.makefile('rb').readline())['type'])\n"
+    )
+    done = throwaway_user.run(["/usr/bin/python3", "-c", script], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["hello"] * 4 + ["error"], done.stdout
+
+
+def test_the_service_outlives_a_client_that_sends_garbage(
+    throwaway_user: ThrowawayUser, service: Path
+) -> None:
+    # (The last test's agents may still be ending: the service counts them until they have.)
+    script = (
+        "import socket, time\n"
+        "for _ in range(40):\n"
+        f"    s = socket.socket(socket.AF_UNIX); s.connect({str(service)!r})\n"
+        "    if b'hello' in s.makefile('rb').readline(): break\n"
+        "    s.close(); time.sleep(0.25)\n"
+        "s.sendall(b'\\x00\\xff{not json\\n' * 1000); s.close()\n"
+    )
+    assert throwaway_user.run(["/usr/bin/python3", "-c", script]).returncode == 0
+    runner, busy = _spawn_as(throwaway_user, ["/usr/bin/python3", "-c", "while True: pass"])
+    try:
+        done = through_service(throwaway_user, service, "profile", "--pid", str(busy), "-d", "0.5", "--json")
+    finally:
+        runner.kill()
+        runner.wait()
+    assert done.returncode == 0, done.stderr
+    assert os.path.exists(service)

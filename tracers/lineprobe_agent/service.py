@@ -1,0 +1,171 @@
+"""The agent as a service: one root-owned process listening on a unix socket, which starts one
+agent per connection, the connection as the agent's stdin and stdout, as inetd and systemd's
+``Accept=yes`` do. The agent then asks the kernel who connected (``SO_PEERCRED``) and serves
+that caller alone, with the access checks it makes for every caller; this process decides only
+how many agents one user may have at once.
+
+    python -I -m lineprobe_agent.service --socket /run/lineprobe/agent.sock --group lineprobe
+
+The socket is made mode 0660, owned by root and the group: the group is who may ask at all (the
+set-up, ``lineprobe setup-agent``, makes it). Where systemd runs, its socket unit does this
+process's work and this module is not used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import grp
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from lineprobe_agent import protocol
+from lineprobe_agent.code_trust import UntrustedCode, check_running_code
+
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+AGENTS_PER_CALLER = 4
+"""Agents one uid may have at once: each can hold programs, perf rings and probes."""
+LISTEN_BACKLOG = 64
+
+
+@dataclass
+class Service:
+    listener: socket.socket
+    agent_argv: list[str]
+    per_caller: int = AGENTS_PER_CALLER
+    log: BinaryIO | None = None
+    agents: dict[int, tuple[int, subprocess.Popen[bytes]]] = field(default_factory=dict)
+    """By agent PID: the caller's uid and the agent."""
+    stopping: bool = False
+
+    def serve(self) -> None:
+        self.listener.settimeout(0.5)
+        while not self.stopping:
+            self._reap()
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self.stopping:
+                    break
+                raise
+            with connection:
+                self._start_agent(connection)
+
+    def _start_agent(self, connection: socket.socket) -> None:
+        _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+        running = sum(1 for owner, _ in self.agents.values() if owner == uid)
+        if running >= self.per_caller:
+            refusal = protocol.Failure(
+                None,
+                "busy",
+                f"uid {uid} already has {running} lineprobe agents running (at most {self.per_caller})",
+                "stop a trace first, or close another editor's lineprobe",
+            )
+            with contextlib.suppress(OSError):
+                connection.sendall(protocol.encode(refusal))
+            self._say(f"refused uid {uid}: {running} agents running")
+            return
+        agent = subprocess.Popen(
+            self.agent_argv,
+            stdin=connection.fileno(),
+            stdout=connection.fileno(),
+            stderr=self.log.fileno() if self.log else subprocess.DEVNULL,
+            cwd="/",
+            env={"PATH": SAFE_PATH},
+            start_new_session=True,
+        )
+        self.agents[agent.pid] = (uid, agent)
+        self._say(f"agent {agent.pid} for uid {uid}")
+
+    def _reap(self) -> None:
+        for pid, (_, agent) in list(self.agents.items()):
+            if agent.poll() is not None:
+                del self.agents[pid]
+
+    def stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def close(self) -> None:
+        """Stop listening; end every agent (each frees its programs and probes as it exits)."""
+        self.listener.close()
+        for _, agent in self.agents.values():
+            with contextlib.suppress(ProcessLookupError):
+                agent.terminate()
+        deadline = time.monotonic() + 10
+        for _, agent in self.agents.values():
+            try:
+                agent.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                agent.kill()
+                agent.wait()
+
+    def _say(self, line: str) -> None:
+        if self.log is not None:
+            self.log.write(f"lineprobe service: {line}\n".encode())
+            self.log.flush()
+
+
+def listen(path: Path, group: str | None) -> socket.socket:
+    """The service's socket at ``path``, mode 0660, root's and ``group``'s (a stale one replaced)."""
+    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)  # never a moment when others may connect
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(old)
+    gid = grp.getgrnam(group).gr_gid if group else 0
+    os.chown(path, 0, gid)
+    os.chmod(path, 0o660 if group else 0o600)
+    listener.listen(LISTEN_BACKLOG)
+    return listener
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lineprobe_agent.service", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--socket", type=Path, required=True)
+    parser.add_argument("--group", help="who may connect (without it: root alone)")
+    parser.add_argument("--per-caller", type=int, default=AGENTS_PER_CALLER)
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        sys.stderr.write("lineprobe service: run as root (lineprobe setup-agent starts it)\n")
+        return 2
+    if not sys.flags.isolated:
+        sys.stderr.write("lineprobe service: start it as `python -I -m lineprobe_agent.service`\n")
+        return 2
+    try:
+        check_running_code()
+    except UntrustedCode as exc:
+        sys.stderr.write(f"lineprobe service: {exc}\n")
+        return 2
+    os.chdir("/")
+    listener = listen(args.socket, args.group)
+    service = Service(
+        listener, [sys.executable, "-I", "-m", "lineprobe_agent"], args.per_caller, sys.stderr.buffer
+    )
+    signal.signal(signal.SIGTERM, service.stop)
+    signal.signal(signal.SIGINT, service.stop)
+    service._say(f"listening on {args.socket} (group {args.group or 'root only'})")
+    try:
+        service.serve()
+    finally:
+        service.close()
+        with contextlib.suppress(FileNotFoundError):
+            args.socket.unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
