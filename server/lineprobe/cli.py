@@ -516,6 +516,49 @@ def leaks(
         render_leaks(trace, Console())
 
 
+@main.command("setup-agent")
+@click.option(
+    "--user", "users", multiple=True, metavar="NAME", help="Add this user to the group (repeatable)."
+)
+@click.option("--group", default="lineprobe", show_default=True, help="Who may ask the agent for traces.")
+@click.option(
+    "--socket",
+    "socket_path",
+    default="/run/lineprobe/agent.sock",
+    show_default=True,
+    help="Where it listens.",
+)
+@click.option("--uninstall", is_flag=True, help="Remove the service, its group and the installed agent.")
+@click.option(
+    "--keep-agent", is_flag=True, help="With --uninstall: keep the installed agent (make install-agent)."
+)
+def setup_agent(
+    users: tuple[str, ...], group: str, socket_path: str, uninstall: bool, keep_agent: bool
+) -> None:
+    """Let users trace without sudo (as root, once): install the privileged agent root-owned, make
+    a group whose members may ask it for traces of processes they could debug themselves, and
+    start the lineprobe service on a socket that group can reach (systemd's socket unit where
+    systemd runs, else a daemon). It says what it grants before it does anything.
+
+    \b
+    sudo lineprobe setup-agent --user alice
+    sudo lineprobe setup-agent --uninstall
+    """
+    from pathlib import Path
+
+    from lineprobe.agent_setup import AgentSetup, SetupFailed
+
+    setup = AgentSetup(Path(socket_path), group, click.echo)
+    try:
+        if uninstall:
+            setup.uninstall(remove_agent=not keep_agent)
+        else:
+            setup.install(users)
+    except SetupFailed as exc:
+        click.echo(f"lineprobe setup-agent: {exc}", err=True)
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
