@@ -173,6 +173,15 @@ fuzz: venv
 	$(BIN)/python tests/fuzz/fuzz_elf.py -runs=$(FUZZ_RUNS) -timeout=10 -rss_limit_mb=2048 \
 	  -artifact_prefix=/tmp/lineprobe-fuzz/ /tmp/lineprobe-fuzz/work tests/fuzz/corpus
 
+# Fuzz what lineprobe reads over its wires (tests/fuzz/fuzz_wire.py): the agent's request
+# decoder, the server's decoder of the agent's lines, and the language server's LSP framing.
+.PHONY: fuzz-wire
+fuzz-wire: setup
+	@$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/python -m pip install -q -e '.[fuzz]'
+	@mkdir -p /tmp/lineprobe-fuzz-wire
+	$(BIN)/python tests/fuzz/fuzz_wire.py -runs=$(FUZZ_RUNS) -timeout=10 -rss_limit_mb=2048 \
+	  -artifact_prefix=/tmp/lineprobe-fuzz-wire-art- /tmp/lineprobe-fuzz-wire tests/fuzz/corpus-wire
+
 # Fuzz the parsers of perf maps, .gnu_debuglink and index-cache files (tests/fuzz/fuzz_formats.py).
 .PHONY: fuzz-formats
 fuzz-formats: setup

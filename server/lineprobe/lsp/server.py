@@ -22,6 +22,7 @@ from pygls.uris import to_fs_path
 from lineprobe.capture.agent_errors import AgentError
 from lineprobe.capture.runner import CaptureRunner
 from lineprobe.lsp.cancellation import CancellableCommandsProtocol
+from lineprobe.lsp.framing import BoundedInput
 from lineprobe.lsp.leak_view import LeakView
 from lineprobe.lsp.probe_view import ProbeView
 from lineprobe.lsp.profile_view import ProfileView
@@ -133,6 +134,6 @@ def run_stdio() -> None:
     sys.stdout = sys.stderr
     server = create_server()
     try:
-        server.start_io(sys.stdin.buffer, lsp_out)
+        server.start_io(BoundedInput(sys.stdin.buffer), lsp_out)  # type: ignore[arg-type]
     finally:
         server.state.runner.close()
