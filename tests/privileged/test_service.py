@@ -6,16 +6,19 @@ as a user would: the CLI finds the socket (LINEPROBE_AGENT_SOCKET) and needs no 
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,3 +183,82 @@ def test_the_service_outlives_a_client_that_sends_garbage(
         runner.wait()
     assert done.returncode == 0, done.stderr
     assert os.path.exists(service)
+
+
+def test_a_service_killed_mid_trace_leaves_the_trace_to_finish_and_nothing_behind(
+    workloads: Path, spawn: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """kill -9 of the service while one of its agents samples: that agent is a session of its own
+    and answers its caller in full; when the caller is done it exits, and none of its BPF
+    programs outlives it. The next service replaces the stale socket."""
+    from lineprobe_agent import protocol
+
+    from tests.privileged.test_agent import live_program_ids, programs_of
+
+    folder = Path(tempfile.mkdtemp(prefix="lp-service-", dir="/tmp"))
+    socket_path = folder / "agent.sock"
+    target = spawn(workloads / "primes", "200000", "0")
+    service = subprocess.Popen(
+        [str(INSTALLED_PYTHON), "-I", "-m", "lineprobe_agent.service", "--socket", str(socket_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd="/",
+    )
+    try:
+        for _ in range(200):
+            if socket_path.exists():
+                break
+            time.sleep(0.05)
+        channel = socket.socket(socket.AF_UNIX)
+        channel.connect(str(socket_path))
+        channel.settimeout(60)
+        replies = channel.makefile("rb")
+        hello = protocol.decode_message(replies.readline())
+        assert isinstance(hello, protocol.Hello)
+        channel.sendall(protocol.encode(protocol.ProfileRequest(1, target.pid, 99, 3.0)))
+        while True:
+            message = protocol.decode_message(replies.readline())
+            assert not isinstance(message, protocol.Failure), message
+            if isinstance(message, protocol.Progress) and message.phase == "sampling" and message.samples:
+                break
+        ours = programs_of(hello.agent_pid)
+        assert ours
+        service.send_signal(signal.SIGKILL)
+        service.wait(10)
+        while not isinstance(message, protocol.ProfileDone):
+            message = protocol.decode_message(replies.readline())
+            assert not isinstance(message, protocol.Failure), message
+        assert message.result.counters.samples > 0
+        replies.close()  # the file holds the socket open too
+        channel.close()
+        deadline = time.monotonic() + 10
+        while ours & live_program_ids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ours & live_program_ids() == set()
+        assert socket_path.exists()  # stale: the next service replaces it
+        again = subprocess.Popen(
+            [str(INSTALLED_PYTHON), "-I", "-m", "lineprobe_agent.service", "--socket", str(socket_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+        )
+        try:
+            for _ in range(200):
+                probe = socket.socket(socket.AF_UNIX)
+                with contextlib.suppress(OSError):
+                    probe.connect(str(socket_path))
+                    assert b"hello" in probe.makefile("rb").readline()
+                    probe.close()
+                    break
+                probe.close()
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the second service never answered")
+        finally:
+            again.send_signal(signal.SIGTERM)
+            again.wait(30)
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.wait()
+        shutil.rmtree(folder, ignore_errors=True)
