@@ -15,6 +15,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -138,3 +139,15 @@ def throwaway_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Throwaw
                     os.kill(int(pid), signal.SIGKILL)
             time.sleep(0.05)
         subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+@pytest.fixture
+def shared_dir(throwaway_user: ThrowawayUser) -> Iterator[Path]:
+    """A folder in /tmp that the throwaway user owns, as on a shared machine."""
+    path = Path(tempfile.mkdtemp(prefix="lineprobe-shared-", dir="/tmp"))
+    try:
+        path.chmod(0o755)
+        os.chown(path, throwaway_user.uid, throwaway_user.gid)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

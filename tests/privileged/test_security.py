@@ -13,8 +13,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +48,6 @@ def plant(directory: Path, owner: ThrowawayUser | None = None) -> Path:
             os.chown(path, owner.uid, owner.gid)
     directory.chmod(0o777)  # the planted code may write its marker whoever runs it
     return marker
-
-
-@pytest.fixture
-def shared_dir(throwaway_user: ThrowawayUser) -> Iterator[Path]:
-    """A folder in /tmp that the throwaway user owns, as on a shared machine."""
-    path = Path(tempfile.mkdtemp(prefix="lineprobe-shared-", dir="/tmp"))
-    try:
-        path.chmod(0o755)
-        os.chown(path, throwaway_user.uid, throwaway_user.gid)
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_root_never_runs_an_agent_package_planted_in_the_working_directory(shared_dir: Path) -> None:

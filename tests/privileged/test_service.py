@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.privileged.conftest import ThrowawayUser
-from tests.privileged.test_security import _spawn_as
+from tests.privileged.test_security import _spawn_as, plant
 
 pytestmark = pytest.mark.privileged
 
@@ -262,3 +262,38 @@ def test_a_service_killed_mid_trace_leaves_the_trace_to_finish_and_nothing_behin
             service.kill()
             service.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_member_of_the_group_never_runs_their_own_code_as_root_through_the_service(
+    throwaway_user: ThrowawayUser, service: Path, shared_dir: Path
+) -> None:
+    """The routes a caller has to steer a root process: its environment (PYTHONPATH,
+    PYTHONSTARTUP, SUDO_UID=0), its working directory holding a planted agent package, and the
+    interpreter and package the service runs (root-owned, not writable by the caller). None
+    reaches the service's agents: they start from the service, not from the caller."""
+    marker = plant(shared_dir / "planted", owner=throwaway_user)
+    planted = marker.parent
+    env = throwaway_user.env(
+        LINEPROBE_AGENT_SOCKET=str(service),
+        PYTHONSTARTUP=str(planted / "startup.py"),
+        SUDO_UID="0",
+        PYTHONPATH=f"{throwaway_user.pythonpath}:{planted}",
+    )
+    before = agents_started(service, throwaway_user.uid)
+    # pid 1 is root's: with SUDO_UID=0 believed, the agent would have traced it.
+    done = throwaway_user.run(
+        throwaway_user.lineprobe("syscalls", "--pid", "1", "-d", "0.5"), env, cwd=planted
+    )
+    assert agents_started(service, throwaway_user.uid) > before, "the service was not used"
+    assert done.returncode == 1 and "process 1 belongs to uid 0, not to the caller" in done.stderr, (
+        done.stderr
+    )
+    assert not marker.exists(), f"planted code ran: {marker.read_text()}"
+    for path in (
+        INSTALLED_PYTHON,
+        INSTALLED_PYTHON.resolve(),
+        *INSTALLED_PYTHON.parents[1].rglob("lineprobe_agent/*.py"),
+    ):
+        assert throwaway_user.run(["test", "-w", str(path)]).returncode != 0, (
+            f"{path} is writable by the caller"
+        )
