@@ -261,6 +261,7 @@ def _with_progress(
     from rich.progress import Progress as ProgressBar
 
     from lineprobe.capture.agent_errors import AgentError
+    from lineprobe.system.live import SystemLiveReport, live_rates
 
     err = _stderr_console()
     progress = ProgressBar(
@@ -268,17 +269,24 @@ def _with_progress(
         BarColumn(),
         TextColumn("{task.fields[events]} events"),
         TimeRemainingColumn(),
+        TextColumn("{task.fields[top]}"),
         console=err,
         transient=True,
         disable=not err.is_terminal,
     )
-    task = progress.add_task("starting agent", total=duration_s, events=0)
+    task = progress.add_task("starting agent", total=duration_s, events=0, top="")
+    last_live: list[SystemLiveReport] = []
 
     def on_progress(message: Progress) -> None:
         if message.phase == "compiling":
             progress.update(task, description="compiling BPF")
         elif message.phase == "sampling":
             progress.update(task, description=verb, completed=message.elapsed_s, events=message.events)
+            if isinstance(message.live, SystemLiveReport):  # the busiest now, refreshed (filetop's top)
+                rates = live_rates(last_live[-1] if last_live else None, message.live)
+                last_live[:] = [message.live]
+                top = "  ".join(f"{name} {value:,.1f} {unit}" for name, value, unit in rates)
+                progress.update(task, top=top)
         else:
             progress.update(task, description="resolving", completed=duration_s)
 
