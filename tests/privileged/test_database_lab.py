@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,8 +34,17 @@ DATA_ACCESS = WORKLOADS / "mariadb" / "data_access.py"
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabDatabase]:
-    with LabDatabase(tmp_path_factory.mktemp("mariadb")) as running:
-        yield running
+    folder = tmp_path_factory.mktemp("mariadb")
+    try:
+        with LabDatabase(folder) as running:
+            # The new server's files written back now, not inside the tests' windows.
+            os.sync()
+            yield running
+    finally:
+        # Its files gone and the disk quiet before the next tests count block I/O and interrupts:
+        # dirty pages left behind would be written back by the kernel during their windows.
+        shutil.rmtree(folder, ignore_errors=True)
+        os.sync()
 
 
 def data_access(database: LabDatabase, *args: str) -> subprocess.Popen[str]:

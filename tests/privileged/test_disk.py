@@ -8,6 +8,7 @@ writeback threads.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -44,6 +45,7 @@ def test_requests_per_disk_agree_with_biolatency_and_the_writer_is_named(
 ) -> None:
     from lineprobe.capture import kinds
 
+    os.sync()  # what earlier tests left dirty is written back now, not inside the windows
     window: dict[str, float] = {}
     texts: list[str] = []
 

@@ -4,6 +4,7 @@ disk queue's interrupt a few hundred times while both count."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import threading
@@ -21,6 +22,8 @@ HARDIRQS = Path("/usr/sbin/hardirqs")
 def test_hard_irq_counts_agree_with_hardirqs(workloads: Path, tmp_path: Path) -> None:
     from lineprobe.capture import kinds
     from lineprobe.capture.runner import CaptureRunner
+
+    os.sync()  # what earlier tests left dirty is written back now, not inside the windows
 
     runner = CaptureRunner()
     tracing = threading.Event()
