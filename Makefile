@@ -118,6 +118,13 @@ bench-leaks: setup headers
 
 # How much of mariadbd's profile stays unnamed, lineprobe against perf in the same run
 # (tests/benchmarks/mariadb_names.py); installs Debian's mariadb-server when missing.
+# SIGKILL of the service and its clients mid-trace, cycle after cycle: what is left behind
+# (tests/benchmarks/kill_cycles.py).
+KILL_CYCLES ?= 1000
+.PHONY: bench-kill-cycles
+bench-kill-cycles: setup headers install-agent
+	$(BIN)/python tests/benchmarks/kill_cycles.py --cycles $(KILL_CYCLES)
+
 .PHONY: bench-mariadb
 bench-mariadb: setup headers
 	@command -v mariadbd >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \

@@ -116,20 +116,25 @@ class Service:
 
 
 def listen(path: Path, group: str | None) -> socket.socket:
-    """The service's socket at ``path``, mode 0660, root's and ``group``'s (a stale one replaced)."""
+    """The service's socket at ``path``, mode 0660, root's and ``group``'s (a stale one replaced).
+
+    Bound under a name of its own and renamed into place once listening: a client never finds
+    ``path`` before it accepts connections (bind, then listen, left a moment that refused them)."""
     path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
     with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+        staging.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)  # never a moment when others may connect
     try:
-        listener.bind(str(path))
+        listener.bind(str(staging))
     finally:
         os.umask(old)
     gid = grp.getgrnam(group).gr_gid if group else 0
-    os.chown(path, 0, gid)
-    os.chmod(path, 0o660 if group else 0o600)
+    os.chown(staging, 0, gid)
+    os.chmod(staging, 0o660 if group else 0o600)
     listener.listen(LISTEN_BACKLOG)
+    os.rename(staging, path)  # replaces a stale socket in one step
     return listener
 
 
