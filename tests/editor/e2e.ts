@@ -325,7 +325,9 @@ async function javaProbeChecks(page: Page, jvm: Started): Promise<void> {
   const process = quickPickRow(page, String(jvm.pid));
   await process.waitFor({ timeout: 30_000 });
   await process.click();
-  // The JVM's probes, listed from libjvm.so's notes: pick the method entry probe.
+  // The JVM's probes, listed from libjvm.so's notes: pick the method entry probe. The filter is
+  // typed once their list is up (typed earlier, the list's arrival clears it: seen in CI).
+  await quickPickRow(page, /libjvm\.so/).waitFor({ timeout: 60_000 });
   await page.locator(QUICK_INPUT_BOX).fill("hotspot:method__entry");
   const probe = quickPickRow(page, /hotspot:method__entry/);
   await probe.waitFor({ timeout: 30_000 });
