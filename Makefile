@@ -125,6 +125,12 @@ KILL_CYCLES ?= 1000
 bench-kill-cycles: setup headers install-agent
 	$(BIN)/python tests/benchmarks/kill_cycles.py --cycles $(KILL_CYCLES)
 
+# 1,000 PID reuses by another user's process of a process traced through the service.
+REUSES ?= 1000
+.PHONY: bench-pid-reuse
+bench-pid-reuse: setup headers install-agent
+	$(BIN)/python tests/benchmarks/pid_reuse.py --reuses $(REUSES)
+
 .PHONY: bench-mariadb
 bench-mariadb: setup headers
 	@command -v mariadbd >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
@@ -180,14 +186,16 @@ fuzz: venv
 	$(BIN)/python tests/fuzz/fuzz_elf.py -runs=$(FUZZ_RUNS) -timeout=10 -rss_limit_mb=2048 \
 	  -artifact_prefix=/tmp/lineprobe-fuzz/ /tmp/lineprobe-fuzz/work tests/fuzz/corpus
 
-# Fuzz what lineprobe reads over its wires (tests/fuzz/fuzz_wire.py): the agent's request
-# decoder, the server's decoder of the agent's lines, and the language server's LSP framing.
+# Fuzz what lineprobe reads over its wires (tests/fuzz/fuzz_wire.py), one harness per wire
+# (WIRE=request: the agent's request decoder; agent: the server's decoder of the agent's lines;
+# lsp: the language server's LSP framing and dispatch).
+WIRE ?= request
 .PHONY: fuzz-wire
 fuzz-wire: setup
 	@$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/python -m pip install -q -e '.[fuzz]'
-	@mkdir -p /tmp/lineprobe-fuzz-wire
-	$(BIN)/python tests/fuzz/fuzz_wire.py -runs=$(FUZZ_RUNS) -timeout=10 -rss_limit_mb=2048 \
-	  -artifact_prefix=/tmp/lineprobe-fuzz-wire-art- /tmp/lineprobe-fuzz-wire tests/fuzz/corpus-wire
+	@mkdir -p /tmp/lineprobe-fuzz-wire-$(WIRE)
+	$(BIN)/python tests/fuzz/fuzz_wire.py --wire=$(WIRE) -runs=$(FUZZ_RUNS) -timeout=10 -rss_limit_mb=2048 \
+	  -artifact_prefix=/tmp/lineprobe-fuzz-wire-$(WIRE)- /tmp/lineprobe-fuzz-wire-$(WIRE) tests/fuzz/corpus-wire
 
 # Fuzz the parsers of perf maps, .gnu_debuglink and index-cache files (tests/fuzz/fuzz_formats.py).
 .PHONY: fuzz-formats
