@@ -1,12 +1,15 @@
 """What SIGKILL leaves behind: cycles of the lineprobe service and its clients killed mid-trace,
 then the kernel's own count of what is left (issue: least privilege, "nothing left behind").
 
-Each cycle starts the installed service on a socket of its own, connects as a client, has its
-agent sample a running workload (a USDT probe count every fourth cycle: uprobes), and once it
-samples kills, in turn, the client (the agent reads the end of its input), the service (the
-agent must finish and leave with its client), or both. After all cycles, with every process
-gone, it counts BPF programs and links (bpftool), perf events held by any process, and the
-uprobe and kprobe entries in tracefs, against their counts before the first cycle.
+Each cycle starts the installed service on a socket of its own and the CLI as its client, whose
+agent samples a running workload (a USDT probe count every fifth cycle: uprobes, whose int3 is
+then seen in the target's code); once the agent holds its perf events, SIGKILL goes, in turn,
+to the CLI (the agent reads the end of its input), the service (the agent must answer the CLI
+in full, which Ctrl-C then ends early), both, or the agent itself. After all cycles, with every
+process gone, it counts BPF programs and links (bpftool), perf events held by any process, and
+the uprobe and kprobe entries in tracefs, against their counts before the first cycle; it
+compares the USDT target's executable code in memory with its files (a uprobe not taken out
+leaves an int3 behind) and reads the kernel's log for uprobe warnings.
 
     python tests/benchmarks/kill_cycles.py [--cycles 100]
 
@@ -19,7 +22,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,10 +29,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tracers"))
-from lineprobe_agent import protocol  # noqa: E402
+sys.path[:0] = [str(ROOT), str(ROOT / "tracers")]
 
-INSTALLED_PYTHON = Path("/usr/local/lib/lineprobe-agent/venv/bin/python")
+from tests.privileged.agent_service import INSTALLED_PYTHON, start_service, stop_service  # noqa: E402
+
 TRACEFS = Path("/sys/kernel/tracing")
 
 
@@ -73,63 +75,103 @@ def leftovers() -> dict[str, int]:
     }
 
 
+def agents_of(service: subprocess.Popen[bytes]) -> list[int]:
+    children = Path(f"/proc/{service.pid}/task/{service.pid}/children")
+    try:
+        return [int(pid) for pid in children.read_text().split()]
+    except OSError:
+        return []
+
+
+def perf_events_of(pid: int) -> int:
+    try:
+        return sum(os.readlink(fd) == "anon_inode:[perf_event]" for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return 0
+
+
+KILLED = ("client", "service", "both", "agent")
+"""Who gets SIGKILL, cycle by cycle (with a USDT count every fifth cycle, each meets each)."""
+
+
+def breakpoints_left(pid: int) -> int:
+    """Bytes of the target's executable code that differ from its files: a uprobe the kernel
+    failed to take out leaves its breakpoint (int3) in the process's copy of the page."""
+    differing = 0
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", buffering=0) as memory:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            if len(fields) < 6 or "x" not in fields[1] or not fields[5].strip().startswith("/"):
+                continue
+            start, end = (int(value, 16) for value in fields[0].split("-"))
+            with open(fields[5].strip(), "rb") as backing:
+                backing.seek(int(fields[2], 16))
+                expected = backing.read(end - start)
+            memory.seek(start)
+            actual = memory.read(len(expected))
+            differing += sum(a != b for a, b in zip(actual, expected, strict=True))
+    return differing
+
+
+def kernel_warnings(since: int) -> list[str]:
+    """The kernel's uprobe warnings ("failed to unregister, leaking uprobe") after line ``since``."""
+    lines = subprocess.run(["dmesg"], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in lines[since:] if "uprobe" in line]
+
+
 def one_cycle(number: int, folder: Path, target: int, usdt_target: int) -> None:
+    """One cycle: the CLI traces through a fresh service; once the agent holds its perf events
+    (sampling, or its uprobes attached), SIGKILL goes to the CLI, the service, or both."""
     path = folder / f"agent-{number}.sock"
-    service = subprocess.Popen(
-        [str(INSTALLED_PYTHON), "-I", "-m", "lineprobe_agent.service", "--socket", str(path)],
+    service = start_service(path)
+    if number % 5 == 4:
+        what = ["stackcount", "usdt:lineprobe_demo:request", "--pid", str(usdt_target)]
+    else:
+        what = ["profile", "--pid", str(target)]
+    env = {**os.environ, "LINEPROBE_LAUNCHER": "service", "LINEPROBE_AGENT_SOCKET": str(path)}
+    client = subprocess.Popen(
+        [sys.executable, "-m", "lineprobe.cli", *what, "-d", "30"],
+        env=env,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd="/",
+        stderr=subprocess.PIPE,
     )
-    for _ in range(400):
-        if path.exists():
-            break
-        time.sleep(0.025)
-    client = socket.socket(socket.AF_UNIX)
-    client.connect(str(path))
-    client.settimeout(60)
-    replies = client.makefile("rb")
-    hello = protocol.decode_message(replies.readline())
-    assert isinstance(hello, protocol.Hello), hello
-    if number % 4 == 3:
-        request: protocol.Request = protocol.StackCountRequest(
-            id=1, pid=usdt_target, tracepoint="usdt:lineprobe_demo:request", duration_s=30.0
-        )
-    else:
-        request = protocol.ProfileRequest(id=1, pid=target, frequency=99, duration_s=30.0)
-    client.sendall(protocol.encode(request))
-    while True:
-        message = protocol.decode_message(replies.readline())
-        assert not isinstance(message, protocol.Failure), message
-        if isinstance(message, protocol.Progress) and message.phase == "sampling":
-            break
-    how = number % 3
-    if how in (1, 2):
+    deadline = time.monotonic() + 60
+    while not any(perf_events_of(agent) for agent in agents_of(service)):
+        if client.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"cycle {number}: the trace never started: {client.stderr.read()!r}")  # type: ignore[union-attr]
+        time.sleep(0.02)
+    agents = agents_of(service)
+    if what[0] == "stackcount" and not breakpoints_left(usdt_target):
+        raise AssertionError(f"cycle {number}: the probe's breakpoint is not seen in the target's code")
+    how = KILLED[number % len(KILLED)]
+    if how in ("service", "both"):
         service.send_signal(signal.SIGKILL)
-    if how in (0, 2):  # the client killed: its socket closes with it
-        replies.close()
-        client.close()
-    else:  # the service killed alone: the agent answers its caller in full, then the caller goes
-        client.sendall(protocol.encode(protocol.StopRequest(1)))
-        while not isinstance(
-            protocol.decode_message(replies.readline()), protocol.ProfileDone | protocol.StackCountDone
-        ):
-            pass
-        replies.close()
-        client.close()
-    agent = hello.agent_pid
-    for _ in range(400):
-        if (
-            not Path(f"/proc/{agent}").exists()
-            or b"lineprobe_agent" not in Path(f"/proc/{agent}/cmdline").read_bytes()
-        ):
-            break
-        time.sleep(0.025)
-    else:
-        raise AssertionError(f"cycle {number}: agent {agent} still runs")
-    if service.poll() is None:
-        service.send_signal(signal.SIGTERM)
-    service.wait(30)
+    if how in ("client", "both"):  # its socket closes with it
+        client.send_signal(signal.SIGKILL)
+    elif how == "agent":  # the kernel tears its probes down as it exits
+        for agent in agents:
+            os.kill(agent, signal.SIGKILL)
+        client.send_signal(signal.SIGKILL)
+    else:  # the service killed alone: the agent answers the CLI in full (Ctrl-C stops it early)
+        client.send_signal(signal.SIGINT)
+    client.wait(60)
+    assert client.stderr is not None
+    errors = client.stderr.read().decode(errors="replace")
+    client.stderr.close()
+    if how == "service" and client.returncode != 0:
+        raise AssertionError(f"cycle {number}: the CLI lost its trace with the service: {errors}")
+    for agent in agents:
+        for _ in range(400):
+            if (
+                not Path(f"/proc/{agent}").exists()
+                or b"lineprobe_agent" not in Path(f"/proc/{agent}/cmdline").read_bytes()
+            ):
+                break
+            time.sleep(0.025)
+        else:
+            raise AssertionError(f"cycle {number}: agent {agent} still runs")
+    stop_service(service)
     path.unlink(missing_ok=True)
 
 
@@ -145,6 +187,7 @@ def main() -> int:
     workload = subprocess.Popen([str(build / "primes"), "200000", "0"], stdout=subprocess.DEVNULL)
     probes = subprocess.Popen([str(build / "probes"), "100000000000000"], stdout=subprocess.DEVNULL)
     before = leftovers()
+    dmesg_lines = len(subprocess.run(["dmesg"], capture_output=True, text=True).stdout.splitlines())
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="lineprobe-kill-cycles-") as scratch:
@@ -153,6 +196,7 @@ def main() -> int:
                 if (number + 1) % 100 == 0:  # between cycles nothing of lineprobe's may be left
                     time.sleep(1.0)
                     print(f"after {number + 1} cycles: {leftovers()}", flush=True)
+            breakpoints = breakpoints_left(probes.pid)
     finally:
         for process in (workload, probes):
             process.kill()
@@ -160,13 +204,20 @@ def main() -> int:
     time.sleep(1.0)  # the kernel frees programs after the last descriptor closes
     after = leftovers()
     elapsed = time.monotonic() - started
+    warnings = kernel_warnings(dmesg_lines)
     print(
         f"{args.cycles} cycles in {elapsed:.0f} s"
-        " (client, service, both killed in turn; every 4th a USDT count)"
+        " (SIGKILL to the CLI, the service, both, or the agent in turn; every 5th a USDT count)"
     )
     for name in before:
         print(f"  {name}: {before[name]} before, {after[name]} after")
+    print(f"  bytes of the USDT target's code that differ from its files (breakpoints left): {breakpoints}")
+    print(f"  kernel uprobe warnings: {len(warnings)}", *warnings, sep="\n    ")
     left = {name: after[name] - before[name] for name in before if after[name] > before[name]}
+    if breakpoints:
+        left["breakpoints"] = breakpoints
+    if warnings:
+        left["kernel warnings"] = len(warnings)
     if left:
         print(f"FAILED: left behind: {left}", file=sys.stderr)
         return 1

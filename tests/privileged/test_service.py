@@ -6,13 +6,11 @@ as a user would: the CLI finds the socket (LINEPROBE_AGENT_SOCKET) and needs no 
 
 from __future__ import annotations
 
-import contextlib
 import grp
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lineprobe_agent.tracefs_sweep import write_command
 
+from tests.privileged.agent_service import INSTALLED_PYTHON, connect_as, start_service, stop_service
 from tests.privileged.conftest import ThrowawayUser
+from tests.privileged.pid_reuse import MOMENTS, run_attempts
 from tests.privileged.test_security import _spawn_as, plant
 
 pytestmark = pytest.mark.privileged
-
-INSTALLED_PYTHON = Path("/usr/local/lib/lineprobe-agent/venv/bin/python")
 
 
 @pytest.fixture(scope="module")
@@ -43,39 +42,19 @@ def service(throwaway_user: ThrowawayUser, tmp_path_factory: pytest.TempPathFact
     folder.chmod(0o755)
     socket_path = folder / "agent.sock"
     log = (folder / "service.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(INSTALLED_PYTHON),
-            "-I",
-            "-m",
-            "lineprobe_agent.service",
-            "--socket",
-            str(socket_path),
-            "--group",
-            group,
-        ],
-        stdout=log,
-        stderr=log,
-        cwd="/",
-    )
     try:
-        for _ in range(200):
-            if socket_path.exists() or process.poll() is not None:
-                break
-            time.sleep(0.05)
-        assert socket_path.exists(), (folder / "service.log").read_text()
+        process = start_service(socket_path, group, log)
+    except AssertionError as exc:
+        log.close()
+        raise AssertionError(f"{exc}: {(folder / 'service.log').read_text()}") from None
+    try:
         assert (
             socket_path.stat().st_mode & 0o777 == 0o660
             and socket_path.stat().st_gid == grp.getgrnam(group).gr_gid
         )
         yield socket_path
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_service(process)
         log.close()
         print((folder / "service.log").read_text()[-2000:])
         subprocess.run(["groupdel", group], capture_output=True)
@@ -198,26 +177,13 @@ def test_a_service_killed_mid_trace_leaves_the_trace_to_finish_and_nothing_behin
     folder = Path(tempfile.mkdtemp(prefix="lp-service-", dir="/tmp"))
     socket_path = folder / "agent.sock"
     target = spawn(workloads / "primes", "200000", "0")
-    service = subprocess.Popen(
-        [str(INSTALLED_PYTHON), "-I", "-m", "lineprobe_agent.service", "--socket", str(socket_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd="/",
-    )
+    service = start_service(socket_path)
     try:
-        for _ in range(200):
-            if socket_path.exists():
-                break
-            time.sleep(0.05)
-        channel = socket.socket(socket.AF_UNIX)
-        channel.connect(str(socket_path))
-        channel.settimeout(60)
-        replies = channel.makefile("rb")
-        hello = protocol.decode_message(replies.readline())
-        assert isinstance(hello, protocol.Hello)
-        channel.sendall(protocol.encode(protocol.ProfileRequest(1, target.pid, 99, 3.0)))
+        connection = connect_as(socket_path)
+        hello = connection.hello
+        connection.send(protocol.ProfileRequest(1, target.pid, 99, 3.0))
         while True:
-            message = protocol.decode_message(replies.readline())
+            message = connection.next_message()
             assert not isinstance(message, protocol.Failure), message
             if isinstance(message, protocol.Progress) and message.phase == "sampling" and message.samples:
                 break
@@ -226,37 +192,20 @@ def test_a_service_killed_mid_trace_leaves_the_trace_to_finish_and_nothing_behin
         service.send_signal(signal.SIGKILL)
         service.wait(10)
         while not isinstance(message, protocol.ProfileDone):
-            message = protocol.decode_message(replies.readline())
+            message = connection.next_message()
             assert not isinstance(message, protocol.Failure), message
         assert message.result.counters.samples > 0
-        replies.close()  # the file holds the socket open too
-        channel.close()
+        connection.close()
         deadline = time.monotonic() + 10
         while ours & live_program_ids() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert ours & live_program_ids() == set()
         assert socket_path.exists()  # stale: the next service replaces it
-        again = subprocess.Popen(
-            [str(INSTALLED_PYTHON), "-I", "-m", "lineprobe_agent.service", "--socket", str(socket_path)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd="/",
-        )
+        again = start_service(socket_path)  # its socket replaces the stale one
         try:
-            for _ in range(200):
-                probe = socket.socket(socket.AF_UNIX)
-                with contextlib.suppress(OSError):
-                    probe.connect(str(socket_path))
-                    assert b"hello" in probe.makefile("rb").readline()
-                    probe.close()
-                    break
-                probe.close()
-                time.sleep(0.05)
-            else:
-                raise AssertionError("the second service never answered")
+            connect_as(socket_path).close()  # it answers with its hello
         finally:
-            again.send_signal(signal.SIGTERM)
-            again.wait(30)
+            stop_service(again)
     finally:
         if service.poll() is None:
             service.kill()
@@ -297,3 +246,144 @@ def test_a_member_of_the_group_never_runs_their_own_code_as_root_through_the_ser
         assert throwaway_user.run(["test", "-w", str(path)]).returncode != 0, (
             f"{path} is writable by the caller"
         )
+
+
+def test_a_pid_reused_by_another_users_process_yields_none_of_its_events(
+    throwaway_user: ThrowawayUser, service: Path
+) -> None:
+    """The caller's traced process exits and its PID goes to nobody's process: before the
+    request, during set-up and mid-trace, in turn (tests/privileged/pid_reuse.py;
+    ``make bench-pid-reuse`` makes 1,000 such reuses)."""
+    user = throwaway_user
+    connection = connect_as(service, user.uid, user.gid, (user.gid, service.stat().st_gid))
+    try:
+        tally = run_attempts(connection, 45, user.uid, user.gid)
+    finally:
+        connection.close()
+    print(f"\n{tally.summary()}")
+    assert tally.reuses >= 45 and all(tally.by_moment[moment] for moment in MOMENTS), tally.summary()
+    assert tally.newcomer_events == 0, tally.summary()
+    # The newcomer did run under the attached programs: the gate met its events and held them.
+    assert tally.held_by_gate > 0, tally.summary()
+    # Named before the request, the newcomer's PID is refused; mid-trace, the trace had run.
+    assert (
+        tally.outcomes["before the request: refused (permission-denied)"]
+        == tally.by_moment["before the request"]
+    )
+    assert tally.outcomes["mid-trace: traced, the target's calls seen"] > 0, tally.summary()
+
+
+def test_the_service_sweeps_stale_probe_events_from_tracefs_at_start(tmp_path: Path) -> None:
+    """A bcc process killed with SIGKILL where the uprobe PMU is refused leaves its probe event
+    in tracefs (named after its PID); a starting service removes those of exited processes and
+    leaves a running process's alone."""
+    events = Path("/sys/kernel/tracing/uprobe_events")
+    exited = subprocess.Popen(["true"])
+    exited.wait()
+    stale = f"uprobes/p__bin_true_0x1000_bcc_{exited.pid}"
+    live = f"uprobes/p__bin_true_0x1000_bcc_{os.getpid()}"
+    for event in (stale, live):
+        write_command(events, f"p:{event} /bin/true:0x1000")
+    folder = Path(tempfile.mkdtemp(prefix="lp-service-", dir="/tmp"))
+    try:
+        with (folder / "service.log").open("wb") as log:
+            stop_service(start_service(folder / "agent.sock", log=log))
+        listed = events.read_text()
+        assert stale not in listed and live in listed, listed
+        assert f"removed 1 stale probe events from tracefs: {stale}" in (folder / "service.log").read_text()
+    finally:
+        for event in (stale, live):
+            if event in events.read_text():
+                write_command(events, f"-:{event}")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _jailed(user: ThrowawayUser, jail: Path, program: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """``program`` run by ``user`` chrooted into ``jail`` (a user namespace of its own, which any
+    user may make): /proc/PID/maps names its files as the agent sees them (JAIL/probes), and
+    the same path under /proc/PID/root leads to JAIL/JAIL/probes, which the user controls."""
+    for library in ("/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"):
+        (jail / library[1:]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(library, jail / library[1:])
+    shutil.copy(program, jail / "probes")
+    for path in [jail, *jail.rglob("*")]:
+        os.chown(path, user.uid, user.gid, follow_symlinks=False)
+    return _spawn_as(user, ["unshare", "-Ur", f"--root={jail}", "/probes", "100000000000000"])
+
+
+def test_a_mapped_file_redirected_to_a_fifo_or_a_root_file_is_never_opened_as_root(
+    throwaway_user: ThrowawayUser, service: Path, shared_dir: Path, workloads: Path, tmp_path: Path
+) -> None:
+    """bcc's USDT reader opens, as root, each file a process maps by its path in
+    /proc/PID/maps under /proc/PID/root. A process in a chroot of its owner's (a user
+    namespace needs no privilege) makes that path lead where its owner likes: to a FIFO (root
+    would wait forever for a writer) or to a symlink to a file only root may read. Both are
+    refused with the reason, before bcc opens anything; a CPU profile, which reads build IDs
+    through the kernel's link to the mapped file, still works."""
+    user = throwaway_user
+    secret = tmp_path / "root-only-elf"  # the USDT workload itself, readable by root alone
+    shutil.copy(workloads / "probes", secret)
+    secret.chmod(0o600)
+    count = ("stackcount", "usdt:lineprobe_demo:request", "-d", "0.5")
+    plain, pid = _spawn_as(user, [str(workloads / "probes"), "100000000000000"])
+    try:  # the control: a process outside a jail is counted
+        counted = through_service(user, service, *count, "--pid", str(pid))
+        assert counted.returncode == 0, counted.stderr
+    finally:
+        plain.kill()
+        plain.wait()
+    jail = shared_dir / "jail"
+    seen_by_root = jail / str(jail)[1:] / "probes"  # where /proc/PID/root + the mapped path leads
+    seen_by_root.parent.mkdir(parents=True)
+    os.mkfifo(seen_by_root)
+    runner, pid = _jailed(user, jail, workloads / "probes")
+    try:
+        refused = through_service(user, service, *count, "--pid", str(pid))
+        assert refused.returncode == 1, refused.stderr
+        assert f"{jail}/probes, which process {pid} maps, is now a FIFO" in refused.stderr, refused.stderr
+        profiled = through_service(user, service, "profile", "--pid", str(pid), "-d", "0.5", "--json")
+        assert profiled.returncode == 0 and '"samples"' in profiled.stdout, profiled.stderr
+        assert user.run(["sh", "-c", f"rm {seen_by_root} && ln -s {secret} {seen_by_root}"]).returncode == 0
+        refused = through_service(user, service, *count, "--pid", str(pid))
+        assert refused.returncode == 1, refused.stderr
+        assert "was replaced by a file the caller cannot read" in refused.stderr, refused.stderr
+    finally:
+        runner.kill()
+        runner.wait()
+
+
+def test_a_perf_map_redirected_to_a_root_file_is_read_with_the_callers_rights(
+    throwaway_user: ThrowawayUser, service: Path, tmp_path: Path
+) -> None:
+    """A JIT's perf map (/tmp/perf-PID.map) is the process owner's file, and is read by the
+    caller's own lineprobe, never by the agent: pointed at a map that only root may read, which
+    would name every JIT sample LineprobeSecret_*, it names none of them."""
+    from tests.privileged.test_jit_perf_map import node
+
+    user = throwaway_user
+    script = Path(__file__).resolve().parents[2] / "workloads" / "jit" / "hot.js"
+    runner, pid = _spawn_as(user, [node(), "--perf-basic-prof", str(script), "60"])
+    perf_map = Path(f"/tmp/perf-{pid}.map")
+    try:
+        for _ in range(200):
+            if perf_map.exists() and "lineprobeHotSpin" in perf_map.read_text():
+                break
+            time.sleep(0.05)
+        secret = tmp_path / "secret.map"  # the same ranges, other names, root's alone
+        lines = perf_map.read_text().splitlines()
+        secret.write_text(
+            "".join(
+                f"{' '.join(line.split(' ', 2)[:2])} LineprobeSecret_{n}\n" for n, line in enumerate(lines)
+            )
+        )
+        secret.chmod(0o600)
+        named = through_service(user, service, "profile", "--pid", str(pid), "-d", "1", "--json")
+        assert "lineprobeHotSpin" in named.stdout, named.stderr  # the control: the map is read
+        assert user.run(["sh", "-c", f"rm {perf_map} && ln -s {secret} {perf_map}"]).returncode == 0
+        done = through_service(user, service, "profile", "--pid", str(pid), "-d", "1", "--json")
+    finally:
+        runner.kill()
+        runner.wait()
+        perf_map.unlink(missing_ok=True)
+    assert done.returncode == 0 and '"samples"' in done.stdout, done.stderr
+    assert "lineprobeHotSpin" not in done.stdout and "LineprobeSecret" not in done.stdout + done.stderr

@@ -29,6 +29,7 @@ from typing import BinaryIO
 
 from lineprobe_agent import protocol
 from lineprobe_agent.code_trust import UntrustedCode, check_running_code
+from lineprobe_agent.tracefs_sweep import sweep_stale_probes
 
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 AGENTS_PER_CALLER = 4
@@ -162,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     signal.signal(signal.SIGTERM, service.stop)
     signal.signal(signal.SIGINT, service.stop)
+    for line in sweep_stale_probes().report():  # what killed tracers left behind, before anyone asks
+        service._say(line)
     service._say(f"listening on {args.socket} (group {args.group or 'root only'})")
     try:
         service.serve()
