@@ -13,12 +13,14 @@ import os
 import select
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.segments import NoteSegment
 
 from lineprobe_agent.access import AccessCheck
+from lineprobe_agent.mapped_files import open_mapped
 from lineprobe_agent.proc_maps import read_maps
 from lineprobe_agent.protocol import Mapping
 
@@ -35,13 +37,20 @@ def read_build_id(path: str) -> str | None:
     """The GNU build-id note of an ELF file, as hex, or None (not ELF, no note, unreadable)."""
     try:
         with open(path, "rb") as stream:
-            elf = ELFFile(stream)
-            for segment in elf.iter_segments(type="PT_NOTE"):
-                if not isinstance(segment, NoteSegment):
-                    continue
-                for note in segment.iter_notes():
-                    if note["n_type"] == "NT_GNU_BUILD_ID":
-                        return str(note["n_desc"])
+            return build_id_of(stream)
+    except OSError:
+        return None
+
+
+def build_id_of(stream: BinaryIO) -> str | None:
+    """The GNU build-id note of the ELF file open as ``stream`` (None: not ELF, no note)."""
+    try:
+        for segment in ELFFile(stream).iter_segments(type="PT_NOTE"):
+            if not isinstance(segment, NoteSegment):
+                continue
+            for note in segment.iter_notes():
+                if note["n_type"] == "NT_GNU_BUILD_ID":
+                    return str(note["n_desc"])
     except (OSError, ELFError, ValueError, KeyError):
         return None
     return None
@@ -106,7 +115,6 @@ class Target:
         """
         try:
             entries = read_maps(self.pid)
-            root = f"/proc/{self.pid}/root"
             # The process may have exec'd since it was opened (a launcher's shell
             # becoming the program): keep the name of what runs now.
             self.exe = os.readlink(f"/proc/{self.pid}/exe")
@@ -123,13 +131,22 @@ class Target:
             if path.startswith("/") and inode:
                 cache_key = (path, inode)
                 if cache_key not in self._build_ids:
-                    self._build_ids[cache_key] = read_build_id(root + path)
+                    self._build_ids[cache_key] = self._mapped_build_id(start, end)
                 build_id = self._build_ids[cache_key]
             # A mapping that overlaps an older one replaced it (exec, dlclose+dlopen):
             # the newer one is what samples from now on hit.
             for old in [k for k in self._maps if k[0] < end and start < k[1]]:
                 del self._maps[old]
             self._maps[key] = Mapping(start, end, offset, perms, path, inode, build_id)
+
+    def _mapped_build_id(self, start: int, end: int) -> str | None:
+        """Read through the kernel's link to the mapped file, not its path, which the process's
+        owner may have pointed elsewhere since (lineprobe_agent.mapped_files)."""
+        try:
+            with open_mapped(self.pid, start, end) as stream:
+                return build_id_of(stream)
+        except OSError:
+            return None
 
     def mappings(self) -> list[Mapping]:
         return sorted(self._maps.values(), key=lambda m: m.start)

@@ -28,6 +28,7 @@ from lineprobe_agent.file_io import FileTracer
 from lineprobe_agent.irq_time import IrqTracer
 from lineprobe_agent.jvm_events import JvmEventTracer
 from lineprobe_agent.leak_tracer import LeakTracer, find_libc
+from lineprobe_agent.mapped_files import replaced_mapping
 from lineprobe_agent.page_cache import PageCacheTracer
 from lineprobe_agent.probe_args import ProbeArgCounter, ProbeHitTracer, ProbeProgram
 from lineprobe_agent.stack_counter import (
@@ -187,7 +188,16 @@ def run_syscalls(tracing: Tracing, request: protocol.SyscallsRequest) -> protoco
 # -- leaks -------------------------------------------------------------------------------------------
 
 
+def _refuse_replaced_mappings(tracing: Tracing, pid: int) -> None:
+    """Before root opens the target's files by path (bcc's USDT reader, the C library's symbols):
+    refused when the caller has put something else at one of those paths."""
+    problem = replaced_mapping(pid, tracing.session.access.caller.uid)
+    if problem is not None:
+        raise RequestFailed("permission-denied", problem)
+
+
 def run_leaks(tracing: Tracing, request: protocol.LeaksRequest) -> protocol.LeaksDone:
+    _refuse_replaced_mappings(tracing, request.pid)
     libc = find_libc(request.pid)
     if libc is None:  # before compiling: no allocator to probe is known at once
         raise RequestFailed(
@@ -227,6 +237,7 @@ def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> pro
                 "not --all and not a command to launch"
             )
         else:
+            _refuse_replaced_mappings(tracing, request.pid)
             sites = usdt_sites(request.pid, request.tracepoint)
     except UnknownTracepoint as exc:
         raise RequestFailed("bad-request", str(exc)) from None
@@ -431,6 +442,7 @@ def _usdt_program(
         raise RequestFailed(
             "bad-request", "a USDT probe is traced in a running process: give its PID, not a command"
         )
+    _refuse_replaced_mappings(tracing, request.pid)
     try:
         sites = usdt_sites(request.pid, f"usdt:{probe}")
     except UnknownTracepoint as exc:
