@@ -3,7 +3,7 @@ then the kernel's own count of what is left (issue: least privilege, "nothing le
 
 Each cycle starts the installed service on a socket of its own and the CLI as its client, whose
 agent samples a running workload (a USDT probe count every fifth cycle: uprobes, whose int3 is
-then seen in the target's code); once the agent holds its perf events, SIGKILL goes, in turn,
+then seen in the target's code); once the agent's programs are attached, SIGKILL goes, in turn,
 to the CLI (the agent reads the end of its input), the service (the agent must answer the CLI
 in full, which Ctrl-C then ends early), both, or the agent itself. After all cycles, with every
 process gone, it counts BPF programs and links (bpftool), perf events held by any process, and
@@ -83,11 +83,11 @@ def agents_of(service: subprocess.Popen[bytes]) -> list[int]:
         return []
 
 
-def perf_events_of(pid: int) -> int:
-    try:
-        return sum(os.readlink(fd) == "anon_inode:[perf_event]" for fd in Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:
-        return 0
+def tracing(agents: list[int]) -> bool:
+    """Whether one of ``agents`` has a request's programs attached: the target gate's sched
+    tracepoints, attached first for every request (bpftool perf: programs by process)."""
+    out = subprocess.run(["bpftool", "-j", "perf", "show"], capture_output=True, text=True).stdout
+    return any(entry.get("pid") in agents for entry in json.loads(out or "[]"))
 
 
 KILLED = ("client", "service", "both", "agent")
@@ -137,13 +137,14 @@ def one_cycle(number: int, folder: Path, target: int, usdt_target: int) -> None:
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
-    while not any(perf_events_of(agent) for agent in agents_of(service)):
+    usdt = what[0] == "stackcount"
+    # Attached: the gate's tracepoints, then (for USDT) the probe's int3 in the target's code.
+    while not tracing(agents_of(service)) or (usdt and not breakpoints_left(usdt_target)):
         if client.poll() is not None or time.monotonic() > deadline:
             raise AssertionError(f"cycle {number}: the trace never started: {client.stderr.read()!r}")  # type: ignore[union-attr]
         time.sleep(0.02)
+    time.sleep(0.1)  # the sampling events are attached right after the gate's
     agents = agents_of(service)
-    if what[0] == "stackcount" and not breakpoints_left(usdt_target):
-        raise AssertionError(f"cycle {number}: the probe's breakpoint is not seen in the target's code")
     how = KILLED[number % len(KILLED)]
     if how in ("service", "both"):
         service.send_signal(signal.SIGKILL)

@@ -6,6 +6,7 @@ as a user would: the CLI finds the socket (LINEPROBE_AGENT_SOCKET) and needs no 
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import secrets
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lineprobe_agent import protocol
 from lineprobe_agent.tracefs_sweep import write_command
 
 from tests.privileged.agent_service import INSTALLED_PYTHON, connect_as, start_service, stop_service
@@ -170,7 +172,6 @@ def test_a_service_killed_mid_trace_leaves_the_trace_to_finish_and_nothing_behin
     """kill -9 of the service while one of its agents samples: that agent is a session of its own
     and answers its caller in full; when the caller is done it exits, and none of its BPF
     programs outlives it. The next service replaces the stale socket."""
-    from lineprobe_agent import protocol
 
     from tests.privileged.test_agent import live_program_ids, programs_of
 
@@ -387,3 +388,64 @@ def test_a_perf_map_redirected_to_a_root_file_is_read_with_the_callers_rights(
         perf_map.unlink(missing_ok=True)
     assert done.returncode == 0 and '"samples"' in done.stdout, done.stderr
     assert "lineprobeHotSpin" not in done.stdout and "LineprobeSecret" not in done.stdout + done.stderr
+
+
+def test_each_agent_of_the_service_has_a_bounded_address_space(
+    throwaway_user: ThrowawayUser, service: Path
+) -> None:
+    """A caller's agents hold at most four times 2 GiB of memory: the service limits each one's
+    address space (RLIMIT_AS), and an agent under the limit still compiles and traces."""
+    user = throwaway_user
+    connection = connect_as(service, user.uid, user.gid, (user.gid, service.stat().st_gid))
+    try:
+        limits = Path(f"/proc/{connection.hello.agent_pid}/limits").read_text()
+        line = next(line for line in limits.splitlines() if line.startswith("Max address space"))
+        assert line.split()[3:5] == ["2147483648", "2147483648"], line
+        runner, busy = _spawn_as(user, ["/usr/bin/python3", "-c", "while True: pass"])
+        try:
+            connection.send(protocol.ProfileRequest(1, busy, 99, 0.5))
+            while not isinstance(
+                answer := connection.next_message(), protocol.ProfileDone | protocol.Failure
+            ):
+                pass
+        finally:
+            runner.kill()
+            runner.wait()
+        assert isinstance(answer, protocol.ProfileDone) and answer.result.counters.samples > 0, answer
+    finally:
+        connection.close()
+
+
+def bpf_map_memory(pid: int) -> int:
+    """Bytes of kernel memory held by the BPF maps process ``pid`` has open (their fdinfo)."""
+    total = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) == "anon_inode:bpf-map":
+                info = Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text()
+                total += int(
+                    next(line.split()[1] for line in info.splitlines() if line.startswith("memlock:"))
+                )
+    return total
+
+
+AGENT_MAP_BUDGET = 256 << 20
+"""What one agent's kept programs may hold in BPF maps (ARCHITECTURE's per-caller limits)."""
+
+
+def test_an_agents_kept_programs_hold_bounded_map_memory(service: Path) -> None:
+    """The programs an agent keeps between requests have maps of fixed size, lineprobe's own
+    (a caller chooses none): all of them compiled at once stay within the documented budget."""
+    from lineprobe_agent.tracer_registry import BY_PROGRAM
+
+    connection = connect_as(service)
+    try:
+        connection.send(protocol.PrepareRequest(1, sorted(BY_PROGRAM)))
+        while isinstance(answer := connection.next_message(), protocol.Progress):
+            pass
+        assert isinstance(answer, protocol.Prepared), answer
+        held = bpf_map_memory(connection.hello.agent_pid)
+    finally:
+        connection.close()
+    print(f"\nBPF maps of one agent with {', '.join(sorted(BY_PROGRAM))} compiled: {held / 2**20:.1f} MiB")
+    assert 0 < held <= AGENT_MAP_BUDGET

@@ -500,3 +500,30 @@ def test_the_semaphore_is_taken_back_after_counting(workloads: Path, command: li
             program.kill()
             program.wait()
     assert output.split()[2:6] == ["fired", "0", "semaphore", "0"], output
+
+
+def test_a_probe_with_more_sites_than_one_trace_may_place_is_refused(tmp_path: Path, spawn: Any) -> None:
+    """Each site is a breakpoint in the target and a kernel object: one trace places at most
+    1,024 (a caller of the service has at most four agents). A probe at 1,100 places is refused
+    before anything is compiled or placed, saying why and how to narrow it."""
+    source = tmp_path / "many.c"
+    source.write_text(
+        "#include <sys/sdt.h>\n#include <unistd.h>\n"
+        "#define P DTRACE_PROBE(many, site);\n#define P10 P P P P P P P P P P\n"
+        "#define P100 P10 P10 P10 P10 P10 P10 P10 P10 P10 P10\n"
+        "#define P1100 P100 P100 P100 P100 P100 P100 P100 P100 P100 P100 P100\n"
+        "int main(void) { for (;;) { P1100 usleep(1000); } }\n"
+    )
+    program = tmp_path / "many"
+    subprocess.run(["cc", "-O1", "-o", str(program), str(source)], check=True)
+    target = spawn(program)
+    done = subprocess.run(
+        [*LINEPROBE, "stackcount", "usdt:many:site", "--pid", str(target.pid), "-d", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "many:site has 1,100 sites in this process; lineprobe places at most 1,024" in done.stderr, (
+        done.stderr
+    )

@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import grp
 import os
+import resource
 import signal
 import socket
 import struct
@@ -34,6 +35,10 @@ from lineprobe_agent.tracefs_sweep import sweep_stale_probes
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 AGENTS_PER_CALLER = 4
 """Agents one uid may have at once: each can hold programs, perf rings and probes."""
+AGENT_ADDRESS_SPACE = 2 << 30
+"""Each agent's address space (RLIMIT_AS): compiling the largest program peaks near 400 MiB
+(VmPeak) and the kept results are bounded by the requests' own limits; a caller's agents
+together stay under AGENTS_PER_CALLER times this."""
 LISTEN_BACKLOG = 64
 
 
@@ -85,6 +90,9 @@ class Service:
             env={"PATH": SAFE_PATH},
             start_new_session=True,
         )
+        # Set from here as it starts (it has allocated little yet), not in the child before exec.
+        with contextlib.suppress(ProcessLookupError):
+            resource.prlimit(agent.pid, resource.RLIMIT_AS, (AGENT_ADDRESS_SPACE, AGENT_ADDRESS_SPACE))
         self.agents[agent.pid] = (uid, agent)
         self._say(f"agent {agent.pid} for uid {uid}")
 

@@ -226,6 +226,21 @@ def run_leaks(tracing: Tracing, request: protocol.LeaksRequest) -> protocol.Leak
 # -- stack counts at a tracepoint -----------------------------------------------------------------------
 
 
+MAX_PROBE_SITES = 1024
+"""Uprobes one request may place (each a breakpoint in the target's code, each a kernel
+object): with at most four agents per caller (the service's limit), a caller's bound."""
+
+
+def _bounded(sites: list[UsdtSite], probe: str) -> list[UsdtSite]:
+    if len(sites) > MAX_PROBE_SITES:
+        raise RequestFailed(
+            "bad-request",
+            f"{probe} has {len(sites):,} sites in this process; lineprobe places at most "
+            f"{MAX_PROBE_SITES:,} probes for one trace (name the file, PATH:PROVIDER:NAME, to narrow it)",
+        )
+    return sites
+
+
 def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> protocol.StackCountDone:
     sites: list[UsdtSite] | None = None
     try:  # before compiling: a typo, or a probe the process lacks, is known at once
@@ -238,7 +253,7 @@ def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> pro
             )
         else:
             _refuse_replaced_mappings(tracing, request.pid)
-            sites = usdt_sites(request.pid, request.tracepoint)
+            sites = _bounded(usdt_sites(request.pid, request.tracepoint), request.tracepoint)
     except UnknownTracepoint as exc:
         raise RequestFailed("bad-request", str(exc)) from None
     result = _counted_stacks(
@@ -444,7 +459,7 @@ def _usdt_program(
         )
     _refuse_replaced_mappings(tracing, request.pid)
     try:
-        sites = usdt_sites(request.pid, f"usdt:{probe}")
+        sites = _bounded(usdt_sites(request.pid, f"usdt:{probe}"), probe)
     except UnknownTracepoint as exc:
         raise RequestFailed("bad-request", str(exc)) from None
 
