@@ -30,6 +30,7 @@ export class ActionRunner {
       attachAnother: ["lineprobe.attach"],
       stopProfile: ["lineprobe.stopProfile"],
       restartServer: ["lineprobe.restartServer"],
+      setUpAgent: ["lineprobe.setUpAgent"],
     };
     if (button.action === "showLog") {
       this.output.show();

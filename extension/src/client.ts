@@ -166,6 +166,11 @@ export class ServerClient implements vscode.Disposable {
     this.stateEmitter.dispose();
   }
 
+  /** The command the server runs (or would run) from: the set-up runs the same lineprobe. */
+  currentLaunch(): ServerLaunch {
+    return this.launch ?? this.resolveLaunch();
+  }
+
   private resolveLaunch(): ServerLaunch {
     const launch = readLaunchSettings();
     return resolveServerLaunch({

@@ -4,6 +4,7 @@
  * profiler, the panel or the client.
  */
 import * as vscode from "vscode";
+import { setUpAgent } from "./agentSetup";
 import type { CapabilitiesView } from "./capabilities";
 import type { ServerClient } from "./client";
 import type { FlameGraphPanel } from "./flameGraphPanel";
@@ -108,6 +109,10 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const cwd = args?.cwd ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
       return profiler.profile({ command: argv, cwd, durationMs: options.durationMs, frequency: options.frequency });
     }),
+
+    register("lineprobe.setUpAgent", () => setUpAgent(server, false)),
+
+    register("lineprobe.removeAgent", () => setUpAgent(server, true)),
 
     register("lineprobe.stopProfile", async (): Promise<void> => {
       try {

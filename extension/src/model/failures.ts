@@ -15,6 +15,7 @@ export type Action =
   | "attachAnother"
   | "stopProfile"
   | "restartServer"
+  | "setUpAgent"
   | "showLog"
   | "copyText";
 
@@ -39,7 +40,11 @@ export function failureMessage(error: ServerError): UserMessage {
   const buttons: ActionButton[] = [];
   switch (error.code) {
     case "no-privileges":
-      buttons.push({ title: "Set Launcher…", action: "openLauncherSetting" }, CAPABILITIES);
+      buttons.push(
+        { title: "Set Up the Tracing Service…", action: "setUpAgent" },
+        { title: "Set Launcher…", action: "openLauncherSetting" },
+        CAPABILITIES,
+      );
       break;
     case "permission-denied":
       buttons.push({ title: "Attach to Another Process…", action: "attachAnother" }, CAPABILITIES);

@@ -4,7 +4,7 @@ import { clientError, failureMessage, warningMessage } from "../model/failures";
 import { MessageGate } from "../model/messages";
 import type { ProfileResult } from "../model/protocol";
 
-test("missing privileges: the message says why and what to do, with the launcher setting one click away", () => {
+test("missing privileges: the message says why and what to do, with the service's set-up and the launcher setting one click away", () => {
   const message = failureMessage({
     code: "no-privileges",
     message: "tracing needs root or CAP_BPF+CAP_PERFMON, and the launcher sudo is not installed",
@@ -12,7 +12,7 @@ test("missing privileges: the message says why and what to do, with the launcher
   });
   assert.equal(message.severity, "error");
   assert.match(message.text, /CAP_BPF.*\. set lineprobe\.launcher/);
-  assert.deepEqual(message.buttons.map((b) => b.action), ["openLauncherSetting", "showCapabilities"]);
+  assert.deepEqual(message.buttons.map((b) => b.action), ["setUpAgent", "openLauncherSetting", "showCapabilities"]);
 });
 
 test("every error code has at least one button", () => {

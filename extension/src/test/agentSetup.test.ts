@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { agentSetupCommand, shellQuote } from "../model/agentSetup";
+
+const venv = { command: "/home/ann/proj/.venv/bin/python", args: ["-P", "-m", "lineprobe.cli", "serve"], origin: "setting" };
+
+test("the set-up runs the server's own lineprobe, its serve swapped for setup-agent, as root", () => {
+  assert.deepEqual(agentSetupCommand(venv, "ann", "pkexec"), [
+    "pkexec",
+    "/home/ann/proj/.venv/bin/python",
+    "-P",
+    "-m",
+    "lineprobe.cli",
+    "setup-agent",
+    "--user",
+    "ann",
+  ]);
+  const script = { command: "/w/.venv/bin/lineprobe", args: ["serve", "--stdio"], origin: "workspace" };
+  assert.deepEqual(agentSetupCommand(script, "ann", "sudo", true), ["sudo", "/w/.venv/bin/lineprobe", "setup-agent", "--uninstall"]);
+});
+
+test("a custom server command, or a user name the shell would read otherwise, gets no command", () => {
+  assert.equal(agentSetupCommand({ command: "ssh", args: ["box", "lineprobe-serve"], origin: "setting" }, "ann", "sudo"), undefined);
+  assert.equal(agentSetupCommand(venv, "ann; rm -rf ~", "sudo"), undefined);
+});
+
+test("arguments are quoted for the terminal", () => {
+  assert.equal(shellQuote("/home/ann/my proj/python"), "'/home/ann/my proj/python'");
+  assert.equal(shellQuote("it's"), `'it'\\''s'`);
+  assert.equal(shellQuote("lineprobe.cli"), "lineprobe.cli");
+});
