@@ -120,14 +120,15 @@ def kernel_warnings(since: int) -> list[str]:
 
 
 def one_cycle(number: int, folder: Path, target: int, usdt_target: int) -> None:
-    """One cycle: the CLI traces through a fresh service; once the agent holds its perf events
-    (sampling, or its uprobes attached), SIGKILL goes to the CLI, the service, or both."""
+    """One cycle: the CLI traces through a fresh service; once the agent's programs are attached,
+    SIGKILL goes to the CLI, the service, both or the agent. A cycle that fails still ends the
+    service and the CLI it started."""
     path = folder / f"agent-{number}.sock"
-    service = start_service(path)
     if number % 5 == 4:
         what = ["stackcount", "usdt:lineprobe_demo:request", "--pid", str(usdt_target)]
     else:
         what = ["profile", "--pid", str(target)]
+    service = start_service(path)
     env = {**os.environ, "LINEPROBE_LAUNCHER": "service", "LINEPROBE_AGENT_SOCKET": str(path)}
     client = subprocess.Popen(
         [sys.executable, "-m", "lineprobe.cli", *what, "-d", "30"],
@@ -136,6 +137,23 @@ def one_cycle(number: int, folder: Path, target: int, usdt_target: int) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    try:
+        _kill_mid_trace(number, what, service, client, usdt_target)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+        stop_service(service)
+        path.unlink(missing_ok=True)
+
+
+def _kill_mid_trace(
+    number: int,
+    what: list[str],
+    service: subprocess.Popen[bytes],
+    client: subprocess.Popen[bytes],
+    usdt_target: int,
+) -> None:
     deadline = time.monotonic() + 60
     usdt = what[0] == "stackcount"
     # Attached: the gate's tracepoints, then (for USDT) the probe's int3 in the target's code.
@@ -172,8 +190,6 @@ def one_cycle(number: int, folder: Path, target: int, usdt_target: int) -> None:
             time.sleep(0.025)
         else:
             raise AssertionError(f"cycle {number}: agent {agent} still runs")
-    stop_service(service)
-    path.unlink(missing_ok=True)
 
 
 def main() -> int:
