@@ -73,18 +73,22 @@ def _take_pid(pid: int) -> subprocess.Popen[bytes] | None:
     """nobody's newcomer started as PID ``pid`` (free now); None when another process took the
     number first."""
     NS_LAST_PID.write_text(str(pid - 1))
-    newcomer = subprocess.Popen(
-        [SYSTEM_PYTHON, "-c", NEWCOMER],
-        user=NOBODY,
-        group=NOBODY,
-        extra_groups=[],
-        stdout=subprocess.DEVNULL,
-        cwd="/",
-    )
+    newcomer = _python_as(NEWCOMER, NOBODY, NOBODY)
     if newcomer.pid == pid:
         return newcomer
     _end(newcomer)
     return None
+
+
+def _python_as(script: str, uid: int, gid: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [SYSTEM_PYTHON, "-c", script],
+        user=uid,
+        group=gid,
+        extra_groups=[],
+        stdout=subprocess.DEVNULL,
+        cwd="/",
+    )
 
 
 def _end(process: subprocess.Popen[bytes]) -> None:
@@ -95,14 +99,7 @@ def _end(process: subprocess.Popen[bytes]) -> None:
 
 def _target(uid: int, gid: int) -> subprocess.Popen[bytes]:
     """The caller's process, once its start-up calls are over (it has slept at least once)."""
-    target = subprocess.Popen(
-        [SYSTEM_PYTHON, "-c", TARGET],
-        user=uid,
-        group=gid,
-        extra_groups=[],
-        stdout=subprocess.DEVNULL,
-        cwd="/",
-    )
+    target = _python_as(TARGET, uid, gid)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError):

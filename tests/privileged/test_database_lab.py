@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import WORKLOADS
 from tests.privileged.capturing import capture_while
-from tests.privileged.test_disk import BIOLATENCY, biolatency_totals
+from tests.privileged.test_disk import BIOLATENCY, biolatency_alongside, biolatency_totals
 
 pytestmark = pytest.mark.privileged
 
@@ -69,20 +69,9 @@ def test_insert_loop_block_io_is_mariadbd_writes_and_agrees_with_biolatency(data
     outputs: dict[str, str] = {}
 
     def insert_under_biolatency() -> None:
-        reference = subprocess.Popen(
-            ["stdbuf", "-oL", str(BIOLATENCY), "-D", "6", "1"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            assert reference.stdout is not None
-            assert "Tracing block device I/O" in reference.stdout.readline()
+        with biolatency_alongside(6) as report:
             outputs["inserted"] = finished(data_access(database, "insert", "--seconds", "3"))
-            outputs["biolatency"], _ = reference.communicate(timeout=60)
-        finally:
-            if reference.poll() is None:
-                reference.kill()
+        outputs["biolatency"] = report["text"]
 
     activity = capture_while(kinds.DISK, 0, 9.0, {}, insert_under_biolatency)
     theirs = biolatency_totals(outputs["biolatency"])

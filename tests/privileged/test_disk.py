@@ -8,10 +8,12 @@ writeback threads.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,30 @@ def biolatency_totals(output: str) -> dict[str, int]:
     return totals
 
 
+@contextlib.contextmanager
+def biolatency_alongside(seconds: int) -> Iterator[dict[str, str]]:
+    """libbpf-tools' ``biolatency -D SECONDS 1``, attached when the block starts; its report
+    under "text" once the block has run and biolatency has ended."""
+    # Line-buffered (stdbuf): its first line says it has attached; piped, it would come only at
+    # the end, with the rest.
+    reference = subprocess.Popen(
+        ["stdbuf", "-oL", str(BIOLATENCY), "-D", str(seconds), "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    report: dict[str, str] = {}
+    try:
+        assert reference.stdout is not None
+        assert "Tracing block device I/O" in reference.stdout.readline()
+        yield report
+        report["text"] = reference.communicate(timeout=60)[0]
+    finally:
+        if reference.poll() is None:
+            reference.kill()
+            reference.wait()
+
+
 @pytest.mark.skipif(not BIOLATENCY.exists(), reason="needs libbpf-tools' biolatency: sudo make setup")
 def test_requests_per_disk_agree_with_biolatency_and_the_writer_is_named(
     workloads: Path, tmp_path: Path
@@ -50,17 +76,7 @@ def test_requests_per_disk_agree_with_biolatency_and_the_writer_is_named(
     texts: list[str] = []
 
     def side_by_side() -> None:
-        # Line-buffered (stdbuf): its first line says it has attached; piped, it would come only
-        # at the end, with the rest.
-        reference = subprocess.Popen(
-            ["stdbuf", "-oL", str(BIOLATENCY), "-D", "5", "1"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            assert reference.stdout is not None
-            assert "Tracing block device I/O" in reference.stdout.readline()
+        with biolatency_alongside(5) as report:
             window["biolatency"] = time.time()
             blocker = subprocess.run(
                 [str(workloads / "blocker"), "300", str(tmp_path / "data")],
@@ -69,11 +85,8 @@ def test_requests_per_disk_agree_with_biolatency_and_the_writer_is_named(
                 timeout=60,
             )
             assert blocker.returncode == 0
-            texts.append(reference.communicate(timeout=60)[0])
-            window["biolatency ended"] = time.time()
-        finally:
-            if reference.poll() is None:
-                reference.kill()
+        texts.append(report["text"])
+        window["biolatency ended"] = time.time()
 
     activity = capture_while(kinds.DISK, 0, 8.0, {"interval_s": 1.0}, side_by_side)
     theirs_text = texts[0]
