@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -104,16 +105,39 @@ def _fail(error: AgentError | str) -> NoReturn:
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def _launcher_and_command(command: F) -> F:
-    """The trailing options of every tracing command: how to gain privileges, and a command
-    to launch (after ``--``) instead of ``--pid``."""
-    command = click.argument("command", nargs=-1, type=click.UNPROCESSED)(command)
+def _launcher_option(command: F) -> F:
+    """``--launcher``: how to start the privileged agent when not root."""
     return click.option(
         "--launcher",
         default=None,
         metavar="CMD",
         help="How to start the privileged agent when not root [default: $LINEPROBE_LAUNCHER or 'sudo -n'].",
     )(command)
+
+
+def _keep_saved(context: click.Context, parameter: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        context.ensure_object(dict)["save"] = value
+
+
+def _save_option(command: F) -> F:
+    """``--save FILE``: keep the capture (what the agent answered, and copies of the traced
+    binaries that are not the system's, beside it) for ``lineprobe open``. Read by ``_capture``
+    from the context, so that no command's signature carries it."""
+    return click.option(
+        "--save",
+        type=click.Path(dir_okay=False, writable=True),
+        expose_value=False,
+        callback=_keep_saved,
+        help="Keep this capture in FILE (binaries beside it, in FILE.binaries/): `lineprobe open FILE`.",
+    )(command)
+
+
+def _launcher_and_command(command: F) -> F:
+    """The trailing options of every tracing command: how to gain privileges, where to keep the
+    capture, and a command to launch (after ``--``) instead of ``--pid``."""
+    command = click.argument("command", nargs=-1, type=click.UNPROCESSED)(command)
+    return _launcher_option(_save_option(command))
 
 
 def _bounded_option(name: str, parameter: Parameter, text: str) -> Callable[[F], F]:
@@ -232,12 +256,25 @@ def _capture(
         duration_s = parameters.default(kind.duration)
     else:  # a launched command runs, by default, until it exits
         duration_s = kind.duration.high
+    options = click.get_current_context().find_object(dict) or {}
     runner = CaptureRunner(launcher=launcher)
+    if "replay" in options:  # lineprobe open: the saved answers, not an agent; nothing launched
+        runner.replay = Path(options["replay"])
+        if command:
+            pid, command = options.get("replay_pid") or 0, ()
+    elif "save" in options:
+        runner.record = Path(options["save"]).absolute()
+        runner.command = _recorded_command()
 
     def run(progress: Callable[[Progress], None]) -> T:
         return runner.capture(kind, _target(pid, command, as_json), duration_s, capture_parameters, progress)
 
     return _with_progress(runner, duration_s, kind.verb, run)
+
+
+def _recorded_command() -> list[str]:
+    """The arguments this CLI was run with, as a saved capture keeps them."""
+    return sys.argv[1:]
 
 
 def _target(pid: int | None, command: tuple[str, ...], as_json: bool) -> int | Launch:
@@ -569,9 +606,7 @@ def setup_agent(
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option(
-    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
-)
+@_launcher_option
 def capabilities(as_json: bool, launcher: str | None) -> None:
     """Report what tracing this machine allows, and what still works without it."""
     from rich.console import Console
@@ -640,6 +675,42 @@ def processes(workspace: tuple[str, ...], as_json: bool) -> None:
     Console().print(table)
 
 
+@main.command("open")
+@click.argument("capture", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@click.option("--folded", type=OUTPUT_FILE, help="Write collapsed stacks here (kinds with stacks).")
+@click.option("--speedscope", type=OUTPUT_FILE, help="Write a speedscope profile here (kinds with stacks).")
+def open_capture(capture: str, as_json: bool, folded: str | None, speedscope: str | None) -> None:
+    """Report a capture kept with --save, as the command that made it did: no agent, no
+    privileges; copies of the traced binaries kept beside it stand in for files since rebuilt
+    or deleted.
+
+    \b
+    lineprobe profile --pid 1234 --save before.lpcap
+    lineprobe open before.lpcap
+    lineprobe open before.lpcap --json
+    """
+    from lineprobe.capture.agent_errors import AgentError
+    from lineprobe.capture.recorded import saved_command
+    from lineprobe.reopen import reopen_arguments
+
+    try:
+        saved = saved_command(Path(capture))
+    except AgentError as exc:
+        _fail(exc)
+    outputs = ["--json"] if as_json else []
+    outputs += ["--folded", folded] if folded else []
+    outputs += ["--speedscope", speedscope] if speedscope else []
+    arguments = reopen_arguments(saved.arguments, saved.pid, outputs)
+    if arguments and arguments[0] == "open":
+        _fail(f"{capture}: its saved command is `lineprobe open` itself")
+    main.main(
+        args=arguments,
+        prog_name="lineprobe",
+        obj={"replay": str(Path(capture).absolute()), "replay_pid": saved.pid},
+    )
+
+
 @main.command()
 @click.option("--pid", "-p", type=click.IntRange(1), help="Count the block requests this process issues.")
 @click.option("--all", "every_task", is_flag=True, help="Count every task's requests (root only).")
@@ -661,9 +732,8 @@ def processes(workspace: tuple[str, ...], as_json: bool) -> None:
     help="Print the last N requests one by one (biosnoop); --json has every one it kept.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: processes, devices and requests.")
-@click.option(
-    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
-)
+@_launcher_option
+@_save_option
 def disk(
     pid: int | None,
     every_task: bool,
@@ -712,9 +782,8 @@ def disk(
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON object: files, threads, histograms, slow calls."
 )
-@click.option(
-    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
-)
+@_launcher_option
+@_save_option
 def files(
     pid: int | None,
     every_task: bool,
@@ -752,9 +821,8 @@ def files(
 @click.option("--all", "every_task", is_flag=True, help="Follow every task (root only).")
 @_duration_option("trace", parameters.DURATION_S, launchable=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: totals and files.")
-@click.option(
-    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
-)
+@_launcher_option
+@_save_option
 def pagecache(
     pid: int | None, every_task: bool, duration: float | None, as_json: bool, launcher: str | None
 ) -> None:
@@ -783,9 +851,8 @@ def pagecache(
 @main.command()
 @_duration_option("trace", parameters.DURATION_S, "the machine", launchable=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: hard and soft interrupts.")
-@click.option(
-    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
-)
+@_launcher_option
+@_save_option
 def irqs(duration: float | None, as_json: bool, launcher: str | None) -> None:
     """Hard and soft interrupt time, machine-wide (root only): how often each IRQ and softirq
     vector ran and for how long, as hardirqs and softirqs report it, from the irq tracepoints.
@@ -814,9 +881,7 @@ def tracepoints() -> None:
 @click.argument("pattern", default="*:*")
 @click.option("--verbose", "-v", is_flag=True, help="Each tracepoint's fields, as its format declares them.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: each tracepoint and its fields.")
-@click.option(
-    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
-)
+@_launcher_option
 def tracepoints_list(pattern: str, verbose: bool, as_json: bool, launcher: str | None) -> None:
     """The kernel's tracepoints whose CATEGORY:NAME matches PATTERN (a glob; default all).
 
@@ -847,9 +912,7 @@ def tracepoints_list(pattern: str, verbose: bool, as_json: bool, launcher: str |
 
 @tracepoints.command("functions")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: available, detail, replacements.")
-@click.option(
-    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
-)
+@_launcher_option
 def tracepoints_functions(as_json: bool, launcher: str | None) -> None:
     """Whether this kernel lets the ftrace function and function_graph tracers run (lab 1), and
     what lineprobe offers in their place: they are refused under kernel lockdown."""
@@ -905,9 +968,8 @@ def tracepoints_functions(as_json: bool, launcher: str | None) -> None:
 @_bounded_option("--rate", parameters.RATE_LIMIT, "Records kept a second, at most; the rest are counted.")
 @_bounded_option("--max-events", parameters.MAX_HITS, "Records kept, at most; the rest are counted.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per record, then a summary line.")
-@click.option(
-    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
-)
+@_launcher_option
+@_save_option
 @click.argument("tracepoint")
 def tracepoints_trace(
     pid: int | None,
@@ -956,9 +1018,8 @@ def tracepoints_trace(
 @_duration_option("count", parameters.DURATION_S, launchable=False)
 @click.option("--hist", "histogram", is_flag=True, help="By the power of two of an integer FIELD.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the values and their counts.")
-@click.option(
-    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
-)
+@_launcher_option
+@_save_option
 @click.argument("tracepoint")
 @click.argument("field")
 def tracepoints_count(
@@ -1128,9 +1189,8 @@ def _warn_of_runtime_flags(pid: int, probe: str) -> None:
 )
 @click.option("--stack", is_flag=True, help="Count by call stack instead: heat on the calling lines.")
 @_report_options(stacks=True)
-@click.option(
-    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
-)
+@_launcher_option
+@_save_option
 @click.argument("probe")
 def usdt_count(
     pid: int,
@@ -1205,9 +1265,8 @@ def usdt_count(
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON object: every pause and class kept, and the counts."
 )
-@click.option(
-    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
-)
+@_launcher_option
+@_save_option
 def usdt_jvm(pid: int, duration: float | None, max_events: int, as_json: bool, launcher: str | None) -> None:
     """Watch a JVM's garbage collections and class loads (HotSpot's gc__begin, gc__end and
     class__loaded probes, which every JVM has: no -XX flag needed).
@@ -1242,9 +1301,8 @@ def usdt_jvm(pid: int, duration: float | None, max_events: int, as_json: bool, l
 @_bounded_option("--max-hits", parameters.MAX_HITS, "Hits kept, at most; the rest are counted.")
 @click.option("--stack", "stacks", is_flag=True, help="Also each hit's user stack, resolved to source lines.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hit, then a summary line.")
-@click.option(
-    "--launcher", default=None, metavar="CMD", help="How to start the privileged agent when not root."
-)
+@_launcher_option
+@_save_option
 @click.argument("probe")
 @click.argument("format_text", metavar="[FORMAT]", required=False)
 def usdt_trace(

@@ -200,3 +200,43 @@ def test_o2_without_frame_pointers_gets_full_stacks_by_cfi(workloads: Path, spaw
     outermost = sum(n for reason, n in reasons.items() if reason.startswith("reached the outermost frame"))
     assert outermost >= 0.9 * sum(reasons.values()), reasons
     assert not any(f.startswith("[unknown in [unmapped]") for f in functions)
+
+
+def _run_json(*args: str, cwd: Path) -> dict:
+    done = subprocess.run([*LINEPROBE, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _but_binary(entry: dict) -> dict:
+    return {key: value for key, value in entry.items() if key != "binary"}
+
+
+def test_a_saved_capture_reopens_with_the_same_lines_after_its_binary_is_deleted(
+    workloads: Path, tmp_path: Path
+) -> None:
+    """``--save`` keeps what the agent answered and a copy of the traced program; ``lineprobe
+    open`` reports it again, as the command did, with no agent, after the program is gone."""
+    program = tmp_path / "primes"
+    program.write_bytes((workloads / "primes").read_bytes())
+    program.chmod(0o755)
+    saved = _run_json(
+        "profile", "-d", "2", "--save", "cpu.lpcap", "--json", "--", "./primes", "200000", cwd=tmp_path
+    )
+    traced = _run_json(
+        "syscalls", "-d", "2", "--save", "calls.lpcap", "--json", "--", "./primes", "200000", cwd=tmp_path
+    )
+    program.unlink()
+    reopened = _run_json("open", "cpu.lpcap", "--json", cwd=tmp_path)
+    assert saved["samples"] > 30 and reopened["samples"] == saved["samples"]
+    # The same figures on the same lines; the binary named is the copy kept beside the capture.
+    assert reopened["lines"] == saved["lines"]
+    assert [_but_binary(f) for f in reopened["functions"]] == [_but_binary(f) for f in saved["functions"]]
+    assert any(line["path"].endswith("primes.c") for line in reopened["lines"])
+    again = _run_json("open", "calls.lpcap", "--json", cwd=tmp_path)
+    assert again["syscalls"] == traced["syscalls"] and again["syscalls"]
+    folded = tmp_path / "cpu.folded"
+    subprocess.run(
+        [*LINEPROBE, "open", "cpu.lpcap", "--folded", str(folded)], check=True, cwd=tmp_path, timeout=120
+    )
+    assert "is_divisible" in folded.read_text()

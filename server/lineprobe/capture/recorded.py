@@ -2,7 +2,10 @@
 
 A recording is a file of JSON lines. The first says what it is::
 
-    {"lineprobe-recording": 1, "protocol": 3}
+    {"lineprobe-recording": 1, "protocol": 3, "command": ["profile", "--pid", "42"]}
+
+(``command``, when the CLI saved it with ``--save``: the arguments that made it, which
+``lineprobe open`` runs again against the recording)
 
 then every line exchanged, in order, each wrapped with its direction::
 
@@ -51,11 +54,17 @@ def archive_folder(recording: Path) -> Path:
 class Recorder:
     """Writes every line a spawned agent exchanges to a recording (thread-safe)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, command: list[str] | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._file: BinaryIO = open(path, "wb")  # noqa: SIM115  (closed by close())
-        self._write({"lineprobe-recording": RECORDING_VERSION, "protocol": WireSession.protocol_version()})
+        header: dict[str, Any] = {
+            "lineprobe-recording": RECORDING_VERSION,
+            "protocol": WireSession.protocol_version(),
+        }
+        if command is not None:
+            header["command"] = command
+        self._write(header)
 
     def _write(self, value: dict[str, Any]) -> None:
         with self._lock:
@@ -82,6 +91,39 @@ class Recorder:
     def close(self) -> None:
         with self._lock:
             self._file.close()
+
+
+@dataclass(frozen=True)
+class SavedCommand:
+    """What ``lineprobe open`` needs of a recording: the CLI arguments that made it, and the PID
+    its first trace was of (a launched command's, which a reopening names instead)."""
+
+    arguments: list[str]
+    pid: int | None
+
+
+def saved_command(path: Path) -> SavedCommand:
+    """The command a recording was saved by (``--save``); raises RecordingUnreadable."""
+    try:
+        with open(path, "rb") as recording:
+            first = json.loads(recording.readline() or b"{}")
+            pid = None
+            for line in recording:
+                entry = json.loads(line)
+                message = entry.get("message") if isinstance(entry, dict) else None
+                if entry.get("from") == "server" and isinstance(message, dict) and "pid" in message:
+                    pid = message["pid"] if isinstance(message["pid"], int) else None
+                    break
+    except OSError as exc:
+        raise RecordingUnreadable(path, exc.strerror or str(exc)) from None
+    except (ValueError, UnicodeDecodeError, AttributeError) as exc:
+        raise RecordingUnreadable(path, f"not JSON lines: {exc}") from None
+    if not isinstance(first, dict) or first.get("lineprobe-recording") != RECORDING_VERSION:
+        raise RecordingUnreadable(path, "no lineprobe-recording header line")
+    command = first.get("command")
+    if not isinstance(command, list) or not command or not all(isinstance(arg, str) for arg in command):
+        raise RecordingUnreadable(path, "it names no command: it was not saved with `lineprobe ... --save`")
+    return SavedCommand(command, pid)
 
 
 @dataclass

@@ -137,6 +137,8 @@ class CaptureRunner:
     agent: AgentClient | None = None
     replay: Path | None = field(default_factory=lambda: _path_from_environment(REPLAY_ENVIRONMENT))
     record: Path | None = field(default_factory=lambda: _path_from_environment(RECORD_ENVIRONMENT))
+    command: list[str] | None = None
+    """The CLI arguments of the capture, kept in a recording's header (``--save``)."""
     _recorder: Recorder | None = field(default=None, init=False)
     _fresh_agent: bool = field(default=False, init=False)
     _connecting: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -156,7 +158,7 @@ class CaptureRunner:
     def _recording(self) -> Recorder | None:
         if self.record is not None and self._recorder is None:
             try:
-                self._recorder = Recorder(self.record)
+                self._recorder = Recorder(self.record, self.command)
             except OSError as exc:
                 raise AgentError("bad-request", f"cannot record to {self.record}: {exc.strerror}") from None
         return self._recorder
