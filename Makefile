@@ -125,6 +125,11 @@ KILL_CYCLES ?= 1000
 bench-kill-cycles: setup headers install-agent
 	$(BIN)/python tests/benchmarks/kill_cycles.py --cycles $(KILL_CYCLES)
 
+# Several USDT traces on one process at once, ended by SIGKILL or by the target's exit.
+.PHONY: bench-concurrent-uprobes
+bench-concurrent-uprobes: setup headers
+	$(BIN)/python tests/benchmarks/concurrent_uprobes.py --rounds 60 --traces 3
+
 # 1,000 PID reuses by another user's process of a process traced through the service.
 REUSES ?= 1000
 .PHONY: bench-pid-reuse

@@ -1,9 +1,9 @@
 """``lineprobe setup-agent``: the one step that lets users trace without sudo. As root it
 installs the privileged agent where only root can change it (``tracers/install-agent.sh``), makes
 a group whose members may ask the agent for traces, and starts the lineprobe service on a unix
-socket that group can reach: systemd's socket unit where systemd runs (an agent per connection,
-``Accept=yes``), else the service's own daemon (``lineprobe_agent.service``). ``--uninstall``
-removes all of it.
+socket that group can reach: where systemd runs, a socket unit whose first connection starts the
+service (socket activation), else the service as a daemon (``lineprobe_agent.service``); the
+service does the same work either way. ``--uninstall`` removes all of it.
 
 What it grants, said before it is done (``GRANT``): members of the group may trace processes
 they could debug with ptrace themselves; nothing else. Root's processes, other users' and
@@ -30,7 +30,7 @@ AGENT_ENTRY = Path("/usr/local/libexec/lineprobe-agent")
 AGENT_PYTHON = AGENT_PREFIX / "venv" / "bin" / "python"
 SYSTEMD_UNITS = Path("/etc/systemd/system")
 SOCKET_UNIT = "lineprobe-agent.socket"
-SERVICE_UNIT = "lineprobe-agent@.service"
+SERVICE_UNIT = "lineprobe-agent.service"
 DEFAULT_GROUP = "lineprobe"
 DEFAULT_SOCKET = Path("/run/lineprobe/agent.sock")
 GRANT = (
@@ -80,18 +80,29 @@ class AgentSetup:
         else:
             self._start_daemon()
 
+    def units(self) -> dict[str, str]:
+        """systemd's socket unit (the socket, made by systemd, mode 0660, root's and the group's)
+        and the service it starts on the first connection: the lineprobe service, handed the
+        socket, so that the per-caller limits hold under systemd as without it."""
+        return {
+            SOCKET_UNIT: (
+                "[Unit]\nDescription=lineprobe's agent service socket\n\n"
+                f"[Socket]\nListenStream={self.socket}\nSocketMode=0660\nSocketUser=root\n"
+                f"SocketGroup={self.group}\nDirectoryMode=0755\n\n"
+                "[Install]\nWantedBy=sockets.target\n"
+            ),
+            SERVICE_UNIT: (
+                "[Unit]\nDescription=lineprobe's agent service: one root agent per caller's connection\n"
+                f"Requires={SOCKET_UNIT}\n\n"
+                f"[Service]\nExecStart={AGENT_PYTHON} -I -m lineprobe_agent.service"
+                f" --socket {self.socket} --group {self.group}\n"
+                "WorkingDirectory=/\nKillMode=mixed\n"
+            ),
+        }
+
     def _install_units(self) -> None:
-        (SYSTEMD_UNITS / SOCKET_UNIT).write_text(
-            "[Unit]\nDescription=lineprobe's privileged agent, one per connection\n\n"
-            f"[Socket]\nListenStream={self.socket}\nSocketMode=0660\nSocketUser=root\n"
-            f"SocketGroup={self.group}\nAccept=yes\nMaxConnectionsPerSource=4\n\n"
-            "[Install]\nWantedBy=sockets.target\n"
-        )
-        (SYSTEMD_UNITS / SERVICE_UNIT).write_text(
-            "[Unit]\nDescription=lineprobe's privileged agent for one caller\n\n"
-            f"[Service]\nExecStart={AGENT_ENTRY}\nStandardInput=socket\nStandardOutput=socket\n"
-            "StandardError=journal\n"
-        )
+        for name, text in self.units().items():
+            (SYSTEMD_UNITS / name).write_text(text)
         _run(["systemctl", "daemon-reload"], "reloading systemd")
         _run(["systemctl", "enable", "--now", SOCKET_UNIT], f"starting {SOCKET_UNIT}")
         self.say(f"systemd listens on {self.socket} ({SOCKET_UNIT}); it starts at boot")

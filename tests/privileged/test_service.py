@@ -449,3 +449,50 @@ def test_an_agents_kept_programs_hold_bounded_map_memory(service: Path) -> None:
         connection.close()
     print(f"\nBPF maps of one agent with {', '.join(sorted(BY_PROGRAM))} compiled: {held / 2**20:.1f} MiB")
     assert 0 < held <= AGENT_MAP_BUDGET
+
+
+def test_socket_activated_by_systemd_the_service_serves_systemds_socket(tmp_path: Path) -> None:
+    """Where systemd runs, its socket unit makes the socket and starts the service on the first
+    connection, handing the socket over (LISTEN_FDS). systemd-socket-activate does exactly that
+    here: the first caller is served by an agent, and the service leaves systemd's socket."""
+    folder = Path(tempfile.mkdtemp(prefix="lp-service-", dir="/tmp"))
+    socket_path = folder / "agent.sock"
+    log = (folder / "service.log").open("wb")
+    service = [str(INSTALLED_PYTHON), "-I", "-m", "lineprobe_agent.service", "--socket", str(socket_path)]
+    activator = subprocess.Popen(
+        ["systemd-socket-activate", "-l", str(socket_path), *service],
+        stdout=log,
+        stderr=log,
+        cwd="/",
+    )
+    try:
+        for _ in range(200):
+            if socket_path.exists():
+                break
+            time.sleep(0.05)
+        connection = connect_as(socket_path)  # the service starts now, and its agent answers
+        assert connection.hello.euid == 0
+        connection.close()
+        stop_service(activator)  # it became the service (exec), which ends on SIGTERM
+        assert f"listening on {socket_path}" in (folder / "service.log").read_text()
+        assert socket_path.exists(), "the service removed the socket systemd made"
+    finally:
+        log.close()
+        if activator.poll() is None:
+            activator.kill()
+            activator.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_setups_systemd_units_are_ones_systemd_accepts(tmp_path: Path) -> None:
+    """The units `setup-agent` installs where systemd runs, checked by systemd's own verifier
+    (which refuses an unknown key, a socket without a Listen setting, a relative ExecStart)."""
+    from lineprobe.agent_setup import AgentSetup
+
+    written = []
+    for name, text in AgentSetup(group="root").units().items():
+        (tmp_path / name).write_text(text)
+        written.append(str(tmp_path / name))
+    done = subprocess.run(["systemd-analyze", "verify", *written], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "lineprobe_agent.service" in (tmp_path / "lineprobe-agent.service").read_text()

@@ -7,8 +7,10 @@ how many agents one user may have at once.
     python -I -m lineprobe_agent.service --socket /run/lineprobe/agent.sock --group lineprobe
 
 The socket is made mode 0660, owned by root and the group: the group is who may ask at all (the
-set-up, ``lineprobe setup-agent``, makes it). Where systemd runs, its socket unit does this
-process's work and this module is not used.
+set-up, ``lineprobe setup-agent``, makes it). Where systemd runs, its socket unit makes the
+socket and hands it over when the first caller connects (socket activation: ``LISTEN_FDS``, the
+socket as descriptor 3), and this process serves it as its own: the per-caller limits and the
+sweep are the same either way.
 """
 
 from __future__ import annotations
@@ -147,6 +149,20 @@ def listen(path: Path, group: str | None) -> socket.socket:
     return listener
 
 
+SD_LISTEN_FDS_START = 3
+
+
+def listener_from_systemd() -> socket.socket | None:
+    """The listening socket systemd passed (socket activation), or None when it passed none."""
+    if os.environ.get("LISTEN_PID") != str(os.getpid()) or os.environ.get("LISTEN_FDS") != "1":
+        return None
+    listener = socket.socket(fileno=SD_LISTEN_FDS_START)
+    if listener.family != socket.AF_UNIX or listener.type != socket.SOCK_STREAM:
+        listener.detach()
+        raise SystemExit("lineprobe service: systemd passed a socket that is not a unix stream socket")
+    return listener
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lineprobe_agent.service", description=__doc__.split("\n\n")[0])
     parser.add_argument("--socket", type=Path, required=True)
@@ -165,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"lineprobe service: {exc}\n")
         return 2
     os.chdir("/")
-    listener = listen(args.socket, args.group)
+    activated = listener_from_systemd()
+    listener = activated if activated is not None else listen(args.socket, args.group)
     service = Service(
         listener, [sys.executable, "-I", "-m", "lineprobe_agent"], args.per_caller, sys.stderr.buffer
     )
@@ -178,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         service.serve()
     finally:
         service.close()
-        with contextlib.suppress(FileNotFoundError):
-            args.socket.unlink()
+        if activated is None:  # systemd's socket is systemd's to remove
+            with contextlib.suppress(FileNotFoundError):
+                args.socket.unlink()
     return 0
 
 
