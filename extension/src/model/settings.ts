@@ -16,6 +16,9 @@ export interface ServerSettings {
   durationMs: number;
   frequency: number;
   diagnosticThreshold: number;
+  slowIoThresholdMs: number;
+  leakBudgetPercent: number;
+  prepareAgent: boolean;
   launcher: string | null;
   pathMappings: PathMapping[];
 }
@@ -27,6 +30,9 @@ export const DEFAULTS: ServerSettings = {
   durationMs: 5000,
   frequency: 99,
   diagnosticThreshold: 1.0,
+  slowIoThresholdMs: 1.0,
+  leakBudgetPercent: 5.0,
+  prepareAgent: true,
   launcher: null,
   pathMappings: [],
 };
@@ -35,7 +41,16 @@ export const DEFAULTS: ServerSettings = {
 export const LAUNCH_SETTINGS = ["server.command", "server.pythonPath"] as const;
 
 /** Settings forwarded to the running server. */
-export const SERVER_SETTINGS = ["durationMs", "frequency", "diagnosticThreshold", "launcher", "pathMappings"] as const;
+export const SERVER_SETTINGS = [
+  "durationMs",
+  "frequency",
+  "diagnosticThreshold",
+  "slowIoThresholdMs",
+  "leakBudgetPercent",
+  "prepareAgent",
+  "launcher",
+  "pathMappings",
+] as const;
 
 /**
  * Builds the server's settings object. `${workspaceFolder}` in path mappings
@@ -49,6 +64,9 @@ export function serverSettings(read: SettingReader, workspaceFolder: string | un
     durationMs: read("durationMs", DEFAULTS.durationMs),
     frequency: read("frequency", DEFAULTS.frequency),
     diagnosticThreshold: read("diagnosticThreshold", DEFAULTS.diagnosticThreshold),
+    slowIoThresholdMs: read("slowIoThresholdMs", DEFAULTS.slowIoThresholdMs),
+    leakBudgetPercent: read("leakBudgetPercent", DEFAULTS.leakBudgetPercent),
+    prepareAgent: read("prepareAgent", DEFAULTS.prepareAgent),
     launcher: typeof launcher === "string" && launcher.trim() !== "" ? launcher.trim() : null,
     pathMappings: normalizeMappings(mappings, workspaceFolder),
   };

@@ -1,21 +1,37 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { resolveServerLaunch, sameLaunch } from "../model/serverCommand";
-import { DEFAULTS, profileOptions, serverSettings, type SettingReader } from "../model/settings";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { DEFAULTS, profileOptions, SERVER_SETTINGS, serverSettings, type SettingReader } from "../model/settings";
 
 function reader(values: Record<string, unknown>): SettingReader {
   return <T>(key: string, fallback: T): T => (key in values ? (values[key] as T) : fallback);
 }
 
-test("the server gets the settings of PROTOCOL.md, with defaults", () => {
+test("the server gets every setting of PROTOCOL.md, with its defaults", () => {
   assert.deepEqual(serverSettings(reader({}), "/w"), DEFAULTS);
   assert.deepEqual(Object.keys(serverSettings(reader({}), "/w")).sort(), [
     "diagnosticThreshold",
     "durationMs",
     "frequency",
     "launcher",
+    "leakBudgetPercent",
     "pathMappings",
+    "prepareAgent",
+    "slowIoThresholdMs",
   ]);
+  const chosen = serverSettings(reader({ slowIoThresholdMs: 20, leakBudgetPercent: 2, prepareAgent: false }), "/w");
+  assert.deepEqual([chosen.slowIoThresholdMs, chosen.leakBudgetPercent, chosen.prepareAgent], [20, 2, false]);
+});
+
+test("package.json declares every setting the server is sent, with the server's default", () => {
+  const manifest = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+  const declared = manifest.contributes.configuration.properties as Record<string, { default: unknown }>;
+  for (const key of SERVER_SETTINGS) {
+    assert.ok(`lineprobe.${key}` in declared, `lineprobe.${key} is not declared`);
+    assert.deepEqual(declared[`lineprobe.${key}`].default, DEFAULTS[key], key);
+  }
 });
 
 test("path mappings expand ${workspaceFolder}; malformed ones reach the server, which reports them", () => {
