@@ -36,6 +36,7 @@ await esbuild.build({
   target: "es2022",
 });
 copyFileSync(join(here, "node_modules", "d3-flame-graph", "dist", "d3-flamegraph.css"), join(dist, "webview", "d3-flamegraph.css"));
+copyFileSync(join(here, "webview", "panel.css"), join(dist, "webview", "panel.css"));
 copyFileSync(join(here, "webview", "flamegraph.css"), join(dist, "webview", "flamegraph.css"));
 
 // The system panel (src/systemPanel.ts), with Chart.js bundled in.

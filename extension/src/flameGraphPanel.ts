@@ -11,7 +11,7 @@ import { flameTitle } from "./model/flame";
 import { ServerCommand, type FlameGraphResult, type ScopeHeatResult } from "./model/protocol";
 import type { Profiler } from "./profiler";
 import { scopeToSelectedFrame } from "./settings";
-import { webviewHtml } from "./webviewPage";
+import { openBesideEditor, webviewHtml } from "./webviewPage";
 
 type FromWebview =
   | { type: "ready" }
@@ -33,19 +33,15 @@ export class FlameGraphPanel implements vscode.Disposable {
       void this.refresh();
       return;
     }
-    const webviewRoot = vscode.Uri.joinPath(this.extensionUri, "dist", "webview");
-    const panel = vscode.window.createWebviewPanel(
-      "lineprobe.flameGraph",
-      "lineprobe: Flame Graph",
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
-      { enableScripts: true, localResourceRoots: [webviewRoot], retainContextWhenHidden: true },
-    );
-    panel.webview.html = this.html(panel.webview, webviewRoot);
-    panel.webview.onDidReceiveMessage((message: FromWebview) => void this.onMessage(message));
-    panel.onDidDispose(() => {
-      this.panel = undefined;
+    this.panel = openBesideEditor<FromWebview>(this.extensionUri, {
+      viewType: "lineprobe.flameGraph",
+      title: "lineprobe: Flame Graph",
+      html: (webview, root) => this.html(webview, root),
+      onMessage: (message) => void this.onMessage(message),
+      onDispose: () => {
+        this.panel = undefined;
+      },
     });
-    this.panel = panel;
   }
 
   /** Re-reads the tree after a new profile, when the panel is open. */
@@ -129,7 +125,7 @@ export class FlameGraphPanel implements vscode.Disposable {
   private html(webview: vscode.Webview, root: vscode.Uri): string {
     return webviewHtml(webview, root, {
       title: "lineprobe: Flame Graph",
-      styles: ["d3-flamegraph.css", "flamegraph.css"],
+      styles: ["d3-flamegraph.css", "panel.css", "flamegraph.css"],
       script: "flamegraph.js",
       body: `  <header>
     <div id="summary">Loading…</div>

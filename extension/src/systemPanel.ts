@@ -9,7 +9,7 @@ import * as vscode from "vscode";
 import type { ServerClient } from "./client";
 import { ServerCommand, type SystemActivityArguments, type SystemActivityResult, type SystemLiveParams } from "./model/protocol";
 import { pickProcess } from "./processPicker";
-import { webviewHtml } from "./webviewPage";
+import { openBesideEditor, webviewHtml } from "./webviewPage";
 
 type FromWebview = { type: "stop" } | { type: "again" };
 
@@ -102,17 +102,14 @@ export class SystemPanel implements vscode.Disposable {
       this.panel.reveal(undefined, true);
       return this.panel;
     }
-    const webviewRoot = vscode.Uri.joinPath(this.extensionUri, "dist", "webview");
-    const panel = vscode.window.createWebviewPanel(
-      "lineprobe.systemActivity",
-      "lineprobe: System Activity",
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
-      { enableScripts: true, localResourceRoots: [webviewRoot], retainContextWhenHidden: true },
-    );
-    panel.webview.html = this.html(panel.webview, webviewRoot);
-    panel.webview.onDidReceiveMessage((message: FromWebview) => void this.onMessage(message));
-    panel.onDidDispose(() => {
-      this.panel = undefined;
+    const panel = openBesideEditor<FromWebview>(this.extensionUri, {
+      viewType: "lineprobe.systemActivity",
+      title: "lineprobe: System Activity",
+      html: (webview, root) => this.html(webview, root),
+      onMessage: (message) => void this.onMessage(message),
+      onDispose: () => {
+        this.panel = undefined;
+      },
     });
     this.panel = panel;
     return panel;
@@ -135,7 +132,7 @@ export class SystemPanel implements vscode.Disposable {
   private html(webview: vscode.Webview, root: vscode.Uri): string {
     return webviewHtml(webview, root, {
       title: "lineprobe: System Activity",
-      styles: ["system.css"],
+      styles: ["panel.css", "system.css"],
       script: "system.js",
       body: `  <header>
     <div id="summary">Choose a view: 'lineprobe: Show System Activity…'</div>

@@ -39,3 +39,27 @@ ${page.body}
 </body>
 </html>`;
 }
+
+export interface BesidePanel<M> {
+  viewType: string;
+  title: string;
+  /** The page, given the webview and the root of its assets (dist/webview). */
+  html: (webview: vscode.Webview, root: vscode.Uri) => string;
+  onMessage: (message: M) => void;
+  onDispose: () => void;
+}
+
+/** A webview panel beside the editor, focus kept where it was, its state kept while hidden. */
+export function openBesideEditor<M>(extensionUri: vscode.Uri, spec: BesidePanel<M>): vscode.WebviewPanel {
+  const root = vscode.Uri.joinPath(extensionUri, "dist", "webview");
+  const panel = vscode.window.createWebviewPanel(
+    spec.viewType,
+    spec.title,
+    { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+    { enableScripts: true, localResourceRoots: [root], retainContextWhenHidden: true },
+  );
+  panel.webview.html = spec.html(panel.webview, root);
+  panel.webview.onDidReceiveMessage((message: M) => spec.onMessage(message));
+  panel.onDidDispose(spec.onDispose);
+  return panel;
+}
