@@ -193,7 +193,8 @@ fuzz: venv
 
 # Fuzz what lineprobe reads over its wires (tests/fuzz/fuzz_wire.py), one harness per wire
 # (WIRE=request: the agent's request decoder; agent: the server's decoder of the agent's lines;
-# lsp: the language server's LSP framing and dispatch).
+# lsp: the language server's LSP framing and message structuring; lsp-dispatch: the same, then
+# each message handled by the server).
 WIRE ?= request
 .PHONY: fuzz-wire
 fuzz-wire: setup

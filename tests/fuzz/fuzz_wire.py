@@ -3,17 +3,18 @@
 - the agent's request decoder (``protocol.decode_request`` and the id it salvages from a line it
   cannot decode): what a connected caller, any member of the service's group, may send;
 - the server's decoder of the agent's lines (``WireSession.decode``);
-- the language server's LSP framing (pygls's ``Content-Length`` reader, through lineprobe's
-  bound on it, and JSON-RPC dispatch on lineprobe's own server and its handlers): what an
-  editor, or anything that can write to the server's stdin, may send. (Its first finding: a
-  huge ``Content-Length`` raised OverflowError out of pygls's loop; ``lsp/framing.py``.)
+- the language server's LSP framing: pygls's ``Content-Length`` reader through lineprobe's
+  bound on it, the JSON, and each message structured into lsprotocol's types by lineprobe's
+  server (``lsp``); and the same with every message then dispatched to lineprobe's handlers
+  (``lsp-dispatch``, forty times slower): what an editor, or anything that can write to the
+  server's stdin, may send. (Its first finding: a huge ``Content-Length`` raised
+  OverflowError out of pygls's loop; ``lsp/framing.py``.)
 
-Each wire is a harness of its own (``--wire=request|agent|lsp``), so that each gets its own
-count of executions: the LSP one runs a hundred times slower than the decoders. Without
-``--wire`` the input's first byte picks the wire. Seeds start with the byte of their wire (and
-are used only by that wire's harness). Each decoder's own refusal (a msgspec error, an
-``AgentError``) is an answer; any other exception, a run over the timeout, or runaway memory
-(``RLIMIT_AS``) is a finding.
+Each wire is a harness of its own (``--wire=request|agent|lsp|lsp-dispatch``), so that each
+gets its own count of executions. Without ``--wire`` the input's first byte picks the wire.
+Seeds start with the byte of their wire (both LSP harnesses read the LSP seeds). Each
+decoder's own refusal (a msgspec error, an ``AgentError``) is an answer; any other exception,
+a run over the timeout, or runaway memory (``RLIMIT_AS``) is a finding.
 
     .venv/bin/python tests/fuzz/fuzz_wire.py --wire=lsp -runs=10000000 /tmp/work tests/fuzz/corpus-wire
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import resource
 import sys
 import threading
@@ -30,7 +32,18 @@ from pathlib import Path
 from typing import Any
 
 MEMORY_LIMIT = 2 << 30
-WIRES = ("request", "agent", "lsp")
+WIRES = ("request", "agent", "lsp", "lsp-dispatch")
+
+
+class _Framing:
+    """The server's protocol up to dispatch: messages are structured as the server structures
+    them (lsprotocol's types), then dropped instead of handled."""
+
+    def __init__(self, protocol: Any) -> None:
+        self.structure_message = protocol.structure_message
+
+    def handle_message(self, message: Any) -> None:
+        pass
 
 
 class _Sink:
@@ -62,9 +75,11 @@ def one_input(data: bytes, server: Any, wire: int | None = None) -> None:
 
     if not data:
         return
+    # lsp and lsp-dispatch read the same inputs: their seeds start with byte 2.
+    tag = min(wire, 2) if wire is not None else None
     if wire is None:
         kind, body = data[0] % 3, data[1:]
-    elif data[0] % 3 == wire:
+    elif data[0] % 3 == tag:
         kind, body = wire, data[1:]
     else:  # another wire's seed, or a mutation of the byte that names the wire: the whole input
         kind, body = wire, data
@@ -79,7 +94,8 @@ def one_input(data: bytes, server: Any, wire: int | None = None) -> None:
     else:
         # One reader per input; the loop ends at the end of the bytes. Handlers that need the
         # event loop fail inside pygls's own error handling: their exceptions are not findings.
-        run(threading.Event(), BoundedInput(io.BytesIO(body)), server.protocol)
+        protocol = server.protocol if kind == 3 else _Framing(server.protocol)
+        run(threading.Event(), BoundedInput(io.BytesIO(body)), protocol)
 
 
 def make_corpus() -> None:
@@ -140,7 +156,11 @@ def main() -> None:
     logging.disable(logging.CRITICAL)  # pygls logs each handler failure: the fuzzer's output stays readable
     # Everything the inputs reach is imported here, inside the instrumentation (a module first
     # imported elsewhere would run uninstrumented and its branches would go unseen).
-    with atheris.instrument_imports(include=["lineprobe", "lineprobe_agent", "pygls", "lsprotocol"]):
+    # LINEPROBE_FUZZ_INSTRUMENT=lineprobe: coverage of lineprobe's own modules alone, pygls and
+    # lsprotocol run uninstrumented (their failures are still findings): several times faster.
+    ours = os.environ.get("LINEPROBE_FUZZ_INSTRUMENT") == "lineprobe"
+    instrumented = ["lineprobe", "lineprobe_agent"] + ([] if ours else ["pygls", "lsprotocol"])
+    with atheris.instrument_imports(include=instrumented):
         import lineprobe.capture.wire.convert
         import lineprobe.lsp.framing
         import lineprobe.lsp.server  # noqa: F401
