@@ -110,6 +110,22 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       return profiler.profile({ command: argv, cwd, durationMs: options.durationMs, frequency: options.frequency });
     }),
 
+    register("lineprobe.clearResults", async (): Promise<string[] | undefined> => {
+      try {
+        const result = await server.execute<{ ok: boolean; cleared: string[] }>(ServerCommand.clearResults);
+        deps.heat.clear();
+        await deps.flameGraph.refresh();
+        vscode.window.setStatusBarMessage(
+          result.cleared.length > 0 ? `lineprobe: cleared ${result.cleared.join(", ")}` : "lineprobe: no results to clear",
+          4000,
+        );
+        return result.cleared;
+      } catch (error) {
+        void vscode.window.showErrorMessage(`lineprobe: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      }
+    }),
+
     register("lineprobe.setUpAgent", () => setUpAgent(server, false)),
 
     register("lineprobe.removeAgent", () => setUpAgent(server, true)),

@@ -235,3 +235,31 @@ async def test_findings_land_on_the_checkout_the_mapping_names(
     assert set(session.client.diagnostics) == {copy_uri}
     hottest = max(session.client.diagnostics[copy_uri], key=lambda d: d.data["self_percent"])
     assert hottest.range.start.line == HOT
+
+
+async def test_clear_results_empties_the_profiled_file(replay: Replay) -> None:
+    """lineprobe.clearResults takes every result off the editor: diagnostics, heat, hints,
+    hovers and the flame graph's data; a second clear finds nothing to clear."""
+    session = await replay(RECORDING)
+    assert (await profile(session))["ok"] is True
+    assert session.client.diagnostics[URI]
+    assert await session.command("lineprobe.clearResults") == {"ok": True, "cleared": ["profile"]}
+    assert list(session.client.diagnostics[URI]) == []
+    assert session.heat[-1] == {"uri": URI, "samples": 0, "lines": []}
+    if session.supports("text_document.inlay_hint"):
+        assert await session.inlay_hints(URI) == []
+    assert await session.hover(URI, HOT, 8) is None
+    assert (await session.command("lineprobe.flameGraph"))["ok"] is False
+    assert await session.command("lineprobe.clearResults") == {"ok": True, "cleared": []}
+
+
+async def test_clear_results_of_one_kind_keeps_the_others(replay: Replay) -> None:
+    session = await replay(RECORDING)
+    assert (await profile(session))["ok"] is True
+    assert await session.command("lineprobe.clearResults", {"kinds": ["syscalls", "leaks"]}) == {
+        "ok": True,
+        "cleared": [],
+    }
+    assert session.client.diagnostics[URI]
+    refused = await session.command("lineprobe.clearResults", {"kinds": ["everything"]})
+    assert refused["ok"] is False and "everything" in refused["error"]["message"], refused

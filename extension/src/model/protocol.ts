@@ -12,6 +12,7 @@ export const ServerCommand = {
   stop: "lineprobe.stop",
   capabilities: "lineprobe.capabilities",
   flameGraph: "lineprobe.flameGraph",
+  clearResults: "lineprobe.clearResults",
   scopeHeat: "lineprobe.scopeHeat",
   usdtList: "lineprobe.usdtList",
   usdtCount: "lineprobe.usdtCount",

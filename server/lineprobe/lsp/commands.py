@@ -53,6 +53,7 @@ from lineprobe.usdt.jvm_events import JvmEvents
 from lineprobe.usdt.listing import ProbesUnavailable, probes_of_binary, probes_of_process
 
 FLAME_GRAPH = "lineprobe.flameGraph"
+CLEAR_RESULTS = "lineprobe.clearResults"
 SCOPE_HEAT = "lineprobe.scopeHeat"
 TRACE_SYSCALLS = "lineprobe.traceSyscalls"
 FIND_LEAKS = "lineprobe.findLeaks"
@@ -770,6 +771,21 @@ def register(server: LineprobeServer) -> None:
         running = ls.state.profiling
         await asyncio.to_thread(ls.state.runner.stop)
         return {"ok": True, "stopped": running}
+
+    @server.command(CLEAR_RESULTS)
+    def clear_results_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """Take the latest results off the editor: all of them, or ``{"kinds": [...]}``."""
+        options = arguments[0] if arguments and isinstance(arguments[0], dict) else {}
+        kinds = options.get("kinds", list(documents.RESULT_KINDS))
+        if not isinstance(kinds, list) or not all(kind in documents.RESULT_KINDS for kind in kinds):
+            return _error_result(
+                ls,
+                AgentError(
+                    "bad-request",
+                    f"kinds must be a list of {', '.join(documents.RESULT_KINDS)}, not {kinds!r}",
+                ),
+            )
+        return {"ok": True, "cleared": documents.clear(ls, tuple(kinds))}
 
     @server.command(FLAME_GRAPH)
     def flame_graph_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:

@@ -75,6 +75,33 @@ def publish(ls: LineprobeServer, view: ProfileView) -> None:
         ls.protocol.notify(HEAT_NOTIFICATION, {"uri": uri, "samples": 0, "lines": []})
 
 
+RESULT_KINDS = ("profile", "syscalls", "leaks", "probes")
+"""What ``lineprobe.clearResults`` can take off the editor, each the latest of its kind."""
+
+
+def clear(ls: LineprobeServer, kinds: tuple[str, ...] = RESULT_KINDS) -> list[str]:
+    """Forget the latest results of ``kinds`` and take them off every file (diagnostics, heat,
+    hints, lenses and hovers follow the state); returns the kinds that had results."""
+    state = ls.state
+    had = {"profile": state.view, "syscalls": state.syscalls, "leaks": state.leaks, "probes": state.probes}
+    cleared = [kind for kind in RESULT_KINDS if kind in kinds and had[kind] is not None]
+    previous = state.view
+    if "profile" in cleared:
+        state.view = None
+    if "syscalls" in cleared:
+        state.syscalls = None
+    if "leaks" in cleared:
+        state.leaks = None
+    if "probes" in cleared:
+        state.probes = None
+    if cleared:
+        publish_diagnostics(ls)  # clears the files that had ours; refreshes hints and lenses
+    if previous is not None and state.view is None:
+        for uri in previous.documents:
+            ls.protocol.notify(HEAT_NOTIFICATION, {"uri": uri, "samples": 0, "lines": []})
+    return cleared
+
+
 def publish_probes(ls: LineprobeServer, view: ProbeView) -> None:
     ls.state.probes = view
     _refresh(ls)
