@@ -110,6 +110,27 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       return profiler.profile({ command: argv, cwd, durationMs: options.durationMs, frequency: options.frequency });
     }),
 
+    register("lineprobe.openCapture", async (args?: { path?: string }): Promise<{ ok: boolean } | undefined> => {
+      let file = args?.path;
+      if (!file) {
+        const picked = await vscode.window.showOpenDialog({
+          title: "lineprobe: Open Capture",
+          canSelectMany: false,
+          filters: { "lineprobe captures": ["lpcap"], "All files": ["*"] },
+        });
+        file = picked?.[0]?.fsPath;
+      }
+      if (!file) {
+        return undefined;
+      }
+      const result = await server.execute<{ ok: boolean; error?: { message: string } }>(ServerCommand.openCapture, { path: file });
+      if (result.ok) {
+        await deps.flameGraph.refresh();
+        vscode.window.setStatusBarMessage(`lineprobe: opened ${file}`, 4000);
+      }
+      return result;
+    }),
+
     register("lineprobe.clearResults", async (): Promise<string[] | undefined> => {
       try {
         const result = await server.execute<{ ok: boolean; cleared: string[] }>(ServerCommand.clearResults);

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from lsprotocol import types
 
 from tests.conftest import WORKLOADS, marked_line
-from tests.lsp.conftest import RECORDED_ROOT, Replay, Session
+from tests.lsp.conftest import RECORDED_ROOT, RECORDINGS, Replay, Session
 
 PRIMES_C = WORKLOADS / "primes" / "primes.c"
 URI = PRIMES_C.as_uri()
@@ -263,3 +264,42 @@ async def test_clear_results_of_one_kind_keeps_the_others(replay: Replay) -> Non
     assert session.client.diagnostics[URI]
     refused = await session.command("lineprobe.clearResults", {"kinds": ["everything"]})
     assert refused["ok"] is False and "everything" in refused["error"]["message"], refused
+
+
+def saved_capture(folder: Path, recording: str, command: list[str]) -> Path:
+    """A capture as ``--save`` keeps one, made from a test recording: its header names the
+    command, and the archived binaries sit beside it."""
+    source = RECORDINGS / f"{recording}.jsonl"
+    lines = source.read_bytes().splitlines(keepends=True)
+    header = json.loads(lines[0])
+    header["command"] = command
+    capture = folder / f"{recording}.lpcap"
+    capture.write_bytes(json.dumps(header).encode() + b"\n" + b"".join(lines[1:]))
+    shutil.copytree(RECORDINGS / f"{recording}.jsonl.binaries", folder / f"{recording}.lpcap.binaries")
+    return capture
+
+
+async def test_a_saved_capture_opens_in_the_editor_as_the_profile_did(replay: Replay, tmp_path: Path) -> None:
+    """lineprobe.openCapture publishes a capture kept with ``--save`` as its command's live
+    trace would: the same diagnostics, from the capture, with no agent."""
+    live = await replay(RECORDING)
+    assert (await profile(live))["ok"] is True
+    expected = [(d.range.start.line, d.message) for d in live.client.diagnostics[URI]]
+    await live.command("lineprobe.clearResults")
+    capture = saved_capture(tmp_path, RECORDING, ["profile", "--pid", str(ANY_PID), "-d", "1"])
+    opened = await live.command("lineprobe.openCapture", {"path": str(capture)})
+    assert opened["ok"] is True and opened["capture"] == str(capture), opened
+    assert [(d.range.start.line, d.message) for d in live.client.diagnostics[URI]] == expected
+    assert live.heat[-1]["samples"] == opened["samples"] > 0
+
+
+async def test_a_file_that_is_no_saved_capture_is_refused_by_the_editor(
+    replay: Replay, tmp_path: Path
+) -> None:
+    session = await replay(RECORDING)
+    garbage = tmp_path / "garbage.lpcap"
+    garbage.write_bytes(b"\x00\xff\n")
+    refused = await session.command("lineprobe.openCapture", {"path": str(garbage)})
+    assert refused["ok"] is False and "not a lineprobe recording" in refused["error"]["message"], refused
+    relative = await session.command("lineprobe.openCapture", {"path": "x.lpcap"})
+    assert relative["ok"] is False and "absolute" in relative["error"]["message"], relative

@@ -13,6 +13,7 @@ export const ServerCommand = {
   capabilities: "lineprobe.capabilities",
   flameGraph: "lineprobe.flameGraph",
   clearResults: "lineprobe.clearResults",
+  openCapture: "lineprobe.openCapture",
   scopeHeat: "lineprobe.scopeHeat",
   usdtList: "lineprobe.usdtList",
   usdtCount: "lineprobe.usdtCount",

@@ -14,6 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -23,7 +24,8 @@ from lineprobe.capture import kinds
 from lineprobe.capture.agent_errors import AgentError
 from lineprobe.capture.kinds import CaptureKind
 from lineprobe.capture.progress import CapabilityReport, LiveReport, Progress
-from lineprobe.capture.runner import Launch
+from lineprobe.capture.recorded import saved_command
+from lineprobe.capture.runner import CaptureRunner, Launch
 from lineprobe.capture.wire import parameters
 from lineprobe.costs.model import StackProfile
 from lineprobe.leaks.model import LeakTrace
@@ -54,6 +56,7 @@ from lineprobe.usdt.listing import ProbesUnavailable, probes_of_binary, probes_o
 
 FLAME_GRAPH = "lineprobe.flameGraph"
 CLEAR_RESULTS = "lineprobe.clearResults"
+OPEN_CAPTURE = "lineprobe.openCapture"
 SCOPE_HEAT = "lineprobe.scopeHeat"
 TRACE_SYSCALLS = "lineprobe.traceSyscalls"
 FIND_LEAKS = "lineprobe.findLeaks"
@@ -286,9 +289,12 @@ async def _traced(
     capture_parameters: Callable[[ProfileArguments], dict[str, Any]],
     publish: Callable[[T], tuple[dict[str, Any], str]],
     on_live: LiveCallback | None = None,
+    runner: CaptureRunner | None = None,
 ) -> dict[str, Any]:
-    """One trace from a command: validation, one at a time, progress that always ends, errors shown."""
+    """One trace from a command: validation, one at a time, progress that always ends, errors shown.
+    ``runner``: where the trace comes from instead of the server's agent (a saved capture)."""
     started = time.monotonic()
+    capturing = runner if runner is not None else ls.state.runner
     try:
         args = _parse_profile_arguments(arguments, name)
         chosen = capture_parameters(args)
@@ -320,7 +326,7 @@ async def _traced(
         await reporter.begin(f"{title} {what}")
         work = asyncio.ensure_future(
             asyncio.to_thread(
-                ls.state.runner.capture,
+                capturing.capture,
                 kind,
                 _target_of(args),
                 duration_s,
@@ -333,7 +339,7 @@ async def _traced(
         except asyncio.CancelledError:
             # Cancelled: the agent ends the trace at once; wait for it (and drop what it found)
             # so that the next request finds the agent free and this progress ends once.
-            ls.state.runner.stop()
+            capturing.stop()
             ls.state.winding_down = work
             with contextlib.suppress(Exception):
                 await work
@@ -388,6 +394,11 @@ def register(server: LineprobeServer) -> None:
 
     @server.command(PROFILE)
     async def profile_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        return await profile_trace(ls, arguments)
+
+    async def profile_trace(
+        ls: LineprobeServer, arguments: tuple[Any, ...], runner: CaptureRunner | None = None
+    ) -> dict[str, Any]:
         def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
             return {"frequency": args.frequency or ls.state.settings.frequency}
 
@@ -403,7 +414,9 @@ def register(server: LineprobeServer) -> None:
                 )
             return _summary(profile, view), f"{profile.total} samples"
 
-        return await _traced(ls, arguments, PROFILE, "Profiling", kinds.PROFILE, capture_parameters, publish)
+        return await _traced(
+            ls, arguments, PROFILE, "Profiling", kinds.PROFILE, capture_parameters, publish, runner=runner
+        )
 
     @server.command(STACK_COUNT)
     async def stack_count_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
@@ -423,6 +436,11 @@ def register(server: LineprobeServer) -> None:
 
     @server.command(OFF_CPU)
     async def off_cpu_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        return await off_cpu_trace(ls, arguments)
+
+    async def off_cpu_trace(
+        ls: LineprobeServer, arguments: tuple[Any, ...], runner: CaptureRunner | None = None
+    ) -> dict[str, Any]:
         """Off-CPU time by line, published as a profile is (heat, lenses, hovers, flame graph),
         its figures in nanoseconds; with ``"wallClock": true``, wall-clock time (CPU samples as
         time, added to the time off the CPU)."""
@@ -443,7 +461,7 @@ def register(server: LineprobeServer) -> None:
 
         kind = kinds.WALL_CLOCK if wall_clock else kinds.OFFCPU
         title = "Measuring wall-clock time of" if wall_clock else "Measuring off-CPU time of"
-        return await _traced(ls, arguments, OFF_CPU, title, kind, capture_parameters, publish)
+        return await _traced(ls, arguments, OFF_CPU, title, kind, capture_parameters, publish, runner=runner)
 
     @server.command(USDT_LIST)
     async def usdt_list_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
@@ -707,6 +725,11 @@ def register(server: LineprobeServer) -> None:
 
     @server.command(TRACE_SYSCALLS)
     async def trace_syscalls_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        return await trace_syscalls_trace(ls, arguments)
+
+    async def trace_syscalls_trace(
+        ls: LineprobeServer, arguments: tuple[Any, ...], runner: CaptureRunner | None = None
+    ) -> dict[str, Any]:
 
         def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
             return {"slow_ms": ls.state.settings.slow_io_threshold_ms}
@@ -728,10 +751,16 @@ def register(server: LineprobeServer) -> None:
             kinds.SYSCALLS,
             capture_parameters,
             publish,
+            runner=runner,
         )
 
     @server.command(FIND_LEAKS)
     async def find_leaks_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        return await find_leaks_trace(ls, arguments)
+
+    async def find_leaks_trace(
+        ls: LineprobeServer, arguments: tuple[Any, ...], runner: CaptureRunner | None = None
+    ) -> dict[str, Any]:
 
         def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
             return {
@@ -750,7 +779,14 @@ def register(server: LineprobeServer) -> None:
             return result, f"{sum(1 for s in trace.sites if s.suspect)} suspects"
 
         return await _traced(
-            ls, arguments, FIND_LEAKS, "Finding leaks in", kinds.LEAKS, capture_parameters, publish
+            ls,
+            arguments,
+            FIND_LEAKS,
+            "Finding leaks in",
+            kinds.LEAKS,
+            capture_parameters,
+            publish,
+            runner=runner,
         )
 
     @server.command(OPEN_FILE)
@@ -771,6 +807,45 @@ def register(server: LineprobeServer) -> None:
         running = ls.state.profiling
         await asyncio.to_thread(ls.state.runner.stop)
         return {"ok": True, "stopped": running}
+
+    @server.command(OPEN_CAPTURE)
+    async def open_capture_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """A capture kept with the CLI's ``--save``, published as its command's trace was
+        (``{"path": ABSOLUTE}``): replayed from the file, with no agent."""
+        path = arguments[0].get("path") if arguments and isinstance(arguments[0], dict) else None
+        if not isinstance(path, str) or not path.startswith("/"):
+            return _error_result(ls, AgentError("bad-request", f"{OPEN_CAPTURE}: path must be absolute"))
+        try:
+            saved = saved_command(Path(path))
+        except AgentError as exc:
+            return _error_result(ls, exc)
+        opens = {
+            "profile": profile_trace,
+            "syscalls": trace_syscalls_trace,
+            "leaks": find_leaks_trace,
+            "offcpu": off_cpu_trace,
+        }
+        command = saved.arguments[0]
+        if command not in opens or saved.pid is None:
+            return _error_result(
+                ls,
+                AgentError(
+                    "bad-request",
+                    f"{path}: a capture of `lineprobe {command}` opens in the CLI (`lineprobe open`), "
+                    "not yet in the editor",
+                ),
+            )
+        given: dict[str, Any] = {"pid": saved.pid, "durationMs": 1000}
+        if command == "offcpu" and "--wall-clock" in saved.arguments:
+            given["wallClock"] = True
+        replay = CaptureRunner(cache=ls.state.runner.cache, replay=Path(path), record=None)
+        try:
+            result = await opens[command](ls, (given,), runner=replay)
+        finally:
+            if replay.agent is not None:  # the cache is the server's: not closed with it
+                replay.agent.close()
+        result["capture"] = path
+        return result
 
     @server.command(CLEAR_RESULTS)
     def clear_results_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
