@@ -282,6 +282,20 @@ async function editorChecks(page: Page, workload: Started): Promise<void> {
   await page.screenshot({ path: path.join(ARTIFACTS, "07-heat-light.png") });
   check(true, "heat shown on a light theme");
 
+  // Clear Results takes the profile off the file: its heat, and its diagnostics in Problems.
+  await runCommand(page, "lineprobe: Clear Results");
+  let heatLeft = await page.evaluate(hotLineHeat, HOT_LINE);
+  for (const deadline = Date.now() + 30_000; heatLeft !== null && Date.now() < deadline; ) {
+    await page.waitForTimeout(100);
+    heatLeft = await page.evaluate(hotLineHeat, HOT_LINE);
+  }
+  await page.keyboard.press("Control+Shift+M");
+  await page.locator(".markers-panel").first().waitFor();
+  const cpuRows = await page.locator(".markers-panel .monaco-tl-row", { hasText: /% of CPU samples \(self\)/ }).count();
+  await page.screenshot({ path: path.join(ARTIFACTS, "07b-results-cleared.png") });
+  await page.keyboard.press("Control+Shift+M");
+  check(heatLeft === null && cpuRows === 0, "Clear Results takes the heat and the Problems entries off the file", JSON.stringify({ heatLeft, cpuRows }));
+
   // Show Capabilities: the agent's report, in a read-only document.
   await runCommand(page, "lineprobe: Show Capabilities");
   await page.locator(".tab", { hasText: "lineprobe capabilities" }).first().waitFor({ timeout: 30_000 });
