@@ -13,7 +13,8 @@ PACKAGES=(
   gcc make binutils    # the workloads
   llvm                 # llvm-symbolizer, the reference for address resolution
   linux-perf           # perf record --call-graph dwarf, the reference for unwinding
-  util-linux           # setpriv, for the no-privileges tests
+  util-linux           # setpriv, for the no-privileges tests; unshare, for a caller's chroot
+  systemd              # systemd-socket-activate and systemd-analyze: the service's socket activation and units
   python3 python3-venv # the interpreter of the installed, root-owned agent (install-agent.sh)
   sudo                 # the default launcher, and the tests of callers who are not root
   clang                # DWARF 5 line tables with MD5 checksums (gcc writes none), for staleness tests
