@@ -110,7 +110,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       return profiler.profile({ command: argv, cwd, durationMs: options.durationMs, frequency: options.frequency });
     }),
 
-    register("lineprobe.openCapture", async (args?: { path?: string }): Promise<{ ok: boolean } | undefined> => {
+    register("lineprobe.openCaptureFile", async (args?: { path?: string }): Promise<{ ok: boolean } | undefined> => {
       let file = args?.path;
       if (!file) {
         const picked = await vscode.window.showOpenDialog({
@@ -131,7 +131,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       return result;
     }),
 
-    register("lineprobe.clearResults", async (): Promise<string[] | undefined> => {
+    register("lineprobe.clearEditorResults", async (): Promise<string[] | undefined> => {
       try {
         const result = await server.execute<{ ok: boolean; cleared: string[] }>(ServerCommand.clearResults);
         deps.heat.clear();

@@ -70,3 +70,12 @@ test("server command: setting, then interpreter, then the workspace venv, then P
   assert.ok(sameLaunch(fallback, resolveServerLaunch(none)));
   assert.ok(!sameLaunch(fallback, venv));
 });
+
+test("no command of the extension has the name of a server command (the language client registers those itself)", () => {
+  const manifest = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+  const ours = (manifest.contributes.commands as { command: string }[]).map((c) => c.command);
+  const protocol = readFileSync(path.join(__dirname, "..", "..", "..", "PROTOCOL.md"), "utf8");
+  const servers = new Set([...protocol.matchAll(/^\| `(lineprobe\.[A-Za-z]+)` \|/gm)].map((m) => m[1]));
+  assert.ok(servers.has("lineprobe.profile") && servers.has("lineprobe.openCapture"), [...servers].join(", "));
+  assert.deepEqual(ours.filter((command) => servers.has(command)), []);
+});
