@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     await page.locator(".monaco-workbench").waitFor();
     console.log(`workbench loaded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     try {
-      await editorChecks(page, workload);
+      await editorChecks(page, workload, scratch);
       await javaProbeChecks(page, jvm);
       await probeSiteChecks(page, probes);
       await jvmWatchChecks(page, churn);
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
   rmSync(scratch, { recursive: true, force: true });
 }
 
-async function editorChecks(page: Page, workload: Started): Promise<void> {
+async function editorChecks(page: Page, workload: Started, scratch: string): Promise<void> {
   await openFile(page, SOURCE_REL);
   await waitForLine(page, HOT_TEXT);
 
@@ -295,6 +295,22 @@ async function editorChecks(page: Page, workload: Started): Promise<void> {
   await page.screenshot({ path: path.join(ARTIFACTS, "07b-results-cleared.png") });
   await page.keyboard.press("Control+Shift+M");
   check(heatLeft === null && cpuRows === 0, "Clear Results takes the heat and the Problems entries off the file", JSON.stringify({ heatLeft, cpuRows }));
+
+  // Open Capture…: a profile the CLI kept with --save comes back on the file, replayed, no agent.
+  const capture = path.join(scratch, "primes.lpcap");
+  await run(path.join(REPO, ".venv", "bin", "python"), ["-m", "lineprobe.cli", "profile", "--pid", String(workload.pid), "-d", "1", "--save", capture, "--json"], { cwd: REPO });
+  await runCommand(page, "lineprobe: Open Capture…");
+  // The file dialog of a browser workbench is a quick input: the path typed, then Enter.
+  await page.locator(QUICK_INPUT_BOX).fill(capture);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(hotLineHeat, HOT_LINE, { polling: 50, timeout: 60_000 });
+  await page.keyboard.press("Control+Shift+M");
+  const reopened = page.locator(".markers-panel .monaco-tl-row", { hasText: /% of CPU samples \(self\) in is_divisible/ });
+  await reopened.first().waitFor({ timeout: 30_000 });
+  const reopenedText = (await reopened.first().innerText()).replace(/\s+/g, " ");
+  await page.screenshot({ path: path.join(ARTIFACTS, "07c-capture-opened.png") });
+  await page.keyboard.press("Control+Shift+M");
+  check(true, `Open Capture… puts a saved profile back on the file: heat on line ${HOT_LINE}, '${reopenedText.slice(0, 80)}'`);
 
   // Show Capabilities: the agent's report, in a read-only document.
   await runCommand(page, "lineprobe: Show Capabilities");
