@@ -17,16 +17,22 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from typing import BinaryIO
 
+from lineprobe_agent.proc_maps import read_maps
+
 _KINDS = {stat.S_IFIFO: "FIFO", stat.S_IFSOCK: "socket", stat.S_IFCHR: "device", stat.S_IFBLK: "device"}
+
+
+def _map_file(pid: int, start: int, end: int) -> str:
+    """The kernel's link to the file mapped at ``start``-``end`` (``/proc/PID/map_files``)."""
+    return f"/proc/{pid}/map_files/{start:x}-{end:x}"
 
 
 def open_mapped(pid: int, start: int, end: int) -> BinaryIO:
     """The file mapped at ``start``-``end`` in process ``pid``, opened through the kernel's own
     link to it (never blocking, never anything but a regular file). Raises OSError."""
-    fd = os.open(f"/proc/{pid}/map_files/{start:x}-{end:x}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    fd = os.open(_map_file(pid, start, end), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"the mapping at {start:#x} of process {pid} is not a regular file")
@@ -36,17 +42,6 @@ def open_mapped(pid: int, start: int, end: int) -> BinaryIO:
         raise
 
 
-def _file_mappings(pid: int) -> Iterator[tuple[str, str]]:
-    """(START-END, path) of each mapping of a file that still has a name."""
-    with open(f"/proc/{pid}/maps") as maps:
-        for line in maps:
-            fields = line.split(maxsplit=5)
-            if len(fields) == 6 and fields[4] != "0" and fields[5].startswith("/"):
-                path = fields[5].rstrip("\n")
-                if not path.endswith(" (deleted)"):
-                    yield fields[0], path
-
-
 def replaced_mapping(pid: int, caller_uid: int) -> str | None:
     """Why the files process ``pid`` maps must not be opened by path as root for the caller
     (a FIFO, socket or device now at a mapped path, or another file the caller cannot read),
@@ -54,10 +49,13 @@ def replaced_mapping(pid: int, caller_uid: int) -> str | None:
     if caller_uid == 0:
         return None
     try:
-        mappings = dict(_file_mappings(pid))
+        entries = read_maps(pid)
     except OSError:
         return None  # exited: the request fails on its own
-    for span, path in mappings.items():
+    for entry in entries:
+        path = entry.path
+        if not entry.inode or not path.startswith("/") or path.endswith(" (deleted)"):
+            continue  # not a file, or one without a name to open it by
         try:
             by_path = os.stat(f"/proc/{pid}/root{path}")
         except OSError:
@@ -69,7 +67,7 @@ def replaced_mapping(pid: int, caller_uid: int) -> str | None:
                 "lineprobe will not open it (restore the file, or restart the process)"
             )
         try:
-            mapped = os.stat(f"/proc/{pid}/map_files/{span}")
+            mapped = os.stat(_map_file(pid, entry.start, entry.end))
         except OSError:
             continue
         readable_anyway = by_path.st_uid == caller_uid or by_path.st_mode & stat.S_IROTH
