@@ -276,6 +276,12 @@ class _ProgressReporter:
 T = TypeVar("T", StackProfile, SyscallTrace, LeakTrace, ProbeCounts, ProbeTrace, JvmEvents, TracepointTrace)
 
 
+def _absolute_path(arguments: tuple[Any, ...]) -> str | None:
+    """``{"path": ...}``'s path when it is absolute (a client's relative path means nothing here)."""
+    path = arguments[0].get("path") if arguments and isinstance(arguments[0], dict) else None
+    return path if isinstance(path, str) and path.startswith("/") else None
+
+
 def _target_of(args: ProfileArguments) -> int | Launch:
     return args.pid if args.pid is not None else Launch(args.command or [], args.cwd)
 
@@ -791,8 +797,8 @@ def register(server: LineprobeServer) -> None:
 
     @server.command(OPEN_FILE)
     async def open_file_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
-        path = arguments[0].get("path") if arguments and isinstance(arguments[0], dict) else None
-        if not isinstance(path, str) or not path.startswith("/"):
+        path = _absolute_path(arguments)
+        if path is None:
             return {
                 "ok": False,
                 "error": {"code": "bad-request", "message": "path must be absolute", "hint": None},
@@ -812,8 +818,8 @@ def register(server: LineprobeServer) -> None:
     async def open_capture_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
         """A capture kept with the CLI's ``--save``, published as its command's trace was
         (``{"path": ABSOLUTE}``): replayed from the file, with no agent."""
-        path = arguments[0].get("path") if arguments and isinstance(arguments[0], dict) else None
-        if not isinstance(path, str) or not path.startswith("/"):
+        path = _absolute_path(arguments)
+        if path is None:
             return _error_result(ls, AgentError("bad-request", f"{OPEN_CAPTURE}: path must be absolute"))
         try:
             saved = saved_command(Path(path))

@@ -71,7 +71,12 @@ def publish(ls: LineprobeServer, view: ProfileView) -> None:
     publish_diagnostics(ls)
     for doc in view.documents.values():
         ls.protocol.notify(HEAT_NOTIFICATION, presentation.heat(view, doc))
-    for uri in set(previous.documents if previous else ()) - set(view.documents):
+    _cool(ls, set(previous.documents if previous else ()) - set(view.documents))
+
+
+def _cool(ls: LineprobeServer, uris: set[str]) -> None:
+    """Take the heat off files no profile covers any longer."""
+    for uri in sorted(uris):
         ls.protocol.notify(HEAT_NOTIFICATION, {"uri": uri, "samples": 0, "lines": []})
 
 
@@ -97,8 +102,7 @@ def clear(ls: LineprobeServer, kinds: tuple[str, ...] = RESULT_KINDS) -> list[st
     if cleared:
         publish_diagnostics(ls)  # clears the files that had ours; refreshes hints and lenses
     if previous is not None and state.view is None:
-        for uri in previous.documents:
-            ls.protocol.notify(HEAT_NOTIFICATION, {"uri": uri, "samples": 0, "lines": []})
+        _cool(ls, set(previous.documents))
     return cleared
 
 
