@@ -19,7 +19,6 @@ Exits 1 if the kernel warned or anything was left.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -29,17 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
-from kill_cycles import breakpoints_left, kernel_warnings, leftovers  # noqa: E402
+from kill_cycles import attached, breakpoints_left, children, kernel_warnings, leftovers  # noqa: E402
 
 PROBES = ROOT / "workloads" / "build" / "probes"
 ENDINGS = ("agents killed", "CLIs killed", "target killed")
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def start_target() -> subprocess.Popen[bytes]:
@@ -63,7 +55,7 @@ def one_round(number: int, traces: int, target: subprocess.Popen[bytes]) -> subp
     try:
         deadline = time.monotonic() + 120
         # Each agent attaches its own uprobe on the same site: wait until every one holds a link.
-        while agents_with_uprobes([agent for c in clients for agent in children(c.pid)]) < traces:
+        while len(attached([agent for c in clients for agent in children(c.pid)], "uprobe")) < traces:
             if time.monotonic() > deadline or any(c.poll() is not None for c in clients):
                 raise AssertionError(f"round {number}: the traces did not all start")
             time.sleep(0.05)
@@ -89,14 +81,6 @@ def one_round(number: int, traces: int, target: subprocess.Popen[bytes]) -> subp
                 client.kill()
             client.wait()
     return target
-
-
-def agents_with_uprobes(agents: list[int]) -> int:
-    """How many of ``agents`` have a uprobe attached (bpftool perf: programs by process)."""
-    out = subprocess.run(["bpftool", "-j", "perf", "show"], capture_output=True, text=True).stdout
-    return len(
-        {e["pid"] for e in json.loads(out or "[]") if e.get("fd_type") == "uprobe" and e.get("pid") in agents}
-    )
 
 
 def main() -> int:

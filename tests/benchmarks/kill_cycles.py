@@ -75,19 +75,23 @@ def leftovers() -> dict[str, int]:
     }
 
 
-def agents_of(service: subprocess.Popen[bytes]) -> list[int]:
-    children = Path(f"/proc/{service.pid}/task/{service.pid}/children")
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started (a service's agents, a CLI's agent)."""
     try:
-        return [int(pid) for pid in children.read_text().split()]
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
 
 
-def tracing(agents: list[int]) -> bool:
-    """Whether one of ``agents`` has a request's programs attached: the target gate's sched
-    tracepoints, attached first for every request (bpftool perf: programs by process)."""
+def attached(pids: list[int], fd_type: str | None = None) -> set[int]:
+    """Which of ``pids`` have BPF programs attached to perf events (of ``fd_type``: ``uprobe``,
+    ``tracepoint``...; any without it), as bpftool lists them by process."""
     out = subprocess.run(["bpftool", "-j", "perf", "show"], capture_output=True, text=True).stdout
-    return any(entry.get("pid") in agents for entry in json.loads(out or "[]"))
+    return {
+        entry["pid"]
+        for entry in json.loads(out or "[]")
+        if entry.get("pid") in pids and fd_type in (None, entry.get("fd_type"))
+    }
 
 
 KILLED = ("client", "service", "both", "agent")
@@ -156,13 +160,14 @@ def _kill_mid_trace(
 ) -> None:
     deadline = time.monotonic() + 60
     usdt = what[0] == "stackcount"
-    # Attached: the gate's tracepoints, then (for USDT) the probe's int3 in the target's code.
-    while not tracing(agents_of(service)) or (usdt and not breakpoints_left(usdt_target)):
+    # Attached: the gate's tracepoints (attached first for every request), then (for USDT) the
+    # probe's int3 in the target's code.
+    while not attached(children(service.pid)) or (usdt and not breakpoints_left(usdt_target)):
         if client.poll() is not None or time.monotonic() > deadline:
             raise AssertionError(f"cycle {number}: the trace never started: {client.stderr.read()!r}")  # type: ignore[union-attr]
         time.sleep(0.02)
     time.sleep(0.1)  # the sampling events are attached right after the gate's
-    agents = agents_of(service)
+    agents = children(service.pid)
     how = KILLED[number % len(KILLED)]
     if how in ("service", "both"):
         service.send_signal(signal.SIGKILL)

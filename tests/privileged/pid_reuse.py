@@ -69,26 +69,24 @@ class Tally:
         )
 
 
-def _take_pid(pid: int) -> subprocess.Popen[bytes] | None:
-    """nobody's newcomer started as PID ``pid`` (free now); None when another process took the
-    number first."""
+def take_pid(
+    pid: int, argv: list[str], uid: int | None = None, gid: int | None = None
+) -> subprocess.Popen[bytes] | None:
+    """Start ``argv`` (as ``uid``/``gid``, else as this process) as PID ``pid`` (free now), by
+    setting the kernel's last PID just before it; None when another process took the number
+    first."""
     NS_LAST_PID.write_text(str(pid - 1))
-    newcomer = _python_as(NEWCOMER, NOBODY, NOBODY)
-    if newcomer.pid == pid:
-        return newcomer
-    _end(newcomer)
+    process = _started(argv, uid, gid)
+    if process.pid == pid:
+        return process
+    _end(process)
     return None
 
 
-def _python_as(script: str, uid: int, gid: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [SYSTEM_PYTHON, "-c", script],
-        user=uid,
-        group=gid,
-        extra_groups=[],
-        stdout=subprocess.DEVNULL,
-        cwd="/",
-    )
+def _started(argv: list[str], uid: int | None = None, gid: int | None = None) -> subprocess.Popen[bytes]:
+    if uid is None:
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    return subprocess.Popen(argv, user=uid, group=gid, extra_groups=[], stdout=subprocess.DEVNULL, cwd="/")
 
 
 def _end(process: subprocess.Popen[bytes]) -> None:
@@ -99,7 +97,7 @@ def _end(process: subprocess.Popen[bytes]) -> None:
 
 def _target(uid: int, gid: int) -> subprocess.Popen[bytes]:
     """The caller's process, once its start-up calls are over (it has slept at least once)."""
-    target = _python_as(TARGET, uid, gid)
+    target = _started([SYSTEM_PYTHON, "-c", TARGET], uid, gid)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError):
@@ -126,7 +124,7 @@ def attempt(connection: ServiceConnection, number: int, uid: int, gid: int, tall
 
     def replace() -> subprocess.Popen[bytes] | None:
         _end(target)  # reaped: its PID is free
-        return _take_pid(pid)
+        return take_pid(pid, [SYSTEM_PYTHON, "-c", NEWCOMER], NOBODY, NOBODY)
 
     request = protocol.SyscallsRequest(number, pid, duration_s=5.0, exemplars=False)
     try:

@@ -27,22 +27,9 @@ from lineprobe_agent.session import Agent, Channel, RequestFailed
 from lsprotocol import types
 
 from tests.conftest import LINEPROBE
+from tests.privileged.pid_reuse import take_pid
 
 pytestmark = pytest.mark.privileged
-
-NS_LAST_PID = Path("/proc/sys/kernel/ns_last_pid")
-
-
-def take_pid(pid: int, argv: list[str]) -> subprocess.Popen[bytes] | None:
-    """Start ``argv`` as PID ``pid`` (free now), by setting the kernel's last PID just before it;
-    None when another process took the number first."""
-    NS_LAST_PID.write_text(str(pid - 1))
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-    if process.pid == pid:
-        return process
-    process.kill()
-    process.wait()
-    return None
 
 
 @pytest.fixture(scope="module")
