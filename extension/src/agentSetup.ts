@@ -27,13 +27,14 @@ export async function setUpAgent(server: ServerClient, uninstall: boolean): Prom
   const text = uninstall
     ? "lineprobe will stop its tracing service and remove it, its group and the installed agent. It asks for an administrator's password."
     : SETUP_EXPLANATION;
-  const choice = await vscode.window.showWarningMessage(text, { modal: true, detail: command.map(shellQuote).join(" ") }, proceed);
+  const line = command.map(shellQuote).join(" ");
+  const choice = await vscode.window.showWarningMessage(text, { modal: true, detail: line }, proceed);
   if (choice !== proceed) {
     return undefined;
   }
   const terminal = vscode.window.createTerminal({ name: "lineprobe set-up" });
   terminal.show();
-  terminal.sendText(command.map(shellQuote).join(" "));
+  terminal.sendText(line);
   if (!uninstall) {
     void vscode.window.showInformationMessage(
       "lineprobe: when the set-up in the terminal has finished, log out and in again (a new group takes effect at login); then tracing needs no password.",
