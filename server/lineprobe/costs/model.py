@@ -90,6 +90,11 @@ class WeightedStack:
     costs: tuple[int, ...]
     frames: list[SourceFrame]
     """Innermost first: kernel frames, then user frames with inlined frames expanded."""
+    thread: int | None = None
+    """The thread (tid) the costs were counted in, where the tracer keeps it (CPU samples)."""
+    time_bucket: int | None = None
+    """Which ``StackProfile.time_bucket_ns``-wide slice of the trace, counted from its start, the
+    costs fell in, where the tracer keeps time (CPU samples)."""
 
     @property
     def count(self) -> int:
@@ -168,6 +173,10 @@ class StackProfile:
     """Source files whose lines may not match the binary (changed since the build): path -> why."""
     limits: tuple[str, ...] = ()
     """What this kind of profile cannot measure on this kernel, and why (every report shows it)."""
+    thread_names: dict[int, str] = field(default_factory=dict)
+    """The name (comm) of each thread the stacks were counted in, as the kernel saw it: tid -> name."""
+    time_bucket_ns: int = 0
+    """The width of the stacks' time buckets; 0: the stacks carry no time."""
 
     @property
     def cost(self) -> CostColumn:
