@@ -85,8 +85,12 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start workload processes; every one started is ended after the test, by its PID."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*argv: str | Path, wait_s: float = 0.2, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([str(a) for a in argv], stdout=subprocess.DEVNULL, cwd=cwd)
+    def start(
+        *argv: str | Path, wait_s: float = 0.2, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        environment = {**os.environ, **env} if env else None
+        argv_text = [str(a) for a in argv]
+        process = subprocess.Popen(argv_text, stdout=subprocess.DEVNULL, cwd=cwd, env=environment)
         started.append(process)
         time.sleep(wait_s)
         assert process.poll() is None, f"{argv[0]} exited at once with {process.returncode}"

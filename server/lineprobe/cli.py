@@ -174,6 +174,23 @@ def _duration_option(
     )
 
 
+def _slice_options(command: F) -> F:
+    """``--thread`` and ``--time``: report a slice of the profile (``costs.slices``)."""
+    command = click.option(
+        "--time",
+        "time_range",
+        metavar="START:END",
+        help="Only samples from START to END seconds after the start (2:4.5, 2:, :4.5).",
+    )(command)
+    return click.option(
+        "--thread",
+        "threads",
+        multiple=True,
+        metavar="TID|NAME",
+        help="Only this thread's samples (a tid or a thread name; repeat for more).",
+    )(command)
+
+
 def _report_options(stacks: bool = False) -> Callable[[F], F]:
     """``--json`` for every tracing command; with ``stacks``, the files its weighted stacks can be
     written to (collapsed stacks and speedscope, in the primary cost column's unit)."""
@@ -201,36 +218,56 @@ def main() -> None:
 @click.option("--pid", "-p", type=int, help="Profile this running process (all its threads).")
 @_duration_option("sample", parameters.DURATION_S)
 @_frequency_option("Samples per second per CPU.")
+@_slice_options
 @_report_options(stacks=True)
 @_launcher_and_command
 def profile(
     pid: int | None,
     duration: float | None,
     frequency: int,
+    threads: tuple[str, ...],
+    time_range: str | None,
     as_json: bool,
     folded: str | None,
     speedscope: str | None,
     launcher: str | None,
     command: tuple[str, ...],
 ) -> None:
-    """Sample a process's CPU use and show its hot functions and source lines.
+    """Sample a process's CPU use and show its hot functions and source lines, its threads and
+    when they ran.
 
     \b
     lineprobe profile --pid 1234 --duration 5
     lineprobe profile -- ./build/primes 200000
+    lineprobe profile --thread worker --time 2:4 -- ./server
     """
     from lineprobe.capture import kinds
+    from lineprobe.costs.slices import time_bucket_ms
 
+    window = duration if duration is not None else parameters.default(parameters.DURATION_S)
     result = _capture(
         kinds.PROFILE,
         pid,
         command,
         duration,
-        {"frequency": frequency},
+        {"frequency": frequency, "time_bucket_ms": time_bucket_ms(window, launched=pid is None)},
         as_json,
         launcher,
     )
-    _emit(result, as_json, folded, speedscope)
+    _emit(_slice(result, threads, time_range), as_json, folded, speedscope)
+
+
+def _slice(profile: StackProfile, threads: tuple[str, ...], time_range: str | None) -> StackProfile:
+    from lineprobe.costs.slices import SliceError, TimeRange, sliced, thread_ids
+
+    try:
+        return sliced(
+            profile,
+            thread_ids(profile, threads) if threads else None,
+            TimeRange.parse(time_range) if time_range is not None else None,
+        )
+    except SliceError as exc:
+        _fail(str(exc))
 
 
 T = TypeVar("T", bound="Resolved")
@@ -680,7 +717,15 @@ def processes(workspace: tuple[str, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
 @click.option("--folded", type=OUTPUT_FILE, help="Write collapsed stacks here (kinds with stacks).")
 @click.option("--speedscope", type=OUTPUT_FILE, help="Write a speedscope profile here (kinds with stacks).")
-def open_capture(capture: str, as_json: bool, folded: str | None, speedscope: str | None) -> None:
+@_slice_options
+def open_capture(
+    capture: str,
+    as_json: bool,
+    folded: str | None,
+    speedscope: str | None,
+    threads: tuple[str, ...],
+    time_range: str | None,
+) -> None:
     """Report a capture kept with --save, as the command that made it did: no agent, no
     privileges; copies of the traced binaries kept beside it stand in for files since rebuilt
     or deleted.
@@ -689,6 +734,7 @@ def open_capture(capture: str, as_json: bool, folded: str | None, speedscope: st
     lineprobe profile --pid 1234 --save before.lpcap
     lineprobe open before.lpcap
     lineprobe open before.lpcap --json
+    lineprobe open before.lpcap --thread 4242 --time 2:4   (CPU profiles: a slice)
     """
     from lineprobe.capture.agent_errors import AgentError
     from lineprobe.capture.recorded import saved_command
@@ -701,6 +747,9 @@ def open_capture(capture: str, as_json: bool, folded: str | None, speedscope: st
     outputs = ["--json"] if as_json else []
     outputs += ["--folded", folded] if folded else []
     outputs += ["--speedscope", speedscope] if speedscope else []
+    for thread in threads:
+        outputs += ["--thread", thread]
+    outputs += ["--time", time_range] if time_range is not None else []
     arguments = reopen_arguments(saved.arguments, saved.pid, outputs)
     if arguments and arguments[0] == "open":
         _fail(f"{capture}: its saved command is `lineprobe open` itself")

@@ -75,7 +75,7 @@ def test_the_header_defines_what_the_loaders_read() -> None:
     assert constants["HIST_BUCKETS"] == 256
     assert constants["HIST_SUBS"] == 1 << constants["HIST_SUB_BITS"]
     # Each stats enum ends with its count, one past the last index.
-    for prefix, last in (("CPU", "COLLISIONS"), ("SYS", "COUNTS_FULL"), ("LEAK", "FREES")):
+    for prefix, last in (("CPU", "UNTIMED"), ("SYS", "COUNTS_FULL"), ("LEAK", "FREES")):
         assert constants[f"{prefix}_STAT_COUNT"] == constants[f"{prefix}_STAT_{last}"] + 1
     assert constants["GATE_SLOTS"] == 7
     assert (target_gate.GATE_TGID, target_gate.GATE_START) == (0, 6)

@@ -29,6 +29,8 @@ FREQUENCY = Parameter(1, 10000, 99, unit="Hz", integer=True)
 """CPU samples per second per CPU; 99 Hz stays out of lockstep with timers and costs well under 1 %."""
 START_AT_EXEC = Parameter(0, 8, 0, integer=True)
 """Record the target's events from its Nth exec on (a launched command execs once or twice first)."""
+TIME_BUCKET_MS = Parameter(0, 60000, 0, unit="ms", integer=True)
+"""The width of a CPU profile's time buckets (0: no time); the server picks about 300 per profile."""
 SLOW_MS = Parameter(0, 60000, 1.0, unit="ms")
 """File I/O calls at least this slow always get exemplars (subject to a rate limit)."""
 FILE_SLOW_MS = SLOW_MS._replace(default=10.0)

@@ -66,6 +66,7 @@ def _default(parameter: Parameter) -> float:
 Duration = Annotated[float, _meta(parameters.DURATION_S)]
 Frequency = Annotated[int, _meta(parameters.FREQUENCY)]
 StartAtExec = Annotated[int, _meta(parameters.START_AT_EXEC)]
+TimeBucket = Annotated[int, _meta(parameters.TIME_BUCKET_MS)]
 SlowMs = Annotated[float, _meta(parameters.SLOW_MS)]
 IntervalS = Annotated[float, _meta(parameters.INTERVAL_S)]
 BudgetPercent = Annotated[float, _meta(parameters.BUDGET_PERCENT)]
@@ -94,6 +95,8 @@ class ProfileRequest(_Request, tag="profile", frozen=True):
     start_at_exec: StartAtExec = 0
     """Record the target's events from its Nth exec on (0: from the start). A command that lineprobe
     launches execs once or twice (its gate, the parent-death wrapper) before it is the command."""
+    time_bucket_ms: TimeBucket = 0
+    """Also count each stack by the slice of this width (from the start) it was sampled in; 0: no time."""
 
 
 class PrepareRequest(_Request, tag="prepare", frozen=True):
@@ -417,6 +420,11 @@ class StackCount(msgspec.Struct, frozen=True):
     user: list[int]
     kernel: list[str]
     user_stack_missing: bool = False
+    tid: int | None = None
+    """The thread the samples were taken in (CPU profiles)."""
+    time_bucket: int | None = None
+    """Which ``time_bucket_ms``-wide slice of the profile, from its start, they fell in; None: not
+    kept (no time asked, or counted without it: ``SampleCounters.untimed``)."""
 
 
 class SampleCounters(msgspec.Struct, frozen=True):
@@ -432,6 +440,8 @@ class SampleCounters(msgspec.Struct, frozen=True):
     """Stacks dropped because their hash collided with another in the stack map."""
     exemplars_lost: int = 0
     """Exemplars the perf buffer dropped (their samples still count in ``stacks``)."""
+    untimed: int = 0
+    """Samples counted without their time bucket: the map had no room for one more bucket."""
 
 
 class Exemplar(msgspec.Struct, frozen=True):
@@ -491,6 +501,10 @@ class ProfileResult(msgspec.Struct, frozen=True):
     counters: SampleCounters
     stacks: list[StackCount]
     exemplars: list[Exemplar] = []
+    thread_names: dict[int, str] = {}
+    """Each sampled thread's name (comm) as the kernel last saw it: tid -> name."""
+    time_bucket_ms: int = 0
+    """The width of the stacks' ``time_bucket``; 0: they carry no time."""
 
 
 class HistogramBucket(msgspec.Struct, frozen=True):

@@ -99,7 +99,7 @@ class TracerEntry:
 def run_profile(tracing: Tracing, request: protocol.ProfileRequest) -> protocol.ProfileDone:
     profiler: CpuProfiler = tracing.program("cpu")
     tracing.attach(
-        lambda: profiler.start(request.pid, request.frequency, request.exemplars),
+        lambda: profiler.start(request.pid, request.frequency, request.exemplars, request.time_bucket_ms),
         profiler.stop,
         profiler.gate,
         "cannot attach the perf events",
@@ -113,6 +113,8 @@ def run_profile(tracing: Tracing, request: protocol.ProfileRequest) -> protocol.
             counters=collected.counters,
             stacks=collected.stacks,
             exemplars=collected.exemplars,
+            thread_names=collected.thread_names,
+            time_bucket_ms=request.time_bucket_ms,
         ),
     )
 

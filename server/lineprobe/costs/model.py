@@ -177,6 +177,8 @@ class StackProfile:
     """The name (comm) of each thread the stacks were counted in, as the kernel saw it: tid -> name."""
     time_bucket_ns: int = 0
     """The width of the stacks' time buckets; 0: the stacks carry no time."""
+    selection: str = ""
+    """When the profile is a slice of one (``costs.slices``): which threads and time, for reports."""
 
     @property
     def cost(self) -> CostColumn:

@@ -14,7 +14,7 @@ from dataclasses import asdict
 
 from lineprobe.costs.aggregate import stack_profile
 from lineprobe.costs.model import StackProfile, WeightedStack
-from lineprobe.profiling.model import RawProfile, StackSnapshot
+from lineprobe.profiling.model import RawProfile, SampledStack, StackSnapshot
 from lineprobe.symbolization.frame import FrameKind, SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.unwinding.stack_unwinder import unwind
@@ -55,13 +55,13 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
     stop_reasons: Counter[str] = Counter()
     # First every stack's user addresses (unwound where an exemplar allows), then all of them
     # resolved at once: each binary's DWARF searched in one batch.
-    unresolved: list[tuple[int, list[SourceFrame], Sequence[int], list[SourceFrame]]] = []
+    unresolved: list[tuple[int, list[SourceFrame], Sequence[int], list[SourceFrame], SampledStack]] = []
     for index, sampled in enumerate(raw.stacks):
         kernel = _kernel_frames(sampled.kernel)
         snapshots = snapshots_of.get(index)
         if not snapshots:
             outer = _process_frame(sampled.process) if sampled.process is not None else []
-            unresolved.append((sampled.count, kernel, _plausible_prefix(space, sampled.user), outer))
+            unresolved.append((sampled.count, kernel, _plausible_prefix(space, sampled.user), outer, sampled))
             continue
         # The in-kernel count is exact; the exemplars say which full stacks it
         # was made of. Split the count over them, in whole samples.
@@ -75,10 +75,11 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
             user = unwound.addresses
             if len(user) == 1 and len(sampled.user) > 1:
                 user = list(sampled.user)  # CFI gave nothing: keep the frame-pointer walk
-            unresolved.append((weight, kernel, user, []))
-    space.prefetch(addresses for _, _, addresses, _ in unresolved)
-    for weight, kernel, addresses, outer in unresolved:
-        stacks.append(WeightedStack((weight,), kernel + space.resolve_stack(addresses) + outer))
+            unresolved.append((weight, kernel, user, [], sampled))
+    space.prefetch(addresses for _, _, addresses, _, _ in unresolved)
+    for weight, kernel, addresses, outer, sampled in unresolved:
+        frames = kernel + space.resolve_stack(addresses) + outer
+        stacks.append(WeightedStack((weight,), frames, sampled.thread, sampled.time_bucket))
 
     warnings = _warnings(raw, space, launched)
     stale = space.stale_sources()
@@ -96,6 +97,8 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
         exemplars=len(raw.snapshots),
         unwinding=dict(stop_reasons),
         stale_sources=stale,
+        thread_names=dict(raw.thread_names),
+        time_bucket_ns=raw.time_bucket_ms * 1_000_000,
     )
 
 
@@ -112,6 +115,11 @@ def _warnings(raw: RawProfile, space: AddressSpace, launched: bool) -> list[str]
         warnings.append(f"{c.exemplars_lost} stack copies lost: those samples use frame-pointer stacks")
     if c.stack_collisions:
         warnings.append(f"{c.stack_collisions} stacks dropped by hash collisions in the stack map")
+    if c.untimed:
+        warnings.append(
+            f"{c.untimed} samples kept without their time (the in-kernel map had no room for more time "
+            "buckets): they count in every total, but in no time range"
+        )
     warnings.extend(raw.header.warnings("profile", launched))
     if raw.header.exe in space.binaries_without_debug_info:
         warnings.append(

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lineprobe.costs.model import CPU_SAMPLES, CostColumn
 from lineprobe.model.capture import CaptureHeader
@@ -24,6 +24,8 @@ class SampledStack:
     process: str | None = None
     """System-wide counts: the process the stack is of, shown as its outermost frame (user
     addresses cannot be resolved without that process's map, so they are not kept)."""
+    thread: int | None = None
+    time_bucket: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class LossCounters:
     kernel_stack_missing: int
     stack_collisions: int
     exemplars_lost: int = 0
+    untimed: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,3 +59,6 @@ class RawProfile:
     snapshots: tuple[StackSnapshot, ...] = ()
     cost: CostColumn = CPU_SAMPLES
     """What each stack's count counts (one column: CPU samples, or hits of a tracepoint)."""
+    thread_names: dict[int, str] = field(default_factory=dict)
+    time_bucket_ms: int = 0
+    """The width of the stacks' time buckets; 0: no time kept."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lineprobe.costs.model import StackProfile
+from lineprobe.costs.slices import threads_of, timeline
 
 
 def _percent(profile: StackProfile, count: int) -> float:
@@ -57,6 +58,17 @@ def profile_to_json(profile: StackProfile) -> dict[str, Any]:
             "collect_s": profile.timings.collect_s,
             "resolution_s": round(profile.timings.resolution_s, 4),
         },
+        "selection": profile.selection or None,
+        "threads": [
+            {"tid": t.tid, "name": t.name, "self": t.cost, "percent": _percent(profile, t.cost)}
+            for t in threads_of(profile)
+        ],
+        "timeline": {
+            "bucket_ms": profile.time_bucket_ns / 1e6,
+            "threads": [{"tid": row.tid, "name": row.name, "counts": row.costs} for row in timeline(profile)],
+        }
+        if profile.time_bucket_ns
+        else None,
         "lines": [
             {
                 "path": stat.path,

@@ -14,10 +14,14 @@ from rich.table import Table
 from rich.text import Text
 
 from lineprobe.costs.model import CPU_SAMPLES, StackProfile
+from lineprobe.costs.slices import threads_of, timeline
 
 CONTEXT_LINES = 2
 MAX_FILES = 3
 MAX_FUNCTIONS = 15
+MAX_THREADS = 12
+TIMELINE_WIDTH = 60
+SPARKS = " ▁▂▃▄▅▆▇█"
 
 
 def _heat_style(percent: float) -> str:
@@ -37,6 +41,8 @@ def render_profile(profile: StackProfile, console: Console) -> None:
     what = cost.format(profile.total) + (f" of {escape(cost.event)}" if cost != CPU_SAMPLES else "")
     target = f"[bold]{escape(h.comm)}[/] (pid {h.pid}, {escape(h.exe)})" if h.pid else "[bold]every task[/]"
     console.print(f"{target}: {what} in {h.duration_s:.2f} s{rate}, {profile.lost} lost")
+    if profile.selection:
+        console.print(f"  [bold]showing[/] {escape(profile.selection)}", highlight=False)
     if len(profile.columns) > 1:  # the other columns' totals: off-CPU time's reasons, a leak's blocks
         beside = ", ".join(
             f"{escape(column.event)} {column.format(total)} ({profile.share(total):.1f}%)"
@@ -70,11 +76,53 @@ def render_profile(profile: StackProfile, console: Console) -> None:
             Text(where),
         )
     console.print(table)
+    _render_threads(profile, console)
 
     for path in profile.source_paths()[:MAX_FILES]:
         _render_file(profile, path, console)
     for limit in profile.limits:
         console.print(f"[dim]not measured: {escape(limit)}[/]", highlight=False)
+
+
+def _render_threads(profile: StackProfile, console: Console) -> None:
+    """Threads and their share, each with a line of its samples over time (when more than one
+    thread ran, or time was kept): which thread was busy, and when."""
+    threads = threads_of(profile)
+    rows = {row.tid: row.costs for row in timeline(profile)}
+    if len(threads) < 2 and not rows:
+        return
+    table = Table(title="Threads", title_justify="left", show_edge=False)
+    table.add_column("%", justify="right")
+    table.add_column("tid", justify="right")
+    table.add_column("name")
+    if rows:
+        width_s = profile.time_bucket_ns / 1e9
+        span = max(len(costs) for costs in rows.values()) * width_s
+        table.add_column(f"over time (0 to {span:.1f} s)")
+    for thread in threads[:MAX_THREADS]:
+        share = profile.share(thread.cost)
+        cells: list[Text | str] = [
+            Text(f"{share:.1f}", style=_heat_style(share)),
+            str(thread.tid),
+            Text(thread.name),
+        ]
+        if rows:
+            cells.append(Text(_sparkline(rows.get(thread.tid, []), TIMELINE_WIDTH), style="cyan"))
+        table.add_row(*cells)
+    console.print()
+    console.print(table)
+    if len(threads) > MAX_THREADS:
+        console.print(f"[dim]... and {len(threads) - MAX_THREADS} more threads (--json lists every one)[/]")
+
+
+def _sparkline(costs: list[int], width: int) -> str:
+    """``costs`` in ``width`` characters at most (buckets summed in groups), as bar heights."""
+    if not costs:
+        return ""
+    group = max(1, -(-len(costs) // width))
+    sums = [sum(costs[i : i + group]) for i in range(0, len(costs), group)]
+    top = max(sums) or 1
+    return "".join(SPARKS[0 if v == 0 else max(1, round(v * (len(SPARKS) - 1) / top))] for v in sums)
 
 
 def _render_file(profile: StackProfile, path: str, console: Console) -> None:

@@ -1,12 +1,15 @@
 /* CPU sampling: one cpu-clock perf event per CPU runs on_cpu_sample (cpu_profiler.py).
  *
  * Samples of the target (the gate's tgid: a map value, so one compiled program serves every
- * profile of an agent) count each distinct (user stack, kernel stack) pair in a hash map;
- * user-mode samples also send an exemplar (registers and user stack) for CFI unwinding.
+ * profile of an agent) count each distinct (user stack, kernel stack, thread, time bucket) in a
+ * hash map; the thread's name is kept beside it. User-mode samples also send an exemplar
+ * (registers and user stack) for CFI unwinding.
  * Only UAPI headers: the kernel headers available may not match the running kernel. */
 #include "lineprobe.h"
 
-#define COUNTS_ENTRIES 40960
+#define COUNTS_ENTRIES 65536
+#define THREAD_ENTRIES 8192
+#define NO_TIME_BUCKET 0xffffffffu  /* counted without its time: no room for one more key */
 #define STACK_ENTRIES 16384
 
 /* The layout of uapi/linux/bpf_perf_event.h on x86_64, written out because
@@ -23,6 +26,15 @@ struct sample_key_t {
     int user_stack_id;
     int kernel_stack_id;
     u64 user_ip;      /* only set when the user stack is missing */
+    u32 tid;
+    u32 time_bucket;  /* (now - clock[CLOCK_START]) / clock[CLOCK_BUCKET_NS], or NO_TIME_BUCKET */
+};
+
+/* profile_clock's slots, written by the agent before the perf events are attached. */
+enum { CLOCK_START, CLOCK_BUCKET_NS, CLOCK_SLOTS };
+
+struct thread_name_t {
+    char comm[16];
 };
 
 /* A user-mode sample's registers and a copy of its stack, for unwinding
@@ -31,10 +43,14 @@ struct exemplar_t {
     u32 tid;
     s32 user_stack_id;
     u64 user_ip_key;
+    u32 time_bucket;
+    u32 padding;
     LP_EXEMPLAR_STACK;
 };
 
 BPF_HASH(counts, struct sample_key_t, u64, COUNTS_ENTRIES);
+BPF_HASH(thread_names, u32, struct thread_name_t, THREAD_ENTRIES);
+BPF_ARRAY(profile_clock, u64, CLOCK_SLOTS);
 BPF_PERCPU_ARRAY(exemplar_scratch, struct exemplar_t, 1);
 BPF_PERF_OUTPUT(exemplars);
 BPF_ARRAY(exemplars_enabled, u32, 1);
@@ -72,8 +88,30 @@ int on_cpu_sample(struct lp_perf_event_data *ctx)
             bump(key.kernel_stack_id == -EEXIST ? CPU_STAT_COLLISIONS : CPU_STAT_KERNEL_STACK_MISSING);
     }
 
+    key.tid = (u32)bpf_get_current_pid_tgid();
+    key.time_bucket = 0;
+    u32 slot = CLOCK_START;
+    u64 *start = profile_clock.lookup(&slot);
+    slot = CLOCK_BUCKET_NS;
+    u64 *width = profile_clock.lookup(&slot);
+    if (start && width && *width) {
+        u64 now = bpf_ktime_get_ns();
+        key.time_bucket = now > *start ? (u32)((now - *start) / *width) : 0;
+    }
+    /* The last name wins: a thread often names itself (pthread_setname_np) after it starts. */
+    struct thread_name_t name = {};
+    bpf_get_current_comm(&name.comm, sizeof(name.comm));
+    thread_names.update(&key.tid, &name);
+
     u64 one = 0;
     u64 *count = counts.lookup_or_try_init(&key, &one);
+    if (!count) {
+        /* No room for one more (stack, thread, bucket): keep the sample, without its time. */
+        key.time_bucket = NO_TIME_BUCKET;
+        count = counts.lookup_or_try_init(&key, &one);
+        if (count)
+            bump(CPU_STAT_UNTIMED);
+    }
     if (count)
         __sync_fetch_and_add(count, 1);
     else
@@ -88,6 +126,7 @@ int on_cpu_sample(struct lp_perf_event_data *ctx)
     e->tid = (u32)bpf_get_current_pid_tgid();
     e->user_stack_id = key.user_stack_id;
     e->user_ip_key = key.user_ip;
+    e->time_bucket = key.time_bucket;
     e->ip = ctx->regs.ip;
     e->sp = ctx->regs.sp;
     e->bp = ctx->regs.bp;

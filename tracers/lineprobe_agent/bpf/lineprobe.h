@@ -54,6 +54,7 @@ enum lp_cpu_stat {
     CPU_STAT_USER_STACK_MISSING,
     CPU_STAT_KERNEL_STACK_MISSING,
     CPU_STAT_COLLISIONS,           /* a stack id lost to a hash collision (-EEXIST) */
+    CPU_STAT_UNTIMED,              /* counted without its time bucket (the counts map was full) */
     CPU_STAT_COUNT,
 };
 

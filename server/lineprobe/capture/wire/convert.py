@@ -84,7 +84,13 @@ def header_of(h: protocol.TraceHeader) -> CaptureHeader:
 
 def _loss_counters(c: protocol.SampleCounters) -> LossCounters:
     return LossCounters(
-        c.samples, c.lost, c.user_stack_missing, c.kernel_stack_missing, c.stack_collisions, c.exemplars_lost
+        c.samples,
+        c.lost,
+        c.user_stack_missing,
+        c.kernel_stack_missing,
+        c.stack_collisions,
+        c.exemplars_lost,
+        c.untimed,
     )
 
 
@@ -101,9 +107,19 @@ def to_raw_profile(result: protocol.ProfileResult) -> RawProfile:
         frequency=result.frequency,
         counters=_loss_counters(result.counters),
         stacks=tuple(
-            SampledStack(s.count, tuple(s.user), tuple(s.kernel), s.user_stack_missing) for s in result.stacks
+            SampledStack(
+                s.count,
+                tuple(s.user),
+                tuple(s.kernel),
+                s.user_stack_missing,
+                thread=s.tid,
+                time_bucket=s.time_bucket,
+            )
+            for s in result.stacks
         ),
         snapshots=_snapshots(result.exemplars),
+        thread_names=dict(result.thread_names),
+        time_bucket_ms=result.time_bucket_ms,
     )
 
 
