@@ -85,6 +85,20 @@ def check_primes(report: dict[str, Any]) -> list[str]:
     return problems
 
 
+def check_phases(report: dict[str, Any]) -> list[str]:
+    """Both of phases' functions, each in time of its own: the timeline has something to slice."""
+    functions = {f["function"]: f["self"] for f in report["functions"]}
+    problems = [
+        f"{name} has {functions.get(name, 0)} samples"
+        for name in ("churn_alpha", "churn_beta")
+        if functions.get(name, 0) < 5
+    ]
+    timeline = report.get("timeline") or {}
+    if timeline.get("bucket_ms") != 100 or len(timeline.get("threads", [])) != 1:
+        problems.append(f"the timeline is {timeline}")
+    return problems
+
+
 def check_server(report: dict[str, Any]) -> list[str]:
     if not report["failures"]:
         return ["no failed call"]
@@ -221,6 +235,11 @@ RECORDINGS = {
         # 30 Hz keeps it small: each user-mode sample carries 8 KiB of the target's stack.
         Recording(
             "profile-primes", "profile", ("primes", "200000", "0"), ("-d", "1", "-F", "30"), check_primes, 2
+        ),
+        # Time slices: phases alternates between two functions a second at a time; 10 Hz for 2.5 s
+        # keeps the stack copies small and still gives each phase its samples.
+        Recording(
+            "profile-phases", "profile", ("phases", "1000", "1"), ("-d", "2.5", "-F", "10"), check_phases
         ),
         Recording("syscalls-server", "syscalls", ("server",), ("-d", "1"), check_server),
         # Flushes come every 500 ms. Stacks for calls slower than 50 ms only (and the first

@@ -22,14 +22,14 @@ static double elapsed_s(const struct timespec *since)
 __attribute__((noinline)) uint64_t churn_alpha(uint64_t x)
 {
     for (int i = 0; i < 20000; ++i)
-        x = x * 6364136223846793005ULL + 1442695040888963407ULL; /* alpha's hot line */
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL; /* ALPHA-LINE */
     return x;
 }
 
 __attribute__((noinline)) uint64_t churn_beta(uint64_t x)
 {
     for (int i = 0; i < 20000; ++i)
-        x = (x ^ (x >> 13)) * 0x9E3779B97F4A7C15ULL; /* beta's hot line */
+        x = (x ^ (x >> 13)) * 0x9E3779B97F4A7C15ULL; /* BETA-LINE */
     return x;
 }
 

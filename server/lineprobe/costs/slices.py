@@ -50,12 +50,16 @@ class TimeRange:
         if not colon:
             raise SliceError(f"{text!r}: a time range is START:END in seconds, e.g. 2:4.5 (or 2: or :4.5)")
         try:
-            bounds = TimeRange(float(start) if start.strip() else None, float(end) if end.strip() else None)
+            start_s, end_s = (float(start) if start.strip() else None, float(end) if end.strip() else None)
         except ValueError:
             raise SliceError(f"{text!r}: START and END are seconds from the profile's start") from None
-        if bounds.start_s is not None and bounds.end_s is not None and bounds.end_s <= bounds.start_s:
-            raise SliceError(f"{text!r}: the range ends before it starts")
-        return bounds
+        return cls.between(start_s, end_s)
+
+    @classmethod
+    def between(cls, start_s: float | None, end_s: float | None) -> TimeRange:
+        if start_s is not None and end_s is not None and end_s <= start_s:
+            raise SliceError(f"the range {start_s:g}:{end_s:g} ends before it starts")
+        return cls(start_s, end_s)
 
     def holds(self, bucket: int, width_ns: int) -> bool:
         """Whether the bucket's middle lies in the range (a bucket is never split)."""

@@ -28,6 +28,15 @@ from lineprobe.capture.recorded import saved_command
 from lineprobe.capture.runner import CaptureRunner, Launch
 from lineprobe.capture.wire import parameters
 from lineprobe.costs.model import StackProfile
+from lineprobe.costs.slices import (
+    SliceError,
+    TimeRange,
+    sliced,
+    thread_ids,
+    threads_of,
+    time_bucket_ms,
+    timeline,
+)
 from lineprobe.leaks.model import LeakTrace
 from lineprobe.lsp import documents, presentation, system_view
 from lineprobe.lsp.leak_view import build_leak_view
@@ -58,6 +67,8 @@ FLAME_GRAPH = "lineprobe.flameGraph"
 CLEAR_RESULTS = "lineprobe.clearResults"
 OPEN_CAPTURE = "lineprobe.openCapture"
 SCOPE_HEAT = "lineprobe.scopeHeat"
+TIMELINE = "lineprobe.timeline"
+SLICE_PROFILE = "lineprobe.sliceProfile"
 TRACE_SYSCALLS = "lineprobe.traceSyscalls"
 FIND_LEAKS = "lineprobe.findLeaks"
 OPEN_FILE = "lineprobe.openFile"
@@ -85,6 +96,14 @@ class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
     """``lineprobe.stackCount`` only: ``CATEGORY:NAME``."""
     wallClock: bool = False
     """``lineprobe.offCpu`` only: the time on the CPU too."""
+
+
+class SliceArguments(msgspec.Struct, forbid_unknown_fields=True):
+    """``lineprobe.sliceProfile``: which threads, and which seconds from the profile's start."""
+
+    threads: list[int] | None = None
+    startS: float | None = None
+    endS: float | None = None
 
 
 class GroupByArgument(msgspec.Struct, forbid_unknown_fields=True):
@@ -406,7 +425,11 @@ def register(server: LineprobeServer) -> None:
         ls: LineprobeServer, arguments: tuple[Any, ...], runner: CaptureRunner | None = None
     ) -> dict[str, Any]:
         def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
-            return {"frequency": args.frequency or ls.state.settings.frequency}
+            window_s = (args.durationMs or ls.state.settings.duration_ms) / 1000
+            return {
+                "frequency": args.frequency or ls.state.settings.frequency,
+                "time_bucket_ms": time_bucket_ms(window_s, launched=args.command is not None),
+            }
 
         def publish(profile: StackProfile) -> tuple[dict[str, Any], str]:
             view = ProfileView.build(profile, ls.state.settings, ls.workspace_roots())
@@ -881,6 +904,57 @@ def register(server: LineprobeServer) -> None:
             "unit": cost.unit.value,
             "root": presentation.flame_graph(view),
         }
+
+    @server.command(TIMELINE)
+    def timeline_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """The latest profile's threads and their samples per time bucket (of the whole profile,
+        whatever slice is shown), and the slice shown."""
+        view = ls.state.view
+        if view is None:
+            return {"ok": False, "error": {"code": "bad-request", "message": "no profile yet", "hint": None}}
+        whole = view.unsliced
+        rows = {row.tid: row.costs for row in timeline(whole)}
+        return {
+            "ok": True,
+            "samples": whole.total,
+            "unit": whole.cost.unit.value,
+            "bucketMs": whole.time_bucket_ns / 1e6,
+            "threads": [
+                {"tid": t.tid, "name": t.name, "samples": t.cost, "counts": rows.get(t.tid, [])}
+                for t in threads_of(whole)
+            ],
+            "selection": view.profile.selection,
+        }
+
+    @server.command(SLICE_PROFILE)
+    def slice_profile_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """Show a slice of the latest profile: ``{"threads": [tid...], "startS": s, "endS": s}``,
+        each optional; none of them: the whole profile again. Heat, diagnostics, hints, lenses,
+        hovers and the flame graph follow."""
+        view = ls.state.view
+        if view is None:
+            return _error_result(ls, AgentError("bad-request", "no profile yet"))
+        try:
+            wanted = msgspec.convert(arguments[0] if arguments else {}, SliceArguments)
+            whole = view.unsliced
+            time_range = (
+                TimeRange.between(wanted.startS, wanted.endS)
+                if wanted.startS is not None or wanted.endS is not None
+                else None
+            )
+            threads = set(wanted.threads) if wanted.threads else None
+            if threads is not None:
+                thread_ids(whole, [str(tid) for tid in threads])  # an unknown tid is named
+            profile = sliced(whole, threads, time_range)
+        except (msgspec.ValidationError, SliceError) as exc:
+            return _error_result(ls, AgentError("bad-request", f"{SLICE_PROFILE}: {exc}"))
+        sliced_view = ProfileView.build(
+            profile, ls.state.settings, ls.workspace_roots(), whole if profile is not whole else None
+        )
+        documents.publish(ls, sliced_view)
+        summary = _summary(profile, sliced_view)
+        summary["selection"] = profile.selection
+        return summary
 
     @server.command(SCOPE_HEAT)
     def scope_heat_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:

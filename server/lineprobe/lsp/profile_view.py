@@ -31,6 +31,9 @@ class DocumentProfile:
 @dataclass
 class ProfileView:
     profile: StackProfile
+    """What the editor shows: the whole profile, or a slice of it (``costs.slices``)."""
+    whole: StackProfile | None = None
+    """The profile ``profile`` is a slice of; None: ``profile`` is whole."""
     documents: dict[str, DocumentProfile] = field(default_factory=dict)
     """By document URI."""
     by_path: dict[str, DocumentProfile] = field(default_factory=dict)
@@ -40,9 +43,19 @@ class ProfileView:
     def local_path(self, dwarf_path: str | None) -> str | None:
         return self.local_paths.get(dwarf_path) if dwarf_path else None
 
+    @property
+    def unsliced(self) -> StackProfile:
+        return self.whole or self.profile
+
     @classmethod
-    def build(cls, profile: StackProfile, settings: Settings, workspace_roots: list[str]) -> ProfileView:
-        view = cls(profile)
+    def build(
+        cls,
+        profile: StackProfile,
+        settings: Settings,
+        workspace_roots: list[str],
+        whole: StackProfile | None = None,
+    ) -> ProfileView:
+        view = cls(profile, whole)
         locator = SourceLocator(settings, workspace_roots)
         view.local_paths = locator.known
         try:
