@@ -193,19 +193,39 @@ def _slice_options(command: F) -> F:
 
 def _report_options(stacks: bool = False) -> Callable[[F], F]:
     """``--json`` for every tracing command; with ``stacks``, the files its weighted stacks can be
-    written to (collapsed stacks and speedscope, in the primary cost column's unit)."""
+    written to (collapsed stacks, speedscope and pprof, in the primary cost column's unit), kept in
+    the context for ``_write_stacks`` rather than passed to the command."""
 
     def decorate(command: F) -> F:
         if stacks:
-            command = click.option("--speedscope", type=OUTPUT_FILE, help="Write a speedscope profile here.")(
-                command
-            )
-            command = click.option("--folded", type=OUTPUT_FILE, help="Write collapsed stacks here.")(command)
+            for name, text in reversed(STACK_FILES):
+                command = click.option(
+                    f"--{name}", type=OUTPUT_FILE, expose_value=False, callback=_keep_stack_file, help=text
+                )(command)
         return click.option(
             "--json", "as_json", is_flag=True, help="Print one JSON object instead of the report."
         )(command)
 
     return decorate
+
+
+STACK_FILES = (
+    ("folded", "Write collapsed stacks here."),
+    ("speedscope", "Write a speedscope profile here."),
+    ("pprof", "Write a pprof profile (profile.proto, gzipped) here."),
+)
+"""The files a command's weighted stacks can be written to: option name, help."""
+
+
+def _keep_stack_file(context: click.Context, parameter: click.Parameter, value: str | None) -> None:
+    if value is not None and parameter.name is not None:
+        context.meta.setdefault("lineprobe.stack_files", {})[parameter.name] = value
+
+
+def _stack_files() -> dict[str, str]:
+    """The stack files asked for on the command line: option name -> path."""
+    files: dict[str, str] = click.get_current_context().meta.get("lineprobe.stack_files", {})
+    return files
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -228,8 +248,6 @@ def profile(
     threads: tuple[str, ...],
     time_range: str | None,
     as_json: bool,
-    folded: str | None,
-    speedscope: str | None,
     launcher: str | None,
     command: tuple[str, ...],
 ) -> None:
@@ -254,7 +272,7 @@ def profile(
         as_json,
         launcher,
     )
-    _emit(_slice(result, threads, time_range), as_json, folded, speedscope)
+    _emit(_slice(result, threads, time_range), as_json)
 
 
 def _slice(profile: StackProfile, threads: tuple[str, ...], time_range: str | None) -> StackProfile:
@@ -379,23 +397,23 @@ def _with_progress(
         runner.close()
 
 
-def _write_stacks(profile: StackProfile, folded: str | None, speedscope: str | None) -> None:
+def _write_stacks(profile: StackProfile) -> None:
     from lineprobe.reports.folded import write_folded
+    from lineprobe.reports.pprof import write_pprof
     from lineprobe.reports.speedscope import write_speedscope
 
-    if folded:
-        write_folded(profile, folded)
-    if speedscope:
-        write_speedscope(profile, speedscope)
+    writers = {"folded": write_folded, "speedscope": write_speedscope, "pprof": write_pprof}
+    for name, path in _stack_files().items():
+        writers[name](profile, path)
 
 
-def _emit(result: StackProfile, as_json: bool, folded: str | None, speedscope: str | None) -> None:
+def _emit(result: StackProfile, as_json: bool) -> None:
     from rich.console import Console
 
     from lineprobe.reports.json_report import profile_to_json
     from lineprobe.reports.terminal import render_profile
 
-    _write_stacks(result, folded, speedscope)
+    _write_stacks(result)
     if as_json:
         click.echo(json.dumps(profile_to_json(result), indent=1))
     else:
@@ -417,8 +435,6 @@ def stackcount(
     every_task: bool,
     duration: float | None,
     as_json: bool,
-    folded: str | None,
-    speedscope: str | None,
     tracepoint: str,
     launcher: str | None,
     command: tuple[str, ...],
@@ -443,7 +459,7 @@ def stackcount(
         as_json,
         launcher,
     )
-    _emit(result, as_json, folded, speedscope)
+    _emit(result, as_json)
 
 
 @main.command()
@@ -463,8 +479,6 @@ def offcpu(
     wall_clock: bool,
     frequency: int,
     as_json: bool,
-    folded: str | None,
-    speedscope: str | None,
     launcher: str | None,
     command: tuple[str, ...],
 ) -> None:
@@ -486,7 +500,7 @@ def offcpu(
         )
     else:
         result = _capture(kinds.OFFCPU, pid, command, duration, {}, as_json, launcher)
-    _emit(result, as_json, folded, speedscope)
+    _emit(result, as_json)
 
 
 @main.command()
@@ -562,8 +576,6 @@ def leaks(
     budget: float,
     sample: float | None,
     as_json: bool,
-    folded: str | None,
-    speedscope: str | None,
     launcher: str | None,
     command: tuple[str, ...],
 ) -> None:
@@ -588,10 +600,10 @@ def leaks(
         as_json,
         launcher,
     )
-    if folded or speedscope:
+    if _stack_files():
         from lineprobe.leaks.outstanding import outstanding_profile
 
-        _write_stacks(outstanding_profile(trace), folded, speedscope)
+        _write_stacks(outstanding_profile(trace))
     if as_json:
         click.echo(json.dumps(leaks_to_json(trace), indent=1))
     else:
@@ -714,39 +726,36 @@ def processes(workspace: tuple[str, ...], as_json: bool) -> None:
 
 @main.command("open")
 @click.argument("capture", type=click.Path(exists=True, dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
-@click.option("--folded", type=OUTPUT_FILE, help="Write collapsed stacks here (kinds with stacks).")
-@click.option("--speedscope", type=OUTPUT_FILE, help="Write a speedscope profile here (kinds with stacks).")
+@_report_options(stacks=True)
 @_slice_options
-def open_capture(
-    capture: str,
-    as_json: bool,
-    folded: str | None,
-    speedscope: str | None,
-    threads: tuple[str, ...],
-    time_range: str | None,
-) -> None:
+def open_capture(capture: str, as_json: bool, threads: tuple[str, ...], time_range: str | None) -> None:
     """Report a capture kept with --save, as the command that made it did: no agent, no
     privileges; copies of the traced binaries kept beside it stand in for files since rebuilt
-    or deleted.
+    or deleted. A pprof profile (another machine's, a fleet profiler's) is reported as a CPU
+    profile is, on its lines.
 
     \b
     lineprobe profile --pid 1234 --save before.lpcap
     lineprobe open before.lpcap
     lineprobe open before.lpcap --json
     lineprobe open before.lpcap --thread 4242 --time 2:4   (CPU profiles: a slice)
+    lineprobe open cpu.pb.gz                              (pprof)
     """
     from lineprobe.capture.agent_errors import AgentError
     from lineprobe.capture.recorded import saved_command
     from lineprobe.reopen import reopen_arguments
+    from lineprobe.reports.pprof import is_pprof, read_pprof
 
+    if is_pprof(capture):
+        _emit(_slice(read_pprof(capture), threads, time_range), as_json)
+        return
     try:
         saved = saved_command(Path(capture))
     except AgentError as exc:
         _fail(exc)
     outputs = ["--json"] if as_json else []
-    outputs += ["--folded", folded] if folded else []
-    outputs += ["--speedscope", speedscope] if speedscope else []
+    for name, path in _stack_files().items():
+        outputs += [f"--{name}", path]
     for thread in threads:
         outputs += ["--thread", thread]
     outputs += ["--time", time_range] if time_range is not None else []
@@ -1249,8 +1258,6 @@ def usdt_count(
     histogram: int | None,
     stack: bool,
     as_json: bool,
-    folded: str | None,
-    speedscope: str | None,
     launcher: str | None,
     probe: str,
 ) -> None:
@@ -1282,13 +1289,13 @@ def usdt_count(
     if stack and choices:
         raise click.UsageError("--stack counts by call stack: give no --arg or --by with it")
     _warn_of_runtime_flags(pid, probe)
-    if (folded or speedscope) and not stack:
-        raise click.UsageError("--folded and --speedscope write stacks: add --stack")
+    if _stack_files() and not stack:
+        raise click.UsageError("--folded, --speedscope and --pprof write stacks: add --stack")
     if stack:
         result = _capture(
             kinds.STACKCOUNT, pid, (), duration, {"tracepoint": f"usdt:{probe}"}, as_json, launcher
         )
-        _emit(result, as_json, folded, speedscope)
+        _emit(result, as_json)
         return
     counts: ProbeCounts = _capture(
         kinds.PROBE_ARGS,

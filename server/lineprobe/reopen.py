@@ -4,7 +4,7 @@ A saved capture is a recording (``capture/recorded.py``) whose header holds the 
 that made it. Reopening runs the same command with the recording in the agent's place, so its
 report is the command's own, resolved again (the archived binaries stand in for files since
 deleted or rebuilt). Of the saved arguments, those that chose where output went (``--json``,
-``--folded``, ``--speedscope``), where it was kept (``--save``), which slice of a profile it
+``--folded``, ``--speedscope``, ``--pprof``), where it was kept (``--save``), which slice of a profile it
 showed (``--thread``, ``--time``: the capture keeps every thread and all its time) and how
 privileges were gained (``--launcher``) are dropped, and a launched command (after ``--``)
 becomes the PID it ran as: nothing is launched or traced again.
@@ -13,7 +13,9 @@ becomes the PID it ran as: nothing is launched or traced again.
 from __future__ import annotations
 
 DROPPED_FLAGS = frozenset({"--json"})
-DROPPED_WITH_VALUE = frozenset({"--save", "--launcher", "--folded", "--speedscope", "--thread", "--time"})
+DROPPED_WITH_VALUE = frozenset(
+    {"--save", "--launcher", "--folded", "--speedscope", "--pprof", "--thread", "--time"}
+)
 
 
 def reopen_arguments(saved: list[str], pid: int | None, outputs: list[str]) -> list[str]:

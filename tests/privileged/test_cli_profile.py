@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LINEPROBE, WORKLOADS, marked_line
+from tests.unit.test_pprof_go import go_pprof, lines_by_pprof, top
 
 pytestmark = pytest.mark.privileged
 
@@ -103,6 +104,32 @@ def test_folded_and_speedscope_outputs(workloads: Path, spawn, tmp_path: Path) -
     doc = json.loads(speedscope.read_text())
     assert sum(doc["profiles"][0]["weights"]) == report["samples"]
     assert any(f["name"] == "is_divisible" for f in doc["shared"]["frames"])
+
+
+def by_line(report: dict) -> dict[str, tuple[int, int]]:
+    return {f"{line['path']}:{line['line']}": (line["self"], line["total"]) for line in report["lines"]}
+
+
+def test_a_pprof_export_reads_the_same_in_go_tool_pprof_and_back_in_lineprobe(
+    workloads: Path, spawn, tmp_path: Path
+) -> None:
+    target = spawn(workloads / "primes", "200000", "0")
+    exported = tmp_path / "cpu.pb.gz"
+    report = profile_json("--pid", str(target.pid), "--duration", "1.5", "--pprof", str(exported))
+    own = by_line(report)
+    assert lines_by_pprof(top(tmp_path, exported, "-lines")) == own
+    functions = top(tmp_path, exported)
+    hottest = report["functions"][0]
+    assert functions[hottest["function"]] == (hottest["self"], hottest["total"])
+    assert max(flat for flat, _ in functions.values()) == hottest["self"]
+    threads = go_pprof(tmp_path, "-tags", str(exported))
+    assert all(f"): {thread['tid']}" in threads for thread in report["threads"])
+
+    done = subprocess.run([*LINEPROBE, "open", "--json", str(exported)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    imported = json.loads(done.stdout)
+    assert by_line(imported) == own
+    assert imported["threads"] == report["threads"]
 
 
 def test_launch_and_profile_a_command(workloads: Path) -> None:
