@@ -200,7 +200,11 @@ def _report_options(stacks: bool = False) -> Callable[[F], F]:
         if stacks:
             for name, text in reversed(STACK_FILES):
                 command = click.option(
-                    f"--{name}", type=OUTPUT_FILE, expose_value=False, callback=_keep_stack_file, help=text
+                    f"--{name}",
+                    type=OUTPUT_FILE,
+                    expose_value=False,
+                    callback=_keep_stack_file,
+                    help=text,
                 )(command)
         return click.option(
             "--json", "as_json", is_flag=True, help="Print one JSON object instead of the report."
@@ -213,13 +217,14 @@ STACK_FILES = (
     ("folded", "Write collapsed stacks here."),
     ("speedscope", "Write a speedscope profile here."),
     ("pprof", "Write a pprof profile (profile.proto, gzipped) here."),
+    ("chrome-trace", "Write the threads' timeline as a Chrome trace (Perfetto, chrome://tracing) here."),
 )
 """The files a command's weighted stacks can be written to: option name, help."""
 
 
 def _keep_stack_file(context: click.Context, parameter: click.Parameter, value: str | None) -> None:
-    if value is not None and parameter.name is not None:
-        context.meta.setdefault("lineprobe.stack_files", {})[parameter.name] = value
+    if value is not None and parameter.name is not None:  # click names --chrome-trace chrome_trace
+        context.meta.setdefault("lineprobe.stack_files", {})[parameter.name.replace("_", "-")] = value
 
 
 def _stack_files() -> dict[str, str]:
@@ -398,13 +403,23 @@ def _with_progress(
 
 
 def _write_stacks(profile: StackProfile) -> None:
+    from lineprobe.costs.slices import SliceError
+    from lineprobe.reports.chrome_trace import write_chrome_trace
     from lineprobe.reports.folded import write_folded
     from lineprobe.reports.pprof import write_pprof
     from lineprobe.reports.speedscope import write_speedscope
 
-    writers = {"folded": write_folded, "speedscope": write_speedscope, "pprof": write_pprof}
+    writers = {
+        "folded": write_folded,
+        "speedscope": write_speedscope,
+        "pprof": write_pprof,
+        "chrome-trace": write_chrome_trace,
+    }
     for name, path in _stack_files().items():
-        writers[name](profile, path)
+        try:
+            writers[name](profile, path)
+        except SliceError as exc:
+            _fail(f"--{name}: {exc}")
 
 
 def _emit(result: StackProfile, as_json: bool) -> None:

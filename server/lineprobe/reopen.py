@@ -14,7 +14,7 @@ from __future__ import annotations
 
 DROPPED_FLAGS = frozenset({"--json"})
 DROPPED_WITH_VALUE = frozenset(
-    {"--save", "--launcher", "--folded", "--speedscope", "--pprof", "--thread", "--time"}
+    {"--save", "--launcher", "--folded", "--speedscope", "--pprof", "--chrome-trace", "--thread", "--time"}
 )
 
 
