@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -110,12 +111,17 @@ def by_line(report: dict) -> dict[str, tuple[int, int]]:
     return {f"{line['path']}:{line['line']}": (line["self"], line["total"]) for line in report["lines"]}
 
 
-def test_a_pprof_export_reads_the_same_in_go_tool_pprof_and_back_in_lineprobe(
+def test_a_pprof_export_reads_the_same_in_go_tool_pprof_and_back_with_the_binary_deleted(
     workloads: Path, spawn, tmp_path: Path
 ) -> None:
-    target = spawn(workloads / "primes", "200000", "0")
+    binary = tmp_path / "primes"  # a copy, deleted before the import: the pprof file is enough
+    shutil.copy2(workloads / "primes", binary)
+    target = spawn(binary, "200000", "0")
     exported = tmp_path / "cpu.pb.gz"
     report = profile_json("--pid", str(target.pid), "--duration", "1.5", "--pprof", str(exported))
+    target.kill()
+    target.wait()
+    binary.unlink()
     own = by_line(report)
     assert lines_by_pprof(top(tmp_path, exported, "-lines")) == own
     functions = top(tmp_path, exported)
