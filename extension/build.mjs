@@ -39,6 +39,17 @@ copyFileSync(join(here, "node_modules", "d3-flame-graph", "dist", "d3-flamegraph
 copyFileSync(join(here, "webview", "panel.css"), join(dist, "webview", "panel.css"));
 copyFileSync(join(here, "webview", "flamegraph.css"), join(dist, "webview", "flamegraph.css"));
 
+// The timeline (src/timelinePanel.ts): plain SVG, nothing bundled beside its own code.
+await esbuild.build({
+  ...common,
+  entryPoints: [join(here, "webview", "timeline.ts")],
+  outfile: join(dist, "webview", "timeline.js"),
+  platform: "browser",
+  format: "iife",
+  target: "es2022",
+});
+copyFileSync(join(here, "webview", "timeline.css"), join(dist, "webview", "timeline.css"));
+
 // The system panel (src/systemPanel.ts), with Chart.js bundled in.
 await esbuild.build({
   ...common,

@@ -3,11 +3,15 @@
  * user wants (a process, a command line, overrides) and hands it to the
  * profiler, the panel or the client.
  */
+import { existsSync } from "node:fs";
+import * as path from "node:path";
 import * as vscode from "vscode";
 import { setUpAgent } from "./agentSetup";
 import type { CapabilitiesView } from "./capabilities";
 import type { ServerClient } from "./client";
 import type { FlameGraphPanel } from "./flameGraphPanel";
+import type { TimelinePanel } from "./timelinePanel";
+import { RECENT_CAPTURES_KEY, remember } from "./model/recentCaptures";
 import type { HeatDecorations } from "./heatDecorations";
 import { profileOptions } from "./model/settings";
 import { splitCommandLine } from "./model/processes";
@@ -28,6 +32,7 @@ export interface CommandDeps {
   server: ServerClient;
   profiler: Profiler;
   flameGraph: FlameGraphPanel;
+  timeline: TimelinePanel;
   heat: HeatDecorations;
   capabilities: CapabilitiesView;
   systemPanel: SystemPanel;
@@ -125,10 +130,26 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       }
       const result = await server.execute<{ ok: boolean; error?: { message: string } }>(ServerCommand.openCapture, { path: file });
       if (result.ok) {
+        const recent = deps.workspaceState.get<string[]>(RECENT_CAPTURES_KEY, []);
+        await deps.workspaceState.update(RECENT_CAPTURES_KEY, remember(recent, file));
         await deps.flameGraph.refresh();
+        await deps.timeline.refresh();
         vscode.window.setStatusBarMessage(`lineprobe: opened ${file}`, 4000);
       }
       return result;
+    }),
+
+    register("lineprobe.openRecentCapture", async (): Promise<{ ok: boolean } | undefined> => {
+      const recent = deps.workspaceState.get<string[]>(RECENT_CAPTURES_KEY, []).filter((file) => existsSync(file));
+      if (recent.length === 0) {
+        void vscode.window.showInformationMessage("lineprobe: no captures opened in this workspace yet: use 'Open Capture…'.");
+        return undefined;
+      }
+      const picked = await vscode.window.showQuickPick(
+        recent.map((file) => ({ label: path.basename(file), description: path.dirname(file), file })),
+        { title: "lineprobe: Open Recent Capture", placeHolder: "captures opened in this workspace, latest first" },
+      );
+      return picked ? vscode.commands.executeCommand("lineprobe.openCaptureFile", { path: picked.file }) : undefined;
     }),
 
     register("lineprobe.clearEditorResults", async (): Promise<string[] | undefined> => {
@@ -218,6 +239,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }),
 
     register("lineprobe.showFlameGraph", () => deps.flameGraph.show()),
+
+    register("lineprobe.showTimeline", () => deps.timeline.show()),
 
     register("lineprobe.resetHeatScope", () => deps.flameGraph.resetScope()),
   ];

@@ -9,6 +9,8 @@ import { CapabilitiesView } from "./capabilities";
 import { ServerClient } from "./client";
 import { registerCommands } from "./commands";
 import { FlameGraphPanel } from "./flameGraphPanel";
+import { TimelinePanel } from "./timelinePanel";
+import { CAPTURE_EDITOR, CaptureEditorProvider } from "./captureEditor";
 import { HeatDecorations } from "./heatDecorations";
 import { ServerCommand, type ProfileArguments } from "./model/protocol";
 import { ProbeRuns } from "./probeRuns";
@@ -42,6 +44,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   profiler = new Profiler(client, status, actions);
   const heat = new HeatDecorations(context.extensionUri);
   const flameGraph = new FlameGraphPanel(context.extensionUri, client, profiler);
+  const timeline = new TimelinePanel(context.extensionUri, client, flameGraph);
   const capabilities = new CapabilitiesView(client, actions);
   const probes = new ProbeTreeView(client);
   const probeRuns = new ProbeRuns(client, context.extensionUri);
@@ -54,11 +57,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     client,
     heat,
     flameGraph,
+    timeline,
     capabilities,
     probes,
     probeRuns,
     systemPanel,
     client.onHeat((params) => heat.update(params)),
+    vscode.window.registerCustomEditorProvider(CAPTURE_EDITOR, new CaptureEditorProvider()),
     client.onState((state) => {
       if (state.kind === "starting") {
         status.set({ kind: "starting" });
@@ -71,6 +76,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     activeProfiler.onFinished((result) => {
       if (result.ok) {
         void flameGraph.refresh();
+        void timeline.refresh();
       }
     }),
     vscode.workspace.onDidChangeConfiguration((event) => {
@@ -87,6 +93,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       server: client,
       profiler: activeProfiler,
       flameGraph,
+      timeline,
       heat,
       capabilities,
       probes,

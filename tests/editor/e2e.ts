@@ -56,6 +56,11 @@ const BLOCKER_REL = "workloads/blocker/blocker.c";
 const NAP_TEXT = "nanosleep(&pause, NULL); /* NAP-LINE */";
 const NAP_LINE = readFileSync(path.join(REPO, BLOCKER_REL), "utf8").split("\n").findIndex((l) => l.includes(NAP_TEXT)) + 1;
 
+const PHASES_REL = "workloads/phases/phases.c";
+const PHASES_SOURCE = readFileSync(path.join(REPO, PHASES_REL), "utf8").split("\n");
+const ALPHA_LINE = PHASES_SOURCE.findIndex((l) => l.includes("/* ALPHA-LINE */")) + 1;
+const BETA_LINE = PHASES_SOURCE.findIndex((l) => l.includes("/* BETA-LINE */")) + 1;
+
 const SOURCE_REL = "workloads/primes/primes.c";
 const SOURCE = path.join(REPO, SOURCE_REL);
 const HOT_TEXT = "return n % d == 0;";
@@ -299,10 +304,7 @@ async function editorChecks(page: Page, workload: Started, scratch: string): Pro
   // Open Capture…: a profile the CLI kept with --save comes back on the file, replayed, no agent.
   const capture = path.join(scratch, "primes.lpcap");
   await run(path.join(REPO, ".venv", "bin", "python"), ["-m", "lineprobe.cli", "profile", "--pid", String(workload.pid), "-d", "1", "--save", capture, "--json"], { cwd: REPO });
-  await runCommand(page, "lineprobe: Open Capture…");
-  // The file dialog of a browser workbench is a quick input: the path typed, then Enter.
-  await page.locator(QUICK_INPUT_BOX).fill(capture);
-  await page.keyboard.press("Enter");
+  await openCaptureFile(page, capture);
   await page.waitForFunction(hotLineHeat, HOT_LINE, { polling: 50, timeout: 60_000 });
   await page.keyboard.press("Control+Shift+M");
   const reopened = page.locator(".markers-panel .monaco-tl-row", { hasText: /% of CPU samples \(self\) in is_divisible/ });
@@ -311,6 +313,58 @@ async function editorChecks(page: Page, workload: Started, scratch: string): Pro
   await page.screenshot({ path: path.join(ARTIFACTS, "07c-capture-opened.png") });
   await page.keyboard.press("Control+Shift+M");
   check(true, `Open Capture… puts a saved profile back on the file: heat on line ${HOT_LINE}, '${reopenedText.slice(0, 80)}'`);
+
+  // Timeline: a saved profile of phases (churn_alpha a second, then churn_beta, in turn) opened;
+  // a time range typed in the timeline takes the heat to the function that ran then.
+  const phasesCapture = path.join(scratch, "phases.lpcap");
+  await run(path.join(REPO, ".venv", "bin", "python"), ["-m", "lineprobe.cli", "profile", "--save", phasesCapture, "--json", "--", path.join(REPO, "workloads", "build", "phases"), "4", "1"], { cwd: REPO });
+  await openFile(page, PHASES_REL);
+  await waitForLine(page, "churn_alpha(uint64_t x)");
+  await openCaptureFile(page, phasesCapture);
+  await goToLine(page, ALPHA_LINE);
+  await page.waitForFunction(hotLineHeat, ALPHA_LINE, { polling: 50, timeout: 60_000 });
+  const bothHot = (await page.evaluate(hotLineHeat, BETA_LINE)) !== null;
+  await runCommand(page, "lineprobe: Show Timeline");
+  const timeline = await webviewFrameWith(page, "svg.row rect.bar");
+  await timeline.locator("#from").fill("1.2");
+  await timeline.locator("#to").fill("1.8");
+  await timeline.locator("#apply").click();
+  await page.locator(".statusbar-item", { hasText: "showing from 1.2 s to 1.8 s" }).first().waitFor({ timeout: 30_000 });
+  let alphaLeft = await page.evaluate(hotLineHeat, ALPHA_LINE);
+  for (const deadline = Date.now() + 30_000; alphaLeft !== null && Date.now() < deadline; ) {
+    await page.waitForTimeout(100);
+    alphaLeft = await page.evaluate(hotLineHeat, ALPHA_LINE);
+  }
+  const betaInRange = await page.evaluate(hotLineHeat, BETA_LINE);
+  const shown = ((await timeline.locator("#summary").textContent()) ?? "").trim();
+  await page.screenshot({ path: path.join(ARTIFACTS, "07d-timeline-range.png") });
+  check(
+    bothHot && alphaLeft === null && betaInRange !== null,
+    `a time range picked in the timeline moves the heat: 1.2-1.8 s shows churn_beta's line ${BETA_LINE} only ('${shown}')`,
+    JSON.stringify({ bothHot, alphaLeft, betaInRange }),
+  );
+  await timeline.locator("#whole").click();
+  await page.waitForFunction(hotLineHeat, ALPHA_LINE, { polling: 50, timeout: 30_000 });
+  check(true, "Whole Profile in the timeline brings every sample's heat back");
+
+  // A capture file opened as a document: the custom editor replays it and says what it holds;
+  // Open Recent Capture… lists the captures this workspace opened, latest first.
+  await runCommand(page, "File: Open File...");
+  await typeInFileDialog(page, "Open File", capture);
+  const captureEditor = await webviewFrameWith(page, "ul#summary li");
+  await captureEditor.locator("ul#summary li", { hasText: "is_divisible" }).first().waitFor({ timeout: 60_000 });
+  const held = ((await captureEditor.locator("ul#summary").textContent()) ?? "").replace(/\s+/g, " ");
+  await page.screenshot({ path: path.join(ARTIFACTS, "07e-capture-editor.png") });
+  check(true, `a .lpcap file opens in the capture editor, replayed: '${held.slice(0, 100)}'`);
+  await runCommand(page, "lineprobe: Open Recent Capture…");
+  await quickPickRow(page, "phases.lpcap").waitFor();
+  const recent = (await quickPickRows(page)).map((row) => row.label);
+  await page.keyboard.press("Escape");
+  check(
+    recent.length >= 2 && recent[0].includes("primes.lpcap") && recent.some((row) => row.includes("phases.lpcap")),
+    "Open Recent Capture… lists this workspace's captures, latest first",
+    JSON.stringify(recent),
+  );
 
   // Show Capabilities: the agent's report, in a read-only document.
   await runCommand(page, "lineprobe: Show Capabilities");
@@ -640,6 +694,44 @@ function probeSiteMark(line: number): { gutter: string; text: string } | null {
  * one first: a click in the flame graph may leave its own group active
  * while the source opens beside it.
  */
+/** "Open Capture…" with `file` typed in its file dialog, which a browser workbench shows as a
+ * quick input: typed only once the dialog (not the palette it replaces) is open. */
+async function openCaptureFile(page: Page, file: string): Promise<void> {
+  await runCommand(page, "lineprobe: Open Capture…");
+  await typeInFileDialog(page, "Open Capture", file);
+}
+
+/** Types `file` in the file dialog titled `title` and accepts it. The dialog fills in its own
+ * starting folder after it opens, which may land over what was typed: typed again until the
+ * box holds the path and the dialog lists the file. */
+async function typeInFileDialog(page: Page, title: string, file: string): Promise<void> {
+  await page.locator(".quick-input-widget .quick-input-title", { hasText: title }).first().waitFor();
+  const box = page.locator(QUICK_INPUT_BOX);
+  const name = path.basename(file);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await box.fill(file);
+    await page.waitForTimeout(300);
+    const listed = await quickPickRow(page, name).count();
+    if ((await box.inputValue()) === file && listed > 0) {
+      break;
+    }
+  }
+  await page.keyboard.press("Enter");
+}
+
+/** The webview frame (of those open, shown or retained) whose page has `selector`. */
+async function webviewFrameWith(page: Page, selector: string): Promise<Frame> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    for (const frame of page.frames()) {
+      if (await frame.$(selector).catch(() => null)) {
+        return frame;
+      }
+    }
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`no webview shows ${selector}`);
+}
+
 function hotLineHeat(line: number): { gutter: string; background: string } | null {
   const active = document.querySelector(".editor-group-container.active .monaco-editor");
   const editors = [...(active ? [active] : []), ...Array.from(document.querySelectorAll(".editor-group-container .monaco-editor"))];

@@ -15,6 +15,8 @@ export const ServerCommand = {
   clearResults: "lineprobe.clearResults",
   openCapture: "lineprobe.openCapture",
   scopeHeat: "lineprobe.scopeHeat",
+  timeline: "lineprobe.timeline",
+  sliceProfile: "lineprobe.sliceProfile",
   usdtList: "lineprobe.usdtList",
   usdtCount: "lineprobe.usdtCount",
   usdtTrace: "lineprobe.usdtTrace",
@@ -250,6 +252,29 @@ export interface FlameNode {
 export type FlameGraphResult = { ok: true; samples: number; event?: string; unit?: string; root: FlameNode } | Failure;
 
 export type ScopeHeatResult = { ok: true; samples_in_scope: number } | Failure;
+
+/** One thread of `lineprobe.timeline`: its samples in all, and per time bucket from the start. */
+export interface TimelineThread {
+  tid: number;
+  name: string;
+  samples: number;
+  counts: number[];
+}
+
+/** `lineprobe.timeline`: the latest profile's threads over time (of the whole profile, whatever
+ * slice is shown); `bucketMs` 0: no time was kept. `selection` names the slice shown ("": all). */
+export type TimelineResult =
+  | { ok: true; samples: number; unit: string; bucketMs: number; threads: TimelineThread[]; selection: string }
+  | Failure;
+
+/** `lineprobe.sliceProfile`'s request: each field optional; none: the whole profile again. */
+export interface SliceArguments {
+  threads?: number[];
+  startS?: number;
+  endS?: number;
+}
+
+export type SliceResult = { ok: true; samples: number; selection: string } | Failure;
 
 export interface Capability {
   name: string;
