@@ -243,6 +243,11 @@ def main() -> None:
 @click.option("--pid", "-p", type=int, help="Profile this running process (all its threads).")
 @_duration_option("sample", parameters.DURATION_S)
 @_frequency_option("Samples per second per CPU.")
+@click.option(
+    "--follow-children",
+    is_flag=True,
+    help="Also profile the processes the target starts (and theirs), each under its name. Root only.",
+)
 @_slice_options
 @_report_options(stacks=True)
 @_launcher_and_command
@@ -250,6 +255,7 @@ def profile(
     pid: int | None,
     duration: float | None,
     frequency: int,
+    follow_children: bool,
     threads: tuple[str, ...],
     time_range: str | None,
     as_json: bool,
@@ -263,6 +269,7 @@ def profile(
     lineprobe profile --pid 1234 --duration 5
     lineprobe profile -- ./build/primes 200000
     lineprobe profile --thread worker --time 2:4 -- ./server
+    sudo lineprobe profile --follow-children -- make -j8
     """
     from lineprobe.capture import kinds
     from lineprobe.costs.slices import time_bucket_ms
@@ -273,10 +280,19 @@ def profile(
         pid,
         command,
         duration,
-        {"frequency": frequency, "time_bucket_ms": time_bucket_ms(window, launched=pid is None)},
+        {
+            "frequency": frequency,
+            "time_bucket_ms": time_bucket_ms(window, launched=pid is None),
+            **({"follow_children": True} if follow_children else {}),
+        },
         as_json,
         launcher,
     )
+    if result.total == 0 and result.header.target_exited and pid is None and not follow_children:
+        _stderr_console().print(
+            "[bold]hint:[/] a command that does its work in processes it starts is profiled with "
+            "--follow-children (root only)"
+        )
     _emit(_slice(result, threads, time_range), as_json)
 
 

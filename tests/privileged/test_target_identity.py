@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_lsp
@@ -52,14 +53,14 @@ def test_a_pid_reused_while_tracing_is_set_up_yields_nothing_of_the_new_process(
     replaced: list[subprocess.Popen[bytes]] = []
     current: dict[str, subprocess.Popen[bytes]] = {}
 
-    def replace_then_start(self: CpuProfiler, tgid: int, frequency: int, exemplars: bool = True) -> None:
+    def replace_then_start(self: CpuProfiler, tgid: int, *args: Any, **kwargs: Any) -> None:
         original = current.pop("target")
         original.kill()
         original.wait()  # reaped: its PID is free
         newcomer = take_pid(tgid, [str(workloads / "spin"), "5"])
         if newcomer is not None:
             replaced.append(newcomer)
-        start(self, tgid, frequency, exemplars)
+        start(self, tgid, *args, **kwargs)
 
     monkeypatch.setattr(CpuProfiler, "start", replace_then_start)
     refused = recorded = 0

@@ -77,7 +77,7 @@ def test_the_header_defines_what_the_loaders_read() -> None:
     # Each stats enum ends with its count, one past the last index.
     for prefix, last in (("CPU", "UNTIMED"), ("SYS", "COUNTS_FULL"), ("LEAK", "FREES")):
         assert constants[f"{prefix}_STAT_COUNT"] == constants[f"{prefix}_STAT_{last}"] + 1
-    assert constants["GATE_SLOTS"] == 7
+    assert constants["GATE_SLOTS"] == 9
     assert (target_gate.GATE_TGID, target_gate.GATE_START) == (0, 6)
     assert (descriptors.FD_OPENED, descriptors.FD_CREATED, descriptors.AT_FDCWD) == (1, 6, -100)
     assert syscall_tracer.SYSCALL_KINDS[257] == constants["PATH_ARG"] | constants["OPENS_FD"] | 1

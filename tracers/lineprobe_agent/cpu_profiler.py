@@ -10,6 +10,13 @@ views and time ranges are sliced from these counts, with no per-sample event
 not be recorded is counted, never dropped silently: a sample with no room for its
 time bucket is counted without it (``untimed``).
 
+Following children (``follow``, root callers only: ``target_gate``), each count
+also says its process, and the memory maps of the followed processes are read
+while sampling (every tick, and at once after one execs), through
+/proc/PID/map_files for build ids as the target's are (``Target.snapshot_maps``):
+children often exit before the profile ends, so the last map seen is kept. A
+process sampled whose map was never read is counted (``children_unmapped``).
+
 The program (``bpf/cpu_profiler.bpf.c``) includes only UAPI headers, so it is
 safe against kernel headers that do not match the running kernel. The perf
 events and the gate's tracepoints are attached for a profile and detached after
@@ -30,7 +37,8 @@ from lineprobe_agent.bpf_source import compile_program, constant, copied_stack
 from lineprobe_agent.bpf_tables import StackStats, c_text, stat
 from lineprobe_agent.bpf_tracer import BpfTracer
 from lineprobe_agent.exemplar_buffer import ExemplarBuffer
-from lineprobe_agent.protocol import Exemplar, SampleCounters, StackCount
+from lineprobe_agent.protocol import Exemplar, ProcessMaps, SampleCounters, StackCount
+from lineprobe_agent.target import Target
 from lineprobe_agent.target_gate import TargetGate
 
 EXEMPLAR_BUFFER_PAGES = 256
@@ -51,6 +59,7 @@ class CollectedSamples:
     counters: SampleCounters
     exemplars: list[Exemplar]
     thread_names: dict[int, str]
+    processes: dict[int, ProcessMaps]
 
 
 class CpuProfiler(BpfTracer):
@@ -67,17 +76,26 @@ class CpuProfiler(BpfTracer):
         )
         self.gate = TargetGate(self._bpf)
         self._time_bucket_ms = 0
+        self._followed = FollowedProcesses(self.gate, 0)
 
     def poll(self, timeout_s: float) -> None:
         """Deliver pending exemplars, waiting up to ``timeout_s`` for some."""
         self._bpf.perf_buffer_poll(timeout=max(int(timeout_s * 1000), 0))
+        if self.gate.followed_exec_seen:
+            self.gate.followed_exec_seen = False
+            self._followed.refresh()
 
-    def start(self, tgid: int, frequency: int, exemplars: bool = True, time_bucket_ms: int = 0) -> None:
+    def start(
+        self, tgid: int, frequency: int, exemplars: bool = True, time_bucket_ms: int = 0, follow: bool = False
+    ) -> None:
         """Sample ``tgid``'s threads at ``frequency`` Hz per CPU; with ``time_bucket_ms``, each
-        count also says which slice of that width, from now, it fell in."""
+        count also says which slice of that width, from now, it fell in. With ``follow`` (root
+        callers only), also the processes it starts."""
         from bcc import PerfSWConfig, PerfType
 
         self._reset()
+        self.gate.follow = follow
+        self._followed = FollowedProcesses(self.gate, tgid)
         self._bpf["exemplars_enabled"][ctypes.c_int(0)] = ctypes.c_uint32(1 if exemplars else 0)
         clock = self._bpf["profile_clock"]
         clock[ctypes.c_int(CLOCK_BUCKET_NS)] = ctypes.c_uint64(time_bucket_ms * 1_000_000)
@@ -98,10 +116,14 @@ class CpuProfiler(BpfTracer):
         return stat(self._bpf, STATS.events)
 
     def tick(self) -> None:
-        """Nothing to do between polls: stacks are aggregated in the kernel."""
+        """Stacks are aggregated in the kernel; the followed processes' maps are read."""
+        if self.gate.follow:
+            self._followed.refresh()
 
     def stop(self) -> None:
         """Detach the perf events and the gate: sampling ends here, the maps stay readable."""
+        if self.gate.follow:
+            self._followed.refresh()
         if self._attached:
             from bcc import PerfSWConfig, PerfType
 
@@ -116,6 +138,7 @@ class CpuProfiler(BpfTracer):
         traces = self._bpf["stack_traces"]
         stacks: list[StackCount] = []
         index_of: dict[tuple[int, int, int, int, int], int] = {}
+        follow = self.gate.follow
         for key, value in counts.items():
             tid, bucket = int(key.tid), int(key.time_bucket)
             index_of[(int(key.user_stack_id), int(key.kernel_stack_id), int(key.user_ip), tid, bucket)] = len(
@@ -132,17 +155,90 @@ class CpuProfiler(BpfTracer):
                 kernel = [name_kernel_address(int(a)) for a in traces.walk(key.kernel_stack_id)]
             timed = self._time_bucket_ms > 0 and bucket != NO_TIME_BUCKET
             stacks.append(
-                StackCount(int(value.value), user, kernel, user_missing, tid, bucket if timed else None)
+                StackCount(
+                    int(value.value),
+                    user,
+                    kernel,
+                    user_missing,
+                    tid,
+                    bucket if timed else None,
+                    int(key.tgid) if follow else None,
+                )
             )
+        sampled = {s.tgid for s in stacks if s.tgid is not None}
+        sampled.discard(self._followed.target)
+        processes = {tgid: maps for tgid, maps in self._followed.processes().items() if tgid in sampled}
+        unmapped = sampled - processes.keys()
         counters = STATS.read(self._bpf, self._exemplars.lost)
-        counters = msgspec.structs.replace(counters, untimed=stat(self._bpf, UNTIMED))
+        counters = msgspec.structs.replace(
+            counters,
+            untimed=stat(self._bpf, UNTIMED),
+            children_not_followed=self.gate.follow_full() if follow else 0,
+            children_unmapped=len(unmapped),
+        )
         exemplars = [
             Exemplar(index_of.get((stack_id, -1, ip_key, tid, bucket), -1), tid, ip, sp, bp, data)
             for stack_id, ip_key, tid, bucket, ip, sp, bp, data in self._exemplars.records
         ]
         names = {int(tid.value): c_text(name.comm) for tid, name in self._bpf["thread_names"].items()}
         self._reset()
-        return CollectedSamples(stacks, counters, exemplars, names)
+        return CollectedSamples(stacks, counters, exemplars, names, processes)
+
+
+class FollowedProcesses:
+    """The processes the gate follows besides the target, and their memory maps as last read."""
+
+    def __init__(self, gate: TargetGate, target: int) -> None:
+        self.gate = gate
+        self.target = target
+        self._processes: dict[int, Target] = {}
+        self._threads: set[int] = set()
+        """Numbers in the followed map that are threads' tids (inert there), not processes."""
+        self._present: set[int] = set()
+        """The numbers in the followed map at the last refresh."""
+
+    def refresh(self) -> None:
+        """Read the maps of every followed process that still runs: new ones, and for the known
+        ones what they mapped since (an exec replaces what it overlaps; build ids are read once
+        per file). A number that left the map (its task exited) and is back is another task."""
+        present = set(self.gate.followed())
+        self._threads &= present
+        for pid in sorted(present):
+            if pid in self._threads:
+                continue
+            process = self._processes.get(pid)
+            if process is not None and pid not in self._present:
+                process = None  # the number was given to another process since
+            if process is None:
+                tgid = _tgid_of(pid)
+                if tgid is None:
+                    continue  # exiting: its last map (if read) is kept
+                if tgid != pid:
+                    self._threads.add(pid)
+                    continue
+                process = self._processes[pid] = Target(pid=pid, pidfd=-1, exe="", comm="")
+            process.snapshot_maps()
+        self._present = present
+
+    def processes(self) -> dict[int, ProcessMaps]:
+        """Each followed process whose map was read, by tgid."""
+        return {
+            pid: ProcessMaps(process.comm, process.exe, process.mappings())
+            for pid, process in self._processes.items()
+            if process.exe
+        }
+
+
+def _tgid_of(pid: int) -> int | None:
+    """The process a task number belongs to (itself for a process), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _raw_exemplar(event: Any) -> tuple[int, int, int, int, int, int, int, bytes]:

@@ -97,6 +97,9 @@ class ProfileRequest(_Request, tag="profile", frozen=True):
     launches execs once or twice (its gate, the parent-death wrapper) before it is the command."""
     time_bucket_ms: TimeBucket = 0
     """Also count each stack by the slice of this width (from the start) it was sampled in; 0: no time."""
+    follow_children: bool = False
+    """Also sample the processes the target starts (and theirs), each stack with its ``tgid``. Root
+    callers only: no access check is made per child, which may exec a setuid program."""
 
 
 class PrepareRequest(_Request, tag="prepare", frozen=True):
@@ -425,6 +428,8 @@ class StackCount(msgspec.Struct, frozen=True):
     time_bucket: int | None = None
     """Which ``time_bucket_ms``-wide slice of the profile, from its start, they fell in; None: not
     kept (no time asked, or counted without it: ``SampleCounters.untimed``)."""
+    tgid: int | None = None
+    """The process the samples were taken in, when children are followed (``follow_children``)."""
 
 
 class SampleCounters(msgspec.Struct, frozen=True):
@@ -442,6 +447,12 @@ class SampleCounters(msgspec.Struct, frozen=True):
     """Exemplars the perf buffer dropped (their samples still count in ``stacks``)."""
     untimed: int = 0
     """Samples counted without their time bucket: the map had no room for one more bucket."""
+    children_not_followed: int = 0
+    """Following children: forks of a recorded process not followed (the map of followed processes
+    was full)."""
+    children_unmapped: int = 0
+    """Following children: processes sampled that exited before their memory map could be read
+    (their samples keep only kernel frames)."""
 
 
 class Exemplar(msgspec.Struct, frozen=True):
@@ -495,6 +506,15 @@ class TraceHeader(msgspec.Struct, frozen=True):
     confirmed again, or after access was lost."""
 
 
+class ProcessMaps(msgspec.Struct, frozen=True):
+    """A process the target started (following children): its name and memory map, as
+    ``TraceHeader`` has the target's, the last seen."""
+
+    comm: str
+    exe: str
+    maps: list[Mapping]
+
+
 class ProfileResult(msgspec.Struct, frozen=True):
     header: TraceHeader
     frequency: int
@@ -505,6 +525,8 @@ class ProfileResult(msgspec.Struct, frozen=True):
     """Each sampled thread's name (comm) as the kernel last saw it: tid -> name."""
     time_bucket_ms: int = 0
     """The width of the stacks' ``time_bucket``; 0: they carry no time."""
+    processes: dict[int, ProcessMaps] = {}
+    """Following children: each followed process whose map was read, by tgid (not the target)."""
 
 
 class HistogramBucket(msgspec.Struct, frozen=True):

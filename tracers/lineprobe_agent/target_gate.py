@@ -14,6 +14,14 @@ Each program includes ``bpf/lineprobe.h``, where the gate's C is, and asks
   first runs, so not one of its events is recorded: the tgid and this
   generation together are an identity that cannot be reused within a trace.
 
+With ``follow`` (root callers only: a caller the agent trusts to trace whatever
+runs, since no access check is made per child), the processes the target forks,
+and theirs in turn, are recorded as the target is: ``sched_process_fork`` adds a
+recorded parent's child to the ``lp_followed`` map (by tgid; a thread's tid added
+is inert), and ``sched_process_exit``, attached only then, deletes it, so that a
+number given to another process is not followed by mistake. A fork the map has no
+room for is counted (``follow_full``).
+
 The agent learns of an exec or a reuse at once through the ``lp_gate_events``
 perf buffer, which the tracer's own ``perf_buffer_poll`` drains with its other
 buffers. The two ``sched:`` tracepoints that keep the gate are attached for a
@@ -39,9 +47,12 @@ GATE_ENDED = constant("GATE_ENDED")
 GATE_HELD = constant("GATE_HELD")
 GATE_TRUSTED = constant("GATE_TRUSTED")
 GATE_START = constant("GATE_START")
+GATE_FOLLOW = constant("GATE_FOLLOW")
+GATE_FOLLOW_FULL = constant("GATE_FOLLOW_FULL")
 GATE_SLOTS = constant("GATE_SLOTS")
 GATE_EVENT_EXEC = constant("GATE_EVENT_EXEC")
 GATE_EVENT_REUSED = constant("GATE_EVENT_REUSED")
+GATE_EVENT_FOLLOWED_EXEC = constant("GATE_EVENT_FOLLOWED_EXEC")
 NEVER = 2**64 - 1
 """An approved exec count that no count reaches: the gate stays shut."""
 
@@ -49,6 +60,8 @@ GATE_TRACEPOINTS = (
     ("sched:sched_process_exec", "lp_gate_on_exec"),
     ("sched:sched_process_fork", "lp_gate_on_fork"),
 )
+FOLLOW_TRACEPOINTS = (("sched:sched_process_exit", "lp_gate_on_exit"),)
+"""Attached only while following children: forget a followed task as it exits."""
 
 
 @dataclass
@@ -58,17 +71,24 @@ class TargetGate:
     bpf: Any
     exec_seen: bool = False
     reused: bool = False
+    followed_exec_seen: bool = False
+    """A followed process exec'd since this was last cleared (its new map is worth reading)."""
     trusted: bool = False
     """The caller may trace whatever the target execs (root): an exec does not shut the gate,
     so not one event is held; set before ``open``."""
     start_at_exec: int = 0
     """Nothing is recorded before the target's Nth exec (a launched command's gate and wrapper);
     set before ``open``."""
+    follow: bool = False
+    """Also record the processes the target starts (and theirs): root callers only; set before
+    ``attach``."""
     _tracepoints: Tracepoints = field(init=False, repr=False)
+    _follow_tracepoints: Tracepoints = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.bpf["lp_gate_events"].open_perf_buffer(self._on_event, page_cnt=8)
         self._tracepoints = Tracepoints(self.bpf, GATE_TRACEPOINTS)
+        self._follow_tracepoints = Tracepoints(self.bpf, FOLLOW_TRACEPOINTS)
 
     def _on_event(self, cpu: int, data: Any, size: int) -> None:
         what = ctypes.cast(data, ctypes.POINTER(ctypes.c_uint32)).contents.value
@@ -76,6 +96,8 @@ class TargetGate:
             self.exec_seen = True
         elif what == GATE_EVENT_REUSED:
             self.reused = True
+        elif what == GATE_EVENT_FOLLOWED_EXEC:
+            self.followed_exec_seen = True
 
     def _get(self, slot: int) -> int:
         return int(self.bpf["lp_gate"][ctypes.c_int(slot)].value)
@@ -84,21 +106,31 @@ class TargetGate:
         self.bpf["lp_gate"][ctypes.c_int(slot)] = ctypes.c_uint64(value)
 
     def attach(self) -> None:
-        """Follow execs and forks (the gate's tracepoints); before ``open``."""
+        """Follow execs and forks (the gate's tracepoints), and exits when following children;
+        before ``open``."""
+        if self.follow:
+            self._follow_tracepoints.attach()
         self._tracepoints.attach()
 
     def detach(self) -> None:
         """Stop following execs and forks; after ``close``. Safe to call when not attached."""
-        self._tracepoints.detach()
+        try:
+            self._tracepoints.detach()
+        finally:
+            self._follow_tracepoints.detach()
 
     def open(self, tgid: int) -> None:
         """Start recording ``tgid``'s events, with fresh counts."""
-        self.exec_seen = self.reused = False
+        self.exec_seen = self.reused = self.followed_exec_seen = False
         self._set(GATE_TGID, 0)
         for slot in (GATE_EXECS, GATE_APPROVED, GATE_ENDED, GATE_HELD):
             self._set(slot, 0)
         self._set(GATE_TRUSTED, 1 if self.trusted else 0)
         self._set(GATE_START, self.start_at_exec)
+        self._set(GATE_FOLLOW, 0)
+        self.bpf["lp_followed"].clear()
+        self._set(GATE_FOLLOW_FULL, 0)
+        self._set(GATE_FOLLOW, 1 if self.follow else 0)
         self._set(GATE_TGID, tgid)
 
     def execs(self) -> int:
@@ -120,9 +152,18 @@ class TargetGate:
     def held_events(self) -> int:
         return self._get(GATE_HELD)
 
+    def followed(self) -> list[int]:
+        """The tasks followed now (tgids, and the inert tids of threads)."""
+        return [int(key.value) for key in self.bpf["lp_followed"]]
+
+    def follow_full(self) -> int:
+        """Forks not followed because the map of followed processes was full."""
+        return self._get(GATE_FOLLOW_FULL)
+
     def close(self) -> None:
         """No target: nothing is recorded or counted."""
         self._set(GATE_TGID, 0)
+        self._set(GATE_FOLLOW, 0)
 
 
 class WindowGate(Protocol):

@@ -96,10 +96,25 @@ class TracerEntry:
 # -- CPU profiling -----------------------------------------------------------------------------
 
 
+FOLLOW_NEEDS_ROOT = (
+    "following children needs root: a child may exec a setuid program, and the agent does not check "
+    "the caller's access to each child"
+)
+
+
 def run_profile(tracing: Tracing, request: protocol.ProfileRequest) -> protocol.ProfileDone:
+    if request.follow_children and not tracing.session.access.caller.is_root:
+        # Only a caller trusted to trace whatever runs (the gate's ``trusted``) may follow.
+        raise RequestFailed(
+            "permission-denied",
+            f"{FOLLOW_NEEDS_ROOT} (the caller is uid {tracing.session.access.caller.uid})",
+            "profile without --follow-children, or run as root",
+        )
     profiler: CpuProfiler = tracing.program("cpu")
     tracing.attach(
-        lambda: profiler.start(request.pid, request.frequency, request.exemplars, request.time_bucket_ms),
+        lambda: profiler.start(
+            request.pid, request.frequency, request.exemplars, request.time_bucket_ms, request.follow_children
+        ),
         profiler.stop,
         profiler.gate,
         "cannot attach the perf events",
@@ -115,6 +130,7 @@ def run_profile(tracing: Tracing, request: protocol.ProfileRequest) -> protocol.
             exemplars=collected.exemplars,
             thread_names=collected.thread_names,
             time_bucket_ms=request.time_bucket_ms,
+            processes=collected.processes,
         ),
     )
 

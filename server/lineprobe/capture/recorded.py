@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -37,6 +38,7 @@ from lineprobe.capture.progress import CapabilityReport, Progress, ProgressCallb
 from lineprobe.capture.wire.convert import WIRE_KINDS, Captured, Tracepoints, WireSession
 from lineprobe.model.capture import CaptureHeader
 from lineprobe.model.mapping import MappedFile
+from lineprobe.profiling.model import RawProfile
 from lineprobe.tracepoints.records import TracepointLayout
 from lineprobe.usdt.counts import ProbeCounts, SiteHits
 from lineprobe.usdt.hits import ProbeTrace
@@ -77,10 +79,11 @@ class Recorder:
     def agent_said(self, line: bytes) -> None:
         self._write({"from": "agent", "message": json.loads(line)})
 
-    def archive(self, header: CaptureHeader) -> None:
-        """Keep a copy of the traced binaries that are not the system's (the target's own)."""
+    def archive(self, header: CaptureHeader, also: Iterable[MappedFile] = ()) -> None:
+        """Keep a copy of the traced binaries that are not the system's (the target's own, and
+        those of ``also``: the children a profile followed)."""
         folder = archive_folder(self.path)
-        for mapping in header.mappings:
+        for mapping in (*header.mappings, *also):
             if mapping.path.startswith(SYSTEM_PREFIXES) or not os.path.isfile(mapping.path):
                 continue
             folder.mkdir(exist_ok=True)
@@ -237,6 +240,12 @@ class RecordedAgent:
             raise AgentError("internal", f"the recording answers {kind!r} with {type(answer).__name__}")
         raw = answer.raw
         raw = replace(raw, header=self._from_archive(raw.header))
+        if isinstance(raw, RawProfile) and raw.processes:
+            processes = {
+                tgid: replace(p, exe=self._archived(p.exe), mappings=self._mappings_from_archive(p.mappings))
+                for tgid, p in raw.processes.items()
+            }
+            raw = replace(raw, processes=processes)
         if isinstance(raw, ProbeCounts | ProbeTrace):
             raw = replace(raw, site_hits=self._sites_from_archive(raw.site_hits))
         return raw
@@ -246,11 +255,14 @@ class RecordedAgent:
         copy = archive_folder(self.path) / os.path.basename(path)
         return str(copy) if not path.startswith(SYSTEM_PREFIXES) and copy.is_file() else path
 
+    def _mappings_from_archive(self, mappings: tuple[MappedFile, ...]) -> tuple[MappedFile, ...]:
+        return tuple(
+            MappedFile(m.start, m.end, m.offset, self._archived(m.path), m.build_id) for m in mappings
+        )
+
     def _from_archive(self, header: CaptureHeader) -> CaptureHeader:
         """The header as replayed: its binaries the archived copies where there are some."""
-        mappings = tuple(
-            MappedFile(m.start, m.end, m.offset, self._archived(m.path), m.build_id) for m in header.mappings
-        )
+        mappings = self._mappings_from_archive(header.mappings)
         return replace(header, exe=self._archived(header.exe), mappings=mappings, replayed=True)
 
     def _sites_from_archive(self, sites: tuple[SiteHits, ...]) -> tuple[SiteHits, ...]:

@@ -31,6 +31,7 @@ from lineprobe.capture.kinds import CaptureKind, Resolved
 from lineprobe.capture.progress import Progress, ProgressCallback
 from lineprobe.capture.recorded import RecordedAgent, Recorder
 from lineprobe.capture.spawned import live_agent
+from lineprobe.profiling.model import RawProfile
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.tracepoints.records import TracepointLayout
 
@@ -252,7 +253,8 @@ class CaptureRunner:
             raw, header=replace(header, timings=replace(header.timings, agent_start_s=self._agent_start_s()))
         )
         if self._recorder is not None:
-            self._recorder.archive(raw.header)
+            children = raw.processes.values() if isinstance(raw, RawProfile) else ()
+            self._recorder.archive(raw.header, [m for child in children for m in child.mappings])
         result = kind.resolve(raw, self.cache, not isinstance(target, int))
         self.cache.save()
         if status not in (None, 0) and header.target_exited:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from lineprobe.costs.model import CPU_SAMPLES, CostColumn
 from lineprobe.model.capture import CaptureHeader
+from lineprobe.model.mapping import MappedFile
 from lineprobe.unwinding.stack_unwinder import StackCopy, UserRegisters
 
 
@@ -26,6 +27,18 @@ class SampledStack:
     addresses cannot be resolved without that process's map, so they are not kept)."""
     thread: int | None = None
     time_bucket: int | None = None
+    tgid: int | None = None
+    """Following children: the process the samples were taken in (the target or one it started)."""
+
+
+@dataclass(frozen=True)
+class ChildProcess:
+    """A process the target started (a profile that followed children): its user addresses are
+    resolved in its own map, as the header has the target's."""
+
+    comm: str
+    exe: str
+    mappings: tuple[MappedFile, ...]
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,8 @@ class LossCounters:
     stack_collisions: int
     exemplars_lost: int = 0
     untimed: int = 0
+    children_not_followed: int = 0
+    children_unmapped: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,3 +77,5 @@ class RawProfile:
     thread_names: dict[int, str] = field(default_factory=dict)
     time_bucket_ms: int = 0
     """The width of the stacks' time buckets; 0: no time kept."""
+    processes: dict[int, ChildProcess] = field(default_factory=dict)
+    """Following children: each child's map, by tgid (the target's is the header's)."""

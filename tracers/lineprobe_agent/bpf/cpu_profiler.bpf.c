@@ -1,7 +1,8 @@
 /* CPU sampling: one cpu-clock perf event per CPU runs on_cpu_sample (cpu_profiler.py).
  *
  * Samples of the target (the gate's tgid: a map value, so one compiled program serves every
- * profile of an agent) count each distinct (user stack, kernel stack, thread, time bucket) in a
+ * profile of an agent, and the processes it started when following them) count each distinct
+ * (user stack, kernel stack, thread, time bucket) in a
  * hash map; the thread's name is kept beside it. User-mode samples also send an exemplar
  * (registers and user stack) for CFI unwinding.
  * Only UAPI headers: the kernel headers available may not match the running kernel. */
@@ -28,6 +29,8 @@ struct sample_key_t {
     u64 user_ip;      /* only set when the user stack is missing */
     u32 tid;
     u32 time_bucket;  /* (now - clock[CLOCK_START]) / clock[CLOCK_BUCKET_NS], or NO_TIME_BUCKET */
+    u32 tgid;         /* the process: the target, or one it started (following children) */
+    u32 key_pad;
 };
 
 /* profile_clock's slots, written by the agent before the perf events are attached. */
@@ -88,7 +91,9 @@ int on_cpu_sample(struct lp_perf_event_data *ctx)
             bump(key.kernel_stack_id == -EEXIST ? CPU_STAT_COLLISIONS : CPU_STAT_KERNEL_STACK_MISSING);
     }
 
-    key.tid = (u32)bpf_get_current_pid_tgid();
+    u64 pid_tgid = bpf_get_current_pid_tgid();
+    key.tid = (u32)pid_tgid;
+    key.tgid = pid_tgid >> 32;
     key.time_bucket = 0;
     u32 slot = CLOCK_START;
     u64 *start = profile_clock.lookup(&slot);

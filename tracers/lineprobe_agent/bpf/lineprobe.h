@@ -274,15 +274,24 @@ enum lp_gate_slot {
     GATE_HELD,
     GATE_TRUSTED,
     GATE_START,
+    GATE_FOLLOW,                   /* 1: also record the processes the target (or a followed one) forks */
+    GATE_FOLLOW_FULL,              /* forks not followed: lp_followed was full */
     GATE_SLOTS,
 };
+
+/* The processes followed besides the target (GATE_FOLLOW): tgids added at their fork, deleted at
+ * their exit. A thread's tid is added too (sched_process_fork cannot tell a thread from a
+ * process), inert since lookups are by tgid. */
+#define FOLLOWED_ENTRIES 8192
 
 /* What the lp_gate_events perf buffer says. */
 #define GATE_EVENT_EXEC 1
 #define GATE_EVENT_REUSED 2
+#define GATE_EVENT_FOLLOWED_EXEC 3   /* a followed process exec'd: its new map is worth reading */
 
 BPF_ARRAY(lp_gate, u64, GATE_SLOTS);
 BPF_PERF_OUTPUT(lp_gate_events);
+BPF_HASH(lp_followed, u32, u8, FOLLOWED_ENTRIES);
 
 static __always_inline u64 *lp_gate_slot(u32 slot)
 {
@@ -299,8 +308,15 @@ static __always_inline int lp_gate_matches(u32 tgid)
  * that starts recording (a launched command's gate and wrapper: lineprobe's own work). */
 static __always_inline int lp_gate_state(void)
 {
-    if (!lp_gate_matches(bpf_get_current_pid_tgid() >> 32))
+    u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (!lp_gate_matches(tgid)) {
+        /* One hash lookup more, only while following: a followed process records as the target
+         * does once it runs the command (root callers only, so no exec shuts its gate). */
+        u64 *follow = lp_gate_slot(GATE_FOLLOW);
+        if (follow && *follow && lp_followed.lookup(&tgid))
+            return 1;
         return 0;
+    }
     u64 *execs = lp_gate_slot(GATE_EXECS);
     u64 *start = lp_gate_slot(GATE_START);
     u64 *approved = lp_gate_slot(GATE_APPROVED);
@@ -326,8 +342,15 @@ static __always_inline int lp_is_target(void)
 /* sched:sched_process_exec, attached while a request runs (TargetGate.attach). */
 int lp_gate_on_exec(struct tracepoint__sched__sched_process_exec *args)
 {
-    if (!lp_gate_matches(bpf_get_current_pid_tgid() >> 32))
+    u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (!lp_gate_matches(tgid)) {
+        u64 *follow = lp_gate_slot(GATE_FOLLOW);
+        if (follow && *follow && lp_followed.lookup(&tgid)) {
+            u32 what = GATE_EVENT_FOLLOWED_EXEC;
+            lp_gate_events.perf_submit(args, &what, sizeof(what));
+        }
         return 0;
+    }
     u64 *execs = lp_gate_slot(GATE_EXECS);
     if (execs)
         __sync_fetch_and_add(execs, 1);
@@ -340,13 +363,35 @@ int lp_gate_on_exec(struct tracepoint__sched__sched_process_exec *args)
  * been reaped). It fires before the new task first runs, so not one of its events is recorded. */
 int lp_gate_on_fork(struct tracepoint__sched__sched_process_fork *args)
 {
-    if (!lp_gate_matches((u32)args->child_pid))
+    u32 child = (u32)args->child_pid;
+    if (!lp_gate_matches(child)) {
+        /* Following: the parent (this task) is recorded, so its child is followed from its
+         * first instruction. */
+        u64 *follow = lp_gate_slot(GATE_FOLLOW);
+        if (!follow || !*follow || lp_gate_state() != 1)
+            return 0;
+        u8 one = 1;
+        if (lp_followed.update(&child, &one) != 0) {
+            u64 *full = lp_gate_slot(GATE_FOLLOW_FULL);
+            if (full)
+                __sync_fetch_and_add(full, 1);
+        }
         return 0;
+    }
     u64 *ended = lp_gate_slot(GATE_ENDED);
     if (ended)
         *ended = 1;
     u32 what = GATE_EVENT_REUSED;
     lp_gate_events.perf_submit(args, &what, sizeof(what));
+    return 0;
+}
+
+/* sched:sched_process_exit, attached only while following: a task that exits is followed no
+ * more, so that its number, given to another process, is not followed by mistake. */
+int lp_gate_on_exit(struct tracepoint__sched__sched_process_exit *args)
+{
+    u32 pid = (u32)args->pid;
+    lp_followed.delete(&pid);
     return 0;
 }
 

@@ -23,7 +23,7 @@ from lineprobe.costs.model import CostColumn, CostUnit
 from lineprobe.leaks.model import AllocationSnapshot, RawLeakSite, RawLeakTrace
 from lineprobe.model.capture import CaptureHeader, Timings
 from lineprobe.model.mapping import MappedFile
-from lineprobe.profiling.model import LossCounters, RawProfile, SampledStack, StackSnapshot
+from lineprobe.profiling.model import ChildProcess, LossCounters, RawProfile, SampledStack, StackSnapshot
 from lineprobe.profiling.wall_clock import RawWallClock
 from lineprobe.syscalls.model import (
     BlockRequest,
@@ -72,7 +72,7 @@ def header_of(h: protocol.TraceHeader) -> CaptureHeader:
         stopped_early=h.stopped_early,
         target_exited=h.target_exited,
         exited_after_s=h.exited_after_s,
-        mappings=tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in h.maps),
+        mappings=_mapped_files(h.maps),
         timings=Timings(t.agent_start_s, t.compile_s, t.attach_s, t.sampling_s, t.collect_s),
         access_lost=h.access_lost,
         held_events=h.held_events,
@@ -91,7 +91,13 @@ def _loss_counters(c: protocol.SampleCounters) -> LossCounters:
         c.stack_collisions,
         c.exemplars_lost,
         c.untimed,
+        c.children_not_followed,
+        c.children_unmapped,
     )
+
+
+def _mapped_files(maps: list[protocol.Mapping]) -> tuple[MappedFile, ...]:
+    return tuple(MappedFile(m.start, m.end, m.offset, m.path, m.build_id) for m in maps)
 
 
 def _snapshots(exemplars: list[protocol.Exemplar]) -> tuple[StackSnapshot, ...]:
@@ -114,12 +120,16 @@ def to_raw_profile(result: protocol.ProfileResult) -> RawProfile:
                 s.user_stack_missing,
                 thread=s.tid,
                 time_bucket=s.time_bucket,
+                tgid=s.tgid,
             )
             for s in result.stacks
         ),
         snapshots=_snapshots(result.exemplars),
         thread_names=dict(result.thread_names),
         time_bucket_ms=result.time_bucket_ms,
+        processes={
+            tgid: ChildProcess(p.comm, p.exe, _mapped_files(p.maps)) for tgid, p in result.processes.items()
+        },
     )
 
 
