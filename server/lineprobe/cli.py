@@ -800,6 +800,54 @@ def open_capture(capture: str, as_json: bool, threads: tuple[str, ...], time_ran
     )
 
 
+@main.command("diff")
+@click.argument("before", type=click.Path(exists=True, dir_okay=False))
+@click.argument("after", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@click.option(
+    "--per-second",
+    is_flag=True,
+    help="Compare CPU time per second of capture (windows of running processes of different lengths).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=None,
+    help="Lines and functions to show [default: 10 per table; every one with --json].",
+)
+def diff_captures(before: str, after: str, as_json: bool, per_second: bool, limit: int | None) -> None:
+    """Compare two CPU captures kept with `lineprobe profile --save`: the lines and functions
+    that got colder and hotter, before → after, in CPU seconds (samples / frequency). No agent,
+    no privileges.
+
+    \b
+    lineprobe profile --save before.lpcap -- ./build/app input
+    lineprobe profile --save after.lpcap -- ./build/app input      (after a change)
+    lineprobe diff before.lpcap after.lpcap
+    lineprobe diff old.lpcap new.lpcap --per-second     (attached captures of different lengths)
+    """
+    from rich.console import Console
+
+    from lineprobe.capture.agent_errors import AgentError
+    from lineprobe.costs.diff import DiffError, Normalisation, diff_profiles
+    from lineprobe.reports.diff_report import diff_to_json, render_diff
+    from lineprobe.saved_profile import resolve_saved_profile
+
+    normalisation = Normalisation.PER_SECOND if per_second else Normalisation.CPU_TIME
+    try:
+        result = diff_profiles(
+            resolve_saved_profile(Path(before)), resolve_saved_profile(Path(after)), normalisation
+        )
+    except AgentError as exc:
+        _fail(exc)
+    except DiffError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(diff_to_json(result, limit), indent=1))
+    else:
+        render_diff(result, Console(), limit)
+
+
 @main.command()
 @click.option("--pid", "-p", type=click.IntRange(1), help="Count the block requests this process issues.")
 @click.option("--all", "every_task", is_flag=True, help="Count every task's requests (root only).")

@@ -1,18 +1,18 @@
 /*
  * primes: counts primes with trial division, in parallel with OpenMP.
  * Modeled on the linux-tracing-workshop's CPU sampling lab (lab 2).
- *
  * Usage: primes [LIMIT] [ROUNDS]
  *   LIMIT  upper bound of the search (default 100000)
  *   ROUNDS how many times to repeat the search; 0 repeats until killed (default 1)
- *
  * Expected finding (see README.md here): almost all CPU samples fall in
  * is_divisible(), on the line `return n % d == 0;`.
  */
 #include <stdio.h>
 #include <stdlib.h>
-
-int is_divisible(int n, int d)
+#ifndef DIVISION_TYPE /* primes-wide: long, a 64-bit division on the hot line (no line moves) */
+#define DIVISION_TYPE int
+#endif
+int is_divisible(DIVISION_TYPE n, DIVISION_TYPE d)
 {
     return n % d == 0;
 }
