@@ -360,6 +360,8 @@ async function editorChecks(page: Page, workload: Started, scratch: string): Pro
   await quickPickRow(page, "phases.lpcap").waitFor();
   const recent = (await quickPickRows(page)).map((row) => row.label);
   await page.keyboard.press("Escape");
+  // Back to a text editor: keys pressed in the capture editor's webview never reach the workbench.
+  await page.locator(".tab", { hasText: "primes.c" }).first().click();
   check(
     recent.length >= 2 && recent[0].includes("primes.lpcap") && recent.some((row) => row.includes("phases.lpcap")),
     "Open Recent Capture… lists this workspace's captures, latest first",
