@@ -30,17 +30,27 @@
     u32 stack_pad;             \
     u8 data[STACK_COPY_BYTES]
 
-/* Copy the user stack from SP upwards into E->data (STACK_COPY_BYTES at most)
- * and set E->size. A read that would cross the top of the stack fails whole,
- * so smaller sizes are tried before giving up (size 0). */
+/* Copy the user stack from SP upwards into E->data (STACK_COPY_BYTES at most) and set E->size.
+ * A read that would cross the top of the stack fails whole. The top is page-aligned, so when
+ * the full copy fails the stack ends within two pages of SP: the copy up to the end of the page
+ * after SP's, else up to the end of SP's own page, holds every byte there is (the outermost
+ * frames, main's among them, are the ones nearest the top: a shorter fixed fallback lost them
+ * whenever the environment put the top between the fallback's size and 8 KiB above SP). */
 #define COPY_USER_STACK(E, SP)                                                        \
     do {                                                                             \
         (E)->size = STACK_COPY_BYTES;                                                \
         if (bpf_probe_read_user((E)->data, STACK_COPY_BYTES, (void *)(SP)) != 0) {   \
-            (E)->size = STACK_COPY_BYTES / 4;                                        \
-            if (bpf_probe_read_user((E)->data, STACK_COPY_BYTES / 4, (void *)(SP))) { \
-                (E)->size = 512;                                                     \
-                if (bpf_probe_read_user((E)->data, 512, (void *)(SP)) != 0)          \
+            u32 lp_to_page_end = 4096 - ((u64)(SP) & 4095);                          \
+            u32 lp_n = lp_to_page_end + 4096;                                        \
+            if (lp_n > STACK_COPY_BYTES)                                             \
+                lp_n = STACK_COPY_BYTES;                                             \
+            (E)->size = lp_n;                                                        \
+            if (bpf_probe_read_user((E)->data, lp_n, (void *)(SP)) != 0) {           \
+                lp_n = lp_to_page_end;                                               \
+                if (lp_n > STACK_COPY_BYTES)                                         \
+                    lp_n = STACK_COPY_BYTES;                                         \
+                (E)->size = lp_n;                                                    \
+                if (bpf_probe_read_user((E)->data, lp_n, (void *)(SP)) != 0)         \
                     (E)->size = 0;                                                   \
             }                                                                        \
         }                                                                            \
