@@ -775,10 +775,14 @@ def open_capture(capture: str, as_json: bool, threads: tuple[str, ...], time_ran
     from lineprobe.capture.agent_errors import AgentError
     from lineprobe.capture.recorded import saved_command
     from lineprobe.reopen import reopen_arguments
-    from lineprobe.reports.pprof import is_pprof, read_pprof
+    from lineprobe.reports.pprof import PprofUnreadable, pprof_profile, read_message
 
-    if is_pprof(capture):
-        _emit(_slice(read_pprof(capture), threads, time_range), as_json)
+    try:
+        message = read_message(capture)
+    except PprofUnreadable:
+        message = None  # not pprof: a saved capture, or what saved_command says it is not
+    if message is not None:
+        _emit(_slice(pprof_profile(message, capture), threads, time_range), as_json)
         return
     try:
         saved = saved_command(Path(capture))

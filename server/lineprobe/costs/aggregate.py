@@ -113,7 +113,7 @@ def tally(
                     elif below is not None:
                         callee = _neighbour_key(below)
                         stat.callees[callee] = stat.callees.get(callee, 0) + count
-            name = frame.function or f"[unknown in {frame.binary.rsplit('/', 1)[-1]}]"
+            name = frame.name
             fkey = (name, frame.binary)
             fstat = functions.get(fkey)
             if fstat is None:

@@ -29,10 +29,8 @@ def chrome_trace_document(profile: StackProfile) -> dict[str, Any]:
     for stack in profile.stacks:
         if stack.time_bucket is None or not stack.frames:
             continue
-        leaf = stack.frames[0]
-        name = leaf.function or f"[unknown in {leaf.binary.rsplit('/', 1)[-1]}]"
         key = (stack.thread if stack.thread is not None else pid, stack.time_bucket)
-        busiest.setdefault(key, Counter())[name] += stack.count
+        busiest.setdefault(key, Counter())[stack.frames[0].name] += stack.count
     events: list[dict[str, Any]] = [
         {"ph": "M", "name": "process_name", "pid": pid, "tid": pid, "args": {"name": profile.header.comm}}
     ]

@@ -495,8 +495,13 @@ def read_pprof(path: str) -> StackProfile:
     column; a location's lines become INLINED frames before their physical frame; the ``thread``,
     ``thread_name`` and ``time_bucket`` labels its stacks' threads and time. ``PprofUnreadable``
     when the file is not a profile."""
+    return pprof_profile(read_message(path), path)
+
+
+def pprof_profile(message: Any, path: str) -> StackProfile:
+    """``read_pprof`` of a message already read (``read_message``): for a caller that had to
+    decode the file to know it is pprof, so that it is decoded once."""
     started = time.monotonic()
-    message = read_message(path)
     strings = list(message.string_table)
     warnings: list[str] = []
     # The primary column is pprof's default sample type (by its rules: the last one if unset).

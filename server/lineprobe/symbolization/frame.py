@@ -64,9 +64,14 @@ class SourceFrame(NamedTuple):
         return f"{self.path}:{self.line}" if self.path and self.line else self.binary
 
     @property
+    def name(self) -> str:
+        """The function, or what stands for it where nothing names the code: its binary."""
+        return self.function or f"[unknown in {self.binary.rsplit('/', 1)[-1]}]"
+
+    @property
     def label(self) -> str:
         """A short, stable name for flame graphs and folded stacks."""
-        name = self.function or f"[unknown in {self.binary.rsplit('/', 1)[-1]}]"
+        name = self.name
         kind = self.kind
         if kind is KERNEL:
             return f"{name}_[k]"
