@@ -820,15 +820,16 @@ def open_capture(capture: str, as_json: bool, threads: tuple[str, ...], time_ran
     help="Lines and functions to show [default: 10 per table; every one with --json].",
 )
 def diff_captures(before: str, after: str, as_json: bool, per_second: bool, limit: int | None) -> None:
-    """Compare two CPU captures kept with `lineprobe profile --save`: the lines and functions
-    that got colder and hotter, before → after, in CPU seconds (samples / frequency). No agent,
-    no privileges.
+    """Compare two CPU captures kept with `lineprobe profile --save` (or pprof profiles): the
+    lines and functions that got colder and hotter, before → after, in CPU seconds (samples /
+    frequency). No agent, no privileges.
 
     \b
     lineprobe profile --save before.lpcap -- ./build/app input
     lineprobe profile --save after.lpcap -- ./build/app input      (after a change)
     lineprobe diff before.lpcap after.lpcap
     lineprobe diff old.lpcap new.lpcap --per-second     (attached captures of different lengths)
+    lineprobe diff before.pb.gz after.pb.gz             (pprof: --pprof, or a fleet profiler's)
     """
     from rich.console import Console
 

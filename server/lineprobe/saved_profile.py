@@ -6,6 +6,9 @@ the saved arguments with what only chose outputs dropped and a launched command 
 PID it ran as, then a ``CaptureRunner`` replaying the recording in the agent's place, for
 ``kinds.PROFILE``, with the saved frequency and length. The replay, the archived binaries and
 the resolution are the ones ``lineprobe open`` reports; nothing is resolved a second way.
+
+A pprof profile (``--pprof``, or a fleet profiler's) is compared too: it is read as ``lineprobe
+open`` reads it, and it must be of CPU samples at a known period.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from lineprobe.capture.wire import parameters
 from lineprobe.costs.model import CPU_SAMPLES, StackProfile
 from lineprobe.costs.slices import time_bucket_ms
 from lineprobe.reopen import reopen_arguments
+from lineprobe.reports.pprof import PprofUnreadable, pprof_profile, read_message
+from lineprobe.symbolization.resolver import ImageCache
 
 PROFILE_VALUES = {
     "--pid": "pid",
@@ -40,11 +45,18 @@ class NotACpuProfile(AgentError):
         )
 
 
-def resolve_saved_profile(path: Path) -> StackProfile:
-    """The CPU profile kept in ``path`` (``lineprobe profile --save``), resolved again.
+def resolve_saved_profile(path: Path, cache: ImageCache | None = None) -> StackProfile:
+    """The CPU profile kept in ``path`` (``lineprobe profile --save``, or a pprof file), resolved
+    again; ``cache``: the caller's image cache (a server's), else the replay's own.
 
     Raises ``AgentError``: the file is no saved capture (``RecordingUnreadable``), a capture of
-    another command (``NotACpuProfile``), or its replay fails."""
+    another command or of another cost (``NotACpuProfile``), or its replay fails."""
+    try:
+        message = read_message(str(path))
+    except PprofUnreadable:
+        message = None  # not pprof: a saved capture, or what saved_command says it is not
+    if message is not None:
+        return _cpu_profile(path, pprof_profile(message, str(path)))
     saved = saved_command(path)
     arguments = reopen_arguments(saved.arguments, saved.pid, [])
     if not arguments or arguments[0] != "profile":
@@ -58,7 +70,11 @@ def resolve_saved_profile(path: Path) -> StackProfile:
         raise AgentError(
             "bad-request", f"{path}: its saved command is not one of lineprobe's: {arguments}"
         ) from None
-    runner = CaptureRunner(replay=path.absolute())
+    runner = (
+        CaptureRunner(cache=cache, replay=path.absolute(), record=None)
+        if cache is not None
+        else CaptureRunner(replay=path.absolute(), record=None)
+    )
     try:
         profile = runner.capture(
             kinds.PROFILE,
@@ -67,7 +83,14 @@ def resolve_saved_profile(path: Path) -> StackProfile:
             {"frequency": frequency, "time_bucket_ms": time_bucket_ms(duration_s, launched=False)},
         )
     finally:
-        runner.close()
+        if cache is None:
+            runner.close()
+        elif runner.agent is not None:  # the cache is the caller's: not closed with the replay
+            runner.agent.close()
+    return _cpu_profile(path, profile)
+
+
+def _cpu_profile(path: Path, profile: StackProfile) -> StackProfile:
     if profile.cost != CPU_SAMPLES or profile.rate_hz <= 0:
         raise NotACpuProfile(path, f"a profile of {profile.cost.title}")
     return profile

@@ -107,13 +107,14 @@ class ProfiledRun:
 
 
 def profiled_run(program: Path, saved: Path, library: Path) -> ProfiledRun:
-    """A run of ``program`` profiled to its exit, kept in ``saved``."""
+    """A run of ``program`` profiled to its exit, kept in ``saved`` (and as pprof beside it)."""
     measured, output = saved.with_suffix(".cpu"), saved.with_suffix(".json")
     busy, started = busy_cpu_s(), time.monotonic()
     with output.open("w") as stdout:
         cli = subprocess.Popen(
             [
-                *LINEPROBE, "profile", "-F", FREQUENCY, "--save", str(saved), "--json", "--",
+                *LINEPROBE, "profile", "-F", FREQUENCY, "--save", str(saved), "--json",
+                "--pprof", str(saved.with_suffix(".pb.gz")), "--",
                 "env", f"LD_PRELOAD={library}", f"CPU_AT_EXIT={measured}",
                 *(f"{name}={value}" for name, value in ONE_THREAD.items()), str(program), LIMIT,
             ],
@@ -226,3 +227,14 @@ def test_the_hot_line_made_cheaper_is_colder_by_the_cpu_time_the_program_saved(
     colder = report.stdout.split("Colder lines", 1)[1].split("\n\n", 1)[0]
     row = next(line for line in colder.splitlines() if f"primes.c:{hot_line}" in line)
     assert f"{judged[0].line:+.3f}" in row and "return n % d == 0;" in row
+
+    # The same two profiles exported as pprof compare the same, line for line.
+    exported = diff_json(f"wide-{first}.pb.gz", f"primes-{first}.pb.gz", tmp_path)
+
+    def per_line(compared: dict) -> dict:
+        return {
+            (line["path"], line["line"]): (line["before"]["self_samples"], line["after"]["self_samples"])
+            for line in compared["lines"]
+        }
+
+    assert per_line(exported) == per_line(diff) and exported["lines"][0]["line"] == hot_line
