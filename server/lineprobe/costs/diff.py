@@ -65,6 +65,18 @@ class Normalisation(Enum):
         """CPU seconds, or CPU seconds per second of capture."""
         return "s" if self is Normalisation.CPU_TIME else "s/s"
 
+    def format_cost(self, value: float, signed: bool = False) -> str:
+        """CPU seconds as ``1.23 s``, ``45.6 ms``; per second of capture as ``0.512 s/s``."""
+        sign = "+" if signed and value > 0 else ""
+        if self is Normalisation.PER_SECOND:
+            return f"{sign}{value:.3f} s/s"
+        magnitude = abs(value)
+        if magnitude >= 1 or magnitude == 0:
+            return f"{sign}{value:.2f} s"
+        if magnitude >= 0.001:
+            return f"{sign}{value * 1000:.1f} ms"
+        return f"{sign}{value * 1e6:.0f} us"
+
 
 class BuildMatch(Enum):
     """Whether a source file's code came from the same build in both captures."""

@@ -27,6 +27,7 @@ from lineprobe.capture.progress import CapabilityReport, LiveReport, Progress
 from lineprobe.capture.recorded import saved_command
 from lineprobe.capture.runner import CaptureRunner, Launch
 from lineprobe.capture.wire import parameters
+from lineprobe.costs.diff import DiffError, Normalisation, diff_profiles
 from lineprobe.costs.model import StackProfile
 from lineprobe.costs.slices import (
     SliceError,
@@ -38,7 +39,8 @@ from lineprobe.costs.slices import (
     timeline,
 )
 from lineprobe.leaks.model import LeakTrace
-from lineprobe.lsp import documents, presentation, system_view
+from lineprobe.lsp import comparison_presentation, documents, presentation, system_view
+from lineprobe.lsp.comparison_view import Comparison
 from lineprobe.lsp.leak_view import build_leak_view
 from lineprobe.lsp.probe_live import jvm_live, probe_live, sites_json, tracepoint_live
 from lineprobe.lsp.probe_view import ProbeView
@@ -48,12 +50,14 @@ from lineprobe.lsp.source_locator import SourceLocator, uri_of
 from lineprobe.lsp.syscall_view import build_syscall_view
 from lineprobe.model.capture import Timings
 from lineprobe.process_list import list_processes
+from lineprobe.reports.diff_report import diff_to_json
 from lineprobe.reports.jvm_report import jvm_events_to_json
 from lineprobe.reports.leaks_report import leaks_to_json
 from lineprobe.reports.syscalls_report import trace_to_json
 from lineprobe.reports.tracepoints_report import layouts_to_json
 from lineprobe.reports.tracepoints_report import trace_to_json_lines as tracepoint_lines
 from lineprobe.reports.usdt_report import counts_to_json, listing_to_json, trace_to_json_lines
+from lineprobe.saved_profile import resolve_saved_profile
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.model import SyscallTrace
 from lineprobe.tracepoints.records import TracepointTrace
@@ -66,6 +70,7 @@ from lineprobe.usdt.listing import ProbesUnavailable, probes_of_binary, probes_o
 FLAME_GRAPH = "lineprobe.flameGraph"
 CLEAR_RESULTS = "lineprobe.clearResults"
 OPEN_CAPTURE = "lineprobe.openCapture"
+COMPARE_CAPTURES = "lineprobe.compareCaptures"
 SCOPE_HEAT = "lineprobe.scopeHeat"
 TIMELINE = "lineprobe.timeline"
 SLICE_PROFILE = "lineprobe.sliceProfile"
@@ -104,6 +109,15 @@ class SliceArguments(msgspec.Struct, forbid_unknown_fields=True):
     threads: list[int] | None = None
     startS: float | None = None
     endS: float | None = None
+
+
+class CompareArguments(msgspec.Struct, forbid_unknown_fields=True):
+    """``lineprobe.compareCaptures``: two saved CPU captures (or pprof files), absolute paths."""
+
+    before: str
+    after: str
+    perSecond: bool = False
+    """Compare CPU seconds per second of capture (attached windows of different lengths)."""
 
 
 class GroupByArgument(msgspec.Struct, forbid_unknown_fields=True):
@@ -230,6 +244,18 @@ def _summary(profile: StackProfile, view: ProfileView) -> dict[str, Any]:
             "resolution_s": round(t.resolution_s, 4),
         },
     }
+
+
+def _comparison_refuses(ls: LineprobeServer, command: str) -> dict[str, Any]:
+    """What works on one profile only, asked while a comparison is shown."""
+    return _error_result(
+        ls,
+        AgentError(
+            "bad-request",
+            f"{command}: a comparison of two captures is shown; open one of them (Open Capture) "
+            "to slice or scope it",
+        ),
+    )
 
 
 LiveCallback = Callable[[LiveReport], tuple[str, dict[str, Any]] | None]
@@ -876,6 +902,43 @@ def register(server: LineprobeServer) -> None:
         result["capture"] = path
         return result
 
+    @server.command(COMPARE_CAPTURES)
+    async def compare_captures_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """Two saved CPU captures compared, shown in place of a profile: the change per line as
+        heat of its own, hovers with both figures, diagnostics for the lines that moved, lenses
+        per function and a differential flame graph (``{"before": ABS, "after": ABS}``)."""
+        try:
+            wanted = msgspec.convert(arguments[0] if arguments else {}, CompareArguments)
+        except msgspec.ValidationError as exc:
+            return _error_result(ls, AgentError("bad-request", f"{COMPARE_CAPTURES}: {exc}"))
+        paths = (wanted.before, wanted.after)
+        if not all(os.path.isabs(path) for path in paths):
+            return _error_result(ls, AgentError("bad-request", f"{COMPARE_CAPTURES}: paths must be absolute"))
+        normalisation = Normalisation.PER_SECOND if wanted.perSecond else Normalisation.CPU_TIME
+
+        def compare() -> tuple[StackProfile, StackProfile]:
+            cache = ls.state.runner.cache
+            return (
+                resolve_saved_profile(Path(wanted.before), cache),
+                resolve_saved_profile(Path(wanted.after), cache),
+            )
+
+        try:
+            before, after = await asyncio.to_thread(compare)
+            diff = diff_profiles(before, after, normalisation)
+        except AgentError as exc:
+            return _error_result(ls, exc)
+        except DiffError as exc:
+            return _error_result(ls, AgentError("bad-request", str(exc)))
+        names = (os.path.basename(wanted.before), os.path.basename(wanted.after))
+        view = ProfileView.build(after, ls.state.settings, ls.workspace_roots())
+        view.comparison = Comparison.build(diff, before, names, ls.state.settings, ls.workspace_roots())
+        documents.publish(ls, view)
+        result = diff_to_json(diff, limit=10)
+        result.update(ok=True, before_capture=wanted.before, after_capture=wanted.after)
+        result["files"] = sorted(view.comparison.documents)
+        return result
+
     @server.command(CLEAR_RESULTS)
     def clear_results_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
         """Take the latest results off the editor: all of them, or ``{"kinds": [...]}``."""
@@ -897,6 +960,22 @@ def register(server: LineprobeServer) -> None:
         if view is None:
             return {"ok": False, "error": {"code": "bad-request", "message": "no profile yet", "hint": None}}
         cost = view.profile.cost
+        if view.comparison is not None:
+            diff = view.comparison.diff
+            return {
+                "ok": True,
+                "samples": view.profile.total,
+                "event": cost.event,
+                "unit": cost.unit.value,
+                "differential": {
+                    "before": view.comparison.before_name,
+                    "after": view.comparison.after_name,
+                    "unit": diff.normalisation.unit,
+                    "beforeCost": diff.before.cost,
+                    "afterCost": diff.after.cost,
+                },
+                "root": comparison_presentation.flame_graph(view.comparison, view),
+            }
         return {
             "ok": True,
             "samples": view.profile.total,
@@ -912,6 +991,8 @@ def register(server: LineprobeServer) -> None:
         view = ls.state.view
         if view is None:
             return {"ok": False, "error": {"code": "bad-request", "message": "no profile yet", "hint": None}}
+        if view.comparison is not None:
+            return _comparison_refuses(ls, TIMELINE)
         whole = view.unsliced
         rows = {row.tid: row.costs for row in timeline(whole)}
         return {
@@ -934,6 +1015,8 @@ def register(server: LineprobeServer) -> None:
         view = ls.state.view
         if view is None:
             return _error_result(ls, AgentError("bad-request", "no profile yet"))
+        if view.comparison is not None:
+            return _comparison_refuses(ls, SLICE_PROFILE)
         try:
             wanted = msgspec.convert(arguments[0] if arguments else {}, SliceArguments)
             whole = view.unsliced
@@ -964,6 +1047,8 @@ def register(server: LineprobeServer) -> None:
         stack: Any = None
         if arguments and isinstance(arguments[0], dict):
             stack = arguments[0].get("stack")
+        if view.comparison is not None:
+            return _comparison_refuses(ls, SCOPE_HEAT)
         if stack is not None and not (isinstance(stack, list) and all(isinstance(s, str) for s in stack)):
             return {
                 "ok": False,

@@ -10,7 +10,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from lineprobe.capture.wire import parameters
-from lineprobe.lsp import finding_presentation, presentation
+from lineprobe.lsp import comparison_presentation, finding_presentation, presentation
 from lineprobe.lsp.findings import Finding
 from lineprobe.lsp.leak_view import LeakView
 from lineprobe.lsp.probe_view import ProbeView
@@ -39,14 +39,18 @@ def publish_diagnostics(ls: LineprobeServer) -> None:
     """
     state = ls.state
     cpu = state.view
-    uris = set(cpu.documents if cpu else ())
+    comparison = cpu.comparison if cpu else None
+    uris = cpu.shown_uris if cpu else set()
     for view in _finding_views(ls):
         uris |= set(view)
     threshold = state.settings.diagnostic_threshold
     for uri in sorted(uris):
         lines = [line.rstrip("\r\n") for line in _document_lines(ls, uri)]
         diagnostics: list[types.Diagnostic] = []
-        if cpu is not None and uri in cpu.documents:
+        if comparison is not None and uri in comparison.documents:
+            doc = comparison.documents[uri]
+            diagnostics += comparison_presentation.diagnostics(comparison, doc, threshold, lines)
+        elif cpu is not None and uri in cpu.documents:
             diagnostics += presentation.diagnostics(cpu, cpu.documents[uri], threshold, lines)
         diagnostics += finding_presentation.diagnostics(_findings_at(ls, uri), lines)
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
@@ -69,9 +73,16 @@ def publish(ls: LineprobeServer, view: ProfileView) -> None:
     previous = ls.state.view
     ls.state.view = view
     publish_diagnostics(ls)
-    for doc in view.documents.values():
-        ls.protocol.notify(HEAT_NOTIFICATION, presentation.heat(view, doc))
-    _cool(ls, set(previous.documents if previous else ()) - set(view.documents))
+    for uri in sorted(view.shown_uris):
+        ls.protocol.notify(HEAT_NOTIFICATION, _heat(view, uri))
+    _cool(ls, (previous.shown_uris if previous else set()) - view.shown_uris)
+
+
+def _heat(view: ProfileView, uri: str) -> dict[str, Any]:
+    """The ``lineprobe/heat`` params of one shown document: a profile's, or a comparison's."""
+    if view.comparison is not None:
+        return comparison_presentation.heat(view.comparison, view.comparison.documents[uri])
+    return presentation.heat(view, view.documents[uri])
 
 
 def _cool(ls: LineprobeServer, uris: set[str]) -> None:
@@ -102,7 +113,7 @@ def clear(ls: LineprobeServer, kinds: tuple[str, ...] = RESULT_KINDS) -> list[st
     if cleared:
         publish_diagnostics(ls)  # clears the files that had ours; refreshes hints and lenses
     if previous is not None and state.view is None:
-        _cool(ls, set(previous.documents))
+        _cool(ls, previous.shown_uris)
     return cleared
 
 
@@ -146,10 +157,8 @@ def register(server: LineprobeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: LineprobeServer, params: types.DidOpenTextDocumentParams) -> None:
         view = ls.state.view
-        if view is not None and params.text_document.uri in view.documents:
-            ls.protocol.notify(
-                HEAT_NOTIFICATION, presentation.heat(view, view.documents[params.text_document.uri])
-            )
+        if view is not None and params.text_document.uri in view.shown_uris:
+            ls.protocol.notify(HEAT_NOTIFICATION, _heat(view, params.text_document.uri))
 
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
     def inlay_hint(ls: LineprobeServer, params: types.InlayHintParams) -> list[types.InlayHint]:
@@ -157,10 +166,13 @@ def register(server: LineprobeServer) -> None:
         view = ls.state.view
         findings = _findings_at(ls, uri)
         hints: list[types.InlayHint] = []
-        if (view is None or uri not in view.documents) and not findings:
+        if (view is None or uri not in view.shown_uris) and not findings:
             return hints
         lines = [line.rstrip("\r\n") for line in _document_lines(ls, uri)]
-        if view is not None and uri in view.documents:
+        if view is not None and view.comparison is not None and uri in view.comparison.documents:
+            doc = view.comparison.documents[uri]
+            hints += comparison_presentation.inlay_hints(view.comparison, doc, lines, params.range)
+        elif view is not None and uri in view.documents:
             hints += presentation.inlay_hints(view, view.documents[uri], lines, params.range)
         hints += finding_presentation.inlay_hints(findings, lines, params.range)
         return hints
@@ -171,7 +183,12 @@ def register(server: LineprobeServer) -> None:
         line = params.position.line + 1
         parts: list[str] = []
         view = ls.state.view
-        if view is not None and uri in view.documents:
+        if view is not None and view.comparison is not None:
+            compared = view.comparison.documents.get(uri)
+            change = compared.lines.get(line) if compared is not None else None
+            if change is not None:
+                parts.append(comparison_presentation.hover_markdown(view.comparison, change))
+        elif view is not None and uri in view.documents:
             stat = view.documents[uri].lines.get(line)
             if stat is not None:
                 parts.append(presentation.hover_markdown(view, stat))
@@ -197,7 +214,11 @@ def register(server: LineprobeServer) -> None:
         uri = params.text_document.uri
         lenses: list[types.CodeLens] = []
         view = ls.state.view
-        if view is not None and uri in view.documents:
+        if view is not None and view.comparison is not None:
+            compared = view.comparison.documents.get(uri)
+            if compared is not None:
+                lenses.extend(comparison_presentation.function_lenses(view.comparison, compared))
+        elif view is not None and uri in view.documents:
             lenses.extend(presentation.function_lenses(view, view.documents[uri]))
         if ls.state.probes is not None:
             lenses.extend(ls.state.probes.lenses(uri))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pygls.uris import from_fs_path
 
 from lineprobe.costs.model import FunctionStat, LineStat, StackProfile
+from lineprobe.lsp.comparison_view import Comparison
 from lineprobe.lsp.settings import Settings
 from lineprobe.lsp.source_locator import SourceLocator
 
@@ -39,6 +40,14 @@ class ProfileView:
     by_path: dict[str, DocumentProfile] = field(default_factory=dict)
     local_paths: dict[str, str | None] = field(default_factory=dict)
     """DWARF path -> local file (mapped, existing, inside the workspace) or None."""
+    comparison: Comparison | None = None
+    """Shown instead of ``profile``'s own costs: ``profile`` (the after capture) compared with an
+    earlier one; hovers, hints, lenses, diagnostics, heat and the flame graph show the change."""
+
+    @property
+    def shown_uris(self) -> set[str]:
+        """The documents this view puts heat on."""
+        return set(self.comparison.documents if self.comparison is not None else self.documents)
 
     def local_path(self, dwarf_path: str | None) -> str | None:
         return self.local_paths.get(dwarf_path) if dwarf_path else None

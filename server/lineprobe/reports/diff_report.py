@@ -129,8 +129,8 @@ def render_diff(diff: ProfileDiff, console: Console, limit: int | None = None) -
     change = _percent_change(diff.before.cost, diff.after.cost)
     what = "CPU time" if unit is Normalisation.CPU_TIME else "CPU time per second of capture"
     console.print(
-        f"{what}: {_value(diff.before.cost, unit)} → {_value(diff.after.cost, unit)}: "
-        f"[bold]{_value(diff.total_delta, unit, signed=True)}[/]{change}",
+        f"{what}: {unit.format_cost(diff.before.cost)} → {unit.format_cost(diff.after.cost)}: "
+        f"[bold]{unit.format_cost(diff.total_delta, signed=True)}[/]{change}",
         highlight=False,
     )
     for path in diff.rebuilt_sources:
@@ -168,9 +168,9 @@ def render_diff(diff: ProfileDiff, console: Console, limit: int | None = None) -
 
 def _describe(side: CaptureSide, unit: Normalisation) -> str:
     ended = "to its exit" if side.ran_to_exit else "a window of a running process"
-    cost = f"{_value(side.cpu_s, Normalisation.CPU_TIME)} of CPU"
+    cost = f"{Normalisation.CPU_TIME.format_cost(side.cpu_s)} of CPU"
     if unit is Normalisation.PER_SECOND:
-        cost += f" ({_value(side.cost, unit)})"
+        cost += f" ({unit.format_cost(side.cost)})"
     return (
         f"[bold]{escape(side.comm)}[/] (pid {side.pid}, {escape(side.exe)}): {cost}, "
         f"{side.samples:,} samples at {side.rate_hz} Hz in {side.duration_s:.2f} s, {ended}"
@@ -179,19 +179,6 @@ def _describe(side: CaptureSide, unit: Normalisation) -> str:
 
 def _percent_change(before: float, after: float) -> str:
     return f" ({100 * (after - before) / before:+.1f}%)" if before else ""
-
-
-def _value(value: float, unit: Normalisation, signed: bool = False) -> str:
-    """CPU seconds as ``1.23 s``, ``45.6 ms``; per second of capture as ``0.512 s/s``."""
-    sign = "+" if signed and value > 0 else ""
-    if unit is Normalisation.PER_SECOND:
-        return f"{sign}{value:.3f} s/s"
-    magnitude = abs(value)
-    if magnitude >= 1 or magnitude == 0:
-        return f"{sign}{value:.2f} s"
-    if magnitude >= 0.001:
-        return f"{sign}{value * 1000:.1f} ms"
-    return f"{sign}{value * 1e6:.0f} us"
 
 
 def _number(value: float, signed: bool = False) -> str:

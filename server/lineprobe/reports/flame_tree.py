@@ -19,21 +19,43 @@ class FlameNode:
     frame: SourceFrame | None
     value: int = 0
     children: dict[str, FlameNode] = field(default_factory=dict)
+    before: int = 0
+    """In a compared tree (``compared_flame_tree``): the before profile's samples on this path."""
 
 
 def flame_tree(profile: StackProfile) -> FlameNode:
     root = FlameNode("all", None)
+    _add(root, profile, before=False)
+    return root
+
+
+def compared_flame_tree(before: StackProfile, after: StackProfile) -> FlameNode:
+    """``after``'s tree with each path's samples in ``before`` beside its own (``before``); a path
+    only ``before`` took is there with no samples of ``after``: a differential flame graph's data."""
+    root = FlameNode("all", None)
+    _add(root, after, before=False)
+    _add(root, before, before=True)
+    return root
+
+
+def _add(root: FlameNode, profile: StackProfile, before: bool) -> None:
     for stack in profile.stacks:
-        root.value += stack.count
         node = root
+        _count(node, stack.count, before)
         for frame in reversed(stack.frames):
             label = frame_label(frame)
             child = node.children.get(label)
             if child is None:
                 child = node.children[label] = FlameNode(label, frame)
-            child.value += stack.count
+            _count(child, stack.count, before)
             node = child
-    return root
+
+
+def _count(node: FlameNode, count: int, before: bool) -> None:
+    if before:
+        node.before += count
+    else:
+        node.value += count
 
 
 @dataclass

@@ -1,0 +1,157 @@
+"""Two captures compared in the editor (``lineprobe.compareCaptures``), with real BPF: two builds
+of primes that differ only in is_divisible's division (``primes-wide`` divides in 64 bits, which
+costs more), each profiled to its exit and saved, then compared by a language server session.
+The editor's figures must be the CLI's (``lineprobe diff --json`` on the same files), and the
+hot line must show colder: as heat of its own, a diagnostic, an inlay hint, a hover with both
+figures and a differential flame graph."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from tests.conftest import LINEPROBE, ROOT, WORKLOADS, marked_line
+
+pytestmark = pytest.mark.privileged
+
+PRIMES_C = WORKLOADS / "primes" / "primes.c"
+HOT = marked_line(PRIMES_C, "return n % d == 0;")
+
+
+def as_plain(value: Any) -> Any:
+    if hasattr(value, "_asdict"):
+        return {k: as_plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, list | tuple):
+        return [as_plain(v) for v in value]
+    return value
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "lineprobe.cli", "serve"]),
+)
+async def client(lsp_client: LanguageClient):
+    lsp_client.heat: list[dict[str, Any]] = []  # type: ignore[misc]
+
+    @lsp_client.feature("lineprobe/heat")
+    def on_heat(client: LanguageClient, params: Any) -> None:
+        client.heat.append(as_plain(params))  # type: ignore[attr-defined]
+
+    @lsp_client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
+    def on_code_lens_refresh(client: LanguageClient, params: None) -> None:
+        return None
+
+    @lsp_client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)
+    def on_inlay_hint_refresh(client: LanguageClient, params: None) -> None:
+        return None
+
+    params = types.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"),
+        workspace_folders=[types.WorkspaceFolder(uri=ROOT.as_uri(), name="lineprobe")],
+        root_uri=ROOT.as_uri(),
+        initialization_options={"diagnosticThreshold": 1.0},
+    )
+    await lsp_client.initialize_session(params)
+    yield
+    await lsp_client.shutdown_session()
+
+
+def saved(program: Path, capture: Path) -> None:
+    """``program`` profiled to its exit at 499 Hz on one thread (about 3 s), kept in ``capture``."""
+    done = subprocess.run(
+        [*LINEPROBE, "profile", "-F", "499", "--save", str(capture), "--", str(program), "150000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+
+
+async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=name, arguments=list(arguments))
+    )
+
+
+async def test_the_cheaper_build_shows_its_hot_line_colder_with_the_clis_figures(
+    client: LanguageClient, workloads: Path, tmp_path: Path
+) -> None:
+    before, after = tmp_path / "wide.lpcap", tmp_path / "narrow.lpcap"
+    saved(workloads / "primes-wide", before)
+    saved(workloads / "primes", after)
+    cli = subprocess.run(
+        [*LINEPROBE, "diff", str(before), str(after), "--json"], capture_output=True, text=True, timeout=120
+    )
+    assert cli.returncode == 0, cli.stderr
+    expected = json.loads(cli.stdout)
+    hot = next(line for line in expected["lines"] if line["path"] == str(PRIMES_C) and line["line"] == HOT)
+    assert hot["delta"]["self"] < 0 and not hot["within_noise"], hot  # the 32-bit division is cheaper
+
+    compared = await command(
+        client, "lineprobe.compareCaptures", {"before": str(before), "after": str(after)}
+    )
+    assert compared["ok"] is True, compared
+    assert compared["lines"][0] == expected["lines"][0] and compared["before"] == expected["before"]
+    uri = PRIMES_C.as_uri()
+    assert uri in compared["files"]
+
+    # Heat of its own: the hot line's change, as a share of the before capture's CPU time.
+    heat = [h for h in client.heat if h["uri"] == uri][-1]  # type: ignore[attr-defined]
+    assert heat["mode"] == "diff"
+    line = next(entry for entry in heat["lines"] if entry["line"] == HOT - 1)
+    assert line["change_percent"] == pytest.approx(
+        100 * hot["delta"]["self"] / expected["before"]["cost"], abs=1e-3
+    )
+    assert line["change_percent"] < 0 and line["within_noise"] is False
+    assert heat["scale_percent"] >= abs(line["change_percent"])
+
+    # A diagnostic on the hot line, colder, in Information; an inlay hint with the change.
+    diagnostics = {d.range.start.line: d for d in client.diagnostics[uri]}
+    finding = diagnostics[HOT - 1]
+    assert finding.code == "cpu-colder" and finding.severity == types.DiagnosticSeverity.Information
+    assert finding.message.startswith("colder: ") and "wide.lpcap → narrow.lpcap" in finding.message
+    assert finding.data["before"] == pytest.approx(hot["before"]["self"], abs=1e-6)
+    hints = await client.text_document_inlay_hint_async(
+        types.InlayHintParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(types.Position(0, 0), types.Position(200, 0)),
+        )
+    )
+    assert any(h.position.line == HOT - 1 and str(h.label).startswith("-") for h in hints or [])
+
+    # The hover gives both figures.
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(HOT - 1, 8)
+        )
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    text = hover.contents.value
+    assert "| self |" in text and f"{hot['before']['self_samples']:,}" in text
+    assert f"{hot['after']['self_samples']:,}" in text
+
+    # The flame graph is differential: is_divisible's frame lost time.
+    graph = await command(client, "lineprobe.flameGraph")
+    assert graph["ok"] is True and graph["differential"]["before"] == "wide.lpcap"
+
+    def frames(node: dict[str, Any]) -> list[dict[str, Any]]:
+        return [node, *(f for child in node["children"] for f in frames(child))]
+
+    divisible = [f for f in frames(graph["root"]) if f["function"] == "is_divisible"]
+    assert divisible and sum(f["delta"] for f in divisible) < 0
+    assert sum(f["before"] for f in divisible) > sum(f["after"] for f in divisible)
+
+    # What works on one profile says why it does not here; Clear Results takes the heat off.
+    refused = await command(client, "lineprobe.sliceProfile", {"startS": 0, "endS": 1})
+    assert refused["ok"] is False and "comparison" in refused["error"]["message"]
+    assert (await command(client, "lineprobe.clearResults"))["ok"] is True
+    assert [h for h in client.heat if h["uri"] == uri][-1]["lines"] == []  # type: ignore[attr-defined]
