@@ -70,8 +70,8 @@ const heatModule = await esbuild.build({
   write: false,
 });
 const heat = await import(`data:text/javascript;base64,${Buffer.from(heatModule.outputFiles[0].text).toString("base64")}`);
-for (const palette of ["cpu", "wait"]) {
-  for (const kind of ["self", "total"]) {
+for (const [palette, kinds] of Object.entries(heat.PALETTE_KINDS)) {
+  for (const kind of kinds) {
     for (let level = 1; level <= heat.LEVELS; level++) {
       writeFileSync(join(dist, "heat", `${heat.decorationKey(kind, level, palette)}.svg`), heat.gutterSvg(kind, level, palette));
     }

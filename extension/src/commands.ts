@@ -11,11 +11,12 @@ import type { CapabilitiesView } from "./capabilities";
 import type { ServerClient } from "./client";
 import type { FlameGraphPanel } from "./flameGraphPanel";
 import type { TimelinePanel } from "./timelinePanel";
+import { comparisonSummary } from "./model/comparison";
 import { RECENT_CAPTURES_KEY, remember } from "./model/recentCaptures";
 import type { HeatDecorations } from "./heatDecorations";
 import { profileOptions } from "./model/settings";
 import { splitCommandLine } from "./model/processes";
-import { ServerCommand, type OffCpuResult, type ProfileResult, type SystemActivityArguments } from "./model/protocol";
+import { ServerCommand, type CompareResult, type OffCpuResult, type ProfileResult, type SystemActivityArguments } from "./model/protocol";
 import type { ProbeNode } from "./model/probes";
 import { countProbe, traceProbe, type CountProbeArgs, type TraceProbeArgs } from "./probeCounter";
 import type { ProbeRuns } from "./probeRuns";
@@ -138,6 +139,31 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       }
       return result;
     }),
+
+    register(
+      "lineprobe.compareCaptureFiles",
+      async (args?: { before?: string; after?: string }): Promise<CompareResult | undefined> => {
+        const before = args?.before ?? (await pickCapture(deps.workspaceState, "the capture BEFORE the change"));
+        if (!before) {
+          return undefined;
+        }
+        const after = args?.after ?? (await pickCapture(deps.workspaceState, `the capture AFTER the change (compared with ${path.basename(before)})`, before));
+        if (!after) {
+          return undefined;
+        }
+        const result = await server.execute<CompareResult>(ServerCommand.compareCaptures, { before, after });
+        if (result.ok) {
+          const recent = deps.workspaceState.get<string[]>(RECENT_CAPTURES_KEY, []);
+          await deps.workspaceState.update(RECENT_CAPTURES_KEY, remember(remember(recent, before), after));
+          await deps.flameGraph.refresh();
+          await deps.timeline.refresh();
+          void vscode.window.showInformationMessage(
+            `lineprobe: ${path.basename(before)} → ${path.basename(after)}: ${comparisonSummary(result)}`,
+          );
+        }
+        return result;
+      },
+    ),
 
     register("lineprobe.openRecentCapture", async (): Promise<{ ok: boolean } | undefined> => {
       const recent = deps.workspaceState.get<string[]>(RECENT_CAPTURES_KEY, []).filter((file) => existsSync(file));
@@ -269,4 +295,30 @@ async function measureWaiting(
     void deps.flameGraph.refresh(); // the panel shows the latest profile, whatever its cost
   }
   return result;
+}
+
+/** A capture to compare: one of the workspace's recent captures (not `exclude`), or one browsed
+ * to. Undefined when the user cancels. */
+async function pickCapture(state: vscode.Memento, which: string, exclude?: string): Promise<string | undefined> {
+  const recent = state.get<string[]>(RECENT_CAPTURES_KEY, []).filter((file) => file !== exclude && existsSync(file));
+  const browse = { label: "$(folder-opened) Browse…", description: "a capture (.lpcap) or a pprof file", file: undefined };
+  const picked =
+    recent.length === 0
+      ? browse
+      : await vscode.window.showQuickPick(
+          [...recent.map((file) => ({ label: path.basename(file), description: path.dirname(file), file })), browse],
+          { title: `lineprobe: Compare Captures: ${which}`, placeHolder: "captures opened in this workspace, latest first" },
+        );
+  if (!picked) {
+    return undefined;
+  }
+  if (picked.file) {
+    return picked.file;
+  }
+  const chosen = await vscode.window.showOpenDialog({
+    title: `lineprobe: Compare Captures: ${which}`,
+    canSelectMany: false,
+    filters: { "lineprobe captures": ["lpcap"], pprof: ["pb.gz", "pb", "pprof"], "All files": ["*"] },
+  });
+  return chosen?.[0]?.fsPath;
 }

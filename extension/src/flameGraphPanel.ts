@@ -19,6 +19,8 @@ type FromWebview =
 
 export class FlameGraphPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
+  /** A comparison is shown: its heat is the change, which a frame does not scope. */
+  private differential = false;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -65,7 +67,8 @@ export class FlameGraphPanel implements vscode.Disposable {
       return;
     }
     const title = flameTitle(result.samples, result.event, result.unit, this.profiler.lastProfiled);
-    await panel.webview.postMessage({ type: "profile", samples: result.samples, root: result.root, title });
+    this.differential = result.differential !== undefined;
+    await panel.webview.postMessage({ type: "profile", samples: result.samples, root: result.root, title, differential: result.differential });
   }
 
   /** Back to heat from all samples. */
@@ -86,7 +89,8 @@ export class FlameGraphPanel implements vscode.Disposable {
       return;
     }
     // Scope first, without waiting on the editor: the heat shows up while the file opens.
-    const scoping = scopeToSelectedFrame() || message.stack.length === 0 ? this.scope(message.stack) : Promise.resolve();
+    const scoping =
+      !this.differential && (scopeToSelectedFrame() || message.stack.length === 0) ? this.scope(message.stack) : Promise.resolve();
     if (message.uri && message.line) {
       await this.open(vscode.Uri.parse(message.uri), message.line);
     } else if (message.stack.length > 0) {

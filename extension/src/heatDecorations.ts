@@ -6,16 +6,17 @@
  * is the line's share of all samples, a background of matching strength, and
  * a mark in the overview ruler so that hot lines are found in long files.
  * The notification for a file replaces that file's heat (an empty list clears
- * it), and a scoped notification (flame graph selection) replaces it too.
+ * it), and a scoped notification (flame graph selection) replaces it too. A comparison's heat
+ * (`"mode": "diff"`) marks the lines that got hotter in red and colder in blue instead.
  */
 import * as vscode from "vscode";
 import {
   backgroundAlpha,
+  colourOf,
   decorationKey,
   groupMarks,
-  heatMarks,
+  marksOf,
   paletteOf,
-  PALETTES,
   rulerAlpha,
   type HeatKind,
   type HeatPalette,
@@ -62,8 +63,8 @@ export class HeatDecorations implements vscode.Disposable {
 
   private apply(editor: vscode.TextEditor): void {
     const params = this.heat.get(normalizeUri(editor.document.uri.toString()));
-    const palette = paletteOf(params?.unit);
-    const groups = groupMarks(params ? heatMarks(params.lines) : [], palette);
+    const palette = paletteOf(params?.unit, params?.mode);
+    const groups = groupMarks(params ? marksOf(params) : [], palette);
     // Types not used by this document still need clearing in this editor.
     for (const [key, type] of this.types) {
       if (!groups.has(key)) {
@@ -82,7 +83,7 @@ export class HeatDecorations implements vscode.Disposable {
   private typeFor(key: string, kind: HeatKind, level: number, palette: HeatPalette): vscode.TextEditorDecorationType {
     let type = this.types.get(key);
     if (!type) {
-      const rgb = PALETTES[palette][kind];
+      const rgb = colourOf(palette, kind);
       const background = backgroundAlpha(kind, level);
       type = vscode.window.createTextEditorDecorationType({
         isWholeLine: true,
@@ -90,7 +91,7 @@ export class HeatDecorations implements vscode.Disposable {
         gutterIconPath: vscode.Uri.joinPath(this.extensionUri, "dist", "heat", `${decorationKey(kind, level, palette)}.svg`),
         gutterIconSize: "contain",
         overviewRulerLane: vscode.OverviewRulerLane.Right,
-        overviewRulerColor: `rgba(${PALETTES[palette].self.dark}, ${rulerAlpha(kind, level)})`,
+        overviewRulerColor: `rgba(${rgb.dark}, ${rulerAlpha(kind, level)})`,
         light: { backgroundColor: `rgba(${rgb.light}, ${background})` },
         dark: { backgroundColor: `rgba(${rgb.dark}, ${background})` },
         rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,

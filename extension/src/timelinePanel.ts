@@ -52,10 +52,11 @@ export class TimelinePanel implements vscode.Disposable {
       return;
     }
     if (!result.ok) {
-      await panel.webview.postMessage({
-        type: "empty",
-        message: "No profile yet: run 'lineprobe: Profile CPU' or open a saved capture.",
-      });
+      // The server says why: no profile yet, or a comparison (which has no one timeline).
+      const why = result.error.message.includes("comparison")
+        ? "A comparison of two captures is shown: open one of them to see its timeline."
+        : "No profile yet: run 'lineprobe: Profile CPU' or open a saved capture.";
+      await panel.webview.postMessage({ type: "empty", message: why });
       return;
     }
     const title = `${result.samples} ${result.unit} in ${result.threads.length} thread(s)`;

@@ -20,4 +20,8 @@ declare module "d3-flame-graph" {
     destroy(): void;
   }
   export default function flamegraph<Datum = unknown>(): FlameGraph<Datum>;
+  /** The library's colour schemes; the differential one reads each node's `delta` (red: more). */
+  export const colorMapper: {
+    differentialColorMapper(node: unknown, originalColor: string): string;
+  };
 }

@@ -4,10 +4,10 @@
  * (which opens the frame's line and scopes the editor's heat), and wires the
  * search box. Bundled with its libraries into dist/webview: no CDN.
  */
-import flamegraph, { type FlameGraph } from "d3-flame-graph";
+import flamegraph, { colorMapper, type FlameGraph } from "d3-flame-graph";
 import { select } from "d3-selection";
-import { frameLabel, hottestNode, scopePath, selfValue, type HierarchyNode } from "../src/model/flame";
-import type { FlameNode } from "../src/model/protocol";
+import { differentialLabel, differentialTitle, frameLabel, hottestNode, scopePath, selfValue, type HierarchyNode } from "../src/model/flame";
+import type { FlameDifferential, FlameNode } from "../src/model/protocol";
 
 interface VsCodeApi {
   postMessage(message: unknown): void;
@@ -15,7 +15,7 @@ interface VsCodeApi {
 declare function acquireVsCodeApi(): VsCodeApi;
 
 type ToWebview =
-  | { type: "profile"; samples: number; root: FlameNode; title: string }
+  | { type: "profile"; samples: number; root: FlameNode; title: string; differential?: FlameDifferential }
   | { type: "empty"; message: string }
   | { type: "scope"; names: string[] };
 
@@ -38,7 +38,7 @@ const HIGHLIGHT_COLOR = "#e600e6";
 window.addEventListener("message", (event: MessageEvent<ToWebview>) => {
   const message = event.data;
   if (message.type === "profile") {
-    render(message.root, message.samples, message.title);
+    render(message.root, message.samples, message.title, message.differential);
   } else if (message.type === "empty") {
     chart?.destroy();
     chart = undefined;
@@ -49,11 +49,24 @@ window.addEventListener("message", (event: MessageEvent<ToWebview>) => {
   }
 });
 
-function render(root: FlameNode, samples: number, title: string): void {
+function render(root: FlameNode, samples: number, title: string, differential?: FlameDifferential): void {
   totalSamples = samples;
   const hottest = hottestNode(root);
   const share = hottest && samples > 0 ? (100 * selfValue(hottest.node)) / samples : 0;
-  summary.textContent = hottest ? `${title} · hottest: ${hottest.node.name} (${share.toFixed(1)}% self)` : title;
+  summary.textContent = differential
+    ? differentialTitle(differential)
+    : hottest
+      ? `${title} · hottest: ${hottest.node.name} (${share.toFixed(1)}% self)`
+      : title;
+  // A comparison is coloured by each frame's change (red: it took more time after, blue: less).
+  const colour = (node: Node, original: string): string =>
+    node.highlight
+      ? HIGHLIGHT_COLOR
+      : differential
+        ? colorMapper.differentialColorMapper(node, original)
+        : node.data.kernel
+          ? KERNEL_COLOR
+          : original;
   chart?.destroy();
   container.textContent = "";
   chart = flamegraph<Node>()
@@ -63,8 +76,8 @@ function render(root: FlameNode, samples: number, title: string): void {
     .transitionDuration(150)
     // Children come sorted by value from the server: the hottest path is leftmost.
     .sort(false)
-    .label((node) => frameLabel(node.data, totalSamples))
-    .setColorMapper((node, original) => (node.highlight ? HIGHLIGHT_COLOR : node.data.kernel ? KERNEL_COLOR : original))
+    .label((node) => (differential ? differentialLabel(node.data, differential) : frameLabel(node.data, totalSamples)))
+    .setColorMapper(colour)
     .setDetailsElement(details)
     // Plain substring search: the library's default treats the term as a regular expression.
     .setSearchMatch((node, term) => term !== "" && node.data.name.toLowerCase().includes(term.toLowerCase()))
@@ -93,7 +106,8 @@ function annotate(): void {
     .selectAll<SVGGElement, Node>("g.frame")
     .attr("data-self", (node) => String(selfValue(node.data)))
     .attr("data-line", (node) => (node.data.line ? String(node.data.line) : ""))
-    .attr("data-uri", (node) => node.data.uri ?? "");
+    .attr("data-uri", (node) => node.data.uri ?? "")
+    .attr("data-delta", (node) => (node.data.delta === undefined ? "" : String(node.data.delta)));
 }
 
 search.addEventListener("input", () => {

@@ -6,7 +6,8 @@
  * `lineprobe.scopeHeat` expects, and self values for finding the hottest
  * frame.
  */
-import type { FlameNode } from "./protocol";
+import { formatCost } from "./comparison";
+import type { FlameDifferential, FlameNode } from "./protocol";
 
 /** A node as d3-hierarchy hands it to click handlers: data plus parent links. */
 export interface HierarchyNode {
@@ -68,4 +69,23 @@ export function flameTitle(total: number, event: string | undefined, unit: strin
       : `${total.toLocaleString("en-US")} ${event ?? "CPU"} ${unit ?? "samples"}`;
   const of = target && (unit === undefined || unit === "samples") ? ` of ${target.exe.split("/").pop()} (PID ${target.pid})` : "";
   return `${counted}${of}`;
+}
+
+/** A comparison's heading: which captures, and the CPU time of each. */
+export function differentialTitle(differential: FlameDifferential): string {
+  const { before, after, unit, beforeCost, afterCost } = differential;
+  return (
+    `${before} → ${after}: CPU ${formatCost(beforeCost, unit)} → ${formatCost(afterCost, unit)} ` +
+    "· frames in red took more time after, in blue less; widths are the after capture's"
+  );
+}
+
+/** A comparison's tooltip of a frame: its cost before and after, and the change. */
+export function differentialLabel(node: FlameNode, differential: FlameDifferential): string {
+  const unit = differential.unit;
+  const before = node.before ?? 0;
+  const after = node.after ?? 0;
+  const relative = before > 0 ? ` (${(((after - before) * 100) / before).toFixed(1)}%)` : "";
+  const where = node.path && node.line ? ` at ${node.path}:${node.line}` : node.kernel ? " (kernel)" : "";
+  return `${node.name}${where}: ${formatCost(before, unit)} → ${formatCost(after, unit)}, ${formatCost(after - before, unit, true)}${relative}`;
 }

@@ -14,6 +14,7 @@ export const ServerCommand = {
   flameGraph: "lineprobe.flameGraph",
   clearResults: "lineprobe.clearResults",
   openCapture: "lineprobe.openCapture",
+  compareCaptures: "lineprobe.compareCaptures",
   scopeHeat: "lineprobe.scopeHeat",
   timeline: "lineprobe.timeline",
   sliceProfile: "lineprobe.sliceProfile",
@@ -222,6 +223,11 @@ export interface HeatLine {
   line: number;
   self_percent: number;
   total_percent: number;
+  /** A comparison's (`mode: "diff"`): the line's change of self cost, as a percentage of the
+   * before capture's CPU time (negative: colder). */
+  change_percent?: number;
+  /** A comparison's: the change is within twice its sampling error. */
+  within_noise?: boolean;
 }
 
 export interface HeatParams {
@@ -233,6 +239,10 @@ export interface HeatParams {
   lines: HeatLine[];
   /** Frame names of the flame graph node the heat is limited to, when scoped. */
   scope?: string[];
+  /** `"diff"`: a comparison of two captures (`lineprobe.compareCaptures`), drawn hotter/colder. */
+  mode?: "diff";
+  /** A comparison's largest change beyond noise, in `change_percent`'s terms: full strength. */
+  scale_percent?: number;
 }
 
 export interface FlameNode {
@@ -246,10 +256,41 @@ export interface FlameNode {
   inlined?: boolean;
   kernel?: boolean;
   children: FlameNode[];
+  /** A comparison's: samples after less before on this path (d3-flame-graph's differential colours). */
+  delta?: number;
+  /** A comparison's: this path's cost in each capture, in `FlameDifferential.unit`. */
+  before?: number;
+  after?: number;
+}
+
+/** What a differential flame graph compares (`lineprobe.flameGraph` during a comparison). */
+export interface FlameDifferential {
+  before: string;
+  after: string;
+  /** "s" (CPU seconds) or "s/s" (per second of capture). */
+  unit: string;
+  beforeCost: number;
+  afterCost: number;
 }
 
 /** `samples` and every `value` count the primary cost: `event` in `unit` (PROTOCOL.md). */
-export type FlameGraphResult = { ok: true; samples: number; event?: string; unit?: string; root: FlameNode } | Failure;
+export type FlameGraphResult =
+  | { ok: true; samples: number; event?: string; unit?: string; root: FlameNode; differential?: FlameDifferential }
+  | Failure;
+
+/** `lineprobe.compareCaptures`' result: `lineprobe diff --json`'s object (PROTOCOL.md), of which
+ * the extension reads the captures' costs and the biggest movers. */
+export type CompareResult =
+  | {
+      ok: true;
+      unit: string;
+      before: { cost: number; target: { exe: string } };
+      after: { cost: number; target: { exe: string } };
+      lines: { path: string; line: number; function: string | null; delta: { self: number }; within_noise: boolean }[];
+      files: string[];
+      warnings: string[];
+    }
+  | Failure;
 
 export type ScopeHeatResult = { ok: true; samples_in_scope: number } | Failure;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { flameTitle, frameLabel, hottestNode, scopePath, selfValue, type HierarchyNode } from "../model/flame";
+import { differentialLabel, differentialTitle, flameTitle, frameLabel, hottestNode, scopePath, selfValue, type HierarchyNode } from "../model/flame";
 import type { FlameNode } from "../model/protocol";
 
 const leaf: FlameNode = { name: "is_divisible:17", function: "is_divisible", value: 80, path: "/w/primes.c", line: 17, uri: "file:///w/primes.c", children: [] };
@@ -37,4 +37,11 @@ test("the flame graph's heading words time as time and names the process of a CP
   assert.equal(flameTitle(2_133_496_000, "off-CPU time", "ns", { exe: "/w/primes", pid: 7 }), "2,133.5 ms of off-CPU time");
   assert.equal(flameTitle(412, "cpu-clock", "samples", { exe: "/w/primes", pid: 7 }), "412 cpu-clock samples of primes (PID 7)");
   assert.equal(flameTitle(30, "block:block_rq_issue", "hits"), "30 block:block_rq_issue hits");
+});
+
+test("a comparison's frame reads its cost before and after, and the change", () => {
+  const differential = { before: "wide.lpcap", after: "narrow.lpcap", unit: "s", beforeCost: 4.2, afterCost: 3.84 };
+  const node = { name: "is_divisible:17", value: 1058, delta: -220, before: 2.561, after: 2.12, path: "/w/primes.c", line: 17, children: [] };
+  assert.equal(differentialLabel(node, differential), "is_divisible:17 at /w/primes.c:17: 2.56 s → 2.12 s, -441.0 ms (-17.2%)");
+  assert.match(differentialTitle(differential), /^wide\.lpcap → narrow\.lpcap: CPU 4\.20 s → 3\.84 s/);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { backgroundAlpha, decorationKey, groupMarks, gutterSvg, heatMarks, LEVELS, levelOf, paletteOf, rulerAlpha } from "../model/heat";
+import { backgroundAlpha, decorationKey, diffMarks, groupMarks, gutterSvg, heatMarks, LEVELS, levelOf, marksOf, paletteOf, rulerAlpha } from "../model/heat";
 
 test("levels are proportional to the share and never zero for a sampled line", () => {
   assert.equal(levelOf(0), 0);
@@ -61,4 +61,28 @@ test("waiting (off-CPU nanoseconds) is drawn in a palette of its own", () => {
   assert.equal(decorationKey("self", 3, "wait"), "wait-self-03");
   assert.notEqual(gutterSvg("self", 5, "wait"), gutterSvg("self", 5));
   assert.deepEqual([...groupMarks(heatMarks([{ line: 1, self_percent: 50, total_percent: 50 }]), "wait").keys()], ["wait-self-10"]);
+});
+
+test("a comparison marks the lines that moved beyond noise, hotter or colder, against the largest change", () => {
+  const params = {
+    mode: "diff",
+    scale_percent: 10,
+    lines: [
+      { line: 16, self_percent: 55, total_percent: 55, change_percent: -10, within_noise: false },
+      { line: 24, self_percent: 13, total_percent: 90, change_percent: 2.5, within_noise: false },
+      { line: 30, self_percent: 7, total_percent: 7, change_percent: -1, within_noise: true },
+      { line: 31, self_percent: 0, total_percent: 7, change_percent: 0, within_noise: false },
+    ],
+  };
+  assert.equal(paletteOf("samples", "diff"), "diff");
+  assert.deepEqual(marksOf(params), [
+    { line: 16, kind: "colder", level: LEVELS, percent: -10 },
+    { line: 24, kind: "hotter", level: 5, percent: 2.5 },
+  ]);
+  assert.deepEqual([...groupMarks(marksOf(params), "diff").keys()].sort(), ["diff-colder-20", "diff-hotter-05"]);
+  assert.deepEqual(diffMarks(params.lines, 0), []); // nothing beyond noise: no heat at all
+  // A profile's heat is unchanged by the comparison's fields being absent.
+  assert.deepEqual(marksOf({ lines: [{ line: 1, self_percent: 50, total_percent: 50 }] }), heatMarks([{ line: 1, self_percent: 50, total_percent: 50 }]));
+  assert.match(gutterSvg("colder", 3, "diff"), /fill="#3b6fe0"/);
+  assert.throws(() => gutterSvg("hotter", 3, "cpu"), /no hotter lines/);
 });

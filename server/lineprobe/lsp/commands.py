@@ -246,16 +246,17 @@ def _summary(profile: StackProfile, view: ProfileView) -> dict[str, Any]:
     }
 
 
-def _comparison_refuses(ls: LineprobeServer, command: str) -> dict[str, Any]:
-    """What works on one profile only, asked while a comparison is shown."""
-    return _error_result(
-        ls,
-        AgentError(
-            "bad-request",
-            f"{command}: a comparison of two captures is shown; open one of them (Open Capture) "
-            "to slice or scope it",
-        ),
+def _comparison_refuses(ls: LineprobeServer, command: str, shown: bool = True) -> dict[str, Any]:
+    """What works on one profile only, asked while a comparison is shown; ``shown``: also as a
+    message (not for what panels ask by themselves when they refresh)."""
+    error = AgentError(
+        "bad-request",
+        f"{command}: a comparison of two captures is shown; open one of them (Open Capture) "
+        "to slice or scope it",
     )
+    if shown:
+        return _error_result(ls, error)
+    return {"ok": False, "error": {"code": error.code, "message": error.message, "hint": error.hint}}
 
 
 LiveCallback = Callable[[LiveReport], tuple[str, dict[str, Any]] | None]
@@ -992,7 +993,7 @@ def register(server: LineprobeServer) -> None:
         if view is None:
             return {"ok": False, "error": {"code": "bad-request", "message": "no profile yet", "hint": None}}
         if view.comparison is not None:
-            return _comparison_refuses(ls, TIMELINE)
+            return _comparison_refuses(ls, TIMELINE, shown=False)
         whole = view.unsliced
         rows = {row.tid: row.costs for row in timeline(whole)}
         return {
@@ -1048,7 +1049,7 @@ def register(server: LineprobeServer) -> None:
         if arguments and isinstance(arguments[0], dict):
             stack = arguments[0].get("stack")
         if view.comparison is not None:
-            return _comparison_refuses(ls, SCOPE_HEAT)
+            return _comparison_refuses(ls, SCOPE_HEAT, shown=False)
         if stack is not None and not (isinstance(stack, list) and all(isinstance(s, str) for s in stack)):
             return {
                 "ok": False,
