@@ -368,6 +368,74 @@ async function editorChecks(page: Page, workload: Started, scratch: string): Pro
     JSON.stringify(recent),
   );
 
+  // Compare Two Captures…: two builds of primes that differ in the hot line's division only
+  // (primes-wide divides in 64 bits, which costs more), each profiled to its exit. primes-wide
+  // before, primes after: the hot line shows colder (blue gutter), its Problems entry and hover
+  // give both figures, and the flame graph turns differential.
+  const compared = [path.join(scratch, "wide.lpcap"), path.join(scratch, "narrow.lpcap")];
+  for (const [binary, saved] of [["primes-wide", compared[0]], ["primes", compared[1]]]) {
+    const build = path.join(REPO, "workloads", "build", binary);
+    await run(path.join(REPO, ".venv", "bin", "python"), ["-m", "lineprobe.cli", "profile", "-F", "499", "--save", saved, "--json", "--", build, "150000"], {
+      cwd: REPO,
+      env: { ...process.env, OMP_NUM_THREADS: "1" },
+    });
+  }
+  await runCommand(page, "lineprobe: Compare Two Captures…");
+  for (const saved of compared) {
+    await quickPickRow(page, "Browse…").click();
+    await typeInFileDialog(page, "Compare Captures", saved);
+  }
+  const summaryToast = page.locator(".notification-toast", { hasText: "wide.lpcap → narrow.lpcap" }).first();
+  await summaryToast.waitFor({ timeout: 120_000 });
+  const summaryText = (await summaryToast.innerText()).replace(/\s+/g, " ");
+  await goToLine(page, HOT_LINE);
+  let hotIcon = await page.evaluate(lineHeatIcon, HOT_LINE);
+  for (const deadline = Date.now() + 30_000; !hotIcon?.includes("diff-colder") && Date.now() < deadline; ) {
+    await page.waitForTimeout(100);
+    hotIcon = await page.evaluate(lineHeatIcon, HOT_LINE);
+  }
+  await page.keyboard.press("Control+Shift+M");
+  const colder = page.locator(".markers-panel .monaco-tl-row", { hasText: /colder: .* of self CPU/ });
+  await colder.first().waitFor({ timeout: 30_000 });
+  const colderText = (await colder.first().innerText()).replace(/\s+/g, " ");
+  await page.screenshot({ path: path.join(ARTIFACTS, "07f-compare-heat.png") });
+  await page.keyboard.press("Control+Shift+M");
+  check(
+    (hotIcon ?? "").includes("diff-colder") && new RegExp(`\\[Ln ${HOT_LINE},`).test(colderText),
+    `Compare Two Captures…: the hot line ${HOT_LINE} is colder in the cheaper build (gutter ${path.basename(hotIcon ?? "none")}; '${colderText.slice(0, 110)}'; '${summaryText.slice(0, 120)}')`,
+    JSON.stringify({ hotIcon, colderText }),
+  );
+  const hotToken = await page.evaluate(tokenBox, { line: HOT_LINE, token: "return" });
+  if (!hotToken) {
+    throw new Error("the hot line's text is not on screen");
+  }
+  await page.mouse.move(hotToken.x + hotToken.width / 2, hotToken.y + hotToken.height / 2, { steps: 5 });
+  const compareHover = page.locator(".monaco-hover", { hasText: "lineprobe: compared" }).first();
+  await compareHover.waitFor({ timeout: 30_000 });
+  const compareHoverText = (await compareHover.innerText()).replace(/\s+/g, " ");
+  await page.screenshot({ path: path.join(ARTIFACTS, "07g-compare-hover.png") });
+  check(
+    /before/.test(compareHoverText) && /after/.test(compareHoverText) && /Sampling error/.test(compareHoverText),
+    "the compared line's hover gives its cost before and after, the change and the sampling error",
+    compareHoverText.slice(0, 300),
+  );
+  await page.mouse.move(5, 500);
+  await page.keyboard.press("Escape");
+  await runCommand(page, "lineprobe: Show Flame Graph");
+  const differential = await webviewFrameWith(page, "g.frame[data-delta]");
+  const deltas = await differential
+    .locator("g.frame[data-delta]")
+    .evaluateAll((els) => els.map((el) => ({ name: el.textContent ?? "", delta: Number(el.getAttribute("data-delta")) })));
+  const divisible = deltas.filter((frame) => frame.name.startsWith("is_divisible"));
+  const flameHeading = ((await differential.locator("#summary").textContent()) ?? "").trim();
+  await page.screenshot({ path: path.join(ARTIFACTS, "07h-compare-flame.png") });
+  check(
+    divisible.length > 0 && divisible.reduce((sum, frame) => sum + frame.delta, 0) < 0 && flameHeading.startsWith("wide.lpcap → narrow.lpcap"),
+    `the flame graph turns differential: is_divisible lost samples ('${flameHeading.slice(0, 90)}')`,
+    JSON.stringify(divisible),
+  );
+  await page.locator(".tab", { hasText: "primes.c" }).first().click();
+
   // Show Capabilities: the agent's report, in a read-only document.
   await runCommand(page, "lineprobe: Show Capabilities");
   await page.locator(".tab", { hasText: "lineprobe capabilities" }).first().waitFor({ timeout: 30_000 });
@@ -765,6 +833,29 @@ function hotLineHeat(line: number): { gutter: string; background: string } | nul
       .find((color) => color !== "rgba(0, 0, 0, 0)" && color !== "transparent");
     return gutter && background ? { gutter, background } : null;
   }
+}
+
+/** In the page: the file name of the heat icon in the gutter of 1-based `line` (any palette), or
+ * null. */
+function lineHeatIcon(line: number): string | null {
+  for (const editor of Array.from(document.querySelectorAll(".editor-group-container .monaco-editor"))) {
+    const number = Array.from(editor.querySelectorAll(".margin-view-overlays .line-numbers")).find((el) => el.textContent?.trim() === String(line));
+    if (!number) {
+      continue;
+    }
+    const top = number.getBoundingClientRect().top;
+    const icon = Array.from(editor.querySelectorAll("[class*='ced-']"))
+      .filter((el) => {
+        const r = el.getBoundingClientRect();
+        return r.height > 0 && Math.abs(r.top - top) < 3;
+      })
+      .map((el) => /heat(?:\/|%2F)([a-z-]+-\d+\.svg)/i.exec(getComputedStyle(el).backgroundImage)?.[1])
+      .find((name) => name !== undefined);
+    if (icon) {
+      return icon;
+    }
+  }
+  return null;
 }
 
 /** The extension's log (server command, profile timings) next to the screenshots. */
