@@ -52,6 +52,8 @@ export interface LaunchArgs {
   cwd?: string;
   durationMs?: number;
   frequency?: number;
+  /** The processes the command starts too (default: the `lineprobe.followChildren` setting). */
+  followChildren?: boolean;
 }
 
 const LAST_LAUNCH_KEY = "lineprobe.lastLaunchCommand";
@@ -113,7 +115,14 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       }
       const options = profileOptions(readServerSettings(), args);
       const cwd = args?.cwd ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-      return profiler.profile({ command: argv, cwd, durationMs: options.durationMs, frequency: options.frequency });
+      const followChildren = args?.followChildren ?? vscode.workspace.getConfiguration("lineprobe").get<boolean>("followChildren", false);
+      return profiler.profile({
+        command: argv,
+        cwd,
+        durationMs: options.durationMs,
+        frequency: options.frequency,
+        ...(followChildren ? { followChildren: true } : {}),
+      });
     }),
 
     register("lineprobe.openCaptureFile", async (args?: { path?: string }): Promise<{ ok: boolean } | undefined> => {

@@ -136,7 +136,7 @@ export class FlameGraphPanel implements vscode.Disposable {
     <input id="search" type="search" placeholder="Search frames" aria-label="Search frames">
     <button id="reset" title="Show the whole graph and heat from all samples">Reset</button>
   </header>
-  <div class="hint">Click a frame to open its line; the editor's heat then counts only the samples under it.</div>
+  <div class="hint" id="hint">Click a frame to open its line; the editor's heat then counts only the samples under it.</div>
   <div id="details"></div>
   <div id="chart"></div>`,
     });

@@ -27,6 +27,10 @@ const details = document.getElementById("details") as HTMLDivElement;
 const summary = document.getElementById("summary") as HTMLDivElement;
 const search = document.getElementById("search") as HTMLInputElement;
 const reset = document.getElementById("reset") as HTMLButtonElement;
+const hint = document.getElementById("hint") as HTMLDivElement;
+const PROFILE_HINT = hint.textContent ?? "";
+/** A comparison's heat is the change per line, which a frame does not scope. */
+const DIFFERENTIAL_HINT = "Click a frame to open its line; hover it for its time before and after.";
 
 let chart: FlameGraph<Node> | undefined;
 let totalSamples = 0;
@@ -58,6 +62,8 @@ function render(root: FlameNode, samples: number, title: string, differential?: 
     : hottest
       ? `${title} · hottest: ${hottest.node.name} (${share.toFixed(1)}% self)`
       : title;
+  hint.textContent = differential ? DIFFERENTIAL_HINT : PROFILE_HINT;
+  details.textContent = "";
   // A comparison is coloured by each frame's change (red: it took more time after, blue: less).
   const colour = (node: Node, original: string): string =>
     node.highlight

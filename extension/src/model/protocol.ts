@@ -189,8 +189,8 @@ export interface ProcessInfo {
 }
 
 export type ProfileArguments =
-  | { pid: number; durationMs: number; frequency?: number }
-  | { command: string[]; cwd?: string; durationMs: number; frequency?: number };
+  | { pid: number; durationMs: number; frequency?: number; followChildren?: boolean }
+  | { command: string[]; cwd?: string; durationMs: number; frequency?: number; followChildren?: boolean };
 
 export interface ServerError {
   code: string;

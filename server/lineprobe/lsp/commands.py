@@ -101,6 +101,8 @@ class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
     """``lineprobe.stackCount`` only: ``CATEGORY:NAME``."""
     wallClock: bool = False
     """``lineprobe.offCpu`` only: the time on the CPU too."""
+    followChildren: bool = False
+    """``lineprobe.profile`` only: the processes the target starts too (root callers only)."""
 
 
 class SliceArguments(msgspec.Struct, forbid_unknown_fields=True):
@@ -456,6 +458,7 @@ def register(server: LineprobeServer) -> None:
             return {
                 "frequency": args.frequency or ls.state.settings.frequency,
                 "time_bucket_ms": time_bucket_ms(window_s, launched=args.command is not None),
+                **({"follow_children": True} if args.followChildren else {}),
             }
 
         def publish(profile: StackProfile) -> tuple[dict[str, Any], str]:
