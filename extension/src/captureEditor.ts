@@ -2,7 +2,9 @@
  * Saved captures (`*.lpcap`, the CLI's `--save`) open as documents of their own: opening one
  * replays it through the server (`lineprobe.openCapture`: no agent, no privileges), so its heat,
  * diagnostics and flame graph land on the source files, and the editor shows what it holds with
- * the next steps one click away. Read-only: a capture is a record of what the kernel saw.
+ * the next steps one click away. A capture of a kind without per-line results (USDT counts,
+ * tracepoints, the system views) shows the report `lineprobe open` prints of it. Read-only: a
+ * capture is a record of what the kernel saw.
  */
 import * as vscode from "vscode";
 import { captureSummary } from "./model/recentCaptures";
@@ -20,9 +22,12 @@ export class CaptureEditorProvider implements vscode.CustomReadonlyEditorProvide
     panel.webview.html = page(file, ["Opening…"], false);
     const result = (await vscode.commands.executeCommand<Record<string, unknown> | undefined>(
       "lineprobe.openCaptureFile",
-      { path: file },
+      { path: file, showReport: false },
     )) ?? { ok: false, error: { message: "the capture was not opened" } };
-    if (result.ok === true) {
+    if (result.ok === true && typeof result.report === "string") {
+      // A kind without per-line results (USDT, tracepoints, system views): its report.
+      panel.webview.html = page(file, [`a capture of lineprobe ${String(result.command)}`], false, result.report);
+    } else if (result.ok === true) {
       panel.webview.html = page(file, captureSummary(result), true);
     } else {
       const error = result.error as { message?: string } | undefined;
@@ -31,7 +36,7 @@ export class CaptureEditorProvider implements vscode.CustomReadonlyEditorProvide
   }
 }
 
-function page(file: string, lines: string[], opened: boolean): string {
+function page(file: string, lines: string[], opened: boolean, report?: string): string {
   const escape = (text: string): string =>
     text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   const actions = opened
@@ -43,13 +48,14 @@ function page(file: string, lines: string[], opened: boolean): string {
   <meta charset="UTF-8">
   <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
   <title>${escape(file)}</title>
-  <style>body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 8px 16px; } li { margin: 2px 0; }</style>
+  <style>body { font-family: var(--vscode-font-family); color: var(--vscode-foreground); padding: 8px 16px; } li { margin: 2px 0; } pre { font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); }</style>
 </head>
 <body>
   <h2>lineprobe capture</h2>
   <p>${escape(file)}</p>
   <ul id="summary">${lines.map((line) => `<li>${escape(line)}</li>`).join("")}</ul>
   ${actions}
+  ${report === undefined ? "" : `<pre id="report">${escape(report)}</pre>`}
 </body>
 </html>`;
 }

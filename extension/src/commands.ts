@@ -8,6 +8,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { setUpAgent } from "./agentSetup";
 import type { CapabilitiesView } from "./capabilities";
+import { CAPTURE_EDITOR } from "./captureEditor";
 import type { ServerClient } from "./client";
 import type { FlameGraphPanel } from "./flameGraphPanel";
 import type { TimelinePanel } from "./timelinePanel";
@@ -125,7 +126,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       });
     }),
 
-    register("lineprobe.openCaptureFile", async (args?: { path?: string }): Promise<{ ok: boolean } | undefined> => {
+    register("lineprobe.openCaptureFile", async (args?: { path?: string; showReport?: boolean }): Promise<{ ok: boolean } | undefined> => {
       let file = args?.path;
       if (!file) {
         const picked = await vscode.window.showOpenDialog({
@@ -138,12 +139,19 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       if (!file) {
         return undefined;
       }
-      const result = await server.execute<{ ok: boolean; error?: { message: string } }>(ServerCommand.openCapture, { path: file });
+      const result = await server.execute<{ ok: boolean; report?: string; error?: { message: string } }>(ServerCommand.openCapture, { path: file });
       if (result.ok) {
         const recent = deps.workspaceState.get<string[]>(RECENT_CAPTURES_KEY, []);
         await deps.workspaceState.update(RECENT_CAPTURES_KEY, remember(recent, file));
-        await deps.flameGraph.refresh();
-        await deps.timeline.refresh();
+        if (typeof result.report === "string") {
+          // A kind without per-line results: its report, in the capture editor (unless asked by it).
+          if (args?.showReport !== false) {
+            await vscode.commands.executeCommand("vscode.openWith", vscode.Uri.file(file), CAPTURE_EDITOR);
+          }
+        } else {
+          await deps.flameGraph.refresh();
+          await deps.timeline.refresh();
+        }
         vscode.window.setStatusBarMessage(`lineprobe: opened ${file}`, 4000);
       }
       return result;

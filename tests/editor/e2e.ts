@@ -368,6 +368,21 @@ async function editorChecks(page: Page, workload: Started, scratch: string): Pro
     JSON.stringify(recent),
   );
 
+  // A capture of a kind without per-line results in the editor (stack counts at a tracepoint)
+  // opens from Open Capture… in the capture editor, as the report `lineprobe open` prints.
+  const stacksCapture = path.join(scratch, "naps-switches.lpcap");
+  await run(path.join(REPO, ".venv", "bin", "python"), ["-m", "lineprobe.cli", "stackcount", "sched:sched_switch", "--save", stacksCapture, "--json", "--", path.join(REPO, "workloads", "build", "naps"), "500"], { cwd: REPO });
+  await openCaptureFile(page, stacksCapture);
+  const reportEditor = await webviewFrameWith(page, "pre#report");
+  const reportText = (await reportEditor.locator("pre#report").textContent()) ?? "";
+  await page.screenshot({ path: path.join(ARTIFACTS, "07e2-capture-report.png") });
+  check(
+    /hits of sched:sched_switch/.test(reportText) && /naps\.c:\d+/.test(reportText),
+    `a stack-count capture opens in the capture editor as its report ('${reportText.split("\n")[0].slice(0, 90)}')`,
+    reportText.slice(0, 400),
+  );
+  await page.locator(".tab", { hasText: "primes.c" }).first().click();
+
   // Compare Two Captures…: two builds of primes that differ in the hot line's division only
   // (primes-wide divides in 64 bits, which costs more), each profiled to its exit. primes-wide
   // before, primes after: the hot line shows colder (blue gutter), its Problems entry and hover

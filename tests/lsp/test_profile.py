@@ -303,3 +303,19 @@ async def test_a_file_that_is_no_saved_capture_is_refused_by_the_editor(
     assert refused["ok"] is False and "not a lineprobe recording" in refused["error"]["message"], refused
     relative = await session.command("lineprobe.openCapture", {"path": "x.lpcap"})
     assert relative["ok"] is False and "absolute" in relative["error"]["message"], relative
+
+
+async def test_a_capture_of_a_kind_without_a_line_view_opens_as_its_report(
+    replay: Replay, tmp_path: Path
+) -> None:
+    """A USDT count kept with ``--save`` opens in the editor as ``lineprobe open`` reports it: the
+    probe's site on its marked line of probes.c, and the sizes it was grouped by."""
+    session = await replay(RECORDING)
+    command = ["usdt", "count", "lineprobe_demo:request", "--pid", str(ANY_PID), "-d", "2.5", "--arg", "2"]
+    capture = saved_capture(tmp_path, "usdt-probes", command)
+    opened = await session.command("lineprobe.openCapture", {"path": str(capture)})
+    assert opened["ok"] is True and opened["command"] == "usdt count", opened
+    probes_c = WORKLOADS / "probes" / "probes.c"
+    assert f"probes.c:{marked_line(probes_c, 'REQUEST-PROBE')}" in opened["report"], opened["report"]
+    assert all(str(size) in opened["report"] for size in (64, 128, 256, 512))
+    assert "\x1b[" not in opened["report"]  # plain text: no terminal colours in a webview

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -25,7 +27,7 @@ from lineprobe.capture.agent_errors import AgentError
 from lineprobe.capture.kinds import CaptureKind
 from lineprobe.capture.progress import CapabilityReport, LiveReport, Progress
 from lineprobe.capture.recorded import saved_command
-from lineprobe.capture.runner import CaptureRunner, Launch
+from lineprobe.capture.runner import RECORD_ENVIRONMENT, REPLAY_ENVIRONMENT, CaptureRunner, Launch
 from lineprobe.capture.wire import parameters
 from lineprobe.costs.diff import DiffError, Normalisation, diff_profiles
 from lineprobe.costs.model import StackProfile
@@ -259,6 +261,37 @@ def _comparison_refuses(ls: LineprobeServer, command: str, shown: bool = True) -
     if shown:
         return _error_result(ls, error)
     return {"ok": False, "error": {"code": error.code, "message": error.message, "hint": error.hint}}
+
+
+OPEN_REPORT_TIMEOUT_S = 300
+"""A capture's report is a replay: no tracing, so minutes mean something is wrong."""
+OPEN_REPORT_COLUMNS = "120"
+
+
+def _open_report(capture: Path) -> str:
+    """The report of ``lineprobe open CAPTURE`` (plain text, 120 columns): the CLI, run as it
+    runs for the user, replaying the capture with no agent."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in (REPLAY_ENVIRONMENT, RECORD_ENVIRONMENT)
+    }
+    environment.update(COLUMNS=OPEN_REPORT_COLUMNS, NO_COLOR="1", TERM="dumb")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "lineprobe.cli", "open", str(capture)],
+            capture_output=True,
+            text=True,
+            timeout=OPEN_REPORT_TIMEOUT_S,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        raise AgentError("timeout", f"{capture}: its report took over {OPEN_REPORT_TIMEOUT_S} s") from None
+    if done.returncode != 0:
+        why = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        raise AgentError("bad-request", f"{capture}: lineprobe open failed: {why[0]}")
+    return done.stdout
 
 
 LiveCallback = Callable[[LiveReport], tuple[str, dict[str, Any]] | None]
@@ -886,14 +919,13 @@ def register(server: LineprobeServer) -> None:
         }
         command = saved.arguments[0]
         if command not in opens or saved.pid is None:
-            return _error_result(
-                ls,
-                AgentError(
-                    "bad-request",
-                    f"{path}: a capture of `lineprobe {command}` opens in the CLI (`lineprobe open`), "
-                    "not yet in the editor",
-                ),
-            )
+            # No per-line view for this kind (USDT, tracepoints, system views, stack counts): its
+            # report, as `lineprobe open` prints it.
+            try:
+                report = await asyncio.to_thread(_open_report, Path(path))
+            except AgentError as exc:
+                return _error_result(ls, exc)
+            return {"ok": True, "capture": path, "command": " ".join(saved.arguments[:2]), "report": report}
         given: dict[str, Any] = {"pid": saved.pid, "durationMs": 1000}
         if command == "offcpu" and "--wall-clock" in saved.arguments:
             given["wallClock"] = True
