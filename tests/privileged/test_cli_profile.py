@@ -45,6 +45,20 @@ def test_primes_hot_line_is_the_modulo(workloads: Path, spawn) -> None:
     assert selfs == sorted(selfs, reverse=True)
     assert all(0 <= line["self_percent"] <= line["total_percent"] <= 100 for line in report["lines"])
 
+    # The stacks themselves: every sample in one, each in a thread of the report and a time of
+    # the window, and the samples whose innermost source line is the hot line are its self count.
+    stacks, frames = report["stacks"], report["frames"]
+    assert sum(stack["count"] for stack in stacks) == report["samples"]
+    assert {stack["tid"] for stack in stacks} <= {thread["tid"] for thread in report["threads"]}
+    assert all(0 <= stack["start_s"] <= report["duration_s"] + 0.5 for stack in stacks)
+
+    def innermost_line(stack: dict) -> tuple[str, int] | None:
+        user = [frames[i] for i in stack["frames"] if frames[i]["kind"] != "kernel"]
+        return (user[0]["path"], user[0]["line"]) if user else None
+
+    on_hot_line = sum(s["count"] for s in stacks if innermost_line(s) == (hottest["path"], hottest["line"]))
+    assert on_hot_line == hottest["self"]
+
 
 @pytest.mark.parametrize("binary", ["hotloop", "hotloop-O2"])
 def test_hotloop_hot_line(workloads: Path, spawn, binary: str) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from lineprobe.costs.model import StackProfile
 from lineprobe.costs.slices import threads_of, timeline
+from lineprobe.symbolization.frame import SourceFrame
 
 
 def _percent(profile: StackProfile, count: int) -> float:
@@ -98,4 +99,43 @@ def profile_to_json(profile: StackProfile) -> dict[str, Any]:
             }
             for stat in profile.functions
         ],
+        **_stacks(profile),
     }
+
+
+def _stacks(profile: StackProfile) -> dict[str, Any]:
+    """Every distinct stack with its costs, its thread and its time, over a table of frames each
+    stack refers to by index (innermost first), so that a frame many stacks share is written
+    once: what the flame graph, folded stacks and pprof are made of, for scripts."""
+    frames: list[dict[str, Any]] = []
+    index: dict[SourceFrame, int] = {}
+    stacks = []
+    bucket_s = profile.time_bucket_ns / 1e9
+    for stack in profile.stacks:
+        refs = []
+        for frame in stack.frames:
+            found = index.get(frame)
+            if found is None:
+                found = index[frame] = len(frames)
+                frames.append(
+                    {
+                        "function": frame.function,
+                        "path": frame.path,
+                        "line": frame.line,
+                        "binary": frame.binary,
+                        "kind": frame.kind.value,
+                    }
+                )
+            refs.append(found)
+        stacks.append(
+            {
+                "count": stack.count,
+                **({"costs": list(stack.costs)} if len(stack.costs) > 1 else {}),
+                "tid": stack.thread,
+                "start_s": round(stack.time_bucket * bucket_s, 6)
+                if stack.time_bucket is not None and bucket_s
+                else None,
+                "frames": refs,
+            }
+        )
+    return {"frames": frames, "stacks": stacks}
