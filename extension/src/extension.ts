@@ -64,6 +64,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     systemPanel,
     client.onHeat((params) => heat.update(params)),
     vscode.window.registerCustomEditorProvider(CAPTURE_EDITOR, new CaptureEditorProvider()),
+    // The panels open when the window was reloaded come back, asking the server anew.
+    vscode.window.registerWebviewPanelSerializer("lineprobe.flameGraph", {
+      deserializeWebviewPanel: async (panel) => flameGraph.restore(panel),
+    }),
+    vscode.window.registerWebviewPanelSerializer("lineprobe.timeline", {
+      deserializeWebviewPanel: async (panel) => timeline.restore(panel),
+    }),
     client.onState((state) => {
       if (state.kind === "starting") {
         status.set({ kind: "starting" });

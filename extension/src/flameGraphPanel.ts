@@ -11,7 +11,7 @@ import { flameTitle } from "./model/flame";
 import { ServerCommand, type FlameGraphResult, type ScopeHeatResult } from "./model/protocol";
 import type { Profiler } from "./profiler";
 import { scopeToSelectedFrame } from "./settings";
-import { openBesideEditor, webviewHtml } from "./webviewPage";
+import { adoptPanel, openBesideEditor, webviewHtml, type BesidePanel } from "./webviewPage";
 
 type FromWebview =
   | { type: "ready" }
@@ -35,7 +35,20 @@ export class FlameGraphPanel implements vscode.Disposable {
       void this.refresh();
       return;
     }
-    this.panel = openBesideEditor<FromWebview>(this.extensionUri, {
+    this.panel = openBesideEditor<FromWebview>(this.extensionUri, this.spec());
+  }
+
+  /** The panel VS Code kept across a window reload, shown again (its data asked anew). */
+  restore(panel: vscode.WebviewPanel): void {
+    if (this.panel) {
+      panel.dispose(); // one panel of a kind: the one open already stays
+      return;
+    }
+    this.panel = adoptPanel<FromWebview>(this.extensionUri, panel, this.spec());
+  }
+
+  private spec(): BesidePanel<FromWebview> {
+    return {
       viewType: "lineprobe.flameGraph",
       title: "lineprobe: Flame Graph",
       html: (webview, root) => this.html(webview, root),
@@ -43,7 +56,7 @@ export class FlameGraphPanel implements vscode.Disposable {
       onDispose: () => {
         this.panel = undefined;
       },
-    });
+    };
   }
 
   /** Re-reads the tree after a new profile, when the panel is open. */

@@ -8,7 +8,7 @@ import * as vscode from "vscode";
 import type { ServerClient } from "./client";
 import type { FlameGraphPanel } from "./flameGraphPanel";
 import { ServerCommand, type SliceArguments, type SliceResult, type TimelineResult } from "./model/protocol";
-import { openBesideEditor, webviewHtml } from "./webviewPage";
+import { adoptPanel, openBesideEditor, webviewHtml, type BesidePanel } from "./webviewPage";
 
 type FromWebview = { type: "ready" } | { type: "slice"; request: SliceArguments };
 
@@ -27,7 +27,20 @@ export class TimelinePanel implements vscode.Disposable {
       void this.refresh();
       return;
     }
-    this.panel = openBesideEditor<FromWebview>(this.extensionUri, {
+    this.panel = openBesideEditor<FromWebview>(this.extensionUri, this.spec());
+  }
+
+  /** The panel VS Code kept across a window reload, shown again (its data asked anew). */
+  restore(panel: vscode.WebviewPanel): void {
+    if (this.panel) {
+      panel.dispose(); // one panel of a kind: the one open already stays
+      return;
+    }
+    this.panel = adoptPanel<FromWebview>(this.extensionUri, panel, this.spec());
+  }
+
+  private spec(): BesidePanel<FromWebview> {
+    return {
       viewType: "lineprobe.timeline",
       title: "lineprobe: Timeline",
       html: (webview, root) => this.html(webview, root),
@@ -35,7 +48,7 @@ export class TimelinePanel implements vscode.Disposable {
       onDispose: () => {
         this.panel = undefined;
       },
-    });
+    };
   }
 
   /** Re-reads the threads after a new profile, when the panel is open. */

@@ -58,6 +58,14 @@ export function openBesideEditor<M>(extensionUri: vscode.Uri, spec: BesidePanel<
     { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
     { enableScripts: true, localResourceRoots: [root], retainContextWhenHidden: true },
   );
+  return adoptPanel(extensionUri, panel, spec);
+}
+
+/** A panel VS Code brought back after a window reload (a `WebviewPanelSerializer`'s), given its
+ * page and handlers again: its script asks for data when it loads, as a new panel's does. */
+export function adoptPanel<M>(extensionUri: vscode.Uri, panel: vscode.WebviewPanel, spec: BesidePanel<M>): vscode.WebviewPanel {
+  const root = vscode.Uri.joinPath(extensionUri, "dist", "webview");
+  panel.webview.options = { enableScripts: true, localResourceRoots: [root] };
   panel.webview.html = spec.html(panel.webview, root);
   panel.webview.onDidReceiveMessage((message: M) => spec.onMessage(message));
   panel.onDidDispose(spec.onDispose);

@@ -451,6 +451,23 @@ async function editorChecks(page: Page, workload: Started, scratch: string): Pro
   );
   await page.locator(".tab", { hasText: "primes.c" }).first().click();
 
+  // A window reload keeps the flame graph panel: VS Code restores it and it asks the (restarted)
+  // server for its tree again.
+  await runCommand(page, "Developer: Reload Window");
+  await page.locator(".monaco-workbench").waitFor({ timeout: 120_000 });
+  await page.locator(".tab", { hasText: "lineprobe: Flame Graph" }).first().waitFor({ timeout: 60_000 });
+  await page.locator(".tab", { hasText: "lineprobe: Flame Graph" }).first().click();
+  const restored = await webviewFrameWith(page, "#summary");
+  let restoredSummary = "";
+  for (const deadline = Date.now() + 60_000; restoredSummary === "" && Date.now() < deadline; ) {
+    await page.waitForTimeout(200);
+    restoredSummary = ((await restored.locator("#summary").textContent().catch(() => "")) ?? "").trim();
+  }
+  await page.screenshot({ path: path.join(ARTIFACTS, "07i-reload-restores-flame-graph.png") });
+  check(restoredSummary !== "", `a window reload restores the flame graph panel, which asks the server again ('${restoredSummary.slice(0, 80)}')`);
+  await page.locator(".tab", { hasText: "primes.c" }).first().click();
+  await waitForLine(page, HOT_TEXT);
+
   // Show Capabilities: the agent's report, in a read-only document.
   await runCommand(page, "lineprobe: Show Capabilities");
   await page.locator(".tab", { hasText: "lineprobe capabilities" }).first().waitFor({ timeout: 30_000 });
