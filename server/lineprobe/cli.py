@@ -345,7 +345,8 @@ def _capture(
     def run(progress: Callable[[Progress], None]) -> T:
         return runner.capture(kind, _target(pid, command, as_json), duration_s, capture_parameters, progress)
 
-    return _with_progress(runner, duration_s, kind.verb, run)
+    until_exit = duration is None and pid is None
+    return _with_progress(runner, None if until_exit else duration_s, kind.verb, run)
 
 
 def _recorded_command() -> list[str]:
@@ -365,12 +366,14 @@ def _target(pid: int | None, command: tuple[str, ...], as_json: bool) -> int | L
 
 def _with_progress(
     runner: CaptureRunner,
-    duration_s: float,
+    duration_s: float | None,
     verb: str,
     run: Callable[[Callable[[Progress], None]], T],
 ) -> T:
-    """Run one agent request with a progress bar on stderr; Ctrl-C ends it early, keeping results."""
-    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+    """Run one agent request with a progress bar on stderr; Ctrl-C ends it early, keeping results.
+    ``duration_s`` None: a launched command traced until it exits, whose end nobody knows: the
+    time elapsed is shown, not a bar towards the hour a trace may last at most."""
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.progress import Progress as ProgressBar
 
     from lineprobe.capture.agent_errors import AgentError
@@ -381,7 +384,7 @@ def _with_progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.fields[events]} events"),
-        TimeRemainingColumn(),
+        TimeRemainingColumn() if duration_s is not None else TimeElapsedColumn(),
         TextColumn("{task.fields[top]}"),
         console=err,
         transient=True,
@@ -401,7 +404,7 @@ def _with_progress(
                 top = "  ".join(f"{name} {value:,.1f} {unit}" for name, value, unit in rates)
                 progress.update(task, top=top)
         else:
-            progress.update(task, description="resolving", completed=duration_s)
+            progress.update(task, description="resolving", completed=duration_s or 0)
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=runner.stop, daemon=True).start()

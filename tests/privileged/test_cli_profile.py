@@ -273,6 +273,14 @@ def test_a_saved_capture_reopens_with_the_same_lines_after_its_binary_is_deleted
     traced = _run_json(
         "syscalls", "-d", "2", "--save", "calls.lpcap", "--json", "--", "./primes", "200000", cwd=tmp_path
     )
+    # A launched command that ran to its exit reopens as one: no "partial profile" of a window.
+    finished = _run_json(
+        "profile", "--save", "short.lpcap", "--json", "--", "./primes", "20000", cwd=tmp_path
+    )
+    assert finished["target_exited"] and any(
+        w.startswith("the command exited after") for w in finished["warnings"]
+    )
+    assert _run_json("open", "short.lpcap", "--json", cwd=tmp_path)["warnings"] == finished["warnings"]
     program.unlink()
     reopened = _run_json("open", "cpu.lpcap", "--json", cwd=tmp_path)
     assert saved["samples"] > 30 and reopened["samples"] == saved["samples"]
