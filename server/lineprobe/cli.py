@@ -336,6 +336,7 @@ def _capture(
     runner = CaptureRunner(launcher=launcher)
     if "replay" in options:  # lineprobe open: the saved answers, not an agent; nothing launched
         runner.replay = Path(options["replay"])
+        runner.replay_launched = bool(options.get("replay_launched"))
         if command:
             pid, command = options.get("replay_pid") or 0, ()
     elif "save" in options:
@@ -803,7 +804,11 @@ def open_capture(capture: str, as_json: bool, threads: tuple[str, ...], time_ran
     main.main(
         args=arguments,
         prog_name="lineprobe",
-        obj={"replay": str(Path(capture).absolute()), "replay_pid": saved.pid},
+        obj={
+            "replay": str(Path(capture).absolute()),
+            "replay_pid": saved.pid,
+            "replay_launched": "--" in saved.arguments,
+        },
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -295,3 +297,21 @@ def test_a_saved_capture_reopens_with_the_same_lines_after_its_binary_is_deleted
         [*LINEPROBE, "open", "cpu.lpcap", "--folded", str(folded)], check=True, cwd=tmp_path, timeout=120
     )
     assert "is_divisible" in folded.read_text()
+
+
+def test_a_launched_command_shows_the_time_elapsed_not_an_eta_towards_an_hour(workloads: Path) -> None:
+    """Traced until it exits, a launched command has no known end: the progress line (on a
+    terminal: ``script`` gives the CLI one) counts the time elapsed, never an hour's countdown."""
+    command = shlex.join([*LINEPROBE, "profile", "--", str(workloads / "primes"), "100000", "1"])
+    done = subprocess.run(
+        ["script", "-qec", f"{command} > /dev/null", "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "120", "NO_COLOR": "1"},
+    )
+    assert done.returncode == 0, done.stdout
+    shown = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", done.stdout).replace("\r", "\n")
+    progress = [line for line in shown.splitlines() if "events" in line]
+    assert any(re.search(r"\b0:00:0\d\b", line) for line in progress), progress[-3:]
+    assert not any(re.search(r"\b0:5\d:\d\d\b|\b1:00:00\b", line) for line in progress), progress[-3:]

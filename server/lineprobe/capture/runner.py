@@ -140,6 +140,9 @@ class CaptureRunner:
     record: Path | None = field(default_factory=lambda: _path_from_environment(RECORD_ENVIRONMENT))
     command: list[str] | None = None
     """The CLI arguments of the capture, kept in a recording's header (``--save``)."""
+    replay_launched: bool = False
+    """The replayed capture was of a command launched for it: it is reported as one (a command
+    that ran to its exit, not a window cut short), though nothing is launched again."""
     _recorder: Recorder | None = field(default=None, init=False)
     _fresh_agent: bool = field(default=False, init=False)
     _connecting: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -255,7 +258,7 @@ class CaptureRunner:
         if self._recorder is not None:
             children = raw.processes.values() if isinstance(raw, RawProfile) else ()
             self._recorder.archive(raw.header, [m for child in children for m in child.mappings])
-        result = kind.resolve(raw, self.cache, not isinstance(target, int))
+        result = kind.resolve(raw, self.cache, not isinstance(target, int) or self.replay_launched)
         self.cache.save()
         if status not in (None, 0) and header.target_exited:
             result.warnings.append(f"the command exited with status {status}")

@@ -929,7 +929,12 @@ def register(server: LineprobeServer) -> None:
         given: dict[str, Any] = {"pid": saved.pid, "durationMs": 1000}
         if command == "offcpu" and "--wall-clock" in saved.arguments:
             given["wallClock"] = True
-        replay = CaptureRunner(cache=ls.state.runner.cache, replay=Path(path), record=None)
+        replay = CaptureRunner(
+            cache=ls.state.runner.cache,
+            replay=Path(path),
+            record=None,
+            replay_launched="--" in saved.arguments,
+        )
         try:
             result = await opens[command](ls, (given,), runner=replay)
         finally:
