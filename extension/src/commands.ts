@@ -132,7 +132,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         const picked = await vscode.window.showOpenDialog({
           title: "lineprobe: Open Capture",
           canSelectMany: false,
-          filters: { "lineprobe captures": ["lpcap"], "All files": ["*"] },
+          filters: { "lineprobe captures": ["lpcap"], pprof: ["pb.gz", "pb", "pprof"], "All files": ["*"] },
         });
         file = picked?.[0]?.fsPath;
       }

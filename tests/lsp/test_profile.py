@@ -8,6 +8,8 @@ import asyncio
 import itertools
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -319,3 +321,33 @@ async def test_a_capture_of_a_kind_without_a_line_view_opens_as_its_report(
     assert f"probes.c:{marked_line(probes_c, 'REQUEST-PROBE')}" in opened["report"], opened["report"]
     assert all(str(size) in opened["report"] for size in (64, 128, 256, 512))
     assert "\x1b[" not in opened["report"]  # plain text: no terminal colours in a webview
+
+
+async def test_a_pprof_export_opens_in_the_editor_with_the_captures_diagnostics(
+    replay: Replay, tmp_path: Path
+) -> None:
+    """A pprof file carries its frames resolved, so it needs neither the capture nor its binaries:
+    opened in the editor, it gives the diagnostics of the capture it was exported from."""
+    session = await replay(RECORDING)
+    capture = saved_capture(tmp_path, RECORDING, ["profile", "--pid", str(ANY_PID), "-d", "1"])
+    opened = await session.command("lineprobe.openCapture", {"path": str(capture)})
+    assert opened["ok"] is True, opened
+    expected = [(d.range.start.line, d.message) for d in session.client.diagnostics[URI]]
+    exported = tmp_path / "cpu.pb.gz"
+    subprocess.run(
+        [sys.executable, "-m", "lineprobe.cli", "open", str(capture), "--pprof", str(exported)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    shutil.rmtree(tmp_path / f"{RECORDING}.lpcap.binaries")  # the pprof file alone
+    await session.command("lineprobe.clearResults")
+    assert not session.client.diagnostics[URI]
+    pprof = await session.command("lineprobe.openCapture", {"path": str(exported)})
+    assert pprof["ok"] is True and pprof["capture"] == str(exported) and pprof["samples"] == opened["samples"]
+    # The same lines and shares. The capture also knows, from the binary's DWARF checksums, that
+    # primes.c changed since the recorded build; a pprof file has no checksums to tell.
+    stale = " (source changed since the binary was built: lines may have moved)"
+    assert [(d.range.start.line, d.message) for d in session.client.diagnostics[URI]] == [
+        (line, message.removesuffix(stale)) for line, message in expected
+    ]

@@ -55,6 +55,7 @@ from lineprobe.process_list import list_processes
 from lineprobe.reports.diff_report import diff_to_json
 from lineprobe.reports.jvm_report import jvm_events_to_json
 from lineprobe.reports.leaks_report import leaks_to_json
+from lineprobe.reports.pprof import PprofUnreadable, pprof_profile, read_message
 from lineprobe.reports.syscalls_report import trace_to_json
 from lineprobe.reports.tracepoints_report import layouts_to_json
 from lineprobe.reports.tracepoints_report import trace_to_json_lines as tracepoint_lines
@@ -907,6 +908,17 @@ def register(server: LineprobeServer) -> None:
         path = _absolute_path(arguments)
         if path is None:
             return _error_result(ls, AgentError("bad-request", f"{OPEN_CAPTURE}: path must be absolute"))
+        try:
+            message = await asyncio.to_thread(read_message, path)
+        except PprofUnreadable:
+            message = None  # not pprof: a saved capture, or what saved_command says it is not
+        if message is not None:
+            # A pprof profile (the --pprof export, another machine's, a fleet profiler's): its
+            # frames come resolved, so it shows on this workspace's lines as a profile does.
+            profile = await asyncio.to_thread(pprof_profile, message, path)
+            view = ProfileView.build(profile, ls.state.settings, ls.workspace_roots())
+            documents.publish(ls, view)
+            return {**_summary(profile, view), "capture": path}
         try:
             saved = saved_command(Path(path))
         except AgentError as exc:
