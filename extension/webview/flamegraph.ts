@@ -6,7 +6,7 @@
  */
 import flamegraph, { colorMapper, type FlameGraph } from "d3-flame-graph";
 import { select } from "d3-selection";
-import { differentialLabel, differentialTitle, frameLabel, hottestNode, scopePath, selfValue, type HierarchyNode } from "../src/model/flame";
+import { differentialLabel, differentialTitle, frameLabel, hottestLine, scopePath, selfValue, type HierarchyNode } from "../src/model/flame";
 import type { FlameDifferential, FlameNode } from "../src/model/protocol";
 
 interface VsCodeApi {
@@ -55,12 +55,13 @@ window.addEventListener("message", (event: MessageEvent<ToWebview>) => {
 
 function render(root: FlameNode, samples: number, title: string, differential?: FlameDifferential): void {
   totalSamples = samples;
-  const hottest = hottestNode(root);
-  const share = hottest && samples > 0 ? (100 * selfValue(hottest.node)) / samples : 0;
+  // The hottest line's self share over all its call paths: the editor's figure for that line.
+  const hottest = hottestLine(root);
+  const share = hottest && samples > 0 ? (100 * hottest.self) / samples : 0;
   summary.textContent = differential
     ? differentialTitle(differential)
     : hottest
-      ? `${title} · hottest: ${hottest.node.name} (${share.toFixed(1)}% self)`
+      ? `${title} · hottest: ${hottest.name} (${share.toFixed(1)}% self)`
       : title;
   hint.textContent = differential ? DIFFERENTIAL_HINT : PROFILE_HINT;
   details.textContent = "";

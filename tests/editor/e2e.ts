@@ -252,6 +252,11 @@ async function editorChecks(page: Page, workload: Started, scratch: string): Pro
   const frameLine = Number(await hottestFrame.getAttribute("data-line"));
   check(frameLine === HOT_LINE, `hottest flame graph frame is the hot line (${frameName})`, `line ${frameLine}`);
   await page.screenshot({ path: path.join(ARTIFACTS, "05-flamegraph.png") });
+  // The header's figure for the hottest line is the editor's: its self samples over every path.
+  const heading = ((await flame.locator("#summary").textContent()) ?? "").trim();
+  const headingShare = Number(/hottest: .*\((\d+\.\d)% self\)/.exec(heading)?.[1]);
+  // (Within 0.1: each side rounds to one decimal, and they round a tie differently.)
+  check(Math.abs(headingShare - top.percent) <= 0.1, `the flame graph's header gives the hot line's self share as Problems does (${headingShare}%)`, `${heading} vs ${top.text}`);
   // Move the cursor away first, so that landing on the hot line proves the click.
   await page.locator(".editor-group-container .monaco-editor .view-line").first().click();
   await hottestFrame.click();

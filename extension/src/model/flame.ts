@@ -34,20 +34,44 @@ export function selfValue(node: FlameNode): number {
   return Math.max(0, node.value - children.reduce((sum, child) => sum + child.value, 0));
 }
 
-/** The node with the most self samples (ties: the first found, depth first). */
-export function hottestNode(root: FlameNode): { node: FlameNode; path: string[] } | undefined {
-  let best: { node: FlameNode; path: string[]; self: number } | undefined;
-  const visit = (node: FlameNode, path: string[]): void => {
-    const self = selfValue(node);
-    if (path.length > 0 && (best === undefined || self > best.self)) {
-      best = { node, path, self };
+/**
+ * A frame's samples as the editor counts its line's self samples: those it was the innermost
+ * user-code frame of, whether or not the kernel was running on its behalf (its kernel callees).
+ */
+export function lineSelfValue(node: FlameNode): number {
+  if (node.kernel) {
+    return selfValue(node);
+  }
+  const kernelCallees = (node.children ?? []).filter((child) => child.kernel).reduce((sum, child) => sum + child.value, 0);
+  return selfValue(node) + kernelCallees;
+}
+
+/**
+ * The hottest source line of the tree, with its self samples added up over every node that stands
+ * for it (one per call path and thread): the figure the editor shows for that line. Frames
+ * without a line are taken by name.
+ */
+export function hottestLine(root: FlameNode): { name: string; self: number } | undefined {
+  const totals = new Map<string, { name: string; self: number }>();
+  const visit = (node: FlameNode, isRoot: boolean): void => {
+    if (!isRoot) {
+      const key = node.path && node.line ? `${node.path}:${node.line}` : node.name;
+      const entry = totals.get(key) ?? { name: node.name, self: 0 };
+      entry.self += lineSelfValue(node);
+      totals.set(key, entry);
     }
     for (const child of node.children ?? []) {
-      visit(child, [...path, child.name]);
+      visit(child, false);
     }
   };
-  visit(root, []);
-  return best && { node: best.node, path: best.path };
+  visit(root, true);
+  let best: { name: string; self: number } | undefined;
+  for (const entry of totals.values()) {
+    if (best === undefined || entry.self > best.self) {
+      best = entry;
+    }
+  }
+  return best;
 }
 
 /** Tooltip text of a frame: name, share and source location. */

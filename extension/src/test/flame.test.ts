@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { differentialLabel, differentialTitle, flameTitle, frameLabel, hottestNode, scopePath, selfValue, type HierarchyNode } from "../model/flame";
+import { differentialLabel, differentialTitle, flameTitle, frameLabel, hottestLine, lineSelfValue, scopePath, selfValue, type HierarchyNode } from "../model/flame";
 import type { FlameNode } from "../model/protocol";
 
 const leaf: FlameNode = { name: "is_divisible:17", function: "is_divisible", value: 80, path: "/w/primes.c", line: 17, uri: "file:///w/primes.c", children: [] };
@@ -14,10 +14,8 @@ test("self value is the node's value minus its children's", () => {
   assert.equal(selfValue(leaf), 80);
 });
 
-test("the hottest node is the one with most self samples", () => {
-  const hottest = hottestNode(root);
-  assert.equal(hottest?.node, leaf);
-  assert.deepEqual(hottest?.path, ["is_prime:25", "is_divisible:17"]);
+test("the hottest line of a tree with one path is its hottest leaf", () => {
+  assert.deepEqual(hottestLine(root), { name: "is_divisible:17", self: 80 });
 });
 
 test("scope path runs from the root's child to the clicked node; the root resets", () => {
@@ -44,4 +42,19 @@ test("a comparison's frame reads its cost before and after, and the change", () 
   const node = { name: "is_divisible:17", value: 1058, delta: -220, before: 2.561, after: 2.12, path: "/w/primes.c", line: 17, children: [] };
   assert.equal(differentialLabel(node, differential), "is_divisible:17 at /w/primes.c:17: 2.56 s → 2.12 s, -441.0 ms (-17.2%)");
   assert.match(differentialTitle(differential), /^wide\.lpcap → narrow\.lpcap: CPU 4\.20 s → 3\.84 s/);
+});
+
+test("the hottest line adds up its nodes over every call path and counts its kernel callees, as the editor does", () => {
+  // is_divisible:17 under two threads' paths, 30 + 25 self, one of them with 5 in the kernel below it.
+  const interrupt: FlameNode = { name: "asm_sysvec_apic_timer_interrupt_[k]", value: 5, kernel: true, children: [] };
+  const first: FlameNode = { name: "is_divisible:17", value: 35, path: "/w/primes.c", line: 17, children: [interrupt] };
+  const second: FlameNode = { name: "is_divisible:17", value: 25, path: "/w/primes.c", line: 17, children: [] };
+  const caller: FlameNode = { name: "is_prime:25", value: 40, path: "/w/primes.c", line: 25, children: [first] };
+  const other: FlameNode = { name: "is_prime:25", value: 40, path: "/w/primes.c", line: 25, children: [second] };
+  const tree: FlameNode = { name: "all", value: 80, children: [caller, other] };
+  assert.equal(lineSelfValue(first), 35);
+  assert.equal(lineSelfValue(interrupt), 5);
+  assert.deepEqual(hottestLine(tree), { name: "is_divisible:17", self: 60 });
+  // Node by node, the largest is only one of its paths: not the editor's figure.
+  assert.equal(Math.max(selfValue(first), selfValue(second)), 30);
 });
