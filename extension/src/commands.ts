@@ -15,7 +15,7 @@ import type { TimelinePanel } from "./timelinePanel";
 import { comparisonSummary } from "./model/comparison";
 import { RECENT_CAPTURES_KEY, remember } from "./model/recentCaptures";
 import type { HeatDecorations } from "./heatDecorations";
-import { profileOptions } from "./model/settings";
+import { profileOptions, RESULT_KINDS, SHOWN_KINDS_SETTINGS, toggledKinds } from "./model/settings";
 import { splitCommandLine } from "./model/processes";
 import { ServerCommand, type CompareResult, type OffCpuResult, type ProfileResult, type SystemActivityArguments } from "./model/protocol";
 import type { ProbeNode } from "./model/probes";
@@ -181,6 +181,24 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         return result;
       },
     ),
+
+    ...SHOWN_KINDS_SETTINGS.map((key) =>
+      register(`lineprobe.toggle${key.slice("show".length)}`, async (): Promise<string[]> => {
+        const config = vscode.workspace.getConfiguration("lineprobe");
+        const kinds = toggledKinds(config.get<string[]>(key, [...RESULT_KINDS]));
+        await config.update(key, kinds, vscode.ConfigurationTarget.Global);
+        vscode.window.setStatusBarMessage(`lineprobe: ${key.slice("show".length)} ${kinds.length > 0 ? "shown" : "hidden"}`, 4000);
+        return kinds;
+      }),
+    ),
+
+    register("lineprobe.toggleHeat", async (): Promise<boolean> => {
+      const config = vscode.workspace.getConfiguration("lineprobe");
+      const shown = !config.get<boolean>("showHeat", true);
+      await config.update("showHeat", shown, vscode.ConfigurationTarget.Global);
+      vscode.window.setStatusBarMessage(`lineprobe: heat ${shown ? "shown" : "hidden"}`, 4000);
+      return shown;
+    }),
 
     register("lineprobe.openRecentCapture", async (): Promise<{ ok: boolean } | undefined> => {
       const recent = deps.workspaceState.get<string[]>(RECENT_CAPTURES_KEY, []).filter((file) => existsSync(file));

@@ -87,6 +87,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
     }),
     vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration("lineprobe.showHeat")) {
+        heat.refresh();
+      }
       const impact = configurationImpact(event);
       if (impact === "restart") {
         heat.clear();

@@ -49,6 +49,11 @@ export class HeatDecorations implements vscode.Disposable {
     }
   }
 
+  /** Draws again (the `lineprobe.showHeat` setting changed). */
+  refresh(): void {
+    vscode.window.visibleTextEditors.forEach((e) => this.apply(e));
+  }
+
   /** Drops all heat (the server was restarted: its profile is gone). */
   clear(): void {
     this.heat.clear();
@@ -62,7 +67,9 @@ export class HeatDecorations implements vscode.Disposable {
   }
 
   private apply(editor: vscode.TextEditor): void {
-    const params = this.heat.get(normalizeUri(editor.document.uri.toString()));
+    // Kept while hidden: turning the setting back on shows the latest heat again.
+    const shown = vscode.workspace.getConfiguration("lineprobe").get<boolean>("showHeat", true);
+    const params = shown ? this.heat.get(normalizeUri(editor.document.uri.toString())) : undefined;
     const palette = paletteOf(params?.unit, params?.mode);
     const groups = groupMarks(params ? marksOf(params) : [], palette);
     // Types not used by this document still need clearing in this editor.

@@ -292,6 +292,30 @@ async function editorChecks(page: Page, workload: Started, scratch: string): Pro
   await page.screenshot({ path: path.join(ARTIFACTS, "07-heat-light.png") });
   check(true, "heat shown on a light theme");
 
+  // Toggle Inlay Hints takes the shares off the ends of the lines, and Toggle Heat the heat; each
+  // again brings them back (settings the server and the extension follow at once).
+  const hinted = (): Promise<boolean> => page.evaluate(lineShowsText, { line: HOT_LINE, text: "% self" });
+  await page.waitForFunction(lineShowsText, { line: HOT_LINE, text: "% self" }, { polling: 100, timeout: 30_000 });
+  await runCommand(page, "lineprobe: Toggle Inlay Hints");
+  let hintGone = await hinted();
+  for (const deadline = Date.now() + 30_000; hintGone && Date.now() < deadline; ) {
+    await page.waitForTimeout(100);
+    hintGone = await hinted();
+  }
+  hintGone = !hintGone;
+  await runCommand(page, "lineprobe: Toggle Heat");
+  let heatHidden = (await page.evaluate(hotLineHeat, HOT_LINE)) === null;
+  for (const deadline = Date.now() + 30_000; !heatHidden && Date.now() < deadline; ) {
+    await page.waitForTimeout(100);
+    heatHidden = (await page.evaluate(hotLineHeat, HOT_LINE)) === null;
+  }
+  await page.screenshot({ path: path.join(ARTIFACTS, "07a-hints-and-heat-hidden.png") });
+  await runCommand(page, "lineprobe: Toggle Inlay Hints");
+  await runCommand(page, "lineprobe: Toggle Heat");
+  await page.waitForFunction(lineShowsText, { line: HOT_LINE, text: "% self" }, { polling: 100, timeout: 30_000 });
+  await page.waitForFunction(hotLineHeat, HOT_LINE, { polling: 50, timeout: 30_000 });
+  check(hintGone && heatHidden, "Toggle Inlay Hints and Toggle Heat hide the hot line's hint and heat, and bring them back", JSON.stringify({ hintGone, heatHidden }));
+
   // Clear Results takes the profile off the file: its heat, and its diagnostics in Problems.
   await runCommand(page, "lineprobe: Clear Results");
   let heatLeft = await page.evaluate(hotLineHeat, HOT_LINE);
@@ -871,6 +895,34 @@ function hotLineHeat(line: number): { gutter: string; background: string } | nul
       .find((color) => color !== "rgba(0, 0, 0, 0)" && color !== "transparent");
     return gutter && background ? { gutter, background } : null;
   }
+}
+
+/** In the page: whether 1-based `line` of an editor shows `text`, in its own text or in what is
+ * drawn into it (inlay hints are injected text, or CSS content of their decorations). */
+function lineShowsText({ line, text }: { line: number; text: string }): boolean {
+  for (const editor of Array.from(document.querySelectorAll(".editor-group-container .monaco-editor"))) {
+    const number = Array.from(editor.querySelectorAll(".margin-view-overlays .line-numbers")).find((el) => el.textContent?.trim() === String(line));
+    if (!number) {
+      continue;
+    }
+    const top = number.getBoundingClientRect().top;
+    for (const viewLine of Array.from(editor.querySelectorAll(".view-line"))) {
+      if (Math.abs(viewLine.getBoundingClientRect().top - top) >= 3) {
+        continue;
+      }
+      if ((viewLine.textContent ?? "").includes(text)) {
+        return true;
+      }
+      for (const element of Array.from(viewLine.querySelectorAll("*"))) {
+        for (const pseudo of ["::before", "::after"]) {
+          if (getComputedStyle(element, pseudo).content.includes(text)) {
+            return true;
+          }
+        }
+      }
+    }
+  }
+  return false;
 }
 
 /** In the page: the file name of the heat icon in the gutter of 1-based `line` (any palette), or

@@ -351,3 +351,31 @@ async def test_a_pprof_export_opens_in_the_editor_with_the_captures_diagnostics(
     assert [(d.range.start.line, d.message) for d in session.client.diagnostics[URI]] == [
         (line, message.removesuffix(stale)) for line, message in expected
     ]
+
+
+async def test_settings_choose_which_kinds_of_results_are_shown(replay: Replay) -> None:
+    """``showDiagnostics``, ``showInlayHints``, ``showCodeLenses`` (kinds of results) and
+    ``actionLenses``: changed while a profile is shown, the file loses (and gets back) exactly
+    those; hovers stay. A malformed value is named and changes nothing."""
+    session = await replay(RECORDING)
+    assert (await profile(session))["ok"] is True
+
+    async def configured(settings: dict[str, Any]) -> None:
+        session.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"lineprobe": settings})
+        )
+        await asyncio.sleep(0.5)  # a notification: nothing answers it; publishing follows at once
+
+    assert session.client.diagnostics[URI] and await session.inlay_hints(URI)
+    assert any(lens.range.start.line == HOT - 2 for lens in await session.code_lenses(URI))
+    await configured({"showDiagnostics": ["syscalls", "leaks"], "showInlayHints": [], "showCodeLenses": []})
+    assert not session.client.diagnostics[URI]
+    assert await session.inlay_hints(URI) == [] and await session.code_lenses(URI) == []
+    assert "is_divisible" in (await session.hover(URI, HOT) or "")  # the hover stays
+    await configured({"showInlayHints": ["oops"]})  # refused: the hints stay hidden
+    assert await session.inlay_hints(URI) == []
+    await configured(
+        {"showDiagnostics": ["profile"], "showInlayHints": ["profile"], "showCodeLenses": ["profile"]}
+    )
+    assert session.client.diagnostics[URI] and await session.inlay_hints(URI)
+    assert await session.code_lenses(URI)

@@ -21,7 +21,17 @@ export interface ServerSettings {
   prepareAgent: boolean;
   launcher: string | null;
   pathMappings: PathMapping[];
+  /** The kinds of results shown as diagnostics, inlay hints and code lenses. */
+  showDiagnostics: ResultKind[];
+  showInlayHints: ResultKind[];
+  showCodeLenses: ResultKind[];
+  /** "Profile for 5 s", "Trace syscalls", "Find leaks" on the functions of running binaries. */
+  actionLenses: boolean;
 }
+
+/** The kinds of results the editor shows, each the latest of its kind (PROTOCOL.md, Settings). */
+export const RESULT_KINDS = ["profile", "syscalls", "leaks", "probes"] as const;
+export type ResultKind = (typeof RESULT_KINDS)[number];
 
 /** Reads one setting under `lineprobe.` (a `WorkspaceConfiguration.get` in the extension). */
 export type SettingReader = <T>(key: string, fallback: T) => T;
@@ -35,7 +45,19 @@ export const DEFAULTS: ServerSettings = {
   prepareAgent: true,
   launcher: null,
   pathMappings: [],
+  showDiagnostics: [...RESULT_KINDS],
+  showInlayHints: [...RESULT_KINDS],
+  showCodeLenses: [...RESULT_KINDS],
+  actionLenses: true,
 };
+
+/** The settings that list kinds of results shown, which "Toggle …" turns all off or all on. */
+export const SHOWN_KINDS_SETTINGS = ["showDiagnostics", "showInlayHints", "showCodeLenses"] as const;
+
+/** A toggle of a kinds setting: everything hidden when anything was shown, else everything shown. */
+export function toggledKinds(current: readonly string[]): ResultKind[] {
+  return current.length > 0 ? [] : [...RESULT_KINDS];
+}
 
 /** Settings that change how the server process is started: a change restarts it. */
 export const LAUNCH_SETTINGS = ["server.command", "server.pythonPath"] as const;
@@ -50,6 +72,10 @@ export const SERVER_SETTINGS = [
   "prepareAgent",
   "launcher",
   "pathMappings",
+  "showDiagnostics",
+  "showInlayHints",
+  "showCodeLenses",
+  "actionLenses",
 ] as const;
 
 /**
@@ -69,6 +95,10 @@ export function serverSettings(read: SettingReader, workspaceFolder: string | un
     prepareAgent: read("prepareAgent", DEFAULTS.prepareAgent),
     launcher: typeof launcher === "string" && launcher.trim() !== "" ? launcher.trim() : null,
     pathMappings: normalizeMappings(mappings, workspaceFolder),
+    showDiagnostics: read("showDiagnostics", DEFAULTS.showDiagnostics),
+    showInlayHints: read("showInlayHints", DEFAULTS.showInlayHints),
+    showCodeLenses: read("showCodeLenses", DEFAULTS.showCodeLenses),
+    actionLenses: read("actionLenses", DEFAULTS.actionLenses),
   };
 }
 

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { resolveServerLaunch, sameLaunch } from "../model/serverCommand";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { DEFAULTS, profileOptions, SERVER_SETTINGS, serverSettings, type SettingReader } from "../model/settings";
+import { DEFAULTS, profileOptions, SERVER_SETTINGS, serverSettings, SHOWN_KINDS_SETTINGS, toggledKinds, type SettingReader } from "../model/settings";
 
 function reader(values: Record<string, unknown>): SettingReader {
   return <T>(key: string, fallback: T): T => (key in values ? (values[key] as T) : fallback);
@@ -12,6 +12,7 @@ function reader(values: Record<string, unknown>): SettingReader {
 test("the server gets every setting of PROTOCOL.md, with its defaults", () => {
   assert.deepEqual(serverSettings(reader({}), "/w"), DEFAULTS);
   assert.deepEqual(Object.keys(serverSettings(reader({}), "/w")).sort(), [
+    "actionLenses",
     "diagnosticThreshold",
     "durationMs",
     "frequency",
@@ -19,8 +20,15 @@ test("the server gets every setting of PROTOCOL.md, with its defaults", () => {
     "leakBudgetPercent",
     "pathMappings",
     "prepareAgent",
+    "showCodeLenses",
+    "showDiagnostics",
+    "showInlayHints",
     "slowIoThresholdMs",
   ]);
+  const protocol = readFileSync(path.join(__dirname, "..", "..", "..", "PROTOCOL.md"), "utf8");
+  for (const key of Object.keys(DEFAULTS)) {
+    assert.match(protocol, new RegExp(`^\\| \`${key}\` \\|`, "m"), `${key} is not in PROTOCOL.md's Settings`);
+  }
   const chosen = serverSettings(reader({ slowIoThresholdMs: 20, leakBudgetPercent: 2, prepareAgent: false }), "/w");
   assert.deepEqual([chosen.slowIoThresholdMs, chosen.leakBudgetPercent, chosen.prepareAgent], [20, 2, false]);
 });
@@ -78,4 +86,18 @@ test("no command of the extension has the name of a server command (the language
   const servers = new Set([...protocol.matchAll(/^\| `(lineprobe\.[A-Za-z]+)` \|/gm)].map((m) => m[1]));
   assert.ok(servers.has("lineprobe.profile") && servers.has("lineprobe.openCapture"), [...servers].join(", "));
   assert.deepEqual(ours.filter((command) => servers.has(command)), []);
+});
+
+test("the kinds of results shown reach the server, and a toggle hides them all or shows them all", () => {
+  const chosen = serverSettings(reader({ showInlayHints: ["syscalls"], actionLenses: false }), undefined);
+  assert.deepEqual(chosen.showInlayHints, ["syscalls"]);
+  assert.deepEqual(chosen.showDiagnostics, ["profile", "syscalls", "leaks", "probes"]);
+  assert.equal(chosen.actionLenses, false);
+  assert.deepEqual(toggledKinds(["syscalls"]), []);
+  assert.deepEqual(toggledKinds([]), ["profile", "syscalls", "leaks", "probes"]);
+  const manifest = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+  const commands = (manifest.contributes.commands as { command: string }[]).map((c) => c.command);
+  for (const key of SHOWN_KINDS_SETTINGS) {
+    assert.ok(commands.includes(`lineprobe.toggle${key.slice("show".length)}`), key);
+  }
 });

@@ -48,6 +48,7 @@ from lineprobe.lsp.probe_live import jvm_live, probe_live, sites_json, tracepoin
 from lineprobe.lsp.probe_view import ProbeView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
+from lineprobe.lsp.settings import RESULT_KINDS
 from lineprobe.lsp.source_locator import SourceLocator, uri_of
 from lineprobe.lsp.syscall_view import build_syscall_view
 from lineprobe.model.capture import Timings
@@ -996,13 +997,13 @@ def register(server: LineprobeServer) -> None:
     def clear_results_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
         """Take the latest results off the editor: all of them, or ``{"kinds": [...]}``."""
         options = arguments[0] if arguments and isinstance(arguments[0], dict) else {}
-        kinds = options.get("kinds", list(documents.RESULT_KINDS))
-        if not isinstance(kinds, list) or not all(kind in documents.RESULT_KINDS for kind in kinds):
+        kinds = options.get("kinds", list(RESULT_KINDS))
+        if not isinstance(kinds, list) or not all(kind in RESULT_KINDS for kind in kinds):
             return _error_result(
                 ls,
                 AgentError(
                     "bad-request",
-                    f"kinds must be a list of {', '.join(documents.RESULT_KINDS)}, not {kinds!r}",
+                    f"kinds must be a list of {', '.join(RESULT_KINDS)}, not {kinds!r}",
                 ),
             )
         return {"ok": True, "cleared": documents.clear(ls, tuple(kinds))}

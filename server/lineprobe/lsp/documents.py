@@ -16,6 +16,7 @@ from lineprobe.lsp.leak_view import LeakView
 from lineprobe.lsp.probe_view import ProbeView
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.lsp.server import LineprobeServer
+from lineprobe.lsp.settings import RESULT_KINDS
 from lineprobe.lsp.syscall_view import SyscallView
 from lineprobe.process_list import list_processes
 
@@ -38,10 +39,11 @@ def publish_diagnostics(ls: LineprobeServer) -> None:
     merged here; files that had ours before and have none now are cleared.
     """
     state = ls.state
-    cpu = state.view
+    shown = state.settings.show_diagnostics
+    cpu = state.view if "profile" in shown else None
     comparison = cpu.comparison if cpu else None
     uris = cpu.shown_uris if cpu else set()
-    for view in _finding_views(ls):
+    for view in _finding_views(ls, shown):
         uris |= set(view)
     threshold = state.settings.diagnostic_threshold
     for uri in sorted(uris):
@@ -52,7 +54,7 @@ def publish_diagnostics(ls: LineprobeServer) -> None:
             diagnostics += comparison_presentation.diagnostics(comparison, doc, threshold, lines)
         elif cpu is not None and uri in cpu.documents:
             diagnostics += presentation.diagnostics(cpu, cpu.documents[uri], threshold, lines)
-        diagnostics += finding_presentation.diagnostics(_findings_at(ls, uri), lines)
+        diagnostics += finding_presentation.diagnostics(_findings_at(ls, uri, shown), lines)
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
     for uri in state.published - uris:
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
@@ -89,10 +91,6 @@ def _cool(ls: LineprobeServer, uris: set[str]) -> None:
     """Take the heat off files no profile covers any longer."""
     for uri in sorted(uris):
         ls.protocol.notify(HEAT_NOTIFICATION, {"uri": uri, "samples": 0, "lines": []})
-
-
-RESULT_KINDS = ("profile", "syscalls", "leaks", "probes")
-"""What ``lineprobe.clearResults`` can take off the editor, each the latest of its kind."""
 
 
 def clear(ls: LineprobeServer, kinds: tuple[str, ...] = RESULT_KINDS) -> list[str]:
@@ -132,13 +130,18 @@ def publish_leaks(ls: LineprobeServer, view: LeakView) -> None:
     publish_diagnostics(ls)
 
 
-def _finding_views(ls: LineprobeServer) -> list[dict[str, list[Finding]]]:
-    """The per-document findings of the latest syscall trace and leak trace."""
-    return [v.documents for v in (ls.state.syscalls, ls.state.leaks) if v is not None]
+def _finding_views(
+    ls: LineprobeServer, kinds: frozenset[str] = frozenset(RESULT_KINDS)
+) -> list[dict[str, list[Finding]]]:
+    """The per-document findings of the latest syscall trace and leak trace (of ``kinds``)."""
+    views = (("syscalls", ls.state.syscalls), ("leaks", ls.state.leaks))
+    return [view.documents for kind, view in views if view is not None and kind in kinds]
 
 
-def _findings_at(ls: LineprobeServer, uri: str) -> list[Finding]:
-    return [f for documents in _finding_views(ls) for f in documents.get(uri, [])]
+def _findings_at(
+    ls: LineprobeServer, uri: str, kinds: frozenset[str] = frozenset(RESULT_KINDS)
+) -> list[Finding]:
+    return [f for documents in _finding_views(ls, kinds) for f in documents.get(uri, [])]
 
 
 def publish_heat(ls: LineprobeServer, view: ProfileView, scope: list[str]) -> int:
@@ -163,8 +166,9 @@ def register(server: LineprobeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
     def inlay_hint(ls: LineprobeServer, params: types.InlayHintParams) -> list[types.InlayHint]:
         uri = params.text_document.uri
-        view = ls.state.view
-        findings = _findings_at(ls, uri)
+        shown = ls.state.settings.show_inlay_hints
+        view = ls.state.view if "profile" in shown else None
+        findings = _findings_at(ls, uri, shown)
         hints: list[types.InlayHint] = []
         if (view is None or uri not in view.shown_uris) and not findings:
             return hints
@@ -213,17 +217,18 @@ def register(server: LineprobeServer) -> None:
     async def code_lens(ls: LineprobeServer, params: types.CodeLensParams) -> list[types.CodeLens]:
         uri = params.text_document.uri
         lenses: list[types.CodeLens] = []
-        view = ls.state.view
+        shown = ls.state.settings.show_code_lenses
+        view = ls.state.view if "profile" in shown else None
         if view is not None and view.comparison is not None:
             compared = view.comparison.documents.get(uri)
             if compared is not None:
                 lenses.extend(comparison_presentation.function_lenses(view.comparison, compared))
         elif view is not None and uri in view.documents:
             lenses.extend(presentation.function_lenses(view, view.documents[uri]))
-        if ls.state.probes is not None:
+        if ls.state.probes is not None and "probes" in shown:
             lenses.extend(ls.state.probes.lenses(uri))
         path = to_fs_path(uri)
-        if path:
+        if path and ls.state.settings.action_lenses:
             lenses.extend(await asyncio.to_thread(_profile_lenses, ls, path))
         return lenses
 

@@ -111,6 +111,8 @@ def create_server() -> LineprobeServer:
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(ls: LineprobeServer, params: types.DidChangeConfigurationParams) -> None:
         ls.apply_settings(params.settings)
+        # What is shown may have changed (kinds of diagnostics, hints, lenses): publish again.
+        documents.publish_diagnostics(ls)
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: LineprobeServer, params: None) -> None:

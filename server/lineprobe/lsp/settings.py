@@ -12,6 +12,10 @@ from typing import Any
 from lineprobe.capture.wire import parameters
 from lineprobe.capture.wire.parameters import Parameter
 
+RESULT_KINDS = ("profile", "syscalls", "leaks", "probes")
+"""The kinds of results the editor shows, each the latest of its kind (a CPU profile or a
+comparison, a system-call trace, a leak trace, a USDT count)."""
+
 DIAGNOSTIC_THRESHOLD = Parameter(0.0, 100.0, 1.0, unit="%")
 """Minimum self share (percent) of a line for an Information diagnostic: an editor setting only."""
 
@@ -38,6 +42,12 @@ class Settings:
     """CPU share the allocation probes may cost a target (the leak tracer's sampling governor)."""
     """File I/O call sites with a p99 at least this slow get a Warning diagnostic."""
     path_mappings: tuple[PathMapping, ...] = field(default_factory=tuple)
+    show_diagnostics: frozenset[str] = frozenset(RESULT_KINDS)
+    """The kinds of results published as diagnostics (the others: heat, hints, hovers only)."""
+    show_inlay_hints: frozenset[str] = frozenset(RESULT_KINDS)
+    show_code_lenses: frozenset[str] = frozenset(RESULT_KINDS)
+    action_lenses: bool = True
+    """"Profile for 5 s", "Trace syscalls", "Find leaks" on the functions of running binaries."""
 
     def map_path(self, path: str) -> str:
         for mapping in self.path_mappings:
@@ -85,6 +95,28 @@ def update_settings(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
             updated = replace(updated, prepare_agent=raw["prepareAgent"])
         else:
             problems.append("setting prepareAgent must be true or false")
+
+    def kinds(key: str) -> frozenset[str] | None:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if isinstance(value, list) and all(kind in RESULT_KINDS for kind in value):
+            return frozenset(value)
+        problems.append(f"setting {key} must be a list of {', '.join(RESULT_KINDS)}, not {value!r}")
+        return None
+
+    diagnostics, hints, lenses = kinds("showDiagnostics"), kinds("showInlayHints"), kinds("showCodeLenses")
+    if diagnostics is not None:
+        updated = replace(updated, show_diagnostics=diagnostics)
+    if hints is not None:
+        updated = replace(updated, show_inlay_hints=hints)
+    if lenses is not None:
+        updated = replace(updated, show_code_lenses=lenses)
+    if "actionLenses" in raw:
+        if isinstance(raw["actionLenses"], bool):
+            updated = replace(updated, action_lenses=raw["actionLenses"])
+        else:
+            problems.append("setting actionLenses must be true or false")
     if "launcher" in raw:
         launcher = raw["launcher"]
         if launcher is None or isinstance(launcher, str):
