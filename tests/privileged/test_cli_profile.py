@@ -48,15 +48,17 @@ def test_primes_hot_line_is_the_modulo(workloads: Path, spawn) -> None:
     assert all(0 <= line["self_percent"] <= line["total_percent"] <= 100 for line in report["lines"])
 
     # The stacks themselves: every sample in one, each in a thread of the report and a time of
-    # the window, and the samples whose innermost source line is the hot line are its self count.
+    # the window, and the samples taken on the hot line (innermost; a sample taken in the kernel is
+    # no line's own) are its self count.
     stacks, frames = report["stacks"], report["frames"]
     assert sum(stack["count"] for stack in stacks) == report["samples"]
     assert {stack["tid"] for stack in stacks} <= {thread["tid"] for thread in report["threads"]}
     assert all(0 <= stack["start_s"] <= report["duration_s"] + 0.5 for stack in stacks)
 
     def innermost_line(stack: dict) -> tuple[str, int] | None:
-        user = [frames[i] for i in stack["frames"] if frames[i]["kind"] != "kernel"]
-        return (user[0]["path"], user[0]["line"]) if user else None
+        """Where the sample was taken: its innermost frame's line (none when in the kernel)."""
+        innermost = frames[stack["frames"][0]]
+        return (innermost["path"], innermost["line"]) if innermost["kind"] != "kernel" else None
 
     on_hot_line = sum(s["count"] for s in stacks if innermost_line(s) == (hottest["path"], hottest["line"]))
     assert on_hot_line == hottest["self"]

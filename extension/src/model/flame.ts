@@ -35,21 +35,10 @@ export function selfValue(node: FlameNode): number {
 }
 
 /**
- * A frame's samples as the editor counts its line's self samples: those it was the innermost
- * user-code frame of, whether or not the kernel was running on its behalf (its kernel callees).
- */
-export function lineSelfValue(node: FlameNode): number {
-  if (node.kernel) {
-    return selfValue(node);
-  }
-  const kernelCallees = (node.children ?? []).filter((child) => child.kernel).reduce((sum, child) => sum + child.value, 0);
-  return selfValue(node) + kernelCallees;
-}
-
-/**
  * The hottest source line of the tree, with its self samples added up over every node that stands
- * for it (one per call path and thread): the figure the editor shows for that line. Frames
- * without a line are taken by name.
+ * for it (one per call path and thread): the figure the editor shows for that line (samples taken
+ * on it; one taken in the kernel on its behalf is the kernel frame's). Frames without a line are
+ * taken by name.
  */
 export function hottestLine(root: FlameNode): { name: string; self: number } | undefined {
   const totals = new Map<string, { name: string; self: number }>();
@@ -57,7 +46,7 @@ export function hottestLine(root: FlameNode): { name: string; self: number } | u
     if (!isRoot) {
       const key = node.path && node.line ? `${node.path}:${node.line}` : node.name;
       const entry = totals.get(key) ?? { name: node.name, self: 0 };
-      entry.self += lineSelfValue(node);
+      entry.self += selfValue(node);
       totals.set(key, entry);
     }
     for (const child of node.children ?? []) {
