@@ -910,12 +910,13 @@ function lineShowsText({ line, text }: { line: number; text: string }): boolean 
       if (Math.abs(viewLine.getBoundingClientRect().top - top) >= 3) {
         continue;
       }
-      if ((viewLine.textContent ?? "").includes(text)) {
+      // Spaces are drawn as no-break spaces in view lines.
+      if ((viewLine.textContent ?? "").replace(/\u00a0/g, " ").includes(text)) {
         return true;
       }
       for (const element of Array.from(viewLine.querySelectorAll("*"))) {
         for (const pseudo of ["::before", "::after"]) {
-          if (getComputedStyle(element, pseudo).content.includes(text)) {
+          if (getComputedStyle(element, pseudo).content.replace(/\u00a0/g, " ").includes(text)) {
             return true;
           }
         }
