@@ -30,6 +30,7 @@ from pygls.capabilities import get_capability
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from tests.conftest import ROOT
+from tests.lsp_values import as_plain
 
 RECORDINGS = ROOT / "tests" / "recordings"
 MANIFEST = json.loads((RECORDINGS / "manifest.json").read_text())
@@ -45,15 +46,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if here in Path(str(item.fspath)).parents:
             # A server result the client's capabilities rule out is a failure, not a warning.
             item.add_marker(pytest.mark.filterwarnings("error::pytest_lsp.checks.LspSpecificationWarning"))
-
-
-def as_plain(value: Any) -> Any:
-    """pygls hands custom notification params over as named tuples; make them plain."""
-    if hasattr(value, "_asdict"):
-        return {k: as_plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [as_plain(v) for v in value]
-    return value
 
 
 @dataclass

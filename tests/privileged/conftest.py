@@ -15,15 +15,21 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from tests.conftest import ROOT
+from tests.lsp_values import as_plain
 
 INSTALLED_AGENT = Path("/usr/local/libexec/lineprobe-agent")
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -151,3 +157,35 @@ def shared_dir(throwaway_user: ThrowawayUser) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "lineprobe.cli", "serve"]),
+)
+async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
+    """``lineprobe serve`` with the real agent, initialized as VS Code initializes it with this
+    checkout as its workspace; the ``lineprobe/heat`` notifications it sends kept in
+    ``client.heat``, in order."""
+    lsp_client.heat: list[dict[str, Any]] = []  # type: ignore[misc]
+
+    @lsp_client.feature("lineprobe/heat")
+    def on_heat(client: LanguageClient, params: Any) -> None:
+        client.heat.append(as_plain(params))  # type: ignore[attr-defined]
+
+    @lsp_client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
+    def on_code_lens_refresh(client: LanguageClient, params: None) -> None:
+        return None
+
+    @lsp_client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)
+    def on_inlay_hint_refresh(client: LanguageClient, params: None) -> None:
+        return None
+
+    params = types.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"),
+        workspace_folders=[types.WorkspaceFolder(uri=ROOT.as_uri(), name="lineprobe")],
+        root_uri=ROOT.as_uri(),
+        initialization_options={"diagnosticThreshold": 1.0},
+    )
+    await lsp_client.initialize_session(params)
+    yield
+    await lsp_client.shutdown_session()

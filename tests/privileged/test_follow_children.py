@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 
-from tests.conftest import LINEPROBE, ROOT, WORKLOADS, marked_line
+from tests.conftest import LINEPROBE, WORKLOADS, marked_line
 
 pytestmark = pytest.mark.privileged
 
@@ -95,29 +92,6 @@ def test_a_caller_who_is_not_root_may_not_follow_children() -> None:
         run_profile(tracing, protocol.ProfileRequest(id=1, pid=os.getpid(), follow_children=True))
     assert refused.value.code == "permission-denied"
     assert "following children needs root" in refused.value.message
-
-
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=[sys.executable, "-m", "lineprobe.cli", "serve"]),
-)
-async def client(lsp_client: LanguageClient):
-    @lsp_client.feature("lineprobe/heat")
-    def on_heat(client: LanguageClient, params: Any) -> None:
-        return None
-
-    @lsp_client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
-    def on_code_lens_refresh(client: LanguageClient, params: None) -> None:
-        return None
-
-    params = types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"),
-        workspace_folders=[types.WorkspaceFolder(uri=ROOT.as_uri(), name="lineprobe")],
-        root_uri=ROOT.as_uri(),
-        initialization_options={"diagnosticThreshold": 1.0},
-    )
-    await lsp_client.initialize_session(params)
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def test_the_editor_follows_a_launched_shells_child_when_asked(

@@ -4,55 +4,19 @@ from __future__ import annotations
 
 import itertools
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 
-from tests.conftest import ROOT, WORKLOADS, marked_line
+from tests.conftest import WORKLOADS, marked_line
 
 pytestmark = pytest.mark.privileged
 
 PRIMES_C = WORKLOADS / "primes" / "primes.c"
-
-
-def as_plain(value: Any) -> Any:
-    """pygls hands custom notification params over as named tuples; make them plain."""
-    if hasattr(value, "_asdict"):
-        return {k: as_plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [as_plain(v) for v in value]
-    return value
-
-
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=[sys.executable, "-m", "lineprobe.cli", "serve"]),
-)
-async def client(lsp_client: LanguageClient):
-    lsp_client.heat: list[dict[str, Any]] = []  # type: ignore[misc]
-
-    @lsp_client.feature("lineprobe/heat")
-    def on_heat(client: LanguageClient, params: Any) -> None:
-        client.heat.append(as_plain(params))  # type: ignore[attr-defined]
-
-    @lsp_client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
-    def on_code_lens_refresh(client: LanguageClient, params: None) -> None:
-        return None
-
-    params = types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"),
-        workspace_folders=[types.WorkspaceFolder(uri=ROOT.as_uri(), name="lineprobe")],
-        root_uri=ROOT.as_uri(),
-        initialization_options={"diagnosticThreshold": 1.0},
-    )
-    await lsp_client.initialize_session(params)
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def test_profile_publishes_diagnostic_hint_hover_and_heat(

@@ -12,13 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from lsprotocol import types
-from pygls.uris import from_fs_path
 
 from lineprobe.costs.diff import CostChange, LineChange
 from lineprobe.lsp.comparison_view import ComparedDocument, Comparison
+from lineprobe.lsp.presentation import flame_frame
 from lineprobe.lsp.profile_view import ProfileView
 from lineprobe.reports.flame_tree import FlameNode, compared_flame_tree
-from lineprobe.symbolization.frame import FrameKind
 
 SOURCE = "lineprobe"
 HOTTER_CODE = "cpu-hotter"
@@ -190,20 +189,11 @@ def flame_graph(comparison: Comparison, view: ProfileView) -> dict[str, Any]:
     ratio = before_scale / after_scale if after_scale else 0.0
 
     def node(n: FlameNode) -> dict[str, Any]:
-        frame = n.frame
-        path = view.local_path(frame.path) if frame is not None else None
         return {
-            "name": n.name,
-            "function": frame.function if frame is not None else None,
-            "value": n.value,
+            **flame_frame(view, n),
             "delta": round(n.value - n.before * ratio, 2),
             "before": n.before * before_scale,
             "after": n.value * after_scale,
-            "path": frame.path if frame is not None else None,
-            "line": frame.line if frame is not None else None,
-            "uri": from_fs_path(path) if path else None,
-            "inlined": frame is not None and frame.kind is FrameKind.INLINED,
-            "kernel": frame is not None and frame.kind is FrameKind.KERNEL,
             "children": [
                 node(c) for c in sorted(n.children.values(), key=lambda c: (-c.value, -c.before)) if c.value
             ],

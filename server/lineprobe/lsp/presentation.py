@@ -171,21 +171,29 @@ def flame_graph(view: ProfileView) -> dict[str, Any]:
     """The ``lineprobe.flameGraph`` tree (PROTOCOL.md): d3-flame-graph's shape plus source locations."""
 
     def node(n: FlameNode) -> dict[str, Any]:
-        frame = n.frame
-        path = view.local_path(frame.path) if frame is not None else None
         return {
-            "name": n.name,
-            "function": frame.function if frame is not None else None,
-            "value": n.value,
-            "path": frame.path if frame is not None else None,
-            "line": frame.line if frame is not None else None,
-            "uri": from_fs_path(path) if path else None,
-            "inlined": frame is not None and frame.kind is FrameKind.INLINED,
-            "kernel": frame is not None and frame.kind is FrameKind.KERNEL,
+            **flame_frame(view, n),
             "children": [node(c) for c in sorted(n.children.values(), key=lambda c: -c.value)],
         }
 
     return node(flame_tree(view.profile))
+
+
+def flame_frame(view: ProfileView, n: FlameNode) -> dict[str, Any]:
+    """A flame graph node's own fields (PROTOCOL.md, ``lineprobe.flameGraph``): its name, value and
+    where its frame's source is, in the workspace when it is there."""
+    frame = n.frame
+    path = view.local_path(frame.path) if frame is not None else None
+    return {
+        "name": n.name,
+        "function": frame.function if frame is not None else None,
+        "value": n.value,
+        "path": frame.path if frame is not None else None,
+        "line": frame.line if frame is not None else None,
+        "uri": from_fs_path(path) if path else None,
+        "inlined": frame is not None and frame.kind is FrameKind.INLINED,
+        "kernel": frame is not None and frame.kind is FrameKind.KERNEL,
+    }
 
 
 def scoped_heat(view: ProfileView, prefix: list[str]) -> tuple[int, list[dict[str, Any]]]:
