@@ -11,57 +11,45 @@ import { flameTitle } from "./model/flame";
 import { ServerCommand, type FlameGraphResult, type ScopeHeatResult } from "./model/protocol";
 import type { Profiler } from "./profiler";
 import { scopeToSelectedFrame } from "./settings";
-import { adoptPanel, openBesideEditor, webviewHtml, type BesidePanel } from "./webviewPage";
+import { PanelSlot, webviewHtml } from "./webviewPage";
 
 type FromWebview =
   | { type: "ready" }
   | { type: "select"; name: string; stack: string[]; uri: string | null; line: number | null };
 
 export class FlameGraphPanel implements vscode.Disposable {
-  private panel: vscode.WebviewPanel | undefined;
+  private readonly slot: PanelSlot<FromWebview>;
   /** A comparison is shown: its heat is the change, which a frame does not scope. */
   private differential = false;
 
   constructor(
-    private readonly extensionUri: vscode.Uri,
+    extensionUri: vscode.Uri,
     private readonly server: ServerClient,
     private readonly profiler: Profiler,
-  ) {}
-
-  /** Opens (or reveals) the panel beside the editor; its script asks for data when ready. */
-  show(): void {
-    if (this.panel) {
-      this.panel.reveal(undefined, true);
-      void this.refresh();
-      return;
-    }
-    this.panel = openBesideEditor<FromWebview>(this.extensionUri, this.spec());
-  }
-
-  /** The panel VS Code kept across a window reload, shown again (its data asked anew). */
-  restore(panel: vscode.WebviewPanel): void {
-    if (this.panel) {
-      panel.dispose(); // one panel of a kind: the one open already stays
-      return;
-    }
-    this.panel = adoptPanel<FromWebview>(this.extensionUri, panel, this.spec());
-  }
-
-  private spec(): BesidePanel<FromWebview> {
-    return {
+  ) {
+    this.slot = new PanelSlot<FromWebview>(extensionUri, {
       viewType: "lineprobe.flameGraph",
       title: "lineprobe: Flame Graph",
       html: (webview, root) => this.html(webview, root),
       onMessage: (message) => void this.onMessage(message),
-      onDispose: () => {
-        this.panel = undefined;
-      },
-    };
+    });
+  }
+
+  /** Opens (or reveals) the panel beside the editor; its script asks for data when ready. */
+  show(): void {
+    if (!this.slot.open()) {
+      void this.refresh();
+    }
+  }
+
+  /** The panel VS Code kept across a window reload, shown again (its data asked anew). */
+  restore(panel: vscode.WebviewPanel): void {
+    this.slot.restore(panel);
   }
 
   /** Re-reads the tree after a new profile, when the panel is open. */
   async refresh(): Promise<void> {
-    const panel = this.panel;
+    const panel = this.slot.panel;
     if (!panel) {
       return;
     }
@@ -90,7 +78,7 @@ export class FlameGraphPanel implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.panel?.dispose();
+    this.slot.dispose();
   }
 
   private async onMessage(message: FromWebview): Promise<void> {
@@ -132,7 +120,7 @@ export class FlameGraphPanel implements vscode.Disposable {
       const result = await this.server.execute<ScopeHeatResult>(ServerCommand.scopeHeat, { stack });
       if (result.ok) {
         this.profiler.setScope(stack.length > 0 ? stack : undefined);
-        await this.panel?.webview.postMessage({ type: "scope", names: stack });
+        await this.slot.panel?.webview.postMessage({ type: "scope", names: stack });
       }
     } catch (error) {
       this.server.output.warn(`scoping heat: ${String(error)}`);

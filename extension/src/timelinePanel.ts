@@ -8,52 +8,41 @@ import * as vscode from "vscode";
 import type { ServerClient } from "./client";
 import type { FlameGraphPanel } from "./flameGraphPanel";
 import { ServerCommand, type SliceArguments, type SliceResult, type TimelineResult } from "./model/protocol";
-import { adoptPanel, openBesideEditor, webviewHtml, type BesidePanel } from "./webviewPage";
+import { PanelSlot, webviewHtml } from "./webviewPage";
 
 type FromWebview = { type: "ready" } | { type: "slice"; request: SliceArguments };
 
 export class TimelinePanel implements vscode.Disposable {
-  private panel: vscode.WebviewPanel | undefined;
+  private readonly slot: PanelSlot<FromWebview>;
 
   constructor(
-    private readonly extensionUri: vscode.Uri,
+    extensionUri: vscode.Uri,
     private readonly server: ServerClient,
     private readonly flameGraph: FlameGraphPanel,
-  ) {}
-
-  show(): void {
-    if (this.panel) {
-      this.panel.reveal(undefined, true);
-      void this.refresh();
-      return;
-    }
-    this.panel = openBesideEditor<FromWebview>(this.extensionUri, this.spec());
-  }
-
-  /** The panel VS Code kept across a window reload, shown again (its data asked anew). */
-  restore(panel: vscode.WebviewPanel): void {
-    if (this.panel) {
-      panel.dispose(); // one panel of a kind: the one open already stays
-      return;
-    }
-    this.panel = adoptPanel<FromWebview>(this.extensionUri, panel, this.spec());
-  }
-
-  private spec(): BesidePanel<FromWebview> {
-    return {
+  ) {
+    this.slot = new PanelSlot<FromWebview>(extensionUri, {
       viewType: "lineprobe.timeline",
       title: "lineprobe: Timeline",
       html: (webview, root) => this.html(webview, root),
       onMessage: (message) => void this.onMessage(message),
-      onDispose: () => {
-        this.panel = undefined;
-      },
-    };
+    });
+  }
+
+  /** Opens (or reveals) the panel beside the editor; its script asks for data when ready. */
+  show(): void {
+    if (!this.slot.open()) {
+      void this.refresh();
+    }
+  }
+
+  /** The panel VS Code kept across a window reload, shown again (its data asked anew). */
+  restore(panel: vscode.WebviewPanel): void {
+    this.slot.restore(panel);
   }
 
   /** Re-reads the threads after a new profile, when the panel is open. */
   async refresh(): Promise<void> {
-    const panel = this.panel;
+    const panel = this.slot.panel;
     if (!panel) {
       return;
     }
@@ -83,7 +72,7 @@ export class TimelinePanel implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.panel?.dispose();
+    this.slot.dispose();
   }
 
   private async onMessage(message: FromWebview): Promise<void> {
@@ -95,14 +84,14 @@ export class TimelinePanel implements vscode.Disposable {
     try {
       result = await this.server.execute<SliceResult>(ServerCommand.sliceProfile, message.request);
     } catch (error) {
-      await this.panel?.webview.postMessage({ type: "problem", message: String(error) });
+      await this.slot.panel?.webview.postMessage({ type: "problem", message: String(error) });
       return;
     }
     if (!result.ok) {
-      await this.panel?.webview.postMessage({ type: "problem", message: result.error.message });
+      await this.slot.panel?.webview.postMessage({ type: "problem", message: result.error.message });
       return;
     }
-    await this.panel?.webview.postMessage({ type: "sliced", selection: result.selection, samples: result.samples });
+    await this.slot.panel?.webview.postMessage({ type: "sliced", selection: result.selection, samples: result.samples });
     vscode.window.setStatusBarMessage(
       result.selection ? `lineprobe: showing ${result.selection}` : "lineprobe: showing the whole profile",
       5000,

@@ -71,3 +71,48 @@ export function adoptPanel<M>(extensionUri: vscode.Uri, panel: vscode.WebviewPan
   panel.onDidDispose(spec.onDispose);
   return panel;
 }
+
+/**
+ * The one panel of its kind beside the editor: opened, revealed when open already, or restored
+ * after a window reload (a `WebviewPanelSerializer`'s panel); forgotten when the user closes it.
+ */
+export class PanelSlot<M> {
+  panel: vscode.WebviewPanel | undefined;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly page: Omit<BesidePanel<M>, "onDispose">,
+  ) {}
+
+  /** Opens the panel; false when it was open already (it is then revealed). */
+  open(): boolean {
+    if (this.panel) {
+      this.panel.reveal(undefined, true);
+      return false;
+    }
+    this.panel = openBesideEditor<M>(this.extensionUri, this.spec());
+    return true;
+  }
+
+  /** Takes over a panel VS Code kept across a reload; a second one of the kind is closed. */
+  restore(panel: vscode.WebviewPanel): void {
+    if (this.panel) {
+      panel.dispose();
+      return;
+    }
+    this.panel = adoptPanel<M>(this.extensionUri, panel, this.spec());
+  }
+
+  dispose(): void {
+    this.panel?.dispose();
+  }
+
+  private spec(): BesidePanel<M> {
+    return {
+      ...this.page,
+      onDispose: () => {
+        this.panel = undefined;
+      },
+    };
+  }
+}
