@@ -439,7 +439,10 @@ async function editorChecks(page: Page, workload: Started, scratch: string): Pro
     hotIcon = await page.evaluate(lineHeatIcon, HOT_LINE);
   }
   await page.keyboard.press("Control+Shift+M");
-  const colder = page.locator(".markers-panel .monaco-tl-row", { hasText: /colder: .* of self CPU/ });
+  // The hot line's own entry: its neighbours may have got colder too.
+  const colder = page
+    .locator(".markers-panel .monaco-tl-row", { hasText: /colder: .* of self CPU/ })
+    .filter({ hasText: `[Ln ${HOT_LINE},` });
   await colder.first().waitFor({ timeout: 30_000 });
   const colderText = (await colder.first().innerText()).replace(/\s+/g, " ");
   await page.screenshot({ path: path.join(ARTIFACTS, "07f-compare-heat.png") });
