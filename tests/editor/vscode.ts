@@ -11,9 +11,20 @@ const QUICK_ROW = `${QUICK_INPUT} .monaco-list-row`;
 
 /** Opens the command palette and runs the command whose title is `title`. */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  const input = await openQuickInput(page, "F1");
-  await input.fill(`>${title}`);
   const row = page.locator(QUICK_ROW).filter({ has: page.locator(".label-name", { hasText: exact(title) }) }).first();
+  // The palette can close again right after it opened (focus moving to a webview or a tab that
+  // was just clicked): open it again rather than wait on an input that is gone.
+  for (let attempt = 1; ; attempt++) {
+    const input = await openQuickInput(page, "F1");
+    try {
+      await input.fill(`>${title}`, { timeout: 5000 });
+      break;
+    } catch (error) {
+      if (attempt === 3) {
+        throw error;
+      }
+    }
+  }
   await row.waitFor({ state: "visible" });
   await row.click();
 }

@@ -12,9 +12,15 @@ then every line exchanged, in order, each wrapped with its direction::
     {"from": "server", "message": {...the request...}}
     {"from": "agent", "message": {...progress, an answer, an error...}}
 
+After each capture's exchange, a line may keep the frames its addresses resolved to
+(``symbolization/frame_archive.py``), so that the recording alone resolves to the same
+lines on another machine, or after the workload was rebuilt or deleted::
+
+    {"frames": {"build-id:9f0c...": {"4660": [["is_divisible", "/src/primes.c", 17, ...]]}}}
+
 Beside it, a folder ``<recording>.binaries/`` may hold copies of the traced
-binaries (as ``perf archive`` keeps them), so that a recording resolves to the
-same lines on another machine, or after the workload was rebuilt.
+binaries (as ``perf archive`` keeps them), which name what the frames do not (a report
+that asks for addresses the capture's own did not).
 
 ``RecordedAgent`` answers each request with the next recorded exchange of the
 same type: its progress messages, then its answer, through the same decoding
@@ -39,6 +45,7 @@ from lineprobe.capture.wire.convert import WIRE_KINDS, Captured, Tracepoints, Wi
 from lineprobe.model.capture import CaptureHeader
 from lineprobe.model.mapping import MappedFile
 from lineprobe.profiling.model import RawProfile
+from lineprobe.symbolization.frame_archive import FrameArchive, FrameArchiveUnreadable
 from lineprobe.tracepoints.records import TracepointLayout
 from lineprobe.usdt.counts import ProbeCounts, SiteHits
 from lineprobe.usdt.hits import ProbeTrace
@@ -90,6 +97,11 @@ class Recorder:
             copy = folder / os.path.basename(mapping.path)
             if not copy.exists():
                 shutil.copy2(mapping.path, copy)
+
+    def keep_frames(self, archive: FrameArchive) -> None:
+        """Keep what a capture's addresses resolved to, for opening it where its files are not."""
+        if len(archive):
+            self._write({"frames": archive.to_json()})
 
     def close(self) -> None:
         with self._lock:
@@ -147,6 +159,8 @@ class RecordedAgent:
     path: Path
     agent_pid: int = 0
     started_in_s: float = 0.0
+    frame_archive: FrameArchive | None = field(default=None, init=False)
+    """The frames the recording kept, of every capture in it (None: it kept none)."""
     _exchanges: list[_Exchange] = field(default_factory=list, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _closed: bool = field(default=False, init=False)
@@ -166,6 +180,9 @@ class RecordedAgent:
         wire = WireSession()
         by_id: dict[int, _Exchange] = {}
         for entry in entries:
+            if isinstance(entry, dict) and "frames" in entry:
+                self._keep_frames(entry["frames"])
+                continue
             message = entry.get("message") if isinstance(entry, dict) else None
             if not isinstance(message, dict):
                 raise RecordingUnreadable(self.path, "an entry without a message")
@@ -180,6 +197,16 @@ class RecordedAgent:
                 self.agent_pid = getattr(hello, "agent_pid", 0)
             elif isinstance(message.get("id"), int) and message["id"] in by_id:
                 by_id[message["id"]].answers.append(line)
+
+    def _keep_frames(self, value: object) -> None:
+        try:
+            frames = FrameArchive.from_json(value)
+        except FrameArchiveUnreadable as exc:
+            raise RecordingUnreadable(self.path, str(exc)) from None
+        if self.frame_archive is None:
+            self.frame_archive = frames
+        else:
+            self.frame_archive.merge(frames)
 
     # -- the AgentClient protocol -----------------------------------------------------------------
 

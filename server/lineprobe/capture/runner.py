@@ -32,6 +32,7 @@ from lineprobe.capture.progress import Progress, ProgressCallback
 from lineprobe.capture.recorded import RecordedAgent, Recorder
 from lineprobe.capture.spawned import live_agent
 from lineprobe.profiling.model import RawProfile
+from lineprobe.symbolization.frame_archive import FrameArchive
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.tracepoints.records import TracepointLayout
 
@@ -258,11 +259,20 @@ class CaptureRunner:
         if self._recorder is not None:
             children = raw.processes.values() if isinstance(raw, RawProfile) else ()
             self._recorder.archive(raw.header, [m for child in children for m in child.mappings])
-        result = kind.resolve(raw, self.cache, not isinstance(target, int) or self.replay_launched)
+        # A capture being saved keeps the frames its addresses resolve to; one saved so is
+        # resolved from them first (it opens where its files are not).
+        frames = FrameArchive() if self._recorder is not None else self._replayed_frames()
+        cache = self.cache.with_frames(frames) if frames is not None else self.cache
+        result = kind.resolve(raw, cache, not isinstance(target, int) or self.replay_launched)
+        if self._recorder is not None and frames is not None:
+            self._recorder.keep_frames(frames)
         self.cache.save()
         if status not in (None, 0) and header.target_exited:
             result.warnings.append(f"the command exited with status {status}")
         return result
+
+    def _replayed_frames(self) -> FrameArchive | None:
+        return self.agent.frame_archive if isinstance(self.agent, RecordedAgent) else None
 
     def stop(self) -> None:
         if self.agent is not None and self.agent.alive:

@@ -25,6 +25,7 @@ from lineprobe.symbolization.debug_link import find_debug_file
 from lineprobe.symbolization.demangle import Demangler
 from lineprobe.symbolization.elf_image import ElfImage, debug_file_for
 from lineprobe.symbolization.frame import SourceFrame
+from lineprobe.symbolization.frame_archive import ArchivedFrameSource, FrameArchive, code_identity
 from lineprobe.symbolization.frame_sources import (
     ElfDwarfSource,
     ElfSymbolSource,
@@ -58,6 +59,8 @@ class ImageCache:
     demangle: Demangler = field(default_factory=Demangler)
     debug_root: Path = Path("/usr/lib/debug")
     """Where .gnu_debuglink files are looked for last (GDB's debug-file-directory)."""
+    frame_archive: FrameArchive | None = None
+    """Frames of the capture being resolved, asked first and given what files name (``with_frames``)."""
     _vdso: ElfImage | None = field(default=None, init=False)
     _vdso_read: bool = field(default=False, init=False)
 
@@ -68,6 +71,15 @@ class ImageCache:
             path = vdso_file(self.index_cache.root) if self.index_cache is not None else None
             self._vdso = ElfImage(str(path), display_path="[vdso]") if path is not None else None
         return self._vdso
+
+    def with_frames(self, archive: FrameArchive) -> ImageCache:
+        """This cache (the same opened images) resolving one capture through ``archive``: the
+        frames a saved capture kept, or an empty archive that keeps the frames for saving."""
+        view = ImageCache(
+            self.images, self.debug_images, self.index_cache, self.demangle, self.debug_root, archive
+        )
+        view._vdso, view._vdso_read = self._vdso, self._vdso_read
+        return view
 
     def image(self, path: str, build_id: str | None, root: str = "") -> ElfImage:
         key = (path, build_id)
@@ -126,6 +138,8 @@ class AddressSpace:
     cache: ImageCache
     root: str = ""
     """Prefix for reading mapped files (``/proc/PID/root`` for a process in a container)."""
+    pid: int = 0
+    """The process, naming its memory that no file backs in a frame archive."""
     _starts: list[int] = field(init=False)
     _resolved: dict[tuple[int, bool], list[SourceFrame]] = field(default_factory=dict, init=False)
     _sources: dict[int, FrameSource] = field(default_factory=dict, init=False)
@@ -161,7 +175,7 @@ class AddressSpace:
         except OSError:
             owner = os.getuid()  # gone since: the user asking stands in for it, as for perf
         perf_map = load_perf_map(perf_map_path(pid, root), owner)
-        return cls(mappings, cache, root, perf_map=perf_map)
+        return cls(mappings, cache, root, pid, perf_map=perf_map)
 
     def _index_of(self, address: int) -> int:
         """The index of the mapping that holds ``address``, -1 for none."""
@@ -224,7 +238,14 @@ class AddressSpace:
         chosen on first use."""
         source = self._sources.get(index)
         if source is None:
-            source = self._sources[index] = self._choose_source(self.mappings[index] if index >= 0 else None)
+            mapping = self.mappings[index] if index >= 0 else None
+            archive = self.cache.frame_archive
+            if archive is None:
+                source = self._choose_source(mapping)
+            else:
+                places = archive.places(code_identity(mapping, self.pid))
+                source = ArchivedFrameSource(places, mapping, lambda: self._choose_source(mapping))
+            self._sources[index] = source
         return source
 
     def _choose_source(self, mapping: MappedFile | None) -> FrameSource:

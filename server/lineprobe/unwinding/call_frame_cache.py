@@ -15,6 +15,7 @@ from typing import TypeAlias
 from elftools.dwarf.callframe import CallFrameInfo
 
 from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage, describe_error
+from lineprobe.symbolization.frame_archive import code_identity, code_place
 from lineprobe.symbolization.resolver import AddressSpace
 from lineprobe.unwinding.call_frame_table import CallFrameTable, FrameRule, IndexedCallFrameTable
 from lineprobe.unwinding.eh_frame_hdr import UnsupportedTable, parse_eh_frame_hdr
@@ -34,7 +35,47 @@ def call_frames_of(image: ElfImage) -> CallFrames | None:
 
 
 def rule_at(space: AddressSpace, address: int) -> FrameRule | None:
-    """The CFI rule at a runtime address of ``space``, through the file that maps it."""
+    """The CFI rule at a runtime address of ``space``, through the file that maps it, or the
+    frame archive of the capture being resolved (``symbolization/frame_archive.py``): a saved
+    capture unwinds where its files are not, one being saved keeps the rules it used."""
+    archive = space.cache.frame_archive
+    if archive is None:
+        return _rule_in_file(space, address)
+    mapping = space.mapping_for(address)
+    if mapping is None:
+        return None
+    kept = archive.rule_places(code_identity(mapping, space.pid))
+    place = code_place(mapping, address)
+    if place in kept:
+        return _rule_from_fields(kept[place])
+    rule = _rule_in_file(space, address)
+    kept[place] = _rule_fields(rule)
+    return rule
+
+
+def _rule_fields(rule: FrameRule | None) -> list[int | None] | None:
+    if rule is None:
+        return None
+    return [
+        rule.pc,
+        rule.cfa_register,
+        rule.cfa_offset,
+        rule.return_address_offset,
+        rule.rbp_offset,
+        int(rule.plt_expression),
+    ]
+
+
+def _rule_from_fields(fields: list[int | None] | None) -> FrameRule | None:
+    if fields is None or len(fields) != 6:
+        return None
+    pc, cfa_register, cfa_offset, return_address_offset, rbp_offset, plt = fields
+    if pc is None or cfa_offset is None:
+        return None
+    return FrameRule(pc, cfa_register, cfa_offset, return_address_offset, rbp_offset, bool(plt))
+
+
+def _rule_in_file(space: AddressSpace, address: int) -> FrameRule | None:
     located = space.file_address(address)
     if located is None:
         return None
