@@ -19,9 +19,9 @@ from tests.unit.test_pprof_go import go_pprof, lines_by_pprof, top
 pytestmark = pytest.mark.privileged
 
 
-def profile_json(*args: str, timeout: float = 60) -> dict:
+def profile_json(*args: str, timeout: float = 60, cwd: Path | None = None) -> dict:
     done = subprocess.run(
-        [*LINEPROBE, "profile", "--json", *args], capture_output=True, text=True, timeout=timeout
+        [*LINEPROBE, "profile", "--json", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

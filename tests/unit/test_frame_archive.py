@@ -35,7 +35,7 @@ def test_a_capture_resolved_with_an_archive_resolves_again_from_it_alone(
     stacks = [addresses[i : i + 3] for i in range(0, len(addresses), 3)]
 
     kept = FrameArchive()
-    recording = _space(program, cache.with_frames(kept), build_id)
+    recording = _space(program, cache.for_capture(kept), build_id)
     recording.prefetch(stacks)
     resolved = [recording.resolve_stack(stack) for stack in stacks]
     rules = [rule_at(recording, address) for address in addresses]
@@ -49,7 +49,7 @@ def test_a_capture_resolved_with_an_archive_resolves_again_from_it_alone(
     program.unlink()  # another machine: no file, only the capture's own JSON line
     archive = FrameArchive.from_json(json.loads(json.dumps(kept.to_json())))
     elsewhere = ImageCache(index_cache=None)
-    again = _space_of_missing(tmp_path / "copies" / "wordcount-O2", elsewhere.with_frames(archive), build_id)
+    again = _space_of_missing(tmp_path / "copies" / "wordcount-O2", elsewhere.for_capture(archive), build_id)
     assert [again.resolve_stack(stack) for stack in stacks] == resolved
     assert [rule_at(again, address) for address in addresses] == rules
     assert elsewhere.images == {}, "no file was looked for: the archive named everything asked"

@@ -30,6 +30,7 @@ from lineprobe.capture.client import AgentClient
 from lineprobe.capture.kinds import CaptureKind, Resolved
 from lineprobe.capture.progress import Progress, ProgressCallback
 from lineprobe.capture.recorded import RecordedAgent, Recorder
+from lineprobe.capture.runtime_launch import remove_leftovers, runtime_argv
 from lineprobe.capture.spawned import live_agent
 from lineprobe.profiling.model import RawProfile
 from lineprobe.symbolization.frame_archive import FrameArchive
@@ -145,6 +146,9 @@ class CaptureRunner:
     """The replayed capture was of a command launched for it: it is reported as one (a command
     that ran to its exit, not a window cut short), though nothing is launched again."""
     _recorder: Recorder | None = field(default=None, init=False)
+    _leftovers: tuple[int, str] | None = field(default=None, init=False)
+    """PID and directory of a launched runtime whose files (written because of flags lineprobe
+    added) are removed once its capture is resolved."""
     _fresh_agent: bool = field(default=False, init=False)
     _connecting: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -219,10 +223,13 @@ class CaptureRunner:
             return request(agent, target if isinstance(target, int) else 0, progress, 0), None
         if not target.argv:
             raise AgentError("bad-request", "no command to launch")
+        argv, flagged = runtime_argv(target.argv)
         try:
-            command = LaunchedCommand(target.argv, target.cwd, target.stdout)
+            command = LaunchedCommand(argv, target.cwd, target.stdout)
         except OSError as exc:
             raise AgentError("bad-request", f"cannot start {target.argv[0]!r}: {exc.strerror}") from None
+        if flagged:
+            self._leftovers = (command.pid, target.cwd or os.getcwd())
 
         def on_progress(message: Progress) -> None:
             if message.phase == "sampling":
@@ -262,14 +269,26 @@ class CaptureRunner:
         # A capture being saved keeps the frames its addresses resolve to; one saved so is
         # resolved from them first (it opens where its files are not).
         frames = FrameArchive() if self._recorder is not None else self._replayed_frames()
-        cache = self.cache.with_frames(frames) if frames is not None else self.cache
-        result = kind.resolve(raw, cache, not isinstance(target, int) or self.replay_launched)
+        cache = self.cache.for_capture(frames, self._jit_directories(target))
+        try:
+            result = kind.resolve(raw, cache, not isinstance(target, int) or self.replay_launched)
+        finally:
+            if self._leftovers is not None:
+                remove_leftovers(*self._leftovers)
+                self._leftovers = None
         if self._recorder is not None and frames is not None:
             self._recorder.keep_frames(frames)
         self.cache.save()
         if status not in (None, 0) and header.target_exited:
             result.warnings.append(f"the command exited with status {status}")
         return result
+
+    def _jit_directories(self, target: int | Launch) -> tuple[str, ...]:
+        """Where a launched command, gone by the time it is resolved, left its jitdump: the
+        directory it ran in (Node writes ``jit-PID.dump`` there, with ``--perf-prof``)."""
+        if isinstance(target, int) or self.replay is not None:
+            return ()
+        return (target.cwd or os.getcwd(),)
 
     def _replayed_frames(self) -> FrameArchive | None:
         return self.agent.frame_archive if isinstance(self.agent, RecordedAgent) else None

@@ -15,7 +15,7 @@ process of the same build shares them: a file-backed mapping's address is its bu
 name when it has none) and the file offset; memory no file backs (JIT code) is the traced
 process's own, by runtime address.
 
-While a capture is resolved with an archive (``ImageCache.with_frames``), the address space
+While a capture is resolved with an archive (``ImageCache.for_capture``), the address space
 asks it first for each mapping's addresses (``ArchivedFrameSource``) and has the usual source
 name only what it lacks, which the archive then keeps: an empty archive records a capture,
 one read from a file replays it.

@@ -10,6 +10,9 @@ one frame. The sources here:
   out-of-line function (see ``resolve_in_image``).
 - ``ElfSymbolSource``: an ELF file named by its symbol tables alone (system
   libraries, binaries without debug information).
+- ``JitDumpSource``: JIT code in anonymous memory with its source lines, from
+  the runtime's jitdump (Node's ``--perf-prof``); what it does not hold goes to
+  the perf map's source.
 - ``PerfMapSource``: JIT code in anonymous memory, named by the runtime's
   ``/tmp/perf-PID.map``.
 - ``UnnamedSource``: code nothing can name (``[vdso]``, a file that cannot be
@@ -27,6 +30,7 @@ from typing import Protocol
 
 from lineprobe.symbolization.elf_image import ElfImage
 from lineprobe.symbolization.frame import JIT, NATIVE, SourceFrame
+from lineprobe.symbolization.jitdump import JitDump
 from lineprobe.symbolization.perf_map import PerfMap
 
 
@@ -70,6 +74,42 @@ class PerfMapSource:
             else:
                 result.append([SourceFrame(None, None, None, None, NATIVE, self.binary)])
         return result
+
+
+class JitDumpSource:
+    """JIT code on its source lines, from a jitdump: the line of the source position whose
+    instructions hold the address, in the function the code was compiled for. A JavaScript
+    function's code without positions (an interpreter's trampoline) is put on the line that
+    declares the function. Addresses the dump does not hold are ``otherwise``'s."""
+
+    def __init__(self, jitdump: JitDump, otherwise: FrameSource) -> None:
+        self.jitdump = jitdump
+        self.otherwise = otherwise
+
+    def frames(self, addresses: Sequence[int]) -> list[list[SourceFrame]]:
+        lookup = self.jitdump.lookup
+        result: list[list[SourceFrame] | None] = []
+        missing: list[int] = []
+        for address in addresses:
+            code = lookup(address)
+            if code is None:
+                missing.append(len(result))
+                result.append(None)
+                continue
+            position = code.position(address)
+            script = code.script if code.script is not None and code.script.startswith("/") else None
+            path: str | None = code.script
+            line: int | None = code.function_line
+            if position is not None and position.path is not None:
+                path, line = position.path, position.line
+            result.append(
+                [SourceFrame(code.function, path, line, None, JIT, "[jit]", script, code.function_line)]
+            )
+        if missing:
+            named = self.otherwise.frames([addresses[i] for i in missing])
+            for i, frames in zip(missing, named, strict=True):
+                result[i] = frames
+        return [frames for frames in result if frames is not None]
 
 
 class _MappedElf:

@@ -30,13 +30,16 @@ from lineprobe.symbolization.frame_sources import (
     ElfDwarfSource,
     ElfSymbolSource,
     FrameSource,
+    JitDumpSource,
     PerfMapSource,
     UnnamedSource,
     resolve_in_image,
     resolve_many,
 )
 from lineprobe.symbolization.index_cache import IndexCache
+from lineprobe.symbolization.jitdump import JitDump, jitdump_path, load_jitdump
 from lineprobe.symbolization.perf_map import PerfMap, load_perf_map, perf_map_path
+from lineprobe.symbolization.runtime_hints import jit_hint
 from lineprobe.symbolization.source_freshness import source_problem
 from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
 from lineprobe.symbolization.vdso import vdso_file
@@ -60,7 +63,10 @@ class ImageCache:
     debug_root: Path = Path("/usr/lib/debug")
     """Where .gnu_debuglink files are looked for last (GDB's debug-file-directory)."""
     frame_archive: FrameArchive | None = None
-    """Frames of the capture being resolved, asked first and given what files name (``with_frames``)."""
+    """Frames of the capture being resolved, asked first and given what files name (``for_capture``)."""
+    jit_directories: tuple[str, ...] = ()
+    """Where a process of the capture being resolved may have left its jitdump, once it is gone
+    (a launched command's working directory); a live process's is its own working directory."""
     _vdso: ElfImage | None = field(default=None, init=False)
     _vdso_read: bool = field(default=False, init=False)
 
@@ -72,11 +78,20 @@ class ImageCache:
             self._vdso = ElfImage(str(path), display_path="[vdso]") if path is not None else None
         return self._vdso
 
-    def with_frames(self, archive: FrameArchive) -> ImageCache:
-        """This cache (the same opened images) resolving one capture through ``archive``: the
-        frames a saved capture kept, or an empty archive that keeps the frames for saving."""
+    def for_capture(
+        self, archive: FrameArchive | None = None, jit_directories: tuple[str, ...] = ()
+    ) -> ImageCache:
+        """This cache (the same opened images) resolving one capture: through ``archive`` (the
+        frames a saved capture kept, or an empty archive that keeps the frames for saving), with
+        ``jit_directories`` to look for a jitdump in."""
         view = ImageCache(
-            self.images, self.debug_images, self.index_cache, self.demangle, self.debug_root, archive
+            self.images,
+            self.debug_images,
+            self.index_cache,
+            self.demangle,
+            self.debug_root,
+            archive,
+            jit_directories,
         )
         view._vdso, view._vdso_read = self._vdso, self._vdso_read
         return view
@@ -145,9 +160,14 @@ class AddressSpace:
     _sources: dict[int, FrameSource] = field(default_factory=dict, init=False)
     """The source chosen for each mapping, by its index (-1: addresses outside every mapping)."""
     binaries_without_debug_info: set[str] = field(default_factory=set, init=False)
+    _runtime_hints: list[str] = field(default_factory=list, init=False)
 
     perf_map: PerfMap | None = None
     """Names for JIT code in anonymous mappings (``/tmp/perf-PID.map``)."""
+    jitdump: JitDump | None = None
+    """Lines for JIT code in anonymous mappings (``jit-PID.dump``), before the perf map's names."""
+    exe: str = ""
+    """The traced program, which says what a runtime would need to name its JIT code."""
     kernel_vdso: bool = False
     """The process ran on this kernel: its ``[vdso]`` is named by the server's own (a replay
     may come from another kernel, whose vDSO differs)."""
@@ -161,6 +181,7 @@ class AddressSpace:
         """The address space of a captured process, as its header recorded it."""
         space = cls.of_process(header.pid, header.mappings, cache, header.process_gone)
         space.kernel_vdso = not header.replayed
+        space.exe = header.exe
         return space
 
     @classmethod
@@ -175,7 +196,12 @@ class AddressSpace:
         except OSError:
             owner = os.getuid()  # gone since: the user asking stands in for it, as for perf
         perf_map = load_perf_map(perf_map_path(pid, root), owner)
-        return cls(mappings, cache, root, pid, perf_map=perf_map)
+        jitdump = None
+        for directory in ([] if exited else [f"/proc/{pid}/cwd"]) + list(cache.jit_directories):
+            jitdump = load_jitdump(jitdump_path(pid, directory), owner)
+            if jitdump is not None:
+                break
+        return cls(mappings, cache, root, pid, perf_map=perf_map, jitdump=jitdump)
 
     def _index_of(self, address: int) -> int:
         """The index of the mapping that holds ``address``, -1 for none."""
@@ -253,9 +279,13 @@ class AddressSpace:
             # Anonymous memory holds JIT code, and code mapped after the agent's last
             # look at the maps may be too: the runtime's perf map names what it knows.
             binary = "[unmapped]" if mapping is None else "[anonymous]"
-            return (
+            hint = jit_hint(self.exe, self.pid, self.perf_map is not None, self.jitdump is not None)
+            if hint is not None and hint not in self._runtime_hints:
+                self._runtime_hints.append(hint)
+            named: FrameSource = (
                 PerfMapSource(self.perf_map, binary) if self.perf_map is not None else UnnamedSource(binary)
             )
+            return JitDumpSource(self.jitdump, named) if self.jitdump is not None else named
         binary = mapping.path
         vdso = self.cache.kernel_vdso() if binary == "[vdso]" and self.kernel_vdso else None
         if vdso is not None and vdso.segments:
@@ -303,6 +333,9 @@ class AddressSpace:
 
     def problems(self) -> list[str]:
         seen: list[str] = list(self.perf_map.problems) if self.perf_map is not None else []
+        if self.jitdump is not None:
+            seen.extend(self.jitdump.problems)
+        seen.extend(self._runtime_hints)
         for image in self.cache.images.values():
             seen.extend(image.problems)
             seen.extend(image.dwarf_problems)

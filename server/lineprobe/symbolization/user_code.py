@@ -10,6 +10,8 @@ SYSTEM_PREFIXES = ("/usr/lib/", "/lib/", "/lib64/", "/usr/lib64/", "/usr/libexec
 """Where shared libraries of the system (libc, libstdc++, the JVM, ...) live."""
 SYSTEM_HEADERS = ("/usr/include/", "/usr/lib/gcc/", "/usr/lib/llvm")
 """Library code inlined into the user's binary (std::vector, std::make_shared...) is not the site."""
+RUNTIME_CODE = ("Builtin:", "BytecodeHandler:", "Stub:", "Handler:")
+"""JIT code of the runtime itself (V8's builtins, stubs and interpreter), never the user's program."""
 
 
 def is_user_frame(frame: SourceFrame) -> bool:
@@ -18,14 +20,22 @@ def is_user_frame(frame: SourceFrame) -> bool:
     Native and inlined frames: in a binary outside the system's library folders, with a
     source line (debug information) in a file outside the system's headers. JIT and
     interpreted frames: the program the runtime runs, so the user's, when they are named
-    and no source path puts them in the system's libraries; a perf map gives a JIT frame
-    a name but no line, and the name is then the site. Kernel frames never are.
+    and no source path puts them in the system's libraries or the runtime's own scripts
+    (``node:internal/...``), and they are not the runtime's builtins; a perf map gives a JIT
+    frame a name but no line, and the name is then the site. Kernel frames never are.
     """
     kind = frame.kind
     path = frame.path
     if kind is JIT or kind is INTERPRETED:
-        return bool(frame.function) and (
-            path is None or not path.startswith(SYSTEM_PREFIXES + SYSTEM_HEADERS)
+        function = frame.function
+        return (
+            function is not None
+            and function != ""
+            and not function.startswith(RUNTIME_CODE)
+            and (
+                path is None
+                or (path.startswith("/") and not path.startswith(SYSTEM_PREFIXES + SYSTEM_HEADERS))
+            )
         )
     return (
         kind is not KERNEL

@@ -1,0 +1,254 @@
+"""JIT code with its source lines, from the runtime's jitdump (``jit-PID.dump``).
+
+The jitdump format is perf's (tools/perf/Documentation/jitdump-specification.txt): a
+40-byte file header, then records, each ``id, total_size, timestamp`` and a body:
+
+- ``JIT_CODE_LOAD`` (0): pid, tid, vma, code address, code size, code index, a
+  NUL-terminated name, then the machine code itself (skipped here);
+- ``JIT_CODE_MOVE`` (1): code that moved (old address, new address, size);
+- ``JIT_CODE_DEBUG_INFO`` (2), before the load it describes: the code address and
+  entries of ``address, line, column/discriminator, file name``.
+
+Node writes it with ``--perf-prof``, in its working directory. V8 has three ways of its
+own that this reader absorbs, all seen in Node 20: entry addresses are the instruction's
+plus 0x40 (the ELF header ``perf inject`` puts before the code); a file name of ``\\xff``
+means "the same as the previous entry"; and the first 16 bytes of a name may be
+overwritten (the string is read after it was freed: glibc keeps its free-list links
+there), so a damaged name is restored from the scripts the dump's code loads name,
+by its intact tail.
+
+The file is trusted only as a perf map is (``perf_map.py``): a regular file, not a symlink,
+owned by the target's user or root, read within ``MAX_BYTES``. A dump still being written
+ends in a partial record, which is left for the next read.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import re
+import struct
+from dataclasses import dataclass, field
+
+from lineprobe.symbolization.regular_file import NotRegularFile, open_regular
+
+MAGIC = 0x4A695444  # "JiTD"
+HEADER = struct.Struct("<IIIIIIQQ")
+RECORD = struct.Struct("<IIQ")
+LOAD = struct.Struct("<IIQQQQ")
+MOVE = struct.Struct("<IIQQQQQ")
+DEBUG = struct.Struct("<QQ")
+ENTRY = struct.Struct("<QII")
+CODE_LOAD, CODE_MOVE, CODE_DEBUG_INFO = 0, 1, 2
+V8_ELF_HEADER = 0x40
+"""What V8 adds to every debug entry's address (perf-jit.cc's kElfHeaderSize)."""
+MAX_BYTES = 512 << 20
+"""Past this much of a dump (mostly machine code), later code stays with the perf map's names."""
+
+_V8_NAME = re.compile(r"^(?:JS|LazyCompile|Function):([~^+*]?)(\S*) (\S+?)(?::(\d+)(?::\d+)?)?$")
+"""``JS:*digest /srv/svc.js:4:16``: tier mark, function (empty: anonymous), script, line, column."""
+
+
+@dataclass(frozen=True)
+class JitPosition:
+    address: int
+    """Where the instructions of this source position start (runtime address)."""
+    path: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class JitCode:
+    """One piece of compiled code: its range, its name and where it came from."""
+
+    start: int
+    end: int
+    name: str
+    """The runtime's name for it (``JS:*digest /srv/svc.js:4:16``, ``Builtin:...``)."""
+    function: str
+    """The function alone (``digest``; ``(anonymous)`` for a JavaScript function without one)."""
+    script: str | None
+    """The source file of a JavaScript function, from its name."""
+    function_line: int | None
+    positions: tuple[JitPosition, ...] = ()
+    """Source positions by address, ascending."""
+
+    def position(self, address: int) -> JitPosition | None:
+        """The source position whose instructions hold ``address`` (None: before the first)."""
+        positions = self.positions
+        i = bisect.bisect_right([p.address for p in positions], address) - 1
+        return positions[i] if i >= 0 else None
+
+
+@dataclass
+class JitDump:
+    path: str
+    codes: list[JitCode] = field(default_factory=list)
+    """By start address; where code was loaded over older code, the newer one."""
+    problems: list[str] = field(default_factory=list)
+    _starts: list[int] = field(default_factory=list)
+
+    def lookup(self, address: int) -> JitCode | None:
+        i = bisect.bisect_right(self._starts, address) - 1
+        if i >= 0 and address < self.codes[i].end:
+            return self.codes[i]
+        return None
+
+
+def jitdump_path(pid: int, directory: str) -> str:
+    return os.path.join(directory, f"jit-{pid}.dump")
+
+
+def load_jitdump(path: str, owner_uid: int) -> JitDump | None:
+    """The dump at ``path`` if it exists and may be trusted (None: there is none)."""
+    result = JitDump(path)
+    try:
+        fd, info = open_regular(path, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except NotRegularFile:
+        result.problems.append(f"{path}: not a regular file; JIT lines are not read from it")
+        return result
+    except OSError as exc:
+        result.problems.append(f"{path}: not read ({exc.strerror or exc}); JIT lines are not read from it")
+        return result
+    with os.fdopen(fd, "rb") as file:
+        if info.st_uid not in (owner_uid, 0):
+            result.problems.append(
+                f"{path}: owned by uid {info.st_uid}, not by the target's user (uid {owner_uid}) or root: "
+                "ignored, as perf does"
+            )
+            return result
+        data = file.read(MAX_BYTES)
+    if len(data) == MAX_BYTES:
+        result.problems.append(
+            f"{path}: only the first {MAX_BYTES >> 20} MB read; later JIT code has no lines"
+        )
+    try:
+        _parse(data, result)
+    except (struct.error, ValueError) as exc:
+        result.problems.append(f"{path}: not a jitdump ({exc}); JIT lines are not read from it")
+        result.codes = []
+    result._starts = [code.start for code in result.codes]
+    return result
+
+
+def _parse(data: bytes, result: JitDump) -> None:
+    magic, _version, header_size, _mach, _pad, _pid, _time, _flags = HEADER.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise ValueError("no JiTD magic")
+    offset = header_size
+    records: list[tuple[int, int, int]] = []  # kind, body offset, record end
+    end = len(data)
+    while offset + RECORD.size <= end:
+        kind, size, _timestamp = RECORD.unpack_from(data, offset)
+        if size < RECORD.size or offset + size > end:
+            break  # the record being written: read again next time
+        records.append((kind, offset + RECORD.size, offset + size))
+        offset += size
+    loaded: dict[int, str] = {}  # body offset -> name, of every code load
+    for kind, body, record_end in records:
+        if kind == CODE_LOAD:
+            name_at = body + LOAD.size
+            loaded[body] = data[name_at : data.index(b"\0", name_at, record_end)].decode("utf-8", "replace")
+    scripts = {script for name in loaded.values() if (script := _v8_parts(name)[1]) is not None}
+    damaged = sorted(({s.encode() for s in scripts if len(s.encode()) > 16}), key=len, reverse=True)
+    # Loads and moves in the order they happened (debug info comes just before its load).
+    events: list[tuple[int, int, int, str | None, list[tuple[int, int, str | None]]]] = []
+    pending: dict[int, list[tuple[int, int, str | None]]] = {}
+    for kind, body, record_end in records:
+        if kind == CODE_LOAD:
+            _pid, _tid, _vma, address, code_size, _index = LOAD.unpack_from(data, body)
+            events.append((address, address, code_size, loaded[body], pending.pop(address, [])))
+        elif kind == CODE_MOVE:
+            _pid, _tid, _vma, old, new, code_size, _index = MOVE.unpack_from(data, body)
+            events.append((old, new, code_size, None, []))
+        elif kind == CODE_DEBUG_INFO:
+            address, count = DEBUG.unpack_from(data, body)
+            pending[address] = _debug_entries(data, body + DEBUG.size, record_end, count, damaged)
+    bias = V8_ELF_HEADER if any(name.startswith(("JS:", "LazyCompile:")) for name in loaded.values()) else 0
+    by_start: dict[int, tuple[int, JitCode]] = {}  # start -> (when it got there, code)
+    for when, (old, new, code_size, name, entries) in enumerate(events):
+        if name is not None:
+            by_start[new] = (when, _code(new, code_size, name, entries, bias))
+        elif old in by_start:
+            code = by_start.pop(old)[1]
+            delta = new - old
+            positions = tuple(JitPosition(p.address + delta, p.path, p.line) for p in code.positions)
+            moved = JitCode(
+                new, new + code_size, code.name, code.function, code.script, code.function_line, positions
+            )
+            by_start[new] = (when, moved)
+    # Code loaded over older code (its memory reused) replaces it: of overlapping ranges, the newer.
+    kept: list[tuple[int, JitCode]] = []
+    for start in sorted(by_start):
+        when, code = by_start[start]
+        while kept and kept[-1][1].end > code.start and kept[-1][0] < when:
+            kept.pop()
+        if kept and kept[-1][1].end > code.start:
+            continue  # older than the code it overlaps
+        kept.append((when, code))
+    result.codes = [code for _, code in kept]
+
+
+def _debug_entries(
+    data: bytes, at: int, end: int, count: int, damaged: list[bytes]
+) -> list[tuple[int, int, str | None]]:
+    """A debug record's entries: address, line and file name (None where it cannot be read)."""
+    entries: list[tuple[int, int, str | None]] = []
+    previous: str | None = None
+    for _ in range(count):
+        if at + ENTRY.size > end:
+            raise ValueError("a debug record shorter than its entries")
+        address, line, _column = ENTRY.unpack_from(data, at)
+        at += ENTRY.size
+        if data[at : at + 2] == b"\xff\0":  # the previous entry's file
+            path, at = previous, at + 2
+        else:
+            path, at = _file_name(data, at, end, damaged)
+        previous = path
+        entries.append((address, line, path))
+    return entries
+
+
+def _file_name(data: bytes, at: int, end: int, damaged: list[bytes]) -> tuple[str | None, int]:
+    """A NUL-terminated file name at ``at`` and where the next entry starts. A damaged one (its
+    first 16 bytes overwritten, NULs possibly among them) is known by its intact tail and its
+    terminator, among the scripts the dump's code loads name."""
+    terminator = data.index(b"\0", at, end)
+    raw = data[at:terminator]
+    try:
+        name = raw.decode("utf-8")
+        if name.isprintable():
+            return name, terminator + 1
+    except UnicodeDecodeError:
+        pass
+    for script in damaged:
+        after = at + len(script)
+        if after < end and data[after] == 0 and data[at + 16 : after] == script[16:]:
+            return script.decode("utf-8", "replace"), after + 1
+    return None, terminator + 1
+
+
+def _code(
+    address: int,
+    size: int,
+    name: str,
+    entries: list[tuple[int, int, str | None]],
+    bias: int,
+) -> JitCode:
+    function, script, function_line = _v8_parts(name)
+    positions = sorted(
+        (JitPosition(at - bias, path, line) for at, line, path in entries), key=lambda p: p.address
+    )
+    return JitCode(address, address + size, name, function, script, function_line, tuple(positions))
+
+
+def _v8_parts(name: str) -> tuple[str, str | None, int | None]:
+    """Function, script and line of a V8 code name; other names are their own function."""
+    match = _V8_NAME.match(name)
+    if match is None:
+        return name, None, None
+    function = match.group(2) or "(anonymous)"
+    line = int(match.group(4)) if match.group(4) else None
+    return function, match.group(3), line

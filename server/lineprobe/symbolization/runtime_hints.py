@@ -1,0 +1,49 @@
+"""What a managed runtime needs for lineprobe to name its JIT code, said when it is missing.
+
+Node and the JVM compile code into anonymous memory, which no ELF file names. Node writes a
+jitdump with source positions under ``--perf-prof`` (``jitdump.py``), a perf map of function
+names under ``--perf-basic-prof``; the JVM writes a perf map of method names when asked
+(``jcmd PID Compiler.perfmap``). A sample in such code without either is ``[unknown]``: the
+hint here names the flag or command that would have named it.
+"""
+
+from __future__ import annotations
+
+import os
+
+NODE_FLAGS = ("--perf-prof", "--interpreted-frames-native-stack")
+"""What lineprobe adds to a ``node`` it launches: a jitdump with lines, and interpreted frames on
+the native stack (capture/runtime_launch.py)."""
+
+
+def is_node(exe: str) -> bool:
+    return os.path.basename(exe) in ("node", "nodejs")
+
+
+def is_java(exe: str) -> bool:
+    return os.path.basename(exe) == "java"
+
+
+def jit_hint(exe: str, pid: int, has_perf_map: bool, has_jitdump: bool) -> str | None:
+    """Why samples in the JIT code of ``exe`` have no line, and what would give them one (None:
+    nothing to add, or not a runtime lineprobe knows)."""
+    flags = " ".join(NODE_FLAGS)
+    if is_node(exe) and not has_jitdump:
+        if has_perf_map:
+            return (
+                f"JavaScript of node (PID {pid}) is named from its perf map: functions, not lines. "
+                f"Restart it with `node {flags} ...` for the lines that run (a node launched by "
+                "lineprobe gets these flags)"
+            )
+        return (
+            f"JavaScript of node (PID {pid}) runs as JIT code that nothing names ([unknown]): restart "
+            f"it with `node {flags} ...` for its lines, or with `--perf-basic-prof` for function names "
+            "(a node launched by lineprobe gets the first)"
+        )
+    if is_java(exe) and not has_perf_map:
+        return (
+            f"compiled Java methods of java (PID {pid}) are JIT code that nothing names ([unknown]): "
+            f"run `jcmd {pid} Compiler.perfmap` (again as code compiles) for method names, and start "
+            "java with -XX:+PreserveFramePointer for whole stacks through compiled code"
+        )
+    return None

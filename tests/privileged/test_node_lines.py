@@ -1,0 +1,104 @@
+"""Node's JavaScript on its source lines, with real BPF: the jitdump V8 writes under
+``--perf-prof`` puts each JIT sample on the line that ran, attached by PID (the service under
+load, started as lineprobe says), launched (lineprobe adds the flags), in the CLI and as a
+diagnostic in the ``.js`` file; a node started without the flags is told what to restart with."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from tests.conftest import WORKLOADS, marked_line
+from tests.privileged.test_cli_profile import profile_json
+from tests.privileged.test_jit_perf_map import node
+
+pytestmark = pytest.mark.privileged
+
+SERVICE_JS = WORKLOADS / "node_service" / "service.js"
+LOAD_JS = WORKLOADS / "node_service" / "load.js"
+HOT_JS = WORKLOADS / "jit" / "hot.js"
+NODE_FLAGS = ["--perf-prof", "--interpreted-frames-native-stack"]
+"""What lineprobe tells a user to start node with (symbolization/runtime_hints.py)."""
+
+
+def _hottest(report: dict) -> dict:
+    return max(report["lines"], key=lambda line: line["self"])
+
+
+@pytest.fixture
+def service_under_load(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """service.js started with the flags lineprobe asks for, four requests always in flight."""
+    service = subprocess.Popen(
+        [node(), *NODE_FLAGS, str(SERVICE_JS), "0"], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    load = None
+    try:
+        assert service.stdout is not None
+        listening = re.fullmatch(r"listening (\d+)\n", service.stdout.readline())
+        assert listening, "the service did not start"
+        load = subprocess.Popen(
+            [node(), str(LOAD_JS), listening[1], "0", "4"], stdout=subprocess.PIPE, text=True
+        )
+        time.sleep(2)  # TurboFan has compiled the handler by now
+        assert load.poll() is None, "the load generator stopped"
+        yield service
+    finally:
+        for process in (load, service):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=10)
+
+
+def test_the_node_service_s_hot_loop_line_is_the_hottest_attached_by_pid(
+    service_under_load: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    report = profile_json("--pid", str(service_under_load.pid), "--duration", "3")
+    hottest = _hottest(report)
+    assert (hottest["path"], hottest["line"]) == (str(SERVICE_JS), marked_line(SERVICE_JS, "HASH-LOOP")), (
+        hottest
+    )
+    assert hottest["self_percent"] > 40, hottest
+    in_js = sum(line["self"] for line in report["lines"] if line["path"].endswith(".js"))
+    assert in_js > 0.6 * report["samples"], "most samples are the service's JavaScript, on its lines"
+    assert not any("--perf-prof" in warning for warning in report["warnings"]), report["warnings"]
+    assert (tmp_path / f"jit-{service_under_load.pid}.dump").is_file(), (
+        "a node started by the user keeps its files"
+    )
+
+
+async def test_the_hot_loop_line_is_a_diagnostic_in_the_js_file(
+    client: LanguageClient, service_under_load: subprocess.Popen[str]
+) -> None:
+    request = {"pid": service_under_load.pid, "durationMs": 3000}
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="lineprobe.profile", arguments=[request])
+    )
+    assert result["ok"] is True, result
+    diagnostics = client.diagnostics[SERVICE_JS.as_uri()]
+    hottest = max(diagnostics, key=lambda d: d.data["self_percent"])
+    assert hottest.range.start.line == marked_line(SERVICE_JS, "HASH-LOOP") - 1
+    assert hottest.severity == types.DiagnosticSeverity.Information and "%" in hottest.message
+
+
+def test_a_launched_node_gets_the_flags_and_leaves_no_files(tmp_path: Path) -> None:
+    report = profile_json("--", node(), str(HOT_JS), "2", cwd=tmp_path)
+    hottest = _hottest(report)
+    assert (hottest["path"], hottest["line"]) == (str(HOT_JS), marked_line(HOT_JS, "SPIN-LINE")), hottest
+    assert hottest["function"] == "lineprobeHotSpin" and hottest["self_percent"] > 60
+    assert list(tmp_path.iterdir()) == [], "the jitdump and V8's log, written for lineprobe, are removed"
+
+
+def test_a_node_started_without_flags_is_told_what_to_restart_with(spawn, tmp_path: Path) -> None:
+    target = spawn(node(), HOT_JS, "30", wait_s=1.0, cwd=tmp_path)
+    report = profile_json("--pid", str(target.pid), "--duration", "1")
+    hint = next((w for w in report["warnings"] if "JavaScript of node" in w), None)
+    assert hint is not None and "node --perf-prof --interpreted-frames-native-stack" in hint, report[
+        "warnings"
+    ]
