@@ -65,6 +65,13 @@ def workloads() -> Path:
     return BUILD
 
 
+def node() -> str:
+    """The Node.js that runs the JIT workloads (`make setup` installs Debian's nodejs)."""
+    found = shutil.which("node") or shutil.which("nodejs")
+    assert found, "Node.js missing: `make setup` installs Debian's nodejs"
+    return found
+
+
 def marked_line(source: Path, marker: str) -> int:
     """1-based number of the first code line of ``source`` that is or carries ``marker``.
 

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import WORKLOADS
+from tests.conftest import WORKLOADS, node
 from tests.privileged.test_cli_profile import profile_json
 
 pytestmark = pytest.mark.privileged
-
-
-def node() -> str:
-    found = shutil.which("node") or shutil.which("nodejs")
-    assert found, "Node.js missing: `make setup` installs Debian's nodejs"
-    return found
 
 
 def test_node_jit_function_is_named_from_its_perf_map(spawn, tmp_path: Path) -> None:

@@ -15,9 +15,8 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.conftest import WORKLOADS, marked_line
+from tests.conftest import WORKLOADS, marked_line, node
 from tests.privileged.test_cli_profile import profile_json
-from tests.privileged.test_jit_perf_map import node
 
 pytestmark = pytest.mark.privileged
 

@@ -142,7 +142,12 @@ def _parse(data: bytes, result: JitDump) -> None:
     end = len(data)
     while offset + RECORD.size <= end:
         kind, size, _timestamp = RECORD.unpack_from(data, offset)
-        if size < RECORD.size or offset + size > end:
+        if size < RECORD.size or size > MAX_BYTES:
+            result.problems.append(
+                f"{result.path}: a damaged record at byte {offset}; JIT code loaded after it has no lines"
+            )
+            break
+        if offset + size > end:
             break  # the record being written: read again next time
         records.append((kind, offset + RECORD.size, offset + size))
         offset += size
