@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lineprobe-installed
 DEMO_SECONDS ?= 3
 
-.PHONY: setup accel host venv workloads headers install-agent demo test lint typecheck unit privileged bench-overhead bench-syscalls bench-leaks bench-unwind clean
+.PHONY: setup accel host venv workloads headers install-agent demo test lint typecheck unit privileged bench-overhead bench-node bench-syscalls bench-leaks bench-unwind clean
 
 setup: host venv workloads accel
 
@@ -88,6 +88,11 @@ record-fixtures: setup headers
 
 bench-overhead: setup headers
 	$(BIN)/python tests/benchmarks/overhead.py
+
+# Node's JavaScript lines side by side with perf inject --jit, and the service's requests per
+# CPU-second with and without the flags and lineprobe (tests/benchmarks/node_lines.py).
+bench-node: setup headers
+	$(BIN)/python tests/benchmarks/node_lines.py
 
 bench-syscalls: setup headers
 	$(BIN)/python tests/benchmarks/syscall_overhead.py

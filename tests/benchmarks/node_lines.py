@@ -1,0 +1,233 @@
+"""Node's JavaScript on its lines, side by side with perf, and what it costs the service.
+
+workloads/node_service/service.js under its load generator (four requests in flight), started
+with the flags lineprobe asks for (``--perf-prof --interpreted-frames-native-stack``):
+
+  lines     `lineprobe profile --pid` and `perf record -k 1 -g -p PID` over the same window, then
+            `perf inject --jit` and `perf report --sort srcline` (the reference pipeline): the
+            top line and its share of all samples, and the share of samples in JIT code that
+            got a source line, for both
+  overhead  requests per CPU-second of the service (requests / its user+sys CPU seconds, which
+            does not depend on how busy the rest of the machine is): node without flags and
+            nothing attached, against node with the flags and lineprobe sampling at 99 Hz for
+            the whole window; interleaved rounds, medians
+
+    python tests/benchmarks/node_lines.py [--rounds 3] [--seconds 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICE = ROOT / "workloads" / "node_service" / "service.js"
+LOAD = ROOT / "workloads" / "node_service" / "load.js"
+LINEPROBE = [sys.executable, "-m", "lineprobe.cli"]
+NODE_FLAGS = ["--perf-prof", "--interpreted-frames-native-stack"]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def node() -> str:
+    found = shutil.which("node") or shutil.which("nodejs")
+    if not found:
+        raise SystemExit("Node.js missing: `make setup` installs Debian's nodejs")
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class Service:
+    """service.js in a scratch directory of its own, warmed by a first round of load."""
+
+    def __init__(self, flags: list[str]) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="lineprobe-node-"))
+        self.process = subprocess.Popen(
+            [node(), *flags, str(SERVICE), "0"], cwd=self.folder, stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        listening = re.fullmatch(r"listening (\d+)\n", self.process.stdout.readline())
+        if not listening:
+            raise SystemExit("service.js did not start")
+        self.port = listening[1]
+        self.load(3)  # compiled by TurboFan, warm
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def load(self, seconds: float) -> tuple[int, float]:
+        """Requests served in ``seconds`` of load (four in flight), and the service's CPU seconds."""
+        cpu = cpu_seconds(self.pid)
+        done = subprocess.run(
+            [node(), str(LOAD), self.port, str(seconds), "4"],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+        )
+        served = re.search(r"requests (\d+)", done.stdout)
+        if not served:
+            raise SystemExit(f"load.js printed {done.stdout!r} {done.stderr!r}")
+        return int(served[1]), cpu_seconds(self.pid) - cpu
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def side_by_side(seconds: float) -> dict[str, dict[str, object]]:
+    """lineprobe and perf over the same window of the loaded service: top line and shares."""
+    service = Service(NODE_FLAGS)
+    data = service.folder / "perf.data"
+    try:
+        lineprobe = subprocess.Popen(
+            [*LINEPROBE, "profile", "--json", "--pid", str(service.pid), "-d", str(seconds + 4)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(3)  # lineprobe's BPF compiled and sampling before perf starts
+        perf = subprocess.Popen(
+            [
+                "perf",
+                "record",
+                "-q",
+                "-k",
+                "1",
+                "-F",
+                "99",
+                "-g",
+                "-p",
+                str(service.pid),
+                "-o",
+                str(data),
+                "--",
+                "sleep",
+                str(seconds),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        service.load(seconds + 1)
+        perf.wait(timeout=60)
+        report = json.loads(lineprobe.communicate(timeout=120)[0])
+        jitted = service.folder / "jitted.data"
+        subprocess.run(
+            ["perf", "inject", "--jit", "-i", str(data), "-o", str(jitted)], check=True, capture_output=True
+        )
+        listing = subprocess.run(
+            [
+                "perf",
+                "report",
+                "-i",
+                str(jitted),
+                "--no-children",
+                "-g",
+                "none",
+                "--stdio",
+                "--sort",
+                "dso,srcline",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        service.stop()
+    return {"lineprobe": _lineprobe_shares(report), "perf": _perf_shares(listing)}
+
+
+def _lineprobe_shares(report: dict) -> dict[str, object]:
+    samples = report["samples"]
+    top = max(report["lines"], key=lambda line: line["self"])
+    in_jit = sum(f["self"] for f in report["functions"] if f["binary"] == "[jit]")
+    on_lines = sum(
+        line["self"]
+        for line in report["lines"]
+        if line["path"].endswith(".js") or line["path"].startswith("node:")
+    )
+    return {
+        "top": f"{Path(top['path']).name}:{top['line']}",
+        "top_percent": round(100 * top["self"] / samples, 1),
+        "jit_with_line_percent": round(100 * on_lines / max(in_jit, 1), 1),
+        "samples": samples,
+    }
+
+
+def _perf_shares(listing: str) -> dict[str, object]:
+    by_line: Counter[str] = Counter()
+    in_jit = with_line = 0.0
+    for row in listing.splitlines():
+        match = re.match(r"\s*([\d.]+)%\s+(\S+)\s+(\S+)", row)
+        if not match or row.lstrip().startswith("#"):
+            continue
+        percent, dso, srcline = float(match[1]), match[2], match[3]
+        by_line[srcline] += percent
+        if dso.startswith("jitted-"):
+            in_jit += percent
+            if not srcline.startswith("??"):
+                with_line += percent
+    top, share = max(((k, v) for k, v in by_line.items() if not k.startswith("??")), key=lambda kv: kv[1])
+    return {
+        "top": top,
+        "top_percent": round(share, 1),
+        "jit_with_line_percent": round(100 * with_line / max(in_jit, 1e-9), 1),
+    }
+
+
+def overhead(rounds: int, seconds: float) -> dict[str, object]:
+    """Requests per CPU-second: plain node, against node with the flags under lineprobe at 99 Hz."""
+    plain: list[float] = []
+    traced: list[float] = []
+    for _ in range(rounds):
+        service = Service([])
+        try:
+            served, cpu = service.load(seconds)
+            plain.append(served / cpu)
+        finally:
+            service.stop()
+        service = Service(NODE_FLAGS)
+        try:
+            lineprobe = subprocess.Popen(
+                [*LINEPROBE, "profile", "--json", "--pid", str(service.pid), "-d", str(seconds + 5)],
+                stdout=subprocess.DEVNULL,
+            )
+            time.sleep(3)  # sampling before the window
+            served, cpu = service.load(seconds)
+            traced.append(served / cpu)
+            lineprobe.wait(timeout=120)
+        finally:
+            service.stop()
+    base, under = statistics.median(plain), statistics.median(traced)
+    return {
+        "plain_requests_per_cpu_s": round(base, 1),
+        "flags_and_lineprobe_requests_per_cpu_s": round(under, 1),
+        "overhead_percent": round(100 * (1 - under / base), 2),
+        "rounds": {"plain": [round(r, 1) for r in plain], "traced": [round(r, 1) for r in traced]},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    args = parser.parse_args()
+    result = {"lines": side_by_side(args.seconds), "overhead": overhead(args.rounds, args.seconds)}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
