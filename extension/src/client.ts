@@ -35,7 +35,8 @@ import { resolveServerLaunch, sameLaunch, type ServerLaunch } from "./model/serv
 import type { ServerMessage } from "./model/messages";
 import { readServerSettings, readLaunchSettings } from "./settings";
 
-/** Documents the server should see: compiled languages, whose binaries it profiles, and Java. */
+/** Documents the server should see: compiled languages, whose binaries it profiles, Java, and
+ * JavaScript and TypeScript, whose lines come from V8's jitdump. */
 const DOCUMENT_SELECTOR: LanguageClientOptions["documentSelector"] = [
   { scheme: "file", language: "c" },
   { scheme: "file", language: "cpp" },
@@ -45,7 +46,10 @@ const DOCUMENT_SELECTOR: LanguageClientOptions["documentSelector"] = [
   { scheme: "file", language: "objective-cpp" },
   // Java: HotSpot's USDT method probes put call rates on its methods.
   { scheme: "file", language: "java" },
-  { scheme: "file", pattern: "**/*.{c,h,cc,cpp,cxx,hh,hpp,hxx,inl,rs,go,zig,d,f,f90,s,S}" },
+  // Node: JIT samples land on JavaScript lines (node --perf-prof, or launched by lineprobe).
+  { scheme: "file", language: "javascript" },
+  { scheme: "file", language: "typescript" },
+  { scheme: "file", pattern: "**/*.{c,h,cc,cpp,cxx,hh,hpp,hxx,inl,rs,go,zig,d,f,f90,s,S,js,mjs,cjs}" },
 ];
 
 export type ServerState = { kind: "starting" } | { kind: "running" } | { kind: "stopped"; reason: string };

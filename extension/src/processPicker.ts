@@ -14,6 +14,7 @@ type Item = vscode.QuickPickItem & { process?: ProcessItem; exe?: string };
  */
 export async function pickProcess(server: ServerClient): Promise<Target | undefined> {
   const pick = vscode.window.createQuickPick<Item>();
+  const pickedItems = new Map<number, ProcessItem>();
   pick.title = "lineprobe: Attach to Process";
   pick.placeholder = "Loading processes…";
   pick.matchOnDescription = true;
@@ -47,6 +48,7 @@ export async function pickProcess(server: ServerClient): Promise<Target | undefi
           kind: vscode.QuickPickItemKind.Separator,
         });
       }
+      pickedItems.set(item.pid, item);
       items.push({ label: item.label, description: item.description, detail: item.detail, process: item, exe: exeByPid.get(item.pid) });
     }
     pick.items = items;
@@ -59,5 +61,25 @@ export async function pickProcess(server: ServerClient): Promise<Target | undefi
   }
   const target = await chosen;
   pick.dispose();
+  const item = target ? pickedItems.get(target.pid) : undefined;
+  if (target && item?.runtimeHint) {
+    return (await confirmRuntime(item)) ? target : undefined;
+  }
   return target;
+}
+
+/** A runtime that would show no source lines (a node without --perf-prof): say so before
+ * attaching, with its command line with the flags to copy. */
+async function confirmRuntime(item: ProcessItem): Promise<boolean> {
+  const copy = "Copy Restart Command";
+  const answer = await vscode.window.showWarningMessage(
+    `lineprobe: ${item.runtimeHint}`,
+    ...(item.restartCommand ? ["Profile Anyway", copy] : ["Profile Anyway"]),
+  );
+  if (answer === copy && item.restartCommand) {
+    await vscode.env.clipboard.writeText(item.restartCommand);
+    void vscode.window.showInformationMessage(`lineprobe: copied '${item.restartCommand}'. Restart it so, then attach again (or launch it with lineprobe, which adds the flags).`);
+    return false;
+  }
+  return answer === "Profile Anyway";
 }

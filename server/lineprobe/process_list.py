@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage
+from lineprobe.symbolization.runtime_hints import attach_hint, is_node, node_argv_with_flags, node_script
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,10 @@ class ProcessInfo:
     command_line: list[str]
     uid: int
     in_workspace: bool = False
+    runtime_hint: str | None = None
+    """What attaching would miss (a node without --perf-prof), and what would help."""
+    restart_command: list[str] | None = None
+    """The command line again with the flags that would give its JIT code lines."""
 
 
 @dataclass
@@ -76,6 +81,18 @@ def _inside(path: str, roots: list[str]) -> bool:
     return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
 
 
+def _runs_workspace_script(entry: Path, exe: str, argv: list[str], roots: list[str]) -> bool:
+    """A node running a script of the workspace (its path taken from the process's directory)."""
+    script = node_script(argv) if is_node(exe) else None
+    if script is None:
+        return False
+    try:
+        path = os.path.normpath(os.path.join(os.readlink(entry / "cwd"), script))
+    except OSError:
+        return False
+    return _inside(path, roots)
+
+
 def list_processes(
     workspace_roots: list[str] | None = None,
     cache: BinarySourceCache | None = None,
@@ -98,10 +115,11 @@ def list_processes(
         exe = exe.removesuffix(" (deleted)")
         in_workspace = False
         if roots:
-            in_workspace = _inside(exe, roots)
+            in_workspace = _inside(exe, roots) or _runs_workspace_script(entry, exe, argv, roots)
             if not in_workspace and cache is not None and not exe.startswith(("/usr/", "/bin/", "/sbin/")):
                 in_workspace = any(_inside(src, roots) for src in cache.source_files(exe))
-        result.append(ProcessInfo(pid, exe, argv, uid, in_workspace))
+        restart = node_argv_with_flags(argv) if is_node(exe) else None
+        result.append(ProcessInfo(pid, exe, argv, uid, in_workspace, attach_hint(exe, argv), restart))
     result.sort(key=lambda p: (not p.in_workspace, p.pid))
     return result
 

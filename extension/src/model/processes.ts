@@ -7,6 +7,10 @@ export interface ProcessItem {
   detail: string;
   pid: number;
   inWorkspace: boolean;
+  /** Said before attaching: what the profile would miss, and what would help. */
+  runtimeHint?: string;
+  /** The command line again, with the flags that give its JIT code lines. */
+  restartCommand?: string;
 }
 
 /**
@@ -21,10 +25,12 @@ export function processItems(processes: ProcessInfo[], ownPids: ReadonlySet<numb
     .sort((a, b) => rank(a) - rank(b) || baseName(a.exe).localeCompare(baseName(b.exe)) || a.pid - b.pid)
     .map((p) => ({
       label: `${baseName(p.exe) || "?"}`,
-      description: `PID ${p.pid}${p.inWorkspace ? " · workspace" : ""}`,
+      description: `PID ${p.pid}${p.inWorkspace ? " · workspace" : ""}${p.runtimeHint ? " · $(warning) no source lines" : ""}`,
       detail: commandLineText(p),
       pid: p.pid,
       inWorkspace: p.inWorkspace,
+      ...(p.runtimeHint ? { runtimeHint: p.runtimeHint } : {}),
+      ...(p.restartCommand ? { restartCommand: p.restartCommand.map(quoteIfNeeded).join(" ") } : {}),
     }));
 }
 

@@ -186,6 +186,10 @@ export interface ProcessInfo {
   exe: string;
   commandLine: string[];
   inWorkspace: boolean;
+  /** What a profile of it would miss (a node without --perf-prof) and what would help. */
+  runtimeHint?: string | null;
+  /** Its command line with the flags that give its JIT code lines. */
+  restartCommand?: string[] | null;
 }
 
 export type ProfileArguments =

@@ -22,6 +22,23 @@ test("items show the executable, the PID and the command line", () => {
   assert.equal(bash.detail, 'bash -c "echo hi there"');
 });
 
+test("a node that would show no source lines says so, with its command line with the flags", () => {
+  const node = {
+    pid: 50,
+    exe: "/usr/bin/node",
+    commandLine: ["node", "svc.js"],
+    inWorkspace: true,
+    runtimeHint: "node has no --perf-prof: its JavaScript would be [unknown]; restart it with flags for lines",
+    restartCommand: ["node", "--perf-prof", "--interpreted-frames-native-stack", "svc.js"],
+  };
+  const [item] = processItems([node]);
+  assert.equal(item.description, "PID 50 · workspace · $(warning) no source lines");
+  assert.equal(item.runtimeHint, node.runtimeHint);
+  assert.equal(item.restartCommand, "node --perf-prof --interpreted-frames-native-stack svc.js");
+  const [primes] = processItems(processes.slice(1, 2));
+  assert.equal(primes.runtimeHint, undefined);
+});
+
 test("command lines split like a shell, without expansion", () => {
   assert.deepEqual(splitCommandLine("./build/server --port 8080"), ["./build/server", "--port", "8080"]);
   assert.deepEqual(splitCommandLine(`run "a b" 'c d' e\\ f ""`), ["run", "a b", "c d", "e f", ""]);

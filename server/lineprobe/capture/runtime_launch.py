@@ -14,15 +14,13 @@ import glob
 import os
 from collections.abc import Sequence
 
-from lineprobe.symbolization.runtime_hints import NODE_FLAGS, is_node
+from lineprobe.symbolization.runtime_hints import node_argv_with_flags
 
 
 def runtime_argv(argv: Sequence[str]) -> tuple[list[str], bool]:
     """``argv`` with the flags its runtime needs, and whether any were added."""
-    command = list(argv)
-    if command and is_node(command[0]) and not any(arg in NODE_FLAGS for arg in command[1:]):
-        return [command[0], *NODE_FLAGS, *command[1:]], True
-    return command, False
+    flagged = node_argv_with_flags(list(argv))
+    return (flagged, True) if flagged is not None else (list(argv), False)
 
 
 def remove_leftovers(pid: int, cwd: str) -> None:

@@ -477,7 +477,14 @@ def register(server: LineprobeServer) -> None:
         roots = ls.workspace_roots()
         found = await asyncio.to_thread(list_processes, roots, ls.state.binaries)
         return [
-            {"pid": p.pid, "exe": p.exe, "commandLine": p.command_line, "inWorkspace": p.in_workspace}
+            {
+                "pid": p.pid,
+                "exe": p.exe,
+                "commandLine": p.command_line,
+                "inWorkspace": p.in_workspace,
+                "runtimeHint": p.runtime_hint,
+                "restartCommand": p.restart_command,
+            }
             for p in found
         ]
 

@@ -47,3 +47,32 @@ def jit_hint(exe: str, pid: int, has_perf_map: bool, has_jitdump: bool) -> str |
             "java with -XX:+PreserveFramePointer for whole stacks through compiled code"
         )
     return None
+
+
+def node_argv_with_flags(argv: list[str]) -> list[str] | None:
+    """``argv`` of a node with ``NODE_FLAGS`` added where it lacks them (None: not a node, or
+    it has them)."""
+    if not argv or not is_node(argv[0]) or any(arg in NODE_FLAGS for arg in argv[1:]):
+        return None
+    return [argv[0], *NODE_FLAGS, *argv[1:]]
+
+
+def attach_hint(exe: str, argv: list[str]) -> str | None:
+    """What a profile of this running process would miss, said before attaching (None: nothing)."""
+    if is_node(exe) and node_argv_with_flags(argv or [exe]) is not None:
+        if "--perf-basic-prof" in argv:
+            return "node has --perf-basic-prof: functions, not lines; restart it with --perf-prof for lines"
+        return "node has no --perf-prof: its JavaScript would be [unknown]; restart it with flags for lines"
+    if is_java(exe):
+        return "java: compiled methods are named after `jcmd PID Compiler.perfmap` only; no Java lines yet"
+    return None
+
+
+def node_script(argv: list[str]) -> str | None:
+    """The script a node command line runs (its first argument that is not an option)."""
+    for arg in argv[1:]:
+        if arg == "--":
+            continue
+        if not arg.startswith("-"):
+            return arg
+    return None
