@@ -30,7 +30,7 @@ from lineprobe.capture.client import AgentClient
 from lineprobe.capture.kinds import CaptureKind, Resolved
 from lineprobe.capture.progress import Progress, ProgressCallback
 from lineprobe.capture.recorded import RecordedAgent, Recorder
-from lineprobe.capture.runtime_launch import remove_leftovers, runtime_argv
+from lineprobe.capture.runtime_support import jit_names_asked, remove_leftovers, runtime_argv
 from lineprobe.capture.spawned import live_agent
 from lineprobe.profiling.model import RawProfile
 from lineprobe.symbolization.frame_archive import FrameArchive
@@ -270,8 +270,13 @@ class CaptureRunner:
         # resolved from them first (it opens where its files are not).
         frames = FrameArchive() if self._recorder is not None else self._replayed_frames()
         cache = self.cache.for_capture(frames, self._jit_directories(target))
+        running = isinstance(target, int) and self.replay is None and not header.target_exited
+        names: contextlib.AbstractContextManager[list[str]] = (
+            jit_names_asked(header.pid, header.exe) if running else contextlib.nullcontext([])
+        )
         try:
-            result = kind.resolve(raw, cache, not isinstance(target, int) or self.replay_launched)
+            with names as problems:
+                result = kind.resolve(raw, cache, not isinstance(target, int) or self.replay_launched)
         finally:
             if self._leftovers is not None:
                 remove_leftovers(*self._leftovers)
@@ -279,6 +284,7 @@ class CaptureRunner:
         if self._recorder is not None and frames is not None:
             self._recorder.keep_frames(frames)
         self.cache.save()
+        result.warnings.extend(problems)
         if status not in (None, 0) and header.target_exited:
             result.warnings.append(f"the command exited with status {status}")
         return result

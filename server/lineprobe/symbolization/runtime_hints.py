@@ -13,7 +13,12 @@ import os
 
 NODE_FLAGS = ("--perf-prof", "--interpreted-frames-native-stack")
 """What lineprobe adds to a ``node`` it launches: a jitdump with lines, and interpreted frames on
-the native stack (capture/runtime_launch.py)."""
+the native stack (capture/runtime_support.py)."""
+
+
+JAVA_FLAGS = ("-XX:+PreserveFramePointer", "-XX:+UnlockDiagnosticVMOptions", "-XX:+DumpPerfMapAtExit")
+"""What lineprobe adds to a ``java`` it launches: stacks through compiled code, and a perf map of
+its compiled methods written as it ends."""
 
 
 def is_node(exe: str) -> bool:
@@ -43,8 +48,8 @@ def jit_hint(exe: str, pid: int, has_perf_map: bool, has_jitdump: bool) -> str |
     if is_java(exe) and not has_perf_map:
         return (
             f"compiled Java methods of java (PID {pid}) are JIT code that nothing names ([unknown]): "
-            f"run `jcmd {pid} Compiler.perfmap` (again as code compiles) for method names, and start "
-            "java with -XX:+PreserveFramePointer for whole stacks through compiled code"
+            f"`jcmd {pid} Compiler.perfmap` names them (lineprobe runs it at the end of a window on a "
+            "running JVM), and -XX:+PreserveFramePointer gives whole stacks through compiled code"
         )
     return None
 
@@ -57,14 +62,22 @@ def node_argv_with_flags(argv: list[str]) -> list[str] | None:
     return [argv[0], *NODE_FLAGS, *argv[1:]]
 
 
+def java_argv_with_flags(argv: list[str]) -> list[str] | None:
+    """``argv`` of a java with ``JAVA_FLAGS`` added where it lacks them (None: not a java, or it
+    has them)."""
+    if not argv or not is_java(argv[0]) or any(arg in JAVA_FLAGS[::2] for arg in argv[1:]):
+        return None
+    return [argv[0], *JAVA_FLAGS, *argv[1:]]
+
+
 def attach_hint(exe: str, argv: list[str]) -> str | None:
     """What a profile of this running process would miss, said before attaching (None: nothing)."""
     if is_node(exe) and node_argv_with_flags(argv or [exe]) is not None:
         if "--perf-basic-prof" in argv:
             return "node has --perf-basic-prof: functions, not lines; restart it with --perf-prof for lines"
         return "node has no --perf-prof: its JavaScript would be [unknown]; restart it with flags for lines"
-    if is_java(exe):
-        return "java: compiled methods are named after `jcmd PID Compiler.perfmap` only; no Java lines yet"
+    if is_java(exe) and "-XX:+PreserveFramePointer" not in argv:
+        return "java has no -XX:+PreserveFramePointer: stacks through compiled methods stop short"
     return None
 
 
