@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lineprobe.symbolization.elf_image import PARSE_ERRORS, ElfImage
-from lineprobe.symbolization.runtime_hints import attach_hint, is_node, node_argv_with_flags, node_script
+from lineprobe.symbolization.runtime_hints import argv_with_flags, attach_hint, is_node, node_script
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def list_processes(
             in_workspace = _inside(exe, roots) or _runs_workspace_script(entry, exe, argv, roots)
             if not in_workspace and cache is not None and not exe.startswith(("/usr/", "/bin/", "/sbin/")):
                 in_workspace = any(_inside(src, roots) for src in cache.source_files(exe))
-        restart = node_argv_with_flags(argv) if is_node(exe) else None
+        restart = argv_with_flags(argv)
         result.append(ProcessInfo(pid, exe, argv, uid, in_workspace, attach_hint(exe, argv), restart))
     result.sort(key=lambda p: (not p.in_workspace, p.pid))
     return result

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from lineprobe.symbolization.frame import JIT
+from lineprobe.symbolization.frame import INLINED, JIT
 from lineprobe.symbolization.jitdump import JitCode, JitDump, load_jitdump
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache, MappedFile
 
@@ -154,3 +154,38 @@ def _instruction_starts(code: bytes, start: int, tmp_path: Path) -> set[int]:
         if colon and rest.startswith("\t"):
             starts.add(int(address, 16))
     return starts
+
+
+def _record(kind: int, body: bytes) -> bytes:
+    return struct.pack("<IIQ", kind, 16 + len(body), 0) + body
+
+
+def test_the_jvmti_agent_s_inline_chains_become_inlined_frames(tmp_path: Path) -> None:
+    """lineprobe's JVMTI agent writes "SOURCE<TAB>METHOD" entries, several at one address for an
+    inline chain, innermost first: isDivisible inlined into isPrime at line 22."""
+    start = 0x7F00_0000_1000
+    entries = [
+        (start, 21, "slowy/App.java\tslowy.App.isPrime"),
+        (start + 0x40, 14, "slowy/App.java\tslowy.App.isDivisible"),
+        (start + 0x40, 22, "slowy/App.java\tslowy.App.isPrime"),
+        (start + 0x60, 21, "slowy/App.java\tslowy.App.isPrime"),
+    ]
+    debug = struct.pack("<QQ", start, len(entries)) + b"".join(
+        struct.pack("<QII", at, line, 0) + name.encode() + b"\0" for at, line, name in entries
+    )
+    load = struct.pack("<IIQQQQ", 1, 1, start, start, 0x80, 0) + b"slowy.App.isPrime\0" + bytes(0x80)
+    path = tmp_path / "jit-9.dump"
+    path.write_bytes(
+        struct.pack("<IIIIIIQQ", 0x4A695444, 1, 40, 62, 0, 9, 0, 0) + _record(2, debug) + _record(0, load)
+    )
+    jitdump = load_jitdump(str(path), os.getuid())
+    assert jitdump is not None and jitdump.problems == []
+    space = AddressSpace([MappedFile(start, start + 0x1000, 0, "")], ImageCache(index_cache=None))
+    space.jitdump = jitdump
+    inlined = space.resolve(start + 0x48, False)
+    assert [(f.function, f.path, f.line, f.kind) for f in inlined] == [
+        ("slowy.App.isDivisible", "slowy/App.java", 14, INLINED),
+        ("slowy.App.isPrime", "slowy/App.java", 22, JIT),
+    ]
+    (own,) = space.resolve(start + 0x10, False)
+    assert (own.function, own.line, own.kind) == ("slowy.App.isPrime", 21, JIT)

@@ -146,6 +146,8 @@ class CaptureRunner:
     """The replayed capture was of a command launched for it: it is reported as one (a command
     that ran to its exit, not a window cut short), though nothing is launched again."""
     _recorder: Recorder | None = field(default=None, init=False)
+    _runtime_problem: str | None = field(default=None, init=False)
+    """What a launched runtime could not be given (the JVMTI agent that did not build)."""
     _leftovers: tuple[int, str] | None = field(default=None, init=False)
     """PID and directory of a launched runtime whose files (written because of flags lineprobe
     added) are removed once its capture is resolved."""
@@ -223,7 +225,7 @@ class CaptureRunner:
             return request(agent, target if isinstance(target, int) else 0, progress, 0), None
         if not target.argv:
             raise AgentError("bad-request", "no command to launch")
-        argv, flagged = runtime_argv(target.argv)
+        argv, flagged, self._runtime_problem = runtime_argv(target.argv)
         try:
             command = LaunchedCommand(argv, target.cwd, target.stdout)
         except OSError as exc:
@@ -285,6 +287,9 @@ class CaptureRunner:
             self._recorder.keep_frames(frames)
         self.cache.save()
         result.warnings.extend(problems)
+        if self._runtime_problem is not None and not isinstance(target, int):
+            result.warnings.append(self._runtime_problem)
+            self._runtime_problem = None
         if status not in (None, 0) and header.target_exited:
             result.warnings.append(f"the command exited with status {status}")
         return result

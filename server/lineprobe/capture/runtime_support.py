@@ -2,14 +2,18 @@
 
 Launched by lineprobe, ``node`` gets ``--perf-prof --interpreted-frames-native-stack``
 (runtime_hints.NODE_FLAGS): V8 then writes ``jit-PID.dump`` (code with source positions) and
-``isolate-...-PID-v8.log`` in its working directory; ``java`` gets ``-XX:+PreserveFramePointer``
-(stacks through compiled code) and ``-XX:+DumpPerfMapAtExit`` (``/tmp/perf-PID.map`` of its
-compiled methods, written as it ends). Those files serve the capture's resolution only, so the
-files a launch caused are removed once it is resolved (a capture kept with ``--save`` holds its
-frames); a runtime the user started keeps its files.
+``isolate-...-PID-v8.log`` in its working directory. ``java`` gets lineprobe's JVMTI agent
+(``-agentpath``, runtimes/jvmti_agent.py: ``/tmp/jit-PID.dump``, compiled methods with their
+lines and inline chains), ``-XX:+DebugNonSafepoints`` (a line for every instruction, not only
+at safepoints), ``-XX:+PreserveFramePointer`` (stacks through compiled code) and
+``-XX:+DumpPerfMapAtExit`` (names, should the agent not build). Those files serve the capture's
+resolution only, so the files a launch caused are removed once it is resolved (a capture kept
+with ``--save`` holds its frames); a runtime the user started keeps its files.
 
-Attached to a running JVM, lineprobe asks it for a perf map of what it has compiled when the
-window ends (``jcmd PID Compiler.perfmap``, as the JVM's user), so its methods are named.
+Attached to a running JVM, lineprobe loads the agent into it as the window ends (``jcmd PID
+JVMTI.agent_load``: it writes every method compiled so far), and stops it again after
+resolution; where the agent cannot be built, it asks the JVM for a perf map of method names
+instead (``jcmd PID Compiler.perfmap``).
 """
 
 from __future__ import annotations
@@ -20,26 +24,38 @@ import os
 import subprocess
 from collections.abc import Iterator, Sequence
 
+from lineprobe.runtimes.jvmti_agent import built_agent
 from lineprobe.symbolization.runtime_hints import (
     is_java,
     java_argv_with_flags,
+    java_lines_hint,
     node_argv_with_flags,
 )
 
 JCMD_TIMEOUT_S = 20.0
 
 
-def runtime_argv(argv: Sequence[str]) -> tuple[list[str], bool]:
-    """``argv`` with the flags its runtime needs, and whether any were added."""
+def runtime_argv(argv: Sequence[str]) -> tuple[list[str], bool, str | None]:
+    """``argv`` with the flags its runtime needs, whether any were added, and what could not be
+    given (the JVMTI agent that did not build)."""
     command = list(argv)
-    flagged = node_argv_with_flags(command) or java_argv_with_flags(command)
-    return (flagged, True) if flagged is not None else (command, False)
+    flagged = node_argv_with_flags(command)
+    if flagged is not None:
+        return flagged, True, None
+    flagged = java_argv_with_flags(command)
+    if flagged is None:
+        return command, False, None
+    agent = built_agent(command[0])
+    if agent.library is None:
+        return flagged, True, agent.problem
+    return [flagged[0], f"-agentpath:{agent.library}", *flagged[1:]], True, None
 
 
 def remove_leftovers(pid: int, cwd: str) -> None:
     """Remove the files added flags made a launched runtime write, by its PID."""
     paths = [
         os.path.join(cwd, f"jit-{pid}.dump"),
+        f"/tmp/jit-{pid}.dump",
         f"/tmp/perf-{pid}.map",
         *glob.glob(os.path.join(glob.escape(cwd), f"isolate-0x*-{pid}-v8.log")),
     ]
@@ -50,36 +66,75 @@ def remove_leftovers(pid: int, cwd: str) -> None:
 
 @contextlib.contextmanager
 def jit_names_asked(pid: int, exe: str) -> Iterator[list[str]]:
-    """While a capture of a running process is resolved: a JVM's perf map of what it compiled,
-    asked for (``ask_for_jit_names``) and removed afterwards if it was not there before. Gives
-    the problems to report (empty: named, or not a JVM)."""
-    path = f"/tmp/perf-{pid}.map"
-    there_before = os.path.exists(path)
-    problem = ask_for_jit_names(pid, exe) if is_java(exe) else None
-    made = is_java(exe) and problem is None and not there_before
+    """While a capture of a running JVM is resolved: its compiled methods with their lines from
+    lineprobe's JVMTI agent, loaded into it now and stopped afterwards (else, names from a perf
+    map it is asked for); the files made so are removed afterwards if they were not there
+    before. Gives the problems to report (empty: all named, or not a JVM)."""
+    if not is_java(exe):
+        yield []
+        return
+    dump, perf_map = f"/tmp/jit-{pid}.dump", f"/tmp/perf-{pid}.map"
+    there_before = {path for path in (dump, perf_map) if os.path.exists(path)}
+    agent = built_agent(exe)
+    problems: list[str] = []
+    loaded = False
+    if agent.library is not None:
+        problem = _jcmd(pid, exe, "JVMTI.agent_load", str(agent.library))
+        loaded = problem is None and os.path.exists(dump)
+        coarse = java_lines_hint(pid, _command_line(pid)) if loaded else None
+        if coarse is not None:
+            problems.append(coarse)
+        if not loaded:
+            problems.append(
+                f"lineprobe's JVMTI agent did not load into java (PID {pid}): {problem}; no Java lines"
+            )
+    elif agent.problem is not None:
+        problems.append(agent.problem)
+    if not loaded:
+        problem = ask_for_jit_names(pid, exe)
+        if problem is not None:
+            problems.append(problem)
     try:
-        yield [problem] if problem is not None else []
+        yield problems
     finally:
-        if made:
+        if loaded and agent.library is not None:
+            _jcmd(pid, exe, "JVMTI.agent_load", str(agent.library), "stop")
+        for path in {dump, perf_map} - there_before:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
 
-def ask_for_jit_names(pid: int, exe: str) -> str | None:
-    """Have a running JVM write the perf map of its compiled methods; a problem when it cannot."""
+def _command_line(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return [part.decode("utf-8", "replace") for part in cmdline.read().split(b"\0") if part]
+    except OSError:
+        return []
+
+
+def _jcmd(pid: int, exe: str, *command: str) -> str | None:
+    """Run a diagnostic command in a JVM (``jcmd``, the one of its JDK where there is one); a
+    problem in words, or None."""
     jcmd = os.path.join(os.path.dirname(os.path.realpath(exe)), "jcmd")
     if not os.access(jcmd, os.X_OK):
         jcmd = "jcmd"
     try:
         done = subprocess.run(
-            [jcmd, str(pid), "Compiler.perfmap"], capture_output=True, text=True, timeout=JCMD_TIMEOUT_S
+            [jcmd, str(pid), *command], capture_output=True, text=True, timeout=JCMD_TIMEOUT_S
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"could not ask java (PID {pid}) for its compiled methods' names ({exc}); they stay [unknown]"
-    if done.returncode != 0 or "Command executed successfully" not in done.stdout:
+        return str(exc)
+    if done.returncode != 0 or (
+        "return code: 0" not in done.stdout and "Command executed successfully" not in done.stdout
+    ):
         said = (done.stderr or done.stdout).strip().splitlines()
-        return (
-            f"java (PID {pid}) did not write its compiled methods' names (jcmd Compiler.perfmap: "
-            f"{said[-1] if said else done.returncode}); they stay [unknown]"
-        )
+        return said[-1] if said else f"jcmd exited with {done.returncode}"
+    return None
+
+
+def ask_for_jit_names(pid: int, exe: str) -> str | None:
+    """Have a running JVM write the perf map of its compiled methods; a problem when it cannot."""
+    problem = _jcmd(pid, exe, "Compiler.perfmap")
+    if problem is not None:
+        return f"java (PID {pid}) did not write its compiled methods' names ({problem}); they stay [unknown]"
     return None

@@ -70,6 +70,11 @@ def column_totals(columns: Sequence[CostColumn], stacks: Sequence[WeightedStack]
     return tuple(totals)
 
 
+def _names_a_source(frame: SourceFrame) -> bool:
+    path = frame.path or ""
+    return path.startswith("/") or (frame.binary == "[jit]" and path.endswith(".java"))
+
+
 def tally(
     columns: Sequence[CostColumn], stacks: Sequence[WeightedStack]
 ) -> tuple[list[LineStat], list[FunctionStat]]:
@@ -86,8 +91,10 @@ def tally(
         for depth, frame in enumerate(stack.frames):
             is_leaf = depth == 0
             # Lines are kept only where the path is absolute: a relative DWARF path
-            # (a distribution's libc built elsewhere) names no file a user can open.
-            if frame.path is not None and frame.line and frame.path.startswith("/"):
+            # (a distribution's libc built elsewhere) names no file a user can open. JIT code's
+            # relative path is its runtime's name for a source under some source root (Java's
+            # package path, slowy/App.java), which the editor finds in the workspace.
+            if frame.path is not None and frame.line and _names_a_source(frame):
                 key = (frame.path, frame.line)
                 stat = lines.get(key)
                 if stat is None:

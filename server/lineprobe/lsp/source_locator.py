@@ -1,4 +1,6 @@
-"""DWARF paths to files of the workspace (path remapping, existence, membership)."""
+"""Frame paths to files of the workspace: DWARF's (path remapping, existence, membership), and
+a JIT's relative source names (Java's package path, ``slowy/App.java``), found under the
+workspace's source roots by that path (``java_methods.JavaSources``)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 
 from pygls.uris import from_fs_path
 
+from lineprobe.lsp.java_methods import JavaSources
 from lineprobe.lsp.settings import Settings
 
 
@@ -20,10 +23,13 @@ class SourceLocator:
 
     def __post_init__(self) -> None:
         self._roots = [str(Path(r).resolve()) for r in self.workspace_roots]
+        self._java = JavaSources(self._roots)
 
     def local(self, path: str | None) -> str | None:
         if path is None:
             return None
+        if path not in self.known and not path.startswith("/") and path.endswith(".java"):
+            self.known[path] = self._java.source_of(path.removesuffix(".java"))
         if path not in self.known:
             mapped = self.settings.map_path(path)
             resolved = str(Path(mapped).resolve()) if os.path.exists(mapped) else None

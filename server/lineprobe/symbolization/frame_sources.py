@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from lineprobe.symbolization.elf_image import ElfImage
-from lineprobe.symbolization.frame import JIT, NATIVE, SourceFrame
+from lineprobe.symbolization.frame import INLINED, JIT, NATIVE, SourceFrame
 from lineprobe.symbolization.jitdump import JitDump
 from lineprobe.symbolization.perf_map import PerfMap
 
@@ -101,10 +101,21 @@ class JitDumpSource:
             path: str | None = code.script
             line: int | None = code.function_line
             if position is not None and position.path is not None:
-                path, line = position.path, position.line
-            result.append(
-                [SourceFrame(code.function, path, line, None, JIT, "[jit]", script, code.function_line)]
-            )
+                path, line = position.path, position.line or None
+            if position is None or not position.callers:
+                function = position.function if position is not None and position.function else code.function
+                result.append(
+                    [SourceFrame(function, path, line, None, JIT, "[jit]", script, code.function_line)]
+                )
+                continue
+            # An inline chain: the innermost method inlined into the next, the outermost compiled.
+            chain = [(position.function, path, line), *position.callers]
+            frames = [
+                SourceFrame(name, where, at or None, None, INLINED, "[jit]") for name, where, at in chain[:-1]
+            ]
+            name, where, at = chain[-1]
+            frames.append(SourceFrame(name or code.function, where, at or None, None, JIT, "[jit]"))
+            result.append(frames)
         if missing:
             named = self.otherwise.frames([addresses[i] for i in missing])
             for i, frames in zip(missing, named, strict=True):

@@ -7,7 +7,9 @@ The jitdump format is perf's (tools/perf/Documentation/jitdump-specification.txt
   NUL-terminated name, then the machine code itself (skipped here);
 - ``JIT_CODE_MOVE`` (1): code that moved (old address, new address, size);
 - ``JIT_CODE_DEBUG_INFO`` (2), before the load it describes: the code address and
-  entries of ``address, line, column/discriminator, file name``.
+  entries of ``address, line, column/discriminator, file name``. lineprobe's JVMTI agent
+  (``runtimes/lineprobe_jvmti.c``) names each entry ``SOURCE<TAB>METHOD`` and writes an
+  inlined range as several entries at one address, its inline chain innermost first.
 
 Node writes it with ``--perf-prof``, in its working directory. V8 has three ways of its
 own that this reader absorbs, all seen in Node 20: entry addresses are the instruction's
@@ -55,6 +57,10 @@ class JitPosition:
     """Where the instructions of this source position start (runtime address)."""
     path: str | None
     line: int
+    function: str | None = None
+    """The method these instructions are of, where the dump says (lineprobe's JVMTI agent)."""
+    callers: tuple[tuple[str | None, str | None, int], ...] = ()
+    """The methods it was inlined into, innermost first: (function, path, line of the call)."""
 
 
 @dataclass(frozen=True)
@@ -220,18 +226,19 @@ def _file_name(data: bytes, at: int, end: int, damaged: list[bytes]) -> tuple[st
     """A NUL-terminated file name at ``at`` and where the next entry starts. A damaged one (its
     first 16 bytes overwritten, NULs possibly among them) is known by its intact tail and its
     terminator, among the scripts the dump's code loads name."""
-    terminator = data.index(b"\0", at, end)
-    raw = data[at:terminator]
-    try:
-        name = raw.decode("utf-8")
-        if name.isprintable():
-            return name, terminator + 1
-    except UnicodeDecodeError:
-        pass
+    # The known scripts first: damaged bytes may well decode as a short, printable name.
     for script in damaged:
         after = at + len(script)
         if after < end and data[after] == 0 and data[at + 16 : after] == script[16:]:
             return script.decode("utf-8", "replace"), after + 1
+    terminator = data.index(b"\0", at, end)
+    raw = data[at:terminator]
+    try:
+        name = raw.decode("utf-8")
+        if name.replace("\t", " ").isprintable():
+            return name, terminator + 1
+    except UnicodeDecodeError:
+        pass
     return None, terminator + 1
 
 
@@ -243,9 +250,20 @@ def _code(
     bias: int,
 ) -> JitCode:
     function, script, function_line = _v8_parts(name)
-    positions = sorted(
-        (JitPosition(at - bias, path, line) for at, line, path in entries), key=lambda p: p.address
-    )
+    # Entries "SOURCE<TAB>METHOD" at one address are an inline chain, innermost first
+    # (lineprobe's JVMTI agent); V8's are one file name per address.
+    chains: dict[int, list[tuple[str | None, str | None, int]]] = {}
+    for at, line, named in entries:
+        path, _, method = named.partition("\t") if named is not None else (None, "", "")
+        frame = (method or None, path or None, line)
+        if method and at in chains and chains[at][-1][0] is not None:
+            chains[at].append(frame)
+        else:
+            chains[at] = [frame]
+    positions = [
+        JitPosition(at - bias, chain[0][1], chain[0][2], chain[0][0], tuple(chain[1:]))
+        for at, chain in sorted(chains.items())
+    ]
     return JitCode(address, address + size, name, function, script, function_line, tuple(positions))
 
 

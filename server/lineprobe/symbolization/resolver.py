@@ -197,7 +197,8 @@ class AddressSpace:
             owner = os.getuid()  # gone since: the user asking stands in for it, as for perf
         perf_map = load_perf_map(perf_map_path(pid, root), owner)
         jitdump = None
-        for directory in ([] if exited else [f"/proc/{pid}/cwd"]) + list(cache.jit_directories):
+        # Node writes its jitdump where it runs; lineprobe's JVMTI agent, in /tmp.
+        for directory in ([] if exited else [f"/proc/{pid}/cwd"]) + [*cache.jit_directories, "/tmp"]:
             jitdump = load_jitdump(jitdump_path(pid, directory), owner)
             if jitdump is not None:
                 break

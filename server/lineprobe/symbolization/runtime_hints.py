@@ -16,9 +16,15 @@ NODE_FLAGS = ("--perf-prof", "--interpreted-frames-native-stack")
 the native stack (capture/runtime_support.py)."""
 
 
-JAVA_FLAGS = ("-XX:+PreserveFramePointer", "-XX:+UnlockDiagnosticVMOptions", "-XX:+DumpPerfMapAtExit")
-"""What lineprobe adds to a ``java`` it launches: stacks through compiled code, and a perf map of
-its compiled methods written as it ends."""
+JAVA_FLAGS = (
+    "-XX:+UnlockDiagnosticVMOptions",
+    "-XX:+DebugNonSafepoints",
+    "-XX:+PreserveFramePointer",
+    "-XX:+DumpPerfMapAtExit",
+)
+"""What lineprobe adds to a ``java`` it launches (with its JVMTI agent, capture/runtime_support.py):
+a line for every compiled instruction, stacks through compiled code, and a perf map of its
+compiled methods written as it ends."""
 
 
 def is_node(exe: str) -> bool:
@@ -45,13 +51,19 @@ def jit_hint(exe: str, pid: int, has_perf_map: bool, has_jitdump: bool) -> str |
             f"it with `node {flags} ...` for its lines, or with `--perf-basic-prof` for function names "
             "(a node launched by lineprobe gets the first)"
         )
-    if is_java(exe) and not has_perf_map:
+    if is_java(exe) and not has_perf_map and not has_jitdump:
         return (
             f"compiled Java methods of java (PID {pid}) are JIT code that nothing names ([unknown]): "
             f"`jcmd {pid} Compiler.perfmap` names them (lineprobe runs it at the end of a window on a "
             "running JVM), and -XX:+PreserveFramePointer gives whole stacks through compiled code"
         )
     return None
+
+
+def argv_with_flags(argv: list[str]) -> list[str] | None:
+    """``argv`` of a node or java with the flags that give its JIT code lines (None: neither, or
+    it has them)."""
+    return node_argv_with_flags(argv) or java_argv_with_flags(argv)
 
 
 def node_argv_with_flags(argv: list[str]) -> list[str] | None:
@@ -65,7 +77,7 @@ def node_argv_with_flags(argv: list[str]) -> list[str] | None:
 def java_argv_with_flags(argv: list[str]) -> list[str] | None:
     """``argv`` of a java with ``JAVA_FLAGS`` added where it lacks them (None: not a java, or it
     has them)."""
-    if not argv or not is_java(argv[0]) or any(arg in JAVA_FLAGS[::2] for arg in argv[1:]):
+    if not argv or not is_java(argv[0]) or "-XX:+DebugNonSafepoints" in argv[1:]:
         return None
     return [argv[0], *JAVA_FLAGS, *argv[1:]]
 
@@ -76,9 +88,21 @@ def attach_hint(exe: str, argv: list[str]) -> str | None:
         if "--perf-basic-prof" in argv:
             return "node has --perf-basic-prof: functions, not lines; restart it with --perf-prof for lines"
         return "node has no --perf-prof: its JavaScript would be [unknown]; restart it with flags for lines"
-    if is_java(exe) and "-XX:+PreserveFramePointer" not in argv:
-        return "java has no -XX:+PreserveFramePointer: stacks through compiled methods stop short"
+    if is_java(exe) and "-XX:+DebugNonSafepoints" not in argv:
+        return "java has no -XX:+DebugNonSafepoints: its compiled code has lines at safepoints only"
     return None
+
+
+def java_lines_hint(pid: int, argv: list[str]) -> str | None:
+    """What a running JVM's compiled code lacks for exact lines (None: nothing)."""
+    if "-XX:+DebugNonSafepoints" in argv:
+        return None
+    return (
+        f"java (PID {pid}) runs without -XX:+DebugNonSafepoints: its compiled code has lines at "
+        "safepoints only (a loop's line rather than the statement that is hot); restart it with "
+        "-XX:+UnlockDiagnosticVMOptions -XX:+DebugNonSafepoints for exact lines (a java launched "
+        "by lineprobe gets them)"
+    )
 
 
 def node_script(argv: list[str]) -> str | None:

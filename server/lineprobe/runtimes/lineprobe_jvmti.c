@@ -1,0 +1,271 @@
+/*
+ * lineprobe's JVMTI agent: the JVM's compiled methods with their source lines, inlined
+ * methods included, written as a jitdump (perf's format, tools/perf/Documentation/
+ * jitdump-specification.txt) that lineprobe's resolver reads (symbolization/jitdump.py).
+ *
+ * Loaded at launch (-agentpath:lineprobe_jvmti.so) or into a running JVM (jcmd PID
+ * JVMTI.agent_load lineprobe_jvmti.so), it writes /tmp/jit-PID.dump (or the absolute path
+ * given as its option; jcmd cuts an option at "=", so the option is the path alone). Loaded
+ * again with the option "stop", it closes the file and stops writing. It writes, for every method
+ * the JIT compiles (and, on attach, every method compiled already: GenerateEvents):
+ *
+ *   JIT_CODE_DEBUG_INFO  one entry per range of instructions and per frame of its inline
+ *                        chain, innermost first, all at the range's start address; each
+ *                        entry's name is "SOURCE<TAB>METHOD" (the source file by package
+ *                        path, slowy/App.java, and the method, slowy.App.isDivisible): the
+ *                        tab is lineprobe's, so that inlined frames keep their names
+ *   JIT_CODE_LOAD        the code's range and name (slowy.App.isPrime), and its bytes
+ *
+ * HotSpot describes a compiled method's pcs by PcDescs, each at the end of the instructions
+ * it describes (a call's return address; with -XX:+DebugNonSafepoints, every instruction):
+ * the range of a PcDesc starts where the previous one ended.
+ *
+ * The file is opened as the JVM's user, never through a symbolic link, and only if it is
+ * (still) that user's; every write goes through one raw monitor (compiler threads race).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jvmti.h>
+#include <jvmticmlr.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define JIT_CODE_LOAD 0
+#define JIT_CODE_DEBUG_INFO 2
+#define MAX_FRAMES 64
+#define MAX_NAME 1024
+
+static jvmtiEnv *jvmti;
+static jrawMonitorID lock;
+static FILE *out;
+static uint64_t code_index;
+
+static uint64_t timestamp(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+static void put(const void *data, size_t size) { fwrite(data, 1, size, out); }
+static void put_u32(uint32_t value) { put(&value, 4); }
+static void put_u64(uint64_t value) { put(&value, 8); }
+
+static int open_dump(const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  struct stat info;
+  if (fd < 0) {
+    fprintf(stderr, "lineprobe JVMTI agent: cannot write %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  if (fstat(fd, &info) != 0 || info.st_uid != geteuid() || !S_ISREG(info.st_mode)) {
+    fprintf(stderr, "lineprobe JVMTI agent: %s is not this user's regular file: not written\n", path);
+    close(fd);
+    return -1;
+  }
+  out = fdopen(fd, "w");
+  if (out == NULL) {
+    close(fd);
+    return -1;
+  }
+  put_u32(0x4A695444); /* "JiTD" */
+  put_u32(1);          /* version */
+  put_u32(40);         /* header size */
+  put_u32(62);         /* EM_X86_64 */
+  put_u32(0);
+  put_u32((uint32_t)getpid());
+  put_u64(timestamp());
+  put_u64(0);
+  fflush(out);
+  return 0;
+}
+
+/* "slowy/App.java" from the class signature "Lslowy/App;" and the SourceFile attribute. */
+static void source_of(jclass klass, char *source, size_t size) {
+  char *signature = NULL, *file = NULL;
+  source[0] = '\0';
+  if ((*jvmti)->GetClassSignature(jvmti, klass, &signature, NULL) != JVMTI_ERROR_NONE) return;
+  const char *name = signature[0] == 'L' ? signature + 1 : signature;
+  const char *slash = strrchr(name, '/');
+  int package = slash ? (int)(slash - name + 1) : 0;
+  if ((*jvmti)->GetSourceFileName(jvmti, klass, &file) == JVMTI_ERROR_NONE) {
+    snprintf(source, size, "%.*s%s", package, name, file);
+    (*jvmti)->Deallocate(jvmti, (unsigned char *)file);
+  } else {
+    const char *end = strchr(name, ';');
+    const char *dollar = strchr(name, '$');
+    int length = (int)((dollar && (!end || dollar < end) ? dollar : end ? end : name + strlen(name)) - name);
+    snprintf(source, size, "%.*s.java", length, name);
+  }
+  (*jvmti)->Deallocate(jvmti, (unsigned char *)signature);
+}
+
+/* "slowy.App.isDivisible" */
+static void method_name(jmethodID method, char *name, size_t size) {
+  jclass klass;
+  char *signature = NULL, *method_simple = NULL;
+  snprintf(name, size, "[unknown method]");
+  if ((*jvmti)->GetMethodDeclaringClass(jvmti, method, &klass) != JVMTI_ERROR_NONE) return;
+  if ((*jvmti)->GetClassSignature(jvmti, klass, &signature, NULL) == JVMTI_ERROR_NONE &&
+      (*jvmti)->GetMethodName(jvmti, method, &method_simple, NULL, NULL) == JVMTI_ERROR_NONE) {
+    const char *class_name = signature[0] == 'L' ? signature + 1 : signature;
+    size_t length = strcspn(class_name, ";");
+    snprintf(name, size, "%.*s.%s", (int)length, class_name, method_simple);
+    for (char *c = name; *c && c < name + length; c++) {
+      if (*c == '/') *c = '.';
+    }
+  }
+  if (signature) (*jvmti)->Deallocate(jvmti, (unsigned char *)signature);
+  if (method_simple) (*jvmti)->Deallocate(jvmti, (unsigned char *)method_simple);
+}
+
+/* The source line of bytecode index ``bci`` of ``method`` (0: none known). */
+static jint line_of(jmethodID method, jint bci) {
+  jint count = 0, line = 0;
+  jvmtiLineNumberEntry *table = NULL;
+  if ((*jvmti)->GetLineNumberTable(jvmti, method, &count, &table) != JVMTI_ERROR_NONE) return 0;
+  jlocation best = -1;
+  for (jint i = 0; i < count; i++) {
+    if (table[i].start_location <= bci && table[i].start_location > best) {
+      best = table[i].start_location;
+      line = table[i].line_number;
+    }
+  }
+  (*jvmti)->Deallocate(jvmti, (unsigned char *)table);
+  return line;
+}
+
+static size_t entry_name(jmethodID method, char *buffer, size_t size) {
+  jclass klass;
+  char source[MAX_NAME], name[MAX_NAME];
+  source[0] = '\0';
+  if ((*jvmti)->GetMethodDeclaringClass(jvmti, method, &klass) == JVMTI_ERROR_NONE) source_of(klass, source, sizeof source);
+  method_name(method, name, sizeof name);
+  int written = snprintf(buffer, size, "%s\t%s", source, name);
+  return written < 0 ? 0 : (size_t)written >= size ? size - 1 : (size_t)written;
+}
+
+static const jvmtiCompiledMethodLoadInlineRecord *inline_record(const void *compile_info) {
+  for (const jvmtiCompiledMethodLoadRecordHeader *h = compile_info; h != NULL; h = h->next) {
+    if (h->kind == JVMTI_CMLR_INLINE_INFO) return (const jvmtiCompiledMethodLoadInlineRecord *)h;
+  }
+  return NULL;
+}
+
+static void JNICALL on_compiled(jvmtiEnv *env __attribute__((unused)), jmethodID method, jint code_size, const void *code_addr,
+                                jint map_length, const jvmtiAddrLocationMap *map, const void *compile_info) {
+  const jvmtiCompiledMethodLoadInlineRecord *inlined = inline_record(compile_info);
+  char name[MAX_NAME];
+  method_name(method, name, sizeof name);
+  (*jvmti)->RawMonitorEnter(jvmti, lock);
+  if (out == NULL) {
+    (*jvmti)->RawMonitorExit(jvmti, lock);
+    return;
+  }
+  /* The debug record: sized first, then written. */
+  static char names[MAX_FRAMES][MAX_NAME];
+  jint ranges = inlined ? inlined->numpcs : map_length;
+  uint64_t size = 16 + 16, entries = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      put_u32(JIT_CODE_DEBUG_INFO);
+      put_u32((uint32_t)size);
+      put_u64(timestamp());
+      put_u64((uint64_t)(uintptr_t)code_addr);
+      put_u64(entries);
+    }
+    uintptr_t start = (uintptr_t)code_addr;
+    for (jint i = 0; i < ranges; i++) {
+      jint frames = inlined ? inlined->pcinfo[i].numstackframes : 1;
+      if (frames > MAX_FRAMES) frames = MAX_FRAMES;
+      uintptr_t end = inlined ? (uintptr_t)inlined->pcinfo[i].pc : (uintptr_t)map[i].start_address;
+      /* A PcDesc ends its instructions; a location map's entry starts them. */
+      uintptr_t at = inlined ? start : end;
+      for (jint f = 0; f < frames; f++) {
+        jmethodID frame = inlined ? inlined->pcinfo[i].methods[f] : method;
+        jint bci = inlined ? inlined->pcinfo[i].bcis[f] : (jint)map[i].location;
+        size_t length = entry_name(frame, names[f], sizeof names[f]);
+        if (pass == 0) {
+          size += 16 + length + 1;
+          entries++;
+        } else {
+          put_u64((uint64_t)at);
+          put_u32((uint32_t)line_of(frame, bci));
+          put_u32(0);
+          put(names[f], length + 1);
+        }
+      }
+      if (inlined) start = end;
+    }
+  }
+  size_t length = strlen(name);
+  put_u32(JIT_CODE_LOAD);
+  put_u32((uint32_t)(16 + 40 + length + 1 + (uint64_t)code_size));
+  put_u64(timestamp());
+  put_u32((uint32_t)getpid());
+  put_u32((uint32_t)syscall(SYS_gettid));
+  put_u64((uint64_t)(uintptr_t)code_addr);
+  put_u64((uint64_t)(uintptr_t)code_addr);
+  put_u64((uint64_t)code_size);
+  put_u64(code_index++);
+  put(name, length + 1);
+  put(code_addr, (size_t)code_size);
+  fflush(out);
+  (*jvmti)->RawMonitorExit(jvmti, lock);
+}
+
+static jint start(JavaVM *vm, char *options, int attached) {
+  char path[4096];
+  const char *given = options && options[0] == '/' ? options : NULL;
+  if (given) {
+    snprintf(path, sizeof path, "%s", given);
+  } else {
+    snprintf(path, sizeof path, "/tmp/jit-%d.dump", (int)getpid());
+  }
+  if (jvmti == NULL) {
+    if ((*vm)->GetEnv(vm, (void **)&jvmti, JVMTI_VERSION_1_2) != JNI_OK) return JNI_ERR;
+    jvmtiCapabilities wanted;
+    memset(&wanted, 0, sizeof wanted);
+    wanted.can_generate_compiled_method_load_events = 1;
+    wanted.can_get_source_file_name = 1;
+    wanted.can_get_line_numbers = 1;
+    if ((*jvmti)->AddCapabilities(jvmti, &wanted) != JVMTI_ERROR_NONE) return JNI_ERR;
+    jvmtiEventCallbacks callbacks;
+    memset(&callbacks, 0, sizeof callbacks);
+    callbacks.CompiledMethodLoad = on_compiled;
+    (*jvmti)->SetEventCallbacks(jvmti, &callbacks, sizeof callbacks);
+    (*jvmti)->CreateRawMonitor(jvmti, "lineprobe jitdump", &lock);
+  }
+  (*jvmti)->RawMonitorEnter(jvmti, lock);
+  if (out != NULL) fclose(out);
+  out = NULL;
+  if (options && strcmp(options, "stop") == 0) {
+    (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_DISABLE, JVMTI_EVENT_COMPILED_METHOD_LOAD, NULL);
+    (*jvmti)->RawMonitorExit(jvmti, lock);
+    return JNI_OK;
+  }
+  int opened = open_dump(path);
+  (*jvmti)->RawMonitorExit(jvmti, lock);
+  if (opened != 0) return JNI_ERR;
+  (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_COMPILED_METHOD_LOAD, NULL);
+  if (attached) {
+    /* What was compiled before the agent came: all of it, now (a new file each time). */
+    (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_COMPILED_METHOD_LOAD);
+  }
+  return JNI_OK;
+}
+
+JNIEXPORT jint JNICALL Agent_OnLoad(JavaVM *vm, char *options, void *reserved) {
+  (void)reserved;
+  return start(vm, options, 0);
+}
+
+JNIEXPORT jint JNICALL Agent_OnAttach(JavaVM *vm, char *options, void *reserved) {
+  (void)reserved;
+  return start(vm, options, 1);
+}

@@ -1,0 +1,94 @@
+"""Java on its source lines, with real BPF: lineprobe's JVMTI agent (built from its own C source)
+writes a running or launched JVM's compiled methods with their line tables and inline chains,
+and each sample in them lands on its line of App.java: ``isDivisible``'s marked line is the
+hottest, as an inlined frame inside ``isPrime`` (C2 inlines it) or, under ``-XX:-Inline``, a
+method of its own. Nothing lineprobe made is left in /tmp, and the JVM runs on."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from tests.conftest import WORKLOADS, marked_line
+from tests.privileged.test_cli_profile import profile_json
+
+pytestmark = pytest.mark.privileged
+
+APP_JAVA = WORKLOADS / "slowy" / "slowy" / "App.java"
+EXACT_LINES = ["-XX:+UnlockDiagnosticVMOptions", "-XX:+DebugNonSafepoints"]
+"""What lineprobe asks a JVM to be started with for exact lines (symbolization/runtime_hints.py)."""
+
+
+def java() -> str:
+    found = shutil.which("java")
+    assert found, "java missing: `make setup` installs openjdk-17-jdk-headless"
+    return found
+
+
+def _slowy(workloads: Path, *flags: str) -> list[str]:
+    return [java(), *flags, "-cp", str(workloads / "slowy"), "slowy.App"]
+
+
+def _hottest(report: dict) -> dict:
+    return max(report["lines"], key=lambda line: line["self"])
+
+
+def _left_in_tmp(pid: int) -> list[Path]:
+    return [path for path in (Path(f"/tmp/jit-{pid}.dump"), Path(f"/tmp/perf-{pid}.map")) if path.exists()]
+
+
+@pytest.mark.parametrize("inlining", [True, False], ids=["inlined", "no-inline"])
+def test_a_launched_jvm_s_hot_line_is_is_divisible_s(workloads: Path, tmp_path: Path, inlining: bool) -> None:
+    flags = () if inlining else ("-XX:-Inline",)
+    report = profile_json("--duration", "5", "--", *_slowy(workloads, *flags), cwd=tmp_path)
+    hottest = _hottest(report)
+    assert (hottest["path"], hottest["line"]) == ("slowy/App.java", marked_line(APP_JAVA, "IS-DIVISIBLE")), (
+        hottest
+    )
+    assert hottest["function"] == "slowy.App.isDivisible" and hottest["self_percent"] > 40, hottest
+    assert hottest["inlined"] is inlining, "C2 inlines it into isPrime unless told not to"
+    assert report["warnings"] == [], report["warnings"]
+    assert _left_in_tmp(report["target"]["pid"]) == [], (
+        "the jitdump and perf map written for lineprobe are removed"
+    )
+
+
+def test_a_running_jvm_gets_the_agent_at_the_end_of_the_window_and_runs_on(spawn, workloads: Path) -> None:
+    target = spawn(*_slowy(workloads, *EXACT_LINES), wait_s=3.0)
+    report = profile_json("--pid", str(target.pid), "--duration", "2")
+    hottest = _hottest(report)
+    assert (hottest["path"], hottest["line"], hottest["inlined"]) == (
+        "slowy/App.java",
+        marked_line(APP_JAVA, "IS-DIVISIBLE"),
+        True,
+    ), hottest
+    assert report["warnings"] == [], report["warnings"]
+    assert _left_in_tmp(target.pid) == []
+    assert target.poll() is None, "the JVM runs on after the agent came and stopped"
+    again = profile_json("--pid", str(target.pid), "--duration", "1")  # the agent loaded a second time
+    assert _hottest(again)["line"] == marked_line(APP_JAVA, "IS-DIVISIBLE")
+
+
+def test_a_running_jvm_without_exact_lines_is_told_how_to_get_them(spawn, workloads: Path) -> None:
+    target = spawn(*_slowy(workloads), wait_s=3.0)
+    report = profile_json("--pid", str(target.pid), "--duration", "1")
+    assert any(line["path"] == "slowy/App.java" for line in report["lines"]), "lines still, coarser"
+    hint = next((w for w in report["warnings"] if "DebugNonSafepoints" in w), "")
+    assert "-XX:+UnlockDiagnosticVMOptions -XX:+DebugNonSafepoints" in hint, report["warnings"]
+
+
+async def test_is_divisible_s_line_is_a_diagnostic_in_app_java(
+    client: LanguageClient, workloads: Path
+) -> None:
+    request = {"command": _slowy(workloads), "durationMs": 5000}
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="lineprobe.profile", arguments=[request])
+    )
+    assert result["ok"] is True, result
+    diagnostics = client.diagnostics[APP_JAVA.as_uri()]
+    hottest = max(diagnostics, key=lambda d: d.data["self_percent"])
+    assert hottest.range.start.line == marked_line(APP_JAVA, "IS-DIVISIBLE") - 1, hottest
