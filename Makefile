@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lineprobe-installed
 DEMO_SECONDS ?= 3
 
-.PHONY: setup accel host venv workloads headers install-agent demo test lint typecheck unit privileged bench-overhead bench-node bench-syscalls bench-leaks bench-unwind clean
+.PHONY: setup accel host venv workloads headers install-agent demo test lint typecheck unit privileged bench-overhead bench-runtimes bench-syscalls bench-leaks bench-unwind clean
 
 setup: host venv workloads accel
 
@@ -89,10 +89,11 @@ record-fixtures: setup headers
 bench-overhead: setup headers
 	$(BIN)/python tests/benchmarks/overhead.py
 
-# Node's JavaScript lines side by side with perf inject --jit, and the service's requests per
-# CPU-second with and without the flags and lineprobe (tests/benchmarks/node_lines.py).
-bench-node: setup headers
-	$(BIN)/python tests/benchmarks/node_lines.py
+# Node's JavaScript lines side by side with perf inject --jit; the Node service's requests and
+# slowy.App's rounds per CPU-second with and without lineprobe's collection
+# (tests/benchmarks/runtime_lines.py).
+bench-runtimes: setup headers
+	$(BIN)/python tests/benchmarks/runtime_lines.py
 
 bench-syscalls: setup headers
 	$(BIN)/python tests/benchmarks/syscall_overhead.py

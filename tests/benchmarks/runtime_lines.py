@@ -1,4 +1,4 @@
-"""Node's JavaScript on its lines, side by side with perf, and what it costs the service.
+"""Node's and Java's lines, side by side with perf, and what the collection costs them.
 
 workloads/node_service/service.js under its load generator (four requests in flight), started
 with the flags lineprobe asks for (``--perf-prof --interpreted-frames-native-stack``):
@@ -12,7 +12,12 @@ with the flags lineprobe asks for (``--perf-prof --interpreted-frames-native-sta
             nothing attached, against node with the flags and lineprobe sampling at 99 Hz for
             the whole window; interleaved rounds, medians
 
-    python tests/benchmarks/node_lines.py [--rounds 3] [--seconds 6]
+  java      workloads/build/slowy (slowy.App ROUNDS): rounds per CPU-second of the JVM, plain
+            against the JVM as lineprobe launches it (its JVMTI agent, -XX:+DebugNonSafepoints,
+            -XX:+PreserveFramePointer, -XX:+DumpPerfMapAtExit) with lineprobe sampling at
+            99 Hz; and where the hottest line is in the traced runs
+
+    python tests/benchmarks/runtime_lines.py [--rounds 3] [--seconds 6] [--java-rounds 8000]
 """
 
 from __future__ import annotations
@@ -189,34 +194,99 @@ def _perf_shares(listing: str) -> dict[str, object]:
 
 
 def overhead(rounds: int, seconds: float) -> dict[str, object]:
-    """Requests per CPU-second: plain node, against node with the flags under lineprobe at 99 Hz."""
-    plain: list[float] = []
-    traced: list[float] = []
-    for _ in range(rounds):
-        service = Service([])
-        try:
+    """Requests per CPU-second of the service. Sampling: one service with the flags, windows
+    with and without lineprobe attached in turn (one process, so TurboFan's choices, which vary
+    from process to process by more than the cost measured, are the same in both). Flags: a
+    service without them against one with them, fresh processes each round."""
+    service = Service(NODE_FLAGS)
+    alone: list[float] = []
+    sampled: list[float] = []
+    try:
+        for _ in range(rounds):
             served, cpu = service.load(seconds)
-            plain.append(served / cpu)
-        finally:
-            service.stop()
-        service = Service(NODE_FLAGS)
-        try:
+            alone.append(served / cpu)
             lineprobe = subprocess.Popen(
                 [*LINEPROBE, "profile", "--json", "--pid", str(service.pid), "-d", str(seconds + 5)],
                 stdout=subprocess.DEVNULL,
             )
             time.sleep(3)  # sampling before the window
             served, cpu = service.load(seconds)
-            traced.append(served / cpu)
+            sampled.append(served / cpu)
             lineprobe.wait(timeout=120)
-        finally:
-            service.stop()
+    finally:
+        service.stop()
+    plain: list[float] = []
+    flagged: list[float] = []
+    for _ in range(rounds):
+        for flags, rates in (([], plain), (NODE_FLAGS, flagged)):
+            service = Service(flags)
+            try:
+                served, cpu = service.load(seconds)
+                rates.append(served / cpu)
+            finally:
+                service.stop()
+    return {
+        "sampling_overhead_percent": round(
+            100 * (1 - statistics.median(sampled) / statistics.median(alone)), 2
+        ),
+        "flags_overhead_percent": round(100 * (1 - statistics.median(flagged) / statistics.median(plain)), 2),
+        "requests_per_cpu_s": {
+            "flags_alone": [round(r, 1) for r in alone],
+            "flags_sampled": [round(r, 1) for r in sampled],
+            "plain_processes": [round(r, 1) for r in plain],
+            "flagged_processes": [round(r, 1) for r in flagged],
+        },
+    }
+
+
+SLOWY = ROOT / "workloads" / "build" / "slowy"
+
+
+def _java_run(argv: list[str], traced: bool) -> tuple[float, dict | None]:
+    """slowy.App to its end: rounds per CPU-second of the JVM (from its rusage), and lineprobe's
+    report when ``traced`` (sampling it by PID from just after its start)."""
+    rounds = int(argv[-1])
+    java = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    tracer = None
+    if traced:
+        tracer = subprocess.Popen(
+            [*LINEPROBE, "profile", "--json", "--pid", str(java.pid), "-d", "600"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+    _, status, usage = os.wait4(java.pid, 0)
+    java.returncode = os.waitstatus_to_exitcode(status)
+    if java.returncode != 0:
+        raise SystemExit(f"{argv} exited with {java.returncode}")
+    report = json.loads(tracer.communicate(timeout=120)[0]) if tracer is not None else None
+    return rounds / (usage.ru_utime + usage.ru_stime), report
+
+
+def java_overhead(rounds: int, java_rounds: int) -> dict[str, object]:
+    from lineprobe.capture.runtime_support import runtime_argv
+
+    java = shutil.which("java") or "java"
+    plain_argv = [java, "-cp", str(SLOWY), "slowy.App", str(java_rounds)]
+    traced_argv, _, problem = runtime_argv(plain_argv)
+    if problem is not None:
+        raise SystemExit(problem)
+    plain: list[float] = []
+    traced: list[float] = []
+    hottest: list[str] = []
+    for _ in range(rounds):
+        plain.append(_java_run(plain_argv, traced=False)[0])
+        rate, report = _java_run(traced_argv, traced=True)
+        traced.append(rate)
+        assert report is not None
+        top = max(report["lines"], key=lambda line: line["self"])
+        hottest.append(f"{top['function']} {top['path']}:{top['line']} {top['self_percent']}%")
     base, under = statistics.median(plain), statistics.median(traced)
     return {
-        "plain_requests_per_cpu_s": round(base, 1),
-        "flags_and_lineprobe_requests_per_cpu_s": round(under, 1),
+        "plain_rounds_per_cpu_s": round(base, 1),
+        "agent_flags_and_lineprobe_rounds_per_cpu_s": round(under, 1),
         "overhead_percent": round(100 * (1 - under / base), 2),
         "rounds": {"plain": [round(r, 1) for r in plain], "traced": [round(r, 1) for r in traced]},
+        "hottest_line_traced": hottest,
     }
 
 
@@ -224,8 +294,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--java-rounds", type=int, default=8000, help="slowy.App rounds per run (about 4 s)")
     args = parser.parse_args()
-    result = {"lines": side_by_side(args.seconds), "overhead": overhead(args.rounds, args.seconds)}
+    result = {
+        "node_lines": side_by_side(args.seconds),
+        "node_overhead": overhead(args.rounds, args.seconds),
+        "java": java_overhead(args.rounds, args.java_rounds),
+    }
     print(json.dumps(result, indent=2))
 
 
