@@ -32,7 +32,7 @@ import re
 import struct
 from dataclasses import dataclass, field
 
-from lineprobe.symbolization.regular_file import NotRegularFile, open_regular
+from lineprobe.symbolization.regular_file import open_runtime_file
 
 MAGIC = 0x4A695444  # "JiTD"
 HEADER = struct.Struct("<IIIIIIQQ")
@@ -108,24 +108,14 @@ def jitdump_path(pid: int, directory: str) -> str:
 def load_jitdump(path: str, owner_uid: int) -> JitDump | None:
     """The dump at ``path`` if it exists and may be trusted (None: there is none)."""
     result = JitDump(path)
-    try:
-        fd, info = open_regular(path, follow_symlinks=False)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except NotRegularFile:
-        result.problems.append(f"{path}: not a regular file; JIT lines are not read from it")
+    opened, problem = open_runtime_file(path, owner_uid, "JIT lines are not read from it")
+    if opened is None:
+        if problem is None:
+            return None
+        result.problems.append(problem)
         return result
-    except OSError as exc:
-        result.problems.append(f"{path}: not read ({exc.strerror or exc}); JIT lines are not read from it")
-        return result
-    with os.fdopen(fd, "rb") as file:
-        if info.st_uid not in (owner_uid, 0):
-            result.problems.append(
-                f"{path}: owned by uid {info.st_uid}, not by the target's user (uid {owner_uid}) or root: "
-                "ignored, as perf does"
-            )
-            return result
-        data = file.read(MAX_BYTES)
+    with opened:
+        data = opened.read(MAX_BYTES)
     if len(data) == MAX_BYTES:
         result.problems.append(
             f"{path}: only the first {MAX_BYTES >> 20} MB read; later JIT code has no lines"

@@ -13,10 +13,9 @@ costs a message, not the profile.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-from lineprobe.symbolization.regular_file import NotRegularFile, open_regular
+from lineprobe.symbolization.regular_file import open_runtime_file
 from lineprobe.symbolization.symbol_table import SymbolTable
 
 MAX_BYTES = 256 << 20
@@ -42,24 +41,13 @@ def perf_map_path(pid: int, root: str = "") -> str:
 def load_perf_map(path: str, owner_uid: int) -> PerfMap | None:
     """The map at ``path`` if it exists and may be trusted; problems say why parts were not used."""
     result = PerfMap(path)
-    try:
-        # A symlink planted in /tmp is refused, and so is a FIFO, without waiting.
-        fd, info = open_regular(path, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-    except NotRegularFile:
-        result.problems.append(f"{path}: not a regular file; JIT frames stay unnamed")
+    opened, problem = open_runtime_file(path, owner_uid, "JIT frames stay unnamed")
+    if opened is None:
+        if problem is None:
+            return None
+        result.problems.append(problem)
         return result
-    except OSError as exc:
-        result.problems.append(f"{path}: not read ({exc.strerror or exc}); JIT frames stay unnamed")
-        return result
-    with os.fdopen(fd, "rb") as file:
-        if info.st_uid not in (owner_uid, 0):
-            result.problems.append(
-                f"{path}: owned by uid {info.st_uid}, not by the target's user (uid {owner_uid}) or root: "
-                "ignored, as perf does"
-            )
-            return result
+    with opened as file:
         entries: dict[int, tuple[int, str]] = {}
         skipped = 0
         read = 0

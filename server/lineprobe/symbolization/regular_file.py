@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import BinaryIO
 
 
 class NotRegularFile(OSError):
@@ -30,3 +31,27 @@ def open_regular(path: str | os.PathLike[str], follow_symlinks: bool = True) -> 
         raise NotRegularFile(f"not a regular file (mode 0o{info.st_mode:o})")
     os.set_blocking(fd, True)
     return fd, info
+
+
+def open_runtime_file(path: str, owner_uid: int, unused: str) -> tuple[BinaryIO | None, str | None]:
+    """A file a runtime wrote for profilers (a perf map, a jitdump), opened as perf trusts it: a
+    regular file, not a symlink (anyone can plant one in /tmp), owned by the target's user or root.
+
+    Returns the open file, or None and why it is not used (``unused`` says what that costs);
+    (None, None) when there is no such file.
+    """
+    try:
+        fd, info = open_regular(path, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None, None
+    except NotRegularFile:
+        return None, f"{path}: not a regular file; {unused}"
+    except OSError as exc:
+        return None, f"{path}: not read ({exc.strerror or exc}); {unused}"
+    if info.st_uid not in (owner_uid, 0):
+        os.close(fd)
+        return None, (
+            f"{path}: owned by uid {info.st_uid}, not by the target's user (uid {owner_uid}) or root: "
+            "ignored, as perf does"
+        )
+    return os.fdopen(fd, "rb"), None
