@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from lineprobe.lsp.settings import PathMapping, Settings, update_settings
+from lineprobe.lsp.source_locator import SourceLocator
 
 
 def test_valid_settings_apply() -> None:
@@ -36,3 +37,19 @@ def test_garbage_keeps_previous_values_and_says_why() -> None:
     assert len(problems) == 5
     same, problems = update_settings(before, ["not", "an", "object"])
     assert same == before and problems
+
+
+def test_java_sources_are_found_by_package_path_under_the_workspace_or_extra_roots(tmp_path) -> None:
+    workspace, elsewhere = tmp_path / "ws", tmp_path / "lib"
+    (workspace / "src" / "main" / "java" / "slowy").mkdir(parents=True)
+    (workspace / "src" / "main" / "java" / "slowy" / "App.java").write_text("class App {}\n")
+    (elsewhere / "util").mkdir(parents=True)
+    (elsewhere / "util" / "Hash.java").write_text("class Hash {}\n")
+    settings, problems = update_settings(Settings(), {"javaSourceRoots": [str(elsewhere)]})
+    assert problems == [] and settings.java_source_roots == (str(elsewhere),)
+    locator = SourceLocator(settings, [str(workspace)])
+    assert locator.local("slowy/App.java") == str(workspace / "src" / "main" / "java" / "slowy" / "App.java")
+    assert locator.local("util/Hash.java") == str(elsewhere / "util" / "Hash.java")
+    assert locator.local("other/Gone.java") is None
+    _, refused = update_settings(Settings(), {"javaSourceRoots": ["relative/src"]})
+    assert refused == ["setting javaSourceRoots must be a list of absolute folder paths"]

@@ -21,6 +21,8 @@ export interface ServerSettings {
   prepareAgent: boolean;
   launcher: string | null;
   pathMappings: PathMapping[];
+  /** Folders besides the workspace's where Java sources are found by package path. */
+  javaSourceRoots: string[];
   /** The kinds of results shown as diagnostics, inlay hints and code lenses. */
   showDiagnostics: ResultKind[];
   showInlayHints: ResultKind[];
@@ -45,6 +47,7 @@ export const DEFAULTS: ServerSettings = {
   prepareAgent: true,
   launcher: null,
   pathMappings: [],
+  javaSourceRoots: [],
   showDiagnostics: [...RESULT_KINDS],
   showInlayHints: [...RESULT_KINDS],
   showCodeLenses: [...RESULT_KINDS],
@@ -72,6 +75,7 @@ export const SERVER_SETTINGS = [
   "prepareAgent",
   "launcher",
   "pathMappings",
+  "javaSourceRoots",
   "showDiagnostics",
   "showInlayHints",
   "showCodeLenses",
@@ -95,6 +99,7 @@ export function serverSettings(read: SettingReader, workspaceFolder: string | un
     prepareAgent: read("prepareAgent", DEFAULTS.prepareAgent),
     launcher: typeof launcher === "string" && launcher.trim() !== "" ? launcher.trim() : null,
     pathMappings: normalizeMappings(mappings, workspaceFolder),
+    javaSourceRoots: read("javaSourceRoots", DEFAULTS.javaSourceRoots),
     showDiagnostics: read("showDiagnostics", DEFAULTS.showDiagnostics),
     showInlayHints: read("showInlayHints", DEFAULTS.showInlayHints),
     showCodeLenses: read("showCodeLenses", DEFAULTS.showCodeLenses),

@@ -16,6 +16,7 @@ test("the server gets every setting of PROTOCOL.md, with its defaults", () => {
     "diagnosticThreshold",
     "durationMs",
     "frequency",
+    "javaSourceRoots",
     "launcher",
     "leakBudgetPercent",
     "pathMappings",

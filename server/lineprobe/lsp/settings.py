@@ -42,6 +42,8 @@ class Settings:
     """CPU share the allocation probes may cost a target (the leak tracer's sampling governor)."""
     """File I/O call sites with a p99 at least this slow get a Warning diagnostic."""
     path_mappings: tuple[PathMapping, ...] = field(default_factory=tuple)
+    java_source_roots: tuple[str, ...] = ()
+    """Folders besides the workspace's where Java sources are found by package path."""
     show_diagnostics: frozenset[str] = frozenset(RESULT_KINDS)
     """The kinds of results published as diagnostics (the others: heat, hints, hovers only)."""
     show_inlay_hints: frozenset[str] = frozenset(RESULT_KINDS)
@@ -123,6 +125,12 @@ def update_settings(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
             updated = replace(updated, launcher=launcher or None)
         else:
             problems.append("setting launcher must be a string")
+    if "javaSourceRoots" in raw:
+        roots = raw["javaSourceRoots"]
+        if isinstance(roots, list) and all(isinstance(root, str) and root.startswith("/") for root in roots):
+            updated = replace(updated, java_source_roots=tuple(roots))
+        else:
+            problems.append("setting javaSourceRoots must be a list of absolute folder paths")
     if "pathMappings" in raw:
         mappings = raw["pathMappings"]
         parsed: list[PathMapping] = []

@@ -23,7 +23,7 @@ class SourceLocator:
 
     def __post_init__(self) -> None:
         self._roots = [str(Path(r).resolve()) for r in self.workspace_roots]
-        self._java = JavaSources(self._roots)
+        self._java = JavaSources([*self._roots, *self.settings.java_source_roots])
 
     def local(self, path: str | None) -> str | None:
         if path is None:
