@@ -69,7 +69,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
 
   return [
     register("lineprobe.attach", async (): Promise<boolean> => {
-      const target = await pickProcess(server);
+      const target = await pickProcess(server, { forProfile: true });
       if (!target) {
         return false;
       }
@@ -81,7 +81,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     register("lineprobe.profileCpu", async (args?: ProfileCpuArgs): Promise<ProfileResult | undefined> => {
       let pid = typeof args?.pid === "number" ? args.pid : profiler.target?.pid;
       if (pid === undefined) {
-        const target = await pickProcess(server);
+        const target = await pickProcess(server, { forProfile: true });
         if (!target) {
           return undefined;
         }

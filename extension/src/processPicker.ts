@@ -10,9 +10,10 @@ type Item = vscode.QuickPickItem & { process?: ProcessItem; exe?: string };
 /**
  * Shows the picker at once (busy) and fills it when the server answers,
  * since listing can take a moment on a machine with many processes.
- * Resolves to undefined when the user cancels.
+ * Resolves to undefined when the user cancels. For a CPU profile (`forProfile`), a runtime
+ * that would show no source lines is said so first, with its command line with the flags.
  */
-export async function pickProcess(server: ServerClient): Promise<Target | undefined> {
+export async function pickProcess(server: ServerClient, options: { forProfile?: boolean } = {}): Promise<Target | undefined> {
   const pick = vscode.window.createQuickPick<Item>();
   const pickedItems = new Map<number, ProcessItem>();
   pick.title = "lineprobe: Attach to Process";
@@ -62,7 +63,7 @@ export async function pickProcess(server: ServerClient): Promise<Target | undefi
   const target = await chosen;
   pick.dispose();
   const item = target ? pickedItems.get(target.pid) : undefined;
-  if (target && item?.runtimeHint) {
+  if (target && options.forProfile && item?.runtimeHint) {
     return (await confirmRuntime(item)) ? target : undefined;
   }
   return target;

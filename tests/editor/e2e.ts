@@ -45,6 +45,9 @@ const TARGET_PALETTE_TO_HEAT_S = 6;
 const LIMIT_PALETTE_TO_HEAT_S = 15;
 
 const JAVA_REL = "workloads/slowy/slowy/App.java";
+const HOT_JS_REL = "workloads/jit/hot.js";
+/** Debian's Node (V8 11): its jitdump is the one lineprobe's reader is tested against. */
+const SYSTEM_NODE = "/usr/bin/node";
 const JAVA_DECLARATION = "static boolean isDivisible(int n, int d) {";
 
 const PROBES_REL = "workloads/probes/probes.c";
@@ -97,6 +100,9 @@ async function main(): Promise<void> {
   // Its own sys/sdt.h probes, fired for as long as the test runs (rounds without end).
   const probes = startGroup("probes", path.join(REPO, "workloads", "build", "probes"), ["100000000000000"]);
   console.log(`workload: probes (sys/sdt.h), PID ${probes.pid}; request probe at ${PROBES_REL}:${PROBE_LINE}`);
+  // Node started without --perf-prof: the process picker says what a profile of it would miss.
+  const plainNode = startGroup("plain-node", SYSTEM_NODE, [path.join(REPO, HOT_JS_REL), "100000"]);
+  console.log(`workload: node ${HOT_JS_REL} without flags, PID ${plainNode.pid}`);
   // A JVM that collects garbage and loads a class every round, without end.
   const churn = startGroup("churn", "java", ["-XX:+UseSerialGC", "-Xmx64m", "-cp", path.join(REPO, "workloads", "build", "churn"), "churn.Churn"]);
   console.log(`workload: churn.Churn (HotSpot), PID ${churn.pid}`);
@@ -134,6 +140,7 @@ async function main(): Promise<void> {
       await systemPanelChecks(page, blocker);
       await stopGroup(blocker); // its writes would outweigh the database's
       await databaseLabChecks(page, scratch);
+      await javaScriptChecks(page, plainNode);
       await reloadChecks(page);
     } catch (error) {
       // What was on screen, for the person reading the failure.
@@ -164,6 +171,7 @@ async function main(): Promise<void> {
   await stopGroup(churn);
   await stopGroup(naps);
   await stopGroup(blocker);
+  await stopGroup(plainNode);
   rmSync(scratch, { recursive: true, force: true });
 }
 
@@ -504,6 +512,41 @@ async function editorChecks(page: Page, workload: Started, scratch: string): Pro
   await page.screenshot({ path: path.join(ARTIFACTS, "08-no-debug-info.png") });
 }
 
+/** JavaScript on its lines: a node launched from the editor (lineprobe adds --perf-prof) puts its
+ * heat on hot.js's spin line; attaching to a node started without the flags says what it would
+ * miss, with the command line to restart it with. */
+async function javaScriptChecks(page: Page, plainNode: Started): Promise<void> {
+  const source = readFileSync(path.join(REPO, HOT_JS_REL), "utf8").split("\n");
+  const spinLine = source.findIndex((line) => line.includes("// SPIN-LINE")) + 1;
+  await runCommand(page, "lineprobe: Launch and Profile…");
+  await page.locator(QUICK_INPUT_BOX).fill(`${SYSTEM_NODE} ${HOT_JS_REL} 3`);
+  await page.keyboard.press("Enter");
+  await page.locator(".statusbar-item", { hasText: /lineprobe: \d+ samples/ }).first().waitFor({ timeout: 90_000 });
+  await openFile(page, HOT_JS_REL);
+  await goToLine(page, spinLine);
+  await page.waitForFunction(hotLineHeat, spinLine, { polling: 100, timeout: 60_000 });
+  const heat = await page.evaluate(hotLineHeat, spinLine);
+  await page.screenshot({ path: path.join(ARTIFACTS, "19-javascript-heat.png") });
+  check(Boolean(heat?.gutter), `a node launched from the editor has heat on hot.js's spin line ${spinLine}`, JSON.stringify(heat));
+
+  await runCommand(page, "lineprobe: Attach to Process…");
+  await page.locator(QUICK_INPUT_BOX).fill(String(plainNode.pid));
+  const row = quickPickRow(page, String(plainNode.pid));
+  await row.waitFor({ timeout: 30_000 });
+  const description = (await row.innerText()).replace(/\s+/g, " ");
+  await row.click();
+  const toast = page.locator(".notification-toast", { hasText: "no --perf-prof" }).first();
+  await toast.waitFor({ timeout: 30_000 });
+  const buttons = await toast.locator(".monaco-button").allInnerTexts();
+  await page.screenshot({ path: path.join(ARTIFACTS, "20-node-without-flags.png") });
+  check(
+    description.includes("no source lines") && buttons.some((b) => b.includes("Copy Restart Command")) && buttons.some((b) => b.includes("Profile Anyway")),
+    "attaching to a node without --perf-prof says so in the picker and offers its command line with the flags",
+    `${description} | ${JSON.stringify(buttons)}`,
+  );
+  await toast.locator(".monaco-button", { hasText: "Profile Anyway" }).first().click();
+}
+
 /** Last, since it restarts the server under every other view: a window reload keeps the flame
  * graph panel opened by the editor checks; VS Code restores it and it asks the restarted server
  * for its tree again (a tree, or the server's "no profile" answer). */
@@ -519,7 +562,7 @@ async function reloadChecks(page: Page): Promise<void> {
     await page.waitForTimeout(200);
     restoredSummary = ((await restored.locator("#summary").textContent().catch(() => "")) ?? "").trim();
   }
-  await page.screenshot({ path: path.join(ARTIFACTS, "19-reload-restores-flame-graph.png") });
+  await page.screenshot({ path: path.join(ARTIFACTS, "21-reload-restores-flame-graph.png") });
   check(restoredSummary !== "" && !restoredSummary.startsWith("Loading"), `a window reload restores the flame graph panel, which asks the server again ('${restoredSummary.slice(0, 80)}')`);
 }
 
