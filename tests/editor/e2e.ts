@@ -31,7 +31,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { checkWithNeovim } from "./neovim.ts";
 import { run, startGroup, stopAll, stopGroup, type Started } from "./processes.ts";
-import { goToLine, openFile, QUICK_INPUT_BOX, quickPickRow, quickPickRows, runCommand, webviewFrame } from "./vscode.ts";
+import { goToLine, openFile, QUICK_INPUT, QUICK_INPUT_BOX, quickPickRow, quickPickRows, runCommand, webviewFrame } from "./vscode.ts";
 
 const REPO = path.resolve(import.meta.dirname, "..", "..");
 const CODE_SERVER = requiredEnv("LINEPROBE_CODE_SERVER");
@@ -503,6 +503,7 @@ async function editorChecks(page: Page, workload: Started, scratch: string): Pro
   // Launch and Profile a binary without debug information: the user is told
   // why there are no source lines and offered the fix.
   await runCommand(page, "lineprobe: Launch and Profile…");
+  await launchPrompt(page);
   await page.locator(QUICK_INPUT_BOX).fill("workloads/build/primes-stripped 200000 0");
   await page.keyboard.press("Enter");
   const toast = page.locator(".notification-toast", { hasText: "has no debug information" }).first();
@@ -519,6 +520,7 @@ async function javaScriptChecks(page: Page, plainNode: Started): Promise<void> {
   const source = readFileSync(path.join(REPO, HOT_JS_REL), "utf8").split("\n");
   const spinLine = source.findIndex((line) => line.includes("// SPIN-LINE")) + 1;
   await runCommand(page, "lineprobe: Launch and Profile…");
+  await launchPrompt(page);
   await page.locator(QUICK_INPUT_BOX).fill(`${SYSTEM_NODE} ${HOT_JS_REL} 3`);
   await page.keyboard.press("Enter");
   await page.locator(".statusbar-item", { hasText: /lineprobe: \d+ samples/ }).first().waitFor({ timeout: 90_000 });
@@ -545,6 +547,12 @@ async function javaScriptChecks(page: Page, plainNode: Started): Promise<void> {
     `${description} | ${JSON.stringify(buttons)}`,
   );
   await toast.locator(".monaco-button", { hasText: "Profile Anyway" }).first().click();
+}
+
+/** Waits for Launch and Profile's input box: the palette's input, closing, is the same widget, and
+ * text typed into it before the box opens is replaced by the last command the box offers. */
+async function launchPrompt(page: Page): Promise<void> {
+  await page.locator(QUICK_INPUT, { hasText: "Command to run and profile" }).waitFor({ timeout: 30_000 });
 }
 
 /** Last, since it restarts the server under every other view: a window reload keeps the flame
