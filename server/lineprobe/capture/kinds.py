@@ -57,13 +57,24 @@ class CaptureKind(Generic[R]):
     """Raw capture, image cache, whether the target was launched -> the resolved result."""
     duration: Parameter = parameters.DURATION_S
     """Its window's bounds and default length."""
+    user_stacks: bool = False
+    """Its result is user stacks on their lines: a managed runtime's JIT code must be named for it
+    (capture/runtime_support.py: the flags of a launched node or java, the agent of a running JVM)."""
 
 
 PROFILE: CaptureKind[StackProfile] = CaptureKind(
-    "profile", "cpu", "sampling", lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched)
+    "profile",
+    "cpu",
+    "sampling",
+    lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched),
+    user_stacks=True,
 )
 SYSCALLS: CaptureKind[SyscallTrace] = CaptureKind(
-    "syscalls", "syscalls", "tracing", lambda raw, cache, launched: resolve_trace(raw, cache)
+    "syscalls",
+    "syscalls",
+    "tracing",
+    lambda raw, cache, launched: resolve_trace(raw, cache),
+    user_stacks=True,
 )
 LEAKS: CaptureKind[LeakTrace] = CaptureKind(
     "leaks",
@@ -71,12 +82,14 @@ LEAKS: CaptureKind[LeakTrace] = CaptureKind(
     "tracking",
     lambda raw, cache, launched: resolve_leaks(raw, cache),
     parameters.LEAKS_DURATION_S,
+    user_stacks=True,
 )
 STACKCOUNT: CaptureKind[StackProfile] = CaptureKind(
     "stackcount",
     "stackcount",
     "counting",
     lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched),
+    user_stacks=True,
 )
 """Stack counts at a tracepoint or USDT probe: weighted stacks, resolved as a CPU profile is."""
 OFFCPU: CaptureKind[StackProfile] = CaptureKind(
@@ -84,6 +97,7 @@ OFFCPU: CaptureKind[StackProfile] = CaptureKind(
     "stackcount",
     "measuring",
     lambda raw, cache, launched: split_by_reason(resolve_profile(raw, cache, launched=launched)),
+    user_stacks=True,
 )
 """Off-CPU time: stacks weighted by the nanoseconds their threads spent away from the CPU, split
 by the reason their kernel stacks give (columns beside the total)."""
@@ -92,6 +106,7 @@ WALL_CLOCK: CaptureKind[StackProfile] = CaptureKind(
     "cpu",
     "measuring",
     lambda raw, cache, launched: resolve_wall_clock(raw, cache, launched=launched),
+    user_stacks=True,
 )
 """Wall-clock time: CPU samples (as time) and off-CPU time of the same window, added up per stack."""
 PROBE_ARGS: CaptureKind[ProbeCounts] = CaptureKind(

@@ -210,6 +210,7 @@ class CaptureRunner:
         target: int | Launch,
         progress: ProgressCallback | None,
         request: Callable[[AgentClient, int, ProgressCallback | None, int], A],
+        runtime_flags: bool = False,
     ) -> tuple[A, int | None]:
         """Run one agent request on a PID, or on a command launched for it.
 
@@ -218,14 +219,17 @@ class CaptureRunner:
         it is ended when the request returns. ``request`` gets the agent, the PID,
         the progress callback and the exec to record from. Returns the request's
         answer and the command's exit status (None for a PID). A recording is
-        replayed as it is: nothing is launched.
+        replayed as it is: nothing is launched. With ``runtime_flags``, a launched node or java
+        gets what names its JIT code (capture/runtime_support.py).
         """
         agent = self.connection()
         if isinstance(target, int) or self.replay is not None:
             return request(agent, target if isinstance(target, int) else 0, progress, 0), None
         if not target.argv:
             raise AgentError("bad-request", "no command to launch")
-        argv, flagged, self._runtime_problem = runtime_argv(target.argv)
+        argv, flagged, self._runtime_problem = (
+            runtime_argv(target.argv) if runtime_flags else (list(target.argv), False, None)
+        )
         try:
             command = LaunchedCommand(argv, target.cwd, target.stdout)
         except OSError as exc:
@@ -260,6 +264,7 @@ class CaptureRunner:
             lambda agent, pid, report, start: agent.trace(
                 kind.name, pid, duration_s, parameters or {}, report, start
             ),
+            runtime_flags=kind.user_stacks,
         )
         header = raw.header
         raw = replace(
@@ -272,7 +277,9 @@ class CaptureRunner:
         # resolved from them first (it opens where its files are not).
         frames = FrameArchive() if self._recorder is not None else self._replayed_frames()
         cache = self.cache.for_capture(frames, self._jit_directories(target))
-        running = isinstance(target, int) and self.replay is None and not header.target_exited
+        running = (
+            kind.user_stacks and isinstance(target, int) and self.replay is None and not header.target_exited
+        )
         names: contextlib.AbstractContextManager[list[str]] = (
             jit_names_asked(header.pid, header.exe) if running else contextlib.nullcontext([])
         )
