@@ -23,7 +23,7 @@ pytestmark = pytest.mark.privileged
 SERVICE_JS = WORKLOADS / "node_service" / "service.js"
 LOAD_JS = WORKLOADS / "node_service" / "load.js"
 HOT_JS = WORKLOADS / "jit" / "hot.js"
-NODE_FLAGS = ["--perf-prof", "--interpreted-frames-native-stack"]
+NODE_FLAGS = ["--perf-prof", "--perf-basic-prof", "--interpreted-frames-native-stack"]
 """What lineprobe tells a user to start node with (symbolization/runtime_hints.py)."""
 
 
@@ -53,6 +53,7 @@ def service_under_load(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
             if process is not None:
                 process.terminate()
                 process.wait(timeout=10)
+        Path(f"/tmp/perf-{service.pid}.map").unlink(missing_ok=True)  # --perf-basic-prof's, ours to clear
 
 
 def test_the_node_service_s_hot_loop_line_is_the_hottest_attached_by_pid(
@@ -92,12 +93,11 @@ def test_a_launched_node_gets_the_flags_and_leaves_no_files(tmp_path: Path) -> N
     assert (hottest["path"], hottest["line"]) == (str(HOT_JS), marked_line(HOT_JS, "SPIN-LINE")), hottest
     assert hottest["function"] == "lineprobeHotSpin" and hottest["self_percent"] > 60
     assert list(tmp_path.iterdir()) == [], "the jitdump and V8's log, written for lineprobe, are removed"
+    assert not Path(f"/tmp/perf-{report['target']['pid']}.map").exists(), "and the perf map"
 
 
 def test_a_node_started_without_flags_is_told_what_to_restart_with(spawn, tmp_path: Path) -> None:
     target = spawn(node(), HOT_JS, "30", wait_s=1.0, cwd=tmp_path)
     report = profile_json("--pid", str(target.pid), "--duration", "1")
     hint = next((w for w in report["warnings"] if "JavaScript of node" in w), None)
-    assert hint is not None and "node --perf-prof --interpreted-frames-native-stack" in hint, report[
-        "warnings"
-    ]
+    assert hint is not None and f"node {' '.join(NODE_FLAGS)}" in hint, report["warnings"]

@@ -32,6 +32,7 @@ def test_a_node_running_a_workspace_script_is_listed_with_what_it_would_miss(
     assert entry.restart_command == [
         node(),
         "--perf-prof",
+        "--perf-basic-prof",
         "--interpreted-frames-native-stack",
         "workloads/jit/hot.js",
         "30",

@@ -1,8 +1,9 @@
 """What a managed runtime needs for its JIT code to be named, given by lineprobe where it can.
 
-Launched by lineprobe, ``node`` gets ``--perf-prof --interpreted-frames-native-stack``
-(runtime_hints.NODE_FLAGS): V8 then writes ``jit-PID.dump`` (code with source positions) and
-``isolate-...-PID-v8.log`` in its working directory. ``java`` gets lineprobe's JVMTI agent
+Launched by lineprobe, ``node`` gets ``runtime_hints.NODE_FLAGS``: V8 then writes
+``jit-PID.dump`` (code with source positions) and ``isolate-...-PID-v8.log`` in its working
+directory, and ``/tmp/perf-PID.map``; and it preloads ``runtimes/node_flush_on_term.js``, so that
+the SIGTERM ending it flushes the jitdump's buffer. ``java`` gets lineprobe's JVMTI agent
 (``-agentpath``, runtimes/jvmti_agent.py: ``/tmp/jit-PID.dump``, compiled methods with their
 lines and inline chains), ``-XX:+DebugNonSafepoints`` (a line for every instruction, not only
 at safepoints), ``-XX:+PreserveFramePointer`` (stacks through compiled code) and
@@ -23,6 +24,7 @@ import glob
 import os
 import subprocess
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from lineprobe.runtimes.jvmti_agent import built_agent
 from lineprobe.symbolization.runtime_hints import (
@@ -33,6 +35,8 @@ from lineprobe.symbolization.runtime_hints import (
 )
 
 JCMD_TIMEOUT_S = 20.0
+NODE_FLUSH_ON_TERM = Path(__file__).parents[1] / "runtimes" / "node_flush_on_term.js"
+"""Preloaded into a launched node: SIGTERM exits through process.exit, so V8 flushes its jitdump."""
 
 
 def runtime_argv(argv: Sequence[str]) -> tuple[list[str], bool, str | None]:
@@ -41,7 +45,7 @@ def runtime_argv(argv: Sequence[str]) -> tuple[list[str], bool, str | None]:
     command = list(argv)
     flagged = node_argv_with_flags(command)
     if flagged is not None:
-        return flagged, True, None
+        return [flagged[0], "--require", str(NODE_FLUSH_ON_TERM), *flagged[1:]], True, None
     flagged = java_argv_with_flags(command)
     if flagged is None:
         return command, False, None

@@ -85,6 +85,8 @@ class JitDumpSource:
     def __init__(self, jitdump: JitDump, otherwise: FrameSource) -> None:
         self.jitdump = jitdump
         self.otherwise = otherwise
+        self.not_in_dump = 0
+        """Addresses the dump did not hold (code V8 had not written yet, or not JIT code)."""
 
     def frames(self, addresses: Sequence[int]) -> list[list[SourceFrame]]:
         lookup = self.jitdump.lookup
@@ -117,6 +119,7 @@ class JitDumpSource:
             frames.append(SourceFrame(name or code.function, where, at or None, None, JIT, "[jit]"))
             result.append(frames)
         if missing:
+            self.not_in_dump += len(missing)
             named = self.otherwise.frames([addresses[i] for i in missing])
             for i, frames in zip(missing, named, strict=True):
                 result[i] = frames

@@ -39,7 +39,7 @@ from lineprobe.symbolization.frame_sources import (
 from lineprobe.symbolization.index_cache import IndexCache
 from lineprobe.symbolization.jitdump import JitDump, jitdump_path, load_jitdump
 from lineprobe.symbolization.perf_map import PerfMap, load_perf_map, perf_map_path
-from lineprobe.symbolization.runtime_hints import jit_hint
+from lineprobe.symbolization.runtime_hints import is_node, jit_hint
 from lineprobe.symbolization.source_freshness import source_problem
 from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
 from lineprobe.symbolization.vdso import vdso_file
@@ -337,6 +337,13 @@ class AddressSpace:
         if self.jitdump is not None:
             seen.extend(self.jitdump.problems)
         seen.extend(self._runtime_hints)
+        late = sum(s.not_in_dump for s in self._sources.values() if isinstance(s, JitDumpSource))
+        if late and self.jitdump is not None and is_node(self.exe):
+            seen.append(
+                f"{late} JIT addresses are not in {self.jitdump.path} (yet: V8 writes it through a 2 MB "
+                "buffer, so the code compiled last may be missing until more is compiled or node "
+                "exits); they are named from the perf map, without lines, where node has one"
+            )
         for image in self.cache.images.values():
             seen.extend(image.problems)
             seen.extend(image.dwarf_problems)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 
-NODE_FLAGS = ("--perf-prof", "--interpreted-frames-native-stack")
-"""What lineprobe adds to a ``node`` it launches: a jitdump with lines, and interpreted frames on
-the native stack (capture/runtime_support.py)."""
+NODE_FLAGS = ("--perf-prof", "--perf-basic-prof", "--interpreted-frames-native-stack")
+"""What node needs, and lineprobe adds to a ``node`` it launches: a jitdump with lines; a perf map,
+which names at once the code V8 has not yet written to the jitdump (it writes through a 2 MB
+buffer); interpreted frames on the native stack (capture/runtime_support.py)."""
 
 
 JAVA_FLAGS = (
@@ -69,9 +70,9 @@ def argv_with_flags(argv: list[str]) -> list[str] | None:
 def node_argv_with_flags(argv: list[str]) -> list[str] | None:
     """``argv`` of a node with ``NODE_FLAGS`` added where it lacks them (None: not a node, or
     it has them)."""
-    if not argv or not is_node(argv[0]) or any(arg in NODE_FLAGS for arg in argv[1:]):
+    if not argv or not is_node(argv[0]) or "--perf-prof" in argv[1:]:
         return None
-    return [argv[0], *NODE_FLAGS, *argv[1:]]
+    return [argv[0], *NODE_FLAGS, *[arg for arg in argv[1:] if arg not in NODE_FLAGS]]
 
 
 def java_argv_with_flags(argv: list[str]) -> list[str] | None:
