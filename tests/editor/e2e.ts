@@ -818,6 +818,9 @@ async function tracepointChecks(page: Page, naps: Started): Promise<void> {
   const process = quickPickRow(page, String(naps.pid));
   await process.waitFor({ timeout: 30_000 });
   await process.click();
+  // The filter is typed once the kernel's tracepoints are listed: typed earlier, the list's
+  // arrival clears it (seen in CI, as for the USDT probes).
+  await page.locator(QUICK_INPUT, { hasText: "lineprobe: kernel tracepoints" }).locator(".monaco-list-row").first().waitFor({ timeout: 60_000 });
   await page.locator(QUICK_INPUT_BOX).fill("sched:sched_switch");
   const tracepoint = quickPickRow(page, /^sched:sched_switch/);
   await tracepoint.waitFor({ timeout: 60_000 });
