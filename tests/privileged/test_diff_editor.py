@@ -46,15 +46,26 @@ async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
 async def test_the_cheaper_build_shows_its_hot_line_colder_with_the_clis_figures(
     client: LanguageClient, workloads: Path, tmp_path: Path
 ) -> None:
-    before, after = tmp_path / "wide.lpcap", tmp_path / "narrow.lpcap"
-    saved(workloads / "primes-wide", before)
-    saved(workloads / "primes", after)
-    cli = subprocess.run(
-        [*LINEPROBE, "diff", str(before), str(after), "--json"], capture_output=True, text=True, timeout=120
-    )
-    assert cli.returncode == 0, cli.stderr
-    expected = json.loads(cli.stdout)
-    hot = next(line for line in expected["lines"] if line["path"] == str(PRIMES_C) and line["line"] == HOT)
+    # What is checked here is that the editor shows the CLI's figures; that the change is the one
+    # made is test_diff.py's. A VM shares its cores: a pair of runs in which the machine hid the
+    # cheaper division in its noise is taken again (at most three pairs).
+    for attempt in range(3):
+        before, after = tmp_path / f"wide-{attempt}.lpcap", tmp_path / f"narrow-{attempt}.lpcap"
+        saved(workloads / "primes-wide", before)
+        saved(workloads / "primes", after)
+        cli = subprocess.run(
+            [*LINEPROBE, "diff", str(before), str(after), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert cli.returncode == 0, cli.stderr
+        expected = json.loads(cli.stdout)
+        hot = next(
+            line for line in expected["lines"] if line["path"] == str(PRIMES_C) and line["line"] == HOT
+        )
+        if hot["delta"]["self"] < 0 and not hot["within_noise"]:
+            break
     assert hot["delta"]["self"] < 0 and not hot["within_noise"], hot  # the 32-bit division is cheaper
 
     compared = await command(
@@ -79,7 +90,7 @@ async def test_the_cheaper_build_shows_its_hot_line_colder_with_the_clis_figures
     diagnostics = {d.range.start.line: d for d in client.diagnostics[uri]}
     finding = diagnostics[HOT - 1]
     assert finding.code == "cpu-colder" and finding.severity == types.DiagnosticSeverity.Information
-    assert finding.message.startswith("colder: ") and "wide.lpcap → narrow.lpcap" in finding.message
+    assert finding.message.startswith("colder: ") and f"{before.name} → {after.name}" in finding.message
     assert finding.data["before"] == pytest.approx(hot["before"]["self"], abs=1e-6)
     hints = await client.text_document_inlay_hint_async(
         types.InlayHintParams(
@@ -102,7 +113,7 @@ async def test_the_cheaper_build_shows_its_hot_line_colder_with_the_clis_figures
 
     # The flame graph is differential: is_divisible's frame lost time.
     graph = await command(client, "lineprobe.flameGraph")
-    assert graph["ok"] is True and graph["differential"]["before"] == "wide.lpcap"
+    assert graph["ok"] is True and graph["differential"]["before"] == before.name
 
     def frames(node: dict[str, Any]) -> list[dict[str, Any]]:
         return [node, *(f for child in node["children"] for f in frames(child))]

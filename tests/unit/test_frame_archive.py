@@ -49,8 +49,13 @@ def test_a_capture_resolved_with_an_archive_resolves_again_from_it_alone(
     program.unlink()  # another machine: no file, only the capture's own JSON line
     archive = FrameArchive.from_json(json.loads(json.dumps(kept.to_json())))
     elsewhere = ImageCache(index_cache=None)
-    again = _space_of_missing(tmp_path / "copies" / "wordcount-O2", elsewhere.for_capture(archive), build_id)
-    assert [again.resolve_stack(stack) for stack in stacks] == resolved
+    copy = tmp_path / "copies" / "wordcount-O2"
+    again = _space_of_missing(copy, elsewhere.for_capture(archive), build_id)
+    # The same frames, naming the file as this process maps it (a replay's copy: its build-id is
+    # the one the capture's header gives for that path).
+    assert [again.resolve_stack(stack) for stack in stacks] == [
+        [frame._replace(binary=str(copy)) for frame in frames] for frames in resolved
+    ]
     assert [rule_at(again, address) for address in addresses] == rules
     assert elsewhere.images == {}, "no file was looked for: the archive named everything asked"
 

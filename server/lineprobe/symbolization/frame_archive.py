@@ -142,7 +142,22 @@ class ArchivedFrameSource:
             named = self._otherwise.frames([addresses[i] for i in missing])
             for i, frames in zip(missing, named, strict=True):
                 places[where[i]] = frames
-        return [places[place] for place in where]
+        mapped = (
+            self._mapping.path if self._mapping is not None and self._mapping.path.startswith("/") else None
+        )
+        if mapped is None:
+            return [places[place] for place in where]
+        # A file's frames name the file as this process maps it: a replay's copy beside the capture,
+        # whose build-id the header gives (a diff tells a rebuilt binary by it).
+        result = []
+        for place in where:
+            frames = places[place]
+            if any(f.binary != mapped and f.binary.startswith("/") for f in frames):
+                frames = places[place] = [
+                    f._replace(binary=mapped) if f.binary.startswith("/") else f for f in frames
+                ]
+            result.append(frames)
+        return result
 
 
 def _frame_to_json(frame: SourceFrame) -> list[Any]:
