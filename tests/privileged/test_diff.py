@@ -9,9 +9,12 @@ give it for that line.
 The CPU time of each profiled run is measured in the run itself, outside the profiler: a
 preloaded library writes the process's own getrusage when it exits. The machine's speed drifts
 from run to run (a VM shares its cores) and moves the unchanged lines too, which no line's figure
-can undo. So the pair is profiled three times and the median pair judged; each program is also
-timed plainly between the profiled runs, and a pair that ran far off the programs' usual speed
-(``DRIFT``), or while other work kept the machine busy (``FOREIGN``), is replaced by another.
+can undo: in one pair of a CI run the cheaper build even ran 0.1 s slower than the other. So the
+pair is profiled five times and the changes are summed over the pairs, the diff's for the hot line
+against the CPU time measured, so that the machine's drifts, which fall either way, cancel out where
+no single pair's figure could undo them. Each program is also timed plainly between the profiled
+runs, and a pair that ran far off the programs' usual speed (``DRIFT``), or while other work kept
+the machine busy (``FOREIGN``), is replaced by another.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ FREQUENCY = "499"
 """A line's count varies like the square root of itself: 499 Hz keeps the hot line's change
 (about 600 samples) within a few percent of its own noise."""
 PAIRS = 5
-"""Pairs of profiled runs judged: the median one's error must be within ``TOLERANCE``."""
+"""Pairs of profiled runs judged: over them all, the hot line's change summed must be the CPU time
+measured summed, within ``TOLERANCE``."""
 MAX_PAIRS = 8
 DRIFT = 0.25
 """A profiled run more than this off its program's median plain run ran while the machine was
@@ -223,14 +227,19 @@ def test_the_hot_line_made_cheaper_is_colder_by_the_cpu_time_the_program_saved(
     summary = f"judged: {judged}; set aside: {set_aside}; plain runs: {plain}"
     print(summary)
     assert len(judged) == PAIRS, f"the machine was not steady for {PAIRS} pairs of runs: {summary}"
-    assert all(run.measured < 0 for run in judged), summary  # primes is the cheaper program
-    # The hot line is colder, by more than the sampler's luck, and by the CPU time measured (the
-    # median of the pairs). It need not be the biggest mover of every pair: on this machine kind the
-    # timer interrupt's skid puts part of the division's samples on the prologue's line or on the
-    # caller's line after the call, by an amount that varies from run to run (seen in CI runs).
-    assert all(run.line < 0 and not run.within_noise for run in judged), summary
-    assert statistics.median(run.error for run in judged) <= TOLERANCE, summary
-    first = judged[0].number
+    measured, line = sum(run.measured for run in judged), sum(run.line for run in judged)
+    print(f"over {PAIRS} pairs: hot line {line:+.3f} s, measured {measured:+.3f} s")
+    assert measured < 0, summary  # primes is the cheaper program
+    # The hot line is colder by the CPU time measured, over the pairs; in most pairs by more than
+    # the sampler's luck (in a pair where the machine slowed the cheaper build down, the unchanged
+    # lines ran hotter and the hot line's own saving could be within it). It need not be the biggest
+    # mover of every pair: on this machine kind the timer interrupt's skid puts part of the
+    # division's samples on the prologue's line or on the caller's line after the call, by an
+    # amount that varies from run to run (seen in CI runs).
+    assert sum(run.line < 0 and not run.within_noise for run in judged) > PAIRS // 2, summary
+    assert abs(line - measured) <= TOLERANCE * abs(measured), summary
+    shown = next(run for run in judged if run.line < 0 and not run.within_noise)
+    first = shown.number
     diff = diff_json(f"wide-{first}.lpcap", f"primes-{first}.lpcap", tmp_path)
     hot = next(line for line in diff["lines"] if line["line"] == hot_line)
 
@@ -249,7 +258,7 @@ def test_the_hot_line_made_cheaper_is_colder_by_the_cpu_time_the_program_saved(
     assert report.returncode == 0, report.stderr
     colder = report.stdout.split("Colder lines", 1)[1].split("\n\n", 1)[0]
     row = next(line for line in colder.splitlines() if f"primes.c:{hot_line}" in line)
-    assert f"{judged[0].line:+.3f}" in row and "return n % d == 0;" in row
+    assert f"{shown.line:+.3f}" in row and "return n % d == 0;" in row
 
     # The same two profiles exported as pprof compare the same, line for line.
     exported = diff_json(f"wide-{first}.pb.gz", f"primes-{first}.pb.gz", tmp_path)

@@ -1,6 +1,9 @@
 """Two captures compared in the editor (``lineprobe.compareCaptures``), with real BPF: two builds
 of primes that differ only in is_divisible's division (``primes-wide`` divides in 64 bits, which
-costs more), each profiled to its exit and saved, then compared by a language server session.
+costs more), the cheaper one also given half the range (about a third of the divisions), each
+profiled to its exit and saved, then compared by a language server session. The change is made
+that large so that no drift of a shared machine hides it (test_diff.py measures the division's own
+change against the CPU time).
 The editor's figures must be the CLI's (``lineprobe diff --json`` on the same files), and the
 hot line must show colder: as heat of its own, a diagnostic, an inlay hint, a hover with both
 figures and a differential flame graph."""
@@ -25,10 +28,10 @@ PRIMES_C = WORKLOADS / "primes" / "primes.c"
 HOT = marked_line(PRIMES_C, "return n % d == 0;")
 
 
-def saved(program: Path, capture: Path) -> None:
-    """``program`` profiled to its exit at 499 Hz on one thread (about 3 s), kept in ``capture``."""
+def saved(program: Path, limit: int, capture: Path) -> None:
+    """``program`` profiled to its exit at 499 Hz on one thread (up to 3 s), kept in ``capture``."""
     done = subprocess.run(
-        [*LINEPROBE, "profile", "-F", "499", "--save", str(capture), "--", str(program), "150000"],
+        [*LINEPROBE, "profile", "-F", "499", "--save", str(capture), "--", str(program), str(limit)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -46,27 +49,20 @@ async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
 async def test_the_cheaper_build_shows_its_hot_line_colder_with_the_clis_figures(
     client: LanguageClient, workloads: Path, tmp_path: Path
 ) -> None:
-    # What is checked here is that the editor shows the CLI's figures; that the change is the one
-    # made is test_diff.py's. A VM shares its cores: a pair of runs in which the machine hid the
-    # cheaper division in its noise is taken again (at most three pairs).
-    for attempt in range(3):
-        before, after = tmp_path / f"wide-{attempt}.lpcap", tmp_path / f"narrow-{attempt}.lpcap"
-        saved(workloads / "primes-wide", before)
-        saved(workloads / "primes", after)
-        cli = subprocess.run(
-            [*LINEPROBE, "diff", str(before), str(after), "--json"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert cli.returncode == 0, cli.stderr
-        expected = json.loads(cli.stdout)
-        hot = next(
-            line for line in expected["lines"] if line["path"] == str(PRIMES_C) and line["line"] == HOT
-        )
-        if hot["delta"]["self"] < 0 and not hot["within_noise"]:
-            break
-    assert hot["delta"]["self"] < 0 and not hot["within_noise"], hot  # the 32-bit division is cheaper
+    # What is checked here is that the editor shows the CLI's figures.
+    before, after = tmp_path / "wide.lpcap", tmp_path / "narrow.lpcap"
+    saved(workloads / "primes-wide", 150000, before)
+    saved(workloads / "primes", 75000, after)
+    cli = subprocess.run(
+        [*LINEPROBE, "diff", str(before), str(after), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 0, cli.stderr
+    expected = json.loads(cli.stdout)
+    hot = next(line for line in expected["lines"] if line["path"] == str(PRIMES_C) and line["line"] == HOT)
+    assert hot["delta"]["self"] < 0 and not hot["within_noise"], hot
 
     compared = await command(
         client, "lineprobe.compareCaptures", {"before": str(before), "after": str(after)}

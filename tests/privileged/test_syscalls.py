@@ -132,13 +132,15 @@ def test_logger_flush_is_the_slower_write(workloads: Path, spawn, tmp_path: Path
     """A 1 MiB O_SYNC pwrite takes longer than a 1 KiB O_SYNC write: compared at the median.
     Not at the tail: a small write that waits behind the flush's I/O on the shared disk can be
     as slow as the flush itself (log.data's p99 above flush.data's was seen here in 1 run of 3,
-    3.0 ms against 1.4 ms), and lineprobe is right to show it so."""
+    3.0 ms against 1.4 ms), and lineprobe is right to show it so. Nor by a fixed factor: both
+    writes wait for ext4's journal commit, which on a fast virtual disk can be most of either's
+    time (medians of 1.3 ms against 0.85 ms in one CI run; 2 to 10 times apart in others)."""
     target = spawn(workloads / "logger", tmp_path)
     report = syscalls_json("--pid", str(target.pid), "--duration", "5")
     by_file = {Path(s["file"]).name: s for s in report["slow"] if s["file"]}
     flush, log = by_file["flush.data"], by_file["log.data"]
     assert flush["bytes"] == flush["count"] * (1 << 20)
-    assert flush["p50_us"] > 2 * log["p50_us"], (flush, log)
+    assert flush["p50_us"] > log["p50_us"], (flush, log)
     assert flush["site"]["line"] == marked_line(LOGGER_C, "FLUSH-WRITE")
     assert log["site"]["line"] == marked_line(LOGGER_C, "APPEND-WRITE")
     block = report["block"]
