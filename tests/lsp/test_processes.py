@@ -3,7 +3,11 @@ Neither needs the agent, so a replaying server (which never starts one) shows th
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
+
+from lsprotocol import types
 
 from tests.conftest import WORKLOADS, marked_line
 from tests.lsp.conftest import Replay
@@ -40,3 +44,39 @@ async def test_running_workspace_programs_come_first_and_get_capture_lenses(
     profile = next(lens for lens in lenses if lens.command and lens.command.command == "lineprobe.profile")
     assert profile.command is not None
     assert list(profile.command.arguments or []) == [{"pid": target.pid, "durationMs": 5000}]
+
+
+async def lens_titles_after_refresh(session, uri: str, refreshes: int, deadline_s: float = 15) -> list[str]:
+    """The file's lens titles once the server asked the editor to refresh them again."""
+    deadline = time.monotonic() + deadline_s
+    while session.refreshes.count(types.WORKSPACE_CODE_LENS_REFRESH) <= refreshes:
+        assert time.monotonic() < deadline, "the server never asked for the lenses again"
+        await asyncio.sleep(0.1)
+    return [lens.command.title for lens in await session.code_lenses(uri) if lens.command]
+
+
+async def test_a_program_started_or_ended_while_its_source_is_open_gets_or_loses_its_lenses(
+    replay: Replay, workloads: Path, spawn, tmp_path: Path
+) -> None:
+    """The editor asks for lenses when a file opens or changes, not when a program starts: the
+    server tells it to ask again when the workspace's running programs change."""
+    session = await replay("syscalls-server")
+    uri = SERVER_C.as_uri()
+    before = [lens.command.title for lens in await session.code_lenses(uri) if lens.command]
+    await asyncio.sleep(1)  # the server's first look at the running programs
+    refreshes = session.refreshes.count(types.WORKSPACE_CODE_LENS_REFRESH)
+    config = tmp_path / "server.conf"
+    config.write_text("port = 8080\n")
+    target = spawn(workloads / "server", config, cwd=tmp_path)
+    lens = f"Profile for 5 s (pid {target.pid})"
+    assert lens not in before
+    if not session.supports("workspace.code_lens.refresh_support"):
+        await asyncio.sleep(3)
+        assert session.refreshes.count(types.WORKSPACE_CODE_LENS_REFRESH) == refreshes  # never asked
+        return
+    assert lens in await lens_titles_after_refresh(session, uri, refreshes)
+
+    refreshes = session.refreshes.count(types.WORKSPACE_CODE_LENS_REFRESH)
+    target.terminate()
+    target.wait(5)
+    assert lens not in await lens_titles_after_refresh(session, uri, refreshes)

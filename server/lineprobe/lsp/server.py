@@ -48,6 +48,8 @@ class ServerState:
     profiling: bool = False
     winding_down: asyncio.Future[Any] | None = None
     """The work of a cancelled trace, still ending: the next trace waits for it instead of `busy`."""
+    program_watch: asyncio.Task[None] | None = None
+    """Refreshes code lenses as workspace programs start and end (lsp/running_binaries)."""
 
 
 class LineprobeServer(LanguageServer):
@@ -92,12 +94,13 @@ class LineprobeServer(LanguageServer):
 
 def create_server() -> LineprobeServer:
     from lineprobe.capture import kinds
-    from lineprobe.lsp import commands, documents
+    from lineprobe.lsp import commands, documents, running_binaries
 
     server = LineprobeServer()
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: LineprobeServer, params: types.InitializedParams) -> None:
+        ls.state.program_watch = asyncio.create_task(running_binaries.watch_running_programs(ls))
         if not ls.state.settings.prepare_agent:
             return
         # Start the agent and compile the CPU sampler now, off the event loop, so that the
@@ -116,6 +119,8 @@ def create_server() -> LineprobeServer:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: LineprobeServer, params: None) -> None:
+        if ls.state.program_watch is not None:
+            ls.state.program_watch.cancel()
         ls.state.runner.stop()
         ls.state.runner.close()
 
