@@ -15,6 +15,13 @@ PREFIX=${LINEPROBE_AGENT_PREFIX:-/usr/local/lib/lineprobe-agent}
 ENTRY=${LINEPROBE_AGENT_ENTRY:-/usr/local/libexec/lineprobe-agent}
 PYTHON=/usr/bin/python3  # root-owned, and the Python that Debian's bcc bindings are built for
 HERE=$(cd "$(dirname "$0")" && pwd)
+# The agent's package: tracers/lineprobe_agent beside this script in a checkout; in an installed
+# wheel this script is inside the package itself (lineprobe_agent/install-agent.sh).
+if [[ -f $HERE/lineprobe_agent/__init__.py ]]; then
+  AGENT_SOURCE=$HERE/lineprobe_agent
+else
+  AGENT_SOURCE=$HERE
+fi
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "install-agent: run as root (sudo make install-agent): it installs root-owned files" >&2
@@ -40,7 +47,8 @@ fi
 
 # The agent's own package: a copy, never a link into a checkout that others may write.
 staging=$(mktemp -d "$SITE/.lineprobe_agent.XXXXXX")
-cp -r "$HERE/lineprobe_agent/." "$staging/"
+cp -r "$AGENT_SOURCE/." "$staging/"
+rm -f "$staging/install-agent.sh"
 find "$staging" -name __pycache__ -prune -exec rm -rf {} +
 chown -R root:root "$staging"
 chmod -R u=rwX,go=rX "$staging"

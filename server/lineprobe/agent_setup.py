@@ -24,7 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[2]
-INSTALL_SCRIPT = CHECKOUT / "tracers" / "install-agent.sh"
+INSTALL_SCRIPTS = (
+    CHECKOUT / "tracers" / "install-agent.sh",
+    # An installed wheel carries it inside the agent's package (pyproject.toml, force-include).
+    Path(__file__).resolve().parents[1] / "lineprobe_agent" / "install-agent.sh",
+)
 AGENT_PREFIX = Path("/usr/local/lib/lineprobe-agent")
 AGENT_ENTRY = Path("/usr/local/libexec/lineprobe-agent")
 AGENT_PYTHON = AGENT_PREFIX / "venv" / "bin" / "python"
@@ -64,9 +68,12 @@ class AgentSetup:
         _need_root()
         self.say(GRANT.format(group=self.group, prefix=AGENT_PREFIX, socket=self.socket))
         if install_agent:
-            if not INSTALL_SCRIPT.exists():
-                raise SetupFailed(f"{INSTALL_SCRIPT} is missing: run setup-agent from lineprobe's checkout")
-            _run(["bash", str(INSTALL_SCRIPT)], "installing the agent")
+            script = next((path for path in INSTALL_SCRIPTS if path.exists()), None)
+            if script is None:
+                raise SetupFailed(
+                    f"neither {' nor '.join(map(str, INSTALL_SCRIPTS))} is there: reinstall lineprobe"
+                )
+            _run(["bash", str(script)], "installing the agent")
         if not AGENT_PYTHON.exists():
             raise SetupFailed(f"{AGENT_PYTHON} is missing: the agent is not installed (make install-agent)")
         if not _group_exists(self.group):

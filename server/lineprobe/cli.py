@@ -719,8 +719,10 @@ def capabilities(as_json: bool, launcher: str | None) -> None:
             sys.exit(EXIT_NO_PROFILE)
         _fail(exc)
         return
+    from lineprobe.symbolization.dwarf_accel import accelerator_status
+
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=1))
+        click.echo(json.dumps({**report.to_json(), "dwarf_decoding": accelerator_status()}, indent=1))
         return
     console = Console()
     console.print(f"kernel {report.kernel_release}")
@@ -735,6 +737,7 @@ def capabilities(as_json: bool, launcher: str | None) -> None:
         console.print(f"[green]works:[/] {line}")
     for line in report.missing:
         console.print(f"[yellow]missing:[/] {line}")
+    console.print(f"DWARF decoding: {accelerator_status()}", highlight=False)
 
 
 @main.command()

@@ -286,6 +286,21 @@ REDO = 0xFFFFFFFF
 """A count saying the chain filled ``MAX_CHAIN`` scopes (LP_REDO)."""
 
 
+def accelerator_status() -> str:
+    """Whether DWARF is decoded by the accelerator, in words for ``lineprobe capabilities``."""
+    if os.environ.get("LINEPROBE_DWARF_ACCEL", "1") == "0":
+        return "pyelftools only (LINEPROBE_DWARF_ACCEL=0)"
+    if not LIBRARY.is_file():
+        return (
+            f"pyelftools only: {LIBRARY.name} was not built (no C compiler at install); the same "
+            "answers, slower on large binaries. Install gcc and reinstall lineprobe "
+            "(make accel in a checkout)"
+        )
+    if Library.load() is None:
+        return f"pyelftools only: {LIBRARY} does not load or is of another version; rebuild it"
+    return f"the C accelerator ({LIBRARY})"
+
+
 def _array(typecode: str, pointer: Any, count: int, itemsize: int) -> array[int]:
     out: array[int] = array(typecode)
     if count and pointer:
