@@ -10,6 +10,7 @@ import { setUpAgent } from "./agentSetup";
 import type { CapabilitiesView } from "./capabilities";
 import { CAPTURE_EDITOR } from "./captureEditor";
 import type { ServerClient } from "./client";
+import type { FindingRuns, TraceTarget } from "./findingRuns";
 import type { FlameGraphPanel } from "./flameGraphPanel";
 import type { TimelinePanel } from "./timelinePanel";
 import { comparisonSummary } from "./model/comparison";
@@ -17,18 +18,27 @@ import { RECENT_CAPTURES_KEY, remember } from "./model/recentCaptures";
 import type { HeatDecorations } from "./heatDecorations";
 import { profileOptions, RESULT_KINDS, SHOWN_KINDS_SETTINGS, toggledKinds } from "./model/settings";
 import { splitCommandLine } from "./model/processes";
-import { ServerCommand, type CompareResult, type OffCpuResult, type ProfileResult, type SystemActivityArguments } from "./model/protocol";
+import {
+  ServerCommand,
+  type CompareResult,
+  type LeaksResult,
+  type OffCpuResult,
+  type ProfileResult,
+  type SyscallsResult,
+  type SystemActivityArguments,
+} from "./model/protocol";
 import type { ProbeNode } from "./model/probes";
 import { countProbe, traceProbe, type CountProbeArgs, type TraceProbeArgs } from "./probeCounter";
 import type { ProbeRuns } from "./probeRuns";
 import type { ProbeTreeView } from "./probeTree";
-import { pickProcess } from "./processPicker";
+import { pickProcess, pickProcessOrLaunch } from "./processPicker";
 import { pickTracepoint } from "./tracepointPicker";
 import type { Profiler } from "./profiler";
 import { readServerSettings } from "./settings";
 import type { SystemPanel } from "./systemPanel";
 
 export interface CommandDeps {
+  findings: FindingRuns;
   probes: ProbeTreeView;
   probeRuns: ProbeRuns;
   server: ServerClient;
@@ -57,6 +67,17 @@ export interface LaunchArgs {
   followChildren?: boolean;
 }
 
+/** Optional arguments of Trace System Calls and Find Leaks: a PID or a command (else a picker), and
+ * the length (else the `lineprobe.syscalls.durationMs` / `lineprobe.leaks.durationMs` setting). */
+export interface TraceArgs {
+  pid?: number;
+  command?: string[] | string;
+  cwd?: string;
+  durationMs?: number;
+}
+
+/** publisher.name, as the walkthrough's id needs it. */
+const EXTENSION_ID = "lineprobe.lineprobe";
 const LAST_LAUNCH_KEY = "lineprobe.lastLaunchCommand";
 /** A JVM watched, or a tracepoint traced, from the editor: until stopped (the probe view's Stop
  * button), or a minute. */
@@ -95,24 +116,10 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     register("lineprobe.launchAndProfile", async (args?: LaunchArgs): Promise<ProfileResult | undefined> => {
       let argv = typeof args?.command === "string" ? splitCommandLine(args.command) : args?.command;
       if (!argv || argv.length === 0) {
-        const typed = await vscode.window.showInputBox({
-          title: "lineprobe: Launch and Profile",
-          prompt: "Command to run and profile (it is stopped when the profile ends)",
-          placeHolder: "./build/server --port 8080",
-          value: deps.workspaceState.get<string>(LAST_LAUNCH_KEY, ""),
-          validateInput: (text) => {
-            try {
-              return splitCommandLine(text).length > 0 ? undefined : "Type a command";
-            } catch (error) {
-              return error instanceof Error ? error.message : String(error);
-            }
-          },
-        });
-        if (typed === undefined) {
+        argv = await askCommandLine(deps.workspaceState, "lineprobe: Launch and Profile", "Command to run and profile (it is stopped when the profile ends)");
+        if (!argv) {
           return undefined;
         }
-        await deps.workspaceState.update(LAST_LAUNCH_KEY, typed);
-        argv = splitCommandLine(typed);
       }
       const options = profileOptions(readServerSettings(), args);
       const cwd = args?.cwd ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
@@ -125,6 +132,20 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         ...(followChildren ? { followChildren: true } : {}),
       });
     }),
+
+    register("lineprobe.traceSystemCalls", async (args?: TraceArgs): Promise<SyscallsResult | undefined> => {
+      const target = await traceTarget(deps, args, "lineprobe: Trace System Calls", "system calls");
+      return target ? deps.findings.trace("syscalls", { ...target, durationMs: traceDuration(args, "syscalls.durationMs", 5000) }) : undefined;
+    }),
+
+    register("lineprobe.findMemoryLeaks", async (args?: TraceArgs): Promise<LeaksResult | undefined> => {
+      const target = await traceTarget(deps, args, "lineprobe: Find Leaks", "allocations");
+      return target ? deps.findings.trace("leaks", { ...target, durationMs: traceDuration(args, "leaks.durationMs", 10000) }) : undefined;
+    }),
+
+    register("lineprobe.getStarted", () =>
+      vscode.commands.executeCommand("workbench.action.openWalkthrough", `${EXTENSION_ID}#lineprobe.start`, false),
+    ),
 
     register("lineprobe.openCaptureFile", async (args?: { path?: string; showReport?: boolean }): Promise<{ ok: boolean } | undefined> => {
       let file = args?.path;
@@ -330,6 +351,57 @@ async function measureWaiting(
     void deps.flameGraph.refresh(); // the panel shows the latest profile, whatever its cost
   }
   return result;
+}
+
+/** Whom a system-call or leak trace is of: the arguments' PID or command, else a process picked
+ * (or a command typed, from the picker's "Launch a Command…"). Undefined when the user cancels. */
+async function traceTarget(deps: CommandDeps, args: TraceArgs | undefined, title: string, what: string): Promise<TraceTarget | undefined> {
+  if (typeof args?.pid === "number") {
+    return { pid: args.pid };
+  }
+  const given = typeof args?.command === "string" ? splitCommandLine(args.command) : args?.command;
+  const cwd = args?.cwd ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  if (given && given.length > 0) {
+    return { command: given, ...(cwd ? { cwd } : {}) };
+  }
+  const picked = await pickProcessOrLaunch(deps.server, title);
+  if (picked !== "launch") {
+    return picked ? { pid: picked.pid } : undefined;
+  }
+  const argv = await askCommandLine(deps.workspaceState, title, `Command to run, tracing its ${what} (it is stopped when the trace ends)`);
+  return argv ? { command: argv, ...(cwd ? { cwd } : {}) } : undefined;
+}
+
+/** A trace's length: the arguments', else its setting (milliseconds). */
+function traceDuration(args: TraceArgs | undefined, setting: string, fallback: number): number {
+  const given = args?.durationMs;
+  if (typeof given === "number" && Number.isFinite(given) && given > 0) {
+    return Math.round(given);
+  }
+  return vscode.workspace.getConfiguration("lineprobe").get<number>(setting, fallback);
+}
+
+/** A command line typed by the user (the last one offered again), split as a shell would; undefined
+ * when cancelled. */
+async function askCommandLine(state: vscode.Memento, title: string, prompt: string): Promise<string[] | undefined> {
+  const typed = await vscode.window.showInputBox({
+    title,
+    prompt,
+    placeHolder: "./build/server --port 8080",
+    value: state.get<string>(LAST_LAUNCH_KEY, ""),
+    validateInput: (text) => {
+      try {
+        return splitCommandLine(text).length > 0 ? undefined : "Type a command";
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+      }
+    },
+  });
+  if (typed === undefined) {
+    return undefined;
+  }
+  await state.update(LAST_LAUNCH_KEY, typed);
+  return splitCommandLine(typed);
 }
 
 /** A capture to compare: one of the workspace's recent captures (not `exclude`), or one browsed

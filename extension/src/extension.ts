@@ -8,6 +8,8 @@ import { ActionRunner } from "./actions";
 import { CapabilitiesView } from "./capabilities";
 import { ServerClient } from "./client";
 import { registerCommands } from "./commands";
+import { FindingRuns } from "./findingRuns";
+import { FindingsView } from "./findingsView";
 import { FlameGraphPanel } from "./flameGraphPanel";
 import { TimelinePanel } from "./timelinePanel";
 import { CAPTURE_EDITOR, CaptureEditorProvider } from "./captureEditor";
@@ -29,6 +31,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // The profiler needs the client and the client's hooks need the profiler:
   // the hooks look it up when they run, after both exist.
   let profiler: Profiler | undefined;
+  let findingRuns: FindingRuns | undefined;
   const client = new ServerClient(output, {
     interceptCommand: (command, args, next) => {
       // The server's "Profile for 5 s" code lens (and any other caller of
@@ -36,12 +39,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (command === ServerCommand.profile && profiler && isProfileArguments(args[0])) {
         return profiler.run(args[0], () => next(command, args));
       }
+      const trace = FindingRuns.kindOf(command);
+      if (trace && findingRuns && args[0] && typeof args[0] === "object") {
+        return findingRuns.run(trace, args[0], () => next(command, args));
+      }
       return next(command, args);
     },
     showMessage: (message) => profiler?.gate.offer(message) ?? true,
   });
   server = client;
   profiler = new Profiler(client, status, actions);
+  // One gate for profiles and traces: a message a result explains is shown once, with its buttons.
+  findingRuns = new FindingRuns(client, actions, profiler.gate);
+  const findingsView = new FindingsView();
   const heat = new HeatDecorations(context.extensionUri);
   const flameGraph = new FlameGraphPanel(context.extensionUri, client, profiler);
   const timeline = new TimelinePanel(context.extensionUri, client, flameGraph);
@@ -62,6 +72,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     probes,
     probeRuns,
     systemPanel,
+    findingsView,
     client.onHeat((params) => heat.update(params)),
     vscode.window.registerCustomEditorProvider(CAPTURE_EDITOR, new CaptureEditorProvider()),
     // The panels open when the window was reloaded come back, asking the server anew.
@@ -100,6 +111,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.workspace.onDidChangeWorkspaceFolders(() => void client.restartIfLaunchChanged()),
     ...registerCommands({
+      findings: findingRuns,
       server: client,
       profiler: activeProfiler,
       flameGraph,

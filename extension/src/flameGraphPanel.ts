@@ -14,13 +14,16 @@ import { scopeToSelectedFrame } from "./settings";
 import { PanelSlot, webviewHtml } from "./webviewPage";
 
 type FromWebview =
-  | { type: "ready" }
+  | { type: "ready"; byFunction?: boolean }
+  | { type: "mode"; byFunction: boolean }
   | { type: "select"; name: string; stack: string[]; uri: string | null; line: number | null };
 
 export class FlameGraphPanel implements vscode.Disposable {
   private readonly slot: PanelSlot<FromWebview>;
   /** A comparison is shown: its heat is the change, which a frame does not scope. */
   private differential = false;
+  /** Frames merged by function (the default, as perf and hotspot draw them), or one per line. */
+  private byFunction = true;
 
   constructor(
     extensionUri: vscode.Uri,
@@ -55,7 +58,7 @@ export class FlameGraphPanel implements vscode.Disposable {
     }
     let result: FlameGraphResult;
     try {
-      result = await this.server.execute<FlameGraphResult>(ServerCommand.flameGraph);
+      result = await this.server.execute<FlameGraphResult>(ServerCommand.flameGraph, { byFunction: this.byFunction });
     } catch (error) {
       await panel.webview.postMessage({ type: "empty", message: `The server is not running: ${String(error)}` });
       return;
@@ -69,7 +72,14 @@ export class FlameGraphPanel implements vscode.Disposable {
     }
     const title = flameTitle(result.samples, result.event, result.unit, this.profiler.lastProfiled);
     this.differential = result.differential !== undefined;
-    await panel.webview.postMessage({ type: "profile", samples: result.samples, root: result.root, title, differential: result.differential });
+    await panel.webview.postMessage({
+      type: "profile",
+      samples: result.samples,
+      root: result.root,
+      title,
+      byFunction: this.byFunction,
+      differential: result.differential,
+    });
   }
 
   /** Back to heat from all samples. */
@@ -82,7 +92,12 @@ export class FlameGraphPanel implements vscode.Disposable {
   }
 
   private async onMessage(message: FromWebview): Promise<void> {
-    if (message.type === "ready") {
+    if (message.type === "ready" || message.type === "mode") {
+      this.byFunction = message.byFunction ?? true;
+      // Heat scoped to a frame of the other kind would name frames the graph no longer has.
+      if (message.type === "mode") {
+        await this.scope([]);
+      }
       await this.refresh();
       return;
     }
@@ -117,7 +132,7 @@ export class FlameGraphPanel implements vscode.Disposable {
 
   private async scope(stack: string[]): Promise<void> {
     try {
-      const result = await this.server.execute<ScopeHeatResult>(ServerCommand.scopeHeat, { stack });
+      const result = await this.server.execute<ScopeHeatResult>(ServerCommand.scopeHeat, { stack, byFunction: this.byFunction });
       if (result.ok) {
         this.profiler.setScope(stack.length > 0 ? stack : undefined);
         await this.slot.panel?.webview.postMessage({ type: "scope", names: stack });
@@ -134,11 +149,14 @@ export class FlameGraphPanel implements vscode.Disposable {
       script: "flamegraph.js",
       body: `  <header>
     <div id="summary">Loading…</div>
-    <input id="search" type="search" placeholder="Search frames" aria-label="Search frames">
+    <input id="search" type="search" placeholder="Search frames (Ctrl+F)" aria-label="Search frames">
+    <label title="One frame per source line instead of one per function"><input id="byLine" type="checkbox"> Lines</label>
+    <label title="Callers on top, as an icicle"><input id="icicle" type="checkbox"> Icicle</label>
     <button id="reset" title="Show the whole graph and heat from all samples">Reset</button>
   </header>
   <div class="hint" id="hint">Click a frame to open its line; the editor's heat then counts only the samples under it.</div>
   <div id="details"></div>
+  <div id="selection"></div>
   <div id="chart"></div>`,
     });
   }

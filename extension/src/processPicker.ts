@@ -5,8 +5,6 @@ import { processItems, type ProcessItem } from "./model/processes";
 import { ServerCommand, type ProcessInfo } from "./model/protocol";
 import type { Target } from "./profiler";
 
-type Item = vscode.QuickPickItem & { process?: ProcessItem; exe?: string };
-
 /**
  * Shows the picker at once (busy) and fills it when the server answers,
  * since listing can take a moment on a machine with many processes.
@@ -14,19 +12,38 @@ type Item = vscode.QuickPickItem & { process?: ProcessItem; exe?: string };
  * that would show no source lines is said so first, with its command line with the flags.
  */
 export async function pickProcess(server: ServerClient, options: { forProfile?: boolean } = {}): Promise<Target | undefined> {
+  const chosen = await choose(server, { ...options, title: "lineprobe: Attach to Process" });
+  return chosen === "launch" ? undefined : chosen;
+}
+
+/** The process picker with "Launch a Command…" first: "launch" when that is picked. */
+export function pickProcessOrLaunch(server: ServerClient, title: string): Promise<Target | "launch" | undefined> {
+  return choose(server, { title, offerLaunch: true });
+}
+
+type Item = vscode.QuickPickItem & { process?: ProcessItem; exe?: string; launch?: true };
+
+async function choose(
+  server: ServerClient,
+  options: { forProfile?: boolean; title: string; offerLaunch?: boolean },
+): Promise<Target | "launch" | undefined> {
   const pick = vscode.window.createQuickPick<Item>();
   const pickedItems = new Map<number, ProcessItem>();
-  pick.title = "lineprobe: Attach to Process";
+  const launch: Item[] = options.offerLaunch
+    ? [{ label: "$(play) Launch a Command…", description: "run a command and trace it from its start", alwaysShow: true, launch: true }]
+    : [];
+  pick.title = options.title;
   pick.placeholder = "Loading processes…";
   pick.matchOnDescription = true;
   pick.matchOnDetail = true;
   pick.busy = true;
   pick.show();
 
-  const chosen = new Promise<Target | undefined>((resolve) => {
+  pick.items = launch;
+  const chosen = new Promise<Target | "launch" | undefined>((resolve) => {
     pick.onDidAccept(() => {
       const item = pick.selectedItems[0];
-      resolve(item?.process ? { pid: item.process.pid, exe: item.exe ?? item.process.label } : undefined);
+      resolve(item?.launch ? "launch" : item?.process ? { pid: item.process.pid, exe: item.exe ?? item.process.label } : undefined);
       pick.hide();
     });
     pick.onDidHide(() => resolve(undefined));
@@ -52,7 +69,7 @@ export async function pickProcess(server: ServerClient, options: { forProfile?: 
       pickedItems.set(item.pid, item);
       items.push({ label: item.label, description: item.description, detail: item.detail, process: item, exe: exeByPid.get(item.pid) });
     }
-    pick.items = items;
+    pick.items = [...launch, ...items];
     pick.placeholder = items.length > 0 ? "Type to filter by name, PID or command line" : "No processes you may profile were found";
   } catch (error) {
     pick.hide();
@@ -62,6 +79,9 @@ export async function pickProcess(server: ServerClient, options: { forProfile?: 
   }
   const target = await chosen;
   pick.dispose();
+  if (target === "launch") {
+    return target;
+  }
   const item = target ? pickedItems.get(target.pid) : undefined;
   if (target && options.forProfile && item?.runtimeHint) {
     return (await confirmRuntime(item)) ? target : undefined;

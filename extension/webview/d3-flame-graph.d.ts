@@ -7,6 +7,7 @@ declare module "d3-flame-graph" {
     cellHeight(value: number): FlameGraph<Datum>;
     minFrameSize(value: number): FlameGraph<Datum>;
     transitionDuration(value: number): FlameGraph<Datum>;
+    inverted(value: boolean): FlameGraph<Datum>;
     sort(value: boolean): FlameGraph<Datum>;
     label(handler: (node: Datum) => string): FlameGraph<Datum>;
     setColorMapper(mapper: (node: Datum, originalColor: string) => string): FlameGraph<Datum>;

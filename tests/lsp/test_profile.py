@@ -135,6 +135,47 @@ async def test_flame_graph_and_heat_scoped_to_a_frame(replay: Replay) -> None:
     assert CALLER in {entry["line"] for entry in next(h for h in session.heat if h["uri"] == URI)["lines"]}
 
 
+def nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(n for child in node["children"] for n in nodes(child))]
+
+
+async def test_flame_graph_merged_by_function_has_one_frame_per_function_on_a_path(replay: Replay) -> None:
+    """By function (perf's and hotspot's default), is_divisible's lines on one call path are one frame,
+    with the samples of all of them; a click opens the line most samples passed, and scoping to
+    it counts what scoping to its lines does."""
+    session = await replay(RECORDING)
+    result = await profile(session)
+    by_line = await session.command("lineprobe.flameGraph")
+    graph = await session.command("lineprobe.flameGraph", {"byFunction": True})
+    assert graph["ok"] is True and graph["byFunction"] is True and by_line["byFunction"] is False
+    assert graph["root"]["value"] == by_line["root"]["value"] == result["samples"]
+    for node in nodes(graph["root"])[1:]:
+        names = [child["name"] for child in node["children"]]
+        assert len(names) == len(set(names)), names  # siblings are distinct functions
+        assert ":" not in node["name"] or node["kernel"], node["name"]  # no line in the name
+
+    def per_function(tree: dict[str, Any]) -> dict[str, int]:
+        self_values: dict[str, int] = {}
+        for node in nodes(tree)[1:]:
+            own = node["value"] - sum(child["value"] for child in node["children"])
+            self_values[node["function"]] = self_values.get(node["function"], 0) + own
+        return self_values
+
+    assert per_function(graph["root"]) == per_function(by_line["root"])  # merged, nothing lost
+    divisible = [n for n in nodes(graph["root"]) if n["function"] == "is_divisible"]
+    heaviest = max(divisible, key=lambda n: n["value"])
+    assert (heaviest["name"], heaviest["line"], heaviest["uri"]) == ("is_divisible", HOT + 1, URI)
+
+    # Scoped to that frame by function: the same samples as all of its line frames on that path.
+    path = [graph["root"]]
+    while path[-1] is not heaviest:
+        path.append(next(c for c in path[-1]["children"] if heaviest in nodes(c)))
+    scoped = await session.command(
+        "lineprobe.scopeHeat", {"stack": [n["name"] for n in path[1:]], "byFunction": True}
+    )
+    assert scoped == {"ok": True, "samples_in_scope": heaviest["value"]}
+
+
 async def test_garbage_arguments_are_rejected_cleanly(replay: Replay) -> None:
     session = await replay(RECORDING)
     for command in ("lineprobe.profile", "lineprobe.traceSyscalls", "lineprobe.findLeaks"):

@@ -63,6 +63,53 @@ export function hottestLine(root: FlameNode): { name: string; self: number } | u
   return best;
 }
 
+/**
+ * A function's figures over the whole tree, as the editor's code lens on its declaration gives
+ * them: self, the samples taken in it; total, the samples with it anywhere on the stack, each
+ * counted once (a recursive call's frames inside its own are not counted again).
+ */
+export function functionTotals(root: FlameNode, fn: string): { self: number; total: number } {
+  let self = 0;
+  let total = 0;
+  const visit = (node: FlameNode, inside: boolean): void => {
+    const mine = node !== root && (node.function ?? node.name) === fn;
+    if (mine) {
+      self += selfValue(node);
+      if (!inside) {
+        total += node.value;
+      }
+    }
+    for (const child of node.children ?? []) {
+      visit(child, inside || mine);
+    }
+  };
+  visit(root, false);
+  return { self, total };
+}
+
+/** The function with the most self samples over the tree, with them: a graph merged by function
+ * states it in its header, as the code lens on its declaration does. */
+export function hottestFunction(root: FlameNode): { name: string; self: number } | undefined {
+  const totals = new Map<string, number>();
+  const visit = (node: FlameNode): void => {
+    if (node !== root) {
+      const name = node.function ?? node.name;
+      totals.set(name, (totals.get(name) ?? 0) + selfValue(node));
+    }
+    for (const child of node.children ?? []) {
+      visit(child);
+    }
+  };
+  visit(root);
+  let best: { name: string; self: number } | undefined;
+  for (const [name, self] of totals) {
+    if (best === undefined || self > best.self) {
+      best = { name, self };
+    }
+  }
+  return best;
+}
+
 /** Tooltip text of a frame: name, share and source location. */
 export function frameLabel(node: FlameNode, totalSamples: number): string {
   const share = totalSamples > 0 ? (100 * node.value) / totalSamples : 0;

@@ -8,7 +8,8 @@
  * held, and when its result comes, those it covers are dropped and the rest
  * (e.g. a settings complaint that happened to arrive then) are shown.
  */
-import type { ProfileResult } from "./protocol";
+/** What a held message is checked against: a profile's or a trace's result (PROTOCOL.md). */
+export type GatedResult = { ok: true; warnings?: string[] } | { ok: false; error: { message: string } };
 
 export interface ServerMessage {
   /** LSP MessageType: 1 error, 2 warning, 3 info, 4 log. */
@@ -34,7 +35,7 @@ export class MessageGate {
   }
 
   /** Ends one profile; returns the held messages to show now (none while another profile runs). */
-  end(result: ProfileResult | undefined): ServerMessage[] {
+  end(result: GatedResult | undefined): ServerMessage[] {
     this.inFlight = Math.max(0, this.inFlight - 1);
     this.held = this.held.filter((m) => !covers(result, m));
     if (this.inFlight > 0) {
@@ -46,12 +47,12 @@ export class MessageGate {
   }
 }
 
-export function covers(result: ProfileResult | undefined, message: ServerMessage): boolean {
+export function covers(result: GatedResult | undefined, message: ServerMessage): boolean {
   if (result === undefined) {
     return false;
   }
   if (!result.ok) {
     return message.message.includes(result.error.message);
   }
-  return result.warnings.length > 0 && result.warnings.some((w) => message.message.includes(w));
+  return (result.warnings ?? []).some((w) => message.message.includes(w));
 }

@@ -26,6 +26,8 @@ export const ServerCommand = {
   tracepointList: "lineprobe.tracepointList",
   tracepointTrace: "lineprobe.tracepointTrace",
   systemActivity: "lineprobe.systemActivity",
+  traceSyscalls: "lineprobe.traceSyscalls",
+  findLeaks: "lineprobe.findLeaks",
 } as const;
 
 /** `lineprobe.systemActivity`'s request (PROTOCOL.md): the scope is always named. */
@@ -148,6 +150,41 @@ export type JvmEventsResult =
   | Failure;
 
 export const JVM_LIVE_NOTIFICATION = "lineprobe/jvmLive";
+
+/** A finding's calling line, as the CLI's `--json` gives it. */
+export interface Site {
+  path: string | null;
+  line: number | null;
+  function: string | null;
+}
+
+/** `lineprobe.traceSyscalls`' result (PROTOCOL.md): the fields the editor reads. */
+export type SyscallsResult =
+  | {
+      ok: true;
+      target: { pid: number; exe: string };
+      duration_s: number;
+      target_exited: boolean;
+      syscalls: { name: string; count: number; errors: number }[];
+      failures: { syscall: string; path: string | null; errno: string; count: number; site: Site | null }[];
+      slow: { syscall: string; file: string | null; count: number; p99_us: number; site: Site | null }[];
+      files: string[];
+      warnings?: string[];
+    }
+  | Failure;
+
+/** `lineprobe.findLeaks`' result (PROTOCOL.md): the fields the editor reads. */
+export type LeaksResult =
+  | {
+      ok: true;
+      target: { pid: number; exe: string };
+      duration_s: number;
+      target_exited: boolean;
+      sites: { site: Site | null; outstanding_bytes: number; suspect: boolean }[];
+      files: string[];
+      warnings?: string[];
+    }
+  | Failure;
 
 /** `lineprobe.offCpu` (PROTOCOL.md): a profile's summary, its figures in nanoseconds. */
 export type OffCpuResult = { ok: true; event: string; samples: number; files: string[] } | Failure;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { differentialLabel, differentialTitle, flameTitle, frameLabel, hottestLine, scopePath, selfValue, type HierarchyNode } from "../model/flame";
+import { differentialLabel, differentialTitle, flameTitle, frameLabel, functionTotals, hottestFunction, hottestLine, scopePath, selfValue, type HierarchyNode } from "../model/flame";
 import type { FlameNode } from "../model/protocol";
 
 const leaf: FlameNode = { name: "is_divisible:17", function: "is_divisible", value: 80, path: "/w/primes.c", line: 17, uri: "file:///w/primes.c", children: [] };
@@ -56,4 +56,18 @@ test("the hottest line adds up its nodes over every call path, as the editor doe
   assert.deepEqual(hottestLine(tree), { name: "is_divisible:17", self: 55 });
   // Node by node, the largest is only one of its paths: not the editor's figure.
   assert.equal(Math.max(selfValue(first), selfValue(second)), 30);
+});
+
+test("a function's figures over the tree are its code lens's: self summed, total counted once per stack", () => {
+  const node = (name: string, fn: string, value: number, children: FlameNode[] = []): FlameNode => ({ name, function: fn, value, children });
+  // main → is_prime → is_divisible, twice is_divisible from two lines; a recursive walk(walk()).
+  const root = node("all", "", 100, [
+    node("main", "main", 60, [node("is_prime", "is_prime", 60, [node("is_divisible", "is_divisible", 50), node("is_divisible", "is_divisible", 5)])]),
+    node("walk", "walk", 40, [node("walk", "walk", 30)]),
+  ]);
+  assert.deepEqual(functionTotals(root, "is_divisible"), { self: 55, total: 55 });
+  assert.deepEqual(functionTotals(root, "is_prime"), { self: 5, total: 60 });
+  assert.deepEqual(functionTotals(root, "walk"), { self: 40, total: 40 });
+  assert.deepEqual(functionTotals(root, "nowhere"), { self: 0, total: 0 });
+  assert.deepEqual(hottestFunction(root), { name: "is_divisible", self: 55 });
 });

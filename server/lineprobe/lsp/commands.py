@@ -1021,6 +1021,7 @@ def register(server: LineprobeServer) -> None:
         if view is None:
             return {"ok": False, "error": {"code": "bad-request", "message": "no profile yet", "hint": None}}
         cost = view.profile.cost
+        by_function = bool(arguments and isinstance(arguments[0], dict) and arguments[0].get("byFunction"))
         if view.comparison is not None:
             diff = view.comparison.diff
             return {
@@ -1028,6 +1029,7 @@ def register(server: LineprobeServer) -> None:
                 "samples": view.profile.total,
                 "event": cost.event,
                 "unit": cost.unit.value,
+                "byFunction": by_function,
                 "differential": {
                     "before": view.comparison.before_name,
                     "after": view.comparison.after_name,
@@ -1035,14 +1037,15 @@ def register(server: LineprobeServer) -> None:
                     "beforeCost": diff.before.cost,
                     "afterCost": diff.after.cost,
                 },
-                "root": comparison_presentation.flame_graph(view.comparison, view),
+                "root": comparison_presentation.flame_graph(view.comparison, view, by_function),
             }
         return {
             "ok": True,
             "samples": view.profile.total,
             "event": cost.event,
             "unit": cost.unit.value,
-            "root": presentation.flame_graph(view),
+            "byFunction": by_function,
+            "root": presentation.flame_graph(view, by_function),
         }
 
     @server.command(TIMELINE)
@@ -1106,8 +1109,10 @@ def register(server: LineprobeServer) -> None:
         if view is None:
             return {"ok": False, "error": {"code": "bad-request", "message": "no profile yet", "hint": None}}
         stack: Any = None
+        by_function = False
         if arguments and isinstance(arguments[0], dict):
             stack = arguments[0].get("stack")
+            by_function = bool(arguments[0].get("byFunction"))
         if view.comparison is not None:
             return _comparison_refuses(ls, SCOPE_HEAT, shown=False)
         if stack is not None and not (isinstance(stack, list) and all(isinstance(s, str) for s in stack)):
@@ -1119,7 +1124,7 @@ def register(server: LineprobeServer) -> None:
                     "hint": None,
                 },
             }
-        in_scope = documents.publish_heat(ls, view, stack or [])
+        in_scope = documents.publish_heat(ls, view, stack or [], by_function)
         return {"ok": True, "samples_in_scope": in_scope}
 
     @server.command(CAPABILITIES)

@@ -17,7 +17,7 @@ from lineprobe.costs.diff import CostChange, LineChange
 from lineprobe.lsp.comparison_view import ComparedDocument, Comparison
 from lineprobe.lsp.presentation import flame_frame
 from lineprobe.lsp.profile_view import ProfileView
-from lineprobe.reports.flame_tree import FlameNode, compared_flame_tree
+from lineprobe.reports.flame_tree import FlameNode, compared_flame_tree, node_label
 
 SOURCE = "lineprobe"
 HOTTER_CODE = "cpu-hotter"
@@ -178,10 +178,11 @@ def hover_markdown(comparison: Comparison, change: LineChange) -> str:
     return "\n".join(parts)
 
 
-def flame_graph(comparison: Comparison, view: ProfileView) -> dict[str, Any]:
+def flame_graph(comparison: Comparison, view: ProfileView, by_function: bool = False) -> dict[str, Any]:
     """The ``lineprobe.flameGraph`` tree of a comparison: the after capture's, each node with
     ``delta`` (its samples after less before, the before ones scaled to the after capture's
-    rate and normalisation) for d3-flame-graph's differential colours, and both costs."""
+    rate and normalisation) for d3-flame-graph's differential colours, and both costs. Nodes are
+    frames by line, or ``by_function``."""
     diff = comparison.diff
     after_scale = diff.after.cost / diff.after.samples if diff.after.samples else 0.0
     before_scale = diff.before.cost / diff.before.samples if diff.before.samples else 0.0
@@ -199,4 +200,4 @@ def flame_graph(comparison: Comparison, view: ProfileView) -> dict[str, Any]:
             ],
         }
 
-    return node(compared_flame_tree(comparison.before, view.profile))
+    return node(compared_flame_tree(comparison.before, view.profile, node_label(by_function)))

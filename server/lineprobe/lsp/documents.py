@@ -144,9 +144,10 @@ def _findings_at(
     return [f for documents in _finding_views(ls, kinds) for f in documents.get(uri, [])]
 
 
-def publish_heat(ls: LineprobeServer, view: ProfileView, scope: list[str]) -> int:
-    """Re-send ``lineprobe/heat`` for every profiled file, scoped to a call path; returns its samples."""
-    in_scope, notifications = presentation.scoped_heat(view, scope)
+def publish_heat(ls: LineprobeServer, view: ProfileView, scope: list[str], by_function: bool = False) -> int:
+    """Re-send ``lineprobe/heat`` for every profiled file, scoped to a call path (names of frames
+    by line, or ``by_function``); returns its samples."""
+    in_scope, notifications = presentation.scoped_heat(view, scope, by_function)
     for params in notifications:
         ls.protocol.notify(HEAT_NOTIFICATION, params)
     return in_scope

@@ -14,7 +14,7 @@ from pygls.uris import from_fs_path
 
 from lineprobe.costs.model import LineStat
 from lineprobe.lsp.profile_view import DocumentProfile, ProfileView
-from lineprobe.reports.flame_tree import FlameNode, flame_tree, line_stats_under
+from lineprobe.reports.flame_tree import FlameNode, flame_tree, line_stats_under, node_label
 from lineprobe.symbolization.frame import FrameKind
 
 SOURCE = "lineprobe"
@@ -167,8 +167,9 @@ def hover_markdown(view: ProfileView, stat: LineStat) -> str:
     return "\n".join(parts)
 
 
-def flame_graph(view: ProfileView) -> dict[str, Any]:
-    """The ``lineprobe.flameGraph`` tree (PROTOCOL.md): d3-flame-graph's shape plus source locations."""
+def flame_graph(view: ProfileView, by_function: bool = False) -> dict[str, Any]:
+    """The ``lineprobe.flameGraph`` tree (PROTOCOL.md): d3-flame-graph's shape plus source locations,
+    its nodes frames by line, or ``by_function``."""
 
     def node(n: FlameNode) -> dict[str, Any]:
         return {
@@ -176,7 +177,7 @@ def flame_graph(view: ProfileView) -> dict[str, Any]:
             "children": [node(c) for c in sorted(n.children.values(), key=lambda c: -c.value)],
         }
 
-    return node(flame_tree(view.profile))
+    return node(flame_tree(view.profile, node_label(by_function)))
 
 
 def flame_frame(view: ProfileView, n: FlameNode) -> dict[str, Any]:
@@ -196,11 +197,14 @@ def flame_frame(view: ProfileView, n: FlameNode) -> dict[str, Any]:
     }
 
 
-def scoped_heat(view: ProfileView, prefix: list[str]) -> tuple[int, list[dict[str, Any]]]:
-    """``lineprobe/heat`` params for every profiled document, from samples under ``prefix``."""
+def scoped_heat(
+    view: ProfileView, prefix: list[str], by_function: bool = False
+) -> tuple[int, list[dict[str, Any]]]:
+    """``lineprobe/heat`` params for every profiled document, from samples under ``prefix`` (names
+    of frames by line, or ``by_function``)."""
     if not prefix:
         return view.profile.total, [heat(view, doc) for doc in view.documents.values()]
-    in_scope, stats = line_stats_under(view.profile, prefix)
+    in_scope, stats = line_stats_under(view.profile, prefix, node_label(by_function))
     per_doc: dict[str, list[dict[str, Any]]] = {uri: [] for uri in view.documents}
     for (dwarf_path, line), stat in sorted(stats.items()):
         path = view.local_path(dwarf_path)

@@ -1,16 +1,32 @@
 """Stacks merged into a call tree, root first: the data of a flame graph.
 
 Node names are the collapsed-stack labels (``function:line``), so a flame
-graph, the folded output and ``scope`` below agree on what a frame is.
+graph, the folded output and ``scope`` below agree on what a frame is; or,
+merged by function (``function_label``), the function's name alone, one box
+for all of a function's lines on a call path, as perf's and hotspot's flame
+graphs draw it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lineprobe.costs.model import StackProfile
 from lineprobe.reports.folded import frame_label
 from lineprobe.symbolization.frame import SourceFrame
+
+FrameLabel = Callable[[SourceFrame], str]
+"""What makes two frames one node: ``frame_label`` (function and line) or ``function_label``."""
+
+
+def function_label(frame: SourceFrame) -> str:
+    """A frame's function, whichever of its lines: the node of a flame graph merged by function."""
+    return frame.label.replace(";", ":").replace(" ", "_").replace("\n", "")
+
+
+def node_label(by_function: bool) -> FrameLabel:
+    return function_label if by_function else frame_label
 
 
 @dataclass
@@ -21,32 +37,39 @@ class FlameNode:
     children: dict[str, FlameNode] = field(default_factory=dict)
     before: int = 0
     """In a compared tree (``compared_flame_tree``): the before profile's samples on this path."""
+    heaviest: int = 0
+    """The largest count of one stack through this node: its ``frame`` is that stack's (merged by
+    function, the line a click opens is where the most samples passed)."""
 
 
-def flame_tree(profile: StackProfile) -> FlameNode:
+def flame_tree(profile: StackProfile, label: FrameLabel = frame_label) -> FlameNode:
     root = FlameNode("all", None)
-    _add(root, profile, before=False)
+    _add(root, profile, before=False, label=label)
     return root
 
 
-def compared_flame_tree(before: StackProfile, after: StackProfile) -> FlameNode:
+def compared_flame_tree(
+    before: StackProfile, after: StackProfile, label: FrameLabel = frame_label
+) -> FlameNode:
     """``after``'s tree with each path's samples in ``before`` beside its own (``before``); a path
     only ``before`` took is there with no samples of ``after``: a differential flame graph's data."""
     root = FlameNode("all", None)
-    _add(root, after, before=False)
-    _add(root, before, before=True)
+    _add(root, after, before=False, label=label)
+    _add(root, before, before=True, label=label)
     return root
 
 
-def _add(root: FlameNode, profile: StackProfile, before: bool) -> None:
+def _add(root: FlameNode, profile: StackProfile, before: bool, label: FrameLabel) -> None:
     for stack in profile.stacks:
         node = root
         _count(node, stack.count, before)
         for frame in reversed(stack.frames):
-            label = frame_label(frame)
-            child = node.children.get(label)
+            name = label(frame)
+            child = node.children.get(name)
             if child is None:
-                child = node.children[label] = FlameNode(label, frame)
+                child = node.children[name] = FlameNode(name, frame)
+            if not before and stack.count > child.heaviest:
+                child.frame, child.heaviest = frame, stack.count
             _count(child, stack.count, before)
             node = child
 
@@ -65,9 +88,10 @@ class ScopedLine:
 
 
 def line_stats_under(
-    profile: StackProfile, prefix: list[str]
+    profile: StackProfile, prefix: list[str], label: FrameLabel = frame_label
 ) -> tuple[int, dict[tuple[str, int], ScopedLine]]:
-    """Per-line counts from the samples under one call path (root-first labels).
+    """Per-line counts from the samples under one call path (root-first names, as ``label`` gives
+    them).
 
     Only frames at or below the selected node count: the lines that the
     selected call path spent its time in. Returns (samples in scope, lines).
@@ -77,7 +101,7 @@ def line_stats_under(
     depth = max(len(prefix) - 1, 0)
     for stack in profile.stacks:
         root_first = list(reversed(stack.frames))
-        if [frame_label(f) for f in root_first[: len(prefix)]] != prefix:
+        if [label(f) for f in root_first[: len(prefix)]] != prefix:
             continue
         in_scope += stack.count
         seen: set[tuple[str, int]] = set()
