@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -346,6 +347,27 @@ async def test_a_file_that_is_no_saved_capture_is_refused_by_the_editor(
     assert refused["ok"] is False and "not a lineprobe recording" in refused["error"]["message"], refused
     relative = await session.command("lineprobe.openCapture", {"path": "x.lpcap"})
     assert relative["ok"] is False and "absolute" in relative["error"]["message"], relative
+
+
+async def test_with_no_path_the_workspaces_newest_capture_opens(replay: Replay, tmp_path: Path) -> None:
+    """For editors whose command picker passes no arguments (Helix): the newest .lpcap under the
+    workspace's folders, not one in a capture's archived binaries or a virtualenv; none, said so."""
+    empty = await replay(RECORDING, workspace=tmp_path)
+    refused = await empty.command("lineprobe.openCapture")
+    assert refused["ok"] is False and "no capture (.lpcap)" in refused["error"]["message"], refused
+    assert "--save" in refused["error"]["hint"]
+
+    older = saved_capture(tmp_path, RECORDING, ["profile", "--pid", str(ANY_PID), "-d", "1"])
+    newer_folder = tmp_path / "runs"
+    newer_folder.mkdir()
+    newer = saved_capture(newer_folder, RECORDING, ["profile", "--pid", str(ANY_PID), "-d", "1"])
+    os.utime(older, (1_000_000_000, 1_000_000_000))
+    for hidden in (tmp_path / ".venv", newer_folder / f"{newer.name}.binaries"):
+        hidden.mkdir(exist_ok=True)
+        (hidden / "newest.lpcap").write_bytes(b"not looked at")
+    opened = await empty.command("lineprobe.openCapture")
+    assert opened["ok"] is True and opened["capture"] == str(newer), opened
+    assert opened["samples"] > 0
 
 
 async def test_a_capture_of_a_kind_without_a_line_view_opens_as_its_report(

@@ -44,6 +44,7 @@ from lineprobe.leaks.model import LeakTrace
 from lineprobe.lsp import comparison_presentation, documents, presentation, system_view
 from lineprobe.lsp.comparison_view import Comparison
 from lineprobe.lsp.leak_view import build_leak_view
+from lineprobe.lsp.newest_capture import newest_capture
 from lineprobe.lsp.probe_live import jvm_live, probe_live, sites_json, tracepoint_live
 from lineprobe.lsp.probe_view import ProbeView
 from lineprobe.lsp.profile_view import ProfileView
@@ -912,7 +913,19 @@ def register(server: LineprobeServer) -> None:
     @server.command(OPEN_CAPTURE)
     async def open_capture_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
         """A capture kept with the CLI's ``--save``, published as its command's trace was
-        (``{"path": ABSOLUTE}``): replayed from the file, with no agent."""
+        (``{"path": ABSOLUTE}``; none: the workspace's newest): replayed from the file, with no agent."""
+        if not arguments or arguments[0] in (None, {}):
+            newest = await asyncio.to_thread(newest_capture, ls.workspace_roots())
+            if newest is None:
+                return _error_result(
+                    ls,
+                    AgentError(
+                        "bad-request",
+                        f"{OPEN_CAPTURE}: no capture (.lpcap) in the workspace's folders",
+                        "keep one with `lineprobe profile --save FILE.lpcap -- ./program` (or --pid PID)",
+                    ),
+                )
+            arguments = ({"path": str(newest)},)
         path = _absolute_path(arguments)
         if path is None:
             return _error_result(ls, AgentError("bad-request", f"{OPEN_CAPTURE}: path must be absolute"))
