@@ -1067,15 +1067,18 @@ async function typeInFileDialog(page: Page, title: string, file: string): Promis
   await page.locator(".quick-input-widget .quick-input-title", { hasText: title }).first().waitFor();
   const box = page.locator(QUICK_INPUT_BOX);
   const name = path.basename(file);
+  // The file's own row, by its exact name: Enter would take the row the dialog made active, which
+  // can be a folder listed first with the same start (CAPTURE.lpcap.binaries/, seen in CI).
+  const exactName = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+  const row = page.locator(`${QUICK_INPUT} .monaco-list-row`, { has: page.locator(".label-name", { hasText: exactName }) }).first();
   for (let attempt = 0; attempt < 20; attempt++) {
     await box.fill(file);
     await page.waitForTimeout(300);
-    const listed = await quickPickRow(page, name).count();
-    if ((await box.inputValue()) === file && listed > 0) {
+    if ((await box.inputValue()) === file && (await row.count()) > 0) {
       break;
     }
   }
-  await page.keyboard.press("Enter");
+  await row.click();
 }
 
 /** The webview frame (of those open, shown or retained) whose page has `selector`. */
