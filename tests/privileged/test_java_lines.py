@@ -69,8 +69,12 @@ def test_a_running_jvm_gets_the_agent_at_the_end_of_the_window_and_runs_on(spawn
     assert report["warnings"] == [], report["warnings"]
     assert _left_in_tmp(target.pid) == []
     assert target.poll() is None, "the JVM runs on after the agent came and stopped"
-    again = profile_json("--pid", str(target.pid), "--duration", "1")  # the agent loaded a second time
-    assert _hottest(again)["line"] == marked_line(APP_JAVA, "IS-DIVISIBLE")
+    # The agent loaded a second time: the JIT code is named on its lines again. (The loop's line
+    # and isDivisible's, inlined in it, share most samples; in 1 s one CI run had the loop's first.)
+    again = profile_json("--pid", str(target.pid), "--duration", "2")
+    top = sorted(again["lines"], key=lambda line: -line["self"])[:2]
+    assert marked_line(APP_JAVA, "IS-DIVISIBLE") in [line["line"] for line in top], top
+    assert all(line["path"] == "slowy/App.java" for line in top), top
 
 
 def test_a_running_jvm_without_exact_lines_is_told_how_to_get_them(spawn, workloads: Path) -> None:

@@ -154,5 +154,8 @@ def test_the_split_agrees_with_libbpf_tools_offcputime_side_by_side(workloads: P
 
     assert abs(fsync_share(ours) - fsync_share(theirs)) <= 1.5, (ours, theirs)
     assert abs(ours["do_nanosleep"] - theirs["do_nanosleep"]) <= 0.05 * theirs["do_nanosleep"]
+    # Within 8% of the program's own figures: offcputime's work at each switch (attached second)
+    # falls inside lineprobe's intervals, 1% of the fsync waits on a quiet machine and 5.6% in a CI
+    # run on a VM reclaiming its page cache.
     for reason, microseconds in truth.items():
-        assert abs(ours[reason] - microseconds) <= 0.05 * microseconds, (reason, ours, truth)
+        assert abs(ours[reason] - microseconds) <= 0.08 * microseconds, (reason, ours, truth)

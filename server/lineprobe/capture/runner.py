@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -79,6 +80,26 @@ class LaunchedCommand:
             raise
         finally:
             os.close(read_end)
+        self._wait_at_gate()
+
+    def _wait_at_gate(self, timeout_s: float = 10.0) -> None:
+        """Returns once the shell waits in its ``read``: its own exec and its loader are done. Until
+        then the process is half loaded (an exec whose files the page cache had evicted, on a
+        machine that reclaims cold pages, took long enough for the agent to find no C library
+        mapped in it, seen in CI), and what the agent reads of it would be of that moment."""
+        deadline = time.monotonic() + timeout_s
+        proc = Path(f"/proc/{self.process.pid}")
+        while time.monotonic() < deadline and self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                # read(0, ...): syscall 0 on fd 0, the gate's pipe (x86-64's numbering).
+                if (proc / "syscall").read_text().split()[:2] == ["0", "0x0"]:
+                    return
+            # Else (not ours to read under Yama, another architecture): asleep, not in disk I/O.
+            with contextlib.suppress(OSError):
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state == "S" and (proc / "wchan").read_text() not in ("", "0"):
+                    return
+            time.sleep(0.002)
 
     @property
     def pid(self) -> int:
