@@ -40,15 +40,17 @@ def test_every_thread_of_an_openmp_program_is_counted_apart(workloads: Path, spa
     assert all(t["self"] > report["samples"] / 6 for t in threads.values()), threads
 
     worker = next(tid for tid in tasks if tid != target.pid)
-    only = _json("profile", "--pid", str(target.pid), "--duration", "1", "--thread", str(worker))
+    only = _json("profile", "--pid", str(target.pid), "--duration", "2", "--thread", str(worker))
     assert only["selection"] == f"thread {worker} ({tasks[worker]})"
     assert [t["tid"] for t in only["threads"]] == [worker]
     assert only["samples"] == only["threads"][0]["self"] > 0
+    # The worker's work is primes.c's, the modulo line among its two hottest: one thread of three
+    # on two CPUs gets about 130 samples in 2 s, and the timer's skid puts part of the modulo's on
+    # the function's closing line or the caller's (in one CI run of 1 s, the closing line came first).
     source = WORKLOADS / "primes" / "primes.c"
-    assert (only["lines"][0]["path"], only["lines"][0]["line"]) == (
-        str(source),
-        marked_line(source, "return n % d == 0;"),
-    )
+    top = [(line["path"], line["line"], line["function"]) for line in only["lines"][:2]]
+    assert (str(source), marked_line(source, "return n % d == 0;"), "is_divisible") in top, top
+    assert all(path == str(source) for path, _, _ in top), top
 
 
 def test_a_program_alternating_between_two_functions_shows_them_in_alternating_time(

@@ -201,9 +201,7 @@ def run(
         output = ""
         if reference is not None:
             reference.send_signal(signal.SIGINT)
-            # bcc's exit (symbolizing each stack, detaching) took over 30 s in a CI run of a VM
-            # whose page cache was being reclaimed: it is not what is timed here.
-            output = reference.communicate(timeout=180)[0]
+            output = reference.communicate(timeout=30)[0]
         target_counter.stop()
         system_counter.stop()
         return Run(

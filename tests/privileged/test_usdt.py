@@ -204,7 +204,7 @@ def test_argument_counts_match_argdist_side_by_side(runs) -> None:
 
     time.sleep(2.5)  # argdist's interval that saw the last hits is printed
     argdist.send_signal(signal.SIGINT)
-    ref_out, ref_err = argdist.communicate(timeout=180)  # bcc's exit took over 60 s in a CI run
+    ref_out, ref_err = argdist.communicate(timeout=60)
     reference: dict[int, int] = {}
     for line in ref_out.splitlines():
         parts = line.split()
