@@ -1,6 +1,7 @@
 /** Messages with buttons that fix the problem they report (see model/failures). */
 import * as vscode from "vscode";
 import type { Action, ActionButton, UserMessage } from "./model/failures";
+import type { ServerMessage } from "./model/messages";
 
 export class ActionRunner {
   constructor(private readonly output: vscode.LogOutputChannel) {}
@@ -20,6 +21,15 @@ export class ActionRunner {
         void this.run(button);
       }
     });
+  }
+
+  /** Server messages held while a profile or trace ran that its result does not explain, shown
+   * as the server meant them (model/messages). */
+  showHeld(messages: ServerMessage[]): void {
+    for (const message of messages) {
+      const severity = message.type === 1 ? "error" : message.type === 2 ? "warning" : "info";
+      this.show({ severity, text: message.message, buttons: [] });
+    }
   }
 
   async run(button: ActionButton): Promise<void> {

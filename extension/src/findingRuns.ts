@@ -10,7 +10,7 @@
 import * as vscode from "vscode";
 import type { ActionRunner } from "./actions";
 import type { ServerClient } from "./client";
-import { clientError, failureMessage, warningMessage } from "./model/failures";
+import { checkedResult, clientError, failureMessage, warningMessage } from "./model/failures";
 import { leakSummary, syscallSummary } from "./model/findings";
 import type { MessageGate } from "./model/messages";
 import { baseName } from "./model/processes";
@@ -61,7 +61,7 @@ export class FindingRuns {
         async (_progress, cancelled) => {
           const stop = cancelled.onCancellationRequested(() => void this.server.execute(ServerCommand.stop).catch(() => undefined));
           try {
-            return asResult(await send());
+            return checkedResult<SyscallsResult | LeaksResult>(await send());
           } finally {
             stop.dispose();
           }
@@ -70,10 +70,7 @@ export class FindingRuns {
     } catch (error) {
       result = { ok: false, error: clientError(error instanceof Error ? error.message : String(error)) };
     }
-    for (const message of this.gate.end(result)) {
-      const severity = message.type === 1 ? "error" : message.type === 2 ? "warning" : "info";
-      this.actions.show({ severity, text: message.message, buttons: [] });
-    }
+    this.actions.showHeld(this.gate.end(result));
     this.present(kind, what, result);
     return result;
   }
@@ -101,15 +98,4 @@ export class FindingRuns {
     });
     this.server.output.info(text);
   }
-}
-
-/** A result of an unexpected shape (an old server, a bug) is reported, not trusted. */
-function asResult(value: unknown): SyscallsResult | LeaksResult {
-  if (value && typeof value === "object" && "ok" in value) {
-    return value as SyscallsResult | LeaksResult;
-  }
-  return {
-    ok: false,
-    error: { code: "internal", message: `unexpected answer from the server: ${JSON.stringify(value)}`, hint: null },
-  };
 }

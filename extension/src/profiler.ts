@@ -10,7 +10,7 @@
 import * as vscode from "vscode";
 import type { ActionRunner } from "./actions";
 import type { ServerClient } from "./client";
-import { clientError, failureMessage, warningMessage } from "./model/failures";
+import { checkedResult, clientError, failureMessage, warningMessage } from "./model/failures";
 import { MessageGate } from "./model/messages";
 import { baseName } from "./model/processes";
 import { ServerCommand, type ProfileArguments, type ProfileResult } from "./model/protocol";
@@ -67,15 +67,11 @@ export class Profiler {
     this.gate.begin();
     let result: ProfileResult;
     try {
-      result = asProfileResult(await send());
+      result = checkedResult<ProfileResult>(await send());
     } catch (error) {
       result = { ok: false, error: clientError(error instanceof Error ? error.message : String(error)) };
     }
-    for (const message of this.gate.end(result)) {
-      // Held messages that the result does not explain, shown as the server meant them.
-      const severity = message.type === 1 ? "error" : message.type === 2 ? "warning" : "info";
-      this.actions.show({ severity, text: message.message, buttons: [] });
-    }
+    this.actions.showHeld(this.gate.end(result));
     this.present(args, result);
     this.finishedEmitter.fire(result);
     return result;
@@ -125,15 +121,4 @@ export class Profiler {
       .join(" ");
     this.server.output.info(`profile of PID ${result.target.pid}: ${result.samples} samples, ${result.lost} lost; ${timings}`);
   }
-}
-
-/** A result of an unexpected shape (an old server, a bug) is reported, not trusted. */
-function asProfileResult(value: unknown): ProfileResult {
-  if (value && typeof value === "object" && "ok" in value) {
-    return value as ProfileResult;
-  }
-  return {
-    ok: false,
-    error: { code: "internal", message: `unexpected answer from the server: ${JSON.stringify(value)}`, hint: null },
-  };
 }

@@ -103,3 +103,15 @@ export function clientError(message: string): ServerError {
     hint: "restart it with 'lineprobe: Restart Server'; its log is in the Output panel",
   };
 }
+
+/** A command's answer as the `{ok, ...}` result it should be; one of another shape (an old server,
+ * a bug) is reported as an `internal` failure, not trusted. */
+export function checkedResult<T extends { ok: boolean }>(value: unknown): T | { ok: false; error: ServerError } {
+  if (value && typeof value === "object" && "ok" in value) {
+    return value as T;
+  }
+  return {
+    ok: false,
+    error: { code: "internal", message: `unexpected answer from the server: ${JSON.stringify(value)}`, hint: null },
+  };
+}

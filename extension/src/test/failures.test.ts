@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { clientError, failureMessage, warningMessage } from "../model/failures";
+import { checkedResult, clientError, failureMessage, warningMessage } from "../model/failures";
 import { MessageGate } from "../model/messages";
 import type { ProfileResult } from "../model/protocol";
 
@@ -58,4 +58,12 @@ test("warnings held during a successful profile are dropped when the result carr
     timings: {},
   };
   assert.deepEqual(gate.end(success), []);
+});
+
+test("an answer of another shape than a command's result is an internal failure, not trusted", () => {
+  assert.deepEqual(checkedResult<{ ok: true; n: number }>({ ok: true, n: 3 }), { ok: true, n: 3 });
+  const odd = checkedResult<{ ok: true }>([1, 2]);
+  assert.equal(odd.ok, false);
+  assert.ok(!odd.ok && odd.error.code === "internal" && odd.error.message.includes("[1,2]"));
+  assert.equal(checkedResult<{ ok: true }>(null).ok, false);
 });

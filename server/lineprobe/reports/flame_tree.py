@@ -13,16 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lineprobe.costs.model import StackProfile
-from lineprobe.reports.folded import frame_label
+from lineprobe.reports.folded import frame_label, function_label
 from lineprobe.symbolization.frame import SourceFrame
 
 FrameLabel = Callable[[SourceFrame], str]
 """What makes two frames one node: ``frame_label`` (function and line) or ``function_label``."""
-
-
-def function_label(frame: SourceFrame) -> str:
-    """A frame's function, whichever of its lines: the node of a flame graph merged by function."""
-    return frame.label.replace(";", ":").replace(" ", "_").replace("\n", "")
 
 
 def node_label(by_function: bool) -> FrameLabel:

@@ -15,8 +15,14 @@ from lineprobe.costs.model import StackProfile
 from lineprobe.symbolization.frame import FrameKind, SourceFrame
 
 
+def function_label(frame: SourceFrame) -> str:
+    """A frame's function as a folded stack names it, whichever of its lines (no ``;``, spaces or
+    newlines): the node of a flame graph merged by function."""
+    return frame.label.replace(";", ":").replace(" ", "_").replace("\n", "")
+
+
 def frame_label(frame: SourceFrame) -> str:
-    label = frame.label.replace(";", ":").replace(" ", "_").replace("\n", "")
+    label = function_label(frame)
     if frame.line and frame.kind is not FrameKind.KERNEL:
         label += f":{frame.line}"
     return label
