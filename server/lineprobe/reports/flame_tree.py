@@ -32,8 +32,8 @@ class FlameNode:
     children: dict[str, FlameNode] = field(default_factory=dict)
     before: int = 0
     """In a compared tree (``compared_flame_tree``): the before profile's samples on this path."""
-    heaviest: int = 0
-    """The largest count of one stack through this node: its ``frame`` is that stack's (merged by
+    frame_counts: dict[SourceFrame, int] = field(default_factory=dict)
+    """Samples through this node by frame: its ``frame`` is the one with the most (merged by
     function, the line a click opens is where the most samples passed)."""
 
 
@@ -63,8 +63,10 @@ def _add(root: FlameNode, profile: StackProfile, before: bool, label: FrameLabel
             child = node.children.get(name)
             if child is None:
                 child = node.children[name] = FlameNode(name, frame)
-            if not before and stack.count > child.heaviest:
-                child.frame, child.heaviest = frame, stack.count
+            if not before:
+                counted = child.frame_counts[frame] = child.frame_counts.get(frame, 0) + stack.count
+                if child.frame is None or counted > child.frame_counts.get(child.frame, 0):
+                    child.frame = frame
             _count(child, stack.count, before)
             node = child
 
