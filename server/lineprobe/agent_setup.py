@@ -41,8 +41,9 @@ GRANT = (
     "Members of group {group} may ask lineprobe's agent (root) to trace processes they could debug"
     " with ptrace themselves: their own, unless non-dumpable, as Yama's ptrace_scope allows."
     " Root's processes, other users' and system-wide views (disk, interrupts for every task) stay"
-    " root's. The agent's code is installed root-owned in {prefix}; the socket {socket} is"
-    " mode 0660, root's and {group}'s; each member has at most four agents at once."
+    " root's. The agent's code is installed root-owned in {prefix}; the service on {socket} serves"
+    " {group}'s members alone (it checks the group for each connection, so a member added now may"
+    " trace at once, with no new login); each member has at most four agents at once."
 )
 
 
@@ -81,20 +82,20 @@ class AgentSetup:
             self.say(f"group {self.group} made")
         for user in users:
             _run(["usermod", "-aG", self.group, user], f"adding {user} to {self.group}")
-            self.say(f"{user} added to {self.group} (it takes effect at their next login)")
+            self.say(f"{user} added to {self.group}: they may trace their own processes now")
         if systemd_running():
             self._install_units()
         else:
             self._start_daemon()
 
     def units(self) -> dict[str, str]:
-        """systemd's socket unit (the socket, made by systemd, mode 0660, root's and the group's)
+        """systemd's socket unit (the socket, made by systemd; the service checks the group itself)
         and the service it starts on the first connection: the lineprobe service, handed the
         socket, so that the per-caller limits hold under systemd as without it."""
         return {
             SOCKET_UNIT: (
                 "[Unit]\nDescription=lineprobe's agent service socket\n\n"
-                f"[Socket]\nListenStream={self.socket}\nSocketMode=0660\nSocketUser=root\n"
+                f"[Socket]\nListenStream={self.socket}\nSocketMode=0666\nSocketUser=root\n"
                 f"SocketGroup={self.group}\nDirectoryMode=0755\n\n"
                 "[Install]\nWantedBy=sockets.target\n"
             ),

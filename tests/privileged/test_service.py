@@ -50,8 +50,9 @@ def service(throwaway_user: ThrowawayUser, tmp_path_factory: pytest.TempPathFact
         log.close()
         raise AssertionError(f"{exc}: {(folder / 'service.log').read_text()}") from None
     try:
+        # Anyone may connect; the service serves the group's members alone (the next test).
         assert (
-            socket_path.stat().st_mode & 0o777 == 0o660
+            socket_path.stat().st_mode & 0o777 == 0o666
             and socket_path.stat().st_gid == grp.getgrnam(group).gr_gid
         )
         yield socket_path
@@ -120,12 +121,23 @@ def test_root_and_other_users_and_non_dumpable_processes_are_refused_with_a_reas
     assert refused.returncode != 0 and "tracing every task needs root" in refused.stderr, refused.stderr
 
 
-def test_only_the_group_may_connect(service: Path) -> None:
-    script = f"import socket; s = socket.socket(socket.AF_UNIX); s.connect({str(service)!r})"
-    done = subprocess.run(
-        ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", script], capture_output=True, text=True
+def test_only_the_group_is_served_and_others_are_told_why(service: Path) -> None:
+    """``nobody`` connects (the socket is 0666) and gets a refusal naming the group and the set-up,
+    and no agent; the service's membership check is all that stands between them."""
+    script = (
+        "import socket, sys; s = socket.socket(socket.AF_UNIX); "
+        f"s.connect({str(service)!r}); s.settimeout(10); sys.stdout.buffer.write(s.recv(65536))"
     )
-    assert done.returncode != 0 and "Permission denied" in done.stderr, done.stderr
+    before = (service.parent / "service.log").read_text().count(" for uid ")
+    done = subprocess.run(
+        ["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", script], capture_output=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    refusal = protocol.decode_message(done.stdout.strip())
+    assert isinstance(refusal, protocol.Failure) and refusal.code == "no-privileges", refusal
+    assert "nobody" in refusal.message and "is not a member of group lp-svc-" in refusal.message
+    assert refusal.hint is not None and "setup-agent --user nobody" in refusal.hint
+    assert (service.parent / "service.log").read_text().count(" for uid ") == before, "an agent was started"
 
 
 def test_one_user_gets_a_bounded_number_of_agents(throwaway_user: ThrowawayUser, service: Path) -> None:

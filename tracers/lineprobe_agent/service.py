@@ -6,8 +6,12 @@ how many agents one user may have at once.
 
     python -I -m lineprobe_agent.service --socket /run/lineprobe/agent.sock --group lineprobe
 
-The socket is made mode 0660, owned by root and the group: the group is who may ask at all (the
-set-up, ``lineprobe setup-agent``, makes it). Where systemd runs, its socket unit makes the
+Who may ask at all is the group (the set-up, ``lineprobe setup-agent``, makes it), checked here
+for each connection against the group database, before anything else is done for it: a user the
+set-up has just added is served at once, from the session they are in, where the socket's file
+permissions would wait for their next login to give them the group. So the socket is mode 0666
+(0600, root's alone, without a group) and a connection of someone else is answered with a refusal
+that names the group and the set-up. Where systemd runs, its socket unit makes the
 socket and hands it over when the first caller connects (socket activation: ``LISTEN_FDS``, the
 socket as descriptor 3), and this process serves it as its own: the per-caller limits and the
 sweep are the same either way.
@@ -19,10 +23,10 @@ import argparse
 import contextlib
 import grp
 import os
+import pwd
 import resource
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lineprobe_agent import protocol
+from lineprobe_agent.access import Caller, CallerUnknown
 from lineprobe_agent.code_trust import UntrustedCode, check_running_code
 from lineprobe_agent.tracefs_sweep import sweep_stale_probes
 
@@ -48,6 +53,8 @@ LISTEN_BACKLOG = 64
 class Service:
     listener: socket.socket
     agent_argv: list[str]
+    group: str | None = None
+    """Whose members may connect (root always may); None: root alone."""
     per_caller: int = AGENTS_PER_CALLER
     log: BinaryIO | None = None
     agents: dict[int, tuple[int, subprocess.Popen[bytes]]] = field(default_factory=dict)
@@ -70,18 +77,17 @@ class Service:
                 self._start_agent(connection)
 
     def _start_agent(self, connection: socket.socket) -> None:
-        _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-        running = sum(1 for owner, _ in self.agents.values() if owner == uid)
-        if running >= self.per_caller:
-            refusal = protocol.Failure(
-                None,
-                "busy",
-                f"uid {uid} already has {running} lineprobe agents running (at most {self.per_caller})",
-                "stop a trace first, or close another editor's lineprobe",
-            )
+        try:
+            caller = Caller.of_socket(connection.fileno())
+        except CallerUnknown as exc:
+            self._say(f"refused a connection: {exc}")
+            return
+        uid = caller.uid
+        refusal = self._refusal(caller)
+        if refusal is not None:
             with contextlib.suppress(OSError):
                 connection.sendall(protocol.encode(refusal))
-            self._say(f"refused uid {uid}: {running} agents running")
+            self._say(f"refused uid {uid}: {refusal.message}")
             return
         agent = subprocess.Popen(
             self.agent_argv,
@@ -97,6 +103,31 @@ class Service:
             resource.prlimit(agent.pid, resource.RLIMIT_AS, (AGENT_ADDRESS_SPACE, AGENT_ADDRESS_SPACE))
         self.agents[agent.pid] = (uid, agent)
         self._say(f"agent {agent.pid} for uid {uid}")
+
+    def _refusal(self, caller: Caller) -> protocol.Failure | None:
+        """Why ``caller`` gets no agent: not in the group, or too many agents already."""
+        if not caller.is_root and not is_member(caller, self.group):
+            try:
+                name = pwd.getpwuid(caller.uid).pw_name
+            except KeyError:
+                name = str(caller.uid)
+            return protocol.Failure(
+                None,
+                "no-privileges",
+                f"{name} (uid {caller.uid}) is not a member of group {self.group or 'root'}, whose members"
+                " may ask the lineprobe service for traces",
+                f"an administrator adds you once: sudo lineprobe setup-agent --user {name}",
+            )
+        running = sum(1 for owner, _ in self.agents.values() if owner == caller.uid)
+        if running >= self.per_caller:
+            return protocol.Failure(
+                None,
+                "busy",
+                f"uid {caller.uid} already has {running} lineprobe agents running"
+                f" (at most {self.per_caller})",
+                "stop a trace first, or close another editor's lineprobe",
+            )
+        return None
 
     def _reap(self) -> None:
         for pid, (_, agent) in list(self.agents.items()):
@@ -126,8 +157,27 @@ class Service:
             self.log.flush()
 
 
+def is_member(caller: Caller, group: str | None) -> bool:
+    """Whether ``caller`` belongs to ``group``: by the groups its connection was made with, or by
+    the group database as it is now (a member added since the caller's login counts)."""
+    if group is None:
+        return False
+    try:
+        entry = grp.getgrnam(group)
+    except KeyError:
+        return False
+    if caller.gid == entry.gr_gid or entry.gr_gid in caller.groups:
+        return True
+    try:
+        user = pwd.getpwuid(caller.uid)
+    except KeyError:
+        return False
+    return user.pw_gid == entry.gr_gid or user.pw_name in entry.gr_mem
+
+
 def listen(path: Path, group: str | None) -> socket.socket:
-    """The service's socket at ``path``, mode 0660, root's and ``group``'s (a stale one replaced).
+    """The service's socket at ``path`` (a stale one replaced): mode 0666 with a group, whose
+    membership the service checks itself; else 0600, root's alone.
 
     Bound under a name of its own and renamed into place once listening: a client never finds
     ``path`` before it accepts connections (bind, then listen, left a moment that refused them)."""
@@ -141,9 +191,9 @@ def listen(path: Path, group: str | None) -> socket.socket:
         listener.bind(str(staging))
     finally:
         os.umask(old)
-    gid = grp.getgrnam(group).gr_gid if group else 0
+    gid = grp.getgrnam(group).gr_gid if group else 0  # an unknown group fails here, at start
     os.chown(staging, 0, gid)
-    os.chmod(staging, 0o660 if group else 0o600)
+    os.chmod(staging, 0o666 if group else 0o600)
     listener.listen(LISTEN_BACKLOG)
     os.rename(staging, path)  # replaces a stale socket in one step
     return listener
@@ -184,7 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     activated = listener_from_systemd()
     listener = activated if activated is not None else listen(args.socket, args.group)
     service = Service(
-        listener, [sys.executable, "-I", "-m", "lineprobe_agent"], args.per_caller, sys.stderr.buffer
+        listener,
+        [sys.executable, "-I", "-m", "lineprobe_agent"],
+        group=args.group,
+        per_caller=args.per_caller,
+        log=sys.stderr.buffer,
     )
     signal.signal(signal.SIGTERM, service.stop)
     signal.signal(signal.SIGINT, service.stop)
