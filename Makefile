@@ -72,10 +72,10 @@ typecheck: venv
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit
 
-privileged: setup headers
+privileged: setup headers extension-modules
 	$(BIN)/python -m pytest -q -m privileged tests
 
-test: setup headers install-agent lint typecheck
+test: setup headers install-agent extension-modules lint typecheck
 	$(BIN)/python -m pytest -q -rs tests
 
 # The recorded captures that tests/lsp/ replays without privileges (tests/recordings/record.py):
@@ -159,10 +159,13 @@ clean:
 
 # The VS Code extension (extension/): type check, unit tests, and the .vsix
 # in extension/dist/lineprobe.vsix. Needs node and npm (the system's).
-.PHONY: extension e2e-editor
-extension:
-	@cd extension && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --silent --no-audit --no-fund; } \
-	  && npx --no-install tsc -p . --noEmit && npm test --silent && npm run --silent package
+.PHONY: extension extension-modules e2e-editor
+extension: extension-modules
+	@cd extension && npx --no-install tsc -p . --noEmit && npm test --silent && npm run --silent package
+
+# The extension's node modules: the privileged tests run its set-up step's code (tests/privileged/test_first_trace.py).
+extension-modules:
+	@cd extension && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --silent --no-audit --no-fund; }
 
 # The extension in a real VS Code (code-server in headless Chromium) and the
 # server in Neovim, against a running workload. The first run installs

@@ -6,8 +6,9 @@ import type { ServerMessage } from "./model/messages";
 export class ActionRunner {
   constructor(private readonly output: vscode.LogOutputChannel) {}
 
-  /** Shows the message; runs the button's action when one is clicked. Does not wait for the user. */
-  show(message: UserMessage): void {
+  /** Shows the message; runs the button's action when one is clicked. Does not wait for the user.
+   * `retry` runs again what failed once the action has fixed it (the tracing service set up). */
+  show(message: UserMessage, retry?: () => void): void {
     const titles = message.buttons.map((b) => b.title);
     const shown =
       message.severity === "error"
@@ -18,7 +19,7 @@ export class ActionRunner {
     void shown.then((choice) => {
       const button = message.buttons.find((b) => b.title === choice);
       if (button) {
-        void this.run(button);
+        void this.run(button, retry);
       }
     });
   }
@@ -32,7 +33,7 @@ export class ActionRunner {
     }
   }
 
-  async run(button: ActionButton): Promise<void> {
+  async run(button: ActionButton, retry?: () => void): Promise<void> {
     const commands: Record<Exclude<Action, "showLog" | "copyText">, [string, ...unknown[]]> = {
       openLauncherSetting: ["workbench.action.openSettings", "lineprobe.launcher"],
       openPathMappingsSetting: ["workbench.action.openSettings", "lineprobe.pathMappings"],
@@ -49,7 +50,10 @@ export class ActionRunner {
       void vscode.window.showInformationMessage(`Copied: ${button.text}`);
     } else {
       const [command, ...args] = commands[button.action];
-      await vscode.commands.executeCommand(command, ...args);
+      const fixed = await vscode.commands.executeCommand(command, ...args);
+      if (button.action === "setUpAgent" && fixed === true) {
+        retry?.();
+      }
     }
   }
 }

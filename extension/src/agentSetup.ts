@@ -1,44 +1,105 @@
-/** The commands that set up (or remove) the lineprobe service, in a terminal the user watches. */
+/**
+ * Setting up (or removing) the lineprobe service from the editor: one consent, then the set-up
+ * as root with its password asked by polkit's dialog or in the editor (model/elevation), its
+ * output in lineprobe's log. Nothing privileged runs before the user has said yes here.
+ */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as vscode from "vscode";
 import type { ServerClient } from "./client";
-import { agentSetupCommand, SETUP_EXPLANATION, shellQuote, type Elevator } from "./model/agentSetup";
+import { agentSetupCommand, SETUP_EXPLANATION, shellQuote } from "./model/agentSetup";
+import { runAsRoot, type ElevationOutcome } from "./model/elevation";
 
 const PKEXEC = "/usr/bin/pkexec";
 
-export async function setUpAgent(server: ServerClient, uninstall: boolean): Promise<string[] | undefined> {
+/** Sets the service up (or removes it); true once it is done, so what failed for want of it can
+ * run again. */
+export async function setUpAgent(server: ServerClient, output: vscode.LogOutputChannel, uninstall: boolean): Promise<boolean> {
   const user = os.userInfo().username;
-  const elevator: Elevator = fs.existsSync(PKEXEC) ? "pkexec" : "sudo";
-  const command = agentSetupCommand(server.currentLaunch(), user, elevator, uninstall);
+  const command = agentSetupCommand(server.currentLaunch(), user, uninstall);
+  const typed = `sudo lineprobe setup-agent ${uninstall ? "--uninstall" : `--user ${user}`}`;
   if (!command) {
-    const typed = `sudo lineprobe setup-agent ${uninstall ? "--uninstall" : `--user ${user}`}`;
-    const copy = "Copy Command";
-    const choice = await vscode.window.showErrorMessage(
+    await offerToCopy(
       `lineprobe: the server runs from a custom command (lineprobe.server.command), so the editor cannot tell which lineprobe to set up. Run it in a terminal: ${typed}`,
-      copy,
+      typed,
     );
-    if (choice === copy) {
-      await vscode.env.clipboard.writeText(typed);
-    }
-    return undefined;
+    return false;
   }
   const proceed = uninstall ? "Remove" : "Set Up";
   const text = uninstall
-    ? "lineprobe will stop its tracing service and remove it, its group and the installed agent. It asks for an administrator's password."
+    ? "lineprobe will stop its tracing service and remove it, its group and the installed agent. It asks for your password (sudo) or an administrator's (polkit)."
     : SETUP_EXPLANATION;
   const line = command.map(shellQuote).join(" ");
-  const choice = await vscode.window.showWarningMessage(text, { modal: true, detail: line }, proceed);
+  const choice = await vscode.window.showWarningMessage(text, { modal: true, detail: `Runs as root: ${line}` }, proceed);
   if (choice !== proceed) {
-    return undefined;
+    return false;
   }
-  const terminal = vscode.window.createTerminal({ name: "lineprobe set-up" });
-  terminal.show();
-  terminal.sendText(line);
-  if (!uninstall) {
-    void vscode.window.showInformationMessage(
-      "lineprobe: when the set-up in the terminal has finished, log out and in again (a new group takes effect at login); then tracing needs no password.",
-    );
+  output.info(`set-up, as root: ${line}`);
+  const outcome = await vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: uninstall ? "lineprobe: removing the tracing service" : "lineprobe: setting up the tracing service",
+      cancellable: true,
+    },
+    (progress, token): Promise<ElevationOutcome> => {
+      const abort = new AbortController();
+      token.onCancellationRequested(() => abort.abort());
+      return runAsRoot(
+        command,
+        {
+          password: (retry) =>
+            Promise.resolve(
+              vscode.window.showInputBox({
+                title: "lineprobe: the set-up runs as root through sudo",
+                prompt: `${retry ? "Sorry, try again. " : ""}The password of ${user}, for sudo`,
+                password: true,
+                ignoreFocusOut: true,
+              }),
+            ),
+          output: (text) => {
+            output.info(`set-up: ${text}`);
+            progress.report({ message: text.slice(0, 120) });
+          },
+          signal: abort.signal,
+        },
+        fs.existsSync(PKEXEC),
+      );
+    },
+  );
+  output.info(`set-up: ${outcome.outcome}${"message" in outcome ? `: ${outcome.message}` : ""}`);
+  switch (outcome.outcome) {
+    case "done":
+      void vscode.window.showInformationMessage(
+        uninstall
+          ? "lineprobe: the tracing service is removed."
+          : "lineprobe: tracing is set up: you trace your own processes without a password from now on.",
+      );
+      return true;
+    case "cancelled":
+      vscode.window.setStatusBarMessage("lineprobe: set-up cancelled; nothing was changed", 5000);
+      return false;
+    case "unavailable":
+    case "failed": {
+      const why = outcome.outcome === "failed" ? outcome.message : outcome.reason;
+      const inTerminal = "Run in a Terminal";
+      const log = "Show Log";
+      const picked = await vscode.window.showErrorMessage(`lineprobe: the set-up did not finish (${why}).`, inTerminal, log);
+      if (picked === inTerminal) {
+        // Where the editor cannot ask (sudo configured for a terminal only): the same command there.
+        const terminal = vscode.window.createTerminal({ name: "lineprobe set-up" });
+        terminal.show();
+        terminal.sendText(`sudo ${line}`);
+      } else if (picked === log) {
+        output.show();
+      }
+      return false;
+    }
   }
-  return command;
+}
+
+async function offerToCopy(message: string, text: string): Promise<void> {
+  const copy = "Copy Command";
+  if ((await vscode.window.showErrorMessage(message, copy)) === copy) {
+    await vscode.env.clipboard.writeText(text);
+  }
 }

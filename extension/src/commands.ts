@@ -49,6 +49,8 @@ export interface CommandDeps {
   capabilities: CapabilitiesView;
   systemPanel: SystemPanel;
   workspaceState: vscode.Memento;
+  /** lineprobe's log, where the set-up's output goes. */
+  output: vscode.LogOutputChannel;
 }
 
 /** Optional arguments of Profile CPU, for key bindings and other extensions: they override the settings. */
@@ -250,9 +252,9 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       }
     }),
 
-    register("lineprobe.setUpAgent", () => setUpAgent(server, false)),
+    register("lineprobe.setUpAgent", () => setUpAgent(server, deps.output, false)),
 
-    register("lineprobe.removeAgent", () => setUpAgent(server, true)),
+    register("lineprobe.removeAgent", () => setUpAgent(server, deps.output, true)),
 
     register("lineprobe.stopProfile", async (): Promise<void> => {
       try {

@@ -122,6 +122,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       probeRuns,
       systemPanel,
       workspaceState: context.workspaceState,
+      output,
     }),
   );
   await client.start();

@@ -71,13 +71,14 @@ export class FindingRuns {
       result = { ok: false, error: clientError(error instanceof Error ? error.message : String(error)) };
     }
     this.actions.showHeld(this.gate.end(result));
-    this.present(kind, what, result);
+    this.present(kind, what, result, () => void this.run(kind, args, send));
     return result;
   }
 
-  private present(kind: TraceKind, what: string, result: SyscallsResult | LeaksResult): void {
+  /** `retry`: the same trace again, once a fix the failure offers has worked. */
+  private present(kind: TraceKind, what: string, result: SyscallsResult | LeaksResult, retry: () => void): void {
     if (!result.ok) {
-      this.actions.show(failureMessage(result.error));
+      this.actions.show(failureMessage(result.error), retry);
       return;
     }
     const summary =

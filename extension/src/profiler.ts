@@ -72,15 +72,16 @@ export class Profiler {
       result = { ok: false, error: clientError(error instanceof Error ? error.message : String(error)) };
     }
     this.actions.showHeld(this.gate.end(result));
-    this.present(args, result);
+    this.present(args, result, () => void this.run(args, send));
     this.finishedEmitter.fire(result);
     return result;
   }
 
-  private present(args: ProfileArguments, result: ProfileResult): void {
+  /** `retry`: the same profile again, once a fix the failure offers has worked. */
+  private present(args: ProfileArguments, result: ProfileResult, retry: () => void): void {
     if (!result.ok) {
       this.status.set({ kind: "failed", message: `lineprobe: ${result.error.message}` });
-      this.actions.show(failureMessage(result.error));
+      this.actions.show(failureMessage(result.error), retry);
       return;
     }
     this.lastProfiled = { pid: result.target.pid, exe: result.target.exe };

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lineprobe.capture import spawned as agent_client
 from lineprobe.capture.agent_errors import AgentError
-from lineprobe.capture.spawned import SpawnedAgent, agent_command
+from lineprobe.capture.spawned import SpawnedAgent, agent_command, starts_without_asking
 
 
 def test_privileged_callers_start_the_agent_directly_and_isolated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,3 +70,23 @@ def test_an_unprivileged_agent_refuses_to_profile_with_a_reason(monkeypatch: pyt
         agent.trace("profile", 1, 0.5, {"frequency": 99})
     assert caught.value.code == "no-privileges"
     assert "without CAP_BPF/CAP_PERFMON" in caught.value.message
+
+
+def test_an_agent_is_started_unasked_only_where_no_one_is_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The server prepares an agent at start only with privileges, the service set up, or a
+    launcher chosen; the default `sudo -n` waits for the user's first trace."""
+    monkeypatch.setattr(agent_client, "has_tracing_privileges", lambda: False)
+    monkeypatch.delenv("LINEPROBE_LAUNCHER", raising=False)
+    monkeypatch.setenv("LINEPROBE_AGENT_SOCKET", str(tmp_path / "agent.sock"))
+    assert not starts_without_asking()
+    assert starts_without_asking("sudo -n")
+    monkeypatch.setenv("LINEPROBE_LAUNCHER", "service")
+    assert starts_without_asking()
+    monkeypatch.delenv("LINEPROBE_LAUNCHER")
+    (tmp_path / "agent.sock").touch()
+    assert starts_without_asking()
+    (tmp_path / "agent.sock").unlink()
+    monkeypatch.setattr(agent_client, "has_tracing_privileges", lambda: True)
+    assert starts_without_asking()

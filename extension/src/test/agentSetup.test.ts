@@ -5,8 +5,7 @@ import { agentSetupCommand, shellQuote } from "../model/agentSetup";
 const venv = { command: "/home/ann/proj/.venv/bin/python", args: ["-P", "-m", "lineprobe.cli", "serve"], origin: "setting" };
 
 test("the set-up runs the server's own lineprobe, its serve swapped for setup-agent, as root", () => {
-  assert.deepEqual(agentSetupCommand(venv, "ann", "pkexec"), [
-    "pkexec",
+  assert.deepEqual(agentSetupCommand(venv, "ann"), [
     "/home/ann/proj/.venv/bin/python",
     "-P",
     "-m",
@@ -16,12 +15,12 @@ test("the set-up runs the server's own lineprobe, its serve swapped for setup-ag
     "ann",
   ]);
   const script = { command: "/w/.venv/bin/lineprobe", args: ["serve", "--stdio"], origin: "workspace" };
-  assert.deepEqual(agentSetupCommand(script, "ann", "sudo", true), ["sudo", "/w/.venv/bin/lineprobe", "setup-agent", "--uninstall"]);
+  assert.deepEqual(agentSetupCommand(script, "ann", true), ["/w/.venv/bin/lineprobe", "setup-agent", "--uninstall"]);
 });
 
 test("a custom server command, or a user name the shell would read otherwise, gets no command", () => {
-  assert.equal(agentSetupCommand({ command: "ssh", args: ["box", "lineprobe-serve"], origin: "setting" }, "ann", "sudo"), undefined);
-  assert.equal(agentSetupCommand(venv, "ann; rm -rf ~", "sudo"), undefined);
+  assert.equal(agentSetupCommand({ command: "ssh", args: ["box", "lineprobe-serve"], origin: "setting" }, "ann"), undefined);
+  assert.equal(agentSetupCommand(venv, "ann; rm -rf ~"), undefined);
 });
 
 test("arguments are quoted for the terminal", () => {

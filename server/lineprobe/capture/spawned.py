@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import pwd
 import queue
 import shlex
 import shutil
@@ -184,7 +185,9 @@ class SpawnedAgent:
         detail = " ".join(line.strip() for line in self._stderr_tail if line.strip())[-600:]
         if "password is required" in detail or "a terminal is required" in detail:
             return (
-                "the launcher asked for a password: tracing needs privileges. Run as root, or allow "
+                "the launcher asked for a password: tracing needs privileges. Set up the lineprobe "
+                f"service once (as root: `lineprobe setup-agent --user {_user_name()}`; in VS Code: "
+                "lineprobe: Set Up the Tracing Service…), or run as root, or allow "
                 f"`{shlex.join(argv)}` without a password (sudoers NOPASSWD), or set LINEPROBE_LAUNCHER"
             )
         return f"the agent did not start (`{shlex.join(argv)}`): {detail or 'no output'}"
@@ -362,6 +365,22 @@ class ServiceAgent(SpawnedAgent):
     def _startup_failure(self, argv: list[str]) -> str:
         detail = " ".join(line.strip() for line in self._stderr_tail if line.strip())[-600:]
         return f"the lineprobe service at {self.path} did not start an agent: {detail or 'no answer'}"
+
+
+def _user_name() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def starts_without_asking(launcher: str | None = None) -> bool:
+    """Whether an agent can be had without anyone being asked for anything: this process may
+    trace, the lineprobe service is set up, or a launcher was chosen (``launcher``, else
+    ``LINEPROBE_LAUNCHER``). Only then does the server start one before the user asks for a
+    trace; the default launcher, ``sudo -n``, is tried when they do."""
+    chosen = launcher if launcher is not None else os.environ.get("LINEPROBE_LAUNCHER")
+    return has_tracing_privileges() or chosen is not None or os.path.exists(service_socket())
 
 
 def live_agent(launcher: str | None = None, recorder: Recorder | None = None) -> SpawnedAgent:

@@ -21,6 +21,7 @@ from pygls.uris import to_fs_path
 
 from lineprobe.capture.agent_errors import AgentError
 from lineprobe.capture.runner import CaptureRunner
+from lineprobe.capture.spawned import starts_without_asking
 from lineprobe.lsp.cancellation import CancellableCommandsProtocol
 from lineprobe.lsp.framing import BoundedInput
 from lineprobe.lsp.leak_view import LeakView
@@ -101,10 +102,12 @@ def create_server() -> LineprobeServer:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: LineprobeServer, params: types.InitializedParams) -> None:
         ls.state.program_watch = asyncio.create_task(running_binaries.watch_running_programs(ls))
-        if not ls.state.settings.prepare_agent:
+        if not ls.state.settings.prepare_agent or not starts_without_asking(ls.state.settings.launcher):
+            # Nothing privileged is tried before the user asks for a trace: without privileges,
+            # the service or a chosen launcher, that would be `sudo -n` at every editor start.
             return
         # Start the agent and compile the CPU sampler now, off the event loop, so that the
-        # user's first profile starts at once. A failure here (no privileges...) is
+        # user's first profile starts at once. A failure here (a launcher refused...) is
         # reported when a command needs the agent, with the reason and a fix.
         try:
             await asyncio.to_thread(ls.state.runner.prepare, (kinds.PROFILE.program,))
