@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as vscode from "vscode";
 import type { ServerClient } from "./client";
-import { agentSetupCommand, SETUP_EXPLANATION, shellQuote } from "./model/agentSetup";
+import { absoluteCommand, agentSetupCommand, SETUP_EXPLANATION, shellQuote } from "./model/agentSetup";
 import { runAsRoot, type ElevationOutcome } from "./model/elevation";
 
 const PKEXEC = "/usr/bin/pkexec";
@@ -16,8 +16,16 @@ const PKEXEC = "/usr/bin/pkexec";
  * run again. */
 export async function setUpAgent(server: ServerClient, output: vscode.LogOutputChannel, uninstall: boolean): Promise<boolean> {
   const user = os.userInfo().username;
-  const command = agentSetupCommand(server.currentLaunch(), user, uninstall);
-  const typed = `sudo lineprobe setup-agent ${uninstall ? "--uninstall" : `--user ${user}`}`;
+  const launch = server.currentLaunch();
+  // The server starts in the first workspace folder (client.ts): a relative command is from there.
+  const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? "/";
+  const program = absoluteCommand(launch.command, process.env.PATH ?? "", isExecutable, cwd);
+  const command = program ? agentSetupCommand({ ...launch, command: program }, user, uninstall) : undefined;
+  const typed = `sudo "$(command -v lineprobe)" setup-agent ${uninstall ? "--uninstall" : `--user ${user}`}`;
+  if (!program) {
+    await offerToCopy(`lineprobe: '${launch.command}' (the server's command) is not on PATH, so the editor cannot tell which lineprobe to set up. Run it in a terminal: ${typed}`, typed);
+    return false;
+  }
   if (!command) {
     await offerToCopy(
       `lineprobe: the server runs from a custom command (lineprobe.server.command), so the editor cannot tell which lineprobe to set up. Run it in a terminal: ${typed}`,
@@ -94,6 +102,15 @@ export async function setUpAgent(server: ServerClient, output: vscode.LogOutputC
       }
       return false;
     }
+  }
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
   }
 }
 

@@ -19,19 +19,23 @@
  * GC pauses and class loads reach the status bar live. The system panel
  * charts blocker's file I/O live, then ranks its data file first with its
  * fsync latency histogram, and, on the lab's MariaDB under its insert loop,
- * shows mariadbd's writes as the busiest block I/O. Screenshots go to
- * artifacts/.
+ * shows mariadbd's writes as the busiest block I/O. Last, a stranger's first
+ * run (firstRun.ts): a desktop user installs lineprobe from its wheel and the
+ * .vsix, and their first profile goes through the set-up's one consented
+ * step, their password typed into the editor. Screenshots go to artifacts/.
+ * `LINEPROBE_E2E_ONLY=first-run` runs that part alone.
  *
  * Run by `make e2e-editor` (tests/editor/run.sh sets the paths below).
  */
 import { chromium, type Browser, type Frame, type Page } from "playwright-core";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { startCodeServer } from "./codeServer.ts";
+import { firstRunChecks } from "./firstRun.ts";
 import { checkWithNeovim } from "./neovim.ts";
 import { run, startGroup, stopAll, stopGroup, type Started } from "./processes.ts";
-import { goToLine, openFile, QUICK_INPUT, QUICK_INPUT_BOX, quickPickRow, quickPickRows, runCommand, webviewFrame } from "./vscode.ts";
+import { goToLine, hotLineHeat, openFile, QUICK_INPUT, QUICK_INPUT_BOX, quickPickRow, quickPickRows, runCommand, waitForLine, webviewFrame } from "./vscode.ts";
 
 const REPO = path.resolve(import.meta.dirname, "..", "..");
 const CODE_SERVER = requiredEnv("LINEPROBE_CODE_SERVER");
@@ -95,6 +99,10 @@ async function main(): Promise<void> {
   }
   rmSync(ARTIFACTS, { recursive: true, force: true });
   mkdirSync(ARTIFACTS, { recursive: true });
+  if (process.env.LINEPROBE_E2E_ONLY === "first-run") {
+    await firstRun();
+    return;
+  }
   const scratch = mkdtempSync(path.join(tmpdir(), "lineprobe-e2e-"));
 
   const workload = startGroup("primes", path.join(REPO, "workloads", "build", "primes"), ["200000", "0"]);
@@ -120,7 +128,14 @@ async function main(): Promise<void> {
   console.log(`workload: blocker, PID ${blocker.pid}; naps at ${BLOCKER_REL}:${NAP_LINE}`);
 
   const started = Date.now();
-  const { port, server } = await startCodeServer(scratch);
+  const { port, server } = await startCodeServer({
+    codeServer: CODE_SERVER,
+    nodeBin: NODE_BIN,
+    vsix: VSIX,
+    scratch,
+    logFile: path.join(ARTIFACTS, "code-server.log"),
+    settings: { "lineprobe.durationMs": PROFILE_MS },
+  });
   let browser: Browser | undefined;
   try {
     browser = await chromium.launch({
@@ -180,6 +195,12 @@ async function main(): Promise<void> {
   await stopGroup(blocker);
   await stopGroup(plainNode);
   rmSync(scratch, { recursive: true, force: true });
+  await firstRun();
+}
+
+/** The first run of a user who is not root (firstRun.ts), in a code-server of their own. */
+function firstRun(): Promise<void> {
+  return firstRunChecks({ repo: REPO, codeServer: CODE_SERVER, nodeBin: NODE_BIN, vsix: VSIX, chromiumPath: CHROMIUM, artifacts: ARTIFACTS, check });
 }
 
 async function editorChecks(page: Page, workload: Started, scratch: string): Promise<void> {
@@ -1094,39 +1115,6 @@ async function webviewFrameWith(page: Page, selector: string): Promise<Frame> {
   throw new Error(`no webview shows ${selector}`);
 }
 
-function hotLineHeat(line: number): { gutter: string; background: string } | null {
-  const active = document.querySelector(".editor-group-container.active .monaco-editor");
-  const editors = [...(active ? [active] : []), ...Array.from(document.querySelectorAll(".editor-group-container .monaco-editor"))];
-  for (const editor of editors) {
-    const heat = heatOf(editor, line);
-    if (heat) {
-      return heat;
-    }
-  }
-  return null;
-
-  function heatOf(editor: Element, line: number): { gutter: string; background: string } | null {
-    const number = Array.from(editor.querySelectorAll(".margin-view-overlays .line-numbers")).find((el) => el.textContent?.trim() === String(line));
-    if (!number) {
-      return null;
-    }
-    const top = number.getBoundingClientRect().top;
-    const sameRow = (el: Element): boolean => {
-      const r = el.getBoundingClientRect();
-      return r.height > 0 && Math.abs(r.top - top) < 3;
-    };
-    const gutter = Array.from(editor.querySelectorAll("[class*='ced-']"))
-      .filter(sameRow)
-      .map((el) => getComputedStyle(el).backgroundImage)
-      .find((image) => /heat(\/|%2F)(self|total)-\d+\.svg/i.test(image));
-    const background = Array.from(editor.querySelectorAll(".view-overlays [class*='ced-']"))
-      .filter(sameRow)
-      .map((el) => getComputedStyle(el).backgroundColor)
-      .find((color) => color !== "rgba(0, 0, 0, 0)" && color !== "transparent");
-    return gutter && background ? { gutter, background } : null;
-  }
-}
-
 /** In the page: whether 1-based `line` of an editor shows `text`, in its own text or in what is
  * drawn into it (inlay hints are injected text, or CSS content of their decorations). */
 function lineShowsText({ line, text }: { line: number; text: string }): boolean {
@@ -1203,94 +1191,6 @@ function tokenBox({ line, token }: { line: number; token: string }): { x: number
   }
   const r = span.getBoundingClientRect();
   return { x: r.x, y: r.y, width: r.width, height: r.height };
-}
-
-async function waitForLine(page: Page, text: string): Promise<void> {
-  await page.waitForFunction(
-    (wanted) =>
-      Array.from(document.querySelectorAll(".editor-group-container.active .monaco-editor .view-line")).some((el) =>
-        (el.textContent ?? "").replace(/\u00a0/g, " ").includes(wanted),
-      ),
-    text,
-    { polling: 100, timeout: 30_000 },
-  );
-}
-
-async function startCodeServer(scratch: string): Promise<{ port: number; server: Started }> {
-  const userData = path.join(scratch, "user-data");
-  const extensions = path.join(scratch, "extensions");
-  mkdirSync(path.join(userData, "User"), { recursive: true });
-  writeFileSync(
-    path.join(userData, "User", "settings.json"),
-    JSON.stringify(
-      {
-        "security.workspace.trust.enabled": false,
-        "workbench.startupEditor": "none",
-        "workbench.secondarySideBar.defaultVisibility": "hidden",
-        "workbench.tips.enabled": false,
-        "chat.disableAIFeatures": true,
-        "extensions.autoUpdate": false,
-        "extensions.autoCheckUpdates": false,
-        "telemetry.telemetryLevel": "off",
-        "git.enabled": false,
-        "editor.hover.delay": 200,
-        "workbench.colorTheme": "Default Dark Modern",
-        "lineprobe.durationMs": PROFILE_MS,
-      },
-      null,
-      2,
-    ),
-  );
-  const env = {
-    ...process.env,
-    PATH: `${NODE_BIN}:${process.env.PATH}`,
-    XDG_CONFIG_HOME: path.join(scratch, "config"),
-    XDG_DATA_HOME: path.join(scratch, "data"),
-    // No extension gallery: nothing to look up on the network.
-    EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: "http://127.0.0.1:9/gallery", itemUrl: "http://127.0.0.1:9/item" }),
-  };
-  const common = ["--user-data-dir", userData, "--extensions-dir", extensions];
-  await run(CODE_SERVER, [...common, "--install-extension", VSIX], { env });
-  const port = await freePort();
-  const server = startGroup(
-    "code-server",
-    CODE_SERVER,
-    [
-      ...common,
-      "--bind-addr", `127.0.0.1:${port}`,
-      "--auth", "none",
-      "--disable-telemetry",
-      "--disable-update-check",
-      "--disable-workspace-trust",
-      "--reconnection-grace-time", "5",
-    ],
-    { env, logFile: path.join(ARTIFACTS, "code-server.log") },
-  );
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) {
-        return { port, server };
-      }
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline || server.child.exitCode !== null) {
-      throw new Error(`code-server did not come up; see ${ARTIFACTS}/code-server.log`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (address && typeof address === "object" ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 function requiredEnv(name: string): string {

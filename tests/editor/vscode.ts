@@ -83,6 +83,53 @@ export function webviewFrame(page: Page): FrameLocator {
   return page.frameLocator("iframe.webview.ready").first().frameLocator("#active-frame");
 }
 
+/** In the page: the heat of 1-based `line` (its gutter bar's image and its background), in the
+ * active editor or another visible one; null while it has none. */
+export function hotLineHeat(line: number): { gutter: string; background: string } | null {
+  const active = document.querySelector(".editor-group-container.active .monaco-editor");
+  const editors = [...(active ? [active] : []), ...Array.from(document.querySelectorAll(".editor-group-container .monaco-editor"))];
+  for (const editor of editors) {
+    const heat = heatOf(editor, line);
+    if (heat) {
+      return heat;
+    }
+  }
+  return null;
+
+  function heatOf(editor: Element, line: number): { gutter: string; background: string } | null {
+    const number = Array.from(editor.querySelectorAll(".margin-view-overlays .line-numbers")).find((el) => el.textContent?.trim() === String(line));
+    if (!number) {
+      return null;
+    }
+    const top = number.getBoundingClientRect().top;
+    const sameRow = (el: Element): boolean => {
+      const r = el.getBoundingClientRect();
+      return r.height > 0 && Math.abs(r.top - top) < 3;
+    };
+    const gutter = Array.from(editor.querySelectorAll("[class*='ced-']"))
+      .filter(sameRow)
+      .map((el) => getComputedStyle(el).backgroundImage)
+      .find((image) => /heat(\/|%2F)(self|total)-\d+\.svg/i.test(image));
+    const background = Array.from(editor.querySelectorAll(".view-overlays [class*='ced-']"))
+      .filter(sameRow)
+      .map((el) => getComputedStyle(el).backgroundColor)
+      .find((color) => color !== "rgba(0, 0, 0, 0)" && color !== "transparent");
+    return gutter && background ? { gutter, background } : null;
+  }
+}
+
+/** Waits until the active editor shows a line containing `text`. */
+export async function waitForLine(page: Page, text: string): Promise<void> {
+  await page.waitForFunction(
+    (wanted) =>
+      Array.from(document.querySelectorAll(".editor-group-container.active .monaco-editor .view-line")).some((el) =>
+        (el.textContent ?? "").replace(/\u00a0/g, " ").includes(wanted),
+      ),
+    text,
+    { polling: 100, timeout: 30_000 },
+  );
+}
+
 function exact(text: string): RegExp {
   return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
 }

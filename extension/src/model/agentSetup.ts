@@ -5,6 +5,7 @@
  * sudo's password asked in the editor), its output in lineprobe's log: the
  * set-up says what it grants before it grants it.
  */
+import * as path from "node:path";
 import type { ServerLaunch } from "./serverCommand";
 
 /** What the confirmation says before anything runs as root. */
@@ -28,6 +29,23 @@ export function agentSetupCommand(launch: ServerLaunch, user: string, uninstall 
   }
   const setup = ["setup-agent", ...(uninstall ? ["--uninstall"] : ["--user", user])];
   return [launch.command, ...args.slice(0, -1), ...setup];
+}
+
+/**
+ * `command` as an absolute path: resolved against the server's working directory when it names
+ * a path, else the first executable of that name on `searchPath`. sudo and pkexec look a bare
+ * name up on root's own PATH, where a user's install (~/.local/bin, a venv) is not.
+ */
+export function absoluteCommand(command: string, searchPath: string, isExecutable: (file: string) => boolean, cwd = "/"): string | undefined {
+  if (command.includes("/")) {
+    return path.resolve(cwd, command);
+  }
+  for (const folder of searchPath.split(":")) {
+    if (folder && path.isAbsolute(folder) && isExecutable(path.join(folder, command))) {
+      return path.join(folder, command);
+    }
+  }
+  return undefined;
 }
 
 /** One argument as the shell reads it back unchanged. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { agentSetupCommand, shellQuote } from "../model/agentSetup";
+import { absoluteCommand, agentSetupCommand, shellQuote } from "../model/agentSetup";
 
 const venv = { command: "/home/ann/proj/.venv/bin/python", args: ["-P", "-m", "lineprobe.cli", "serve"], origin: "setting" };
 
@@ -27,4 +27,13 @@ test("arguments are quoted for the terminal", () => {
   assert.equal(shellQuote("/home/ann/my proj/python"), "'/home/ann/my proj/python'");
   assert.equal(shellQuote("it's"), `'it'\\''s'`);
   assert.equal(shellQuote("lineprobe.cli"), "lineprobe.cli");
+});
+
+test("a server found on PATH is set up by its absolute path, as root's PATH would not find it", () => {
+  const executables = new Set(["/home/ann/.local/bin/lineprobe", "/usr/bin/lineprobe"]);
+  const isExecutable = (file: string): boolean => executables.has(file);
+  assert.equal(absoluteCommand("lineprobe", "relative/bin:/home/ann/.local/bin:/usr/bin", isExecutable), "/home/ann/.local/bin/lineprobe");
+  assert.equal(absoluteCommand("lineprobe", "/bin", isExecutable), undefined);
+  assert.equal(absoluteCommand("/opt/lp/bin/lineprobe", "", isExecutable), "/opt/lp/bin/lineprobe");
+  assert.equal(absoluteCommand("venv/bin/lineprobe", "", isExecutable, "/home/ann/w"), "/home/ann/w/venv/bin/lineprobe");
 });
