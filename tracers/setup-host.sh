@@ -21,6 +21,7 @@ PACKAGES=(
   systemtap-sdt-dev    # sys/sdt.h: the USDT probes of workloads/probes
   openjdk-17-jdk-headless  # libjvm.so's USDT probes (tplist parity), and the Java workloads
   mariadb-server mariadb-client  # the database lab (workloads/mariadb), started by its own script
+  node-typescript      # tsc: workloads/jit_ts, TypeScript run as JavaScript with a source map
   golang-go            # go tool pprof: the reference reader of lineprobe's pprof export (tests/unit/test_pprof_go.py)
 )
 # Node.js runs the JIT workload (names from its perf map); a node already on PATH serves.

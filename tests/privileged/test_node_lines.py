@@ -15,7 +15,7 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.conftest import WORKLOADS, marked_line, node
+from tests.conftest import BUILD, WORKLOADS, marked_line, node
 from tests.privileged.test_cli_profile import profile_json
 
 pytestmark = pytest.mark.privileged
@@ -23,6 +23,9 @@ pytestmark = pytest.mark.privileged
 SERVICE_JS = WORKLOADS / "node_service" / "service.js"
 LOAD_JS = WORKLOADS / "node_service" / "load.js"
 HOT_JS = WORKLOADS / "jit" / "hot.js"
+HOT_TS = WORKLOADS / "jit_ts" / "hot.ts"
+HOT_TS_JS = BUILD / "jit_ts" / "hot.js"
+"""hot.ts as tsc compiled it, with hot.js.map beside it (workloads/Makefile)."""
 NODE_FLAGS = ["--perf-prof", "--perf-basic-prof", "--interpreted-frames-native-stack"]
 """What lineprobe tells a user to start node with (symbolization/runtime_hints.py)."""
 
@@ -94,6 +97,33 @@ def test_a_launched_node_gets_the_flags_and_leaves_no_files(tmp_path: Path) -> N
     assert hottest["function"] == "lineprobeHotSpin" and hottest["self_percent"] > 60
     assert list(tmp_path.iterdir()) == [], "the jitdump and V8's log, written for lineprobe, are removed"
     assert not Path(f"/tmp/perf-{report['target']['pid']}.map").exists(), "and the perf map"
+
+
+def test_typescript_run_as_javascript_is_on_its_typescript_lines(tmp_path: Path) -> None:
+    """node runs tsc's hot.js; the samples go back to hot.ts through hot.js.map, where the hot
+    line is 10 lines further down than in the JavaScript (erased types move them)."""
+    spin_js, spin_ts = marked_line(HOT_TS_JS, "SPIN-LINE"), marked_line(HOT_TS, "SPIN-LINE")
+    assert spin_js != spin_ts, "the workload's lines must differ for this to show anything"
+    report = profile_json("--", node(), str(HOT_TS_JS), "2", cwd=tmp_path)
+    hottest = _hottest(report)
+    assert (hottest["path"], hottest["line"]) == (str(HOT_TS), spin_ts), hottest
+    assert hottest["function"] == "lineprobeTypedSpin" and hottest["self_percent"] > 60, hottest
+    in_ts = sum(line["self"] for line in report["lines"] if line["path"] == str(HOT_TS))
+    in_js = sum(line["self"] for line in report["lines"] if line["path"] == str(HOT_TS_JS))
+    assert in_ts > 0.6 * report["samples"] and in_js < 0.02 * report["samples"], (in_ts, in_js)
+    assert not any("source map" in warning for warning in report["warnings"]), report["warnings"]
+
+
+async def test_the_typescript_hot_line_is_a_diagnostic_in_the_ts_file(client: LanguageClient) -> None:
+    request = {"command": [node(), str(HOT_TS_JS), "3"], "durationMs": 2500}
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="lineprobe.profile", arguments=[request])
+    )
+    assert result["ok"] is True, result
+    diagnostics = client.diagnostics[HOT_TS.as_uri()]
+    hottest = max(diagnostics, key=lambda d: d.data["self_percent"])
+    assert hottest.range.start.line == marked_line(HOT_TS, "SPIN-LINE") - 1
+    assert HOT_TS_JS.as_uri() not in client.diagnostics or not client.diagnostics[HOT_TS_JS.as_uri()]
 
 
 def test_a_node_started_without_flags_is_told_what_to_restart_with(spawn, tmp_path: Path) -> None:

@@ -189,3 +189,34 @@ def test_the_jvmti_agent_s_inline_chains_become_inlined_frames(tmp_path: Path) -
     ]
     (own,) = space.resolve(start + 0x10, False)
     assert (own.function, own.line, own.kind) == ("slowy.App.isPrime", 21, JIT)
+
+
+def test_code_that_moved_keeps_its_lines_and_inline_chains(tmp_path: Path) -> None:
+    """A JIT_CODE_MOVE (code moved by the runtime's collector) carries the code's positions to
+    its new place with everything they say: the inline chain and the function, not only the line."""
+    start, moved = 0x7F00_0000_1000, 0x7F00_0000_9000
+    entries = [
+        (start, 21, "slowy/App.java\tslowy.App.isPrime"),
+        (start + 0x40, 14, "slowy/App.java\tslowy.App.isDivisible"),
+        (start + 0x40, 22, "slowy/App.java\tslowy.App.isPrime"),
+    ]
+    debug = struct.pack("<QQ", start, len(entries)) + b"".join(
+        struct.pack("<QII", at, line, 0) + name.encode() + b"\0" for at, line, name in entries
+    )
+    load = struct.pack("<IIQQQQ", 1, 1, start, start, 0x80, 0) + b"slowy.App.isPrime\0" + bytes(0x80)
+    move = struct.pack("<IIQQQQQ", 1, 1, moved, start, moved, 0x80, 0)
+    path = tmp_path / "jit-9.dump"
+    path.write_bytes(
+        struct.pack("<IIIIIIQQ", 0x4A695444, 1, 40, 62, 0, 9, 0, 0)
+        + _record(2, debug)
+        + _record(0, load)
+        + _record(1, move)
+    )
+    jitdump = load_jitdump(str(path), os.getuid())
+    assert jitdump is not None and jitdump.problems == []
+    space = AddressSpace([MappedFile(moved, moved + 0x1000, 0, "")], ImageCache(index_cache=None))
+    space.jitdump = jitdump
+    assert [(f.function, f.line, f.kind) for f in space.resolve(moved + 0x48, False)] == [
+        ("slowy.App.isDivisible", 14, INLINED),
+        ("slowy.App.isPrime", 22, JIT),
+    ]

@@ -32,6 +32,7 @@ from lineprobe.symbolization.elf_image import ElfImage
 from lineprobe.symbolization.frame import INLINED, JIT, NATIVE, SourceFrame
 from lineprobe.symbolization.jitdump import JitDump
 from lineprobe.symbolization.perf_map import PerfMap
+from lineprobe.symbolization.source_maps import SourceMaps
 
 
 class FrameSource(Protocol):
@@ -80,11 +81,16 @@ class JitDumpSource:
     """JIT code on its source lines, from a jitdump: the line of the source position whose
     instructions hold the address, in the function the code was compiled for. A JavaScript
     function's code without positions (an interpreter's trampoline) is put on the line that
-    declares the function. Addresses the dump does not hold are ``otherwise``'s."""
+    declares the function. JavaScript compiled from TypeScript (or another language) goes on
+    to the line it was written on, through the script's source map. Addresses the dump does
+    not hold are ``otherwise``'s."""
 
-    def __init__(self, jitdump: JitDump, otherwise: FrameSource) -> None:
+    def __init__(
+        self, jitdump: JitDump, otherwise: FrameSource, source_maps: SourceMaps | None = None
+    ) -> None:
         self.jitdump = jitdump
         self.otherwise = otherwise
+        self.source_maps = source_maps
         self.not_in_dump = 0
         """Addresses the dump did not hold (code V8 had not written yet, or not JIT code)."""
 
@@ -100,15 +106,19 @@ class JitDumpSource:
                 continue
             position = code.position(address)
             script = code.script if code.script is not None and code.script.startswith("/") else None
+            function_line = code.function_line
+            if script is not None and function_line is not None:
+                script, function_line = self._original(script, function_line, code.function_column)
             path: str | None = code.script
             line: int | None = code.function_line
+            column = code.function_column
             if position is not None and position.path is not None:
-                path, line = position.path, position.line or None
+                path, line, column = position.path, position.line or None, position.column
+            if path is not None and line is not None:
+                path, line = self._original(path, line, column)
             if position is None or not position.callers:
                 function = position.function if position is not None and position.function else code.function
-                result.append(
-                    [SourceFrame(function, path, line, None, JIT, "[jit]", script, code.function_line)]
-                )
+                result.append([SourceFrame(function, path, line, None, JIT, "[jit]", script, function_line)])
                 continue
             # An inline chain: the innermost method inlined into the next, the outermost compiled.
             chain = [(position.function, path, line), *position.callers]
@@ -124,6 +134,11 @@ class JitDumpSource:
             for i, frames in zip(missing, named, strict=True):
                 result[i] = frames
         return [frames for frames in result if frames is not None]
+
+    def _original(self, path: str, line: int, column: int | None) -> tuple[str, int]:
+        """Where a script's line was written, by its source map (itself where it has none)."""
+        found = self.source_maps.original(path, line, column) if self.source_maps is not None else None
+        return found if found is not None else (path, line)
 
 
 class _MappedElf:

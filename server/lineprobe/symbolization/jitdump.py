@@ -30,7 +30,7 @@ import bisect
 import os
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lineprobe.symbolization.regular_file import open_runtime_file
 
@@ -47,7 +47,7 @@ V8_ELF_HEADER = 0x40
 MAX_BYTES = 512 << 20
 """Past this much of a dump (mostly machine code), later code stays with the perf map's names."""
 
-_V8_NAME = re.compile(r"^(?:JS|LazyCompile|Function):([~^+*]?)(\S*) (\S+?)(?::(\d+)(?::\d+)?)?$")
+_V8_NAME = re.compile(r"^(?:JS|LazyCompile|Function):([~^+*]?)(\S*) (\S+?)(?::(\d+)(?::(\d+))?)?$")
 """``JS:*digest /srv/svc.js:4:16``: tier mark, function (empty: anonymous), script, line, column."""
 
 
@@ -57,6 +57,8 @@ class JitPosition:
     """Where the instructions of this source position start (runtime address)."""
     path: str | None
     line: int
+    column: int = 0
+    """1-based, where the runtime says (V8 does; 0: not said)."""
     function: str | None = None
     """The method these instructions are of, where the dump says (lineprobe's JVMTI agent)."""
     callers: tuple[tuple[str | None, str | None, int], ...] = ()
@@ -76,6 +78,7 @@ class JitCode:
     script: str | None
     """The source file of a JavaScript function, from its name."""
     function_line: int | None
+    function_column: int | None = None
     positions: tuple[JitPosition, ...] = ()
     """Source positions by address, ascending."""
 
@@ -155,8 +158,8 @@ def _parse(data: bytes, result: JitDump) -> None:
     scripts = {script for name in loaded.values() if (script := _v8_parts(name)[1]) is not None}
     damaged = sorted(({s.encode() for s in scripts if len(s.encode()) > 16}), key=len, reverse=True)
     # Loads and moves in the order they happened (debug info comes just before its load).
-    events: list[tuple[int, int, int, str | None, list[tuple[int, int, str | None]]]] = []
-    pending: dict[int, list[tuple[int, int, str | None]]] = {}
+    events: list[tuple[int, int, int, str | None, list[tuple[int, int, int, str | None]]]] = []
+    pending: dict[int, list[tuple[int, int, int, str | None]]] = {}
     for kind, body, record_end in records:
         if kind == CODE_LOAD:
             _pid, _tid, _vma, address, code_size, _index = LOAD.unpack_from(data, body)
@@ -175,11 +178,8 @@ def _parse(data: bytes, result: JitDump) -> None:
         elif old in by_start:
             code = by_start.pop(old)[1]
             delta = new - old
-            positions = tuple(JitPosition(p.address + delta, p.path, p.line) for p in code.positions)
-            moved = JitCode(
-                new, new + code_size, code.name, code.function, code.script, code.function_line, positions
-            )
-            by_start[new] = (when, moved)
+            positions = tuple(replace(p, address=p.address + delta) for p in code.positions)
+            by_start[new] = (when, replace(code, start=new, end=new + code_size, positions=positions))
     # Code loaded over older code (its memory reused) replaces it: of overlapping ranges, the newer.
     kept: list[tuple[int, JitCode]] = []
     for start in sorted(by_start):
@@ -194,21 +194,22 @@ def _parse(data: bytes, result: JitDump) -> None:
 
 def _debug_entries(
     data: bytes, at: int, end: int, count: int, damaged: list[bytes]
-) -> list[tuple[int, int, str | None]]:
-    """A debug record's entries: address, line and file name (None where it cannot be read)."""
-    entries: list[tuple[int, int, str | None]] = []
+) -> list[tuple[int, int, int, str | None]]:
+    """A debug record's entries: address, line, column (V8's; the discriminator field of perf's
+    format) and file name (None where it cannot be read)."""
+    entries: list[tuple[int, int, int, str | None]] = []
     previous: str | None = None
     for _ in range(count):
         if at + ENTRY.size > end:
             raise ValueError("a debug record shorter than its entries")
-        address, line, _column = ENTRY.unpack_from(data, at)
+        address, line, column = ENTRY.unpack_from(data, at)
         at += ENTRY.size
         if data[at : at + 2] == b"\xff\0":  # the previous entry's file
             path, at = previous, at + 2
         else:
             path, at = _file_name(data, at, end, damaged)
         previous = path
-        entries.append((address, line, path))
+        entries.append((address, line, column, path))
     return entries
 
 
@@ -236,32 +237,37 @@ def _code(
     address: int,
     size: int,
     name: str,
-    entries: list[tuple[int, int, str | None]],
+    entries: list[tuple[int, int, int, str | None]],
     bias: int,
 ) -> JitCode:
-    function, script, function_line = _v8_parts(name)
+    function, script, function_line, function_column = _v8_parts(name)
     # Entries "SOURCE<TAB>METHOD" at one address are an inline chain, innermost first
     # (lineprobe's JVMTI agent); V8's are one file name per address.
     chains: dict[int, list[tuple[str | None, str | None, int]]] = {}
-    for at, line, named in entries:
+    columns: dict[int, int] = {}
+    for at, line, column, named in entries:
         path, _, method = named.partition("\t") if named is not None else (None, "", "")
         frame = (method or None, path or None, line)
         if method and at in chains and chains[at][-1][0] is not None:
             chains[at].append(frame)
         else:
             chains[at] = [frame]
+            columns[at] = column
     positions = [
-        JitPosition(at - bias, chain[0][1], chain[0][2], chain[0][0], tuple(chain[1:]))
+        JitPosition(at - bias, chain[0][1], chain[0][2], columns[at], chain[0][0], tuple(chain[1:]))
         for at, chain in sorted(chains.items())
     ]
-    return JitCode(address, address + size, name, function, script, function_line, tuple(positions))
+    return JitCode(
+        address, address + size, name, function, script, function_line, function_column, tuple(positions)
+    )
 
 
-def _v8_parts(name: str) -> tuple[str, str | None, int | None]:
-    """Function, script and line of a V8 code name; other names are their own function."""
+def _v8_parts(name: str) -> tuple[str, str | None, int | None, int | None]:
+    """Function, script, line and column of a V8 code name; other names are their own function."""
     match = _V8_NAME.match(name)
     if match is None:
-        return name, None, None
+        return name, None, None, None
     function = match.group(2) or "(anonymous)"
     line = int(match.group(4)) if match.group(4) else None
-    return function, match.group(3), line
+    column = int(match.group(5)) if match.group(5) else None
+    return function, match.group(3), line, column

@@ -41,6 +41,7 @@ from lineprobe.symbolization.jitdump import JitDump, jitdump_path, load_jitdump
 from lineprobe.symbolization.perf_map import PerfMap, load_perf_map, perf_map_path
 from lineprobe.symbolization.runtime_hints import is_node, jit_hint
 from lineprobe.symbolization.source_freshness import source_problem
+from lineprobe.symbolization.source_maps import SourceMaps
 from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
 from lineprobe.symbolization.vdso import vdso_file
 
@@ -166,6 +167,8 @@ class AddressSpace:
     """Names for JIT code in anonymous mappings (``/tmp/perf-PID.map``)."""
     jitdump: JitDump | None = None
     """Lines for JIT code in anonymous mappings (``jit-PID.dump``), before the perf map's names."""
+    source_maps: SourceMaps = field(default_factory=SourceMaps)
+    """The maps of compiled JavaScript's scripts (TypeScript's), read from under ``root``."""
     exe: str = ""
     """The traced program, which says what a runtime would need to name its JIT code."""
     kernel_vdso: bool = False
@@ -175,6 +178,7 @@ class AddressSpace:
     def __post_init__(self) -> None:
         self.mappings = sorted(self.mappings, key=lambda m: m.start)
         self._starts = [m.start for m in self.mappings]
+        self.source_maps.root = self.root
 
     @classmethod
     def of_capture(cls, header: CaptureHeader, cache: ImageCache) -> AddressSpace:
@@ -286,7 +290,9 @@ class AddressSpace:
             named: FrameSource = (
                 PerfMapSource(self.perf_map, binary) if self.perf_map is not None else UnnamedSource(binary)
             )
-            return JitDumpSource(self.jitdump, named) if self.jitdump is not None else named
+            if self.jitdump is None:
+                return named
+            return JitDumpSource(self.jitdump, named, self.source_maps)
         binary = mapping.path
         vdso = self.cache.kernel_vdso() if binary == "[vdso]" and self.kernel_vdso else None
         if vdso is not None and vdso.segments:
@@ -336,6 +342,7 @@ class AddressSpace:
         seen: list[str] = list(self.perf_map.problems) if self.perf_map is not None else []
         if self.jitdump is not None:
             seen.extend(self.jitdump.problems)
+        seen.extend(self.source_maps.problems)
         seen.extend(self._runtime_hints)
         late = sum(s.not_in_dump for s in self._sources.values() if isinstance(s, JitDumpSource))
         if late and self.jitdump is not None and is_node(self.exe):
