@@ -7,6 +7,8 @@ method of its own. Nothing lineprobe made is left in /tmp, and the JVM runs on."
 from __future__ import annotations
 
 import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,9 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.conftest import WORKLOADS, marked_line
+from tests.privileged.conftest import ThrowawayUser
 from tests.privileged.test_cli_profile import profile_json
+from tests.privileged.test_security import _spawn_as
 
 pytestmark = pytest.mark.privileged
 
@@ -37,6 +41,22 @@ def _hottest(report: dict) -> dict:
     return max(report["lines"], key=lambda line: line["self"])
 
 
+LOOP_LINES = {marked_line(APP_JAVA, "IS-DIVISIBLE"), marked_line(APP_JAVA, "CALLS-IS-DIVISIBLE") - 1}
+"""isDivisible's line and isPrime's loop line (``for (int d = 2; d * d <= n; d++)``), which C2
+makes one loop of when it inlines isDivisible. Which of the two takes more samples depends on
+the CPU: on Intel VMs isDivisible's division line did; on an AMD EPYC VM the loop line takes
+about 67% and the division's line 26% (timer samples land on the instruction after the one
+that was running, and after the long division comes the loop's own code)."""
+
+
+def _is_divisible_among_the_two_hottest(report: dict) -> None:
+    top = sorted(report["lines"], key=lambda line: -line["self"])[:2]
+    assert {(line["path"], line["line"]) for line in top} == {("slowy/App.java", n) for n in LOOP_LINES}, top
+    divisible = next(line for line in top if line["line"] == marked_line(APP_JAVA, "IS-DIVISIBLE"))
+    assert divisible["function"] == "slowy.App.isDivisible" and divisible["inlined"], divisible
+    assert divisible["self_percent"] > 15, divisible
+
+
 def _left_in_tmp(pid: int) -> list[Path]:
     return [path for path in (Path(f"/tmp/jit-{pid}.dump"), Path(f"/tmp/perf-{pid}.map")) if path.exists()]
 
@@ -45,12 +65,16 @@ def _left_in_tmp(pid: int) -> list[Path]:
 def test_a_launched_jvm_s_hot_line_is_is_divisible_s(workloads: Path, tmp_path: Path, inlining: bool) -> None:
     flags = () if inlining else ("-XX:-Inline",)
     report = profile_json("--duration", "5", "--", *_slowy(workloads, *flags), cwd=tmp_path)
-    hottest = _hottest(report)
-    assert (hottest["path"], hottest["line"]) == ("slowy/App.java", marked_line(APP_JAVA, "IS-DIVISIBLE")), (
-        hottest
-    )
-    assert hottest["function"] == "slowy.App.isDivisible" and hottest["self_percent"] > 40, hottest
-    assert hottest["inlined"] is inlining, "C2 inlines it into isPrime unless told not to"
+    if inlining:
+        _is_divisible_among_the_two_hottest(report)  # an inlined frame inside isPrime's loop
+    else:
+        hottest = _hottest(report)
+        assert (hottest["path"], hottest["line"]) == (
+            "slowy/App.java",
+            marked_line(APP_JAVA, "IS-DIVISIBLE"),
+        ), hottest
+        assert hottest["function"] == "slowy.App.isDivisible" and hottest["self_percent"] > 40, hottest
+        assert not hottest["inlined"], "a method of its own under -XX:-Inline"
     assert report["warnings"] == [], report["warnings"]
     assert _left_in_tmp(report["target"]["pid"]) == [], (
         "the jitdump and perf map written for lineprobe are removed"
@@ -60,12 +84,7 @@ def test_a_launched_jvm_s_hot_line_is_is_divisible_s(workloads: Path, tmp_path: 
 def test_a_running_jvm_gets_the_agent_at_the_end_of_the_window_and_runs_on(spawn, workloads: Path) -> None:
     target = spawn(*_slowy(workloads, *EXACT_LINES), wait_s=3.0)
     report = profile_json("--pid", str(target.pid), "--duration", "2")
-    hottest = _hottest(report)
-    assert (hottest["path"], hottest["line"], hottest["inlined"]) == (
-        "slowy/App.java",
-        marked_line(APP_JAVA, "IS-DIVISIBLE"),
-        True,
-    ), hottest
+    _is_divisible_among_the_two_hottest(report)
     assert report["warnings"] == [], report["warnings"]
     assert _left_in_tmp(target.pid) == []
     assert target.poll() is None, "the JVM runs on after the agent came and stopped"
@@ -75,6 +94,33 @@ def test_a_running_jvm_gets_the_agent_at_the_end_of_the_window_and_runs_on(spawn
     top = sorted(again["lines"], key=lambda line: -line["self"])[:2]
     assert marked_line(APP_JAVA, "IS-DIVISIBLE") in [line["line"] for line in top], top
     assert all(line["path"] == "slowy/App.java" for line in top), top
+
+
+def test_a_jvm_of_another_user_loads_the_agent_from_a_copy_it_can_read(
+    throwaway_user: ThrowawayUser, workloads: Path
+) -> None:
+    """Root profiles a service's JVM, run by its own user: the agent built into root's cache
+    (/root/.cache, 0700) is loaded from a copy that user can read, and removed afterwards."""
+    classes = Path(tempfile.mkdtemp(prefix="lp-other-jvm-", dir="/tmp"))
+    try:
+        shutil.copytree(workloads / "slowy", classes / "slowy")
+        for path in [classes, *classes.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        argv = [java(), *EXACT_LINES, "-cp", str(classes / "slowy"), "slowy.App"]
+        runner, jvm = _spawn_as(throwaway_user, argv)
+        try:
+            time.sleep(3)  # C2 has compiled isPrime with isDivisible inlined by now
+            report = profile_json("--pid", str(jvm), "--duration", "2")
+        finally:
+            runner.kill()
+            runner.wait()
+    finally:
+        shutil.rmtree(classes, ignore_errors=True)
+    assert not any("did not load" in warning for warning in report["warnings"]), report["warnings"]
+    top = sorted(report["lines"], key=lambda line: -line["self"])[:2]
+    assert all(line["path"] == "slowy/App.java" for line in top), top
+    assert marked_line(APP_JAVA, "IS-DIVISIBLE") in [line["line"] for line in top], top
+    assert _left_in_tmp(jvm) == [] and not list(Path("/tmp").glob("lineprobe-jvmti-*"))
 
 
 def test_a_running_jvm_without_exact_lines_is_told_how_to_get_them(spawn, workloads: Path) -> None:
@@ -94,5 +140,7 @@ async def test_is_divisible_s_line_is_a_diagnostic_in_app_java(
     )
     assert result["ok"] is True, result
     diagnostics = client.diagnostics[APP_JAVA.as_uri()]
-    hottest = max(diagnostics, key=lambda d: d.data["self_percent"])
-    assert hottest.range.start.line == marked_line(APP_JAVA, "IS-DIVISIBLE") - 1, hottest
+    top = sorted(diagnostics, key=lambda d: -d.data["self_percent"])[:2]
+    assert {d.range.start.line + 1 for d in top} == LOOP_LINES, top
+    divisible = next(d for d in top if d.range.start.line + 1 == marked_line(APP_JAVA, "IS-DIVISIBLE"))
+    assert "isDivisible" in divisible.message and divisible.data["self_percent"] > 15, divisible

@@ -12,8 +12,8 @@ resolution only, so the files a launch caused are removed once it is resolved (a
 with ``--save`` holds its frames); a runtime the user started keeps its files.
 
 Attached to a running JVM, lineprobe loads the agent into it as the window ends (``jcmd PID
-JVMTI.agent_load``: it writes every method compiled so far), and stops it again after
-resolution; where the agent cannot be built, it asks the JVM for a perf map of method names
+JVMTI.agent_load``: it writes every method compiled so far; a JVM of another user gets a copy
+it can read), and stops it again after resolution; where the agent cannot be built, it asks the JVM for a perf map of method names
 instead (``jcmd PID Compiler.perfmap``).
 """
 
@@ -22,7 +22,9 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -82,8 +84,9 @@ def jit_names_asked(pid: int, exe: str) -> Iterator[list[str]]:
     agent = built_agent(exe)
     problems: list[str] = []
     loaded = False
-    if agent.library is not None:
-        problem = _jcmd(pid, exe, "JVMTI.agent_load", str(agent.library))
+    library, staged = _loadable_by(pid, agent.library) if agent.library is not None else (None, None)
+    if library is not None:
+        problem = _jcmd(pid, exe, "JVMTI.agent_load", str(library))
         loaded = problem is None and os.path.exists(dump)
         coarse = java_lines_hint(pid, _command_line(pid)) if loaded else None
         if coarse is not None:
@@ -101,11 +104,31 @@ def jit_names_asked(pid: int, exe: str) -> Iterator[list[str]]:
     try:
         yield problems
     finally:
-        if loaded and agent.library is not None:
-            _jcmd(pid, exe, "JVMTI.agent_load", str(agent.library), "stop")
+        if loaded and library is not None:
+            _jcmd(pid, exe, "JVMTI.agent_load", str(library), "stop")
         for path in {dump, perf_map} - there_before:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
+
+
+def _loadable_by(pid: int, library: Path) -> tuple[Path, Path | None]:
+    """The agent's path as the JVM ``pid`` can load it, and a folder to remove afterwards. A JVM
+    of another user than this process (root profiling a service's JVM) cannot read our cache
+    folder (/root/.cache is 0700): the agent is copied into a fresh folder of ours in /tmp,
+    readable by all and writable by us alone."""
+    try:
+        if os.stat(f"/proc/{pid}").st_uid == os.geteuid():
+            return library, None
+    except OSError:
+        return library, None
+    folder = Path(tempfile.mkdtemp(prefix="lineprobe-jvmti-"))
+    folder.chmod(0o755)
+    copy = folder / library.name
+    shutil.copyfile(library, copy)
+    copy.chmod(0o644)
+    return copy, folder
 
 
 def _command_line(pid: int) -> list[str]:
