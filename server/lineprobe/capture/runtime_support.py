@@ -13,8 +13,8 @@ with ``--save`` holds its frames); a runtime the user started keeps its files.
 
 Attached to a running JVM, lineprobe loads the agent into it as the window ends (``jcmd PID
 JVMTI.agent_load``: it writes every method compiled so far; a JVM of another user gets a copy
-it can read), and stops it again after resolution; where the agent cannot be built, it asks the JVM for a perf map of method names
-instead (``jcmd PID Compiler.perfmap``).
+it can read), and stops it again after resolution; where the agent cannot be built, it asks the
+JVM for a perf map of method names instead (``jcmd PID Compiler.perfmap``).
 """
 
 from __future__ import annotations
