@@ -56,6 +56,10 @@ class Tally:
     held_by_gate: int = 0
     """Events the gate met and did not record (``held_events``): after a reuse, the newcomer's.
     That they are met at all shows the newcomer ran while the trace's programs were attached."""
+    ended_at_reuse: int = 0
+    """Mid-trace reuses whose trace ended as its target did (the gate saw the target exit, or the
+    newcomer forked under its number): the programs were attached when the PID changed hands,
+    even when the agent stopped before the newcomer's first event."""
     newcomer_calls: collections.Counter[str] = field(default_factory=collections.Counter)
 
     def summary(self) -> str:
@@ -64,7 +68,7 @@ class Tally:
         return (
             f"{self.reuses} PID reuses by another user's process in {self.attempts} attempts ({moments}); "
             f"outcomes: {outcomes}; events of the newcomer recorded: {self.newcomer_events}, "
-            f"held back by the gate: {self.held_by_gate}"
+            f"held back by the gate: {self.held_by_gate}, mid-trace ends at the reuse: {self.ended_at_reuse}"
             + (f" {dict(self.newcomer_calls)}" if self.newcomer_calls else "")
         )
 
@@ -158,6 +162,8 @@ def attempt(connection: ServiceConnection, number: int, uid: int, gid: int, tall
         }
         tally.newcomer_events += sum(strangers.values())
         tally.held_by_gate += answer.result.header.held_events
+        if moment == "mid-trace" and answer.result.header.target_exited:
+            tally.ended_at_reuse += 1
         tally.newcomer_calls.update(strangers)
         seen = any(count.name in TARGET_CALLS for count in answer.result.counts)
         tally.outcomes[

@@ -41,6 +41,12 @@ def _hottest(report: dict) -> dict:
     return max(report["lines"], key=lambda line: line["self"])
 
 
+def _warnings_but_stack_collisions(report: dict) -> list[str]:
+    """The report's warnings, but for stacks the kernel's stack map dropped by a hash collision
+    (a few in thousands, now and then: a sampling loss lineprobe reports, not a naming problem)."""
+    return [warning for warning in report["warnings"] if "hash collisions in the stack map" not in warning]
+
+
 LOOP_LINES = {marked_line(APP_JAVA, "IS-DIVISIBLE"), marked_line(APP_JAVA, "CALLS-IS-DIVISIBLE") - 1}
 """isDivisible's line and isPrime's loop line (``for (int d = 2; d * d <= n; d++)``), which C2
 makes one loop of when it inlines isDivisible. Which of the two takes more samples depends on
@@ -75,7 +81,7 @@ def test_a_launched_jvm_s_hot_line_is_is_divisible_s(workloads: Path, tmp_path: 
         ), hottest
         assert hottest["function"] == "slowy.App.isDivisible" and hottest["self_percent"] > 40, hottest
         assert not hottest["inlined"], "a method of its own under -XX:-Inline"
-    assert report["warnings"] == [], report["warnings"]
+    assert _warnings_but_stack_collisions(report) == [], report["warnings"]
     assert _left_in_tmp(report["target"]["pid"]) == [], (
         "the jitdump and perf map written for lineprobe are removed"
     )
@@ -85,7 +91,7 @@ def test_a_running_jvm_gets_the_agent_at_the_end_of_the_window_and_runs_on(spawn
     target = spawn(*_slowy(workloads, *EXACT_LINES), wait_s=3.0)
     report = profile_json("--pid", str(target.pid), "--duration", "2")
     _is_divisible_among_the_two_hottest(report)
-    assert report["warnings"] == [], report["warnings"]
+    assert _warnings_but_stack_collisions(report) == [], report["warnings"]
     assert _left_in_tmp(target.pid) == []
     assert target.poll() is None, "the JVM runs on after the agent came and stopped"
     # The agent loaded a second time: the JIT code is named on its lines again. (The loop's line

@@ -276,8 +276,10 @@ def test_a_pid_reused_by_another_users_process_yields_none_of_its_events(
     print(f"\n{tally.summary()}")
     assert tally.reuses >= 45 and all(tally.by_moment[moment] for moment in MOMENTS), tally.summary()
     assert tally.newcomer_events == 0, tally.summary()
-    # The newcomer did run under the attached programs: the gate met its events and held them.
-    assert tally.held_by_gate > 0, tally.summary()
+    # The gate met the newcomer: it held the newcomer's events, or (the agent quicker than the
+    # newcomer's first system call, as on some machines every time) it saw the PID change hands
+    # mid-trace and ended each such trace there.
+    assert tally.held_by_gate > 0 or tally.ended_at_reuse == tally.by_moment["mid-trace"], tally.summary()
     # Named before the request, the newcomer's PID is refused; mid-trace, the trace had run.
     assert (
         tally.outcomes["before the request: refused (permission-denied)"]

@@ -260,6 +260,8 @@ class TracepointTracer(BpfTracer):
             unreadable=stat(self._bpf, UNREADABLE),
             dropped=self._records.dropped,
         )
-        records = list(self._records.records)
+        # Each CPU has its ring and they are read one after another: a process that moved between
+        # CPUs has its records interleaved out of order (by a millisecond on a 2-CPU VM).
+        records = sorted(self._records.records, key=lambda record: record.time_ns)
         self._reset()
         return records, counters
