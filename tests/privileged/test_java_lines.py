@@ -7,11 +7,13 @@ method of its own. Nothing lineprobe made is left in /tmp, and the JVM runs on."
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from lineprobe.runtimes.jvmti_agent import built_agent
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -150,3 +152,43 @@ async def test_is_divisible_s_line_is_a_diagnostic_in_app_java(
     assert {d.range.start.line + 1 for d in top} == LOOP_LINES, top
     divisible = next(d for d in top if d.range.start.line + 1 == marked_line(APP_JAVA, "IS-DIVISIBLE"))
     assert "isDivisible" in divisible.message and divisible.data["self_percent"] > 15, divisible
+
+
+def test_perf_inject_reads_the_agent_s_jitdump_too(workloads: Path, tmp_path: Path) -> None:
+    """The agent maps its dump's first page executable, as perf's own JVMTI agent does: `perf
+    record -k 1` sees the mapping and `perf inject --jit` turns the dump into symbols and lines
+    (perf's line table holds one line per address: the outermost method's, where lineprobe shows
+    the inline chain)."""
+    agent = built_agent(java())
+    assert agent.library is not None, agent.problem
+    classes = str(workloads / "slowy")
+    slowy = [java(), f"-agentpath:{agent.library}", *EXACT_LINES, "-cp", classes, "slowy.App"]
+    record = ["perf", "record", "-q", "-k", "1", "-F", "499", "-o", "perf.data", "--"]
+    dumps_before = set(Path("/tmp").glob("jit-*.dump"))
+    try:
+        subprocess.run(
+            [*record, "timeout", "-s", "INT", "3", *slowy], cwd=tmp_path, capture_output=True, timeout=120
+        )
+        injected = subprocess.run(
+            ["perf", "inject", "-v", "--jit", "-i", "perf.data", "-o", "perf.jit.data"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert "jit marker found" in injected.stderr + injected.stdout, injected.stderr[-2000:]
+        report = subprocess.run(
+            ["perf", "report", "-i", "perf.jit.data", "--sort", "srcline", "--stdio"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert "App.java" in report.stdout, report.stdout[:2000]
+    finally:
+        # The JVM's dump (not lineprobe's to remove: the JVM was the user's) and what perf inject
+        # wrote beside it.
+        for dump in set(Path("/tmp").glob("jit-*.dump")) - dumps_before:
+            pid = dump.stem.removeprefix("jit-")
+            for leftover in [dump, *Path("/tmp").glob(f"jitted-{pid}-*.so")]:
+                leftover.unlink(missing_ok=True)

@@ -21,7 +21,10 @@
  * the range of a PcDesc starts where the previous one ended.
  *
  * The file is opened as the JVM's user, never through a symbolic link, and only if it is
- * (still) that user's; every write goes through one raw monitor (compiler threads race).
+ * (still) that user's; every write goes through one raw monitor (compiler threads race). Its
+ * first page is mapped executable while it is written, as perf's own JVMTI agent does: that
+ * mapping is how `perf inject --jit` finds a jitdump in a perf.data, so perf can read the same
+ * file as lineprobe (the reference its Java lines are compared with).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -44,6 +48,7 @@
 static jvmtiEnv *jvmti;
 static jrawMonitorID lock;
 static FILE *out;
+static void *marker; /* the first page, mapped for perf (see above) */
 static uint64_t code_index;
 
 static uint64_t timestamp(void) {
@@ -57,7 +62,8 @@ static void put_u32(uint32_t value) { put(&value, 4); }
 static void put_u64(uint64_t value) { put(&value, 8); }
 
 static int open_dump(const char *path) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  /* Read as well as written: the marker mapping needs a readable descriptor. */
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   struct stat info;
   if (fd < 0) {
     fprintf(stderr, "lineprobe JVMTI agent: cannot write %s: %s\n", path, strerror(errno));
@@ -68,6 +74,9 @@ static int open_dump(const char *path) {
     close(fd);
     return -1;
   }
+  long page = sysconf(_SC_PAGESIZE);
+  marker = mmap(NULL, (size_t)page, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+  if (marker == MAP_FAILED) marker = NULL; /* lineprobe does not need it; perf inject would */
   out = fdopen(fd, "w");
   if (out == NULL) {
     close(fd);
@@ -244,6 +253,8 @@ static jint start(JavaVM *vm, char *options, int attached) {
   (*jvmti)->RawMonitorEnter(jvmti, lock);
   if (out != NULL) fclose(out);
   out = NULL;
+  if (marker != NULL) munmap(marker, (size_t)sysconf(_SC_PAGESIZE));
+  marker = NULL;
   if (options && strcmp(options, "stop") == 0) {
     (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_DISABLE, JVMTI_EVENT_COMPILED_METHOD_LOAD, NULL);
     (*jvmti)->RawMonitorExit(jvmti, lock);
