@@ -94,14 +94,45 @@ def test_a_map_that_cannot_be_used_costs_a_message_and_keeps_the_javascript_line
     assert maps.original(str(script), 1, 1) is None and "not a local file" in maps.problems[-1]
 
 
-def test_sources_outside_the_file_system_and_index_maps_are_not_followed(tmp_path: Path) -> None:
+def test_an_index_map_s_sections_are_placed_at_their_offsets(tmp_path: Path) -> None:
+    """Two sections: a.ts's map from the start, b.ts's from line 3 column 10 (on its first line
+    only); each section's source indexes are its own."""
+    index = {
+        "version": 3,
+        "sections": [
+            {
+                "offset": {"line": 0, "column": 0},
+                "map": {"version": 3, "sources": ["a.ts"], "mappings": "AAAA;AACA"},
+            },
+            {
+                "offset": {"line": 2, "column": 10},
+                "map": {"version": 3, "sources": ["b.ts"], "mappings": "AAEA;AACA"},
+            },
+        ],
+    }
+    joined = parse_source_map(json.dumps(index), str(tmp_path / "bundle.js.map"))
+    a, b = str(tmp_path / "a.ts"), str(tmp_path / "b.ts")
+    assert joined.original(1, 1) == (a, 1) and joined.original(2, 1) == (a, 2)
+    assert joined.original(3, 5) == (b, 3)  # before a line's first segment: that segment
+    assert joined.original(3, 11) == (b, 3)  # b.ts's segment at column 10 (0-based) of line 3
+    assert joined.original(4, 1) == (b, 4)  # its second line, no column offset
+    with pytest.raises(SourceMapError, match="index map inside"):
+        parse_source_map(
+            json.dumps({"version": 3, "sections": [{"offset": {"line": 0, "column": 0}, "map": index}]}), "x"
+        )
+
+
+def test_sources_outside_the_file_system_are_not_followed(tmp_path: Path) -> None:
     bundled = parse_source_map(
         json.dumps({"version": 3, "sources": ["webpack://app/./src/a.ts", "b.ts"], "mappings": "AAAA,ECAA"}),
         str(tmp_path / "out.js.map"),
     )
     assert bundled.original(1, 1) is None  # webpack://: no file of ours
     assert bundled.original(1, 3) == (str(tmp_path / "b.ts"), 1)
-    with pytest.raises(SourceMapError, match="index map"):
-        parse_source_map(json.dumps({"version": 3, "sections": []}), "x.map")
+    with pytest.raises(SourceMapError, match="url section"):
+        parse_source_map(
+            json.dumps({"version": 3, "sections": [{"offset": {"line": 0, "column": 0}, "url": "a.map"}]}),
+            "x.map",
+        )
     with pytest.raises(SourceMapError, match="outside its sources"):
         parse_source_map(json.dumps({"version": 3, "sources": ["a.ts"], "mappings": "ACAA"}), "x.map")

@@ -11,7 +11,8 @@ gives 1-based ones.
 
 Only a map the script names is read, as a regular file within ``MAX_BYTES``, with the rights of
 whoever runs lineprobe (never the agent's). A map that cannot be used costs a message and leaves
-the JavaScript line as it was. Index maps (``sections``) are not followed.
+the JavaScript line as it was. Index maps (``sections``) are made one map; a section that names
+its map by URL is not followed.
 """
 
 from __future__ import annotations
@@ -64,10 +65,16 @@ def parse_source_map(text: str | bytes, map_path: str) -> SourceMap:
         raw = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SourceMapError(f"not JSON ({exc})") from None
+    return _from_json(raw, map_path, nested=False)
+
+
+def _from_json(raw: object, map_path: str, nested: bool) -> SourceMap:
     if not isinstance(raw, dict) or raw.get("version") != 3:
         raise SourceMapError("not a version 3 source map")
     if "sections" in raw:
-        raise SourceMapError("an index map (sections), which lineprobe does not follow")
+        if nested:
+            raise SourceMapError("an index map inside an index map")
+        return _index_map(raw["sections"], map_path)
     names, mappings = raw.get("sources"), raw.get("mappings")
     root = raw.get("sourceRoot") or ""
     if not isinstance(names, list) or not isinstance(mappings, str) or not isinstance(root, str):
@@ -76,6 +83,37 @@ def parse_source_map(text: str | bytes, map_path: str) -> SourceMap:
     sources = tuple(_source_path(folder, root, name) for name in names)
     columns, targets = _decode(mappings, len(sources))
     return SourceMap(sources, columns, targets)
+
+
+def _index_map(sections: object, map_path: str) -> SourceMap:
+    """An index map (what some bundlers write): sections, each a map of its own placed at an
+    offset of the generated file (its column offset counts on its first line only), made one."""
+    if not isinstance(sections, list):
+        raise SourceMapError("its sections are not a list")
+    sources: list[str | None] = []
+    lines: dict[int, list[tuple[int, tuple[int, int] | None]]] = {}
+    for section in sections:
+        offset = section.get("offset") if isinstance(section, dict) else None
+        if not isinstance(offset, dict) or "map" not in section:
+            raise SourceMapError("a section without an offset and a map (a url section is not followed)")
+        first_line, first_column = offset.get("line"), offset.get("column")
+        if not isinstance(first_line, int) or not isinstance(first_column, int):
+            raise SourceMapError("a section's offset is not two numbers")
+        part = _from_json(section["map"], map_path, nested=True)
+        base = len(sources)
+        sources.extend(part.sources)
+        for number, (starts, targets) in enumerate(zip(part.columns, part.targets, strict=True)):
+            shift = first_column if number == 0 else 0
+            row = lines.setdefault(first_line + number, [])
+            for start, target in zip(starts, targets, strict=True):
+                row.append((start + shift, (target[0] + base, target[1]) if target is not None else None))
+    count = max(lines) + 1 if lines else 0
+    rows = [sorted(lines.get(number, []), key=lambda segment: segment[0]) for number in range(count)]
+    return SourceMap(
+        tuple(sources),
+        tuple(tuple(start for start, _ in row) for row in rows),
+        tuple(tuple(target for _, target in row) for row in rows),
+    )
 
 
 def _source_path(folder: str, root: str, name: object) -> str | None:
