@@ -135,16 +135,21 @@ def throwaway_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Throwaw
         )
     finally:
         rule.unlink(missing_ok=True)
-        # This user's processes, every one of them started by these tests, by PID.
-        for _ in range(50):
-            listed = subprocess.run(["pgrep", "-u", name], capture_output=True, text=True).stdout.split()
-            if not listed:
-                break
-            for pid in listed:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
-            time.sleep(0.05)
-        subprocess.run(["userdel", "--remove", name], capture_output=True)
+        remove_user(name)
+
+
+def remove_user(name: str) -> None:
+    """A throwaway user gone, with their home: their processes first, every one of them started
+    by these tests, by PID."""
+    for _ in range(50):
+        listed = subprocess.run(["pgrep", "-u", name], capture_output=True, text=True).stdout.split()
+        if not listed:
+            break
+        for pid in listed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        time.sleep(0.05)
+    subprocess.run(["userdel", "--remove", name], capture_output=True)
 
 
 @pytest.fixture

@@ -13,15 +13,12 @@ their desktop (sudo with their password), no sudoers rule for lineprobe, no serv
 
 from __future__ import annotations
 
-import contextlib
 import grp
 import json
-import os
 import pwd
 import secrets
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +33,7 @@ from lsprotocol import types
 from pytest_lsp import client_capabilities
 
 from tests.conftest import ROOT
-from tests.privileged.conftest import SAFE_PATH, ThrowawayUser, _readable_packages
+from tests.privileged.conftest import SAFE_PATH, ThrowawayUser, _readable_packages, remove_user
 from tests.privileged.test_agent_setup import _groups_of, _session_shell
 from tests.privileged.test_security import _spawn_as
 
@@ -71,7 +68,7 @@ def desktop_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DesktopUs
     """A user who may run anything as root through sudo with their own password (as the first
     user of a desktop may), and has no rule for lineprobe; removed afterwards, with their sudo
     rule. sudo logs each command they try, allowed or not."""
-    if SERVICE_SOCKET.exists() or _group_exists(SERVICE_GROUP):
+    if SERVICE_SOCKET.exists() or SERVICE_GROUP in {group.gr_name for group in grp.getgrall()}:
         pytest.fail(
             f"lineprobe's service is set up on this machine ({SERVICE_SOCKET}, group {SERVICE_GROUP}):"
             " this test sets it up and removes it itself; remove it first (lineprobe setup-agent"
@@ -94,15 +91,7 @@ def desktop_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DesktopUs
         yield DesktopUser(user, password, sudo_log)
     finally:
         rule.unlink(missing_ok=True)
-        for _ in range(50):
-            listed = subprocess.run(["pgrep", "-u", name], capture_output=True, text=True).stdout.split()
-            if not listed:
-                break
-            for pid in listed:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
-            time.sleep(0.05)
-        subprocess.run(["userdel", "--remove", name], capture_output=True)
+        remove_user(name)
 
 
 async def test_the_server_tries_nothing_privileged_until_a_trace_is_asked_for(
@@ -239,11 +228,3 @@ def _compiled_extension_model(user: ThrowawayUser) -> Path:
     for path in [folder, *folder.iterdir()]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return folder
-
-
-def _group_exists(name: str) -> bool:
-    try:
-        grp.getgrnam(name)
-    except KeyError:
-        return False
-    return True
