@@ -68,7 +68,27 @@ def _is_divisible_among_the_two_hottest(report: dict) -> None:
 
 
 def _left_in_tmp(pid: int) -> list[Path]:
-    return [path for path in (Path(f"/tmp/jit-{pid}.dump"), Path(f"/tmp/perf-{pid}.map")) if path.exists()]
+    made = (Path(f"/tmp/jit-{pid}.dump"), Path(f"/tmp/jit-{pid}.methods"), Path(f"/tmp/perf-{pid}.map"))
+    return [path for path in made if path.exists()]
+
+
+def _interpreted_on_their_lines(report: dict) -> None:
+    """Under -Xint every Java frame is the interpreter's, which perf and a perf map call
+    ``Interpreter``: lineprobe names each frame's method and line from the frame itself."""
+    hottest = _hottest(report)
+    assert (hottest["function"], hottest["path"], hottest["line"]) == (
+        "slowy.App.isDivisible",
+        "slowy/App.java",
+        marked_line(APP_JAVA, "IS-DIVISIBLE"),
+    ), hottest
+    assert hottest["self_percent"] > 40 and not hottest["inlined"], hottest
+    by_line = {(line["function"], line["line"]): line for line in report["lines"]}
+    calls = by_line[("slowy.App.isPrime", marked_line(APP_JAVA, "CALLS-IS-DIVISIBLE"))]
+    assert calls["total_percent"] >= hottest["self_percent"], "isDivisible's time is under its call"
+    caller = by_line[("slowy.App.main", marked_line(APP_JAVA, "CALLS-IS-PRIME"))]
+    assert caller["total_percent"] > 90, caller
+    unnamed = sum(f["self_percent"] for f in report["functions"] if f["function"] == "Interpreter")
+    assert unnamed < 5, f"{unnamed}% of samples left in the interpreter unnamed"
 
 
 @pytest.mark.parametrize("inlining", [True, False], ids=["inlined", "no-inline"])
@@ -89,6 +109,23 @@ def test_a_launched_jvm_s_hot_line_is_is_divisible_s(workloads: Path, tmp_path: 
     assert _left_in_tmp(report["target"]["pid"]) == [], (
         "the jitdump and perf map written for lineprobe are removed"
     )
+
+
+def test_a_launched_jvm_s_interpreted_methods_are_named_on_their_lines(
+    workloads: Path, tmp_path: Path
+) -> None:
+    report = profile_json("--duration", "4", "--", *_slowy(workloads, "-Xint"), cwd=tmp_path)
+    _interpreted_on_their_lines(report)
+    assert _left_in_tmp(report["target"]["pid"]) == []
+
+
+def test_a_running_jvm_s_interpreted_methods_are_named_when_the_agent_comes(spawn, workloads: Path) -> None:
+    """The agent comes at the end of the window: the methods it lists then are the ones the
+    window's interpreter frames ran (a Method* lives as long as its class)."""
+    target = spawn(*_slowy(workloads, "-Xint"), wait_s=2.0)
+    report = profile_json("--pid", str(target.pid), "--duration", "3")
+    _interpreted_on_their_lines(report)
+    assert _left_in_tmp(target.pid) == [] and target.poll() is None
 
 
 def test_a_running_jvm_gets_the_agent_at_the_end_of_the_window_and_runs_on(spawn, workloads: Path) -> None:

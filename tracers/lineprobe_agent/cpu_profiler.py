@@ -71,8 +71,8 @@ class CpuProfiler(BpfTracer):
         self._bpf: Any = compile_program("cpu_profiler")
         self._attached = False
         # (user stack id, user ip key, tid, time bucket, ip, sp, bp, stack) per exemplar
-        self._exemplars: ExemplarBuffer[tuple[int, int, int, int, int, int, int, bytes]] = ExemplarBuffer(
-            self._bpf, _raw_exemplar, EXEMPLAR_BUFFER_PAGES
+        self._exemplars: ExemplarBuffer[tuple[int, int, int, int, int, int, int, bytes, int]] = (
+            ExemplarBuffer(self._bpf, _raw_exemplar, EXEMPLAR_BUFFER_PAGES)
         )
         self.gate = TargetGate(self._bpf)
         self._time_bucket_ms = 0
@@ -177,8 +177,8 @@ class CpuProfiler(BpfTracer):
             children_unmapped=len(unmapped),
         )
         exemplars = [
-            Exemplar(index_of.get((stack_id, -1, ip_key, tid, bucket), -1), tid, ip, sp, bp, data)
-            for stack_id, ip_key, tid, bucket, ip, sp, bp, data in self._exemplars.records
+            Exemplar(index_of.get((stack_id, -1, ip_key, tid, bucket), -1), tid, ip, sp, bp, data, r13)
+            for stack_id, ip_key, tid, bucket, ip, sp, bp, data, r13 in self._exemplars.records
         ]
         names = {int(tid.value): c_text(name.comm) for tid, name in self._bpf["thread_names"].items()}
         self._reset()
@@ -241,7 +241,7 @@ def _tgid_of(pid: int) -> int | None:
     return None
 
 
-def _raw_exemplar(event: Any) -> tuple[int, int, int, int, int, int, int, bytes]:
+def _raw_exemplar(event: Any) -> tuple[int, int, int, int, int, int, int, bytes, int]:
     return (
         int(event.user_stack_id),
         int(event.user_ip_key),
@@ -251,6 +251,7 @@ def _raw_exemplar(event: Any) -> tuple[int, int, int, int, int, int, int, bytes]
         int(event.sp),
         int(event.bp),
         copied_stack(event),
+        int(event.r13),
     )
 
 

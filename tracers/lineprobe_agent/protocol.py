@@ -469,6 +469,8 @@ class Exemplar(msgspec.Struct, frozen=True):
     sp: int
     bp: int
     data: bytes
+    r13: int = 0
+    """Where HotSpot's interpreter keeps the running method's bytecode pointer (0: not read)."""
 
 
 class PhaseTimings(msgspec.Struct, frozen=True):

@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from lineprobe.runtimes.jvmti_agent import built_agent
+from lineprobe.symbolization.jvm_methods import methods_path
 from lineprobe.symbolization.runtime_hints import (
     is_java,
     java_argv_with_flags,
@@ -62,6 +63,7 @@ def remove_leftovers(pid: int, cwd: str) -> None:
     paths = [
         os.path.join(cwd, f"jit-{pid}.dump"),
         f"/tmp/jit-{pid}.dump",
+        f"/tmp/jit-{pid}.methods",
         f"/tmp/perf-{pid}.map",
         *glob.glob(os.path.join(glob.escape(cwd), f"isolate-0x*-{pid}-v8.log")),
     ]
@@ -80,7 +82,8 @@ def jit_names_asked(pid: int, exe: str) -> Iterator[list[str]]:
         yield []
         return
     dump, perf_map = f"/tmp/jit-{pid}.dump", f"/tmp/perf-{pid}.map"
-    there_before = {path for path in (dump, perf_map) if os.path.exists(path)}
+    methods = methods_path(dump)
+    there_before = {path for path in (dump, methods, perf_map) if os.path.exists(path)}
     agent = built_agent(exe)
     problems: list[str] = []
     loaded = False
@@ -106,7 +109,7 @@ def jit_names_asked(pid: int, exe: str) -> Iterator[list[str]]:
     finally:
         if loaded and library is not None:
             _jcmd(pid, exe, "JVMTI.agent_load", str(library), "stop")
-        for path in {dump, perf_map} - there_before:
+        for path in {dump, methods, perf_map} - there_before:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         if staged is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
 from lineprobe.costs.aggregate import stack_profile
@@ -19,7 +19,10 @@ from lineprobe.costs.model import StackProfile, WeightedStack
 from lineprobe.profiling.model import RawProfile, SampledStack, StackSnapshot
 from lineprobe.symbolization.frame import FrameKind, SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
-from lineprobe.unwinding.stack_unwinder import unwind
+from lineprobe.unwinding.stack_unwinder import Unwound, unwind
+
+Interpreted = Callable[[int], SourceFrame | None] | None
+"""The Java method a JVM interpreter's frame ran, by the frame's depth in an unwound stack."""
 
 
 def _kernel_frames(names: tuple[str, ...]) -> list[SourceFrame]:
@@ -88,18 +91,20 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
     stop_reasons: Counter[str] = Counter()
     # First every stack's user addresses (unwound where an exemplar allows), then all of them
     # resolved at once: each binary's DWARF searched in one batch.
-    Unresolved = tuple[int, list[SourceFrame], Sequence[int], list[SourceFrame], SampledStack, AddressSpace]
+    Unresolved = tuple[
+        int, list[SourceFrame], Sequence[int], list[SourceFrame], SampledStack, AddressSpace, Interpreted
+    ]
     unresolved: list[Unresolved] = []
     for index, sampled in enumerate(raw.stacks):
         kernel = _kernel_frames(sampled.kernel)
         own, outer = spaces.of(sampled)
         if own is None:  # a child gone before its map was read: its kernel frames and its name
-            unresolved.append((sampled.count, kernel, [], outer, sampled, space))
+            unresolved.append((sampled.count, kernel, [], outer, sampled, space, None))
             continue
         snapshots = snapshots_of.get(index)
         if not snapshots:
             unresolved.append(
-                (sampled.count, kernel, _plausible_prefix(own, sampled.user), outer, sampled, own)
+                (sampled.count, kernel, _plausible_prefix(own, sampled.user), outer, sampled, own, None)
             )
             continue
         # The in-kernel count is exact; the exemplars say which full stacks it
@@ -112,13 +117,15 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
             unwound = unwind(own, snapshot.registers, snapshot.stack)
             stop_reasons[unwound.stop_reason] += 1
             user = unwound.addresses
+            interpreted = _interpreted_frames(own, unwound, snapshot)
             if len(user) == 1 and len(sampled.user) > 1:
                 user = list(sampled.user)  # CFI gave nothing: keep the frame-pointer walk
-            unresolved.append((weight, kernel, user, outer, sampled, own))
+                interpreted = None
+            unresolved.append((weight, kernel, user, outer, sampled, own, interpreted))
     for each in spaces.all():
-        each.prefetch(addresses for _, _, addresses, _, _, own in unresolved if own is each)
-    for weight, kernel, addresses, outer, sampled, own in unresolved:
-        frames = kernel + own.resolve_stack(addresses) + outer
+        each.prefetch(addresses for _, _, addresses, _, _, own, _ in unresolved if own is each)
+    for weight, kernel, addresses, outer, sampled, own, interpreted in unresolved:
+        frames = kernel + own.resolve_stack(addresses, interpreted) + outer
         stacks.append(WeightedStack((weight,), frames, sampled.thread, sampled.time_bucket))
 
     warnings = _warnings(raw, spaces, launched)
@@ -186,3 +193,22 @@ def _warnings(raw: RawProfile, spaces: ProcessSpaces, launched: bool) -> list[st
     for each in spaces.all():
         warnings.extend(problem for problem in each.problems() if problem not in warnings)
     return warnings
+
+
+def _interpreted_frames(space: AddressSpace, unwound: Unwound, snapshot: StackSnapshot) -> Interpreted:
+    """What each interpreter frame of an unwound stack ran, read from the frame's slots in the
+    copied stack (``symbolization/jvm_methods.py``); None where the process is no JVM lineprobe's
+    agent described."""
+    methods = space.jvm_methods
+    if methods is None or not methods.by_pointer:
+        return None
+    frame_pointers = unwound.frame_pointers
+    read_u64 = snapshot.stack.read_u64
+    running_bcp = snapshot.registers.r13
+
+    def interpreted(depth: int) -> SourceFrame | None:
+        if depth >= len(frame_pointers):
+            return None
+        return methods.frame(frame_pointers[depth], read_u64, running_bcp if depth == 0 else None)
+
+    return interpreted

@@ -14,11 +14,28 @@
  *                        entry's name is "SOURCE<TAB>METHOD" (the source file by package
  *                        path, slowy/App.java, and the method, slowy.App.isDivisible): the
  *                        tab is lineprobe's, so that inlined frames keep their names
- *   JIT_CODE_LOAD        the code's range and name (slowy.App.isPrime), and its bytes
+ *   JIT_CODE_LOAD        the code's range and name (slowy.App.isPrime), and its bytes; also
+ *                        for the code the JVM generates for itself (DynamicCodeGenerated: the
+ *                        interpreter, "Interpreter", stubs and adapters)
  *
  * HotSpot describes a compiled method's pcs by PcDescs, each at the end of the instructions
  * it describes (a call's return address; with -XX:+DebugNonSafepoints, every instruction):
  * the range of a PcDesc starts where the previous one ended.
+ *
+ * Interpreted methods have no code of their own: a sample in the interpreter names a method
+ * only through the interpreter's frame, which holds the method's Method* and its bytecode
+ * pointer. Beside the dump (jit-PID.methods for jit-PID.dump) the agent writes every loaded
+ * method's Method* (what a jmethodID points to in HotSpot), where its bytecodes start (the
+ * ConstMethod's end, by the JVM's own VMStructs table), its length, source, name and line
+ * table, for every class loaded at start or attach and every class prepared since:
+ *
+ *   lineprobe-jvm-methods 1 method_slot=-24 bcp_slot=-64 bcp_register=r13
+ *   METHOD*<TAB>BYTECODES<TAB>LENGTH<TAB>SOURCE<TAB>METHOD<TAB>BCI:LINE,BCI:LINE...
+ *
+ * The header says where an x86-64 interpreter frame keeps them, from its frame pointer
+ * (frame_x86.hpp; the bytecode pointer moved one slot down in JDK 9, for the mirror), and that
+ * the running frame's bytecode pointer is in r13 (rbcp). BYTECODES is 0 where VMStructs
+ * could not be read: such methods are named without a line.
  *
  * The file is opened as the JVM's user, never through a symbolic link, and only if it is
  * (still) that user's; every write goes through one raw monitor (compiler threads race). Its
@@ -26,6 +43,7 @@
  * mapping is how `perf inject --jit` finds a jitdump in a perf.data, so perf can read the same
  * file as lineprobe (the reference its Java lines are compared with).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jvmti.h>
@@ -48,6 +66,9 @@
 static jvmtiEnv *jvmti;
 static jrawMonitorID lock;
 static FILE *out;
+static FILE *methods_out; /* the interpreter's methods (see above) */
+static long constmethod_offset = -1, constmethod_size = -1; /* from VMStructs; -1: unknown */
+static int bcp_slot = -8;                                   /* words below the frame pointer */
 static void *marker; /* the first page, mapped for perf (see above) */
 static uint64_t code_index;
 
@@ -61,8 +82,10 @@ static void put(const void *data, size_t size) { fwrite(data, 1, size, out); }
 static void put_u32(uint32_t value) { put(&value, 4); }
 static void put_u64(uint64_t value) { put(&value, 8); }
 
-static int open_dump(const char *path) {
-  /* Read as well as written: the marker mapping needs a readable descriptor. */
+/* PATH created or emptied for writing, never through a symbolic link, and only if it is this
+ * user's regular file (-1: not, said on stderr). */
+static int open_own(const char *path) {
+  /* Read as well as written: the dump's marker mapping needs a readable descriptor. */
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   struct stat info;
   if (fd < 0) {
@@ -74,6 +97,12 @@ static int open_dump(const char *path) {
     close(fd);
     return -1;
   }
+  return fd;
+}
+
+static int open_dump(const char *path) {
+  int fd = open_own(path);
+  if (fd < 0) return -1;
   long page = sysconf(_SC_PAGESIZE);
   marker = mmap(NULL, (size_t)page, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
   if (marker == MAP_FAILED) marker = NULL; /* lineprobe does not need it; perf inject would */
@@ -159,6 +188,144 @@ static size_t entry_name(jmethodID method, char *buffer, size_t size) {
   return written < 0 ? 0 : (size_t)written >= size ? size - 1 : (size_t)written;
 }
 
+/* HotSpot's VMStructs, the table its serviceability agent reads: the offset of
+ * Method::_constMethod and sizeof(ConstMethod), whose end is where a method's bytecodes start
+ * (ConstMethod::code_base). Left -1 where the JVM does not export them. */
+static void read_vmstructs(void) {
+  char **structs = dlsym(RTLD_DEFAULT, "gHotSpotVMStructs");
+  uint64_t *type_at = dlsym(RTLD_DEFAULT, "gHotSpotVMStructEntryTypeNameOffset");
+  uint64_t *field_at = dlsym(RTLD_DEFAULT, "gHotSpotVMStructEntryFieldNameOffset");
+  uint64_t *offset_at = dlsym(RTLD_DEFAULT, "gHotSpotVMStructEntryOffsetOffset");
+  uint64_t *stride = dlsym(RTLD_DEFAULT, "gHotSpotVMStructEntryArrayStride");
+  if (structs && *structs && type_at && field_at && offset_at && stride && *stride) {
+    for (char *entry = *structs;; entry += *stride) {
+      const char *type = *(const char **)(entry + *type_at);
+      const char *field = *(const char **)(entry + *field_at);
+      if (type == NULL) break;
+      if (field && strcmp(type, "Method") == 0 && strcmp(field, "_constMethod") == 0) {
+        constmethod_offset = (long)*(uint64_t *)(entry + *offset_at);
+      }
+    }
+  }
+  char **types = dlsym(RTLD_DEFAULT, "gHotSpotVMTypes");
+  uint64_t *name_at = dlsym(RTLD_DEFAULT, "gHotSpotVMTypeEntryTypeNameOffset");
+  uint64_t *size_at = dlsym(RTLD_DEFAULT, "gHotSpotVMTypeEntrySizeOffset");
+  uint64_t *type_stride = dlsym(RTLD_DEFAULT, "gHotSpotVMTypeEntryArrayStride");
+  if (types && *types && name_at && size_at && type_stride && *type_stride) {
+    for (char *entry = *types;; entry += *type_stride) {
+      const char *type = *(const char **)(entry + *name_at);
+      if (type == NULL) break;
+      if (strcmp(type, "ConstMethod") == 0) constmethod_size = (long)*(uint64_t *)(entry + *size_at);
+    }
+  }
+}
+
+/* A field of the methods file: tabs and line ends would end it early. */
+static void put_field(const char *text) {
+  for (const char *c = text; *c; c++) fputc(*c == '\t' || *c == '\n' || *c == '\r' ? '?' : *c, methods_out);
+  fputc('\t', methods_out);
+}
+
+/* One line of the methods file (the lock held). */
+static void write_method(jmethodID method, const char *source) {
+  void *pointer = *(void **)method; /* HotSpot's jmethodID is a Method** */
+  uintptr_t codes = 0;
+  if (pointer != NULL && constmethod_offset >= 0 && constmethod_size > 0) {
+    char *constmethod = *(char **)((char *)pointer + constmethod_offset);
+    if (constmethod != NULL) codes = (uintptr_t)constmethod + (uintptr_t)constmethod_size;
+  }
+  jlocation first = -1, last = -1;
+  if ((*jvmti)->GetMethodLocation(jvmti, method, &first, &last) != JVMTI_ERROR_NONE) last = -1;
+  char name[MAX_NAME];
+  method_name(method, name, sizeof name);
+  fprintf(methods_out, "%lx\t%lx\t%ld\t", (unsigned long)(uintptr_t)pointer, (unsigned long)codes,
+          last >= 0 ? (long)last + 1 : 0L);
+  put_field(source);
+  put_field(name);
+  jint count = 0;
+  jvmtiLineNumberEntry *table = NULL;
+  if ((*jvmti)->GetLineNumberTable(jvmti, method, &count, &table) == JVMTI_ERROR_NONE) {
+    for (jint i = 0; i < count; i++) {
+      fprintf(methods_out, "%s%ld:%d", i ? "," : "", (long)table[i].start_location, (int)table[i].line_number);
+    }
+    (*jvmti)->Deallocate(jvmti, (unsigned char *)table);
+  }
+  fputc('\n', methods_out);
+}
+
+/* Every method of a prepared class (the lock held; a class not prepared yet is skipped: its
+ * ClassPrepare event comes later). */
+static void write_class(jclass klass) {
+  jint count = 0;
+  jmethodID *methods = NULL;
+  if ((*jvmti)->GetClassMethods(jvmti, klass, &count, &methods) != JVMTI_ERROR_NONE) return;
+  char source[MAX_NAME];
+  source_of(klass, source, sizeof source);
+  for (jint i = 0; i < count; i++) write_method(methods[i], source);
+  (*jvmti)->Deallocate(jvmti, (unsigned char *)methods);
+}
+
+static void write_loaded_classes(void) {
+  jint count = 0;
+  jclass *classes = NULL;
+  if ((*jvmti)->GetLoadedClasses(jvmti, &count, &classes) != JVMTI_ERROR_NONE) return;
+  (*jvmti)->RawMonitorEnter(jvmti, lock);
+  if (methods_out != NULL) {
+    for (jint i = 0; i < count; i++) write_class(classes[i]);
+    fflush(methods_out);
+  }
+  (*jvmti)->RawMonitorExit(jvmti, lock);
+  (*jvmti)->Deallocate(jvmti, (unsigned char *)classes);
+}
+
+static void JNICALL on_class_prepare(jvmtiEnv *env __attribute__((unused)), JNIEnv *jni __attribute__((unused)),
+                                     jthread thread __attribute__((unused)), jclass klass) {
+  (*jvmti)->RawMonitorEnter(jvmti, lock);
+  if (methods_out != NULL) {
+    write_class(klass);
+    fflush(methods_out); /* read while the JVM runs on */
+  }
+  (*jvmti)->RawMonitorExit(jvmti, lock);
+}
+
+static void JNICALL on_vm_init(jvmtiEnv *env __attribute__((unused)), JNIEnv *jni __attribute__((unused)),
+                               jthread thread __attribute__((unused))) {
+  write_loaded_classes(); /* those loaded before the live phase, when classes can be listed */
+}
+
+/* The methods file, beside the dump (the lock held). */
+static void open_methods(const char *dump_path) {
+  char path[4200];
+  size_t length = strlen(dump_path);
+  if (length > 5 && strcmp(dump_path + length - 5, ".dump") == 0) length -= 5;
+  snprintf(path, sizeof path, "%.*s.methods", (int)length, dump_path);
+  int fd = open_own(path);
+  if (fd < 0) return;
+  methods_out = fdopen(fd, "w");
+  if (methods_out == NULL) {
+    close(fd);
+    return;
+  }
+  fprintf(methods_out, "lineprobe-jvm-methods 1 method_slot=-24 bcp_slot=%d bcp_register=r13\n", bcp_slot * 8);
+  fflush(methods_out);
+}
+
+/* A JIT_CODE_LOAD record: the code's range, its name and its bytes (the lock held). */
+static void put_code_load(const char *name, const void *code_addr, jint code_size) {
+  size_t length = strlen(name);
+  put_u32(JIT_CODE_LOAD);
+  put_u32((uint32_t)(16 + 40 + length + 1 + (uint64_t)code_size));
+  put_u64(timestamp());
+  put_u32((uint32_t)getpid());
+  put_u32((uint32_t)syscall(SYS_gettid));
+  put_u64((uint64_t)(uintptr_t)code_addr);
+  put_u64((uint64_t)(uintptr_t)code_addr);
+  put_u64((uint64_t)code_size);
+  put_u64(code_index++);
+  put(name, length + 1);
+  put(code_addr, (size_t)code_size);
+}
+
 static const jvmtiCompiledMethodLoadInlineRecord *inline_record(const void *compile_info) {
   for (const jvmtiCompiledMethodLoadRecordHeader *h = compile_info; h != NULL; h = h->next) {
     if (h->kind == JVMTI_CMLR_INLINE_INFO) return (const jvmtiCompiledMethodLoadInlineRecord *)h;
@@ -212,19 +379,20 @@ static void JNICALL on_compiled(jvmtiEnv *env __attribute__((unused)), jmethodID
       if (inlined) start = end;
     }
   }
-  size_t length = strlen(name);
-  put_u32(JIT_CODE_LOAD);
-  put_u32((uint32_t)(16 + 40 + length + 1 + (uint64_t)code_size));
-  put_u64(timestamp());
-  put_u32((uint32_t)getpid());
-  put_u32((uint32_t)syscall(SYS_gettid));
-  put_u64((uint64_t)(uintptr_t)code_addr);
-  put_u64((uint64_t)(uintptr_t)code_addr);
-  put_u64((uint64_t)code_size);
-  put_u64(code_index++);
-  put(name, length + 1);
-  put(code_addr, (size_t)code_size);
+  put_code_load(name, code_addr, code_size);
   fflush(out);
+  (*jvmti)->RawMonitorExit(jvmti, lock);
+}
+
+/* Code the JVM generates for itself: the interpreter ("Interpreter", which runs every
+ * interpreted method: symbolization/jvm_methods.py names them), stubs and adapters. */
+static void JNICALL on_dynamic_code(jvmtiEnv *env __attribute__((unused)), const char *name, const void *address,
+                                    jint length) {
+  (*jvmti)->RawMonitorEnter(jvmti, lock);
+  if (out != NULL && name != NULL && length > 0) {
+    put_code_load(name, address, length);
+    fflush(out);
+  }
   (*jvmti)->RawMonitorExit(jvmti, lock);
 }
 
@@ -247,23 +415,45 @@ static jint start(JavaVM *vm, char *options, int attached) {
     jvmtiEventCallbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.CompiledMethodLoad = on_compiled;
+    callbacks.ClassPrepare = on_class_prepare;
+    callbacks.DynamicCodeGenerated = on_dynamic_code;
+    callbacks.VMInit = on_vm_init;
     (*jvmti)->SetEventCallbacks(jvmti, &callbacks, sizeof callbacks);
     (*jvmti)->CreateRawMonitor(jvmti, "lineprobe jitdump", &lock);
+    read_vmstructs();
+    char *version = NULL;
+    if ((*jvmti)->GetSystemProperty(jvmti, "java.vm.specification.version", &version) == JVMTI_ERROR_NONE) {
+      if (strncmp(version, "1.", 2) == 0) bcp_slot = -7; /* JDK 8: no mirror slot above it */
+      (*jvmti)->Deallocate(jvmti, (unsigned char *)version);
+    }
   }
   (*jvmti)->RawMonitorEnter(jvmti, lock);
   if (out != NULL) fclose(out);
   out = NULL;
+  if (methods_out != NULL) fclose(methods_out);
+  methods_out = NULL;
   if (marker != NULL) munmap(marker, (size_t)sysconf(_SC_PAGESIZE));
   marker = NULL;
   if (options && strcmp(options, "stop") == 0) {
     (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_DISABLE, JVMTI_EVENT_COMPILED_METHOD_LOAD, NULL);
+    (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_DISABLE, JVMTI_EVENT_CLASS_PREPARE, NULL);
+    (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_DISABLE, JVMTI_EVENT_DYNAMIC_CODE_GENERATED, NULL);
     (*jvmti)->RawMonitorExit(jvmti, lock);
     return JNI_OK;
   }
   int opened = open_dump(path);
+  if (opened == 0) open_methods(path); /* without it, interpreted frames stay unnamed */
   (*jvmti)->RawMonitorExit(jvmti, lock);
   if (opened != 0) return JNI_ERR;
+  (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_CLASS_PREPARE, NULL);
   (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_COMPILED_METHOD_LOAD, NULL);
+  (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_DYNAMIC_CODE_GENERATED, NULL);
+  if (attached) {
+    write_loaded_classes();
+    (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
+  } else {
+    (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_VM_INIT, NULL);
+  }
   if (attached) {
     /* What was compiled before the agent came: all of it, now (a new file each time). */
     (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_COMPILED_METHOD_LOAD);

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from lineprobe.symbolization.frame_sources import (
 )
 from lineprobe.symbolization.index_cache import IndexCache
 from lineprobe.symbolization.jitdump import JitDump, jitdump_path, load_jitdump
+from lineprobe.symbolization.jvm_methods import INTERPRETER, JvmMethods, load_jvm_methods, methods_path
 from lineprobe.symbolization.perf_map import PerfMap, load_perf_map, perf_map_path
 from lineprobe.symbolization.runtime_hints import is_node, jit_hint
 from lineprobe.symbolization.source_freshness import source_problem
@@ -167,6 +168,8 @@ class AddressSpace:
     """Names for JIT code in anonymous mappings (``/tmp/perf-PID.map``)."""
     jitdump: JitDump | None = None
     """Lines for JIT code in anonymous mappings (``jit-PID.dump``), before the perf map's names."""
+    jvm_methods: JvmMethods | None = None
+    """The methods a JVM's interpreter may run (``jit-PID.methods``, beside the jitdump)."""
     source_maps: SourceMaps = field(default_factory=SourceMaps)
     """The maps of compiled JavaScript's scripts (TypeScript's), read from under ``root``."""
     exe: str = ""
@@ -206,7 +209,8 @@ class AddressSpace:
             jitdump = load_jitdump(jitdump_path(pid, directory), owner)
             if jitdump is not None:
                 break
-        return cls(mappings, cache, root, pid, perf_map=perf_map, jitdump=jitdump)
+        jvm_methods = load_jvm_methods(methods_path(jitdump.path), owner) if jitdump is not None else None
+        return cls(mappings, cache, root, pid, perf_map=perf_map, jitdump=jitdump, jvm_methods=jvm_methods)
 
     def _index_of(self, address: int) -> int:
         """The index of the mapping that holds ``address``, -1 for none."""
@@ -237,11 +241,23 @@ class AddressSpace:
             self._resolved[key] = frames
         return frames
 
-    def resolve_stack(self, addresses: Iterable[int]) -> list[SourceFrame]:
-        """A user stack (leaf first) as source frames, innermost first, inline frames expanded."""
+    def resolve_stack(
+        self, addresses: Iterable[int], interpreted: Callable[[int], SourceFrame | None] | None = None
+    ) -> list[SourceFrame]:
+        """A user stack (leaf first) as source frames, innermost first, inline frames expanded.
+
+        ``interpreted`` names the method a frame in a JVM's interpreter ran, by its depth
+        (``jvm_methods.py``): one address, the interpreter's, runs every interpreted method."""
         frames: list[SourceFrame] = []
         for depth, address in enumerate(addresses):
-            frames.extend(self.resolve(address, is_return_address=depth > 0))
+            resolved = self.resolve(address, is_return_address=depth > 0)
+            first = resolved[0]
+            if interpreted is not None and first.function == INTERPRETER and first.binary == "[jit]":
+                method = interpreted(depth)
+                if method is not None:
+                    frames.append(method)
+                    continue
+            frames.extend(resolved)
         return frames
 
     def prefetch(self, stacks: Iterable[Sequence[int]]) -> None:
@@ -342,6 +358,8 @@ class AddressSpace:
         seen: list[str] = list(self.perf_map.problems) if self.perf_map is not None else []
         if self.jitdump is not None:
             seen.extend(self.jitdump.problems)
+        if self.jvm_methods is not None:
+            seen.extend(self.jvm_methods.problems)
         seen.extend(self.source_maps.problems)
         seen.extend(self._runtime_hints)
         late = sum(s.not_in_dump for s in self._sources.values() if isinstance(s, JitDumpSource))

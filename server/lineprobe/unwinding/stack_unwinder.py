@@ -27,6 +27,8 @@ class UserRegisters:
     ip: int
     sp: int
     bp: int
+    r13: int = 0
+    """HotSpot's interpreter keeps the running method's bytecode pointer here (0: not read)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class Unwound:
     addresses: list[int]
     """Leaf first: the sampled ip, then return addresses."""
     stop_reason: str
+    frame_pointers: list[int]
+    """rbp in each of those frames: where an interpreter's frame keeps its method (see
+    ``symbolization/jvm_methods.py``)."""
 
 
 def unwind(
@@ -56,32 +61,38 @@ def unwind(
     max_frames: int = MAX_FRAMES,
 ) -> Unwound:
     addresses = [regs.ip]
+    frame_pointers = [regs.bp]
     ip, sp, bp = regs.ip, regs.sp, regs.bp
     for depth in range(max_frames):
         lookup_pc = ip if depth == 0 else ip - 1  # a return address may be past the call's FDE
         rule = rule_at(space, lookup_pc)
         if rule is None:
             if space.mapping_for(lookup_pc) is None:
-                return Unwound(addresses, f"0x{ip:x} is not in any mapped file")
+                return Unwound(addresses, f"0x{ip:x} is not in any mapped file", frame_pointers)
             step = _frame_pointer_step(stack, bp)
             reason = "no CFI; frame-pointer chain ended"
         elif rule.return_address_offset is None:
             return Unwound(
-                addresses, "reached the outermost frame (its CFI leaves the return address undefined)"
+                addresses,
+                "reached the outermost frame (its CFI leaves the return address undefined)",
+                frame_pointers,
             )
         else:
             step = _cfi_step(rule, stack, ip, sp, bp)
             reason = "CFI rule unusable or the caller's frame lies outside the copied stack"
         if step is None:
-            return Unwound(addresses, reason if depth else f"{reason} (at the first frame)")
+            return Unwound(addresses, reason if depth else f"{reason} (at the first frame)", frame_pointers)
         next_ip, next_sp, next_bp = step
         if next_ip == 0:
-            return Unwound(addresses, "reached the outermost frame")
+            return Unwound(addresses, "reached the outermost frame", frame_pointers)
         if next_sp <= sp and depth > 0:
-            return Unwound(addresses, "stack pointer did not move up: stopping to avoid a loop")
+            return Unwound(
+                addresses, "stack pointer did not move up: stopping to avoid a loop", frame_pointers
+            )
         addresses.append(next_ip)
+        frame_pointers.append(next_bp)
         ip, sp, bp = next_ip, next_sp, next_bp
-    return Unwound(addresses, f"stopped at {max_frames} frames")
+    return Unwound(addresses, f"stopped at {max_frames} frames", frame_pointers)
 
 
 def _cfi_step(rule: FrameRule, stack: StackCopy, ip: int, sp: int, bp: int) -> tuple[int, int, int] | None:

@@ -48,6 +48,7 @@ struct exemplar_t {
     u64 user_ip_key;
     u32 time_bucket;
     u32 padding;
+    u64 r13; /* where HotSpot's interpreter keeps the running method's bytecode pointer */
     LP_EXEMPLAR_STACK;
 };
 
@@ -135,6 +136,7 @@ int on_cpu_sample(struct lp_perf_event_data *ctx)
     e->ip = ctx->regs.ip;
     e->sp = ctx->regs.sp;
     e->bp = ctx->regs.bp;
+    e->r13 = ctx->regs.r13;
     COPY_USER_STACK(e, e->sp);
     exemplars.perf_submit(ctx, e, sizeof(*e));
     return 0;

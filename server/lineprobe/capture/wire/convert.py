@@ -102,7 +102,7 @@ def _mapped_files(maps: list[protocol.Mapping]) -> tuple[MappedFile, ...]:
 
 def _snapshots(exemplars: list[protocol.Exemplar]) -> tuple[StackSnapshot, ...]:
     return tuple(
-        StackSnapshot(e.stack, e.tid, UserRegisters(e.ip, e.sp, e.bp), StackCopy(e.sp, e.data))
+        StackSnapshot(e.stack, e.tid, UserRegisters(e.ip, e.sp, e.bp, e.r13), StackCopy(e.sp, e.data))
         for e in exemplars
     )
 

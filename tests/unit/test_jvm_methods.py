@@ -1,0 +1,120 @@
+"""Interpreted Java methods named from the interpreter's frames: the agent's methods file (a real
+JVM writes it, no privileges needed) and a frame's slots read from a copied stack."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from lineprobe.runtimes.jvmti_agent import built_agent
+from lineprobe.symbolization.frame import INTERPRETED
+from lineprobe.symbolization.jvm_methods import JvmMethod, JvmMethods, load_jvm_methods, methods_path
+from lineprobe.unwinding.stack_unwinder import StackCopy
+
+from tests.conftest import WORKLOADS, marked_line
+
+APP_JAVA = WORKLOADS / "slowy" / "slowy" / "App.java"
+
+
+def test_the_agent_lists_every_loaded_method_with_its_bytecodes_and_line_table(tmp_path: Path) -> None:
+    java = shutil.which("java")
+    assert java, "java missing: `make setup` installs openjdk-17-jdk-headless"
+    agent = built_agent(java)
+    assert agent.library is not None, agent.problem
+    dump = tmp_path / "jit-1.dump"
+    classes = WORKLOADS / "build" / "slowy"
+    assert classes.is_dir(), "the workloads are built by `make setup`"
+    subprocess.run(
+        [java, f"-agentpath:{agent.library}={dump}", "-Xint", "-cp", str(classes), "slowy.App", "1"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    methods = load_jvm_methods(methods_path(str(dump)), os.getuid())
+    assert methods is not None and methods.problems == [], methods and methods.problems
+    assert (methods.method_slot, methods.bcp_slot) == (-24, -64), "JDK 17's x86-64 interpreter frame"
+    by_name = {m.name: m for m in methods.by_pointer.values()}
+    divisible = by_name["slowy.App.isDivisible"]
+    assert divisible.source == "slowy/App.java" and divisible.bytecodes != 0, divisible
+    assert divisible.line_at(0) == marked_line(APP_JAVA, "IS-DIVISIBLE")
+    is_prime = by_name["slowy.App.isPrime"]
+    calls = marked_line(APP_JAVA, "CALLS-IS-DIVISIBLE")
+    assert calls in is_prime.lines and is_prime.length > max(is_prime.line_starts), is_prime
+    # The JDK's own classes too: a frame in any of them can be interpreted.
+    assert "java.lang.String.hashCode" in by_name and len(methods.by_pointer) > 1000
+
+
+METHOD = 0x7F00_0000_1000
+BYTECODES = 0x7F00_0000_0F00
+FP = 0x7FFC_0000_0100
+
+
+def _methods() -> JvmMethods:
+    methods = JvmMethods("jit-1.methods")
+    methods.by_pointer[METHOD] = JvmMethod(
+        "slowy.App.isPrime", "slowy/App.java", BYTECODES, 34, (0, 5, 7, 16), (18, 19, 21, 22)
+    )
+    return methods
+
+
+def _stack(method: int, bcp: int) -> StackCopy:
+    base = FP - 0x80
+    data = bytearray(0x100)
+    struct.pack_into("<Q", data, FP - 24 - base, method)
+    struct.pack_into("<Q", data, FP - 64 - base, bcp)
+    return StackCopy(base, bytes(data))
+
+
+def test_a_frame_s_method_and_saved_bytecode_pointer_give_its_line() -> None:
+    frame = _methods().frame(FP, _stack(METHOD, BYTECODES + 17).read_u64)
+    assert frame is not None
+    assert (frame.function, frame.path, frame.line, frame.kind) == (
+        "slowy.App.isPrime",
+        "slowy/App.java",
+        22,
+        INTERPRETED,
+    )
+
+
+def test_the_running_frame_s_line_comes_from_the_live_register_not_the_stale_slot() -> None:
+    stack = _stack(METHOD, BYTECODES)  # the slot still says the method's start (bci 0: line 18)
+    frame = _methods().frame(FP, stack.read_u64, running_bcp=BYTECODES + 8)
+    assert frame is not None and frame.line == 21
+    unread = _methods().frame(FP, stack.read_u64, running_bcp=0)
+    assert unread is not None and (unread.function, unread.line) == ("slowy.App.isPrime", None)
+
+
+@pytest.mark.parametrize("bcp", [BYTECODES - 1, BYTECODES + 34, 0])
+def test_a_bytecode_pointer_outside_the_method_names_it_without_a_line(bcp: int) -> None:
+    frame = _methods().frame(FP, _stack(METHOD, bcp).read_u64)
+    assert frame is not None and frame.function == "slowy.App.isPrime" and frame.line is None
+
+
+def test_a_slot_that_names_no_listed_method_leaves_the_frame_to_the_interpreter() -> None:
+    assert _methods().frame(FP, _stack(METHOD + 8, BYTECODES).read_u64) is None
+    assert _methods().frame(FP + 0x1000, _stack(METHOD, BYTECODES).read_u64) is None, "outside the copy"
+
+
+def test_a_damaged_or_foreign_methods_file_is_said_so_and_read_no_further(tmp_path: Path) -> None:
+    path = tmp_path / "jit-1.methods"
+    path.write_text("lineprobe-jvm-methods 2\n")
+    read = load_jvm_methods(str(path), os.getuid())
+    assert read is not None and read.by_pointer == {} and "version 1" in read.problems[0]
+    path.write_text(
+        "lineprobe-jvm-methods 1 method_slot=-24 bcp_slot=-56 bcp_register=r13\n"
+        "1000\tf00\t34\tslowy/App.java\tslowy.App.isPrime\t0:18,5:19\n"
+        "zz\tf00\t34\tslowy/App.java\tbroken\t0:1\n"
+        "2000\t0\t0\tFoo.java\tFoo.nat"  # the JVM is still writing this one
+    )
+    read = load_jvm_methods(str(path), os.getuid())
+    assert read is not None and list(read.by_pointer) == [0x1000] and read.bcp_slot == -56
+    assert read.problems == [f"{path}: 2 malformed lines skipped"]
+    assert load_jvm_methods(str(tmp_path / "none.methods"), os.getuid()) is None
+    if os.getuid() == 0:
+        os.chown(path, 65534, 65534)  # root's own files are trusted, as perf trusts them
+    other = load_jvm_methods(str(path), 65533 if os.getuid() == 0 else os.getuid() + 1)
+    assert other is not None and other.by_pointer == {} and "not by the target's user" in other.problems[0]
