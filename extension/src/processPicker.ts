@@ -2,6 +2,7 @@
 import * as vscode from "vscode";
 import type { ServerClient } from "./client";
 import { processItems, type ProcessItem } from "./model/processes";
+import { endProcess, isAlive, relaunchConsent, relaunchOf, type Relaunch } from "./model/relaunch";
 import { ServerCommand, type ProcessInfo } from "./model/protocol";
 import type { Target } from "./profiler";
 
@@ -84,23 +85,60 @@ async function choose(
   }
   const item = target ? pickedItems.get(target.pid) : undefined;
   if (target && options.forProfile && item?.runtimeHint) {
-    return (await confirmRuntime(item)) ? target : undefined;
+    return confirmRuntime(item, target);
   }
   return target;
 }
 
 /** A runtime that would show no source lines (a node without --perf-prof): say so before
- * attaching, with its command line with the flags to copy. */
-async function confirmRuntime(item: ProcessItem): Promise<boolean> {
+ * attaching, and offer to relaunch it with the flags (the new process is then the target), or
+ * its command line with the flags to copy. */
+async function confirmRuntime(item: ProcessItem, target: Target): Promise<Target | undefined> {
   const copy = "Copy Restart Command";
+  const relaunchIt = "Relaunch with Flags…";
+  const relaunch = relaunchOf(item);
   const answer = await vscode.window.showWarningMessage(
     `lineprobe: ${item.runtimeHint}`,
-    ...(item.restartCommand ? ["Profile Anyway", copy] : ["Profile Anyway"]),
+    ...(relaunch ? [relaunchIt] : []),
+    "Profile Anyway",
+    ...(item.restartCommand ? [copy] : []),
   );
+  if (answer === relaunchIt && relaunch) {
+    return relaunched(relaunch, item.restartCommand ?? relaunch.argv.join(" "), target.exe);
+  }
   if (answer === copy && item.restartCommand) {
     await vscode.env.clipboard.writeText(item.restartCommand);
     void vscode.window.showInformationMessage(`lineprobe: copied '${item.restartCommand}'. Restart it so, then attach again (or launch it with lineprobe, which adds the flags).`);
-    return false;
+    return undefined;
   }
-  return answer === "Profile Anyway";
+  return answer === "Profile Anyway" ? target : undefined;
+}
+
+/** Ends the process (once the user agrees), runs its command line with the flags in a terminal
+ * of its own, and gives the new process as the target (undefined: not agreed, or it failed). */
+async function relaunched(relaunch: Relaunch, commandText: string, exe: string): Promise<Target | undefined> {
+  const agree = "End It and Relaunch";
+  const answer = await vscode.window.showWarningMessage(relaunchConsent(relaunch, commandText), { modal: true }, agree);
+  if (answer !== agree) {
+    return undefined;
+  }
+  try {
+    if (!(await endProcess(relaunch.pid, (pid, signal) => process.kill(pid, signal), isAlive))) {
+      void vscode.window.showErrorMessage(`lineprobe: ${relaunch.name} (PID ${relaunch.pid}) did not end within 5 s of SIGTERM: not relaunched`);
+      return undefined;
+    }
+  } catch (error) {
+    void vscode.window.showErrorMessage(`lineprobe: cannot end PID ${relaunch.pid}: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+  // The program is the terminal's own process, so its PID is the terminal's.
+  const [program, ...args] = relaunch.argv;
+  const terminal = vscode.window.createTerminal({ name: `lineprobe: ${relaunch.name}`, shellPath: program, shellArgs: args, cwd: relaunch.cwd });
+  terminal.show(true);
+  const pid = await terminal.processId;
+  if (pid === undefined) {
+    void vscode.window.showErrorMessage(`lineprobe: ${commandText} did not start in the terminal`);
+    return undefined;
+  }
+  return { pid, exe };
 }

@@ -27,6 +27,8 @@ class ProcessInfo:
     """What attaching would miss (a node without --perf-prof), and what would help."""
     restart_command: list[str] | None = None
     """The command line again with the flags that would give its JIT code lines."""
+    cwd: str | None = None
+    """Where it runs, for a restart (given with ``restart_command`` only)."""
 
 
 @dataclass
@@ -119,9 +121,17 @@ def list_processes(
             if not in_workspace and cache is not None and not exe.startswith(("/usr/", "/bin/", "/sbin/")):
                 in_workspace = any(_inside(src, roots) for src in cache.source_files(exe))
         restart = argv_with_flags(argv)
-        result.append(ProcessInfo(pid, exe, argv, uid, in_workspace, attach_hint(exe, argv), restart))
+        cwd = _cwd(entry) if restart is not None else None
+        result.append(ProcessInfo(pid, exe, argv, uid, in_workspace, attach_hint(exe, argv), restart, cwd))
     result.sort(key=lambda p: (not p.in_workspace, p.pid))
     return result
+
+
+def _cwd(entry: Path) -> str | None:
+    try:
+        return os.readlink(entry / "cwd")
+    except OSError:
+        return None
 
 
 def processes_running(exe_paths: set[str]) -> dict[str, list[int]]:

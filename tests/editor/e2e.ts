@@ -23,7 +23,8 @@
  * run (firstRun.ts): a desktop user installs lineprobe from its wheel and the
  * .vsix, and their first profile goes through the set-up's one consented
  * step, their password typed into the editor. Screenshots go to artifacts/.
- * `LINEPROBE_E2E_ONLY=first-run` runs that part alone.
+ * `LINEPROBE_E2E_ONLY=first-run` runs that part alone, `LINEPROBE_E2E_ONLY=javascript` the node
+ * relaunch alone.
  *
  * Run by `make e2e-editor` (tests/editor/run.sh sets the paths below).
  */
@@ -152,6 +153,12 @@ async function main(): Promise<void> {
     await page.locator(".monaco-workbench").waitFor();
     console.log(`workbench loaded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     try {
+      if (process.env.LINEPROBE_E2E_ONLY === "javascript") {
+        await openFile(page, SOURCE_REL); // a C file: the extension starts
+        await page.locator(".contentWidgets .codelens-decoration a", { hasText: `(pid ${workload.pid})` }).first().waitFor({ timeout: 60_000 });
+        await javaScriptChecks(page, plainNode);
+        return;
+      }
       await editorChecks(page, workload, scratch);
       await javaProbeChecks(page, jvm);
       await probeSiteChecks(page, probes);
@@ -723,8 +730,10 @@ async function setPaneExpanded(page: Page, title: string, expanded: boolean): Pr
 }
 
 /** Attaching to a node started without the flags says what a profile would miss, with the
- * command line to restart it with. (A node launched from the editor's palette gave no profile in
- * one CI run, cause not found yet: its lines are checked by tests/privileged/test_node_lines.py.) */
+ * command line to restart it with, and relaunches it so, once asked: the running one ended, the
+ * same command with the flags in a terminal, which is then the attached process. (A node launched
+ * from the editor's palette gave no profile in one CI run, cause not found yet: its lines are
+ * checked by tests/privileged/test_node_lines.py.) */
 async function javaScriptChecks(page: Page, plainNode: Started): Promise<void> {
   await runCommand(page, "lineprobe: Attach to Process…");
   await page.locator(QUICK_INPUT_BOX).fill(String(plainNode.pid));
@@ -737,11 +746,37 @@ async function javaScriptChecks(page: Page, plainNode: Started): Promise<void> {
   const buttons = await toast.locator(".monaco-button").allInnerTexts();
   await page.screenshot({ path: path.join(ARTIFACTS, "20-node-without-flags.png") });
   check(
-    description.includes("no source lines") && buttons.some((b) => b.includes("Copy Restart Command")) && buttons.some((b) => b.includes("Profile Anyway")),
-    "attaching to a node without --perf-prof says so in the picker and offers its command line with the flags",
+    description.includes("no source lines") &&
+      ["Relaunch with Flags…", "Copy Restart Command", "Profile Anyway"].every((title) => buttons.some((b) => b.includes(title))),
+    "attaching to a node without --perf-prof says so in the picker and offers a relaunch, or its command line, with the flags",
     `${description} | ${JSON.stringify(buttons)}`,
   );
-  await toast.locator(".monaco-button", { hasText: "Profile Anyway" }).first().click();
+  await toast.locator(".monaco-button", { hasText: "Relaunch with Flags…" }).first().click();
+  const consent = page.locator(".monaco-dialog-box", { hasText: `PID ${plainNode.pid}` });
+  await consent.waitFor({ timeout: 30_000 });
+  const consentText = (await consent.innerText()).replace(/\s+/g, " ");
+  await page.screenshot({ path: path.join(ARTIFACTS, "22-node-relaunch-consent.png") });
+  check(consentText.includes("--perf-prof") && consentText.includes("in a terminal"), "the relaunch asks first, naming the process it ends and the command it runs", consentText.slice(0, 300));
+  await consent.locator(".monaco-button", { hasText: "End It and Relaunch" }).click();
+  const attached = page.locator(".statusbar-item", { hasText: /node \((\d+)\)/ }).filter({ hasNotText: `(${plainNode.pid})` }).first();
+  await attached.waitFor({ timeout: 30_000 });
+  const relaunched = Number((await attached.innerText()).match(/node \((\d+)\)/)?.[1]);
+  const commandLine = existsSync(`/proc/${relaunched}/cmdline`) ? readFileSync(`/proc/${relaunched}/cmdline`, "utf8").split("\0") : [];
+  await page.locator(".terminal-tab, .single-terminal-tab, .tabs-list .monaco-list-row", { hasText: "lineprobe: node" }).first().waitFor({ timeout: 30_000 }).catch(() => undefined);
+  await page.screenshot({ path: path.join(ARTIFACTS, "23-node-relaunched.png") });
+  check(
+    plainNode.child.exitCode !== null || plainNode.child.signalCode !== null,
+    `the node without flags (PID ${plainNode.pid}) was ended for the relaunch`,
+    `exit ${plainNode.child.exitCode} signal ${plainNode.child.signalCode}`,
+  );
+  check(
+    commandLine.includes("--perf-prof") && commandLine.includes("setInterval(() => {}, 1000)"),
+    `the relaunched node (PID ${relaunched}) runs the same program with the flags, and is the attached process`,
+    JSON.stringify(commandLine),
+  );
+  if (relaunched > 0 && commandLine.length > 1) {
+    process.kill(relaunched, "SIGTERM");
+  }
 }
 
 /** Waits for Launch and Profile's input box: the palette's input, closing, is the same widget, and

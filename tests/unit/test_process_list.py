@@ -37,6 +37,7 @@ def test_a_node_running_a_workspace_script_is_listed_with_what_it_would_miss(
         "workloads/jit/hot.js",
         "30",
     ]
+    assert entry.cwd == str(ROOT), "a restart runs where it ran: its script path is relative"
     elsewhere = {p.pid: p for p in list_processes(["/nonexistent"])}
     assert not elsewhere[plain_node.pid].in_workspace
 
@@ -50,6 +51,7 @@ def test_a_node_with_the_flags_has_nothing_to_add(tmp_path) -> None:
     try:
         entry = {p.pid: p for p in list_processes([str(WORKLOADS)])}[process.pid]
         assert entry.in_workspace and entry.runtime_hint is None and entry.restart_command is None
+        assert entry.cwd is None
     finally:
         process.terminate()
         process.wait(timeout=10)

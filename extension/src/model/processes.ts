@@ -11,6 +11,9 @@ export interface ProcessItem {
   runtimeHint?: string;
   /** The command line again, with the flags that give its JIT code lines. */
   restartCommand?: string;
+  /** The same, as arguments, and where it ran: what a relaunch runs (model/relaunch.ts). */
+  restartArgv?: string[];
+  cwd?: string;
 }
 
 /**
@@ -30,7 +33,10 @@ export function processItems(processes: ProcessInfo[], ownPids: ReadonlySet<numb
       pid: p.pid,
       inWorkspace: p.inWorkspace,
       ...(p.runtimeHint ? { runtimeHint: p.runtimeHint } : {}),
-      ...(p.restartCommand ? { restartCommand: p.restartCommand.map(quoteIfNeeded).join(" ") } : {}),
+      ...(p.restartCommand
+        ? { restartCommand: p.restartCommand.map(quoteIfNeeded).join(" "), restartArgv: p.restartCommand }
+        : {}),
+      ...(p.restartCommand && p.cwd ? { cwd: p.cwd } : {}),
     }));
 }
 

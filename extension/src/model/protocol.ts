@@ -227,6 +227,8 @@ export interface ProcessInfo {
   runtimeHint?: string | null;
   /** Its command line with the flags that give its JIT code lines. */
   restartCommand?: string[] | null;
+  /** Where it runs (given with `restartCommand`): a relaunch runs there. */
+  cwd?: string | null;
 }
 
 export type ProfileArguments =

@@ -485,6 +485,7 @@ def register(server: LineprobeServer) -> None:
                 "inWorkspace": p.in_workspace,
                 "runtimeHint": p.runtime_hint,
                 "restartCommand": p.restart_command,
+                "cwd": p.cwd,
             }
             for p in found
         ]
