@@ -157,6 +157,8 @@ async function main(): Promise<void> {
         await openFile(page, SOURCE_REL); // a C file: the extension starts
         await page.locator(".contentWidgets .codelens-decoration a", { hasText: `(pid ${workload.pid})` }).first().waitFor({ timeout: 60_000 });
         await javaScriptChecks(page, plainNode);
+        await runCommand(page, "Developer: Reload Window"); // as the full run does next
+        await page.locator(".monaco-workbench").waitFor({ timeout: 120_000 });
         return;
       }
       await editorChecks(page, workload, scratch);
@@ -776,6 +778,13 @@ async function javaScriptChecks(page: Page, plainNode: Started): Promise<void> {
   );
   if (relaunched > 0 && commandLine.length > 1) {
     process.kill(relaunched, "SIGTERM");
+    for (const deadline = Date.now() + 10_000; existsSync(`/proc/${relaunched}`) && Date.now() < deadline; ) {
+      await page.waitForTimeout(100);
+    }
+    // VS Code closes a terminal whose process ended, and its panel with it: the next command's
+    // palette, opened while the layout still moves, was inert in a CI run.
+    await page.locator(".panel .terminal-wrapper").first().waitFor({ state: "hidden", timeout: 10_000 }).catch(() => undefined);
+    await page.waitForTimeout(1000);
   }
 }
 
