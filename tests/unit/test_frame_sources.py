@@ -61,6 +61,16 @@ def test_the_site_is_user_code_of_any_kind_but_the_kernel() -> None:
     assert user_site([kernel, libc, jit, native]) is jit, "a perf map's JIT frame is the user's code"
     assert user_site([kernel, unnamed_jit, native]) is native, "an unnamed JIT frame shows nothing"
     assert user_site([libc, jdk, app, native]) is app, "the JDK's own classes are the system's"
+    # Java frames as the JVMTI agent names them: the source by package path, as a source root holds it.
+    jdk_package = frame(
+        FrameKind.INTERPRETED, "java.io.FileInputStream.open0", "java/io/FileInputStream.java"
+    )
+    app_package = frame(FrameKind.INTERPRETED, "jconfig.Config.load", "jconfig/Config.java")
+    compiled = frame(FrameKind.JIT, "jconfig.Config.load", "jconfig/Config.java", binary="[jit]")
+    assert user_site([kernel, libc, jdk_package, app_package]) is app_package
+    assert user_site([libc, compiled, native]) is compiled
+    internal = frame(FrameKind.JIT, "jdk.internal.misc.Unsafe.copy", "jdk/internal/misc/Unsafe.java")
+    assert user_site([internal, native]) is native
     assert user_site([kernel, libc]) is None, "the kernel never is the site, whatever its path"
 
 

@@ -22,6 +22,7 @@ from lineprobe.leaks.model import AllocationPath, AllocationSnapshot, LeakSite, 
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.symbolization.user_code import user_site
+from lineprobe.unwinding.interpreted import interpreted_frames
 from lineprobe.unwinding.stack_unwinder import unwind
 
 SUSPECT_MIN_GROWTH = 256.0
@@ -61,7 +62,9 @@ def _frames_for(
 ) -> list[SourceFrame]:
     snapshot = snapshots.get(key)
     if snapshot is not None:
-        return space.resolve_stack(unwind(space, snapshot.registers, snapshot.stack).addresses)
+        unwound = unwind(space, snapshot.registers, snapshot.stack)
+        interpreted = interpreted_frames(space, unwound, snapshot.registers, snapshot.stack)
+        return space.resolve_stack(unwound.addresses, interpreted)
     # No exemplar: the return address at entry is exact; the frame-pointer stack adds what it can.
     caller = key[0]
     return space.resolve_stack([fp_stack[0], caller, *fp_stack[1:]] if fp_stack else [caller])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from lineprobe.costs.aggregate import stack_profile
@@ -19,10 +19,8 @@ from lineprobe.costs.model import StackProfile, WeightedStack
 from lineprobe.profiling.model import RawProfile, SampledStack, StackSnapshot
 from lineprobe.symbolization.frame import FrameKind, SourceFrame
 from lineprobe.symbolization.resolver import AddressSpace, ImageCache
-from lineprobe.unwinding.stack_unwinder import Unwound, unwind
-
-Interpreted = Callable[[int], SourceFrame | None] | None
-"""The Java method a JVM interpreter's frame ran, by the frame's depth in an unwound stack."""
+from lineprobe.unwinding.interpreted import Interpreted, interpreted_frames
+from lineprobe.unwinding.stack_unwinder import unwind
 
 
 def _kernel_frames(names: tuple[str, ...]) -> list[SourceFrame]:
@@ -117,7 +115,7 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
             unwound = unwind(own, snapshot.registers, snapshot.stack)
             stop_reasons[unwound.stop_reason] += 1
             user = unwound.addresses
-            interpreted = _interpreted_frames(own, unwound, snapshot)
+            interpreted = interpreted_frames(own, unwound, snapshot.registers, snapshot.stack)
             if len(user) == 1 and len(sampled.user) > 1:
                 user = list(sampled.user)  # CFI gave nothing: keep the frame-pointer walk
                 interpreted = None
@@ -193,22 +191,3 @@ def _warnings(raw: RawProfile, spaces: ProcessSpaces, launched: bool) -> list[st
     for each in spaces.all():
         warnings.extend(problem for problem in each.problems() if problem not in warnings)
     return warnings
-
-
-def _interpreted_frames(space: AddressSpace, unwound: Unwound, snapshot: StackSnapshot) -> Interpreted:
-    """What each interpreter frame of an unwound stack ran, read from the frame's slots in the
-    copied stack (``symbolization/jvm_methods.py``); None where the process is no JVM lineprobe's
-    agent described."""
-    methods = space.jvm_methods
-    if methods is None or not methods.by_pointer:
-        return None
-    frame_pointers = unwound.frame_pointers
-    read_u64 = snapshot.stack.read_u64
-    running_bcp = snapshot.registers.r13
-
-    def interpreted(depth: int) -> SourceFrame | None:
-        if depth >= len(frame_pointers):
-            return None
-        return methods.frame(frame_pointers[depth], read_u64, running_bcp if depth == 0 else None)
-
-    return interpreted

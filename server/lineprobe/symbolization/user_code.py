@@ -12,6 +12,8 @@ SYSTEM_HEADERS = ("/usr/include/", "/usr/lib/gcc/", "/usr/lib/llvm")
 """Library code inlined into the user's binary (std::vector, std::make_shared...) is not the site."""
 RUNTIME_CODE = ("Builtin:", "BytecodeHandler:", "Stub:", "Handler:")
 """JIT code of the runtime itself (V8's builtins, stubs and interpreter), never the user's program."""
+JDK_PACKAGES = ("java/", "javax/", "jdk/", "sun/", "com/sun/", "org/ietf/", "org/w3c/", "org/xml/")
+"""The JDK's own classes, by the package path lineprobe's JVMTI agent names a Java source with."""
 
 
 def is_user_frame(frame: SourceFrame) -> bool:
@@ -21,7 +23,8 @@ def is_user_frame(frame: SourceFrame) -> bool:
     source line (debug information) in a file outside the system's headers. JIT and
     interpreted frames: the program the runtime runs, so the user's, when they are named
     and no source path puts them in the system's libraries or the runtime's own scripts
-    (``node:internal/...``), and they are not the runtime's builtins; a perf map gives a JIT
+    (``node:internal/...``) or the JDK's packages (a Java source is named by its package path,
+    ``jconfig/Config.java``), and they are not the runtime's builtins; a perf map gives a JIT
     frame a name but no line, and the name is then the site. Kernel frames never are.
     """
     kind = frame.kind
@@ -35,6 +38,7 @@ def is_user_frame(frame: SourceFrame) -> bool:
             and (
                 path is None
                 or (path.startswith("/") and not path.startswith(SYSTEM_PREFIXES + SYSTEM_HEADERS))
+                or _is_application_java(path)
             )
         )
     return (
@@ -45,6 +49,11 @@ def is_user_frame(frame: SourceFrame) -> bool:
         and not path.startswith(SYSTEM_HEADERS)
         and bool(frame.line)
     )
+
+
+def _is_application_java(path: str) -> bool:
+    """A Java source named by its package path (``jconfig/Config.java``), outside the JDK's."""
+    return path.endswith(".java") and not path.startswith(("/", *JDK_PACKAGES))
 
 
 def user_site(frames: Sequence[SourceFrame]) -> SourceFrame | None:

@@ -21,6 +21,7 @@ from lineprobe.syscalls.model import (
     SiteCount,
     SyscallTrace,
 )
+from lineprobe.unwinding.interpreted import interpreted_frames
 from lineprobe.unwinding.stack_unwinder import unwind
 
 
@@ -29,7 +30,8 @@ def _sites(space: AddressSpace, snapshots: tuple[CallSnapshot, ...]) -> list[Sit
     counts: Counter[tuple[str | None, int | None, str | None]] = Counter()
     for snapshot in snapshots:
         unwound = unwind(space, snapshot.registers, snapshot.stack)
-        frames: list[SourceFrame] = space.resolve_stack(unwound.addresses)
+        interpreted = interpreted_frames(space, unwound, snapshot.registers, snapshot.stack)
+        frames: list[SourceFrame] = space.resolve_stack(unwound.addresses, interpreted)
         site = user_site(frames)
         key = (site.path, site.line, site.function) if site else (None, None, None)
         counts[key] += 1
