@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient
 
 from tests.conftest import WORKLOADS, marked_line
 from tests.privileged.test_java_lines import java
@@ -37,3 +39,22 @@ def test_a_failing_open_sits_on_its_java_line(workloads: Path, tmp_path: Path, f
     # Below it, the JDK's own frames, named too: the site is the first frame of the program's.
     java_frames = [f["function"] for f in failure["stack"] if (f.get("path") or "").endswith(".java")]
     assert any(name.startswith("java.io.FileInputStream") for name in java_frames), failure["stack"]
+
+
+async def test_the_failing_open_is_a_diagnostic_in_config_java(
+    client: LanguageClient, workloads: Path, tmp_path: Path
+) -> None:
+    """In the editor: the workspace's jconfig/Config.java is found by its package path."""
+    missing = str(tmp_path / "never.conf")
+    command = [java(), "-Xint", "-cp", str(workloads / "jconfig"), "jconfig.Config", "2000", missing]
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="lineprobe.traceSyscalls", arguments=[{"command": command, "durationMs": 30000}]
+        )
+    )
+    assert result["ok"] is True, result
+    diagnostics = client.diagnostics.get(CONFIG_JAVA.as_uri(), [])
+    failure = next((d for d in diagnostics if d.code == "syscall-failure"), None)
+    assert failure is not None, client.diagnostics.keys()
+    assert failure.range.start.line + 1 == marked_line(CONFIG_JAVA, "CONFIG-OPEN")
+    assert failure.message.startswith(f'openat("{missing}") failed with ENOENT 2,000 times'), failure.message
