@@ -60,6 +60,7 @@ LOGGER_C = WORKLOADS / "logger" / "logger.c"
 WORDCOUNT_CC = WORKLOADS / "wordcount" / "wordcount.cc"
 PROBES_C = WORKLOADS / "probes" / "probes.c"
 BLOCKER_C = WORKLOADS / "blocker" / "blocker.c"
+APP_JAVA = WORKLOADS / "slowy" / "slowy" / "App.java"
 MISSING_CONFIG = "/etc/tracing-server-example.conf"
 
 Check = Callable[[dict[str, Any]], list[str]]
@@ -155,6 +156,17 @@ def check_slowy(report: dict[str, Any]) -> list[str]:
     if report.get("events", 0) < 100_000:
         problems.append(f"only {report.get('events')} method entries")
     return problems
+
+
+def check_slowy_lines(report: dict[str, Any]) -> list[str]:
+    """Java on its lines: the JIT code named from the agent's jitdump, which the replay has only in
+    the capture's frame archive (the dump is removed once the capture is resolved)."""
+    if report["samples"] < 20:
+        return [f"only {report['samples']} samples"]
+    hottest = max(report["lines"], key=lambda line: line["self"])
+    want = ("slowy/App.java", marked_line(APP_JAVA, "IS-DIVISIBLE"), "slowy.App.isDivisible")
+    got = (hottest["path"], hottest["line"], hottest["function"])
+    return [] if got == want else [f"hottest line {hottest}, not {want}"]
 
 
 def check_capabilities(report: dict[str, Any]) -> list[str]:
@@ -273,6 +285,26 @@ RECORDINGS = {
             check_slowy,
             arguments=("hotspot:method__entry",),
             runtime=("java", "-XX:+ExtendedDTraceProbes", "-XX:-Inline", "-cp", str(BUILD / "slowy")),
+            warmup_s=3.0,
+        ),
+        # Java's compiled methods on their lines (lineprobe's JVMTI agent, loaded into the running
+        # JVM as the window ends), isDivisible a method of its own, its callers through the frame
+        # pointers compiled code keeps: the editor's Java lines, replayed.
+        Recording(
+            "profile-slowy",
+            "profile",
+            ("slowy.App",),
+            ("-d", "1", "-F", "30"),
+            check_slowy_lines,
+            runtime=(
+                "java",
+                "-XX:+UnlockDiagnosticVMOptions",
+                "-XX:+DebugNonSafepoints",
+                "-XX:+PreserveFramePointer",
+                "-XX:-Inline",
+                "-cp",
+                str(BUILD / "slowy"),
+            ),
             warmup_s=3.0,
         ),
         # A program's own sys/sdt.h probe counted by an argument: its site's line, and the live
