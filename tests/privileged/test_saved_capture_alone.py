@@ -80,3 +80,20 @@ def test_leaks_of_a_program_without_frame_pointers_reopen_from_the_file_alone(
     assert [(s["suspect"], s["outstanding_bytes"]) for s in reopened["sites"]] == [
         (s["suspect"], s["outstanding_bytes"]) for s in saved["sites"]
     ]
+
+
+def test_interpreted_java_methods_reopen_from_the_file_alone(workloads: Path, tmp_path: Path) -> None:
+    """The methods file the JVMTI agent wrote is removed once the capture is resolved: the methods
+    the capture's interpreter frames ran are kept in it."""
+    java = shutil.which("java")
+    assert java, "java missing: `make setup` installs openjdk-17-jdk-headless"
+    command = [java, "-Xint", "-cp", str(workloads / "slowy"), "slowy.App"]
+    saved = _run_json("profile", "-d", "3", "--save", "jvm.lpcap", "--json", "--", *command, cwd=tmp_path)
+    hottest = max(saved["lines"], key=lambda line: line["self"])
+    assert hottest["function"] == "slowy.App.isDivisible", hottest
+    assert not list(Path("/tmp").glob(f"jit-{saved['target']['pid']}.*")), "the agent's files are removed"
+    reopened = _run_json("open", "jvm.lpcap", "--json", cwd=tmp_path)
+    assert reopened["lines"] == saved["lines"]
+    # (A reopened capture's native frames name the copies of the target's files kept beside it.)
+    named = [{k: v for k, v in f.items() if k != "binary"} for f in saved["functions"]]
+    assert [{k: v for k, v in f.items() if k != "binary"} for f in reopened["functions"]] == named

@@ -3,6 +3,7 @@ JVM writes it, no privileges needed) and a frame's slots read from a copied stac
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from lineprobe.runtimes.jvmti_agent import built_agent
 from lineprobe.symbolization.frame import INTERPRETED
+from lineprobe.symbolization.frame_archive import FrameArchive, FrameArchiveUnreadable
 from lineprobe.symbolization.jvm_methods import JvmMethod, JvmMethods, load_jvm_methods, methods_path
 from lineprobe.unwinding.stack_unwinder import StackCopy
 
@@ -118,3 +120,28 @@ def test_a_damaged_or_foreign_methods_file_is_said_so_and_read_no_further(tmp_pa
         os.chown(path, 65534, 65534)  # root's own files are trusted, as perf trusts them
     other = load_jvm_methods(str(path), 65533 if os.getuid() == 0 else os.getuid() + 1)
     assert other is not None and other.by_pointer == {} and "not by the target's user" in other.problems[0]
+
+
+def test_the_methods_frames_were_named_with_are_kept_in_the_capture_s_archive() -> None:
+    archive = FrameArchive()
+    methods = _methods()
+    methods.kept = archive.jvm_methods["[memory of 1]"] = JvmMethods("jit-1.methods")
+    methods.by_pointer[METHOD + 8] = JvmMethod("slowy.App.main", "slowy/App.java", BYTECODES + 64, 89)
+    assert methods.frame(FP, _stack(METHOD, BYTECODES + 17).read_u64) is not None
+    assert list(methods.kept.by_pointer) == [METHOD], "only the methods a frame ran"
+    reread = FrameArchive.from_json(json.loads(json.dumps(archive.to_json())))
+    kept = reread.jvm_methods["[memory of 1]"]
+    assert kept.by_pointer == {METHOD: methods.by_pointer[METHOD]}
+    assert (kept.method_slot, kept.bcp_slot) == (-24, -64)
+    # The kept methods name the same frames, the agent's file gone.
+    named = kept.frame(FP, _stack(METHOD, BYTECODES + 17).read_u64)
+    assert named is not None and (named.function, named.line) == ("slowy.App.isPrime", 22)
+
+
+def test_a_damaged_archive_of_methods_is_refused_whole() -> None:
+    damaged = {
+        "frames": {},
+        "jvm_methods": {"[memory of 1]": {"method_slot": -24, "bcp_slot": -64, "methods": {"1": [7]}}},
+    }
+    with pytest.raises(FrameArchiveUnreadable):
+        FrameArchive.from_json(damaged)

@@ -31,6 +31,7 @@ from typing import Any
 from lineprobe.model.mapping import MappedFile
 from lineprobe.symbolization.frame import FrameKind, SourceFrame
 from lineprobe.symbolization.frame_sources import FrameSource
+from lineprobe.symbolization.jvm_methods import JvmMethods, methods_from_json, methods_to_json
 
 _KINDS = {kind.value: kind for kind in FrameKind}
 
@@ -47,6 +48,9 @@ class FrameArchive:
     """Code identity (``code_identity``) -> file offset (or runtime address) -> frames, innermost first."""
     rules: dict[str, dict[int, list[int | None] | None]] = field(default_factory=dict)
     """Code identity -> file offset of an unwound pc -> its CFI rule's fields (None: no rule there)."""
+    jvm_methods: dict[str, JvmMethods] = field(default_factory=dict)
+    """A process's memory (``code_identity``) -> the Java methods its interpreter frames ran
+    (``jvm_methods.py``): interpreted frames are named by their slots, not by their place."""
 
     def __len__(self) -> int:
         kept = sum(len(places) for places in self.frames.values())
@@ -65,6 +69,11 @@ class FrameArchive:
             self.places(identity).update(places)
         for identity, rules in other.rules.items():
             self.rule_places(identity).update(rules)
+        for identity, methods in other.jvm_methods.items():
+            mine = self.jvm_methods.setdefault(
+                identity, JvmMethods(methods.path, methods.method_slot, methods.bcp_slot)
+            )
+            mine.by_pointer.update(methods.by_pointer)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON: places as decimal strings, each frame as a list of its fields."""
@@ -76,7 +85,8 @@ class FrameArchive:
             identity: {str(place): rule for place, rule in places.items()}
             for identity, places in self.rules.items()
         }
-        return {"frames": frames, "rules": rules}
+        kept = {identity: methods_to_json(m) for identity, m in self.jvm_methods.items() if m.by_pointer}
+        return {"frames": frames, "rules": rules, **({"jvm_methods": kept} if kept else {})}
 
     @classmethod
     def from_json(cls, value: object) -> FrameArchive:
@@ -93,6 +103,8 @@ class FrameArchive:
                 rules = archive.rule_places(str(identity))
                 for place, rule in places.items():
                     rules[int(place)] = None if rule is None else [_optional(part, int) for part in rule]
+            for identity, methods in value.get("jvm_methods", {}).items():
+                archive.jvm_methods[str(identity)] = methods_from_json(methods, f"{identity} (kept)")
         except (AttributeError, TypeError, ValueError, KeyError) as exc:
             raise FrameArchiveUnreadable(f"frames: {exc}") from None
         return archive

@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from lineprobe.symbolization.frame import INTERPRETED, SourceFrame
 from lineprobe.symbolization.regular_file import open_runtime_file
@@ -60,6 +61,9 @@ class JvmMethods:
     """Offset of the saved bytecode pointer from an interpreter frame's rbp."""
     by_pointer: dict[int, JvmMethod] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    kept: JvmMethods | None = None
+    """Where the methods frames were named with go, for a capture's frame archive: the file is
+    removed once the capture is resolved, and a saved capture names them again from its own."""
 
     def frame(
         self, frame_pointer: int, read_u64: Callable[[int], int | None], running_bcp: int | None = None
@@ -71,13 +75,44 @@ class JvmMethods:
         read, so no line): its slot holds it only as of the frame's last call."""
         pointer = read_u64(frame_pointer + self.method_slot)
         method = self.by_pointer.get(pointer) if pointer is not None else None
-        if method is None:
+        if pointer is None or method is None:
             return None
+        if self.kept is not None:
+            self.kept.by_pointer[pointer] = method
         bcp = running_bcp if running_bcp is not None else read_u64(frame_pointer + self.bcp_slot)
         line = None
         if bcp is not None and method.bytecodes and 0 <= bcp - method.bytecodes < method.length:
             line = method.line_at(bcp - method.bytecodes)
         return SourceFrame(method.name, method.source, line, None, INTERPRETED, "[jit]")
+
+
+def methods_to_json(methods: JvmMethods) -> dict[str, Any]:
+    """Plain JSON for a frame archive: the slots, and each method as a list of its fields."""
+    return {
+        "method_slot": methods.method_slot,
+        "bcp_slot": methods.bcp_slot,
+        "methods": {
+            str(pointer): [m.name, m.source, m.bytecodes, m.length, list(m.line_starts), list(m.lines)]
+            for pointer, m in methods.by_pointer.items()
+        },
+    }
+
+
+def methods_from_json(value: dict[str, Any], path: str) -> JvmMethods:
+    """What ``methods_to_json`` wrote; raises ValueError (or KeyError, TypeError) on anything else."""
+    methods = JvmMethods(path, int(value["method_slot"]), int(value["bcp_slot"]))
+    for pointer, (name, source, bytecodes, length, starts, lines) in value["methods"].items():
+        if not isinstance(name, str) or (source is not None and not isinstance(source, str)):
+            raise ValueError(f"method {pointer}: not a name and source")
+        methods.by_pointer[int(pointer)] = JvmMethod(
+            name,
+            source,
+            int(bytecodes),
+            int(length),
+            tuple(int(s) for s in starts),
+            tuple(int(n) for n in lines),
+        )
+    return methods
 
 
 def methods_path(jitdump_path: str) -> str:

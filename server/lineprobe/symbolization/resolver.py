@@ -210,6 +210,18 @@ class AddressSpace:
             if jitdump is not None:
                 break
         jvm_methods = load_jvm_methods(methods_path(jitdump.path), owner) if jitdump is not None else None
+        archive = cache.frame_archive
+        if archive is not None:
+            # A saved capture names its interpreter frames from the methods it kept (the agent's
+            # file is gone by then); a capture being saved keeps the ones its frames name.
+            identity = code_identity(None, pid)
+            kept = archive.jvm_methods.get(identity)
+            if kept is not None and kept.by_pointer:
+                jvm_methods = kept
+            elif jvm_methods is not None:
+                jvm_methods.kept = archive.jvm_methods[identity] = JvmMethods(
+                    jvm_methods.path, jvm_methods.method_slot, jvm_methods.bcp_slot
+                )
         return cls(mappings, cache, root, pid, perf_map=perf_map, jitdump=jitdump, jvm_methods=jvm_methods)
 
     def _index_of(self, address: int) -> int:
