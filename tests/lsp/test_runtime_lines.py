@@ -1,0 +1,53 @@
+"""Managed runtimes' lines in the editor, without privileges, from recorded 1 s profiles whose JIT
+code's frames come from the capture's frame archive alone (the runtime's jitdump is not read on
+replay):
+
+- the workshop's Java program (tests/recordings/profile-slowy.jsonl: HotSpot with `-XX:-Inline`,
+  lineprobe's JVMTI agent loaded into it as the window ended): App.java is found under the
+  workspace by its package path, and isDivisible's line is the hottest;
+- TypeScript run by node with `--perf-prof` (profile-jit-ts.jsonl): V8's positions in hot.js
+  went through tsc's source map, and the diagnostic is in hot.ts, on the line marked SPIN-LINE."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from tests.conftest import WORKLOADS, marked_line
+from tests.lsp.conftest import Replay
+
+APP_JAVA = WORKLOADS / "slowy" / "slowy" / "App.java"
+HOT_TS = WORKLOADS / "jit_ts" / "hot.ts"
+URI = APP_JAVA.as_uri()
+ANY_PID = 4242
+
+
+async def test_is_divisible_s_line_is_the_hottest_diagnostic_in_app_java(replay: Replay) -> None:
+    session = await replay("profile-slowy")
+    result = await session.command("lineprobe.profile", {"pid": ANY_PID, "durationMs": 1000})
+    assert result["ok"] is True, result
+    assert result["files"] == [URI], result["files"]
+    top = result["top_lines"][0]
+    hot = marked_line(APP_JAVA, "IS-DIVISIBLE")
+    assert (top["path"], top["line"], top["function"]) == ("slowy/App.java", hot, "slowy.App.isDivisible")
+
+    diagnostics = session.client.diagnostics[URI]
+    hottest = max(diagnostics, key=lambda d: d.data["self_percent"])
+    assert hottest.range.start.line == hot - 1
+    assert hottest.severity == types.DiagnosticSeverity.Information
+    assert "of CPU samples (self) in slowy.App.isDivisible" in hottest.message, hottest.message
+    calls = marked_line(APP_JAVA, "CALLS-IS-DIVISIBLE") - 1
+    related = [(r.location.uri, r.location.range.start.line) for r in hottest.related_information or []]
+    assert (URI, calls) in related, related
+
+
+async def test_typescript_s_spin_line_is_the_hottest_diagnostic_in_hot_ts(replay: Replay) -> None:
+    session = await replay("profile-jit-ts")
+    result = await session.command("lineprobe.profile", {"pid": ANY_PID, "durationMs": 1000})
+    assert result["ok"] is True, result
+    assert HOT_TS.as_uri() in result["files"], result["files"]
+    diagnostics = session.client.diagnostics[HOT_TS.as_uri()]
+    hottest = max(diagnostics, key=lambda d: d.data["self_percent"])
+    assert hottest.range.start.line == marked_line(HOT_TS, "SPIN-LINE") - 1
+    assert "in lineprobeTypedSpin" in hottest.message and hottest.data["self_percent"] > 50, hottest
+    compiled = (WORKLOADS / "build" / "jit_ts" / "hot.js").as_uri()
+    assert compiled not in session.client.diagnostics, "nothing is left on the compiled JavaScript"
