@@ -116,7 +116,8 @@ async function main(): Promise<void> {
   console.log(`workload: probes (sys/sdt.h), PID ${probes.pid}; request probe at ${PROBES_REL}:${PROBE_LINE}`);
   // Node started without --perf-prof, idle (the machine's two CPUs are busy enough): the process
   // picker says what a profile of it would miss.
-  const plainNode = startGroup("plain-node", SYSTEM_NODE, ["-e", "setInterval(() => {}, 1000)"]);
+  // (In the scratch folder: relaunched with the flags, it writes its jitdump and V8 log there.)
+  const plainNode = startGroup("plain-node", SYSTEM_NODE, ["-e", "setInterval(() => {}, 1000)"], { cwd: scratch });
   console.log(`workload: node without flags, idle, PID ${plainNode.pid}`);
   // A JVM that collects garbage and loads a class every round, without end.
   const churn = startGroup("churn", "java", ["-XX:+UseSerialGC", "-Xmx64m", "-cp", path.join(REPO, "workloads", "build", "churn"), "churn.Churn"]);
@@ -776,7 +777,7 @@ async function javaScriptChecks(page: Page, plainNode: Started): Promise<void> {
     `the relaunched node (PID ${relaunched}) runs the same program with the flags, and is the attached process`,
     JSON.stringify(commandLine),
   );
-  if (relaunched > 0 && commandLine.length > 1) {
+  if (relaunched > 0 && commandLine.includes("--perf-prof")) {
     process.kill(relaunched, "SIGTERM");
     for (const deadline = Date.now() + 10_000; existsSync(`/proc/${relaunched}`) && Date.now() < deadline; ) {
       await page.waitForTimeout(100);

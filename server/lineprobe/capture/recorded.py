@@ -88,10 +88,11 @@ class Recorder:
 
     def archive(self, header: CaptureHeader, also: Iterable[MappedFile] = ()) -> None:
         """Keep a copy of the traced binaries that are not the system's (the target's own, and
-        those of ``also``: the children a profile followed)."""
+        those of ``also``: the children a profile followed). Only ELF files: a process maps other
+        files too (node maps its jitdump for perf, megabytes that name no code of their own)."""
         folder = archive_folder(self.path)
         for mapping in (*header.mappings, *also):
-            if mapping.path.startswith(SYSTEM_PREFIXES) or not os.path.isfile(mapping.path):
+            if mapping.path.startswith(SYSTEM_PREFIXES) or not _is_elf(mapping.path):
                 continue
             folder.mkdir(exist_ok=True)
             copy = folder / os.path.basename(mapping.path)
@@ -106,6 +107,17 @@ class Recorder:
     def close(self) -> None:
         with self._lock:
             self._file.close()
+
+
+def _is_elf(path: str) -> bool:
+    """A regular file that starts as an ELF file does."""
+    try:
+        if not os.path.isfile(path):
+            return False
+        with open(path, "rb") as file:
+            return file.read(4) == b"\x7fELF"
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
