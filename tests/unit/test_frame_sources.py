@@ -71,6 +71,10 @@ def test_the_site_is_user_code_of_any_kind_but_the_kernel() -> None:
     assert user_site([libc, compiled, native]) is compiled
     internal = frame(FrameKind.JIT, "jdk.internal.misc.Unsafe.copy", "jdk/internal/misc/Unsafe.java")
     assert user_site([internal, native]) is native
+    # The JVM's own code: stubs and adapters as the agent names them, the interpreter as perf maps do.
+    adapter = frame(FrameKind.JIT, "Stub:I2C/C2I adapters", binary="[jit]")
+    interpreter = frame(FrameKind.JIT, "Interpreter", binary="[jit]")
+    assert user_site([adapter, interpreter, app_package]) is app_package
     assert user_site([kernel, libc]) is None, "the kernel never is the site, whatever its path"
 
 

@@ -96,6 +96,17 @@ def test_a_bytecode_pointer_outside_the_method_names_it_without_a_line(bcp: int)
     assert frame is not None and frame.function == "slowy.App.isPrime" and frame.line is None
 
 
+def test_a_running_frame_whose_live_pointer_is_not_its_method_s_is_not_named() -> None:
+    """Between the interpreter's entry to a method and the push of its Method*, the slot below
+    rbp still holds an earlier frame's: the live bytecode pointer tells."""
+    stack = _stack(METHOD, BYTECODES)
+    assert _methods().frame(FP, stack.read_u64, running_bcp=0x7F00_0000_5000) is None
+    native = _methods()
+    native.by_pointer[METHOD] = JvmMethod("java.lang.Thread.sleep", "java/lang/Thread.java", BYTECODES, 0)
+    frame = native.frame(FP, stack.read_u64, running_bcp=0x7F00_0000_5000)
+    assert frame is not None and frame.line is None, "a native method has no bytecodes to be within"
+
+
 def test_a_slot_that_names_no_listed_method_leaves_the_frame_to_the_interpreter() -> None:
     assert _methods().frame(FP, _stack(METHOD + 8, BYTECODES).read_u64) is None
     assert _methods().frame(FP + 0x1000, _stack(METHOD, BYTECODES).read_u64) is None, "outside the copy"
@@ -110,11 +121,11 @@ def test_a_damaged_or_foreign_methods_file_is_said_so_and_read_no_further(tmp_pa
         "lineprobe-jvm-methods 1 method_slot=-24 bcp_slot=-56 bcp_register=r13\n"
         "1000\tf00\t34\tslowy/App.java\tslowy.App.isPrime\t0:18,5:19\n"
         "zz\tf00\t34\tslowy/App.java\tbroken\t0:1\n"
-        "2000\t0\t0\tFoo.java\tFoo.nat"  # the JVM is still writing this one
+        "2000\t0\t0\tFoo.java\tFoo.bar\t0:5,7:1"  # the JVM is still writing it: 7:1 may be 7:12
     )
     read = load_jvm_methods(str(path), os.getuid())
     assert read is not None and list(read.by_pointer) == [0x1000] and read.bcp_slot == -56
-    assert read.problems == [f"{path}: 2 malformed lines skipped"]
+    assert read.problems == [f"{path}: 1 malformed lines skipped"], "a line not ended yet is no problem"
     assert load_jvm_methods(str(tmp_path / "none.methods"), os.getuid()) is None
     if os.getuid() == 0:
         os.chown(path, 65534, 65534)  # root's own files are trusted, as perf trusts them
@@ -145,3 +156,21 @@ def test_a_damaged_archive_of_methods_is_refused_whole() -> None:
     }
     with pytest.raises(FrameArchiveUnreadable):
         FrameArchive.from_json(damaged)
+
+
+def test_the_agent_empties_no_file_through_a_hard_link(tmp_path: Path) -> None:
+    """A name planted in /tmp as a hard link to another of the user's files: refused, not emptied."""
+    java = shutil.which("java")
+    assert java, "java missing: `make setup` installs openjdk-17-jdk-headless"
+    agent = built_agent(java)
+    assert agent.library is not None, agent.problem
+    precious = tmp_path / "precious"
+    precious.write_text("the user's own data\n")
+    dump = tmp_path / "jit-2.dump"
+    os.link(precious, dump)
+    ran = subprocess.run(
+        [java, f"-agentpath:{agent.library}={dump}", "-version"], capture_output=True, text=True, timeout=120
+    )
+    assert "is not this user's regular file of one name: not written" in ran.stderr, ran.stderr
+    assert precious.read_text() == "the user's own data\n"
+    assert not Path(methods_path(str(dump))).exists()

@@ -16,7 +16,7 @@
  *                        tab is lineprobe's, so that inlined frames keep their names
  *   JIT_CODE_LOAD        the code's range and name (slowy.App.isPrime), and its bytes; also
  *                        for the code the JVM generates for itself (DynamicCodeGenerated: the
- *                        interpreter, "Interpreter", stubs and adapters)
+ *                        interpreter, "Stub:Interpreter", stubs and adapters)
  *
  * HotSpot describes a compiled method's pcs by PcDescs, each at the end of the instructions
  * it describes (a call's return address; with -XX:+DebugNonSafepoints, every instruction):
@@ -86,14 +86,21 @@ static void put_u64(uint64_t value) { put(&value, 8); }
  * user's regular file (-1: not, said on stderr). */
 static int open_own(const char *path) {
   /* Read as well as written: the dump's marker mapping needs a readable descriptor. */
-  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  /* Emptied only once it is known to be this user's own regular file, with no other name: a
+   * hard link planted in /tmp must not get another file of the user's emptied. */
+  int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   struct stat info;
   if (fd < 0) {
     fprintf(stderr, "lineprobe JVMTI agent: cannot write %s: %s\n", path, strerror(errno));
     return -1;
   }
-  if (fstat(fd, &info) != 0 || info.st_uid != geteuid() || !S_ISREG(info.st_mode)) {
-    fprintf(stderr, "lineprobe JVMTI agent: %s is not this user's regular file: not written\n", path);
+  if (fstat(fd, &info) != 0 || info.st_uid != geteuid() || !S_ISREG(info.st_mode) || info.st_nlink != 1) {
+    fprintf(stderr, "lineprobe JVMTI agent: %s is not this user's regular file of one name: not written\n", path);
+    close(fd);
+    return -1;
+  }
+  if (ftruncate(fd, 0) != 0) {
+    fprintf(stderr, "lineprobe JVMTI agent: cannot empty %s: %s\n", path, strerror(errno));
     close(fd);
     return -1;
   }
@@ -295,6 +302,10 @@ static void JNICALL on_vm_init(jvmtiEnv *env __attribute__((unused)), JNIEnv *jn
 
 /* The methods file, beside the dump (the lock held). */
 static void open_methods(const char *dump_path) {
+#if !defined(__x86_64__)
+  (void)dump_path; /* the frame slots below are x86-64 HotSpot's */
+  return;
+#endif
   char path[4200];
   size_t length = strlen(dump_path);
   if (length > 5 && strcmp(dump_path + length - 5, ".dump") == 0) length -= 5;
@@ -384,13 +395,16 @@ static void JNICALL on_compiled(jvmtiEnv *env __attribute__((unused)), jmethodID
   (*jvmti)->RawMonitorExit(jvmti, lock);
 }
 
-/* Code the JVM generates for itself: the interpreter ("Interpreter", which runs every
- * interpreted method: symbolization/jvm_methods.py names them), stubs and adapters. */
+/* Code the JVM generates for itself: the interpreter ("Stub:Interpreter", which runs every
+ * interpreted method: symbolization/jvm_methods.py names them), stubs and adapters. "Stub:", as
+ * V8 names its own: the runtime's code, never the program's (symbolization/user_code.py). */
 static void JNICALL on_dynamic_code(jvmtiEnv *env __attribute__((unused)), const char *name, const void *address,
                                     jint length) {
   (*jvmti)->RawMonitorEnter(jvmti, lock);
   if (out != NULL && name != NULL && length > 0) {
-    put_code_load(name, address, length);
+    char stub[MAX_NAME];
+    snprintf(stub, sizeof stub, "Stub:%s", name);
+    put_code_load(stub, address, length);
     fflush(out);
   }
   (*jvmti)->RawMonitorExit(jvmti, lock);

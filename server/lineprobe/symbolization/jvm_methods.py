@@ -4,9 +4,10 @@ Compiled Java code has addresses of its own, which the jitdump names (``jitdump.
 interpreted method has none: every interpreted frame runs the same code, HotSpot's template
 interpreter (``Interpreter`` in its perf map). What it runs is in the frame: on x86-64 the
 interpreter keeps a frame pointer, and below it the running method's ``Method*`` and its bytecode
-pointer (frame_x86.hpp); the innermost frame's bytecode pointer is live in r13. The agent samples
-rbp and r13 with each stack copy and the unwinder keeps every frame's rbp, so a frame in the
-interpreter becomes the method and line it was running, as AsyncGetCallTrace would say.
+pointer (frame_x86.hpp); the innermost frame's bytecode pointer is live in r13. Every tracer
+samples rbp with its stack copies, the CPU profiler r13 too, and the unwinder keeps every frame's
+rbp, so a frame in the interpreter becomes the method and line it was running, as
+AsyncGetCallTrace would say.
 
 Turning a ``Method*`` into a name takes the JVM's metadata, which lives in the target's memory
 and which the server does not read. lineprobe's JVMTI agent (``runtimes/lineprobe_jvmti.c``)
@@ -14,8 +15,10 @@ writes it instead, beside its jitdump: ``jit-PID.methods``, a line per loaded me
 ``Method*``, where its bytecodes start, their length, its source file, name and line table. A
 bytecode pointer within a method's bytecodes gives its index, and the line table the line.
 
-Nothing here trusts the copy: a ``Method*`` the file does not list, or a bytecode pointer outside
-that method's bytecodes, leaves the frame as the interpreter's.
+Nothing here trusts the copy: a ``Method*`` the file does not list leaves the frame as the
+interpreter's, and a bytecode pointer outside that method's bytecodes gives the method without a
+line; the innermost frame is named only when its live bytecode pointer is the method's (a frame
+being set up still holds an earlier frame's slots).
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from lineprobe.symbolization.regular_file import open_runtime_file
 
 MAGIC = "lineprobe-jvm-methods"
 MAX_BYTES = 256 << 20
-INTERPRETER = "Interpreter"
-"""HotSpot's name for its interpreter's code (in its perf map; what its frames resolve to)."""
+INTERPRETER = ("Interpreter", "Stub:Interpreter")
+"""HotSpot's name for its interpreter's code, in its perf map and in the agent's jitdump (which
+marks the JVM's own code ``Stub:``): what its frames resolve to."""
 
 
 @dataclass(frozen=True)
@@ -72,17 +76,20 @@ class JvmMethods:
         from the copied stack by ``read_u64`` (None: they do not name a method the agent listed).
 
         The innermost frame's bytecode pointer is the live one, ``running_bcp`` (r13; 0: not
-        read, so no line): its slot holds it only as of the frame's last call."""
+        read, so no line): its slot holds it only as of the frame's last call. A live one outside
+        the method's bytecodes means the frame is not set up yet (its slots are an earlier
+        frame's): no name, rather than a wrong one."""
         pointer = read_u64(frame_pointer + self.method_slot)
         method = self.by_pointer.get(pointer) if pointer is not None else None
         if pointer is None or method is None:
             return None
+        bcp = running_bcp if running_bcp is not None else read_u64(frame_pointer + self.bcp_slot)
+        within = bcp is not None and method.bytecodes != 0 and 0 <= bcp - method.bytecodes < method.length
+        if running_bcp and method.bytecodes and method.length and not within:
+            return None
         if self.kept is not None:
             self.kept.by_pointer[pointer] = method
-        bcp = running_bcp if running_bcp is not None else read_u64(frame_pointer + self.bcp_slot)
-        line = None
-        if bcp is not None and method.bytecodes and 0 <= bcp - method.bytecodes < method.length:
-            line = method.line_at(bcp - method.bytecodes)
+        line = method.line_at(bcp - method.bytecodes) if within and bcp is not None else None
         return SourceFrame(method.name, method.source, line, None, INTERPRETED, "[jit]")
 
 
@@ -148,8 +155,10 @@ def load_jvm_methods(path: str, owner_uid: int) -> JvmMethods | None:
         key, _, value = setting.partition("=")
         if key in ("method_slot", "bcp_slot") and value.lstrip("-").isdigit():
             setattr(result, key, int(value))
+    rows = body.split("\n")
+    rows.pop()  # after the last line end: empty, or a line the JVM (or the read's limit) cut short
     malformed = 0
-    for row in body.split("\n"):
+    for row in rows:
         method = _method(row)
         if method is None:
             malformed += 1 if row else 0

@@ -264,7 +264,7 @@ class AddressSpace:
         for depth, address in enumerate(addresses):
             resolved = self.resolve(address, is_return_address=depth > 0)
             first = resolved[0]
-            if interpreted is not None and first.function == INTERPRETER and first.binary == "[jit]":
+            if interpreted is not None and first.function in INTERPRETER and first.binary == "[jit]":
                 method = interpreted(depth)
                 if method is not None:
                     frames.append(method)

@@ -11,7 +11,10 @@ SYSTEM_PREFIXES = ("/usr/lib/", "/lib/", "/lib64/", "/usr/lib64/", "/usr/libexec
 SYSTEM_HEADERS = ("/usr/include/", "/usr/lib/gcc/", "/usr/lib/llvm")
 """Library code inlined into the user's binary (std::vector, std::make_shared...) is not the site."""
 RUNTIME_CODE = ("Builtin:", "BytecodeHandler:", "Stub:", "Handler:")
-"""JIT code of the runtime itself (V8's builtins, stubs and interpreter), never the user's program."""
+"""JIT code of the runtime itself (V8's builtins, stubs and interpreter; the JVM's own code, as
+lineprobe's JVMTI agent names it), never the user's program."""
+RUNTIME_NAMES = ("Interpreter",)
+"""The same, as a runtime's perf map names it: HotSpot's interpreter, whose frames were not named."""
 JDK_PACKAGES = ("java/", "javax/", "jdk/", "sun/", "com/sun/", "org/ietf/", "org/w3c/", "org/xml/")
 """The JDK's own classes, by the package path lineprobe's JVMTI agent names a Java source with."""
 
@@ -35,6 +38,7 @@ def is_user_frame(frame: SourceFrame) -> bool:
             function is not None
             and function != ""
             and not function.startswith(RUNTIME_CODE)
+            and function not in RUNTIME_NAMES
             and (
                 path is None
                 or (path.startswith("/") and not path.startswith(SYSTEM_PREFIXES + SYSTEM_HEADERS))
