@@ -1,8 +1,8 @@
 /** Attach to Process: a quick pick over `lineprobe.listProcesses`, workspace processes first. */
 import * as vscode from "vscode";
 import type { ServerClient } from "./client";
-import { processItems, type ProcessItem } from "./model/processes";
-import { endProcess, isAlive, relaunchConsent, relaunchOf, type Relaunch } from "./model/relaunch";
+import { processItems, shellQuoted, type ProcessItem } from "./model/processes";
+import { endProcess, isAlive, relaunchConsent, relaunchOf, startTimeOf, type Relaunch } from "./model/relaunch";
 import { ServerCommand, type ProcessInfo } from "./model/protocol";
 import type { Target } from "./profiler";
 
@@ -104,7 +104,7 @@ async function confirmRuntime(item: ProcessItem, target: Target): Promise<Target
     ...(item.restartCommand ? [copy] : []),
   );
   if (answer === relaunchIt && relaunch) {
-    return relaunched(relaunch, item.restartCommand ?? relaunch.argv.join(" "), target.exe);
+    return relaunched(relaunch, shellQuoted(relaunch.argv), target.exe);
   }
   if (answer === copy && item.restartCommand) {
     await vscode.env.clipboard.writeText(item.restartCommand);
@@ -120,6 +120,15 @@ async function relaunched(relaunch: Relaunch, commandText: string, exe: string):
   const agree = "End It and Relaunch";
   const answer = await vscode.window.showWarningMessage(relaunchConsent(relaunch, commandText), { modal: true }, agree);
   if (answer !== agree) {
+    return undefined;
+  }
+  const now = startTimeOf(relaunch.pid);
+  if (now !== relaunch.startTime) {
+    void vscode.window.showErrorMessage(
+      now === undefined
+        ? `lineprobe: ${relaunch.name} (PID ${relaunch.pid}) has ended meanwhile: run '${commandText}' to start it with the flags`
+        : `lineprobe: PID ${relaunch.pid} is another process now (${relaunch.name} ended meanwhile): nothing was ended`,
+    );
     return undefined;
   }
   try {

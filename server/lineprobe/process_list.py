@@ -29,6 +29,9 @@ class ProcessInfo:
     """The command line again with the flags that would give its JIT code lines."""
     cwd: str | None = None
     """Where it runs, for a restart (given with ``restart_command`` only)."""
+    start_time: int | None = None
+    """When it started, in clock ticks since boot (/proc/PID/stat's starttime; given with
+    ``restart_command``): whoever ends it for a restart checks first that the PID is still it."""
 
 
 @dataclass
@@ -113,7 +116,8 @@ def list_processes(
             uid = entry.stat().st_uid
         except OSError:
             continue  # kernel threads, other users' processes, or gone
-        argv = [part.decode("utf-8", errors="replace") for part in raw.split(b"\0") if part]
+        # NUL ends every argument: the last split is empty, and an empty argument is an argument.
+        argv = [part.decode("utf-8", errors="replace") for part in raw.split(b"\0")[:-1]]
         exe = exe.removesuffix(" (deleted)")
         in_workspace = False
         if roots:
@@ -122,9 +126,22 @@ def list_processes(
                 in_workspace = any(_inside(src, roots) for src in cache.source_files(exe))
         restart = argv_with_flags(argv)
         cwd = _cwd(entry) if restart is not None else None
-        result.append(ProcessInfo(pid, exe, argv, uid, in_workspace, attach_hint(exe, argv), restart, cwd))
+        started = start_time(pid) if restart is not None else None
+        result.append(
+            ProcessInfo(pid, exe, argv, uid, in_workspace, attach_hint(exe, argv), restart, cwd, started)
+        )
     result.sort(key=lambda p: (not p.in_workspace, p.pid))
     return result
+
+
+def start_time(pid: int) -> int | None:
+    """/proc/PID/stat's starttime (field 22, after the command name, which may hold spaces)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _cwd(entry: Path) -> str | None:

@@ -3,8 +3,11 @@ profile of it would miss without --perf-prof, with its command line with the fla
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from lineprobe.process_list import list_processes
@@ -12,11 +15,24 @@ from lineprobe.process_list import list_processes
 from tests.conftest import ROOT, WORKLOADS, node
 
 
+def _started(process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    """``process`` once it runs node: right after the fork, /proc shows the forking Python, and
+    during the exec node's executable before its arguments."""
+    deadline = time.monotonic() + 10
+    while (
+        os.path.basename(os.readlink(f"/proc/{process.pid}/exe")) not in ("node", "nodejs")
+        or not Path(f"/proc/{process.pid}/cmdline").read_bytes()
+    ):
+        assert time.monotonic() < deadline, "node did not start"
+        time.sleep(0.01)
+    return process
+
+
 @pytest.fixture
 def plain_node() -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen([node(), "workloads/jit/hot.js", "30"], cwd=ROOT, stdout=subprocess.DEVNULL)
     try:
-        yield process
+        yield _started(process)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -38,6 +54,8 @@ def test_a_node_running_a_workspace_script_is_listed_with_what_it_would_miss(
         "30",
     ]
     assert entry.cwd == str(ROOT), "a restart runs where it ran: its script path is relative"
+    stat = Path(f"/proc/{plain_node.pid}/stat").read_text()
+    assert entry.start_time == int(stat.rsplit(")", 1)[1].split()[19]) and entry.start_time > 0
     elsewhere = {p.pid: p for p in list_processes(["/nonexistent"])}
     assert not elsewhere[plain_node.pid].in_workspace
 
@@ -49,9 +67,21 @@ def test_a_node_with_the_flags_has_nothing_to_add(tmp_path) -> None:
         stdout=subprocess.DEVNULL,
     )
     try:
+        _started(process)
         entry = {p.pid: p for p in list_processes([str(WORKLOADS)])}[process.pid]
         assert entry.in_workspace and entry.runtime_hint is None and entry.restart_command is None
         assert entry.cwd is None
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_an_empty_argument_is_kept_for_the_restart(tmp_path: Path) -> None:
+    process = subprocess.Popen([node(), "-e", "setInterval(() => {}, 1000)", "", "x"], cwd=tmp_path)
+    try:
+        entry = {p.pid: p for p in list_processes()}[_started(process).pid]
+        assert entry.command_line[-2:] == ["", "x"]
+        assert entry.restart_command is not None and entry.restart_command[-2:] == ["", "x"]
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -14,6 +14,8 @@ export interface ProcessItem {
   /** The same, as arguments, and where it ran: what a relaunch runs (model/relaunch.ts). */
   restartArgv?: string[];
   cwd?: string;
+  exe?: string;
+  startTime?: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export function processItems(processes: ProcessInfo[], ownPids: ReadonlySet<numb
         ? { restartCommand: p.restartCommand.map(quoteIfNeeded).join(" "), restartArgv: p.restartCommand }
         : {}),
       ...(p.restartCommand && p.cwd ? { cwd: p.cwd } : {}),
+      ...(p.restartCommand && typeof p.startTime === "number" ? { exe: p.exe, startTime: p.startTime } : {}),
     }));
 }
 
@@ -48,6 +51,11 @@ export function baseName(file: string): string {
 function commandLineText(p: ProcessInfo): string {
   const line = p.commandLine.length > 0 ? p.commandLine.map(quoteIfNeeded).join(" ") : p.exe;
   return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+}
+
+/** A command line as a shell would take it back. */
+export function shellQuoted(argv: string[]): string {
+  return argv.map(quoteIfNeeded).join(" ");
 }
 
 function quoteIfNeeded(arg: string): string {

@@ -229,6 +229,9 @@ export interface ProcessInfo {
   restartCommand?: string[] | null;
   /** Where it runs (given with `restartCommand`): a relaunch runs there. */
   cwd?: string | null;
+  /** When it started (/proc/PID/stat's starttime, with `restartCommand`): a relaunch checks that
+   * the PID is still this process before it ends it. */
+  startTime?: number | null;
 }
 
 export type ProfileArguments =

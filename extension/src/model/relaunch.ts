@@ -7,19 +7,35 @@ import { readFileSync } from "node:fs";
 import type { ProcessItem } from "./processes";
 
 export interface Relaunch {
-  /** The process to end first. */
+  /** The process to end first, and when it started: a PID reused since is another process. */
   pid: number;
+  startTime: number;
   name: string;
+  /** The command line with the flags; its program the process's own executable (the editor's
+   * PATH may name another). */
   argv: string[];
   cwd: string;
 }
 
-/** What a relaunch of `item` would run (undefined: nothing to add, or where it ran is unknown). */
+/** What a relaunch of `item` would run (undefined: nothing to add, or where it ran, what it ran
+ * or when it started is unknown). */
 export function relaunchOf(item: ProcessItem): Relaunch | undefined {
-  if (!item.restartArgv || item.restartArgv.length === 0 || !item.cwd) {
+  if (!item.restartArgv || item.restartArgv.length === 0 || !item.cwd || !item.exe || item.startTime === undefined) {
     return undefined;
   }
-  return { pid: item.pid, name: item.label, argv: item.restartArgv, cwd: item.cwd };
+  return { pid: item.pid, startTime: item.startTime, name: item.label, argv: [item.exe, ...item.restartArgv.slice(1)], cwd: item.cwd };
+}
+
+/** /proc/PID/stat's starttime (undefined: no such process). The command name may hold spaces and
+ * parentheses: the fields are counted after its last ")". */
+export function startTimeOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const value = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The consent asked before the process is ended, naming exactly what runs instead. */
@@ -33,7 +49,7 @@ export function relaunchConsent(relaunch: Relaunch, commandText: string): string
 /**
  * Sends SIGTERM to `pid` and waits until it is gone, polling `alive` (true: it ended within
  * `waitMs`). `kill` throws as `process.kill` does (EPERM, ESRCH): a process already gone counts
- * as ended.
+ * as ended. The caller checks first that the PID is still the process it means (`startTimeOf`).
  */
 export async function endProcess(
   pid: number,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
-import { processItems } from "../model/processes";
-import { endProcess, isAlive, relaunchConsent, relaunchOf } from "../model/relaunch";
+import { processItems, shellQuoted } from "../model/processes";
+import { endProcess, isAlive, relaunchConsent, relaunchOf, startTimeOf } from "../model/relaunch";
 
 const plainNode = {
   pid: 50,
@@ -12,21 +12,26 @@ const plainNode = {
   runtimeHint: "node has no --perf-prof",
   restartCommand: ["node", "--perf-prof", "--perf-basic-prof", "svc.js", "8080"],
   cwd: "/srv/app",
+  startTime: 123456,
 };
 
 test("a node without the flags relaunches with them, where it ran, after it has ended", () => {
   const [item] = processItems([plainNode]);
   const relaunch = relaunchOf(item);
-  assert.deepEqual(relaunch, { pid: 50, name: "node", argv: plainNode.restartCommand, cwd: "/srv/app" });
-  const consent = relaunchConsent(relaunch, item.restartCommand ?? "");
+  const argv = ["/usr/bin/node", "--perf-prof", "--perf-basic-prof", "svc.js", "8080"];
+  assert.deepEqual(relaunch, { pid: 50, startTime: 123456, name: "node", argv, cwd: "/srv/app" }, "its own executable, not PATH's node");
+  assert.ok(relaunch);
+  const consent = relaunchConsent(relaunch, shellQuoted(relaunch.argv));
   assert.match(consent, /^End node \(PID 50\) and run it again in a terminal, in \/srv\/app:/);
-  assert.match(consent, /node --perf-prof --perf-basic-prof svc\.js 8080/);
+  assert.match(consent, /\/usr\/bin\/node --perf-prof --perf-basic-prof svc\.js 8080/);
   assert.match(consent, /this editor's environment, not the one it ran with/);
 });
 
-test("nothing to relaunch without the flags to add or the directory it ran in", () => {
+test("nothing to relaunch without the flags to add, the directory it ran in, or when it started", () => {
   const [noCwd] = processItems([{ ...plainNode, cwd: null }]);
   assert.equal(relaunchOf(noCwd), undefined);
+  const [noStart] = processItems([{ ...plainNode, startTime: null }]);
+  assert.equal(relaunchOf(noStart), undefined);
   const [flagged] = processItems([{ ...plainNode, runtimeHint: null, restartCommand: null }]);
   assert.equal(relaunchOf(flagged), undefined);
 });
@@ -50,4 +55,14 @@ test("a real process ends on SIGTERM and is then no longer alive", async () => {
   const pid = child.pid;
   assert.equal(await endProcess(pid, (p, s) => process.kill(p, s), isAlive), true);
   assert.equal(isAlive(pid), false);
+});
+
+test("a process's start time tells it from a later process under its PID", async () => {
+  const child = spawn("sleep", ["30"], { stdio: "ignore" });
+  assert.ok(child.pid !== undefined);
+  const started = startTimeOf(child.pid);
+  assert.ok(started !== undefined && started > 0 && started >= (startTimeOf(process.pid) ?? Infinity), `${started}`);
+  child.kill("SIGKILL");
+  await new Promise((resolve) => child.once("exit", resolve));
+  assert.equal(startTimeOf(child.pid), undefined, "gone: no start time");
 });

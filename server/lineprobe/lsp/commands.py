@@ -486,6 +486,7 @@ def register(server: LineprobeServer) -> None:
                 "runtimeHint": p.runtime_hint,
                 "restartCommand": p.restart_command,
                 "cwd": p.cwd,
+                "startTime": p.start_time,
             }
             for p in found
         ]
