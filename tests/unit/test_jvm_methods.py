@@ -11,10 +11,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from lineprobe.model.capture import CaptureHeader, Timings
 from lineprobe.runtimes.jvmti_agent import built_agent
 from lineprobe.symbolization.frame import INTERPRETED
 from lineprobe.symbolization.frame_archive import FrameArchive, FrameArchiveUnreadable
 from lineprobe.symbolization.jvm_methods import JvmMethod, JvmMethods, load_jvm_methods, methods_path
+from lineprobe.symbolization.resolver import AddressSpace, ImageCache
 from lineprobe.unwinding.stack_unwinder import StackCopy
 
 from tests.conftest import WORKLOADS, marked_line
@@ -174,3 +176,30 @@ def test_the_agent_empties_no_file_through_a_hard_link(tmp_path: Path) -> None:
     assert "is not this user's regular file of one name: not written" in ran.stderr, ran.stderr
     assert precious.read_text() == "the user's own data\n"
     assert not Path(methods_path(str(dump))).exists()
+
+
+def _jitdump_header(pid: int) -> bytes:
+    return struct.pack("<IIIIIIQQ", 0x4A695444, 1, 40, 62, 0, pid, 0, 0)
+
+
+@pytest.mark.parametrize("replayed", [False, True], ids=["ended", "replayed"])
+def test_a_replay_names_interpreter_frames_from_what_its_capture_kept_only(
+    tmp_path: Path, replayed: bool
+) -> None:
+    """A capture of a process that has ended reads the agent's files it left; a replay's PID is
+    another machine's or a past process's, and a file of that number here is some other JVM's."""
+    pid = 999_999_999
+    (tmp_path / f"jit-{pid}.dump").write_bytes(_jitdump_header(pid))
+    (tmp_path / f"jit-{pid}.methods").write_text(
+        "lineprobe-jvm-methods 1 method_slot=-24 bcp_slot=-64 bcp_register=r13\n"
+        "1000\tf00\t34\tother/Jvm.java\tother.Jvm.run\t0:1\n"
+    )
+    header = CaptureHeader(
+        pid, "/usr/bin/java", "java", 1.0, 1.0, 0.0, False, True, 1.0, (), Timings(), replayed=replayed
+    )
+    cache = ImageCache(index_cache=None).for_capture(FrameArchive(), jit_directories=(str(tmp_path),))
+    space = AddressSpace.of_capture(header, cache)
+    if replayed:
+        assert space.jvm_methods is None
+    else:
+        assert space.jvm_methods is not None and list(space.jvm_methods.by_pointer) == [0x1000]

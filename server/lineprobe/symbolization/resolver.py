@@ -189,6 +189,10 @@ class AddressSpace:
         space = cls.of_process(header.pid, header.mappings, cache, header.process_gone)
         space.kernel_vdso = not header.replayed
         space.exe = header.exe
+        if header.replayed and space.jvm_methods is not None and space.jvm_methods.kept is not None:
+            # A replay's PID is another machine's (or a past process's): a methods file of that
+            # number here is some other JVM's. Only what the capture kept names its frames.
+            space.jvm_methods = None
         return space
 
     @classmethod
