@@ -5,6 +5,8 @@ replay):
 - the workshop's Java program (tests/recordings/profile-slowy.jsonl: HotSpot with `-XX:-Inline`,
   lineprobe's JVMTI agent loaded into it as the window ended): App.java is found under the
   workspace by its package path, and isDivisible's line is the hottest;
+- the same program under `-Xint` (profile-slowy-interpreted.jsonl): every Java frame is the
+  interpreter's, named from its slots by the methods the capture kept;
 - TypeScript run by node with `--perf-prof` (profile-jit-ts.jsonl): V8's positions in hot.js
   went through tsc's source map, and the diagnostic is in hot.ts, on the line marked SPIN-LINE."""
 
@@ -38,6 +40,20 @@ async def test_is_divisible_s_line_is_the_hottest_diagnostic_in_app_java(replay:
     calls = marked_line(APP_JAVA, "CALLS-IS-DIVISIBLE") - 1
     related = [(r.location.uri, r.location.range.start.line) for r in hottest.related_information or []]
     assert (URI, calls) in related, related
+
+
+async def test_interpreted_methods_are_named_from_the_methods_the_capture_kept(replay: Replay) -> None:
+    session = await replay("profile-slowy-interpreted")
+    result = await session.command("lineprobe.profile", {"pid": ANY_PID, "durationMs": 1000})
+    assert result["ok"] is True, result
+    hot = marked_line(APP_JAVA, "IS-DIVISIBLE")
+    top = result["top_lines"][0]
+    assert (top["path"], top["line"], top["function"]) == ("slowy/App.java", hot, "slowy.App.isDivisible")
+    hottest = max(session.client.diagnostics[URI], key=lambda d: d.data["self_percent"])
+    assert hottest.range.start.line == hot - 1, hottest
+    calls = marked_line(APP_JAVA, "CALLS-IS-DIVISIBLE") - 1
+    related = [(r.location.uri, r.location.range.start.line) for r in hottest.related_information or []]
+    assert (URI, calls) in related, "its caller, an interpreter frame too, named from its own slots"
 
 
 async def test_typescript_s_spin_line_is_the_hottest_diagnostic_in_hot_ts(replay: Replay) -> None:

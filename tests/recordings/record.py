@@ -320,6 +320,17 @@ RECORDINGS = {
             ),
             warmup_s=3.0,
         ),
+        # The same program interpreted (-Xint): every Java frame is the interpreter's, named from
+        # the frames' slots by the methods the agent listed, which the capture keeps.
+        Recording(
+            "profile-slowy-interpreted",
+            "profile",
+            ("slowy.App",),
+            ("-d", "1", "-F", "30"),
+            check_slowy_lines,
+            runtime=("java", "-Xint", "-cp", str(BUILD / "slowy")),
+            warmup_s=1.0,
+        ),
         # TypeScript compiled by tsc, run by a node started with the flags lineprobe asks for: V8's
         # jitdump (written through a 2 MB buffer, so a try whose hot code is not in it yet is taken
         # again) and the source map put the samples on hot.ts's lines.

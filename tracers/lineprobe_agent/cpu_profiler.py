@@ -70,7 +70,7 @@ class CpuProfiler(BpfTracer):
     def __init__(self) -> None:
         self._bpf: Any = compile_program("cpu_profiler")
         self._attached = False
-        # (user stack id, user ip key, tid, time bucket, ip, sp, bp, stack) per exemplar
+        # (user stack id, user ip key, tid, time bucket, ip, sp, bp, stack, r13) per exemplar
         self._exemplars: ExemplarBuffer[tuple[int, int, int, int, int, int, int, bytes, int]] = (
             ExemplarBuffer(self._bpf, _raw_exemplar, EXEMPLAR_BUFFER_PAGES)
         )
