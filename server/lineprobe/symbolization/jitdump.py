@@ -32,7 +32,7 @@ import re
 import struct
 from dataclasses import dataclass, field, replace
 
-from lineprobe.symbolization.regular_file import open_runtime_file
+from lineprobe.symbolization.regular_file import read_runtime_file
 
 MAGIC = 0x4A695444  # "JiTD"
 HEADER = struct.Struct("<IIIIIIQQ")
@@ -111,18 +111,15 @@ def jitdump_path(pid: int, directory: str) -> str:
 def load_jitdump(path: str, owner_uid: int) -> JitDump | None:
     """The dump at ``path`` if it exists and may be trusted (None: there is none)."""
     result = JitDump(path)
-    opened, problem = open_runtime_file(path, owner_uid, "JIT lines are not read from it")
-    if opened is None:
-        if problem is None:
-            return None
-        result.problems.append(problem)
+    read = read_runtime_file(
+        path, owner_uid, "JIT lines are not read from it", MAX_BYTES, "later JIT code has no lines"
+    )
+    if read is None:
+        return None
+    data, problems = read
+    result.problems.extend(problems)
+    if data is None:
         return result
-    with opened:
-        data = opened.read(MAX_BYTES)
-    if len(data) == MAX_BYTES:
-        result.problems.append(
-            f"{path}: only the first {MAX_BYTES >> 20} MB read; later JIT code has no lines"
-        )
     try:
         _parse(data, result)
     except (struct.error, ValueError) as exc:

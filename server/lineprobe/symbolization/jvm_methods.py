@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lineprobe.symbolization.frame import INTERPRETED, SourceFrame
-from lineprobe.symbolization.regular_file import open_runtime_file
+from lineprobe.symbolization.regular_file import read_runtime_file
 
 MAGIC = "lineprobe-jvm-methods"
 MAX_BYTES = 256 << 20
@@ -131,18 +131,19 @@ def methods_path(jitdump_path: str) -> str:
 def load_jvm_methods(path: str, owner_uid: int) -> JvmMethods | None:
     """The methods file at ``path`` if there is one that may be trusted (None: there is none)."""
     result = JvmMethods(path)
-    opened, problem = open_runtime_file(path, owner_uid, "interpreted Java frames are not named from it")
-    if opened is None:
-        if problem is None:
-            return None
-        result.problems.append(problem)
+    read = read_runtime_file(
+        path,
+        owner_uid,
+        "interpreted Java frames are not named from it",
+        MAX_BYTES,
+        "methods of later classes are unnamed",
+    )
+    if read is None:
+        return None
+    data, problems = read
+    result.problems.extend(problems)
+    if data is None:
         return result
-    with opened:
-        data = opened.read(MAX_BYTES)
-    if len(data) == MAX_BYTES:
-        result.problems.append(
-            f"{path}: only the first {MAX_BYTES >> 20} MB read; methods of later classes are unnamed"
-        )
     text = data.decode("utf-8", "replace")
     header, _, body = text.partition("\n")
     fields = header.split()

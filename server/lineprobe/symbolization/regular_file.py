@@ -55,3 +55,18 @@ def open_runtime_file(path: str, owner_uid: int, unused: str) -> tuple[BinaryIO 
             "ignored, as perf does"
         )
     return os.fdopen(fd, "rb"), None
+
+
+def read_runtime_file(
+    path: str, owner_uid: int, unused: str, limit: int, beyond: str
+) -> tuple[bytes | None, list[str]] | None:
+    """At most ``limit`` bytes of a file a runtime wrote, opened as ``open_runtime_file`` opens it,
+    and its problems: why it is not used (the bytes None), or that it was read only so far
+    (``beyond`` says what that costs). None: there is no such file."""
+    opened, problem = open_runtime_file(path, owner_uid, unused)
+    if opened is None:
+        return None if problem is None else (None, [problem])
+    with opened:
+        data = opened.read(limit)
+    cut = [f"{path}: only the first {limit >> 20} MB read; {beyond}"] if len(data) == limit else []
+    return data, cut
