@@ -24,16 +24,22 @@ from tests.conftest import WORKLOADS, marked_line
 APP_JAVA = WORKLOADS / "slowy" / "slowy" / "App.java"
 
 
-def test_the_agent_lists_every_loaded_method_with_its_bytecodes_and_line_table(tmp_path: Path) -> None:
+def _java_and_agent() -> tuple[str, Path]:
+    """The machine's java and lineprobe's JVMTI agent built for it."""
     java = shutil.which("java")
     assert java, "java missing: `make setup` installs openjdk-17-jdk-headless"
     agent = built_agent(java)
     assert agent.library is not None, agent.problem
+    return java, agent.library
+
+
+def test_the_agent_lists_every_loaded_method_with_its_bytecodes_and_line_table(tmp_path: Path) -> None:
+    java, library = _java_and_agent()
     dump = tmp_path / "jit-1.dump"
     classes = WORKLOADS / "build" / "slowy"
     assert classes.is_dir(), "the workloads are built by `make setup`"
     subprocess.run(
-        [java, f"-agentpath:{agent.library}={dump}", "-Xint", "-cp", str(classes), "slowy.App", "1"],
+        [java, f"-agentpath:{library}={dump}", "-Xint", "-cp", str(classes), "slowy.App", "1"],
         check=True,
         capture_output=True,
         timeout=120,
@@ -162,16 +168,13 @@ def test_a_damaged_archive_of_methods_is_refused_whole() -> None:
 
 def test_the_agent_empties_no_file_through_a_hard_link(tmp_path: Path) -> None:
     """A name planted in /tmp as a hard link to another of the user's files: refused, not emptied."""
-    java = shutil.which("java")
-    assert java, "java missing: `make setup` installs openjdk-17-jdk-headless"
-    agent = built_agent(java)
-    assert agent.library is not None, agent.problem
+    java, library = _java_and_agent()
     precious = tmp_path / "precious"
     precious.write_text("the user's own data\n")
     dump = tmp_path / "jit-2.dump"
     os.link(precious, dump)
     ran = subprocess.run(
-        [java, f"-agentpath:{agent.library}={dump}", "-version"], capture_output=True, text=True, timeout=120
+        [java, f"-agentpath:{library}={dump}", "-version"], capture_output=True, text=True, timeout=120
     )
     assert "is not this user's regular file of one name: not written" in ran.stderr, ran.stderr
     assert precious.read_text() == "the user's own data\n"

@@ -115,10 +115,11 @@ def resolve_profile(raw: RawProfile, cache: ImageCache, launched: bool = False) 
             unwound = unwind(own, snapshot.registers, snapshot.stack)
             stop_reasons[unwound.stop_reason] += 1
             user = unwound.addresses
-            interpreted = interpreted_frames(own, unwound, snapshot.registers, snapshot.stack)
+            interpreted: Interpreted = None
             if len(user) == 1 and len(sampled.user) > 1:
                 user = list(sampled.user)  # CFI gave nothing: keep the frame-pointer walk
-                interpreted = None
+            else:
+                interpreted = interpreted_frames(own, unwound, snapshot.registers, snapshot.stack)
             unresolved.append((weight, kernel, user, outer, sampled, own, interpreted))
     for each in spaces.all():
         each.prefetch(addresses for _, _, addresses, _, _, own, _ in unresolved if own is each)

@@ -463,14 +463,13 @@ static jint start(JavaVM *vm, char *options, int attached) {
   (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_COMPILED_METHOD_LOAD, NULL);
   (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_DYNAMIC_CODE_GENERATED, NULL);
   if (attached) {
+    /* What was loaded, generated and compiled before the agent came: all of it, now (a new file
+     * each time). */
     write_loaded_classes();
     (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
+    (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_COMPILED_METHOD_LOAD);
   } else {
     (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_VM_INIT, NULL);
-  }
-  if (attached) {
-    /* What was compiled before the agent came: all of it, now (a new file each time). */
-    (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_COMPILED_METHOD_LOAD);
   }
   return JNI_OK;
 }

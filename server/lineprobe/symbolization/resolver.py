@@ -186,21 +186,19 @@ class AddressSpace:
     @classmethod
     def of_capture(cls, header: CaptureHeader, cache: ImageCache) -> AddressSpace:
         """The address space of a captured process, as its header recorded it."""
-        space = cls.of_process(header.pid, header.mappings, cache, header.process_gone)
+        space = cls.of_process(header.pid, header.mappings, cache, header.process_gone, header.replayed)
         space.kernel_vdso = not header.replayed
         space.exe = header.exe
-        if header.replayed and space.jvm_methods is not None and space.jvm_methods.kept is not None:
-            # A replay's PID is another machine's (or a past process's): a methods file of that
-            # number here is some other JVM's. Only what the capture kept names its frames.
-            space.jvm_methods = None
         return space
 
     @classmethod
     def of_process(
-        cls, pid: int, mappings: Sequence[MappedFile], cache: ImageCache, exited: bool
+        cls, pid: int, mappings: Sequence[MappedFile], cache: ImageCache, exited: bool, replayed: bool = False
     ) -> AddressSpace:
         """The address space of a traced process: its files through /proc/PID/root while it
-        lives, and the perf map of its JIT, if it wrote one."""
+        lives, and the perf map of its JIT, if it wrote one. A ``replayed`` capture's PID is
+        another machine's (or a past process's): a JVM's methods file of that number here is
+        some other JVM's, and only what the capture kept names its interpreter frames."""
         root = proc_root(pid) if not exited else ""
         try:
             owner = os.stat(f"/proc/{pid}").st_uid if not exited else os.getuid()
@@ -213,7 +211,11 @@ class AddressSpace:
             jitdump = load_jitdump(jitdump_path(pid, directory), owner)
             if jitdump is not None:
                 break
-        jvm_methods = load_jvm_methods(methods_path(jitdump.path), owner) if jitdump is not None else None
+        jvm_methods = (
+            load_jvm_methods(methods_path(jitdump.path), owner)
+            if jitdump is not None and not replayed
+            else None
+        )
         archive = cache.frame_archive
         if archive is not None:
             # A saved capture names its interpreter frames from the methods it kept (the agent's
