@@ -158,8 +158,12 @@ def test_the_split_agrees_with_libbpf_tools_offcputime_side_by_side(workloads: P
 
     assert abs(fsync_share(ours) - fsync_share(theirs)) <= 1.5, (ours, theirs)
     assert abs(ours["do_nanosleep"] - theirs["do_nanosleep"]) <= 0.05 * theirs["do_nanosleep"]
-    # Within 8% of the program's own figures: offcputime's work at each switch (attached second)
-    # falls inside lineprobe's intervals, 1% of the fsync waits on a quiet machine and 5.6% in a CI
-    # run on a VM reclaiming its page cache.
+    # Against the program's own figures: the naps (one switch each, 5 ms) within 3%; the fsync
+    # waits (400 of about 0.15 ms) within the 15% of the test above, since the program's clock
+    # (wall time less the thread's CPU time) and the scheduler's switches part by some
+    # microseconds a wait, and offcputime's work at each switch (attached second) falls inside
+    # lineprobe's intervals: 1% of the fsync waits on a quiet machine, 5.6% and 8.1% (12 us a
+    # wait, the naps within 0.4%) in CI runs on a VM.
+    tolerance = {"do_nanosleep": 0.03, "do_fsync": 0.15}
     for reason, microseconds in truth.items():
-        assert abs(ours[reason] - microseconds) <= 0.08 * microseconds, (reason, ours, truth)
+        assert abs(ours[reason] - microseconds) <= tolerance[reason] * microseconds, (reason, ours, truth)
