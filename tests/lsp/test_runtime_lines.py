@@ -7,6 +7,9 @@ replay):
   workspace by its package path, and isDivisible's line is the hottest;
 - the same program under `-Xint` (profile-slowy-interpreted.jsonl): every Java frame is the
   interpreter's, named from its slots by the methods the capture kept;
+- the workshop's server lab in Java, interpreted (syscalls-jconfig.jsonl): the failing open's site
+  is Config.java's CONFIG-OPEN line, named from the interpreter frame's slots by the methods the
+  capture kept;
 - TypeScript run by node with `--perf-prof` (profile-jit-ts.jsonl): V8's positions in hot.js
   went through tsc's source map, and the diagnostic is in hot.ts, on the line marked SPIN-LINE."""
 
@@ -18,6 +21,7 @@ from tests.conftest import WORKLOADS, marked_line
 from tests.lsp.conftest import Replay
 
 APP_JAVA = WORKLOADS / "slowy" / "slowy" / "App.java"
+CONFIG_JAVA = WORKLOADS / "jconfig" / "jconfig" / "Config.java"
 HOT_TS = WORKLOADS / "jit_ts" / "hot.ts"
 URI = APP_JAVA.as_uri()
 ANY_PID = 4242
@@ -54,6 +58,26 @@ async def test_interpreted_methods_are_named_from_the_methods_the_capture_kept(r
     calls = marked_line(APP_JAVA, "CALLS-IS-DIVISIBLE") - 1
     related = [(r.location.uri, r.location.range.start.line) for r in hottest.related_information or []]
     assert (URI, calls) in related, "its caller, an interpreter frame too, named from its own slots"
+
+
+async def test_a_failing_open_is_a_warning_on_its_interpreted_java_line(replay: Replay) -> None:
+    session = await replay("syscalls-jconfig")
+    result = await session.command("lineprobe.traceSyscalls", {"pid": ANY_PID, "durationMs": 1000})
+    assert result["ok"] is True, result
+    uri = CONFIG_JAVA.as_uri()
+    assert uri in result["files"], result["files"]
+    failure = next(f for f in result["failures"] if f["path"].endswith("/never.conf"))
+    line = marked_line(CONFIG_JAVA, "CONFIG-OPEN")
+    assert (failure["site"]["path"], failure["site"]["line"]) == ("jconfig/Config.java", line), failure
+    assert failure["site"]["function"] == "jconfig.Config.load"
+    (diagnostic,) = [d for d in session.client.diagnostics[uri] if d.code == "syscall-failure"]
+    assert diagnostic.range.start.line == line - 1
+    assert diagnostic.severity == types.DiagnosticSeverity.Warning
+    expected = f'openat("{failure["path"]}") failed with ENOENT'
+    assert diagnostic.message.startswith(expected), diagnostic.message
+    assert diagnostic.data["count"] == failure["count"] > 100
+    text = await session.hover(uri, line - 1)
+    assert text is not None and "jconfig.Config.load" in text and "ENOENT" in text, text
 
 
 async def test_typescript_s_spin_line_is_the_hottest_diagnostic_in_hot_ts(replay: Replay) -> None:

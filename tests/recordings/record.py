@@ -61,6 +61,7 @@ WORDCOUNT_CC = WORKLOADS / "wordcount" / "wordcount.cc"
 PROBES_C = WORKLOADS / "probes" / "probes.c"
 BLOCKER_C = WORKLOADS / "blocker" / "blocker.c"
 APP_JAVA = WORKLOADS / "slowy" / "slowy" / "App.java"
+CONFIG_JAVA = WORKLOADS / "jconfig" / "jconfig" / "Config.java"
 HOT_TS = WORKLOADS / "jit_ts" / "hot.ts"
 MISSING_CONFIG = "/etc/tracing-server-example.conf"
 
@@ -168,6 +169,21 @@ def check_slowy_lines(report: dict[str, Any]) -> list[str]:
     want = ("slowy/App.java", marked_line(APP_JAVA, "IS-DIVISIBLE"), "slowy.App.isDivisible")
     got = (hottest["path"], hottest["line"], hottest["function"])
     return [] if got == want else [f"hottest line {hottest}, not {want}"]
+
+
+def check_jconfig(report: dict[str, Any]) -> list[str]:
+    """A Java line as a failing call's site: the interpreted frame named from the agent's methods
+    file, which the replay has only in the capture's frame archive."""
+    failure = next((f for f in report["failures"] if f["path"].endswith("/never.conf")), None)
+    if failure is None:
+        return [f"no failed open of never.conf in {[f['path'] for f in report['failures']]}"]
+    problems = []
+    if (failure["syscall"], failure["errno"]) != ("openat", "ENOENT") or failure["count"] < 100:
+        problems.append(f"failure {failure['syscall']} {failure['errno']} x{failure['count']}")
+    want = ("jconfig/Config.java", marked_line(CONFIG_JAVA, "CONFIG-OPEN"))
+    if _site(failure) != want:
+        problems.append(f"failure at {failure['site']}, not at {want}")
+    return problems
 
 
 def check_jit_ts(report: dict[str, Any]) -> list[str]:
@@ -345,6 +361,17 @@ RECORDINGS = {
         ),
         # A program's own sys/sdt.h probe counted by an argument: its site's line, and the live
         # reports that come while it counts (2.5 s: two of them at least).
+        # A Java line as a failing call's site (the server lab in Java), in the interpreter: named
+        # through the JVMTI agent's methods file, loaded into the running JVM at attach.
+        Recording(
+            "syscalls-jconfig",
+            "syscalls",
+            ("jconfig.Config", "100000000", "{scratch}/never.conf"),
+            ("-d", "1"),
+            check_jconfig,
+            runtime=("java", "-Xint", "-cp", str(BUILD / "jconfig")),
+            warmup_s=1.0,
+        ),
         Recording(
             "usdt-probes",
             "usdt count",
