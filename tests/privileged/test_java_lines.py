@@ -143,6 +143,61 @@ def test_a_running_jvm_gets_the_agent_at_the_end_of_the_window_and_runs_on(spawn
     assert all(line["path"] == "slowy/App.java" for line in top), top
 
 
+def _attached_keeping_its_dump(pid: int) -> None:
+    """An attach by PID to a JVM started with the agent: named on its lines from the JVM's own
+    dump, which is left as it was, neither truncated and rewritten nor stopped."""
+    dump, methods = Path(f"/tmp/jit-{pid}.dump"), Path(f"/tmp/jit-{pid}.methods")
+    try:
+        before, inode = dump.read_bytes(), dump.stat().st_ino
+        report = profile_json("--pid", str(pid), "--duration", "2")
+        _is_divisible_among_the_two_hottest(report)
+        assert dump.stat().st_ino == inode and methods.exists(), "the JVM's own files stay"
+        assert dump.read_bytes()[: len(before)] == before, "the dump was written anew"
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert str(dump) in maps, "the agent stopped: its marker mapping, perf's cue, is gone"
+    finally:
+        dump.unlink(missing_ok=True)
+        methods.unlink(missing_ok=True)
+
+
+def test_a_jvm_started_with_the_agent_keeps_its_dump_through_an_attach(spawn, workloads: Path) -> None:
+    """A JVM started with the agent (-agentpath, as lineprobe launches one, or by its user for
+    perf) has had its dump written since its start: an attach leaves it whole, so that a perf
+    record of the same JVM still reads it."""
+    agent = built_agent(java())
+    assert agent.library is not None, agent.problem
+    target = spawn(*_slowy(workloads, f"-agentpath:{agent.library}", *EXACT_LINES), wait_s=3.0)
+    _attached_keeping_its_dump(target.pid)
+
+
+def test_a_jvm_of_another_user_started_with_the_agent_keeps_its_dump(
+    throwaway_user: ThrowawayUser, workloads: Path
+) -> None:
+    """The same for a service's JVM that loaded the agent from a path of its own: root's attach
+    reaches that agent (by the path the JVM mapped), not a second copy that would start the
+    dump anew."""
+    agent = built_agent(java())
+    assert agent.library is not None, agent.problem
+    folder = Path(tempfile.mkdtemp(prefix="lp-own-agent-", dir="/tmp"))
+    try:
+        shutil.copytree(workloads / "slowy", folder / "slowy")
+        shutil.copyfile(agent.library, folder / agent.library.name)
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        own_agent = f"-agentpath:{folder / agent.library.name}"
+        argv = [java(), own_agent, *EXACT_LINES, "-cp", str(folder / "slowy"), "slowy.App"]
+        runner, jvm = _spawn_as(throwaway_user, argv)
+        try:
+            time.sleep(3)
+            _attached_keeping_its_dump(jvm)
+        finally:
+            runner.kill()
+            runner.wait()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert not list(Path("/tmp").glob("lineprobe-jvmti-*")), "no copy of root's agent was needed"
+
+
 def test_a_jvm_of_another_user_loads_the_agent_from_a_copy_it_can_read(
     throwaway_user: ThrowawayUser, workloads: Path
 ) -> None:

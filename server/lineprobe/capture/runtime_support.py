@@ -87,7 +87,9 @@ def jit_names_asked(pid: int, exe: str) -> Iterator[list[str]]:
     agent = built_agent(exe)
     problems: list[str] = []
     loaded = False
-    library, staged = _loadable_by(pid, agent.library) if agent.library is not None else (None, None)
+    library, staged = _mapped_agent(pid), None
+    if library is None and agent.library is not None:
+        library, staged = _loadable_by(pid, agent.library)
     if library is not None:
         problem = _jcmd(pid, exe, "JVMTI.agent_load", str(library))
         loaded = problem is None and os.path.exists(dump)
@@ -114,6 +116,23 @@ def jit_names_asked(pid: int, exe: str) -> Iterator[list[str]]:
                 os.unlink(path)
         if staged is not None:
             shutil.rmtree(staged, ignore_errors=True)
+
+
+def _mapped_agent(pid: int) -> Path | None:
+    """The agent a JVM has loaded already (at launch, with -agentpath; or by an earlier attach),
+    by the path it was loaded from. Loaded again by that path, the JVM reaches the same agent:
+    one started with the JVM then leaves its dump as it is, where another copy of the library
+    (root's cache, a copy in /tmp) would be a second agent that starts the dump anew."""
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            for line in maps:
+                fields = line.split(maxsplit=5)
+                name = os.path.basename(fields[5].rstrip("\n")) if len(fields) == 6 else ""
+                if name.startswith("lineprobe_jvmti") and name.endswith(".so"):
+                    return Path(fields[5].rstrip("\n"))
+    except OSError:
+        return None
+    return None
 
 
 def _loadable_by(pid: int, library: Path) -> tuple[Path, Path | None]:

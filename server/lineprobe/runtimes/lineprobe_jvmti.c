@@ -6,7 +6,10 @@
  * Loaded at launch (-agentpath:lineprobe_jvmti.so) or into a running JVM (jcmd PID
  * JVMTI.agent_load lineprobe_jvmti.so), it writes /tmp/jit-PID.dump (or the absolute path
  * given as its option; jcmd cuts an option at "=", so the option is the path alone). Loaded
- * again with the option "stop", it closes the file and stops writing. It writes, for every method
+ * again with the option "stop", it closes the file and stops writing. Loaded at launch, it writes
+ * for the JVM's whole life: an attach (lineprobe's, by PID) finds that dump complete and leaves
+ * it as it is, and its "stop" stops nothing, so a perf record of the same JVM reads the file
+ * whole. It writes, for every method
  * the JIT compiles (and, on attach, every method compiled already: GenerateEvents):
  *
  *   JIT_CODE_DEBUG_INFO  one entry per range of instructions and per frame of its inline
@@ -67,6 +70,7 @@ static jvmtiEnv *jvmti;
 static jrawMonitorID lock;
 static FILE *out;
 static FILE *methods_out; /* the interpreter's methods (see above) */
+static int loaded_at_launch; /* -agentpath: writing since the JVM started, until it ends */
 static long constmethod_offset = -1, constmethod_size = -1; /* from VMStructs; -1: unknown */
 static int bcp_slot = -8;                                   /* words below the frame pointer */
 static void *marker; /* the first page, mapped for perf (see above) */
@@ -418,6 +422,7 @@ static jint start(JavaVM *vm, char *options, int attached) {
   } else {
     snprintf(path, sizeof path, "/tmp/jit-%d.dump", (int)getpid());
   }
+  if (attached && loaded_at_launch) return JNI_OK; /* the dump has every method already */
   if (jvmti == NULL) {
     if ((*vm)->GetEnv(vm, (void **)&jvmti, JVMTI_VERSION_1_2) != JNI_OK) return JNI_ERR;
     jvmtiCapabilities wanted;
@@ -469,6 +474,7 @@ static jint start(JavaVM *vm, char *options, int attached) {
     (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
     (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_COMPILED_METHOD_LOAD);
   } else {
+    loaded_at_launch = 1;
     (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, JVMTI_EVENT_VM_INIT, NULL);
   }
   return JNI_OK;
