@@ -12,6 +12,10 @@ with the flags lineprobe asks for (``--perf-prof --perf-basic-prof --interpreted
             nothing attached, against node with the flags and lineprobe sampling at 99 Hz for
             the whole window; interleaved rounds, medians
 
+  java_lines  workloads/build/slowy started as lineprobe launches a JVM, with and without
+            -XX:-Inline: lineprobe by PID and `perf record -k 1` over the same window, perf
+            through `perf inject --jit` of the same jitdump: top lines and shares
+
   java      workloads/build/slowy (slowy.App ROUNDS): rounds per CPU-second of the JVM, plain
             against the JVM as lineprobe launches it (its JVMTI agent, -XX:+DebugNonSafepoints,
             -XX:+PreserveFramePointer, -XX:+DumpPerfMapAtExit) with lineprobe sampling at
@@ -129,40 +133,35 @@ def side_by_side(seconds: float) -> dict[str, dict[str, object]]:
         service.load(seconds + 1)
         perf.wait(timeout=60)
         report = json.loads(lineprobe.communicate(timeout=120)[0])
-        jitted = service.folder / "jitted.data"
-        subprocess.run(
-            ["perf", "inject", "--jit", "-i", str(data), "-o", str(jitted)], check=True, capture_output=True
-        )
-        listing = subprocess.run(
-            [
-                "perf",
-                "report",
-                "-i",
-                str(jitted),
-                "--no-children",
-                "-g",
-                "none",
-                "--stdio",
-                "--sort",
-                "dso,srcline",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        listing = _perf_srclines(data)
     finally:
         service.stop()
-    return {"lineprobe": _lineprobe_shares(report), "perf": _perf_shares(listing)}
+    return {"lineprobe": _lineprobe_shares(report, ".js"), "perf": _perf_shares(listing)}
 
 
-def _lineprobe_shares(report: dict) -> dict[str, object]:
+def _perf_srclines(data: Path) -> str:
+    """``perf inject --jit`` of a perf.data, then its samples by binary and source line."""
+    jitted = data.with_name("jitted.data")
+    subprocess.run(
+        ["perf", "inject", "--jit", "-i", str(data), "-o", str(jitted)], check=True, capture_output=True
+    )
+    report = ["perf", "report", "-i", str(jitted), "--no-children", "-g", "none", "--stdio"]
+    return subprocess.run(
+        [*report, "--sort", "dso,srcline"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def _lineprobe_shares(report: dict, source_suffix: str) -> dict[str, object]:
     samples = report["samples"]
     top = max(report["lines"], key=lambda line: line["self"])
     in_jit = sum(f["self"] for f in report["functions"] if f["binary"] == "[jit]")
     on_lines = sum(
         line["self"]
         for line in report["lines"]
-        if line["path"].endswith(".js") or line["path"].startswith("node:")
+        if line["path"].endswith(source_suffix) or line["path"].startswith("node:")
     )
     return {
         "top": f"{Path(top['path']).name}:{top['line']}",
@@ -172,24 +171,32 @@ def _lineprobe_shares(report: dict) -> dict[str, object]:
     }
 
 
+def _has_line(srcline: str) -> bool:
+    """perf's ``??:0`` is no source at all; ``FILE:0``, a source without a line."""
+    return not srcline.startswith("??") and not srcline.endswith(":0")
+
+
 def _perf_shares(listing: str) -> dict[str, object]:
     by_line: Counter[str] = Counter()
     in_jit = with_line = 0.0
     for row in listing.splitlines():
-        match = re.match(r"\s*([\d.]+)%\s+(\S+)\s+(\S+)", row)
+        # The Java agent's source names hold a tab: "App.java<TAB>slowy.App.isDivisible:14".
+        match = re.match(r"\s*([\d.]+)%\s+(\S+)\s+(\S.*?)\s*$", row)
         if not match or row.lstrip().startswith("#"):
             continue
-        percent, dso, srcline = float(match[1]), match[2], match[3]
+        percent, dso, srcline = float(match[1]), match[2], match[3].replace("\t", " ")
         by_line[srcline] += percent
         if dso.startswith("jitted-"):
             in_jit += percent
-            if not srcline.startswith("??"):
+            if _has_line(srcline):
                 with_line += percent
-    top, share = max(((k, v) for k, v in by_line.items() if not k.startswith("??")), key=lambda kv: kv[1])
+    known = sorted(((k, v) for k, v in by_line.items() if _has_line(k)), key=lambda kv: -kv[1])
+    top, share = known[0]
     return {
         "top": top,
         "top_percent": round(share, 1),
         "jit_with_line_percent": round(100 * with_line / max(in_jit, 1e-9), 1),
+        "top_lines": [f"{line} {round(percent, 1)}%" for line, percent in known[:3]],
     }
 
 
@@ -290,6 +297,58 @@ def java_overhead(rounds: int, java_rounds: int) -> dict[str, object]:
     }
 
 
+def java_side_by_side(seconds: float) -> dict[str, object]:
+    """slowy.App started as lineprobe launches a JVM (its JVMTI agent, exact lines, frame
+    pointers), with and without -XX:-Inline: lineprobe by PID and `perf record -k 1` over the
+    same window, perf's lines through `perf inject --jit` of the same jitdump (the agent, there
+    since the JVM started, keeps it through lineprobe's attach). perf's line table holds one line
+    per address, the outermost method's: an inlined isDivisible is isPrime's call line there."""
+    from lineprobe.capture.runtime_support import runtime_argv
+
+    java = shutil.which("java") or "java"
+    found: dict[str, object] = {}
+    for name, flags in (("inlined", []), ("no_inline", ["-XX:-Inline"])):
+        argv, _, problem = runtime_argv([java, *flags, "-cp", str(SLOWY), "slowy.App"])
+        if problem is not None:
+            raise SystemExit(problem)
+        folder = Path(tempfile.mkdtemp(prefix="lineprobe-java-"))
+        jvm = subprocess.Popen(argv, cwd=folder, stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(3)  # C2 has compiled the loop by now
+            lineprobe = subprocess.Popen(
+                [*LINEPROBE, "profile", "--json", "--pid", str(jvm.pid), "-d", str(seconds + 4)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(3)  # lineprobe's BPF compiled and sampling before perf starts
+            data = folder / "perf.data"
+            record = ["perf", "record", "-q", "-k", "1", "-F", "99", "-g", "-p", str(jvm.pid)]
+            subprocess.run(
+                [*record, "-o", str(data), "--", "sleep", str(seconds)],
+                capture_output=True,
+                check=True,
+            )
+            report = json.loads(lineprobe.communicate(timeout=120)[0])
+            listing = _perf_srclines(data)
+        finally:
+            jvm.terminate()
+            jvm.wait(timeout=10)
+            shutil.rmtree(folder, ignore_errors=True)
+            for leftover in Path("/tmp").glob(f"jit*-{jvm.pid}*"):  # the dump, methods, perf's ELFs
+                leftover.unlink(missing_ok=True)
+        lines = sorted(report["lines"], key=lambda line: -line["self"])[:3]
+        found[name] = {
+            "lineprobe": _lineprobe_shares(report, ".java"),
+            "lineprobe_top_lines": [
+                f"{line['function']} {line['path']}:{line['line']} {line['self_percent']}%"
+                + (" (inlined)" if line["inlined"] else "")
+                for line in lines
+            ],
+            "perf": _perf_shares(listing),
+        }
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -299,6 +358,7 @@ def main() -> None:
     result = {
         "node_lines": side_by_side(args.seconds),
         "node_overhead": overhead(args.rounds, args.seconds),
+        "java_lines": java_side_by_side(args.seconds),
         "java": java_overhead(args.rounds, args.java_rounds),
     }
     print(json.dumps(result, indent=2))
