@@ -1,7 +1,8 @@
 """Node's and Java's lines, side by side with perf, and what the collection costs them.
 
 workloads/node_service/service.js under its load generator (four requests in flight), started
-with the flags lineprobe asks for (``--perf-prof --perf-basic-prof --interpreted-frames-native-stack``):
+with the flags lineprobe asks for (``runtime_hints.NODE_FLAGS``: --perf-prof --perf-basic-prof
+--interpreted-frames-native-stack --log-code --log-source-code):
 
   lines     `lineprobe profile --pid` and `perf record -k 1 -g -p PID` over the same window, then
             `perf inject --jit` and `perf report --sort srcline` (the reference pipeline): the
@@ -39,11 +40,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from lineprobe.symbolization import runtime_hints
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "workloads" / "node_service" / "service.js"
 LOAD = ROOT / "workloads" / "node_service" / "load.js"
 LINEPROBE = [sys.executable, "-m", "lineprobe.cli"]
-NODE_FLAGS = ["--perf-prof", "--perf-basic-prof", "--interpreted-frames-native-stack"]
+NODE_FLAGS = list(runtime_hints.NODE_FLAGS)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 

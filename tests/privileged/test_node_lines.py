@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lineprobe.symbolization import runtime_hints
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -26,7 +27,7 @@ HOT_JS = WORKLOADS / "jit" / "hot.js"
 HOT_TS = WORKLOADS / "jit_ts" / "hot.ts"
 HOT_TS_JS = BUILD / "jit_ts" / "hot.js"
 """hot.ts as tsc compiled it, with hot.js.map beside it (workloads/Makefile)."""
-NODE_FLAGS = ["--perf-prof", "--perf-basic-prof", "--interpreted-frames-native-stack"]
+NODE_FLAGS = list(runtime_hints.NODE_FLAGS)
 """What lineprobe tells a user to start node with (symbolization/runtime_hints.py)."""
 
 
@@ -68,6 +69,15 @@ def test_the_node_service_s_hot_loop_line_is_the_hottest_attached_by_pid(
         hottest
     )
     assert hottest["self_percent"] > 40, hottest
+    # TurboFan inlined digest into the handler: V8's log (--log-code --log-source-code) names it,
+    # an inlined frame under the handler's call.
+    assert (hottest["function"], hottest["inlined"]) == ("digest", True), hottest
+    calls = next(
+        line
+        for line in report["lines"]
+        if (line["path"], line["line"]) == (str(SERVICE_JS), marked_line(SERVICE_JS, "CALLS-DIGEST"))
+    )
+    assert calls["function"] == "(anonymous)" and calls["total_percent"] >= hottest["self_percent"], calls
     in_js = sum(line["self"] for line in report["lines"] if line["path"].endswith(".js"))
     assert in_js > 0.6 * report["samples"], "most samples are the service's JavaScript, on its lines"
     assert not any("--perf-prof" in warning for warning in report["warnings"]), report["warnings"]
@@ -88,6 +98,9 @@ async def test_the_hot_loop_line_is_a_diagnostic_in_the_js_file(
     hottest = max(diagnostics, key=lambda d: d.data["self_percent"])
     assert hottest.range.start.line == marked_line(SERVICE_JS, "HASH-LOOP") - 1
     assert hottest.severity == types.DiagnosticSeverity.Information and "%" in hottest.message
+    assert "in digest" in hottest.message, hottest.message
+    related = [(r.location.uri, r.location.range.start.line) for r in hottest.related_information or []]
+    assert (SERVICE_JS.as_uri(), marked_line(SERVICE_JS, "CALLS-DIGEST") - 1) in related, related
 
 
 def test_a_launched_node_gets_the_flags_and_leaves_no_files(tmp_path: Path) -> None:

@@ -50,6 +50,8 @@ def test_a_node_running_a_workspace_script_is_listed_with_what_it_would_miss(
         "--perf-prof",
         "--perf-basic-prof",
         "--interpreted-frames-native-stack",
+        "--log-code",
+        "--log-source-code",
         "workloads/jit/hot.js",
         "30",
     ]

@@ -1,7 +1,7 @@
 // A Node HTTP service with a slow handler: every request hashes a password by hand, a
 // loop TurboFan compiles (and inlines into the handler). Ground truth: under load, most
-// CPU samples fall on the line marked HASH-LOOP.
-// Usage: node --perf-prof --interpreted-frames-native-stack service.js [PORT]
+// CPU samples fall on the line marked HASH-LOOP, in digest inlined at the call marked CALLS-DIGEST.
+// Usage: node --perf-prof --interpreted-frames-native-stack --log-code --log-source-code service.js [PORT]
 // (PORT 0 or none: any free port). Prints "listening PORT" once it accepts requests.
 "use strict";
 const http = require("http");
@@ -20,7 +20,7 @@ function digest(password, salt, rounds) {
 const server = http.createServer((request, response) => {
   const url = new URL(request.url, "http://127.0.0.1");
   const password = url.searchParams.get("password") || "correct horse battery staple";
-  response.end(digest(password, "lineprobe", 4000) + "\n");
+  response.end(digest(password, "lineprobe", 4000) + "\n"); // CALLS-DIGEST
 });
 
 server.listen(Number(process.argv[2] || 0), "127.0.0.1", () => {

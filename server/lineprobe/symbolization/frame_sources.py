@@ -121,12 +121,23 @@ class JitDumpSource:
                 result.append([SourceFrame(function, path, line, None, JIT, "[jit]", script, function_line)])
                 continue
             # An inline chain: the innermost method inlined into the next, the outermost compiled.
-            chain = [(position.function, path, line), *position.callers]
+            # A JavaScript caller's line goes through its script's source map as the innermost's did.
+            callers = [
+                (name, *self._original(where, at, None))
+                if where and where.startswith("/") and at
+                else (name, where, at)
+                for name, where, at in position.callers
+            ]
+            chain = [(position.function, path, line), *callers]
             frames = [
                 SourceFrame(name, where, at or None, None, INLINED, "[jit]") for name, where, at in chain[:-1]
             ]
             name, where, at = chain[-1]
-            frames.append(SourceFrame(name or code.function, where, at or None, None, JIT, "[jit]"))
+            frames.append(
+                SourceFrame(
+                    name or code.function, where, at or None, None, JIT, "[jit]", script, function_line
+                )
+            )
             result.append(frames)
         if missing:
             self.not_in_dump += len(missing)

@@ -44,6 +44,7 @@ from lineprobe.symbolization.runtime_hints import is_node, jit_hint
 from lineprobe.symbolization.source_freshness import source_problem
 from lineprobe.symbolization.source_maps import SourceMaps
 from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
+from lineprobe.symbolization.v8_log import load_v8_log, v8_log_paths, with_v8_positions
 from lineprobe.symbolization.vdso import vdso_file
 
 __all__ = ["AddressSpace", "ImageCache", "MappedFile", "proc_root", "resolve_in_image", "resolve_many"]
@@ -210,6 +211,9 @@ class AddressSpace:
         for directory in ([] if exited else [f"/proc/{pid}/cwd"]) + [*cache.jit_directories, "/tmp"]:
             jitdump = load_jitdump(jitdump_path(pid, directory), owner)
             if jitdump is not None:
+                # node's log beside it (--log-code --log-source-code) names what TurboFan inlined.
+                logs = [load_v8_log(path, owner) for path in v8_log_paths(pid, directory)]
+                jitdump = with_v8_positions(jitdump, [log for log in logs if log is not None])
                 break
         jvm_methods = (
             load_jvm_methods(methods_path(jitdump.path), owner)

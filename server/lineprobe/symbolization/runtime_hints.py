@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import os
 
-NODE_FLAGS = ("--perf-prof", "--perf-basic-prof", "--interpreted-frames-native-stack")
+NODE_FLAGS = (
+    "--perf-prof",
+    "--perf-basic-prof",
+    "--interpreted-frames-native-stack",
+    "--log-code",
+    "--log-source-code",
+)
 """What node needs, and lineprobe adds to a ``node`` it launches: a jitdump with lines; a perf map,
 which names at once the code V8 has not yet written to the jitdump (it writes through a 2 MB
-buffer); interpreted frames on the native stack (capture/runtime_support.py)."""
+buffer); interpreted frames on the native stack (capture/runtime_support.py); and a log of its
+code with source positions and inlining (v8_log.py: both flags, neither alone writes it), which
+names the functions TurboFan inlined."""
 
 
 JAVA_FLAGS = (
