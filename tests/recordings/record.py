@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from lineprobe.symbolization.runtime_hints import NODE_FLAGS  # noqa: E402
+
 from tests.conftest import BUILD, LINEPROBE, WORKLOADS, marked_line  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -356,7 +358,7 @@ RECORDINGS = {
             ("jit_ts/hot.js", "30"),
             ("-d", "1", "-F", "30"),
             check_jit_ts,
-            runtime=("node", "--perf-prof", "--perf-basic-prof", "--interpreted-frames-native-stack"),
+            runtime=("node", *NODE_FLAGS),
             warmup_s=2.0,
         ),
         # A program's own sys/sdt.h probe counted by an argument: its site's line, and the live

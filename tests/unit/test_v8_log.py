@@ -152,3 +152,28 @@ def test_a_log_without_the_inlined_function_s_name_leaves_the_jitdump_s_position
     code = JitCode(0x6000, 0x6100, "JS:*f /a.js:1:1", "f", "/a.js", 1, None, (JitPosition(0x6000, None, 3),))
     dump = JitDump("jit-42.dump", [code])
     assert with_v8_positions(dump, [log]) is dump
+
+
+def test_code_the_jitdump_does_not_hold_yet_is_taken_from_the_log(tmp_path: Path) -> None:
+    """V8 writes its jitdump through a 2 MB buffer and its log a line at a time: code compiled
+    last is in the log first, with its range, name and positions; where the jitdump has code, it
+    is the jitdump's."""
+    path = tmp_path / "isolate-0x1-42-v8.log"
+    path.write_text(LOG)
+    log = load_v8_log(str(path), os.getuid())
+    assert log is not None
+    older = JitCode(0x1000, 0x1100, "JS:~f /a.js:1:1", "f", "/a.js", 1)
+    (added,) = [c for c in with_v8_positions(JitDump("jit-42.dump", [older]), [log]).codes if c is not older]
+    assert (added.start, added.end, added.name, added.function, added.script) == (
+        0x6000,
+        0x6000 + 300,
+        "JS:*f /a.js:1:1",
+        "f",
+        "/a.js",
+    )
+    assert [p.function for p in added.positions] == [None, "g", None]
+    merged = with_v8_positions(JitDump("jit-42.dump", [older]), [log])
+    assert merged.lookup(0x6010) == added and merged.lookup(0x1010) == older
+    covering = JitCode(0x5F00, 0x6100, "JS:*h /a.js:9:1", "h", "/a.js", 9)
+    kept = with_v8_positions(JitDump("jit-42.dump", [covering]), [log])
+    assert [c.name for c in kept.codes] == ["JS:*h /a.js:9:1"], "the jitdump's code where it has some"

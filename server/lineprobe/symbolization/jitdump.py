@@ -152,7 +152,7 @@ def _parse(data: bytes, result: JitDump) -> None:
         if kind == CODE_LOAD:
             name_at = body + LOAD.size
             loaded[body] = data[name_at : data.index(b"\0", name_at, record_end)].decode("utf-8", "replace")
-    scripts = {script for name in loaded.values() if (script := _v8_parts(name)[1]) is not None}
+    scripts = {script for name in loaded.values() if (script := v8_name_parts(name)[1]) is not None}
     damaged = sorted(({s.encode() for s in scripts if len(s.encode()) > 16}), key=len, reverse=True)
     # Loads and moves in the order they happened (debug info comes just before its load).
     events: list[tuple[int, int, int, str | None, list[tuple[int, int, int, str | None]]]] = []
@@ -237,7 +237,7 @@ def _code(
     entries: list[tuple[int, int, int, str | None]],
     bias: int,
 ) -> JitCode:
-    function, script, function_line, function_column = _v8_parts(name)
+    function, script, function_line, function_column = v8_name_parts(name)
     # Entries "SOURCE<TAB>METHOD" at one address are an inline chain, innermost first
     # (lineprobe's JVMTI agent); V8's are one file name per address.
     chains: dict[int, list[tuple[str | None, str | None, int]]] = {}
@@ -259,7 +259,7 @@ def _code(
     )
 
 
-def _v8_parts(name: str) -> tuple[str, str | None, int | None, int | None]:
+def v8_name_parts(name: str) -> tuple[str, str | None, int | None, int | None]:
     """Function, script, line and column of a V8 code name; other names are their own function."""
     match = _V8_NAME.match(name)
     if match is None:

@@ -22,6 +22,10 @@ its own ``--prof`` tick processor reads):
 Strings are escaped (``\\x2C`` for a comma, ``\\n``, ``\\uHHHH``, ``\\\\``), one escape to one
 UTF-16 unit; source positions count UTF-16 units of the script's source.
 
+V8 writes the log a line at a time, where the jitdump goes through a 2 MB buffer: code compiled
+last (on-stack replacement of a hot loop, minutes into a service's life) may be in the log long
+before it is in the jitdump, and is taken from the log then, its range from ``code-creation``.
+
 The log is read as the jitdump is: a regular file, not a symlink, owned by the target's user or
 root, within ``MAX_BYTES``; a line still being written (no newline yet) is left out.
 """
@@ -34,11 +38,15 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 
-from lineprobe.symbolization.jitdump import JitCode, JitDump, JitPosition
+from lineprobe.symbolization.jitdump import JitCode, JitDump, JitPosition, v8_name_parts
 from lineprobe.symbolization.regular_file import read_runtime_file
 
 MAX_BYTES = 256 << 20
 """Mostly the scripts' sources, written once each, and a record per compiled function."""
+
+MACHINE_CODE = ("*", "^", "+")
+"""The states of a function's code that are machine code of its own: optimized (TurboFan),
+baseline (Sparkplug), Maglev. ``~`` is its bytecode, which the interpreter runs."""
 
 _NAME = re.compile(r"^(.*) (\S+):(\d+):(\d+)$")
 _POSITION = re.compile(r"C(\d+)O(\d+)(?:I(\d+))?")
@@ -80,6 +88,9 @@ class V8Log:
     """Compiled code with source positions, by its start address."""
     scripts: dict[str, list[int]] = field(default_factory=dict)
     """Script name -> the source position each of its lines starts at."""
+    ranges: dict[int, tuple[int, int, str]] = field(default_factory=dict)
+    """Machine code's start -> when it was created (the record's number), its size and its name
+    as the jitdump would give it (``JS:*digest /srv/svc.js:9:16``)."""
     problems: list[str] = field(default_factory=list)
 
     def place(self, script: str | None, position: int) -> tuple[int, int] | None:
@@ -156,15 +167,19 @@ def load_v8_log(path: str, owner_uid: int) -> V8Log | None:
 def _parse(text: str, log: V8Log) -> None:
     by_sfi: dict[int, Function] = {}
     by_code: dict[int, Function] = {}
-    for record in text.splitlines():
+    for number, record in enumerate(text.splitlines()):
         fields = record.split(",")
         kind = fields[0]
         try:
             if kind == "code-creation" and len(fields) >= 9:
-                named = _NAME.match(_unescape(fields[6]))
+                name = _unescape(fields[6])
+                named = _NAME.match(name)
                 if named is not None:
                     function = (named.group(1).strip() or "(anonymous)", named.group(2))
-                    by_code[int(fields[4], 16)] = by_sfi[int(fields[7], 16)] = function
+                    start = int(fields[4], 16)
+                    by_code[start] = by_sfi[int(fields[7], 16)] = function
+                    if fields[8] in MACHINE_CODE:
+                        log.ranges[start] = (number, int(fields[5]), f"{fields[1]}:{fields[8]}{name}")
             elif kind == "code-source-info" and len(fields) >= 8:
                 start = int(fields[1], 16)
                 code = _logged_code(fields, by_code.get(start), by_sfi)
@@ -178,6 +193,8 @@ def _parse(text: str, log: V8Log) -> None:
                 old, new = int(fields[1], 16), int(fields[2], 16)
                 if old in log.codes:
                     log.codes[new] = log.codes.pop(old)
+                if old in log.ranges:
+                    log.ranges[new] = log.ranges.pop(old)
                 if old in by_code:
                     by_code[new] = by_code.pop(old)
             elif kind == "sfi-move" and len(fields) >= 3:
@@ -239,14 +256,44 @@ def _unescape(text: str) -> str:
 
 
 def with_v8_positions(jitdump: JitDump, logs: list[V8Log]) -> JitDump:
-    """``jitdump`` with the source positions of V8's logs where they describe its code: named
-    files (never damaged), and the functions inlined there with the calls they were inlined
-    through."""
+    """``jitdump`` with the source positions of V8's logs where they describe its code (named
+    files, never damaged; the functions inlined there with the calls they were inlined through),
+    and with the code the logs describe that the jitdump does not hold yet."""
     if not any(log.codes for log in logs):
         return jitdump
     codes: list[JitCode] = []
     for code in jitdump.codes:
         positions = next((found for log in logs if (found := log.positions(code)) is not None), None)
         codes.append(code if positions is None else replace(code, positions=positions))
+    starts = [code.start for code in codes]
+    for log in logs:
+        for code in _not_in(log, starts, codes):
+            i = bisect.bisect_left(starts, code.start)
+            starts.insert(i, code.start)
+            codes.insert(i, code)
     problems = [*jitdump.problems, *(problem for log in logs for problem in log.problems)]
-    return replace(jitdump, codes=codes, problems=problems)
+    return replace(jitdump, codes=codes, problems=problems, _starts=starts)
+
+
+def _not_in(log: V8Log, starts: list[int], codes: list[JitCode]) -> list[JitCode]:
+    """The compiled code ``log`` describes that lies outside every code of ``codes`` (by start,
+    ascending), the newer of two that overlap."""
+    found: list[tuple[int, JitCode]] = []
+    for start in sorted(log.codes):
+        if start not in log.ranges:
+            continue
+        when, size, name = log.ranges[start]
+        i = bisect.bisect_right(starts, start + size - 1) - 1
+        if i >= 0 and codes[i].end > start:
+            continue  # the jitdump has code here: its own, or newer than the log's
+        function, script, function_line, function_column = v8_name_parts(name)
+        code = JitCode(start, start + size, name, function, script, function_line, function_column)
+        positions = log.positions(code)
+        if positions is None:
+            continue
+        while found and found[-1][1].end > start and found[-1][0] < when:
+            found.pop()
+        if found and found[-1][1].end > start:
+            continue
+        found.append((when, replace(code, positions=positions)))
+    return [code for _, code in found]
