@@ -177,3 +177,15 @@ def test_code_the_jitdump_does_not_hold_yet_is_taken_from_the_log(tmp_path: Path
     covering = JitCode(0x5F00, 0x6100, "JS:*h /a.js:9:1", "h", "/a.js", 9)
     kept = with_v8_positions(JitDump("jit-42.dump", [covering]), [log])
     assert [c.name for c in kept.codes] == ["JS:*h /a.js:9:1"], "the jitdump's code where it has some"
+
+
+@pytest.mark.parametrize("inlinings", ["F0O25I0", "F0O25I1", "F0O25F0O25I7"], ids=["itself", "later", "none"])
+def test_an_inlining_whose_caller_is_not_an_earlier_one_is_a_damaged_record(
+    tmp_path: Path, inlinings: str
+) -> None:
+    """A caller's inlining comes before its callees' in V8's numbering: any other (one's own, a
+    later one, one that is not there) would make the chain of calls loop or fail."""
+    path = tmp_path / "isolate-0x1-42-v8.log"
+    path.write_text(LOG.replace("C16O61I0C32O25,F0O25,", f"C16O61I0C32O25,{inlinings},"))
+    log = load_v8_log(str(path), os.getuid())
+    assert log is not None and 0x6000 not in log.codes

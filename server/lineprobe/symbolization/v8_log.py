@@ -178,7 +178,7 @@ def _parse(text: str, log: V8Log) -> None:
                     function = (named.group(1).strip() or "(anonymous)", named.group(2))
                     start = int(fields[4], 16)
                     by_code[start] = by_sfi[int(fields[7], 16)] = function
-                    if fields[8] in MACHINE_CODE:
+                    if fields[8] in MACHINE_CODE and int(fields[5]) > 0:
                         log.ranges[start] = (number, int(fields[5]), f"{fields[1]}:{fields[8]}{name}")
             elif kind == "code-source-info" and len(fields) >= 8:
                 start = int(fields[1], 16)
@@ -221,6 +221,8 @@ def _logged_code(
         if inlined is None:
             return None
         caller = int(match.group(3)) if match.group(3) is not None else None
+        if caller is not None and caller >= len(table):
+            return None  # V8 numbers a caller's inlining before its callees': a damaged record
         table.append(Inlining(inlined, int(match.group(2)), caller))
     offsets: list[int] = []
     sources: list[int] = []
