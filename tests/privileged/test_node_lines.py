@@ -80,7 +80,7 @@ def test_the_node_service_s_hot_loop_line_is_the_hottest_attached_by_pid(
     assert calls["function"] == "(anonymous)" and calls["total_percent"] >= hottest["self_percent"], calls
     in_js = sum(line["self"] for line in report["lines"] if line["path"].endswith(".js"))
     assert in_js > 0.6 * report["samples"], "most samples are the service's JavaScript, on its lines"
-    assert not any("--perf-prof" in warning for warning in report["warnings"]), report["warnings"]
+    assert not any("--perf-prof" in w or "V8 log" in w for w in report["warnings"]), report["warnings"]
     assert (tmp_path / f"jit-{service_under_load.pid}.dump").is_file(), (
         "a node started by the user keeps its files"
     )
@@ -162,3 +162,13 @@ def test_code_compiled_last_is_on_its_lines_from_v8_s_log(spawn, tmp_path: Path)
         if (line["path"], line["line"]) == (str(HOT_TS), marked_line(HOT_TS, "SPIN-LINE"))
     )
     assert on_spin > 0.5 * report["samples"], sorted(report["lines"], key=lambda line: -line["self"])[:4]
+
+
+def test_a_node_with_a_jitdump_and_no_v8_log_is_told_what_it_misses(spawn, tmp_path: Path) -> None:
+    """Started with --perf-prof alone (lines, from the jitdump), node writes no V8 log: the
+    functions TurboFan inlined stay unnamed, and the profile says which flags would name them."""
+    target = spawn(node(), "--perf-prof", HOT_JS, "30", wait_s=1.0, cwd=tmp_path)
+    report = profile_json("--pid", str(target.pid), "--duration", "1")
+    assert any(line["path"] == str(HOT_JS) for line in report["lines"]), "lines from the jitdump"
+    hint = next((w for w in report["warnings"] if "writes no V8 log" in w), "")
+    assert "--log-code --log-source-code" in hint, report["warnings"]

@@ -44,7 +44,7 @@ from lineprobe.symbolization.runtime_hints import is_node, jit_hint
 from lineprobe.symbolization.source_freshness import source_problem
 from lineprobe.symbolization.source_maps import SourceMaps
 from lineprobe.symbolization.user_code import SYSTEM_PREFIXES
-from lineprobe.symbolization.v8_log import load_v8_log, v8_log_paths, with_v8_positions
+from lineprobe.symbolization.v8_log import V8Log, load_v8_log, v8_log_paths, with_v8_positions
 from lineprobe.symbolization.vdso import vdso_file
 
 __all__ = ["AddressSpace", "ImageCache", "MappedFile", "proc_root", "resolve_in_image", "resolve_many"]
@@ -169,6 +169,10 @@ class AddressSpace:
     """Names for JIT code in anonymous mappings (``/tmp/perf-PID.map``)."""
     jitdump: JitDump | None = None
     """Lines for JIT code in anonymous mappings (``jit-PID.dump``), before the perf map's names."""
+    v8_logged_codes: int = 0
+    """Compiled code with source positions in V8's logs beside the jitdump (``v8_log.py``; node
+    writes a log of its own without them under --perf-prof): without any, node's inlined
+    functions go unnamed."""
     jvm_methods: JvmMethods | None = None
     """The methods a JVM's interpreter may run (``jit-PID.methods``, beside the jitdump)."""
     source_maps: SourceMaps = field(default_factory=SourceMaps)
@@ -207,13 +211,15 @@ class AddressSpace:
             owner = os.getuid()  # gone since: the user asking stands in for it, as for perf
         perf_map = load_perf_map(perf_map_path(pid, root), owner)
         jitdump = None
+        v8_logs: list[V8Log] = []
         # Node writes its jitdump where it runs; lineprobe's JVMTI agent, in /tmp.
         for directory in ([] if exited else [f"/proc/{pid}/cwd"]) + [*cache.jit_directories, "/tmp"]:
             jitdump = load_jitdump(jitdump_path(pid, directory), owner)
             if jitdump is not None:
                 # node's log beside it (--log-code --log-source-code) names what TurboFan inlined.
                 logs = [load_v8_log(path, owner) for path in v8_log_paths(pid, directory)]
-                jitdump = with_v8_positions(jitdump, [log for log in logs if log is not None])
+                v8_logs = [log for log in logs if log is not None]
+                jitdump = with_v8_positions(jitdump, v8_logs)
                 break
         jvm_methods = (
             load_jvm_methods(methods_path(jitdump.path), owner)
@@ -232,7 +238,16 @@ class AddressSpace:
                 jvm_methods.kept = archive.jvm_methods[identity] = JvmMethods(
                     jvm_methods.path, jvm_methods.method_slot, jvm_methods.bcp_slot
                 )
-        return cls(mappings, cache, root, pid, perf_map=perf_map, jitdump=jitdump, jvm_methods=jvm_methods)
+        return cls(
+            mappings,
+            cache,
+            root,
+            pid,
+            perf_map=perf_map,
+            jitdump=jitdump,
+            v8_logged_codes=sum(len(log.codes) for log in v8_logs),
+            jvm_methods=jvm_methods,
+        )
 
     def _index_of(self, address: int) -> int:
         """The index of the mapping that holds ``address``, -1 for none."""
@@ -384,7 +399,15 @@ class AddressSpace:
             seen.extend(self.jvm_methods.problems)
         seen.extend(self.source_maps.problems)
         seen.extend(self._runtime_hints)
-        late = sum(s.not_in_dump for s in self._sources.values() if isinstance(s, JitDumpSource))
+        jit_sources = [s for s in self._sources.values() if isinstance(s, JitDumpSource)]
+        if jit_sources and self.jitdump is not None and is_node(self.exe) and not self.v8_logged_codes:
+            seen.append(
+                f"node (PID {self.pid}) writes no V8 log beside {self.jitdump.path}: a function "
+                "TurboFan inlined is shown as the one it was inlined into, and code compiled since "
+                "V8 last wrote its jitdump has no line; restart node with --log-code "
+                "--log-source-code as well (a node launched by lineprobe gets them)"
+            )
+        late = sum(s.not_in_dump for s in jit_sources)
         if late and self.jitdump is not None and is_node(self.exe):
             seen.append(
                 f"{late} JIT addresses are not in {self.jitdump.path} (yet: V8 writes it through a 2 MB "

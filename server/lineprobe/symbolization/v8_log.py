@@ -214,7 +214,7 @@ def _logged_code(
     if function is None:
         return None
     sfis = [int(sfi, 16) for sfi in functions.split("S")[1:]]
-    table = []
+    table: list[Inlining] = []
     for match in _INLINING.finditer(inlinings):
         index = int(match.group(1))
         inlined = by_sfi.get(sfis[index]) if index < len(sfis) else None
