@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,11 +24,12 @@ INLINED_JS = WORKLOADS / "jit" / "inlined.js"
 
 def _run(script: Path, folder: Path) -> tuple[JitDump, list[V8Log]]:
     done = subprocess.run(
-        [node(), *NODE_FLAGS, str(script), "0.5"], cwd=folder, capture_output=True, timeout=60
+        [node(), *NODE_FLAGS, str(script), "1"], cwd=folder, capture_output=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     (dump,) = folder.glob("jit-*.dump")
     pid = int(dump.stem.removeprefix("jit-"))
+    Path(f"/tmp/perf-{pid}.map").unlink(missing_ok=True)  # --perf-basic-prof's, not needed here
     jitdump = load_jitdump(str(dump), os.getuid())
     assert jitdump is not None
     logs = [load_v8_log(path, os.getuid()) for path in v8_log_paths(pid, str(folder))]
@@ -37,7 +39,7 @@ def _run(script: Path, folder: Path) -> tuple[JitDump, list[V8Log]]:
 
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory: pytest.TempPathFactory) -> tuple[JitDump, list[V8Log]]:
-    """inlined.js run for half a second with the flags lineprobe gives node."""
+    """inlined.js run for a second with the flags lineprobe gives node."""
     return _run(INLINED_JS, tmp_path_factory.mktemp("v8log"))
 
 
@@ -100,10 +102,9 @@ def test_a_script_whose_name_v8_damaged_keeps_its_lines(tmp_path: Path) -> None:
         damaged = sum(
             1 for code in jitdump.codes if code.script == short for p in code.positions if not p.path
         )
-        for code in with_v8_positions(jitdump, logs).codes:
-            if code.name.startswith("JS:*lineprobeOuter"):
-                assert {p.path for p in code.positions} == {short}, f"{damaged} damaged before"
-                assert marked_line(INLINED_JS, "INNER-LINE") in {p.line for p in code.positions}
+        for code in _optimized_outer(with_v8_positions(jitdump, logs)):
+            assert {p.path for p in code.positions} == {short}, f"{damaged} damaged before"
+            assert marked_line(INLINED_JS, "INNER-LINE") in {p.line for p in code.positions}
     finally:
         os.unlink(short)
 
@@ -125,58 +126,108 @@ code-source-info,0x7000,7,4"""
 moved before f was optimized; one record is damaged and the last one not written to its end."""
 
 
-def test_a_log_by_hand_follows_moves_escapes_and_leaves_what_it_cannot_read(tmp_path: Path) -> None:
+def _log(tmp_path: Path, text: str) -> V8Log:
     path = tmp_path / "isolate-0x1-42-v8.log"
-    path.write_text(LOG)
+    path.write_text(text)
     log = load_v8_log(str(path), os.getuid())
     assert log is not None
-    assert log.problems == [f"{path}: a damaged code-source-info record; some inlined functions stay unnamed"]
+    return log
+
+
+F_AT_6000 = JitCode(0x6000, 0x6000 + 300, "JS:*f /a.js:1:1", "f", "/a.js", 1, 1)
+"""The optimized f of ``LOG``, as the jitdump would hold it."""
+
+
+def test_a_log_by_hand_follows_moves_escapes_and_leaves_what_it_cannot_read(tmp_path: Path) -> None:
+    log = _log(tmp_path, LOG)
+    assert log.problems == [
+        f"{log.path}: 1 damaged code-source-info record(s); the code they describe keeps the jitdump's lines"
+    ]
     assert set(log.codes) == {0x6000}, "moved; the half-written record is not read"
     assert log.place("/a.js", 61) == (5, 10) and log.place("/a.js", 25) == (2, 10)
-    code = JitCode(0x6000, 0x6000 + 300, "JS:*f /a.js:1:1", "f", "/a.js", 1)
-    positions = log.positions(code)
-    assert positions == (
+    assert log.positions(F_AT_6000) == (
         JitPosition(0x6000, "/a.js", 1, 1),
         JitPosition(0x6010, "/a.js", 5, 10, "g", (("f", "/a.js", 2),)),
         JitPosition(0x6020, "/a.js", 2, 10),
     )
-    assert log.positions(JitCode(0x7000, 0x7100, "JS:*g", "g", "/a.js", 4)) is None
-    assert v8_log_paths(42, str(tmp_path)) == [str(path)] and v8_log_paths(43, str(tmp_path)) == []
+    assert log.positions(replace(F_AT_6000, end=0x6000 + 200)) is None, "another code at that address"
+    assert log.positions(JitCode(0x7000, 0x7064, "JS:*g /a.js:4:1", "g", "/a.js", 4)) is None
+    assert v8_log_paths(42, str(tmp_path)) == [log.path] and v8_log_paths(43, str(tmp_path)) == []
 
 
 def test_a_log_without_the_inlined_function_s_name_leaves_the_jitdump_s_positions(tmp_path: Path) -> None:
-    path = tmp_path / "isolate-0x1-42-v8.log"
-    path.write_text(LOG.replace("sfi-move,0xb00,0xb80\n", ""))  # g's SFI then unknown at 0xb80
-    log = load_v8_log(str(path), os.getuid())
-    assert log is not None and log.codes == {}
-    code = JitCode(0x6000, 0x6100, "JS:*f /a.js:1:1", "f", "/a.js", 1, None, (JitPosition(0x6000, None, 3),))
-    dump = JitDump("jit-42.dump", [code])
-    assert with_v8_positions(dump, [log]) is dump
+    log = _log(tmp_path, LOG.replace("sfi-move,0xb00,0xb80\n", ""))  # g's SFI then unknown at 0xb80
+    assert log.codes == {}
+    code = replace(F_AT_6000, positions=(JitPosition(0x6000, None, 3),))
+    result = with_v8_positions(JitDump("jit-42.dump", [code]), [log])
+    assert result.codes == [code] and result.problems == log.problems, "what the log could not say, said"
 
 
 def test_code_the_jitdump_does_not_hold_yet_is_taken_from_the_log(tmp_path: Path) -> None:
     """V8 writes its jitdump through a 2 MB buffer and its log a line at a time: code compiled
-    last is in the log first, with its range, name and positions; where the jitdump has code, it
-    is the jitdump's."""
-    path = tmp_path / "isolate-0x1-42-v8.log"
-    path.write_text(LOG)
-    log = load_v8_log(str(path), os.getuid())
-    assert log is not None
-    older = JitCode(0x1000, 0x1100, "JS:~f /a.js:1:1", "f", "/a.js", 1)
-    (added,) = [c for c in with_v8_positions(JitDump("jit-42.dump", [older]), [log]).codes if c is not older]
-    assert (added.start, added.end, added.name, added.function, added.script) == (
-        0x6000,
-        0x6000 + 300,
-        "JS:*f /a.js:1:1",
-        "f",
-        "/a.js",
+    last is in the log first, with its range, name and positions; where the jitdump has code the
+    log does not show to be older, it is the jitdump's."""
+    log = _log(tmp_path, LOG)
+    bytecode = JitCode(0x1000, 0x1028, "JS:~f /a.js:1:1", "f", "/a.js", 1)
+    merged = with_v8_positions(JitDump("jit-42.dump", [bytecode]), [log])
+    added = merged.lookup(0x6010)
+    assert added is not None and added == replace(F_AT_6000, positions=log.positions(F_AT_6000))
+    assert merged.lookup(0x1010) == bytecode and merged.lookup(0x7010) is None, "g's record is half-written"
+    unknown = JitCode(0x5F00, 0x6100, "JS:*h /a.js:9:1", "h", "/a.js", 9)
+    kept = with_v8_positions(JitDump("jit-42.dump", [unknown]), [log])
+    assert kept.codes == [unknown], "code the log never saw created: the jitdump's"
+
+
+REUSED = """\
+script-source,7,/a.js,function f(a) {\\n  return g(a)\\x2C 1;\\n}\\nfunction g(b) {\\n  return b * 2;\\n}\\n
+code-creation,JS,10,100,0x1000,40,f /a.js:1:1,0xa00,~
+code-creation,JS,10,101,0x2000,40,g /a.js:4:1,0xb00,~
+code-creation,JS,13,200,0x7000,100,g /a.js:4:1,0xb00,*
+code-source-info,0x7000,7,61,70,C0O61,,
+code-creation,JS,13,300,0x6F80,300,f /a.js:1:1,0xa00,*
+code-source-info,0x6F80,7,0,40,C0O0C16O61I0,F0O25,S0xb00
+code-creation,RegExp,3,400,0x5000,100,\\x5Cd+
+code-source-info,0x5000,7,0,40,C0O0,,
+code-creation,JS,13,500,0x4000,100,f /a.js:1:1,0xa00,*
+code-source-info,0x4000,7,0,40,C0O0,,
+code-creation,JS,11,600,0x4000,100,f /a.js:1:1,0xa00,^
+"""
+"""V8 reusing memory: f's new code at 0x6F80 over g's at 0x7000 (freed); a RegExp at 0x5000 with
+no positions of a function; f's optimized code at 0x4000, then its baseline code there (no
+positions of its own)."""
+
+
+def test_newer_code_over_freed_code_replaces_it_and_freed_code_s_positions_are_not_reused(
+    tmp_path: Path,
+) -> None:
+    log = _log(tmp_path, REUSED)
+    freed_g = JitCode(
+        0x7000, 0x7064, "JS:*g /a.js:4:1", "g", "/a.js", 4, None, (JitPosition(0x7000, None, 5),)
     )
-    assert [p.function for p in added.positions] == [None, "g", None]
-    merged = with_v8_positions(JitDump("jit-42.dump", [older]), [log])
-    assert merged.lookup(0x6010) == added and merged.lookup(0x1010) == older
-    covering = JitCode(0x5F00, 0x6100, "JS:*h /a.js:9:1", "h", "/a.js", 9)
-    kept = with_v8_positions(JitDump("jit-42.dump", [covering]), [log])
-    assert [c.name for c in kept.codes] == ["JS:*h /a.js:9:1"], "the jitdump's code where it has some"
+    merged = with_v8_positions(JitDump("jit-42.dump", [freed_g]), [log])
+    (code,) = merged.codes
+    assert (code.start, code.name) == (0x6F80, "JS:*f /a.js:1:1"), "the log shows g's code older"
+    assert merged.lookup(0x6F90) == code and code.position(0x6F90) == JitPosition(
+        0x6F90, "/a.js", 5, 10, "g", (("f", "/a.js", 2),)
+    )
+    assert set(log.codes) == {0x6F80, 0x7000}, "the RegExp is no function's"
+    baseline = JitCode(0x4000, 0x4064, "JS:^f /a.js:1:1", "f", "/a.js", 1)
+    assert log.positions(baseline) is None and 0x4000 not in log.codes, "the optimized code is gone"
+
+
+def test_an_inlining_v8_did_not_number_and_a_position_it_did_not_know(tmp_path: Path) -> None:
+    """``F`` without a number keeps the inlinings after it in place (their indexes are what the
+    positions name); ``O-1`` is a position without a line."""
+    log = _log(tmp_path, LOG.replace("C0O0C16O61I0C32O25,F0O25,", "C0O-1C16O61I1C32O25,FO30F0O25,"))
+    assert log.positions(F_AT_6000) == (
+        JitPosition(0x6000, "/a.js", 0, 0),
+        JitPosition(0x6010, "/a.js", 5, 10, "g", (("f", "/a.js", 2),)),
+        JitPosition(0x6020, "/a.js", 2, 10),
+    )
+    # A position inside the unnumbered one has no script to name its line from: the code keeps
+    # the jitdump's positions.
+    log = _log(tmp_path, LOG.replace("C0O0C16O61I0C32O25,F0O25,", "C0O0C16O61I0C32O25,FO30,"))
+    assert log.positions(F_AT_6000) is None
 
 
 @pytest.mark.parametrize("inlinings", ["F0O25I0", "F0O25I1", "F0O25F0O25I7"], ids=["itself", "later", "none"])
@@ -185,7 +236,43 @@ def test_an_inlining_whose_caller_is_not_an_earlier_one_is_a_damaged_record(
 ) -> None:
     """A caller's inlining comes before its callees' in V8's numbering: any other (one's own, a
     later one, one that is not there) would make the chain of calls loop or fail."""
-    path = tmp_path / "isolate-0x1-42-v8.log"
-    path.write_text(LOG.replace("C16O61I0C32O25,F0O25,", f"C16O61I0C32O25,{inlinings},"))
-    log = load_v8_log(str(path), os.getuid())
-    assert log is not None and 0x6000 not in log.codes
+    log = _log(tmp_path, LOG.replace("C16O61I0C32O25,F0O25,", f"C16O61I0C32O25,{inlinings},"))
+    assert 0x6000 not in log.codes and "damaged code-source-info" in log.problems[-1]
+
+
+def test_a_chain_of_inlinings_deeper_than_turbofan_makes_names_nothing(tmp_path: Path) -> None:
+    """5,000 inlinings each inside the one before, a position in each: bounded work, no line
+    from a chain past ``MAX_INLINING_DEPTH``."""
+    depth = 5000
+    inlinings = "F0O25" + "".join(f"F0O25I{k - 1}" for k in range(1, depth))
+    positions = "".join(f"C{16 + k}O61I{k}" for k in range(depth))
+    log = _log(tmp_path, LOG.replace("C0O0C16O61I0C32O25,F0O25,", f"C0O0{positions},{inlinings},"))
+    assert log.positions(F_AT_6000) is None
+    shallow = "F0O25" + "".join(f"F0O25I{k - 1}" for k in range(1, 10))
+    log = _log(tmp_path, LOG.replace("C0O0C16O61I0C32O25,F0O25,", f"C0O0C16O61I9,{shallow},"))
+    deepest = log.positions(F_AT_6000)
+    assert deepest is not None and len(deepest[1].callers) == 10
+    assert deepest[1].callers[-1] == ("f", "/a.js", 2) and deepest[1].callers[0] == ("g", "/a.js", 2)
+
+
+def test_names_sizes_and_line_ends_as_v8_writes_them(tmp_path: Path) -> None:
+    text = (
+        "script-source,8,/b.js,a\\r\\nb\\u2028c\\rd\\n\n"
+        "code-creation,JS,13,1,0x9000,99999999999,huge /b.js:1:1,0xc00,*\n"
+        "code-creation,JS,13,2,0x8000,64,\\xC3\\xA9t\\xC3\\xA9 /b.js:1:1,0xd00,*\n"
+        "code-source-info,0x8000,8,0,9,C0O5,,\n"
+    )
+    log = _log(tmp_path, text)
+    assert [log.place("/b.js", at) for at in (0, 3, 5, 7)] == [(1, 1), (2, 1), (3, 1), (4, 1)]
+    assert log.problems == [
+        f"{log.path}: 1 damaged code-creation record(s); the code they describe keeps the jitdump's lines"
+    ]
+    code = JitCode(0x8000, 0x8040, "JS:*été /b.js:1:1", "été", "/b.js", 1)
+    assert log.positions(code) == (JitPosition(0x8000, "/b.js", 3, 1),)
+
+
+def test_code_the_jitdump_does_not_hold_yet_is_taken_from_the_log_alone(tmp_path: Path) -> None:
+    log = _log(tmp_path, LOG)
+    merged = with_v8_positions(JitDump("jit-42.dump", []), [log])
+    assert [(c.start, c.name) for c in merged.codes] == [(0x6000, "JS:*f /a.js:1:1")]
+    assert merged._starts == [0x6000]

@@ -84,10 +84,20 @@ def jit_names_asked(pid: int, exe: str) -> Iterator[list[str]]:
     dump, perf_map = f"/tmp/jit-{pid}.dump", f"/tmp/perf-{pid}.map"
     methods = methods_path(dump)
     there_before = {path for path in (dump, methods, perf_map) if os.path.exists(path)}
+    mapped = _mapped_agent(pid)
+    if mapped is not None and dump in there_before:
+        # The JVM runs lineprobe's agent already (it was started with it): its dump has every
+        # method and is read as it is; nothing is loaded into the JVM, stopped or removed.
+        coarse = java_lines_hint(pid, _command_line(pid))
+        yield [coarse] if coarse is not None else []
+        return
     agent = built_agent(exe)
     problems: list[str] = []
     loaded = False
-    library, staged = _mapped_agent(pid), None
+    # Loaded again by the path the JVM has it from, the agent is the same one (a stopped one
+    # starts again); jcmd passes a path with white space in it as several arguments.
+    passable = mapped is not None and not any(c.isspace() or c == "\\" for c in str(mapped))
+    library, staged = (mapped, None) if passable else (None, None)
     if library is None and agent.library is not None:
         library, staged = _loadable_by(pid, agent.library)
     if library is not None:
@@ -97,8 +107,9 @@ def jit_names_asked(pid: int, exe: str) -> Iterator[list[str]]:
         if coarse is not None:
             problems.append(coarse)
         if not loaded:
+            why = problem or f"it wrote no {dump} (an agent started with a path of its own writes there)"
             problems.append(
-                f"lineprobe's JVMTI agent did not load into java (PID {pid}): {problem}; no Java lines"
+                f"lineprobe's JVMTI agent did not load into java (PID {pid}): {why}; no Java lines"
             )
     elif agent.problem is not None:
         problems.append(agent.problem)
@@ -120,16 +131,18 @@ def jit_names_asked(pid: int, exe: str) -> Iterator[list[str]]:
 
 def _mapped_agent(pid: int) -> Path | None:
     """The agent a JVM has loaded already (at launch, with -agentpath; or by an earlier attach),
-    by the path it was loaded from. Loaded again by that path, the JVM reaches the same agent:
-    one started with the JVM then leaves its dump as it is, where another copy of the library
-    (root's cache, a copy in /tmp) would be a second agent that starts the dump anew."""
+    by the path it was loaded from (the file may have been replaced or removed since: the JVM's
+    dynamic loader knows the library by that name still). Loaded again by that path, the JVM
+    reaches the same agent, where another copy of the library (root's cache, a copy in /tmp)
+    would be a second agent that starts the dump anew."""
     try:
         with open(f"/proc/{pid}/maps") as maps:
             for line in maps:
                 fields = line.split(maxsplit=5)
-                name = os.path.basename(fields[5].rstrip("\n")) if len(fields) == 6 else ""
+                path = fields[5].rstrip("\n").removesuffix(" (deleted)") if len(fields) == 6 else ""
+                name = os.path.basename(path)
                 if name.startswith("lineprobe_jvmti") and name.endswith(".so"):
-                    return Path(fields[5].rstrip("\n"))
+                    return Path(path)
     except OSError:
         return None
     return None
@@ -165,7 +178,7 @@ def _jcmd(pid: int, exe: str, *command: str) -> str | None:
     """Run a diagnostic command in a JVM (``jcmd``, the one of its JDK where there is one); a
     problem in words, or None."""
     jcmd = os.path.join(os.path.dirname(os.path.realpath(exe)), "jcmd")
-    if not os.access(jcmd, os.X_OK):
+    if not os.access(jcmd, os.X_OK) or not _trusted(jcmd):
         jcmd = "jcmd"
     try:
         done = subprocess.run(
@@ -179,6 +192,20 @@ def _jcmd(pid: int, exe: str, *command: str) -> str | None:
         said = (done.stderr or done.stdout).strip().splitlines()
         return said[-1] if said else f"jcmd exited with {done.returncode}"
     return None
+
+
+def _trusted(path: str) -> bool:
+    """Whether a program beside a target's executable may be run by us: it and its folder are
+    ours or root's and writable by no one else (root profiling a user's JVM must not run that
+    user's ``jcmd``)."""
+    try:
+        for checked in (path, os.path.dirname(path)):
+            info = os.stat(checked)
+            if info.st_uid not in (0, os.geteuid()) or info.st_mode & 0o022:
+                return False
+    except OSError:
+        return False
+    return True
 
 
 def ask_for_jit_names(pid: int, exe: str) -> str | None:

@@ -19,8 +19,13 @@ its own ``--prof`` tick processor reads):
   script-source,ID,NAME,SOURCE
   code-move,FROM,TO and sfi-move,FROM,TO    (the garbage collector moved them)
 
-Strings are escaped (``\\x2C`` for a comma, ``\\n``, ``\\uHHHH``, ``\\\\``), one escape to one
-UTF-16 unit; source positions count UTF-16 units of the script's source.
+Strings are escaped (``\\x2C`` for a comma, ``\\n``, ``\\uHHHH``, ``\\\\``): a script's source one
+escape to one UTF-16 unit (its positions count those), a code's name one escape to a byte of its
+UTF-8. An inlining V8 could not number is ``F`` alone, a position it does not know ``O-1``.
+
+Memory V8 freed holds new code: the latest ``code-creation`` at an address says what is there.
+The jitdump's code keeps its place unless the log shows newer code over it, and takes the log's
+positions only where the log's latest code at its address is that code (same name and size).
 
 V8 writes the log a line at a time, where the jitdump goes through a 2 MB buffer: code compiled
 last (on-stack replacement of a hot loop, minutes into a service's life) may be in the log long
@@ -37,32 +42,48 @@ import glob
 import os
 import re
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from lineprobe.symbolization.jitdump import JitCode, JitDump, JitPosition, v8_name_parts
 from lineprobe.symbolization.regular_file import read_runtime_file
 
 MAX_BYTES = 256 << 20
 """Mostly the scripts' sources, written once each, and a record per compiled function."""
+MAX_CODE_SIZE = 64 << 20
+"""Larger than any code V8 makes: a record that says more is damaged."""
+MAX_INLININGS = 10_000
+MAX_INLINING_DEPTH = 64
+"""Far beyond what TurboFan inlines; bounds the work a damaged or hostile record can ask for."""
 
 MACHINE_CODE = ("*", "^", "+")
 """The states of a function's code that are machine code of its own: optimized (TurboFan),
 baseline (Sparkplug), Maglev. ``~`` is its bytecode, which the interpreter runs."""
 
 _NAME = re.compile(r"^(.*) (\S+):(\d+):(\d+)$")
-_POSITION = re.compile(r"C(\d+)O(\d+)(?:I(\d+))?")
-_INLINING = re.compile(r"F(\d+)O(\d+)(?:I(\d+))?")
+_POSITIONS = re.compile(r"(?:C\d+O-?\d+(?:I\d+)?)*")
+_POSITION = re.compile(r"C(\d+)O(-?\d+)(?:I(\d+))?")
+_INLININGS = re.compile(r"(?:F\d*O-?\d+(?:I\d+)?)*")
+_INLINING = re.compile(r"F(\d*)O(-?\d+)(?:I(\d+))?")
+_FUNCTIONS = re.compile(r"(?:S0x[0-9a-fA-F]+)*")
 _ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|.)")
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\"}
+_LINE_END = re.compile("\r\n?|[\n\u2028\u2029]")
+"""JavaScript's line terminators."""
 
+T = TypeVar("T")
 Function = tuple[str, str | None]
 """A JavaScript function: its name (``(anonymous)``) and the script it is in."""
+UNKNOWN: Function = ("(unknown)", None)
+"""An inlined function V8 did not number: its positions have no script, so no line."""
+Caller = tuple[str, str | None, int]
+"""A function an inlined one was inlined into: its name, its script and the line of the call."""
 
 
 @dataclass(frozen=True)
 class Inlining:
     function: Function
     call: int
-    """Where it is called from, a source position in its caller's script."""
+    """Where it is called from, a source position in its caller's script (-1: not known)."""
     caller: int | None
     """The inlining of its caller (None: the code's own function)."""
 
@@ -81,6 +102,19 @@ class LoggedCode:
     inlinings: tuple[Inlining, ...]
 
 
+@dataclass(frozen=True)
+class CodeRange:
+    """The latest code V8 created at an address."""
+
+    when: int
+    """The record's number: of two codes, the higher is the newer."""
+    size: int
+    name: str
+    """As the jitdump names it (``JS:*digest /srv/svc.js:9:16``)."""
+    machine_code: bool
+    """A function's own machine code (``MACHINE_CODE``), which samples may land in."""
+
+
 @dataclass
 class V8Log:
     path: str
@@ -88,61 +122,75 @@ class V8Log:
     """Compiled code with source positions, by its start address."""
     scripts: dict[str, list[int]] = field(default_factory=dict)
     """Script name -> the source position each of its lines starts at."""
-    ranges: dict[int, tuple[int, int, str]] = field(default_factory=dict)
-    """Machine code's start -> when it was created (the record's number), its size and its name
-    as the jitdump would give it (``JS:*digest /srv/svc.js:9:16``)."""
+    ranges: dict[int, CodeRange] = field(default_factory=dict)
+    """Code start -> the latest code created there."""
     problems: list[str] = field(default_factory=list)
+    cut: bool = False
+    """Read up to ``MAX_BYTES`` only: the newest code is not in what was read."""
 
     def place(self, script: str | None, position: int) -> tuple[int, int] | None:
-        """The 1-based line and column of a source position of a script (None: a script whose
-        source the log lacks)."""
+        """The 1-based line and column of a source position of a script ((0, 0): a position V8
+        did not know; None: a script whose source the log lacks)."""
         starts = self.scripts.get(script) if script is not None else None
         if not starts:
             return None
+        if position < 0:
+            return 0, 0
         line = bisect.bisect_right(starts, position)
         return line, position - starts[line - 1] + 1
+
+    def is_current(self, code: JitCode) -> bool:
+        """Whether the latest code the log saw created at ``code``'s address is that code."""
+        latest = self.ranges.get(code.start)
+        return latest is not None and (latest.name, latest.size) == (code.name, code.end - code.start)
 
     def positions(self, code: JitCode) -> tuple[JitPosition, ...] | None:
         """``code``'s source positions by address: each in the script of the function it is in,
         with the function inlined there and the calls it was inlined through (None: code the
-        log does not describe, or whose scripts it lacks)."""
+        log does not describe as it is now, or whose scripts it lacks)."""
         logged = self.codes.get(code.start)
-        if logged is None:
+        if logged is None or not self.is_current(code):
             return None
+        chains: dict[int, tuple[Caller, ...] | None] = {}
         found: list[JitPosition] = []
         for offset, position, at in zip(logged.offsets, logged.positions, logged.inlinings_at, strict=True):
             function = logged.function if at is None else logged.inlinings[at].function
             place = self.place(function[1], position)
-            callers = self._callers(logged, at)
+            callers = self._callers(logged, at, chains)
             if place is None or callers is None:
                 return None
-            found.append(
-                JitPosition(
-                    code.start + offset,
-                    function[1],
-                    place[0],
-                    place[1],
-                    function[0] if at is not None else None,
-                    callers,
-                )
-            )
+            inlined = function[0] if at is not None else None
+            found.append(JitPosition(code.start + offset, function[1], place[0], place[1], inlined, callers))
         return tuple(found)
 
-    def _callers(self, logged: LoggedCode, at: int | None) -> tuple[tuple[str, str | None, int], ...] | None:
-        """The calls an inlined function was inlined through, innermost first: each caller with
-        its script and the line of the call (None: a script without its source)."""
-        callers: list[tuple[str, str | None, int]] = []
-        while at is not None:
-            inlining = logged.inlinings[at]
+    def _callers(
+        self, logged: LoggedCode, at: int | None, chains: dict[int, tuple[Caller, ...] | None]
+    ) -> tuple[Caller, ...] | None:
+        """The calls the function of inlining ``at`` was inlined through, innermost first (None: a
+        script without its source, or deeper than ``MAX_INLINING_DEPTH``). ``chains`` keeps each
+        inlining's, so a code's positions cost one walk per inlining, each of bounded depth."""
+        path: list[int] = []  # from ``at`` outwards, the inlinings whose chain is not known yet
+        while at is not None and at not in chains and len(path) <= MAX_INLINING_DEPTH:
+            path.append(at)
+            at = logged.inlinings[at].caller
+        if at is None:
+            chain: tuple[Caller, ...] | None = ()
+        elif at in chains:
+            chain = chains[at]
+        else:
+            chain = None  # deeper than any inlining TurboFan makes
+        for inlining_at in reversed(path):
+            inlining = logged.inlinings[inlining_at]
             caller = (
                 logged.function if inlining.caller is None else logged.inlinings[inlining.caller].function
             )
             place = self.place(caller[1], inlining.call)
-            if place is None:
-                return None
-            callers.append((caller[0], caller[1], place[0]))
-            at = inlining.caller
-        return tuple(callers)
+            if chain is not None and (place is None or len(chain) >= MAX_INLINING_DEPTH):
+                chain = None
+            if chain is not None and place is not None:
+                chain = ((caller[0], caller[1], place[0]), *chain)
+            chains[inlining_at] = chain
+        return chain
 
 
 def v8_log_paths(pid: int, directory: str) -> list[str]:
@@ -158,7 +206,7 @@ def load_v8_log(path: str, owner_uid: int) -> V8Log | None:
     if read is None:
         return None
     data, problems = read
-    log = V8Log(path, problems=problems)
+    log = V8Log(path, problems=problems, cut=data is not None and len(data) >= MAX_BYTES)
     if data is not None:
         _parse(data[: data.rfind(b"\n") + 1].decode("utf-8", "replace"), log)
     return log
@@ -167,19 +215,27 @@ def load_v8_log(path: str, owner_uid: int) -> V8Log | None:
 def _parse(text: str, log: V8Log) -> None:
     by_sfi: dict[int, Function] = {}
     by_code: dict[int, Function] = {}
+    damaged: dict[str, int] = {}
     for number, record in enumerate(text.splitlines()):
         fields = record.split(",")
         kind = fields[0]
         try:
-            if kind == "code-creation" and len(fields) >= 9:
-                name = _unescape(fields[6])
+            if kind == "code-creation" and len(fields) >= 7:
+                start, size = int(fields[4], 16), int(fields[5])
+                if not 0 < size <= MAX_CODE_SIZE:
+                    raise ValueError(f"a code of {size} bytes")
+                # Whatever the log said of code here before is of code that is gone.
+                log.codes.pop(start, None)
+                by_code.pop(start, None)
+                name = _utf8(_unescape(fields[6]))
+                state = fields[8] if len(fields) >= 9 else ""
+                log.ranges[start] = CodeRange(
+                    number, size, f"{fields[1]}:{state}{name}", state in MACHINE_CODE
+                )
                 named = _NAME.match(name)
-                if named is not None:
+                if named is not None and len(fields) >= 9:
                     function = (named.group(1).strip() or "(anonymous)", named.group(2))
-                    start = int(fields[4], 16)
                     by_code[start] = by_sfi[int(fields[7], 16)] = function
-                    if fields[8] in MACHINE_CODE and int(fields[5]) > 0:
-                        log.ranges[start] = (number, int(fields[5]), f"{fields[1]}:{fields[8]}{name}")
             elif kind == "code-source-info" and len(fields) >= 8:
                 start = int(fields[1], 16)
                 code = _logged_code(fields, by_code.get(start), by_sfi)
@@ -187,42 +243,58 @@ def _parse(text: str, log: V8Log) -> None:
                     log.codes[start] = code
             elif kind == "script-source" and len(fields) >= 4:
                 source = _unescape(",".join(fields[3:]))
-                starts = [0] + [m.end() for m in re.finditer("\n", source)]
+                starts = [0] + [m.end() for m in _LINE_END.finditer(source)]
                 log.scripts[_unescape(fields[2])] = starts
             elif kind == "code-move" and len(fields) >= 3:
                 old, new = int(fields[1], 16), int(fields[2], 16)
-                if old in log.codes:
-                    log.codes[new] = log.codes.pop(old)
-                if old in log.ranges:
-                    log.ranges[new] = log.ranges.pop(old)
-                if old in by_code:
-                    by_code[new] = by_code.pop(old)
+                _move(log.codes, old, new)
+                _move(log.ranges, old, new)
+                _move(by_code, old, new)
             elif kind == "sfi-move" and len(fields) >= 3:
-                old, new = int(fields[1], 16), int(fields[2], 16)
-                if old in by_sfi:
-                    by_sfi[new] = by_sfi.pop(old)
+                _move(by_sfi, int(fields[1], 16), int(fields[2], 16))
         except ValueError:
-            log.problems.append(f"{log.path}: a damaged {kind} record; some inlined functions stay unnamed")
+            damaged[kind] = damaged.get(kind, 0) + 1
+    for kind, count in damaged.items():
+        log.problems.append(
+            f"{log.path}: {count} damaged {kind} record(s); the code they describe keeps the jitdump's lines"
+        )
+
+
+def _move(table: dict[int, T], old: int, new: int) -> None:
+    if old in table:
+        table[new] = table.pop(old)
 
 
 def _logged_code(
     fields: list[str], function: Function | None, by_sfi: dict[int, Function]
 ) -> LoggedCode | None:
     """A code-source-info record's positions and inlinings (None: code whose function, or an
-    inlined one, the log did not name)."""
+    inlined one, the log did not name). A record not in V8's shape raises ValueError."""
     positions, inlinings, functions = fields[5], fields[6], fields[7]
+    if not (
+        _POSITIONS.fullmatch(positions)
+        and _INLININGS.fullmatch(inlinings)
+        and _FUNCTIONS.fullmatch(functions)
+    ):
+        raise ValueError("not V8's positions, inlinings and functions")
     if function is None:
         return None
     sfis = [int(sfi, 16) for sfi in functions.split("S")[1:]]
     table: list[Inlining] = []
     for match in _INLINING.finditer(inlinings):
-        index = int(match.group(1))
-        inlined = by_sfi.get(sfis[index]) if index < len(sfis) else None
-        if inlined is None:
-            return None
+        if len(table) >= MAX_INLININGS:
+            raise ValueError("more inlinings than TurboFan makes")
         caller = int(match.group(3)) if match.group(3) is not None else None
         if caller is not None and caller >= len(table):
-            return None  # V8 numbers a caller's inlining before its callees': a damaged record
+            # V8 numbers a caller's inlining before its callees': anything else would loop.
+            raise ValueError("an inlining whose caller is not an earlier one")
+        if match.group(1):
+            index = int(match.group(1))
+            inlined = by_sfi.get(sfis[index]) if index < len(sfis) else None
+            if inlined is None:
+                return None
+        else:
+            inlined = UNKNOWN
         table.append(Inlining(inlined, int(match.group(2)), caller))
     offsets: list[int] = []
     sources: list[int] = []
@@ -230,7 +302,7 @@ def _logged_code(
     for match in _POSITION.finditer(positions):
         inlining = int(match.group(3)) if match.group(3) is not None else None
         if inlining is not None and inlining >= len(table):
-            return None
+            raise ValueError("a position in an inlining that is not there")
         offset = int(match.group(1))
         if offsets and offsets[-1] == offset:
             # Several positions at one offset: the last one holds from there.
@@ -257,45 +329,67 @@ def _unescape(text: str) -> str:
     return _ESCAPE.sub(one, text)
 
 
+def _utf8(name: str) -> str:
+    """A code's name, whose escapes were the bytes of its UTF-8 (left as it is where they are not)."""
+    if name.isascii() or max(name) > "\xff":
+        return name
+    try:
+        return name.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return name
+
+
 def with_v8_positions(jitdump: JitDump, logs: list[V8Log]) -> JitDump:
-    """``jitdump`` with the source positions of V8's logs where they describe its code (named
-    files, never damaged; the functions inlined there with the calls they were inlined through),
-    and with the code the logs describe that the jitdump does not hold yet."""
+    """``jitdump`` with the source positions of V8's logs where they describe its code as it is
+    (named files, never damaged; the functions inlined there with the calls they were inlined
+    through), and with the machine code the logs describe that the jitdump does not hold yet."""
+    problems = [*jitdump.problems, *(problem for log in logs for problem in log.problems)]
     if not any(log.codes for log in logs):
-        return jitdump
+        return replace(jitdump, problems=problems) if problems != jitdump.problems else jitdump
     codes: list[JitCode] = []
     for code in jitdump.codes:
         positions = next((found for log in logs if (found := log.positions(code)) is not None), None)
         codes.append(code if positions is None else replace(code, positions=positions))
-    starts = [code.start for code in codes]
     for log in logs:
-        for code in _not_in(log, starts, codes):
-            i = bisect.bisect_left(starts, code.start)
-            starts.insert(i, code.start)
-            codes.insert(i, code)
-    problems = [*jitdump.problems, *(problem for log in logs for problem in log.problems)]
-    return replace(jitdump, codes=codes, problems=problems, _starts=starts)
+        codes = _merged(log, codes)
+    return replace(jitdump, codes=codes, problems=problems, _starts=[code.start for code in codes])
 
 
-def _not_in(log: V8Log, starts: list[int], codes: list[JitCode]) -> list[JitCode]:
-    """The compiled code ``log`` describes that lies outside every code of ``codes`` (by start,
-    ascending), the newer of two that overlap."""
-    found: list[tuple[int, JitCode]] = []
+def _merged(log: V8Log, codes: list[JitCode]) -> list[JitCode]:
+    """``codes`` (by start) with the machine code ``log`` describes that is newer than the code
+    of ``codes`` it overlaps, if any: code V8 has not written to its jitdump yet, perhaps over
+    code it freed."""
+    found: list[JitCode] = []
     for start in sorted(log.codes):
-        if start not in log.ranges:
+        latest = log.ranges.get(start)
+        if latest is None or not latest.machine_code:
             continue
-        when, size, name = log.ranges[start]
-        i = bisect.bisect_right(starts, start + size - 1) - 1
-        if i >= 0 and codes[i].end > start:
-            continue  # the jitdump has code here: its own, or newer than the log's
-        function, script, function_line, function_column = v8_name_parts(name)
-        code = JitCode(start, start + size, name, function, script, function_line, function_column)
+        function, script, function_line, function_column = v8_name_parts(latest.name)
+        code = JitCode(
+            start, start + latest.size, latest.name, function, script, function_line, function_column
+        )
+        if found and found[-1].end > start:
+            continue  # of two overlapping codes the log has, the later creation is at the same start
         positions = log.positions(code)
-        if positions is None:
-            continue
-        while found and found[-1][1].end > start and found[-1][0] < when:
-            found.pop()
-        if found and found[-1][1].end > start:
-            continue
-        found.append((when, replace(code, positions=positions)))
-    return [code for _, code in found]
+        if positions is not None:
+            found.append(replace(code, positions=positions))
+    if not found:
+        return codes
+    starts = [code.start for code in codes]
+    for code in found:
+        first = bisect.bisect_left(starts, code.start)
+        if first > 0 and codes[first - 1].end > code.start:
+            first -= 1
+        last = bisect.bisect_left(starts, code.end)
+        if all(_older(log, older, log.ranges[code.start].when) for older in codes[first:last]):
+            codes[first:last] = [code]
+            starts[first:last] = [code.start]
+    return codes
+
+
+def _older(log: V8Log, code: JitCode, when: int) -> bool:
+    """Whether the log shows ``code`` (the jitdump's) to be older than its record ``when``: the
+    latest code it saw created at that address came before (a log read only in part may lack
+    the newest, so it shows nothing then)."""
+    latest = log.ranges.get(code.start)
+    return not log.cut and latest is not None and latest.when < when
