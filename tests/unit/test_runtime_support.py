@@ -53,3 +53,11 @@ def test_a_program_beside_a_target_is_run_only_if_no_one_else_could_have_put_it_
     assert not _trusted(str(jcmd)), "in a folder anyone may replace it in"
     folder.chmod(0o755)
     assert not _trusted(str(folder / "missing"))
+    tmp_path.chmod(0o777)
+    assert not _trusted(str(jcmd)), "a folder further up anyone may write in"
+    tmp_path.chmod(0o1777)
+    assert _trusted(str(jcmd)), "unless it is sticky, as /tmp is: no one replaces what is ours there"
+    tmp_path.chmod(0o700)
+    link = folder / "linked"
+    link.symlink_to(jcmd)
+    assert not _trusted(str(link)), "a link: the program it names is the one checked"

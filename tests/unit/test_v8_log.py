@@ -173,9 +173,47 @@ def test_code_the_jitdump_does_not_hold_yet_is_taken_from_the_log(tmp_path: Path
     added = merged.lookup(0x6010)
     assert added is not None and added == replace(F_AT_6000, positions=log.positions(F_AT_6000))
     assert merged.lookup(0x1010) == bytecode and merged.lookup(0x7010) is None, "g's record is half-written"
-    unknown = JitCode(0x5F00, 0x6100, "JS:*h /a.js:9:1", "h", "/a.js", 9)
-    kept = with_v8_positions(JitDump("jit-42.dump", [unknown]), [log])
-    assert kept.codes == [unknown], "code the log never saw created: the jitdump's"
+    # Code the jitdump has under the log's live code is older: V8 writes every creation to its
+    # log first. A log read only in part may lack the newest code: then the jitdump's stays.
+    freed = JitCode(0x5F00, 0x6100, "JS:*h /a.js:9:1", "h", "/a.js", 9)
+    replaced = with_v8_positions(JitDump("jit-42.dump", [freed]), [log])
+    assert [c.name for c in replaced.codes] == ["JS:*f /a.js:1:1"]
+    log.cut = True
+    assert with_v8_positions(JitDump("jit-42.dump", [freed]), [log]).codes == [freed]
+
+
+OVERWRITTEN = """\
+script-source,7,/a.js,function f(a) {\\n  return g(a)\\x2C 1;\\n}\\nfunction g(b) {\\n  return b * 2;\\n}\\n
+code-creation,JS,13,100,0x1000,512,f /a.js:1:1,0xa00,*
+code-source-info,0x1000,7,0,40,C0O0,,
+code-creation,JS,13,200,0x1100,64,g /a.js:4:1,0xb00,*
+code-source-info,0x1100,7,61,70,C0O61,,
+code-creation,JS,13,300,0x3000,64,f /a.js:1:1,0xa00,*
+code-source-info,0x3000,7,0,40,C0O0,,
+code-creation,JS,13,400,0x3000,80,g /a.js:4:1,0xb00,*
+code-source-info,0x3000,7,61,70,C0O61,,
+code-creation,JS,13,500,0x5000,64,g /a.js:4:1,0xb00,*
+code-source-info,0x5000,7,61,70,C0O61,,
+code-creation,RegExp,3,600,0x6000,64,\\x5Cd+
+code-move,0x6000,0x5000
+"""
+"""Memory reused three ways: g created at 0x1100 inside f's freed code at 0x1000; g created at
+0x3000 where f's code was; a RegExp moved onto 0x5000, where g's code was."""
+
+
+def test_what_the_log_created_last_over_freed_code_is_what_is_there(tmp_path: Path) -> None:
+    log = _log(tmp_path, OVERWRITTEN)
+    f_1000 = JitCode(0x1000, 0x1200, "JS:*f /a.js:1:1", "f", "/a.js", 1, 1)
+    f_3000 = JitCode(0x3000, 0x3040, "JS:*f /a.js:1:1", "f", "/a.js", 1, 1)
+    merged = with_v8_positions(JitDump("jit-42.dump", [f_1000, f_3000]), [log])
+    inside = merged.lookup(0x1110)
+    assert inside is not None and inside.function == "g", "created later, at another start"
+    assert merged.lookup(0x1010) is None, "f's code there is gone"
+    same_start = merged.lookup(0x3010)
+    assert same_start is not None and (same_start.function, same_start.end) == ("g", 0x3050)
+    assert 0x5000 not in log.codes and log.ranges[0x5000].name == "RegExp:\\d+", "moved onto g's place"
+    regexp = JitCode(0x5000, 0x5040, "RegExp:\\d+", "RegExp:\\d+", None, None)
+    assert log.positions(regexp) is None, "no dead function's lines for the RegExp"
 
 
 REUSED = """\

@@ -23,6 +23,7 @@ import contextlib
 import glob
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -177,7 +178,7 @@ def _command_line(pid: int) -> list[str]:
 def _jcmd(pid: int, exe: str, *command: str) -> str | None:
     """Run a diagnostic command in a JVM (``jcmd``, the one of its JDK where there is one); a
     problem in words, or None."""
-    jcmd = os.path.join(os.path.dirname(os.path.realpath(exe)), "jcmd")
+    jcmd = os.path.realpath(os.path.join(os.path.dirname(os.path.realpath(exe)), "jcmd"))
     if not os.access(jcmd, os.X_OK) or not _trusted(jcmd):
         jcmd = "jcmd"
     try:
@@ -195,17 +196,23 @@ def _jcmd(pid: int, exe: str, *command: str) -> str | None:
 
 
 def _trusted(path: str) -> bool:
-    """Whether a program beside a target's executable may be run by us: it and its folder are
-    ours or root's and writable by no one else (root profiling a user's JVM must not run that
-    user's ``jcmd``)."""
+    """Whether a program beside a target's executable may be run by us: it and every folder
+    above it are ours or root's, and none of them writable by others (a folder with the sticky
+    bit, /tmp, keeps others from replacing what is ours in it). Root profiling a user's JVM must
+    not run that user's ``jcmd``. ``path`` is resolved already (no link in it)."""
+    checked = path
     try:
-        for checked in (path, os.path.dirname(path)):
-            info = os.stat(checked)
-            if info.st_uid not in (0, os.geteuid()) or info.st_mode & 0o022:
+        while True:
+            info = os.lstat(checked)
+            if stat.S_ISLNK(info.st_mode) or info.st_uid not in (0, os.geteuid()):
                 return False
+            if info.st_mode & 0o022 and not (stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX):
+                return False
+            if checked == "/":
+                return True
+            checked = os.path.dirname(checked)
     except OSError:
         return False
-    return True
 
 
 def ask_for_jit_names(pid: int, exe: str) -> str | None:

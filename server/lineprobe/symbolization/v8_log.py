@@ -120,8 +120,8 @@ class V8Log:
     path: str
     codes: dict[int, LoggedCode] = field(default_factory=dict)
     """Compiled code with source positions, by its start address."""
-    scripts: dict[str, list[int]] = field(default_factory=dict)
-    """Script name -> the source position each of its lines starts at."""
+    scripts: dict[str, tuple[list[int], int]] = field(default_factory=dict)
+    """Script name -> the source position each of its lines starts at, and its length."""
     ranges: dict[int, CodeRange] = field(default_factory=dict)
     """Code start -> the latest code created there."""
     problems: list[str] = field(default_factory=list)
@@ -130,12 +130,13 @@ class V8Log:
 
     def place(self, script: str | None, position: int) -> tuple[int, int] | None:
         """The 1-based line and column of a source position of a script ((0, 0): a position V8
-        did not know; None: a script whose source the log lacks)."""
-        starts = self.scripts.get(script) if script is not None else None
-        if not starts:
-            return None
+        did not know; None: a script whose source the log lacks, or a position past its end)."""
+        found = self.scripts.get(script) if script is not None else None
+        if found is None or position > found[1]:
+            return None  # no source, or not this one: a script of that name that changed
         if position < 0:
             return 0, 0
+        starts = found[0]
         line = bisect.bisect_right(starts, position)
         return line, position - starts[line - 1] + 1
 
@@ -244,9 +245,13 @@ def _parse(text: str, log: V8Log) -> None:
             elif kind == "script-source" and len(fields) >= 4:
                 source = _unescape(",".join(fields[3:]))
                 starts = [0] + [m.end() for m in _LINE_END.finditer(source)]
-                log.scripts[_unescape(fields[2])] = starts
+                log.scripts[_unescape(fields[2])] = (starts, len(source))
             elif kind == "code-move" and len(fields) >= 3:
                 old, new = int(fields[1], 16), int(fields[2], 16)
+                if old != new:
+                    # What the log said of code at the destination is of code that is gone.
+                    for table in (log.codes, log.ranges, by_code):
+                        table.pop(new, None)
                 _move(log.codes, old, new)
                 _move(log.ranges, old, new)
                 _move(by_code, old, new)
@@ -356,40 +361,36 @@ def with_v8_positions(jitdump: JitDump, logs: list[V8Log]) -> JitDump:
 
 
 def _merged(log: V8Log, codes: list[JitCode]) -> list[JitCode]:
-    """``codes`` (by start) with the machine code ``log`` describes that is newer than the code
-    of ``codes`` it overlaps, if any: code V8 has not written to its jitdump yet, perhaps over
-    code it freed."""
-    found: list[JitCode] = []
-    for start in sorted(log.codes):
-        latest = log.ranges.get(start)
-        if latest is None or not latest.machine_code:
+    """``codes`` (by start) with the machine code ``log`` describes as live: code V8 has not
+    written to its jitdump yet, perhaps over code it freed."""
+    # Of the log's codes, those no newer code was created over (of two that overlap, the newer).
+    live: list[tuple[int, CodeRange]] = []
+    for start in sorted(log.ranges):
+        latest = log.ranges[start]
+        while live and live[-1][0] + live[-1][1].size > start and live[-1][1].when < latest.when:
+            live.pop()
+        if live and live[-1][0] + live[-1][1].size > start:
+            continue
+        live.append((start, latest))
+    starts = [code.start for code in codes]
+    for start, latest in live:
+        if not latest.machine_code or start not in log.codes:
             continue
         function, script, function_line, function_column = v8_name_parts(latest.name)
         code = JitCode(
             start, start + latest.size, latest.name, function, script, function_line, function_column
         )
-        if found and found[-1].end > start:
-            continue  # of two overlapping codes the log has, the later creation is at the same start
         positions = log.positions(code)
-        if positions is not None:
-            found.append(replace(code, positions=positions))
-    if not found:
-        return codes
-    starts = [code.start for code in codes]
-    for code in found:
+        if positions is None:
+            continue
         first = bisect.bisect_left(starts, code.start)
         if first > 0 and codes[first - 1].end > code.start:
             first -= 1
         last = bisect.bisect_left(starts, code.end)
-        if all(_older(log, older, log.ranges[code.start].when) for older in codes[first:last]):
-            codes[first:last] = [code]
-            starts[first:last] = [code.start]
+        # V8 writes every creation to its log before its jitdump: live code of the whole log is
+        # newer than the jitdump's code it overlaps. A log read in part may lack the newest.
+        if first < last and log.cut:
+            continue
+        codes[first:last] = [replace(code, positions=positions)]
+        starts[first:last] = [code.start]
     return codes
-
-
-def _older(log: V8Log, code: JitCode, when: int) -> bool:
-    """Whether the log shows ``code`` (the jitdump's) to be older than its record ``when``: the
-    latest code it saw created at that address came before (a log read only in part may lack
-    the newest, so it shows nothing then)."""
-    latest = log.ranges.get(code.start)
-    return not log.cut and latest is not None and latest.when < when
