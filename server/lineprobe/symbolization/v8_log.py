@@ -376,6 +376,12 @@ def _merged(log: V8Log, codes: list[JitCode]) -> list[JitCode]:
     for start, latest in live:
         if not latest.machine_code or start not in log.codes:
             continue
+        first = bisect.bisect_left(starts, start)
+        if first > 0 and codes[first - 1].end > start:
+            first -= 1
+        last = bisect.bisect_left(starts, start + latest.size)
+        if last - first == 1 and codes[first].start == start and log.is_current(codes[first]):
+            continue  # the jitdump holds this very code: it has the log's positions already
         function, script, function_line, function_column = v8_name_parts(latest.name)
         code = JitCode(
             start, start + latest.size, latest.name, function, script, function_line, function_column
@@ -383,10 +389,6 @@ def _merged(log: V8Log, codes: list[JitCode]) -> list[JitCode]:
         positions = log.positions(code)
         if positions is None:
             continue
-        first = bisect.bisect_left(starts, code.start)
-        if first > 0 and codes[first - 1].end > code.start:
-            first -= 1
-        last = bisect.bisect_left(starts, code.end)
         # V8 writes every creation to its log before its jitdump: live code of the whole log is
         # newer than the jitdump's code it overlaps. A log read in part may lack the newest.
         if first < last and log.cut:
