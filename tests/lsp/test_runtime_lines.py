@@ -19,17 +19,18 @@ from lsprotocol import types
 
 from tests.conftest import WORKLOADS, marked_line
 from tests.lsp.conftest import Replay
+from tests.lsp.test_profile import profile
+from tests.lsp.test_syscalls import trace
 
 APP_JAVA = WORKLOADS / "slowy" / "slowy" / "App.java"
 CONFIG_JAVA = WORKLOADS / "jconfig" / "jconfig" / "Config.java"
 HOT_TS = WORKLOADS / "jit_ts" / "hot.ts"
 URI = APP_JAVA.as_uri()
-ANY_PID = 4242
 
 
 async def test_is_divisible_s_line_is_the_hottest_diagnostic_in_app_java(replay: Replay) -> None:
     session = await replay("profile-slowy")
-    result = await session.command("lineprobe.profile", {"pid": ANY_PID, "durationMs": 1000})
+    result = await profile(session)
     assert result["ok"] is True, result
     assert result["files"] == [URI], result["files"]
     top = result["top_lines"][0]
@@ -48,7 +49,7 @@ async def test_is_divisible_s_line_is_the_hottest_diagnostic_in_app_java(replay:
 
 async def test_interpreted_methods_are_named_from_the_methods_the_capture_kept(replay: Replay) -> None:
     session = await replay("profile-slowy-interpreted")
-    result = await session.command("lineprobe.profile", {"pid": ANY_PID, "durationMs": 1000})
+    result = await profile(session)
     assert result["ok"] is True, result
     hot = marked_line(APP_JAVA, "IS-DIVISIBLE")
     top = result["top_lines"][0]
@@ -62,8 +63,7 @@ async def test_interpreted_methods_are_named_from_the_methods_the_capture_kept(r
 
 async def test_a_failing_open_is_a_warning_on_its_interpreted_java_line(replay: Replay) -> None:
     session = await replay("syscalls-jconfig")
-    result = await session.command("lineprobe.traceSyscalls", {"pid": ANY_PID, "durationMs": 1000})
-    assert result["ok"] is True, result
+    result = await trace(session)
     uri = CONFIG_JAVA.as_uri()
     assert uri in result["files"], result["files"]
     failure = next(f for f in result["failures"] if f["path"].endswith("/never.conf"))
@@ -82,7 +82,7 @@ async def test_a_failing_open_is_a_warning_on_its_interpreted_java_line(replay: 
 
 async def test_typescript_s_spin_line_is_the_hottest_diagnostic_in_hot_ts(replay: Replay) -> None:
     session = await replay("profile-jit-ts")
-    result = await session.command("lineprobe.profile", {"pid": ANY_PID, "durationMs": 1000})
+    result = await profile(session)
     assert result["ok"] is True, result
     assert HOT_TS.as_uri() in result["files"], result["files"]
     diagnostics = session.client.diagnostics[HOT_TS.as_uri()]
