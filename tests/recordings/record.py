@@ -361,8 +361,6 @@ RECORDINGS = {
             runtime=("node", *NODE_FLAGS),
             warmup_s=2.0,
         ),
-        # A program's own sys/sdt.h probe counted by an argument: its site's line, and the live
-        # reports that come while it counts (2.5 s: two of them at least).
         # A Java line as a failing call's site (the server lab in Java), in the interpreter: named
         # through the JVMTI agent's methods file, loaded into the running JVM at attach.
         Recording(
@@ -374,6 +372,8 @@ RECORDINGS = {
             runtime=("java", "-Xint", "-cp", str(BUILD / "jconfig")),
             warmup_s=1.0,
         ),
+        # A program's own sys/sdt.h probe counted by an argument: its site's line, and the live
+        # reports that come while it counts (2.5 s: two of them at least).
         Recording(
             "usdt-probes",
             "usdt count",
