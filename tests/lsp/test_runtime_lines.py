@@ -10,6 +10,9 @@ replay):
 - the workshop's server lab in Java, interpreted (syscalls-jconfig.jsonl): the failing open's site
   is Config.java's CONFIG-OPEN line, named from the interpreter frame's slots by the methods the
   capture kept;
+- JavaScript TurboFan inlined (profile-jit-inlined.jsonl: node with lineprobe's flags, V8's log
+  beside its jitdump): lineprobeOuter's loop line as an inlined frame, related to the top level's
+  call it was inlined through;
 - TypeScript run by node with `--perf-prof` (profile-jit-ts.jsonl): V8's positions in hot.js
   went through tsc's source map, and the diagnostic is in hot.ts, on the line marked SPIN-LINE."""
 
@@ -25,6 +28,7 @@ from tests.lsp.test_syscalls import trace
 APP_JAVA = WORKLOADS / "slowy" / "slowy" / "App.java"
 CONFIG_JAVA = WORKLOADS / "jconfig" / "jconfig" / "Config.java"
 HOT_TS = WORKLOADS / "jit_ts" / "hot.ts"
+INLINED_JS = WORKLOADS / "jit" / "inlined.js"
 URI = APP_JAVA.as_uri()
 
 
@@ -91,3 +95,17 @@ async def test_typescript_s_spin_line_is_the_hottest_diagnostic_in_hot_ts(replay
     assert "in lineprobeTypedSpin" in hottest.message and hottest.data["self_percent"] > 50, hottest
     compiled = (WORKLOADS / "build" / "jit_ts" / "hot.js").as_uri()
     assert compiled not in session.client.diagnostics, "nothing is left on the compiled JavaScript"
+
+
+async def test_an_inlined_javascript_function_is_named_with_the_call_it_was_inlined_through(
+    replay: Replay,
+) -> None:
+    session = await replay("profile-jit-inlined")
+    result = await profile(session)
+    assert result["ok"] is True, result
+    uri = INLINED_JS.as_uri()
+    hottest = max(session.client.diagnostics[uri], key=lambda d: d.data["self_percent"])
+    assert hottest.range.start.line == marked_line(INLINED_JS, "OUTER-LOOP") - 1
+    assert "in lineprobeOuter" in hottest.message, hottest.message
+    related = [(r.location.uri, r.location.range.start.line) for r in hottest.related_information or []]
+    assert (uri, marked_line(INLINED_JS, "CALLS-OUTER") - 1) in related, related

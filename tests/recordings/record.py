@@ -65,6 +65,7 @@ BLOCKER_C = WORKLOADS / "blocker" / "blocker.c"
 APP_JAVA = WORKLOADS / "slowy" / "slowy" / "App.java"
 CONFIG_JAVA = WORKLOADS / "jconfig" / "jconfig" / "Config.java"
 HOT_TS = WORKLOADS / "jit_ts" / "hot.ts"
+INLINED_JS = WORKLOADS / "jit" / "inlined.js"
 MISSING_CONFIG = "/etc/tracing-server-example.conf"
 
 Check = Callable[[dict[str, Any]], list[str]]
@@ -197,6 +198,27 @@ def check_jit_ts(report: dict[str, Any]) -> list[str]:
     want = (str(HOT_TS), marked_line(HOT_TS, "SPIN-LINE"))
     if (hottest["path"], hottest["line"]) != want or hottest["self_percent"] < 50:
         return [f"hottest line {hottest}, not {want} above 50%"]
+    return []
+
+
+def check_inlined_js(report: dict[str, Any]) -> list[str]:
+    """JavaScript TurboFan inlined, as an inlined frame under the call it was inlined through:
+    named from V8's log, which the replay has only in the capture's frame archive. (The top
+    level's loop, compiled on-stack with lineprobeOuter inlined, takes the samples.)"""
+    if report["samples"] < 20:
+        return [f"only {report['samples']} samples"]
+    hottest = max(report["lines"], key=lambda line: line["self"])
+    want = (str(INLINED_JS), marked_line(INLINED_JS, "OUTER-LOOP"), "lineprobeOuter", True)
+    got = (hottest["path"], hottest["line"], hottest["function"], hottest["inlined"])
+    if got != want:
+        return [f"hottest line {hottest}, not {want}"]
+    calls = [
+        line
+        for line in report["lines"]
+        if (line["path"], line["line"]) == (str(INLINED_JS), marked_line(INLINED_JS, "CALLS-OUTER"))
+    ]
+    if not calls or calls[0]["total"] < hottest["self"]:
+        return [f"the call it was inlined through: {calls}"]
     return []
 
 
@@ -361,6 +383,18 @@ RECORDINGS = {
             runtime=("node", *NODE_FLAGS),
             warmup_s=2.0,
         ),
+        # JavaScript TurboFan inlined (lineprobeOuter into the top level's loop, compiled on-stack),
+        # named with the call it was inlined through from V8's log, node started with lineprobe's
+        # flags.
+        Recording(
+            "profile-jit-inlined",
+            "profile",
+            (str(INLINED_JS), "30"),
+            ("-d", "1", "-F", "30"),
+            check_inlined_js,
+            runtime=("node", *NODE_FLAGS),
+            warmup_s=2.0,
+        ),
         # A Java line as a failing call's site (the server lab in Java), in the interpreter: named
         # through the JVMTI agent's methods file, loaded into the running JVM at attach.
         Recording(
@@ -512,6 +546,13 @@ def record(recording: Recording, out: Path) -> int:
         return target.stat().st_size
 
 
+def _listed(program: str) -> str:
+    """A workload as the manifest names it: from the checkout's root."""
+    if os.path.isabs(program):
+        return os.path.relpath(program, ROOT)
+    return f"workloads/build/{program}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -540,7 +581,7 @@ def main() -> None:
         size = record(recording, args.out)
         entries[name] = {
             "kind": recording.kind,
-            "command": [f"workloads/build/{recording.workload[0]}", *recording.workload[1:]]
+            "command": [_listed(recording.workload[0]), *recording.workload[1:]]
             if recording.workload
             else [],
             "options": list(recording.options),
