@@ -64,7 +64,9 @@ def _is_divisible_among_the_two_hottest(report: dict) -> None:
     assert {(line["path"], line["line"]) for line in top} == {("slowy/App.java", n) for n in LOOP_LINES}, top
     divisible = next(line for line in top if line["line"] == marked_line(APP_JAVA, "IS-DIVISIBLE"))
     assert divisible["function"] == "slowy.App.isDivisible" and divisible["inlined"], divisible
-    assert divisible["self_percent"] > 15, divisible
+    # On the AMD EPYC VM its share of a 2 s window (about 200 samples) was 17-23% in six runs here
+    # and 14.1% in one CI run: more than a stray few samples is what holds on every CPU.
+    assert divisible["self_percent"] > 10, divisible
 
 
 def _left_in_tmp(pid: int) -> list[Path]:
