@@ -12,7 +12,8 @@ PACKAGES=(
   linux-headers-amd64  # headers for bcc when none match the running kernel
   gcc make binutils    # the workloads
   llvm                 # llvm-symbolizer, the reference for address resolution
-  linux-perf           # perf record --call-graph dwarf, the reference for unwinding
+  linux-perf           # perf record --call-graph dwarf, the reference for unwinding; perf probe, for line hits
+  gdb                  # `info line`: the reference for where a source line's code begins
   util-linux           # setpriv, for the no-privileges tests; unshare, for a caller's chroot
   systemd              # systemd-socket-activate and systemd-analyze: the service's socket activation and units
   python3 python3-venv # the interpreter of the installed, root-owned agent (install-agent.sh)

@@ -498,6 +498,60 @@ def stackcount(
 
 
 @main.command()
+@click.option("--pid", "-p", type=click.IntRange(1), required=True, help="Count this running process's hits.")
+@_duration_option("count", parameters.DURATION_S, "--pid", launchable=False)
+@_report_options(stacks=True)
+@_launcher_option
+@_save_option
+@click.argument("lines", nargs=-1, required=True, metavar="FILE:LINE...")
+def hits(
+    pid: int, duration: float | None, as_json: bool, launcher: str | None, lines: tuple[str, ...]
+) -> None:
+    """Count how many times source lines run in a process, and the stacks that reached them: a
+    uprobe where each run of the line's code begins (what perf probe FILE:LINE and perf stat
+    count). Each hit traps into the kernel: microseconds of the thread's time, so a line hit
+    millions of times a second slows the process down as long as it is counted.
+
+    \b
+    lineprobe hits --pid 1234 primes.c:41
+    lineprobe hits --pid 1234 -d 10 src/parse.c:120 src/parse.c:131
+    """
+    from lineprobe.capture import kinds
+    from lineprobe.reports.line_hits_report import line_hits, line_hits_json, render_line_hits
+    from lineprobe.symbolization.line_sites import LineSites, LineSitesError, find_sites, parse_line_spec
+    from lineprobe.symbolization.resolver import ImageCache
+
+    try:
+        specs = [parse_line_spec(text) for text in lines]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="FILE:LINE") from None
+    options = click.get_current_context().find_object(dict) or {}
+    if "replay" in options:  # lineprobe open: the sites are in the saved request
+        found = [LineSites(spec) for spec in specs]
+    else:
+        try:
+            found = find_sites(pid, specs, ImageCache())
+        except LineSitesError as exc:
+            _fail(str(exc))
+    # Each a wire UprobeSite (sent as an array: the file as the process maps it, the address).
+    sites = [[binary, address] for line in found for binary, at in line.addresses.items() for address in at]
+    request: dict[str, object] = {"sites": sites, "lines": " ".join(str(spec) for spec in specs)}
+    result = _capture(kinds.LINE_HITS, pid, (), duration, request, as_json, launcher)
+    counted = line_hits(result, found)
+    if as_json:
+        from lineprobe.reports.json_report import profile_to_json
+
+        _write_stacks(result)
+        click.echo(json.dumps({**profile_to_json(result), "line_hits": line_hits_json(counted)}, indent=1))
+        return
+    from rich.console import Console
+
+    console = Console()
+    render_line_hits(counted, console)
+    _emit(result, False)
+
+
+@main.command()
 @click.option("--pid", "-p", type=click.IntRange(1), help="Measure this running process's threads.")
 @_duration_option("measure", parameters.DURATION_S, "--pid")
 @click.option(

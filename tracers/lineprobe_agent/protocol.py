@@ -236,6 +236,32 @@ class OffCpuRequest(_Request, tag="offcpu", frozen=True):
     start_at_exec: StartAtExec = 0
 
 
+class UprobeSite(msgspec.Struct, frozen=True, array_like=True):
+    """Where a uprobe goes: a file the target maps, and the ELF virtual address of an
+    instruction in it (a source line's first instruction, from the line table)."""
+
+    binary: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    """The file's path as the target maps it (``/proc/PID/maps``)."""
+    address: Annotated[int, msgspec.Meta(ge=1, lt=1 << 48)]
+
+
+class LineHitsRequest(_Request, tag="line-hits", frozen=True):
+    """Count the hits of source lines in one running process, by the stacks that reached them:
+    a uprobe at each site the server found in the line tables, counted as ``stackcount`` counts
+    a probe's hits (the stack counter's program)."""
+
+    id: int
+    pid: int
+    sites: Annotated[list[UprobeSite], msgspec.Meta(min_length=1, max_length=1024)]
+    lines: Annotated[str, msgspec.Meta(max_length=4096)]
+    """What the sites are, as the user named the lines (``linecount.c:19``): the result's
+    ``tracepoint``."""
+    duration_s: Duration = _default(parameters.DURATION_S)
+    exemplars: bool = True
+    """Also send user stack copies, so that the server can unwind without frame pointers."""
+    start_at_exec: StartAtExec = 0
+
+
 class WallClockRequest(_Request, tag="wallclock", frozen=True):
     """Where one process's threads spend wall-clock time: its CPU samples and its off-CPU time
     (``offcpu``'s) taken over the same window, by two programs gated as one."""
@@ -347,6 +373,7 @@ TracingRequest = (
     | TracepointTraceRequest
     | TracepointCountRequest
     | OffCpuRequest
+    | LineHitsRequest
     | WallClockRequest
     | DiskRequest
     | FilesRequest
@@ -368,6 +395,7 @@ Request = (
     | TracepointTraceRequest
     | TracepointCountRequest
     | OffCpuRequest
+    | LineHitsRequest
     | WallClockRequest
     | DiskRequest
     | FilesRequest
@@ -1251,6 +1279,12 @@ class OffCpuDone(msgspec.Struct, tag="offcpu-result", tag_field="type", frozen=T
     ``tracepoint`` is sched:sched_switch."""
 
 
+class LineHitsDone(msgspec.Struct, tag="line-hits-result", tag_field="type", frozen=True):
+    id: int
+    result: StackCountResult
+    """Each stack's count is its hits; its innermost user frame is the site it hit."""
+
+
 class TracepointsResult(msgspec.Struct, tag="tracepoints-result", tag_field="type", frozen=True):
     id: int
     tracepoints: list[TracepointFormat]
@@ -1287,6 +1321,7 @@ AgentMessage = (
     | TracepointTraceDone
     | TracepointCountDone
     | OffCpuDone
+    | LineHitsDone
     | WallClockDone
     | DiskDone
     | FilesDone

@@ -277,7 +277,14 @@ class StackCounter(BpfTracer):
             raise
         self._tracepoint = name
 
-    def _start_usdt(self, pid: int, event: str, sites: list[UsdtSite], exemplars: bool) -> None:
+    def start_uprobes(self, pid: int, sites: list[UsdtSite], exemplars: bool = True) -> None:
+        """Count stacks at uprobes of process ``pid`` (a source line's sites, checked by the
+        caller against what the process maps)."""
+        if self._tracepoint is not None or self._uprobes:
+            raise RuntimeError("already counting stacks")
+        self._start_usdt(pid, None, sites, exemplars)
+
+    def _start_usdt(self, pid: int, event: str | None, sites: list[UsdtSite], exemplars: bool) -> None:
         self._reset()
         self._set(SETTING_EXEMPLARS, 1 if exemplars else 0)
         self._set(SETTING_SYSTEM_WIDE, 0)
@@ -289,7 +296,7 @@ class StackCounter(BpfTracer):
                 # Filtered to the target by the kernel (pid) and by the gate (its execs, PID reuse).
                 self._bpf.attach_uprobe(name=site.binary, addr=site.address, fn_name=b"on_usdt", pid=pid)
                 self._uprobes.append(site)
-            if any(site.semaphore for site in sites):  # set once the uprobes are there to count
+            if event is not None and any(site.semaphore for site in sites):  # once uprobes count
                 self._semaphores = ProbeSemaphores(pid, event)
         except Exception:
             self._detach_uprobes()

@@ -44,6 +44,7 @@ from lineprobe_agent.syscall_tracer import SyscallTracer
 from lineprobe_agent.target_gate import GateGroup, TargetGate
 from lineprobe_agent.tracepoint_events import GATE_TRACEPOINTS, CountedField, TracepointTracer, read_format
 from lineprobe_agent.tracing import RequestFailed, Tracing
+from lineprobe_agent.uprobe_sites import SiteRefused, checked_sites
 from lineprobe_agent.usdt_program import UsdtProgram
 from lineprobe_agent.window import WindowTracer
 
@@ -280,6 +281,29 @@ def run_stackcount(tracing: Tracing, request: protocol.StackCountRequest) -> pro
         request.tracepoint,
     )
     return protocol.StackCountDone(request.id, result)
+
+
+def run_line_hits(tracing: Tracing, request: protocol.LineHitsRequest) -> protocol.LineHitsDone:
+    """A source line's hits: uprobes at the sites the server found, counted by stack."""
+    if request.start_at_exec:
+        raise RequestFailed(
+            "bad-request",
+            "line hits are counted in a running process: give its PID (--pid), not a command to launch",
+        )
+    _refuse_replaced_mappings(tracing, request.pid)  # bcc opens each file by path to place its uprobes
+    try:  # before compiling: a site the process has no code at is known at once
+        checked = checked_sites(request.pid, [(site.binary, site.address) for site in request.sites])
+    except SiteRefused as exc:
+        raise RequestFailed("bad-request", str(exc)) from None
+    except OSError:
+        raise RequestFailed("no-such-process", f"process {request.pid} has exited") from None
+    sites = [UsdtSite(binary, address) for binary, address in checked]
+    result = _counted_stacks(
+        tracing,
+        lambda counter: counter.start_uprobes(request.pid, sites, request.exemplars),
+        request.lines,
+    )
+    return protocol.LineHitsDone(request.id, result)
 
 
 def _counted_stacks(
@@ -655,6 +679,7 @@ TRACERS: tuple[TracerEntry, ...] = (
     TracerEntry(protocol.LeaksRequest, "leaks", LeakTracer, run_leaks),
     TracerEntry(protocol.StackCountRequest, "stackcount", StackCounter, run_stackcount, system_wide=True),
     TracerEntry(protocol.OffCpuRequest, "stackcount", StackCounter, run_offcpu),
+    TracerEntry(protocol.LineHitsRequest, "stackcount", StackCounter, run_line_hits),
     TracerEntry(protocol.WallClockRequest, "cpu", CpuProfiler, run_wallclock),
     TracerEntry(protocol.DiskRequest, "disk", None, run_disk, system_wide=True),
     TracerEntry(protocol.FilesRequest, "files", None, run_files, system_wide=True),

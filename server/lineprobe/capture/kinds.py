@@ -92,6 +92,14 @@ STACKCOUNT: CaptureKind[StackProfile] = CaptureKind(
     user_stacks=True,
 )
 """Stack counts at a tracepoint or USDT probe: weighted stacks, resolved as a CPU profile is."""
+LINE_HITS: CaptureKind[StackProfile] = CaptureKind(
+    "line-hits",
+    "stackcount",
+    "counting",
+    lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched),
+    user_stacks=True,
+)
+"""Hits of source lines (uprobes at their sites), by the stacks that reached them."""
 OFFCPU: CaptureKind[StackProfile] = CaptureKind(
     "offcpu",
     "stackcount",
@@ -168,6 +176,7 @@ KINDS: dict[str, CaptureKind[Any]] = {
         LEAKS,
         STACKCOUNT,
         OFFCPU,
+        LINE_HITS,
         WALL_CLOCK,
         PROBE_ARGS,
         PROBE_TRACE,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from elftools.common.exceptions import DWARFError
@@ -291,6 +291,13 @@ class DwarfIndex:
                         self._checksums.setdefault(file, checksum)
         return self._checksums.get(path)
 
+    def units(self) -> Iterator[UnitIndex]:
+        """Every unit that decodes, in .debug_info's order (decoded on the way, then cached)."""
+        for cu in self._info.iter_CUs():
+            unit = self.unit_at(cu.cu_offset)
+            if unit is not None:
+                yield unit
+
     def functions_by_file(self) -> dict[str, list[tuple[str, int]]]:
         """Every out-of-line function with a declaration line, grouped by source file.
 
@@ -298,10 +305,7 @@ class DwarfIndex:
         code lenses on functions before any sample exists.
         """
         result: dict[str, list[tuple[str, int]]] = {}
-        for cu in self._info.iter_CUs():
-            unit = self.unit_at(cu.cu_offset)
-            if unit is None:
-                continue
+        for unit in self.units():
             a = unit.arrays
             for scope in range(len(a["scope_die"])):
                 if a["scope_inlined"][scope] or a["scope_depth"][scope] != 0:

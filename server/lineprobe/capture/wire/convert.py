@@ -157,6 +157,12 @@ def to_raw_stack_counts(result: protocol.StackCountResult) -> RawProfile:
     )
 
 
+def to_raw_line_hits(result: protocol.StackCountResult) -> RawProfile:
+    """A line's hits are stacks counted at uprobes: each stack's innermost frame is the site."""
+    column = CostColumn(result.tracepoint, CostUnit.HITS, "line-hits-line")
+    return replace(to_raw_stack_counts(result), cost=column)
+
+
 OFFCPU_TIME = CostColumn("off-CPU time", CostUnit.NANOSECONDS, "offcpu-line")
 
 
@@ -551,6 +557,7 @@ WIRE_KINDS: dict[str, WireKind] = {
     "leaks": WireKind(protocol.LeaksRequest, protocol.LeaksDone, to_raw_leak_trace),
     "stackcount": WireKind(protocol.StackCountRequest, protocol.StackCountDone, to_raw_stack_counts),
     "offcpu": WireKind(protocol.OffCpuRequest, protocol.OffCpuDone, to_raw_offcpu),
+    "line-hits": WireKind(protocol.LineHitsRequest, protocol.LineHitsDone, to_raw_line_hits),
     "wallclock": WireKind(protocol.WallClockRequest, protocol.WallClockDone, to_raw_wall_clock),
     "disk": WireKind(protocol.DiskRequest, protocol.DiskDone, to_disk_activity),
     "files": WireKind(protocol.FilesRequest, protocol.FilesDone, to_file_activity),

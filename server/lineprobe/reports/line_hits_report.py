@@ -1,0 +1,85 @@
+"""Each counted line's hits, from the stacks its uprobes counted: the terminal table and the
+``line_hits`` entries of ``--json`` (README.md, "Line hits")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from lineprobe.costs.model import StackProfile
+from lineprobe.symbolization.line_sites import ChainKey, LineSites, chain_key
+
+
+@dataclass(frozen=True)
+class LineHits:
+    spec: str
+    hits: int
+    per_second: float
+    sites: int
+    sources: tuple[str, ...]
+    """The line tables' paths of the file that matched the name given."""
+
+
+def _line_of(stack_key: ChainKey, found: list[LineSites]) -> int | None:
+    """Which line's site a stack hit (its innermost address named as a site of it is named), or
+    None. A line named only (a replayed capture keeps no sites) is found on the stack's frames."""
+    named = [index for index, sites in enumerate(found) if stack_key in sites.named]
+    if not named:
+        named = [index for index, sites in enumerate(found) if not sites.named]
+    # Of two lines whose sites are named alike, the one the frames name.
+    for index in named:
+        spec = found[index].spec
+        if any(line == spec.line and spec.matches(path) for _, path, line, _ in stack_key):
+            return index
+    return named[0] if named and found[named[0]].named else None
+
+
+def line_hits(profile: StackProfile, found: list[LineSites]) -> list[LineHits]:
+    """Hits of each line: the counts of the stacks whose innermost address is one of its sites."""
+    totals = [0] * len(found)
+    for stack in profile.stacks:
+        index = _line_of(chain_key(stack.frames), found)
+        if index is not None:
+            totals[index] += stack.costs[0]
+    duration = profile.header.duration_s
+    return [
+        LineHits(
+            str(sites.spec),
+            total,
+            total / duration if duration > 0 else 0.0,
+            sites.count,
+            tuple(sorted(sites.sources)),
+        )
+        for sites, total in zip(found, totals, strict=True)
+    ]
+
+
+def line_hits_json(hits: list[LineHits]) -> list[dict[str, Any]]:
+    return [
+        {
+            "line": entry.spec,
+            "hits": entry.hits,
+            "per_second": round(entry.per_second, 1),
+            "sites": entry.sites,
+            "sources": list(entry.sources),
+        }
+        for entry in hits
+    ]
+
+
+def render_line_hits(hits: list[LineHits], console: Console) -> None:
+    table = Table(title="Line hits", title_justify="left", show_edge=False)
+    table.add_column("hits", justify="right")
+    table.add_column("per second", justify="right")
+    table.add_column("sites", justify="right")
+    table.add_column("line")
+    for entry in hits:
+        where = (
+            ", ".join(f"{source}:{entry.spec.rsplit(':', 1)[1]}" for source in entry.sources) or entry.spec
+        )
+        table.add_row(f"{entry.hits:,}", f"{entry.per_second:,.1f}", str(entry.sites), escape(where))
+    console.print(table)

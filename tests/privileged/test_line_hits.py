@@ -1,0 +1,238 @@
+"""Counting how many times source lines run (``lineprobe hits``), with real uprobes in a running
+process: the linecount workload prints how many times its two marked lines ran, and ``perf
+probe`` + ``perf stat`` count the same lines over a run of their own, in the same test.
+
+lineprobe's window is lined up by the kernel's own witness: a uprobe in place is an int3 (0xCC)
+at its address in the process's memory, read through ``/proc/PID/mem``; the workload waits on
+stdin until lineprobe's probes are all there."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from lineprobe.capture import kinds
+from lineprobe.capture.agent_errors import AgentError
+from lineprobe.symbolization.line_sites import LineSites, find_sites, parse_line_spec
+from lineprobe.symbolization.resolver import ImageCache
+from lineprobe_agent.uprobe_sites import SiteRefused, checked_sites
+
+from tests.conftest import LINEPROBE, WORKLOADS, marked_line
+from tests.privileged.capturing import capture_while
+
+pytestmark = pytest.mark.privileged
+
+LINECOUNT_C = WORKLOADS / "linecount" / "linecount.c"
+DIVIDES = f"linecount.c:{marked_line(LINECOUNT_C, 'DIVIDES')}"
+COUNT_PRIME = f"linecount.c:{marked_line(LINECOUNT_C, 'COUNT-PRIME')}"
+LIMIT = 1000
+"""168 primes and 78,021 divisions: each hit traps into the kernel (about 10 us here), so the
+workload's run stays under a second while both tools count it."""
+
+
+def _start(binary: Path) -> subprocess.Popen[str]:
+    worker = subprocess.Popen(
+        [str(binary), str(LIMIT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    time.sleep(0.2)  # its maps are whole once it waits on stdin
+    return worker
+
+
+def _end(worker: subprocess.Popen[str]) -> None:
+    if worker.poll() is None:
+        try:
+            assert worker.stdin is not None
+            worker.stdin.write("end\n")
+            worker.stdin.flush()
+            worker.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            worker.kill()
+            worker.wait()
+
+
+def _runtime_addresses(pid: int, found: list[LineSites]) -> list[int]:
+    """Where each site is in the process: its file's load base plus its ELF address (PIE)."""
+    bases: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 6 and int(parts[2], 16) == 0:
+            bases.setdefault(parts[5], int(parts[0].split("-")[0], 16))
+    return [
+        bases[path] + address for sites in found for path, at in sites.addresses.items() for address in at
+    ]
+
+
+def _armed(pid: int, addresses: list[int]) -> bool:
+    """Whether a uprobe is in place at every address (the kernel wrote its int3 there)."""
+    with open(f"/proc/{pid}/mem", "rb") as memory:
+        for address in addresses:
+            memory.seek(address)
+            if memory.read(1) != b"\xcc":
+                return False
+    return True
+
+
+def _wait_armed(pid: int, addresses: list[int], tool: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while not _armed(pid, addresses):
+        assert tool.poll() is None, f"the counting tool ended first: {tool.communicate()}"
+        assert time.monotonic() < deadline, "no uprobe in place after 60 s"
+        time.sleep(0.05)
+
+
+def _perf() -> str:
+    found = shutil.which("perf")
+    assert found, "perf missing: `make setup` installs linux-perf"
+    return found
+
+
+def _perf_probe(binary: Path, group: str) -> None:
+    for event, spec in (("divides", DIVIDES), ("count_prime", COUNT_PRIME)):
+        subprocess.run(
+            [_perf(), "probe", "-q", "-x", str(binary), "--add", f"{group}:{event}={spec}"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+
+def _perf_counts(output: str, group: str) -> dict[str, int]:
+    """``perf stat -x,`` lines: COUNT,,EVENT,..."""
+    counts: dict[str, int] = {}
+    for line in output.splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[2].startswith(f"{group}:"):
+            counts[fields[2].removeprefix(f"{group}:")] = int(fields[0])
+    return counts
+
+
+def _counted_by_perf(binary: Path, group: str) -> dict[str, int]:
+    """perf probe's count of the two lines over a run of the workload of its own (two tools'
+    uprobes at one address do not mix here: perf stat's events are refused while lineprobe's
+    are in place), through perf stat."""
+    _perf_probe(binary, group)
+    try:
+        done = subprocess.run(
+            [_perf(), "stat", "-x,", "-e", f"{group}:*", "--", str(binary), str(LIMIT)],
+            input="go\nend\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    finally:
+        subprocess.run([_perf(), "probe", "-q", "-d", f"{group}:*"], capture_output=True, timeout=60)
+    assert done.stdout.split() == ["linecount", "168", "78021"], done.stdout
+    return _perf_counts(done.stderr, group)
+
+
+@pytest.mark.parametrize("program", ["linecount", "linecount-O2"])
+def test_a_line_s_hits_are_the_times_it_ran_side_by_side_with_perf_probe(
+    workloads: Path, program: str
+) -> None:
+    binary = workloads / program
+    worker = _start(binary)
+    try:
+        found = find_sites(worker.pid, [parse_line_spec(DIVIDES), parse_line_spec(COUNT_PRIME)], ImageCache())
+        lineprobe = subprocess.Popen(
+            [*LINEPROBE, "hits", "--json", "--pid", str(worker.pid), "-d", "6", DIVIDES, COUNT_PRIME],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _wait_armed(worker.pid, _runtime_addresses(worker.pid, found), lineprobe)
+        assert worker.stdin is not None and worker.stdout is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+        printed = worker.stdout.readline().split()
+        out, err = lineprobe.communicate(timeout=90)
+        assert lineprobe.returncode == 0, err
+    finally:
+        _end(worker)
+    assert printed == ["linecount", "168", "78021"], "the workload's own count"
+    primes, divisions = int(printed[1]), int(printed[2])
+    hits = {entry["line"]: entry for entry in json.loads(out)["line_hits"]}
+    perf = _counted_by_perf(binary, f"lp_hits_{os.getpid()}")
+    print(
+        f"{program}: truth {divisions} divisions, {primes} primes; lineprobe {hits[DIVIDES]['hits']}, "
+        f"{hits[COUNT_PRIME]['hits']}; perf probe {perf}"
+    )
+    assert hits[DIVIDES]["hits"] == divisions, hits
+    assert hits[COUNT_PRIME]["hits"] == primes, hits
+    assert hits[DIVIDES]["sources"] == [str(LINECOUNT_C)]
+    # perf probe agrees on the line run once per prime; on the division's line it places a probe
+    # at each statement row of the line, which -O0 splits in two (so it counts each run twice).
+    assert perf["count_prime"] == primes, perf
+    assert perf["divides"] == divisions * (2 if program == "linecount" else 1), perf
+
+
+def test_the_stacks_that_reached_a_line_are_its_callers_lines(workloads: Path) -> None:
+    worker = _start(workloads / "linecount")
+    try:
+        found = find_sites(worker.pid, [parse_line_spec(DIVIDES)], ImageCache())
+        sites = [[path, address] for path, at in found[0].addresses.items() for address in at]
+
+        def run() -> None:
+            assert worker.stdin is not None and worker.stdout is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+            worker.stdout.readline()
+
+        profile = capture_while(kinds.LINE_HITS, worker.pid, 4, {"sites": sites, "lines": DIVIDES}, run)
+    finally:
+        _end(worker)
+    by_line = {(line.path, line.line): line for line in profile.lines}
+    calls = by_line[(str(LINECOUNT_C), marked_line(LINECOUNT_C, "if (divides(d, n))"))]
+    assert calls.total_costs[0] == 78021 and calls.self_costs[0] == 0, calls
+    assert profile.total == 78021
+
+
+def test_a_site_outside_the_process_s_code_is_refused(workloads: Path) -> None:
+    binary = str(workloads / "linecount")
+    worker = _start(workloads / "linecount")
+    try:
+        found = find_sites(worker.pid, [parse_line_spec(DIVIDES)], ImageCache())
+        address = found[0].addresses[binary][0]
+        assert checked_sites(worker.pid, [(binary, address)]) == [
+            (f"/proc/{worker.pid}/root{binary}", address)
+        ]
+        with pytest.raises(SiteRefused, match="is not in code of"):
+            checked_sites(worker.pid, [(binary, 0x40)])  # the ELF header's bytes: not executable
+        with pytest.raises(SiteRefused, match="maps no executable code of /bin/true"):
+            checked_sites(worker.pid, [("/bin/true", address)])
+        with pytest.raises(AgentError, match="is not in code of"):
+            capture_while(kinds.LINE_HITS, worker.pid, 2, {"sites": [[binary, 0x40]], "lines": "x.c:1"})
+    finally:
+        _end(worker)
+
+
+def test_a_line_that_is_not_there_is_explained_before_any_tracing(workloads: Path) -> None:
+    worker = _start(workloads / "linecount")
+    try:
+        for line, said in (
+            ("nosuch.c:3", "no source file 'nosuch.c' in the debug information of linecount"),
+            ("linecount.c:1", "no code on line 1 of"),
+            ("linecount.c", "is not FILE:LINE"),
+        ):
+            done = subprocess.run(
+                [*LINEPROBE, "hits", "--pid", str(worker.pid), "-d", "1", line],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode != 0 and said in done.stderr, done.stderr
+            assert "Traceback" not in done.stderr
+    finally:
+        _end(worker)
+    done = subprocess.run(
+        [*LINEPROBE, "hits", "--pid", str(worker.pid), "-d", "1", DIVIDES],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and f"no process {worker.pid}" in done.stderr, done.stderr
