@@ -95,6 +95,12 @@ bench-overhead: setup headers
 bench-runtimes: setup headers
 	$(BIN)/python tests/benchmarks/runtime_lines.py
 
+# What counting a line's hits costs the counted program, per hit, beside perf probe + perf stat
+# (tests/benchmarks/line_hits_cost.py).
+.PHONY: bench-line-hits
+bench-line-hits: setup headers
+	$(BIN)/python tests/benchmarks/line_hits_cost.py
+
 bench-syscalls: setup headers
 	$(BIN)/python tests/benchmarks/syscall_overhead.py
 

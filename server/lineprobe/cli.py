@@ -517,7 +517,7 @@ def hits(
     lineprobe hits --pid 1234 -d 10 src/parse.c:120 src/parse.c:131
     """
     from lineprobe.capture import kinds
-    from lineprobe.reports.line_hits_report import line_hits, line_hits_json, render_line_hits
+    from lineprobe.reports.line_hits_report import cost_warnings, line_hits, line_hits_json, render_line_hits
     from lineprobe.symbolization.line_sites import LineSites, LineSitesError, find_sites, parse_line_spec
     from lineprobe.symbolization.resolver import ImageCache
 
@@ -538,6 +538,7 @@ def hits(
     request: dict[str, object] = {"sites": sites, "lines": " ".join(str(spec) for spec in specs)}
     result = _capture(kinds.LINE_HITS, pid, (), duration, request, as_json, launcher)
     counted = line_hits(result, found)
+    result.warnings.extend(cost_warnings(counted))
     if as_json:
         from lineprobe.reports.json_report import profile_to_json
 
