@@ -517,6 +517,7 @@ def hits(
     lineprobe hits --pid 1234 -d 10 src/parse.c:120 src/parse.c:131
     """
     from lineprobe.capture import kinds
+    from lineprobe.capture.runner import REPLAY_ENVIRONMENT
     from lineprobe.reports.line_hits_report import cost_warnings, line_hits, line_hits_json, render_line_hits
     from lineprobe.symbolization.line_sites import LineSites, LineSitesError, find_sites, parse_line_spec
     from lineprobe.symbolization.resolver import ImageCache
@@ -526,7 +527,7 @@ def hits(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="FILE:LINE") from None
     options = click.get_current_context().find_object(dict) or {}
-    if "replay" in options:  # lineprobe open: the sites are in the saved request
+    if "replay" in options or os.environ.get(REPLAY_ENVIRONMENT):  # the sites are in the saved request
         found = [LineSites(spec) for spec in specs]
     else:
         try:

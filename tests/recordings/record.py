@@ -146,6 +146,14 @@ def check_logger_stacks(report: dict[str, Any]) -> list[str]:
     return problems
 
 
+def check_prime_hits(report: dict[str, Any]) -> list[str]:
+    """``hits`` of primes.c's ``++count;``: once per prime found, from its OpenMP threads."""
+    counted = report.get("line_hits", [])
+    if len(counted) != 1 or counted[0]["hits"] < 100:
+        return [f"line hits {counted}"]
+    return [] if counted[0]["hits"] == report["samples"] else [f"{report['samples']} stacks counted"]
+
+
 def check_wordcount(report: dict[str, Any]) -> list[str]:
     suspects = {_site(s) for s in report["sites"] if s["suspect"]}
     return [
@@ -327,6 +335,15 @@ RECORDINGS = {
             ("-d", "2.2"),
             check_logger_stacks,
             arguments=("block:block_rq_issue",),
+        ),
+        # How many times primes.c's `++count;` ran (once per prime) in 1 s: a uprobe at its site.
+        Recording(
+            "hits-primes",
+            "hits",
+            ("primes", "200000", "0"),
+            ("-d", "1"),
+            check_prime_hits,
+            arguments=(f"primes.c:{marked_line(PRIMES_C, '++count;')}",),
         ),
         # HotSpot's method probes by class and method in the workshop's Java program: the Java
         # method lenses, replayed. Three seconds of warm-up: the loop is compiled and steady.

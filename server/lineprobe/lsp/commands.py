@@ -57,12 +57,14 @@ from lineprobe.process_list import list_processes
 from lineprobe.reports.diff_report import diff_to_json
 from lineprobe.reports.jvm_report import jvm_events_to_json
 from lineprobe.reports.leaks_report import leaks_to_json
+from lineprobe.reports.line_hits_report import cost_warnings, line_hits, line_hits_json
 from lineprobe.reports.pprof import PprofUnreadable, pprof_profile, read_message
 from lineprobe.reports.syscalls_report import trace_to_json
 from lineprobe.reports.tracepoints_report import layouts_to_json
 from lineprobe.reports.tracepoints_report import trace_to_json_lines as tracepoint_lines
 from lineprobe.reports.usdt_report import counts_to_json, listing_to_json, trace_to_json_lines
 from lineprobe.saved_profile import resolve_saved_profile
+from lineprobe.symbolization.line_sites import LineSites, LineSitesError, find_sites, parse_line_spec
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.model import SyscallTrace
 from lineprobe.tracepoints.records import TracepointTrace
@@ -87,6 +89,7 @@ PROFILE = "lineprobe.profile"
 STOP = "lineprobe.stop"
 CAPABILITIES = "lineprobe.capabilities"
 STACK_COUNT = "lineprobe.stackCount"
+LINE_HITS = "lineprobe.countLineHits"
 USDT_LIST = "lineprobe.usdtList"
 USDT_COUNT = "lineprobe.usdtCount"
 USDT_TRACE = "lineprobe.usdtTrace"
@@ -108,6 +111,8 @@ class ProfileArguments(msgspec.Struct, forbid_unknown_fields=False):
     """``lineprobe.offCpu`` only: the time on the CPU too."""
     followChildren: bool = False
     """``lineprobe.profile`` only: the processes the target starts too (root callers only)."""
+    lines: list[str] | None = None
+    """``lineprobe.countLineHits`` only: ``FILE:LINE`` each (an absolute path, or a path's end)."""
 
 
 class SliceArguments(msgspec.Struct, forbid_unknown_fields=True):
@@ -536,6 +541,56 @@ def register(server: LineprobeServer) -> None:
 
         return await _traced(
             ls, arguments, STACK_COUNT, "Counting stacks of", kinds.STACKCOUNT, capture_parameters, publish
+        )
+
+    @server.command(LINE_HITS)
+    async def line_hits_command(ls: LineprobeServer, *arguments: Any) -> dict[str, Any]:
+        """How many times source lines run in a running process (uprobes where each run of a
+        line's code begins), shown as stack counts are, with each line's count."""
+        try:
+            args = _parse_profile_arguments(arguments, LINE_HITS)
+            if args.pid is None:
+                raise AgentError(
+                    "bad-request", f'{LINE_HITS} counts lines of a running process: give its "pid"'
+                )
+            if not args.lines:
+                raise AgentError("bad-request", f'{LINE_HITS} needs "lines": ["FILE:LINE", ...]')
+            specs = [parse_line_spec(text) for text in args.lines]
+            if ls.state.runner.replay is not None:  # the sites are in the recorded request
+                found = [LineSites(spec) for spec in specs]
+            else:  # DWARF of every file it maps: off the event loop
+                found = await asyncio.to_thread(find_sites, args.pid, specs, ls.state.runner.cache)
+        except (ValueError, LineSitesError) as exc:
+            return _error_result(ls, AgentError("bad-request", str(exc)))
+        except AgentError as exc:
+            return _error_result(ls, exc)
+        # Each a wire UprobeSite: the file as the process maps it, the address.
+        sites = [[path, address] for line in found for path, at in line.addresses.items() for address in at]
+        counted_lines = " ".join(str(spec) for spec in specs)
+
+        def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
+            return {"sites": sites, "lines": counted_lines}
+
+        def publish(profile: StackProfile) -> tuple[dict[str, Any], str]:
+            counted = line_hits(profile, found)
+            profile.warnings.extend(cost_warnings(counted))
+            summary, outcome = _publish_stack_counts(ls, profile)
+            summary["line_hits"] = [
+                {**entry, "uris": [uri_of(source) for source in entry["sources"]]}
+                for entry in line_hits_json(counted)
+            ]
+            said = "; ".join(f"{e.spec}: {e.hits:,} hits ({e.per_second:,.0f}/s)" for e in counted)
+            ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, f"lineprobe: {said}"))
+            return summary, outcome
+
+        return await _traced(
+            ls,
+            arguments,
+            LINE_HITS,
+            "Counting hits of lines in",
+            kinds.LINE_HITS,
+            capture_parameters,
+            publish,
         )
 
     @server.command(OFF_CPU)

@@ -4,6 +4,7 @@ code lenses and hovers on request."""
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from lsprotocol import types
@@ -208,11 +209,15 @@ def register(server: LineprobeServer) -> None:
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
     )
-    def code_action(ls: LineprobeServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    def code_action(
+        ls: LineprobeServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction | types.Command]:
         uri = params.text_document.uri
         first, last = params.range.start.line + 1, params.range.end.line + 1
         findings = [f for f in _findings_at(ls, uri) if first <= f.line <= last]
-        return finding_presentation.code_actions(findings)
+        actions: list[types.CodeAction | types.Command] = [*finding_presentation.code_actions(findings)]
+        count = _count_hits_action(ls, uri, first) if first == last else None
+        return [*actions, count] if count is not None else actions
 
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
     async def code_lens(ls: LineprobeServer, params: types.CodeLensParams) -> list[types.CodeLens]:
@@ -283,3 +288,27 @@ def _profile_lenses(ls: LineprobeServer, path: str) -> list[types.CodeLens]:
                 )
             )
     return lenses
+
+
+COUNT_LINE_HITS = "lineprobe.countLineHits"
+
+
+def _count_hits_action(ls: LineprobeServer, uri: str, line: int) -> types.Command | None:
+    """Count a line's hits in the process of the profile shown, where that process has code in
+    this file and still runs: the line named by its DWARF path, which the sites are found by.
+    A command, not a CodeAction with one: a client tells the two apart by the type of their
+    ``command`` field, and lsprotocol's reader takes an action without a kind for a command."""
+    view = ls.state.view
+    if view is None or view.comparison is not None or uri not in view.documents:
+        return None
+    pid = view.profile.header.pid
+    replaying = ls.state.runner.replay is not None  # a recording's process is not on this machine
+    if not pid or not (replaying or os.path.exists(f"/proc/{pid}")):
+        return None
+    local = view.documents[uri].path
+    dwarf = next((path for path, mapped in view.local_paths.items() if mapped == local), local)
+    return types.Command(
+        title=f"Count hits of line {line} in pid {pid}",
+        command=COUNT_LINE_HITS,
+        arguments=[{"pid": pid, "lines": [f"{dwarf}:{line}"]}],
+    )

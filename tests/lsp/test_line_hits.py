@@ -1,0 +1,64 @@
+"""A source line's hits in the editor, replayed (tests/recordings, ``hits-primes``): primes.c's
+``++count;`` counted for a second in the running primes, by a uprobe at its site; the count is
+said, and the line and its callers are shown as stack counts are. A profiled line offers to
+count its hits in the profiled process."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from tests.conftest import WORKLOADS, marked_line
+from tests.lsp.conftest import Replay
+
+PRIMES_C = WORKLOADS / "primes" / "primes.c"
+URI = PRIMES_C.as_uri()
+COUNT_LINE = marked_line(PRIMES_C, "++count;")
+ANY_PID = 4242
+
+
+async def test_a_line_s_hits_are_counted_and_shown_on_it(replay: Replay) -> None:
+    session = await replay("hits-primes")
+    spec = f"primes.c:{COUNT_LINE}"
+    result = await session.command(
+        "lineprobe.countLineHits", {"pid": ANY_PID, "lines": [spec], "durationMs": 1000}
+    )
+    assert result["ok"] is True, result
+    (counted,) = result["line_hits"]
+    assert counted["line"] == spec and counted["hits"] == result["samples"] > 100, counted
+    assert result["event"] == spec and result["unit"] == "hits"
+    assert URI in result["files"]
+    said = [m.message for m in session.client.messages if m.type == types.MessageType.Info]
+    assert f"lineprobe: {spec}: {counted['hits']:,} hits" in " ".join(said), said
+
+    text = await session.hover(URI, COUNT_LINE - 1)
+    assert text is not None and f"**lineprobe: {spec}**" in text and " hits of pid " in text, text
+    assert "CPU" not in text, text
+    heat = [h for h in session.heat if h["uri"] == URI]
+    assert heat and heat[-1]["samples"] == counted["hits"], heat[-1:]
+
+    # The counted process is the one shown: any line of its file offers a count of its own.
+    divisible = marked_line(PRIMES_C, "return n % d == 0;")
+    actions = await session.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            range=types.Range(types.Position(divisible - 1, 0), types.Position(divisible - 1, 0)),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    (count,) = [a for a in actions or [] if isinstance(a, types.Command)]
+    pid = result["target"]["pid"]
+    assert count.title == f"Count hits of line {divisible} in pid {pid}"
+    assert count.command == "lineprobe.countLineHits"
+    assert list(count.arguments or []) == [{"pid": pid, "lines": [f"{PRIMES_C}:{divisible}"]}]
+
+
+async def test_a_count_without_lines_or_of_a_command_is_a_bad_request(replay: Replay) -> None:
+    session = await replay("hits-primes")
+    for arguments, said in (
+        ({"pid": ANY_PID}, '"lines"'),
+        ({"pid": ANY_PID, "lines": ["primes.c"]}, "is not FILE:LINE"),
+        ({"command": ["./primes"], "lines": ["primes.c:41"]}, "running process"),
+    ):
+        result = await session.command("lineprobe.countLineHits", arguments)
+        assert result["ok"] is False and result["error"]["code"] == "bad-request", result
+        assert said in result["error"]["message"], result
