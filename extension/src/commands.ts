@@ -18,10 +18,12 @@ import { RECENT_CAPTURES_KEY, remember } from "./model/recentCaptures";
 import type { HeatDecorations } from "./heatDecorations";
 import { profileOptions, RESULT_KINDS, SHOWN_KINDS_SETTINGS, toggledKinds } from "./model/settings";
 import { splitCommandLine } from "./model/processes";
+import { lineHitsSummary, linesOfCursors } from "./model/lineHits";
 import {
   ServerCommand,
   type CompareResult,
   type LeaksResult,
+  type LineHitsResult,
   type OffCpuResult,
   type ProfileResult,
   type SyscallsResult,
@@ -276,6 +278,10 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       return pid === undefined ? undefined : deps.probeRuns.watchJvm(pid, args?.durationMs ?? JVM_WATCH_MS);
     }),
 
+    register("lineprobe.countHitsOfLine", (args?: { pid?: number; lines?: string[]; durationMs?: number }) =>
+      countHitsOfLine(deps, args),
+    ),
+
     register("lineprobe.measureOffCpu", (args?: { pid?: number; durationMs?: number }) => measureWaiting(deps, false, args)),
 
     register("lineprobe.measureWallClock", (args?: { pid?: number; durationMs?: number }) => measureWaiting(deps, true, args)),
@@ -351,6 +357,44 @@ async function measureWaiting(
   if (result.ok) {
     vscode.window.setStatusBarMessage(`lineprobe: ${what} of PID ${pid} on ${result.files.length} file(s), in blue`, 15000);
     void deps.flameGraph.refresh(); // the panel shows the latest profile, whatever its cost
+  }
+  return result;
+}
+
+/** How many times the lines under the cursors run in the attached process (else one picked):
+ * uprobes where each line's code begins, counted for the `durationMs` setting; the counts are
+ * said, and the lines and their callers get heat as stack counts do. */
+async function countHitsOfLine(
+  deps: CommandDeps,
+  args?: { pid?: number; lines?: string[]; durationMs?: number },
+): Promise<LineHitsResult | undefined> {
+  const editor = vscode.window.activeTextEditor;
+  const lines =
+    args?.lines ??
+    (editor && editor.document.uri.scheme === "file"
+      ? linesOfCursors(editor.document.uri.fsPath, editor.selections.map((selection) => selection.active.line))
+      : []);
+  if (lines.length === 0) {
+    void vscode.window.showInformationMessage("lineprobe: put the cursor on a line of a source file to count its hits.");
+    return undefined;
+  }
+  let pid = typeof args?.pid === "number" ? args.pid : deps.profiler.target?.pid;
+  if (pid === undefined) {
+    const target = await pickProcess(deps.server, { forProfile: true });
+    if (!target) {
+      return undefined;
+    }
+    deps.profiler.attach(target);
+    pid = target.pid;
+  }
+  const durationMs = args?.durationMs ?? vscode.workspace.getConfiguration("lineprobe").get<number>("durationMs", 5000);
+  const result = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Window, title: `lineprobe: counting hits of ${lines.length === 1 ? lines[0] : `${lines.length} lines`} in PID ${pid}` },
+    () => deps.server.execute<LineHitsResult>(ServerCommand.countLineHits, { pid, lines, durationMs }),
+  );
+  if (result.ok) {
+    vscode.window.setStatusBarMessage(`lineprobe: ${lineHitsSummary(result.line_hits)}`, 15000);
+    void deps.flameGraph.refresh(); // the panel shows the latest profile: the stacks that reached the lines
   }
   return result;
 }

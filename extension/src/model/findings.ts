@@ -27,6 +27,7 @@ export const FINDING_KINDS: readonly { codes: readonly string[]; label: string; 
   { codes: ["cpu-hotter", "cpu-colder"], label: "Changes between captures", icon: "diff" },
   { codes: ["offcpu-line", "wallclock-line"], label: "Waiting", icon: "clock" },
   { codes: ["stack-count-line"], label: "Tracepoint and probe hits", icon: "debug-breakpoint-log" },
+  { codes: ["line-hits-line"], label: "Line hits", icon: "debug-breakpoint" },
 ];
 
 export interface FindingFile {

@@ -28,6 +28,7 @@ export const ServerCommand = {
   systemActivity: "lineprobe.systemActivity",
   traceSyscalls: "lineprobe.traceSyscalls",
   findLeaks: "lineprobe.findLeaks",
+  countLineHits: "lineprobe.countLineHits",
 } as const;
 
 /** `lineprobe.systemActivity`'s request (PROTOCOL.md): the scope is always named. */
@@ -184,6 +185,21 @@ export type LeaksResult =
       files: string[];
       warnings?: string[];
     }
+  | Failure;
+
+/** One counted line of `lineprobe.countLineHits` (PROTOCOL.md). */
+export interface LineHits {
+  line: string;
+  hits: number;
+  per_second: number;
+  sites: number | null;
+  sources: string[];
+  uris: string[];
+}
+
+/** `lineprobe.countLineHits` (PROTOCOL.md): stack counts' summary plus each line's hits. */
+export type LineHitsResult =
+  | { ok: true; event: string; samples: number; files: string[]; warnings: string[]; line_hits: LineHits[] }
   | Failure;
 
 /** `lineprobe.offCpu` (PROTOCOL.md): a profile's summary, its figures in nanoseconds. */
