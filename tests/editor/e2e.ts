@@ -23,6 +23,7 @@
  * run (firstRun.ts): a desktop user installs lineprobe from its wheel and the
  * .vsix, and their first profile goes through the set-up's one consented
  * step, their password typed into the editor. Screenshots go to artifacts/.
+ * `LINEPROBE_E2E_ONLY=line-hits` runs Count Hits of This Line alone.
  * `LINEPROBE_E2E_ONLY=first-run` runs that part alone, `LINEPROBE_E2E_ONLY=javascript` the node
  * relaunch alone.
  *
@@ -162,7 +163,14 @@ async function main(): Promise<void> {
         await page.locator(".monaco-workbench").waitFor({ timeout: 120_000 });
         return;
       }
+      if (process.env.LINEPROBE_E2E_ONLY === "line-hits") {
+        await openFile(page, SOURCE_REL); // a C file: the extension starts
+        await page.locator(".contentWidgets .codelens-decoration a", { hasText: `(pid ${workload.pid})` }).first().waitFor({ timeout: 60_000 });
+        await lineHitsChecks(page, workload);
+        return;
+      }
       await editorChecks(page, workload, scratch);
+      await lineHitsChecks(page, workload);
       await javaProbeChecks(page, jvm);
       await probeSiteChecks(page, probes);
       await jvmWatchChecks(page, churn);
@@ -730,6 +738,26 @@ async function setPaneExpanded(page: Page, title: string, expanded: boolean): Pr
     await header.click();
   }
   await page.locator(`.pane-header[aria-expanded='${expanded}']`, { hasText: title }).first().waitFor();
+}
+
+/** Count Hits of This Line on primes.c's `++count;` (run once per prime found), the primes
+ * workload attached: the count is said in the status bar and the line has heat as hits. */
+async function lineHitsChecks(page: Page, workload: Started): Promise<void> {
+  const countLine = readFileSync(SOURCE, "utf8").split("\n").findIndex((l) => l.trim() === "++count;") + 1;
+  await runCommand(page, "lineprobe: Attach to Process…");
+  await page.locator(QUICK_INPUT_BOX).fill(String(workload.pid));
+  const row = quickPickRow(page, new RegExp(`PID ${workload.pid}\\b`));
+  await row.waitFor({ timeout: 30_000 });
+  await row.click();
+  await openFile(page, SOURCE_REL);
+  await goToLine(page, countLine);
+  await runCommand(page, "lineprobe: Count Hits of This Line");
+  const said = page.locator(".statusbar-item", { hasText: new RegExp(`lineprobe: primes\\.c:${countLine}: [\\d,]+ hits`) }).first();
+  await said.waitFor({ timeout: 90_000 });
+  const text = (await said.innerText()).trim();
+  const hits = Number((/: ([\d,]+) hits/.exec(text)?.[1] ?? "0").replace(/,/g, ""));
+  check(hits > 0, `Count Hits of This Line counts primes.c:${countLine} in the attached primes ('${text}')`, text);
+  await page.screenshot({ path: path.join(ARTIFACTS, "25-line-hits.png") });
 }
 
 /** Attaching to a node started without the flags says what a profile would miss, with the

@@ -33,6 +33,9 @@ async def test_a_line_s_hits_are_counted_and_shown_on_it(replay: Replay) -> None
     text = await session.hover(URI, COUNT_LINE - 1)
     assert text is not None and f"**lineprobe: {spec}**" in text and " hits of pid " in text, text
     assert "CPU" not in text, text
+    if session.supports("text_document.inlay_hint"):  # the count itself: every hit is counted
+        hint = next(h for h in await session.inlay_hints(URI) if h.position.line == COUNT_LINE - 1)
+        assert str(hint.label) == f"{counted['hits']:,} hits", hint
     heat = [h for h in session.heat if h["uri"] == URI]
     assert heat and heat[-1]["samples"] == counted["hits"], heat[-1:]
 
@@ -50,6 +53,17 @@ async def test_a_line_s_hits_are_counted_and_shown_on_it(replay: Replay) -> None
     assert count.title == f"Count hits of line {divisible} in pid {pid}"
     assert count.command == "lineprobe.countLineHits"
     assert list(count.arguments or []) == [{"pid": pid, "lines": [f"{PRIMES_C}:{divisible}"]}]
+
+
+async def test_a_line_given_by_its_whole_path_is_counted(replay: Replay) -> None:
+    """As an editor sends it (the code action, Count Hits of This Line)."""
+    session = await replay("hits-primes")
+    whole = f"{PRIMES_C}:{COUNT_LINE}"
+    result = await session.command("lineprobe.countLineHits", {"pid": ANY_PID, "lines": [whole]})
+    assert result["ok"] is True, result
+    (counted,) = result["line_hits"]
+    assert counted["line"] == whole and counted["hits"] == result["samples"] > 100, counted
+    assert counted["uris"] == [] and counted["sources"] == [], "a replay keeps no sites"
 
 
 async def test_a_count_without_lines_or_of_a_command_is_a_bad_request(replay: Replay) -> None:

@@ -566,7 +566,9 @@ def register(server: LineprobeServer) -> None:
             return _error_result(ls, exc)
         # Each a wire UprobeSite: the file as the process maps it, the address.
         sites = [[path, address] for line in found for path, at in line.addresses.items() for address in at]
-        counted_lines = " ".join(str(spec) for spec in specs)
+        # The column's name on lenses and hovers: the file by its name (editors send whole paths).
+        labels = [f"{os.path.basename(spec.path)}:{spec.line}" for spec in specs]
+        counted_lines = " ".join(labels)
 
         def capture_parameters(args: ProfileArguments) -> dict[str, Any]:
             return {"sites": sites, "lines": counted_lines}
@@ -579,7 +581,10 @@ def register(server: LineprobeServer) -> None:
                 {**entry, "uris": [uri_of(source) for source in entry["sources"]]}
                 for entry in line_hits_json(counted)
             ]
-            said = "; ".join(f"{e.spec}: {e.hits:,} hits ({e.per_second:,.0f}/s)" for e in counted)
+            said = "; ".join(
+                f"{label}: {e.hits:,} hits ({e.per_second:,.0f}/s)"
+                for label, e in zip(labels, counted, strict=True)
+            )
             ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, f"lineprobe: {said}"))
             return summary, outcome
 

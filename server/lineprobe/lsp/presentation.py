@@ -12,7 +12,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
-from lineprobe.costs.model import LineStat
+from lineprobe.costs.model import CostUnit, LineStat
 from lineprobe.lsp.profile_view import DocumentProfile, ProfileView
 from lineprobe.reports.flame_tree import FlameNode, flame_tree, line_stats_under, node_label
 from lineprobe.symbolization.frame import FrameKind
@@ -90,9 +90,14 @@ def inlay_hints(
             continue
         self_share = view.percent(stat.self_cost)
         total_share = view.percent(stat.total_cost)
-        label = f"{self_share:.1f}% self" if stat.self_cost else f"{total_share:.1f}% total"
-        if stat.self_cost and total_share - self_share >= 0.05:
-            label += f", {total_share:.1f}% total"
+        if cost.unit is CostUnit.HITS:  # every hit counted, none sampled: the count says more
+            label = cost.format(stat.self_cost) if stat.self_cost else f"{cost.format(stat.total_cost)} total"
+            if stat.self_cost and stat.total_cost > stat.self_cost:
+                label += f", {cost.format(stat.total_cost)} total"
+        else:
+            label = f"{self_share:.1f}% self" if stat.self_cost else f"{total_share:.1f}% total"
+            if stat.self_cost and total_share - self_share >= 0.05:
+                label += f", {total_share:.1f}% total"
         length = len(lines[number - 1]) if 0 < number <= len(lines) else 0
         hints.append(
             types.InlayHint(
