@@ -33,6 +33,7 @@ from lineprobe.symbolization.line_sites import find_sites, parse_line_spec  # no
 from lineprobe.symbolization.resolver import ImageCache  # noqa: E402
 
 from tests.conftest import marked_line  # noqa: E402
+from tests.privileged.uprobe_witness import runtime_addresses, wait_armed  # noqa: E402
 
 SOURCE = ROOT / "workloads" / "linecount" / "linecount.c"
 DIVIDES = f"linecount.c:{marked_line(SOURCE, 'DIVIDES')}"
@@ -67,25 +68,10 @@ def plain(binary: Path, limit: int) -> tuple[float, int]:
     return elapsed, 0
 
 
-def _armed(pid: int, addresses: list[int]) -> bool:
-    with open(f"/proc/{pid}/mem", "rb") as memory:
-        for address in addresses:
-            memory.seek(address)
-            if memory.read(1) != b"\xcc":
-                return False
-    return True
-
-
 def with_lineprobe(binary: Path, limit: int) -> tuple[float, int]:
     worker = _start([str(binary), str(limit)])
     time.sleep(0.2)
     found = find_sites(worker.pid, [parse_line_spec(DIVIDES)], ImageCache())
-    base = next(
-        int(line.split("-")[0], 16)
-        for line in Path(f"/proc/{worker.pid}/maps").read_text().splitlines()
-        if line.endswith(str(binary)) and line.split()[2] == "00000000"
-    )
-    addresses = [base + address for at in found[0].addresses.values() for address in at]
     counter = subprocess.Popen(
         [
             sys.executable,
@@ -104,12 +90,7 @@ def with_lineprobe(binary: Path, limit: int) -> tuple[float, int]:
         text=True,
         env={**os.environ, "PYTHONPATH": f"{ROOT / 'server'}:{ROOT / 'tracers'}"},
     )
-    deadline = time.monotonic() + 60
-    while not _armed(worker.pid, addresses):
-        if time.monotonic() > deadline or counter.poll() is not None:
-            raise SystemExit(f"lineprobe hits never placed its uprobes: {counter.communicate()}")
-        time.sleep(0.02)
-    time.sleep(0.5)  # the int3 comes with the uprobe's registration, just before its program
+    wait_armed(worker.pid, runtime_addresses(worker.pid, found), counter)
     elapsed = _go(worker)
     worker.wait(30)  # its exit ends the window
     out, err = counter.communicate(timeout=120)

@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 from lineprobe.capture import kinds
 from lineprobe.capture.agent_errors import AgentError
-from lineprobe.symbolization.line_sites import LineSites, find_sites, parse_line_spec
+from lineprobe.symbolization.line_sites import find_sites, parse_line_spec
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe_agent.uprobe_sites import SiteRefused, checked_sites
 
 from tests.conftest import LINEPROBE, WORKLOADS, marked_line
 from tests.privileged.capturing import capture_while
+from tests.privileged.uprobe_witness import runtime_addresses, wait_armed
 
 pytestmark = pytest.mark.privileged
 
@@ -53,39 +54,6 @@ def _end(worker: subprocess.Popen[str]) -> None:
         except (OSError, subprocess.TimeoutExpired):
             worker.kill()
             worker.wait()
-
-
-def _runtime_addresses(pid: int, found: list[LineSites]) -> list[int]:
-    """Where each site is in the process: its file's load base plus its ELF address (PIE)."""
-    bases: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 6 and int(parts[2], 16) == 0:
-            bases.setdefault(parts[5], int(parts[0].split("-")[0], 16))
-    return [
-        bases[path] + address for sites in found for path, at in sites.addresses.items() for address in at
-    ]
-
-
-def _armed(pid: int, addresses: list[int]) -> bool:
-    """Whether a uprobe is in place at every address (the kernel wrote its int3 there)."""
-    with open(f"/proc/{pid}/mem", "rb") as memory:
-        for address in addresses:
-            memory.seek(address)
-            if memory.read(1) != b"\xcc":
-                return False
-    return True
-
-
-def _wait_armed(pid: int, addresses: list[int], tool: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while not _armed(pid, addresses):
-        assert tool.poll() is None, f"the counting tool ended first: {tool.communicate()}"
-        assert time.monotonic() < deadline, "no uprobe in place after 60 s"
-        time.sleep(0.05)
-    # The int3 is written when the uprobe is registered, before its BPF program is attached to it
-    # (bcc: the perf event first, then its program): hits in between would not be counted.
-    time.sleep(0.5)
 
 
 def _perf() -> str:
@@ -148,7 +116,7 @@ def test_a_line_s_hits_are_the_times_it_ran_side_by_side_with_perf_probe(
             stderr=subprocess.PIPE,
             text=True,
         )
-        _wait_armed(worker.pid, _runtime_addresses(worker.pid, found), lineprobe)
+        wait_armed(worker.pid, runtime_addresses(worker.pid, found), lineprobe)
         assert worker.stdin is not None and worker.stdout is not None
         worker.stdin.write("go\n")
         worker.stdin.flush()
