@@ -138,7 +138,17 @@ def test_a_line_without_code_and_a_file_not_in_the_debug_information_are_explain
     )
     missing = describe_missing(LineSpec("other.c", 3), ["/w/linecount"], set())
     assert missing == "other.c:3: no source file 'other.c' in the debug information of linecount"
-    assert "no file with debug information" in describe_missing(spec, [], set())
+    stripped = describe_missing(
+        LineSpec("primes.c", 41), ["/usr/lib/libc.so.6"], set(), ["/w/primes-stripped"]
+    )
+    assert stripped == (
+        "primes.c:41: no source file 'primes.c' in the debug information of libc.so.6; "
+        "primes-stripped has none (build with -g)"
+    )
+    assert describe_missing(spec, [], set()) == (
+        "linecount.c:1: none of the files the process runs code of has debug information "
+        "(build it with -g, or install its debug package)"
+    )
 
 
 def test_the_code_files_of_a_process_map_are_its_executable_file_mappings() -> None:

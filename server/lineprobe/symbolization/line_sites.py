@@ -146,11 +146,23 @@ def mapped_code_files(maps_text: str) -> list[str]:
     return files
 
 
-def describe_missing(spec: LineSpec, searched: Iterable[str], sources: set[str]) -> str:
-    """Why no site was found for ``spec``: no such file in the DWARF, or no code on that line."""
-    where = ", ".join(os.path.basename(path) for path in searched) or "no file with debug information"
+def describe_missing(
+    spec: LineSpec, searched: Iterable[str], sources: set[str], bare: Sequence[str] = ()
+) -> str:
+    """Why no site was found for ``spec``: no such file in the DWARF (``bare``: the files
+    without any, which may be where it is), or no code on that line."""
+    if not searched:
+        return (
+            f"{spec}: none of the files the process runs code of has debug information "
+            "(build it with -g, or install its debug package)"
+        )
+    where = ", ".join(os.path.basename(path) for path in searched)
     if not sources:
-        return f"{spec}: no source file {spec.path!r} in the debug information of {where}"
+        without = ""
+        if bare:
+            names = ", ".join(os.path.basename(path) for path in bare)
+            without = f"; {names} {'has' if len(bare) == 1 else 'have'} none (build with -g)"
+        return f"{spec}: no source file {spec.path!r} in the debug information of {where}{without}"
     return (
         f"{spec}: no code on line {spec.line} of {', '.join(sorted(sources))} "
         "(a comment, a declaration, or code the compiler removed): name a line with a statement"
@@ -173,11 +185,14 @@ def find_sites(pid: int, specs: list[LineSpec], cache: ImageCache) -> list[LineS
     files = mapped_code_files(maps_text)
     found = [LineSites(spec) for spec in specs]
     searched: list[str] = []
+    bare: list[str] = []
     for path in files:
         image = cache.image(path, None, root=f"/proc/{pid}/root")
         debug = cache.debug_image(image) if image.dwarf is None and image.readable else None
         dwarf = image.dwarf or (debug.dwarf if debug is not None else None)
         if dwarf is None:
+            if not path.startswith(("/usr/lib", "/lib")):
+                bare.append(path)  # the program's own files: maybe where the line is
             continue  # no lines to find in it (system libraries, stripped files)
         searched.append(path)
         for sites in found:
@@ -191,7 +206,7 @@ def find_sites(pid: int, specs: list[LineSpec], cache: ImageCache) -> list[LineS
             sites.sources |= sources
     for sites in found:
         if not sites.count:
-            raise LineSitesError(describe_missing(sites.spec, searched, sites.sources))
+            raise LineSitesError(describe_missing(sites.spec, searched, sites.sources, bare))
     total = sum(sites.count for sites in found)
     if total > MAX_SITES:
         raise LineSitesError(
