@@ -17,6 +17,7 @@ REPLACEMENTS = (
         "lineprobe profile --pid PID (on the CPU), lineprobe offcpu --wall-clock --pid PID (waiting too)",
     ),
     ("calls of user-space functions and probes", "lineprobe usdt list|count|trace"),
+    ("how many times a line of a program runs, and from where", "lineprobe hits --pid PID FILE:LINE"),
 )
 """What each tracer was for, and the lineprobe command that answers it here."""
 
