@@ -24,6 +24,7 @@ from lineprobe_agent.uprobe_sites import SiteRefused, checked_sites
 
 from tests.conftest import LINEPROBE, WORKLOADS, marked_line
 from tests.privileged.capturing import capture_while
+from tests.privileged.conftest import ThrowawayUser
 from tests.privileged.uprobe_witness import runtime_addresses, wait_armed
 
 pytestmark = pytest.mark.privileged
@@ -214,3 +215,63 @@ def test_a_line_that_is_not_there_is_explained_before_any_tracing(workloads: Pat
         timeout=60,
     )
     assert done.returncode != 0 and f"no process {worker.pid}" in done.stderr, done.stderr
+
+
+def _started_as(user: ThrowawayUser, argv: list[str]) -> tuple[subprocess.Popen[str], int]:
+    """``argv`` run as ``user`` with its stdin and stdout ours; the runuser process and the PID
+    of the program itself (runuser -> env -> the program, which env execs)."""
+    runner = subprocess.Popen(user.argv(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    for _ in range(500):
+        pids = subprocess.run(
+            ["pgrep", "-u", user.name, "-x", Path(argv[0]).name], capture_output=True, text=True
+        )
+        if pids.stdout.split():
+            return runner, int(pids.stdout.split()[0])
+        time.sleep(0.02)
+    runner.kill()
+    raise AssertionError(f"{argv} did not start as {user.name}")
+
+
+def test_a_user_counts_their_own_process_and_not_root_s(
+    throwaway_user: ThrowawayUser, workloads: Path
+) -> None:
+    """Through the installed agent and sudo's rule for it: the user's own process is counted
+    exactly; root's is refused before anything is traced (its map is not theirs to read)."""
+    copy = throwaway_user.home / "linecount"
+    shutil.copyfile(workloads / "linecount", copy)
+    os.chown(copy, throwaway_user.uid, throwaway_user.gid)
+    copy.chmod(0o755)
+    runner, pid = _started_as(throwaway_user, [str(copy), str(LIMIT)])
+    roots = _start(workloads / "linecount")
+    try:
+        found = find_sites(pid, [parse_line_spec(DIVIDES)], ImageCache())
+        counting = subprocess.Popen(
+            throwaway_user.argv(
+                throwaway_user.lineprobe("hits", "--json", "--pid", str(pid), "-d", "8", DIVIDES)
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=throwaway_user.home,
+        )
+        wait_armed(pid, runtime_addresses(pid, found), counting)
+        assert runner.stdin is not None and runner.stdout is not None
+        runner.stdin.write("go\n")
+        runner.stdin.flush()
+        printed = runner.stdout.readline().split()
+        out, err = counting.communicate(timeout=90)
+        refused = throwaway_user.run(
+            throwaway_user.lineprobe("hits", "--pid", str(roots.pid), "-d", "1", DIVIDES)
+        )
+    finally:
+        _end(roots)
+        if runner.poll() is None and runner.stdin is not None:
+            runner.stdin.write("end\n")
+            runner.stdin.flush()
+        runner.wait(10)
+    assert counting.returncode == 0, err
+    assert printed == ["linecount", "168", "78021"], printed
+    (counted,) = json.loads(out)["line_hits"]
+    assert counted["hits"] == 78021, counted
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert f"cannot read the memory map of process {roots.pid}" in refused.stderr, refused.stderr

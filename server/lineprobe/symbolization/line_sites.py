@@ -6,8 +6,9 @@ inlined there, whose name a profile shows). A line's code is one or more runs of
 consecutive instructions (a loop's test and its body, a copy per inlined call, code the
 compiler moved), and a run is entered at its first instruction: a uprobe there counts the
 entries. A jump into the middle of a run (a loop's branch back to past the run's first
-instruction) is not an entry there, and is not counted; ``perf probe FILE:LINE`` places one
-probe per function (the line's first address in it) and counts the same or fewer.
+instruction) is not an entry there, and is not counted. ``perf probe FILE:LINE`` probes each
+statement row of the line instead: a line that gcc -O0 gives two rows in one run is counted
+twice a run there (tests/privileged/test_line_hits.py).
 """
 
 from __future__ import annotations
