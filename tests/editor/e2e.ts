@@ -167,6 +167,7 @@ async function main(): Promise<void> {
         await openFile(page, SOURCE_REL); // a C file: the extension starts
         await page.locator(".contentWidgets .codelens-decoration a", { hasText: `(pid ${workload.pid})` }).first().waitFor({ timeout: 60_000 });
         await lineHitsChecks(page, workload);
+        await showLineprobeViews(page); // what the full run does next: the container opens
         return;
       }
       await editorChecks(page, workload, scratch);
@@ -758,6 +759,10 @@ async function lineHitsChecks(page: Page, workload: Started): Promise<void> {
   const hits = Number((/: ([\d,]+) hits/.exec(text)?.[1] ?? "0").replace(/,/g, ""));
   check(hits > 0, `Count Hits of This Line counts primes.c:${countLine} in the attached primes ('${text}')`, text);
   await page.screenshot({ path: path.join(ARTIFACTS, "25-line-hits.png") });
+  // Leave the editor as the next checks expect it: no results, so no findings badge on lineprobe's
+  // activity bar icon (it takes the clicks that open the container).
+  await runCommand(page, "lineprobe: Clear Results");
+  await page.locator(".statusbar-item", { hasText: /lineprobe: cleared / }).first().waitFor({ timeout: 30_000 });
 }
 
 /** Attaching to a node started without the flags says what a profile would miss, with the
