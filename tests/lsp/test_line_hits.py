@@ -8,7 +8,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from tests.conftest import WORKLOADS, marked_line
-from tests.lsp.conftest import Replay
+from tests.lsp.conftest import RECORDED_ROOT, Replay
 
 PRIMES_C = WORKLOADS / "primes" / "primes.c"
 URI = PRIMES_C.as_uri()
@@ -52,17 +52,21 @@ async def test_a_line_s_hits_are_counted_and_shown_on_it(replay: Replay) -> None
     pid = result["target"]["pid"]
     assert count.title == f"Count hits of line {divisible} in pid {pid}"
     assert count.command == "lineprobe.countLineHits"
-    assert list(count.arguments or []) == [{"pid": pid, "lines": [f"{PRIMES_C}:{divisible}"]}]
+    # The line by the path the line tables give (the recording's checkout), not the editor's.
+    built_from = f"{RECORDED_ROOT}/workloads/primes/primes.c"
+    assert list(count.arguments or []) == [{"pid": pid, "lines": [f"{built_from}:{divisible}"]}]
 
 
 async def test_a_line_given_by_its_whole_path_is_counted(replay: Replay) -> None:
-    """As an editor sends it (the code action, Count Hits of This Line)."""
+    """As an editor sends it (Count Hits of This Line): the workspace's file, which the session's
+    path mapping says was built in the recording's checkout, named as the line tables name it."""
     session = await replay("hits-primes")
     whole = f"{PRIMES_C}:{COUNT_LINE}"
     result = await session.command("lineprobe.countLineHits", {"pid": ANY_PID, "lines": [whole]})
     assert result["ok"] is True, result
     (counted,) = result["line_hits"]
-    assert counted["line"] == whole and counted["hits"] == result["samples"] > 100, counted
+    assert counted["line"] == f"{RECORDED_ROOT}/workloads/primes/primes.c:{COUNT_LINE}", counted
+    assert counted["hits"] == result["samples"] > 100, counted
     assert counted["uris"] == [] and counted["sources"] == [], "a replay keeps no sites"
 
 

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -555,7 +556,13 @@ def register(server: LineprobeServer) -> None:
                 )
             if not args.lines:
                 raise AgentError("bad-request", f'{LINE_HITS} needs "lines": ["FILE:LINE", ...]')
-            specs = [parse_line_spec(text) for text in args.lines]
+            # A file of the workspace is named in the line tables by the path it was built from.
+            specs = [
+                replace(spec, path=ls.state.settings.debug_info_path(spec.path))
+                if spec.path.startswith("/")
+                else spec
+                for spec in map(parse_line_spec, args.lines)
+            ]
             if ls.state.runner.replay is not None:  # the sites are in the recorded request
                 found = [LineSites(spec) for spec in specs]
             else:  # DWARF of every file it maps: off the event loop

@@ -57,6 +57,15 @@ class Settings:
                 return mapping.target.rstrip("/") + path[len(mapping.source.rstrip("/")) :]
         return path
 
+    def debug_info_path(self, local: str) -> str:
+        """The path the debug information names a local file by: ``map_path`` backwards (the
+        first mapping whose target holds it), else the file's own."""
+        for mapping in self.path_mappings:
+            target = mapping.target.rstrip("/")
+            if local == target or local.startswith(target + "/"):
+                return mapping.source.rstrip("/") + local[len(target) :]
+        return local
+
 
 def update_settings(current: Settings, raw: Any) -> tuple[Settings, list[str]]:
     """Apply a client's settings object; returns the new settings and complaints."""
