@@ -563,6 +563,8 @@ def register(server: LineprobeServer) -> None:
                 else spec
                 for spec in map(parse_line_spec, args.lines)
             ]
+            if ls.state.profiling:  # its resolution uses the image cache the sites are found with
+                raise AgentError("busy", "a trace is already running; stop it first")
             if ls.state.runner.replay is not None:  # the sites are in the recorded request
                 found = [LineSites(spec) for spec in specs]
             else:  # DWARF of every file it maps: off the event loop
