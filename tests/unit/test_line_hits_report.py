@@ -53,7 +53,24 @@ def test_a_hit_is_counted_on_the_line_whose_site_it_hit() -> None:
         "per_second": 3.5,
         "sites": 1,
         "sources": [SOURCE],
+        "by_site": [{"where": "main", "hits": 7}],
     }
+
+
+def test_the_hits_of_each_inlined_copy_of_a_line_are_told_apart() -> None:
+    """-O2: the division's line runs in divides itself and in its copy inlined into is_prime,
+    inlined into main."""
+    inlined = [
+        frame("divides", 19, FrameKind.INLINED),
+        frame("is_prime", 27, FrameKind.INLINED),
+        frame("main", 41),
+    ]
+    counted = profile(
+        [WeightedStack((30,), DIVIDES), WeightedStack((70,), inlined), WeightedStack((5,), inlined)]
+    )
+    (hits,) = line_hits(counted, [sites(19, DIVIDES, inlined)])
+    assert hits.hits == 105
+    assert hits.by_site == (("divides in is_prime in main", 75), ("divides", 30))
 
 
 def test_two_lines_whose_sites_are_named_alike_are_told_apart_by_the_frames() -> None:

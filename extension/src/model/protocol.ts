@@ -195,6 +195,8 @@ export interface LineHits {
   sites: number | null;
   sources: string[];
   uris: string[];
+  /** Each site that fired: where it is (its functions, innermost first) and its hits. */
+  by_site: { where: string; hits: number }[];
 }
 
 /** `lineprobe.countLineHits` (PROTOCOL.md): stack counts' summary plus each line's hits. */

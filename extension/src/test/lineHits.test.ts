@@ -16,6 +16,7 @@ test("a count is said by the file's name, its line, its hits and its rate", () =
     sites: 1,
     sources: [],
     uris: [],
+    by_site: [],
   });
   assert.equal(
     lineHitsSummary([entry("/w/src/linecount.c:19", 78021, 13003.4), entry("primes.c:41", 0, 0)]),

@@ -30,6 +30,14 @@ class LineHits:
     """None for a replayed capture (the sites were found on the machine that counted)."""
     sources: tuple[str, ...]
     """The line tables' paths of the file that matched the name given."""
+    by_site: tuple[tuple[str, int], ...] = ()
+    """The hits of each site that fired, most first: where it is ("is_divisible in is_prime":
+    an inlined copy, innermost function first), and its hits."""
+
+
+def _where(key: ChainKey) -> str:
+    """A site by its functions: the innermost, then each it was inlined into."""
+    return " in ".join(function or "??" for function, _, _, _ in key) or "??"
 
 
 def _line_of(stack_key: ChainKey, found: list[LineSites]) -> int | None:
@@ -49,10 +57,14 @@ def _line_of(stack_key: ChainKey, found: list[LineSites]) -> int | None:
 def line_hits(profile: StackProfile, found: list[LineSites]) -> list[LineHits]:
     """Hits of each line: the counts of the stacks whose innermost address is one of its sites."""
     totals = [0] * len(found)
+    by_site: list[dict[str, int]] = [{} for _ in found]
     for stack in profile.stacks:
-        index = _line_of(chain_key(stack.frames), found)
+        key = chain_key(stack.frames)
+        index = _line_of(key, found)
         if index is not None:
             totals[index] += stack.costs[0]
+            where = _where(key)
+            by_site[index][where] = by_site[index].get(where, 0) + stack.costs[0]
     duration = profile.header.duration_s
     return [
         LineHits(
@@ -61,8 +73,9 @@ def line_hits(profile: StackProfile, found: list[LineSites]) -> list[LineHits]:
             total / duration if duration > 0 else 0.0,
             sites.count if sites.addresses else None,
             tuple(sorted(sites.sources)),
+            tuple(sorted(sites_hit.items(), key=lambda item: (-item[1], item[0]))),
         )
-        for sites, total in zip(found, totals, strict=True)
+        for sites, total, sites_hit in zip(found, totals, by_site, strict=True)
     ]
 
 
@@ -74,6 +87,7 @@ def line_hits_json(hits: list[LineHits]) -> list[dict[str, Any]]:
             "per_second": round(entry.per_second, 1),
             "sites": entry.sites,
             "sources": list(entry.sources),
+            "by_site": [{"where": where, "hits": count} for where, count in entry.by_site],
         }
         for entry in hits
     ]
@@ -91,6 +105,9 @@ def render_line_hits(hits: list[LineHits], console: Console) -> None:
         )
         sites = "-" if entry.sites is None else str(entry.sites)
         table.add_row(f"{entry.hits:,}", f"{entry.per_second:,.1f}", sites, escape(where))
+        if len(entry.by_site) > 1:  # which copies of the line ran: at -O2, one per inlined call
+            for site, count in entry.by_site:
+                table.add_row(f"{count:,}", "", "", escape(f"  in {site}"))
     console.print(table)
 
 
