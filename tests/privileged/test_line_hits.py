@@ -275,3 +275,25 @@ def test_a_user_counts_their_own_process_and_not_root_s(
     assert counted["hits"] == 78021, counted
     assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
     assert f"cannot read the memory map of process {roots.pid}" in refused.stderr, refused.stderr
+
+
+def test_the_inlined_copies_of_a_line_are_counted_by_site(spawn, workloads: Path) -> None:
+    """primes-O2 inlines is_divisible into is_prime and that into main's OpenMP loop: the modulo
+    line has a site in each copy; the hits are on the copies main runs, named so."""
+    target = spawn(workloads / "primes-O2", "200000", "0")
+    modulo = f"primes.c:{marked_line(WORKLOADS / 'primes' / 'primes.c', 'return n % d == 0;')}"
+    done = subprocess.run(
+        [*LINEPROBE, "hits", "--json", "--pid", str(target.pid), "-d", "1", modulo],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    (counted,) = report["line_hits"]
+    assert counted["sites"] >= 3 and counted["hits"] == report["samples"] > 1000, counted
+    # Each named by its functions, innermost first: the division's copy, and the even test gcc
+    # made of is_divisible(n, 2), whose instruction the line tables end in is_prime's line.
+    places = {site["where"] for site in counted["by_site"]}
+    assert "is_divisible in is_prime in main._omp_fn.0" in places, places
+    assert all(place.endswith(" in main._omp_fn.0") for place in places), places
