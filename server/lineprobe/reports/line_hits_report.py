@@ -15,8 +15,9 @@ from lineprobe.symbolization.line_sites import ChainKey, LineSites, chain_key
 
 HIT_COST_US = 10.5
 """What one hit cost the counted thread on the machine kind lineprobe is tested on (a KVM guest,
-where a trap into the kernel is dear): ``make bench-line-hits``, 10.5 us a hit, perf probe's
-9.6 us beside it. Used to say what a busy line's counting costs, not to correct any figure."""
+where a trap into the kernel is dear): ``make bench-line-hits``, 10.3-10.5 us a hit, perf
+probe's 9.6 us beside it. Used to say what a busy line's counting costs, not to correct any
+figure."""
 BUSY_SHARE = 0.05
 """Counting that cost the process this share of a CPU or more is worth a warning."""
 
