@@ -519,7 +519,13 @@ def hits(
     from lineprobe.capture import kinds
     from lineprobe.capture.runner import REPLAY_ENVIRONMENT
     from lineprobe.reports.line_hits_report import cost_warnings, line_hits, line_hits_json, render_line_hits
-    from lineprobe.symbolization.line_sites import LineSites, LineSitesError, find_sites, parse_line_spec
+    from lineprobe.symbolization.line_sites import (
+        LineSites,
+        LineSitesError,
+        find_sites,
+        parse_line_spec,
+        uprobe_sites,
+    )
     from lineprobe.symbolization.resolver import ImageCache
 
     try:
@@ -534,9 +540,10 @@ def hits(
             found = find_sites(pid, specs, ImageCache())
         except LineSitesError as exc:
             _fail(str(exc))
-    # Each a wire UprobeSite (sent as an array: the file as the process maps it, the address).
-    sites = [[binary, address] for line in found for binary, at in line.addresses.items() for address in at]
-    request: dict[str, object] = {"sites": sites, "lines": " ".join(str(spec) for spec in specs)}
+    request: dict[str, object] = {
+        "sites": uprobe_sites(found),
+        "lines": " ".join(str(spec) for spec in specs),
+    }
     result = _capture(kinds.LINE_HITS, pid, (), duration, request, as_json, launcher)
     counted = line_hits(result, found)
     result.warnings.extend(cost_warnings(counted))

@@ -10,12 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from lineprobe.model.mapping import executable_files
 from lineprobe.symbolization.line_sites import (
     LineSitesError,
     LineSpec,
     describe_missing,
     find_sites,
-    mapped_code_files,
     parse_line_spec,
     run_starts,
     sites_in,
@@ -116,7 +116,7 @@ def test_the_first_site_of_a_line_is_where_gdb_says_it_starts(
     spec = f"{source.name}:{marked_line(source, marker)}"
     image = ImageCache(index_cache=None).image(str(workloads / program), None)
     assert image.dwarf is not None
-    sites, sources = sites_in(image.dwarf, parse_line_spec(spec))
+    ((sites, sources),) = sites_in(image.dwarf, [parse_line_spec(spec)])
     assert sites and sites[0] == _gdb_info_line(workloads / program, spec), [hex(a) for a in sites]
     assert sources == {str(source)}
 
@@ -126,7 +126,7 @@ def test_at_o2_a_line_in_a_loop_and_in_its_inlined_copies_has_a_site_for_each(wo
     code in the out-of-line function and in each inlined copy, each a run of its own."""
     image = ImageCache(index_cache=None).image(str(workloads / "primes-O2"), None)
     assert image.dwarf is not None
-    sites, _ = sites_in(image.dwarf, LineSpec("primes.c", marked_line(PRIMES_C, "return n % d == 0;")))
+    ((sites, _),) = sites_in(image.dwarf, [LineSpec("primes.c", marked_line(PRIMES_C, "return n % d == 0;"))])
     functions = {image.symbols.lookup(address) for address in sites}
     assert {"is_divisible", "is_prime", "main._omp_fn.0"} <= functions, functions
 
@@ -163,7 +163,7 @@ def test_the_code_files_of_a_process_map_are_its_executable_file_mappings() -> N
             "7f08-7f09 r-xp 00002000 08:01 11 /usr/bin/app",
         ]
     )
-    assert mapped_code_files(maps) == ["/usr/bin/app", "/usr/lib/libc.so.6"]
+    assert executable_files(maps) == ["/usr/bin/app", "/usr/lib/libc.so.6", "/tmp/gone.so (deleted)"]
 
 
 def test_a_process_that_is_not_there_is_said_so() -> None:

@@ -65,7 +65,13 @@ from lineprobe.reports.tracepoints_report import layouts_to_json
 from lineprobe.reports.tracepoints_report import trace_to_json_lines as tracepoint_lines
 from lineprobe.reports.usdt_report import counts_to_json, listing_to_json, trace_to_json_lines
 from lineprobe.saved_profile import resolve_saved_profile
-from lineprobe.symbolization.line_sites import LineSites, LineSitesError, find_sites, parse_line_spec
+from lineprobe.symbolization.line_sites import (
+    LineSites,
+    LineSitesError,
+    find_sites,
+    parse_line_spec,
+    uprobe_sites,
+)
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.syscalls.model import SyscallTrace
 from lineprobe.tracepoints.records import TracepointTrace
@@ -573,8 +579,7 @@ def register(server: LineprobeServer) -> None:
             return _error_result(ls, AgentError("bad-request", str(exc)))
         except AgentError as exc:
             return _error_result(ls, exc)
-        # Each a wire UprobeSite: the file as the process maps it, the address.
-        sites = [[path, address] for line in found for path, at in line.addresses.items() for address in at]
+        sites = uprobe_sites(found)
         # The column's name on lenses and hovers: the file by its name (editors send whole paths).
         labels = [f"{os.path.basename(spec.path)}:{spec.line}" for spec in specs]
         counted_lines = " ".join(labels)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lineprobe.model.mapping import executable_files
 from lineprobe.symbolization.dwarf_index import DwarfIndex
 from lineprobe.symbolization.frame import INLINED, KERNEL, SourceFrame
 from lineprobe.symbolization.frame_sources import resolve_in_image
@@ -124,27 +125,17 @@ def run_starts(unit: UnitIndex, spec: LineSpec) -> tuple[list[int], set[str]]:
     return starts, {path for index, path in enumerate(unit.files) if index in files and path}
 
 
-def sites_in(dwarf: DwarfIndex, spec: LineSpec) -> tuple[list[int], set[str]]:
-    """Every run start of the line in one file's DWARF, ascending."""
-    found: set[int] = set()
-    sources: set[str] = set()
+def sites_in(dwarf: DwarfIndex, specs: Sequence[LineSpec]) -> list[tuple[list[int], set[str]]]:
+    """Every run start of each line in one file's DWARF, ascending, and the paths of the files
+    that matched: one pass over its units for all the lines."""
+    found: list[set[int]] = [set() for _ in specs]
+    sources: list[set[str]] = [set() for _ in specs]
     for unit in dwarf.units():
-        starts, matched = run_starts(unit, spec)
-        found.update(starts)
-        sources |= matched
-    return sorted(found), sources
-
-
-def mapped_code_files(maps_text: str) -> list[str]:
-    """The files a process maps executable code of (``/proc/PID/maps``), in the map's order."""
-    files: list[str] = []
-    for line in maps_text.splitlines():
-        parts = line.split(maxsplit=5)
-        if len(parts) == 6 and "x" in parts[1] and parts[5].startswith("/") and parts[4] != "0":
-            path = parts[5].strip()
-            if not path.endswith(" (deleted)") and path not in files:
-                files.append(path)
-    return files
+        for index, spec in enumerate(specs):
+            starts, matched = run_starts(unit, spec)
+            found[index].update(starts)
+            sources[index] |= matched
+    return [(sorted(addresses), matched) for addresses, matched in zip(found, sources, strict=True)]
 
 
 def describe_missing(
@@ -183,7 +174,7 @@ def find_sites(pid: int, specs: list[LineSpec], cache: ImageCache) -> list[LineS
         raise LineSitesError(f"no process {pid}") from None
     except OSError as exc:
         raise LineSitesError(f"cannot read the memory map of process {pid}: {exc.strerror}") from None
-    files = mapped_code_files(maps_text)
+    files = [path for path in executable_files(maps_text) if not path.endswith(" (deleted)")]
     found = [LineSites(spec) for spec in specs]
     searched: list[str] = []
     bare: list[str] = []
@@ -196,8 +187,7 @@ def find_sites(pid: int, specs: list[LineSpec], cache: ImageCache) -> list[LineS
                 bare.append(path)  # the program's own files: maybe where the line is
             continue  # no lines to find in it (system libraries, stripped files)
         searched.append(path)
-        for sites in found:
-            addresses, sources = sites_in(dwarf, sites.spec)
+        for sites, (addresses, sources) in zip(found, sites_in(dwarf, specs), strict=True):
             if addresses:
                 sites.addresses[path] = addresses
                 sites.named |= {
@@ -215,3 +205,9 @@ def find_sites(pid: int, specs: list[LineSpec], cache: ImageCache) -> list[LineS
             "uprobes for one trace: name fewer lines, or the file by a longer path"
         )
     return found
+
+
+def uprobe_sites(found: Sequence[LineSites]) -> list[tuple[str, int]]:
+    """The lines' sites as the agent's ``line-hits`` request takes them (each a wire
+    ``UprobeSite``: the file as the process maps it, the address)."""
+    return [(path, address) for sites in found for path, at in sites.addresses.items() for address in at]

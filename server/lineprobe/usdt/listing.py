@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from lineprobe.model.mapping import executable_files
 from lineprobe.symbolization.frame import SourceFrame
 from lineprobe.symbolization.resolver import ImageCache
 from lineprobe.usdt.notes import NotesUnreadable, ProbeArgument, ProbeNote, probe_notes
@@ -93,7 +94,7 @@ def mapped_files(pid: int) -> list[str]:
     """The files a process maps executable, in address order, each once."""
     try:
         with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as maps:
-            lines = maps.read().splitlines()
+            text = maps.read()
     except FileNotFoundError:
         raise ProbesUnavailable(f"no process {pid}") from None
     except PermissionError:
@@ -101,12 +102,7 @@ def mapped_files(pid: int) -> list[str]:
             f"cannot read the map of process {pid}: it belongs to another user (list its files' "
             "probes with --binary, or run as its owner)"
         ) from None
-    files: list[str] = []
-    for line in lines:
-        parts = line.split(maxsplit=5)
-        if len(parts) == 6 and "x" in parts[1] and parts[5].startswith("/") and parts[5] not in files:
-            files.append(parts[5])
-    return files
+    return executable_files(text)
 
 
 def probes_of_process(pid: int, cache: ImageCache) -> ProbeListing:
