@@ -66,7 +66,7 @@ PROFILE: CaptureKind[StackProfile] = CaptureKind(
     "profile",
     "cpu",
     "sampling",
-    lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched),
+    resolve_profile,
     user_stacks=True,
 )
 SYSCALLS: CaptureKind[SyscallTrace] = CaptureKind(
@@ -88,7 +88,7 @@ STACKCOUNT: CaptureKind[StackProfile] = CaptureKind(
     "stackcount",
     "stackcount",
     "counting",
-    lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched),
+    resolve_profile,
     user_stacks=True,
 )
 """Stack counts at a tracepoint or USDT probe: weighted stacks, resolved as a CPU profile is."""
@@ -96,7 +96,7 @@ LINE_HITS: CaptureKind[StackProfile] = CaptureKind(
     "line-hits",
     "stackcount",
     "counting",
-    lambda raw, cache, launched: resolve_profile(raw, cache, launched=launched),
+    resolve_profile,
     user_stacks=True,
 )
 """Hits of source lines (uprobes at their sites), by the stacks that reached them."""
