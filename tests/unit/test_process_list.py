@@ -81,7 +81,13 @@ def test_a_node_with_the_flags_has_nothing_to_add(tmp_path) -> None:
 def test_an_empty_argument_is_kept_for_the_restart(tmp_path: Path) -> None:
     process = subprocess.Popen([node(), "-e", "setInterval(() => {}, 1000)", "", "x"], cwd=tmp_path)
     try:
-        entry = {p.pid: p for p in list_processes()}[_started(process).pid]
+        _started(process)
+        # A starting node's /proc/PID/cmdline read empty once in CI after it had read whole (its
+        # memory being set up): the listing is read again, for a while, until it names the command.
+        deadline = time.monotonic() + 10
+        while not (entry := {p.pid: p for p in list_processes()}[process.pid]).command_line:
+            assert time.monotonic() < deadline, "the command line of node stayed empty"
+            time.sleep(0.05)
         assert entry.command_line[-2:] == ["", "x"]
         assert entry.restart_command is not None and entry.restart_command[-2:] == ["", "x"]
     finally:
